@@ -1,0 +1,99 @@
+# brecq-hw — top-level build.
+#
+#   make            build the library and the `brecq` CLI (build/brecq)
+#   make test       everything under -Werror, unit tests under ASan+UBSan, then each part's tests
+#   make demo       the main job on the embedded default (README)
+#   make bench      benchmarks: a table on stdout, JSON under build/bench/
+#   make deps       install the Debian packages the project needs (as root), or print the line
+#
+# Parts add themselves through `<dir>/*.mk` fragments, which append to:
+#   LIB_SRCS (C sources of libbrecq), TEST_TARGETS, BENCH_TARGETS, LINT_TARGETS, CLEAN_DIRS.
+
+CC       ?= gcc
+OPT      ?= -O2 -march=native
+CSTD     := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
+INCS     := -Isw -Ihw_model -Ibuild/gen
+PKGS     := yaml-0.1 openblas zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+CFLAGS   := $(CSTD) $(OPT) $(INCS)
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS_SAN := $(CSTD) -O1 -g $(SAN) $(INCS)
+
+BUILD    := build
+ASAN     := build/asan
+
+# Debian packages the project needs (build, run and test). `make deps` installs what is missing.
+DEB_PKGS := build-essential pkg-config libopenblas-dev libyaml-dev zlib1g-dev dataset-fashion-mnist \
+            libcmocka-dev verilator libsystemc-dev protobuf-c-compiler libprotobuf-c-dev \
+            libonnx-dev libonnx-testdata yosys gnuplot-nox clang libclang-rt-14-dev
+
+LIB_SRCS := $(wildcard sw/*.c) $(wildcard hw_model/*.c)
+TEST_TARGETS :=
+BENCH_TARGETS :=
+LINT_TARGETS :=
+CLEAN_DIRS :=
+GEN_HEADERS :=
+
+.PHONY: all deps deps-check test unit-test demo bench lint clean help
+all: deps-check $(BUILD)/brecq
+
+help:
+	@sed -n '2,12p' Makefile
+
+include $(sort $(wildcard */*.mk))
+
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB_SOBJS := $(patsubst %.c,$(ASAN)/obj/%.o,$(LIB_SRCS))
+
+$(BUILD)/obj/%.o: %.c $(GEN_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+$(ASAN)/obj/%.o: %.c $(GEN_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libbrecq.a: $(LIB_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(ASAN)/libbrecq.a: $(LIB_SOBJS)
+	@rm -f $@; ar rcs $@ $^
+
+CLI_SRCS := $(wildcard sw/cli/*.c)
+$(BUILD)/brecq: $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS)) $(BUILD)/libbrecq.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(ASAN)/brecq: $(patsubst %.c,$(ASAN)/obj/%.o,$(CLI_SRCS)) $(ASAN)/libbrecq.a
+	$(CC) $(CFLAGS_SAN) -o $@ $^ $(PKG_LIBS)
+
+# ---- unit tests (cmocka), each tests/unit/test_*.c is one executable, run under ASan+UBSan ----
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRCS))
+$(ASAN)/tests/%: tests/unit/%.c $(ASAN)/libbrecq.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+
+unit-test: deps-check $(UNIT_BINS) $(ASAN)/brecq $(BUILD)/brecq
+	@bash tests/run_unit.sh $(UNIT_BINS)
+
+test: deps-check all unit-test $(TEST_TARGETS)
+	@echo "make test: all test groups passed"
+
+bench: deps-check all $(BENCH_TARGETS)
+
+lint: $(LINT_TARGETS)
+
+# ---- dependencies ----
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing $$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
+# deps-check is cheap: it only runs `make deps` when a package is missing.
+deps-check:
+	@for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || { $(MAKE) --no-print-directory deps; break; }; done
+
+clean:
+	rm -rf $(BUILD) $(CLEAN_DIRS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
