@@ -1,0 +1,33 @@
+# hw_model — accelerator config, scheduler, latency model (library code joins libbrecq through the
+# top Makefile's wildcard). This fragment adds:
+#   build/hwgen                        config -> RTL/C headers generator (its own main, not in libbrecq)
+#   build/gen/<name>/hw_params.{svh,h} generated for every configs/hw/<name>.yaml
+#   test-hwmodel                       generator smoke test on every shipped config
+#   bench-hwmodel                      cost-table build time and scores/s -> build/bench/hwmodel.json
+
+HW_CONFIGS   := $(wildcard configs/hw/*.yaml)
+HW_GEN_SVH   := $(patsubst configs/hw/%.yaml,$(BUILD)/gen/%/hw_params.svh,$(HW_CONFIGS))
+
+$(BUILD)/hwgen: hw_model/tools/hwgen.c hw_model/hwcfg.c hw_model/hwcfg.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/tools/hwgen.c hw_model/hwcfg.c $(PKG_LIBS)
+
+$(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h: configs/hw/%.yaml $(BUILD)/hwgen
+	@mkdir -p $(dir $@)
+	$(BUILD)/hwgen $< --svh $(BUILD)/gen/$*/hw_params.svh --h $(BUILD)/gen/$*/hw_params.h
+
+.PHONY: hwgen-all test-hwmodel bench-hwmodel
+hwgen-all: $(HW_GEN_SVH)
+
+# Generator checks: every shipped config generates; a broken config fails with file:line:col.
+test-hwmodel: $(HW_GEN_SVH)
+	@mkdir -p $(BUILD)/test-hwmodel
+	@printf 'name: bad\nclock_mhz: 50\narray:\n  dm: 4\n  dn: 4\n  dk: 30\n' > $(BUILD)/test-hwmodel/bad.yaml
+	@if $(BUILD)/hwgen $(BUILD)/test-hwmodel/bad.yaml --svh $(BUILD)/test-hwmodel/bad.svh 2> $(BUILD)/test-hwmodel/bad.err; then \
+	  echo "test-hwmodel: FAILED (hwgen accepted dk: 30)"; exit 1; fi
+	@grep -q "bad.yaml:6:7: 'array.dk' must be a power of two" $(BUILD)/test-hwmodel/bad.err || \
+	  { echo "test-hwmodel: FAILED, unexpected error:"; cat $(BUILD)/test-hwmodel/bad.err; exit 1; }
+	@for f in $(HW_GEN_SVH); do grep -q '`define BQ_HW_CONFIG_HASH' $$f || { echo "test-hwmodel: FAILED ($$f)"; exit 1; }; done
+	@echo "test-hwmodel: passed ($(words $(HW_CONFIGS)) configs generated, bad config rejected)"
+
+TEST_TARGETS  += test-hwmodel

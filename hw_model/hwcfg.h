@@ -1,0 +1,75 @@
+/*
+ * hwcfg.h — the accelerator configuration (configs/hw/<name>.yaml): loader, validation, hash.
+ *
+ * One YAML file describes one accelerator build: array dimensions, buffer sizes, the memory port
+ * and the clock. The same file feeds the RTL parameters (through `build/hwgen`), the scheduler,
+ * the latency model and the search. The schema (every key, its type and its legal range) is one
+ * table in hwcfg.c and is documented in docs/hw_config.md.
+ *
+ * Errors are one line, `file:line:col: 'array.dk' must be ...; how to fix`, lines and columns
+ * 1-based, pointing at the offending value (or at the mapping that lacks a required key).
+ *
+ * Example:
+ *   bq_hwcfg cfg; char err[256];
+ *   if (bq_hwcfg_load(&cfg, "configs/hw/tiny.yaml", err, sizeof err)) { fprintf(stderr, "%s\n", err); ... }
+ *   printf("%s: %dx%dx%d, hash %016llx\n", cfg.name, cfg.dm, cfg.dk, cfg.dn,
+ *          (unsigned long long)cfg.hash);
+ */
+#ifndef BQ_HWCFG_H
+#define BQ_HWCFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BQ_HWCFG_NAME_MAX 32
+
+/* A validated accelerator configuration. All sizes are in the units named by the field. */
+typedef struct {
+    char name[BQ_HWCFG_NAME_MAX];   /* [A-Za-z0-9_-], used in paths (build/gen/<name>/) */
+    double clock_mhz;               /* clock of the whole accelerator, MHz (> 0) */
+    /* array: Dm rows x Dn columns of dot-product units, each Dk bits of one bit-plane per cycle */
+    int dm;                         /* output channels per tile */
+    int dn;                         /* output pixels per tile */
+    int dk;                         /* bits per bit-plane word = K elements per cycle (power of 2) */
+    int acc_bits;                   /* accumulator width of a DPU (two's complement) */
+    /* on-chip buffers */
+    int weight_depth;               /* Dk-bit words per weight bank (one bank per row) */
+    int act_depth;                  /* Dk-bit words per activation bank (one bank per column) */
+    int regions;                    /* regions per weight/activation buffer (fetch/execute overlap) */
+    int requant_depth;              /* per-channel entries of the requant-parameter RAM */
+    /* memory port */
+    int mem_width_bits;             /* data width of the memory port, bits (power of 2) */
+    int read_bytes_per_cycle;       /* sustained read bandwidth, bytes/cycle (<= width/8) */
+    int write_bytes_per_cycle;      /* sustained write bandwidth, bytes/cycle (<= width/8) */
+    int read_latency;               /* cycles from read request accepted to first data beat */
+    int write_latency;              /* cycles from write request accepted to write response */
+    uint64_t hash;                  /* bq_hwcfg_hash() of the above, filled by the loaders */
+} bq_hwcfg;
+
+/* Load and validate `path`. Returns 0 and fills *cfg (including cfg->hash), or -1 with a one-line
+ * message in err (`path:line:col: ...`). err may be NULL. The file is read completely and closed. */
+int bq_hwcfg_load(bq_hwcfg *cfg, const char *path, char *err, size_t errlen);
+
+/* Same as bq_hwcfg_load on an in-memory YAML text of len bytes; `fname` only names the source in
+ * error messages. */
+int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fname, char *err,
+                   size_t errlen);
+
+/* Check the cross-field rules on an already filled struct (what the loaders do after parsing;
+ * useful for configs built in code). Returns 0, or -1 with `what` in err (no file position). */
+int bq_hwcfg_validate(const bq_hwcfg *cfg, char *err, size_t errlen);
+
+/* Stable 64-bit identity of the hardware described by cfg: FNV-1a 64 over the canonical text
+ * "key=value;" of every schema key except `name`, in schema order (integers in decimal, the clock
+ * with %.17g). Independent of key order, comments and formatting in the YAML, of the platform, and
+ * of the name (two files describing the same hardware share caches). */
+uint64_t bq_hwcfg_hash(const bq_hwcfg *cfg);
+
+/* Write the canonical text that bq_hwcfg_hash hashes ("array.dm=4;array.dn=4;..." without the
+ * name) to buf; returns the length it needed (snprintf semantics; buf may be NULL). */
+int bq_hwcfg_canonical(const bq_hwcfg *cfg, char *buf, size_t buflen);
+
+/* Peak binary operations per cycle of the array: 2 * Dm * Dn * Dk (AND + add per bit). */
+double bq_hwcfg_peak_binops(const bq_hwcfg *cfg);
+
+#endif
