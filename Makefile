@@ -9,10 +9,12 @@
 # Parts add themselves through `<dir>/*.mk` fragments, which append to:
 #   LIB_SRCS (C sources of libbrecq), TEST_TARGETS, BENCH_TARGETS, LINT_TARGETS, CLEAN_DIRS.
 
-CC       ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
 OPT      ?= -O2 -march=native
-CSTD     := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
-INCS     := -Isw -Ihw_model -Ibuild/gen
+CSTD     := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
+INCS     := -iquote sw -iquote hw_model -iquote build/gen
 PKGS     := yaml-0.1 openblas zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread

@@ -1,0 +1,39 @@
+/*
+ * brecq — the command-line tool. `brecq <command> [options]`, `brecq <command> --help`.
+ * Each command is a function in cmd_<name>.c; this file only dispatches.
+ */
+#include <stdio.h>
+#include <string.h>
+
+int bq_cmd_train(int argc, char **argv);
+int bq_cmd_eval(int argc, char **argv);
+int bq_cmd_info(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command COMMANDS[] = {
+    {"train", bq_cmd_train, "train a built-in architecture on Fashion-MNIST"},
+    {"eval", bq_cmd_eval, "top-1 of a model on the 10k Fashion-MNIST test set"},
+    {"info", bq_cmd_info, "print a model's layers, blocks and parameter count"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: brecq <command> [options]   (brecq <command> --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "brecq: unknown command '%s'; run `brecq --help` for the list\n", argv[1]);
+    return 2;
+}

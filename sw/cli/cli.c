@@ -1,0 +1,114 @@
+/* cli.c — see cli.h. */
+#include "cli.h"
+#include "model_io.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void bq_cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "brecq %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int bq_cli_parse(int argc, char **argv, bq_cli_opt *opts, int n_opts, const char *usage) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("%s\n\noptions:\n", usage);
+            for (int k = 0; k < n_opts; k++)
+                printf("  --%-14s %s %s\n", opts[k].name, opts[k].takes_value ? "V" : " ",
+                       opts[k].help);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            bq_cli_error(argv[0], "unexpected argument '%s'; see `brecq %s --help`", a, argv[0]);
+            return 2;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        int found = 0;
+        for (int k = 0; k < n_opts; k++) {
+            if (strlen(opts[k].name) != nlen || strncmp(opts[k].name, name, nlen) != 0) continue;
+            found = 1;
+            if (!opts[k].takes_value) {
+                if (eq) { bq_cli_error(argv[0], "--%s takes no value", opts[k].name); return 2; }
+                *opts[k].value = "1";
+            } else if (eq) {
+                *opts[k].value = eq + 1;
+            } else if (i + 1 < argc) {
+                *opts[k].value = argv[++i];
+            } else {
+                bq_cli_error(argv[0], "--%s needs a value; see `brecq %s --help`", opts[k].name,
+                             argv[0]);
+                return 2;
+            }
+        }
+        if (!found) {
+            bq_cli_error(argv[0], "unknown option '%s'; see `brecq %s --help`", a, argv[0]);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int bq_cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *s == 0 || *end != 0 || v < lo || v > hi) {
+        bq_cli_error(cmd, "--%s '%s' is not an integer in [%ld, %ld]", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int bq_cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *s == 0 || *end != 0 || !isfinite(v) || v < lo || v > hi) {
+        bq_cli_error(cmd, "--%s '%s' is not a number in [%g, %g]", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int bq_cli_threads(const char *cmd, const char *s) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (s && bq_cli_int(cmd, "threads", s, 1, 256, &n)) return -1;
+    openblas_set_num_threads((int)n);
+    return 0;
+}
+
+/* The ONNX importer registers itself here when it is linked in (see sw/onnx_import.c). */
+int (*bq_cli_onnx_loader)(bq_model *m, const char *path, char *err, size_t errlen) = NULL;
+
+int bq_cli_load_model(const char *cmd, const char *path, bq_model *m) {
+    char err[512];
+    size_t n = strlen(path);
+    int rc;
+    if (n > 5 && strcmp(path + n - 5, ".onnx") == 0) {
+        if (!bq_cli_onnx_loader) {
+            bq_cli_error(cmd, "%s: ONNX import is not built into this brecq", path);
+            return -1;
+        }
+        rc = bq_cli_onnx_loader(m, path, err, sizeof(err));
+    } else {
+        rc = bq_model_load(m, path, err, sizeof(err));
+    }
+    if (rc) { bq_cli_error(cmd, "%s", err); return -1; }
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* brecq train — train a built-in architecture on Fashion-MNIST (deterministic for a seed and a
+ * thread count). */
+#include "cli.h"
+#include "data.h"
+#include "model_io.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int bq_cmd_train(int argc, char **argv) {
+    const char *arch = NULL, *epochs = "10", *out = NULL, *batch = "128", *lr = "0.1",
+               *wd = "5e-4", *seed = "0", *threads = NULL, *optimizer = "sgd", *schedule = "onecycle",
+               *data = NULL, *no_aug = NULL, *quiet_val = NULL;
+    bq_cli_opt opts[] = {
+        {"arch", 1, &arch, "architecture: fres20 | mbv2t"},
+        {"epochs", 1, &epochs, "training epochs (default 10)"},
+        {"out", 1, &out, "output model file (.bqm)"},
+        {"batch", 1, &batch, "batch size (default 128)"},
+        {"lr", 1, &lr, "peak learning rate (default 0.1)"},
+        {"wd", 1, &wd, "weight decay (default 5e-4)"},
+        {"seed", 1, &seed, "seed for init, shuffling, augmentation (default 0)"},
+        {"threads", 1, &threads, "OpenBLAS threads (default: number of cores)"},
+        {"optimizer", 1, &optimizer, "sgd (Nesterov momentum 0.9) | adam"},
+        {"schedule", 1, &schedule, "onecycle | cosine"},
+        {"data", 1, &data, "Fashion-MNIST directory (default /usr/share/datasets/fashion-mnist)"},
+        {"no-augment", 0, &no_aug, "disable random crop + flip"},
+        {"no-val", 0, &quiet_val, "skip the per-epoch test-set report"},
+    };
+    int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
+                          "usage: brecq train --arch A --epochs E --out FILE [options]");
+    if (rc) return rc == 1 ? 0 : 2;
+    if (!arch || !out) { bq_cli_error("train", "--arch and --out are required; see --help"); return 2; }
+    long ep, bs, sd;
+    double lrv, wdv;
+    if (bq_cli_int("train", "epochs", epochs, 1, 1000, &ep) ||
+        bq_cli_int("train", "batch", batch, 1, 8192, &bs) ||
+        bq_cli_int("train", "seed", seed, 0, 0x7fffffffL, &sd) ||
+        bq_cli_float("train", "lr", lr, 1e-8, 10, &lrv) ||
+        bq_cli_float("train", "wd", wd, 0, 1, &wdv) || bq_cli_threads("train", threads))
+        return 2;
+    if (strcmp(optimizer, "sgd") && strcmp(optimizer, "adam")) {
+        bq_cli_error("train", "--optimizer '%s' is not sgd or adam", optimizer);
+        return 2;
+    }
+    if (strcmp(schedule, "onecycle") && strcmp(schedule, "cosine")) {
+        bq_cli_error("train", "--schedule '%s' is not onecycle or cosine", schedule);
+        return 2;
+    }
+    bq_model m;
+    if (bq_arch_build(&m, arch, (uint64_t)sd)) {
+        bq_cli_error("train", "unknown architecture '%s'; choose one of: %s", arch, bq_arch_list());
+        return 2;
+    }
+    char err[512];
+    bq_dataset tr, te;
+    if (bq_dataset_load(&tr, data, "train", err, sizeof(err)) ||
+        bq_dataset_load(&te, data, "test", err, sizeof(err))) {
+        bq_cli_error("train", "%s", err);
+        bq_model_free(&m);
+        return 1;
+    }
+    bq_train_opts o;
+    bq_train_opts_default(&o);
+    o.epochs = (int)ep; o.batch = (int)bs; o.lr = (float)lrv; o.weight_decay = (float)wdv;
+    o.seed = (uint64_t)sd; o.optimizer = strcmp(optimizer, "adam") == 0;
+    o.schedule = strcmp(schedule, "onecycle") == 0; o.augment = !no_aug;
+    o.val = quiet_val ? NULL : &te;
+    fprintf(stderr, "[train] %s: %zu parameters, %d epochs, batch %ld, lr %g\n", arch,
+            bq_model_num_params(&m), o.epochs, bs, lrv);
+    rc = bq_train(&m, &tr, &o, err, sizeof(err));
+    if (rc == 0) {
+        double acc = bq_evaluate(&m, &te, 256, NULL);
+        printf("%s: top-1 %.4f on %d test images\n", arch, acc, te.n);
+        rc = bq_model_save(&m, out, err, sizeof(err));
+    }
+    if (rc) bq_cli_error("train", "%s", err);
+    bq_dataset_free(&tr); bq_dataset_free(&te);
+    bq_model_free(&m);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * progress.h — progress lines on stderr for long work: "unit i/N, step, loss, ETA".
+ * When stderr is a terminal the line is redrawn in place (\r); otherwise a line is printed at most
+ * every `interval` seconds, so logs stay readable.
+ */
+#ifndef BQ_PROGRESS_H
+#define BQ_PROGRESS_H
+#include <stdio.h>
+
+typedef struct {
+    double t0, last;
+    int tty;
+    double interval;
+    char what[64];
+} bq_progress;
+
+double bq_now(void);   /* monotonic seconds */
+void bq_progress_start(bq_progress *p, const char *what);
+/* done/total in units of the whole task (for the ETA); msg is the rest of the line. */
+void bq_progress_update(bq_progress *p, double done, double total, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void bq_progress_end(bq_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#endif
