@@ -17,7 +17,7 @@
 #include <yaml.h>
 
 enum { HT_INT, HT_FLOAT, HT_STR };
-enum { HF_POW2 = 1u };
+enum { HF_POW2 = 1u, HF_OPTIONAL = 2u };
 
 typedef struct {
     const char *key;   /* dotted path in the YAML */
@@ -26,24 +26,31 @@ typedef struct {
     unsigned flags;    /* HF_* */
     size_t off;        /* offset of the field in bq_hwcfg */
     const char *what;  /* one-line meaning, for messages and docs */
+    double def;        /* default of an optional key (HF_OPTIONAL) */
 } hwcfg_row;
 
-#define ROW(k, t, lo, hi, fl, field, w) {k, t, lo, hi, fl, offsetof(bq_hwcfg, field), w}
+#define ROW(k, t, lo, hi, fl, field, w) {k, t, lo, hi, fl, offsetof(bq_hwcfg, field), w, 0}
+#define OPT(k, t, lo, hi, fl, field, w, d) \
+    {k, t, lo, hi, (fl) | HF_OPTIONAL, offsetof(bq_hwcfg, field), w, d}
 static const hwcfg_row kSchema[] = {
     ROW("name", HT_STR, 1, BQ_HWCFG_NAME_MAX - 1, 0, name, "configuration name [A-Za-z0-9_-]"),
     ROW("clock_mhz", HT_FLOAT, 0.001, 5000, 0, clock_mhz, "clock frequency in MHz"),
     ROW("array.dm", HT_INT, 1, 256, 0, dm, "rows of dot-product units (output channels per tile)"),
     ROW("array.dn", HT_INT, 1, 256, 0, dn, "columns of dot-product units (output pixels per tile)"),
     ROW("array.dk", HT_INT, 8, 4096, HF_POW2, dk, "bits of one bit-plane per DPU per cycle"),
-    ROW("array.acc_bits", HT_INT, 16, 32, 0, acc_bits, "accumulator width in bits"),
-    ROW("buffers.weight_depth", HT_INT, 2, 1 << 20, HF_POW2, weight_depth,
+    ROW("array.acc_bits", HT_INT, 32, 32, 0, acc_bits,
+        "accumulator width in bits; the RTL implements 32"),
+    OPT("array.res_lanes", HT_INT, 1, 65536, 0, res_lanes,
+        "output-stage lanes (elements requantised in parallel)", 1),
+    ROW("buffers.weight_depth", HT_INT, 2, 65536, HF_POW2, weight_depth,
         "Dk-bit words per weight bank"),
-    ROW("buffers.act_depth", HT_INT, 2, 1 << 20, HF_POW2, act_depth,
+    ROW("buffers.act_depth", HT_INT, 2, 65536, HF_POW2, act_depth,
         "Dk-bit words per activation bank"),
     ROW("buffers.regions", HT_INT, 1, 16, HF_POW2, regions, "regions per weight/activation buffer"),
-    ROW("buffers.requant_depth", HT_INT, 1, 1 << 16, HF_POW2, requant_depth,
-        "per-channel entries of the requant RAM"),
-    ROW("memory.width_bits", HT_INT, 8, 1024, HF_POW2, mem_width_bits, "memory port data width"),
+    ROW("buffers.requant_depth", HT_INT, 1, 65536, 0, requant_depth,
+        "channels held by the requant RAM"),
+    ROW("memory.width_bits", HT_INT, 32, 128, HF_POW2, mem_width_bits,
+        "memory port data width: 32, 64 or 128"),
     ROW("memory.read_bytes_per_cycle", HT_INT, 1, 128, 0, read_bytes_per_cycle,
         "read bandwidth in bytes/cycle"),
     ROW("memory.write_bytes_per_cycle", HT_INT, 1, 128, 0, write_bytes_per_cycle,
@@ -308,10 +315,33 @@ static int check_rules(const bq_hwcfg *c, const char *fname, const yaml_mark_t *
                c->act_depth, c->regions);
         return -1;
     }
-    if (c->requant_depth < c->dm) {
+    {
+        int wdk = c->mem_width_bits / c->dk;   /* words of Dk bits per memory beat (0 if Dk >= W) */
+        if (c->dk < c->mem_width_bits && (c->dm % wdk || c->dn % wdk)) {
+            AT("array.dk");
+            seterr(err, errlen, "%s'array.dk' (%d) is narrower than memory.width_bits (%d), so "
+                   "array.dm (%d) and array.dn (%d) must be multiples of width/dk = %d; widen dk "
+                   "or change dm/dn", pos, c->dk, c->mem_width_bits, c->dm, c->dn, wdk);
+            return -1;
+        }
+    }
+    if ((c->dm * c->dn * 32) % c->mem_width_bits != 0) {
+        AT("array.dn");
+        seterr(err, errlen, "%sarray.dm*dn*32 (%d) must be a multiple of memory.width_bits (%d) "
+               "so a RAW32 output tile is whole beats; change dm or dn", pos,
+               c->dm * c->dn * 32, c->mem_width_bits);
+        return -1;
+    }
+    if ((c->dm * c->dn) % c->res_lanes != 0) {
+        AT("array.res_lanes");
+        seterr(err, errlen, "%s'array.res_lanes' (%d) must divide array.dm*dn (%d)", pos,
+               c->res_lanes, c->dm * c->dn);
+        return -1;
+    }
+    if (c->requant_depth % c->dm != 0) {
         AT("buffers.requant_depth");
-        seterr(err, errlen, "%s'buffers.requant_depth' must hold at least one tile of channels "
-               "(array.dm = %d), got %d", pos, c->dm, c->requant_depth);
+        seterr(err, errlen, "%s'buffers.requant_depth' (%d) must be a multiple of array.dm (%d): "
+               "one requant bank per row", pos, c->requant_depth, c->dm);
         return -1;
     }
 #undef AT
@@ -385,6 +415,13 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
     if (walk(ld, root, "") != 0) goto cleanup;
     for (int r = 0; r < NROWS; r++) {
         if (L.seen[r]) continue;
+        if (kSchema[r].flags & HF_OPTIONAL) {
+            L.mark[r] = root->start_mark;
+            char *field = (char *)cfg + kSchema[r].off;
+            if (kSchema[r].type == HT_INT) *(int *)field = (int)kSchema[r].def;
+            else if (kSchema[r].type == HT_FLOAT) *(double *)field = kSchema[r].def;
+            continue;
+        }
         const char *key = kSchema[r].key;
         const char *dot = strrchr(key, '.');
         yaml_mark_t m = root->start_mark;

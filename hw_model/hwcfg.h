@@ -31,12 +31,13 @@ typedef struct {
     int dm;                         /* output channels per tile */
     int dn;                         /* output pixels per tile */
     int dk;                         /* bits per bit-plane word = K elements per cycle (power of 2) */
-    int acc_bits;                   /* accumulator width of a DPU (two's complement) */
+    int acc_bits;                   /* accumulator width of a DPU (two's complement); RTL: 32 */
+    int res_lanes;                  /* output-stage lanes L (optional key, default 1) */
     /* on-chip buffers */
     int weight_depth;               /* Dk-bit words per weight bank (one bank per row) */
     int act_depth;                  /* Dk-bit words per activation bank (one bank per column) */
     int regions;                    /* regions per weight/activation buffer (fetch/execute overlap) */
-    int requant_depth;              /* per-channel entries of the requant-parameter RAM */
+    int requant_depth;              /* channels held by the requant RAM (Dm banks) */
     /* memory port */
     int mem_width_bits;             /* data width of the memory port, bits (power of 2) */
     int read_bytes_per_cycle;       /* sustained read bandwidth, bytes/cycle (<= width/8) */

@@ -28,6 +28,7 @@ static int collect(const bq_hwcfg *c, param *p) {
     P("DN", c->dn, "columns of dot-product units (output pixels per tile)");
     P("DK", c->dk, "bits of one bit-plane per DPU per cycle");
     P("ACC_BITS", c->acc_bits, "accumulator width");
+    P("RES_LANES", c->res_lanes, "output-stage lanes (elements requantised in parallel)");
     P("WEIGHT_DEPTH", c->weight_depth, "Dk-bit words per weight bank");
     P("ACT_DEPTH", c->act_depth, "Dk-bit words per activation bank");
     P("REGIONS", c->regions, "regions per weight/activation buffer");
@@ -130,6 +131,24 @@ int main(int argc, char **argv) {
         EMIT("#define BQ_HW_%-22s 0x%016llxULL /* bq_hwcfg_hash of the config */\n",
              "CONFIG_HASH", (unsigned long long)c.hash);
         EMIT("#define BQ_HW_%-22s %.17g /* clock, MHz */\n", "CLOCK_MHZ", c.clock_mhz);
+        EMIT("\n/* Register map (read-only, 32-bit, byte addresses; docs/hw_isa.md section 5) */\n");
+        static const struct { const char *n; int a; } regs[] = {
+            {"ID", 0x00}, {"VERSION", 0x04}, {"DM", 0x08}, {"DN", 0x0C}, {"DK", 0x10},
+            {"ACC_BITS", 0x14}, {"WEIGHT_DEPTH", 0x18}, {"ACT_DEPTH", 0x1C},
+            {"REQUANT_DEPTH", 0x20}, {"MEM_WIDTH_BITS", 0x24}, {"IQ_DEPTH", 0x28},
+            {"RES_LANES", 0x2C}, {"CONFIG_HASH_LO", 0x30}, {"CONFIG_HASH_HI", 0x34},
+            {"STATUS", 0x38}, {"TOKENS2", 0x3C}, {"CYCLES", 0x40}, {"F_BUSY", 0x44},
+            {"F_IDLE", 0x48}, {"F_STALL", 0x4C}, {"E_BUSY", 0x50}, {"E_IDLE", 0x54},
+            {"E_STALL", 0x58}, {"R_BUSY", 0x5C}, {"R_IDLE", 0x60}, {"R_STALL", 0x64},
+            {"E_BEATS", 0x68}, {"MEM_RD_BEATS", 0x6C}, {"MEM_WR_BEATS", 0x70},
+        };
+        for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
+            EMIT("#define BQ_HW_REG_%-18s 0x%02X\n", regs[i].n, regs[i].a);
+        EMIT("#define BQ_HW_ID_VALUE 0x42514131u /* \"BQA1\" */\n");
+        EMIT("#define BQ_HW_ISA_VERSION 1\n");
+        /* expected values of the configuration registers, for the driver's check */
+        EMIT("#define BQ_HW_CONFIG_HASH_LO 0x%08llXu\n#define BQ_HW_CONFIG_HASH_HI 0x%08llXu\n",
+             (unsigned long long)(c.hash & 0xffffffffu), (unsigned long long)(c.hash >> 32));
         EMIT("#endif /* BQ_HW_PARAMS_H */\n");
         if (write_atomic(hh, out) != 0) return 1;
     }

@@ -62,6 +62,7 @@ static void test_valid(void **st) {
     assert_int_equal(c.dn, 4);
     assert_int_equal(c.dk, 32);
     assert_int_equal(c.acc_bits, 32);
+    assert_int_equal(c.res_lanes, 1);   /* optional key, default */
     assert_int_equal(c.weight_depth, 512);
     assert_int_equal(c.act_depth, 512);
     assert_int_equal(c.regions, 2);
@@ -132,15 +133,22 @@ static void test_impossible_values(void **st) {
     expect_err_subst("  dm: 4\n", "  dm: 0\n", "x.yaml:4:7:", "'array.dm' must be in [1,");
     expect_err_subst("  weight_depth: 512\n", "  weight_depth: 500\n", "x.yaml:9:17:",
                      "power of two");
-    expect_err_subst("  acc_bits: 32\n", "  acc_bits: 40\n", "x.yaml:7:13:", "[16, 32]");
+    expect_err_subst("  acc_bits: 32\n", "  acc_bits: 24\n", "x.yaml:7:13:", "[32, 32]");
+    expect_err_subst("  width_bits: 64\n", "  width_bits: 256\n", "x.yaml:14:15:", "32, 64 or 128");
+    /* Dk narrower than the memory word: Dm and Dn must be multiples of W/Dk */
+    expect_err_subst("  dn: 4\n  dk: 32\n", "  dn: 4\n  dk: 8\n", "x.yaml:6:7:",
+                     "must be multiples of width/dk = 8");
+    expect_err_subst("  dn: 4\n", "  dn: 3\n", "x.yaml:", "must be multiples of width/dk = 2");
+    expect_err_subst("  acc_bits: 32\n", "  acc_bits: 32\n  res_lanes: 3\n", "x.yaml:8:14:",
+                     "'array.res_lanes' (3) must divide");
+    expect_err_subst("  requant_depth: 256\n", "  requant_depth: 254\n", "x.yaml:12:18:",
+                     "must be a multiple of array.dm");
     expect_err_subst("clock_mhz: 50\n", "clock_mhz: -1\n", "x.yaml:2:12:", "'clock_mhz' must be");
     /* cross-field rules point at the key involved */
     expect_err_subst("  read_bytes_per_cycle: 8\n", "  read_bytes_per_cycle: 16\n",
                      "x.yaml:15:25:", "must not exceed memory.width_bits/8 = 8");
     expect_err_subst("  write_bytes_per_cycle: 8\n", "  write_bytes_per_cycle: 3\n",
                      "x.yaml:16:26:", "must divide memory.width_bits/8");
-    expect_err_subst("  requant_depth: 256\n", "  requant_depth: 2\n", "x.yaml:12:18:",
-                     "at least one tile of channels");
     expect_err_subst("  act_depth: 512\n", "  act_depth: 2\n", "x.yaml:11:12:",
                      "'buffers.regions' must leave at least 2 words");
     expect_err_subst("  dk: 32\n", "  dk: 32\n  dk: 64\n", "x.yaml:7:3:", "duplicate key 'array.dk'");
@@ -176,7 +184,7 @@ static void test_hash(void **st) {
     char err[256];
     assert_int_equal(bq_hwcfg_parse(&a, kBase, strlen(kBase), "x", err, sizeof err), 0);
     /* the documented canonical text, hashed independently */
-    const char *canon = "clock_mhz=50;array.dm=4;array.dn=4;array.dk=32;array.acc_bits=32;"
+    const char *canon = "clock_mhz=50;array.dm=4;array.dn=4;array.dk=32;array.acc_bits=32;array.res_lanes=1;"
         "buffers.weight_depth=512;buffers.act_depth=512;buffers.regions=2;"
         "buffers.requant_depth=256;memory.width_bits=64;memory.read_bytes_per_cycle=8;"
         "memory.write_bytes_per_cycle=8;memory.read_latency=12;memory.write_latency=12;";
@@ -196,9 +204,10 @@ static void test_hash(void **st) {
     assert_true(a.hash == b.hash);
     /* every value changes it */
     const char *edits[][2] = {
-        {"clock_mhz: 50\n", "clock_mhz: 51\n"}, {"  dm: 4\n", "  dm: 5\n"},
-        {"  dn: 4\n", "  dn: 3\n"}, {"  dk: 32\n", "  dk: 64\n"},
-        {"  acc_bits: 32\n", "  acc_bits: 31\n"}, {"  weight_depth: 512\n", "  weight_depth: 1024\n"},
+        {"clock_mhz: 50\n", "clock_mhz: 51\n"}, {"  dm: 4\n", "  dm: 8\n"},
+        {"  dn: 4\n", "  dn: 2\n"}, {"  dk: 32\n", "  dk: 64\n"},
+        {"  acc_bits: 32\n", "  acc_bits: 32\n  res_lanes: 2\n"},
+        {"  weight_depth: 512\n", "  weight_depth: 1024\n"},
         {"  act_depth: 512\n", "  act_depth: 256\n"}, {"  regions: 2\n", "  regions: 4\n"},
         {"  requant_depth: 256\n", "  requant_depth: 128\n"},
         {"  width_bits: 64\n", "  width_bits: 128\n"},
