@@ -1,0 +1,196 @@
+// bqa_fetch -- fetch stage: pops fetch instructions (docs/hw_isa.md §3.1), issues one read burst per
+// plane on the memory port and writes the beats into the weight, activation or requant banks.
+// Timing (§4.2): dispatch d; plane p requested from q_p (q_0 = d+1) until accepted in a_p; last beat
+// l_p; q_{p+1} = l_p + 1; completion (and FILLED push) in l_{P-1}, which may dispatch the next.
+module bqa_fetch #(
+  parameter int unsigned Dm        = 4,
+  parameter int unsigned Dn        = 4,
+  parameter int unsigned Dk        = 32,
+  parameter int unsigned W         = 64,
+  parameter int unsigned WAddrBits = 9,
+  parameter int unsigned AAddrBits = 9,
+  parameter int unsigned QAddrBits = 6
+) (
+  input  logic                 clk_i,
+  input  logic                 rst_ni,
+  input  logic                 run_i,
+  input  logic                 head_valid_i,
+  input  logic [127:0]         head_i,
+  output logic                 pop_o,
+  input  logic                 freed_avail_i,
+  output logic                 freed_pop_o,
+  output logic                 filled_push_o,
+  // memory read requests (the arbiter accepts with req_grant_i in the same cycle)
+  output logic                 req_valid_o,
+  output logic [31:0]          req_addr_o,
+  output logic [15:0]          req_beats_o,
+  input  logic                 req_grant_i,
+  input  logic                 rvalid_i,
+  input  logic [W-1:0]         rdata_i,
+  // bank write ports
+  output logic [Dm-1:0]        w_we_o,
+  output logic [WAddrBits-1:0] w_row_o,
+  output logic [Dm*Dk-1:0]     w_wdata_o,
+  output logic [Dn-1:0]        a_we_o,
+  output logic [AAddrBits-1:0] a_row_o,
+  output logic [Dn*Dk-1:0]     a_wdata_o,
+  output logic [Dm-1:0]        q_we_o,
+  output logic [QAddrBits-1:0] q_row_o,
+  output logic [Dm*128-1:0]    q_wdata_o,
+  // cycle classes
+  output logic                 busy_o,
+  output logic                 stall_o,
+  output logic                 idle_o,
+  output logic                 active_o
+);
+  localparam int unsigned WBeatsPerT = Dm * Dk / W;
+  localparam int unsigned ABeatsPerT = Dn * Dk / W;
+  localparam int unsigned QBeatsPerT = Dm * 128 / W;
+
+  typedef enum logic [1:0] {SIdle, SReq, SData, SSync} state_e;
+  state_e      st_q, st_d;
+  logic [1:0]  tgt_q;
+  logic [2:0]  pl_q, pl_d;
+  logic [31:0] addr_q, addr_d, stride_q;
+  logic [15:0] n_q, bcnt_q, bcnt_d;
+  logic        sig0_q;
+
+  logic        h_run, h_wait0, dispatch, last_beat, complete, free;
+  logic [15:0] h_t, h_n;
+  assign h_run    = (head_i[3:0] == 4'd1);
+  assign h_wait0  = head_i[8];
+  assign h_t      = head_i[127:112];
+  always_comb begin
+    unique case (head_i[17:16])
+      2'd0:    h_n = h_t * 16'(WBeatsPerT);
+      2'd1:    h_n = h_t * 16'(ABeatsPerT);
+      default: h_n = h_t * 16'(QBeatsPerT);
+    endcase
+  end
+
+  assign last_beat = (st_q == SData) && rvalid_i && (bcnt_q == n_q - 16'd1);
+  assign complete  = (last_beat && pl_q == 3'd0) || (st_q == SSync);
+  assign free      = (st_q == SIdle) || complete;
+  assign dispatch  = run_i && head_valid_i && free && (!h_wait0 || freed_avail_i);
+
+  assign pop_o         = dispatch;
+  assign freed_pop_o   = dispatch && h_wait0;
+  assign filled_push_o = complete && sig0_q;
+
+  always_comb begin
+    st_d   = st_q;
+    pl_d   = pl_q;
+    addr_d = addr_q;
+    bcnt_d = bcnt_q;
+    unique case (st_q)
+      SIdle: ;
+      SReq:  if (req_grant_i) begin
+               st_d   = SData;
+               bcnt_d = '0;
+             end
+      SData: if (rvalid_i) begin
+               bcnt_d = bcnt_q + 16'd1;
+               if (last_beat) begin
+                 if (pl_q == 3'd0) st_d = SIdle;
+                 else begin
+                   st_d   = SReq;
+                   pl_d   = pl_q - 3'd1;
+                   addr_d = addr_q + stride_q;
+                 end
+               end
+             end
+      SSync: st_d = SIdle;
+      default: st_d = SIdle;
+    endcase
+    if (dispatch) begin
+      st_d   = h_run ? SReq : SSync;
+      pl_d   = head_i[20:18];
+      addr_d = head_i[63:32];
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      st_q   <= SIdle;
+      pl_q   <= '0;
+      addr_q <= '0;
+      bcnt_q <= '0;
+    end else begin
+      st_q   <= st_d;
+      pl_q   <= pl_d;
+      addr_q <= addr_d;
+      bcnt_q <= bcnt_d;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      tgt_q    <= '0;
+      stride_q <= '0;
+      n_q      <= 16'd1;
+      sig0_q   <= 1'b0;
+    end else if (dispatch) begin
+      tgt_q    <= head_i[17:16];
+      stride_q <= head_i[95:64];
+      n_q      <= h_n;
+      sig0_q   <= head_i[12];
+    end
+  end
+
+  assign req_valid_o = (st_q == SReq);
+  assign req_addr_o  = addr_q;
+  assign req_beats_o = n_q;
+
+  // ---- unpackers, one per target ----
+  logic start_w, start_a, start_q;
+  assign start_w = dispatch && h_run && head_i[17:16] == 2'd0;
+  assign start_a = dispatch && h_run && head_i[17:16] == 2'd1;
+  assign start_q = dispatch && h_run && head_i[17:16] == 2'd2;
+
+  logic beat_w, beat_a, beat_q;
+  assign beat_w = (st_q == SData) && rvalid_i && tgt_q == 2'd0;
+  assign beat_a = (st_q == SData) && rvalid_i && tgt_q == 2'd1;
+  assign beat_q = (st_q == SData) && rvalid_i && tgt_q == 2'd2;
+
+  bqa_unpack #(.UB(Dk), .D(Dm), .W(W), .RowBits(WAddrBits)) u_unpack_w (
+    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_w), .base_i(head_i[111:96]),
+    .beat_valid_i(beat_w), .beat_i(rdata_i), .we_o(w_we_o), .row_o(w_row_o), .wdata_o(w_wdata_o)
+  );
+  bqa_unpack #(.UB(Dk), .D(Dn), .W(W), .RowBits(AAddrBits)) u_unpack_a (
+    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_a), .base_i(head_i[111:96]),
+    .beat_valid_i(beat_a), .beat_i(rdata_i), .we_o(a_we_o), .row_o(a_row_o), .wdata_o(a_wdata_o)
+  );
+  bqa_unpack #(.UB(128), .D(Dm), .W(W), .RowBits(QAddrBits)) u_unpack_q (
+    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_q), .base_i(head_i[111:96]),
+    .beat_valid_i(beat_q), .beat_i(rdata_i), .we_o(q_we_o), .row_o(q_row_o), .wdata_o(q_wdata_o)
+  );
+
+  logic waiting_port;
+  assign waiting_port = (st_q == SReq) && !req_grant_i;
+  assign busy_o   = ((st_q != SIdle) && !waiting_port) || dispatch;
+  assign stall_o  = waiting_port || ((st_q == SIdle) && head_valid_i && !dispatch);
+  assign idle_o   = !busy_o && !stall_o;
+  assign active_o = (st_q != SIdle);
+
+  logic unused_bits;
+  assign unused_bits = ^{head_i[7:4], head_i[11:9], head_i[15:13], head_i[31:21]};
+
+  // ---- assertions ----
+`ifndef SYNTHESIS
+  initial begin
+    assert ((Dm * Dk) % W == 0 && (Dn * Dk) % W == 0 && (Dm * 128) % W == 0)
+      else $error("bqa_fetch: Dm*Dk, Dn*Dk, Dm*128 must be multiples of W");
+  end
+  always_ff @(posedge clk_i) begin
+    if (rst_ni && dispatch) begin
+      assert (head_i[3:0] <= 4'd1) else $error("bqa_fetch: illegal op");
+      if (h_run) begin
+        assert (head_i[17:16] != 2'd3) else $error("bqa_fetch: illegal target");
+        assert (h_t != 16'd0) else $error("bqa_fetch: T = 0");
+        assert (head_i[17:16] != 2'd2 || head_i[20:18] == 3'd0) else $error("bqa_fetch: RQ with P > 1");
+      end
+    end
+    if (rst_ni) assert (!(rvalid_i && st_q != SData)) else $error("bqa_fetch: unexpected read data");
+  end
+`endif
+endmodule
