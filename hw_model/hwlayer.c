@@ -19,6 +19,7 @@ static void defaults(bq_hw_layer *l, const char *name) {
     l->wbits = l->abits = l->obits = 8;
     l->rbits = 8;
     l->groups = 1;
+    l->hi = -1;
 }
 
 int bq_hw_layer_conv(bq_hw_layer *l, const char *name, int cin, int cout, int kh, int kw,
@@ -76,6 +77,12 @@ int bq_hw_layer_check(const bq_hw_layer *l, char *err, size_t errlen) {
     if (l->has_residual && (l->rbits < 1 || l->rbits > BQ_HW_MAX_BITS)) {
         seterr(err, errlen, "layer '%s': residual operand bits must be in 1..%d, got %d",
                l->name, BQ_HW_MAX_BITS, l->rbits);
+        return -1;
+    }
+    if (l->z_o < 0 || l->z_o > 255 || l->z_r < 0 || l->z_r > 255 || l->lo < 0 || l->lo > 255 ||
+        l->hi > 255) {
+        seterr(err, errlen, "layer '%s': z_o, z_r, lo and hi must be codes in 0..255 (z_o %d, "
+               "z_r %d, lo %d, hi %d)", l->name, l->z_o, l->z_r, l->lo, l->hi);
         return -1;
     }
     if (l->has_residual && l->raw32) {

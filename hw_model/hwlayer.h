@@ -40,6 +40,9 @@ typedef struct {
     int has_residual;    /* output stage adds a shortcut operand read from memory */
     int rbits;           /* bits of the shortcut operand codes (1..8), when has_residual */
     int raw32;           /* write acc0 as int32 words (classifier), obits unused */
+    /* output-stage scalars (numerics §3), only encoded into the result instructions; they do not
+     * change timing. hi < 0 means 2^obits - 1. */
+    int z_o, z_r, lo, hi;
 } bq_hw_layer;
 
 /* A conv layer: groups = g, M = cout/g, K = cin/g*kh*kw, N = hout*wout. Bits default to 8/8/8,

@@ -1,0 +1,432 @@
+/*
+ * latency.c — event simulation of the three stages with the timing of docs/hw_isa.md section 4.
+ *
+ * Conventions (as in the ISA page): a token pushed in cycle c is visible from c+1; a stage may
+ * dispatch its head in the completion cycle of the previous instruction; the memory port serves
+ * one transaction at a time, the result stage wins when both request in the same cycle.
+ *
+ * Events are processed in time order; at equal times result before fetch before execute (only
+ * the port grant order matters, and it is the RTL's priority). Every token a stage waits for was
+ * pushed by an event at or before its push cycle, so processing in time order is exact.
+ */
+#include "latency.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INF INT64_MAX
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- token FIFO: visible times of pushed, not yet popped tokens (non-decreasing) ---- */
+typedef struct {
+    int64_t *v;
+    int head, n, cap;   /* ring buffer, cap a power of two */
+} tokq;
+
+static int tq_push(tokq *q, int64_t vis) {
+    if (q->n == q->cap) {
+        int nc = q->cap ? q->cap * 2 : 64;
+        int64_t *nv = malloc(sizeof *nv * (size_t)nc);
+        if (!nv) return -1;
+        for (int i = 0; i < q->n; i++) nv[i] = q->v[(q->head + i) & (q->cap - 1)];
+        free(q->v);
+        q->v = nv;
+        q->head = 0;
+        q->cap = nc;
+    }
+    q->v[(q->head + q->n) & (q->cap - 1)] = vis;
+    q->n++;
+    return 0;
+}
+static int64_t tq_front(const tokq *q) { return q->n ? q->v[q->head] : INF; }
+static void tq_pop(tokq *q) {
+    q->head = (q->head + 1) & (q->cap - 1);
+    q->n--;
+}
+
+/* counters that grow with time; shifted together by the skipper */
+enum { C_STALL0, C_STALL1, C_STALL2, C_EBEATS, C_RD, C_WR, C_PORT, C_BW, C_BA, C_BRQ, C_BRES,
+       C_BOUT, C_NCNT };
+
+typedef struct {
+    int valid, rec;
+    int64_t d;
+    int n;
+    int64_t vec[64];
+    int64_t cnt[C_NCNT];
+} snapshot;
+
+typedef struct {
+    const bq_program *pr;
+    const bq_hwcfg *cfg;
+    int64_t Lr, Lw, Rr, Rw, C, Wb;
+    int pc[BQ_NSTAGES];
+    int phase[BQ_NSTAGES];      /* 0: head not dispatched; fetch 1: plane request pending;
+                                   result 1: residual read pending, 2: write pending */
+    int plane;                  /* fetch: plane being requested */
+    int64_t req[BQ_NSTAGES];    /* cycle from which the pending port request is presented */
+    int64_t free_at[BQ_NSTAGES];/* the stage may dispatch from this cycle (completion cycle) */
+    int64_t busy_end[BQ_NSTAGES];/* last cycle of the previous instruction (-1 at start) */
+    int64_t last_done[BQ_NSTAGES]; /* for CYCLES: fetch/result completion, exec last beat + 2 */
+    int64_t port_free;          /* first cycle in which the port is not busy */
+    tokq tq[BQ_NTOK];
+    int64_t cnt[C_NCNT];
+    int max_tokens;
+    int64_t events;
+    snapshot snap[2];
+} sim;
+
+static int tok_push(sim *s, int t, int64_t vis) {
+    if (tq_push(&s->tq[t], vis) != 0) return -1;
+    if (s->tq[t].n > s->max_tokens) s->max_tokens = s->tq[t].n;
+    return 0;
+}
+
+/* Earliest cycle of the stage's next event, INF if blocked on a token not yet pushed or done. */
+static int64_t next_time(const sim *s, int st) {
+    if (st == BQ_STAGE_FETCH && s->phase[st] == 1) return s->req[st] > s->port_free ? s->req[st] : s->port_free;
+    if (st == BQ_STAGE_RESULT && s->phase[st] != 0)
+        return s->req[st] > s->port_free ? s->req[st] : s->port_free;
+    if (s->pc[st] >= s->pr->len[st]) return INF;
+    const bq_instr *in = &s->pr->ins[st][s->pc[st]];
+    int64_t t = s->free_at[st];
+    int w0 = -1, w1 = -1;
+    if (st == BQ_STAGE_FETCH) w0 = in->wait0 ? BQ_TOK_FREED : -1;
+    else if (st == BQ_STAGE_EXEC) {
+        w0 = in->wait0 ? BQ_TOK_FILLED : -1;
+        w1 = in->wait1 ? BQ_TOK_RESFREE : -1;
+    } else w0 = in->wait0 ? BQ_TOK_RESRDY : -1;
+    if (w0 >= 0) {
+        int64_t v = tq_front(&s->tq[w0]);
+        if (v > t) t = v;
+    }
+    if (w1 >= 0) {
+        int64_t v = tq_front(&s->tq[w1]);
+        if (v > t) t = v;
+    }
+    return t;
+}
+
+static void account_dispatch(sim *s, int st, int64_t d) {
+    int64_t from = s->busy_end[st] + 1;
+    if (d > from) s->cnt[C_STALL0 + st] += d - from;
+}
+
+/* Process the event of stage st at time t. Returns 0 or -1 (out of memory). */
+static int step(sim *s, int st, int64_t t) {
+    const bq_instr *in = &s->pr->ins[st][s->pc[st]];
+    s->events++;
+    if (st == BQ_STAGE_EXEC) {
+        int64_t d = t;
+        if (in->wait0) tq_pop(&s->tq[BQ_TOK_FILLED]);
+        if (in->wait1) tq_pop(&s->tq[BQ_TOK_RESFREE]);
+        account_dispatch(s, st, d);
+        int64_t n = in->op == BQ_OP_RUN ? in->beats : 1;   /* SYNC: one empty beat */
+        if (in->op == BQ_OP_RUN) s->cnt[C_EBEATS] += n;
+        if (in->sig0 && tok_push(s, BQ_TOK_FREED, d + n + 1)) return -1;
+        if (in->sig1 && tok_push(s, BQ_TOK_RESRDY, d + n + 3)) return -1;
+        s->free_at[st] = d + n;
+        s->busy_end[st] = d + n;
+        s->last_done[st] = d + n + 2;
+        s->pc[st]++;
+        return 0;
+    }
+    if (st == BQ_STAGE_FETCH) {
+        if (s->phase[st] == 0) {
+            int64_t d = t;
+            if (in->wait0) tq_pop(&s->tq[BQ_TOK_FREED]);
+            account_dispatch(s, st, d);
+            if (in->op == BQ_OP_SYNC) {
+                if (in->sig0 && tok_push(s, BQ_TOK_FILLED, d + 2)) return -1;
+                s->free_at[st] = s->busy_end[st] = s->last_done[st] = d + 1;
+                s->pc[st]++;
+                return 0;
+            }
+            s->phase[st] = 1;
+            s->plane = 0;
+            s->req[st] = d + 1;
+            return 0;
+        }
+        /* grant of plane `plane` at t */
+        int64_t a = t, n = in->beats;
+        s->cnt[C_STALL0] += a - s->req[st];
+        int64_t l = a + s->Lr + (n - 1) * s->Rr;
+        s->port_free = l + 1;
+        s->cnt[C_RD] += n;
+        s->cnt[C_PORT] += l - a + 1;
+        s->cnt[in->target == BQ_TGT_W ? C_BW : in->target == BQ_TGT_A ? C_BA : C_BRQ] += n * s->Wb;
+        if (++s->plane < in->nplanes) {
+            s->req[st] = l + 1;
+            return 0;
+        }
+        if (in->sig0 && tok_push(s, BQ_TOK_FILLED, l + 1)) return -1;
+        s->phase[st] = 0;
+        s->free_at[st] = s->busy_end[st] = s->last_done[st] = l;
+        s->pc[st]++;
+        return 0;
+    }
+    /* result */
+    if (s->phase[st] == 0) {
+        int64_t d = t;
+        if (in->wait0) tq_pop(&s->tq[BQ_TOK_RESRDY]);
+        account_dispatch(s, st, d);
+        if (in->op == BQ_OP_SYNC) {
+            if (in->sig0 && tok_push(s, BQ_TOK_RESFREE, d + 2)) return -1;
+            s->free_at[st] = s->busy_end[st] = s->last_done[st] = d + 1;
+            s->pc[st]++;
+            return 0;
+        }
+        if (in->res) {
+            s->phase[st] = 1;
+            s->req[st] = d + 1;
+            return 0;
+        }
+        int64_t sc = d + 1;
+        if (in->sig0 && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
+        s->phase[st] = 2;
+        s->req[st] = sc + s->C;
+        return 0;
+    }
+    if (s->phase[st] == 1) {   /* residual read granted */
+        int64_t a = t, n = in->beats2;
+        s->cnt[C_STALL2] += a - s->req[st];
+        int64_t l = a + s->Lr + (n - 1) * s->Rr;
+        s->port_free = l + 1;
+        s->cnt[C_RD] += n;
+        s->cnt[C_PORT] += l - a + 1;
+        s->cnt[C_BRES] += n * s->Wb;
+        int64_t sc = l + 1;
+        if (in->sig0 && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
+        s->phase[st] = 2;
+        s->req[st] = sc + s->C;
+        return 0;
+    }
+    /* write granted */
+    int64_t a = t, n = in->beats;
+    s->cnt[C_STALL2] += a - s->req[st];
+    int64_t e = a + 1 + (n - 1) * s->Rw + s->Lw;
+    s->port_free = e + 1;
+    s->cnt[C_WR] += n;
+    s->cnt[C_PORT] += e - a + 1;
+    s->cnt[C_BOUT] += n * s->Wb;
+    s->phase[st] = 0;
+    s->free_at[st] = s->busy_end[st] = s->last_done[st] = e;
+    s->pc[st]++;
+    return 0;
+}
+
+/* ---- exact steady-state skipping ---- */
+
+static int take_snapshot(const sim *s, snapshot *sn, int level, int rec, int64_t d) {
+    const int *base = &s->pr->itbase[level][3 * rec];
+    int n = 0;
+    sn->valid = 1;
+    sn->rec = rec;
+    sn->d = d;
+    for (int st = 0; st < BQ_NSTAGES; st++) {
+        sn->vec[n++] = s->pc[st] - base[st];
+        sn->vec[n++] = s->phase[st];
+        sn->vec[n++] = s->phase[st] ? s->req[st] - d : 0;
+        sn->vec[n++] = s->free_at[st] - d;
+        sn->vec[n++] = s->busy_end[st] - d;
+    }
+    sn->vec[n++] = s->plane;
+    sn->vec[n++] = s->port_free > d ? s->port_free - d : 0;
+    for (int t = 0; t < BQ_NTOK; t++) {
+        const tokq *q = &s->tq[t];
+        sn->vec[n++] = q->n;
+        for (int i = 0; i < q->n; i++) {
+            if (n >= 64) return -1;   /* too many tokens in flight to compare: no skipping */
+            int64_t v = q->v[(q->head + i) & (q->cap - 1)] - d;
+            sn->vec[n++] = v > 0 ? v : 0;
+        }
+    }
+    sn->n = n;
+    memcpy(sn->cnt, s->cnt, sizeof sn->cnt);
+    return 0;
+}
+
+/* Largest k such that iterations rec .. rec+k-1 (and the head of rec+k) repeat the instructions
+ * of iteration rec-1 in every stage, as seen from the stages' current positions. */
+static long periodic_span(const sim *s, int level, int rec, const int *len) {
+    const bq_program *pr = s->pr;
+    const int *ib = pr->itbase[level];
+    long k = 0;
+    for (;;) {
+        long j = k + 1;
+        if (rec + j >= pr->nit[level]) break;
+        int ok = 1;
+        for (int st = 0; st < BQ_NSTAGES && ok; st++) {
+            if (ib[3 * (rec + j) + st] - ib[3 * (rec + j - 1) + st] != len[st]) ok = 0;
+            /* window of this step: positions pc + (j-1)*len .. pc + j*len (inclusive) */
+            long lo = s->pc[st] + (j - 1) * (long)len[st], hi = s->pc[st] + j * (long)len[st];
+            for (long x = lo; x <= hi && ok; x++)
+                if (x >= pr->len[st] || x - len[st] < 0 ||
+                    pr->ins[st][x].tsig != pr->ins[st][x - len[st]].tsig)
+                    ok = 0;
+        }
+        if (!ok) break;
+        k = j;
+    }
+    return k;
+}
+
+static void shift_all(sim *s, int64_t dt) {
+    for (int st = 0; st < BQ_NSTAGES; st++) {
+        if (s->phase[st]) s->req[st] += dt;
+        s->free_at[st] += dt;
+        s->busy_end[st] += dt;
+        s->last_done[st] += dt;
+    }
+    s->port_free += dt;
+    for (int t = 0; t < BQ_NTOK; t++) {
+        tokq *q = &s->tq[t];
+        for (int i = 0; i < q->n; i++) q->v[(q->head + i) & (q->cap - 1)] += dt;
+    }
+}
+
+/* Called when execute is about to dispatch the first instruction of iteration `rec` of `level`
+ * at cycle d. Returns 1 if iterations were skipped (state moved forward), 0 otherwise. */
+static int try_skip(sim *s, int level, int rec, int64_t d) {
+    snapshot cur;
+    if (take_snapshot(s, &cur, level, rec, d) != 0) {
+        s->snap[level].valid = 0;
+        return 0;
+    }
+    snapshot *prev = &s->snap[level];
+    int skipped = 0;
+    if (prev->valid && prev->rec == rec - 1 && prev->n == cur.n && d > prev->d &&
+        memcmp(prev->vec, cur.vec, sizeof cur.vec[0] * (size_t)cur.n) == 0) {
+        const int *ib = s->pr->itbase[level];
+        int len[BQ_NSTAGES];
+        for (int st = 0; st < BQ_NSTAGES; st++) len[st] = ib[3 * rec + st] - ib[3 * (rec - 1) + st];
+        long k = periodic_span(s, level, rec, len);
+        if (k > 0) {
+            int64_t dt = d - prev->d;
+            shift_all(s, k * dt);
+            for (int c = 0; c < C_NCNT; c++) s->cnt[c] += k * (cur.cnt[c] - prev->cnt[c]);
+            for (int st = 0; st < BQ_NSTAGES; st++) s->pc[st] += (int)(k * len[st]);
+            skipped = 1;
+            /* the state at rec+k equals cur shifted; keep it as the reference for rec+k+1 */
+            cur.rec = rec + (int)k;
+            cur.d = d + k * dt;
+            memcpy(cur.cnt, s->cnt, sizeof cur.cnt);
+        }
+    }
+    *prev = cur;
+    return skipped;
+}
+
+int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_plan *p,
+                       const bq_hwcfg *cfg, int skip, char *err, size_t errlen) {
+    sim S;
+    memset(&S, 0, sizeof S);
+    sim *s = &S;
+    int rc = -1;
+    s->pr = prog;
+    s->cfg = cfg;
+    s->Wb = cfg->mem_width_bits / 8;
+    s->Lr = cfg->read_latency;
+    s->Lw = cfg->write_latency;
+    s->Rr = (s->Wb + cfg->read_bytes_per_cycle - 1) / cfg->read_bytes_per_cycle;
+    s->Rw = (s->Wb + cfg->write_bytes_per_cycle - 1) / cfg->write_bytes_per_cycle;
+    s->C = 6LL * cfg->dm * cfg->dn / cfg->res_lanes;
+    for (int st = 0; st < BQ_NSTAGES; st++) {
+        s->busy_end[st] = -1;
+        s->last_done[st] = -1;
+    }
+    static const int order[BQ_NSTAGES] = {BQ_STAGE_RESULT, BQ_STAGE_FETCH, BQ_STAGE_EXEC};
+    for (;;) {
+        int best = -1;
+        int64_t bt = INF;
+        for (int i = 0; i < BQ_NSTAGES; i++) {
+            int st = order[i];
+            int64_t t = next_time(s, st);
+            if (t < bt) {
+                bt = t;
+                best = st;
+            }
+        }
+        if (best < 0) break;
+        if (skip && best == BQ_STAGE_EXEC && s->phase[best] == 0) {
+            const bq_instr *in = &prog->ins[best][s->pc[best]];
+            if (in->iter[1] >= 0 && try_skip(s, 1, in->iter[1], bt)) continue;
+            if (in->iter[0] >= 0 && try_skip(s, 0, in->iter[0], bt)) continue;
+        }
+        if (step(s, best, bt) != 0) {
+            seterr(err, errlen, "layer '%s': out of memory in the latency model", p->layer.name);
+            goto cleanup;
+        }
+    }
+    for (int st = 0; st < BQ_NSTAGES; st++)
+        if (s->pc[st] < prog->len[st] || s->phase[st]) {
+            seterr(err, errlen, "layer '%s': the program deadlocks (stage %d stuck at instruction "
+                   "%d of %d waiting for a token); this is a scheduler bug", p->layer.name, st,
+                   s->pc[st], prog->len[st]);
+            goto cleanup;
+        }
+    for (int t = 0; t < BQ_NTOK; t++)
+        if (s->tq[t].n) {
+            seterr(err, errlen, "layer '%s': %d tokens left in FIFO %d at the end of the program "
+                   "(scheduler bug)", p->layer.name, s->tq[t].n, t);
+            goto cleanup;
+        }
+    if (s->max_tokens > 255) {
+        seterr(err, errlen, "layer '%s': %d tokens outstanding in one FIFO; the RTL counts to 255 "
+               "(scheduler bug)", p->layer.name, s->max_tokens);
+        goto cleanup;
+    }
+    memset(out, 0, sizeof *out);
+    int64_t last = -1;
+    for (int st = 0; st < BQ_NSTAGES; st++)
+        if (s->last_done[st] > last) last = s->last_done[st];
+    out->cycles = last + 1;
+    for (int st = 0; st < BQ_NSTAGES; st++) {
+        int64_t end = s->busy_end[st];   /* last completion (exec: last beat) */
+        out->stall[st] = s->cnt[C_STALL0 + st];
+        out->idle[st] = out->cycles - 1 - end;
+        out->busy[st] = out->cycles - out->stall[st] - out->idle[st];
+        out->instrs[st] = prog->len[st];
+    }
+    out->e_beats = s->cnt[C_EBEATS];
+    out->rd_beats = s->cnt[C_RD];
+    out->wr_beats = s->cnt[C_WR];
+    out->port_busy = s->cnt[C_PORT];
+    out->bytes_w = s->cnt[C_BW];
+    out->bytes_a = s->cnt[C_BA];
+    out->bytes_rq = s->cnt[C_BRQ];
+    out->bytes_res = s->cnt[C_BRES];
+    out->bytes_out = s->cnt[C_BOUT];
+    out->us = (double)out->cycles / cfg->clock_mhz;
+    double useful = 2.0 * bq_hw_layer_macs(&p->layer) * p->layer.wbits * p->layer.abits;
+    double peak = bq_hwcfg_peak_binops(cfg);
+    out->exec_eff = out->e_beats ? useful / ((double)out->e_beats * peak) : 0;
+    out->eff = out->cycles ? useful / ((double)out->cycles * peak) : 0;
+    int64_t eb = out->e_beats, pb = out->port_busy;
+    int64_t rc_cycles = s->C * (int64_t)(prog->len[BQ_STAGE_RESULT]);
+    out->bound = eb >= pb && eb >= rc_cycles ? "compute" : pb >= rc_cycles ? "memory" : "output";
+    out->order = p->order;
+    out->sim_events = s->events;
+    rc = 0;
+cleanup:
+    for (int t = 0; t < BQ_NTOK; t++) free(s->tq[t].v);
+    return rc;
+}
+
+int bq_latency_layer(bq_latency *out, const bq_hwcfg *cfg, const bq_hw_layer *l,
+                     bq_program *scratch, char *err, size_t errlen) {
+    bq_sched_plan p;
+    if (bq_sched_plan_layer(&p, cfg, l, err, errlen) != 0) return -1;
+    bq_program_reset(scratch);
+    if (bq_sched_build(scratch, &p, cfg, NULL, err, errlen) != 0) return -1;
+    return bq_latency_program(out, scratch, &p, cfg, 1, err, errlen);
+}
