@@ -121,7 +121,7 @@ int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer
         int64_t w_all = (int64_t)wb * p->mt * p->kc;   /* rows per bank for all of W */
         int64_t w_bytes = (int64_t)wb * p->m_pad * p->kc * wordb;
         int64_t a_bytes = (int64_t)ab * p->n_pad * p->kc * wordb;
-        if (w_all <= p->w_region && (int64_t)p->mt * p->kc <= 65535) {
+        if (w_all <= p->w_region) {
             p->order = BQ_ORDER_W_RESIDENT;
         } else {
             /* weights stationary per stripe (activations re-read mt times) versus activations
@@ -164,8 +164,7 @@ int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer
     p->r_tile_bytes = l->has_residual ? (uint64_t)l->rbits * p->tpb : 0;
 
     /* burst lengths must fit the 16-bit beat count */
-    int64_t tw = p->order == BQ_ORDER_W_RESIDENT ? (int64_t)p->mt * p->kc : p->kcw;
-    int64_t beats_w = tw * dm * wordb / Wb, beats_a = (int64_t)p->kcw * dn * wordb / Wb;
+    int64_t beats_w = (int64_t)p->kcw * dm * wordb / Wb, beats_a = (int64_t)p->kcw * dn * wordb / Wb;
     int64_t beats_q = (p->rq_all ? all : p->mt) * dm * 16 / Wb;
     if (beats_w > 65535 || beats_a > 65535 || beats_q > 65535) {
         seterr(err, errlen, "layer '%s': a fetch burst would need more than 65535 beats (weights "
@@ -428,24 +427,31 @@ int bq_sched_build(bq_program *prog, const bq_sched_plan *p, const bq_hwcfg *cfg
 
     switch (p->order) {
     case BQ_ORDER_W_RESIDENT:
-        /* per group: W(g) once; per n: A(g,n), then all m tiles. S-loads = A loads. */
+        /* per group: the MT weight stripes once (stripe m right before the first tile that needs
+         * it, so execution starts after one stripe); per n: A(g,n), then all m tiles.
+         * S-loads = A loads. Stripe m of group g sits at rows rw*w_region + m*wb*KC. */
         for (int g = 0; g < G; g++) {
             iter_begin(em, 1);
             uint64_t wg = E.ad.w + (uint64_t)g * p->w_group_bytes;
             uint64_t ag = E.ad.a + (uint64_t)g * p->a_group_bytes;
             if (!p->rq_all) fetch_rq(em, g, g >= S ? (long)(g - S + 1) * NT + 1 : 0);
             int rw = g % R;
-            fetch_load(em, BQ_TGT_W, wb, wg, p->w_plane_bytes, rw * p->w_region, MT * KC,
-                       g >= R ? (long)(g - R + 1) * NT : 0, 0);
+            long wreq = g >= R ? (long)(g - R + 1) * NT : 0;
             for (int n = 0; n < NT; n++) {
                 iter_begin(em, 0);
                 long j = (long)g * NT + n;
                 int ra = (int)(j % R);
+                if (n == 0)
+                    fetch_load(em, BQ_TGT_W, wb, wg, p->w_plane_bytes, rw * p->w_region, KC, wreq,
+                               0);
                 fetch_load(em, BQ_TGT_A, ab, ag + n * (uint64_t)KC * arow, p->a_plane_bytes,
                            ra * p->a_region, KC, j >= R ? j - R + 1 : 0, 1);
                 for (int m = 0; m < MT; m++) {
-                    exec_chunk(em, rw * p->w_region + m * KC, MT * KC, ra * p->a_region, KC, KC,
-                               m == 0, m == MT - 1, 1, 1);
+                    if (n == 0 && m > 0)
+                        fetch_load(em, BQ_TGT_W, wb, wg + m * (uint64_t)KC * wrow,
+                                   p->w_plane_bytes, rw * p->w_region + m * wb * KC, KC, wreq, 1);
+                    exec_chunk(em, rw * p->w_region + m * wb * KC, KC, ra * p->a_region, KC, KC,
+                               m == 0 || n == 0, m == MT - 1, 1, 1);
                     result_tile(em, g, m, n);
                 }
             }
