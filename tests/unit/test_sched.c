@@ -1,0 +1,451 @@
+/* test_sched.c — layer description, scheduler and latency model: hand-computed cycle counts,
+ * program invariants, loop-order rule, errors, encoding, monotonicity, exact skipping. */
+#include "testutil.h"
+#include <string.h>
+#include "hwcfg.h"
+#include "hwlayer.h"
+#include "isa.h"
+#include "latency.h"
+#include "sched.h"
+
+/* tiny from the shared contract, inline so the hand computations below cannot drift */
+static const char *kTiny =
+    "name: t\nclock_mhz: 50\n"
+    "array: {dm: 4, dn: 4, dk: 32, acc_bits: 32}\n"
+    "buffers: {weight_depth: 512, act_depth: 512, regions: 2, requant_depth: 256}\n"
+    "memory: {width_bits: 64, read_bytes_per_cycle: 8, write_bytes_per_cycle: 8,\n"
+    "         read_latency: 12, write_latency: 12}\n";
+
+static void load(bq_hwcfg *c, const char *text) {
+    char err[256] = "";
+    if (bq_hwcfg_parse(c, text, strlen(text), "cfg", err, sizeof err) != 0) {
+        print_error("%s\n", err);
+        fail();
+    }
+}
+/* kTiny with one substring replaced */
+static void load_edit(bq_hwcfg *c, const char *from, const char *to) {
+    char buf[1024];
+    const char *p = strstr(kTiny, from);
+    assert_non_null(p);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(p - kTiny), kTiny, to, p + strlen(from));
+    load(c, buf);
+}
+
+static bq_hw_layer conv(int cin, int cout, int k, int h, int w, int g, int wb, int ab, int ob) {
+    bq_hw_layer l;
+    char err[256];
+    assert_int_equal(bq_hw_layer_conv(&l, "L", cin, cout, k, k, h, w, g, err, sizeof err), 0);
+    l.wbits = wb;
+    l.abits = ab;
+    l.obits = ob;
+    return l;
+}
+
+static bq_latency run(const bq_hwcfg *c, const bq_hw_layer *l, int skip) {
+    bq_sched_plan p;
+    bq_program pr;
+    bq_latency r;
+    char err[256] = "";
+    bq_program_init(&pr);
+    if (bq_sched_plan_layer(&p, c, l, err, sizeof err) ||
+        bq_sched_build(&pr, &p, c, NULL, err, sizeof err) ||
+        bq_latency_program(&r, &pr, &p, c, skip, err, sizeof err)) {
+        print_error("%s\n", err);
+        fail();
+    }
+    bq_program_free(&pr);
+    return r;
+}
+
+/* ---- layer description ---- */
+static void test_layer_ctor(void **st) {
+    (void)st;
+    bq_hw_layer l;
+    char err[256];
+    assert_int_equal(bq_hw_layer_conv(&l, "c", 16, 32, 3, 3, 14, 14, 1, err, sizeof err), 0);
+    assert_int_equal(l.m, 32);
+    assert_int_equal(l.k, 144);
+    assert_int_equal(l.n, 196);
+    assert_int_equal(l.groups, 1);
+    /* depthwise: one GEMM per channel, M = multiplier, K = Kh*Kw */
+    assert_int_equal(bq_hw_layer_conv(&l, "dw", 96, 96, 3, 3, 7, 7, 96, err, sizeof err), 0);
+    assert_int_equal(l.groups, 96);
+    assert_int_equal(l.m, 1);
+    assert_int_equal(l.k, 9);
+    assert_int_equal(l.n, 49);
+    assert_int_equal(bq_hw_layer_conv(&l, "dw2", 8, 16, 3, 3, 7, 7, 8, err, sizeof err), 0);
+    assert_int_equal(l.m, 2);
+    assert_int_equal(bq_hw_layer_linear(&l, "fc", 64, 10, err, sizeof err), 0);
+    assert_int_equal(l.m, 10);
+    assert_int_equal(l.k, 64);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(bq_hw_layer_conv(&l, "bad", 6, 16, 3, 3, 7, 7, 4, err, sizeof err), -1);
+    assert_non_null(strstr(err, "divisible by groups"));
+    assert_int_equal(bq_hw_layer_conv(&l, "bad", 6, 16, 0, 3, 7, 7, 1, err, sizeof err), -1);
+    l = conv(16, 16, 3, 8, 8, 1, 9, 4, 4);
+    assert_int_equal(bq_hw_layer_check(&l, err, sizeof err), -1);
+    assert_non_null(strstr(err, "bit-widths"));
+}
+
+/* ---- hand-computed cycle counts (derivations in comments; docs/hw_isa.md section 4) ---- */
+
+/* One tile: M=4, K=32, N=4 on tiny at W2A2, O2 (Lr = Lw = 12, one beat per cycle, C = 96).
+ * fetch: RQ 64 B = 8 beats, dispatch 0, accepted 1, last beat 1+12+7 = 20.
+ *        W 2 planes x 2 beats: planes end 21+12+1 = 34 and 35+13 = 48.
+ *        A 2 planes x 2 beats: 62 and 76; FILLED pushed 76, visible 77.
+ * exec:  R1 (plane 0, a planes 0..1): dispatch 77, 2 beats, ends 79; R2 (plane 1, a 0): 80;
+ *        R4 (commit): beat 81, FREED visible 82, RESRDY pushed 83 (visible 84).
+ * fetch: drain SYNC of the FREED token: dispatch 82, done 83.
+ * result: dispatch 84, compute 85..180, write of 2 beats requested 181, wdone 181+1+1+12 = 195.
+ * CYCLES = 1 + max(83, 81+2, 195) = 196. */
+static void test_single_tile(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    load(&c, kTiny);
+    bq_hw_layer l = conv(32, 4, 1, 2, 2, 1, 2, 2, 2);
+    bq_sched_plan p;
+    char err[256];
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    assert_int_equal(p.mt, 1);
+    assert_int_equal(p.kc, 1);
+    assert_int_equal(p.nt, 1);
+    bq_latency r = run(&c, &l, 1);
+    assert_int_equal(r.cycles, 196);
+    assert_int_equal(r.e_beats, 4);
+    assert_int_equal(r.rd_beats, 8 + 4 + 4);
+    assert_int_equal(r.wr_beats, 2);
+    assert_int_equal(r.bytes_out, 16);
+    assert_int_equal(r.instrs[BQ_STAGE_EXEC], 3);
+    assert_string_equal(r.bound, "output");
+}
+
+/* K split: weight/activation regions of 4 rows, K = 96 (3 words) at W2A2 -> chunks of 2 and 1
+ * words (a chunk of 2 words x 2 planes fills a region).
+ * fetch: RQ ends 20; W chunk 0: 2 planes x 4 beats end 36, 52; A chunk 0: 68, 84 (FILLED @85);
+ *        W chunk 1: 2 planes x 2 beats end 98, 112; A chunk 1: 126, 140 (FILLED @141).
+ * exec:  chunk 0 (8 beats, one RUN): dispatch 85, ends 93, FREED visible 94;
+ *        chunk 1: R1 141..143, R2 144, R4 145 (FREED visible 146, RESRDY visible 148).
+ * fetch: two drain SYNCs: 140..141 and 146..147.
+ * result: dispatch 148, compute 149..244, write requested 245, wdone 245+1+1+12 = 259.
+ * CYCLES = 260. */
+static void test_k_split(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    load_edit(&c, "weight_depth: 512, act_depth: 512", "weight_depth: 8, act_depth: 8");
+    bq_hw_layer l = conv(96, 4, 1, 2, 2, 1, 2, 2, 2);
+    bq_sched_plan p;
+    char err[256];
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    assert_int_equal(p.order, BQ_ORDER_K_SPLIT);
+    assert_int_equal(p.kcw, 2);
+    assert_int_equal(p.kch, 2);
+    bq_latency r = run(&c, &l, 1);
+    assert_int_equal(r.cycles, 260);
+    assert_int_equal(r.e_beats, 2 * 2 * 3);
+    assert_int_equal(r.rd_beats, 8 + 8 + 8 + 4 + 4);   /* RQ, W0, A0, W1, A1 */
+}
+
+/* Padding: M=5, K=40, N=5 on tiny -> 2 x 2 words x 2 tiles; everything padded is moved and
+ * executed, and the efficiency shows it. */
+static void test_padding(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    load(&c, kTiny);
+    for (int wb = 1; wb <= 8; wb += 3) {
+        bq_hw_layer l = conv(40, 5, 1, 1, 5, 1, wb, 3, 4);
+        bq_sched_plan p;
+        char err[256];
+        assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+        assert_int_equal(p.m_pad, 8);
+        assert_int_equal(p.k_pad, 64);
+        assert_int_equal(p.n_pad, 8);
+        bq_latency r = run(&c, &l, 1);
+        assert_int_equal(r.e_beats, wb * 3 * 2 * 2 * 2);            /* w*a*KC*MT*NT */
+        assert_int_equal(r.bytes_w, wb * 8 * 2 * 4);                /* planes*M_pad*KC*Dk/8 */
+        assert_int_equal(r.bytes_a, 3 * 8 * 2 * 4);                 /* once: w-resident */
+        assert_int_equal(r.bytes_out, 4 * 4 * 8);                   /* tiles*obits*TPB */
+        assert_int_equal(r.bytes_rq, 8 * 16);                       /* M_pad records */
+        double useful = 2.0 * 5 * 40 * 5 * wb * 3, peak = 2.0 * 4 * 4 * 32;
+        assert_true(fabs(r.exec_eff - useful / (r.e_beats * peak)) < 1e-12);
+        assert_true(r.exec_eff < 0.25);
+    }
+}
+
+/* Memory-bound versus compute-bound. */
+static void test_bound(void **st) {
+    (void)st;
+    bq_hwcfg c, slow;
+    load(&c, kTiny);
+    load_edit(&slow, "read_bytes_per_cycle: 8", "read_bytes_per_cycle: 1");
+    /* 3x3, 64 -> 64 channels on 8x8 pixels at 8/8: 8*8*18 beats per tile hide every fetch */
+    bq_hw_layer big = conv(64, 64, 3, 8, 8, 1, 8, 8, 8);
+    bq_latency r = run(&c, &big, 1);
+    assert_string_equal(r.bound, "compute");
+    assert_true(r.cycles >= r.e_beats);
+    assert_true(r.e_beats == 8 * 8 * 18 * 16 * 16);
+    assert_true(r.eff > 0.95 && r.eff <= 1.0);
+    /* the same with K = 1152 needs K chunks (36 words x 8 planes > 256 rows): both operands are
+     * re-read per tile and the fetches show */
+    big = conv(128, 64, 3, 4, 4, 1, 8, 8, 8);
+    r = run(&c, &big, 1);
+    assert_true(r.order == BQ_ORDER_K_SPLIT && r.eff < 0.8);
+    /* depthwise 3x3 at 8/8 on a port with one byte per cycle: many small bursts */
+    bq_hw_layer dw = conv(32, 32, 3, 7, 7, 32, 8, 8, 8);
+    r = run(&slow, &dw, 1);
+    assert_string_equal(r.bound, "memory");
+    assert_true(r.port_busy > r.e_beats);
+    /* the same layer runs faster on the faster port */
+    bq_latency r2 = run(&c, &dw, 1);
+    assert_true(r2.cycles < r.cycles);
+}
+
+/* Program invariants: token balance, one commit and one clear per tile, asum coverage, beats. */
+static void check_program(const bq_hwcfg *c, const bq_hw_layer *l) {
+    bq_sched_plan p;
+    bq_program pr;
+    char err[256] = "";
+    bq_program_init(&pr);
+    assert_int_equal(bq_sched_plan_layer(&p, c, l, err, sizeof err), 0);
+    assert_int_equal(bq_sched_build(&pr, &p, c, NULL, err, sizeof err), 0);
+    long sig[BQ_NTOK] = {0}, wait[BQ_NTOK] = {0}, commits = 0, clears = 0, asum_beats = 0, beats = 0;
+    for (int s = 0; s < BQ_NSTAGES; s++)
+        for (int i = 0; i < pr.len[s]; i++) {
+            const bq_instr *in = &pr.ins[s][i];
+            uint32_t w[4];
+            bq_instr d;
+            assert_int_equal(bq_isa_encode(in, w), 0);
+            assert_int_equal(bq_isa_decode(s, w, &d), 0);
+            assert_int_equal(d.op, in->op);
+            assert_int_equal(d.wait0 + 2 * d.wait1 + 4 * d.sig0 + 8 * d.sig1,
+                             in->wait0 + 2 * in->wait1 + 4 * in->sig0 + 8 * in->sig1);
+            if (s == BQ_STAGE_FETCH) {
+                sig[BQ_TOK_FILLED] += in->sig0;
+                wait[BQ_TOK_FREED] += in->wait0;
+                if (in->op == BQ_OP_RUN) {
+                    assert_int_equal(d.dram_addr, in->dram_addr);
+                    assert_int_equal(d.t, in->t);
+                    assert_int_equal(d.buf_base, in->buf_base);
+                    assert_int_equal(d.nplanes, in->nplanes);
+                    int depth = in->target == BQ_TGT_W ? c->weight_depth : c->act_depth;
+                    if (in->target != BQ_TGT_RQ)
+                        assert_true(in->buf_base + in->nplanes * in->t <= depth);
+                }
+            } else if (s == BQ_STAGE_EXEC) {
+                wait[BQ_TOK_FILLED] += in->wait0;
+                wait[BQ_TOK_RESFREE] += in->wait1;
+                sig[BQ_TOK_FREED] += in->sig0;
+                sig[BQ_TOK_RESRDY] += in->sig1;
+                commits += in->commit;
+                clears += in->clear;
+                beats += (long)in->wn * in->an * in->nk;
+                if (in->asum) asum_beats += (long)in->an * in->nk;
+                assert_int_equal(d.wbase, in->wbase);
+                assert_int_equal(d.nk, in->nk);
+                assert_int_equal(d.w0 * 16 + d.wn, in->w0 * 16 + in->wn);
+                assert_int_equal(d.a0 * 16 + d.an, in->a0 * 16 + in->an);
+                assert_true(in->w0 + in->wn <= l->wbits && in->a0 + in->an <= l->abits);
+            } else {
+                wait[BQ_TOK_RESRDY] += in->wait0;
+                sig[BQ_TOK_RESFREE] += in->sig0;
+                assert_int_equal(d.out_addr, in->out_addr);
+                assert_int_equal(d.rq_entry, in->rq_entry);
+                assert_int_equal(d.obits, in->obits);
+            }
+        }
+    long tiles = (long)l->groups * p.mt * p.nt;
+    for (int t = 0; t < BQ_NTOK; t++) assert_int_equal(sig[t], wait[t]);
+    assert_int_equal(commits, tiles);
+    assert_int_equal(clears, tiles);
+    assert_int_equal(pr.len[BQ_STAGE_RESULT], tiles);
+    assert_int_equal(beats, tiles * l->wbits * l->abits * p.kc);
+    assert_int_equal(asum_beats, tiles * l->abits * p.kc);   /* every (plane, word) once */
+    bq_program_free(&pr);
+}
+
+static void test_program_invariants(void **st) {
+    (void)st;
+    bq_hwcfg c, small;
+    load(&c, kTiny);
+    load_edit(&small, "weight_depth: 512, act_depth: 512, regions: 2, requant_depth: 256",
+              "weight_depth: 16, act_depth: 16, regions: 2, requant_depth: 16");
+    const int shapes[][5] = {{16, 16, 3, 28, 1}, {64, 64, 3, 7, 1}, {32, 32, 3, 7, 32},
+                             {40, 5, 1, 5, 1},   {96, 4, 1, 2, 1},  {256, 256, 3, 7, 256}};
+    const int bits[][3] = {{1, 1, 1}, {2, 3, 4}, {8, 8, 8}, {1, 8, 2}, {8, 1, 5}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++) {
+            bq_hw_layer l = conv(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                                 shapes[s][3], shapes[s][4], bits[b][0], bits[b][1], bits[b][2]);
+            check_program(&c, &l);
+            bq_sched_plan p;
+            char err[256];
+            if (bq_sched_plan_layer(&p, &small, &l, err, sizeof err) == 0) check_program(&small, &l);
+        }
+}
+
+/* The loop-order rule of docs/latency_model.md. */
+static void test_loop_order(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    load(&c, kTiny);
+    bq_sched_plan p;
+    char err[256];
+    /* all weights of the layer in one region (4 stripes x 8 planes x 5 words = 160 <= 256) */
+    bq_hw_layer l = conv(16, 16, 3, 28, 28, 1, 8, 8, 8);
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    assert_int_equal(p.order, BQ_ORDER_W_RESIDENT);
+    /* 32 channels, K=288 (9 words): W3 fits (8*3*9 = 216), W4 does not (288) */
+    l = conv(32, 32, 3, 14, 14, 1, 3, 4, 4);
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    assert_int_equal(p.order, BQ_ORDER_W_RESIDENT);
+    l.wbits = 4;
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    /* traffic: m-outer 4*32*9*4 + 8 * 4*52*9*4 versus n-outer A + 13 * W: m-outer wins */
+    assert_int_equal(p.order, BQ_ORDER_M_OUTER);
+    /* one column tile, 64 row tiles: m-outer would read A 64 times (W + 64*A = 294912 B),
+     * n-outer reads W once per column tile (A + 1*W = 149760 B) */
+    l = conv(64, 256, 3, 2, 2, 1, 8, 8, 8);
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    assert_int_equal(p.order, BQ_ORDER_N_OUTER);
+    /* K = 2304 = 72 words at 8 bits = 576 rows > 256-row region: K chunks of 32 words */
+    l = conv(256, 64, 3, 7, 7, 1, 8, 8, 8);
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    assert_int_equal(p.order, BQ_ORDER_K_SPLIT);
+    assert_int_equal(p.kcw, 32);
+    assert_int_equal(p.kch, 3);
+}
+
+static void test_errors(void **st) {
+    (void)st;
+    bq_hwcfg c, small;
+    load(&c, kTiny);
+    bq_sched_plan p;
+    char err[256];
+    /* accumulator: K = 2^20 at W8A8 reaches 2^20 * 255 * 255 > 2^31 */
+    bq_hw_layer l = conv(1 << 20, 4, 1, 1, 1, 1, 8, 8, 8);
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), -1);
+    assert_non_null(strstr(err, "accumulator could overflow"));
+    l.wbits = l.abits = 2;   /* 2^20 * 3 * 3 fits */
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    assert_true(bq_sched_acc_worst(576, 8, 8, 0, 0) == 576LL * 255 * 255);
+    assert_true(bq_sched_acc_worst(10, 4, 4, 1, 0) == 10LL * 15 * 15);   /* |q_w - z_w| <= 15 */
+    /* a region smaller than one K word at 8 bits */
+    load_edit(&small, "weight_depth: 512", "weight_depth: 8");
+    l = conv(16, 16, 3, 8, 8, 1, 8, 4, 4);
+    assert_int_equal(bq_sched_plan_layer(&p, &small, &l, err, sizeof err), -1);
+    assert_non_null(strstr(err, "weight region holds 4 words per bank"));
+    load_edit(&small, "act_depth: 512", "act_depth: 4");
+    assert_int_equal(bq_sched_plan_layer(&p, &small, &l, err, sizeof err), -1);
+    assert_non_null(strstr(err, "activation region holds 2 words"));
+    /* requant RAM of 4 channels cannot hold 8 output channels */
+    load_edit(&small, "requant_depth: 256", "requant_depth: 4");
+    l = conv(16, 8, 1, 4, 4, 1, 4, 4, 4);
+    assert_int_equal(bq_sched_plan_layer(&p, &small, &l, err, sizeof err), -1);
+    assert_non_null(strstr(err, "requant RAM holds 4 channels"));
+    /* misaligned operand address */
+    bq_program pr;
+    bq_program_init(&pr);
+    l = conv(16, 8, 1, 4, 4, 1, 4, 4, 4);
+    assert_int_equal(bq_sched_plan_layer(&p, &c, &l, err, sizeof err), 0);
+    bq_sched_addr ad = {0x1000, 0x2004, 0, 0x4000, 0};
+    assert_int_equal(bq_sched_build(&pr, &p, &c, &ad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "8-byte aligned"));
+    bq_program_free(&pr);
+}
+
+/* Fewer bits never cost more cycles: all 64 (w, a) pairs, several shapes, tiny and edge. */
+static void test_monotonic(void **st) {
+    (void)st;
+    bq_hwcfg cfgs[2];
+    char err[256];
+    load(&cfgs[0], kTiny);
+    assert_int_equal(bq_hwcfg_load(&cfgs[1], "configs/hw/edge.yaml", err, sizeof err), 0);
+    const int shapes[][6] = {{1, 16, 3, 28, 1, 0},  {16, 16, 3, 28, 1, 0}, {16, 32, 1, 14, 1, 0},
+                             {32, 32, 3, 14, 1, 0}, {64, 64, 3, 7, 1, 0},  {96, 96, 3, 7, 96, 0},
+                             {16, 64, 1, 28, 1, 0}, {64, 10, 1, 1, 1, 1}};
+    bq_program pr;
+    bq_program_init(&pr);
+    int checked = 0;
+    for (int ci = 0; ci < 2; ci++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int ob = 2; ob <= 8; ob += 6) {
+                int64_t cyc[9][9];
+                for (int w = 1; w <= 8; w++)
+                    for (int a = 1; a <= 8; a++) {
+                        bq_hw_layer l = conv(shapes[s][0], shapes[s][1], shapes[s][2],
+                                             shapes[s][3], shapes[s][3], shapes[s][4], w, a, ob);
+                        l.raw32 = shapes[s][5];
+                        bq_latency r;
+                        if (bq_latency_layer(&r, &cfgs[ci], &l, &pr, err, sizeof err) != 0) {
+                            print_error("%s\n", err);
+                            fail();
+                        }
+                        cyc[w][a] = r.cycles;
+                    }
+                for (int w = 1; w <= 8; w++)
+                    for (int a = 1; a <= 8; a++) {
+                        if ((w < 8 && cyc[w][a] > cyc[w + 1][a]) ||
+                            (a < 8 && cyc[w][a] > cyc[w][a + 1])) {
+                            print_error("cfg %d shape %zu o%d: W%dA%d = %lld is slower than a "
+                                        "wider neighbour\n", ci, s, ob, w, a, (long long)cyc[w][a]);
+                            fail();
+                        }
+                        checked++;
+                    }
+                assert_true(cyc[1][1] <= cyc[8][8]);
+            }
+    assert_int_equal(checked, 2 * 8 * 2 * 64);
+    bq_program_free(&pr);
+}
+
+/* Skipping identical steady-state iterations is exact: every counter equal. */
+static void test_skip_exact(void **st) {
+    (void)st;
+    bq_hwcfg cfgs[3];
+    char err[256];
+    load(&cfgs[0], kTiny);
+    assert_int_equal(bq_hwcfg_load(&cfgs[1], "configs/hw/edge.yaml", err, sizeof err), 0);
+    load_edit(&cfgs[2], "weight_depth: 512, act_depth: 512, regions: 2, requant_depth: 256",
+              "weight_depth: 16, act_depth: 32, regions: 2, requant_depth: 16");
+    uint64_t s = 12345;
+    int skipped_some = 0;
+    for (int it = 0; it < 60; it++) {
+        int ci = it % 3;
+        int g = (tu_randf(&s) > 0.6f) ? 8 : 1;
+        int cin = g * (1 + (int)((tu_randf(&s) + 1) * 12));
+        int cout = g * (1 + (int)((tu_randf(&s) + 1) * 20));
+        int k = tu_randf(&s) > 0 ? 3 : 1;
+        int hw = 1 + (int)((tu_randf(&s) + 1) * 10);
+        int wb = 1 + (int)((tu_randf(&s) + 1) * 3.99f), ab = 1 + (int)((tu_randf(&s) + 1) * 3.99f);
+        bq_hw_layer l = conv(cin, cout, k, hw, hw, g, wb, ab, 1 + it % 8);
+        l.has_residual = it % 4 == 0;
+        l.rbits = 1 + it % 8;
+        bq_sched_plan p;
+        if (bq_sched_plan_layer(&p, &cfgs[ci], &l, err, sizeof err) != 0) continue;
+        bq_latency a = run(&cfgs[ci], &l, 0), b = run(&cfgs[ci], &l, 1);
+        if (b.sim_events < a.sim_events) skipped_some++;
+        assert_int_equal(a.cycles, b.cycles);
+        for (int x = 0; x < BQ_NSTAGES; x++) {
+            assert_int_equal(a.busy[x], b.busy[x]);
+            assert_int_equal(a.stall[x], b.stall[x]);
+            assert_int_equal(a.idle[x], b.idle[x]);
+        }
+        assert_int_equal(a.e_beats, b.e_beats);
+        assert_int_equal(a.rd_beats, b.rd_beats);
+        assert_int_equal(a.wr_beats, b.wr_beats);
+        assert_int_equal(a.port_busy, b.port_busy);
+        assert_int_equal(a.bytes_a + a.bytes_w + a.bytes_res, b.bytes_a + b.bytes_w + b.bytes_res);
+    }
+    assert_true(skipped_some > 10);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layer_ctor),   cmocka_unit_test(test_single_tile),
+        cmocka_unit_test(test_k_split),      cmocka_unit_test(test_padding),
+        cmocka_unit_test(test_bound),        cmocka_unit_test(test_program_invariants),
+        cmocka_unit_test(test_loop_order),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_monotonic),    cmocka_unit_test(test_skip_exact),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
