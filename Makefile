@@ -13,9 +13,9 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 OPT      ?= -O2 -march=native
-CSTD     := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
+CSTD     := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
 INCS     := -iquote sw -iquote hw_model -iquote build/gen
-PKGS     := yaml-0.1 openblas zlib
+PKGS     := yaml-0.1 openblas zlib libprotobuf-c
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 CFLAGS   := $(CSTD) $(OPT) $(INCS)

@@ -65,7 +65,7 @@ int bq_train(bq_model *m, const bq_dataset *train, const bq_train_opts *o, char 
         bq_rng_permutation(&rng, perm, train->n);
         double loss_sum = 0;
         int correct = 0, seen = 0;
-        for (int s = 0; s < steps_per_epoch; s++, step++) {
+        for (int s = 0; s < steps_per_epoch && (!o->max_steps || step < o->max_steps); s++, step++) {
             bq_dataset_batch(train, perm + s * B, B, x, y, m->in_mean, m->in_std,
                              o->augment ? &rng : NULL);
             bq_exec_forward(&ex, m, x, B, 1);
@@ -85,17 +85,20 @@ int bq_train(bq_model *m, const bq_dataset *train, const bq_train_opts *o, char 
                 correct += best == y[b];
             }
             seen += B;
-            bq_progress_update(&pr, step + 1, total, "epoch %d/%d step %d/%d loss %.4f acc %.4f lr %.4f",
+            long planned = o->max_steps && o->max_steps < total ? o->max_steps : total;
+            bq_progress_update(&pr, step + 1, (double)planned,
+                               "epoch %d/%d step %d/%d loss %.4f acc %.4f lr %.4f",
                                ep + 1, o->epochs, s + 1, steps_per_epoch, loss_sum / (s + 1),
                                (double)correct / seen, lr);
         }
-        if (o->val) {
+        if (o->val && (!o->max_steps || step < o->max_steps)) {
             double acc = bq_evaluate(m, o->val, 256, NULL);
             fprintf(stderr, "[train] epoch %d/%d: train loss %.4f, train acc %.4f, test top-1 %.4f\n",
                     ep + 1, o->epochs, loss_sum / steps_per_epoch, (double)correct / seen, acc);
         }
+        if (o->max_steps && step >= o->max_steps) break;
     }
-    bq_progress_end(&pr, "done, %d steps", total);
+    bq_progress_end(&pr, "done, %d steps", step);
     rc = 0;
 done:
     bq_optim_free(&opt);

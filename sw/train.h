@@ -21,6 +21,7 @@ typedef struct {
     float warmup_frac;     /* cosine: fraction of steps of linear warm-up */
     uint64_t seed;         /* shuffling and augmentation */
     int augment;
+    long max_steps;        /* stop after this many steps (0 = all); for smoke tests */
     const bq_dataset *val; /* optional: evaluate after every epoch (reported, never used to pick) */
 } bq_train_opts;
 

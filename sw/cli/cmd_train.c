@@ -11,7 +11,7 @@
 int bq_cmd_train(int argc, char **argv) {
     const char *arch = NULL, *epochs = "10", *out = NULL, *batch = "128", *lr = "0.1",
                *wd = "5e-4", *seed = "0", *threads = NULL, *optimizer = "sgd", *schedule = "onecycle",
-               *data = NULL, *no_aug = NULL, *quiet_val = NULL;
+               *data = NULL, *no_aug = NULL, *quiet_val = NULL, *steps = "0";
     bq_cli_opt opts[] = {
         {"arch", 1, &arch, "architecture: fres20 | mbv2t"},
         {"epochs", 1, &epochs, "training epochs (default 10)"},
@@ -26,16 +26,18 @@ int bq_cmd_train(int argc, char **argv) {
         {"data", 1, &data, "Fashion-MNIST directory (default /usr/share/datasets/fashion-mnist)"},
         {"no-augment", 0, &no_aug, "disable random crop + flip"},
         {"no-val", 0, &quiet_val, "skip the per-epoch test-set report"},
+        {"steps", 1, &steps, "stop after this many steps (smoke tests; default 0 = all)"},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
                           "usage: brecq train --arch A --epochs E --out FILE [options]");
     if (rc) return rc == 1 ? 0 : 2;
     if (!arch || !out) { bq_cli_error("train", "--arch and --out are required; see --help"); return 2; }
-    long ep, bs, sd;
+    long ep, bs, sd, st;
     double lrv, wdv;
     if (bq_cli_int("train", "epochs", epochs, 1, 1000, &ep) ||
         bq_cli_int("train", "batch", batch, 1, 8192, &bs) ||
         bq_cli_int("train", "seed", seed, 0, 0x7fffffffL, &sd) ||
+        bq_cli_int("train", "steps", steps, 0, 1L << 40, &st) ||
         bq_cli_float("train", "lr", lr, 1e-8, 10, &lrv) ||
         bq_cli_float("train", "wd", wd, 0, 1, &wdv) || bq_cli_threads("train", threads))
         return 2;
@@ -66,12 +68,15 @@ int bq_cmd_train(int argc, char **argv) {
     o.seed = (uint64_t)sd; o.optimizer = strcmp(optimizer, "adam") == 0;
     o.schedule = strcmp(schedule, "onecycle") == 0; o.augment = !no_aug;
     o.val = quiet_val ? NULL : &te;
+    o.max_steps = st;
     fprintf(stderr, "[train] %s: %zu parameters, %d epochs, batch %ld, lr %g\n", arch,
             bq_model_num_params(&m), o.epochs, bs, lrv);
     rc = bq_train(&m, &tr, &o, err, sizeof(err));
     if (rc == 0) {
-        double acc = bq_evaluate(&m, &te, 256, NULL);
-        printf("%s: top-1 %.4f on %d test images\n", arch, acc, te.n);
+        if (!quiet_val) {
+            double acc = bq_evaluate(&m, &te, 256, NULL);
+            printf("%s: top-1 %.4f on %d test images\n", arch, acc, te.n);
+        }
         rc = bq_model_save(&m, out, err, sizeof(err));
     }
     if (rc) bq_cli_error("train", "%s", err);

@@ -1,0 +1,10 @@
+# tests/tests.mk — engine benchmark (make bench) and CLI bad-input tests (make test).
+$(BUILD)/bench_engine: tests/bench/bench_engine.c $(BUILD)/libbrecq.a
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
+.PHONY: bench-engine test-cli
+bench-engine: $(BUILD)/bench_engine
+	$(BUILD)/bench_engine build/bench/engine.json
+BENCH_TARGETS += bench-engine
+test-cli: $(ASAN)/brecq
+	@bash tests/cli/test_cli.sh $(ASAN)/brecq
+TEST_TARGETS += test-cli
