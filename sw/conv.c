@@ -1,26 +1,63 @@
 /*
  * conv.c — 2-D convolution forward/backward (see ops.h for the contract).
  *
- * Dense and grouped convs go through im2col + cblas_sgemm. To give OpenBLAS a wide GEMM (the
- * channel counts of small CNNs are tiny, 16..64), the columns of several images are laid side by
- * side: col is (Kg, B*P) with P = Hout*Wout, so one GEMM covers B images. B is chosen so the
- * scratch stays under BQ_CONV_SCRATCH_BYTES. Depthwise convs (groups == Cin) use direct loops:
- * a GEMM with M = multiplier and K = Kh*Kw would waste most of the work on packing.
+ * Why not im2col + sgemm: the channel counts of the small CNNs this project trains are 16..64, so
+ * the GEMMs are thin (M = Cout = 16) and OpenBLAS runs them at a fraction of its peak, while
+ * im2col writes and re-reads Kh*Kw copies of every activation. Measured on the target machine
+ * (ResNet-20 layer 16->16 3x3 on 28x28, batch 128, one core) im2col + sgemm reached ~40 GFLOP/s;
+ * this file reaches ~75. bq_im2col/bq_col2im stay available for callers that need explicit
+ * columns (the integer reference pads with the zero point).
  *
- * Scratch layout (floats), the same in forward and backward:
- *   [ col : Kg * B * P ][ tmp : Cout_g * B * P ]
- * forward : col = im2col of B images, tmp = W_g @ col, scattered into NCHW out (+ bias).
- * backward: tmp = dout of B images gathered into (Cout_g, B*P); dW_g += tmp @ col^T;
- *           then col is reused for dcol = W_g^T @ tmp, scattered back by col2im.
+ * The method ("shifted GEMM"): pad the input once and split it into Sh*Sw polyphase components
+ * (component (py,px) holds padded pixels (py + Sh*i, px + Sw*j)). Output pixel (oy,ox) is indexed
+ * q = oy*Wc + ox in "q-space", whose rows are Wc = ceil(Wpad/Sw) wide (the columns ox >= Wout are
+ * junk and dropped). Then tap (ci,ky,kx) of every output pixel is one contiguous slice:
+ *   B_k[q] = comp[ci][ky % Sh][kx % Sw][q + (ky / Sh) * Wc + kx / Sw]
+ * so out[c][q] = sum_k W[c][k] * B_k[q] is a GEMM whose B rows are plain pointers into a buffer
+ * of the input's size; no Kh*Kw blow-up. A register-blocked micro-kernel (MR channels x NR
+ * q-positions) does the FMAs. Backward uses the same layout: dW[c][k] = <dq[c], B_k> and
+ * dcomp[B_k slice] += (W^T dq)[k], where dq is dout in q-space with zeroed junk columns.
+ *
+ * Images are split over threads (pthreads, one per online CPU, at most one per image); each thread
+ * has its own slice of scratch and, for dW, its own accumulator, summed at the end.
+ * Depthwise convs (groups == Cin > 1) use direct loops instead: a GEMM with M = multiplier would
+ * waste most of a micro-tile.
  */
+#define _GNU_SOURCE            /* sched_getaffinity: honour taskset / cpusets when picking threads */
 #include "ops.h"
 
-#include <cblas.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
-/* Upper bound for the scratch the batched path asks for. Beyond a few MB a larger B no longer
- * makes the GEMM faster, it only pushes im2col output out of cache. */
-#define BQ_CONV_SCRATCH_BYTES (8u << 20)
+/* -std=c11 turns off FMA contraction (ISO mode); the micro-kernels need a*b+c fused to reach
+ * the FMA units' throughput. Only this file is affected. */
+#if defined(__clang__)
+#pragma clang fp contract(fast)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=fast")
+/* GCC's -O2 cost model ("very cheap") leaves loops with unknown trip counts scalar; the packing
+ * and copy loops here are worth vectorizing. */
+#pragma GCC optimize("vect-cost-model=dynamic")
+/* Vector values are passed between static (inlined) helpers only, so the psABI note GCC gives
+ * for 64-byte vectors on targets without AVX-512 (e.g. the sanitizer build) does not apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+#define VL 16                  /* floats per vector (one AVX-512 register; GCC splits it on AVX2) */
+#define MR 8                   /* micro-tile rows (output channels, or taps in dinp) */
+#define NR (2 * VL)            /* micro-tile columns (q-space positions): MR*2 accumulators */
+#define MW 8                   /* dW micro-tile: MW taps x (1 or 2) x VL channels */
+#define MAX_THREADS 8
+
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
+
+/* memcpy loads/stores compile to single unaligned vector moves and do not break aliasing rules. */
+static inline vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void vstore(float *p, const vf *v) { memcpy(p, v, sizeof *v); }
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 int bq_conv2d_shape(bq_conv_shape *cs, int n, int cin, int h, int w, int cout, int kh, int kw,
                     int stride_h, int stride_w, int pad_t, int pad_l, int pad_b, int pad_r,
@@ -46,29 +83,458 @@ static int is_depthwise(const bq_conv_shape *cs) {
     return cs->groups > 1 && cs->groups == cs->cin;
 }
 
-/* 1x1, stride 1, no padding: the input plane already is the column matrix, no im2col needed. */
-static int is_pointwise(const bq_conv_shape *cs) {
-    return cs->kh == 1 && cs->kw == 1 && cs->stride_h == 1 && cs->stride_w == 1 &&
-           cs->pad_t == 0 && cs->pad_l == 0 && cs->pad_b == 0 && cs->pad_r == 0;
+/* ---------------------------------------------------------------- q-space geometry */
+
+/* Per-thread workspace target: comps + dq of one image block should stay in the L2 cache. */
+#ifndef WS_BYTES
+#define WS_BYTES (512u << 10)
+#endif
+
+typedef struct {
+    int cin_g, cout_g, kg;     /* per group: channels, reduction length Cin_g*Kh*Kw */
+    int sh, sw;                /* strides = polyphase components per axis */
+    int hc, wc;                /* component height and width (Wc is the row stride of q-space) */
+    int nb;                    /* images per block, laid side by side in q-space */
+    size_t img;                /* q-space stride between the images of a block: Hc*Wc */
+    size_t cstride;            /* floats per component buffer: nb*img + read slack */
+    int coutr, cinr;           /* cout_g and cin_g rounded up to MR */
+    size_t lead;               /* zeros in front of each dq row: the largest tap offset */
+    size_t ldq;                /* dq row stride: lead + nb*img rounded up to NR */
+    int coutv;                 /* cout_g rounded up to 2*VL: row stride of dq transposed */
+    size_t qlen_max;           /* block_qlen of a full block */
+    size_t ws_floats;          /* per-thread workspace */
+    size_t shared_floats;      /* packed weights, shared by the threads */
+    int threads;
+} qgeom;
+
+static int conv_threads(const bq_conv_shape *cs) {
+    cpu_set_t set;
+    long p = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                          : sysconf(_SC_NPROCESSORS_ONLN);
+    int t = p < 1 ? 1 : (p > MAX_THREADS ? MAX_THREADS : (int)p);
+    return t < cs->n ? t : cs->n;
 }
 
-/* Images per GEMM for the im2col path (>= 1, <= N). */
-static int conv_batch(const bq_conv_shape *cs) {
-    size_t p = (size_t)cs->hout * cs->wout;
-    size_t kg = (size_t)(cs->cin / cs->groups) * cs->kh * cs->kw;
-    size_t per_image = (kg + (size_t)(cs->cout / cs->groups)) * p;
-    size_t b = (BQ_CONV_SCRATCH_BYTES / sizeof(float)) / per_image;
-    if (b < 1) b = 1;
-    if (b > (size_t)cs->n) b = (size_t)cs->n;
-    return (int)b;
+/* q positions computed for a block of cnt images: the last image's outputs end at
+ * (cnt-1)*img + Hout*Wc; tiles cover that rounded up to NR. */
+static size_t block_qlen(const qgeom *g, const bq_conv_shape *cs, int cnt) {
+    return round_up((size_t)(cnt - 1) * g->img + (size_t)cs->hout * g->wc, NR);
+}
+
+static void qgeom_init(qgeom *g, const bq_conv_shape *cs, int nb) {
+    g->cin_g = cs->cin / cs->groups;
+    g->cout_g = cs->cout / cs->groups;
+    g->kg = g->cin_g * cs->kh * cs->kw;
+    g->sh = cs->stride_h;
+    g->sw = cs->stride_w;
+    g->hc = (cs->h + cs->pad_t + cs->pad_b + g->sh - 1) / g->sh;
+    g->wc = (cs->w + cs->pad_l + cs->pad_r + g->sw - 1) / g->sw;
+    g->img = (size_t)g->hc * g->wc;
+    g->nb = nb;
+    g->coutr = (int)round_up((size_t)g->cout_g, MR);
+    g->cinr = (int)round_up((size_t)g->cin_g, MR);
+    g->threads = conv_threads(cs);
+    /* A tile starting below qlen reads up to NR - 1 + the largest tap offset beyond it. */
+    size_t max_off = (size_t)((cs->kh - 1) / g->sh) * g->wc + (size_t)((cs->kw - 1) / g->sw);
+    g->cstride = round_up((size_t)nb * g->img + NR + max_off, VL);
+    g->coutv = (int)round_up((size_t)g->cout_g, 2 * VL);
+    g->qlen_max = block_qlen(g, cs, nb);
+    g->lead = round_up(max_off, VL);
+    g->ldq = g->lead + round_up((size_t)nb * g->img, NR);
+    size_t comps = (size_t)g->cin_g * g->sh * g->sw * g->cstride;
+    size_t dcomps = (size_t)g->cinr * g->sh * g->sw * g->cstride;
+    size_t qout = (size_t)g->coutr * g->qlen_max, dq = (size_t)g->cout_g * g->ldq;
+    /* comps | dcomp | q-space out or dq | dq^T (qlen x coutv) | private dW */
+    g->ws_floats = comps + dcomps + (qout > dq ? qout : dq) +
+                   g->qlen_max * (size_t)g->coutv + (size_t)cs->cout * g->kg;
+    /* forward pack (groups x coutr x kg) | dinp pack (groups x cinr x cout_g*kh*kw) */
+    g->shared_floats = (size_t)cs->groups * ((size_t)g->coutr * g->kg +
+                                             (size_t)g->cinr * g->cout_g * cs->kh * cs->kw);
+}
+
+/* Largest block that fits WS_BYTES (at least 1, at most one thread's share of the batch). */
+static int nb_max(const bq_conv_shape *cs) {
+    qgeom g;
+    qgeom_init(&g, cs, 1);
+    size_t per = ((size_t)(g.cin_g + g.cinr) * g.sh * g.sw + (size_t)g.coutr + g.coutv) * g.img;
+    size_t nb = WS_BYTES / sizeof(float) / (per ? per : 1);
+    size_t share = ((size_t)cs->n + g.threads - 1) / g.threads;
+    if (nb > share) nb = share;
+    return nb < 1 ? 1 : (int)nb;
+}
+
+/* Forward block size: the one wasting the fewest q positions (junk columns/rows and the
+ * rounding to NR); large planes get 1, tiny planes several images per block. */
+static int nb_forward(const bq_conv_shape *cs) {
+    qgeom g;
+    qgeom_init(&g, cs, 1);
+    int best = 1, top = nb_max(cs);
+    double best_cost = 1e300;
+    for (int nb = 1; nb <= top; nb++) {
+        double cost = (double)block_qlen(&g, cs, nb) / nb;   /* q positions per image */
+        if (cost < best_cost * 0.999) { best_cost = cost; best = nb; }
+    }
+    return best;
 }
 
 size_t bq_conv2d_scratch_floats(const bq_conv_shape *cs) {
-    if (is_depthwise(cs) || is_pointwise(cs)) return 1;
-    size_t p = (size_t)cs->hout * cs->wout;
-    size_t kg = (size_t)(cs->cin / cs->groups) * cs->kh * cs->kw;
-    return (kg + (size_t)(cs->cout / cs->groups)) * p * (size_t)conv_batch(cs);
+    if (is_depthwise(cs)) return (size_t)conv_threads(cs) * cs->cout * cs->kh * cs->kw + 1;
+    qgeom f, b;
+    qgeom_init(&f, cs, nb_forward(cs));
+    qgeom_init(&b, cs, nb_max(cs));
+    size_t sf = f.shared_floats + (size_t)f.threads * f.ws_floats;
+    size_t sb = b.shared_floats + (size_t)b.threads * b.ws_floats;
+    return sf > sb ? sf : sb;
 }
+
+/* Offset of tap k = (ci*Kh + ky)*Kw + kx inside the component buffers of one block. */
+static size_t tap_off(const qgeom *g, const bq_conv_shape *cs, int k) {
+    int kx = k % cs->kw, ky = (k / cs->kw) % cs->kh, ci = k / (cs->kw * cs->kh);
+    return ((size_t)(ci * g->sh + ky % g->sh) * g->sw + (size_t)(kx % g->sw)) * g->cstride +
+           (size_t)(ky / g->sh) * g->wc + (size_t)(kx / g->sw);
+}
+
+/* Zero-padded polyphase copy of cnt images of one group (img: first image's group, images
+ * cs->cin*H*W apart); image i lands at q-offset i*g->img of every component. Component (py,px)
+ * row r holds input row y with y + pad_t = r*Sh + py, and in it the x with
+ * (x + pad_l) % Sw == px, consecutively; the loops walk those with counters, not divisions. */
+static void build_comps(float *comp, const float *img, int cnt, const bq_conv_shape *cs,
+                        const qgeom *g) {
+    memset(comp, 0, sizeof(float) * (size_t)g->cin_g * g->sh * g->sw * g->cstride);
+    for (int i = 0; i < cnt; i++)
+        for (int ci = 0; ci < g->cin_g; ci++) {
+            const float *plane = img + ((size_t)i * cs->cin + ci) * cs->h * cs->w;
+            float *cbase = comp + (size_t)ci * g->sh * g->sw * g->cstride + (size_t)i * g->img;
+            for (int px = 0; px < g->sw; px++) {
+                const int x0 = ((px - cs->pad_l) % g->sw + g->sw) % g->sw;
+                const size_t j0 = (size_t)(x0 + cs->pad_l) / g->sw;
+                int py = cs->pad_t % g->sh;
+                size_t yoff = (size_t)(cs->pad_t / g->sh) * g->wc;
+                for (int y = 0; y < cs->h; y++) {
+                    const float *src = plane + (size_t)y * cs->w;
+                    float *dst = cbase + (size_t)(py * g->sw + px) * g->cstride + yoff + j0;
+                    for (int x = x0, j = 0; x < cs->w; x += g->sw, j++) dst[j] = src[x];
+                    if (++py == g->sh) { py = 0; yoff += (size_t)g->wc; }
+                }
+            }
+        }
+}
+
+/* Adjoint of build_comps: dimg += the in-image part of dcomp. */
+static void unbuild_comps(float *dimg, const float *dcomp, int cnt, const bq_conv_shape *cs,
+                          const qgeom *g) {
+    for (int i = 0; i < cnt; i++)
+        for (int ci = 0; ci < g->cin_g; ci++) {
+            float *plane = dimg + ((size_t)i * cs->cin + ci) * cs->h * cs->w;
+            const float *cbase = dcomp + (size_t)ci * g->sh * g->sw * g->cstride +
+                                 (size_t)i * g->img;
+            for (int px = 0; px < g->sw; px++) {
+                const int x0 = ((px - cs->pad_l) % g->sw + g->sw) % g->sw;
+                const size_t j0 = (size_t)(x0 + cs->pad_l) / g->sw;
+                int py = cs->pad_t % g->sh;
+                size_t yoff = (size_t)(cs->pad_t / g->sh) * g->wc;
+                for (int y = 0; y < cs->h; y++) {
+                    float *dst = plane + (size_t)y * cs->w;
+                    const float *src = cbase + (size_t)(py * g->sw + px) * g->cstride + yoff + j0;
+                    for (int x = x0, j = 0; x < cs->w; x += g->sw, j++) dst[x] += src[j];
+                    if (++py == g->sh) { py = 0; yoff += (size_t)g->wc; }
+                }
+            }
+        }
+}
+
+/* ---------------------------------------------------------------- micro-kernels */
+
+/* acc[r] += a[r] * b[0..NR) for the MR rows: MR*2 vector FMAs, a broadcast per row. */
+static inline void fma_step(vf acc[MR][2], const float *a, const float *b) {
+    const vf b0 = vload(b), b1 = vload(b + VL);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+        acc[r][0] += a[r] * b0;
+        acc[r][1] += a[r] * b1;
+    }
+}
+
+static inline void tile_store(float *c, size_t ldc, vf acc[MR][2]) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+        vstore(c + r * ldc, &acc[r][0]);
+        vstore(c + r * ldc + VL, &acc[r][1]);
+    }
+}
+
+/* Forward tile: c[r][0..NR) = sum_k ap[k][r] * B_k[q0..q0+NR), the taps walked in k order with
+ * running counters instead of divisions. ap is (Kg x MR), the group's packed weights. */
+static void fwd_tile(float *c, size_t ldc, const float *ap, const float *comp, size_t q0,
+                     const bq_conv_shape *cs, const qgeom *g) {
+    vf acc[MR][2];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = (vf){0};
+    const size_t comp_stride = g->cstride;
+    for (int ci = 0; ci < g->cin_g; ci++) {
+        const float *bci = comp + (size_t)ci * g->sh * g->sw * comp_stride + q0;
+        int py = 0;
+        size_t yoff = 0;
+        for (int ky = 0; ky < cs->kh; ky++) {
+            const float *by = bci + (size_t)py * g->sw * comp_stride + yoff;
+            int px = 0;
+            size_t xoff = 0;
+            for (int kx = 0; kx < cs->kw; kx++) {
+                fma_step(acc, ap, by + (size_t)px * comp_stride + xoff);
+                ap += MR;
+                if (++px == g->sw) { px = 0; xoff++; }
+            }
+            if (++py == g->sh) { py = 0; yoff += (size_t)g->wc; }
+        }
+    }
+    tile_store(c, ldc, acc);
+}
+
+/* dW tile: c[r][v*VL + l] = sum_q brow[r][q] * dqt[q*ldq + v*VL + l] for MW taps r and nv
+ * vectors of channels. The taps are broadcast scalars and the channels sit in the lanes, so the
+ * long sum over q stays in registers and needs no horizontal reduction. MW = 8 keeps the tap
+ * pointers in general registers. nv is a literal at each call, so the loops specialise. */
+static inline __attribute__((always_inline)) void
+dw_tile_n(float *c, const float *const brow[MW], const float *dqt, size_t ldq, size_t qlen,
+          const int nv) {
+    vf acc[MW][2];
+#pragma GCC unroll 16
+    for (int r = 0; r < MW; r++) acc[r][0] = acc[r][1] = (vf){0};
+    for (size_t q = 0; q < qlen; q++) {
+        const vf d0 = vload(dqt + q * ldq);
+        const vf d1 = nv > 1 ? vload(dqt + q * ldq + VL) : d0;
+#pragma GCC unroll 16
+        for (int r = 0; r < MW; r++) {
+            const float a = brow[r][q];
+            acc[r][0] += a * d0;
+            if (nv > 1) acc[r][1] += a * d1;
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < MW; r++) {
+        vstore(c + r * 2 * VL, &acc[r][0]);
+        if (nv > 1) vstore(c + r * 2 * VL + VL, &acc[r][1]);
+    }
+}
+
+static void dw_tile1(float *c, const float *const brow[MW], const float *dqt, size_t ldq,
+                     size_t qlen) {
+    dw_tile_n(c, brow, dqt, ldq, qlen, 1);
+}
+
+static void dw_tile2(float *c, const float *const brow[MW], const float *dqt, size_t ldq,
+                     size_t qlen) {
+    dw_tile_n(c, brow, dqt, ldq, qlen, 2);
+}
+
+/* ---------------------------------------------------------------- weight packing */
+
+/* Forward: for each group and block of MR channels, (Kg x MR) with zero rows past Cout_g. */
+static void pack_fwd(float *ap, const float *weight, const bq_conv_shape *cs, const qgeom *g) {
+    for (int gr = 0; gr < cs->groups; gr++)
+        for (int c0 = 0; c0 < g->coutr; c0 += MR) {
+            float *dst = ap + ((size_t)gr * g->coutr + c0) * g->kg;
+            for (int k = 0; k < g->kg; k++)
+                for (int r = 0; r < MR; r++) {
+                    int c = c0 + r;
+                    dst[(size_t)k * MR + r] =
+                        c < g->cout_g ? weight[((size_t)gr * g->cout_g + c) * g->kg + k] : 0.0f;
+                }
+        }
+}
+
+/* Backward (dinp) as a forward-style kernel: for each group, component (py,px) and block of MR
+ * input channels, rows (c, ky, kx) over the taps with ky % Sh == py, kx % Sw == px, each MR
+ * wide (zero past Cin_g). The blocks of one group follow each other in component order. */
+static void pack_bwd(float *ap, const float *weight, const bq_conv_shape *cs, const qgeom *g) {
+    for (int gr = 0; gr < cs->groups; gr++) {
+        float *dst = ap + (size_t)gr * g->cinr * g->cout_g * cs->kh * cs->kw;
+        for (int py = 0; py < g->sh; py++)
+            for (int px = 0; px < g->sw; px++)
+                for (int ci0 = 0; ci0 < g->cinr; ci0 += MR)
+                    for (int c = 0; c < g->cout_g; c++)
+                        for (int ky = py; ky < cs->kh; ky += g->sh)
+                            for (int kx = px; kx < cs->kw; kx += g->sw)
+                                for (int r = 0; r < MR; r++, dst++) {
+                                    int ci = ci0 + r;
+                                    *dst = ci < g->cin_g
+                                               ? weight[((((size_t)gr * g->cout_g + c) * g->cin_g
+                                                          + ci) * cs->kh + ky) * cs->kw + kx]
+                                               : 0.0f;
+                                }
+    }
+}
+
+/* dinp tile, the adjoint of fwd_tile: for component (py,px) and MR input channels,
+ * c[r][p] = sum_{c, ky, kx} W[c][ci0+r][ky][kx] * dq[c][p - ((ky/Sh)*Wc + kx/Sw)] over the
+ * component's taps. dq rows have `lead` zeros in front, so p - offset never goes below 0.
+ * Every dcomp position is written once: no read-modify-write of overlapping slices. */
+static void bwd_tile(float *c, size_t ldc, const float *ap, const float *dq, size_t p0, int py,
+                     int px, const bq_conv_shape *cs, const qgeom *g) {
+    vf acc[MR][2];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = (vf){0};
+    for (int co = 0; co < g->cout_g; co++) {
+        const float *brow = dq + (size_t)co * g->ldq + g->lead + p0;
+        size_t yoff = 0;
+        for (int ky = py; ky < cs->kh; ky += g->sh, yoff += (size_t)g->wc) {
+            size_t xoff = 0;
+            for (int kx = px; kx < cs->kw; kx += g->sw, xoff++) {
+                fma_step(acc, ap, brow - yoff - xoff);
+                ap += MR;
+            }
+        }
+    }
+    tile_store(c, ldc, acc);
+}
+
+/* ---------------------------------------------------------------- per-thread work */
+
+typedef struct {
+    const bq_conv_shape *cs;
+    const qgeom *g;
+    float *out, *dinp, *dw_local;
+    const float *inp, *bias, *dout, *ap_fwd, *ap_bwd;
+    float *ws;
+    int n0, n1;                /* images [n0, n1) */
+} conv_task;
+
+static void *fwd_worker(void *arg) {
+    const conv_task *t = arg;
+    const bq_conv_shape *cs = t->cs;
+    const qgeom *g = t->g;
+    float *comp = t->ws;
+    float *qout = comp + (size_t)(g->cin_g + g->cinr) * g->sh * g->sw * g->cstride;
+    const size_t plane = (size_t)cs->hout * cs->wout;
+    for (int n = t->n0; n < t->n1; n += g->nb) {
+        const int cnt = t->n1 - n < g->nb ? t->n1 - n : g->nb;
+        const size_t qlen = block_qlen(g, cs, cnt);
+        for (int gr = 0; gr < cs->groups; gr++) {
+            build_comps(comp, t->inp + ((size_t)n * cs->cin + (size_t)gr * g->cin_g) * cs->h * cs->w,
+                        cnt, cs, g);
+            for (int c0 = 0; c0 < g->coutr; c0 += MR) {
+                const float *ap = t->ap_fwd + ((size_t)gr * g->coutr + c0) * g->kg;
+                for (size_t q0 = 0; q0 < qlen; q0 += NR)
+                    fwd_tile(qout + (size_t)c0 * qlen + q0, qlen, ap, comp, q0, cs, g);
+            }
+            /* q-space -> NCHW, dropping the junk positions; the bias add rides along. */
+            for (int i = 0; i < cnt; i++)
+                for (int c = 0; c < g->cout_g; c++) {
+                    const int co = gr * g->cout_g + c;
+                    const float bv = t->bias ? t->bias[co] : 0.0f;
+                    float *dst = t->out + ((size_t)(n + i) * cs->cout + co) * plane;
+                    const float *src = qout + (size_t)c * qlen + (size_t)i * g->img;
+                    for (int oy = 0; oy < cs->hout; oy++)
+                        for (int ox = 0; ox < cs->wout; ox++)
+                            dst[oy * cs->wout + ox] = src[(size_t)oy * g->wc + ox] + bv;
+                }
+        }
+    }
+    return NULL;
+}
+
+static void *bwd_worker(void *arg) {
+    const conv_task *t = arg;
+    const bq_conv_shape *cs = t->cs;
+    const qgeom *g = t->g;
+    const size_t ncomp = (size_t)g->cin_g * g->sh * g->sw * g->cstride;
+    float *comp = t->ws, *dcomp = comp + ncomp;
+    float *dq = dcomp + (size_t)g->cinr * g->sh * g->sw * g->cstride;
+    const size_t qout = (size_t)g->coutr * g->qlen_max, dqn = (size_t)g->cout_g * g->ldq;
+    float *dqt = dq + (qout > dqn ? qout : dqn);
+    const size_t plane = (size_t)cs->hout * cs->wout, ldq = (size_t)g->coutv;
+    float tile[MW * 2 * VL];
+    for (int n = t->n0; n < t->n1; n += g->nb) {
+        const int cnt = t->n1 - n < g->nb ? t->n1 - n : g->nb;
+        const size_t qlen = block_qlen(g, cs, cnt);
+        for (int gr = 0; gr < cs->groups; gr++) {
+            const size_t in_off = ((size_t)n * cs->cin + (size_t)gr * g->cin_g) * cs->h * cs->w;
+            /* dout in q-space (dq: channel rows, for dinp; dqt: position rows, for dW). Junk
+             * positions and channels past Cout_g stay zero, so they add nothing. */
+            if (t->dinp) memset(dq, 0, sizeof(float) * (size_t)g->cout_g * g->ldq);
+            if (t->dw_local) memset(dqt, 0, sizeof(float) * qlen * ldq);
+            for (int i = 0; i < cnt; i++)
+                for (int c = 0; c < g->cout_g; c++) {
+                    const float *src =
+                        t->dout + ((size_t)(n + i) * cs->cout + gr * g->cout_g + c) * plane;
+                    const size_t q_img = (size_t)i * g->img;
+                    for (int oy = 0; oy < cs->hout; oy++) {
+                        const size_t q_row = q_img + (size_t)oy * g->wc;
+                        if (t->dinp)
+                            memcpy(dq + (size_t)c * g->ldq + g->lead + q_row, src + oy * cs->wout,
+                                   sizeof(float) * (size_t)cs->wout);
+                        if (t->dw_local)
+                            for (int ox = 0; ox < cs->wout; ox++)
+                                dqt[(q_row + ox) * ldq + c] = src[oy * cs->wout + ox];
+                    }
+                }
+            if (t->dw_local) {
+                /* dW[c][k] += sum_q B_k[q] * dq[c][q], MW taps x VL channels per tile. */
+                build_comps(comp, t->inp + in_off, cnt, cs, g);
+                float *dwg = t->dw_local + (size_t)gr * g->cout_g * g->kg;
+                for (int k0 = 0; k0 < g->kg; k0 += MW) {
+                    const float *brow[MW];
+                    for (int r = 0; r < MW; r++)
+                        brow[r] = comp + tap_off(g, cs, k0 + r < g->kg ? k0 + r : k0);
+                    const int rows = g->kg - k0 < MW ? g->kg - k0 : MW;
+                    for (int c0 = 0; c0 < g->cout_g; c0 += 2 * VL) {
+                        const int cols = g->cout_g - c0 < 2 * VL ? g->cout_g - c0 : 2 * VL;
+                        if (cols > VL) dw_tile2(tile, brow, dqt + c0, ldq, qlen);
+                        else dw_tile1(tile, brow, dqt + c0, ldq, qlen);
+                        for (int r = 0; r < rows; r++)
+                            for (int l = 0; l < cols; l++)
+                                dwg[(size_t)(c0 + l) * g->kg + k0 + r] += tile[r * 2 * VL + l];
+                    }
+                }
+            }
+            if (t->dinp) {
+                /* dcomp = the adjoint of the forward gather, component by component. */
+                const float *ap = t->ap_bwd + (size_t)gr * g->cinr * g->cout_g * cs->kh * cs->kw;
+                const size_t plen = round_up((size_t)cnt * g->img, NR);
+                for (int py = 0; py < g->sh; py++)
+                    for (int px = 0; px < g->sw; px++) {
+                        const int taps = ((cs->kh - py + g->sh - 1) / g->sh) *
+                                         ((cs->kw - px + g->sw - 1) / g->sw);
+                        for (int ci0 = 0; ci0 < g->cinr; ci0 += MR) {
+                            float *dc = dcomp + ((size_t)ci0 * g->sh * g->sw +
+                                                 (size_t)py * g->sw + px) * g->cstride;
+                            for (size_t p0 = 0; p0 < plen; p0 += NR)
+                                bwd_tile(dc + p0, (size_t)g->sh * g->sw * g->cstride, ap, dq, p0,
+                                         py, px, cs, g);
+                            ap += (size_t)g->cout_g * taps * MR;
+                        }
+                    }
+                unbuild_comps(t->dinp + in_off, dcomp, cnt, cs, g);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Run fn over the images split into g->threads contiguous ranges; the caller's thread takes the
+ * first range. A thread that cannot be created runs inline (same result, just slower). */
+static void run_tasks(void *(*fn)(void *), conv_task *tasks, int nt) {
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int i = 1; i < nt; i++) started[i] = pthread_create(&tid[i], NULL, fn, &tasks[i]) == 0;
+    fn(&tasks[0]);
+    for (int i = 1; i < nt; i++) {
+        if (started[i]) pthread_join(tid[i], NULL);
+        else fn(&tasks[i]);
+    }
+}
+
+static void split_tasks(conv_task *tasks, const conv_task *proto, const qgeom *g, float *ws0,
+                        int n) {
+    for (int i = 0; i < g->threads; i++) {
+        tasks[i] = *proto;
+        tasks[i].ws = ws0 + (size_t)i * g->ws_floats;
+        tasks[i].n0 = (int)((long)n * i / g->threads);
+        tasks[i].n1 = (int)((long)n * (i + 1) / g->threads);
+    }
+}
+
+/* ---------------------------------------------------------------- depthwise, direct loops */
 
 /* Range of output positions o in [0, nout) whose input tap i = o*stride + k - pad lies in
  * [0, n): o in [*lo, *hi). Lets the inner loops run without per-element bounds checks. */
@@ -81,7 +547,157 @@ static void valid_range(int n, int nout, int stride, int k, int pad, int *lo, in
     *lo = l; *hi = h;
 }
 
-/* im2col with an explicit row stride ld (>= P), so several images can share one col matrix. */
+/* out[n, co] = bias + sum_{ky,kx} w[co, ky, kx] * in[n, co / mult, ...]. For each tap the valid
+ * output range is computed once, so the innermost loop is a bounds-free axpy over a row. */
+static void *dw_fwd_worker(void *arg) {
+    const conv_task *t = arg;
+    const bq_conv_shape *cs = t->cs;
+    const float *weight = t->ap_fwd;           /* the raw weights (no packing for depthwise) */
+    const int mult = cs->cout / cs->cin, kh = cs->kh, kw = cs->kw;
+    const int h = cs->h, w = cs->w, ho = cs->hout, wo = cs->wout;
+    const int sh = cs->stride_h, sw = cs->stride_w;
+    for (int n = t->n0; n < t->n1; n++) {
+        for (int co = 0; co < cs->cout; co++) {
+            const float *plane = t->inp + ((size_t)n * cs->cin + co / mult) * h * w;
+            const float *wk = weight + (size_t)co * kh * kw;
+            float *o = t->out + ((size_t)n * cs->cout + co) * ho * wo;
+            float b = t->bias ? t->bias[co] : 0.0f;
+            for (size_t i = 0; i < (size_t)ho * wo; i++) o[i] = b;
+            for (int ky = 0; ky < kh; ky++) {
+                int oy_lo, oy_hi;
+                valid_range(h, ho, sh, ky, cs->pad_t, &oy_lo, &oy_hi);
+                for (int kx = 0; kx < kw; kx++) {
+                    int ox_lo, ox_hi;
+                    valid_range(w, wo, sw, kx, cs->pad_l, &ox_lo, &ox_hi);
+                    const float wv = wk[ky * kw + kx];
+                    for (int oy = oy_lo; oy < oy_hi; oy++) {
+                        const float *src = plane + (size_t)(oy * sh + ky - cs->pad_t) * w
+                                           + kx - cs->pad_l;
+                        float *dst = o + (size_t)oy * wo;
+                        if (sw == 1) {
+                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += wv * src[ox];
+                        } else {
+                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += wv * src[ox * sw];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static void *dw_bwd_worker(void *arg) {
+    const conv_task *t = arg;
+    const bq_conv_shape *cs = t->cs;
+    const float *weight = t->ap_fwd;
+    float *dweight = t->dw_local, *dinp = t->dinp;
+    const int mult = cs->cout / cs->cin, kh = cs->kh, kw = cs->kw;
+    const int h = cs->h, w = cs->w, ho = cs->hout, wo = cs->wout;
+    const int sh = cs->stride_h, sw = cs->stride_w;
+    for (int n = t->n0; n < t->n1; n++) {
+        for (int co = 0; co < cs->cout; co++) {
+            size_t in_off = ((size_t)n * cs->cin + co / mult) * h * w;
+            const float *g = t->dout + ((size_t)n * cs->cout + co) * ho * wo;
+            for (int ky = 0; ky < kh; ky++) {
+                int oy_lo, oy_hi;
+                valid_range(h, ho, sh, ky, cs->pad_t, &oy_lo, &oy_hi);
+                for (int kx = 0; kx < kw; kx++) {
+                    int ox_lo, ox_hi;
+                    valid_range(w, wo, sw, kx, cs->pad_l, &ox_lo, &ox_hi);
+                    const size_t tap = (size_t)co * kh * kw + (size_t)ky * kw + kx;
+                    const float wv = weight[tap];
+                    float acc = 0.0f;
+                    for (int oy = oy_lo; oy < oy_hi; oy++) {
+                        size_t ioff = in_off + (size_t)(oy * sh + ky - cs->pad_t) * w
+                                      + kx - cs->pad_l;
+                        const float *gr = g + (size_t)oy * wo;
+                        if (dweight) {
+                            const float *src = t->inp + ioff;
+                            for (int ox = ox_lo; ox < ox_hi; ox++) acc += gr[ox] * src[ox * sw];
+                        }
+                        if (dinp) {
+                            float *dst = dinp + ioff;
+                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox * sw] += wv * gr[ox];
+                        }
+                    }
+                    if (dweight) dweight[tap] += acc;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- public entry points */
+
+void bq_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
+                       const bq_conv_shape *cs, float *scratch) {
+    conv_task tasks[MAX_THREADS];
+    conv_task proto = {.cs = cs, .out = out, .inp = inp, .bias = bias};
+    if (is_depthwise(cs)) {
+        qgeom g = {.threads = conv_threads(cs)};
+        proto.ap_fwd = weight;
+        split_tasks(tasks, &proto, &g, scratch, cs->n);
+        run_tasks(dw_fwd_worker, tasks, g.threads);
+        return;
+    }
+    qgeom g;
+    qgeom_init(&g, cs, nb_forward(cs));
+    pack_fwd(scratch, weight, cs, &g);
+    proto.g = &g;
+    proto.ap_fwd = scratch;
+    split_tasks(tasks, &proto, &g, scratch + g.shared_floats, cs->n);
+    run_tasks(fwd_worker, tasks, g.threads);
+}
+
+void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const bq_conv_shape *cs,
+                        float *scratch) {
+    const size_t plane = (size_t)cs->hout * cs->wout;
+    if (dbias) {
+        for (int n = 0; n < cs->n; n++)
+            for (int c = 0; c < cs->cout; c++) {
+                const float *g = dout + ((size_t)n * cs->cout + c) * plane;
+                float s = 0.0f;
+                for (size_t i = 0; i < plane; i++) s += g[i];
+                dbias[c] += s;
+            }
+    }
+    if (!dinp && !dweight) return;
+    conv_task tasks[MAX_THREADS];
+    conv_task proto = {.cs = cs, .dinp = dinp, .inp = inp, .dout = dout};
+    const size_t nw = (size_t)cs->cout * (cs->cin / cs->groups) * cs->kh * cs->kw;
+    qgeom g;
+    float *dw_base;
+    if (is_depthwise(cs)) {
+        g = (qgeom){.threads = conv_threads(cs), .ws_floats = nw};
+        proto.ap_fwd = weight;
+        dw_base = scratch;
+        split_tasks(tasks, &proto, &g, scratch, cs->n);
+    } else {
+        qgeom_init(&g, cs, nb_max(cs));
+        if (dinp) pack_bwd(scratch + (size_t)cs->groups * g.coutr * g.kg, weight, cs, &g);
+        proto.g = &g;
+        proto.ap_bwd = scratch + (size_t)cs->groups * g.coutr * g.kg;
+        split_tasks(tasks, &proto, &g, scratch + g.shared_floats, cs->n);
+        dw_base = scratch + g.shared_floats + (g.ws_floats - nw);
+    }
+    /* Each thread sums its images' dW privately (no locks, fixed summation order per split). */
+    if (dweight)
+        for (int i = 0; i < g.threads; i++) {
+            tasks[i].dw_local = dw_base + (size_t)i * g.ws_floats;
+            memset(tasks[i].dw_local, 0, sizeof(float) * nw);
+        }
+    run_tasks(is_depthwise(cs) ? dw_bwd_worker : bwd_worker, tasks, g.threads);
+    if (dweight)
+        for (int i = 0; i < g.threads; i++)
+            for (size_t j = 0; j < nw; j++) dweight[j] += tasks[i].dw_local[j];
+}
+
+/* ---------------------------------------------------------------- explicit columns */
+
+/* im2col with an explicit row stride ld (>= P). */
 static void im2col_ld(float *col, size_t ld, const float *img, const bq_conv_shape *cs,
                       float pad_value) {
     const int cin_g = cs->cin / cs->groups, kh = cs->kh, kw = cs->kw;
@@ -105,11 +721,7 @@ static void im2col_ld(float *col, size_t ld, const float *img, const bq_conv_sha
                     const float *src = plane + (size_t)(oy * sh + ky - cs->pad_t) * w
                                        + kx - cs->pad_l;
                     for (int ox = 0; ox < ox_lo; ox++) dst[ox] = pad_value;
-                    if (sw == 1) {
-                        memcpy(dst + ox_lo, src + ox_lo, sizeof(float) * (size_t)(ox_hi - ox_lo));
-                    } else {
-                        for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] = src[ox * sw];
-                    }
+                    for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] = src[ox * sw];
                     for (int ox = ox_hi; ox < wo; ox++) dst[ox] = pad_value;
                 }
             }
@@ -117,11 +729,15 @@ static void im2col_ld(float *col, size_t ld, const float *img, const bq_conv_sha
     }
 }
 
-/* col2im with row stride ld: the exact adjoint of im2col_ld (padding taps are dropped). */
-static void col2im_ld(float *img, const float *col, size_t ld, const bq_conv_shape *cs) {
+void bq_im2col(float *col, const float *img, const bq_conv_shape *cs, float pad_value) {
+    im2col_ld(col, (size_t)cs->hout * cs->wout, img, cs, pad_value);
+}
+
+void bq_col2im(float *img, const float *col, const bq_conv_shape *cs) {
     const int cin_g = cs->cin / cs->groups, kh = cs->kh, kw = cs->kw;
     const int h = cs->h, w = cs->w, wo = cs->wout, ho = cs->hout;
     const int sh = cs->stride_h, sw = cs->stride_w;
+    const size_t ld = (size_t)ho * wo;
     for (int ci = 0; ci < cin_g; ci++) {
         float *plane = img + (size_t)ci * h * w;
         for (int ky = 0; ky < kh; ky++) {
@@ -134,229 +750,8 @@ static void col2im_ld(float *img, const float *col, size_t ld, const bq_conv_sha
                 for (int oy = oy_lo; oy < oy_hi; oy++) {
                     const float *src = row + (size_t)oy * wo;
                     float *dst = plane + (size_t)(oy * sh + ky - cs->pad_t) * w + kx - cs->pad_l;
-                    if (sw == 1) {
-                        for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += src[ox];
-                    } else {
-                        for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox * sw] += src[ox];
-                    }
+                    for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox * sw] += src[ox];
                 }
-            }
-        }
-    }
-}
-
-void bq_im2col(float *col, const float *img, const bq_conv_shape *cs, float pad_value) {
-    im2col_ld(col, (size_t)cs->hout * cs->wout, img, cs, pad_value);
-}
-
-void bq_col2im(float *img, const float *col, const bq_conv_shape *cs) {
-    col2im_ld(img, col, (size_t)cs->hout * cs->wout, cs);
-}
-
-/* ---------------------------------------------------------------- depthwise, direct loops */
-
-/* out[n, co] = bias + sum_{ky,kx} w[co, ky, kx] * in[n, co / mult, ...]. For each tap the valid
- * output range is computed once, so the innermost loop is a bounds-free axpy over a row. */
-static void dw_forward(float *out, const float *inp, const float *weight, const float *bias,
-                       const bq_conv_shape *cs) {
-    const int mult = cs->cout / cs->cin, kh = cs->kh, kw = cs->kw;
-    const int h = cs->h, w = cs->w, ho = cs->hout, wo = cs->wout;
-    const int sh = cs->stride_h, sw = cs->stride_w;
-    for (int n = 0; n < cs->n; n++) {
-        for (int co = 0; co < cs->cout; co++) {
-            const float *plane = inp + ((size_t)n * cs->cin + co / mult) * h * w;
-            const float *wk = weight + (size_t)co * kh * kw;
-            float *o = out + ((size_t)n * cs->cout + co) * ho * wo;
-            float b = bias ? bias[co] : 0.0f;
-            for (size_t i = 0; i < (size_t)ho * wo; i++) o[i] = b;
-            for (int ky = 0; ky < kh; ky++) {
-                int oy_lo, oy_hi;
-                valid_range(h, ho, sh, ky, cs->pad_t, &oy_lo, &oy_hi);
-                for (int kx = 0; kx < kw; kx++) {
-                    int ox_lo, ox_hi;
-                    valid_range(w, wo, sw, kx, cs->pad_l, &ox_lo, &ox_hi);
-                    const float wv = wk[ky * kw + kx];
-                    for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        const float *src = plane + (size_t)(oy * sh + ky - cs->pad_t) * w
-                                           + kx - cs->pad_l;
-                        float *dst = o + (size_t)oy * wo;
-                        if (sw == 1) {
-                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += wv * src[ox];
-                        } else {
-                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += wv * src[ox * sw];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-static void dw_backward(float *dinp, float *dweight, const float *dout, const float *inp,
-                        const float *weight, const bq_conv_shape *cs) {
-    const int mult = cs->cout / cs->cin, kh = cs->kh, kw = cs->kw;
-    const int h = cs->h, w = cs->w, ho = cs->hout, wo = cs->wout;
-    const int sh = cs->stride_h, sw = cs->stride_w;
-    for (int n = 0; n < cs->n; n++) {
-        for (int co = 0; co < cs->cout; co++) {
-            size_t in_off = ((size_t)n * cs->cin + co / mult) * h * w;
-            const float *g = dout + ((size_t)n * cs->cout + co) * ho * wo;
-            for (int ky = 0; ky < kh; ky++) {
-                int oy_lo, oy_hi;
-                valid_range(h, ho, sh, ky, cs->pad_t, &oy_lo, &oy_hi);
-                for (int kx = 0; kx < kw; kx++) {
-                    int ox_lo, ox_hi;
-                    valid_range(w, wo, sw, kx, cs->pad_l, &ox_lo, &ox_hi);
-                    const size_t tap = (size_t)co * kh * kw + (size_t)ky * kw + kx;
-                    const float wv = weight[tap];
-                    float acc = 0.0f;
-                    for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        size_t ioff = in_off + (size_t)(oy * sh + ky - cs->pad_t) * w
-                                      + kx - cs->pad_l;
-                        const float *gr = g + (size_t)oy * wo;
-                        if (dweight) {
-                            const float *src = inp + ioff;
-                            for (int ox = ox_lo; ox < ox_hi; ox++) acc += gr[ox] * src[ox * sw];
-                        }
-                        if (dinp) {
-                            float *dst = dinp + ioff;
-                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox * sw] += wv * gr[ox];
-                        }
-                    }
-                    if (dweight) dweight[tap] += acc;
-                }
-            }
-        }
-    }
-}
-
-/* ---------------------------------------------------------------- GEMM paths */
-
-void bq_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
-                       const bq_conv_shape *cs, float *scratch) {
-    if (is_depthwise(cs)) {
-        dw_forward(out, inp, weight, bias, cs);
-        return;
-    }
-    const int g_n = cs->groups, cin_g = cs->cin / g_n, cout_g = cs->cout / g_n;
-    const size_t p = (size_t)cs->hout * cs->wout;
-    const size_t in_img = (size_t)cs->cin * cs->h * cs->w, out_img = (size_t)cs->cout * p;
-    const int kg = cin_g * cs->kh * cs->kw;
-
-    if (is_pointwise(cs)) {
-        /* out_n,g (Cout_g, P) = W_g (Cout_g, Cin_g) @ in_n,g (Cin_g, P), straight into out. */
-        for (int n = 0; n < cs->n; n++)
-            for (int g = 0; g < g_n; g++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, (int)p, kg, 1.0f,
-                            weight + (size_t)g * cout_g * kg, kg,
-                            inp + n * in_img + (size_t)g * cin_g * p, (int)p, 0.0f,
-                            out + n * out_img + (size_t)g * cout_g * p, (int)p);
-        if (bias)
-            for (int n = 0; n < cs->n; n++)
-                for (int c = 0; c < cs->cout; c++) {
-                    float *o = out + n * out_img + (size_t)c * p;
-                    for (size_t i = 0; i < p; i++) o[i] += bias[c];
-                }
-        return;
-    }
-
-    const int bmax = conv_batch(cs);
-    float *col = scratch;
-    float *tmp = scratch + (size_t)kg * bmax * p;
-    for (int n0 = 0; n0 < cs->n; n0 += bmax) {
-        const int b = cs->n - n0 < bmax ? cs->n - n0 : bmax;
-        const size_t ld = (size_t)b * p;
-        for (int g = 0; g < g_n; g++) {
-            for (int i = 0; i < b; i++)
-                im2col_ld(col + (size_t)i * p, ld,
-                          inp + (size_t)(n0 + i) * in_img + (size_t)g * cin_g * cs->h * cs->w,
-                          cs, 0.0f);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, (int)ld, kg, 1.0f,
-                        weight + (size_t)g * cout_g * kg, kg, col, (int)ld, 0.0f, tmp, (int)ld);
-            /* Scatter (Cout_g, B*P) back to NCHW; the bias add rides along for free. */
-            for (int i = 0; i < b; i++)
-                for (int c = 0; c < cout_g; c++) {
-                    const float *src = tmp + (size_t)c * ld + (size_t)i * p;
-                    float *dst = out + (size_t)(n0 + i) * out_img + (size_t)(g * cout_g + c) * p;
-                    const float bv = bias ? bias[g * cout_g + c] : 0.0f;
-                    for (size_t j = 0; j < p; j++) dst[j] = src[j] + bv;
-                }
-        }
-    }
-}
-
-void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, const bq_conv_shape *cs,
-                        float *scratch) {
-    const size_t p = (size_t)cs->hout * cs->wout;
-    const size_t in_img = (size_t)cs->cin * cs->h * cs->w, out_img = (size_t)cs->cout * p;
-    if (dbias) {
-        for (int n = 0; n < cs->n; n++)
-            for (int c = 0; c < cs->cout; c++) {
-                const float *g = dout + n * out_img + (size_t)c * p;
-                float s = 0.0f;
-                for (size_t i = 0; i < p; i++) s += g[i];
-                dbias[c] += s;
-            }
-    }
-    if (!dinp && !dweight) return;
-    if (is_depthwise(cs)) {
-        dw_backward(dinp, dweight, dout, inp, weight, cs);
-        return;
-    }
-    const int g_n = cs->groups, cin_g = cs->cin / g_n, cout_g = cs->cout / g_n;
-    const int kg = cin_g * cs->kh * cs->kw;
-
-    if (is_pointwise(cs)) {
-        for (int n = 0; n < cs->n; n++)
-            for (int g = 0; g < g_n; g++) {
-                const float *go = dout + n * out_img + (size_t)g * cout_g * p;
-                const size_t in_off = n * in_img + (size_t)g * cin_g * p;
-                const float *wg = weight + (size_t)g * cout_g * kg;
-                /* dW_g (Cout_g, Cin_g) += dout (Cout_g, P) @ in^T (P, Cin_g) */
-                if (dweight)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, kg, (int)p,
-                                1.0f, go, (int)p, inp + in_off, (int)p, 1.0f,
-                                dweight + (size_t)g * cout_g * kg, kg);
-                /* din (Cin_g, P) += W_g^T (Cin_g, Cout_g) @ dout (Cout_g, P) */
-                if (dinp)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)p, cout_g,
-                                1.0f, wg, kg, go, (int)p, 1.0f, dinp + in_off, (int)p);
-            }
-        return;
-    }
-
-    const int bmax = conv_batch(cs);
-    float *col = scratch;
-    float *tmp = scratch + (size_t)kg * bmax * p;
-    for (int n0 = 0; n0 < cs->n; n0 += bmax) {
-        const int b = cs->n - n0 < bmax ? cs->n - n0 : bmax;
-        const size_t ld = (size_t)b * p;
-        for (int g = 0; g < g_n; g++) {
-            const size_t in_goff = (size_t)g * cin_g * cs->h * cs->w;
-            /* Gather dout of B images into (Cout_g, B*P) so both GEMMs see B*P columns. */
-            for (int i = 0; i < b; i++)
-                for (int c = 0; c < cout_g; c++)
-                    memcpy(tmp + (size_t)c * ld + (size_t)i * p,
-                           dout + (size_t)(n0 + i) * out_img + (size_t)(g * cout_g + c) * p,
-                           sizeof(float) * p);
-            if (dweight) {
-                for (int i = 0; i < b; i++)
-                    im2col_ld(col + (size_t)i * p, ld, inp + (size_t)(n0 + i) * in_img + in_goff,
-                              cs, 0.0f);
-                /* dW_g (Cout_g, Kg) += dout (Cout_g, B*P) @ col^T (B*P, Kg) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, kg, (int)ld, 1.0f,
-                            tmp, (int)ld, col, (int)ld, 1.0f,
-                            dweight + (size_t)g * cout_g * kg, kg);
-            }
-            if (dinp) {
-                /* dcol (Kg, B*P) = W_g^T (Kg, Cout_g) @ dout (Cout_g, B*P); col is free now. */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)ld, cout_g, 1.0f,
-                            weight + (size_t)g * cout_g * kg, kg, tmp, (int)ld, 0.0f, col,
-                            (int)ld);
-                for (int i = 0; i < b; i++)
-                    col2im_ld(dinp + (size_t)(n0 + i) * in_img + in_goff, col + (size_t)i * p,
-                              ld, cs);
             }
         }
     }
