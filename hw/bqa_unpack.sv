@@ -1,7 +1,8 @@
 // bqa_unpack -- turns a stream of W-bit memory beats into UB-bit units written round-robin into D
 // banks (unit u -> bank u % D, row base + u / D; docs/hw_isa.md §3.1). Rows keep counting across
 // the planes of one fetch instruction. UB <= W: each beat writes W/UB banks at once (D % (W/UB) == 0).
-// UB > W: UB/W beats (first beat = low bits) form one unit.
+// UB > W: UB/W beats (first beat = low bits) form one unit. start_i may coincide with the last beat
+// of the previous instruction: that beat is written with the old counters, then they restart.
 module bqa_unpack #(
   parameter int unsigned UB       = 32,
   parameter int unsigned D        = 4,
@@ -120,9 +121,6 @@ module bqa_unpack #(
   initial begin
     assert ((UB <= W) ? (W % UB == 0 && D % (W / UB) == 0) : (UB % W == 0))
       else $error("bqa_unpack: illegal UB/W/D combination");
-  end
-  always_ff @(posedge clk_i) begin
-    if (rst_ni) assert (!(start_i && beat_valid_i)) else $error("bqa_unpack: start during a beat");
   end
 `endif
 endmodule

@@ -1,0 +1,59 @@
+# hw -- the bit-serial accelerator RTL (hw/bqa_*.sv) and its Verilator tests (tests/hw/).
+#   make hw-lint        verilator --lint-only -Wall on every module alone and on the top (tiny, edge)
+#   make test-hw        fast tests (part of `make test`): DPU, array, requant lane, unpack, whole top
+#   make test-hw-full   exhaustive: all 64 (wbits, abits) pairs x signedness, odd shapes, K refills,
+#                       extremes, ties; tiny and edge configurations
+#   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
+#   make synth          yosys generic + synth_xilinx for tiny and edge -> build/hw/synth/, docs/hw_rtl.md
+#   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny -> Fmax, utilisation
+# Parameters come from build/gen/<cfg>/hw_params.svh (hw_model's generator).
+
+HW_SV     := $(sort $(wildcard hw/bqa_*.sv))
+HW_B      := $(BUILD)/hw
+HW_TBH    := tests/hw/bqa_tb.h tests/hw/bqa_prog.h
+HW_VFLAGS := --cc --exe --build -Wall --assert -j 2 -MAKEFLAGS "OPT_FAST=-O2 OPT_GLOBAL=-O2"
+HW_CFLAGS := -I$(CURDIR)/tests/hw
+# verilate(dir, top, exe, sv sources, cpp, extra verilator flags, extra CFLAGS)
+hw_verilate = @mkdir -p $(HW_B)/$(1) && nice -n 10 verilator $(HW_VFLAGS) -Mdir $(HW_B)/$(1) \
+  --top-module $(2) $(6) -CFLAGS "$(HW_CFLAGS) $(7)" -o $(3) $(4) $(abspath $(5)) \
+  > $(HW_B)/$(1)/build.log 2>&1 || { tail -40 $(HW_B)/$(1)/build.log; exit 1; }
+
+$(HW_B)/dpu32/test_dpu: hw/bqa_dpu.sv tests/hw/test_dpu.cpp $(HW_TBH)
+	$(call hw_verilate,dpu32,bqa_dpu,test_dpu,hw/bqa_dpu.sv,tests/hw/test_dpu.cpp,-GDk=32,-DTB_DK=32)
+$(HW_B)/dpu256/test_dpu: hw/bqa_dpu.sv tests/hw/test_dpu.cpp $(HW_TBH)
+	$(call hw_verilate,dpu256,bqa_dpu,test_dpu,hw/bqa_dpu.sv,tests/hw/test_dpu.cpp,-GDk=256,-DTB_DK=256)
+$(HW_B)/array_tiny/test_array: hw/bqa_array.sv hw/bqa_dpu.sv tests/hw/test_array.cpp $(HW_TBH)
+	$(call hw_verilate,array_tiny,bqa_array,test_array,hw/bqa_array.sv hw/bqa_dpu.sv,tests/hw/test_array.cpp,-GDm=4 -GDn=4 -GDk=32,-DTB_DM=4 -DTB_DN=4 -DTB_DK=32)
+$(HW_B)/array_odd/test_array: hw/bqa_array.sv hw/bqa_dpu.sv tests/hw/test_array.cpp $(HW_TBH)
+	$(call hw_verilate,array_odd,bqa_array,test_array,hw/bqa_array.sv hw/bqa_dpu.sv,tests/hw/test_array.cpp,-GDm=3 -GDn=5 -GDk=64,-DTB_DM=3 -DTB_DN=5 -DTB_DK=64)
+$(HW_B)/rq_lane/test_rq_lane: hw/bqa_rq_lane.sv tests/hw/test_rq_lane.cpp $(HW_TBH)
+	$(call hw_verilate,rq_lane,bqa_rq_lane,test_rq_lane,hw/bqa_rq_lane.sv,tests/hw/test_rq_lane.cpp,,)
+$(HW_B)/top_%/test_top: $(HW_SV) tests/hw/test_top.cpp $(HW_TBH) $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
+	$(call hw_verilate,top_$*,bqa_top,test_top,$(HW_SV),tests/hw/test_top.cpp,-I$(BUILD)/gen/$* -Ihw,-I$(CURDIR)/$(BUILD)/gen/$*)
+
+HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/array_tiny/test_array $(HW_B)/rq_lane/test_rq_lane \
+                $(HW_B)/top_tiny/test_top
+HW_FULL_BINS := $(HW_FAST_BINS) $(HW_B)/dpu256/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
+
+.PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga
+test-hw: $(HW_FAST_BINS)
+	@fail=0; for t in $(HW_FAST_BINS); do $$t || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "test-hw: passed"; else echo "test-hw: FAILED"; exit 1; fi
+
+test-hw-full: $(HW_FULL_BINS)
+	@fail=0; for t in $(HW_FULL_BINS); do nice -n 10 $$t +full || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "test-hw-full: passed"; else echo "test-hw-full: FAILED"; exit 1; fi
+
+bench-hw: $(HW_B)/top_tiny/test_top
+	@mkdir -p $(BUILD)/bench
+	$(HW_B)/top_tiny/test_top +bench
+
+hw-lint: $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.svh
+	@for f in $(HW_SV); do \
+	  verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module $$(basename $$f .sv) || exit 1; done
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top
+	@echo "hw-lint: $(words $(HW_SV)) modules lint clean (each as top; bqa_top for tiny and edge)"
+
+TEST_TARGETS  += test-hw
+BENCH_TARGETS += bench-hw
+LINT_TARGETS  += hw-lint
