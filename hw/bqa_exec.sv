@@ -1,6 +1,8 @@
 // bqa_exec -- execute-stage controller: pops execute instructions (docs/hw_isa.md §3.2), waits for
 // tokens, and issues one beat per cycle (weight/activation bank addresses + array control).
 // Timing (§4.3): dispatch in d, beats d+1 .. d+N, the next instruction may dispatch in d+N.
+// wait0 (FILLED) is checked at dispatch; wait1 (RESFREE) only at the last beat, which is held
+// (no beat issued, a stall cycle) until the token is there, so execution overlaps the result stage.
 module bqa_exec #(
   parameter int unsigned WAddrBits = 9,
   parameter int unsigned AAddrBits = 9
@@ -47,26 +49,28 @@ module bqa_exec #(
 
   // ---- instruction registers ----
   logic        active_q, active_d;
-  logic        run_q, sig0_q, sig1_q, clear_q, commit_q, asum_q, wsg_q, asg_q;
+  logic        run_q, wait1_q, sig0_q, sig1_q, clear_q, commit_q, asum_q, wsg_q, asg_q;
   logic [2:0]  wtop_q, atop_q, w0_q, a0_q, wnm1_q, anm1_q;
   logic [15:0] abase_q, wstride_q, astride_q, nk_q;
   logic [15:0] wplane_q, wplane_d, aplane_q, aplane_d, kc_q, kc_d;
   logic [2:0]  ii_q, ii_d, jj_q, jj_d;
   logic        first_q, first_d;
 
-  logic        last_beat, free, dispatch;
+  logic        at_last, hold, beat, last_beat, free, dispatch;
   logic [3:0]  i_full, j_full;
 
   assign i_full    = {1'b0, w0_q} + {1'b0, ii_q};
   assign j_full    = {1'b0, a0_q} + {1'b0, jj_q};
-  assign last_beat = active_q && (!run_q || (ii_q == wnm1_q && jj_q == anm1_q && kc_q == nk_q - 16'd1));
+  assign at_last   = !run_q || (ii_q == wnm1_q && jj_q == anm1_q && kc_q == nk_q - 16'd1);
+  assign hold      = active_q && at_last && wait1_q && !resfree_avail_i;
+  assign beat      = active_q && !hold;
+  assign last_beat = beat && at_last;
   assign free      = !active_q || last_beat;
-  assign dispatch  = run_i && head_valid_i && free && (!h_wait0 || filled_avail_i) &&
-                     (!h_wait1 || resfree_avail_i);
+  assign dispatch  = run_i && head_valid_i && free && (!h_wait0 || filled_avail_i);
 
   assign pop_o         = dispatch;
   assign filled_pop_o  = dispatch && h_wait0;
-  assign resfree_pop_o = dispatch && h_wait1;
+  assign resfree_pop_o = last_beat && wait1_q;
   assign freed_push_o  = last_beat && sig0_q;
 
   // ---- loop counters ----
@@ -78,7 +82,7 @@ module bqa_exec #(
     aplane_d = aplane_q;
     first_d  = first_q;
     active_d = active_q;
-    if (active_q) begin
+    if (beat) begin
       first_d = 1'b0;
       if (kc_q == nk_q - 16'd1) begin
         kc_d = '0;
@@ -129,12 +133,13 @@ module bqa_exec #(
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
-      run_q <= 1'b0; sig0_q <= 1'b0; sig1_q <= 1'b0; clear_q <= 1'b0; commit_q <= 1'b0;
+      run_q <= 1'b0; wait1_q <= 1'b0; sig0_q <= 1'b0; sig1_q <= 1'b0; clear_q <= 1'b0; commit_q <= 1'b0;
       asum_q <= 1'b0; wsg_q <= 1'b0; asg_q <= 1'b0;
       wtop_q <= '0; atop_q <= '0; w0_q <= '0; a0_q <= '0; wnm1_q <= '0; anm1_q <= '0;
       abase_q <= '0; wstride_q <= '0; astride_q <= '0; nk_q <= 16'd1;
     end else if (dispatch) begin
       run_q     <= h_run;
+      wait1_q   <= h_wait1;
       sig0_q    <= head_i[12];
       sig1_q    <= head_i[13];
       clear_q   <= head_i[16];
@@ -161,9 +166,9 @@ module bqa_exec #(
   assign aaddr_full = aplane_q + kc_q;
   assign waddr_o    = waddr_full[WAddrBits-1:0];
   assign aaddr_o    = aaddr_full[AAddrBits-1:0];
-  assign re_o       = active_q && run_q;
+  assign re_o       = beat && run_q;
 
-  assign iss_valid_o      = active_q;
+  assign iss_valid_o      = beat;
   assign iss_clear_o      = clear_q && first_q;
   assign iss_en_o         = run_q;
   assign iss_shift_o      = i_full + j_full;
@@ -174,9 +179,9 @@ module bqa_exec #(
   assign iss_commit_o     = run_q && commit_q && last_beat;
   assign iss_resrdy_o     = sig1_q && last_beat;
 
-  assign busy_o   = active_q || dispatch;
-  assign stall_o  = !busy_o && head_valid_i;
-  assign idle_o   = !busy_o && !head_valid_i;
+  assign busy_o   = beat || dispatch;
+  assign stall_o  = !busy_o && (hold || head_valid_i);
+  assign idle_o   = !busy_o && !stall_o;
   assign active_o = active_q;
 
   // Deliberately unused: upper address bits (rows wrap modulo the bank depth), reserved fields.
