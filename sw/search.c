@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "rng.h"
 
 #define TB BQ_SEARCH_TB
@@ -1044,4 +1045,91 @@ cleanup:
     free(fen);
     frontier_free(&f);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* outputs                                                                                         */
+
+/* A JSON string literal (names are identifiers in practice; escape what JSON requires). */
+static void json_str(bq_buf *b, const char *s) {
+    bq_buf_put(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') bq_buf_printf(b, "\\%c", ch);
+        else if (ch < 32) bq_buf_printf(b, "\\u%04x", ch);
+        else bq_buf_put(b, s, 1);
+    }
+    bq_buf_put(b, "\"", 1);
+}
+
+void bq_search_bits_yaml(const bq_search_problem *p, const int *qbits, const char *comment,
+                         bq_buf *out) {
+    if (comment) bq_buf_printf(out, "# %s\n", comment);
+    for (int l = 0; l < p->n_layers; l++) {
+        const bq_search_layer *L = &p->layers[l];
+        json_str(out, L->name);   /* a JSON string is a valid YAML double-quoted scalar */
+        bq_buf_printf(out, ": {wbits: %d, abits: %d}\n", qbits[L->wq], qbits[L->aq_in]);
+    }
+}
+
+static void json_result(bq_buf *o, const char *name, const bq_search_result *r) {
+    bq_buf_printf(o, "\"%s\": {\"objective\": %.17g, \"cycles\": %lld, \"slack_cycles\": %lld, "
+                  "\"size_bits\": %lld, \"slack_size_bits\": %lld, \"seconds\": %.6f, \"work\": %ld}",
+                  name, r->objective, (long long)r->cycles, (long long)r->slack_cycles,
+                  (long long)r->size_bits, (long long)r->slack_size_bits, r->seconds, r->work);
+}
+
+void bq_search_report_json(const bq_search_problem *p, const bq_search_budget *b,
+                           const bq_search_result *ga, const bq_search_result *exact,
+                           const bq_search_result *chosen, bq_buf *o) {
+    int64_t mc = bq_search_min_cycles(p);
+    bq_buf_printf(o, "{\"budget_cycles\": %lld, \"budget_us\": %.6g, \"size_budget_bits\": %lld, "
+                  "\"clock_mhz\": %.17g, \"min_cycles\": %lld, \"groups\": %d, \"candidates\": %d",
+                  (long long)b->max_cycles, (double)b->max_cycles / p->clock_mhz,
+                  (long long)b->max_size_bits, p->clock_mhz, (long long)mc, p->n_groups,
+                  p->n_cands);
+    if (ga) {
+        bq_buf_printf(o, ", ");
+        json_result(o, "ga", ga);
+    }
+    if (exact) {
+        bq_buf_printf(o, ", ");
+        json_result(o, "exact", exact);
+    }
+    if (chosen) {
+        int *qb = malloc((size_t)(p->n_quants + 1) * sizeof(int));
+        if (!qb) {
+            o->oom = 1;
+            return;
+        }
+        bq_search_choice_bits(p, chosen->choice, qb);
+        bq_buf_printf(o, ", \"solver\": \"%s\", \"layers\": [",
+                      chosen == exact ? "exact" : chosen == ga ? "ga" : "other");
+        for (int l = 0; l < p->n_layers; l++) {
+            const bq_search_layer *L = &p->layers[l];
+            bq_buf_printf(o, "%s{\"name\": ", l ? ", " : "");
+            json_str(o, L->name);
+            bq_buf_printf(o, ", \"wbits\": %d, \"abits\": %d, \"obits\": %d, \"cycles\": %lld}",
+                          qb[L->wq], qb[L->aq_in], L->aq_out >= 0 ? qb[L->aq_out] : 0,
+                          (long long)bq_search_layer_cycles(p, l, qb));
+        }
+        bq_buf_printf(o, "], \"choice\": [");
+        for (int g = 0; g < p->n_groups; g++) {
+            const bq_search_group *G = &p->groups[g];
+            const bq_search_cand *c = bq_search_cand_of(p, g, chosen->choice[g]);
+            bq_buf_printf(o, "%s{\"group\": ", g ? ", " : "");
+            json_str(o, G->name);
+            bq_buf_printf(o, ", \"sensitivity\": %.17g, \"cycles\": %lld, \"bits\": {",
+                          c->sens, (long long)c->cycles);
+            for (int k = 0; k < G->n_q; k++) {
+                if (k) bq_buf_printf(o, ", ");
+                json_str(o, p->quants[G->q[k]].name);
+                bq_buf_printf(o, ": %d", c->bits[k]);
+            }
+            bq_buf_printf(o, "}}");
+        }
+        bq_buf_printf(o, "]");
+        free(qb);
+    }
+    bq_buf_printf(o, "}\n");
 }

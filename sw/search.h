@@ -55,6 +55,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fileio.h"
+
 #define BQ_SEARCH_NAME_MAX 48
 #define BQ_SEARCH_MAX_BITS 8     /* bit-widths 1..8; tables are indexed by the bit-width itself */
 #define BQ_SEARCH_TB (BQ_SEARCH_MAX_BITS + 1)   /* table stride: index 0 unused */
@@ -250,5 +252,21 @@ int bq_search_ga(const bq_search_problem *p, const bq_search_budget *b, const bq
  * message rather than returning an approximation. Returns 0 or -1 + message. */
 int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const int *incumbent,
                     long max_states, bq_search_result *r, char *err, size_t errlen);
+
+/* ---- outputs ---- */
+
+/* Append the allocation qbits[n_quants] as a bits.yaml (the format bq_qmodel_apply_bits reads):
+ * an optional `# comment` line, then one line per layer `name: {wbits: W, abits: A}` where A is the
+ * bits of the layer's input quantizer. Layers sharing an input quantizer get the same abits. */
+void bq_search_bits_yaml(const bq_search_problem *p, const int *qbits, const char *comment,
+                         bq_buf *out);
+
+/* Append a JSON object describing one search: the budget (cycles, us), the all-minimum latency,
+ * each solver given (ga / exact may be NULL) with objective, cycles, slack, size, seconds, work,
+ * and, for `chosen` (one of them), the per-layer allocation (wbits, abits, obits, cycles) and
+ * per-group choice (bits, sensitivity, cycles). */
+void bq_search_report_json(const bq_search_problem *p, const bq_search_budget *b,
+                           const bq_search_result *ga, const bq_search_result *exact,
+                           const bq_search_result *chosen, bq_buf *out);
 
 #endif

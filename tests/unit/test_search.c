@@ -481,6 +481,53 @@ static void test_budget_parse(void **st) {
     assert_int_equal(bq_budget_parse("5us", 0, 0, &c, err, sizeof err), -1);
 }
 
+/* bits.yaml and the JSON report of a hand-built problem. */
+static void test_outputs(void **st) {
+    (void)st;
+    bq_search_problem p;
+    bq_search_init(&p, 100.0);
+    int g0 = bq_search_add_group(&p, "b0");
+    const int two[2] = {2, 4};
+    int img = bq_search_add_quant(&p, "img", BQ_SQ_ACT, -1, 1, kBits8, 0);
+    int w0 = bq_search_add_quant(&p, "c0.w", BQ_SQ_WEIGHT, g0, 2, two, 10);
+    int x1 = bq_search_add_quant(&p, "c0.out", BQ_SQ_ACT, g0, 2, two, 0);
+    int w1 = bq_search_add_quant(&p, "c1.w", BQ_SQ_WEIGHT, g0, 2, two, 10);
+    int64_t e[81] = {0};
+    for (int i = 0; i < 81; i++) e[i] = 10 * i;
+    bq_search_add_layer(&p, "c0", w0, img, x1, -1, e, NULL, NULL);
+    bq_search_add_layer(&p, "c1", w1, x1, -1, -1, e, NULL, NULL);
+    bq_search_enumerate(&p, g0);
+    for (int i = 0; i < p.n_cands; i++) p.cands[i].sens = 8.0 - i;   /* (4,4,4) is the best */
+    char err[256];
+    assert_int_equal(bq_search_finalize(&p, err, sizeof err), 0);
+    bq_search_budget b = {10000, -1};
+    bq_search_result ex;
+    assert_int_equal(bq_search_exact(&p, &b, NULL, 0, &ex, err, sizeof err), 0);
+    int qb[8];
+    bq_search_choice_bits(&p, ex.choice, qb);
+    assert_int_equal(qb[w0], 4);
+    assert_int_equal(qb[x1], 4);
+    bq_buf y = {0};
+    bq_search_bits_yaml(&p, qb, "test", &y);
+    bq_buf_put(&y, "", 1);
+    assert_false(y.oom);
+    assert_string_equal((char *)y.data, "# test\n\"c0\": {wbits: 4, abits: 8}\n"
+                                        "\"c1\": {wbits: 4, abits: 4}\n");
+    bq_buf_free(&y);
+    bq_buf j = {0};
+    bq_search_report_json(&p, &b, NULL, &ex, &ex, &j);
+    bq_buf_put(&j, "", 1);
+    const char *js = (const char *)j.data;
+    assert_non_null(strstr(js, "\"budget_cycles\": 10000"));
+    assert_non_null(strstr(js, "\"exact\": {\"objective\": 1,"));
+    assert_non_null(strstr(js, "\"solver\": \"exact\""));
+    /* c1 at W4A4: exec[4][4] = 10*(4*9+4) */
+    assert_non_null(strstr(js, "{\"name\": \"c1\", \"wbits\": 4, \"abits\": 4, \"obits\": 0, \"cycles\": 400}"));
+    assert_non_null(strstr(js, "\"bits\": {\"c0.w\": 4, \"c0.out\": 4, \"c1.w\": 4}"));
+    bq_buf_free(&j);
+    bq_search_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decomposition),
@@ -495,6 +542,7 @@ int main(void) {
         cmocka_unit_test(test_ga_deterministic),
         cmocka_unit_test(test_exact_state_limit),
         cmocka_unit_test(test_budget_parse),
+        cmocka_unit_test(test_outputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
