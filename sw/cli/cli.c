@@ -1,6 +1,7 @@
 /* cli.c — see cli.h. */
 #include "cli.h"
 #include "model_io.h"
+#include "onnx_import.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -10,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* --mean/--std: input preprocessing of ONNX models, accepted by every command (docs/onnx.md). */
+static const char *cli_onnx_mean, *cli_onnx_std;
 
 void bq_cli_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -53,6 +57,11 @@ int bq_cli_parse(int argc, char **argv, bq_cli_opt *opts, int n_opts, const char
                 return 2;
             }
         }
+        if (!found && (eq || i + 1 < argc) &&
+            ((nlen == 4 && !strncmp(name, "mean", 4)) || (nlen == 3 && !strncmp(name, "std", 3)))) {
+            *(name[0] == 'm' ? &cli_onnx_mean : &cli_onnx_std) = eq ? eq + 1 : argv[++i];
+            found = 1;
+        }
         if (!found) {
             bq_cli_error(argv[0], "unknown option '%s'; see `brecq %s --help`", a, argv[0]);
             return 2;
@@ -93,19 +102,18 @@ int bq_cli_threads(const char *cmd, const char *s) {
     return 0;
 }
 
-/* The ONNX importer registers itself here when it is linked in (see sw/onnx_import.c). */
-int (*bq_cli_onnx_loader)(bq_model *m, const char *path, char *err, size_t errlen) = NULL;
-
 int bq_cli_load_model(const char *cmd, const char *path, bq_model *m) {
     char err[512];
     size_t n = strlen(path);
     int rc;
     if (n > 5 && strcmp(path + n - 5, ".onnx") == 0) {
-        if (!bq_cli_onnx_loader) {
-            bq_cli_error(cmd, "%s: ONNX import is not built into this brecq", path);
-            return -1;
-        }
-        rc = bq_cli_onnx_loader(m, path, err, sizeof(err));
+        bq_onnx_options opt = {0};
+        double v;
+        if (cli_onnx_mean && bq_cli_float(cmd, "mean", cli_onnx_mean, -1e6, 1e6, &v)) return -1;
+        if (cli_onnx_mean) { opt.has_mean = 1; opt.mean = (float)v; }
+        if (cli_onnx_std && bq_cli_float(cmd, "std", cli_onnx_std, 1e-12, 1e6, &v)) return -1;
+        if (cli_onnx_std) { opt.has_std = 1; opt.std = (float)v; }
+        rc = bq_onnx_load(m, path, &opt, err, sizeof(err));
     } else {
         rc = bq_model_load(m, path, err, sizeof(err));
     }
