@@ -5,6 +5,11 @@
  */
 #include "ops.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* GCC's -O2 cost model leaves loops with unknown trip counts scalar; these are worth it. */
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
 void bq_clamp_forward(float *out, const float *inp, size_t count, float lo, float hi) {
     for (size_t i = 0; i < count; i++) {
         float x = inp[i];

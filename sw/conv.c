@@ -40,10 +40,11 @@
 /* GCC's -O2 cost model ("very cheap") leaves loops with unknown trip counts scalar; the packing
  * and copy loops here are worth vectorizing. */
 #pragma GCC optimize("vect-cost-model=dynamic")
-/* Vector values are passed between static (inlined) helpers only, so the psABI note GCC gives
- * for 64-byte vectors on targets without AVX-512 (e.g. the sanitizer build) does not apply. */
-#pragma GCC diagnostic ignored "-Wpsabi"
 #endif
+/* Vector values are passed between static (inlined) helpers only, so the psABI note GCC and
+ * clang give for 64-byte vectors on targets without AVX-512 (the sanitizer build) does not
+ * apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 #define VL 16                  /* floats per vector (one AVX-512 register; GCC splits it on AVX2) */
 #define MR 8                   /* micro-tile rows (output channels, or taps in dinp) */
@@ -570,14 +571,15 @@ static void *dw_fwd_worker(void *arg) {
                     int ox_lo, ox_hi;
                     valid_range(w, wo, sw, kx, cs->pad_l, &ox_lo, &ox_hi);
                     const float wv = wk[ky * kw + kx];
+                    const int dx = kx - cs->pad_l;   /* input x = ox*sw + dx, >= 0 in range */
                     for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        const float *src = plane + (size_t)(oy * sh + ky - cs->pad_t) * w
-                                           + kx - cs->pad_l;
+                        const float *src = plane + (size_t)(oy * sh + ky - cs->pad_t) * w;
                         float *dst = o + (size_t)oy * wo;
                         if (sw == 1) {
-                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += wv * src[ox];
+                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += wv * src[ox + dx];
                         } else {
-                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += wv * src[ox * sw];
+                            for (int ox = ox_lo; ox < ox_hi; ox++)
+                                dst[ox] += wv * src[ox * sw + dx];
                         }
                     }
                 }
@@ -608,17 +610,19 @@ static void *dw_bwd_worker(void *arg) {
                     const size_t tap = (size_t)co * kh * kw + (size_t)ky * kw + kx;
                     const float wv = weight[tap];
                     float acc = 0.0f;
+                    const int dx = kx - cs->pad_l;   /* input x = ox*sw + dx, >= 0 in range */
                     for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        size_t ioff = in_off + (size_t)(oy * sh + ky - cs->pad_t) * w
-                                      + kx - cs->pad_l;
+                        size_t ioff = in_off + (size_t)(oy * sh + ky - cs->pad_t) * w;
                         const float *gr = g + (size_t)oy * wo;
                         if (dweight) {
                             const float *src = t->inp + ioff;
-                            for (int ox = ox_lo; ox < ox_hi; ox++) acc += gr[ox] * src[ox * sw];
+                            for (int ox = ox_lo; ox < ox_hi; ox++)
+                                acc += gr[ox] * src[ox * sw + dx];
                         }
                         if (dinp) {
                             float *dst = dinp + ioff;
-                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox * sw] += wv * gr[ox];
+                            for (int ox = ox_lo; ox < ox_hi; ox++)
+                                dst[ox * sw + dx] += wv * gr[ox];
                         }
                     }
                     if (dweight) dweight[tap] += acc;
@@ -656,11 +660,16 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
                         float *scratch) {
     const size_t plane = (size_t)cs->hout * cs->wout;
     if (dbias) {
+        /* Vector partial sums: a scalar float sum is one 4-cycle add chain per element. */
         for (int n = 0; n < cs->n; n++)
             for (int c = 0; c < cs->cout; c++) {
                 const float *g = dout + ((size_t)n * cs->cout + c) * plane;
+                vf acc = {0};
+                size_t i = 0;
+                for (; i + VL <= plane; i += VL) acc += vload(g + i);
                 float s = 0.0f;
-                for (size_t i = 0; i < plane; i++) s += g[i];
+                for (int l = 0; l < VL; l++) s += acc[l];
+                for (; i < plane; i++) s += g[i];
                 dbias[c] += s;
             }
     }
@@ -718,10 +727,10 @@ static void im2col_ld(float *col, size_t ld, const float *img, const bq_conv_sha
                         for (int ox = 0; ox < wo; ox++) dst[ox] = pad_value;
                         continue;
                     }
-                    const float *src = plane + (size_t)(oy * sh + ky - cs->pad_t) * w
-                                       + kx - cs->pad_l;
+                    const float *src = plane + (size_t)(oy * sh + ky - cs->pad_t) * w;
+                    const int dx = kx - cs->pad_l;
                     for (int ox = 0; ox < ox_lo; ox++) dst[ox] = pad_value;
-                    for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] = src[ox * sw];
+                    for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] = src[ox * sw + dx];
                     for (int ox = ox_hi; ox < wo; ox++) dst[ox] = pad_value;
                 }
             }
@@ -749,8 +758,9 @@ void bq_col2im(float *img, const float *col, const bq_conv_shape *cs) {
                 const float *row = col + ((size_t)(ci * kh + ky) * kw + kx) * ld;
                 for (int oy = oy_lo; oy < oy_hi; oy++) {
                     const float *src = row + (size_t)oy * wo;
-                    float *dst = plane + (size_t)(oy * sh + ky - cs->pad_t) * w + kx - cs->pad_l;
-                    for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox * sw] += src[ox];
+                    float *dst = plane + (size_t)(oy * sh + ky - cs->pad_t) * w;
+                    const int dx = kx - cs->pad_l;
+                    for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox * sw + dx] += src[ox];
                 }
             }
         }
