@@ -31,3 +31,17 @@ test-hwmodel: $(HW_GEN_SVH)
 	@echo "test-hwmodel: passed ($(words $(HW_CONFIGS)) configs generated, bad config rejected)"
 
 TEST_TARGETS  += test-hwmodel
+
+# Benchmark: cost-table build time and allocation scores/s for fres20/mbv2t-shaped layer lists.
+# Built straight from hw_model/*.c so it does not depend on the rest of libbrecq.
+HWM_SRCS := $(wildcard hw_model/*.c)
+HWM_HDRS := $(wildcard hw_model/*.h)
+$(BUILD)/bench_hwmodel: hw_model/bench/bench_hwmodel.c $(HWM_SRCS) $(HWM_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/bench/bench_hwmodel.c $(HWM_SRCS) $(PKG_LIBS)
+
+bench-hwmodel: $(BUILD)/bench_hwmodel
+	@mkdir -p $(BUILD)/bench
+	$(BUILD)/bench_hwmodel configs/hw/tiny.yaml configs/hw/edge.yaml --json $(BUILD)/bench/hwmodel.json
+
+BENCH_TARGETS += bench-hwmodel

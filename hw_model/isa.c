@@ -71,7 +71,6 @@ int bq_isa_encode(const bq_instr *in, uint32_t w[4]) {
 
 int bq_isa_decode(int stage, const uint32_t w[4], bq_instr *out) {
     memset(out, 0, sizeof *out);
-    out->iter[0] = out->iter[1] = -1;
     out->stage = (uint8_t)stage;
     out->op = (uint8_t)get(w[0], 0, 4);
     out->wait0 = (uint8_t)get(w[0], 8, 1);

@@ -24,7 +24,7 @@
  * a scheduler bug: returns -1 (w still filled with the truncated values), else 0. */
 int bq_isa_encode(const bq_instr *in, uint32_t w[4]);
 
-/* Unpack w for a queue of `stage` into *out (derived fields beats/tsig/iter are left 0/-1).
+/* Unpack w for a queue of `stage` into *out (the derived fields beats/beats2 are left 0).
  * Returns 0, or -1 for an illegal opcode. */
 int bq_isa_decode(int stage, const uint32_t w[4], bq_instr *out);
 

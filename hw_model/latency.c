@@ -94,17 +94,19 @@ static int tok_push(sim *s, int t, int64_t vis) {
 /* Earliest cycle of the stage's next event, INF if blocked on a token not yet pushed or done. */
 static int64_t next_time(const sim *s, int st) {
     if (st == BQ_STAGE_FETCH && s->phase[st] == 1) return s->req[st] > s->port_free ? s->req[st] : s->port_free;
+    if (st == BQ_STAGE_EXEC && s->phase[st] == 1) {   /* last beat held until RESFREE */
+        int64_t v = tq_front(&s->tq[BQ_TOK_RESFREE]);
+        return v > s->req[st] ? v : s->req[st];
+    }
     if (st == BQ_STAGE_RESULT && s->phase[st] != 0)
         return s->req[st] > s->port_free ? s->req[st] : s->port_free;
     if (s->pc[st] >= s->pr->len[st]) return INF;
-    const bq_instr *in = &s->pr->ins[st][s->pc[st]];
+    const uint64_t k = s->pr->tins[st][s->pc[st]].key;
     int64_t t = s->free_at[st];
     int w0 = -1, w1 = -1;
-    if (st == BQ_STAGE_FETCH) w0 = in->wait0 ? BQ_TOK_FREED : -1;
-    else if (st == BQ_STAGE_EXEC) {
-        w0 = in->wait0 ? BQ_TOK_FILLED : -1;
-        w1 = in->wait1 ? BQ_TOK_RESFREE : -1;
-    } else w0 = in->wait0 ? BQ_TOK_RESRDY : -1;
+    if (st == BQ_STAGE_FETCH) w0 = BQ_T_WAIT0(k) ? BQ_TOK_FREED : -1;
+    else if (st == BQ_STAGE_EXEC) w0 = BQ_T_WAIT0(k) ? BQ_TOK_FILLED : -1;   /* wait1: last beat */
+    else w0 = BQ_T_WAIT0(k) ? BQ_TOK_RESRDY : -1;
     if (w0 >= 0) {
         int64_t v = tq_front(&s->tq[w0]);
         if (v > t) t = v;
@@ -123,30 +125,47 @@ static void account_dispatch(sim *s, int st, int64_t d) {
 
 /* Process the event of stage st at time t. Returns 0 or -1 (out of memory). */
 static int step(sim *s, int st, int64_t t) {
-    const bq_instr *in = &s->pr->ins[st][s->pc[st]];
+    const uint64_t k = s->pr->tins[st][s->pc[st]].key;
+    const int op = BQ_T_OP(k), wait0 = BQ_T_WAIT0(k), wait1 = BQ_T_WAIT1(k);
+    const int sig0 = BQ_T_SIG0(k), sig1 = BQ_T_SIG1(k);
     s->events++;
     if (st == BQ_STAGE_EXEC) {
-        int64_t d = t;
-        if (in->wait0) tq_pop(&s->tq[BQ_TOK_FILLED]);
-        if (in->wait1) tq_pop(&s->tq[BQ_TOK_RESFREE]);
-        account_dispatch(s, st, d);
-        int64_t n = in->op == BQ_OP_RUN ? in->beats : 1;   /* SYNC: one empty beat */
-        if (in->op == BQ_OP_RUN) s->cnt[C_EBEATS] += n;
-        if (in->sig0 && tok_push(s, BQ_TOK_FREED, d + n + 1)) return -1;
-        if (in->sig1 && tok_push(s, BQ_TOK_RESRDY, d + n + 3)) return -1;
-        s->free_at[st] = d + n;
-        s->busy_end[st] = d + n;
-        s->last_done[st] = d + n + 2;
+        /* dispatch in d (FILLED checked here), beats d+1 .. d+N; the last beat (cycle c) is held
+         * while the instruction waits for RESFREE (wait1), popped in c; c is the completion. */
+        int64_t c;
+        if (s->phase[st] == 0) {
+            int64_t d = t;
+            if (wait0) tq_pop(&s->tq[BQ_TOK_FILLED]);
+            account_dispatch(s, st, d);
+            int64_t n = op == BQ_OP_RUN ? (int64_t)BQ_T_BEATS(k) : 1;   /* SYNC: one empty beat */
+            if (op == BQ_OP_RUN) s->cnt[C_EBEATS] += n;
+            if (wait1) {
+                s->phase[st] = 1;
+                s->req[st] = d + n;
+                return 0;
+            }
+            c = d + n;
+        } else {
+            c = t;
+            tq_pop(&s->tq[BQ_TOK_RESFREE]);
+            s->cnt[C_STALL1] += c - s->req[st];   /* hold cycles */
+            s->phase[st] = 0;
+        }
+        if (sig0 && tok_push(s, BQ_TOK_FREED, c + 1)) return -1;
+        if (sig1 && tok_push(s, BQ_TOK_RESRDY, c + 3)) return -1;
+        s->free_at[st] = c;
+        s->busy_end[st] = c;
+        s->last_done[st] = c + 2;
         s->pc[st]++;
         return 0;
     }
     if (st == BQ_STAGE_FETCH) {
         if (s->phase[st] == 0) {
             int64_t d = t;
-            if (in->wait0) tq_pop(&s->tq[BQ_TOK_FREED]);
+            if (wait0) tq_pop(&s->tq[BQ_TOK_FREED]);
             account_dispatch(s, st, d);
-            if (in->op == BQ_OP_SYNC) {
-                if (in->sig0 && tok_push(s, BQ_TOK_FILLED, d + 2)) return -1;
+            if (op == BQ_OP_SYNC) {
+                if (sig0 && tok_push(s, BQ_TOK_FILLED, d + 2)) return -1;
                 s->free_at[st] = s->busy_end[st] = s->last_done[st] = d + 1;
                 s->pc[st]++;
                 return 0;
@@ -157,18 +176,18 @@ static int step(sim *s, int st, int64_t t) {
             return 0;
         }
         /* grant of plane `plane` at t */
-        int64_t a = t, n = in->beats;
+        int64_t a = t, n = BQ_T_BEATS(k);
         s->cnt[C_STALL0] += a - s->req[st];
         int64_t l = a + s->Lr + (n - 1) * s->Rr;
         s->port_free = l + 1;
         s->cnt[C_RD] += n;
         s->cnt[C_PORT] += l - a + 1;
-        s->cnt[in->target == BQ_TGT_W ? C_BW : in->target == BQ_TGT_A ? C_BA : C_BRQ] += n * s->Wb;
-        if (++s->plane < in->nplanes) {
+        s->cnt[BQ_T_TARGET(k) == BQ_TGT_W ? C_BW : BQ_T_TARGET(k) == BQ_TGT_A ? C_BA : C_BRQ] += n * s->Wb;
+        if (++s->plane < BQ_T_NPLANES(k)) {
             s->req[st] = l + 1;
             return 0;
         }
-        if (in->sig0 && tok_push(s, BQ_TOK_FILLED, l + 1)) return -1;
+        if (sig0 && tok_push(s, BQ_TOK_FILLED, l + 1)) return -1;
         s->phase[st] = 0;
         s->free_at[st] = s->busy_end[st] = s->last_done[st] = l;
         s->pc[st]++;
@@ -177,27 +196,27 @@ static int step(sim *s, int st, int64_t t) {
     /* result */
     if (s->phase[st] == 0) {
         int64_t d = t;
-        if (in->wait0) tq_pop(&s->tq[BQ_TOK_RESRDY]);
+        if (wait0) tq_pop(&s->tq[BQ_TOK_RESRDY]);
         account_dispatch(s, st, d);
-        if (in->op == BQ_OP_SYNC) {
-            if (in->sig0 && tok_push(s, BQ_TOK_RESFREE, d + 2)) return -1;
+        if (op == BQ_OP_SYNC) {
+            if (sig0 && tok_push(s, BQ_TOK_RESFREE, d + 2)) return -1;
             s->free_at[st] = s->busy_end[st] = s->last_done[st] = d + 1;
             s->pc[st]++;
             return 0;
         }
-        if (in->res) {
+        if (BQ_T_RES(k)) {
             s->phase[st] = 1;
             s->req[st] = d + 1;
             return 0;
         }
         int64_t sc = d + 1;
-        if (in->sig0 && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
+        if (sig0 && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
         s->phase[st] = 2;
         s->req[st] = sc + s->C;
         return 0;
     }
     if (s->phase[st] == 1) {   /* residual read granted */
-        int64_t a = t, n = in->beats2;
+        int64_t a = t, n = BQ_T_BEATS2(k);
         s->cnt[C_STALL2] += a - s->req[st];
         int64_t l = a + s->Lr + (n - 1) * s->Rr;
         s->port_free = l + 1;
@@ -205,13 +224,13 @@ static int step(sim *s, int st, int64_t t) {
         s->cnt[C_PORT] += l - a + 1;
         s->cnt[C_BRES] += n * s->Wb;
         int64_t sc = l + 1;
-        if (in->sig0 && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
+        if (sig0 && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
         s->phase[st] = 2;
         s->req[st] = sc + s->C;
         return 0;
     }
     /* write granted */
-    int64_t a = t, n = in->beats;
+    int64_t a = t, n = BQ_T_BEATS(k);
     s->cnt[C_STALL2] += a - s->req[st];
     int64_t e = a + 1 + (n - 1) * s->Rw + s->Lw;
     s->port_free = e + 1;
@@ -271,7 +290,7 @@ static long periodic_span(const sim *s, int level, int rec, const int *len) {
             long lo = s->pc[st] + (j - 1) * (long)len[st], hi = s->pc[st] + j * (long)len[st];
             for (long x = lo; x <= hi && ok; x++)
                 if (x >= pr->len[st] || x - len[st] < 0 ||
-                    pr->ins[st][x].tsig != pr->ins[st][x - len[st]].tsig)
+                    pr->tins[st][x].key != pr->tins[st][x - len[st]].key)
                     ok = 0;
         }
         if (!ok) break;
@@ -358,9 +377,9 @@ int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_p
         }
         if (best < 0) break;
         if (skip && best == BQ_STAGE_EXEC && s->phase[best] == 0) {
-            const bq_instr *in = &prog->ins[best][s->pc[best]];
-            if (in->iter[1] >= 0 && try_skip(s, 1, in->iter[1], bt)) continue;
-            if (in->iter[0] >= 0 && try_skip(s, 0, in->iter[0], bt)) continue;
+            const bq_tinstr *ti = &prog->tins[best][s->pc[best]];
+            if (ti->iter[1] >= 0 && try_skip(s, 1, ti->iter[1], bt)) continue;
+            if (ti->iter[0] >= 0 && try_skip(s, 0, ti->iter[0], bt)) continue;
         }
         if (step(s, best, bt) != 0) {
             seterr(err, errlen, "layer '%s': out of memory in the latency model", p->layer.name);
@@ -427,6 +446,7 @@ int bq_latency_layer(bq_latency *out, const bq_hwcfg *cfg, const bq_hw_layer *l,
     bq_sched_plan p;
     if (bq_sched_plan_layer(&p, cfg, l, err, errlen) != 0) return -1;
     bq_program_reset(scratch);
+    scratch->timing_only = 1;
     if (bq_sched_build(scratch, &p, cfg, NULL, err, errlen) != 0) return -1;
     return bq_latency_program(out, scratch, &p, cfg, 1, err, errlen);
 }

@@ -35,7 +35,10 @@ const char *bq_loop_order_name(int order) {
 void bq_program_init(bq_program *p) { memset(p, 0, sizeof *p); }
 
 void bq_program_free(bq_program *p) {
-    for (int s = 0; s < BQ_NSTAGES; s++) free(p->ins[s]);
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        free(p->ins[s]);
+        free(p->tins[s]);
+    }
     for (int l = 0; l < 2; l++) free(p->itbase[l]);
     memset(p, 0, sizeof *p);
 }
@@ -193,44 +196,49 @@ typedef struct {
     size_t errlen;
 } emitter;
 
-static uint32_t tsig_of(const bq_instr *in) {
-    uint32_t v[12] = {in->stage, in->op, in->wait0, in->wait1, in->sig0, in->sig1, in->target,
-                      in->nplanes, in->beats, in->beats2, in->commit, in->mode};
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < 12; i++) {
-        h ^= v[i];
-        h *= 16777619u;
-    }
-    return h;
+static uint64_t tkey_of(const bq_instr *in) {
+    return (uint64_t)in->beats | (uint64_t)(in->beats2 & 0xffffu) << 32 |
+           (uint64_t)in->op << 48 | (uint64_t)in->wait0 << 49 | (uint64_t)in->wait1 << 50 |
+           (uint64_t)in->sig0 << 51 | (uint64_t)in->sig1 << 52 | (uint64_t)in->res << 53 |
+           (uint64_t)(in->target & 3) << 54 | (uint64_t)(in->nplanes & 15) << 56;
 }
 
-static bq_instr *push(emitter *em, int stage, bq_instr *in) {
+static void push(emitter *em, int stage, bq_instr *in) {
     bq_program *pr = em->prog;
-    if (em->bad) return NULL;
-    if (pr->len[stage] == pr->cap[stage]) {
+    if (em->bad) return;
+    int n = pr->len[stage];
+    if (n == pr->cap[stage]) {
         int nc = pr->cap[stage] ? pr->cap[stage] * 2 : 256;
-        bq_instr *ni = realloc(pr->ins[stage], sizeof *ni * (size_t)nc);
-        if (!ni) {
-            em->bad = 1;
-            seterr(em->err, em->errlen, "layer '%s': out of memory building the program",
-                   em->p->layer.name);
-            return NULL;
-        }
-        pr->ins[stage] = ni;
+        bq_tinstr *nt = realloc(pr->tins[stage], sizeof *nt * (size_t)nc);
+        if (!nt) goto oom;
+        pr->tins[stage] = nt;
         pr->cap[stage] = nc;
     }
+    if (!pr->timing_only && n == pr->fcap[stage]) {
+        int nc = pr->fcap[stage] ? pr->fcap[stage] * 2 : 256;
+        if (nc <= n) nc = 2 * n;
+        bq_instr *ni = realloc(pr->ins[stage], sizeof *ni * (size_t)nc);
+        if (!ni) goto oom;
+        pr->ins[stage] = ni;
+        pr->fcap[stage] = nc;
+    }
     in->stage = (uint8_t)stage;
-    in->iter[0] = in->iter[1] = -1;
+    bq_tinstr *t = &pr->tins[stage][pr->len[stage]];
+    t->key = tkey_of(in);
+    t->iter[0] = t->iter[1] = -1;
     if (stage == BQ_STAGE_EXEC)
         for (int l = 0; l < 2; l++)
             if (em->pend_iter[l] >= 0) {
-                in->iter[l] = em->pend_iter[l];
+                t->iter[l] = em->pend_iter[l];
                 em->pend_iter[l] = -1;
             }
-    in->tsig = tsig_of(in);
-    bq_instr *dst = &pr->ins[stage][pr->len[stage]++];
-    *dst = *in;
-    return dst;
+    if (!pr->timing_only) pr->ins[stage][n] = *in;
+    pr->len[stage]++;
+    return;
+oom:
+    em->bad = 1;
+    seterr(em->err, em->errlen, "layer '%s': out of memory building the program",
+           em->p->layer.name);
 }
 
 /* Start an iteration of the periodic loop at `level`: remember where each program stands. */
@@ -294,66 +302,44 @@ static void fetch_load(emitter *em, int target, int nplanes, uint64_t dram, uint
     push(em, BQ_STAGE_FETCH, &in);
 }
 
-static void exec_run(emitter *em, bq_instr *in) { push(em, BQ_STAGE_EXEC, in); }
 
-typedef struct { int w0, wn, a0, an, k0, nk; } rect;   /* a sub-range of the execute loop */
 
-/* Execute one K chunk of one output tile. Operands start at bank rows wbase/abase with plane
- * strides wstride/astride, nk words. `last` = final chunk of the tile: the work is split so that
- * only the final beat waits for the result slot (commit), see docs/latency_model.md. */
+/* Execute one K chunk of one output tile: one RUN over all wbits x abits plane pairs and nk
+ * words, operands from bank rows wbase/abase with plane strides wstride/astride. On the final
+ * chunk (`last`) it commits the tile to the result slot: it waits for RESFREE of the previous
+ * tile, which the RTL checks only at the last beat (so execution overlaps the result stage),
+ * and signals RESRDY. */
 static void exec_chunk(emitter *em, int wbase, int wstride, int abase, int astride, int nk,
                        int wait_filled, int sig_freed, int clear, int last) {
     const bq_hw_layer *l = &em->p->layer;
     const int wb = l->wbits, ab = l->abits;
-    bq_instr base;
-    memset(&base, 0, sizeof base);
-    base.op = BQ_OP_RUN;
-    base.wbits = (uint8_t)wb;
-    base.abits = (uint8_t)ab;
-    base.wsigned = (uint8_t)l->w_signed;
-    base.asigned = (uint8_t)l->a_signed;
-    base.wstride = (uint16_t)wstride;
-    base.astride = (uint16_t)astride;
-    if (!last) {
-        bq_instr in = base;
-        in.clear = (uint8_t)clear;
-        in.asum = 1;
-        in.w0 = 0; in.wn = (uint8_t)wb; in.a0 = 0; in.an = (uint8_t)ab;
-        in.wbase = (uint16_t)wbase; in.abase = (uint16_t)abase; in.nk = (uint16_t)nk;
-        in.wait0 = (uint8_t)wait_filled;
-        in.sig0 = (uint8_t)sig_freed;
-        in.beats = (uint32_t)(wb * ab * nk);
-        exec_run(em, &in);
-        if (sig_freed) em->signaled++;
-        return;
+    bq_instr in;
+    memset(&in, 0, sizeof in);
+    in.op = BQ_OP_RUN;
+    in.wbits = (uint8_t)wb;
+    in.abits = (uint8_t)ab;
+    in.wsigned = (uint8_t)l->w_signed;
+    in.asigned = (uint8_t)l->a_signed;
+    in.w0 = 0;
+    in.wn = (uint8_t)wb;
+    in.a0 = 0;
+    in.an = (uint8_t)ab;
+    in.wbase = (uint16_t)wbase;
+    in.abase = (uint16_t)abase;
+    in.wstride = (uint16_t)wstride;
+    in.astride = (uint16_t)astride;
+    in.nk = (uint16_t)nk;
+    in.clear = (uint8_t)clear;
+    in.asum = 1;   /* weight-loop index 0 covers every (activation plane, K word) once */
+    in.wait0 = (uint8_t)wait_filled;
+    in.sig0 = (uint8_t)sig_freed;
+    in.beats = (uint32_t)(wb * ab * nk);
+    if (last) {
+        in.commit = 1;
+        in.sig1 = 1;                      /* RESRDY */
+        in.wait1 = em->tile > 0;          /* RESFREE of the previous tile, at the last beat */
     }
-    /* rectangles R1..R4 of the (ii, jj, kc) loop; R4 is the single committing beat */
-    rect r[4];
-    int nr = 0;
-    if (wb > 1) r[nr++] = (rect){0, wb - 1, 0, ab, 0, nk};
-    if (ab > 1) r[nr++] = (rect){wb - 1, 1, 0, ab - 1, 0, nk};
-    if (nk > 1) r[nr++] = (rect){wb - 1, 1, ab - 1, 1, 0, nk - 1};
-    r[nr++] = (rect){wb - 1, 1, ab - 1, 1, nk - 1, 1};
-    for (int i = 0; i < nr; i++) {
-        bq_instr in = base;
-        in.w0 = (uint8_t)r[i].w0; in.wn = (uint8_t)r[i].wn;
-        in.a0 = (uint8_t)r[i].a0; in.an = (uint8_t)r[i].an;
-        in.wbase = (uint16_t)(wbase + r[i].w0 * wstride + r[i].k0);
-        in.abase = (uint16_t)(abase + r[i].a0 * astride + r[i].k0);
-        in.nk = (uint16_t)r[i].nk;
-        /* asum: every (activation plane, K word) exactly once, on weight-loop index 0 */
-        in.asum = (uint8_t)(wb == 1 || i == 0);
-        in.clear = (uint8_t)(clear && i == 0);
-        in.wait0 = (uint8_t)(wait_filled && i == 0);
-        in.beats = (uint32_t)(r[i].wn * r[i].an * r[i].nk);
-        if (i == nr - 1) {
-            in.commit = 1;
-            in.sig1 = 1;                      /* RESRDY */
-            in.wait1 = em->tile > 0;          /* RESFREE of the previous tile */
-            in.sig0 = (uint8_t)sig_freed;
-        }
-        exec_run(em, &in);
-    }
+    push(em, BQ_STAGE_EXEC, &in);
     if (sig_freed) em->signaled++;
 }
 

@@ -68,16 +68,36 @@ typedef struct {
     /* derived, for the latency model (not encoded) */
     uint32_t beats;                    /* fetch: beats per plane; exec: wn*an*nk; result: write beats */
     uint32_t beats2;                   /* result: residual read beats (0 without res) */
-    uint32_t tsig;                     /* hash of every timing-relevant field (period detection) */
-    int32_t iter[2];                   /* exec only: iteration record starting here, per level, or -1 */
 } bq_instr;
 
-/* The three programs of one layer plus the iteration records of its periodic loops. */
+/* The timing view of one instruction (what the latency model reads): every timing-relevant field
+ * packed in `key` (two instructions with equal keys take the same time in the same state):
+ * bits 0-31 beats, 32-47 beats2, 48 op, 49 wait0, 50 wait1, 51 sig0, 52 sig1, 53 res,
+ * 54-55 target, 56-59 nplanes. iter[L] = iteration record of level L starting here, or -1. */
+typedef struct {
+    uint64_t key;
+    int32_t iter[2];
+} bq_tinstr;
+#define BQ_T_BEATS(k) ((uint32_t)(k))
+#define BQ_T_BEATS2(k) ((uint32_t)((k) >> 32) & 0xffffu)
+#define BQ_T_OP(k) ((int)((k) >> 48) & 1)
+#define BQ_T_WAIT0(k) ((int)((k) >> 49) & 1)
+#define BQ_T_WAIT1(k) ((int)((k) >> 50) & 1)
+#define BQ_T_SIG0(k) ((int)((k) >> 51) & 1)
+#define BQ_T_SIG1(k) ((int)((k) >> 52) & 1)
+#define BQ_T_RES(k) ((int)((k) >> 53) & 1)
+#define BQ_T_TARGET(k) ((int)((k) >> 54) & 3)
+#define BQ_T_NPLANES(k) ((int)((k) >> 56) & 15)
+
+/* The three programs of one layer plus the iteration records of its periodic loops. The timing
+ * view `tins` is always filled; the full instructions `ins` only when `timing_only` is 0. */
 typedef struct {
     bq_instr *ins[BQ_NSTAGES];
-    int len[BQ_NSTAGES], cap[BQ_NSTAGES];
+    bq_tinstr *tins[BQ_NSTAGES];
+    int len[BQ_NSTAGES], cap[BQ_NSTAGES], fcap[BQ_NSTAGES];   /* capacities of tins, ins */
     int *itbase[2];   /* level L: itbase[L][3*i + s] = index in stage s where iteration i starts */
     int nit[2], capit[2];
+    int timing_only;  /* set by the caller before bq_sched_build (bq_program_init: 0) */
 } bq_program;
 
 void bq_program_init(bq_program *p);

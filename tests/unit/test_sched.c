@@ -94,8 +94,8 @@ static void test_layer_ctor(void **st) {
  * fetch: RQ 64 B = 8 beats, dispatch 0, accepted 1, last beat 1+12+7 = 20.
  *        W 2 planes x 2 beats: planes end 21+12+1 = 34 and 35+13 = 48.
  *        A 2 planes x 2 beats: 62 and 76; FILLED pushed 76, visible 77.
- * exec:  R1 (plane 0, a planes 0..1): dispatch 77, 2 beats, ends 79; R2 (plane 1, a 0): 80;
- *        R4 (commit): beat 81, FREED visible 82, RESRDY pushed 83 (visible 84).
+ * exec:  one RUN of 2x2x1 = 4 beats: dispatch 77, beats 78..81 (no RESFREE needed for the
+ *        first tile), FREED visible 82, RESRDY pushed 83 (visible 84).
  * fetch: drain SYNC of the FREED token: dispatch 82, done 83.
  * result: dispatch 84, compute 85..180, write of 2 beats requested 181, wdone 181+1+1+12 = 195.
  * CYCLES = 1 + max(83, 81+2, 195) = 196. */
@@ -116,8 +116,30 @@ static void test_single_tile(void **st) {
     assert_int_equal(r.rd_beats, 8 + 4 + 4);
     assert_int_equal(r.wr_beats, 2);
     assert_int_equal(r.bytes_out, 16);
-    assert_int_equal(r.instrs[BQ_STAGE_EXEC], 3);
+    assert_int_equal(r.instrs[BQ_STAGE_EXEC], 1);
     assert_string_equal(r.bound, "output");
+}
+
+/* Two tiles (M=8, K=32, N=4) at W1A1O1: the second commit's last beat is held for RESFREE.
+ * fetch: RQ 2 entries x 4 banks x 16 B = 16 beats, last beat 1+12+15 = 28; W stripe 0 (2 beats)
+ *        ends 42; A (2 beats) ends 56 (FILLED @57); W stripe 1 ends 70 (FILLED @71).
+ * exec:  tile 0: dispatch 57, beat 58, RESRDY @61. tile 1: dispatch 71 (W stripe 1), its only
+ *        beat is the last one: held until RESFREE is visible (158), FREED @159, RESRDY @161.
+ * result: tile 0 dispatch 61, compute 62..157 (RESFREE pushed 157), write 158, wdone 158+1+12 = 171;
+ *        tile 1 dispatch 171, compute 172..267, write 268, wdone 281.
+ * fetch: drain SYNC 159..160. CYCLES = 1 + max(160, 158+2, 281) = 282.
+ * exec stall = 57 (before the first dispatch) + 12 (71 - 59) + 86 (hold 72..157) = 155. */
+static void test_two_tiles_hold(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    load(&c, kTiny);
+    bq_hw_layer l = conv(32, 8, 1, 2, 2, 1, 1, 1, 1);
+    bq_latency r = run(&c, &l, 1);
+    assert_int_equal(r.order, BQ_ORDER_W_RESIDENT);
+    assert_int_equal(r.cycles, 282);
+    assert_int_equal(r.stall[BQ_STAGE_EXEC], 155);
+    assert_int_equal(r.e_beats, 2);
+    assert_int_equal(r.idle[BQ_STAGE_EXEC], 282 - 1 - 158);
 }
 
 /* K split: weight/activation regions of 4 rows, K = 96 (3 words) at W2A2 -> chunks of 2 and 1
@@ -125,7 +147,8 @@ static void test_single_tile(void **st) {
  * fetch: RQ ends 20; W chunk 0: 2 planes x 4 beats end 36, 52; A chunk 0: 68, 84 (FILLED @85);
  *        W chunk 1: 2 planes x 2 beats end 98, 112; A chunk 1: 126, 140 (FILLED @141).
  * exec:  chunk 0 (8 beats, one RUN): dispatch 85, ends 93, FREED visible 94;
- *        chunk 1: R1 141..143, R2 144, R4 145 (FREED visible 146, RESRDY visible 148).
+ *        chunk 1 (4 beats, commits): dispatch 141, beats 142..145 (FREED visible 146, RESRDY
+ *        visible 148).
  * fetch: two drain SYNCs: 140..141 and 146..147.
  * result: dispatch 148, compute 149..244, write requested 245, wdone 245+1+1+12 = 259.
  * CYCLES = 260. */
@@ -442,6 +465,7 @@ static void test_skip_exact(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layer_ctor),   cmocka_unit_test(test_single_tile),
+        cmocka_unit_test(test_two_tiles_hold),
         cmocka_unit_test(test_k_split),      cmocka_unit_test(test_padding),
         cmocka_unit_test(test_bound),        cmocka_unit_test(test_program_invariants),
         cmocka_unit_test(test_loop_order),   cmocka_unit_test(test_errors),
