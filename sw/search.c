@@ -254,13 +254,6 @@ int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen) {
             return -1;
         }
     }
-    for (int i = 0; i < p->n_cands; i++)
-        if (!isfinite(p->cands[i].sens)) {
-            seterr(err, errlen, "search: group '%s' has a candidate without a finite sensitivity; "
-                   "run the sensitivity pass (bq_search_fill_sens) first",
-                   p->groups[p->cands[i].group].name);
-            return -1;
-        }
     /* every latency term on the free quantizers of one group at most */
     for (int l = 0; l < p->n_layers; l++) {
         const bq_search_layer *L = &p->layers[l];
@@ -640,6 +633,13 @@ static int precheck(const bq_search_problem *p, const bq_search_budget *b, char 
                BQ_SEARCH_MAX_GROUPS);
         return -1;
     }
+    for (int i = 0; i < p->n_cands; i++)
+        if (!isfinite(p->cands[i].sens)) {
+            seterr(err, errlen, "search: group '%s' has a candidate without a finite sensitivity; "
+                   "run the sensitivity pass (bq_search_fill_sens) first",
+                   p->groups[p->cands[i].group].name);
+            return -1;
+        }
     return bq_search_check_budget(p, b, err, errlen);
 }
 

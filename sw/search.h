@@ -42,9 +42,10 @@
  *   int w0  = bq_search_add_quant(&p, "s1b1_conv1.w", BQ_SQ_WEIGHT, g0, 4, (int[]){2,3,4,8}, 2304);
  *   bq_search_add_layer(&p, "s1b1_conv1", w0, img, -1, -1, exec81, NULL, NULL);
  *   bq_search_enumerate(&p, g0);                           // all 4 candidates of the group
- *   bq_search_fill_sens(&p, my_sens, ctx, err, sizeof err);
- *   bq_search_finalize(&p, err, sizeof err);
+ *   bq_search_finalize(&p, err, sizeof err);               // prices candidates
  *   bq_search_budget b = {.max_cycles = 12000, .max_size_bits = -1};
+ *   if (bq_search_check_budget(&p, &b, err, sizeof err)) { ...smallest feasible budget... }
+ *   bq_search_fill_sens(&p, my_sens, ctx, err, sizeof err);   // the expensive part
  *   bq_search_result r;
  *   if (bq_search_exact(&p, &b, NULL, &r, err, sizeof err)) { ...err... }
  *   bq_search_free(&p);
@@ -182,9 +183,11 @@ typedef int (*bq_search_sens_fn)(void *ctx, const bq_search_problem *p, int g, i
 int bq_search_fill_sens(bq_search_problem *p, bq_search_sens_fn fn, void *ctx, char *err,
                         size_t errlen);
 
-/* Check the problem and price every candidate: every group has candidates with finite
- * sensitivities, every free quantizer belongs to a group, every latency term depends on the free
- * quantizers of at most one group. Sorts candidates by group. Returns 0 or -1 + message. */
+/* Check the problem and price every candidate: every group has candidates, every latency term
+ * depends on the free quantizers of at most one group. Sorts candidates by group (stable). After
+ * it, no candidate can be added; sensitivities may still be filled (bq_search_fill_sens), and
+ * budgets checked before measuring them. The solvers require every sensitivity finite.
+ * Returns 0 or -1 + message. */
 int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen);
 
 /* ---- evaluating allocations ---- */

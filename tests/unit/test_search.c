@@ -248,10 +248,19 @@ static void test_missing_sens_rejected(void **st) {
     bq_search_add_layer(&p, "conv", w, img, -1, -1, e, NULL, NULL);
     bq_search_enumerate(&p, g0);
     char err[256] = "";
-    assert_int_equal(bq_search_finalize(&p, err, sizeof err), -1);
+    assert_int_equal(bq_search_finalize(&p, err, sizeof err), 0);   /* prices; sens may come later */
+    bq_search_budget b = {1000, -1};
+    bq_search_result r;
+    assert_int_equal(bq_search_check_budget(&p, &b, err, sizeof err), 0);
+    assert_int_equal(bq_search_exact(&p, &b, NULL, 0, &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "sensitivity"));
-    /* invalid bits are refused when adding */
-    assert_int_equal(bq_search_add_cand(&p, g0, (int[]){5}, 1.0), -1);
+    bq_ga_params gp;
+    bq_ga_params_default(&gp);
+    err[0] = 0;
+    assert_int_equal(bq_search_ga(&p, &b, &gp, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "sensitivity"));
+    /* no candidates after finalize */
+    assert_int_equal(bq_search_add_cand(&p, g0, (int[]){4}, 1.0), -1);
     bq_search_free(&p);
 }
 
@@ -286,9 +295,10 @@ static void test_fill_sens(void **st) {
     bq_search_enumerate(&p, g1);
     int calls = 0;
     char err[256];
+    assert_int_equal(bq_search_add_cand(&p, g0, (int[]){5}, 1.0), -1);   /* 5 not allowed */
+    assert_int_equal(bq_search_finalize(&p, err, sizeof err), 0);
     assert_int_equal(bq_search_fill_sens(&p, sens_cb, &calls, err, sizeof err), 0);
     assert_int_equal(calls, 2);
-    assert_int_equal(bq_search_finalize(&p, err, sizeof err), 0);
     const bq_search_cand *c = bq_search_cand_of(&p, g1, 15);   /* (8, 8), last of the product */
     assert_true(c->bits[0] == 8 && c->bits[1] == 8);
     assert_true(fabs(c->sens - 0.25) < 1e-15);
