@@ -1,0 +1,189 @@
+/* brecq search — latency-budgeted mixed-precision search (docs/search.md).
+ *
+ *   brecq search --model M --hw H --budget B [--out bits.yaml] [--report R.json]
+ *
+ * Builds the problem (quantizer placement of the model, cost table of the accelerator), checks the
+ * budget (an infeasible one fails with the smallest feasible budget), measures the per-group
+ * sensitivities, runs the GA and the exact solver on the same problem, prints both (objective,
+ * slack, time) and writes the exact solver's allocation as bits.yaml for `brecq quantize --bits`.
+ *
+ * STATUS: incomplete. Everything up to the sensitivity pass runs (problem, cost table, budget
+ * parsing and the infeasible-budget error, uniform baselines); the sensitivity measurement is not
+ * in the library yet, so the command stops there with an error (see sens_unavailable). It is not
+ * yet registered in brecq.c (add {"search", bq_cmd_search, ...} there).
+ */
+#include "cli.h"
+#include "costtab.h"
+#include "fileio.h"
+#include "graph.h"
+#include "hwcfg.h"
+#include "qmodel.h"
+#include "search.h"
+#include "search_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The sensitivity measurement (Fisher-weighted block reconstruction error, BRECQ engine) is not in
+ * the library yet. This placeholder refuses to run instead of inventing numbers; replace it with
+ * the engine's bq_search_sens_fn (and its context: float model, calibration set, recipe, cache). */
+static int sens_unavailable(void *ctx, const bq_search_problem *p, int g, int n,
+                            const bq_search_cand *const *cands, double *sens, char *err,
+                            size_t errlen) {
+    (void)ctx; (void)n; (void)cands; (void)sens;
+    snprintf(err, errlen, "sensitivity measurement is not available in this build (group '%s'): "
+             "the BRECQ engine's sensitivity pass (issue 8) has not landed; `brecq search` cannot "
+             "choose an allocation without it", p->groups[g].name);
+    return -1;
+}
+
+/* Library messages start with "search: "; the CLI prefix already says so. */
+static const char *msg(const char *err) {
+    return strncmp(err, "search: ", 8) == 0 ? err + 8 : err;
+}
+
+static void print_result(const char *name, const bq_search_result *r, double clock_mhz) {
+    printf("  %-6s objective %-14.8g cycles %10lld (%9.2f us)  slack %9lld  %8.3f s  (%ld %s)\n",
+           name, r->objective, (long long)r->cycles, (double)r->cycles / clock_mhz,
+           (long long)r->slack_cycles, r->seconds, r->work,
+           strcmp(name, "GA") == 0 ? "individuals" : "states");
+}
+
+int bq_cmd_search(int argc, char **argv) {
+    const char *model = NULL, *hw = NULL, *budget = NULL, *size_budget = NULL, *out = NULL;
+    const char *report = NULL, *wbits_s = NULL, *abits_s = NULL, *seed_s = NULL;
+    bq_cli_opt opts[] = {
+        {"model", 1, &model, "float model (.bqm or .onnx)"},
+        {"hw", 1, &hw, "accelerator config (configs/hw/*.yaml)"},
+        {"budget", 1, &budget, "latency budget: cycles ('12000cyc'), time ('85us') or a fraction "
+                               "of uniform W8A8 latency ('0.35x')"},
+        {"size-budget", 1, &size_budget, "optional model-size budget, weight bits"},
+        {"wbits", 1, &wbits_s, "candidate weight bit-widths (default 2,3,4,8)"},
+        {"abits", 1, &abits_s, "candidate activation bit-widths (default 2,3,4,8)"},
+        {"seed", 1, &seed_s, "GA seed (default 1)"},
+        {"out", 1, &out, "write the allocation as bits.yaml (for brecq quantize --bits)"},
+        {"report", 1, &report, "write a JSON report (both solvers, per-layer bits and cycles)"},
+    };
+    int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
+                          "usage: brecq search --model M --hw H --budget B [--out bits.yaml] "
+                          "[--report R.json]");
+    if (rc) return rc == 1 ? 0 : 2;
+    if (!model || !hw || !budget) {
+        bq_cli_error("search", "--model, --hw and --budget are required; see --help");
+        return 2;
+    }
+    char err[1024] = "";
+    bq_search_space sp;
+    bq_search_space_default(&sp);
+    if ((wbits_s && bq_search_parse_bits(wbits_s, sp.wbits, &sp.n_wbits, err, sizeof err)) ||
+        (abits_s && bq_search_parse_bits(abits_s, sp.abits, &sp.n_abits, err, sizeof err))) {
+        bq_cli_error("search", "%s", msg(err));
+        return 2;
+    }
+    long seed = 1, size_bits = -1;
+    if (seed_s && bq_cli_int("search", "seed", seed_s, 0, 2147483647L, &seed)) return 2;
+    if (size_budget &&
+        bq_cli_int("search", "size-budget", size_budget, 0, 9000000000000000000L, &size_bits))
+        return 2;
+
+    bq_model fp;
+    bq_qmodel q;
+    bq_hwcfg cfg;
+    bq_hw_net net;
+    bq_costtab tab;
+    bq_search_problem p;
+    int have_fp = 0, have_q = 0, have_net = 0, have_tab = 0, have_p = 0;
+    int *qb = NULL;
+    bq_buf yb = {0}, jb = {0};
+    rc = 1;
+    if (bq_cli_load_model("search", model, &fp)) goto done;
+    have_fp = 1;
+    bq_qmodel_opts qo = {.wbits = 8, .abits = 8, .first_last_8bit = 1};
+    if (bq_qmodel_init(&q, &fp, &qo, err, sizeof err)) goto fail;
+    have_q = 1;
+    if (bq_hwcfg_load(&cfg, hw, err, sizeof err)) goto fail;
+    if (bq_search_hw_net(&net, &q, err, sizeof err)) goto fail;
+    have_net = 1;
+    if (bq_costtab_build(&tab, &cfg, &net, err, sizeof err)) goto fail;
+    have_tab = 1;
+    if (bq_search_from_qmodel(&p, &q, &tab, cfg.clock_mhz, &sp, err, sizeof err)) goto fail;
+    have_p = 1;
+    if (bq_search_finalize(&p, err, sizeof err)) goto fail;
+    qb = malloc(sizeof(int) * (size_t)p.n_quants);
+    if (!qb) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    bq_search_uniform_bits(&p, 8, 8, qb);
+    int64_t w8a8 = bq_search_total_cycles(&p, qb);
+    bq_search_budget b = {0, size_bits};
+    if (bq_budget_parse(budget, cfg.clock_mhz, w8a8, &b.max_cycles, err, sizeof err)) {
+        bq_cli_error("search", "%s", msg(err));
+        rc = 2;
+        goto done;
+    }
+    long ncand = p.n_cands;
+    printf("search: %s on %s: %d layers, %d groups, %ld candidates; budget %lld cycles (%.2f us, "
+           "%.3fx W8A8 = %lld cycles)\n", fp.arch, cfg.name, p.n_layers, p.n_groups, ncand,
+           (long long)b.max_cycles, (double)b.max_cycles / cfg.clock_mhz,
+           (double)b.max_cycles / (double)w8a8, (long long)w8a8);
+    if (bq_search_check_budget(&p, &b, err, sizeof err)) {
+        bq_cli_error("search", "%s", msg(err));
+        rc = 2;
+        goto done;
+    }
+    /* uniform baselines that fit the budget (first/last layers stay 8-bit) */
+    printf("  uniform settings (cycles, fits):");
+    for (int w = 0; w < sp.n_wbits; w++)
+        for (int a = 0; a < sp.n_abits; a++) {
+            bq_search_uniform_bits(&p, sp.wbits[w], sp.abits[a], qb);
+            int64_t c = bq_search_total_cycles(&p, qb);
+            printf("%s W%dA%d %lld%s", (w || a) ? "," : "", sp.wbits[w], sp.abits[a], (long long)c,
+                   c <= b.max_cycles ? " yes" : " no");
+        }
+    printf("\n");
+    fflush(stdout);
+    if (bq_search_fill_sens(&p, sens_unavailable, NULL, err, sizeof err)) goto fail;
+
+    bq_ga_params gp;
+    bq_ga_params_default(&gp);
+    gp.seed = (uint64_t)seed;
+    bq_search_result ga, ex;
+    if (bq_search_ga(&p, &b, &gp, &ga, err, sizeof err)) goto fail;
+    if (bq_search_exact(&p, &b, ga.choice, 0, &ex, err, sizeof err)) goto fail;
+    print_result("GA", &ga, cfg.clock_mhz);
+    print_result("exact", &ex, cfg.clock_mhz);
+    if (ex.objective > ga.objective + 1e-9 * (ga.objective > 0 ? ga.objective : -ga.objective)) {
+        snprintf(err, sizeof err, "internal error: exact objective %.17g worse than the GA's %.17g",
+                 ex.objective, ga.objective);
+        goto fail;
+    }
+    bq_search_choice_bits(&p, ex.choice, qb);
+    if (out) {
+        char comment[256];
+        snprintf(comment, sizeof comment, "brecq search: %s on %s, budget %lld cycles, exact "
+                 "solver, %lld cycles", fp.arch, cfg.name, (long long)b.max_cycles,
+                 (long long)ex.cycles);
+        bq_search_bits_yaml(&p, qb, comment, &yb);
+        if (yb.oom) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+        if (bq_write_file_atomic(out, yb.data, yb.len, err, sizeof err)) goto fail;
+    }
+    if (report) {
+        bq_search_report_json(&p, &b, &ga, &ex, &ex, &jb);
+        if (jb.oom) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+        if (bq_write_file_atomic(report, jb.data, jb.len, err, sizeof err)) goto fail;
+    }
+    rc = 0;
+    goto done;
+fail:
+    bq_cli_error("search", "%s", msg(err));
+    rc = 1;
+done:
+    bq_buf_free(&yb);
+    bq_buf_free(&jb);
+    free(qb);
+    if (have_p) bq_search_free(&p);
+    if (have_tab) bq_costtab_free(&tab);
+    if (have_net) bq_hw_net_free(&net);
+    if (have_q) bq_qmodel_free(&q);
+    if (have_fp) bq_model_free(&fp);
+    return rc;
+}
