@@ -519,6 +519,77 @@ int bq_search_check_budget(const bq_search_problem *p, const bq_search_budget *b
 /* ---------------------------------------------------------------------------------------------- */
 /* shared by both solvers: per-group non-dominated candidate lists and greedy repair               */
 
+typedef struct {
+    int64_t cyc, sz;
+    double sens;
+    int32_t parent;   /* state index in the previous stage */
+    int32_t cand;     /* frontier position in this stage's group */
+} dp_state;
+
+static int cmp_state(const void *a, const void *b) {
+    const dp_state *x = a, *y = b;
+    if (x->cyc != y->cyc) return x->cyc < y->cyc ? -1 : 1;
+    if (x->sz != y->sz) return x->sz < y->sz ? -1 : 1;
+    if (x->sens != y->sens) return x->sens < y->sens ? -1 : 1;
+    if (x->parent != y->parent) return x->parent < y->parent ? -1 : 1;
+    return (x->cand > y->cand) - (x->cand < y->cand);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keep the Pareto-optimal entries of st[0..n): sort by (cycles, size, sensitivity, parent, cand)
+ * and drop an entry when an earlier one has <= size and <= sensitivity (identical entries: the
+ * first is kept). Without use_size, size is ignored: a running minimum. With it, a Fenwick tree
+ * over size ranks holds the minimum sensitivity seen at size <= rank: an exact 3-D filter in
+ * O(n log n). Returns the number kept (compacted to the front, sorted by cycles), or -1 on OOM. */
+static long pareto_filter(dp_state *st, long n, int use_size) {
+    qsort(st, (size_t)n, sizeof *st, cmp_state);
+    long m = 0;
+    if (!use_size) {
+        double bs = INFINITY;
+        for (long i = 0; i < n; i++)
+            if (st[i].sens < bs) {
+                bs = st[i].sens;
+                st[m++] = st[i];
+            }
+        return m;
+    }
+    int64_t *szs = malloc((size_t)(n + 1) * sizeof *szs);
+    double *fen = malloc((size_t)(n + 2) * sizeof *fen);
+    if (!szs || !fen) {
+        free(szs);
+        free(fen);
+        return -1;
+    }
+    for (long i = 0; i < n; i++) szs[i] = st[i].sz;
+    qsort(szs, (size_t)n, sizeof *szs, cmp_i64);
+    long u = 0;
+    for (long i = 0; i < n; i++)
+        if (u == 0 || szs[i] != szs[u - 1]) szs[u++] = szs[i];
+    for (long i = 0; i <= u; i++) fen[i] = INFINITY;
+    for (long i = 0; i < n; i++) {
+        long lo = 0, hi = u - 1;   /* rank of st[i].sz */
+        while (lo < hi) {
+            long mid = (lo + hi) / 2;
+            if (szs[mid] < st[i].sz) lo = mid + 1;
+            else hi = mid;
+        }
+        double q = INFINITY;
+        for (long x = lo + 1; x > 0; x -= x & -x)
+            if (fen[x] < q) q = fen[x];
+        if (q <= st[i].sens) continue;
+        for (long x = lo + 1; x <= u; x += x & -x)
+            if (st[i].sens < fen[x]) fen[x] = st[i].sens;
+        st[m++] = st[i];
+    }
+    free(szs);
+    free(fen);
+    return m;
+}
+
 /* Candidates of every group with dominated ones removed (another candidate no worse in cycles,
  * size (only when the size is budgeted) and sensitivity, and better in one, or identical with a
  * lower index). A dominated candidate is never needed for an optimum, so both solvers use these. */
@@ -532,30 +603,34 @@ static void frontier_free(frontier *f) {
     free(f->off);
 }
 
-static int dominates(const bq_search_cand *a, const bq_search_cand *b, int use_size, int a_first) {
-    int64_t az = use_size ? a->size_bits : 0, bz = use_size ? b->size_bits : 0;
-    if (a->cycles > b->cycles || az > bz || a->sens > b->sens) return 0;
-    if (a->cycles < b->cycles || az < bz || a->sens < b->sens) return 1;
-    return a_first;   /* identical: keep the first */
-}
-
 static int frontier_build(frontier *f, const bq_search_problem *p, int use_size) {
     f->idx = malloc((size_t)(p->n_cands + 1) * sizeof(int));
     f->off = malloc((size_t)(p->n_groups + 1) * sizeof(int));
-    if (!f->idx || !f->off) return -1;
+    int maxc = 1;
+    for (int g = 0; g < p->n_groups; g++)
+        if (p->groups[g].n_cand > maxc) maxc = p->groups[g].n_cand;
+    dp_state *st = malloc((size_t)maxc * sizeof *st);
+    if (!f->idx || !f->off || !st) {
+        free(st);
+        return -1;
+    }
     int n = 0;
     for (int g = 0; g < p->n_groups; g++) {
         f->off[g] = n;
         int nc = p->groups[g].n_cand;
         for (int i = 0; i < nc; i++) {
-            const bq_search_cand *ci = bq_search_cand_of(p, g, i);
-            int dom = 0;
-            for (int j = 0; j < nc && !dom; j++)
-                if (j != i) dom = dominates(bq_search_cand_of(p, g, j), ci, use_size, j < i);
-            if (!dom) f->idx[n++] = i;
+            const bq_search_cand *c = bq_search_cand_of(p, g, i);
+            st[i] = (dp_state){c->cycles, use_size ? c->size_bits : 0, c->sens, -1, i};
         }
+        long m = pareto_filter(st, nc, use_size);
+        if (m < 0) {
+            free(st);
+            return -1;
+        }
+        for (long i = 0; i < m; i++) f->idx[n++] = st[i].cand;
     }
     f->off[p->n_groups] = n;
+    free(st);
     return 0;
 }
 
@@ -788,27 +863,6 @@ cleanup:
 /* ---------------------------------------------------------------------------------------------- */
 /* exact solver: DP over Pareto-optimal partial solutions                                          */
 
-typedef struct {
-    int64_t cyc, sz;
-    double sens;
-    int32_t parent;   /* state index in the previous stage */
-    int32_t cand;     /* frontier position in this stage's group */
-} dp_state;
-
-static int cmp_state(const void *a, const void *b) {
-    const dp_state *x = a, *y = b;
-    if (x->cyc != y->cyc) return x->cyc < y->cyc ? -1 : 1;
-    if (x->sz != y->sz) return x->sz < y->sz ? -1 : 1;
-    if (x->sens != y->sens) return x->sens < y->sens ? -1 : 1;
-    if (x->parent != y->parent) return x->parent < y->parent ? -1 : 1;
-    return (x->cand > y->cand) - (x->cand < y->cand);
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Lagrangian dual of the cycle (which = 0) or size (which = 1) constraint over groups g..G-1:
  * returns the multiplier maximising  sum_g min_c (s + lam*cost) - lam*cap  by ternary search (the
  * function is concave in lam; any lam >= 0 gives a valid bound, so precision only affects speed). */
@@ -860,8 +914,6 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
     double *lc_rest = calloc((size_t)G + 1, sizeof *lc_rest), *lz_rest = calloc((size_t)G + 1, sizeof *lz_rest);
     int *pos = malloc((size_t)(G + 1) * sizeof(int));
     dp_state *buf = NULL;
-    int64_t *szs = NULL;
-    double *fen = NULL;
     long cap = 0;
     int rc = -1;
     if (!hist || !nhist || !rc_min || !rz_min || !rs_min || !lc_rest || !lz_rest || !pos ||
@@ -964,48 +1016,11 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
                    use_size ? " together with the size budget" : "");
             goto cleanup;
         }
-        qsort(buf, (size_t)n, sizeof *buf, cmp_state);
-        /* keep the Pareto-optimal states: drop a state if an earlier one (<= cycles) has <= size
-         * and <= sensitivity. Without a size budget every size is 0: a running minimum. With one,
-         * a Fenwick tree over size ranks holds the minimum sensitivity seen at size <= rank. */
-        long m = 0;
-        if (!use_size) {
-            double bs = INFINITY;
-            for (long i = 0; i < n; i++)
-                if (buf[i].sens < bs) {
-                    bs = buf[i].sens;
-                    buf[m++] = buf[i];
-                }
-        } else {
-            free(szs);
-            free(fen);
-            szs = malloc((size_t)n * sizeof *szs);
-            fen = malloc((size_t)(n + 1) * sizeof *fen);
-            if (!szs || !fen) {
-                seterr(err, errlen, "search: out of memory in the exact solver");
-                goto cleanup;
-            }
-            for (long i = 0; i < n; i++) szs[i] = buf[i].sz;
-            qsort(szs, (size_t)n, sizeof *szs, cmp_i64);
-            long u = 0;
-            for (long i = 0; i < n; i++)
-                if (u == 0 || szs[i] != szs[u - 1]) szs[u++] = szs[i];
-            for (long i = 0; i <= u; i++) fen[i] = INFINITY;
-            for (long i = 0; i < n; i++) {
-                long lo = 0, hi = u - 1;   /* rank of buf[i].sz */
-                while (lo < hi) {
-                    long mid = (lo + hi) / 2;
-                    if (szs[mid] < buf[i].sz) lo = mid + 1;
-                    else hi = mid;
-                }
-                double q = INFINITY;
-                for (long x = lo + 1; x > 0; x -= x & -x)
-                    if (fen[x] < q) q = fen[x];
-                if (q <= buf[i].sens) continue;
-                for (long x = lo + 1; x <= u; x += x & -x)
-                    if (buf[i].sens < fen[x]) fen[x] = buf[i].sens;
-                buf[m++] = buf[i];
-            }
+        /* keep the Pareto-optimal states */
+        long m = pareto_filter(buf, n, use_size);
+        if (m < 0) {
+            seterr(err, errlen, "search: out of memory in the exact solver");
+            goto cleanup;
         }
         hist[g + 1] = malloc((size_t)m * sizeof(dp_state));
         if (!hist[g + 1]) {
@@ -1041,8 +1056,6 @@ cleanup:
     free(lz_rest);
     free(pos);
     free(buf);
-    free(szs);
-    free(fen);
     frontier_free(&f);
     return rc;
 }
