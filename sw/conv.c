@@ -18,16 +18,16 @@
  * q-positions) does the FMAs. Backward uses the same layout: dW[c][k] = <dq[c], B_k> and
  * dcomp[B_k slice] += (W^T dq)[k], where dq is dout in q-space with zeroed junk columns.
  *
- * Images are split over threads (pthreads, one per online CPU, at most one per image); each thread
+ * Images are split over threads (C11 threads, one per online CPU, at most one per image); each thread
  * has its own slice of scratch and, for dW, its own accumulator, summed at the end.
  * Depthwise convs (groups == Cin > 1) use direct loops instead: a GEMM with M = multiplier would
  * waste most of a micro-tile.
  */
-#define _GNU_SOURCE            /* sched_getaffinity: honour taskset / cpusets when picking threads */
 #include "ops.h"
 
-#include <pthread.h>
-#include <sched.h>
+/* C11 threads rather than <pthread.h>: hw_model/sched.h shadows the system <sched.h> (which
+ * pthread.h includes) for every file built with the project's -Ihw_model. */
+#include <threads.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -109,9 +109,7 @@ typedef struct {
 } qgeom;
 
 static int conv_threads(const bq_conv_shape *cs) {
-    cpu_set_t set;
-    long p = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
-                                                          : sysconf(_SC_NPROCESSORS_ONLN);
+    long p = sysconf(_SC_NPROCESSORS_ONLN);
     int t = p < 1 ? 1 : (p > MAX_THREADS ? MAX_THREADS : (int)p);
     return t < cs->n ? t : cs->n;
 }
@@ -400,7 +398,7 @@ typedef struct {
     int n0, n1;                /* images [n0, n1) */
 } conv_task;
 
-static void *fwd_worker(void *arg) {
+static int fwd_worker(void *arg) {
     const conv_task *t = arg;
     const bq_conv_shape *cs = t->cs;
     const qgeom *g = t->g;
@@ -431,10 +429,10 @@ static void *fwd_worker(void *arg) {
                 }
         }
     }
-    return NULL;
+    return 0;
 }
 
-static void *bwd_worker(void *arg) {
+static int bwd_worker(void *arg) {
     const conv_task *t = arg;
     const bq_conv_shape *cs = t->cs;
     const qgeom *g = t->g;
@@ -509,18 +507,18 @@ static void *bwd_worker(void *arg) {
             }
         }
     }
-    return NULL;
+    return 0;
 }
 
 /* Run fn over the images split into g->threads contiguous ranges; the caller's thread takes the
  * first range. A thread that cannot be created runs inline (same result, just slower). */
-static void run_tasks(void *(*fn)(void *), conv_task *tasks, int nt) {
-    pthread_t tid[MAX_THREADS];
+static void run_tasks(int (*fn)(void *), conv_task *tasks, int nt) {
+    thrd_t tid[MAX_THREADS];
     int started[MAX_THREADS] = {0};
-    for (int i = 1; i < nt; i++) started[i] = pthread_create(&tid[i], NULL, fn, &tasks[i]) == 0;
+    for (int i = 1; i < nt; i++) started[i] = thrd_create(&tid[i], fn, &tasks[i]) == thrd_success;
     fn(&tasks[0]);
     for (int i = 1; i < nt; i++) {
-        if (started[i]) pthread_join(tid[i], NULL);
+        if (started[i]) thrd_join(tid[i], NULL);
         else fn(&tasks[i]);
     }
 }
@@ -550,7 +548,7 @@ static void valid_range(int n, int nout, int stride, int k, int pad, int *lo, in
 
 /* out[n, co] = bias + sum_{ky,kx} w[co, ky, kx] * in[n, co / mult, ...]. For each tap the valid
  * output range is computed once, so the innermost loop is a bounds-free axpy over a row. */
-static void *dw_fwd_worker(void *arg) {
+static int dw_fwd_worker(void *arg) {
     const conv_task *t = arg;
     const bq_conv_shape *cs = t->cs;
     const float *weight = t->ap_fwd;           /* the raw weights (no packing for depthwise) */
@@ -586,10 +584,10 @@ static void *dw_fwd_worker(void *arg) {
             }
         }
     }
-    return NULL;
+    return 0;
 }
 
-static void *dw_bwd_worker(void *arg) {
+static int dw_bwd_worker(void *arg) {
     const conv_task *t = arg;
     const bq_conv_shape *cs = t->cs;
     const float *weight = t->ap_fwd;
@@ -630,7 +628,7 @@ static void *dw_bwd_worker(void *arg) {
             }
         }
     }
-    return NULL;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- public entry points */
