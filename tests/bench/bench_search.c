@@ -24,6 +24,7 @@
 #include "fileio.h"
 #include "graph.h"
 #include "hwcfg.h"
+#include "plot.h"
 #include "progress.h"
 #include "qmodel.h"
 #include "rng.h"
@@ -81,9 +82,49 @@ static void synthetic_sens(bq_search_problem *p, bq_rng *rng, int structured) {
     }
 }
 
+/* Per-layer bit map and cycle breakdown of an allocation next to the JSON (a visual check of the
+ * plot module on real data). Missing gnuplot is reported, not fatal. */
+static void plot_allocation(const bq_search_problem *p, const int *choice, const char *dir,
+                            const char *arch, const char *what) {
+    if (!bq_plot_available()) {
+        printf("  (gnuplot not found: no plots)\n");
+        return;
+    }
+    int n = p->n_layers;
+    int *qb = malloc(sizeof(int) * (size_t)p->n_quants), *wb = malloc(sizeof(int) * (size_t)n);
+    int *ab = malloc(sizeof(int) * (size_t)n);
+    const char **names = malloc(sizeof(char *) * (size_t)n);
+    double *cyc = malloc(sizeof(double) * 3 * (size_t)n);
+    if (!qb || !wb || !ab || !names || !cyc) goto done;
+    bq_search_choice_bits(p, choice, qb);
+    for (int l = 0; l < n; l++) {
+        names[l] = p->layers[l].name;
+        wb[l] = qb[p->layers[l].wq];
+        ab[l] = qb[p->layers[l].aq_in];
+        cyc[l] = (double)bq_search_layer_cycles(p, l, qb);
+    }
+    const int uw[2] = {8, 2}, ua[2] = {8, 3};
+    for (int s = 0; s < 2; s++) {
+        bq_search_uniform_bits(p, uw[s], ua[s], qb);
+        for (int l = 0; l < n; l++) cyc[(size_t)(s + 1) * n + l] = (double)bq_search_layer_cycles(p, l, qb);
+    }
+    char path[600], title[200], err[512];
+    snprintf(title, sizeof title, "%s: exact allocation at the %s budget (synthetic sensitivities)",
+             arch, what);
+    snprintf(path, sizeof path, "%s/search_%s_bits.svg", dir, arch);
+    if (bq_plot_bitmap(path, title, n, names, wb, ab, err, sizeof err)) printf("  plot: %s\n", err);
+    else printf("  wrote %s\n", path);
+    const char *sn[3] = {"searched (exact)", "uniform W8A8", "uniform W2A3"};
+    snprintf(path, sizeof path, "%s/search_%s_cycles.svg", dir, arch);
+    if (bq_plot_cycles(path, title, n, names, 3, sn, cyc, err, sizeof err)) printf("  plot: %s\n", err);
+    else printf("  wrote %s\n", path);
+done:
+    free(qb); free(wb); free(ab); free(names); free(cyc);
+}
+
 /* Both solvers on every budget and both sensitivity sets; appends runs to js. */
-static int bench_arch(const char *arch, const bq_hwcfg *cfg, bq_buf *js, int *first_run,
-                      double *total_t, int *ok) {
+static int bench_arch(const char *arch, const bq_hwcfg *cfg, const char *plot_dir, bq_buf *js,
+                      int *first_run, double *total_t, int *ok) {
     char err[512];
     bq_search_problem p;
     double t_tab = 0;
@@ -156,6 +197,7 @@ static int bench_arch(const char *arch, const bq_hwcfg *cfg, bq_buf *js, int *fi
                           (long long)ga.slack_cycles, ga.seconds, ga.work, ex.objective,
                           (long long)ex.slack_cycles, ex.seconds, ex.work, gap);
             *first_run = 0;
+            if (pass == 0 && i == 1) plot_allocation(&p, ex.choice, plot_dir, arch, budgets[i].name);
         }
     }
     bq_search_free(&p);
@@ -178,8 +220,13 @@ int main(int argc, char **argv) {
     double total_t = 0;
     int ok = 1, first = 1;
     const char *archs[2] = {"fres20", "mbv2t"};
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", argv[2]);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
     for (int a = 0; a < 2; a++)
-        if (bench_arch(archs[a], &cfg, &js, &first, &total_t, &ok)) return 1;
+        if (bench_arch(archs[a], &cfg, dir, &js, &first, &total_t, &ok)) return 1;
     bq_buf_printf(&js, "], \"solver_seconds_total\": %.4f, \"exact_never_worse\": %s}\n", total_t,
                   ok ? "true" : "false");
     printf("solver time, all searches above, both solvers: %.2f s (target: < 10 s per search); "
