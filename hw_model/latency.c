@@ -55,7 +55,7 @@ static void tq_pop(tokq *q) {
 
 /* counters that grow with time; shifted together by the skipper */
 enum { C_STALL0, C_STALL1, C_STALL2, C_EBEATS, C_RD, C_WR, C_PORT, C_BW, C_BA, C_BRQ, C_BRES,
-       C_BOUT, C_NCNT };
+       C_BOUT, C_SK0, C_SK1, C_SK2, C_NCNT };   /* C_SK*: instructions jumped over per stage */
 
 typedef struct {
     int valid, rec;
@@ -67,6 +67,7 @@ typedef struct {
 
 typedef struct {
     const bq_program *pr;
+    bq_sched_gen *gen;          /* lazy emission (NULL: the program is complete) */
     const bq_hwcfg *cfg;
     int64_t Lr, Lw, Rr, Rw, C, Wb;
     int pc[BQ_NSTAGES];
@@ -328,7 +329,36 @@ static int try_skip(sim *s, int level, int rec, int64_t d) {
         const int *ib = s->pr->itbase[level];
         int len[BQ_NSTAGES];
         for (int st = 0; st < BQ_NSTAGES; st++) len[st] = ib[3 * rec + st] - ib[3 * (rec - 1) + st];
-        long k = periodic_span(s, level, rec, len);
+        long k;
+        if (s->gen) {
+            /* the emitted instructions since iteration rec-1 must repeat with the period... */
+            int ok = 1;
+            for (int st = 0; st < BQ_NSTAGES && ok; st++)
+                for (int x = ib[3 * rec + st]; x < s->pr->len[st] && ok; x++)
+                    if (s->pr->tins[st][x].key != s->pr->tins[st][x - len[st]].key) ok = 0;
+            /* ...and the generator must guarantee the iterations not emitted yet */
+            k = ok ? bq_sched_gen_steady(s->gen, level, s->pr->itvirt[level][rec]) : 0;
+            if (k > 0) {
+                int64_t dt = d - prev->d;
+                shift_all(s, k * dt);
+                for (int c = 0; c < C_NCNT; c++) s->cnt[c] += k * (cur.cnt[c] - prev->cnt[c]);
+                for (int st = 0; st < BQ_NSTAGES; st++) s->cnt[C_SK0 + st] += k * len[st];
+                bq_sched_gen_skip(s->gen, level, k);
+                bq_program *pw = s->gen->prog;
+                for (int r = rec + 1; r < pw->nit[level]; r++) pw->itvirt[level][r] += k;
+                if (level == 1)
+                    for (int r = 0; r < pw->nit[0]; r++)
+                        if (pw->itbase[0][3 * r + BQ_STAGE_EXEC] >= ib[3 * rec + BQ_STAGE_EXEC])
+                            pw->itvirt[0][r] += k * s->gen->I;
+                cur.d = d + k * dt;
+                memcpy(cur.cnt, s->cnt, sizeof cur.cnt);
+                *prev = cur;
+                return 1;
+            }
+            *prev = cur;
+            return 0;
+        }
+        k = periodic_span(s, level, rec, len);
         if (k > 0) {
             int64_t dt = d - prev->d;
             shift_all(s, k * dt);
@@ -345,13 +375,15 @@ static int try_skip(sim *s, int level, int rec, int64_t d) {
     return skipped;
 }
 
-int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_plan *p,
-                       const bq_hwcfg *cfg, int skip, char *err, size_t errlen) {
+static int simulate(bq_latency *out, const bq_program *prog, bq_sched_gen *gen,
+                    const bq_sched_plan *p, const bq_hwcfg *cfg, int skip, char *err,
+                    size_t errlen) {
     sim S;
     memset(&S, 0, sizeof S);
     sim *s = &S;
     int rc = -1;
     s->pr = prog;
+    s->gen = gen;
     s->cfg = cfg;
     s->Wb = cfg->mem_width_bits / 8;
     s->Lr = cfg->read_latency;
@@ -365,6 +397,9 @@ int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_p
     }
     static const int order[BQ_NSTAGES] = {BQ_STAGE_RESULT, BQ_STAGE_FETCH, BQ_STAGE_EXEC};
     for (;;) {
+        while (s->gen && !s->gen->done &&
+               (s->pc[0] >= prog->len[0] || s->pc[1] >= prog->len[1] || s->pc[2] >= prog->len[2]))
+            if (bq_sched_gen_next(s->gen) < 0) goto cleanup;   /* message already in err */
         int best = -1;
         int64_t bt = INF;
         for (int i = 0; i < BQ_NSTAGES; i++) {
@@ -414,7 +449,7 @@ int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_p
         out->stall[st] = s->cnt[C_STALL0 + st];
         out->idle[st] = out->cycles - 1 - end;
         out->busy[st] = out->cycles - out->stall[st] - out->idle[st];
-        out->instrs[st] = prog->len[st];
+        out->instrs[st] = prog->len[st] + s->cnt[C_SK0 + st];
     }
     out->e_beats = s->cnt[C_EBEATS];
     out->rd_beats = s->cnt[C_RD];
@@ -441,12 +476,18 @@ cleanup:
     return rc;
 }
 
+int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_plan *p,
+                       const bq_hwcfg *cfg, int skip, char *err, size_t errlen) {
+    return simulate(out, prog, NULL, p, cfg, skip, err, errlen);
+}
+
 int bq_latency_layer(bq_latency *out, const bq_hwcfg *cfg, const bq_hw_layer *l,
                      bq_program *scratch, char *err, size_t errlen) {
     bq_sched_plan p;
+    bq_sched_gen g;
     if (bq_sched_plan_layer(&p, cfg, l, err, errlen) != 0) return -1;
     bq_program_reset(scratch);
     scratch->timing_only = 1;
-    if (bq_sched_build(scratch, &p, cfg, NULL, err, errlen) != 0) return -1;
-    return bq_latency_program(out, scratch, &p, cfg, 1, err, errlen);
+    if (bq_sched_gen_init(&g, scratch, &p, cfg, NULL, err, errlen) != 0) return -1;
+    return simulate(out, scratch, &g, &p, cfg, 1, err, errlen);
 }

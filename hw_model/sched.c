@@ -39,7 +39,10 @@ void bq_program_free(bq_program *p) {
         free(p->ins[s]);
         free(p->tins[s]);
     }
-    for (int l = 0; l < 2; l++) free(p->itbase[l]);
+    for (int l = 0; l < 2; l++) {
+        free(p->itbase[l]);
+        free(p->itvirt[l]);
+    }
     memset(p, 0, sizeof *p);
 }
 
@@ -181,20 +184,7 @@ int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer
 /* ------------------------------------------------------------------------------------------ */
 /* emission */
 
-typedef struct {
-    bq_program *prog;
-    const bq_sched_plan *p;
-    const bq_hwcfg *cfg;
-    bq_sched_addr ad;
-    long popped;          /* FREED tokens popped by fetch so far */
-    long signaled;        /* FREED tokens signalled by execute so far */
-    long tile;            /* output tiles emitted so far */
-    long tiles;           /* output tiles of the layer */
-    int pend_iter[2];     /* iteration record waiting for its first execute instruction, or -1 */
-    int bad;              /* 1: out of memory, 2: field overflow (err filled) */
-    char *err;
-    size_t errlen;
-} emitter;
+typedef bq_sched_gen emitter;   /* the emitter state is the generator (sched.h) */
 
 static uint64_t tkey_of(const bq_instr *in) {
     return (uint64_t)in->beats | (uint64_t)(in->beats2 & 0xffffu) << 32 |
@@ -248,12 +238,14 @@ static void iter_begin(emitter *em, int level) {
     if (pr->nit[level] == pr->capit[level]) {
         int nc = pr->capit[level] ? pr->capit[level] * 2 : 64;
         int *nb = realloc(pr->itbase[level], sizeof *nb * 3 * (size_t)nc);
-        if (!nb) {
+        if (nb) pr->itbase[level] = nb;
+        long *nv = realloc(pr->itvirt[level], sizeof *nv * (size_t)nc);
+        if (nv) pr->itvirt[level] = nv;
+        if (!nb || !nv) {
             em->bad = 1;
             seterr(em->err, em->errlen, "out of memory building the program");
             return;
         }
-        pr->itbase[level] = nb;
         pr->capit[level] = nc;
     }
     int i = pr->nit[level]++;
@@ -382,153 +374,332 @@ static void fetch_rq(emitter *em, int g, long p_req) {
     fetch_load(em, BQ_TGT_RQ, 1, dram, 0, (g % p->rq_slots) * p->mt, p->mt, p_req, 0);
 }
 
-int bq_sched_build(bq_program *prog, const bq_sched_plan *p, const bq_hwcfg *cfg,
-                   const bq_sched_addr *addr, char *err, size_t errlen) {
-    emitter E;
-    memset(&E, 0, sizeof E);
-    emitter *em = &E;
-    E.prog = prog;
-    E.p = p;
-    E.cfg = cfg;
-    if (addr) E.ad = *addr;
-    E.err = err;
-    E.errlen = errlen;
-    E.pend_iter[0] = E.pend_iter[1] = -1;
+/* ---- token requirements (FREED tokens that must have been popped before a load), shared by
+ * the emitter and by the signature roller below so both see the same numbers ---- */
+static long preq_ring(long idx, long ring, long per) {   /* load idx reuses the region of idx-ring */
+    return idx >= ring ? (idx - ring + 1) * per : 0;
+}
+/* requant records of group g: result must be done with group g-S, i.e. the first tile of group
+ * g-S+1 committed; `first_sload_of_group` = index of that group's first S-load, `span` = S-loads
+ * up to and including its first commit. */
+static long preq_rq(long g, long S, long sloads_per_group, long span) {
+    return g >= S ? (g - S + 1) * sloads_per_group + span : 0;
+}
+
+/* ---- the loop nest as a resumable generator of level-0 iterations ----
+ * Every order is a two-level loop: outer index o in [0, O) (level 1) and inner index i in [0, I)
+ * (level 0). emit_iter(o, i) emits one inner iteration; the very first call also emits the
+ * whole-layer requant load and the last one the FREED drain. */
+
+static void emit_iter(emitter *em, long o, long i) {
+    const bq_sched_plan *p = em->p;
+    const bq_hwcfg *cfg = em->cfg;
+    const bq_hw_layer *l = &p->layer;
+    const int MT = p->mt, NT = p->nt, KC = p->kc, R = p->regions, S = p->rq_slots;
+    const int wb = l->wbits, ab = l->abits;
+    const uint64_t wrow = (uint64_t)cfg->dm * cfg->dk / 8;   /* bytes of one K word, all W banks */
+    const uint64_t arow = (uint64_t)cfg->dn * cfg->dk / 8;
+    switch (p->order) {
+    case BQ_ORDER_W_RESIDENT: {
+        /* per group g = o: the MT weight stripes once (stripe m right before the first tile that
+         * needs it, so execution starts after one stripe); per n = i: A(g,n), then all m tiles.
+         * S-loads = A loads. Stripe m of group g sits at rows rw*w_region + m*wb*KC. */
+        int g = (int)o, n = (int)i;
+        uint64_t wg = em->ad.w + (uint64_t)g * p->w_group_bytes;
+        uint64_t ag = em->ad.a + (uint64_t)g * p->a_group_bytes;
+        int rw = g % R;
+        long wreq = preq_ring(g, R, NT);
+        if (n == 0) {
+            iter_begin(em, 1);
+            if (!p->rq_all) fetch_rq(em, g, preq_rq(g, S, NT, 1));
+        }
+        iter_begin(em, 0);
+        long j = (long)g * NT + n;
+        int ra = (int)(j % R);
+        if (n == 0)
+            fetch_load(em, BQ_TGT_W, wb, wg, p->w_plane_bytes, rw * p->w_region, KC, wreq, 0);
+        fetch_load(em, BQ_TGT_A, ab, ag + n * (uint64_t)KC * arow, p->a_plane_bytes,
+                   ra * p->a_region, KC, preq_ring(j, R, 1), 1);
+        for (int m = 0; m < MT; m++) {
+            if (n == 0 && m > 0)
+                fetch_load(em, BQ_TGT_W, wb, wg + m * (uint64_t)KC * wrow, p->w_plane_bytes,
+                           rw * p->w_region + m * wb * KC, KC, wreq, 1);
+            exec_chunk(em, rw * p->w_region + m * wb * KC, KC, ra * p->a_region, KC, KC,
+                       m == 0 || n == 0, m == MT - 1, 1, 1);
+            result_tile(em, g, m, n);
+        }
+        break;
+    }
+    case BQ_ORDER_M_OUTER: {
+        /* per (g, m) = o: W stripe once; per n = i: A(g,m,n) and one tile. S-loads = A loads. */
+        long w = o;
+        int g = (int)(o / MT), m = (int)(o % MT), n = (int)i;
+        uint64_t wg = em->ad.w + (uint64_t)g * p->w_group_bytes;
+        uint64_t ag = em->ad.a + (uint64_t)g * p->a_group_bytes;
+        int rw = (int)(w % R);
+        if (n == 0) {
+            iter_begin(em, 1);
+            if (!p->rq_all && m == 0) fetch_rq(em, g, preq_rq(g, S, (long)MT * NT, 1));
+            fetch_load(em, BQ_TGT_W, wb, wg + m * (uint64_t)KC * wrow, p->w_plane_bytes,
+                       rw * p->w_region, KC, preq_ring(w, R, NT), 0);
+        }
+        iter_begin(em, 0);
+        long j = w * NT + n;
+        int ra = (int)(j % R);
+        fetch_load(em, BQ_TGT_A, ab, ag + n * (uint64_t)KC * arow, p->a_plane_bytes,
+                   ra * p->a_region, KC, preq_ring(j, R, 1), 1);
+        exec_chunk(em, rw * p->w_region, KC, ra * p->a_region, KC, KC, 1, 1, 1, 1);
+        result_tile(em, g, m, n);
+        break;
+    }
+    case BQ_ORDER_N_OUTER: {
+        /* per (g, n) = o: A stripe once; per m = i: W(g,n,m) and one tile. S-loads = W loads. */
+        long a = o;
+        int g = (int)(o / NT), n = (int)(o % NT), m = (int)i;
+        uint64_t wg = em->ad.w + (uint64_t)g * p->w_group_bytes;
+        uint64_t ag = em->ad.a + (uint64_t)g * p->a_group_bytes;
+        int ra = (int)(a % R);
+        if (m == 0) {
+            iter_begin(em, 1);
+            if (!p->rq_all && n == 0) fetch_rq(em, g, preq_rq(g, S, (long)MT * NT, 1));
+            fetch_load(em, BQ_TGT_A, ab, ag + n * (uint64_t)KC * arow, p->a_plane_bytes,
+                       ra * p->a_region, KC, preq_ring(a, R, MT), 0);
+        }
+        iter_begin(em, 0);
+        long j = a * MT + m;
+        int rw = (int)(j % R);
+        fetch_load(em, BQ_TGT_W, wb, wg + m * (uint64_t)KC * wrow, p->w_plane_bytes,
+                   rw * p->w_region, KC, preq_ring(j, R, 1), 1);
+        exec_chunk(em, rw * p->w_region, KC, ra * p->a_region, KC, KC, 1, 1, 1, 1);
+        result_tile(em, g, m, n);
+        break;
+    }
+    case BQ_ORDER_K_SPLIT:
+    default: {
+        /* per (g, m) = o, n = i, chunk c: W chunk and A chunk (a pair, one region each).
+         * S-loads = pairs. */
+        int g = (int)(o / MT), m = (int)(o % MT), n = (int)i;
+        uint64_t wg = em->ad.w + (uint64_t)g * p->w_group_bytes;
+        uint64_t ag = em->ad.a + (uint64_t)g * p->a_group_bytes;
+        if (n == 0) {
+            iter_begin(em, 1);
+            if (!p->rq_all && m == 0)
+                fetch_rq(em, g, preq_rq(g, S, (long)MT * NT * p->kch, p->kch));
+        }
+        iter_begin(em, 0);
+        for (int c = 0; c < p->kch; c++) {
+            long j = (((long)g * MT + m) * NT + n) * p->kch + c;
+            int k0 = c * p->kcw, nk = KC - k0 < p->kcw ? KC - k0 : p->kcw;
+            int r = (int)(j % R);
+            fetch_load(em, BQ_TGT_W, wb, wg + ((uint64_t)m * KC + k0) * wrow, p->w_plane_bytes,
+                       r * p->w_region, nk, preq_ring(j, R, 1), 0);
+            fetch_load(em, BQ_TGT_A, ab, ag + ((uint64_t)n * KC + k0) * arow, p->a_plane_bytes,
+                       r * p->a_region, nk, preq_ring(j, R, 1), 1);
+            exec_chunk(em, r * p->w_region, nk, r * p->a_region, nk, nk, 1, 1, c == 0,
+                       c == p->kch - 1);
+        }
+        result_tile(em, g, m, n);
+        break;
+    }
+    }
+}
+
+/* Signature of inner iteration (o, i): everything that makes its instructions differ from
+ * another iteration's in a timing-relevant field — the position flags (first iteration of an
+ * outer, requant load present, first / last tile of the layer) and the number of FREED tokens
+ * each of its loads pops. It mirrors emit_iter's sequence of fetch_load calls (same p_req
+ * helpers); *popped is rolled forward as the emitter would. */
+static uint64_t iter_sig(const bq_sched_gen *g, long o, long i, long *popped) {
+    const bq_sched_plan *p = g->p;
+    const long MT = p->mt, NT = p->nt, R = p->regions, S = p->rq_slots;
+    uint64_t h = 1469598103934665603ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+#define LOAD(req)                                         \
+    do {                                                  \
+        long need_ = (req) - *popped;                     \
+        MIX(need_ > 0 ? need_ : 0);                       \
+        if (need_ > 0) *popped = (req);                   \
+    } while (0)
+    MIX(i == 0);
+    MIX(o == 0 && i == 0);                      /* first tile: no RESFREE wait */
+    MIX(o == g->O - 1 && i == g->I - 1);        /* last tile: no RESFREE signal */
+    switch (p->order) {
+    case BQ_ORDER_W_RESIDENT: {
+        long gi = o, j = o * NT + i;
+        if (i == 0 && !p->rq_all) LOAD(preq_rq(gi, S, NT, 1));
+        if (i == 0) LOAD(preq_ring(gi, R, NT));
+        LOAD(preq_ring(j, R, 1));
+        if (i == 0)
+            for (long m = 1; m < MT; m++) LOAD(preq_ring(gi, R, NT));
+        break;
+    }
+    case BQ_ORDER_M_OUTER: {
+        long gi = o / MT, m = o % MT;
+        MIX(i == 0 && !p->rq_all && m == 0);
+        if (i == 0 && !p->rq_all && m == 0) LOAD(preq_rq(gi, S, MT * NT, 1));
+        if (i == 0) LOAD(preq_ring(o, R, NT));
+        LOAD(preq_ring(o * NT + i, R, 1));
+        break;
+    }
+    case BQ_ORDER_N_OUTER: {
+        long gi = o / NT, n = o % NT;
+        MIX(i == 0 && !p->rq_all && n == 0);
+        if (i == 0 && !p->rq_all && n == 0) LOAD(preq_rq(gi, S, MT * NT, 1));
+        if (i == 0) LOAD(preq_ring(o, R, MT));
+        LOAD(preq_ring(o * MT + i, R, 1));
+        break;
+    }
+    default: {   /* K_SPLIT */
+        long gi = o / MT, m = o % MT;
+        MIX(i == 0 && !p->rq_all && m == 0);
+        if (i == 0 && !p->rq_all && m == 0) LOAD(preq_rq(gi, S, MT * NT * p->kch, p->kch));
+        for (long c = 0; c < p->kch; c++) {
+            long j = (o * NT + i) * p->kch + c;
+            LOAD(preq_ring(j, R, 1));
+            LOAD(preq_ring(j, R, 1));
+        }
+        break;
+    }
+    }
+#undef LOAD
+#undef MIX
+    return h;
+}
+
+int bq_sched_gen_init(bq_sched_gen *g, bq_program *prog, const bq_sched_plan *p,
+                      const bq_hwcfg *cfg, const bq_sched_addr *addr, char *err, size_t errlen) {
+    memset(g, 0, sizeof *g);
+    g->prog = prog;
+    g->p = p;
+    g->cfg = cfg;
+    if (addr) g->ad = *addr;
+    g->err = err;
+    g->errlen = errlen;
+    g->pend_iter[0] = g->pend_iter[1] = -1;
+    g->last_o = -1;
     const bq_hw_layer *l = &p->layer;
     const int Wb = cfg->mem_width_bits / 8;
-    const uint32_t al[5] = {E.ad.w, E.ad.a, E.ad.rq, E.ad.out, E.ad.res};
+    const uint32_t al[5] = {g->ad.w, g->ad.a, g->ad.rq, g->ad.out, g->ad.res};
     for (int i = 0; i < 5; i++)
         if (al[i] % (uint32_t)Wb) {
             seterr(err, errlen, "layer '%s': operand base addresses must be %d-byte aligned "
                    "(memory word), got 0x%x", l->name, Wb, al[i]);
             return -1;
         }
-    const int G = l->groups, MT = p->mt, NT = p->nt, KC = p->kc, R = p->regions;
-    const int S = p->rq_slots;
-    const int wb = l->wbits, ab = l->abits;
-    const uint64_t wrow = (uint64_t)cfg->dm * cfg->dk / 8;   /* bytes of one K word, all W banks */
-    const uint64_t arow = (uint64_t)cfg->dn * cfg->dk / 8;
-    E.tiles = (long)G * MT * NT;
-    if (p->rq_all) fetch_rq(em, -1, 0);
-
+    const long G = l->groups;
+    g->tiles = G * p->mt * p->nt;
     switch (p->order) {
-    case BQ_ORDER_W_RESIDENT:
-        /* per group: the MT weight stripes once (stripe m right before the first tile that needs
-         * it, so execution starts after one stripe); per n: A(g,n), then all m tiles.
-         * S-loads = A loads. Stripe m of group g sits at rows rw*w_region + m*wb*KC. */
-        for (int g = 0; g < G; g++) {
-            iter_begin(em, 1);
-            uint64_t wg = E.ad.w + (uint64_t)g * p->w_group_bytes;
-            uint64_t ag = E.ad.a + (uint64_t)g * p->a_group_bytes;
-            if (!p->rq_all) fetch_rq(em, g, g >= S ? (long)(g - S + 1) * NT + 1 : 0);
-            int rw = g % R;
-            long wreq = g >= R ? (long)(g - R + 1) * NT : 0;
-            for (int n = 0; n < NT; n++) {
-                iter_begin(em, 0);
-                long j = (long)g * NT + n;
-                int ra = (int)(j % R);
-                if (n == 0)
-                    fetch_load(em, BQ_TGT_W, wb, wg, p->w_plane_bytes, rw * p->w_region, KC, wreq,
-                               0);
-                fetch_load(em, BQ_TGT_A, ab, ag + n * (uint64_t)KC * arow, p->a_plane_bytes,
-                           ra * p->a_region, KC, j >= R ? j - R + 1 : 0, 1);
-                for (int m = 0; m < MT; m++) {
-                    if (n == 0 && m > 0)
-                        fetch_load(em, BQ_TGT_W, wb, wg + m * (uint64_t)KC * wrow,
-                                   p->w_plane_bytes, rw * p->w_region + m * wb * KC, KC, wreq, 1);
-                    exec_chunk(em, rw * p->w_region + m * wb * KC, KC, ra * p->a_region, KC, KC,
-                               m == 0 || n == 0, m == MT - 1, 1, 1);
-                    result_tile(em, g, m, n);
-                }
-            }
+    case BQ_ORDER_W_RESIDENT: g->O = G; g->I = p->nt; break;
+    case BQ_ORDER_N_OUTER: g->O = G * p->nt; g->I = p->mt; break;
+    default: g->O = G * p->mt; g->I = p->nt; break;   /* M_OUTER, K_SPLIT */
+    }
+    return 0;
+}
+
+int bq_sched_gen_next(bq_sched_gen *g) {
+    if (g->done) return 0;
+    if (g->bad) return -1;
+    if (!g->started) {
+        g->started = 1;
+        if (g->p->rq_all) fetch_rq(g, -1, 0);
+    }
+    if (g->i == 0) {   /* outer iteration starts: remember counters for the level-1 delta */
+        for (int c = 0; c < 3; c++) g->d1[c] = g->ctr_outer[c];
+        g->ctr_outer[0] = g->popped;
+        g->ctr_outer[1] = g->signaled;
+        g->ctr_outer[2] = g->tile;
+        for (int c = 0; c < 3; c++) g->d1[c] = g->ctr_outer[c] - g->d1[c];
+    }
+    long before[3] = {g->popped, g->signaled, g->tile};
+    int nit0 = g->prog->nit[0], nit1 = g->prog->nit[1];
+    g->last_o = g->o;
+    g->last_i = g->i;
+    g->last_popped = g->popped;
+    emit_iter(g, g->o, g->i);
+    if (g->bad) return -1;
+    /* virtual indices of the records just opened */
+    for (int r = nit0; r < g->prog->nit[0]; r++) g->prog->itvirt[0][r] = g->o * g->I + g->i;
+    for (int r = nit1; r < g->prog->nit[1]; r++) g->prog->itvirt[1][r] = g->o;
+    g->d0[0] = g->popped - before[0];
+    g->d0[1] = g->signaled - before[1];
+    g->d0[2] = g->tile - before[2];
+    if (++g->i == g->I) {
+        g->i = 0;
+        g->o++;
+    }
+    if (g->o >= g->O) {
+        /* drain the FREED tokens nobody waited for, so every FIFO ends at 0 */
+        for (long k = g->popped; k < g->signaled; k++) {
+            bq_instr in;
+            memset(&in, 0, sizeof in);
+            in.op = BQ_OP_SYNC;
+            in.wait0 = 1;
+            push(g, BQ_STAGE_FETCH, &in);
         }
-        break;
-    case BQ_ORDER_M_OUTER:
-        /* per (g, m): W stripe once; per n: A(g,m,n) and one tile. S-loads = A loads. */
-        for (int g = 0; g < G; g++)
-            for (int m = 0; m < MT; m++) {
-                iter_begin(em, 1);
-                long w = (long)g * MT + m;
-                uint64_t wg = E.ad.w + (uint64_t)g * p->w_group_bytes;
-                uint64_t ag = E.ad.a + (uint64_t)g * p->a_group_bytes;
-                if (!p->rq_all && m == 0)
-                    fetch_rq(em, g, g >= S ? (long)(g - S + 1) * MT * NT + 1 : 0);
-                int rw = (int)(w % R);
-                fetch_load(em, BQ_TGT_W, wb, wg + m * (uint64_t)KC * wrow, p->w_plane_bytes,
-                           rw * p->w_region, KC, w >= R ? (w - R + 1) * NT : 0, 0);
-                for (int n = 0; n < NT; n++) {
-                    iter_begin(em, 0);
-                    long j = w * NT + n;
-                    int ra = (int)(j % R);
-                    fetch_load(em, BQ_TGT_A, ab, ag + n * (uint64_t)KC * arow, p->a_plane_bytes,
-                               ra * p->a_region, KC, j >= R ? j - R + 1 : 0, 1);
-                    exec_chunk(em, rw * p->w_region, KC, ra * p->a_region, KC, KC, 1, 1, 1, 1);
-                    result_tile(em, g, m, n);
-                }
-            }
-        break;
-    case BQ_ORDER_N_OUTER:
-        /* per (g, n): A stripe once; per m: W(g,n,m) and one tile. S-loads = W loads. */
-        for (int g = 0; g < G; g++)
-            for (int n = 0; n < NT; n++) {
-                iter_begin(em, 1);
-                long a = (long)g * NT + n;
-                uint64_t wg = E.ad.w + (uint64_t)g * p->w_group_bytes;
-                uint64_t ag = E.ad.a + (uint64_t)g * p->a_group_bytes;
-                if (!p->rq_all && n == 0)
-                    fetch_rq(em, g, g >= S ? (long)(g - S + 1) * MT * NT + 1 : 0);
-                int ra = (int)(a % R);
-                fetch_load(em, BQ_TGT_A, ab, ag + n * (uint64_t)KC * arow, p->a_plane_bytes,
-                           ra * p->a_region, KC, a >= R ? (a - R + 1) * MT : 0, 0);
-                for (int m = 0; m < MT; m++) {
-                    iter_begin(em, 0);
-                    long j = a * MT + m;
-                    int rw = (int)(j % R);
-                    fetch_load(em, BQ_TGT_W, wb, wg + m * (uint64_t)KC * wrow, p->w_plane_bytes,
-                               rw * p->w_region, KC, j >= R ? j - R + 1 : 0, 1);
-                    exec_chunk(em, rw * p->w_region, KC, ra * p->a_region, KC, KC, 1, 1, 1, 1);
-                    result_tile(em, g, m, n);
-                }
-            }
-        break;
-    case BQ_ORDER_K_SPLIT:
-    default:
-        /* per (g, m, n, chunk): W chunk and A chunk (a pair, one region each). S-loads = pairs. */
-        for (int g = 0; g < G; g++)
-            for (int m = 0; m < MT; m++) {
-                iter_begin(em, 1);
-                uint64_t wg = E.ad.w + (uint64_t)g * p->w_group_bytes;
-                uint64_t ag = E.ad.a + (uint64_t)g * p->a_group_bytes;
-                if (!p->rq_all && m == 0)
-                    fetch_rq(em, g, g >= S ? (long)(g - S + 1) * MT * NT * p->kch + p->kch : 0);
-                for (int n = 0; n < NT; n++) {
-                    iter_begin(em, 0);
-                    for (int c = 0; c < p->kch; c++) {
-                        long j = (((long)g * MT + m) * NT + n) * p->kch + c;
-                        int k0 = c * p->kcw, nk = KC - k0 < p->kcw ? KC - k0 : p->kcw;
-                        int r = (int)(j % R);
-                        fetch_load(em, BQ_TGT_W, wb, wg + ((uint64_t)m * KC + k0) * wrow,
-                                   p->w_plane_bytes, r * p->w_region, nk, j >= R ? j - R + 1 : 0,
-                                   0);
-                        fetch_load(em, BQ_TGT_A, ab, ag + ((uint64_t)n * KC + k0) * arow,
-                                   p->a_plane_bytes, r * p->a_region, nk, j >= R ? j - R + 1 : 0,
-                                   1);
-                        exec_chunk(em, r * p->w_region, nk, r * p->a_region, nk, nk, 1, 1, c == 0,
-                                   c == p->kch - 1);
-                    }
-                    result_tile(em, g, m, n);
-                }
-            }
-        break;
+        g->popped = g->signaled;
+        g->done = 1;
     }
-    /* drain the FREED tokens nobody waited for, so every FIFO ends at 0 */
-    for (long i = E.popped; i < E.signaled; i++) {
-        bq_instr in;
-        memset(&in, 0, sizeof in);
-        in.op = BQ_OP_SYNC;
-        in.wait0 = 1;
-        push(em, BQ_STAGE_FETCH, &in);
+    return g->bad ? -1 : 1;
+}
+
+long bq_sched_gen_steady(const bq_sched_gen *g, int level, long from) {
+    (void)from;
+    if (g->done || g->o >= g->O) return 0;
+    long k = 0;
+    if (level == 0) {
+        /* reference: the last emitted inner iteration; candidates: the next ones of the outer */
+        if (g->last_o < 0 || g->last_o != g->o) return 0;
+        long pop = g->last_popped;
+        uint64_t ref = iter_sig(g, g->last_o, g->last_i, &pop);
+        for (long i = g->i; i < g->I; i++, k++)
+            if (iter_sig(g, g->o, i, &pop) != ref) break;
+        return k;
     }
-    E.popped = E.signaled;
-    return E.bad ? -1 : 0;
+    /* level 1: the generator must be inside the outer iteration it started last (o), whose
+     * start counters it remembers; reference = outer o-1, which must equal outer o */
+    if (g->i == 0 || g->o < 1) return 0;
+    long pop = g->ctr_outer[0] - g->d1[0];
+    uint64_t ref = 0, cur = 0;
+    for (long i = 0; i < g->I; i++) ref = ref * 31 + iter_sig(g, g->o - 1, i, &pop);
+    if (pop != g->ctr_outer[0]) return 0;
+    for (long i = 0; i < g->I; i++) cur = cur * 31 + iter_sig(g, g->o, i, &pop);
+    if (cur != ref) return 0;
+    for (long o = g->o + 1; o < g->O; o++, k++) {
+        uint64_t x = 0;
+        for (long i = 0; i < g->I; i++) x = x * 31 + iter_sig(g, o, i, &pop);
+        if (x != ref) break;
+    }
+    return k;
+}
+
+void bq_sched_gen_skip(bq_sched_gen *g, int level, long k) {
+    const long *d = level == 0 ? g->d0 : g->d1;
+    g->popped += k * d[0];
+    g->signaled += k * d[1];
+    g->tile += k * d[2];
+    if (level == 0) {
+        /* the last emitted iteration now stands for iteration i+k-1 (identical signature) */
+        g->last_popped += k * d[0];
+        g->last_i = g->i + k - 1;
+        g->i += k;
+        if (g->i >= g->I) {   /* jumped to the end of the outer iteration */
+            g->i -= g->I;
+            g->o++;
+        }
+    } else {
+        g->o += k;
+        g->last_o += k;
+        g->last_popped += k * d[0];
+        for (int c = 0; c < 3; c++) g->ctr_outer[c] += k * d[c];
+    }
+}
+
+int bq_sched_build(bq_program *prog, const bq_sched_plan *p, const bq_hwcfg *cfg,
+                   const bq_sched_addr *addr, char *err, size_t errlen) {
+    bq_sched_gen g;
+    if (bq_sched_gen_init(&g, prog, p, cfg, addr, err, errlen) != 0) return -1;
+    int r;
+    while ((r = bq_sched_gen_next(&g)) > 0) {
+    }
+    return r < 0 ? -1 : 0;
 }

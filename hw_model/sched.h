@@ -96,6 +96,7 @@ typedef struct {
     bq_tinstr *tins[BQ_NSTAGES];
     int len[BQ_NSTAGES], cap[BQ_NSTAGES], fcap[BQ_NSTAGES];   /* capacities of tins, ins */
     int *itbase[2];   /* level L: itbase[L][3*i + s] = index in stage s where iteration i starts */
+    long *itvirt[2];  /* level L: loop index of record i (level 0: o*I + i, level 1: o) */
     int nit[2], capit[2];
     int timing_only;  /* set by the caller before bq_sched_build (bq_program_init: 0) */
 } bq_program;
@@ -154,5 +155,45 @@ typedef struct {
  * message when an address or field does not fit its encoding, or on out-of-memory. */
 int bq_sched_build(bq_program *prog, const bq_sched_plan *p, const bq_hwcfg *cfg,
                    const bq_sched_addr *addr, char *err, size_t errlen);
+
+/* ---- incremental emission (what bq_sched_build runs to the end; the latency model drives it
+ * lazily and jumps over steady iterations) ----
+ * Every loop order is a two-level nest: outer index o in [0, O) (level 1), inner index i in
+ * [0, I) (level 0). One call of bq_sched_gen_next emits one inner iteration. */
+typedef struct {
+    bq_program *prog;
+    const bq_sched_plan *p;
+    const bq_hwcfg *cfg;
+    bq_sched_addr ad;
+    long popped;          /* FREED tokens popped by fetch so far */
+    long signaled;        /* FREED tokens signalled by execute so far */
+    long tile;            /* output tiles emitted so far */
+    long tiles;           /* output tiles of the layer */
+    long o, i, O, I;      /* next iteration to emit; loop bounds */
+    int started, done;
+    long d0[3], d1[3];    /* counter deltas (popped, signaled, tile) of the last inner / outer */
+    long ctr_outer[3];    /* counters at the start of the current outer iteration */
+    long last_o, last_i;  /* last emitted inner iteration (-1: none) */
+    long last_popped;     /* `popped` before it was emitted */
+    int pend_iter[2];     /* iteration record waiting for its first execute instruction, or -1 */
+    int bad;              /* 1: out of memory, 2: field overflow (err filled) */
+    char *err;
+    size_t errlen;
+} bq_sched_gen;
+
+/* Start emitting plan p into prog. 0, or -1 (misaligned operand address). */
+int bq_sched_gen_init(bq_sched_gen *g, bq_program *prog, const bq_sched_plan *p,
+                      const bq_hwcfg *cfg, const bq_sched_addr *addr, char *err, size_t errlen);
+/* Emit the next inner iteration (the last one also drains the FREED FIFO). 1 = emitted,
+ * 0 = the layer is complete, -1 = error (message in err). */
+int bq_sched_gen_next(bq_sched_gen *g);
+/* How many not-yet-emitted iterations of `level` can be jumped over: every iteration from loop
+ * index `from` (itvirt of a record) up to the next unemitted one, and k beyond it, is identical
+ * in every timing-relevant field to its predecessor. Returns k (0 = none). */
+long bq_sched_gen_steady(const bq_sched_gen *g, int level, long from);
+/* Advance the generator by k iterations of `level` without emitting them (the counters move as
+ * k steady iterations would move them). The instructions already emitted stand for the next
+ * ones (identical by bq_sched_gen_steady). */
+void bq_sched_gen_skip(bq_sched_gen *g, int level, long k);
 
 #endif
