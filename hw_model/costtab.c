@@ -99,6 +99,7 @@ void bq_costtab_free(bq_costtab *t) {
     free(t->in_q);
     free(t->out_q);
     free(t->res_q);
+    free(t->qidx);
     memset(t, 0, sizeof *t);
 }
 
@@ -136,6 +137,15 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
     if (!t->t || !t->o || !t->r || !t->in_q || !t->out_q || !t->res_q) {
         seterr(err, errlen, "out of memory building the cost table");
         goto cleanup;
+    }
+    t->qidx = malloc(sizeof(uint16_t) * 3 * (size_t)(n ? n : 1));
+    if (!t->qidx || net->nq > 65534) {
+        seterr(err, errlen, "out of memory building the cost table");
+        goto cleanup;
+    }
+    for (int i = 0; i < n; i++) {
+        int qs[3] = {net->in_q[i], net->out_q[i], net->res_q[i]};
+        for (int k = 0; k < 3; k++) t->qidx[3 * i + k] = (uint16_t)(qs[k] >= 0 ? qs[k] : net->nq);
     }
     memcpy(t->in_q, net->in_q, sizeof(int) * (size_t)n);
     memcpy(t->out_q, net->out_q, sizeof(int) * (size_t)n);
@@ -181,14 +191,25 @@ cleanup:
 }
 
 int64_t bq_costtab_score(const bq_costtab *t, const uint8_t *wbits, const uint8_t *qbits) {
+    uint8_t qb[257];
+    const uint8_t *q = qb;
+    if (t->nq <= 256) {
+        memcpy(qb, qbits, (size_t)t->nq);
+        qb[t->nq] = 8;   /* fixed 8-bit quantizers and "none" */
+    } else {
+        int64_t sum = 0;   /* rare: very many quantizers, branchy path */
+        for (int l = 0; l < t->n; l++) {
+            int a = t->in_q[l] >= 0 ? qbits[t->in_q[l]] : 8;
+            int o = t->out_q[l] >= 0 ? qbits[t->out_q[l]] : 8;
+            int r = t->res_q[l] >= 0 ? qbits[t->res_q[l]] : 8;
+            sum += bq_costtab_layer(t, l, wbits[l], a, o, r);
+        }
+        return sum;
+    }
     int64_t sum = 0;
     const int32_t *tt = t->t, *to = t->o, *tr = t->r;
-    for (int l = 0; l < t->n; l++, tt += 64, to += 8, tr += 8) {
-        int iq = t->in_q[l], oq = t->out_q[l], rq = t->res_q[l];
-        int a = iq >= 0 ? qbits[iq] : 8;
-        int o = oq >= 0 ? qbits[oq] : 8;
-        int r = rq >= 0 ? qbits[rq] : 8;
-        sum += (int64_t)tt[(wbits[l] - 1) * 8 + (a - 1)] + to[o - 1] + tr[r - 1];
-    }
+    const uint16_t *qi = t->qidx;
+    for (int l = 0; l < t->n; l++, tt += 64, to += 8, tr += 8, qi += 3)
+        sum += (int64_t)tt[wbits[l] * 8 + q[qi[0]] - 9] + to[q[qi[1]] - 1] + tr[q[qi[2]] - 1];
     return sum;
 }

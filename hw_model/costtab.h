@@ -64,6 +64,7 @@ typedef struct {
     int32_t *o;            /* [n][8] output-bits correction, index l*8 + (o-1) (0 for RAW32) */
     int32_t *r;            /* [n][8] residual-bits correction (0 without residual) */
     int *in_q, *out_q, *res_q;   /* copies of the net's wiring */
+    uint16_t *qidx;        /* [n][3] in/out/res quantizer, -1 mapped to nq (a slot holding 8) */
     uint64_t cfg_hash;     /* accelerator the table belongs to */
 } bq_costtab;
 
