@@ -18,16 +18,20 @@
  * q-positions) does the FMAs. Backward uses the same layout: dW[c][k] = <dq[c], B_k> and
  * dcomp[B_k slice] += (W^T dq)[k], where dq is dout in q-space with zeroed junk columns.
  *
- * Images are split over threads (C11 threads, one per online CPU, at most one per image); each thread
- * has its own slice of scratch and, for dW, its own accumulator, summed at the end.
- * Depthwise convs (groups == Cin > 1) use direct loops instead: a GEMM with M = multiplier would
- * waste most of a micro-tile.
+ * Images are split over threads (C11 threads, one per online CPU or $BQ_NUM_THREADS, at most one
+ * per image); each thread has its own slice of scratch and, for dW, its own accumulator, summed
+ * at the end. The thread count is read at each call, and bq_conv2d_scratch_floats depends on it:
+ * size the scratch with the same setting the ops run with.
+ * Depthwise convs (groups == Cin > 1) use the same layout with per-tap vector loops instead of
+ * the micro-kernels (see the depthwise section).
  */
 #include "ops.h"
 
 /* C11 threads rather than <pthread.h>: hw_model/sched.h shadows the system <sched.h> (which
  * pthread.h includes) for every file built with the project's -Ihw_model. */
 #include <threads.h>
+
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,8 +112,11 @@ typedef struct {
     int threads;
 } qgeom;
 
+/* Threads for one call: BQ_NUM_THREADS if set (e.g. 1 when several processes share the cores),
+ * else the online CPUs; never more than MAX_THREADS or the batch. */
 static int conv_threads(const bq_conv_shape *cs) {
-    long p = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("BQ_NUM_THREADS");
+    long p = env && atol(env) > 0 ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
     int t = p < 1 ? 1 : (p > MAX_THREADS ? MAX_THREADS : (int)p);
     return t < cs->n ? t : cs->n;
 }
@@ -177,7 +184,6 @@ static int nb_forward(const bq_conv_shape *cs) {
 }
 
 size_t bq_conv2d_scratch_floats(const bq_conv_shape *cs) {
-    if (is_depthwise(cs)) return (size_t)conv_threads(cs) * cs->cout * cs->kh * cs->kw + 1;
     qgeom f, b;
     qgeom_init(&f, cs, nb_forward(cs));
     qgeom_init(&b, cs, nb_max(cs));
@@ -533,7 +539,104 @@ static void split_tasks(conv_task *tasks, const conv_task *proto, const qgeom *g
     }
 }
 
-/* ---------------------------------------------------------------- depthwise, direct loops */
+/* ---------------------------------------------------------------- depthwise */
+
+/* Depthwise (groups == Cin > 1): every input channel is a group with Cin_g = 1 feeding
+ * `mult` output channels. The same q-space layout applies, but a GEMM with M = mult would waste
+ * most of a micro-tile, so each tap is a plain vector loop over q (no bounds checks: padding
+ * lives in the components). */
+
+static float dot_f(const float *a, const float *b, size_t n) {
+    vf acc = {0};
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) acc += vload(a + i) * vload(b + i);
+    float s = 0.0f;
+    for (int l = 0; l < VL; l++) s += acc[l];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static int dw_fwd_worker(void *arg) {
+    const conv_task *t = arg;
+    const bq_conv_shape *cs = t->cs;
+    const qgeom *g = t->g;
+    const float *weight = t->ap_fwd;           /* raw (Cout, 1, Kh, Kw) weights */
+    const int taps = cs->kh * cs->kw, mult = g->cout_g;
+    float *comp = t->ws;
+    float *qout = comp + (size_t)(g->cin_g + g->cinr) * g->sh * g->sw * g->cstride;
+    const size_t plane = (size_t)cs->hout * cs->wout;
+    for (int n = t->n0; n < t->n1; n += g->nb) {
+        const int cnt = t->n1 - n < g->nb ? t->n1 - n : g->nb;
+        const size_t qlen = block_qlen(g, cs, cnt);
+        for (int ci = 0; ci < cs->cin; ci++) {
+            build_comps(comp, t->inp + ((size_t)n * cs->cin + ci) * cs->h * cs->w, cnt, cs, g);
+            for (int m = 0; m < mult; m++) {
+                const int co = ci * mult + m;
+                memset(qout, 0, sizeof(float) * qlen);
+                for (int k = 0; k < taps; k++) {
+                    const float wv = weight[(size_t)co * taps + k];
+                    const float *b = comp + tap_off(g, cs, k);
+                    for (size_t q = 0; q < qlen; q++) qout[q] += wv * b[q];
+                }
+                const float bv = t->bias ? t->bias[co] : 0.0f;
+                for (int i = 0; i < cnt; i++) {
+                    float *dst = t->out + ((size_t)(n + i) * cs->cout + co) * plane;
+                    const float *src = qout + (size_t)i * g->img;
+                    for (int oy = 0; oy < cs->hout; oy++)
+                        for (int ox = 0; ox < cs->wout; ox++)
+                            dst[oy * cs->wout + ox] = src[(size_t)oy * g->wc + ox] + bv;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int dw_bwd_worker(void *arg) {
+    const conv_task *t = arg;
+    const bq_conv_shape *cs = t->cs;
+    const qgeom *g = t->g;
+    const float *weight = t->ap_fwd;
+    const int taps = cs->kh * cs->kw, mult = g->cout_g;
+    const size_t ncomp = (size_t)g->sh * g->sw * g->cstride;
+    float *comp = t->ws, *dcomp = comp + ncomp;
+    float *dq = comp + (size_t)(g->cin_g + g->cinr) * ncomp;
+    const size_t plane = (size_t)cs->hout * cs->wout;
+    for (int n = t->n0; n < t->n1; n += g->nb) {
+        const int cnt = t->n1 - n < g->nb ? t->n1 - n : g->nb;
+        const size_t qlen = block_qlen(g, cs, cnt);
+        for (int ci = 0; ci < cs->cin; ci++) {
+            const size_t in_off = ((size_t)n * cs->cin + ci) * cs->h * cs->w;
+            if (t->dw_local) build_comps(comp, t->inp + in_off, cnt, cs, g);
+            if (t->dinp) memset(dcomp, 0, sizeof(float) * ncomp);
+            for (int m = 0; m < mult; m++) {
+                const int co = ci * mult + m;
+                /* dout of this channel in q-space, zero at the junk positions */
+                memset(dq, 0, sizeof(float) * qlen);
+                for (int i = 0; i < cnt; i++) {
+                    const float *src = t->dout + ((size_t)(n + i) * cs->cout + co) * plane;
+                    for (int oy = 0; oy < cs->hout; oy++)
+                        memcpy(dq + (size_t)i * g->img + (size_t)oy * g->wc, src + oy * cs->wout,
+                               sizeof(float) * (size_t)cs->wout);
+                }
+                for (int k = 0; k < taps; k++) {
+                    const size_t off = tap_off(g, cs, k);
+                    if (t->dw_local)
+                        t->dw_local[(size_t)co * taps + k] += dot_f(dq, comp + off, qlen);
+                    if (t->dinp) {
+                        const float wv = weight[(size_t)co * taps + k];
+                        float *dc = dcomp + off;
+                        for (size_t q = 0; q < qlen; q++) dc[q] += wv * dq[q];
+                    }
+                }
+            }
+            if (t->dinp) unbuild_comps(t->dinp + in_off, dcomp, cnt, cs, g);
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- explicit columns */
 
 /* Range of output positions o in [0, nout) whose input tap i = o*stride + k - pad lies in
  * [0, n): o in [*lo, *hi). Lets the inner loops run without per-element bounds checks. */
@@ -546,111 +649,23 @@ static void valid_range(int n, int nout, int stride, int k, int pad, int *lo, in
     *lo = l; *hi = h;
 }
 
-/* out[n, co] = bias + sum_{ky,kx} w[co, ky, kx] * in[n, co / mult, ...]. For each tap the valid
- * output range is computed once, so the innermost loop is a bounds-free axpy over a row. */
-static int dw_fwd_worker(void *arg) {
-    const conv_task *t = arg;
-    const bq_conv_shape *cs = t->cs;
-    const float *weight = t->ap_fwd;           /* the raw weights (no packing for depthwise) */
-    const int mult = cs->cout / cs->cin, kh = cs->kh, kw = cs->kw;
-    const int h = cs->h, w = cs->w, ho = cs->hout, wo = cs->wout;
-    const int sh = cs->stride_h, sw = cs->stride_w;
-    for (int n = t->n0; n < t->n1; n++) {
-        for (int co = 0; co < cs->cout; co++) {
-            const float *plane = t->inp + ((size_t)n * cs->cin + co / mult) * h * w;
-            const float *wk = weight + (size_t)co * kh * kw;
-            float *o = t->out + ((size_t)n * cs->cout + co) * ho * wo;
-            float b = t->bias ? t->bias[co] : 0.0f;
-            for (size_t i = 0; i < (size_t)ho * wo; i++) o[i] = b;
-            for (int ky = 0; ky < kh; ky++) {
-                int oy_lo, oy_hi;
-                valid_range(h, ho, sh, ky, cs->pad_t, &oy_lo, &oy_hi);
-                for (int kx = 0; kx < kw; kx++) {
-                    int ox_lo, ox_hi;
-                    valid_range(w, wo, sw, kx, cs->pad_l, &ox_lo, &ox_hi);
-                    const float wv = wk[ky * kw + kx];
-                    const int dx = kx - cs->pad_l;   /* input x = ox*sw + dx, >= 0 in range */
-                    for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        const float *src = plane + (size_t)(oy * sh + ky - cs->pad_t) * w;
-                        float *dst = o + (size_t)oy * wo;
-                        if (sw == 1) {
-                            for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] += wv * src[ox + dx];
-                        } else {
-                            for (int ox = ox_lo; ox < ox_hi; ox++)
-                                dst[ox] += wv * src[ox * sw + dx];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return 0;
-}
-
-static int dw_bwd_worker(void *arg) {
-    const conv_task *t = arg;
-    const bq_conv_shape *cs = t->cs;
-    const float *weight = t->ap_fwd;
-    float *dweight = t->dw_local, *dinp = t->dinp;
-    const int mult = cs->cout / cs->cin, kh = cs->kh, kw = cs->kw;
-    const int h = cs->h, w = cs->w, ho = cs->hout, wo = cs->wout;
-    const int sh = cs->stride_h, sw = cs->stride_w;
-    for (int n = t->n0; n < t->n1; n++) {
-        for (int co = 0; co < cs->cout; co++) {
-            size_t in_off = ((size_t)n * cs->cin + co / mult) * h * w;
-            const float *g = t->dout + ((size_t)n * cs->cout + co) * ho * wo;
-            for (int ky = 0; ky < kh; ky++) {
-                int oy_lo, oy_hi;
-                valid_range(h, ho, sh, ky, cs->pad_t, &oy_lo, &oy_hi);
-                for (int kx = 0; kx < kw; kx++) {
-                    int ox_lo, ox_hi;
-                    valid_range(w, wo, sw, kx, cs->pad_l, &ox_lo, &ox_hi);
-                    const size_t tap = (size_t)co * kh * kw + (size_t)ky * kw + kx;
-                    const float wv = weight[tap];
-                    float acc = 0.0f;
-                    const int dx = kx - cs->pad_l;   /* input x = ox*sw + dx, >= 0 in range */
-                    for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        size_t ioff = in_off + (size_t)(oy * sh + ky - cs->pad_t) * w;
-                        const float *gr = g + (size_t)oy * wo;
-                        if (dweight) {
-                            const float *src = t->inp + ioff;
-                            for (int ox = ox_lo; ox < ox_hi; ox++)
-                                acc += gr[ox] * src[ox * sw + dx];
-                        }
-                        if (dinp) {
-                            float *dst = dinp + ioff;
-                            for (int ox = ox_lo; ox < ox_hi; ox++)
-                                dst[ox * sw + dx] += wv * gr[ox];
-                        }
-                    }
-                    if (dweight) dweight[tap] += acc;
-                }
-            }
-        }
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- public entry points */
 
 void bq_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
                        const bq_conv_shape *cs, float *scratch) {
     conv_task tasks[MAX_THREADS];
     conv_task proto = {.cs = cs, .out = out, .inp = inp, .bias = bias};
-    if (is_depthwise(cs)) {
-        qgeom g = {.threads = conv_threads(cs)};
-        proto.ap_fwd = weight;
-        split_tasks(tasks, &proto, &g, scratch, cs->n);
-        run_tasks(dw_fwd_worker, tasks, g.threads);
-        return;
-    }
     qgeom g;
     qgeom_init(&g, cs, nb_forward(cs));
-    pack_fwd(scratch, weight, cs, &g);
     proto.g = &g;
-    proto.ap_fwd = scratch;
+    if (is_depthwise(cs)) {
+        proto.ap_fwd = weight;
+    } else {
+        pack_fwd(scratch, weight, cs, &g);
+        proto.ap_fwd = scratch;
+    }
     split_tasks(tasks, &proto, &g, scratch + g.shared_floats, cs->n);
-    run_tasks(fwd_worker, tasks, g.threads);
+    run_tasks(is_depthwise(cs) ? dw_fwd_worker : fwd_worker, tasks, g.threads);
 }
 
 void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
@@ -676,20 +691,16 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
     conv_task proto = {.cs = cs, .dinp = dinp, .inp = inp, .dout = dout};
     const size_t nw = (size_t)cs->cout * (cs->cin / cs->groups) * cs->kh * cs->kw;
     qgeom g;
-    float *dw_base;
+    qgeom_init(&g, cs, nb_max(cs));
+    proto.g = &g;
     if (is_depthwise(cs)) {
-        g = (qgeom){.threads = conv_threads(cs), .ws_floats = nw};
         proto.ap_fwd = weight;
-        dw_base = scratch;
-        split_tasks(tasks, &proto, &g, scratch, cs->n);
     } else {
-        qgeom_init(&g, cs, nb_max(cs));
-        if (dinp) pack_bwd(scratch + (size_t)cs->groups * g.coutr * g.kg, weight, cs, &g);
-        proto.g = &g;
         proto.ap_bwd = scratch + (size_t)cs->groups * g.coutr * g.kg;
-        split_tasks(tasks, &proto, &g, scratch + g.shared_floats, cs->n);
-        dw_base = scratch + g.shared_floats + (g.ws_floats - nw);
+        if (dinp) pack_bwd(scratch + (size_t)cs->groups * g.coutr * g.kg, weight, cs, &g);
     }
+    split_tasks(tasks, &proto, &g, scratch + g.shared_floats, cs->n);
+    float *dw_base = scratch + g.shared_floats + (g.ws_floats - nw);
     /* Each thread sums its images' dW privately (no locks, fixed summation order per split). */
     if (dweight)
         for (int i = 0; i < g.threads; i++) {
@@ -701,8 +712,6 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         for (int i = 0; i < g.threads; i++)
             for (size_t j = 0; j < nw; j++) dweight[j] += tasks[i].dw_local[j];
 }
-
-/* ---------------------------------------------------------------- explicit columns */
 
 /* im2col with an explicit row stride ld (>= P). */
 static void im2col_ld(float *col, size_t ld, const float *img, const bq_conv_shape *cs,
