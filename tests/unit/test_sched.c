@@ -4,6 +4,7 @@
 #include <string.h>
 #include "hwcfg.h"
 #include "hwlayer.h"
+#include "costtab.h"
 #include "isa.h"
 #include "latency.h"
 #include "sched.h"
@@ -485,6 +486,57 @@ static void test_skip_exact(void **st) {
     assert_true(lazy_some > 10);
 }
 
+/* Cost table: W8A8 is exact, every other allocation is T + O + R of the table, corrections never
+ * make fewer bits cost more, and the scorer agrees with the per-layer lookups. */
+static void test_costtab(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    char err[256];
+    load(&c, kTiny);
+    bq_hw_net net;
+    assert_int_equal(bq_hw_net_init(&net, 2), 0);
+    bq_hw_layer a = conv(1, 16, 3, 14, 14, 1, 8, 8, 8), b = conv(16, 16, 3, 14, 14, 1, 8, 8, 8);
+    bq_hw_layer d = conv(16, 16, 3, 14, 14, 16, 8, 8, 8), f;
+    assert_int_equal(bq_hw_layer_linear(&f, "fc", 16, 10, err, sizeof err), 0);
+    f.raw32 = 1;
+    assert_int_equal(bq_hw_net_add(&net, &a, -1, 0, -1), 0);
+    assert_int_equal(bq_hw_net_add(&net, &b, 0, 1, 0), 1);   /* residual: block input q0 */
+    assert_int_equal(bq_hw_net_add(&net, &d, 1, 2, -1), 2);
+    assert_int_equal(bq_hw_net_add(&net, &f, 2, -1, -1), 3);
+    assert_int_equal(net.nq, 3);
+    bq_costtab t;
+    assert_int_equal(bq_costtab_build(&t, &c, &net, err, sizeof err), 0);
+    uint8_t wb[4] = {8, 8, 8, 8}, qb[3] = {8, 8, 8};
+    bq_hw_net_apply(&net, wb, qb);
+    int64_t exact = bq_hw_net_latency(&net, &c, NULL, err, sizeof err);
+    assert_true(exact > 0);
+    assert_int_equal(bq_costtab_score(&t, wb, qb), exact);
+    for (int l = 0; l < 4; l++)
+        for (int o = 1; o <= 8; o++) {
+            assert_true(t.o[l * 8 + o - 1] <= 0);
+            assert_true(t.r[l * 8 + o - 1] <= 0);
+            if (o > 1) assert_true(t.o[l * 8 + o - 2] <= t.o[l * 8 + o - 1]);
+        }
+    assert_int_equal(t.o[3 * 8 + 0], 0);   /* RAW32: no output-bits term */
+    assert_int_equal(t.r[0 * 8 + 0], 0);   /* no residual */
+    uint64_t s = 7;
+    for (int it = 0; it < 50; it++) {
+        for (int l = 0; l < 4; l++) wb[l] = (uint8_t)(1 + (int)((tu_randf(&s) + 1) * 3.99f));
+        for (int q = 0; q < 3; q++) qb[q] = (uint8_t)(1 + (int)((tu_randf(&s) + 1) * 3.99f));
+        int64_t want = bq_costtab_layer(&t, 0, wb[0], 8, qb[0], 8) +
+                       bq_costtab_layer(&t, 1, wb[1], qb[0], qb[1], qb[0]) +
+                       bq_costtab_layer(&t, 2, wb[2], qb[1], qb[2], 8) +
+                       bq_costtab_layer(&t, 3, wb[3], qb[2], 8, 8);
+        assert_int_equal(bq_costtab_score(&t, wb, qb), want);
+        /* the fold stays close to the exact dry run (it is an approximation: see docs) */
+        bq_hw_net_apply(&net, wb, qb);
+        int64_t ex = bq_hw_net_latency(&net, &c, NULL, err, sizeof err);
+        assert_true(llabs(want - ex) * 10 < ex);
+    }
+    bq_costtab_free(&t);
+    bq_hw_net_free(&net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layer_ctor),   cmocka_unit_test(test_single_tile),
@@ -493,6 +545,7 @@ int main(void) {
         cmocka_unit_test(test_bound),        cmocka_unit_test(test_program_invariants),
         cmocka_unit_test(test_loop_order),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_monotonic),    cmocka_unit_test(test_skip_exact),
+        cmocka_unit_test(test_costtab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
