@@ -23,7 +23,7 @@ $(ASAN)/tests/onnx_node_runner: tests/onnx/node_runner.c $(ASAN)/libbrecq.a $(GE
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -o $@ $< $(ASAN)/libbrecq.a $(PKG_LIBS)
 
-.PHONY: onnx-test onnx-node-test onnx-resnet-test fuzz
+.PHONY: onnx-test onnx-node-test onnx-resnet-test onnx-cli-test fuzz
 onnx-node-test: $(ASAN)/tests/onnx_node_runner
 	@mkdir -p $(BUILD)/onnx
 	$(ASAN)/tests/onnx_node_runner --dir $(ONNX_NODE_DIR) --expect tests/onnx/node_expected.txt \
@@ -38,14 +38,18 @@ onnx-resnet-test: $(BUILD)/brecq
 	  bash tests/onnx/check_accuracy.sh tests/onnx/models/resnet8.json $(BUILD)/onnx/$$(basename $$m .onnx).json $$m || exit 1; \
 	done
 
-onnx-test: onnx-node-test onnx-resnet-test
+# ---- `brecq info x.onnx` and one-line errors for bad files through the CLI ----
+onnx-cli-test: $(BUILD)/brecq
+	@bash tests/onnx/cli_test.sh $(BUILD)/brecq
+
+onnx-test: onnx-node-test onnx-resnet-test onnx-cli-test
 TEST_TARGETS += onnx-test
 CLEAN_DIRS += $(BUILD)/fuzz
 
 # ---- libFuzzer harness (clang only) ----
 FUZZ_SECONDS ?= 600
 FUZZ_CC      ?= clang
-FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_FLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
                 -fno-sanitize-recover=all -fno-omit-frame-pointer $(INCS)
 FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
 $(BUILD)/fuzz/obj/%.o: %.c $(GEN_HEADERS)

@@ -459,6 +459,15 @@ static int op_bn(ctx *c) {
 }
 
 static int act_op(ctx *c, value *x, float lo, float hi) {
+    irop *p = &c->ops[x->ir];
+    if (p->nd.kind == BQ_OP_RELU && p->reads == 1 && hi >= 0.0f && hi != INFINITY) {
+        /* Clip(Relu(x), lo, hi) == clamp(x, max(lo, 0), hi): torch exports relu6 this way */
+        float l = lo > 0.0f ? lo : 0.0f;
+        p->nd.kind = l == 0.0f && hi == 6.0f ? BQ_OP_RELU6 : BQ_OP_CLAMP;
+        p->nd.lo = l;
+        p->nd.hi = hi;
+        return alias_out(c, x, x->rank);
+    }
     bq_op_kind k = BQ_OP_CLAMP;
     if (lo == 0.0f && hi == 6.0f) k = BQ_OP_RELU6;
     else if (lo == 0.0f && hi == INFINITY) k = BQ_OP_RELU;
@@ -739,12 +748,16 @@ static int add_graph_input(ctx *c, const Onnx__ValueInfoProto *vi) {
         const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[k];
         int is_val = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
         if (k == 0) { if (is_val && dm->dim_value > 0) batch = dm->dim_value; continue; }
-        if (!is_val || dm->dim_value < 1 || dm->dim_value > BQ_ONNX_MAX_DIM)
-            return fail(c, "graph input '%s' has a dynamic or invalid dimension %zu (%s); the "
-                        "engine needs a static C/H/W: export with a fixed input size", vi->name,
-                        k, is_val ? "out of range" : (dm->value_case ==
-                        ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && dm->dim_param ?
-                        dm->dim_param : "unknown"));
+        if (!is_val) {
+            int named = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                        dm->dim_param;
+            return fail(c, "graph input '%s' has a dynamic dimension %zu%s%s%s; the engine needs "
+                        "a static C/H/W: export with a fixed input size", vi->name, k,
+                        named ? " ('" : "", named ? dm->dim_param : "", named ? "')" : "");
+        }
+        if (dm->dim_value < 1 || dm->dim_value > BQ_ONNX_MAX_DIM)
+            return fail(c, "graph input '%s' dimension %zu is %lld; expected 1..%d", vi->name, k,
+                        (long long)dm->dim_value, BQ_ONNX_MAX_DIM);
         d[k] = (int)dm->dim_value;
     }
     if ((int64_t)d[1] * d[2] * d[3] > BQ_ONNX_MAX_ELEMS)
