@@ -45,3 +45,20 @@ bench-hwmodel: $(BUILD)/bench_hwmodel
 	$(BUILD)/bench_hwmodel configs/hw/tiny.yaml configs/hw/edge.yaml --json $(BUILD)/bench/hwmodel.json
 
 BENCH_TARGETS += bench-hwmodel
+
+# Cross-check of the latency model against the RTL helper's timing reference (C++, header-only,
+# tests/hw/bqa_timing_ref.h); skipped with a message when that reference is not in the tree.
+HWM_XREF_REF := tests/hw/bqa_timing_ref.h
+$(BUILD)/xref_timing: hw_model/tools/xref_timing.cpp $(HWM_SRCS) $(HWM_HDRS)
+	@mkdir -p $(BUILD)/obj/xref
+	@for f in hwcfg hwlayer hwsched latency isa; do \
+	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -c hw_model/$$f.c -o $(BUILD)/obj/xref/$$f.o || exit 1; done
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -iquote hw_model -Itests/hw -isystem /usr/share/verilator/include \
+	  -o $@ hw_model/tools/xref_timing.cpp $(patsubst %,$(BUILD)/obj/xref/%.o,hwcfg hwlayer hwsched latency isa) $(PKG_LIBS)
+
+.PHONY: test-hwmodel-xref
+test-hwmodel-xref:
+	@if [ -f $(HWM_XREF_REF) ]; then $(MAKE) --no-print-directory $(BUILD)/xref_timing && \
+	  $(BUILD)/xref_timing configs/hw/tiny.yaml configs/hw/edge.yaml; \
+	else echo "test-hwmodel-xref: skipped ($(HWM_XREF_REF) not present)"; fi
+TEST_TARGETS += test-hwmodel-xref

@@ -2,7 +2,7 @@
  * isa.h — binary encoding of the accelerator instructions (docs/hw_isa.md section 3, v1).
  *
  * Every instruction is 128 bits = 4 little-endian uint32 words (word0 = bits 31:0). The decoded
- * form is bq_instr (sched.h); encode and decode are exact inverses on every encoded field.
+ * form is bq_instr (hwsched.h); encode and decode are exact inverses on every encoded field.
  *
  * Example (write the execute queue of a built program):
  *   for (int i = 0; i < prog.len[BQ_STAGE_EXEC]; i++) {
@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "sched.h"
+#include "hwsched.h"
 
 #define BQ_ISA_VERSION 1
 

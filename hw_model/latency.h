@@ -1,5 +1,5 @@
 /*
- * latency.h — the latency model: a cycle-exact dry run of the scheduler's programs (sched.h) with
+ * latency.h — the latency model: a cycle-exact dry run of the scheduler's programs (hwsched.h) with
  * the timing of docs/hw_isa.md section 4 (fetch / execute / result stages decoupled by token
  * FIFOs, one memory port with result-over-fetch priority, read/write latency and beat rate).
  *
@@ -25,7 +25,7 @@
 
 #include "hwcfg.h"
 #include "hwlayer.h"
-#include "sched.h"
+#include "hwsched.h"
 
 typedef struct {
     int64_t cycles;                 /* value of the CYCLES register after the layer's program */

@@ -7,7 +7,7 @@
 #include "costtab.h"
 #include "isa.h"
 #include "latency.h"
-#include "sched.h"
+#include "hwsched.h"
 
 /* tiny from the shared contract, inline so the hand computations below cannot drift */
 static const char *kTiny =

@@ -1,8 +1,8 @@
 /*
- * sched.c — planning and emission of one layer's programs. See sched.h and
+ * hwsched.c — planning and emission of one layer's programs. See hwsched.h and
  * docs/latency_model.md (loop orders, token protocol, region placement).
  */
-#include "sched.h"
+#include "hwsched.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /*
- * sched.h — the scheduler: one layer (bq_hw_layer) + one accelerator (bq_hwcfg) -> the programs of
- * the fetch, execute and result queues, in the instruction set of docs/hw_isa.md (v1).
+ * hwsched.h — the scheduler: one layer (bq_hw_layer) + one accelerator (bq_hwcfg) -> the programs
+ * of the fetch, execute and result queues, in the instruction set of docs/hw_isa.md (v1).
+ * (Not called sched.h so it can never shadow the system <sched.h>.)
  *
  * The scheduler is used twice, identically:
  *   - to emit the program the RTL runs (export package, co-simulation driver: bq_isa_encode), and
@@ -26,8 +27,8 @@
  *   ... prog.ins[BQ_STAGE_EXEC][0 .. prog.len[BQ_STAGE_EXEC]-1] ...
  *   bq_program_free(&prog);
  */
-#ifndef BQ_SCHED_H
-#define BQ_SCHED_H
+#ifndef BQ_HWSCHED_H
+#define BQ_HWSCHED_H
 
 #include <stddef.h>
 #include <stdint.h>
