@@ -27,8 +27,7 @@
  */
 #include "ops.h"
 
-/* C11 threads rather than <pthread.h>: hw_model/sched.h shadows the system <sched.h> (which
- * pthread.h includes) for every file built with the project's -Ihw_model. */
+/* C11 threads: standard in -std=c11, and nothing here needs more than create/join. */
 #include <threads.h>
 
 #include <stdlib.h>
@@ -104,7 +103,7 @@ typedef struct {
     size_t cstride;            /* floats per component buffer: nb*img + read slack */
     int coutr, cinr;           /* cout_g and cin_g rounded up to MR */
     size_t lead;               /* zeros in front of each dq row: the largest tap offset */
-    size_t ldq;                /* dq row stride: lead + nb*img rounded up to NR */
+    size_t ldq;                /* dq row stride: lead + nb*img + NR (a tile's overrun) */
     int coutv;                 /* cout_g rounded up to 2*VL: row stride of dq transposed */
     size_t qlen_max;           /* block_qlen of a full block */
     size_t ws_floats;          /* per-thread workspace */
@@ -146,7 +145,7 @@ static void qgeom_init(qgeom *g, const bq_conv_shape *cs, int nb) {
     g->coutv = (int)round_up((size_t)g->cout_g, 2 * VL);
     g->qlen_max = block_qlen(g, cs, nb);
     g->lead = round_up(max_off, VL);
-    g->ldq = g->lead + round_up((size_t)nb * g->img, NR);
+    g->ldq = g->lead + round_up((size_t)nb * g->img + NR, VL);
     size_t comps = (size_t)g->cin_g * g->sh * g->sw * g->cstride;
     size_t dcomps = (size_t)g->cinr * g->sh * g->sw * g->cstride;
     size_t qout = (size_t)g->coutr * g->qlen_max, dq = (size_t)g->cout_g * g->ldq;
@@ -218,7 +217,10 @@ static void build_comps(float *comp, const float *img, int cnt, const bq_conv_sh
                 for (int y = 0; y < cs->h; y++) {
                     const float *src = plane + (size_t)y * cs->w;
                     float *dst = cbase + (size_t)(py * g->sw + px) * g->cstride + yoff + j0;
-                    for (int x = x0, j = 0; x < cs->w; x += g->sw, j++) dst[j] = src[x];
+                    if (g->sw == 1)    /* the common case, as one contiguous copy */
+                        memcpy(dst, src, sizeof(float) * (size_t)cs->w);
+                    else
+                        for (int x = x0, j = 0; x < cs->w; x += g->sw, j++) dst[j] = src[x];
                     if (++py == g->sh) { py = 0; yoff += (size_t)g->wc; }
                 }
             }
@@ -241,7 +243,10 @@ static void unbuild_comps(float *dimg, const float *dcomp, int cnt, const bq_con
                 for (int y = 0; y < cs->h; y++) {
                     float *dst = plane + (size_t)y * cs->w;
                     const float *src = cbase + (size_t)(py * g->sw + px) * g->cstride + yoff + j0;
-                    for (int x = x0, j = 0; x < cs->w; x += g->sw, j++) dst[x] += src[j];
+                    if (g->sw == 1)    /* unit stride: a loop the compiler vectorises */
+                        for (int x = 0; x < cs->w; x++) dst[x] += src[x];
+                    else
+                        for (int x = x0, j = 0; x < cs->w; x += g->sw, j++) dst[x] += src[j];
                     if (++py == g->sh) { py = 0; yoff += (size_t)g->wc; }
                 }
             }
@@ -296,25 +301,27 @@ static void fwd_tile(float *c, size_t ldc, const float *ap, const float *comp, s
 }
 
 /* dW tile: c[r][v*VL + l] = sum_q brow[r][q] * dqt[q*ldq + v*VL + l] for MW taps r and nv
- * vectors of channels. The taps are broadcast scalars and the channels sit in the lanes, so the
- * long sum over q stays in registers and needs no horizontal reduction. MW = 8 keeps the tap
- * pointers in general registers. nv is a literal at each call, so the loops specialise. */
+ * vectors of channels, q over the output rows of each image of the block ([i*img, i*img + run),
+ * skipping the rows that are only padding). The taps are broadcast scalars and the channels sit
+ * in the lanes, so the long sum stays in registers and needs no horizontal reduction. MW = 8
+ * keeps the tap pointers in general registers; nv is a literal at each call. */
 static inline __attribute__((always_inline)) void
-dw_tile_n(float *c, const float *const brow[MW], const float *dqt, size_t ldq, size_t qlen,
-          const int nv) {
+dw_tile_n(float *c, const float *const brow[MW], const float *dqt, size_t ldq, int cnt,
+          size_t img, size_t run, const int nv) {
     vf acc[MW][2];
 #pragma GCC unroll 16
     for (int r = 0; r < MW; r++) acc[r][0] = acc[r][1] = (vf){0};
-    for (size_t q = 0; q < qlen; q++) {
-        const vf d0 = vload(dqt + q * ldq);
-        const vf d1 = nv > 1 ? vload(dqt + q * ldq + VL) : d0;
+    for (int i = 0; i < cnt; i++)
+        for (size_t q = (size_t)i * img; q < (size_t)i * img + run; q++) {
+            const vf d0 = vload(dqt + q * ldq);
+            const vf d1 = nv > 1 ? vload(dqt + q * ldq + VL) : d0;
 #pragma GCC unroll 16
-        for (int r = 0; r < MW; r++) {
-            const float a = brow[r][q];
-            acc[r][0] += a * d0;
-            if (nv > 1) acc[r][1] += a * d1;
+            for (int r = 0; r < MW; r++) {
+                const float a = brow[r][q];
+                acc[r][0] += a * d0;
+                if (nv > 1) acc[r][1] += a * d1;
+            }
         }
-    }
 #pragma GCC unroll 16
     for (int r = 0; r < MW; r++) {
         vstore(c + r * 2 * VL, &acc[r][0]);
@@ -322,14 +329,17 @@ dw_tile_n(float *c, const float *const brow[MW], const float *dqt, size_t ldq, s
     }
 }
 
-static void dw_tile1(float *c, const float *const brow[MW], const float *dqt, size_t ldq,
-                     size_t qlen) {
-    dw_tile_n(c, brow, dqt, ldq, qlen, 1);
+/* noinline: inlined into the big worker, the tap pointers got spilled to vector registers. */
+static __attribute__((noinline)) void dw_tile1(float *c, const float *const brow[MW],
+                                               const float *dqt, size_t ldq, int cnt,
+                                               size_t img, size_t run) {
+    dw_tile_n(c, brow, dqt, ldq, cnt, img, run, 1);
 }
 
-static void dw_tile2(float *c, const float *const brow[MW], const float *dqt, size_t ldq,
-                     size_t qlen) {
-    dw_tile_n(c, brow, dqt, ldq, qlen, 2);
+static __attribute__((noinline)) void dw_tile2(float *c, const float *const brow[MW],
+                                               const float *dqt, size_t ldq, int cnt,
+                                               size_t img, size_t run) {
+    dw_tile_n(c, brow, dqt, ldq, cnt, img, run, 2);
 }
 
 /* ---------------------------------------------------------------- weight packing */
@@ -484,8 +494,9 @@ static int bwd_worker(void *arg) {
                     const int rows = g->kg - k0 < MW ? g->kg - k0 : MW;
                     for (int c0 = 0; c0 < g->cout_g; c0 += 2 * VL) {
                         const int cols = g->cout_g - c0 < 2 * VL ? g->cout_g - c0 : 2 * VL;
-                        if (cols > VL) dw_tile2(tile, brow, dqt + c0, ldq, qlen);
-                        else dw_tile1(tile, brow, dqt + c0, ldq, qlen);
+                        const size_t run = (size_t)cs->hout * g->wc;
+                        if (cols > VL) dw_tile2(tile, brow, dqt + c0, ldq, cnt, g->img, run);
+                        else dw_tile1(tile, brow, dqt + c0, ldq, cnt, g->img, run);
                         for (int r = 0; r < rows; r++)
                             for (int l = 0; l < cols; l++)
                                 dwg[(size_t)(c0 + l) * g->kg + k0 + r] += tile[r * 2 * VL + l];
@@ -495,7 +506,9 @@ static int bwd_worker(void *arg) {
             if (t->dinp) {
                 /* dcomp = the adjoint of the forward gather, component by component. */
                 const float *ap = t->ap_bwd + (size_t)gr * g->cinr * g->cout_g * cs->kh * cs->kw;
-                const size_t plen = round_up((size_t)cnt * g->img, NR);
+                /* component rows holding real input rows; the others are pure padding */
+                const size_t p_lo = (size_t)(cs->pad_t / g->sh) * g->wc;
+                const size_t p_hi = (size_t)((cs->pad_t + cs->h - 1) / g->sh + 1) * g->wc;
                 for (int py = 0; py < g->sh; py++)
                     for (int px = 0; px < g->sw; px++) {
                         const int taps = ((cs->kh - py + g->sh - 1) / g->sh) *
@@ -503,9 +516,13 @@ static int bwd_worker(void *arg) {
                         for (int ci0 = 0; ci0 < g->cinr; ci0 += MR) {
                             float *dc = dcomp + ((size_t)ci0 * g->sh * g->sw +
                                                  (size_t)py * g->sw + px) * g->cstride;
-                            for (size_t p0 = 0; p0 < plen; p0 += NR)
-                                bwd_tile(dc + p0, (size_t)g->sh * g->sw * g->cstride, ap, dq, p0,
-                                         py, px, cs, g);
+                            /* a tile running past an image's range recomputes the same values
+                                 * the next range writes, so overlaps are harmless */
+                            for (int i = 0; i < cnt; i++)
+                                for (size_t p0 = i * g->img + p_lo; p0 < i * g->img + p_hi;
+                                     p0 += NR)
+                                    bwd_tile(dc + p0, (size_t)g->sh * g->sw * g->cstride, ap, dq,
+                                             p0, py, px, cs, g);
                             ap += (size_t)g->cout_g * taps * MR;
                         }
                     }
