@@ -54,3 +54,37 @@ void bq_mcnemar_test(bq_mcnemar *m, const int32_t *labels, const int32_t *pred_a
     m->n = n;
     bq_mcnemar_from_counts(m, b, c);
 }
+
+void bq_mp_row_compare(bq_mp_row *r, const int32_t *labels, const int32_t *pred_mixed,
+                       const int32_t *pred_uniform, int n, bq_mcnemar *m) {
+    bq_mcnemar t;
+    bq_mcnemar_test(&t, labels, pred_mixed, pred_uniform, n);
+    r->mixed_top1 = n > 0 ? 100.0 * t.a_correct / n : 0;
+    r->uniform_top1 = n > 0 ? 100.0 * t.b_correct / n : 0;
+    r->p_value = t.p_value;
+    if (m) *m = t;
+}
+
+/* names are identifiers; drop what would break a JSON string */
+static void json_name(bq_buf *b, const char *s) {
+    bq_buf_put(b, "\"", 1);
+    for (; *s; s++)
+        if (*s != '"' && *s != '\\' && (unsigned char)*s >= 32) bq_buf_put(b, s, 1);
+    bq_buf_put(b, "\"", 1);
+}
+
+void bq_mp_rows_json(const bq_mp_row *rows, int n, bq_buf *out) {
+    bq_buf_printf(out, "[");
+    for (int i = 0; i < n; i++) {
+        const bq_mp_row *r = &rows[i];
+        bq_buf_printf(out, "%s\n  {\"model\": ", i ? "," : "");
+        json_name(out, r->model);
+        bq_buf_printf(out, ", \"budget_cycles\": %lld, \"mixed_cycles\": %lld, \"mixed_top1\": %.4f, "
+                      "\"uniform_setting\": ", (long long)r->budget_cycles,
+                      (long long)r->mixed_cycles, r->mixed_top1);
+        json_name(out, r->uniform_setting);
+        bq_buf_printf(out, ", \"uniform_cycles\": %lld, \"uniform_top1\": %.4f, \"p_value\": %.6g}",
+                      (long long)r->uniform_cycles, r->uniform_top1, r->p_value);
+    }
+    bq_buf_printf(out, "%s]\n", n ? "\n" : "");
+}

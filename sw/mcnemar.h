@@ -20,6 +20,8 @@
 
 #include <stdint.h>
 
+#include "fileio.h"
+
 /* Discordant counts below this use the exact binomial test. */
 #define BQ_MCNEMAR_EXACT_BELOW 25
 
@@ -44,5 +46,27 @@ void bq_mcnemar_test(bq_mcnemar *m, const int32_t *labels, const int32_t *pred_a
 /* Two-sided exact binomial p-value for k successes out of n at p = 1/2:
  * min(1, 2 * P(X <= min(k, n-k))). */
 double bq_binom_two_sided_half(int k, int n);
+
+/* One row of docs/mixed_precision.json (issue 8 acceptance): the searched (mixed) allocation vs
+ * the best uniform allocation that fits the same budget, compared paired on the same images. */
+typedef struct {
+    char model[32];
+    int64_t budget_cycles;
+    int64_t mixed_cycles;
+    double mixed_top1;          /* % */
+    char uniform_setting[16];   /* e.g. "W2A3" */
+    int64_t uniform_cycles;
+    double uniform_top1;        /* % */
+    double p_value;             /* McNemar, mixed vs uniform */
+} bq_mp_row;
+
+/* Fill the accuracy fields of r from paired predictions (A = mixed, B = uniform): top-1 in % and
+ * McNemar's p-value; the other fields are the caller's. m (may be NULL) receives the test. */
+void bq_mp_row_compare(bq_mp_row *r, const int32_t *labels, const int32_t *pred_mixed,
+                       const int32_t *pred_uniform, int n, bq_mcnemar *m);
+
+/* Append rows[0..n) as a JSON list of objects with the keys "model", "budget_cycles",
+ * "mixed_cycles", "mixed_top1", "uniform_setting", "uniform_cycles", "uniform_top1", "p_value". */
+void bq_mp_rows_json(const bq_mp_row *rows, int n, bq_buf *out);
 
 #endif

@@ -88,12 +88,43 @@ static void test_binom_large_n(void **st) {
     assert_true(fabs(p - bq_binom_two_sided_half(5200, 10000)) < 1e-15);
 }
 
+static void test_mp_rows(void **st) {
+    (void)st;
+    enum { N = 60 };
+    int32_t lab[N], pa[N], pb[N];
+    for (int i = 0; i < N; i++) lab[i] = pa[i] = pb[i] = i % 10;
+    for (int i = 42; i < 55; i++) pb[i] = (lab[i] + 3) % 10;   /* 13 only mixed right */
+    for (int i = 55; i < 60; i++) pa[i] = (lab[i] + 7) % 10;   /* 5 only uniform right */
+    bq_mp_row rows[2] = {{.model = "fres20", .budget_cycles = 413137, .mixed_cycles = 413100,
+                          .uniform_setting = "W2A3", .uniform_cycles = 413137},
+                         {.model = "mbv2t", .budget_cycles = 5, .mixed_cycles = 4,
+                          .uniform_setting = "W3A3", .uniform_cycles = 5}};
+    bq_mcnemar m;
+    bq_mp_row_compare(&rows[0], lab, pa, pb, N, &m);
+    assert_true(fabs(rows[0].mixed_top1 - 100.0 * 55 / 60) < 1e-12);
+    assert_true(fabs(rows[0].uniform_top1 - 100.0 * 47 / 60) < 1e-12);
+    assert_true(fabs(rows[0].p_value - 25232.0 / 262144.0) < P_TOL);
+    bq_mp_row_compare(&rows[1], lab, pa, pa, N, NULL);   /* identical predictions: p = 1 */
+    assert_true(rows[1].p_value == 1.0);
+    bq_buf b = {0};
+    bq_mp_rows_json(rows, 2, &b);
+    bq_buf_put(&b, "", 1);
+    const char *js = (const char *)b.data;
+    assert_non_null(strstr(js, "{\"model\": \"fres20\", \"budget_cycles\": 413137, \"mixed_cycles\": "
+                               "413100, \"mixed_top1\": 91.6667, \"uniform_setting\": \"W2A3\", "
+                               "\"uniform_cycles\": 413137, \"uniform_top1\": 78.3333, "
+                               "\"p_value\": 0.0962524}"));
+    assert_true(js[0] == '[' && strstr(js, "\"p_value\": 1}\n]\n"));
+    bq_buf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_small),
         cmocka_unit_test(test_chi2_large),
         cmocka_unit_test(test_from_predictions),
         cmocka_unit_test(test_binom_large_n),
+        cmocka_unit_test(test_mp_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
