@@ -58,7 +58,7 @@ static const hwcfg_row kSchema[] = {
     ROW("memory.read_latency", HT_INT, 0, 100000, 0, read_latency,
         "cycles from read request to first data beat"),
     ROW("memory.write_latency", HT_INT, 0, 100000, 0, write_latency,
-        "cycles from write request to response"),
+        "cycles from the last write beat to the response"),
 };
 #undef ROW
 enum { NROWS = (int)(sizeof kSchema / sizeof kSchema[0]) };

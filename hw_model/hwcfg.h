@@ -43,7 +43,7 @@ typedef struct {
     int read_bytes_per_cycle;       /* sustained read bandwidth, bytes/cycle (<= width/8) */
     int write_bytes_per_cycle;      /* sustained write bandwidth, bytes/cycle (<= width/8) */
     int read_latency;               /* cycles from read request accepted to first data beat */
-    int write_latency;              /* cycles from write request accepted to write response */
+    int write_latency;              /* cycles from the last write beat to the write response */
     uint64_t hash;                  /* bq_hwcfg_hash() of the above, filled by the loaders */
 } bq_hwcfg;
 
