@@ -131,11 +131,46 @@ static void test_parse_bits(void **st) {
     assert_int_equal(bq_search_parse_bits("2,,3", b, &n, err, sizeof err), -1);
 }
 
+/* A searched allocation written as bits.yaml is read back by bq_qmodel_apply_bits_text (what
+ * `brecq quantize --bits` does) into exactly the same per-quantizer bits. */
+static void test_bits_yaml_roundtrip(void **st) {
+    (void)st;
+    fixture f;
+    build(&f, "fres20");
+    const bq_search_problem *p = &f.p;
+    int nl = f.q.n_layers, na = f.q.n_aq;
+    int ch[BQ_SEARCH_MAX_GROUPS], qb[256], back[256];
+    bq_rng r;
+    bq_rng_seed(&r, 3);
+    for (int t = 0; t < 20; t++) {
+        for (int g = 0; g < p->n_groups; g++) ch[g] = (int)bq_rng_below(&r, (uint32_t)p->groups[g].n_cand);
+        bq_search_choice_bits(p, ch, qb);
+        bq_buf y = {0};
+        bq_search_bits_yaml(p, qb, "roundtrip", &y);
+        assert_false(y.oom);
+        bq_qmodel q2;
+        char err[512] = "";
+        bq_qmodel_opts o = {.wbits = 8, .abits = 8, .first_last_8bit = 1};
+        assert_int_equal(bq_qmodel_init(&q2, &f.fp, &o, err, sizeof err), 0);
+        int rc = bq_qmodel_apply_bits_text(&q2, (const char *)y.data, y.len, "bits.yaml", err,
+                                           sizeof err);
+        if (rc) print_error("%s\n%.*s\n", err, (int)y.len, (const char *)y.data);
+        assert_int_equal(rc, 0);
+        for (int l = 0; l < nl; l++) back[l] = q2.layers[l].wbits;
+        for (int a = 0; a < na; a++) back[nl + a] = q2.aq[a].bits;
+        assert_memory_equal(back, qb, sizeof(int) * (size_t)(nl + na));
+        bq_qmodel_free(&q2);
+        bq_buf_free(&y);
+    }
+    destroy(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fres20),
         cmocka_unit_test(test_mbv2t),
         cmocka_unit_test(test_parse_bits),
+        cmocka_unit_test(test_bits_yaml_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
