@@ -51,8 +51,10 @@ typedef struct {
 int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_plan *p,
                        const bq_hwcfg *cfg, int skip, char *err, size_t errlen);
 
-/* Plan + build + dry-run one layer (skipping on). `scratch` is reused program storage (reset
- * here). Returns 0, or -1 with the planner's message. */
+/* Plan + dry-run one layer: the scheduler emits lazily into `scratch` (reset here, left holding
+ * only the timing view of the instructions it needed, timing_only = 1) and steady iterations are
+ * jumped over exactly. Results equal bq_latency_program on the full program. Returns 0, or -1
+ * with the planner's message. */
 int bq_latency_layer(bq_latency *out, const bq_hwcfg *cfg, const bq_hw_layer *l,
                      bq_program *scratch, char *err, size_t errlen);
 
