@@ -167,7 +167,7 @@ static int attr_ints(ctx *c, const char *name, int64_t *out, size_t want, int *p
     if (!attr_type_ok(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, a->n_ints > 0))
         return fail(c, "attribute '%s' must be a list of integers", name);
     if (a->n_ints != want)
-        return fail(c, "attribute '%s' has %zu values; a 2-D op needs %zu", name, a->n_ints, want);
+        return fail(c, "attribute '%s' has %zu values; expected %zu", name, a->n_ints, want);
     for (size_t k = 0; k < want; k++) out[k] = a->ints[k];
     if (present) *present = 1;
     return 0;
@@ -283,15 +283,19 @@ static int check_dim(ctx *c, const char *what, int64_t v, int64_t lo) {
 
 /* ------------------------------------------------------------------ operators */
 
-/* Common geometry of Conv/MaxPool/AveragePool for a 2-D window (kh, kw) over (h, w): strides,
- * pads (ONNX order t, l, b, r), auto_pad, dilations (must be 1), ceil_mode (pools). */
-static int window_geometry(ctx *c, int h, int w, int kh, int kw, int *sh, int *sw, int pads[4],
-                           int ceil_ok, int *extra) {
-    int64_t st[2] = {1, 1}, pd[4] = {0, 0, 0, 0}, dl[2] = {1, 1}, ceil_mode = 0;
+/* Common geometry of Conv/MaxPool/AveragePool for a window (kh, kw) over (h, w): strides,
+ * pads (ONNX order t, l, b, r), auto_pad, dilations (must be 1), ceil_mode (pools). nd is the
+ * number of spatial dimensions of the ONNX op: 2, or 1 for (N, C, L) tensors, which run as
+ * (C, L, 1) images with a (k, 1) window. */
+static int window_geometry(ctx *c, int nd, int h, int w, int kh, int kw, int *sh, int *sw,
+                           int pads[4], int ceil_ok, int *extra) {
+    int64_t st[2] = {1, 1}, pd[4] = {0, 0, 0, 0}, dl[2] = {1, 1}, ceil_mode = 0, p1[2] = {0, 0};
     int have_pads = 0;
-    if (attr_ints(c, "strides", st, 2, NULL) || attr_ints(c, "pads", pd, 4, &have_pads) ||
-        attr_ints(c, "dilations", dl, 2, NULL))
+    if (attr_ints(c, "strides", st, (size_t)nd, NULL) || attr_ints(c, "dilations", dl, (size_t)nd, NULL))
         return -1;
+    if (nd == 2 ? attr_ints(c, "pads", pd, 4, &have_pads) : attr_ints(c, "pads", p1, 2, &have_pads))
+        return -1;
+    if (nd == 1) { pd[0] = p1[0]; pd[2] = p1[1]; }
     if (dl[0] != 1 || dl[1] != 1)
         return fail(c, "dilations %lldx%lld are not supported (only 1)", (long long)dl[0],
                     (long long)dl[1]);
@@ -340,21 +344,25 @@ static int op_conv(ctx *c) {
     value *x = data_in(c, 0), *wv, *bv = NULL;
     if (!x || !(wv = const_in(c, 1, 1))) return -1;
     if (c->cur->n_input > 2 && c->cur->input[2][0] && !(bv = const_in(c, 2, 1))) return -1;
-    if (x->rank != 4) return fail(c, "input is %d-D; only 2-D convolutions on NCHW are supported",
-                                  x->rank);
+    if (x->rank != 4 && x->rank != 3)
+        return fail(c, "input is %d-D; only 1-D and 2-D convolutions (NCL, NCHW) are supported",
+                    x->rank);
+    int nd = x->rank - 2;
     const bq_onnx_tensor *W = &wv->t;
-    if (W->ndim != 4) return fail(c, "weight '%s' is %d-D; expected (Cout, Cin/group, kH, kW)",
-                                  wv->name, W->ndim);
-    for (int k = 0; k < 4; k++)
+    if (W->ndim != x->rank)
+        return fail(c, "weight '%s' is %d-D; expected (Cout, Cin/group, kernel...) of rank %d",
+                    wv->name, W->ndim, x->rank);
+    for (int k = 0; k < W->ndim; k++)
         if (check_dim(c, "weight dimension", W->dims[k], 1)) return -1;
-    int64_t group, ks[2] = {W->dims[2], W->dims[3]};
+    int64_t wk[2] = {W->dims[2], nd == 2 ? W->dims[3] : 1}, group, ks[2] = {wk[0], wk[1]};
     int have_ks;
-    if (attr_int(c, "group", 1, &group) || attr_ints(c, "kernel_shape", ks, 2, &have_ks)) return -1;
-    if (ks[0] != W->dims[2] || ks[1] != W->dims[3])
+    if (attr_int(c, "group", 1, &group) || attr_ints(c, "kernel_shape", ks, (size_t)nd, &have_ks))
+        return -1;
+    if (ks[0] != wk[0] || ks[1] != wk[1])
         return fail(c, "kernel_shape %lldx%lld does not match the weight's %lldx%lld",
-                    (long long)ks[0], (long long)ks[1], (long long)W->dims[2], (long long)W->dims[3]);
+                    (long long)ks[0], (long long)ks[1], (long long)wk[0], (long long)wk[1]);
     const bq_node *in = &c->ops[x->ir].nd;
-    int cout = (int)W->dims[0], kh = (int)W->dims[2], kw = (int)W->dims[3];
+    int cout = (int)W->dims[0], kh = (int)wk[0], kw = (int)wk[1];
     if (group < 1 || group > in->c || W->dims[1] * group != in->c || cout % group != 0)
         return fail(c, "weight (%d, %lld, %d, %d) with group %lld does not fit %d input channels",
                     cout, (long long)W->dims[1], kh, kw, (long long)group, in->c);
@@ -362,7 +370,7 @@ static int op_conv(ctx *c) {
         return fail(c, "bias '%s' has %zu values for %d output channels", bv->name, bv->t.count,
                     cout);
     int sh, sw, pads[4], extra;
-    if (window_geometry(c, in->h, in->w, kh, kw, &sh, &sw, pads, 0, &extra)) return -1;
+    if (window_geometry(c, nd, in->h, in->w, kh, kw, &sh, &sw, pads, 0, &extra)) return -1;
     bq_conv_shape cs;
     if (bq_conv2d_shape(&cs, 1, in->c, in->h, in->w, cout, kh, kw, sh, sw, pads[0], pads[1],
                         pads[2], pads[3], (int)group))
@@ -377,26 +385,28 @@ static int op_conv(ctx *c) {
     op->nd.groups = (int)group;
     if (!(op->w = copy_floats(c, W->f, W->count))) return -1;
     if (bv && !(op->b = copy_floats(c, bv->t.f, bv->t.count))) return -1;
-    return set_out(c, o, 4, x->batch);
+    return set_out(c, o, x->rank, x->batch);
 }
 
 static int op_pool(ctx *c, bq_op_kind kind) {
     value *x = data_in(c, 0);
     if (!x) return -1;
-    if (x->rank != 4) return fail(c, "input is %d-D; only 2-D pooling on NCHW is supported", x->rank);
+    if (x->rank != 4 && x->rank != 3)
+        return fail(c, "input is %d-D; only 1-D and 2-D pooling (NCL, NCHW) is supported", x->rank);
+    int sp = x->rank - 2;   /* spatial dimensions */
     for (size_t k = 1; k < c->cur->n_output; k++) {
         value *o = find_val(c, c->cur->output[k]);
         if (o && o->uses) return fail(c, "output %zu (indices) is used; not supported", k);
     }
-    int64_t ks[2] = {0, 0}, cip = 0;
+    int64_t ks[2] = {0, 1}, cip = 0;
     int have;
-    if (attr_ints(c, "kernel_shape", ks, 2, &have)) return -1;
+    if (attr_ints(c, "kernel_shape", ks, (size_t)sp, &have)) return -1;
     if (!have) return fail(c, "attribute 'kernel_shape' is required");
     if (check_dim(c, "kernel size", ks[0], 1) || check_dim(c, "kernel size", ks[1], 1)) return -1;
     if (kind == BQ_OP_AVGPOOL && attr_int(c, "count_include_pad", 0, &cip)) return -1;
     const bq_node *in = &c->ops[x->ir].nd;
     int sh, sw, pads[4], extra;
-    if (window_geometry(c, in->h, in->w, (int)ks[0], (int)ks[1], &sh, &sw, pads, 1, &extra))
+    if (window_geometry(c, sp, in->h, in->w, (int)ks[0], (int)ks[1], &sh, &sw, pads, 1, &extra))
         return -1;
     if (extra && cip)
         return fail(c, "ceil_mode together with count_include_pad=1 is not supported");
@@ -413,7 +423,7 @@ static int op_pool(ctx *c, bq_op_kind kind) {
     nd->pad_t = pads[0]; nd->pad_l = pads[1]; nd->pad_b = pads[2]; nd->pad_r = pads[3];
     nd->count_include_pad = cip != 0;
     nd->h = hout; nd->w = wout;
-    return set_out(c, o, 4, x->batch);
+    return set_out(c, o, x->rank, x->batch);
 }
 
 static int op_gap(ctx *c) {

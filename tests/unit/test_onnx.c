@@ -178,7 +178,8 @@ typedef struct {
     Onnx__TensorShapeProto__Dimension dims[4], *dimp[4];
 } gb;
 
-/* Model with input "X" of shape (N, 1, h, w); a non-NULL hparam makes H symbolic. */
+/* Model with input "X" of shape (N, 1, h, w), or (N, 1, h) when w == 0; a non-NULL hparam makes
+ * H symbolic. */
 static void gb_init(gb *g, int opset, int h, int w, const char *hparam) {
     memset(g, 0, sizeof(*g));
     onnx__model_proto__init(&g->model);
@@ -208,7 +209,7 @@ static void gb_init(gb *g, int opset, int h, int w, const char *hparam) {
         }
         g->dimp[k] = &g->dims[k];
     }
-    g->shin.n_dim = 4; g->shin.dim = g->dimp;
+    g->shin.n_dim = w ? 4 : 3; g->shin.dim = g->dimp;
     g->ttin.has_elem_type = 1; g->ttin.elem_type = 1; g->ttin.shape = &g->shin;
     g->tin.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE; g->tin.tensor_type = &g->ttin;
     g->in.name = (char *)"X"; g->in.type = &g->tin;
@@ -385,6 +386,43 @@ static void test_gemm_folding(void **state) {
     bq_model_free(&m);
 }
 
+static void test_conv1d(void **state) {
+    (void)state;
+    /* X (N, 1, 6) -> Conv(W (2, 1, 3), pads [1, 2], stride 2) runs as a (3, 1) kernel on 6x1 */
+    gb g;
+    bq_model m;
+    char err[512];
+    static float W[6] = {0.5f, -1.0f, 0.25f, 1.0f, 2.0f, -0.5f};
+    static int64_t pads[2] = {1, 2}, strides[1] = {2};
+    gb_init(&g, 13, 6, 0, NULL);
+    Onnx__NodeProto *n = gb_node(&g, "Conv", "conv1d", IN_X_W, OUT_C);
+    gb_attr_ints(&g, n, "pads", pads, 2);
+    gb_attr_ints(&g, n, "strides", strides, 1);
+    gb_init_tensor(&g, "W", 3, (const int64_t[]){2, 1, 3}, W);
+    gb_output(&g, "c");
+    assert_int_equal(gb_import(&g, &m, err, sizeof(err)), 0);
+    const bq_node *c = &m.nodes[1];
+    assert_int_equal(c->kh, 3); assert_int_equal(c->kw, 1);
+    assert_int_equal(c->h, 4);  /* (6 + 1 + 2 - 3) / 2 + 1 */
+    assert_int_equal(c->w, 1);
+    bq_exec ex;
+    assert_int_equal(bq_exec_init(&ex, &m, 1, 0), 0);
+    const float x[6] = {1, 2, 3, 4, 5, 6};
+    bq_exec_forward(&ex, &m, x, 1, 0);
+    const float *y = ex.act[1];
+    for (int o = 0; o < 2; o++)
+        for (int t = 0; t < 4; t++) {
+            float want = 0.0f;
+            for (int k = 0; k < 3; k++) {
+                int i = 2 * t - 1 + k;
+                if (i >= 0 && i < 6) want += W[o * 3 + k] * x[i];
+            }
+            assert_true(fabsf(y[o * 4 + t] - want) < 1e-5f);
+        }
+    bq_exec_free(&ex);
+    bq_model_free(&m);
+}
+
 static void test_graph_errors(void **state) {
     (void)state;
     gb g;
@@ -521,6 +559,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_bytes),
         cmocka_unit_test(test_graph_ok_and_clip),
         cmocka_unit_test(test_gemm_folding),
+        cmocka_unit_test(test_conv1d),
         cmocka_unit_test(test_graph_errors),
         cmocka_unit_test(test_yaml),
     };
