@@ -3,8 +3,14 @@
 
 #include <math.h>
 
+/* The code is computed in double exactly as quant.h's bq_aq_code (the one definition), so the
+ * reconstruction optimises bit for bit what the fake-quant evaluation computes. */
+static inline float code_of(float x, float s, float zf) {
+    return (float)(floor((double)x / (double)s + 0.5)) + zf;
+}
+
 float bq_lsq_ref(float x, float s, int32_t z, int qmax) {
-    float q = floorf(x / s + 0.5f) + (float)z;
+    float q = code_of(x, s, (float)z);
     q = q < 0.0f ? 0.0f : (q > (float)qmax ? (float)qmax : q);
     return (q - (float)z) * s;
 }
@@ -12,7 +18,7 @@ float bq_lsq_ref(float x, float s, int32_t z, int qmax) {
 void bq_lsq_forward(float *out, const float *x, size_t n, float s, int32_t z, int qmax) {
     const float zf = (float)z, qm = (float)qmax;
     for (size_t i = 0; i < n; i++) {
-        float q = floorf(x[i] / s + 0.5f) + zf;
+        float q = code_of(x[i], s, zf);
         q = q < 0.0f ? 0.0f : (q > qm ? qm : q);
         out[i] = (q - zf) * s;
     }
@@ -33,7 +39,7 @@ void bq_lsq_forward_mask(float *out, const float *x, const uint8_t *mask, size_t
     const float zf = (float)z, qm = (float)qmax;
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
-        float q = floorf(v / s + 0.5f) + zf;
+        float q = code_of(v, s, zf);
         q = q < 0.0f ? 0.0f : (q > qm ? qm : q);
         out[i] = mask[i] ? v : (q - zf) * s;
     }
@@ -50,7 +56,7 @@ double bq_lsq_backward(float *dx, const float *dout, const float *x, const uint8
             continue;
         }
         float v = x[i] / s;
-        float q = floorf(v + 0.5f) + zf;
+        float q = code_of(x[i], s, zf);
         float d;
         if (q < 0.0f) {
             d = -zf;

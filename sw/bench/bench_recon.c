@@ -1,0 +1,125 @@
+/*
+ * bench_recon — the BRECQ reconstruction hot path on fres20 (make bench).
+ *
+ * For every reconstruction unit of fres20 at W4A4 (9 residual blocks + the classifier): the
+ * milliseconds of one stage-A iteration at batch 32 (soft weights, forward, Fisher-weighted loss,
+ * backward with only the needed gradients, rounding regulariser), the GFLOP/s that represents
+ * (conv/linear GEMM work actually done: forward, dW of trained layers, dX where a gradient flows),
+ * and cblas_sgemm GFLOP/s measured in the same run. From these it estimates the wall time of a
+ * full default run (20000 stage-A + 5000 stage-B iterations per unit; stage B costs ~0.6 of a
+ * stage-A iteration: no dW, one fewer dX). With BENCH_FULL=1 it also runs the full default W4A4
+ * reconstruction and reports its measured wall time and peak RSS (minutes).
+ *
+ *   usage: bench_recon [out.json] [model.bqm]   (default model: configs/models/fres20.bqm if
+ *                                                 present, else a randomly initialised fres20)
+ */
+#include "data.h"
+#include "fileio.h"
+#include "graph.h"
+#include "model_io.h"
+#include "progress.h"
+#include "qmodel.h"
+#include "recipe.h"
+#include "reconstruct.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define ITERS 40
+#define STAGE_B_FRACTION 0.6
+
+static double sgemm_gflops(int M, int N, int K) {
+    float *a = malloc(sizeof(float) * (size_t)M * K), *b = malloc(sizeof(float) * (size_t)K * N),
+          *c = malloc(sizeof(float) * (size_t)M * N);
+    if (!a || !b || !c) { free(a); free(b); free(c); return 0; }
+    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        double t0 = bq_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+        double t = bq_now() - t0;
+        if (t < best) best = t;
+    }
+    free(a); free(b); free(c);
+    return 2.0 * M * N * K / best / 1e9;
+}
+
+int main(int argc, char **argv) {
+    const char *out = argc > 1 ? argv[1] : "build/bench/recon.json";
+    const char *mpath = argc > 2 ? argv[2] : "configs/models/fres20.bqm";
+    char err[512];
+    bq_model fp;
+    int trained = 0;
+    if (access(mpath, R_OK) == 0 && bq_model_load(&fp, mpath, err, sizeof err) == 0) trained = 1;
+    else if (bq_arch_build(&fp, "fres20", 0)) { fprintf(stderr, "bench_recon: cannot build fres20\n"); return 1; }
+    bq_recipe r;
+    bq_recipe_default(&r);
+    r.method = BQ_METHOD_BRECQ;
+    bq_qmodel q;
+    bq_qmodel_opts o = {4, 4, 1};
+    if (bq_qmodel_init(&q, &fp, &o, err, sizeof err)) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
+    bq_qmodel_init_weights(&q, r.p);
+
+    const char *core = openblas_get_corename();
+    const char *env_core = getenv("OPENBLAS_CORETYPE");
+    double sg_square = sgemm_gflops(1024, 1024, 1024);
+    double sg_block = sgemm_gflops(32, 32 * 784, 288);   /* a block-shaped GEMM: Cout x (N*HW) x K */
+    int nu = bq_recon_num_units(&q, BQ_METHOD_BRECQ);
+    printf("bench_recon: fres20 (%s), W4A4, batch 32, %d units; OpenBLAS core %s%s%s, %d threads\n",
+           trained ? mpath : "random init", nu, core, env_core ? ", OPENBLAS_CORETYPE=" : "",
+           env_core ? env_core : "", openblas_get_num_threads());
+    printf("cblas_sgemm: %.1f GFLOP/s (1024^3), %.1f GFLOP/s (32 x 25088 x 288)\n", sg_square, sg_block);
+    printf("%-8s %12s %12s %10s\n", "unit", "ms/iter", "MFLOP/iter", "GFLOP/s");
+    bq_buf b = {0};
+    bq_buf_printf(&b, "{\"bench\": \"recon\", \"model\": \"%s\", \"setting\": \"W4A4\", \"batch\": 32, "
+                  "\"openblas_core\": \"%s\", \"sgemm_gflops_1024\": %.2f, \"sgemm_gflops_block\": %.2f, "
+                  "\"units\": [", trained ? mpath : "fres20-random", core, sg_square, sg_block);
+    double est = 0, total_ms = 0;
+    for (int u = 0; u < nu; u++) {
+        double flops = 0;
+        double ms = bq_recon_bench_unit(&q, u, 32, ITERS, &flops, err, sizeof err);
+        if (ms < 0) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
+        double gf = flops / (ms * 1e-3) / 1e9;
+        printf("%-8d %12.3f %12.1f %10.1f\n", u, ms, flops / 1e6, gf);
+        bq_buf_printf(&b, "%s{\"unit\": %d, \"ms_per_iter\": %.4f, \"mflop_per_iter\": %.2f, "
+                      "\"gflops\": %.2f}", u ? ", " : "", u, ms, flops / 1e6, gf);
+        total_ms += ms;
+        est += ms * 1e-3 * (r.iters + STAGE_B_FRACTION * r.act_iters);
+    }
+    printf("estimated full default W4A4 run (20000 + 5000 it/unit, loop only): %.0f s (%.1f min)\n",
+           est, est / 60);
+    bq_buf_printf(&b, "], \"estimated_full_seconds\": %.1f", est);
+    if (getenv("BENCH_FULL") && atoi(getenv("BENCH_FULL")) > 0) {
+        bq_dataset train;
+        if (bq_dataset_load(&train, NULL, "train", err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+        bq_recon_stats st;
+        if (bq_reconstruct_ex(&q, &fp, &r, &train, NULL, 0, &st, err, sizeof err)) {
+            fprintf(stderr, "bench_recon: %s\n", err);
+            return 1;
+        }
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("full default W4A4 run: %.1f s (stage A %.1f s, stage B %.1f s, caches %.1f s), "
+               "peak RSS %.0f MB\n", st.seconds, st.stage_seconds[0], st.stage_seconds[1],
+               st.stage_seconds[2], ru.ru_maxrss / 1024.0);
+        bq_buf_printf(&b, ", \"full_seconds\": %.1f, \"full_peak_rss_mb\": %.1f", st.seconds,
+                      ru.ru_maxrss / 1024.0);
+        bq_dataset_free(&train);
+    }
+    bq_buf_printf(&b, "}\n");
+    (void)total_ms;
+    if (b.oom || bq_write_file_atomic(out, b.data, b.len, err, sizeof err)) {
+        fprintf(stderr, "bench_recon: %s\n", b.oom ? "out of memory" : err);
+        return 1;
+    }
+    printf("wrote %s\n", out);
+    bq_buf_free(&b);
+    bq_qmodel_free(&q);
+    bq_model_free(&fp);
+    return 0;
+}

@@ -1,0 +1,25 @@
+# sw/results.mk — the BRECQ engine's benchmark and result table (issue 4).
+#
+#   make bench-recon   ms per reconstruction iteration for every fres20 unit at batch 32, the GFLOP/s
+#                      that is, cblas_sgemm GFLOP/s of the same run, estimated full W4A4 wall time
+#                      (BENCH_FULL=1 also runs the full default W4A4 reconstruction); JSON in
+#                      build/bench/recon.json. Part of `make bench`.
+#   make results       docs/results.md + docs/results.json: every cell of the accuracy table (hours;
+#                      runs niced, caches finished cells, resumes killed ones). Run it in the
+#                      background: `nohup make results > build/results.log 2>&1 &`.
+#   make results-render  only re-render the docs from the finished cells.
+
+$(BUILD)/bench_recon: sw/bench/bench_recon.c $(BUILD)/libbrecq.a
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
+
+.PHONY: bench-recon results results-render
+bench-recon: $(BUILD)/bench_recon
+	@mkdir -p $(BUILD)/bench
+	$(BUILD)/bench_recon $(BUILD)/bench/recon.json
+BENCH_TARGETS += bench-recon
+
+results: $(BUILD)/brecq
+	nice -n 10 bash sw/results.sh
+results-render:
+	bash sw/results.sh --only-render
+CLEAN_DIRS += build/results

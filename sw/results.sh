@@ -1,0 +1,184 @@
+#!/bin/bash
+# sw/results.sh — the accuracy table of docs/results.md (make results; see sw/results.mk).
+#
+# Every cell = one `brecq quantize` (recipe generated from the method and the setting) + one
+# `brecq eval --quant` on the 10k test set. A cell lives in build/results/<model>/<cell>/ and is
+# finished when cell.json exists and its key (hash of the model file, the recipe text and the
+# brecq binary) matches: finished cells are never recomputed, a killed run resumes (unfinished
+# reconstructions resume from their per-block checkpoints in run/). At the end docs/results.json
+# and docs/results.md are (re)written from every finished cell.
+#
+#   sw/results.sh [--only-render] [--cells FILTER]
+#   env: BRECQ (binary, build/brecq), MODELS_DIR (configs/models), SEEDS_SPREAD ("1 2": extra
+#        seeds for the cells marked as seed-sensitive), RESULTS_DIR (build/results)
+set -u
+BRECQ=${BRECQ:-build/brecq}
+MODELS_DIR=${MODELS_DIR:-configs/models}
+RESULTS_DIR=${RESULTS_DIR:-build/results}
+SEEDS_SPREAD=${SEEDS_SPREAD:-"1 2"}
+ONLY_RENDER=0
+FILTER=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only-render) ONLY_RENDER=1 ;;
+    --cells) FILTER="$2"; shift ;;
+    *) echo "results.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# method key -> recipe lines (everything else: reference defaults)
+recipe_of() {   # method wbits abits seed
+  case "$1" in
+    rtn)          printf 'method: rtn\n' ;;
+    brecq)        printf 'method: brecq\nloss: fisher\nfisher_norm: normalized\n' ;;
+    brecq_ref)    printf 'method: brecq\nloss: fisher\nfisher_norm: abs_plus_one\n' ;;
+    brecq_mse)    printf 'method: brecq\nloss: mse\n' ;;
+    adaround)     printf 'method: adaround\nloss: mse\n' ;;
+    qdrop)        printf 'method: brecq_qdrop\nloss: fisher\n' ;;
+  esac
+  printf 'wbits: %s\nabits: %s\nseed: %s\n' "$2" "$3" "$4"
+  if [ "$5" = mbv2t ] && [ "$1" != rtn ]; then printf 'weight_lambda: 0.1\n'; fi   # method notes
+}
+label_of() {
+  case "$1" in
+    rtn) echo "RTN" ;; brecq) echo "BRECQ-Fisher" ;; brecq_ref) echo "BRECQ-Fisher-ref(|g|+1)" ;;
+    brecq_mse) echo "BRECQ-MSE" ;; adaround) echo "AdaRound-layer" ;; qdrop) echo "BRECQ+QDrop" ;;
+  esac
+}
+
+# The cells: model setting method [spread]. Cheap ones first, so the table fills early.
+CELLS=()
+for s in W4A32 W2A32 W4A4 W3A3 W2A4 W2A2; do CELLS+=("fres20 $s rtn"); done
+for s in W4A4 W2A4 W2A2; do CELLS+=("mbv2t $s rtn"); done
+for s in W4A4 W2A4 W3A3 W2A32 W4A32; do CELLS+=("fres20 $s brecq"); done
+for s in W2A2 W3A3 W2A4 W4A4 W4A32 W2A32; do CELLS+=("fres20 $s qdrop"); done
+CELLS+=("fres20 W2A2 brecq")
+for s in W2A4 W3A3; do CELLS+=("fres20 $s brecq_mse" "fres20 $s adaround"); done
+CELLS+=("fres20 W2A4 brecq_ref")
+for s in W4A4 W2A4 W2A2; do CELLS+=("mbv2t $s brecq" "mbv2t $s qdrop"); done
+# run-to-run spread (extra seeds) where differences are small or the setting is fragile
+CELLS+=("fres20 W4A4 brecq spread-only" "fres20 W2A4 brecq spread-only" "fres20 W2A2 qdrop spread-only")
+
+hash_of() { cat "$@" 2>/dev/null | sha1sum | cut -c1-16; }
+
+run_cell() {   # model setting method seed
+  local model=$1 setting=$2 method=$3 seed=$4
+  local mfile=$MODELS_DIR/$model.bqm
+  local wb=${setting#W}; wb=${wb%%A*}; local ab=${setting##*A}
+  local dir=$RESULTS_DIR/$model/$setting-$method-s$seed
+  [ -f "$mfile" ] || { echo "results: $mfile missing; skipping $model $setting $method" >&2; return 0; }
+  mkdir -p "$dir"
+  recipe_of "$method" "$wb" "$ab" "$seed" "$model" > "$dir/recipe.yaml.new"
+  local key; key=$(hash_of "$mfile" "$dir/recipe.yaml.new" "$BRECQ")
+  if [ -f "$dir/cell.json" ] && [ "$(cat "$dir/key" 2>/dev/null)" = "$key" ]; then
+    rm -f "$dir/recipe.yaml.new"; return 0
+  fi
+  if [ "$(cat "$dir/key" 2>/dev/null)" != "$key" ]; then rm -rf "$dir/run" "$dir/cell.json"; fi
+  mv "$dir/recipe.yaml.new" "$dir/recipe.yaml"
+  echo "$key" > "$dir/key"
+  echo "results: $model $setting $(label_of "$method") seed $seed" >&2
+  if ! "$BRECQ" quantize --model "$mfile" --recipe "$dir/recipe.yaml" --out "$dir/q.bqq" \
+        --report "$dir/quant.json" --run-dir "$dir/run" 2> "$dir/quantize.log"; then
+    echo "results: quantize failed, see $dir/quantize.log" >&2; tail -3 "$dir/quantize.log" >&2; return 1
+  fi
+  if ! "$BRECQ" eval --model "$mfile" --quant "$dir/q.bqq" --report "$dir/eval.json" > "$dir/eval.log" 2>&1; then
+    echo "results: eval failed, see $dir/eval.log" >&2; return 1
+  fi
+  local top1 secs rss
+  top1=$(grep -o '"top1": *[0-9.]*' "$dir/eval.json" | head -1 | grep -o '[0-9.]*$')
+  secs=$(grep -o '"seconds": *[0-9.]*' "$dir/quant.json" | head -1 | grep -o '[0-9.]*$')
+  rss=$(grep -o '"peak_rss_mb": *[0-9.]*' "$dir/quant.json" | head -1 | grep -o '[0-9.]*$')
+  printf '{"model": "%s", "setting": "%s", "method": "%s", "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s}\n' \
+    "$model" "$setting" "$(label_of "$method")" "$seed" "$top1" "$secs" "$rss" > "$dir/cell.json.tmp"
+  mv "$dir/cell.json.tmp" "$dir/cell.json"
+}
+
+fp_top1() {   # model -> FP top-1 (cached)
+  local mfile=$MODELS_DIR/$1.bqm f=$RESULTS_DIR/$1/fp.json
+  [ -f "$mfile" ] || return 0
+  mkdir -p "$RESULTS_DIR/$1"
+  local key; key=$(hash_of "$mfile")
+  if [ ! -f "$f" ] || [ "$(cat "$f.key" 2>/dev/null)" != "$key" ]; then
+    "$BRECQ" eval --model "$mfile" --report "$f" > /dev/null 2>&1 && echo "$key" > "$f.key"
+  fi
+}
+
+if [ $ONLY_RENDER = 0 ]; then
+  fp_top1 fres20; fp_top1 mbv2t
+  for c in "${CELLS[@]}"; do
+    set -- $c
+    [ -n "$FILTER" ] && ! echo "$c" | grep -q -- "$FILTER" && continue
+    if [ "${4:-}" != spread-only ]; then run_cell "$1" "$2" "$3" 0; fi
+    if [ -n "${4:-}" ]; then for s in $SEEDS_SPREAD; do run_cell "$1" "$2" "$3" "$s"; done; fi
+  done
+fi
+
+# ---- render docs/results.json and docs/results.md from every finished cell ----
+mkdir -p docs
+cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
+{
+  echo "["
+  first=1
+  for f in $cells; do
+    [ $first = 1 ] || echo ","
+    first=0
+    printf '  %s' "$(tr -d '\n' < "$f")"
+  done
+  echo ""
+  echo "]"
+} > docs/results.json.tmp && mv docs/results.json.tmp docs/results.json
+
+{
+  echo "# Results: top-1 on the 10k Fashion-MNIST test set"
+  echo
+  echo "Generated by \`make results\` (sw/results.sh) from build/results/*/*/cell.json; do not edit."
+  echo "Calibration: 1024 training images (calib_seed 0), never test data; first and last layer 8-bit;"
+  echo "reference defaults otherwise (20000 stage-A / 5000 stage-B iterations per block, batch 32,"
+  echo "QDrop 20000 joint iterations). Each cell: top-1 % of seed 0 ± its binomial standard error"
+  echo "(sqrt(p(1-p)/10000)); where extra seeds ran, [min–max over seeds, n]. Time = wall seconds of"
+  echo "\`brecq quantize\` on the machine that ran it (2 cores, shared), peak RSS in MB."
+  echo
+  for model in fres20 mbv2t; do
+    fpj=$RESULTS_DIR/$model/fp.json
+    fp=$(grep -o '"top1": *[0-9.]*' "$fpj" 2>/dev/null | grep -o '[0-9.]*$')
+    echo "## $model (FP top-1: ${fp:-not measured})"
+    echo
+    cat $RESULTS_DIR/$model/*/cell.json 2>/dev/null | awk -v fp="${fp:-0}" '
+      function val(k,   r) { if (match($0, "\"" k "\": *\"?[^,\"}]*")) { r = substr($0, RSTART, RLENGTH); sub(/^[^:]*: *"?/, "", r); return r } return "" }
+      {
+        s = val("setting"); m = val("method"); sd = val("seed"); t = val("top1") + 0
+        key = s SUBSEP m
+        if (!(s in sset)) { sset[s] = 1; sorder[++ns] = s }
+        if (!(m in mset)) { mset[m] = 1; morder[++nm] = m }
+        n[key]++; if (n[key] == 1 || t < mn[key]) mn[key] = t; if (n[key] == 1 || t > mx[key]) mx[key] = t
+        if (sd == 0) { top[key] = t; secs[key] = val("seconds"); rss[key] = val("peak_rss_mb") }
+      }
+      END {
+        split("W4A32 W2A32 W4A4 W3A3 W2A4 W2A2", want, " ")
+        split("RTN|BRECQ-Fisher|BRECQ+QDrop|AdaRound-layer|BRECQ-MSE|BRECQ-Fisher-ref(|g|+1)", mw, "|")
+        line = "| setting |"; sep = "|---|"
+        for (j = 1; j <= 6; j++) if (mw[j] in mset) { line = line " " mw[j] " |"; sep = sep "---|" }
+        print line; print sep
+        for (i = 1; i <= 6; i++) {
+          s = want[i]; if (!(s in sset)) continue
+          line = "| " s " |"
+          for (j = 1; j <= 6; j++) {
+            m = mw[j]; if (!(m in mset)) continue
+            key = s SUBSEP m
+            if (!(key in top)) { line = line " |"; continue }
+            p = top[key]; se = sqrt(p * (1 - p) / 10000) * 100
+            cell = sprintf("%.2f ± %.2f", p * 100, se)
+            if (fp > 0) cell = cell sprintf(" (%+.2f)", (p - fp) * 100)
+            if (n[key] > 1) cell = cell sprintf(" [%.2f–%.2f, n=%d]", mn[key] * 100, mx[key] * 100, n[key])
+            cell = cell sprintf("<br>%.0f s, %.0f MB", secs[key], rss[key])
+            line = line " " cell " |"
+          }
+          print line
+        }
+      }'
+    echo
+  done
+  echo "Numbers in parentheses: difference to FP in percentage points."
+} > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
+echo "results: wrote docs/results.json ($(echo $cells | wc -w) cells) and docs/results.md" >&2
