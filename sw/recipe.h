@@ -62,9 +62,8 @@ typedef struct {
     int act_init_batch;      /* act_init_batch: 64  images for the activation range init */
     uint64_t seed;           /* seed: 0             batches, QDrop masks */
     /* range search */
-    float p;                 /* p: 2.4              Lp norm of the range search and stage B loss */
-    int range_candidates;    /* range_candidates: 80 */
-    float range_step;        /* range_step: 0.01 */
+    float p;                 /* p: 2.4              Lp norm of the range search and stage B loss
+                                (the 80 candidates x 0.01 shrink grid is fixed: quant.h) */
     /* stage A: AdaRound weights */
     int iters;               /* iters: 20000 */
     int batch;               /* batch: 32 */

@@ -8,6 +8,10 @@
 int bq_cmd_train(int argc, char **argv);
 int bq_cmd_eval(int argc, char **argv);
 int bq_cmd_info(int argc, char **argv);
+int bq_cmd_quantize(int argc, char **argv);
+int bq_cmd_export(int argc, char **argv);
+int bq_cmd_latency(int argc, char **argv);
+int bq_cmd_search(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -19,6 +23,10 @@ static const command COMMANDS[] = {
     {"train", bq_cmd_train, "train a built-in architecture on Fashion-MNIST"},
     {"eval", bq_cmd_eval, "top-1 of a model on the 10k Fashion-MNIST test set"},
     {"info", bq_cmd_info, "print a model's layers, blocks and parameter count"},
+    {"quantize", bq_cmd_quantize, "quantize a model with a recipe (rtn, brecq, ...) into a .bqq"},
+    {"export", bq_cmd_export, "write (or --check) the accelerator package of a quantized model"},
+    {"latency", bq_cmd_latency, "per-layer cycles of a model on an accelerator config (hw_model)"},
+    {"search", bq_cmd_search, "bit-widths that maximise accuracy under a latency budget"},
 };
 
 static void usage(FILE *f) {

@@ -1,34 +1,286 @@
-/* brecq eval — top-1 of a model on the full 10k Fashion-MNIST test set. */
+/* brecq eval — top-1 of a model on the full 10k Fashion-MNIST test set: float, fake-quant
+ * (--quant Q) or integer-only (--quant Q --int, which also compares every layer with fake-quant). */
 #include "cli.h"
 #include "data.h"
+#include "fakequant.h"
 #include "fileio.h"
+#include "intref.h"
+#include "model_io.h"
+#include "qmodel.h"
 #include "train.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Per quantized node: how the integer codes differ from the fake-quant codes. */
+typedef struct {
+    long long n, ndiff;
+    long long maxd;
+    double maxd_raw;   /* RAW32 layer: max |fake/(s_w s_a) - acc0| in accumulator LSBs */
+} lsb_stat;
+
+typedef struct {
+    const bq_qmodel *q;
+    bq_fq fq;
+    bq_exec ex;
+    bq_intnet net;
+    lsb_stat *st;      /* [n_nodes] */
+    int32_t *tmp;
+    size_t tmp_count;
+} int_eval;
+
+static int argmax(const float *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++) if (v[i] > v[b]) b = i;
+    return b;
+}
+
+/* Compare one batch node by node. */
+static void compare_batch(int_eval *ie, int n) {
+    const bq_qmodel *q = ie->q;
+    const bq_model *m = &q->model;
+    for (int i = 0; i < m->n_nodes; i++) {
+        if (!ie->net.codes[i]) continue;
+        size_t cnt = (size_t)n * bq_node_size(&m->nodes[i]);
+        bq_fq_codes(ie->tmp, &ie->fq, i, ie->ex.act[i], cnt);
+        lsb_stat *s = &ie->st[i];
+        for (size_t k = 0; k < cnt; k++) {
+            long long d = llabs((long long)ie->tmp[k] - ie->net.codes[i][k]);
+            s->n++;
+            s->ndiff += d != 0;
+            if (d > s->maxd) s->maxd = d;
+        }
+    }
+    const bq_ilayer *L = &ie->net.L[ie->net.n_layers - 1];
+    int out = bq_model_output(m);
+    lsb_stat *s = &ie->st[out];
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < L->cout; c++) {
+            double f = ie->ex.act[out][(size_t)b * L->cout + c] / (double)L->logit_scale[c];
+            double d = fabs(f - ie->net.logits[(size_t)b * L->cout + c]);
+            s->n++;
+            if (d > s->maxd_raw) s->maxd_raw = d;
+        }
+}
+
+static int write_dump(const char *path, const bq_qmodel *q, int node, const int32_t *v, int n_img,
+                      size_t per_img, char *err, size_t errlen) {
+    bq_buf b = {0};
+    const bq_node *nd = &q->model.nodes[node];
+    bq_buf_printf(&b, "# node %s shape %d %d %d images %d\n", nd->name, nd->c, nd->h, nd->w, n_img);
+    for (int i = 0; i < n_img; i++) {
+        for (size_t k = 0; k < per_img; k++)
+            bq_buf_printf(&b, "%s%d", k ? " " : "", v[(size_t)i * per_img + k]);
+        bq_buf_printf(&b, "\n");
+    }
+    int rc = b.oom ? -1 : bq_write_file_atomic(path, b.data, b.len, err, errlen);
+    if (b.oom) snprintf(err, errlen, "out of memory");
+    bq_buf_free(&b);
+    return rc;
+}
+
+static int eval_quant(const char *qpath, const char *model, const bq_dataset *te, int use_int,
+                      const char *dump_layer, const char *dump_out, int dump_n, const char *report) {
+    char err[512];
+    bq_qmodel q;
+    if (bq_qmodel_load(&q, qpath, err, sizeof(err))) { bq_cli_error("eval", "%s", err); return 1; }
+    int rc = 1;
+    if (model) {
+        bq_model m;
+        if (bq_cli_load_model("eval", model, &m)) { bq_qmodel_free(&q); return 1; }
+        uint64_t h = bq_model_hash(&m);
+        bq_model_free(&m);
+        if (h != q.src_hash) {
+            bq_cli_error("eval", "%s was quantized from a different model (source hash %016llx, "
+                         "%s has %016llx); pass the model it was made from, or omit --model", qpath,
+                         (unsigned long long)q.src_hash, model, (unsigned long long)h);
+            bq_qmodel_free(&q);
+            return 2;
+        }
+    }
+    int dump_node = -1;
+    if (dump_layer) {
+        int l = bq_qmodel_find_layer(&q, dump_layer);
+        int nd = l >= 0 ? q.layers[l].out_node : bq_find_node(&q.model, dump_layer);
+        if (nd < 0 || (q.node_aq[nd] < 0 && nd != bq_model_output(&q.model))) {
+            bq_cli_error("eval", "--dump-layer '%s' is not a layer or quantized tensor of %s", dump_layer, qpath);
+            bq_qmodel_free(&q);
+            return 2;
+        }
+        dump_node = nd;
+        if (dump_n > te->n) dump_n = te->n;
+    }
+    const int B = 100;
+    int_eval ie;
+    memset(&ie, 0, sizeof(ie));
+    ie.q = &q;
+    float *x = malloc(sizeof(float) * (size_t)B * te->c * te->h * te->w);
+    int *idx = malloc(sizeof(int) * B), *y = malloc(sizeof(int) * B), *pi = malloc(sizeof(int) * B);
+    int32_t *dump = NULL;
+    size_t dump_per = dump_node >= 0 ? bq_node_size(&q.model.nodes[dump_node]) : 0;
+    int have_fq = 0, have_ex = 0, have_net = 0;
+    if (!x || !idx || !y || !pi) goto oom;
+    if (dump_node >= 0 && !(dump = malloc(sizeof(int32_t) * dump_per * (size_t)dump_n))) goto oom;
+    if (bq_fq_init(&ie.fq, &q, B, 0)) goto oom;
+    have_fq = 1;
+    if (bq_exec_init(&ie.ex, &ie.fq.net, B, 0)) goto oom;
+    have_ex = 1;
+    bq_fq_bind(&ie.fq, &ie.ex);
+    if (use_int) {
+        if (bq_intnet_init(&ie.net, &q, B, err, sizeof(err))) {
+            bq_cli_error("eval", "%s: cannot run integer-only: %s", qpath, err);
+            rc = 2;
+            goto out;
+        }
+        have_net = 1;
+        ie.st = calloc((size_t)q.model.n_nodes, sizeof(lsb_stat));
+        size_t mx = 0;
+        for (int i = 0; i < q.model.n_nodes; i++)
+            if (bq_node_size(&q.model.nodes[i]) > mx) mx = bq_node_size(&q.model.nodes[i]);
+        ie.tmp = malloc(sizeof(int32_t) * mx * B);
+        if (!ie.st || !ie.tmp) goto oom;
+    }
+    long corr_fq = 0, corr_int = 0, agree = 0;
+    int out_node = bq_model_output(&q.model), ncls = q.model.nodes[out_node].c;
+    for (int s = 0; s < te->n; s += B) {
+        int nb = te->n - s < B ? te->n - s : B;
+        for (int i = 0; i < nb; i++) idx[i] = s + i;
+        bq_dataset_batch(te, idx, nb, x, y, q.model.in_mean, q.model.in_std, NULL);
+        bq_exec_forward(&ie.ex, &ie.fq.net, x, nb, 0);
+        if (use_int) {
+            bq_intnet_forward(&ie.net, x, nb);
+            bq_intnet_predict(&ie.net, nb, pi);
+            compare_batch(&ie, nb);
+        }
+        for (int i = 0; i < nb; i++) {
+            int pf = argmax(ie.ex.act[out_node] + (size_t)i * ncls, ncls);
+            corr_fq += pf == y[i];
+            if (use_int) { corr_int += pi[i] == y[i]; agree += pi[i] == pf; }
+        }
+        for (int i = 0; i < nb && dump_node >= 0 && s + i < dump_n; i++) {
+            int32_t *d = dump + (size_t)(s + i) * dump_per;
+            if (dump_node == out_node) {
+                /* RAW32: acc0 (integer), or the fake logits in acc0 units rounded */
+                const bq_qlayer *QL = &q.layers[q.n_layers - 1];
+                for (size_t k = 0; k < dump_per; k++)
+                    d[k] = use_int ? ie.net.logits[(size_t)i * dump_per + k]
+                                   : (int32_t)lrint(ie.ex.act[out_node][(size_t)i * dump_per + k] /
+                                                    ((double)QL->scale[k] * q.aq[QL->aq_in].scale));
+            } else if (use_int) {
+                for (size_t k = 0; k < dump_per; k++) d[k] = ie.net.codes[dump_node][(size_t)i * dump_per + k];
+            } else {
+                bq_fq_codes(d, &ie.fq, dump_node, ie.ex.act[dump_node] + (size_t)i * dump_per, dump_per);
+            }
+        }
+    }
+    double top_fq = (double)corr_fq / te->n, top_int = (double)corr_int / te->n;
+    printf("%s: fake-quant top-1 %.4f (%ld/%d)\n", qpath, top_fq, corr_fq, te->n);
+    if (use_int) {
+        printf("%s: integer    top-1 %.4f (%ld/%d), same argmax as fake-quant on %.2f%% of images, "
+               "|diff| %.2f pt\n", qpath, top_int, corr_int, te->n, 100.0 * agree / te->n,
+               100.0 * fabs(top_int - top_fq));
+        printf("per-tensor integer vs fake-quant codes (LSB):\n  %-20s %12s %10s %6s\n", "tensor",
+               "elements", "differ", "max");
+        for (int i = 0; i < q.model.n_nodes; i++) {
+            if (!ie.net.codes[i]) continue;
+            lsb_stat *st = &ie.st[i];
+            printf("  %-20s %12lld %9.4f%% %6lld\n", q.model.nodes[i].name, st->n,
+                   100.0 * st->ndiff / (double)st->n, st->maxd);
+        }
+        printf("  %-20s %12lld %10s %6.2f (acc0 units, float logits / (s_w s_a) vs RAW32)\n",
+               q.model.nodes[out_node].name, ie.st[out_node].n, "-", ie.st[out_node].maxd_raw);
+    }
+    if (dump_node >= 0 && dump_out) {
+        if (write_dump(dump_out, &q, dump_node, dump, dump_n, dump_per, err, sizeof(err))) {
+            bq_cli_error("eval", "%s", err);
+            goto out;
+        }
+        printf("dumped %s codes of %d images (%s path) to %s\n", q.model.nodes[dump_node].name,
+               dump_n, use_int ? "integer" : "fake-quant", dump_out);
+    }
+    rc = 0;
+    if (report) {
+        bq_buf b = {0};
+        bq_buf_printf(&b, "{\"quant\": \"%s\", \"method\": \"%s\", \"wbits\": %d, \"abits\": %d, "
+                      "\"images\": %d, \"top1\": %.6f, \"correct\": %ld", qpath, q.method,
+                      q.opts.wbits, q.opts.abits, te->n, top_fq, corr_fq);
+        if (use_int) {
+            bq_buf_printf(&b, ", \"top1_int\": %.6f, \"correct_int\": %ld, \"argmax_agree\": %.6f, "
+                          "\"layers\": [", top_int, corr_int, (double)agree / te->n);
+            int first = 1;
+            for (int i = 0; i < q.model.n_nodes; i++) {
+                if (!ie.net.codes[i]) continue;
+                lsb_stat *st = &ie.st[i];
+                bq_buf_printf(&b, "%s{\"tensor\": \"%s\", \"elements\": %lld, \"differ\": %lld, "
+                              "\"max_lsb\": %lld}", first ? "" : ", ", q.model.nodes[i].name, st->n,
+                              st->ndiff, st->maxd);
+                first = 0;
+            }
+            bq_buf_printf(&b, "], \"logits_max_acc_lsb\": %.4f", ie.st[out_node].maxd_raw);
+        }
+        bq_buf_printf(&b, "}\n");
+        if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
+            bq_cli_error("eval", "%s", b.oom ? "out of memory" : err);
+            rc = 1;
+        }
+        bq_buf_free(&b);
+    }
+    goto out;
+oom:
+    bq_cli_error("eval", "out of memory");
+out:
+    if (have_net) bq_intnet_free(&ie.net);
+    if (have_ex) bq_exec_free(&ie.ex);
+    if (have_fq) bq_fq_free(&ie.fq);
+    free(ie.st); free(ie.tmp);
+    free(x); free(idx); free(y); free(pi); free(dump);
+    bq_qmodel_free(&q);
+    return rc;
+}
 
 int bq_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *report = NULL, *threads = NULL, *data = NULL;
+    const char *model = NULL, *report = NULL, *threads = NULL, *data = NULL, *quant = NULL;
+    const char *use_int = NULL, *dump_layer = NULL, *dump_out = NULL, *dump_n = NULL;
     bq_cli_opt opts[] = {
-        {"model", 1, &model, "model file (.bqm or .onnx)"},
-        {"report", 1, &report, "write a JSON report {top1, images, correct, model}"},
+        {"model", 1, &model, "model file (.bqm or .onnx); with --quant: checked against its source"},
+        {"quant", 1, &quant, "quantized model (.bqq): evaluate the fake-quant network"},
+        {"int", 0, &use_int, "with --quant: also run the integer-only path and compare per layer"},
+        {"dump-layer", 1, &dump_layer, "with --quant: layer (or tensor) whose output codes to dump"},
+        {"dump-out", 1, &dump_out, "file for --dump-layer (text: one line of codes per image)"},
+        {"dump-n", 1, &dump_n, "images to dump (default 16)"},
+        {"report", 1, &report, "write a JSON report {top1, images, correct, ...}"},
         {"threads", 1, &threads, "OpenBLAS threads (default: number of cores)"},
         {"data", 1, &data, "Fashion-MNIST directory"},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
-                          "usage: brecq eval --model FILE [--report R.json]");
+                          "usage: brecq eval --model FILE [--report R.json]\n"
+                          "       brecq eval [--model FILE] --quant Q.bqq [--int] "
+                          "[--dump-layer NAME --dump-out F [--dump-n N]] [--report R.json]");
     if (rc) return rc == 1 ? 0 : 2;
-    if (!model) { bq_cli_error("eval", "--model is required; see --help"); return 2; }
+    if (!model && !quant) { bq_cli_error("eval", "--model or --quant is required; see --help"); return 2; }
+    if ((use_int || dump_layer) && !quant) {
+        bq_cli_error("eval", "--int and --dump-layer need --quant Q.bqq");
+        return 2;
+    }
+    if (dump_layer && !dump_out) { bq_cli_error("eval", "--dump-layer needs --dump-out FILE"); return 2; }
+    long ndump = 16;
+    if (dump_n && bq_cli_int("eval", "dump-n", dump_n, 1, 10000, &ndump)) return 2;
     if (bq_cli_threads("eval", threads)) return 2;
-    bq_model m;
-    if (bq_cli_load_model("eval", model, &m)) return 1;
     char err[512];
     bq_dataset te;
     if (bq_dataset_load(&te, data, "test", err, sizeof(err))) {
         bq_cli_error("eval", "%s", err);
-        bq_model_free(&m);
         return 1;
     }
+    if (quant) {
+        rc = eval_quant(quant, model, &te, use_int != NULL, dump_layer, dump_out, (int)ndump, report);
+        bq_dataset_free(&te);
+        return rc;
+    }
+    bq_model m;
+    if (bq_cli_load_model("eval", model, &m)) { bq_dataset_free(&te); return 1; }
     double top1 = bq_evaluate(&m, &te, 256, NULL);
     long correct = (long)(top1 * te.n + 0.5);
     printf("%s: top-1 %.4f (%ld/%d test images)\n", model, top1, correct, te.n);

@@ -1,0 +1,157 @@
+/* brecq quantize — float model + recipe (+ bits.yaml) -> quantized model (.bqq). */
+#include "cli.h"
+#include "data.h"
+#include "fakequant.h"
+#include "fileio.h"
+#include "model_io.h"
+#include "qmodel.h"
+#include "recipe.h"
+
+#ifdef BQ_HAVE_RECONSTRUCT   /* set by sw/quant.mk when sw/reconstruct.c is in the build */
+#include "reconstruct.h"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Initialise every activation quantizer on the first act_init_batch calibration images. */
+static int calibrate_acts(bq_qmodel *q, const bq_recipe *r, const bq_dataset *train, char *err,
+                          size_t errlen) {
+    int n = r->act_init_batch, rc = -1;
+    int *idx = malloc(sizeof(int) * (size_t)r->calib);
+    float *x = malloc(sizeof(float) * (size_t)n * train->c * train->h * train->w);
+    bq_fq fq;
+    bq_exec ex;
+    int have_fq = 0, have_ex = 0;
+    if (!idx || !x) { snprintf(err, errlen, "out of memory"); goto out; }
+    if (bq_calib_indices(idx, r->calib, train->n, r->calib_seed)) {
+        snprintf(err, errlen, "calib %d out of range for %d training images", r->calib, train->n);
+        goto out;
+    }
+    bq_dataset_batch(train, idx, n, x, NULL, q->model.in_mean, q->model.in_std, NULL);
+    if (bq_fq_init(&fq, q, n, 0)) { snprintf(err, errlen, "out of memory"); goto out; }
+    have_fq = 1;
+    fq.init_p = r->p;
+    if (bq_exec_init(&ex, &fq.net, n, 0)) { snprintf(err, errlen, "out of memory"); goto out; }
+    have_ex = 1;
+    bq_fq_bind(&fq, &ex);
+    if (bq_fq_calibrate(&fq, &ex, x, n)) { snprintf(err, errlen, "%s", fq.err); goto out; }
+    rc = 0;
+out:
+    if (have_ex) bq_exec_free(&ex);
+    if (have_fq) bq_fq_free(&fq);
+    free(idx); free(x);
+    return rc;
+}
+
+int bq_cmd_quantize(int argc, char **argv) {
+    const char *model = NULL, *recipe = NULL, *bits = NULL, *out = NULL, *report = NULL;
+    const char *threads = NULL, *data = NULL, *run_dir = NULL;
+    bq_cli_opt opts[] = {
+        {"model", 1, &model, "float model (.bqm or .onnx)"},
+        {"recipe", 1, &recipe, "quantization recipe YAML (configs/quant/*.yaml)"},
+        {"bits", 1, &bits, "per-layer bit-widths YAML: 'layer: {wbits: W, abits: A}'"},
+        {"out", 1, &out, "output quantized model (.bqq)"},
+        {"report", 1, &report, "write a JSON report (method, bits, seconds, peak RSS)"},
+        {"run-dir", 1, &run_dir, "reconstruction checkpoints (resume a killed run); brecq methods"},
+        {"threads", 1, &threads, "OpenBLAS threads (default: number of cores)"},
+        {"data", 1, &data, "Fashion-MNIST directory"},
+    };
+    int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
+                          "usage: brecq quantize --model M --recipe R [--bits B] --out Q.bqq "
+                          "[--report R.json]");
+    if (rc) return rc == 1 ? 0 : 2;
+    if (!model || !recipe || !out) {
+        bq_cli_error("quantize", "--model, --recipe and --out are required; see --help");
+        return 2;
+    }
+    if (bq_cli_threads("quantize", threads)) return 2;
+#ifndef BQ_HAVE_RECONSTRUCT
+    (void)run_dir;
+#endif
+    char err[512];
+    bq_recipe r;
+    if (bq_recipe_load(&r, recipe, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); return 2; }
+#ifndef BQ_HAVE_RECONSTRUCT
+    if (r.method != BQ_METHOD_RTN) {
+        bq_cli_error("quantize", "%s: method '%s' not available in this build (the BRECQ engine, "
+                     "sw/reconstruct.h, is not built in); use method: rtn", recipe,
+                     bq_method_name(r.method));
+        return 2;
+    }
+#endif
+    double t0 = now_s();
+    bq_model m;
+    if (bq_cli_load_model("quantize", model, &m)) return 1;
+    bq_qmodel q;
+    bq_qmodel_opts qo = {r.wbits, r.abits, r.first_last_8bit};
+    bq_dataset train;
+    int have_q = 0, have_train = 0;
+    rc = 1;
+    if (bq_qmodel_init(&q, &m, &qo, err, sizeof(err))) { bq_cli_error("quantize", "%s: %s", model, err); goto out; }
+    have_q = 1;
+    q.recipe_hash = r.text_hash;
+    snprintf(q.method, sizeof(q.method), "%s", bq_method_name(r.method));
+    if (bits && bq_qmodel_apply_bits(&q, bits, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); rc = 2; goto out; }
+    bq_qmodel_init_weights(&q, r.p);
+    if (bq_qmodel_act_enabled(&q) || r.method != BQ_METHOD_RTN) {
+        if (bq_dataset_load(&train, data, "train", err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
+        have_train = 1;
+        if (r.calib > train.n) {
+            bq_cli_error("quantize", "%s: calib %d exceeds the %d training images", recipe, r.calib, train.n);
+            rc = 2;
+            goto out;
+        }
+    }
+    if (r.method == BQ_METHOD_RTN) {
+        if (bq_qmodel_act_enabled(&q) && calibrate_acts(&q, &r, &train, err, sizeof(err))) {
+            bq_cli_error("quantize", "activation calibration: %s", err);
+            goto out;
+        }
+    } else {
+#ifdef BQ_HAVE_RECONSTRUCT
+        if (bq_reconstruct(&q, &m, &r, &train, run_dir, err, sizeof(err))) {
+            bq_cli_error("quantize", "%s", err);
+            goto out;
+        }
+#endif
+    }
+    if (bq_qmodel_save(&q, out, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
+    double secs = now_s() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = (double)ru.ru_maxrss / 1024.0;
+    fprintf(stderr, "quantize: %s W%dA%d%s -> %s (%.1f s, peak RSS %.0f MB)\n", q.method, r.wbits,
+            r.abits, r.first_last_8bit ? " first/last 8-bit" : "", out, secs, rss_mb);
+    rc = 0;
+    if (report) {
+        bq_buf b = {0};
+        bq_buf_printf(&b, "{\"model\": \"%s\", \"recipe\": \"%s\", \"bits\": %s%s%s, \"out\": \"%s\", "
+                      "\"method\": \"%s\", \"wbits\": %d, \"abits\": %d, \"first_last_8bit\": %s, "
+                      "\"source_hash\": \"%016llx\", \"qmodel_hash\": \"%016llx\", "
+                      "\"seconds\": %.3f, \"peak_rss_mb\": %.1f}\n",
+                      model, recipe, bits ? "\"" : "", bits ? bits : "null", bits ? "\"" : "", out,
+                      q.method, r.wbits, r.abits, r.first_last_8bit ? "true" : "false",
+                      (unsigned long long)q.src_hash, (unsigned long long)bq_qmodel_hash(&q), secs,
+                      rss_mb);
+        if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
+            bq_cli_error("quantize", "%s", b.oom ? "out of memory" : err);
+            rc = 1;
+        }
+        bq_buf_free(&b);
+    }
+out:
+    if (have_train) bq_dataset_free(&train);
+    if (have_q) bq_qmodel_free(&q);
+    bq_model_free(&m);
+    return rc;
+}
