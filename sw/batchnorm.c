@@ -4,9 +4,11 @@
  * Per plane, sums run in 16 float lanes (a scalar sum is one 4-cycle add chain per element and
  * the loops are memory-light otherwise); the planes are then summed in double, since with N*HW
  * in the 10^5 range a float total would lose ~3 digits and the variance is a difference of
- * nearly equal quantities.
+ * nearly equal quantities. Channels are independent, so large tensors split them over threads
+ * (parallel.h); every channel's arithmetic is the same whatever the split.
  */
 #include "ops.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -69,35 +71,94 @@ static void plane_dot(const float *g, const float *x, int n, float mu, double *s
     *sgx += s1;
 }
 
-void bq_batchnorm_train_forward(float *out, float *mean_out, float *rstd_out,
-                                float *running_mean, float *running_var, const float *inp,
-                                const float *gamma, const float *beta, int n, int c, int hw,
-                                float eps, float momentum) {
+/* Below this many elements per thread, starting a thread costs more than it saves. */
+#define BN_MIN_ELEMS ((size_t)1 << 15)
+
+/* Channels per thread so each gets at least BN_MIN_ELEMS elements. */
+static size_t bn_min_channels(int n, int hw) {
+    size_t per = (size_t)n * (size_t)hw;
+    return per >= BN_MIN_ELEMS ? 1 : (BN_MIN_ELEMS + per - 1) / per;
+}
+
+typedef struct {
+    float *out, *mean_out, *rstd_out, *running_mean, *running_var;
+    const float *inp, *gamma, *beta;
+    int n, c, hw;
+    float eps, momentum;
+} bn_fwd_args;
+
+static void bn_fwd_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const bn_fwd_args *a = ctx;
+    (void)idx;
+    const int n = a->n, c = a->c, hw = a->hw;
     const double m = (double)n * hw;
-    for (int ch = 0; ch < c; ch++) {
+    for (int ch = (int)lo; ch < (int)hi; ch++) {
         double s = 0.0;
-        for (int i = 0; i < n; i++) s += plane_sum(inp + ((size_t)i * c + ch) * hw, hw, 0.0f);
+        for (int i = 0; i < n; i++) s += plane_sum(a->inp + ((size_t)i * c + ch) * hw, hw, 0.0f);
         const double mean = s / m;
         /* Two-pass variance: no catastrophic cancellation when |mean| >> std. */
         double v = 0.0;
         for (int i = 0; i < n; i++)
-            v += plane_sumsq(inp + ((size_t)i * c + ch) * hw, hw, (float)mean);
+            v += plane_sumsq(a->inp + ((size_t)i * c + ch) * hw, hw, (float)mean);
         const double var = v / m;
-        const float rstd = (float)(1.0 / sqrt(var + eps));
-        const float scale = gamma[ch] * rstd;
-        const float shift = beta[ch] - (float)mean * scale;
+        const float rstd = (float)(1.0 / sqrt(var + a->eps));
+        const float scale = a->gamma[ch] * rstd;
+        const float shift = a->beta[ch] - (float)mean * scale;
         for (int i = 0; i < n; i++) {
-            const float *x = inp + ((size_t)i * c + ch) * hw;
-            float *y = out + ((size_t)i * c + ch) * hw;
+            const float *x = a->inp + ((size_t)i * c + ch) * hw;
+            float *y = a->out + ((size_t)i * c + ch) * hw;
             for (int j = 0; j < hw; j++) y[j] = x[j] * scale + shift;
         }
-        if (mean_out) mean_out[ch] = (float)mean;
-        if (rstd_out) rstd_out[ch] = rstd;
-        if (running_mean)
-            running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * (float)mean;
-        if (running_var) {
+        if (a->mean_out) a->mean_out[ch] = (float)mean;
+        if (a->rstd_out) a->rstd_out[ch] = rstd;
+        if (a->running_mean)
+            a->running_mean[ch] = (1.0f - a->momentum) * a->running_mean[ch] +
+                                  a->momentum * (float)mean;
+        if (a->running_var) {
             double unbiased = m > 1.0 ? v / (m - 1.0) : var;
-            running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * (float)unbiased;
+            a->running_var[ch] = (1.0f - a->momentum) * a->running_var[ch] +
+                                 a->momentum * (float)unbiased;
+        }
+    }
+}
+
+void bq_batchnorm_train_forward(float *out, float *mean_out, float *rstd_out,
+                                float *running_mean, float *running_var, const float *inp,
+                                const float *gamma, const float *beta, int n, int c, int hw,
+                                float eps, float momentum) {
+    bn_fwd_args a = {out, mean_out, rstd_out, running_mean, running_var, inp, gamma, beta,
+                     n, c, hw, eps, momentum};
+    bq_parallel_for((size_t)c, bn_min_channels(n, hw), bn_fwd_range, &a);
+}
+
+typedef struct {
+    float *dinp, *dgamma, *dbeta;
+    const float *dout, *inp, *mean, *rstd, *gamma;
+    int n, c, hw;
+} bn_bwd_args;
+
+static void bn_bwd_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const bn_bwd_args *a = ctx;
+    (void)idx;
+    const int n = a->n, c = a->c, hw = a->hw;
+    const double m = (double)n * hw;
+    for (int ch = (int)lo; ch < (int)hi; ch++) {
+        const float mu = a->mean[ch], rs = a->rstd[ch];
+        double sg = 0.0, sgx = 0.0;   /* sgx accumulates dout * (x - mu); times rs below */
+        for (int i = 0; i < n; i++)
+            plane_dot(a->dout + ((size_t)i * c + ch) * hw, a->inp + ((size_t)i * c + ch) * hw,
+                      hw, mu, &sg, &sgx);
+        sgx *= rs;
+        if (a->dbeta) a->dbeta[ch] += (float)sg;
+        if (a->dgamma) a->dgamma[ch] += (float)sgx;
+        if (!a->dinp) continue;
+        const float k = a->gamma[ch] * rs;
+        const float mg = (float)(sg / m), mgx = (float)(sgx / m) * rs;
+        for (int i = 0; i < n; i++) {
+            const float *x = a->inp + ((size_t)i * c + ch) * hw;
+            const float *g = a->dout + ((size_t)i * c + ch) * hw;
+            float *d = a->dinp + ((size_t)i * c + ch) * hw;
+            for (int j = 0; j < hw; j++) d[j] += k * (g[j] - mg - (x[j] - mu) * mgx);
         }
     }
 }
@@ -108,26 +169,8 @@ void bq_batchnorm_train_forward(float *out, float *mean_out, float *rstd_out,
 void bq_batchnorm_train_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                  const float *inp, const float *mean, const float *rstd,
                                  const float *gamma, int n, int c, int hw) {
-    const double m = (double)n * hw;
-    for (int ch = 0; ch < c; ch++) {
-        const float mu = mean[ch], rs = rstd[ch];
-        double sg = 0.0, sgx = 0.0;   /* sgx accumulates dout * (x - mu); times rs below */
-        for (int i = 0; i < n; i++)
-            plane_dot(dout + ((size_t)i * c + ch) * hw, inp + ((size_t)i * c + ch) * hw, hw, mu,
-                      &sg, &sgx);
-        sgx *= rs;
-        if (dbeta) dbeta[ch] += (float)sg;
-        if (dgamma) dgamma[ch] += (float)sgx;
-        if (!dinp) continue;
-        const float k = gamma[ch] * rs;
-        const float mg = (float)(sg / m), mgx = (float)(sgx / m) * rs;
-        for (int i = 0; i < n; i++) {
-            const float *x = inp + ((size_t)i * c + ch) * hw;
-            const float *g = dout + ((size_t)i * c + ch) * hw;
-            float *d = dinp + ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) d[j] += k * (g[j] - mg - (x[j] - mu) * mgx);
-        }
-    }
+    bn_bwd_args a = {dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, n, c, hw};
+    bq_parallel_for((size_t)c, bn_min_channels(n, hw), bn_bwd_range, &a);
 }
 
 void bq_batchnorm_eval_forward(float *out, const float *inp, const float *gamma,

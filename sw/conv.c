@@ -18,7 +18,7 @@
  * q-positions) does the FMAs. Backward uses the same layout: dW[c][k] = <dq[c], B_k> and
  * dcomp[B_k slice] += (W^T dq)[k], where dq is dout in q-space with zeroed junk columns.
  *
- * Images are split over threads (C11 threads, one per online CPU or $BQ_NUM_THREADS, at most one
+ * Images are split over threads (parallel.h: one per online CPU or $BQ_NUM_THREADS, at most one
  * per image); each thread has its own slice of scratch and, for dW, its own accumulator, summed
  * at the end. The thread count is read at each call, and bq_conv2d_scratch_floats depends on it:
  * size the scratch with the same setting the ops run with.
@@ -26,13 +26,9 @@
  * the micro-kernels (see the depthwise section).
  */
 #include "ops.h"
+#include "parallel.h"
 
-/* C11 threads: standard in -std=c11, and nothing here needs more than create/join. */
-#include <threads.h>
-
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* -std=c11 turns off FMA contraction (ISO mode); the micro-kernels need a*b+c fused to reach
  * the FMA units' throughput. Only this file is affected. */
@@ -53,7 +49,6 @@
 #define MR 8                   /* micro-tile rows (output channels, or taps in dinp) */
 #define NR (2 * VL)            /* micro-tile columns (q-space positions): MR*2 accumulators */
 #define MW 8                   /* dW micro-tile: MW taps x (1 or 2) x VL channels */
-#define MAX_THREADS 8
 
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 
@@ -111,15 +106,6 @@ typedef struct {
     int threads;
 } qgeom;
 
-/* Threads for one call: BQ_NUM_THREADS if set (e.g. 1 when several processes share the cores),
- * else the online CPUs; never more than MAX_THREADS or the batch. */
-static int conv_threads(const bq_conv_shape *cs) {
-    const char *env = getenv("BQ_NUM_THREADS");
-    long p = env && atol(env) > 0 ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
-    int t = p < 1 ? 1 : (p > MAX_THREADS ? MAX_THREADS : (int)p);
-    return t < cs->n ? t : cs->n;
-}
-
 /* q positions computed for a block of cnt images: the last image's outputs end at
  * (cnt-1)*img + Hout*Wc; tiles cover that rounded up to NR. */
 static size_t block_qlen(const qgeom *g, const bq_conv_shape *cs, int cnt) {
@@ -138,7 +124,7 @@ static void qgeom_init(qgeom *g, const bq_conv_shape *cs, int nb) {
     g->nb = nb;
     g->coutr = (int)round_up((size_t)g->cout_g, MR);
     g->cinr = (int)round_up((size_t)g->cin_g, MR);
-    g->threads = conv_threads(cs);
+    g->threads = bq_parallel_ranges((size_t)cs->n, 1);   /* one range of images per thread */
     /* A tile starting below qlen reads up to NR - 1 + the largest tap offset beyond it. */
     size_t max_off = (size_t)((cs->kh - 1) / g->sh) * g->wc + (size_t)((cs->kw - 1) / g->sw);
     g->cstride = round_up((size_t)nb * g->img + NR + max_off, VL);
@@ -410,7 +396,7 @@ typedef struct {
     const qgeom *g;
     float *out, *dinp, *dw_local;
     const float *inp, *bias, *dout, *ap_fwd, *ap_bwd;
-    float *ws;
+    float *ws;                 /* this range's workspace (g->ws_floats) */
     int n0, n1;                /* images [n0, n1) */
 } conv_task;
 
@@ -533,26 +519,29 @@ static int bwd_worker(void *arg) {
     return 0;
 }
 
-/* Run fn over the images split into g->threads contiguous ranges; the caller's thread takes the
- * first range. A thread that cannot be created runs inline (same result, just slower). */
-static void run_tasks(int (*fn)(void *), conv_task *tasks, int nt) {
-    thrd_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int i = 1; i < nt; i++) started[i] = thrd_create(&tid[i], fn, &tasks[i]) == thrd_success;
-    fn(&tasks[0]);
-    for (int i = 1; i < nt; i++) {
-        if (started[i]) thrd_join(tid[i], NULL);
-        else fn(&tasks[i]);
-    }
+/* One range of images per thread (bq_parallel_for); range idx owns workspace idx. */
+typedef struct {
+    int (*worker)(void *);
+    conv_task *tasks;
+} conv_call;
+
+static void conv_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const conv_call *c = ctx;
+    conv_task *t = &c->tasks[idx];
+    t->n0 = (int)lo;
+    t->n1 = (int)hi;
+    c->worker(t);
 }
 
-static void split_tasks(conv_task *tasks, const conv_task *proto, const qgeom *g, float *ws0,
-                        int n) {
+static void run_tasks(int (*worker)(void *), conv_task *tasks, const bq_conv_shape *cs) {
+    conv_call call = {worker, tasks};
+    bq_parallel_for((size_t)cs->n, 1, conv_range, &call);
+}
+
+static void split_tasks(conv_task *tasks, const conv_task *proto, const qgeom *g, float *ws0) {
     for (int i = 0; i < g->threads; i++) {
         tasks[i] = *proto;
         tasks[i].ws = ws0 + (size_t)i * g->ws_floats;
-        tasks[i].n0 = (int)((long)n * i / g->threads);
-        tasks[i].n1 = (int)((long)n * (i + 1) / g->threads);
     }
 }
 
@@ -670,7 +659,7 @@ static void valid_range(int n, int nout, int stride, int k, int pad, int *lo, in
 
 void bq_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
                        const bq_conv_shape *cs, float *scratch) {
-    conv_task tasks[MAX_THREADS];
+    conv_task tasks[BQ_MAX_THREADS];
     conv_task proto = {.cs = cs, .out = out, .inp = inp, .bias = bias};
     qgeom g;
     qgeom_init(&g, cs, nb_forward(cs));
@@ -681,8 +670,8 @@ void bq_conv2d_forward(float *out, const float *inp, const float *weight, const 
         pack_fwd(scratch, weight, cs, &g);
         proto.ap_fwd = scratch;
     }
-    split_tasks(tasks, &proto, &g, scratch + g.shared_floats, cs->n);
-    run_tasks(is_depthwise(cs) ? dw_fwd_worker : fwd_worker, tasks, g.threads);
+    split_tasks(tasks, &proto, &g, scratch + g.shared_floats);
+    run_tasks(is_depthwise(cs) ? dw_fwd_worker : fwd_worker, tasks, cs);
 }
 
 void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
@@ -704,7 +693,7 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
             }
     }
     if (!dinp && !dweight) return;
-    conv_task tasks[MAX_THREADS];
+    conv_task tasks[BQ_MAX_THREADS];
     conv_task proto = {.cs = cs, .dinp = dinp, .inp = inp, .dout = dout};
     const size_t nw = (size_t)cs->cout * (cs->cin / cs->groups) * cs->kh * cs->kw;
     qgeom g;
@@ -716,7 +705,7 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         proto.ap_bwd = scratch + (size_t)cs->groups * g.coutr * g.kg;
         if (dinp) pack_bwd(scratch + (size_t)cs->groups * g.coutr * g.kg, weight, cs, &g);
     }
-    split_tasks(tasks, &proto, &g, scratch + g.shared_floats, cs->n);
+    split_tasks(tasks, &proto, &g, scratch + g.shared_floats);
     float *dw_base = scratch + g.shared_floats + (g.ws_floats - nw);
     /* Each thread sums its images' dW privately (no locks, fixed summation order per split). */
     if (dweight)
@@ -724,7 +713,7 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
             tasks[i].dw_local = dw_base + (size_t)i * g.ws_floats;
             memset(tasks[i].dw_local, 0, sizeof(float) * nw);
         }
-    run_tasks(is_depthwise(cs) ? dw_bwd_worker : bwd_worker, tasks, g.threads);
+    run_tasks(is_depthwise(cs) ? dw_bwd_worker : bwd_worker, tasks, cs);
     if (dweight)
         for (int i = 0; i < g.threads; i++)
             for (size_t j = 0; j < nw; j++) dweight[j] += tasks[i].dw_local[j];

@@ -676,6 +676,62 @@ static void test_softmax_xent(void **st) {
     free(c.logits); free(c.probs); free(dl);
 }
 
+/* ===================================================================== threading */
+
+/* The ops split large tensors over threads (BQ_NUM_THREADS, else the online CPUs). Results must
+ * not depend on the split: identical for per-element / per-channel work, and within float
+ * rounding where partial sums are combined (conv dW). Sizes are above the per-thread minimums,
+ * 3 threads give uneven ranges. */
+static void run_ops_with_threads(const char *threads, float *bn_out, float *relu_out,
+                                 float *add_da, float *conv_out, float *conv_dw,
+                                 float *conv_dinp) {
+    assert_int_equal(setenv("BQ_NUM_THREADS", threads, 1), 0);
+    enum { BN_N = 8, BN_C = 16, BN_HW = 1024, EW = 300000 };
+    const size_t bn_cnt = (size_t)BN_N * BN_C * BN_HW;
+    float *x = falloc(bn_cnt), *g = falloc(BN_C), *b = falloc(BN_C), *mu = falloc(BN_C),
+          *rs = falloc(BN_C);
+    tu_fill(x, bn_cnt, 1, 2.0f);
+    tu_fill(g, BN_C, 2, 1.0f);
+    tu_fill(b, BN_C, 3, 1.0f);
+    bq_batchnorm_train_forward(bn_out, mu, rs, NULL, NULL, x, g, b, BN_N, BN_C, BN_HW, 1e-5f,
+                               0.1f);
+    float *e = falloc(EW), *d = falloc(EW);
+    tu_fill(e, EW, 4, 1.0f);
+    tu_fill(d, EW, 5, 1.0f);
+    bq_relu_forward(relu_out, e, EW);
+    bq_relu_backward(relu_out, d, e, EW);          /* adds into the forward output */
+    bq_add_backward(add_da, NULL, d, EW);
+    conv_ctx c;
+    conv_setup(&c, 5, 8, 12, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 77);
+    bq_conv2d_forward(conv_out, c.inp, c.w, c.b, &c.cs, c.scratch);
+    bq_conv2d_backward(conv_dinp, conv_dw, NULL, c.r, c.inp, c.w, &c.cs, c.scratch);
+    conv_teardown(&c);
+    free(x); free(g); free(b); free(mu); free(rs); free(e); free(d);
+    unsetenv("BQ_NUM_THREADS");
+}
+
+static void test_thread_count_invariance(void **st) {
+    (void)st;
+    const size_t bn_cnt = (size_t)8 * 16 * 1024, ew = 300000;
+    const size_t co = (size_t)5 * 8 * 12 * 12, cw = (size_t)8 * 8 * 9, ci = (size_t)5 * 8 * 144;
+    float *r[2][6];
+    const size_t sz[6] = {bn_cnt, ew, ew, co, cw, ci};
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 6; j++) r[k][j] = falloc(sz[j]);
+    run_ops_with_threads("1", r[0][0], r[0][1], r[0][2], r[0][3], r[0][4], r[0][5]);
+    run_ops_with_threads("3", r[1][0], r[1][1], r[1][2], r[1][3], r[1][4], r[1][5]);
+    const char *names[6] = {"bn", "relu", "add", "conv out", "conv dW", "conv dinp"};
+    for (int j = 0; j < 6; j++) {
+        const double tol = j == 4 ? 1e-5 : 0.0;   /* dW: partial sums combined in another order */
+        for (size_t i = 0; i < sz[j]; i++)
+            if (tu_relerr(r[0][j][i], r[1][j][i], 1.0) > tol)
+                fail_msg("%s[%zu]: 1 thread %g, 3 threads %g", names[j], i, (double)r[0][j][i],
+                         (double)r[1][j][i]);
+    }
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 6; j++) free(r[k][j]);
+}
+
 /* ===================================================================== optimizers */
 
 static void test_sgd_steps(void **st) {
@@ -826,6 +882,7 @@ int main(void) {
         cmocka_unit_test(test_pool_grad),
         cmocka_unit_test(test_pool_values),
         cmocka_unit_test(test_softmax_xent),
+        cmocka_unit_test(test_thread_count_invariance),
         cmocka_unit_test(test_sgd_steps),
         cmocka_unit_test(test_adam_steps),
         cmocka_unit_test(test_lr_schedules),
