@@ -10,13 +10,16 @@
 /* Mean |x - x_hat|^p of one candidate grid (s, z). */
 static double candidate_score(const float *x, size_t count, double s, int32_t z, int bits, double p,
                               int half_up) {
+    /* codes in double (the rounding rule must be exact); the error power in float (powf is the
+     * cost of the whole search; its rounding cannot change which grid is chosen in practice) */
     double hi = (double)bq_qmax(bits), acc = 0.0;
+    float pf = (float)p;
     for (size_t i = 0; i < count; i++) {
         double v = (double)x[i] / s;
         v = (half_up ? floor(v + 0.5) : nearbyint(v)) + (double)z;
         v = v < 0.0 ? 0.0 : (v > hi ? hi : v);
-        double d = fabs((double)x[i] - (v - (double)z) * s);
-        acc += (p == 2.0) ? d * d : pow(d, p);
+        float d = (float)fabs((double)x[i] - (v - (double)z) * s);
+        acc += (p == 2.0) ? (double)(d * d) : (d > 0.0f ? (double)powf(d, pf) : 0.0);
     }
     return acc / (double)(count ? count : 1);
 }

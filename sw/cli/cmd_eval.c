@@ -26,7 +26,9 @@ typedef struct {
     bq_fq fq;
     bq_exec ex;
     bq_intnet net;
-    lsb_stat *st;      /* [n_nodes] */
+    lsb_stat *st;      /* [n_nodes] end to end: both paths run on their own */
+    lsb_stat *lst;     /* [n_nodes] per layer: fake-quant fed with the integer path's inputs */
+    int forcing;
     int32_t *tmp;
     size_t tmp_count;
 } int_eval;
@@ -36,6 +38,29 @@ static int argmax(const float *v, int n) {
     for (int i = 1; i < n; i++) if (v[i] > v[b]) b = i;
     return b;
 }
+
+/* user_post hook of the forced run: compare the fake-quant codes computed from the integer
+ * path's inputs with the integer codes (the local, per-layer difference), then replace the node's
+ * output by the integer codes so every later layer sees exactly the integer path's inputs. */
+static void force_hook(void *ctx, bq_exec *ex, int node, float *data, int n) {
+    (void)ex;
+    int_eval *ie = ctx;
+    if (!ie->forcing || !ie->net.codes[node]) return;
+    const bq_qmodel *q = ie->q;
+    const bq_aquant *A = &q->aq[q->node_aq[node]];
+    size_t cnt = (size_t)n * bq_node_size(&q->model.nodes[node]);
+    bq_fq_codes(ie->tmp, &ie->fq, node, data, cnt);
+    lsb_stat *s = &ie->lst[node];
+    for (size_t k = 0; k < cnt; k++) {
+        long long d = llabs((long long)ie->tmp[k] - ie->net.codes[node][k]);
+        s->n++;
+        s->ndiff += d != 0;
+        if (d > s->maxd) s->maxd = d;
+        data[k] = (float)((int32_t)ie->net.codes[node][k] - A->zero) * A->scale;
+    }
+}
+
+static void compare_logits(int_eval *ie, int n, lsb_stat *s);
 
 /* Compare one batch node by node. */
 static void compare_batch(int_eval *ie, int n) {
@@ -53,9 +78,13 @@ static void compare_batch(int_eval *ie, int n) {
             if (d > s->maxd) s->maxd = d;
         }
     }
+    compare_logits(ie, n, &ie->st[bq_model_output(m)]);
+}
+
+/* Float logits / (s_w s_a) against the RAW32 acc0, in accumulator units. */
+static void compare_logits(int_eval *ie, int n, lsb_stat *s) {
     const bq_ilayer *L = &ie->net.L[ie->net.n_layers - 1];
-    int out = bq_model_output(m);
-    lsb_stat *s = &ie->st[out];
+    int out = bq_model_output(&ie->q->model);
     for (int b = 0; b < n; b++)
         for (int c = 0; c < L->cout; c++) {
             double f = ie->ex.act[out][(size_t)b * L->cout + c] / (double)L->logit_scale[c];
@@ -81,7 +110,7 @@ static int write_dump(const char *path, const bq_qmodel *q, int node, const int3
     return rc;
 }
 
-static int eval_quant(const char *qpath, const char *model, const bq_dataset *te, int use_int,
+static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int use_int,
                       const char *dump_layer, const char *dump_out, int dump_n, const char *report) {
     char err[512];
     bq_qmodel q;
@@ -136,11 +165,14 @@ static int eval_quant(const char *qpath, const char *model, const bq_dataset *te
         }
         have_net = 1;
         ie.st = calloc((size_t)q.model.n_nodes, sizeof(lsb_stat));
+        ie.lst = calloc((size_t)q.model.n_nodes, sizeof(lsb_stat));
+        ie.fq.user_post = force_hook;
+        ie.fq.user_ctx = &ie;
         size_t mx = 0;
         for (int i = 0; i < q.model.n_nodes; i++)
             if (bq_node_size(&q.model.nodes[i]) > mx) mx = bq_node_size(&q.model.nodes[i]);
         ie.tmp = malloc(sizeof(int32_t) * mx * B);
-        if (!ie.st || !ie.tmp) goto oom;
+        if (!ie.st || !ie.lst || !ie.tmp) goto oom;
     }
     long corr_fq = 0, corr_int = 0, agree = 0;
     int out_node = bq_model_output(&q.model), ncls = q.model.nodes[out_node].c;
@@ -174,6 +206,12 @@ static int eval_quant(const char *qpath, const char *model, const bq_dataset *te
                 bq_fq_codes(d, &ie.fq, dump_node, ie.ex.act[dump_node] + (size_t)i * dump_per, dump_per);
             }
         }
+        if (use_int) {   /* per-layer: fake-quant fed with the integer inputs (overwrites ex.act) */
+            ie.forcing = 1;
+            bq_exec_forward(&ie.ex, &ie.fq.net, x, nb, 0);
+            compare_logits(&ie, nb, &ie.lst[out_node]);
+            ie.forcing = 0;
+        }
     }
     double top_fq = (double)corr_fq / te->n, top_int = (double)corr_int / te->n;
     printf("%s: fake-quant top-1 %.4f (%ld/%d)\n", qpath, top_fq, corr_fq, te->n);
@@ -181,16 +219,19 @@ static int eval_quant(const char *qpath, const char *model, const bq_dataset *te
         printf("%s: integer    top-1 %.4f (%ld/%d), same argmax as fake-quant on %.2f%% of images, "
                "|diff| %.2f pt\n", qpath, top_int, corr_int, te->n, 100.0 * agree / te->n,
                100.0 * fabs(top_int - top_fq));
-        printf("per-tensor integer vs fake-quant codes (LSB):\n  %-20s %12s %10s %6s\n", "tensor",
-               "elements", "differ", "max");
+        printf("integer vs fake-quant codes (LSB): end to end (each path on its own inputs) | per layer "
+               "(fake-quant layer fed with the integer inputs)\n  %-20s %12s %10s %6s | %10s %6s\n",
+               "tensor", "elements", "differ", "max", "differ", "max");
         for (int i = 0; i < q.model.n_nodes; i++) {
             if (!ie.net.codes[i]) continue;
-            lsb_stat *st = &ie.st[i];
-            printf("  %-20s %12lld %9.4f%% %6lld\n", q.model.nodes[i].name, st->n,
-                   100.0 * st->ndiff / (double)st->n, st->maxd);
+            lsb_stat *st = &ie.st[i], *ls = &ie.lst[i];
+            printf("  %-20s %12lld %9.4f%% %6lld | %9.4f%% %6lld\n", q.model.nodes[i].name, st->n,
+                   100.0 * st->ndiff / (double)st->n, st->maxd, 100.0 * ls->ndiff / (double)ls->n,
+                   ls->maxd);
         }
-        printf("  %-20s %12lld %10s %6.2f (acc0 units, float logits / (s_w s_a) vs RAW32)\n",
-               q.model.nodes[out_node].name, ie.st[out_node].n, "-", ie.st[out_node].maxd_raw);
+        printf("  %-20s %12lld %10s %6.2f | %10s %6.4f  (acc0 units: float logits/(s_w s_a) - RAW32)\n",
+               q.model.nodes[out_node].name, ie.st[out_node].n, "", ie.st[out_node].maxd_raw, "",
+               ie.lst[out_node].maxd_raw);
     }
     if (dump_node >= 0 && dump_out) {
         if (write_dump(dump_out, &q, dump_node, dump, dump_n, dump_per, err, sizeof(err))) {
@@ -214,11 +255,13 @@ static int eval_quant(const char *qpath, const char *model, const bq_dataset *te
                 if (!ie.net.codes[i]) continue;
                 lsb_stat *st = &ie.st[i];
                 bq_buf_printf(&b, "%s{\"tensor\": \"%s\", \"elements\": %lld, \"differ\": %lld, "
-                              "\"max_lsb\": %lld}", first ? "" : ", ", q.model.nodes[i].name, st->n,
-                              st->ndiff, st->maxd);
+                              "\"max_lsb\": %lld, \"layer_differ\": %lld, \"layer_max_lsb\": %lld}",
+                              first ? "" : ", ", q.model.nodes[i].name, st->n, st->ndiff, st->maxd,
+                              ie.lst[i].ndiff, ie.lst[i].maxd);
                 first = 0;
             }
-            bq_buf_printf(&b, "], \"logits_max_acc_lsb\": %.4f", ie.st[out_node].maxd_raw);
+            bq_buf_printf(&b, "], \"logits_max_acc_lsb\": %.4f, \"logits_layer_max_acc_lsb\": %.4f",
+                          ie.st[out_node].maxd_raw, ie.lst[out_node].maxd_raw);
         }
         bq_buf_printf(&b, "}\n");
         if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
@@ -234,7 +277,7 @@ out:
     if (have_net) bq_intnet_free(&ie.net);
     if (have_ex) bq_exec_free(&ie.ex);
     if (have_fq) bq_fq_free(&ie.fq);
-    free(ie.st); free(ie.tmp);
+    free(ie.st); free(ie.lst); free(ie.tmp);
     free(x); free(idx); free(y); free(pi); free(dump);
     bq_qmodel_free(&q);
     return rc;
@@ -242,7 +285,7 @@ out:
 
 int bq_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *report = NULL, *threads = NULL, *data = NULL, *quant = NULL;
-    const char *use_int = NULL, *dump_layer = NULL, *dump_out = NULL, *dump_n = NULL;
+    const char *use_int = NULL, *dump_layer = NULL, *dump_out = NULL, *dump_n = NULL, *limit = NULL;
     bq_cli_opt opts[] = {
         {"model", 1, &model, "model file (.bqm or .onnx); with --quant: checked against its source"},
         {"quant", 1, &quant, "quantized model (.bqq): evaluate the fake-quant network"},
@@ -250,6 +293,7 @@ int bq_cmd_eval(int argc, char **argv) {
         {"dump-layer", 1, &dump_layer, "with --quant: layer (or tensor) whose output codes to dump"},
         {"dump-out", 1, &dump_out, "file for --dump-layer (text: one line of codes per image)"},
         {"dump-n", 1, &dump_n, "images to dump (default 16)"},
+        {"limit", 1, &limit, "with --quant: only the first N test images (smoke tests; not a result)"},
         {"report", 1, &report, "write a JSON report {top1, images, correct, ...}"},
         {"threads", 1, &threads, "OpenBLAS threads (default: number of cores)"},
         {"data", 1, &data, "Fashion-MNIST directory"},
@@ -275,7 +319,12 @@ int bq_cmd_eval(int argc, char **argv) {
         return 1;
     }
     if (quant) {
+        long lim = 0;
+        if (limit && bq_cli_int("eval", "limit", limit, 1, te.n, &lim)) { bq_dataset_free(&te); return 2; }
+        int full_n = te.n;
+        if (lim) te.n = (int)lim;
         rc = eval_quant(quant, model, &te, use_int != NULL, dump_layer, dump_out, (int)ndump, report);
+        te.n = full_n;
         bq_dataset_free(&te);
         return rc;
     }
