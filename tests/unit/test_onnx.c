@@ -349,6 +349,17 @@ static void test_graph_ok_and_clip(void **state) {
     assert_true(m.nodes[2].lo == -1.0f && m.nodes[2].hi == 1.0f);
     bq_model_free(&m);
     cl_in[0] = "r";
+    /* opset 10: bounds are attributes */
+    static const char *c_in[] = {"c", NULL};
+    gb_init(&g, 10, 4, 4, NULL);
+    gb_conv(&g, 1);
+    Onnx__NodeProto *cn = gb_node(&g, "Clip", "clip_attr", c_in, cl_out);
+    gb_attr_float(&g, cn, "min", 0.0f);
+    gb_attr_float(&g, cn, "max", 6.0f);
+    gb_output(&g, "y");
+    assert_int_equal(gb_import(&g, &m, err, sizeof(err)), 0);
+    assert_int_equal(m.nodes[2].kind, BQ_OP_RELU6);
+    bq_model_free(&m);
 }
 
 static void test_gemm_folding(void **state) {
