@@ -29,7 +29,7 @@
 #include "progress.h"
 #include "quant.h"
 
-#define CHUNK 16            /* images per whole-network pass when building caches */
+#define CHUNK 8             /* images per whole-network pass when building caches */
 #define STEP_MIN 1e-8f      /* learned steps are kept above this */
 #define CKPT_MAGIC "BQRCKPT1"
 
@@ -144,15 +144,8 @@ static int rn_init(runner *r, const bq_qmodel *q, int lo, int hi, int ext, int B
         }
         r->act[i] = malloc(sizeof(float) * sz);
         if (!r->act[i]) goto oom;
-        if (train) {
-            r->grad[i] = calloc(sz, sizeof(float));
-            if (!r->grad[i]) goto oom;
-            if (i >= lo && q->node_aq[i] >= 0 && q->aq[q->node_aq[i]].node == i) {
-                r->pre[i] = malloc(sizeof(float) * sz);
-                r->mask[i] = calloc(sz, 1);
-                if (!r->pre[i] || !r->mask[i]) goto oom;
-            }
-        }
+        /* gradients, pre-quant copies and QDrop masks are allocated by rn_plan, only where
+         * something flows */
         if (i >= lo && is_layer(nd)) {
             int l = q->node_layer[i];
             const bq_qlayer *L = &q->layers[l];
@@ -197,8 +190,11 @@ static int rn_train_layer(runner *r, int i) {
     return 0;
 }
 
-/* Which nodes carry a gradient: up[i] = something trained at i or upstream of i (in range). */
-static void rn_plan(runner *r) {
+/* Which nodes carry a gradient: up[i] = something trained at i or upstream of i (in range);
+ * allocates the gradient buffers of those nodes, and the pre-quant copies (and QDrop masks when
+ * r->qdrop > 0) of their quantized outputs. Call after setting dw / learn_aq / act_on / qdrop.
+ * Returns 0 or -1 (OOM). */
+static int rn_plan(runner *r) {
     const bq_model *m = r->m;
     if (r->ext >= 0) r->up[r->ext] = 0;
     for (int i = r->lo; i <= r->hi; i++) {
@@ -209,7 +205,17 @@ static void rn_plan(runner *r) {
         for (int j = 0; j < 2; j++)
             if (nd->in[j] >= 0 && r->up[nd->in[j]]) u = 1;
         r->up[i] = (unsigned char)u;
+        if (!r->train) continue;
+        size_t sz = (size_t)r->B * bq_node_size(nd);
+        if (u && !r->grad[i] && !(r->grad[i] = calloc(sz, sizeof(float)))) return -1;
+        if (rn_aq(r, i) >= 0) {
+            /* QDrop masks every quantized node (also those without a gradient) */
+            if ((u || r->qdrop > 0.0f) && !r->pre[i] && !(r->pre[i] = malloc(sizeof(float) * sz)))
+                return -1;
+            if (r->qdrop > 0.0f && !r->mask[i] && !(r->mask[i] = calloc(sz, 1))) return -1;
+        }
     }
+    return 0;
 }
 
 /* Effective biases of the layers in range: b_q * s_w * s_a with the live input step when the
@@ -264,7 +270,7 @@ static void rn_forward(runner *r, int n) {
         int qmax = (int)bq_qmax(A->bits);
         if (r->train && r->pre[i]) {
             memcpy(r->pre[i], out, sizeof(float) * count);
-            if (r->qdrop > 0.0f) {
+            if (r->qdrop > 0.0f && r->mask[i]) {
                 bq_lsq_drop_mask(r->mask[i], count, r->qdrop, r->rng);
                 bq_lsq_forward_mask(out, r->pre[i], r->mask[i], count, r->s[q], A->zero, qmax);
                 continue;
@@ -625,7 +631,8 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
             }
         if (bq_optim_init(&opt_a, &ac, ent, n_learn_aq, err, errlen)) goto out;
     }
-    rn_plan(&rn);
+    rn.qdrop = stage == ST_JOINT ? R->qdrop_prob : 0.0f;
+    if (rn_plan(&rn)) { ERR("reconstruct: out of memory"); goto out; }
 
     size_t in_sz = X->c.in_sz, out_sz = X->c.out_sz;
     xb = malloc(sizeof(float) * B * in_sz);
@@ -640,7 +647,6 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     bq_rng rng;
     bq_rng_seed(&rng, unit_seed(R->seed, stage, ui));
     rn.rng = &rng;
-    rn.qdrop = stage == ST_JOINT ? R->qdrop_prob : 0.0f;
     int ina = q->node_aq[u->in];   /* quantizer of the unit input (fixed here) */
     int in_quant = act_on && ina >= 0 && q->aq[ina].bits > 0;
     const bq_node *on = &m->nodes[u->hi];
@@ -1047,7 +1053,7 @@ double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, double *fl
                          L->cout, L->per_out);
         rn.w[L->node] = ws[k];
     }
-    rn_plan(&rn);
+    if (rn_plan(&rn)) ok = 0;
     size_t in_sz = bq_node_size(&m->nodes[un->in]), out_sz = bq_node_size(&m->nodes[un->hi]);
     float *y = malloc(sizeof(float) * batch * out_sz);
     uint16_t *fw = malloc(sizeof(uint16_t) * batch * out_sz);
