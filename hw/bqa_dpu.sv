@@ -34,7 +34,7 @@ module bqa_dpu #(
         s[i*PcBits +: PcBits] = s[(2*i)*PcBits +: PcBits] + s[(2*i+1)*PcBits +: PcBits];
       end
     end
-    return s[PcBits-1:0];
+    popcount = s[PcBits-1:0];
   endfunction
 
   logic [PcBits-1:0]  pc_q;

@@ -50,6 +50,13 @@ module bqa_result #(
   localparam int unsigned RawW   = E * 32 / W;            // beats of a RAW32 tile
   localparam int unsigned RB     = 8 * TpbB;
   localparam int unsigned OB     = (8 * TpbB > E * 32) ? 8 * TpbB : E * 32;
+  localparam int unsigned MBits  = (Dm > 1) ? $clog2(Dm) : 1;
+  localparam int unsigned NBits  = (Dn > 1) ? $clog2(Dn) : 1;
+  localparam int unsigned EBits  = (E > 1) ? $clog2(E) : 1;
+  localparam int unsigned TBits  = $clog2(TpbB);
+  localparam int unsigned OBeats = OB / W;
+  localparam int unsigned RBeats = RB / W;
+  localparam int unsigned OBBits = (OBeats > 1) ? $clog2(OBeats) : 1;
 
   typedef enum logic [2:0] {SIdle, SRReq, SRData, SComp, SWReq, SWData, SWWait, SSync} state_e;
   state_e      st_q, st_d;
@@ -87,26 +94,37 @@ module bqa_result #(
   // ---- lanes ----
   logic [Lanes*32-1:0] lane_acc0;
   logic [Lanes*8-1:0]  lane_q;
+  logic [Lanes*EBits-1:0] lane_e;      // output element e = ni*Dm + mi of each lane
   for (genvar l = 0; l < Lanes; l++) begin : g_lane
-    logic [7:0]   mi;
-    logic [15:0]  e;
-    logic [127:0] rec;
-    logic [7:0]   qr;
-    assign mi  = m0_q + 8'(l);
-    assign e   = 16'(ni_q) * 16'(Dm) + 16'(mi);
+    logic [7:0]       mi8;
+    logic [MBits-1:0] mi;
+    logic [NBits-1:0] ni;
+    logic [EBits-1:0] e, ai;
+    logic [127:0]     rec;
+    logic [7:0]       qr;
+    assign mi8 = m0_q + 8'(l);
+    assign mi  = mi8[MBits-1:0];
+    assign ni  = ni_q[NBits-1:0];
+    assign e   = EBits'(32'(ni) * Dm + 32'(mi));       // position in the output / residual tile planes
+    assign ai  = EBits'(32'(mi) * Dn + 32'(ni));       // index of DPU (mi, ni) in the array's result slot
+    assign lane_e[l*EBits +: EBits] = e;
     assign rec = q_rdata_i[mi*128 +: 128];
     always_comb begin
-      for (int b = 0; b < 8; b++) qr[b] = (b <= int'(rbm1_q)) ? rbuf_q[b*TpbB + int'(e)] : 1'b0;
+      for (int b = 0; b < 8; b++) begin
+        logic [TpbB-1:0] plane;
+        plane = rbuf_q[b*TpbB +: TpbB];
+        qr[b] = (b <= rbm1_q) ? plane[TBits'(e)] : 1'b0;
+      end
     end
     logic unused_rec;
-    assign unused_rec = ^rec[127:110];
+    assign unused_rec = ^{rec[127:110], mi8};
     bqa_rq_lane u_lane (
       .clk_i   (clk_i),
       .rst_ni  (rst_ni),
       .en_i    (st_q == SComp),
       .ph_i    (ph_q),
-      .acc_i   (res_i[(16'(mi) * 16'(Dn) + 16'(ni_q))*32 +: 32]),
-      .asum_i  (asum_i[ni_q*32 +: 32]),
+      .acc_i   (res_i[ai*32 +: 32]),
+      .asum_i  (asum_i[ni*32 +: 32]),
       .bias_i  (rec[31:0]),
       .macc_i  (rec[63:32]),
       .mres_i  (rec[95:64]),
@@ -139,16 +157,19 @@ module bqa_result #(
                bcnt_d = '0;
              end
       SRData: if (rvalid_i) begin
-                rbuf_d[int'(bcnt_q)*W +: W] = rdata_i;
+                for (int k = 0; k < RBeats; k++) if (bcnt_q == 16'(k)) rbuf_d[k*W +: W] = rdata_i;
                 bcnt_d = bcnt_q + 16'd1;
                 if (bcnt_q == rbeats - 16'd1) st_d = SComp;
               end
       SComp: begin
                if (ph_q == 3'd5) begin
-                 for (int l = 0; l < Lanes; l++) begin
-                   if (mode_q) obuf_d[(int'(ni_q) * Dm + int'(m0_q) + l)*32 +: 32] = lane_acc0[l*32 +: 32];
-                   else for (int b = 0; b < 8; b++)
-                     obuf_d[b*TpbB + int'(ni_q) * Dm + int'(m0_q) + l] = lane_q[l*8 + b];
+                 for (int e = 0; e < E; e++) begin
+                   for (int l = 0; l < Lanes; l++) begin
+                     if (lane_e[l*EBits +: EBits] == EBits'(e)) begin
+                       if (mode_q) obuf_d[e*32 +: 32] = lane_acc0[l*32 +: 32];
+                       else for (int b = 0; b < 8; b++) obuf_d[b*TpbB + e] = lane_q[l*8 + b];
+                     end
+                   end
                  end
                  ph_d = '0;
                  if (last_group) begin
@@ -228,7 +249,7 @@ module bqa_result #(
   assign req_addr_o  = (st_q == SWReq) ? oaddr_q : raddr_q;
   assign req_beats_o = (st_q == SWReq) ? wbeats : rbeats;
   assign wvalid_o    = (st_q == SWData);
-  assign wdata_o     = obuf_q[int'(bcnt_q)*W +: W];
+  assign wdata_o     = obuf_q[bcnt_q[OBBits-1:0]*W +: W];
 
   logic waiting_port;
   assign waiting_port = (st_q == SRReq || st_q == SWReq) && !req_grant_i;
@@ -238,7 +259,8 @@ module bqa_result #(
   assign active_o = (st_q != SIdle);
 
   logic unused_bits;
-  assign unused_bits = ^{head_i[7:4], head_i[11:9], head_i[15:13], head_i[127:120+QAddrBits]};
+  assign unused_bits = ^{head_i[7:4], head_i[11:9], head_i[15:13], head_i[127:120+QAddrBits],
+                         bcnt_q[15:OBBits]};
 
   // ---- assertions ----
 `ifndef SYNTHESIS

@@ -45,9 +45,9 @@ module bqa_rq_lane (
       default: begin mul_b = zw_i;          mres_b = 8'd0;          end
     endcase
     mul_a = (ph_i == 3'd0) ? asum_i : acc0_q;
-    prod  = $signed({{8{mul_a[31]}}, mul_a}) * $signed({32'd0, mul_b});
+    prod  = 40'($signed(mul_a) * $signed({1'b0, mul_b}));
     rr    = res_en_i ? ({1'b0, qr_i} - {1'b0, zr_i}) : 9'd0;
-    rprod = $signed({{8{rr[8]}}, rr}) * $signed({9'd0, mres_b});
+    rprod = 17'($signed(rr) * $signed({1'b0, mres_b}));
   end
 
   always_comb begin

@@ -57,3 +57,32 @@ hw-lint: $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.svh
 TEST_TARGETS  += test-hw
 BENCH_TARGETS += bench-hw
 LINT_TARGETS  += hw-lint
+
+# ---- synthesis (yosys 0.23), hierarchical: each distinct module is synthesised once ----
+HW_YS_READ = read_verilog -sv -DSYNTHESIS -I$(BUILD)/gen/$(1) -Ihw $(HW_SV)
+$(HW_B)/synth/%_xc7.stat: $(HW_SV) $(BUILD)/gen/%/hw_params.svh
+	@mkdir -p $(dir $@)
+	nice -n 10 yosys -q -l $(HW_B)/synth/$*_xc7.log -p "$(call HW_YS_READ,$*); synth_xilinx -family xc7 -top bqa_top; tee -q -o $@ stat -top bqa_top"
+$(HW_B)/synth/%_gen.stat: $(HW_SV) $(BUILD)/gen/%/hw_params.svh
+	@mkdir -p $(dir $@)
+	nice -n 10 yosys -q -l $(HW_B)/synth/$*_gen.log -p "$(call HW_YS_READ,$*); synth -top bqa_top -run :fine; opt -fast -full; techmap; opt -fast; abc -fast; opt_clean; tee -q -o $@ stat -top bqa_top"
+
+HW_SYNTH_CFGS := tiny edge
+synth: $(foreach c,$(HW_SYNTH_CFGS),$(HW_B)/synth/$(c)_xc7.stat $(HW_B)/synth/$(c)_gen.stat)
+	@{ echo "| config | Dm x Dn x Dk | LUT | FF | BRAM | LUTRAM | DSP | CARRY4 | one DPU (xc7) | BISMO model LUT/DPU (1.17*Dk+44) | array LUTs (ours) | BISMO array LUTs | generic (yosys gates) |"; \
+	   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"; \
+	   for c in $(HW_SYNTH_CFGS); do g=$(BUILD)/gen/$$c/hw_params.svh; \
+	     dm=$$(awk '/BQ_HW_DM /{print $$3}' $$g); dn=$$(awk '/BQ_HW_DN /{print $$3}' $$g); dk=$$(awk '/BQ_HW_DK /{print $$3}' $$g); \
+	     sh hw/synth_report.sh $$c $(HW_B)/synth/$${c}_xc7.stat $(HW_B)/synth/$${c}_gen.stat $$dm $$dn $$dk; done; } > $(HW_B)/synth/report.md
+	@cat $(HW_B)/synth/report.md
+	@echo "synth: report in $(HW_B)/synth/report.md (copied into docs/hw_rtl.md by hand when it changes)"
+
+# ---- place and route of tiny on an iCE40 HX8K (pin-limited wrapper, small instruction queues) ----
+HW_FPGA_MHZ ?= $(shell awk '/^clock_mhz:/{print $$2}' configs/hw/tiny.yaml)
+$(HW_B)/fpga/tiny.json: $(HW_SV) $(BUILD)/gen/tiny/hw_params.svh
+	@mkdir -p $(dir $@)
+	nice -n 10 yosys -q -l $(HW_B)/fpga/tiny_yosys.log -p "$(call HW_YS_READ,tiny); synth_ice40 -top bqa_fpga_wrap -json $@; tee -q -o $(HW_B)/fpga/tiny_ice40.stat stat"
+fpga: $(HW_B)/fpga/tiny.json
+	nice -n 10 nextpnr-ice40 --hx8k --package ct256 --json $< --asc $(HW_B)/fpga/tiny.asc \
+	  --freq $(HW_FPGA_MHZ) --timing-allow-fail -l $(HW_B)/fpga/tiny_nextpnr.log -q
+	@grep -E "Max frequency|ICESTORM_LC|ICESTORM_RAM|SB_IO" $(HW_B)/fpga/tiny_nextpnr.log | tail -6
