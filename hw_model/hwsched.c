@@ -3,6 +3,7 @@
  * docs/latency_model.md (loop orders, token protocol, region placement).
  */
 #include "hwsched.h"
+#include "latency.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,8 +75,10 @@ int64_t bq_sched_acc_worst(int k, int wbits, int abits, int w_signed, int a_sign
 /* ------------------------------------------------------------------------------------------ */
 /* plan */
 
-int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l, char *err,
-                        size_t errlen) {
+/* Tiling, K chunks, requant placement, checks, and the candidate orders (w_fits). The order set
+ * here is the traffic rule's guess; bq_sched_plan_layer_x picks the final one by dry runs. */
+static int plan_base(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l, char *err,
+                     size_t errlen) {
     memset(p, 0, sizeof *p);
     if (bq_hw_layer_check(l, err, errlen) != 0) return -1;
     p->layer = *l;
@@ -127,7 +130,8 @@ int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer
         int64_t w_all = (int64_t)wb * p->mt * p->kc;   /* rows per bank for all of W */
         int64_t w_bytes = (int64_t)wb * p->m_pad * p->kc * wordb;
         int64_t a_bytes = (int64_t)ab * p->n_pad * p->kc * wordb;
-        if (w_all <= p->w_region) {
+        p->w_fits = w_all <= p->w_region;
+        if (p->w_fits) {
             p->order = BQ_ORDER_W_RESIDENT;
         } else {
             /* weights stationary per stripe (activations re-read mt times) versus activations
@@ -138,8 +142,9 @@ int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer
         }
     } else {
         p->order = BQ_ORDER_K_SPLIT;
-        p->kcw = kmax;
+        /* as few chunks as fit, balanced (a short last chunk cannot hide its fetch) */
         p->kch = (int)cdiv(p->kc, kmax);
+        p->kcw = (int)cdiv(p->kc, p->kch);
     }
 
     /* requant records: all at once if they fit, else per group in a ring of >= 2 groups */
@@ -179,6 +184,53 @@ int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer
         return -1;
     }
     return 0;
+}
+
+int bq_sched_plan_layer_x(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l,
+                          bq_program *scratch, bq_latency *best, char *err, size_t errlen) {
+    if (plan_base(p, cfg, l, err, errlen) != 0) return -1;
+    int cand[3], nc = 0;
+    if (p->order == BQ_ORDER_K_SPLIT) {
+        cand[nc++] = BQ_ORDER_K_SPLIT;
+    } else {   /* preference on equal cycles: this order */
+        if (p->w_fits) cand[nc++] = BQ_ORDER_W_RESIDENT;
+        cand[nc++] = BQ_ORDER_M_OUTER;
+        /* n-outer re-reads a group's weights for every column; for grouped layers (depthwise:
+         * hundreds of one-row GEMMs) it is not a candidate: it only adds weight traffic there,
+         * and its dry run is not periodic per group (slow) */
+        if (l->groups == 1) cand[nc++] = BQ_ORDER_N_OUTER;
+    }
+    bq_program own;
+    if (!scratch) {
+        bq_program_init(&own);
+        scratch = &own;
+    }
+    bq_sched_plan bp = *p;
+    bq_latency bl, r;
+    int rc = 0;
+    memset(&bl, 0, sizeof bl);
+    for (int i = 0; i < nc; i++) {
+        bq_sched_plan q = *p;
+        q.order = cand[i];
+        if (bq_latency_plan(&r, &q, cfg, scratch, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        if (i == 0 || r.cycles < bl.cycles) {
+            bp = q;
+            bl = r;
+        }
+    }
+    if (scratch == &own) bq_program_free(&own);
+    if (rc != 0) return -1;
+    *p = bp;
+    if (best) *best = bl;
+    return 0;
+}
+
+int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l, char *err,
+                        size_t errlen) {
+    return bq_sched_plan_layer_x(p, cfg, l, NULL, NULL, err, errlen);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -125,6 +125,7 @@ typedef struct {
     int w_region, a_region;     /* rows per bank of one weight / activation region */
     int regions;
     int order;                  /* bq_loop_order */
+    int w_fits;                 /* all weights of a group fit one weight region */
     int rq_all;                 /* 1: all requant records loaded once; 0: per group, ring of rq_slots */
     int rq_slots;               /* per-group mode: groups' records held at once (>= 2) */
     int tpb;                    /* bytes of one output tile plane, ceil(Dm*Dn/W)*Wb */
@@ -137,9 +138,20 @@ typedef struct {
     int acc_bits_needed;
 } bq_sched_plan;
 
-/* Plan one layer. Returns 0, or -1 with `layer 'x': what; how to fix` in err. */
+/* Plan one layer: tiling and checks, then the loop order = the feasible order with the fewest
+ * cycles in a dry run (latency.h) — w-resident (if all weights of a group fit one region),
+ * m-outer, n-outer, preferred in that order on equal cycles; k-split when K must be chunked.
+ * Everyone (export, co-simulation, latency model) gets the same plan from here. Returns 0, or -1
+ * with `layer 'x': what; how to fix` in err. */
 int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l, char *err,
                         size_t errlen);
+
+/* The same, reusing `scratch` (may be NULL) for the dry runs and returning the chosen order's
+ * dry-run result in *best (may be NULL). Declared with a forward type: see latency.h. */
+struct bq_latency_s;
+int bq_sched_plan_layer_x(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l,
+                          bq_program *scratch, struct bq_latency_s *best, char *err,
+                          size_t errlen);
 
 /* Worst-case magnitude of the accumulator, of asum and of the zero-point correction terms
  * (numerics §2): max over all codes of |acc|, |asum|, |acc - z_w*asum| and

@@ -481,13 +481,17 @@ int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_p
     return simulate(out, prog, NULL, p, cfg, skip, err, errlen);
 }
 
+int bq_latency_plan(bq_latency *out, const bq_sched_plan *p, const bq_hwcfg *cfg,
+                    bq_program *scratch, char *err, size_t errlen) {
+    bq_sched_gen g;
+    bq_program_reset(scratch);
+    scratch->timing_only = 1;
+    if (bq_sched_gen_init(&g, scratch, p, cfg, NULL, err, errlen) != 0) return -1;
+    return simulate(out, scratch, &g, p, cfg, 1, err, errlen);
+}
+
 int bq_latency_layer(bq_latency *out, const bq_hwcfg *cfg, const bq_hw_layer *l,
                      bq_program *scratch, char *err, size_t errlen) {
     bq_sched_plan p;
-    bq_sched_gen g;
-    if (bq_sched_plan_layer(&p, cfg, l, err, errlen) != 0) return -1;
-    bq_program_reset(scratch);
-    scratch->timing_only = 1;
-    if (bq_sched_gen_init(&g, scratch, &p, cfg, NULL, err, errlen) != 0) return -1;
-    return simulate(out, scratch, &g, &p, cfg, 1, err, errlen);
+    return bq_sched_plan_layer_x(&p, cfg, l, scratch, out, err, errlen);
 }

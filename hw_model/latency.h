@@ -27,7 +27,7 @@
 #include "hwlayer.h"
 #include "hwsched.h"
 
-typedef struct {
+typedef struct bq_latency_s {
     int64_t cycles;                 /* value of the CYCLES register after the layer's program */
     int64_t busy[BQ_NSTAGES];       /* per stage (fetch, execute, result): F_BUSY, E_BUSY, R_BUSY */
     int64_t stall[BQ_NSTAGES];      /* waiting for a token or for the memory port */
@@ -50,6 +50,11 @@ typedef struct {
  * a message if the program deadlocks or overflows a token counter (a scheduler bug). */
 int bq_latency_program(bq_latency *out, const bq_program *prog, const bq_sched_plan *p,
                        const bq_hwcfg *cfg, int skip, char *err, size_t errlen);
+
+/* Dry-run a plan as it is (its order included): lazy emission into `scratch` (reset, left with
+ * timing_only = 1), exact jumps. Returns 0, or -1 with a message. */
+int bq_latency_plan(bq_latency *out, const bq_sched_plan *p, const bq_hwcfg *cfg,
+                    bq_program *scratch, char *err, size_t errlen);
 
 /* Plan + dry-run one layer: the scheduler emits lazily into `scratch` (reset here, left holding
  * only the timing view of the instructions it needed, timing_only = 1) and steady iterations are
