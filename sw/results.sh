@@ -3,8 +3,8 @@
 #
 # Every cell = one `brecq quantize` (recipe generated from the method and the setting) + one
 # `brecq eval --quant` on the 10k test set. A cell lives in build/results/<model>/<cell>/ and is
-# finished when cell.json exists and its key (hash of the model file, the recipe text and the
-# brecq binary) matches: finished cells are never recomputed, a killed run resumes (unfinished
+# finished when cell.json exists and its key (hash of the model file, the recipe text and
+# ENGINE_VERSION below) matches: finished cells are never recomputed, a killed run resumes (unfinished
 # reconstructions resume from their per-block checkpoints in run/). At the end docs/results.json
 # and docs/results.md are (re)written from every finished cell.
 #
@@ -61,6 +61,9 @@ for s in W4A4 W2A4 W2A2; do CELLS+=("mbv2t $s brecq" "mbv2t $s qdrop"); done
 CELLS+=("fres20 W4A4 brecq spread-only" "fres20 W2A4 brecq spread-only" "fres20 W2A2 qdrop spread-only")
 
 hash_of() { cat "$@" 2>/dev/null | sha1sum | cut -c1-16; }
+# Bump when a change of the engine invalidates finished cells (the binary itself is rebuilt too
+# often in a shared tree to be part of the key).
+ENGINE_VERSION=1
 
 run_cell() {   # model setting method seed
   local model=$1 setting=$2 method=$3 seed=$4
@@ -70,7 +73,7 @@ run_cell() {   # model setting method seed
   [ -f "$mfile" ] || { echo "results: $mfile missing; skipping $model $setting $method" >&2; return 0; }
   mkdir -p "$dir"
   recipe_of "$method" "$wb" "$ab" "$seed" "$model" > "$dir/recipe.yaml.new"
-  local key; key=$(hash_of "$mfile" "$dir/recipe.yaml.new" "$BRECQ")
+  local key; key=$( (cat "$mfile" "$dir/recipe.yaml.new"; echo "$ENGINE_VERSION") | sha1sum | cut -c1-16)
   if [ -f "$dir/cell.json" ] && [ "$(cat "$dir/key" 2>/dev/null)" = "$key" ]; then
     rm -f "$dir/recipe.yaml.new"; return 0
   fi
@@ -105,6 +108,10 @@ fp_top1() {   # model -> FP top-1 (cached)
 }
 
 if [ $ONLY_RENDER = 0 ]; then
+  # a private copy of the binary: the shared build/brecq may be relinked while this runs for hours
+  mkdir -p "$RESULTS_DIR/bin"
+  cp "$BRECQ" "$RESULTS_DIR/bin/brecq.tmp" && mv "$RESULTS_DIR/bin/brecq.tmp" "$RESULTS_DIR/bin/brecq"
+  BRECQ=$RESULTS_DIR/bin/brecq
   fp_top1 fres20; fp_top1 mbv2t
   for c in "${CELLS[@]}"; do
     set -- $c
