@@ -123,6 +123,13 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     char tmpdir[4096], path[4200], olddir[4096];
     tmpdir[0] = 0;
     if (!geo || !w_off || !w_gs || !r_off || !r_gs) goto oom;
+    for (int i = 0; i < m->n_nodes; i++)   /* names go into JSON strings unescaped */
+        for (const char *c = m->nodes[i].name; *c; c++)
+            if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
+                seterr(err, errlen, "node name '%s' contains a quote, backslash or control character; "
+                       "rename the node", m->nodes[i].name);
+                goto out;
+            }
     size_t max_kn = 0, max_mn = 0;
     for (int l = 0; l < nl; l++) {
         const bq_ilayer *L = &net.L[l];
