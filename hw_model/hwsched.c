@@ -186,6 +186,34 @@ static int plan_base(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l
     return 0;
 }
 
+/* A lower bound on CYCLES of plan p: the memory port serves one transaction at a time and the first
+ * request is accepted in cycle 1 at the earliest, so CYCLES >= 1 + the sum of every transaction's
+ * busy time (docs/hw_isa.md 4.1). Used to skip dry runs of orders that cannot win. */
+static int64_t port_lower_bound(const bq_sched_plan *p, const bq_hwcfg *cfg) {
+    const bq_hw_layer *l = &p->layer;
+    const int64_t Wb = cfg->mem_width_bits / 8, wordb = cfg->dk / 8;
+    const int64_t Lr = cfg->read_latency, Lw = cfg->write_latency;
+    const int64_t Rr = (Wb + cfg->read_bytes_per_cycle - 1) / cfg->read_bytes_per_cycle;
+    const int64_t Rw = (Wb + cfg->write_bytes_per_cycle - 1) / cfg->write_bytes_per_cycle;
+    const int64_t G = l->groups, MT = p->mt, NT = p->nt, KC = p->kc;
+#define RD(beats) (Lr + ((int64_t)(beats) - 1) * Rr + 1)   /* busy cycles of one read burst */
+    int64_t wstripe = l->wbits * RD(KC * cfg->dm * wordb / Wb);
+    int64_t astripe = l->abits * RD(KC * cfg->dn * wordb / Wb);
+    int64_t per_group;
+    switch (p->order) {
+    case BQ_ORDER_W_RESIDENT: per_group = MT * wstripe + NT * astripe; break;
+    case BQ_ORDER_M_OUTER: per_group = MT * (wstripe + NT * astripe); break;
+    case BQ_ORDER_N_OUTER: per_group = NT * (astripe + MT * wstripe); break;
+    default: return 0;   /* k-split: the only candidate, never compared */
+    }
+    int64_t rq = p->rq_all ? RD(G * MT * cfg->dm * 16 / Wb) : G * RD(MT * cfg->dm * 16 / Wb);
+    int64_t tiles = G * MT * NT;
+    int64_t res = (int64_t)(2 + (int64_t)(p->o_tile_bytes / Wb - 1) * Rw + Lw) +
+                  (l->has_residual ? RD(p->r_tile_bytes / Wb) : 0);
+#undef RD
+    return 1 + G * per_group + rq + tiles * res;
+}
+
 int bq_sched_plan_layer_x(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l,
                           bq_program *scratch, bq_latency *best, char *err, size_t errlen) {
     if (plan_base(p, cfg, l, err, errlen) != 0) return -1;
@@ -209,16 +237,20 @@ int bq_sched_plan_layer_x(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_lay
     bq_latency bl, r;
     int rc = 0;
     memset(&bl, 0, sizeof bl);
+    int have = 0;
     for (int i = 0; i < nc; i++) {
         bq_sched_plan q = *p;
         q.order = cand[i];
+        /* a later candidate wins only with strictly fewer cycles: skip it if it cannot */
+        if (have && port_lower_bound(&q, cfg) >= bl.cycles) continue;
         if (bq_latency_plan(&r, &q, cfg, scratch, err, errlen) != 0) {
             rc = -1;
             break;
         }
-        if (i == 0 || r.cycles < bl.cycles) {
+        if (!have || r.cycles < bl.cycles) {
             bp = q;
             bl = r;
+            have = 1;
         }
     }
     if (scratch == &own) bq_program_free(&own);
