@@ -15,8 +15,12 @@
  *   B_k[q] = comp[ci][ky % Sh][kx % Sw][q + (ky / Sh) * Wc + kx / Sw]
  * so out[c][q] = sum_k W[c][k] * B_k[q] is a GEMM whose B rows are plain pointers into a buffer
  * of the input's size; no Kh*Kw blow-up. A register-blocked micro-kernel (MR channels x NR
- * q-positions) does the FMAs. Backward uses the same layout: dW[c][k] = <dq[c], B_k> and
- * dcomp[B_k slice] += (W^T dq)[k], where dq is dout in q-space with zeroed junk columns.
+ * q-positions) does the FMAs. Several small images share one q-space block (nb, chosen to waste
+ * the fewest positions within a ~512 KB per-thread workspace).
+ * Backward uses the same layout, with dq = dout in q-space (junk positions zero):
+ *   dW[c][k]  = sum_q B_k[q] * dq[c][q]   (taps broadcast, channels in vector lanes: dw_tile)
+ *   dcomp[p]  = sum_{c,k} W[c][k] * dq[c][p - off_k]   (the adjoint gather, per component:
+ *               bwd_tile, each dcomp position written once), then un-padded into dinp.
  *
  * Images are split over threads (parallel.h: one per online CPU or $BQ_NUM_THREADS, at most one
  * per image); each thread has its own slice of scratch and, for dW, its own accumulator, summed
