@@ -609,14 +609,12 @@ void bq_qmodel_print(const bq_qmodel *q, void *file) {
     fprintf(f, "%-20s %5s %5s %5s  %-16s %s\n", "layer", "wbits", "abits", "obits", "output", "shortcut");
     for (int l = 0; l < q->n_layers; l++) {
         const bq_qlayer *L = &q->layers[l];
+        char ob[8];
+        if (L->raw32) snprintf(ob, sizeof(ob), "raw32");
+        else snprintf(ob, sizeof(ob), "%d", q->aq[L->aq_out].bits);
         fprintf(f, "%-20s %5d %5d %5s  %-16s %s\n", m->nodes[L->node].name, L->wbits,
-                q->aq[L->aq_in].bits, L->raw32 ? "raw32" : "", m->nodes[L->out_node].name,
+                q->aq[L->aq_in].bits, ob, m->nodes[L->out_node].name,
                 L->res_node >= 0 ? m->nodes[L->res_node].name : "-");
-        if (!L->raw32) {
-            char b[8];
-            snprintf(b, sizeof(b), "%d", q->aq[L->aq_out].bits);
-            (void)b;
-        }
     }
     fprintf(f, "%-20s %5s %-10s %12s %5s\n", "quantizer at", "bits", "role", "scale", "zero");
     for (int a = 0; a < q->n_aq; a++)

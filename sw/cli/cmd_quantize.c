@@ -55,7 +55,7 @@ out:
 
 int bq_cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *recipe = NULL, *bits = NULL, *out = NULL, *report = NULL;
-    const char *threads = NULL, *data = NULL, *run_dir = NULL;
+    const char *threads = NULL, *data = NULL, *run_dir = NULL, *print = NULL;
     bq_cli_opt opts[] = {
         {"model", 1, &model, "float model (.bqm or .onnx)"},
         {"recipe", 1, &recipe, "quantization recipe YAML (configs/quant/*.yaml)"},
@@ -65,6 +65,7 @@ int bq_cmd_quantize(int argc, char **argv) {
         {"run-dir", 1, &run_dir, "reconstruction checkpoints (resume a killed run); brecq methods"},
         {"threads", 1, &threads, "OpenBLAS threads (default: number of cores)"},
         {"data", 1, &data, "Fashion-MNIST directory"},
+        {"print", 0, &print, "print every layer's bits and every quantizer's scale/zero to stderr"},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
                           "usage: brecq quantize --model M --recipe R [--bits B] --out Q.bqq "
@@ -126,6 +127,7 @@ int bq_cmd_quantize(int argc, char **argv) {
 #endif
     }
     if (bq_qmodel_save(&q, out, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
+    if (print) bq_qmodel_print(&q, stderr);
     double secs = now_s() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
