@@ -39,10 +39,11 @@ int bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train) {
                 ex->bn_rstd[i] = malloc(sizeof(float) * (size_t)nd->c);
                 if (!ex->bn_mean[i] || !ex->bn_rstd[i]) goto oom;
             }
-            if (nd->kind == BQ_OP_MAXPOOL) {
-                ex->argmax[i] = malloc(sizeof(int32_t) * sz);
-                if (!ex->argmax[i]) goto oom;
-            }
+        }
+        /* max pool records its argmax in every mode (the forward kernel always writes it) */
+        if (nd->kind == BQ_OP_MAXPOOL) {
+            ex->argmax[i] = malloc(sizeof(int32_t) * sz);
+            if (!ex->argmax[i]) goto oom;
         }
         if (nd->kind == BQ_OP_CONV) {
             bq_conv_shape cs;

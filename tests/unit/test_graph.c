@@ -195,12 +195,32 @@ static void test_exec_backward(void **state) {
     bq_model_free(&m);
 }
 
+/* Eval mode (no gradients) must run every node kind, max pool included, and agree with train-mode
+ * forward when BN uses running statistics in both. */
+static void test_exec_eval_mode(void **state) {
+    (void)state;
+    bq_model m;
+    build_toy(&m);
+    float x[2 * 2 * 64];
+    tu_fill(x, sizeof x / sizeof x[0], 3, 1.0f);
+    bq_exec ev, tr;
+    assert_int_equal(bq_exec_init(&ev, &m, 2, 0), 0);
+    assert_int_equal(bq_exec_init(&tr, &m, 2, 1), 0);
+    bq_exec_forward(&ev, &m, x, 2, 0);
+    bq_exec_forward(&tr, &m, x, 2, 0);
+    int out = bq_model_output(&m);
+    for (int k = 0; k < 2 * m.num_classes; k++) assert_true(ev.act[out][k] == tr.act[out][k]);
+    bq_exec_free(&ev); bq_exec_free(&tr);
+    bq_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arch_shapes),
         cmocka_unit_test(test_fold_bn),
         cmocka_unit_test(test_model_roundtrip_and_corruption),
         cmocka_unit_test(test_exec_backward),
+        cmocka_unit_test(test_exec_eval_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
