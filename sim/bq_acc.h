@@ -1,0 +1,61 @@
+/*
+ * bq_acc.h — the register/memory access layer between the host driver (bq_cosim.h) and one
+ * accelerator (docs/cosim.md, "Access layer"). The driver reaches the accelerator ONLY through
+ * these six calls, so the same driver runs against
+ *   - the simulation backend (sim/cosim_main.cpp: the verilated bqa_top inside a SystemC system,
+ *     memory model with the YAML's bandwidth/latency; registers read through reg_addr_i), and
+ *   - the memory-mapped backend (sim/bq_acc_mmio.c: a UIO device or /dev/mem window of a board
+ *     bring-up wrapper; compiled here, not run).
+ *
+ * Semantics (both backends):
+ *   reg_read   32-bit read-only register at a byte address (docs/hw_isa.md §5).
+ *   mem_write / mem_read   bytes of accelerator-visible memory (a DMA buffer on a board).
+ *   push       one 128-bit instruction (w[0] = bits 31:0) appended to queue `stage`
+ *              (0 fetch, 1 execute, 2 result). The backend keeps every queue fed while it has
+ *              instructions left (docs/hw_isa.md §4 assumes the stages never wait for the host).
+ *   run        reset the accelerator (counters to 0), pre-fill the queues with run_i = 0, raise
+ *              run_i and wait until the accelerator reports done with every pushed instruction
+ *              consumed; then lower run_i. Returns 0, or -1 on a time-out after max_cycles.
+ *   trace      optional (may be NULL): write a waveform of the following runs to `path`
+ *              (NULL: stop and flush). Returns 0, or -1 if tracing is unavailable.
+ *
+ * Example:
+ *   bq_acc acc = {&my_ops, my_ctx};
+ *   uint32_t id = acc.ops->reg_read(acc.ctx, 0x00);     // 0x42514131 "BQA1"
+ */
+#ifndef BQ_ACC_H
+#define BQ_ACC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bq_acc_ops {
+    uint32_t (*reg_read)(void *ctx, uint32_t addr);
+    int (*mem_write)(void *ctx, uint64_t addr, const void *src, size_t n);
+    int (*mem_read)(void *ctx, uint64_t addr, void *dst, size_t n);
+    int (*push)(void *ctx, int stage, const uint32_t w[4]);
+    int (*run)(void *ctx, int64_t max_cycles);
+    int (*trace)(void *ctx, const char *path);
+} bq_acc_ops;
+
+typedef struct {
+    const bq_acc_ops *ops;
+    void *ctx;
+    const char *backend;   /* "systemc", "mmio" (reports) */
+} bq_acc;
+
+/* The whole host program (argument parsing, loading, layer-by-layer runs, reports) on accelerator
+ * `acc`. Implemented in C (sim/cosim_cli.c); a backend's main() calls it. argv as for main().
+ * Returns the process exit status: 0 all layers bit-exact and cycle-exact, 1 mismatch, 2 usage or
+ * input error. */
+int bq_cosim_main(int argc, char **argv, const bq_acc *acc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

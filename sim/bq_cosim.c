@@ -1,0 +1,643 @@
+/* bq_cosim.c — host driver of the co-simulation (bq_cosim.h). */
+#include "bq_cosim.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hw_params.h"   /* register map generated from the same YAML (build/gen/<cfg>/) */
+#include "intref.h"
+#include "isa.h"
+#include "latency.h"
+#include "pack.h"
+#include "search_model.h"
+
+_Static_assert(BQ_HW_REG_MEM_WR_BEATS == BQ_HW_REG_CYCLES + 4 * (BQ_NCTR - 1),
+               "the compared counters are consecutive registers from CYCLES");
+
+const char *const bq_ctr_names[BQ_NCTR] = {
+    "cycles", "f_busy", "f_idle", "f_stall", "e_busy", "e_idle", "e_stall",
+    "r_busy", "r_idle", "r_stall", "e_beats", "mem_rd_beats", "mem_wr_beats"};
+
+#define ALIGN 64u
+#define REC_BYTES 16
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
+
+void bq_cosim_opts_default(bq_cosim_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->max_cycles = 2000000000LL;
+}
+
+int bq_cosim_check_regs(const bq_acc *acc, const bq_hwcfg *cfg, const char *cfg_path, char *err,
+                        size_t errlen) {
+    struct { const char *name; uint32_t addr; uint32_t want; } rows[] = {
+        {"ID", BQ_HW_REG_ID, BQ_HW_ID_VALUE},
+        {"VERSION", BQ_HW_REG_VERSION, BQ_ISA_VERSION},
+        {"DM", BQ_HW_REG_DM, (uint32_t)cfg->dm},
+        {"DN", BQ_HW_REG_DN, (uint32_t)cfg->dn},
+        {"DK", BQ_HW_REG_DK, (uint32_t)cfg->dk},
+        {"ACC_BITS", BQ_HW_REG_ACC_BITS, (uint32_t)cfg->acc_bits},
+        {"WEIGHT_DEPTH", BQ_HW_REG_WEIGHT_DEPTH, (uint32_t)cfg->weight_depth},
+        {"ACT_DEPTH", BQ_HW_REG_ACT_DEPTH, (uint32_t)cfg->act_depth},
+        {"REQUANT_DEPTH", BQ_HW_REG_REQUANT_DEPTH, (uint32_t)cfg->requant_depth},
+        {"MEM_WIDTH_BITS", BQ_HW_REG_MEM_WIDTH_BITS, (uint32_t)cfg->mem_width_bits},
+        {"RES_LANES", BQ_HW_REG_RES_LANES, (uint32_t)cfg->res_lanes},
+        {"CONFIG_HASH_LO", BQ_HW_REG_CONFIG_HASH_LO, (uint32_t)cfg->hash},
+        {"CONFIG_HASH_HI", BQ_HW_REG_CONFIG_HASH_HI, (uint32_t)(cfg->hash >> 32)},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        uint32_t v = acc->ops->reg_read(acc->ctx, rows[i].addr);
+        if (v != rows[i].want) {
+            seterr(err, errlen,
+                   "%s: register %s (0x%02X) = 0x%X, the config says 0x%X; rebuild the simulator "
+                   "for this config (make cosim HW=%s) or pass the YAML it was built from",
+                   cfg_path, rows[i].name, rows[i].addr, v, rows[i].want, cfg->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- one accelerator layer, prepared once, run per image ---- */
+typedef struct {
+    const bq_ilayer *L;
+    bq_hw_layer hl;
+    bq_sched_plan plan;
+    bq_pack_geom geom;
+    bq_sched_addr ad;
+    uint64_t w_bytes, a_bytes, rq_bytes, r_bytes, o_bytes;
+    uint32_t *words[BQ_NSTAGES];   /* encoded program, 4 words per instruction */
+    int len[BQ_NSTAGES];
+    int64_t model[BQ_NCTR];
+    uint8_t *abuf, *obuf, *rbuf;   /* scratch: packed activations / outputs / residual */
+    int32_t *col, *y;              /* scratch: (K, N) and (M, N) int32 */
+} prep_layer;
+
+static void prep_free(prep_layer *P) {
+    for (int s = 0; s < BQ_NSTAGES; s++) free(P->words[s]);
+    free(P->abuf); free(P->obuf); free(P->rbuf); free(P->col); free(P->y);
+    memset(P, 0, sizeof *P);
+}
+
+static void flip_bit(uint8_t *buf, uint64_t n, long bit) {
+    if (bit >= 0 && (uint64_t)bit / 8 < n) buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+}
+
+/* Plan, build and dry-run the program; pack weights and requant records into memory at *base. */
+static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg,
+                           const bq_ilayer *L, const bq_hw_layer *hl0, uint64_t *base,
+                           const bq_cosim_opts *o, const char *name, char *err, size_t errlen) {
+    memset(P, 0, sizeof *P);
+    P->L = L;
+    P->hl = *hl0;
+    P->hl.z_o = L->raw32 ? 0 : L->z_o;
+    P->hl.z_r = L->res_node >= 0 ? L->z_r : 0;
+    P->hl.lo = L->raw32 ? 0 : L->lo;
+    P->hl.hi = L->raw32 ? -1 : L->hi;
+    if (P->hl.m != L->M || P->hl.k != L->K || P->hl.n != L->N || P->hl.groups != L->groups ||
+        P->hl.wbits != L->wbits || P->hl.abits != L->abits) {
+        seterr(err, errlen, "layer '%s': the accelerator view (M %d K %d N %d g %d w%d a%d) differs "
+               "from the integer reference (M %d K %d N %d g %d w%d a%d); bq_search_hw_net and "
+               "bq_intnet_init disagree", name, P->hl.m, P->hl.k, P->hl.n, P->hl.groups,
+               P->hl.wbits, P->hl.abits, L->M, L->K, L->N, L->groups, L->wbits, L->abits);
+        return -1;
+    }
+    if (bq_sched_plan_layer(&P->plan, cfg, &P->hl, err, errlen)) return -1;
+    if (bq_pack_geom_init(&P->geom, L->M, L->K, L->N, cfg->dm, cfg->dn, cfg->dk,
+                          cfg->mem_width_bits)) {
+        seterr(err, errlen, "layer '%s': bad packing geometry", name);
+        return -1;
+    }
+    const bq_sched_plan *p = &P->plan;
+    const int G = L->groups, obits = L->raw32 ? 32 : L->obits;
+    /* the packer and the scheduler must agree on every operand size (docs/hw_isa.md §2) */
+    uint64_t wg = bq_pack_weights_size(&P->geom, L->wbits), ag = bq_pack_acts_size(&P->geom, L->abits);
+    uint64_t og = bq_pack_tiles_size(&P->geom, obits);
+    uint64_t rg = L->res_node >= 0 ? bq_pack_tiles_size(&P->geom, L->rbits) : 0;
+    uint64_t tiles = (uint64_t)p->mt * p->nt;
+    if (wg != p->w_group_bytes || ag != p->a_group_bytes || og != tiles * p->o_tile_bytes ||
+        (L->res_node >= 0 && rg != tiles * p->r_tile_bytes)) {
+        seterr(err, errlen, "layer '%s': pack.h sizes (w %llu a %llu out %llu res %llu) differ from "
+               "the scheduler's (w %llu a %llu out %llu res %llu); one of them breaks hw_isa.md §2",
+               name, (unsigned long long)wg, (unsigned long long)ag, (unsigned long long)og,
+               (unsigned long long)rg, (unsigned long long)p->w_group_bytes,
+               (unsigned long long)p->a_group_bytes, (unsigned long long)(tiles * p->o_tile_bytes),
+               (unsigned long long)(tiles * p->r_tile_bytes));
+        return -1;
+    }
+    P->w_bytes = wg * G; P->a_bytes = ag * G; P->o_bytes = og * G; P->r_bytes = rg * G;
+    P->rq_bytes = (uint64_t)REC_BYTES * p->m_pad * G;
+    uint64_t b = align_up(*base);
+    P->ad.w = (uint32_t)b;   b = align_up(b + P->w_bytes);
+    P->ad.a = (uint32_t)b;   b = align_up(b + P->a_bytes);
+    P->ad.rq = (uint32_t)b;  b = align_up(b + P->rq_bytes);
+    P->ad.res = (uint32_t)b; b = align_up(b + P->r_bytes);
+    P->ad.out = (uint32_t)b; b = align_up(b + P->o_bytes);
+    if (b > 0xffffffffull) {
+        seterr(err, errlen, "layer '%s': the network's operands exceed the 32-bit address space", name);
+        return -1;
+    }
+    *base = b;
+
+    /* weights and requant records, written once */
+    uint8_t *wbuf = calloc(1, P->w_bytes), *rqbuf = calloc(1, P->rq_bytes);
+    P->abuf = calloc(1, P->a_bytes);
+    P->obuf = calloc(1, P->o_bytes);
+    P->rbuf = P->r_bytes ? calloc(1, P->r_bytes) : NULL;
+    P->col = malloc(sizeof(int32_t) * (size_t)L->K * L->N);
+    P->y = malloc(sizeof(int32_t) * (size_t)L->M * L->N);
+    if (!wbuf || !rqbuf || !P->abuf || !P->obuf || (P->r_bytes && !P->rbuf) || !P->col || !P->y) {
+        free(wbuf); free(rqbuf);
+        seterr(err, errlen, "layer '%s': out of memory", name);
+        return -1;
+    }
+    for (int g = 0; g < G; g++) {
+        bq_pack_weights(wbuf + (size_t)g * wg, L->codes + (size_t)g * L->M * L->K, &P->geom, L->wbits);
+        for (int mi = 0; mi < L->M; mi++) {
+            int c = g * L->M + mi;
+            uint8_t *r = rqbuf + (size_t)REC_BYTES * ((size_t)g * p->m_pad + mi);
+            uint32_t be = (uint32_t)L->bias_eff[c], ma = L->rq[c].m_acc, mr = L->rq[c].m_res;
+            for (int i = 0; i < 4; i++) {
+                r[i] = (uint8_t)(be >> (8 * i));
+                r[4 + i] = (uint8_t)(ma >> (8 * i));
+                r[8 + i] = (uint8_t)(mr >> (8 * i));
+            }
+            r[12] = (uint8_t)L->z_w[c];
+            r[13] = (uint8_t)L->rq[c].sh;
+        }
+    }
+    int fault_here = o->fault != BQ_FAULT_NONE && !strcmp(o->fault_layer, name);
+    if (fault_here && o->fault == BQ_FAULT_WEIGHT) flip_bit(wbuf, wg, o->fault_bit);
+    if (fault_here && o->fault == BQ_FAULT_REQUANT) flip_bit(rqbuf, P->rq_bytes, o->fault_bit);
+    int rc = acc->ops->mem_write(acc->ctx, P->ad.w, wbuf, P->w_bytes) ||
+             acc->ops->mem_write(acc->ctx, P->ad.rq, rqbuf, P->rq_bytes);
+    free(wbuf); free(rqbuf);
+    if (rc) { seterr(err, errlen, "layer '%s': memory write failed", name); return -1; }
+
+    /* the program, and its dry run by the latency model */
+    bq_program prog;
+    bq_program_init(&prog);
+    if (bq_sched_build(&prog, p, cfg, &P->ad, err, errlen)) { bq_program_free(&prog); return -1; }
+    bq_latency lat;
+    if (bq_latency_program(&lat, &prog, p, cfg, 1, err, errlen)) { bq_program_free(&prog); return -1; }
+    int64_t m[BQ_NCTR] = {lat.cycles, lat.busy[0], lat.idle[0], lat.stall[0], lat.busy[1],
+                          lat.idle[1], lat.stall[1], lat.busy[2], lat.idle[2], lat.stall[2],
+                          lat.e_beats, lat.rd_beats, lat.wr_beats};
+    memcpy(P->model, m, sizeof m);
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        P->len[s] = prog.len[s];
+        P->words[s] = malloc(sizeof(uint32_t) * 4 * (size_t)(prog.len[s] ? prog.len[s] : 1));
+        if (!P->words[s]) { bq_program_free(&prog); seterr(err, errlen, "out of memory"); return -1; }
+        for (int i = 0; i < prog.len[s]; i++)
+            if (bq_isa_encode(&prog.ins[s][i], P->words[s] + 4 * (size_t)i)) {
+                bq_program_free(&prog);
+                seterr(err, errlen, "layer '%s': instruction %d of stage %d does not fit its "
+                       "encoding (scheduler bug)", name, i, s);
+                return -1;
+            }
+    }
+    bq_program_free(&prog);
+    if (fault_here && o->fault == BQ_FAULT_INSTR && P->len[BQ_STAGE_EXEC] > 0 &&
+        o->fault_bit >= 0 && o->fault_bit < 128)
+        P->words[BQ_STAGE_EXEC][o->fault_bit / 32] ^= 1u << (o->fault_bit % 32);
+    return 0;
+}
+
+/* Write the operands of one image, push the program, run, read the counters and the outputs.
+ * out: (cout, N) codes or raw: (cout) acc0. Returns 0, or -1 on a time-out / I/O error. */
+static int run_prepared(prep_layer *P, const bq_acc *acc, const uint8_t *in, const uint8_t *res,
+                        uint8_t *out, int32_t *raw, int64_t ctr[BQ_NCTR], int64_t max_cycles) {
+    const bq_ilayer *L = P->L;
+    const int G = L->groups;
+    uint64_t ag = P->a_bytes / G, og = P->o_bytes / G, rg = G && P->r_bytes ? P->r_bytes / G : 0;
+    for (int g = 0; g < G; g++) {
+        bq_intref_im2col(P->col, in, L, g);
+        bq_pack_acts(P->abuf + (size_t)g * ag, P->col, &P->geom, L->abits);
+        if (res) {
+            for (size_t i = 0; i < (size_t)L->M * L->N; i++)
+                P->y[i] = res[(size_t)g * L->M * L->N + i];
+            bq_pack_tiles(P->rbuf + (size_t)g * rg, P->y, &P->geom, L->rbits);
+        }
+    }
+    memset(P->obuf, 0xA5, P->o_bytes);   /* stale data must never pass for a result */
+    if (acc->ops->mem_write(acc->ctx, P->ad.a, P->abuf, P->a_bytes) ||
+        (res && acc->ops->mem_write(acc->ctx, P->ad.res, P->rbuf, P->r_bytes)) ||
+        acc->ops->mem_write(acc->ctx, P->ad.out, P->obuf, P->o_bytes))
+        return -1;
+    for (int s = 0; s < BQ_NSTAGES; s++)
+        for (int i = 0; i < P->len[s]; i++)
+            if (acc->ops->push(acc->ctx, s, P->words[s] + 4 * (size_t)i)) return -1;
+    int rc = acc->ops->run(acc->ctx, max_cycles);
+    for (int c = 0; c < BQ_NCTR; c++)
+        ctr[c] = acc->ops->reg_read(acc->ctx, BQ_HW_REG_CYCLES + 4u * (uint32_t)c);
+    if (rc) return -1;
+    if (acc->ops->mem_read(acc->ctx, P->ad.out, P->obuf, P->o_bytes)) return -1;
+    for (int g = 0; g < G; g++) {
+        bq_unpack_tiles(P->y, P->obuf + (size_t)g * og, &P->geom, L->raw32 ? 32 : L->obits);
+        for (size_t i = 0; i < (size_t)L->M * L->N; i++) {
+            size_t o = (size_t)g * L->M * L->N + i;
+            if (L->raw32) raw[o] = P->y[i];
+            else out[o] = (uint8_t)P->y[i];
+        }
+    }
+    return 0;
+}
+
+/* Host max pool of codes (numerics §5), the same loop as the integer reference's. */
+static void host_maxpool(uint8_t *out, const uint8_t *in, const bq_node *nd, const bq_node *pin) {
+    for (int ch = 0; ch < nd->c; ch++)
+        for (int oy = 0; oy < nd->h; oy++)
+            for (int ox = 0; ox < nd->w; ox++) {
+                int best = -1;
+                for (int ky = 0; ky < nd->kh; ky++)
+                    for (int kx = 0; kx < nd->kw; kx++) {
+                        int iy = oy * nd->stride_h - nd->pad_t + ky, ix = ox * nd->stride_w - nd->pad_l + kx;
+                        if (iy < 0 || iy >= pin->h || ix < 0 || ix >= pin->w) continue;
+                        int v = in[((size_t)ch * pin->h + iy) * pin->w + ix];
+                        if (v > best) best = v;
+                    }
+                out[((size_t)ch * nd->h + oy) * nd->w + ox] = (uint8_t)(best < 0 ? 0 : best);
+            }
+}
+
+static void note_first(bq_cosim_result *r, int image, const char *layer, int c, int p, int wout,
+                       long want, long got) {
+    if (r->first.valid) return;
+    r->first.valid = 1;
+    r->first.image = image;
+    snprintf(r->first.layer, sizeof r->first.layer, "%s", layer);
+    r->first.channel = c;
+    r->first.y = wout > 0 ? p / wout : 0;
+    r->first.x = wout > 0 ? p % wout : 0;
+    r->first.expected = want;
+    r->first.got = got;
+}
+
+void bq_cosim_result_free(bq_cosim_result *r) {
+    free(r->layers);
+    memset(r, 0, sizeof *r);
+}
+
+int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, const bq_hwcfg *cfg,
+                 const float *x, const int *labels, int n, const bq_cosim_opts *o, FILE *log,
+                 char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->hw, sizeof r->hw, "%s", cfg->name);
+    snprintf(r->backend, sizeof r->backend, "%s", acc->backend ? acc->backend : "?");
+    r->hw_hash = cfg->hash;
+    r->q_hash = bq_qmodel_hash(q);
+    const bq_model *m = &q->model;
+    int ret = -1;
+    bq_intnet net;
+    bq_hw_net hn;
+    memset(&hn, 0, sizeof hn);
+    prep_layer *P = NULL;
+    uint8_t **codes = NULL;
+    int32_t *logits = NULL;
+    if (bq_intnet_init(&net, q, n, err, errlen)) return -1;
+    if (bq_search_hw_net(&hn, q, err, errlen)) goto done;
+    if (hn.n != net.n_layers) {
+        seterr(err, errlen, "accelerator view has %d layers, the integer reference %d", hn.n, net.n_layers);
+        goto done;
+    }
+    r->layers = calloc((size_t)m->n_nodes, sizeof *r->layers);
+    P = calloc((size_t)net.n_layers, sizeof *P);
+    codes = calloc((size_t)m->n_nodes, sizeof *codes);
+    int ncls = net.L[net.n_layers - 1].cout;
+    logits = calloc((size_t)ncls, sizeof *logits);
+    if (!r->layers || !P || !codes || !logits) { seterr(err, errlen, "out of memory"); goto done; }
+    for (int i = 0; i < m->n_nodes; i++)
+        if (net.codes[i]) {
+            codes[i] = malloc(bq_node_size(&m->nodes[i]));
+            if (!codes[i]) { seterr(err, errlen, "out of memory"); goto done; }
+        }
+    /* the layer list in node order; accelerator layers are prepared once */
+    int *entry_of_node = calloc((size_t)m->n_nodes, sizeof(int));
+    if (!entry_of_node) { seterr(err, errlen, "out of memory"); goto done; }
+    uint64_t base = 0;
+    for (int i = 1; i < m->n_nodes; i++) {
+        entry_of_node[i] = -1;
+        const bq_node *nd = &m->nodes[i];
+        int l = net.out_layer[i];
+        if (l < 0 && !net.codes[i]) continue;
+        bq_cosim_layer *E = &r->layers[r->n_layers];
+        entry_of_node[i] = r->n_layers++;
+        E->node = i;
+        E->layer = l;
+        if (l >= 0) {
+            const bq_ilayer *L = &net.L[l];
+            snprintf(E->name, sizeof E->name, "%s", m->nodes[L->node].name);
+            E->on_acc = 1;
+            E->m = L->M; E->k = L->K; E->n = L->N; E->groups = L->groups;
+            E->wbits = L->wbits; E->abits = L->abits; E->obits = L->raw32 ? 32 : L->obits;
+            E->rbits = L->res_node >= 0 ? L->rbits : 0; E->raw32 = L->raw32;
+            if (prep_layer_init(&P[l], acc, cfg, L, &hn.layers[l], &base, o, E->name, err, errlen)) {
+                free(entry_of_node);
+                goto done;
+            }
+            E->order = P[l].plan.order;
+            memcpy(E->model, P[l].model, sizeof E->model);
+        } else {
+            snprintf(E->name, sizeof E->name, "%s", nd->name);
+            E->host_op = nd->kind == BQ_OP_GAP ? "gap" : nd->kind == BQ_OP_MAXPOOL ? "maxpool" : "flatten";
+        }
+    }
+    free(entry_of_node);
+    if (log) fprintf(log, "cosim: %s (%s backend): %d layers, %.1f KiB of accelerator memory\n",
+                     cfg->name, r->backend, r->n_layers, (double)base / 1024);
+
+    /* the reference, all images at once */
+    bq_intnet_forward(&net, x, n);
+    int *pref = malloc(sizeof(int) * (size_t)n);
+    if (!pref) { seterr(err, errlen, "out of memory"); goto done; }
+    bq_intnet_predict(&net, n, pref);
+
+    double t_all = now_s();
+    const size_t in_sz = bq_node_size(&m->nodes[0]);
+    for (int b = 0; b < n; b++) {
+        long mism_before = r->mismatches;
+        memcpy(codes[0], net.codes[0] + (size_t)b * in_sz, in_sz);   /* input quantization: host */
+        for (int e = 0; e < r->n_layers; e++) {
+            bq_cosim_layer *E = &r->layers[e];
+            const bq_node *nd = &m->nodes[E->node];
+            size_t osz = bq_node_size(nd);
+            long bad = 0;
+            if (E->on_acc) {
+                prep_layer *PL = &P[E->layer];
+                const bq_ilayer *L = PL->L;
+                const uint8_t *res = L->res_node >= 0 ? codes[L->res_node] : NULL;
+                uint8_t *out = L->raw32 ? NULL : codes[L->out_node];
+                int64_t ctr[BQ_NCTR];
+                double t0 = now_s();
+                int rc = run_prepared(PL, acc, codes[L->in_node], res, out, logits, ctr, o->max_cycles);
+                E->wall_s += now_s() - t0;
+                r->sim_cycles += ctr[BQ_CTR_CYCLES];
+                if (b == 0) memcpy(E->rtl, ctr, sizeof ctr);
+                int64_t ce = ctr[BQ_CTR_CYCLES] - E->model[BQ_CTR_CYCLES];
+                if (ce < 0) ce = -ce;
+                if (ce > E->worst_cycle_err) E->worst_cycle_err = ce;
+                if (ce > r->worst_cycle_err) r->worst_cycle_err = ce;
+                if (ce) r->cycle_mismatches++;
+                if (memcmp(ctr, E->model, sizeof ctr)) { E->counter_mismatch_images++; r->counter_mismatches++; }
+                if (rc) {
+                    r->timeouts++;
+                    bad = 1;
+                    if (log) fprintf(log, "cosim: image %d layer '%s': time-out after %lld cycles "
+                                     "(model: %lld)\n", o->first_image + b, E->name,
+                                     (long long)ctr[BQ_CTR_CYCLES], (long long)E->model[BQ_CTR_CYCLES]);
+                    note_first(r, o->first_image + b, E->name, -1, 0, 0, -1, -1);
+                } else if (L->raw32) {
+                    const int32_t *want = net.logits + (size_t)b * ncls;
+                    for (int c = 0; c < ncls; c++)
+                        if (logits[c] != want[c]) {
+                            if (!bad) note_first(r, o->first_image + b, E->name, c, 0, 0, want[c], logits[c]);
+                            bad++;
+                        }
+                    r->logit_mismatches += bad;
+                } else {
+                    const uint8_t *want = net.codes[L->out_node] + (size_t)b * osz;
+                    for (size_t i = 0; i < osz; i++)
+                        if (out[i] != want[i]) {
+                            if (!bad)
+                                note_first(r, o->first_image + b, E->name, (int)(i / (size_t)L->N),
+                                           (int)(i % (size_t)L->N), L->cs.wout, want[i], out[i]);
+                            bad++;
+                        }
+                }
+                if (bad && log) {
+                    fprintf(log, "cosim: MISMATCH image %d layer '%s': %ld elements differ", o->first_image + b,
+                            E->name, bad);
+                    if (r->first.valid && !strcmp(r->first.layer, E->name) && r->first.image == o->first_image + b)
+                        fprintf(log, "; first: channel %d pixel (y %d, x %d) expected %ld got %ld",
+                                r->first.channel, r->first.y, r->first.x, r->first.expected, r->first.got);
+                    fputc('\n', log);
+                }
+                if (ce && log)
+                    fprintf(log, "cosim: CYCLES image %d layer '%s': RTL %lld, latency model %lld\n",
+                            o->first_image + b, E->name, (long long)ctr[0], (long long)E->model[0]);
+                /* keep a waveform of the first mismatching layer: run it again, traced */
+                if (bad && o->trace_path && !r->first.trace[0] && acc->ops->trace &&
+                    !strcmp(r->first.layer, E->name)) {
+                    int64_t c2[BQ_NCTR];
+                    uint8_t *tmp = L->raw32 ? NULL : malloc(osz);
+                    int32_t *traw = calloc((size_t)ncls, sizeof *traw);
+                    if ((L->raw32 || tmp) && traw && acc->ops->trace(acc->ctx, o->trace_path) == 0) {
+                        run_prepared(PL, acc, codes[L->in_node], res, tmp, traw, c2, o->max_cycles);
+                        acc->ops->trace(acc->ctx, NULL);
+                        snprintf(r->first.trace, sizeof r->first.trace, "%s", o->trace_path);
+                        if (log) fprintf(log, "cosim: waveform of layer '%s' (image %d): %s\n", E->name,
+                                         o->first_image + b, o->trace_path);
+                    }
+                    free(tmp); free(traw);
+                }
+            } else {
+                const bq_node *pin = &m->nodes[nd->in[0]];
+                const uint8_t *src = codes[nd->in[0]];
+                if (nd->kind == BQ_OP_GAP) bq_intref_gap(codes[E->node], src, pin->c, pin->h * pin->w);
+                else if (nd->kind == BQ_OP_MAXPOOL) host_maxpool(codes[E->node], src, nd, pin);
+                else memcpy(codes[E->node], src, osz);
+                const uint8_t *want = net.codes[E->node] + (size_t)b * osz;
+                for (size_t i = 0; i < osz; i++)
+                    if (codes[E->node][i] != want[i]) {
+                        if (!bad) note_first(r, o->first_image + b, E->name, (int)(i / ((size_t)nd->h * nd->w)),
+                                             (int)(i % ((size_t)nd->h * nd->w)), nd->w, want[i], codes[E->node][i]);
+                        bad++;
+                    }
+            }
+            E->mismatches += bad;
+            r->mismatches += bad;
+            if (o->until[0] && !strcmp(o->until, E->name)) { r->partial = 1; break; }
+        }
+        /* argmax of the RTL's logits, with the reference's rule (numerics §4) */
+        const bq_ilayer *LL = &net.L[net.n_layers - 1];
+        if (r->partial) {
+            r->images++;
+            if (log) fprintf(log, "cosim: image %d/%d (test #%d): %s up to layer '%s', %.1f s\n", b + 1, n,
+                             o->first_image + b, r->mismatches == mism_before ? "bit-exact" : "MISMATCH",
+                             o->until, now_s() - t_all);
+            if (o->stop_on_mismatch && r->mismatches != mism_before) break;
+            continue;
+        }
+        int best = 0;
+        float bv = (float)logits[0] * LL->logit_scale[0];
+        for (int c = 1; c < ncls; c++) {
+            float v = (float)logits[c] * LL->logit_scale[c];
+            if (v > bv) { bv = v; best = c; }
+        }
+        r->pred_agree += best == pref[b];
+        if (labels) r->correct_rtl += best == labels[b];
+        r->images++;
+        if (log) fprintf(log, "cosim: image %d/%d (test #%d): %s, class %d (reference %d%s), %.1f s\n",
+                         b + 1, n, o->first_image + b, r->mismatches == mism_before ? "bit-exact" : "MISMATCH",
+                         best, pref[b], labels ? (best == labels[b] ? ", correct" : ", wrong") : "",
+                         now_s() - t_all);
+        if (o->stop_on_mismatch && r->mismatches != mism_before) break;
+    }
+    r->wall_s = now_s() - t_all;
+    free(pref);
+    ret = 0;
+done:
+    if (P) for (int l = 0; l < net.n_layers; l++) prep_free(&P[l]);
+    free(P);
+    if (codes) for (int i = 0; i < m->n_nodes; i++) free(codes[i]);
+    free(codes);
+    free(logits);
+    if (hn.layers) bq_hw_net_free(&hn);
+    bq_intnet_free(&net);
+    if (ret) { free(r->layers); r->layers = NULL; r->n_layers = 0; }
+    return ret;
+}
+
+/* ---- reports ---- */
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static FILE *open_tmp(const char *path, char *tmp, size_t n, char *err, size_t errlen) {
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) seterr(err, errlen, "%s: cannot write; check the directory exists and is writable", tmp);
+    return f;
+}
+
+static int close_rename(FILE *f, const char *tmp, const char *path, char *err, size_t errlen) {
+    int bad = ferror(f);
+    if (fclose(f) || bad || rename(tmp, path)) {
+        seterr(err, errlen, "%s: write failed (disk full?)", path);
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, size_t errlen) {
+    char tmp[1024];
+    FILE *f = open_tmp(path, tmp, sizeof tmp, err, errlen);
+    if (!f) return -1;
+    fprintf(f, "{\n  \"format\": \"brecq-cosim\", \"version\": 1,\n  \"hw\": ");
+    json_str(f, r->hw);
+    fprintf(f, ", \"hw_hash\": \"%016llx\", \"model\": ", (unsigned long long)r->hw_hash);
+    json_str(f, r->model);
+    fprintf(f, ", \"q_hash\": \"%016llx\", \"backend\": ", (unsigned long long)r->q_hash);
+    json_str(f, r->backend);
+    fprintf(f, ",\n  \"images\": %d, \"mismatches\": %ld, \"logit_mismatches\": %ld, "
+            "\"cycle_mismatches\": %ld, \"counter_mismatches\": %ld, \"timeouts\": %ld, "
+            "\"worst_cycle_error\": %lld,\n", r->images, r->mismatches, r->logit_mismatches,
+            r->cycle_mismatches, r->counter_mismatches, r->timeouts, (long long)r->worst_cycle_err);
+    fprintf(f, "  \"pred_agree\": %d, \"correct\": %d, \"sim_cycles\": %lld, \"wall_s\": %.3f, "
+            "\"sim_cycles_per_s\": %.0f, \"wall_s_per_image\": %.3f,\n", r->pred_agree, r->correct_rtl,
+            (long long)r->sim_cycles, r->wall_s, r->wall_s > 0 ? (double)r->sim_cycles / r->wall_s : 0.0,
+            r->images ? r->wall_s / r->images : 0.0);
+    fprintf(f, "  \"partial\": %d,\n  \"first_mismatch\": ", r->partial);
+    if (r->first.valid) {
+        fprintf(f, "{\"image\": %d, \"layer\": ", r->first.image);
+        json_str(f, r->first.layer);
+        fprintf(f, ", \"channel\": %d, \"y\": %d, \"x\": %d, \"expected\": %ld, \"got\": %ld, \"waveform\": ",
+                r->first.channel, r->first.y, r->first.x, r->first.expected, r->first.got);
+        json_str(f, r->first.trace);
+        fprintf(f, "},\n");
+    } else {
+        fprintf(f, "null,\n");
+    }
+    fprintf(f, "  \"host_layers\": [");
+    int first = 1;
+    for (int e = 0; e < r->n_layers; e++)
+        if (!r->layers[e].on_acc) {
+            fprintf(f, "%s{\"name\": ", first ? "" : ", ");
+            json_str(f, r->layers[e].name);
+            fprintf(f, ", \"op\": \"%s\"}", r->layers[e].host_op);
+            first = 0;
+        }
+    fprintf(f, "],\n  \"layers\": [\n");
+    for (int e = 0; e < r->n_layers; e++) {
+        const bq_cosim_layer *E = &r->layers[e];
+        fprintf(f, "    {\"name\": ");
+        json_str(f, E->name);
+        if (!E->on_acc) {
+            fprintf(f, ", \"on\": \"host\", \"op\": \"%s\", \"mismatches\": %ld}", E->host_op, E->mismatches);
+        } else {
+            fprintf(f, ", \"on\": \"accelerator\", \"M\": %d, \"K\": %d, \"N\": %d, \"groups\": %d, "
+                    "\"wbits\": %d, \"abits\": %d, \"obits\": %d, \"rbits\": %d, \"raw32\": %d, \"order\": \"%s\", "
+                    "\"rtl_cycles\": %lld, \"model_cycles\": %lld, \"worst_cycle_error\": %lld, "
+                    "\"counter_mismatch_images\": %ld, \"mismatches\": %ld, \"wall_s\": %.3f,\n      \"rtl\": {",
+                    E->m, E->k, E->n, E->groups, E->wbits, E->abits, E->obits, E->rbits, E->raw32,
+                    bq_loop_order_name(E->order), (long long)E->rtl[0], (long long)E->model[0],
+                    (long long)E->worst_cycle_err, E->counter_mismatch_images, E->mismatches, E->wall_s);
+            for (int c = 0; c < BQ_NCTR; c++)
+                fprintf(f, "%s\"%s\": %lld", c ? ", " : "", bq_ctr_names[c], (long long)E->rtl[c]);
+            fprintf(f, "},\n      \"model\": {");
+            for (int c = 0; c < BQ_NCTR; c++)
+                fprintf(f, "%s\"%s\": %lld", c ? ", " : "", bq_ctr_names[c], (long long)E->model[c]);
+            fprintf(f, "}}");
+        }
+        fprintf(f, "%s\n", e + 1 < r->n_layers ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    return close_rename(f, tmp, path, err, errlen);
+}
+
+int bq_cosim_write_md(const bq_cosim_result *r, const char *path, char *err, size_t errlen) {
+    char tmp[1024];
+    FILE *f = open_tmp(path, tmp, sizeof tmp, err, errlen);
+    if (!f) return -1;
+    int ok = r->mismatches == 0 && r->cycle_mismatches == 0 && r->counter_mismatches == 0 && r->timeouts == 0;
+    fprintf(f, "## cosim: %s on %s — %s\n\n", r->model, r->hw, ok ? "PASS" : "FAIL");
+    fprintf(f, "| images | output mismatches | logit mismatches | cycle mismatches | counter mismatches | "
+            "worst cycle error | time-outs | RTL argmax = reference | RTL correct | simulated cycles | "
+            "cycles/s | wall s/image |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(f, "| %d | %ld | %ld | %ld | %ld | %lld | %ld | %d/%d | %d/%d | %lld | %.0f | %.2f |\n\n",
+            r->images, r->mismatches, r->logit_mismatches, r->cycle_mismatches, r->counter_mismatches,
+            (long long)r->worst_cycle_err, r->timeouts, r->pred_agree, r->images, r->correct_rtl, r->images,
+            (long long)r->sim_cycles, r->wall_s > 0 ? (double)r->sim_cycles / r->wall_s : 0.0,
+            r->images ? r->wall_s / r->images : 0.0);
+    if (r->first.valid) {
+        fprintf(f, "**First mismatch**: image %d, layer `%s`, channel %d, pixel (y %d, x %d): expected %ld, "
+                "got %ld.%s%s%s\n\n", r->first.image, r->first.layer, r->first.channel, r->first.y, r->first.x,
+                r->first.expected, r->first.got, r->first.trace[0] ? " Waveform: `" : "", r->first.trace,
+                r->first.trace[0] ? "`" : "");
+    }
+    fprintf(f, "Host layers (not run by the accelerator): input quantization");
+    for (int e = 0; e < r->n_layers; e++)
+        if (!r->layers[e].on_acc) fprintf(f, ", `%s` (%s)", r->layers[e].name, r->layers[e].host_op);
+    fprintf(f, ".\n\n| layer | M | K | N | g | w/a/o(/r) bits | order | RTL cycles | model cycles | "
+            "error | E busy/stall (RTL) | R busy/stall (RTL) | counters equal | mismatches |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int e = 0; e < r->n_layers; e++) {
+        const bq_cosim_layer *E = &r->layers[e];
+        if (!E->on_acc) {
+            fprintf(f, "| `%s` (host %s) | | | | | | | | | | | | | %ld |\n", E->name, E->host_op, E->mismatches);
+            continue;
+        }
+        char bits[32];
+        if (E->rbits) snprintf(bits, sizeof bits, "%d/%d/%d/%d", E->wbits, E->abits, E->obits, E->rbits);
+        else snprintf(bits, sizeof bits, "%d/%d/%d", E->wbits, E->abits, E->obits);
+        fprintf(f, "| `%s` | %d | %d | %d | %d | %s | %s | %lld | %lld | %lld | %lld/%lld | %lld/%lld | %s | %ld |\n",
+                E->name, E->m, E->k, E->n, E->groups, bits, bq_loop_order_name(E->order), (long long)E->rtl[0],
+                (long long)E->model[0], (long long)(E->rtl[0] - E->model[0]), (long long)E->rtl[BQ_CTR_E_BUSY],
+                (long long)E->rtl[BQ_CTR_E_STALL], (long long)E->rtl[BQ_CTR_R_BUSY],
+                (long long)E->rtl[BQ_CTR_R_STALL], E->counter_mismatch_images ? "no" : "yes", E->mismatches);
+    }
+    return close_rename(f, tmp, path, err, errlen);
+}

@@ -1,0 +1,124 @@
+/*
+ * bq_cosim.h — the host driver of a co-simulation: a quantized model runs layer by layer on an
+ * accelerator reached through bq_acc.h, and every layer is checked bit for bit against the integer
+ * reference (sw/intref.h) and cycle for cycle against the latency model (hw_model/latency.h).
+ *
+ * Per image, in node order (the order of bq_intnet_forward):
+ *   input quantization (host) -> for every conv/linear layer: im2col of the RTL's previous codes
+ *   (bq_intref_im2col) -> bit-planes (bq_pack_acts); packed weights (bq_pack_weights), 16-byte
+ *   requant records (docs/hw_isa.md §2.4), residual tile planes (bq_pack_tiles) written to memory;
+ *   the scheduler's program (bq_sched_build + bq_isa_encode) pushed to the three queues; run;
+ *   output tiles read back (bq_unpack_tiles) and compared with the reference codes (or acc0 logits);
+ *   counters (CYCLES, per-stage busy/idle/stall, beats) compared with bq_latency_program.
+ *   GAP / max pool / flatten run on the host (listed in the report as host layers).
+ * The next layer always consumes the codes the RTL produced, not the reference's.
+ *
+ * Example:
+ *   bq_cosim_opts o; bq_cosim_opts_default(&o);
+ *   bq_cosim_result r;
+ *   if (bq_cosim_run(&r, &acc, &q, &cfg, x, labels, n, &o, stdout, err, sizeof err)) die(err);
+ *   bq_cosim_write_json(&r, "cosim_report.json", err, sizeof err);
+ *   bq_cosim_result_free(&r);
+ */
+#ifndef BQ_COSIM_H
+#define BQ_COSIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bq_acc.h"
+#include "hwcfg.h"
+#include "qmodel.h"
+
+/* Counters compared per layer, in this order (register addresses in docs/hw_isa.md §5). */
+enum {
+    BQ_CTR_CYCLES = 0, BQ_CTR_F_BUSY, BQ_CTR_F_IDLE, BQ_CTR_F_STALL, BQ_CTR_E_BUSY, BQ_CTR_E_IDLE,
+    BQ_CTR_E_STALL, BQ_CTR_R_BUSY, BQ_CTR_R_IDLE, BQ_CTR_R_STALL, BQ_CTR_E_BEATS, BQ_CTR_RD_BEATS,
+    BQ_CTR_WR_BEATS, BQ_NCTR
+};
+extern const char *const bq_ctr_names[BQ_NCTR];
+
+/* Fault injection (tests/cosim): one bit flipped in what the driver writes for one layer. */
+typedef enum {
+    BQ_FAULT_NONE = 0,
+    BQ_FAULT_WEIGHT,    /* bit `bit` of the layer's packed weight bytes (group 0) */
+    BQ_FAULT_REQUANT,   /* bit `bit` of the layer's requant records (record c = bits 128c..) */
+    BQ_FAULT_INSTR,     /* bit `bit` (0..127) of the layer's first execute instruction */
+} bq_fault_kind;
+
+typedef struct {
+    int first_image;         /* index into the test set of image 0 */
+    const char *trace_path;  /* FST of the first mismatching layer (re-run traced); NULL: none */
+    bq_fault_kind fault;
+    char fault_layer[48];    /* layer (node) name the fault applies to */
+    long fault_bit;
+    int64_t max_cycles;      /* per layer run; time-out = failure */
+    int stop_on_mismatch;    /* stop after the first image with a mismatch */
+    char until[48];          /* "": whole network; else stop each image after this layer (tests) */
+} bq_cosim_opts;
+
+void bq_cosim_opts_default(bq_cosim_opts *o);
+
+typedef struct {
+    char name[48];
+    int node, layer;          /* graph node; qmodel layer index or -1 (host layer) */
+    int on_acc;               /* 1 accelerator, 0 host */
+    const char *host_op;      /* host layers: "gap", "maxpool", "flatten" */
+    int m, k, n, groups, wbits, abits, obits, rbits, raw32, order;
+    int64_t rtl[BQ_NCTR];     /* counters of image 0 */
+    int64_t model[BQ_NCTR];   /* latency model (same program) */
+    int64_t worst_cycle_err;  /* max over images of |rtl CYCLES - model cycles| */
+    long counter_mismatch_images;   /* images where any counter differs */
+    long mismatches;          /* output elements that differ, over all images */
+    double wall_s;            /* wall time of the RTL runs of this layer, all images */
+} bq_cosim_layer;
+
+typedef struct {
+    int valid, image;         /* image index in the test set */
+    char layer[48];
+    int channel, y, x;        /* output element (x = y = 0 for linear) */
+    long expected, got;
+    char trace[256];          /* FST of the re-run layer, "" if none */
+} bq_cosim_first;
+
+typedef struct {
+    char hw[32], model[64], backend[16];
+    uint64_t hw_hash, q_hash;
+    int n_layers;             /* entries of `layers` (accelerator and host layers, node order) */
+    bq_cosim_layer *layers;
+    int images;               /* images completed */
+    long mismatches;          /* differing output elements, all layers and images */
+    long logit_mismatches;    /* of which in the classifier */
+    long cycle_mismatches;    /* (layer, image) pairs whose CYCLES differ from the model */
+    long counter_mismatches;  /* (layer, image) pairs where any counter differs */
+    int64_t worst_cycle_err;
+    long timeouts;
+    int partial;              /* 1: images stopped at opts.until (no logits compared) */
+    int pred_agree;           /* images whose RTL argmax equals the reference argmax */
+    int correct_rtl;          /* images whose RTL argmax equals the label */
+    int64_t sim_cycles;       /* total CYCLES of all runs */
+    double wall_s;            /* wall time of all RTL runs (incl. host steps between layers) */
+    bq_cosim_first first;
+} bq_cosim_result;
+
+/* Read the accelerator's read-only configuration registers and compare them with cfg (ID,
+ * VERSION, DM, DN, DK, ACC_BITS, depths, memory width, lanes, config hash). Returns 0, or -1 with
+ * "register NAME = v, configs/hw/x.yaml says w; rebuild the simulator for this config". */
+int bq_cosim_check_regs(const bq_acc *acc, const bq_hwcfg *cfg, const char *cfg_path, char *err,
+                        size_t errlen);
+
+/* Run n images (x: (n, c, h, w) normalised floats, labels may be NULL) through q on acc.
+ * Fills r (free with bq_cosim_result_free). Progress and mismatches go to log (may be NULL).
+ * Returns 0 when the run completed (mismatches are in r, not an error), -1 with err on an
+ * input/infrastructure error (model not integer-ready, layer does not fit cfg, I/O). */
+int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, const bq_hwcfg *cfg,
+                 const float *x, const int *labels, int n, const bq_cosim_opts *o, FILE *log,
+                 char *err, size_t errlen);
+void bq_cosim_result_free(bq_cosim_result *r);
+
+/* Reports (docs/cosim.md "Report"). 0, or -1 with err. */
+int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, size_t errlen);
+int bq_cosim_write_md(const bq_cosim_result *r, const char *path, char *err, size_t errlen);
+
+#endif

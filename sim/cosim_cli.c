@@ -1,0 +1,147 @@
+/* cosim_cli.c — the host program of a co-simulation (bq_cosim_main in bq_acc.h): arguments,
+ * loading (hw YAML, quantized model, test images), the register check, the run and the reports.
+ *
+ * usage: cosim --hw configs/hw/tiny.yaml --qmodel q.bqq [--images N] [--first I] [--out DIR]
+ *              [--name NAME] [--data DIR] [--fault weight|requant|instr:LAYER:BIT]
+ *              [--stop-on-mismatch] [--no-trace] [--max-cycles C] [--until LAYER]
+ * Writes DIR/cosim_report.json and DIR/cosim_report.md (DIR defaults to "."), and on the first
+ * mismatch DIR/mismatch_<layer>.fst. Exit 0: every layer bit-exact and cycle-exact; 1: mismatch
+ * (outputs, cycles, counters or a time-out); 2: usage / input error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bq_cosim.h"
+#include "data.h"
+
+static const char *usage =
+    "usage: cosim --hw CONFIG.yaml --qmodel Q.bqq [--images N] [--first I] [--out DIR] [--name NAME]\n"
+    "             [--data DIR] [--fault weight|requant|instr:LAYER:BIT] [--stop-on-mismatch]\n"
+    "             [--no-trace] [--max-cycles C] [--until LAYER]\n";
+
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "cosim: %s '%s': must be an integer in [%ld, %ld]\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_fault(const char *s, bq_cosim_opts *o) {
+    char kind[16];
+    const char *c1 = strchr(s, ':'), *c2 = c1 ? strrchr(s, ':') : NULL;
+    if (!c1 || c2 == c1 || (size_t)(c1 - s) >= sizeof kind || (size_t)(c2 - c1 - 1) >= sizeof o->fault_layer) {
+        fprintf(stderr, "cosim: --fault '%s': expected KIND:LAYER:BIT (KIND weight, requant or instr)\n", s);
+        return -1;
+    }
+    memcpy(kind, s, (size_t)(c1 - s));
+    kind[c1 - s] = 0;
+    memcpy(o->fault_layer, c1 + 1, (size_t)(c2 - c1 - 1));
+    o->fault_layer[c2 - c1 - 1] = 0;
+    if (!strcmp(kind, "weight")) o->fault = BQ_FAULT_WEIGHT;
+    else if (!strcmp(kind, "requant")) o->fault = BQ_FAULT_REQUANT;
+    else if (!strcmp(kind, "instr")) o->fault = BQ_FAULT_INSTR;
+    else {
+        fprintf(stderr, "cosim: --fault '%s': unknown kind '%s'; use weight, requant or instr\n", s, kind);
+        return -1;
+    }
+    return parse_long("--fault", c2 + 1, 0, 1L << 40, &o->fault_bit);
+}
+
+int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
+    const char *hw_path = NULL, *q_path = NULL, *out_dir = ".", *name = NULL, *data_dir = NULL;
+    long n_images = 2, first = 0, max_cycles = 2000000000L;
+    int trace = 1;
+    bq_cosim_opts o;
+    bq_cosim_opts_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (!strcmp(a, "--stop-on-mismatch")) { o.stop_on_mismatch = 1; takes = 0; }
+        else if (!strcmp(a, "--no-trace")) { trace = 0; takes = 0; }
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); return 0; }
+        else if (!v) { fprintf(stderr, "cosim: %s needs a value\n%s", a, usage); return 2; }
+        else if (!strcmp(a, "--hw")) hw_path = v;
+        else if (!strcmp(a, "--qmodel")) q_path = v;
+        else if (!strcmp(a, "--out")) out_dir = v;
+        else if (!strcmp(a, "--name")) name = v;
+        else if (!strcmp(a, "--data")) data_dir = v;
+        else if (!strcmp(a, "--images")) { if (parse_long(a, v, 1, 10000, &n_images)) return 2; }
+        else if (!strcmp(a, "--first")) { if (parse_long(a, v, 0, 9999, &first)) return 2; }
+        else if (!strcmp(a, "--max-cycles")) { if (parse_long(a, v, 1000, 2000000000L, &max_cycles)) return 2; }
+        else if (!strcmp(a, "--fault")) { if (parse_fault(v, &o)) return 2; }
+        else if (!strcmp(a, "--until")) snprintf(o.until, sizeof o.until, "%s", v);
+        else if (a[0] == '+') { takes = 0; }   /* simulator plusargs */
+        else { fprintf(stderr, "cosim: unknown option '%s'\n%s", a, usage); return 2; }
+        i += takes;
+    }
+    if (!hw_path || !q_path) { fprintf(stderr, "cosim: --hw and --qmodel are required\n%s", usage); return 2; }
+    o.first_image = (int)first;
+    o.max_cycles = max_cycles;
+
+    char err[512], path[1024], fst[1024];
+    int rc = 2;
+    bq_hwcfg cfg;
+    bq_qmodel q;
+    bq_dataset te;
+    int have_q = 0, have_d = 0;
+    float *x = NULL;
+    int *labels = NULL, *idx = NULL;
+    bq_cosim_result r;
+    memset(&r, 0, sizeof r);
+    if (bq_hwcfg_load(&cfg, hw_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    if (bq_cosim_check_regs(acc, &cfg, hw_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    if (bq_qmodel_load(&q, q_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    have_q = 1;
+    if (bq_dataset_load(&te, data_dir, "test", err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    have_d = 1;
+    if (first + n_images > te.n) {
+        fprintf(stderr, "cosim: --first %ld + --images %ld exceeds the %d test images\n", first, n_images, te.n);
+        goto out;
+    }
+    size_t isz = (size_t)te.c * te.h * te.w;
+    x = malloc(sizeof(float) * isz * (size_t)n_images);
+    labels = malloc(sizeof(int) * (size_t)n_images);
+    idx = malloc(sizeof(int) * (size_t)n_images);
+    if (!x || !labels || !idx) { fprintf(stderr, "cosim: out of memory\n"); goto out; }
+    for (long i = 0; i < n_images; i++) idx[i] = (int)(first + i);
+    bq_dataset_batch(&te, idx, (int)n_images, x, labels, q.model.in_mean, q.model.in_std, NULL);
+    if (trace) {
+        snprintf(fst, sizeof fst, "%s/mismatch.fst", out_dir);
+        o.trace_path = fst;
+    }
+    if (bq_cosim_run(&r, acc, &q, &cfg, x, labels, (int)n_images, &o, stdout, err, sizeof err)) {
+        fprintf(stderr, "cosim: %s\n", err);
+        goto out;
+    }
+    {
+        const char *base = strrchr(q_path, '/');
+        snprintf(r.model, sizeof r.model, "%s", name ? name : base ? base + 1 : q_path);
+    }
+    snprintf(path, sizeof path, "%s/cosim_report.json", out_dir);
+    if (bq_cosim_write_json(&r, path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    snprintf(path, sizeof path, "%s/cosim_report.md", out_dir);
+    if (bq_cosim_write_md(&r, path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    int ok = r.mismatches == 0 && r.cycle_mismatches == 0 && r.counter_mismatches == 0 && r.timeouts == 0;
+    printf("cosim: %s on %s: %d images, %ld output mismatches, %ld cycle mismatches (worst error %lld), "
+           "%ld counter mismatches, %ld time-outs, %lld simulated cycles in %.1f s (%.0f cycles/s, %.2f s/image) "
+           "-> %s\n", r.model, r.hw, r.images, r.mismatches, r.cycle_mismatches, (long long)r.worst_cycle_err,
+           r.counter_mismatches, r.timeouts, (long long)r.sim_cycles, r.wall_s,
+           r.wall_s > 0 ? (double)r.sim_cycles / r.wall_s : 0.0, r.images ? r.wall_s / r.images : 0.0,
+           ok ? "PASS" : "FAIL");
+    if (r.first.valid)
+        printf("cosim: first mismatch: image %d, layer '%s', channel %d, pixel (y %d, x %d), expected %ld, got %ld%s%s\n",
+               r.first.image, r.first.layer, r.first.channel, r.first.y, r.first.x, r.first.expected,
+               r.first.got, r.first.trace[0] ? ", waveform " : "", r.first.trace);
+    rc = ok ? 0 : 1;
+out:
+    bq_cosim_result_free(&r);
+    free(x); free(labels); free(idx);
+    if (have_d) bq_dataset_free(&te);
+    if (have_q) bq_qmodel_free(&q);
+    return rc;
+}

@@ -1,0 +1,257 @@
+// cosim_main.cpp -- the SystemC system of the co-simulation (docs/cosim.md): the verilated bqa_top
+// (verilator --sc), a memory model with the bandwidth and latency of the hw YAML (docs/hw_isa.md
+// §4.1, the same behaviour as the reference memory of tests/hw), and the host port (instruction
+// queue feeders, reset/run control). The host program itself is C (bq_cosim_main, sim/cosim_cli.c)
+// and reaches this system only through the access layer of sim/bq_acc.h (the "systemc" backend
+// below). Built once per accelerator config: parameters come from build/gen/<cfg>/hw_params.h.
+#include <systemc.h>
+#include <verilated.h>
+#include <verilated_fst_sc.h>
+
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "Vbqa_top.h"
+#include "bq_acc.h"
+#include "hw_params.h"
+
+static const int kW = BQ_HW_MEM_WIDTH_BITS;
+static const int kWb = kW / 8;
+static const int kRr = (kWb + BQ_HW_READ_BYTES_PER_CYCLE - 1) / BQ_HW_READ_BYTES_PER_CYCLE < 1
+                           ? 1 : (kWb + BQ_HW_READ_BYTES_PER_CYCLE - 1) / BQ_HW_READ_BYTES_PER_CYCLE;
+static const int kRw = (kWb + BQ_HW_WRITE_BYTES_PER_CYCLE - 1) / BQ_HW_WRITE_BYTES_PER_CYCLE < 1
+                           ? 1 : (kWb + BQ_HW_WRITE_BYTES_PER_CYCLE - 1) / BQ_HW_WRITE_BYTES_PER_CYCLE;
+static_assert(kW == 32 || kW == 64, "the SystemC harness maps the memory port to uint32_t/uint64_t");
+typedef std::conditional<kW == 64, uint64_t, uint32_t>::type MemWord;   // Verilator --sc port type
+
+// ---- memory model: one transaction at a time, read latency Lr and Rr cycles per beat, write beats
+// every Rw cycles and the response Lw cycles after the last beat (docs/hw_isa.md §4.1). ----
+SC_MODULE(MemModel) {
+    sc_in<bool> clk;
+    sc_in<bool> req_valid, req_write, wvalid;
+    sc_in<uint32_t> req_addr, req_beats;
+    sc_in<MemWord> wdata;
+    sc_out<bool> req_ready, rvalid, wready, wdone, busy_o;
+    sc_out<MemWord> rdata;
+
+    std::vector<uint8_t> mem;
+    bool busy = false, wr = false;
+    long cyc = 0, acc_cycle = 0;
+    int n = 0, k = 0;
+    uint64_t addr = 0;
+    bool d_ready = true, d_rvalid = false, d_wready = false, d_wdone = false;   // driven this cycle
+
+    void clear() { busy = false; }
+    uint8_t byte(uint64_t a) const { return a < mem.size() ? mem[a] : 0; }
+
+    void tick() {
+        // what happened in cycle `cyc` (inputs are the values before this edge)
+        bool fire = req_valid.read() && d_ready;
+        if (fire) {
+            busy = true; wr = req_write.read(); acc_cycle = cyc; n = (int)req_beats.read(); k = 0;
+            addr = req_addr.read();
+        } else if (busy) {
+            if (!wr && d_rvalid) { k++; if (k == n) busy = false; }
+            if (wr && wvalid.read() && d_wready) {
+                uint64_t a = addr + (uint64_t)k * kWb;
+                if (a + kWb > mem.size()) mem.resize(a + kWb, 0);
+                MemWord v = wdata.read();
+                for (int i = 0; i < kWb; i++) mem[a + i] = (uint8_t)(v >> (8 * i));
+                k++;
+            }
+            if (wr && d_wdone) busy = false;
+        }
+        cyc++;
+        // outputs for cycle `cyc`
+        d_ready = !busy; d_rvalid = d_wready = d_wdone = false;
+        MemWord rd = 0;
+        if (busy && !wr && k < n && cyc == acc_cycle + BQ_HW_READ_LATENCY + (long)k * kRr) {
+            d_rvalid = true;
+            uint64_t a = addr + (uint64_t)k * kWb;
+            for (int i = 0; i < kWb; i++) rd |= (MemWord)byte(a + i) << (8 * i);
+        }
+        if (busy && wr) {
+            if (k < n && cyc == acc_cycle + 1 + (long)k * kRw) d_wready = true;
+            if (k == n && cyc == acc_cycle + 1 + (long)(n - 1) * kRw + BQ_HW_WRITE_LATENCY) d_wdone = true;
+        }
+        req_ready.write(d_ready); rvalid.write(d_rvalid); wready.write(d_wready); wdone.write(d_wdone);
+        rdata.write(rd); busy_o.write(busy);
+    }
+    SC_CTOR(MemModel) { SC_METHOD(tick); sensitive << clk.pos(); dont_initialize(); }
+};
+
+// ---- host port: reset, queue pre-fill with run_i = 0, run until done (docs/hw_isa.md §4) ----
+SC_MODULE(HostPort) {
+    sc_in<bool> clk;
+    sc_out<bool> rst_n, run;
+    sc_out<bool> q_valid[3];
+    sc_out<sc_bv<128>> q_data[3];
+    sc_in<bool> q_ready[3];
+    sc_in<bool> done, mem_busy;
+
+    struct Ins { uint32_t w[4]; };
+    std::deque<Ins> q[3];
+    enum { IDLE, RESET, PREFILL, RUN } state = IDLE;
+    long count = 0, max_cycles = 0, iq = 32;
+    bool finished = false, timed_out = false;
+
+    void present() {
+        for (int s = 0; s < 3; s++) {
+            bool v = state != IDLE && state != RESET && !q[s].empty();
+            q_valid[s].write(v);
+            if (v) {
+                sc_bv<128> d;
+                for (int w = 0; w < 4; w++) d.range(32 * w + 31, 32 * w) = q[s].front().w[w];
+                q_data[s].write(d);
+            }
+        }
+    }
+    void start(long max) {
+        state = RESET; count = 0; max_cycles = max; finished = timed_out = false;
+        rst_n.write(false); run.write(false); present();
+    }
+    void tick() {
+        if (state == IDLE) return;
+        if (state != RESET)   // instructions accepted in the cycle that just ended
+            for (int s = 0; s < 3; s++)
+                if (q_valid[s].read() && q_ready[s].read() && !q[s].empty()) q[s].pop_front();
+        count++;
+        if (state == RESET) {
+            if (count == 2) { rst_n.write(true); state = PREFILL; count = 0; }
+        } else if (state == PREFILL) {
+            if (count == iq) { run.write(true); state = RUN; count = 0; }
+        } else if (state == RUN && count > max_cycles) {
+            timed_out = finished = true; state = IDLE; run.write(false);
+            sc_pause();
+        }
+        present();
+    }
+    // Done is checked in the middle of the cycle (falling edge), and run_i drops before the next
+    // rising edge, so the done cycle itself is not clocked with run_i = 1: the stage counters then
+    // add up to CYCLES (docs/hw_isa.md §4.5, §5), as in tests/hw/test_top.cpp.
+    void check_done() {
+        if (state != RUN) return;
+        bool all = q[0].empty() && q[1].empty() && q[2].empty();
+        if (done.read() && all && !mem_busy.read()) {
+            finished = true; state = IDLE; run.write(false);
+            for (int s = 0; s < 3; s++) q_valid[s].write(false);
+            sc_pause();
+        }
+    }
+    SC_CTOR(HostPort) {
+        SC_METHOD(tick); sensitive << clk.pos(); dont_initialize();
+        SC_METHOD(check_done); sensitive << clk.neg(); dont_initialize();
+    }
+};
+
+// ---- the system ----
+struct System {
+    sc_clock clk{"clk", 10, SC_NS, 0.5, 5, SC_NS, true};
+    sc_signal<bool> rst_n{"rst_n"}, done{"done"}, mem_busy{"mem_busy"};
+    sc_signal<bool, SC_MANY_WRITERS> run{"run"}, q_valid[3];   // host.tick and host.check_done
+    sc_signal<bool> q_ready[3];
+    sc_signal<sc_bv<128>> q_data[3];
+    sc_signal<bool> req_valid, req_ready, req_write, rvalid, wvalid, wready, wdone;
+    sc_signal<uint32_t> req_addr, req_beats, reg_addr, reg_rdata;
+    sc_signal<MemWord> rdata, wdata;
+    std::unique_ptr<Vbqa_top> top;
+    std::unique_ptr<MemModel> mem;
+    std::unique_ptr<HostPort> host;
+    VerilatedFstSc *tfp = nullptr;
+
+    System() {
+        top.reset(new Vbqa_top("bqa_top"));
+        mem.reset(new MemModel("mem"));
+        host.reset(new HostPort("host"));
+        Vbqa_top &t = *top;
+        t.clk_i(clk); t.rst_ni(rst_n); t.run_i(run);
+        t.fq_valid_i(q_valid[0]); t.fq_ready_o(q_ready[0]); t.fq_data_i(q_data[0]);
+        t.eq_valid_i(q_valid[1]); t.eq_ready_o(q_ready[1]); t.eq_data_i(q_data[1]);
+        t.rq_valid_i(q_valid[2]); t.rq_ready_o(q_ready[2]); t.rq_data_i(q_data[2]);
+        t.mem_req_valid_o(req_valid); t.mem_req_ready_i(req_ready); t.mem_req_write_o(req_write);
+        t.mem_req_addr_o(req_addr); t.mem_req_beats_o(req_beats);
+        t.mem_rvalid_i(rvalid); t.mem_rdata_i(rdata);
+        t.mem_wvalid_o(wvalid); t.mem_wready_i(wready); t.mem_wdata_o(wdata); t.mem_wdone_i(wdone);
+        t.reg_addr_i(reg_addr); t.reg_rdata_o(reg_rdata); t.done_o(done);
+        MemModel &m = *mem;
+        m.clk(clk); m.req_valid(req_valid); m.req_write(req_write); m.wvalid(wvalid);
+        m.req_addr(req_addr); m.req_beats(req_beats); m.wdata(wdata);
+        m.req_ready(req_ready); m.rvalid(rvalid); m.wready(wready); m.wdone(wdone); m.busy_o(mem_busy);
+        m.rdata(rdata);
+        HostPort &h = *host;
+        h.clk(clk); h.rst_n(rst_n); h.run(run); h.done(done); h.mem_busy(mem_busy);
+        for (int s = 0; s < 3; s++) { h.q_valid[s](q_valid[s]); h.q_data[s](q_data[s]); h.q_ready[s](q_ready[s]); }
+    }
+    void settle() { for (int i = 0; i < 4; i++) sc_start(SC_ZERO_TIME); }   // deltas only
+};
+
+// ---- the "systemc" backend of the access layer ----
+extern "C" {
+static uint32_t be_reg_read(void *ctx, uint32_t addr) {
+    System *s = (System *)ctx;
+    s->reg_addr.write(addr);
+    s->settle();
+    return s->reg_rdata.read();
+}
+static int be_mem_write(void *ctx, uint64_t addr, const void *src, size_t n) {
+    System *s = (System *)ctx;
+    if (s->mem->mem.size() < addr + n) s->mem->mem.resize(addr + n, 0);
+    memcpy(&s->mem->mem[addr], src, n);
+    return 0;
+}
+static int be_mem_read(void *ctx, uint64_t addr, void *dst, size_t n) {
+    System *s = (System *)ctx;
+    if (s->mem->mem.size() < addr + n) return -1;
+    memcpy(dst, &s->mem->mem[addr], n);
+    return 0;
+}
+static int be_push(void *ctx, int stage, const uint32_t w[4]) {
+    System *s = (System *)ctx;
+    if (stage < 0 || stage > 2) return -1;
+    HostPort::Ins in;
+    memcpy(in.w, w, sizeof in.w);
+    s->host->q[stage].push_back(in);
+    return 0;
+}
+static int be_run(void *ctx, int64_t max_cycles) {
+    System *s = (System *)ctx;
+    s->host->iq = (long)be_reg_read(ctx, BQ_HW_REG_IQ_DEPTH);
+    s->host->start((long)max_cycles);
+    while (!s->host->finished && sc_get_status() != SC_STOPPED) sc_start();
+    bool to = s->host->timed_out;
+    for (int q = 0; q < 3; q++) s->host->q[q].clear();
+    if (to) s->mem->clear();
+    s->settle();
+    return to ? -1 : 0;
+}
+static int be_trace(void *ctx, const char *path) {
+    System *s = (System *)ctx;
+    if (path) {
+        if (s->tfp) return -1;   // one waveform per run of the program
+        s->tfp = new VerilatedFstSc;
+        s->top->trace(s->tfp, 99);
+        s->tfp->open(path);
+    } else if (s->tfp) {
+        s->tfp->flush();
+        s->tfp->close();
+    }
+    return 0;
+}
+}
+
+int sc_main(int argc, char **argv) {
+    Verilated::commandArgs(argc, argv);
+    Verilated::traceEverOn(true);
+    // settle() runs delta cycles with nothing to do at times: not worth a warning
+    sc_report_handler::set_actions(SC_ID_NO_SC_START_ACTIVITY_, SC_DO_NOTHING);
+    System sys;
+    static const bq_acc_ops ops = {be_reg_read, be_mem_write, be_mem_read, be_push, be_run, be_trace};
+    bq_acc acc = {&ops, &sys, "systemc"};
+    sys.settle();   // elaboration
+    int rc = bq_cosim_main(argc, argv, &acc);
+    sys.top->final();
+    if (sys.tfp) { sys.tfp->close(); delete sys.tfp; }
+    return rc;
+}

@@ -1,0 +1,105 @@
+# sim -- co-simulation: the verilated accelerator (verilator --sc) in a SystemC system with a memory
+# model and a C host driver (docs/cosim.md).
+#   make cosim         MODEL (fres20) quantized with QUANT (rtn_w4a4; a configs/quant/ recipe name),
+#                      optional BITS=bits.yaml (mixed allocation), on each HW (tiny edge), COSIM_IMAGES
+#                      (4) test images -> build/cosim/cosim_report.{md,json}; non-zero on any mismatch
+#   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
+#   make test-cosim    (part of `make test`) one image on tiny + fault injection (tests/cosim/)
+#   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge
+# Models: configs/models/$(MODEL).bqm, or COSIM_BQM=path.bqm; `make cosim-quick-model` trains a
+# quick one (bit-exactness needs no accuracy).
+
+SIM_B        := $(BUILD)/sim
+COSIM_OUT    := $(BUILD)/cosim
+COSIM_IMAGES ?= 4
+HW           ?= tiny edge
+MODEL        ?= fres20
+QUANT        ?= rtn_w4a4
+BITS         ?=
+COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MODEL).bqm,$(COSIM_OUT)/models/$(MODEL)_quick.bqm)
+SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c
+SIM_HDRS     := $(wildcard sim/*.h)
+SIM_VFLAGS   := --sc --exe --build --trace-fst -Wall -Wno-fatal --assert -j 2 \
+                -MAKEFLAGS "OPT_FAST=-O2 OPT_GLOBAL=-O2"
+
+# the C driver, compiled with gcc per config (the register map comes from build/gen/<cfg>/hw_params.h)
+$(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(BUILD)/gen/%/hw_params.h
+	@mkdir -p $(SIM_B)/$*/obj
+	@for f in $(SIM_DRV_SRCS); do \
+	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(BUILD)/gen/$* -c $$f -o $(SIM_B)/$*/obj/$$(basename $$f .c).o || exit 1; done
+	@rm -f $@; ar rcs $@ $(patsubst sim/%.c,$(SIM_B)/$*/obj/%.o,$(SIM_DRV_SRCS))
+
+# the SystemC simulator of config <cfg>
+$(SIM_B)/%/cosim: $(HW_SV) sim/cosim_main.cpp $(SIM_HDRS) $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a \
+                  $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
+	@mkdir -p $(SIM_B)/$*/v
+	@nice -n 10 verilator $(SIM_VFLAGS) -Mdir $(SIM_B)/$*/v --top-module bqa_top -Ihw -I$(BUILD)/gen/$* \
+	  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/$(BUILD)/gen/$*" \
+	  -LDFLAGS "$(CURDIR)/$(SIM_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
+	  -o cosim $(HW_SV) $(CURDIR)/sim/cosim_main.cpp > $(SIM_B)/$*/build.log 2>&1 \
+	  || { tail -40 $(SIM_B)/$*/build.log; exit 1; }
+	@cp $(SIM_B)/$*/v/cosim $@
+
+# the board program (memory-mapped backend): compiled and linked, never run here
+$(SIM_B)/%/cosim_board: sim/cosim_board.c $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a
+	$(CC) $(CFLAGS) -Isim -I$(BUILD)/gen/$* -o $@ $< $(SIM_B)/$*/libbqdrv.a $(BUILD)/libbrecq.a $(PKG_LIBS)
+
+# quantized models for cosim (keyed by model and recipe; BITS adds a suffix)
+$(COSIM_OUT)/models/%_quick.bqm: | $(BUILD)/brecq
+	@mkdir -p $(dir $@)
+	nice -n 10 $(BUILD)/brecq train --arch $* --epochs 1 --steps 50 --out $@
+cosim-quick-model: $(COSIM_OUT)/models/$(MODEL)_quick.bqm
+
+COSIM_TAG = $(MODEL)_$(QUANT)$(if $(BITS),_$(basename $(notdir $(BITS))))
+COSIM_Q   = $(COSIM_OUT)/models/$(COSIM_TAG).bqq
+$(COSIM_OUT)/models/%.bqq: $(BUILD)/brecq $(COSIM_BQM)
+	@mkdir -p $(dir $@)
+	nice -n 10 $(BUILD)/brecq quantize --model $(COSIM_BQM) --recipe configs/quant/$(QUANT).yaml \
+	  $(if $(BITS),--bits $(BITS)) --out $@ > $@.log 2>&1 || { tail -5 $@.log; exit 1; }
+
+.PHONY: cosim cosim-full test-cosim bench-cosim sim-build cosim-quick-model
+sim-build: $(foreach h,tiny edge,$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_board)
+
+# one run: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name
+cosim_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && \
+  nice -n 10 $(SIM_B)/$(1)/cosim --hw configs/hw/$(1).yaml --qmodel $(2) --images $(4) --out $(3) \
+  --name $(5) > $(3)/cosim.log 2>&1; rc=$$?; tail -3 $(3)/cosim.log; \
+  if [ ! -f $(3)/cosim_report.json ]; then echo "cosim: $(3)/cosim_report.json missing"; rc=1; fi
+
+cosim: $(foreach h,$(HW),$(SIM_B)/$(h)/cosim) $(COSIM_BQM)
+	@$(MAKE) --no-print-directory $(COSIM_Q) MODEL=$(MODEL) QUANT=$(QUANT) BITS=$(BITS)
+	@fail=0; runs=""; for h in $(HW); do \
+	  d=$(COSIM_OUT)/$(COSIM_TAG)_$$h; $(call cosim_run,$$h,$(COSIM_Q),$$d,$(COSIM_IMAGES),$(COSIM_TAG)); \
+	  [ $$rc = 0 ] || fail=1; runs="$$runs $$d"; done; \
+	  sh sim/cosim_merge.sh $(COSIM_OUT) $$runs || fail=1; \
+	  echo "cosim: report $(COSIM_OUT)/cosim_report.md"; exit $$fail
+
+COSIM_FULL_QUANTS ?= rtn_w8a8 rtn_w4a4 rtn_w2a4 mixed
+cosim-full: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
+	@fail=0; runs=""; for m in fres20 mbv2t; do for qn in $(COSIM_FULL_QUANTS); do \
+	  if [ $$qn = mixed ]; then qa="QUANT=rtn_w4a4 BITS=configs/quant/mixed_$$m.yaml"; tag=$${m}_rtn_w4a4_mixed_$$m; \
+	  else qa="QUANT=$$qn"; tag=$${m}_$$qn; fi; \
+	  $(MAKE) --no-print-directory MODEL=$$m $$qa $(COSIM_OUT)/models/$$tag.bqq || { fail=1; continue; }; \
+	  for h in tiny edge; do d=$(COSIM_OUT)/full/$${tag}_$$h; \
+	    $(call cosim_run,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d,$(if $(filter command line,$(origin COSIM_IMAGES)),$(COSIM_IMAGES),32),$$tag); \
+	    [ $$rc = 0 ] || fail=1; runs="$$runs $$d"; done; done; done; \
+	  sh sim/cosim_merge.sh $(COSIM_OUT)/full $$runs || fail=1; \
+	  echo "cosim-full: report $(COSIM_OUT)/full/cosim_report.md"; exit $$fail
+
+test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board
+	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
+	@sh tests/cosim/test_cosim.sh $(SIM_B)/tiny/cosim $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test
+
+bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
+	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
+	@mkdir -p $(BUILD)/bench; fail=0; runs=""; for h in tiny edge; do d=$(COSIM_OUT)/bench_$$h; \
+	  $(call cosim_run,$$h,$(COSIM_OUT)/models/fres20_rtn_w4a4.bqq,$$d,1,fres20_rtn_w4a4); \
+	  [ $$rc = 0 ] || fail=1; runs="$$runs $$d"; done; \
+	  sh sim/cosim_merge.sh $(COSIM_OUT)/bench $$runs > /dev/null; \
+	  cp $(COSIM_OUT)/bench/cosim_report.json $(BUILD)/bench/cosim.json; \
+	  awk '/"hw":/ {print}' $(COSIM_OUT)/bench/cosim_report.json | head -0; \
+	  sh sim/cosim_merge.sh --bench $$runs; exit $$fail
+
+TEST_TARGETS  += test-cosim
+BENCH_TARGETS += bench-cosim
+CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
