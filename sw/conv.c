@@ -271,6 +271,14 @@ static void fwd_tile(float *c, size_t ldc, const float *ap, const float *comp, s
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = (vf){0};
     const size_t comp_stride = g->cstride;
+    if (cs->kh == 1 && cs->kw == 1) {
+        /* 1x1: one tap per channel, at offset 0 of component (0,0); no tap walk overhead. */
+        const size_t cstep = (size_t)g->sh * g->sw * comp_stride;
+        for (int ci = 0; ci < g->cin_g; ci++, ap += MR)
+            fma_step(acc, ap, comp + (size_t)ci * cstep + q0);
+        tile_store(c, ldc, acc);
+        return;
+    }
     for (int ci = 0; ci < g->cin_g; ci++) {
         const float *bci = comp + (size_t)ci * g->sh * g->sw * comp_stride + q0;
         int py = 0;
@@ -379,6 +387,14 @@ static void bwd_tile(float *c, size_t ldc, const float *ap, const float *dq, siz
     vf acc[MR][2];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = (vf){0};
+    if (cs->kh == 1 && cs->kw == 1) {
+        /* 1x1: only component (0,0) has a tap, at offset 0 (other components get zeros). */
+        if (py == 0 && px == 0)
+            for (int co = 0; co < g->cout_g; co++, ap += MR)
+                fma_step(acc, ap, dq + (size_t)co * g->ldq + g->lead + p0);
+        tile_store(c, ldc, acc);
+        return;
+    }
     for (int co = 0; co < g->cout_g; co++) {
         const float *brow = dq + (size_t)co * g->ldq + g->lead + p0;
         size_t yoff = 0;
