@@ -31,7 +31,18 @@ $(HW_B)/rq_lane/test_rq_lane: hw/bqa_rq_lane.sv tests/hw/test_rq_lane.cpp $(HW_T
 $(HW_B)/top_%/test_top: $(HW_SV) tests/hw/test_top.cpp $(HW_TBH) $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
 	$(call hw_verilate,top_$*,bqa_top,test_top,$(HW_SV),tests/hw/test_top.cpp,-I$(BUILD)/gen/$* -Ihw,-I$(CURDIR)/$(BUILD)/gen/$*)
 
+# bqa_unpack in its three shapes: W > UB (tiny words), UB > W (edge words), requant records
+$(HW_B)/unpack_%/test_unpack: hw/bqa_unpack.sv tests/hw/test_unpack.cpp $(HW_TBH)
+	$(call hw_verilate,unpack_$*,bqa_unpack,test_unpack,hw/bqa_unpack.sv,tests/hw/test_unpack.cpp,$(HW_UNPACK_G_$*),$(HW_UNPACK_D_$*))
+HW_UNPACK_G_w = -GUB=32 -GD=4 -GW=64 -GRowBits=9
+HW_UNPACK_D_w = -DTB_UB=32 -DTB_D=4 -DTB_W=64 -DTB_ROWBITS=9
+HW_UNPACK_G_n = -GUB=256 -GD=8 -GW=64 -GRowBits=10
+HW_UNPACK_D_n = -DTB_UB=256 -DTB_D=8 -DTB_W=64 -DTB_ROWBITS=10
+HW_UNPACK_G_q = -GUB=128 -GD=4 -GW=64 -GRowBits=6
+HW_UNPACK_D_q = -DTB_UB=128 -DTB_D=4 -DTB_W=64 -DTB_ROWBITS=6
+
 HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/array_tiny/test_array $(HW_B)/rq_lane/test_rq_lane \
+                $(HW_B)/unpack_w/test_unpack $(HW_B)/unpack_n/test_unpack $(HW_B)/unpack_q/test_unpack \
                 $(HW_B)/top_tiny/test_top
 HW_FULL_BINS := $(HW_FAST_BINS) $(HW_B)/dpu256/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
 
@@ -86,3 +97,4 @@ fpga: $(HW_B)/fpga/tiny.json
 	nice -n 10 nextpnr-ice40 --hx8k --package ct256 --json $< --asc $(HW_B)/fpga/tiny.asc \
 	  --freq $(HW_FPGA_MHZ) --timing-allow-fail -l $(HW_B)/fpga/tiny_nextpnr.log -q
 	@grep -E "Max frequency|ICESTORM_LC|ICESTORM_RAM|SB_IO" $(HW_B)/fpga/tiny_nextpnr.log | tail -6
+

@@ -9,9 +9,9 @@ tot() {  # tot FILE REGEX -> sum of cell counts matching REGEX in the totals blo
 dpu() {  # LUTs (or REGEX) inside the bqa_dpu module section
   awk -v re="$2" '/^=== / {sec=$0; next} sec ~ /bqa_dpu/ && $1 ~ re && $2 ~ /^[0-9]+$/ {s+=$2} END {print s+0}' "$1"
 }
-luts=$(tot "$xs" '^LUT[1-6]$'); ffs=$(tot "$xs" '^FD[A-Z]*$'); carry=$(tot "$xs" '^CARRY4$')
+luts=$(tot "$xs" '^(LUT[1-6]|INV)$'); ffs=$(tot "$xs" '^FD[A-Z]*$'); carry=$(tot "$xs" '^CARRY4$')
 b36=$(tot "$xs" '^RAMB36E1$'); b18=$(tot "$xs" '^RAMB18E1$'); lram=$(tot "$xs" '^RAM(32|64|128|256)[A-Z0-9]*$')
-dsp=$(tot "$xs" '^DSP48E1$'); dl=$(dpu "$xs" '^LUT[1-6]$'); df=$(dpu "$xs" '^FD[A-Z]*$')
+dsp=$(tot "$xs" '^DSP48E1$'); dl=$(dpu "$xs" '^(LUT[1-6]|INV)$'); df=$(dpu "$xs" '^FD[A-Z]*$')
 ndpu=$((dm * dn + dn))
 gcells=$(tot "$gs" '^\$_'); gmem=$(tot "$gs" '^\$mem')
 bismo=$(awk -v dk="$dk" 'BEGIN {printf "%.0f", 1.17 * dk + 44}')
