@@ -32,7 +32,11 @@ static void relu_fwd_range(void *ctx, int idx, size_t lo, size_t hi) {
 static void relu_bwd_range(void *ctx, int idx, size_t lo, size_t hi) {
     const ew_args *e = ctx;
     (void)idx;
-    for (size_t i = lo; i < hi; i++) e->out[i] += e->a[i] > 0.0f ? e->b[i] : 0.0f;
+    /* dout is loaded unconditionally so the select vectorises (a conditional load does not) */
+    for (size_t i = lo; i < hi; i++) {
+        const float g = e->b[i];
+        e->out[i] += e->a[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 static void clamp_fwd_range(void *ctx, int idx, size_t lo, size_t hi) {
@@ -48,8 +52,8 @@ static void clamp_bwd_range(void *ctx, int idx, size_t lo, size_t hi) {
     const ew_args *e = ctx;
     (void)idx;
     for (size_t i = lo; i < hi; i++) {
-        float x = e->a[i];
-        e->out[i] += (x > e->lo && x < e->hi) ? e->b[i] : 0.0f;
+        const float x = e->a[i], g = e->b[i];
+        e->out[i] += (x > e->lo && x < e->hi) ? g : 0.0f;
     }
 }
 
