@@ -223,32 +223,50 @@ static void test_conv_fast_vs_ref(void **st) {
     conv_ref_case("kernel = image", 2, 3, 4, 4, 2, 4, 4, 1, 1, 0, 0, 0, 0, 1, 1);
 }
 
-/* A batch (split over threads, with private dW accumulators) must give the same forward and
- * backward as running the images one at a time. */
-static void test_conv_batch_vs_single(void **st) {
-    (void)st;
-    const int n = 21, cin = 16, h = 28, w = 28, cout = 16;
+/* A batch (split over threads, several small images sharing one q-space block, private dW
+ * accumulators) must give the same forward and backward as running the images one at a time. */
+static void batch_vs_single_case(const char *name, int n, int cin, int h, int w, int cout, int kh,
+                                 int kw, int sh, int sw, int pt, int pl, int pb, int pr,
+                                 int groups) {
     conv_ctx c;
-    conv_setup(&c, n, cin, h, w, cout, 3, 3, 1, 1, 1, 1, 1, 1, 1, 5);
+    conv_setup(&c, n, cin, h, w, cout, kh, kw, sh, sw, pt, pl, pb, pr, groups, 5);
     conv_backward_all(&c);
     bq_conv2d_forward(c.out, c.inp, c.w, c.b, &c.cs, c.scratch);
     bq_conv_shape one;
-    assert_int_equal(bq_conv2d_shape(&one, 1, cin, h, w, cout, 3, 3, 1, 1, 1, 1, 1, 1, 1), 0);
+    assert_int_equal(bq_conv2d_shape(&one, 1, cin, h, w, cout, kh, kw, sh, sw, pt, pl, pb, pr,
+                                     groups), 0);
     float *s1 = falloc(bq_conv2d_scratch_floats(&one));
-    size_t in1 = (size_t)cin * h * w, out1 = (size_t)cout * h * w;
+    size_t in1 = (size_t)cin * h * w, out1 = (size_t)cout * one.hout * one.wout;
     float *o1 = falloc(out1), *di1 = falloc(in1), *dw1 = falloc(c.n_w), *db1 = falloc(cout);
     for (int i = 0; i < n; i++) {
         bq_conv2d_forward(o1, c.inp + i * in1, c.w, c.b, &one, s1);
-        for (size_t j = 0; j < out1; j++) assert_float_equal(o1[j], c.out[i * out1 + j], 1e-5);
+        for (size_t j = 0; j < out1; j++)
+            if (fabsf(o1[j] - c.out[i * out1 + j]) > 1e-5f)
+                fail_msg("%s: out[%d][%zu] single %g batch %g", name, i, j, (double)o1[j],
+                         (double)c.out[i * out1 + j]);
         memset(di1, 0, sizeof(float) * in1);
         bq_conv2d_backward(di1, dw1, db1, c.r + i * out1, c.inp + i * in1, c.w, &one, s1);
-        for (size_t j = 0; j < in1; j++) assert_float_equal(di1[j], c.dinp[i * in1 + j], 1e-5);
+        for (size_t j = 0; j < in1; j++)
+            if (fabsf(di1[j] - c.dinp[i * in1 + j]) > 1e-5f)
+                fail_msg("%s: dinp[%d][%zu] single %g batch %g", name, i, j, (double)di1[j],
+                         (double)c.dinp[i * in1 + j]);
     }
     for (size_t j = 0; j < c.n_w; j++)
-        assert_true(tu_relerr(dw1[j], c.dw[j], 1.0) < 1e-4);
-    for (int j = 0; j < cout; j++) assert_true(tu_relerr(db1[j], c.db[j], 1.0) < 1e-4);
+        if (tu_relerr(dw1[j], c.dw[j], 1.0) > 1e-4) fail_msg("%s: dW[%zu]", name, j);
+    for (int j = 0; j < cout; j++)
+        if (tu_relerr(db1[j], c.db[j], 1.0) > 1e-4) fail_msg("%s: db[%d]", name, j);
     free(s1); free(o1); free(di1); free(dw1); free(db1);
     conv_teardown(&c);
+}
+
+static void test_conv_batch_vs_single(void **st) {
+    (void)st;
+    batch_vs_single_case("resnet 28x28", 21, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    batch_vs_single_case("strided asym", 9, 4, 7, 6, 6, 3, 2, 2, 1, 1, 0, 2, 1, 1);
+    batch_vs_single_case("grouped", 9, 6, 5, 5, 9, 3, 3, 1, 1, 1, 1, 1, 1, 3);
+    batch_vs_single_case("depthwise x2", 9, 4, 6, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1, 4);
+    batch_vs_single_case("1x1 stride 2", 9, 5, 6, 6, 7, 1, 1, 2, 2, 0, 0, 0, 0, 1);
+    batch_vs_single_case("first layer", 9, 1, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1);
 }
 
 /* NULL gradients are skipped; the others are the same as with all requested, and ADDED. */
