@@ -87,6 +87,7 @@ typedef struct {
     int64_t model[BQ_NCTR];
     uint8_t *abuf, *obuf, *rbuf;   /* scratch: packed activations / outputs / residual */
     int32_t *col, *y;              /* scratch: (K, N) and (M, N) int32 */
+    char why[64];                  /* package cross-check: where the first difference is */
 } prep_layer;
 
 static void prep_free(prep_layer *P) {
@@ -180,6 +181,33 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
             }
             r[12] = (uint8_t)L->z_w[c];
             r[13] = (uint8_t)L->rq[c].sh;
+        }
+    }
+    if (o->pkg) {   /* the package's bytes go to the accelerator; they must equal ours */
+        const bq_pkg_layer *K = bq_pkg_find(o->pkg, name);
+        const char *why = NULL;
+        size_t at = 0;
+        if (!K) why = "is not in the package";
+        else if (K->w_gs < wg || K->rq_gs < (size_t)REC_BYTES * p->m_pad ||
+                 K->w_size < K->w_gs * (size_t)(G - 1) + wg ||
+                 K->rq_size < K->rq_gs * (size_t)(G - 1) + (size_t)REC_BYTES * p->m_pad)
+            why = "has group sizes that differ from this config's packing";
+        for (int g = 0; !why && g < G; g++) {
+            const uint8_t *pw = o->pkg->weights + K->w_off + (size_t)g * K->w_gs;
+            const uint8_t *pr = o->pkg->requant + K->rq_off + (size_t)g * K->rq_gs;
+            size_t rb = (size_t)REC_BYTES * p->m_pad;
+            for (size_t i = 0; i < wg && !why; i++)
+                if (pw[i] != wbuf[(size_t)g * wg + i]) { why = "weights differ from the driver's packing"; at = i; }
+            for (size_t i = 0; i < rb && !why; i++)
+                if (pr[i] != rqbuf[(size_t)g * rb + i]) { why = "requant records differ from the driver's"; at = i; }
+            if (!why) { memcpy(wbuf + (size_t)g * wg, pw, wg); memcpy(rqbuf + (size_t)g * rb, pr, rb); }
+            else snprintf(P->why, sizeof P->why, "group %d byte %zu", g, at);
+        }
+        if (why) {
+            seterr(err, errlen, "%s: layer '%s' %s%s%s; re-export the package from this .bqq and config",
+                   o->pkg->dir, name, why, P->why[0] ? " at " : "", P->why);
+            free(wbuf); free(rqbuf);
+            return -1;
         }
     }
     int fault_here = o->fault != BQ_FAULT_NONE && !strcmp(o->fault_layer, name);
@@ -310,6 +338,17 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     prep_layer *P = NULL;
     uint8_t **codes = NULL;
     int32_t *logits = NULL;
+    if (o->pkg) {
+        snprintf(r->package, sizeof r->package, "%s", o->pkg->dir);
+        if (o->pkg->hw_hash != cfg->hash || o->pkg->qmodel_hash != r->q_hash) {
+            seterr(err, errlen, "%s: package made for hw '%s' (hash %016llx) and qmodel %016llx, this run "
+                   "is hw '%s' (%016llx) and qmodel %016llx; export the package from this .bqq and config",
+                   o->pkg->dir, o->pkg->hw_name, (unsigned long long)o->pkg->hw_hash,
+                   (unsigned long long)o->pkg->qmodel_hash, cfg->name, (unsigned long long)cfg->hash,
+                   (unsigned long long)r->q_hash);
+            return -1;
+        }
+    }
     if (bq_intnet_init(&net, q, n, err, errlen)) return -1;
     if (bq_search_hw_net(&hn, q, err, errlen)) goto done;
     if (hn.n != net.n_layers) {
@@ -542,6 +581,8 @@ int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, s
     json_str(f, r->model);
     fprintf(f, ", \"q_hash\": \"%016llx\", \"backend\": ", (unsigned long long)r->q_hash);
     json_str(f, r->backend);
+    fprintf(f, ", \"package\": ");
+    if (r->package[0]) json_str(f, r->package); else fprintf(f, "null");
     fprintf(f, ",\n  \"images\": %d, \"mismatches\": %ld, \"logit_mismatches\": %ld, "
             "\"cycle_mismatches\": %ld, \"counter_mismatches\": %ld, \"timeouts\": %ld, "
             "\"worst_cycle_error\": %lld,\n", r->images, r->mismatches, r->logit_mismatches,
@@ -618,6 +659,8 @@ int bq_cosim_write_md(const bq_cosim_result *r, const char *path, char *err, siz
                 r->first.expected, r->first.got, r->first.trace[0] ? " Waveform: `" : "", r->first.trace,
                 r->first.trace[0] ? "`" : "");
     }
+    fprintf(f, "Weights and requant records: %s%s%s.\n\n", r->package[0] ? "export package `" : "packed by the driver",
+            r->package, r->package[0] ? "` (cross-checked against the driver's packing)" : "");
     fprintf(f, "Host layers (not run by the accelerator): input quantization");
     for (int e = 0; e < r->n_layers; e++)
         if (!r->layers[e].on_acc) fprintf(f, ", `%s` (%s)", r->layers[e].name, r->layers[e].host_op);

@@ -28,6 +28,7 @@
 #include <stdio.h>
 
 #include "bq_acc.h"
+#include "bq_pkg.h"
 #include "hwcfg.h"
 #include "qmodel.h"
 
@@ -55,6 +56,8 @@ typedef struct {
     long fault_bit;
     int64_t max_cycles;      /* per layer run; time-out = failure */
     int stop_on_mismatch;    /* stop after the first image with a mismatch */
+    const bq_pkg *pkg;       /* export package: its weight/requant bytes are what the accelerator
+                                gets (cross-checked against the driver's packing); NULL: pack here */
     char until[48];          /* "": whole network; else stop each image after this layer (tests) */
 } bq_cosim_opts;
 
@@ -84,6 +87,7 @@ typedef struct {
 
 typedef struct {
     char hw[32], model[64], backend[16];
+    char package[512];        /* export package used, "" if none */
     uint64_t hw_hash, q_hash;
     int n_layers;             /* entries of `layers` (accelerator and host layers, node order) */
     bq_cosim_layer *layers;

@@ -4,6 +4,7 @@
  * usage: cosim --hw configs/hw/tiny.yaml --qmodel q.bqq [--images N] [--first I] [--out DIR]
  *              [--name NAME] [--data DIR] [--fault weight|requant|instr:LAYER:BIT]
  *              [--stop-on-mismatch] [--no-trace] [--max-cycles C] [--until LAYER]
+ *              [--package DIR]
  * Writes DIR/cosim_report.json and DIR/cosim_report.md (DIR defaults to "."), and on the first
  * mismatch DIR/mismatch_<layer>.fst. Exit 0: every layer bit-exact and cycle-exact; 1: mismatch
  * (outputs, cycles, counters or a time-out); 2: usage / input error. */
@@ -17,7 +18,7 @@
 static const char *usage =
     "usage: cosim --hw CONFIG.yaml --qmodel Q.bqq [--images N] [--first I] [--out DIR] [--name NAME]\n"
     "             [--data DIR] [--fault weight|requant|instr:LAYER:BIT] [--stop-on-mismatch]\n"
-    "             [--no-trace] [--max-cycles C] [--until LAYER]\n";
+    "             [--no-trace] [--max-cycles C] [--until LAYER] [--package DIR]\n";
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
@@ -52,9 +53,11 @@ static int parse_fault(const char *s, bq_cosim_opts *o) {
 }
 
 int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
+    const char *pkg_dir = NULL;
     const char *hw_path = NULL, *q_path = NULL, *out_dir = ".", *name = NULL, *data_dir = NULL;
     long n_images = 2, first = 0, max_cycles = 2000000000L;
     int trace = 1;
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* progress lines reach a redirected log at once */
     bq_cosim_opts o;
     bq_cosim_opts_default(&o);
     for (int i = 1; i < argc; i++) {
@@ -74,6 +77,7 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
         else if (!strcmp(a, "--first")) { if (parse_long(a, v, 0, 9999, &first)) return 2; }
         else if (!strcmp(a, "--max-cycles")) { if (parse_long(a, v, 1000, 2000000000L, &max_cycles)) return 2; }
         else if (!strcmp(a, "--fault")) { if (parse_fault(v, &o)) return 2; }
+        else if (!strcmp(a, "--package")) pkg_dir = v;
         else if (!strcmp(a, "--until")) snprintf(o.until, sizeof o.until, "%s", v);
         else if (a[0] == '+') { takes = 0; }   /* simulator plusargs */
         else { fprintf(stderr, "cosim: unknown option '%s'\n%s", a, usage); return 2; }
@@ -88,7 +92,8 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     bq_hwcfg cfg;
     bq_qmodel q;
     bq_dataset te;
-    int have_q = 0, have_d = 0;
+    int have_q = 0, have_d = 0, have_pkg = 0;
+    bq_pkg pkg;
     float *x = NULL;
     int *labels = NULL, *idx = NULL;
     bq_cosim_result r;
@@ -110,6 +115,11 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     if (!x || !labels || !idx) { fprintf(stderr, "cosim: out of memory\n"); goto out; }
     for (long i = 0; i < n_images; i++) idx[i] = (int)(first + i);
     bq_dataset_batch(&te, idx, (int)n_images, x, labels, q.model.in_mean, q.model.in_std, NULL);
+    if (pkg_dir) {
+        if (bq_pkg_load(&pkg, pkg_dir, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+        have_pkg = 1;
+        o.pkg = &pkg;
+    }
     if (trace) {
         snprintf(fst, sizeof fst, "%s/mismatch.fst", out_dir);
         o.trace_path = fst;
@@ -143,5 +153,6 @@ out:
     free(x); free(labels); free(idx);
     if (have_d) bq_dataset_free(&te);
     if (have_q) bq_qmodel_free(&q);
+    if (have_pkg) bq_pkg_free(&pkg);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <verilated.h>
 #include <verilated_fst_sc.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -242,6 +243,7 @@ static int be_trace(void *ctx, const char *path) {
 }
 
 int sc_main(int argc, char **argv) {
+    setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);   // read when the kernel starts
     Verilated::commandArgs(argc, argv);
     Verilated::traceEverOn(true);
     // settle() runs delta cycles with nothing to do at times: not worth a warning

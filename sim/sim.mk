@@ -17,7 +17,7 @@ MODEL        ?= fres20
 QUANT        ?= rtn_w4a4
 BITS         ?=
 COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MODEL).bqm,$(COSIM_OUT)/models/$(MODEL)_quick.bqm)
-SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c
+SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_pkg.c
 SIM_HDRS     := $(wildcard sim/*.h)
 SIM_VFLAGS   := --sc --exe --build --trace-fst -Wall -Wno-fatal --assert -j 2 \
                 -MAKEFLAGS "OPT_FAST=-O2 OPT_GLOBAL=-O2"
@@ -52,7 +52,7 @@ cosim-quick-model: $(COSIM_OUT)/models/$(MODEL)_quick.bqm
 
 COSIM_TAG = $(MODEL)_$(QUANT)$(if $(BITS),_$(basename $(notdir $(BITS))))
 COSIM_Q   = $(COSIM_OUT)/models/$(COSIM_TAG).bqq
-$(COSIM_OUT)/models/%.bqq: $(BUILD)/brecq $(COSIM_BQM)
+$(COSIM_OUT)/models/%.bqq: $(COSIM_BQM) | $(BUILD)/brecq
 	@mkdir -p $(dir $@)
 	nice -n 10 $(BUILD)/brecq quantize --model $(COSIM_BQM) --recipe configs/quant/$(QUANT).yaml \
 	  $(if $(BITS),--bits $(BITS)) --out $@ > $@.log 2>&1 || { tail -5 $@.log; exit 1; }
@@ -77,7 +77,7 @@ cosim: $(foreach h,$(HW),$(SIM_B)/$(h)/cosim) $(COSIM_BQM)
 COSIM_FULL_QUANTS ?= rtn_w8a8 rtn_w4a4 rtn_w2a4 mixed
 cosim-full: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
 	@fail=0; runs=""; for m in fres20 mbv2t; do for qn in $(COSIM_FULL_QUANTS); do \
-	  if [ $$qn = mixed ]; then qa="QUANT=rtn_w4a4 BITS=configs/quant/mixed_$$m.yaml"; tag=$${m}_rtn_w4a4_mixed_$$m; \
+	  if [ $$qn = mixed ]; then qa="QUANT=rtn_w4a4 BITS=tests/cosim/mixed_$$m.yaml"; tag=$${m}_rtn_w4a4_mixed_$$m; \
 	  else qa="QUANT=$$qn"; tag=$${m}_$$qn; fi; \
 	  $(MAKE) --no-print-directory MODEL=$$m $$qa $(COSIM_OUT)/models/$$tag.bqq || { fail=1; continue; }; \
 	  for h in tiny edge; do d=$(COSIM_OUT)/full/$${tag}_$$h; \
@@ -97,8 +97,7 @@ bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
 	  [ $$rc = 0 ] || fail=1; runs="$$runs $$d"; done; \
 	  sh sim/cosim_merge.sh $(COSIM_OUT)/bench $$runs > /dev/null; \
 	  cp $(COSIM_OUT)/bench/cosim_report.json $(BUILD)/bench/cosim.json; \
-	  awk '/"hw":/ {print}' $(COSIM_OUT)/bench/cosim_report.json | head -0; \
-	  sh sim/cosim_merge.sh --bench $$runs; exit $$fail
+	  sh sim/cosim_merge.sh --bench $$runs; echo "bench-cosim: load average $$(cut -d" " -f1-3 /proc/loadavg) (2 cores shared)"; echo "bench-cosim: JSON $(BUILD)/bench/cosim.json"; exit $$fail
 
 TEST_TARGETS  += test-cosim
 BENCH_TARGETS += bench-cosim

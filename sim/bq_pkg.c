@@ -1,0 +1,164 @@
+/* bq_pkg.c — the driver's reader of an export package (bq_pkg.h). */
+#include "bq_pkg.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static uint8_t *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 1 << 16;
+            uint8_t *b = realloc(buf, nc + 1);
+            if (!b) { free(buf); fclose(f); return NULL; }
+            buf = b;
+            cap = nc;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); return NULL; }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Position right after `"key": ` at or after s (before end), or NULL. */
+static const char *after_key(const char *s, const char *end, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *h = strstr(s, pat);
+    return h && h < end ? h + strlen(pat) : NULL;
+}
+
+static int num_after(const char *s, const char *end, const char *key, size_t *v) {
+    const char *h = after_key(s, end, key);
+    if (!h) return -1;
+    char *e;
+    unsigned long long x = strtoull(h, &e, 10);
+    if (e == h) return -1;
+    *v = (size_t)x;
+    return 0;
+}
+
+static int hex_after(const char *s, const char *end, const char *key, uint64_t *v) {
+    const char *h = after_key(s, end, key);
+    if (!h || *h != '"') return -1;
+    char *e;
+    *v = strtoull(h + 1, &e, 16);
+    return *e == '"' ? 0 : -1;
+}
+
+void bq_pkg_free(bq_pkg *p) {
+    free(p->layers);
+    free(p->weights);
+    free(p->requant);
+    memset(p, 0, sizeof *p);
+}
+
+const bq_pkg_layer *bq_pkg_find(const bq_pkg *p, const char *name) {
+    for (int i = 0; i < p->n_layers; i++)
+        if (!strcmp(p->layers[i].name, name)) return &p->layers[i];
+    return NULL;
+}
+
+int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->dir, sizeof p->dir, "%s", dir);
+    char path[600];
+    size_t mlen = 0;
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    char *man = (char *)read_all(path, &mlen);
+    if (!man) {
+        seterr(err, errlen, "%s: cannot read; write the package with `brecq export --quant Q.bqq --hw "
+               "configs/hw/H.yaml --out %s`", path, dir);
+        return -1;
+    }
+    const char *end = man + mlen;
+    int rc = -1;
+    const char *fmt = after_key(man, end, "format");
+    size_t version = 0;
+    if (!fmt || strncmp(fmt, "\"brecq-export\"", 14) || num_after(man, end, "version", &version) ||
+        version != 1) {
+        seterr(err, errlen, "%s: not a brecq-export version 1 manifest; re-export with this brecq", path);
+        goto out;
+    }
+    const char *hw = after_key(man, end, "hw");
+    if (hex_after(man, end, "qmodel_hash", &p->qmodel_hash) || !hw ||
+        hex_after(hw, end, "hash", &p->hw_hash)) {
+        seterr(err, errlen, "%s: 'qmodel_hash' or 'hw.hash' missing; re-export with this brecq", path);
+        goto out;
+    }
+    const char *hn = after_key(hw, end, "name");
+    if (hn && *hn == '"') {
+        const char *q = strchr(hn + 1, '"');
+        if (q && (size_t)(q - hn - 1) < sizeof p->hw_name) memcpy(p->hw_name, hn + 1, (size_t)(q - hn - 1));
+    }
+    const char *layers = after_key(man, end, "layers");
+    const char *tests = layers ? after_key(layers, end, "tests") : NULL;
+    if (!layers) { seterr(err, errlen, "%s: no 'layers' array", path); goto out; }
+    if (!tests) tests = end;
+    int cap = 0;
+    for (const char *s = layers;;) {
+        const char *obj = strstr(s, "{\"index\": ");
+        if (!obj || obj >= tests) break;
+        const char *next = strstr(obj + 1, "{\"index\": ");
+        const char *oend = next && next < tests ? next : tests;
+        if (p->n_layers == cap) {
+            cap = cap ? 2 * cap : 32;
+            bq_pkg_layer *nl = realloc(p->layers, sizeof *nl * (size_t)cap);
+            if (!nl) { seterr(err, errlen, "out of memory"); goto out; }
+            p->layers = nl;
+        }
+        bq_pkg_layer *L = &p->layers[p->n_layers];
+        memset(L, 0, sizeof *L);
+        const char *nm = after_key(obj, oend, "name");
+        const char *w = after_key(obj, oend, "weights"), *r = after_key(obj, oend, "requant");
+        const char *q = nm && *nm == '"' ? strchr(nm + 1, '"') : NULL;
+        if (!q || (size_t)(q - nm - 1) >= sizeof L->name || !w || !r ||
+            num_after(w, oend, "offset", &L->w_off) || num_after(w, oend, "size", &L->w_size) ||
+            num_after(w, oend, "weight_group_stride", &L->w_gs) ||
+            num_after(r, oend, "offset", &L->rq_off) || num_after(r, oend, "size", &L->rq_size) ||
+            num_after(r, oend, "requant_group_stride", &L->rq_gs)) {
+            seterr(err, errlen, "%s: layer %d: name, weights, requant or their strides missing; "
+                   "check it with `brecq export --check %s`", path, p->n_layers, dir);
+            goto out;
+        }
+        memcpy(L->name, nm + 1, (size_t)(q - nm - 1));
+        p->n_layers++;
+        s = oend;
+    }
+    snprintf(path, sizeof path, "%s/weights.bin", dir);
+    if (!(p->weights = read_all(path, &p->weights_len))) { seterr(err, errlen, "%s: cannot read", path); goto out; }
+    snprintf(path, sizeof path, "%s/requant.bin", dir);
+    if (!(p->requant = read_all(path, &p->requant_len))) { seterr(err, errlen, "%s: cannot read", path); goto out; }
+    for (int i = 0; i < p->n_layers; i++) {
+        const bq_pkg_layer *L = &p->layers[i];
+        if (L->w_off + L->w_size > p->weights_len || L->rq_off + L->rq_size > p->requant_len) {
+            seterr(err, errlen, "%s: layer '%s': weights or requant range outside its file; "
+                   "check it with `brecq export --check %s`", dir, L->name, dir);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(man);
+    if (rc) bq_pkg_free(p);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/*
+ * bq_pkg.h — the co-simulation driver's view of an export package (docs/formats.md "Export
+ * package", written by `brecq export`, sw/export.h): the manifest's identity (format, version,
+ * qmodel hash, hw config hash) and, per layer, the packed weight bytes and requant records with
+ * their group strides. The driver writes THESE bytes into accelerator memory and cross-checks them
+ * against its own packing of the quantized model (a difference is an error naming the layer).
+ *
+ * The manifest is read with a small key scanner that relies on the writer's fixed key order
+ * inside each layer object (name ... weights{offset,size} weight_group_stride requant{offset,size}
+ * requant_group_stride); `brecq export --check` is the full validator.
+ *
+ * Example:
+ *   bq_pkg p; if (bq_pkg_load(&p, "out/pkg", err, n)) ...
+ *   const bq_pkg_layer *L = bq_pkg_find(&p, "s1b1_conv1");
+ *   ... p.weights + L->w_off + g * L->w_gs ...
+ *   bq_pkg_free(&p);
+ */
+#ifndef BQ_PKG_H
+#define BQ_PKG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char name[48];
+    size_t w_off, w_size, w_gs;     /* bytes in weights.bin: offset, size (all groups), group stride */
+    size_t rq_off, rq_size, rq_gs;  /* bytes in requant.bin */
+} bq_pkg_layer;
+
+typedef struct {
+    char dir[512];
+    uint64_t qmodel_hash, hw_hash;
+    char hw_name[32];
+    int n_layers;
+    bq_pkg_layer *layers;
+    uint8_t *weights, *requant;     /* whole files */
+    size_t weights_len, requant_len;
+} bq_pkg;
+
+/* Read dir/manifest.json, dir/weights.bin and dir/requant.bin. Returns 0, or -1 with
+ * "dir/file: what is wrong; fix" in err (missing file, wrong format/version, a layer's range
+ * outside its file). */
+int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen);
+void bq_pkg_free(bq_pkg *p);
+/* The layer named `name`, or NULL. */
+const bq_pkg_layer *bq_pkg_find(const bq_pkg *p, const char *name);
+
+#endif
