@@ -32,6 +32,7 @@
 #include "ops.h"
 #include "parallel.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* -std=c11 turns off FMA contraction (ISO mode); the micro-kernels need a*b+c fused to reach
@@ -172,13 +173,29 @@ static int nb_forward(const bq_conv_shape *cs) {
     return best;
 }
 
+/* The im2col + sgemm implementation (sw/conv_im2col.c). */
+size_t bq_conv2d_im2col_scratch_floats(const bq_conv_shape *cs);
+void bq_conv2d_im2col_forward(float *out, const float *inp, const float *weight, const float *bias,
+                              const bq_conv_shape *cs, float *scratch);
+void bq_conv2d_im2col_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                               const float *inp, const float *weight, const bq_conv_shape *cs,
+                               float *scratch);
+
+bq_conv_impl bq_conv_impl_from_env(void) {
+    const char *v = getenv("BQ_CONV");
+    return (v && strcmp(v, "im2col") == 0) ? BQ_CONV_IM2COL : BQ_CONV_DIRECT;
+}
+
+/* Enough scratch for either implementation, so callers may switch cs->impl freely. */
 size_t bq_conv2d_scratch_floats(const bq_conv_shape *cs) {
+    size_t s_im2col = bq_conv2d_im2col_scratch_floats(cs);
     qgeom f, b;
     qgeom_init(&f, cs, nb_forward(cs));
     qgeom_init(&b, cs, nb_max(cs));
     size_t sf = f.shared_floats + (size_t)f.threads * f.ws_floats;
     size_t sb = b.shared_floats + (size_t)b.threads * b.ws_floats;
-    return sf > sb ? sf : sb;
+    size_t s = sf > sb ? sf : sb;
+    return s > s_im2col ? s : s_im2col;
 }
 
 /* Offset of tap k = (ci*Kh + ky)*Kw + kx inside the component buffers of one block. */
@@ -679,6 +696,10 @@ static void valid_range(int n, int nout, int stride, int k, int pad, int *lo, in
 
 void bq_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
                        const bq_conv_shape *cs, float *scratch) {
+    if (cs->impl == BQ_CONV_IM2COL) {
+        bq_conv2d_im2col_forward(out, inp, weight, bias, cs, scratch);
+        return;
+    }
     conv_task tasks[BQ_MAX_THREADS];
     conv_task proto = {.cs = cs, .out = out, .inp = inp, .bias = bias};
     qgeom g;
@@ -697,6 +718,10 @@ void bq_conv2d_forward(float *out, const float *inp, const float *weight, const 
 void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight, const bq_conv_shape *cs,
                         float *scratch) {
+    if (cs->impl == BQ_CONV_IM2COL) {
+        bq_conv2d_im2col_backward(dinp, dweight, dbias, dout, inp, weight, cs, scratch);
+        return;
+    }
     const size_t plane = (size_t)cs->hout * cs->wout;
     if (dbias) {
         /* Vector partial sums: a scalar float sum is one 4-cycle add chain per element. */

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void conv_shape_of(bq_conv_shape *cs, const bq_model *m, const bq_node *nd, int n) {
+static void conv_shape_of(bq_conv_shape *cs, const bq_model *m, const bq_node *nd, int n,
+                          bq_conv_impl impl) {
     const bq_node *in = &m->nodes[nd->in[0]];
     bq_conv2d_shape(cs, n, in->c, in->h, in->w, nd->c, nd->kh, nd->kw, nd->stride_h, nd->stride_w,
                     nd->pad_t, nd->pad_l, nd->pad_b, nd->pad_r, nd->groups);
+    cs->impl = impl;
 }
 
 int bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train) {
@@ -16,6 +18,7 @@ int bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train) {
     ex->max_batch = max_batch;
     ex->train = train;
     ex->bn_momentum = 0.1f;
+    ex->conv_impl = bq_conv_impl_from_env();
     int nn = m->n_nodes;
     ex->n_nodes = nn;
     ex->act = calloc((size_t)nn, sizeof(float *));
@@ -47,7 +50,7 @@ int bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train) {
         }
         if (nd->kind == BQ_OP_CONV) {
             bq_conv_shape cs;
-            conv_shape_of(&cs, m, nd, max_batch);
+            conv_shape_of(&cs, m, nd, max_batch, ex->conv_impl);
             size_t s = bq_conv2d_scratch_floats(&cs);
             if (s > ex->scratch_floats) ex->scratch_floats = s;
         }
@@ -98,7 +101,7 @@ void bq_exec_forward_range(bq_exec *ex, const bq_model *m, const float *input, i
             break;
         case BQ_OP_CONV: {
             bq_conv_shape cs;
-            conv_shape_of(&cs, m, nd, n);
+            conv_shape_of(&cs, m, nd, n, ex->conv_impl);
             bq_conv2d_forward(out, a, weights_of(ex, m, i), bq_param_data(m, nd->p_bias), &cs,
                               ex->scratch);
             break;
@@ -177,7 +180,7 @@ void bq_exec_backward_range(bq_exec *ex, const bq_model *m, int first, int last,
         switch (nd->kind) {
         case BQ_OP_CONV: {
             bq_conv_shape cs;
-            conv_shape_of(&cs, m, nd, n);
+            conv_shape_of(&cs, m, nd, n, ex->conv_impl);
             bq_conv2d_backward(da, pgrad(ex, m, nd->p_weight, params),
                                pgrad(ex, m, nd->p_bias, params), dout, a, weights_of(ex, m, i),
                                &cs, ex->scratch);

@@ -42,6 +42,7 @@ struct bq_exec {
     bq_node_hook post_hook, grad_hook;
     void *hook_ctx;
     float bn_momentum;           /* running-statistics momentum in train mode (0.1) */
+    bq_conv_impl conv_impl;      /* from $BQ_CONV at init (ops.h); may be changed any time */
 };
 
 /* Allocate buffers for a model and batch size. train != 0 adds gradients and BN statistics.

@@ -30,7 +30,18 @@ typedef struct {
     int pad_t, pad_l, pad_b, pad_r;
     int groups;                /* 1 = dense, Cin = depthwise (when Cout = Cin * multiplier) */
     int hout, wout;            /* derived by bq_conv2d_shape */
+    int impl;                  /* bq_conv_impl; bq_conv2d_shape sets BQ_CONV_DIRECT */
 } bq_conv_shape;
+
+/* Two implementations of the same conv contract (tests check both against the scalar _ref):
+ *   BQ_CONV_DIRECT  shifted-GEMM with register-blocked micro-kernels over a polyphase copy of the
+ *                   input (no Kh*Kw im2col blow-up); threads over images (sw/conv.c). Default:
+ *                   2-3x faster than im2col+sgemm on the 16..64-channel layers of the shipped nets.
+ *   BQ_CONV_IM2COL  im2col per image and group + cblas_sgemm (sw/conv_im2col.c); the textbook
+ *                   path, kept selectable and benchmarked side by side (make bench).
+ * bq_conv_impl_from_env() reads BQ_CONV=direct|im2col (default direct). */
+typedef enum { BQ_CONV_DIRECT = 0, BQ_CONV_IM2COL = 1 } bq_conv_impl;
+bq_conv_impl bq_conv_impl_from_env(void);
 
 /* Fill derived fields; returns 0, or -1 when the geometry is impossible (Cin or Cout not divisible
  * by groups, kernel larger than the padded input, non-positive sizes). */
@@ -48,8 +59,7 @@ void bq_im2col(float *col, const float *img, const bq_conv_shape *cs, float pad_
 void bq_col2im(float *img, const float *col, const bq_conv_shape *cs);
 
 /* conv2d: out (N,Cout,Hout,Wout) = conv(inp (N,Cin,H,W), weight (Cout,Cin/g,Kh,Kw)) + bias (Cout).
- * bias may be NULL. Implemented with im2col + cblas_sgemm per group (depthwise may use a direct
- * kernel). */
+ * bias may be NULL. cs->impl picks the implementation (see bq_conv_impl). */
 void bq_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
                        const bq_conv_shape *cs, float *scratch);
 void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,

@@ -61,22 +61,25 @@ int main(int argc, char **argv) {
     double small = sgemm_gflops(64, 6272, 576);   /* a fres20 stage-3 conv at batch 128 */
     printf("OpenBLAS core %s, %d threads: sgemm 1024^3 %.1f GFLOP/s, 64x6272x576 %.1f GFLOP/s\n",
            core, threads, peak, small);
-    printf("%-7s %5s %12s %12s %10s %10s\n", "model", "batch", "fwd img/s", "fwd+bwd img/s",
-           "fwd GF/s", "train GF/s");
+    printf("%-7s %-7s %5s %12s %14s %10s %10s\n", "model", "conv", "batch", "fwd img/s",
+           "fwd+bwd img/s", "fwd GF/s", "train GF/s");
     bq_buf js = {0};
     bq_buf_printf(&js, "{\"openblas_core\": \"%s\", \"threads\": %d, \"sgemm_gflops_1024\": %.2f, "
                   "\"sgemm_gflops_conv\": %.2f, \"runs\": %d, \"rows\": [", core, threads, peak, small, RUNS);
     const char *archs[2] = {"fres20", "mbv2t"};
-    const int batches[2] = {32, 256};
+    const int batches[2] = {32, 256};   /* each model: direct conv at both, then im2col at both */
     int first = 1;
     for (int a = 0; a < 2; a++) {
         bq_model m;
         if (bq_arch_build(&m, archs[a], 1)) return 1;
         double ff = model_fwd_flops(&m);
-        for (int bi = 0; bi < 2; bi++) {
-            int B = batches[bi];
+        for (int ci = 0; ci < 4; ci++) {
+            int B = batches[ci % 2];
+            bq_conv_impl impl = ci < 2 ? BQ_CONV_DIRECT : BQ_CONV_IM2COL;
+            const char *iname = impl == BQ_CONV_DIRECT ? "direct" : "im2col";
             bq_exec ex;
             if (bq_exec_init(&ex, &m, B, 1)) return 1;
+            ex.conv_impl = impl;
             float *x = malloc(sizeof(float) * (size_t)B * 784);
             for (int i = 0; i < B * 784; i++) x[i] = (float)((i * 37) % 255) / 255.0f - 0.5f;
             int out = bq_model_output(&m);
@@ -95,10 +98,11 @@ int main(int argc, char **argv) {
             }
             double mf = median(tf, RUNS), mb = median(tb, RUNS);
             double gf = ff * B / mf / 1e9, gb = 3 * ff * B / mb / 1e9;
-            printf("%-7s %5d %12.0f %12.0f %10.1f %10.1f\n", archs[a], B, B / mf, B / mb, gf, gb);
-            bq_buf_printf(&js, "%s{\"model\": \"%s\", \"batch\": %d, \"fwd_img_s\": %.1f, "
+            printf("%-7s %-7s %5d %12.0f %14.0f %10.1f %10.1f\n", archs[a], iname, B, B / mf, B / mb,
+                   gf, gb);
+            bq_buf_printf(&js, "%s{\"model\": \"%s\", \"conv\": \"%s\", \"batch\": %d, \"fwd_img_s\": %.1f, "
                           "\"train_img_s\": %.1f, \"fwd_gflops\": %.2f, \"train_gflops\": %.2f}",
-                          first ? "" : ", ", archs[a], B, B / mf, B / mb, gf, gb);
+                          first ? "" : ", ", archs[a], iname, B, B / mf, B / mb, gf, gb);
             first = 0;
             free(x);
             bq_exec_free(&ex);
