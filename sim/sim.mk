@@ -19,11 +19,12 @@ BITS         ?=
 COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MODEL).bqm,$(COSIM_OUT)/models/$(MODEL)_quick.bqm)
 SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_pkg.c
 SIM_HDRS     := $(wildcard sim/*.h)
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE := 1
 SIM_VFLAGS   := --sc --exe --build --trace-fst -Wall -Wno-fatal --assert -j 2 \
                 -MAKEFLAGS "OPT_FAST=-O2 OPT_GLOBAL=-O2"
 
 # the C driver, compiled with gcc per config (the register map comes from build/gen/<cfg>/hw_params.h)
-$(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(BUILD)/gen/%/hw_params.h
+$(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*.h hw_model/*.h) $(BUILD)/gen/%/hw_params.h
 	@mkdir -p $(SIM_B)/$*/obj
 	@for f in $(SIM_DRV_SRCS); do \
 	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(BUILD)/gen/$* -c $$f -o $(SIM_B)/$*/obj/$$(basename $$f .c).o || exit 1; done
@@ -32,7 +33,7 @@ $(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(BUILD)/gen/%/hw_params.h
 # the SystemC simulator of config <cfg>
 $(SIM_B)/%/cosim: $(HW_SV) sim/cosim_main.cpp $(SIM_HDRS) $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a \
                   $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
-	@mkdir -p $(SIM_B)/$*/v
+	@mkdir -p $(SIM_B)/$*/v && rm -f $(SIM_B)/$*/v/cosim   # relink: verilator does not track -LDFLAGS libraries
 	@nice -n 10 verilator $(SIM_VFLAGS) -Mdir $(SIM_B)/$*/v --top-module bqa_top -Ihw -I$(BUILD)/gen/$* \
 	  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/$(BUILD)/gen/$*" \
 	  -LDFLAGS "$(CURDIR)/$(SIM_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
@@ -102,3 +103,4 @@ bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
 TEST_TARGETS  += test-cosim
 BENCH_TARGETS += bench-cosim
 CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
+.PRECIOUS: $(SIM_B)/%/libbqdrv.a $(SIM_B)/%/cosim $(SIM_B)/%/cosim_board $(COSIM_OUT)/models/%.bqq $(COSIM_OUT)/models/%_quick.bqm
