@@ -13,6 +13,20 @@ uint16_t bq_bf16_from_float(float x) {
     return (uint16_t)(v.u >> 16);
 }
 
+uint8_t bq_logcode(float v) {
+    if (!(v > 0.0f)) return 0;
+    float l = 12.0f * log2f(v);
+    if (l < -127.5f) return 0;
+    long c = lrintf(l) + 128;
+    return (uint8_t)(c < 1 ? 1 : (c > 255 ? 255 : c));
+}
+
+float bq_logdecode(uint8_t c) { return c ? exp2f(((float)c - 128.0f) / 12.0f) : 0.0f; }
+
+void bq_logcode_table(float *lut) {
+    for (int c = 0; c < 256; c++) lut[c] = bq_logdecode((uint8_t)c);
+}
+
 double bq_kl_logits_grad(float *dq, const float *fp_logits, const float *q_logits, int n, int k) {
     double kl = 0.0;
     for (int i = 0; i < n; i++) {
@@ -50,16 +64,16 @@ double bq_fisher_output_grad(float *g, bq_exec *ex, const bq_model *m, const flo
     return kl;
 }
 
-void bq_fisher_weights(uint16_t *w, const float *g, size_t count, bq_fisher_mode mode,
+void bq_fisher_weights(uint8_t *w, const float *g, size_t count, bq_fisher_mode mode,
                        float damping) {
     if (mode == BQ_FISHER_NONE) {
-        for (size_t i = 0; i < count; i++) w[i] = bq_bf16_from_float(1.0f);
+        for (size_t i = 0; i < count; i++) w[i] = bq_logcode(1.0f);
         return;
     }
     if (mode == BQ_FISHER_REF) {
         for (size_t i = 0; i < count; i++) {
             float a = fabsf(g[i]) + 1.0f;
-            w[i] = bq_bf16_from_float(a * a);
+            w[i] = bq_logcode(a * a);
         }
         return;
     }
@@ -67,12 +81,12 @@ void bq_fisher_weights(uint16_t *w, const float *g, size_t count, bq_fisher_mode
     for (size_t i = 0; i < count; i++) mean += (double)g[i] * g[i];
     mean = count ? mean / (double)count : 0.0;
     if (!(mean > 0.0)) {   /* no signal at all: fall back to plain MSE */
-        for (size_t i = 0; i < count; i++) w[i] = bq_bf16_from_float(1.0f);
+        for (size_t i = 0; i < count; i++) w[i] = bq_logcode(1.0f);
         return;
     }
     double a = (1.0 - damping) / mean;
     for (size_t i = 0; i < count; i++)
-        w[i] = bq_bf16_from_float((float)(a * (double)g[i] * g[i] + damping));
+        w[i] = bq_logcode((float)(a * (double)g[i] * g[i] + damping));
 }
 
 /* 2^y for |y| < 126: split y = i + f with f in [-0.5, 0.5], 2^f by its Taylor polynomial. */
@@ -107,15 +121,17 @@ float bq_fast_pow(float x, float e) {
     return fast_exp2(y);
 }
 
-double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint16_t *w, int n,
+double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint8_t *w, int n,
                      int c, int hw, float pw) {
     size_t count = (size_t)n * c * hw;
+    float lut[256];
+    if (w) bq_logcode_table(lut);
     const float inv = 1.0f / (float)((size_t)n * hw);
     double sum = 0.0;
     if (pw == 2.0f) {
         for (size_t i = 0; i < count; i++) {
             float d = yhat[i] - y[i];
-            float wi = w ? bq_bf16_to_float(w[i]) : 1.0f;
+            float wi = w ? lut[w[i]] : 1.0f;
             sum += (double)(wi * d * d);
             if (dyhat) dyhat[i] = 2.0f * wi * d * inv;
         }
@@ -123,7 +139,7 @@ double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint
         const float e = pw - 2.0f;
         for (size_t i = 0; i < count; i++) {
             float d = yhat[i] - y[i];
-            float wi = w ? bq_bf16_to_float(w[i]) : 1.0f;
+            float wi = w ? lut[w[i]] : 1.0f;
             float t = bq_fast_pow(fabsf(d), e);   /* |d|^(pw-2) */
             sum += (double)(wi * d * d * t);
             if (dyhat) dyhat[i] = pw * wi * d * t * inv;

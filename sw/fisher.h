@@ -20,8 +20,9 @@
  *   BQ_FISHER_REF   the reference implementation's w = (|g| + 1)^2 (hard-coded damping 1: since
  *       |g| << 1 on small nets, this is almost MSE).
  *   BQ_FISHER_NONE  w = 1 (plain MSE).
- * Weights are stored as bfloat16 (the top 16 bits of the float) to halve the cache: a weight needs
- * no more than 8 significant bits.
+ * Weights are stored as one byte each, log-coded (bq_logcode: 12 codes per octave, +-2.9%
+ * relative precision, range 2^-10.6 .. 2^10.6, 0 = exactly 0): a weight needs no precision, and the
+ * cache is a quarter of a float one (calibration-set caches dominate the peak memory).
  */
 #ifndef BQ_FISHER_H
 #define BQ_FISHER_H
@@ -30,6 +31,13 @@
 #include "exec.h"
 
 typedef enum { BQ_FISHER_NONE = 0, BQ_FISHER_NORM = 1, BQ_FISHER_REF = 2 } bq_fisher_mode;
+
+/* Log code of a value v >= 0: 0 for v <= 2^-10.6 (and v = 0), else round(12 log2 v) + 128
+ * clamped to [1, 255]. bq_logdecode inverts it (2^((c - 128) / 12), 0 for c = 0). */
+uint8_t bq_logcode(float v);
+float bq_logdecode(uint8_t c);
+/* A decode table (256 floats) for hot loops. */
+void bq_logcode_table(float *lut);
 
 /* bfloat16 helpers (round to nearest even on the dropped bits). */
 uint16_t bq_bf16_from_float(float x);
@@ -52,14 +60,14 @@ double bq_kl_logits_grad(float *dq, const float *fp_logits, const float *q_logit
 double bq_fisher_output_grad(float *g, bq_exec *ex, const bq_model *m, const float *x,
                              const float *fp_logits, int n, int node);
 
-/* Turn raw gradients g (count) into weights (count, bf16) by `mode` (see above). */
-void bq_fisher_weights(uint16_t *w, const float *g, size_t count, bq_fisher_mode mode,
+/* Turn raw gradients g (count) into weights (count, log-coded) by `mode` (see above). */
+void bq_fisher_weights(uint8_t *w, const float *g, size_t count, bq_fisher_mode mode,
                        float damping);
 
-/* Reconstruction loss L (see above) of yhat vs y, both (n, c, hw); w (n, c, hw, bf16) or NULL for
+/* Reconstruction loss L (see above) of yhat vs y, both (n, c, hw); w (n, c, hw, log-coded) or NULL for
  * 1; pw > 0. When dyhat != NULL, dL/dyhat is WRITTEN into it. Returns L. |d|^pw for pw != 2 uses
  * a fast exp2/log2 approximation (relative error < 1e-5). */
-double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint16_t *w, int n,
+double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint8_t *w, int n,
                      int c, int hw, float pw);
 
 /* |x|^e for x >= 0 with the same approximation (exposed for tests). */

@@ -420,7 +420,7 @@ typedef struct {
     float *xin_q;              /* (N, in_sz) input from the quantized network */
     float *xin_fp;             /* (N, in_sz) input from the FP network */
     float *y_fp;               /* (N, out_sz) FP target */
-    uint16_t *fw;              /* (N, out_sz) Fisher weights (bf16) */
+    uint8_t *fw;               /* (N, out_sz) Fisher weights (log-coded, fisher.h) */
     float *g;                  /* (CHUNK, out_sz) scratch for gradients */
     float *fp_logits;          /* (CHUNK, classes) */
 } caches;
@@ -449,8 +449,9 @@ static void net_forward(ctx_t *X, int s0, int n, int last) {
     bq_exec_forward_range(&X->ex, m, X->c.x + (size_t)s0 * isz, n, 0, last, 0);
 }
 
-static int build_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need_fp, int fisher,
-                        bq_fisher_mode fmode, float damping, char *err, size_t errlen) {
+static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int need_fp,
+                           int fisher, bq_fisher_mode fmode, float damping, char *err,
+                           size_t errlen) {
     caches *c = &X->c;
     const bq_model *m = &X->q->model;
     int N = c->N, out = bq_model_output(m), ncls = m->nodes[out].c;
@@ -463,7 +464,7 @@ static int build_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need
     if (need_q) c->xin_q = malloc(sizeof(float) * N * c->in_sz);
     if (need_fp) c->xin_fp = malloc(sizeof(float) * N * c->in_sz);
     if (fisher) {
-        c->fw = malloc(sizeof(uint16_t) * N * c->out_sz);
+        c->fw = malloc((size_t)N * c->out_sz);
         c->g = malloc(sizeof(float) * CHUNK * c->out_sz);
         c->fp_logits = malloc(sizeof(float) * (size_t)CHUNK * ncls);
     }
@@ -493,7 +494,9 @@ static int build_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need
     /* Fisher: g = dKL(fp || q)/d(unit output) by a real backward pass through the rest of the
      * quantized network (its activation quantizers as in this stage), per sample */
     if (fisher) {
-        double sum2 = 0.0;
+        /* pass 1 stores g^2 / ref log-coded (ref = mean g^2 of the first chunk, so the 2^+-10.6
+         * code range sits around the data), pass 2 recodes into the weights */
+        double sum2 = 0.0, ref = 0.0;
         size_t cnt = (size_t)N * c->out_sz;
         for (int s = 0; s < N; s += CHUNK) {
             int n = N - s < CHUNK ? N - s : CHUNK;
@@ -505,27 +508,52 @@ static int build_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need
             size_t isz = (size_t)net->in_c * net->in_h * net->in_w;
             bq_fisher_output_grad(c->g, &X->ex, net, c->x + (size_t)s * isz, c->fp_logits, n,
                                   u->hi);
-            for (size_t k = 0; k < (size_t)n * c->out_sz; k++) {
+            size_t cn = (size_t)n * c->out_sz;
+            if (s == 0) {
+                for (size_t k = 0; k < cn; k++) ref += (double)c->g[k] * c->g[k];
+                ref = ref > 0.0 ? ref / (double)cn : 1.0;
+            }
+            for (size_t k = 0; k < cn; k++) {
                 float gk = c->g[k];
                 sum2 += (double)gk * gk;
-                c->fw[(size_t)s * c->out_sz + k] = bq_bf16_from_float(gk);   /* g for now */
+                c->fw[(size_t)s * c->out_sz + k] = bq_logcode((float)((double)gk * gk / ref));
             }
         }
         /* g -> weight, normalised over the whole calibration set (fisher.h) */
         double mean = sum2 / (double)cnt;
+        float lut[256];
+        bq_logcode_table(lut);
         for (size_t k = 0; k < cnt; k++) {
-            float gk = bq_bf16_to_float(c->fw[k]);
+            double g2 = (double)lut[c->fw[k]] * ref;
             float wk;
-            if (fmode == BQ_FISHER_REF) wk = (fabsf(gk) + 1.0f) * (fabsf(gk) + 1.0f);
+            if (fmode == BQ_FISHER_REF) wk = (float)((sqrt(g2) + 1.0) * (sqrt(g2) + 1.0));
             else if (fmode == BQ_FISHER_NORM && mean > 0.0)
-                wk = (float)((1.0 - damping) * gk * gk / mean + damping);
+                wk = (float)((1.0 - damping) * g2 / mean + damping);
             else wk = 1.0f;
-            c->fw[k] = bq_bf16_from_float(wk);
+            c->fw[k] = bq_logcode(wk);
         }
     }
     set_fq_mode(X, 1, 1);
     if (X->stats) X->stats->stage_seconds[2] += bq_now() - t0;
     return 0;
+}
+
+/* The whole-network executor (train mode, for the Fisher backward) exists only while caches are
+ * built: during the iterations its memory goes to the unit runner instead (peak RSS). */
+static int build_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need_fp, int fisher,
+                        bq_fisher_mode fmode, float damping, char *err, size_t errlen) {
+    if (bq_fq_init(&X->fq, X->q, CHUNK, 1)) { ERR("reconstruct: out of memory"); return -1; }
+    if (bq_exec_init(&X->ex, &X->fq.net, CHUNK, 1)) {
+        bq_fq_free(&X->fq);
+        ERR("reconstruct: out of memory");
+        return -1;
+    }
+    bq_fq_bind(&X->fq, &X->ex);
+    X->fq.init_p = X->r->p;
+    int rc = build_caches_in(X, u, need_q, q_act, need_fp, fisher, fmode, damping, err, errlen);
+    bq_exec_free(&X->ex);
+    bq_fq_free(&X->fq);
+    return rc;
 }
 
 /* ======================================================================= 4. one unit */
@@ -583,7 +611,7 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     float *s_learn = NULL, *ds_learn = NULL;
     int *aq_of = NULL;
     float *xb = NULL, *yb = NULL;
-    uint16_t *fb = NULL;
+    uint8_t *fb = NULL;
     uint8_t *in_mask = NULL;
     int *idx = NULL;
     size_t nalpha = 0;
@@ -638,7 +666,7 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     xb = malloc(sizeof(float) * B * in_sz);
     yb = malloc(sizeof(float) * B * out_sz);
     idx = malloc(sizeof(int) * B);
-    if (fisher) fb = malloc(sizeof(uint16_t) * B * out_sz);
+    if (fisher) fb = malloc((size_t)B * out_sz);
     if (stage == ST_JOINT) in_mask = malloc((size_t)B * in_sz);
     if (!xb || !yb || !idx || (fisher && !fb) || (stage == ST_JOINT && !in_mask)) {
         ERR("reconstruct: out of memory");
@@ -682,7 +710,7 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
         for (int b = 0; b < B; b++) {
             memcpy(yb + b * out_sz, X->c.y_fp + (size_t)idx[b] * out_sz, sizeof(float) * out_sz);
             if (fisher)
-                memcpy(fb + b * out_sz, X->c.fw + (size_t)idx[b] * out_sz, sizeof(uint16_t) * out_sz);
+                memcpy(fb + b * out_sz, X->c.fw + (size_t)idx[b] * out_sz, out_sz);
         }
         for (int k = 0; k < n_learn_aq; k++) rn.s[aq_of[k]] = s_learn[k];
         for (int k = 0; k < u->n_layers && weights; k++) {
@@ -963,11 +991,6 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
         }
     }
 
-    if (bq_fq_init(&X.fq, q, CHUNK, 1)) { ERR("reconstruct: out of memory"); goto out; }
-    if (bq_exec_init(&X.ex, &X.fq.net, CHUNK, 1)) { ERR("reconstruct: out of memory"); goto out; }
-    bq_fq_bind(&X.fq, &X.ex);
-    X.fq.init_p = r->p;
-    /* QDrop and stage B need initialised quantizers before they start; so does a resumed run */
     bq_progress_start(&X.prog, "reconstruct");
     int units_run = 0;
     for (int k = first_step; k < ns; k++) {
@@ -975,12 +998,10 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
         double t0 = bq_now();
         if (steps[k].unit == STEP_ACTINIT) {
             if (init_acts(&X, err, errlen)) goto out;
-            bq_fq_sync(&X.fq);
         } else {
             int s = steps[k].stage, u = steps[k].unit;
             int ui = s == ST_A ? u : u - nA, nu = s == ST_A ? nA : nB;
             if (run_unit(&X, &units[u], ui, nu, s, err, errlen)) goto out;
-            bq_fq_sync(&X.fq);
             units_run++;
             if (stats) stats->stage_seconds[s == ST_B ? 1 : 0] += bq_now() - t0;
         }
@@ -991,8 +1012,6 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
 out:
     free(X.c.x); free(X.c.xin_q); free(X.c.xin_fp); free(X.c.y_fp); free(X.c.fw); free(X.c.g);
     free(X.c.fp_logits);
-    bq_exec_free(&X.ex);
-    bq_fq_free(&X.fq);
     free(units); free(steps); free(cidx);
     if (stats) stats->seconds = bq_now() - t_start;
     return rc;
@@ -1056,11 +1075,11 @@ double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, double *fl
     if (rn_plan(&rn)) ok = 0;
     size_t in_sz = bq_node_size(&m->nodes[un->in]), out_sz = bq_node_size(&m->nodes[un->hi]);
     float *y = malloc(sizeof(float) * batch * out_sz);
-    uint16_t *fw = malloc(sizeof(uint16_t) * batch * out_sz);
+    uint8_t *fw = malloc((size_t)batch * out_sz);
     if (!ok || !y || !fw) { ERR("bench: out of memory"); goto out; }
     uint64_t seed = 1;
     for (size_t i = 0; i < (size_t)batch * in_sz; i++) rn.act[un->in][i] = (float)(bq_splitmix64(&seed) >> 40) / 16777216.0f;
-    for (size_t i = 0; i < (size_t)batch * out_sz; i++) { y[i] = 0.5f; fw[i] = bq_bf16_from_float(1.0f); }
+    for (size_t i = 0; i < (size_t)batch * out_sz; i++) { y[i] = 0.5f; fw[i] = bq_logcode(1.0f); }
     const bq_node *on = &m->nodes[un->hi];
     double t0 = 0;
     for (int t = 0; t < iters + 3; t++) {
