@@ -2,15 +2,18 @@
 // the wide instruction, data and register ports of bqa_top are fed from a serial shift register and
 // its wide outputs are XOR-reduced into registered pins, so that no logic is optimised away while
 // the design fits the package's I/O. Timing is reported for register-to-register paths.
-// The array, memory width and datapaths are those of the configuration; the buffer depths are
-// reduced (parameters below) because the HX8K has 32 x 4 kbit BRAMs and 7680 logic cells.
+// The DPU (Dk), memory width, result lanes and controllers are those of the configuration; the
+// array is reduced to Dm x Dn = 2 x 2 and the buffer depths too (parameters below) because the HX8K
+// has 7680 logic cells and 32 x 4 kbit BRAMs: tiny's full 4 x 4 array needs ~13,800 cells.
 `include "hw_params.svh"
 
 module bqa_fpga_wrap #(
+  parameter int unsigned Dm      = 2,
+  parameter int unsigned Dn      = 2,
   parameter int unsigned IqDepth = 2,
   parameter int unsigned WDepth  = 256,
   parameter int unsigned ADepth  = 256,
-  parameter int unsigned RqDepth = 2 * `BQ_HW_DM
+  parameter int unsigned RqDepth = 256 * Dm   // 256 entries per bank: the 128-bit records go to BRAM
 ) (
   input  logic       clk_i,
   input  logic       rst_ni,
@@ -32,7 +35,7 @@ module bqa_fpga_wrap #(
   logic [15:0] req_beats;
   logic [W-1:0] wdata;
 
-  bqa_top #(.IqDepth(IqDepth), .WDepth(WDepth), .ADepth(ADepth), .RqDepth(RqDepth)) u_top (
+  bqa_top #(.Dm(Dm), .Dn(Dn), .IqDepth(IqDepth), .WDepth(WDepth), .ADepth(ADepth), .RqDepth(RqDepth)) u_top (
     .clk_i          (clk_i),
     .rst_ni         (rst_ni),
     .run_i          (run_i),

@@ -89,7 +89,13 @@ module bqa_result #(
   assign resrdy_pop_o   = dispatch && h_wait0;
   assign resfree_push_o = (comp_last || st_q == SSync) && sig0_q;
   assign q_re_o         = dispatch;
-  assign q_raddr_o      = head_i[120 +: QAddrBits];
+  logic [7:0] h_rqe;
+  assign h_rqe          = head_i[127:120];
+  assign q_raddr_o      = h_rqe[QAddrBits-1:0];
+  if (QAddrBits < 8) begin : g_rqe_unused
+    logic unused_rqe;
+    assign unused_rqe = ^h_rqe[7:QAddrBits];
+  end
 
   // ---- lanes ----
   logic [Lanes*32-1:0] lane_acc0;
@@ -259,8 +265,7 @@ module bqa_result #(
   assign active_o = (st_q != SIdle);
 
   logic unused_bits;
-  assign unused_bits = ^{head_i[7:4], head_i[11:9], head_i[15:13], head_i[127:120+QAddrBits],
-                         bcnt_q[15:OBBits]};
+  assign unused_bits = ^{head_i[7:4], head_i[11:9], head_i[15:13], bcnt_q[15:OBBits]};
 
   // ---- assertions ----
 `ifndef SYNTHESIS
@@ -268,6 +273,7 @@ module bqa_result #(
     assert (Lanes >= 1 && Dm % Lanes == 0) else $error("bqa_result: Lanes must divide Dm");
     assert ((E * 32) % W == 0) else $error("bqa_result: Dm*Dn*32 must be a multiple of W");
     assert (Dm <= 128 && Dn <= 128) else $error("bqa_result: Dm, Dn <= 128");
+    assert (QAddrBits <= 8) else $error("bqa_result: at most 256 requant entries per bank (rq_entry is 8 bits)");
   end
   always_ff @(posedge clk_i) begin
     if (rst_ni) begin

@@ -80,7 +80,7 @@ $(HW_B)/synth/%_gen.stat: $(HW_SV) $(BUILD)/gen/%/hw_params.svh
 
 HW_SYNTH_CFGS := tiny edge
 synth: $(foreach c,$(HW_SYNTH_CFGS),$(HW_B)/synth/$(c)_xc7.stat $(HW_B)/synth/$(c)_gen.stat)
-	@{ echo "| config | Dm x Dn x Dk | LUT | FF | BRAM | LUTRAM | DSP | CARRY4 | one DPU (xc7) | BISMO model LUT/DPU (1.17*Dk+44) | array LUTs (ours) | BISMO array LUTs | generic (yosys gates) |"; \
+	@{ echo "| config | Dm x Dn x Dk | LUT | FF | BRAM | LUTRAM | DSP | CARRY4 | one DPU (xc7) | BISMO model LUT/DPU (1.17*Dk+44) | array LUTs (ours) | BISMO array LUTs | generic `synth` (yosys internal gate + FF cells, memories) |"; \
 	   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"; \
 	   for c in $(HW_SYNTH_CFGS); do g=$(BUILD)/gen/$$c/hw_params.svh; \
 	     dm=$$(awk '/BQ_HW_DM /{print $$3}' $$g); dn=$$(awk '/BQ_HW_DN /{print $$3}' $$g); dk=$$(awk '/BQ_HW_DK /{print $$3}' $$g); \

@@ -17,4 +17,4 @@ gcells=$(tot "$gs" '^\$_'); gmem=$(tot "$gs" '^\$mem')
 bismo=$(awk -v dk="$dk" 'BEGIN {printf "%.0f", 1.17 * dk + 44}')
 bismo_arr=$(awk -v dk="$dk" -v n="$((dm * dn))" 'BEGIN {printf "%.0f", (1.17 * dk + 44) * n}')
 arr=$((dl * ndpu))
-echo "| $cfg | ${dm}x${dn}x${dk} | $luts | $ffs | $b36 x RAMB36 + $b18 x RAMB18 | $lram | $dsp | $carry | $dl LUT / $df FF | $bismo | $arr ($ndpu units incl. asum) | $bismo_arr | $gcells gates + $gmem memories |"
+echo "| $cfg | ${dm}x${dn}x${dk} | $luts | $ffs | $b36 x RAMB36 + $b18 x RAMB18 | $lram | $dsp | $carry | $dl LUT / $df FF | $bismo | $arr ($ndpu units incl. asum) | $bismo_arr | $gcells cells + $gmem memories |"
