@@ -41,7 +41,7 @@ static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
 void bq_cosim_opts_default(bq_cosim_opts *o) {
     memset(o, 0, sizeof *o);
-    o->max_cycles = 2000000000LL;
+    o->max_cycles = 0;   /* auto: 4x the latency model's cycles + 100000 */
 }
 
 int bq_cosim_check_regs(const bq_acc *acc, const bq_hwcfg *cfg, const char *cfg_path, char *err,
@@ -428,7 +428,8 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
                 uint8_t *out = L->raw32 ? NULL : codes[L->out_node];
                 int64_t ctr[BQ_NCTR];
                 double t0 = now_s();
-                int rc = run_prepared(PL, acc, codes[L->in_node], res, out, logits, ctr, o->max_cycles);
+                int64_t limit = o->max_cycles > 0 ? o->max_cycles : 4 * E->model[BQ_CTR_CYCLES] + 100000;
+                int rc = run_prepared(PL, acc, codes[L->in_node], res, out, logits, ctr, limit);
                 E->wall_s += now_s() - t0;
                 r->sim_cycles += ctr[BQ_CTR_CYCLES];
                 if (b == 0) memcpy(E->rtl, ctr, sizeof ctr);
@@ -481,7 +482,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
                     uint8_t *tmp = L->raw32 ? NULL : malloc(osz);
                     int32_t *traw = calloc((size_t)ncls, sizeof *traw);
                     if ((L->raw32 || tmp) && traw && acc->ops->trace(acc->ctx, o->trace_path) == 0) {
-                        run_prepared(PL, acc, codes[L->in_node], res, tmp, traw, c2, o->max_cycles);
+                        run_prepared(PL, acc, codes[L->in_node], res, tmp, traw, c2, limit);
                         acc->ops->trace(acc->ctx, NULL);
                         snprintf(r->first.trace, sizeof r->first.trace, "%s", o->trace_path);
                         if (log) fprintf(log, "cosim: waveform of layer '%s' (image %d): %s\n", E->name,

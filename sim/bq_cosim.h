@@ -54,7 +54,7 @@ typedef struct {
     bq_fault_kind fault;
     char fault_layer[48];    /* layer (node) name the fault applies to */
     long fault_bit;
-    int64_t max_cycles;      /* per layer run; time-out = failure */
+    int64_t max_cycles;      /* per layer run, time-out = failure; 0: 4x the model's cycles + 100000 */
     int stop_on_mismatch;    /* stop after the first image with a mismatch */
     const bq_pkg *pkg;       /* export package: its weight/requant bytes are what the accelerator
                                 gets (cross-checked against the driver's packing); NULL: pack here */

@@ -55,7 +55,7 @@ static int parse_fault(const char *s, bq_cosim_opts *o) {
 int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     const char *pkg_dir = NULL;
     const char *hw_path = NULL, *q_path = NULL, *out_dir = ".", *name = NULL, *data_dir = NULL;
-    long n_images = 2, first = 0, max_cycles = 2000000000L;
+    long n_images = 2, first = 0, max_cycles = 0;
     int trace = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);   /* progress lines reach a redirected log at once */
     bq_cosim_opts o;
@@ -75,7 +75,7 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
         else if (!strcmp(a, "--data")) data_dir = v;
         else if (!strcmp(a, "--images")) { if (parse_long(a, v, 1, 10000, &n_images)) return 2; }
         else if (!strcmp(a, "--first")) { if (parse_long(a, v, 0, 9999, &first)) return 2; }
-        else if (!strcmp(a, "--max-cycles")) { if (parse_long(a, v, 1000, 2000000000L, &max_cycles)) return 2; }
+        else if (!strcmp(a, "--max-cycles")) { if (parse_long(a, v, 0, 2000000000L, &max_cycles)) return 2; }
         else if (!strcmp(a, "--fault")) { if (parse_fault(v, &o)) return 2; }
         else if (!strcmp(a, "--package")) pkg_dir = v;
         else if (!strcmp(a, "--until")) snprintf(o.until, sizeof o.until, "%s", v);

@@ -39,7 +39,7 @@ $(SIM_B)/%/cosim: $(HW_SV) sim/cosim_main.cpp $(SIM_HDRS) $(SIM_B)/%/libbqdrv.a 
 	  -LDFLAGS "$(CURDIR)/$(SIM_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
 	  -o cosim $(HW_SV) $(CURDIR)/sim/cosim_main.cpp > $(SIM_B)/$*/build.log 2>&1 \
 	  || { tail -40 $(SIM_B)/$*/build.log; exit 1; }
-	@cp $(SIM_B)/$*/v/cosim $@
+	@cp $(SIM_B)/$*/v/cosim $@.tmp && mv -f $@.tmp $@   # rename: the old binary may be running
 
 # the board program (memory-mapped backend): compiled and linked, never run here
 $(SIM_B)/%/cosim_board: sim/cosim_board.c $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a

@@ -4,7 +4,7 @@
 #      cycle-exact (exit 0), with both reports written.
 #   2. fault injection: one bit flipped in (a) a packed weight, (b) a requant multiplier, (c) an
 #      execute instruction of a chosen layer must make the run fail (exit 1) and the first mismatch
-#      must name that layer. The runs stop after the faulty layer (--until) to stay short.
+#      must name that layer; (d) a flipped wait bit deadlocks the layer: the time-out must fail it. The runs stop after the faulty layer (--until) to stay short.
 # Prints "N passed, M failed" and exits non-zero on any failure.
 set -u
 COSIM=$1; Q=$2; OUT=$3
@@ -39,7 +39,7 @@ l_in=$(echo "$layers" | sed -n 1p)      # the stem
 # 2. faults: KIND LAYER BIT
 fault() {
     kind=$1; layer=$2; bit=$3
-    d=$OUT/fault_$kind
+    d=$OUT/fault_${kind}_$bit
     mkdir -p "$d"; rm -f "$d/cosim_report.json"
     nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name "fault_$kind" \
         --fault "$kind:$layer:$bit" --until "$layer" --no-trace > "$d/log" 2>&1
@@ -54,6 +54,8 @@ fault() {
 fault weight "$l_w" 0                  # bit 0 of plane 0: weight code of channel 0, k = 0
 fault requant "$l_rq" $((4 * 8 + 28))  # bit 28 of m_acc of channel 0 (~25% of its value)
 fault instr "$l_in" 32                 # bit 0 of wbase of the first execute instruction
+fault instr "$l_w" 9                   # wait1 on the first execute instruction: a deadlock, the
+                                       # run must time out (4x the model's cycles) and fail
 
 echo "test-cosim: $pass passed, $fail failed"
 [ $fail = 0 ]
