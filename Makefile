@@ -81,6 +81,11 @@ test: deps-check all unit-test $(TEST_TARGETS)
 
 bench: deps-check all $(BENCH_TARGETS)
 
+# the README's main command: the default flow (fres20, Fashion-MNIST, edge) -> build/demo/report.md
+demo: deps-check $(BUILD)/brecq
+	@start=$$(date +%s); nice -n 10 $(BUILD)/brecq run configs/flows/default.yaml && \
+	  echo "demo: report build/demo/report.md, wall $$(( $$(date +%s) - start )) s"
+
 lint: $(LINT_TARGETS)
 
 # ---- dependencies ----

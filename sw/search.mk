@@ -16,8 +16,9 @@ BENCH_TARGETS += bench-search
 
 # `brecq search` command-line checks, through a driver that calls bq_cmd_search directly (so they
 # do not depend on the dispatcher's command table): infeasible budget -> exit 2 with the smallest
-# feasible budget; malformed budget -> exit 2; a feasible budget stops at the missing sensitivity
-# pass with exit 1 and says so (update this when the sensitivity pass lands).
+# feasible budget; malformed budget -> exit 2; a feasible budget runs end to end on small
+# candidate sets (sensitivities measured on 4 images of an untrained model: plumbing, not
+# accuracy), and a rerun takes every sensitivity from the cache and gives the same allocation.
 SEARCH_TS := $(BUILD)/test-search
 $(BUILD)/search_cli_driver: tests/search/search_cli_driver.c $(BUILD)/obj/sw/cli/cmd_search.o \
                             $(BUILD)/obj/sw/cli/cli.o $(BUILD)/libbrecq.a
@@ -37,11 +38,18 @@ test-search-cli: $(BUILD)/search_cli_driver
 	  --budget 12furlongs > /dev/null 2> $(SEARCH_TS)/badunit.err || rc=$$?; \
 	  [ $$rc = 2 ] && grep -q "unknown unit 'furlongs'" $(SEARCH_TS)/badunit.err || \
 	  { echo "test-search-cli: FAILED (bad unit: exit $$rc)"; cat $(SEARCH_TS)/badunit.err; exit 1; }
+	@rm -f $(SEARCH_TS)/bits.yaml $(SEARCH_TS)/report.json $(SEARCH_TS)/sens.cache
 	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw configs/hw/edge.yaml \
-	  --budget 0.6x --out $(SEARCH_TS)/bits.yaml > $(SEARCH_TS)/feasible.out 2> $(SEARCH_TS)/feasible.err || rc=$$?; \
-	  [ $$rc = 1 ] && grep -q "sensitivity measurement is not available" $(SEARCH_TS)/feasible.err && \
-	  grep -q "W2A2 [0-9]* yes" $(SEARCH_TS)/feasible.out && [ ! -e $(SEARCH_TS)/bits.yaml ] || \
+	  --budget 0.6x --wbits 2,4 --abits 2,4 --images 4 --cache $(SEARCH_TS)/sens.cache \
+	  --out $(SEARCH_TS)/bits.yaml --report $(SEARCH_TS)/report.json > $(SEARCH_TS)/feasible.out 2> $(SEARCH_TS)/feasible.err || rc=$$?; \
+	  [ $$rc = 0 ] && grep -q "W2A2 [0-9]* yes" $(SEARCH_TS)/feasible.out && grep -q "^  exact" $(SEARCH_TS)/feasible.out && \
+	  grep -q "measured" $(SEARCH_TS)/feasible.out && grep -q "wbits" $(SEARCH_TS)/bits.yaml && [ -s $(SEARCH_TS)/report.json ] || \
 	  { echo "test-search-cli: FAILED (feasible budget: exit $$rc)"; cat $(SEARCH_TS)/feasible.out $(SEARCH_TS)/feasible.err; exit 1; }
-	@echo "test-search-cli: passed (infeasible budget, bad unit; search itself incomplete: no sensitivity pass yet)"
+	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw configs/hw/edge.yaml \
+	  --budget 0.6x --wbits 2,4 --abits 2,4 --images 4 --cache $(SEARCH_TS)/sens.cache \
+	  --out $(SEARCH_TS)/bits2.yaml > $(SEARCH_TS)/cached.out 2> $(SEARCH_TS)/cached.err || rc=$$?; \
+	  [ $$rc = 0 ] && grep -q "0 candidates measured" $(SEARCH_TS)/cached.out && cmp -s $(SEARCH_TS)/bits.yaml $(SEARCH_TS)/bits2.yaml || \
+	  { echo "test-search-cli: FAILED (rerun with the cache: exit $$rc)"; cat $(SEARCH_TS)/cached.out $(SEARCH_TS)/cached.err; exit 1; }
+	@echo "test-search-cli: passed (infeasible budget, bad unit, end-to-end search with sensitivities, cache reuse)"
 
 TEST_TARGETS += test-search-cli

@@ -12,6 +12,7 @@ int bq_cmd_quantize(int argc, char **argv);
 int bq_cmd_export(int argc, char **argv);
 int bq_cmd_latency(int argc, char **argv);
 int bq_cmd_search(int argc, char **argv);
+int bq_cmd_run(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -27,6 +28,7 @@ static const command COMMANDS[] = {
     {"export", bq_cmd_export, "write (or --check) the accelerator package of a quantized model"},
     {"latency", bq_cmd_latency, "per-layer cycles of a model on an accelerator config (hw_model)"},
     {"search", bq_cmd_search, "bit-widths that maximise accuracy under a latency budget"},
+    {"run", bq_cmd_run, "the whole flow from a FLOW.yaml: search, BRECQ, eval, export, report"},
 };
 
 static void usage(FILE *f) {

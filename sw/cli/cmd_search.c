@@ -7,10 +7,8 @@
  * sensitivities, runs the GA and the exact solver on the same problem, prints both (objective,
  * slack, time) and writes the exact solver's allocation as bits.yaml for `brecq quantize --bits`.
  *
- * STATUS: incomplete. Everything up to the sensitivity pass runs (problem, cost table, budget
- * parsing and the infeasible-budget error, uniform baselines); the sensitivity measurement is not
- * in the library yet, so the command stops there with an error (see sens_unavailable). It is not
- * yet registered in brecq.c (add {"search", bq_cmd_search, ...} there).
+ * Sensitivities: bq_sensitivity_fill (sw/sensitivity.h) on --images calibration images of the
+ * training split, cached in --cache (default: none) keyed by model, calibration set and candidates.
  */
 #include "cli.h"
 #include "costtab.h"
@@ -20,23 +18,11 @@
 #include "qmodel.h"
 #include "search.h"
 #include "search_model.h"
+#include "sensitivity.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The sensitivity measurement (Fisher-weighted block reconstruction error, BRECQ engine) is not in
- * the library yet. This placeholder refuses to run instead of inventing numbers; replace it with
- * the engine's bq_search_sens_fn (and its context: float model, calibration set, recipe, cache). */
-static int sens_unavailable(void *ctx, const bq_search_problem *p, int g, int n,
-                            const bq_search_cand *const *cands, double *sens, char *err,
-                            size_t errlen) {
-    (void)ctx; (void)n; (void)cands; (void)sens;
-    snprintf(err, errlen, "sensitivity measurement is not available in this build (group '%s'): "
-             "the BRECQ engine's sensitivity pass (issue 8) has not landed; `brecq search` cannot "
-             "choose an allocation without it", p->groups[g].name);
-    return -1;
-}
 
 /* Library messages start with "search: "; the CLI prefix already says so. */
 static const char *msg(const char *err) {
@@ -53,6 +39,7 @@ static void print_result(const char *name, const bq_search_result *r, double clo
 int bq_cmd_search(int argc, char **argv) {
     const char *model = NULL, *hw = NULL, *budget = NULL, *size_budget = NULL, *out = NULL;
     const char *report = NULL, *wbits_s = NULL, *abits_s = NULL, *seed_s = NULL;
+    const char *images_s = NULL, *cache = NULL, *data = NULL;
     bq_cli_opt opts[] = {
         {"model", 1, &model, "float model (.bqm or .onnx)"},
         {"hw", 1, &hw, "accelerator config (configs/hw/*.yaml)"},
@@ -64,6 +51,9 @@ int bq_cmd_search(int argc, char **argv) {
         {"seed", 1, &seed_s, "GA seed (default 1)"},
         {"out", 1, &out, "write the allocation as bits.yaml (for brecq quantize --bits)"},
         {"report", 1, &report, "write a JSON report (both solvers, per-layer bits and cycles)"},
+        {"images", 1, &images_s, "calibration images of the sensitivity pass (default 64)"},
+        {"cache", 1, &cache, "sensitivity cache file (reused when model/calibration/set match)"},
+        {"data", 1, &data, "Fashion-MNIST directory"},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
                           "usage: brecq search --model M --hw H --budget B [--out bits.yaml] "
@@ -81,8 +71,9 @@ int bq_cmd_search(int argc, char **argv) {
         bq_cli_error("search", "%s", msg(err));
         return 2;
     }
-    long seed = 1, size_bits = -1;
+    long seed = 1, size_bits = -1, images = 64;
     if (seed_s && bq_cli_int("search", "seed", seed_s, 0, 2147483647L, &seed)) return 2;
+    if (images_s && bq_cli_int("search", "images", images_s, 1, 60000, &images)) return 2;
     if (size_budget &&
         bq_cli_int("search", "size-budget", size_budget, 0, 9000000000000000000L, &size_bits))
         return 2;
@@ -93,7 +84,8 @@ int bq_cmd_search(int argc, char **argv) {
     bq_hw_net net;
     bq_costtab tab;
     bq_search_problem p;
-    int have_fp = 0, have_q = 0, have_net = 0, have_tab = 0, have_p = 0;
+    bq_dataset train;
+    int have_fp = 0, have_q = 0, have_net = 0, have_tab = 0, have_p = 0, have_train = 0;
     int *qb = NULL;
     bq_buf yb = {0}, jb = {0};
     rc = 1;
@@ -141,7 +133,16 @@ int bq_cmd_search(int argc, char **argv) {
         }
     printf("\n");
     fflush(stdout);
-    if (bq_search_fill_sens(&p, sens_unavailable, NULL, err, sizeof err)) goto fail;
+    if (bq_dataset_load(&train, data, "train", err, sizeof err)) goto fail;
+    have_train = 1;
+    bq_sens_opts so;
+    bq_sens_opts_default(&so);
+    so.n_images = (int)images;
+    so.cache_path = cache;
+    bq_sens_stats sst;
+    if (bq_sensitivity_fill(&p, &fp, &train, &so, &sst, err, sizeof err)) goto fail;
+    printf("  sensitivity: %d candidates measured, %d cached, %.1f s\n", sst.measured, sst.cached,
+           sst.seconds);
 
     bq_ga_params gp;
     bq_ga_params_default(&gp);
@@ -180,6 +181,7 @@ done:
     bq_buf_free(&yb);
     bq_buf_free(&jb);
     free(qb);
+    if (have_train) bq_dataset_free(&train);
     if (have_p) bq_search_free(&p);
     if (have_tab) bq_costtab_free(&tab);
     if (have_net) bq_hw_net_free(&net);
