@@ -29,7 +29,8 @@
 #include "progress.h"
 #include "quant.h"
 
-#define CHUNK 8             /* images per whole-network pass when building caches */
+#define CHUNK 4             /* images per whole-network pass when building caches (small: the
+                               train-mode whole-network executor is part of the peak memory) */
 #define STEP_MIN 1e-8f      /* learned steps are kept above this */
 #define CKPT_MAGIC "BQRCKPT1"
 
@@ -417,7 +418,11 @@ typedef struct {
     float *x;                  /* (N, in_c, in_h, in_w) normalised calibration images */
     /* per unit */
     size_t in_sz, out_sz;      /* floats per image at the unit input / output */
-    float *xin_q;              /* (N, in_sz) input from the quantized network */
+    float *xin_q;              /* (N, in_sz) input from the quantized network (float) */
+    uint8_t *xin_qc;           /* the same as codes, when it is quantized (in_s, in_z): exact and
+                                  a quarter of the memory (the joint QDrop stage caches 3 tensors) */
+    float in_s;
+    int32_t in_z;
     float *xin_fp;             /* (N, in_sz) input from the FP network */
     float *y_fp;               /* (N, out_sz) FP target */
     uint8_t *fw;               /* (N, out_sz) Fisher weights (log-coded, fisher.h) */
@@ -458,17 +463,23 @@ static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int n
     double t0 = bq_now();
     c->in_sz = bq_node_size(&m->nodes[u->in]);
     c->out_sz = bq_node_size(&m->nodes[u->hi]);
-    free(c->xin_q); free(c->xin_fp); free(c->y_fp); free(c->fw); free(c->g); free(c->fp_logits);
+    free(c->xin_q); free(c->xin_qc); free(c->xin_fp); free(c->y_fp); free(c->fw); free(c->g);
+    free(c->fp_logits);
     c->xin_q = c->xin_fp = c->y_fp = NULL; c->fw = NULL; c->g = NULL; c->fp_logits = NULL;
+    c->xin_qc = NULL;
+    int ina = X->q->node_aq[u->in];
+    int codes = need_q && q_act && ina >= 0 && X->q->aq[ina].bits > 0;
+    if (codes) { c->in_s = X->q->aq[ina].scale; c->in_z = X->q->aq[ina].zero; }
     c->y_fp = malloc(sizeof(float) * N * c->out_sz);
-    if (need_q) c->xin_q = malloc(sizeof(float) * N * c->in_sz);
+    if (need_q && codes) c->xin_qc = malloc((size_t)N * c->in_sz);
+    else if (need_q) c->xin_q = malloc(sizeof(float) * N * c->in_sz);
     if (need_fp) c->xin_fp = malloc(sizeof(float) * N * c->in_sz);
     if (fisher) {
         c->fw = malloc((size_t)N * c->out_sz);
         c->g = malloc(sizeof(float) * CHUNK * c->out_sz);
         c->fp_logits = malloc(sizeof(float) * (size_t)CHUNK * ncls);
     }
-    if (!c->y_fp || (need_q && !c->xin_q) || (need_fp && !c->xin_fp) ||
+    if (!c->y_fp || (need_q && !c->xin_q && !c->xin_qc) || (need_fp && !c->xin_fp) ||
         (fisher && (!c->fw || !c->g || !c->fp_logits))) {
         ERR("reconstruct: out of memory caching unit '%s' (%d images)", u->name, N);
         return -1;
@@ -488,7 +499,14 @@ static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int n
         for (int s = 0; s < N; s += CHUNK) {
             int n = N - s < CHUNK ? N - s : CHUNK;
             net_forward(X, s, n, u->in);
-            memcpy(c->xin_q + (size_t)s * c->in_sz, X->ex.act[u->in], sizeof(float) * n * c->in_sz);
+            const float *a = X->ex.act[u->in];
+            if (c->xin_qc) {   /* on the grid: x = (code - z) * s exactly, as bq_aq_fake made it */
+                uint8_t *dst = c->xin_qc + (size_t)s * c->in_sz;
+                for (size_t k = 0; k < (size_t)n * c->in_sz; k++)
+                    dst[k] = (uint8_t)(nearbyint((double)a[k] / (double)c->in_s) + c->in_z);
+            } else {
+                memcpy(c->xin_q + (size_t)s * c->in_sz, a, sizeof(float) * n * c->in_sz);
+            }
         }
     }
     /* Fisher: g = dKL(fp || q)/d(unit output) by a real backward pass through the rest of the
@@ -693,8 +711,18 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     for (int t = 0; t < iters; t++) {
         for (int b = 0; b < B; b++) idx[b] = (int)bq_rng_below(&rng, (uint32_t)N);
         const float *src = stage == ST_B ? X->c.xin_fp : X->c.xin_q;
-        for (int b = 0; b < B; b++)
-            memcpy(xb + b * in_sz, src + (size_t)idx[b] * in_sz, sizeof(float) * in_sz);
+        if (stage != ST_B && X->c.xin_qc) {
+            const float cs = X->c.in_s;
+            const int32_t cz = X->c.in_z;
+            for (int b = 0; b < B; b++) {
+                const uint8_t *qc = X->c.xin_qc + (size_t)idx[b] * in_sz;
+                float *d = xb + b * in_sz;
+                for (size_t k = 0; k < in_sz; k++) d[k] = (float)((int32_t)qc[k] - cz) * cs;
+            }
+        } else {
+            for (int b = 0; b < B; b++)
+                memcpy(xb + b * in_sz, src + (size_t)idx[b] * in_sz, sizeof(float) * in_sz);
+        }
         if (stage == ST_B && in_quant)
             bq_lsq_forward(xb, xb, B * in_sz, q->aq[ina].scale, q->aq[ina].zero,
                            (int)bq_qmax(q->aq[ina].bits));
@@ -1010,7 +1038,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
     bq_progress_end(&X.prog, "%s: %d steps done", bq_method_name(r->method), ns);
     rc = 0;
 out:
-    free(X.c.x); free(X.c.xin_q); free(X.c.xin_fp); free(X.c.y_fp); free(X.c.fw); free(X.c.g);
+    free(X.c.x); free(X.c.xin_q); free(X.c.xin_qc); free(X.c.xin_fp); free(X.c.y_fp); free(X.c.fw); free(X.c.g);
     free(X.c.fp_logits);
     free(units); free(steps); free(cidx);
     if (stats) stats->seconds = bq_now() - t_start;
