@@ -18,8 +18,14 @@ bench-recon: $(BUILD)/bench_recon
 	$(BUILD)/bench_recon $(BUILD)/bench/recon.json
 BENCH_TARGETS += bench-recon
 
+# The script runs from a private copy: bash reads a script while it executes it, so editing
+# sw/results.sh during a multi-hour run must not change the running one.
+RESULTS_DIR ?= build/results
+export RESULTS_DIR
 results: $(BUILD)/brecq
-	nice -n 10 bash sw/results.sh
+	@mkdir -p $(RESULTS_DIR)
+	cp sw/results.sh $(RESULTS_DIR)/results.sh.run
+	nice -n 10 bash $(RESULTS_DIR)/results.sh.run
 results-render:
 	bash sw/results.sh --only-render
 CLEAN_DIRS += build/results
