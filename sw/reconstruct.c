@@ -62,6 +62,7 @@ typedef struct {
     float *s;                  /* [n_aq] live steps */
     double *ds;                /* [n_aq] step gradients */
     double flops;              /* GEMM flops of one forward + backward at batch B */
+    bq_conv_impl impl;         /* conv implementation (BQ_CONV=direct|im2col, ops.h) */
 } runner;
 
 static int conv_shape(bq_conv_shape *cs, const bq_model *m, int i, int n) {
@@ -107,6 +108,7 @@ static int rn_init(runner *r, const bq_qmodel *q, int lo, int hi, int ext, int B
     r->q = q;
     r->m = &q->model;
     r->lo = lo; r->hi = hi; r->ext = ext; r->B = B; r->train = train;
+    r->impl = bq_conv_impl_from_env();
     const bq_model *m = r->m;
     int nn = m->n_nodes;
     r->act = calloc((size_t)nn, sizeof(float *));
@@ -158,7 +160,9 @@ static int rn_init(runner *r, const bq_qmodel *q, int lo, int hi, int ext, int B
             r->w[i] = r->wq[i];
             if (nd->kind == BQ_OP_CONV) {
                 bq_conv_shape cs;
-                if (conv_shape(&cs, m, i, B)) {
+                int bad = conv_shape(&cs, m, i, B);
+                cs.impl = r->impl;
+                if (bad) {
                     ERR("reconstruct: bad conv geometry at '%s'", nd->name);
                     rn_free(r);
                     return -1;
@@ -251,6 +255,7 @@ static void rn_forward(runner *r, int n) {
         case BQ_OP_CONV: {
             bq_conv_shape cs;
             conv_shape(&cs, m, i, n);
+            cs.impl = r->impl;
             bq_conv2d_forward(out, a, r->w[i], r->bias[i], &cs, r->scratch);
             break;
         }
@@ -317,6 +322,7 @@ static void rn_backward(runner *r, int n) {
             if (da || r->dw[i]) {
                 bq_conv_shape cs;
                 conv_shape(&cs, m, i, n);
+                cs.impl = r->impl;
                 bq_conv2d_backward(da, r->dw[i], NULL, dout, a, r->w[i], &cs, r->scratch);
             }
             break;
