@@ -935,6 +935,14 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
             r->mixed_cycles = b->mixed_cyc;
             r->uniform_cycles = b->uni_cyc;
             b->p_value = r->p_value;
+            {   /* rows so far (a long acceptance run reports finished budgets as it goes) */
+                bq_buf j = {0};
+                bq_mp_rows_json(res->rows, res->n_rows, &j);
+                pathf(tmp, sizeof tmp, &F, "mixed_vs_uniform.json");
+                int e = write_buf(tmp, &j, err, errlen);
+                bq_buf_free(&j);
+                if (e) goto out2;
+            }
             fprintf(stderr, "flow: budget %s: mixed %.2f %% (%lld cyc) vs uniform W%dA%d %.2f %% "
                     "(%lld cyc), McNemar b=%d c=%d p=%.4g\n", b->label, b->mixed_top1,
                     (long long)b->mixed_cyc, b->uw, b->ua, b->uni_top1, (long long)b->uni_cyc,
@@ -1042,10 +1050,13 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
         }
         int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
         if (!ub) { seterr(err, errlen, "out of memory"); goto out2; }
+        int64_t maxb = 0;   /* uniform points up to 5 % above the largest budget (plot range) */
+        for (int i = 0; i < nb + np; i++) maxb = B[i].budget > maxb ? B[i].budget : maxb;
         for (int wi = 0; wi < c->space.n_wbits; wi++)
             for (int ai = 0; ai < c->space.n_abits && nu_pts < 64; ai++) {
                 int w = c->space.wbits[wi], a = c->space.abits[ai];
                 bq_search_uniform_bits(p, w, a, ub);
+                if ((double)bq_search_total_cycles(p, ub) > 1.05 * (double)maxb) continue;
                 double t;
                 fprintf(stderr, "flow: RTN front: uniform W%dA%d\n", w, a);
                 if (rtn_top1(&F, ub, &t, err, errlen)) { free(ub); goto out2; }
@@ -1217,7 +1228,8 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
                       export_status, cosim_status);
         if (c->rtn_pareto) {
             bq_buf_printf(m, "## 8. Round-to-nearest front (no reconstruction; fake-quant top-1 "
-                          "on the first %d test images)\n\n| allocation | cycles (table) | top-1 "
+                          "on the first %d test images; uniform settings up to 1.05x the largest "
+                          "budget)\n\n| allocation | cycles (table) | top-1 "
                           "|\n|---|---|---|\n", c->rtn_images);
             for (int i = 0; i < nb + np; i++)
                 bq_buf_printf(m, "| mixed @ %s | %lld | %.2f %% |\n", B[i].label,
