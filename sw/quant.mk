@@ -1,10 +1,4 @@
 # sw/quant.mk — quantizers, integer reference, export (issue 3).
-# `brecq quantize` calls the BRECQ engine (sw/reconstruct.c) for methods other than rtn; the CLI is
-# told whether the engine is part of this build (a header alone is not enough to link).
-ifneq ($(wildcard sw/reconstruct.c),)
-CFLAGS     += -DBQ_HAVE_RECONSTRUCT=1
-CFLAGS_SAN += -DBQ_HAVE_RECONSTRUCT=1
-endif
 
 # End-to-end smoke test of the quantization CLI on a barely trained fres20 (a few CPU seconds):
 # quantize (rtn W4A4) -> eval --int on 50 images (integer == fake-quant argmax) -> export for tiny ->

@@ -7,9 +7,7 @@
 #include "qmodel.h"
 #include "recipe.h"
 
-#ifdef BQ_HAVE_RECONSTRUCT   /* set by sw/quant.mk when sw/reconstruct.c is in the build */
 #include "reconstruct.h"
-#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,20 +74,9 @@ int bq_cmd_quantize(int argc, char **argv) {
         return 2;
     }
     if (bq_cli_threads("quantize", threads)) return 2;
-#ifndef BQ_HAVE_RECONSTRUCT
-    (void)run_dir;
-#endif
     char err[512];
     bq_recipe r;
     if (bq_recipe_load(&r, recipe, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); return 2; }
-#ifndef BQ_HAVE_RECONSTRUCT
-    if (r.method != BQ_METHOD_RTN) {
-        bq_cli_error("quantize", "%s: method '%s' not available in this build (the BRECQ engine, "
-                     "sw/reconstruct.h, is not built in); use method: rtn", recipe,
-                     bq_method_name(r.method));
-        return 2;
-    }
-#endif
     double t0 = now_s();
     bq_model m;
     if (bq_cli_load_model("quantize", model, &m)) return 1;
@@ -119,12 +106,10 @@ int bq_cmd_quantize(int argc, char **argv) {
             goto out;
         }
     } else {
-#ifdef BQ_HAVE_RECONSTRUCT
         if (bq_reconstruct(&q, &m, &r, &train, run_dir, err, sizeof(err))) {
             bq_cli_error("quantize", "%s", err);
             goto out;
         }
-#endif
     }
     if (bq_qmodel_save(&q, out, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
     if (print) bq_qmodel_print(&q, stderr);
