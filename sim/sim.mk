@@ -26,20 +26,24 @@ SIM_VFLAGS   := --sc --exe --build --trace-fst -Wall -Wno-fatal --assert -j 2 \
 # the C driver, compiled with gcc per config (the register map comes from build/gen/<cfg>/hw_params.h)
 $(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*.h hw_model/*.h) $(BUILD)/gen/%/hw_params.h
 	@mkdir -p $(SIM_B)/$*/obj
-	@for f in $(SIM_DRV_SRCS); do \
-	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(BUILD)/gen/$* -c $$f -o $(SIM_B)/$*/obj/$$(basename $$f .c).o || exit 1; done
-	@rm -f $@; ar rcs $@ $(patsubst sim/%.c,$(SIM_B)/$*/obj/%.o,$(SIM_DRV_SRCS))
+	@flock $(SIM_B)/$*/.lock sh -c 'for f in $(SIM_DRV_SRCS); do \
+	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(BUILD)/gen/$* -c $$f -o $(SIM_B)/$*/obj/$$(basename $$f .c).o || exit 1; done; \
+	  rm -f $@.tmp; ar rcs $@.tmp $(patsubst sim/%.c,$(SIM_B)/$*/obj/%.o,$(SIM_DRV_SRCS)) && mv -f $@.tmp $@'
 
 # the SystemC simulator of config <cfg>
 $(SIM_B)/%/cosim: $(HW_SV) sim/cosim_main.cpp $(SIM_HDRS) $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a \
                   $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
-	@mkdir -p $(SIM_B)/$*/v && rm -f $(SIM_B)/$*/v/cosim   # relink: verilator does not track -LDFLAGS libraries
-	@nice -n 10 verilator $(SIM_VFLAGS) -Mdir $(SIM_B)/$*/v --top-module bqa_top -Ihw -I$(BUILD)/gen/$* \
+	@mkdir -p $(SIM_B)/$*/v
+	@# one build at a time per config (make test / make bench of other sessions may run concurrently);
+	@# v/cosim_sim is removed first: verilator's makefile does not track the -LDFLAGS libraries (and its
+	@# VPATH includes the parent directory, so the exe must not be called like build/sim/<cfg>/cosim)
+	@flock $(SIM_B)/$*/.lock sh -c 'rm -f $(SIM_B)/$*/v/cosim_sim && nice -n 10 verilator $(SIM_VFLAGS) \
+	  -Mdir $(SIM_B)/$*/v --top-module bqa_top -Ihw -I$(BUILD)/gen/$* \
 	  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/$(BUILD)/gen/$*" \
 	  -LDFLAGS "$(CURDIR)/$(SIM_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
-	  -o cosim $(HW_SV) $(CURDIR)/sim/cosim_main.cpp > $(SIM_B)/$*/build.log 2>&1 \
+	  -o cosim_sim $(HW_SV) $(CURDIR)/sim/cosim_main.cpp > $(SIM_B)/$*/build.log 2>&1 \
+	  && cp $(SIM_B)/$*/v/cosim_sim $@.tmp && mv -f $@.tmp $@' \
 	  || { tail -40 $(SIM_B)/$*/build.log; exit 1; }
-	@cp $(SIM_B)/$*/v/cosim $@.tmp && mv -f $@.tmp $@   # rename: the old binary may be running
 
 # the board program (memory-mapped backend): compiled and linked, never run here
 $(SIM_B)/%/cosim_board: sim/cosim_board.c $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a
