@@ -8,6 +8,9 @@
 #   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny -> Fmax, utilisation
 # Parameters come from build/gen/<cfg>/hw_params.svh (hw_model's generator).
 
+# `make fpga` needs the open iCE40 flow from Debian (deps-check/deps expand DEB_PKGS lazily).
+DEB_PKGS  += nextpnr-ice40 fpga-icestorm
+
 HW_SV     := $(sort $(wildcard hw/bqa_*.sv))
 HW_B      := $(BUILD)/hw
 HW_TBH    := tests/hw/bqa_tb.h tests/hw/bqa_prog.h
