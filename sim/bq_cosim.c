@@ -291,23 +291,6 @@ static int run_prepared(prep_layer *P, const bq_acc *acc, const uint8_t *in, con
     return 0;
 }
 
-/* Host max pool of codes (numerics §5), the same loop as the integer reference's. */
-static void host_maxpool(uint8_t *out, const uint8_t *in, const bq_node *nd, const bq_node *pin) {
-    for (int ch = 0; ch < nd->c; ch++)
-        for (int oy = 0; oy < nd->h; oy++)
-            for (int ox = 0; ox < nd->w; ox++) {
-                int best = -1;
-                for (int ky = 0; ky < nd->kh; ky++)
-                    for (int kx = 0; kx < nd->kw; kx++) {
-                        int iy = oy * nd->stride_h - nd->pad_t + ky, ix = ox * nd->stride_w - nd->pad_l + kx;
-                        if (iy < 0 || iy >= pin->h || ix < 0 || ix >= pin->w) continue;
-                        int v = in[((size_t)ch * pin->h + iy) * pin->w + ix];
-                        if (v > best) best = v;
-                    }
-                out[((size_t)ch * nd->h + oy) * nd->w + ox] = (uint8_t)(best < 0 ? 0 : best);
-            }
-}
-
 static void note_first(bq_cosim_result *r, int image, const char *layer, int c, int p, int wout,
                        long want, long got) {
     if (r->first.valid) return;
@@ -494,7 +477,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
                 const bq_node *pin = &m->nodes[nd->in[0]];
                 const uint8_t *src = codes[nd->in[0]];
                 if (nd->kind == BQ_OP_GAP) bq_intref_gap(codes[E->node], src, pin->c, pin->h * pin->w);
-                else if (nd->kind == BQ_OP_MAXPOOL) host_maxpool(codes[E->node], src, nd, pin);
+                else if (nd->kind == BQ_OP_MAXPOOL) bq_intref_maxpool(codes[E->node], src, nd, pin);
                 else memcpy(codes[E->node], src, osz);
                 const uint8_t *want = net.codes[E->node] + (size_t)b * osz;
                 for (size_t i = 0; i < osz; i++)

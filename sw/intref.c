@@ -358,7 +358,7 @@ void bq_intref_gap(uint8_t *out, const uint8_t *in, int c, int hw) {
     }
 }
 
-static void maxpool_codes(uint8_t *out, const uint8_t *in, const bq_node *nd, const bq_node *pin) {
+void bq_intref_maxpool(uint8_t *out, const uint8_t *in, const bq_node *nd, const bq_node *pin) {
     for (int ch = 0; ch < nd->c; ch++)
         for (int oy = 0; oy < nd->h; oy++)
             for (int ox = 0; ox < nd->w; ox++) {
@@ -404,7 +404,7 @@ void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
             const uint8_t *src = net->codes[nd->in[0]] + (size_t)b * isz;
             uint8_t *dst = net->codes[i] + (size_t)b * osz;
             if (nd->kind == BQ_OP_GAP) bq_intref_gap(dst, src, pin->c, pin->h * pin->w);
-            else if (nd->kind == BQ_OP_MAXPOOL) maxpool_codes(dst, src, nd, pin);
+            else if (nd->kind == BQ_OP_MAXPOOL) bq_intref_maxpool(dst, src, nd, pin);
             else memcpy(dst, src, osz);   /* flatten */
         }
     }

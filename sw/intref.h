@@ -97,5 +97,8 @@ void bq_intref_layer(const bq_ilayer *L, const uint8_t *in, const uint8_t *res, 
                      int32_t *raw, int32_t *col, int32_t *acc, int32_t *asum);
 /* GAP of codes: in (c, hw) -> out (c): floor((2*sum + hw) / (2*hw)). */
 void bq_intref_gap(uint8_t *out, const uint8_t *in, int c, int hw);
+/* Max pool of one image's codes (numerics §5: same scale and zero point; out-of-image taps never
+ * win). nd is the pool node, pin its input node: out (nd->c, nd->h, nd->w) from in (pin->c, h, w). */
+void bq_intref_maxpool(uint8_t *out, const uint8_t *in, const bq_node *nd, const bq_node *pin);
 
 #endif
