@@ -28,4 +28,4 @@ results: $(BUILD)/brecq
 	nice -n 10 bash $(RESULTS_DIR)/results.sh.run
 results-render:
 	bash sw/results.sh --only-render
-CLEAN_DIRS += build/results
+# build/results is the multi-session cache of finished cells: `make clean` keeps it (rm -rf it by hand)
