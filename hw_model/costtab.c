@@ -1,18 +1,11 @@
 /* costtab.c — hardware view of a network, exact network latency, cost table. See costtab.h. */
+#include "errmsg.h"
 #include "costtab.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int bq_hw_net_init(bq_hw_net *net, int cap) {
     memset(net, 0, sizeof *net);
@@ -135,12 +128,12 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
     char lerr[256];
     int rc = -1;
     if (!t->t || !t->o || !t->r || !t->in_q || !t->out_q || !t->res_q) {
-        seterr(err, errlen, "out of memory building the cost table");
+        bq_seterr(err, errlen, "out of memory building the cost table");
         goto cleanup;
     }
     t->qidx = malloc(sizeof(uint16_t) * 3 * (size_t)(n ? n : 1));
     if (!t->qidx || net->nq > 65534) {
-        seterr(err, errlen, "out of memory building the cost table");
+        bq_seterr(err, errlen, "out of memory building the cost table");
         goto cleanup;
     }
     for (int i = 0; i < n; i++) {
@@ -157,7 +150,7 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
             for (int a = 1; a <= 8; a++) {
                 int64_t c = cycles_at(cfg, l, w, a, 8, 8, &pr, lerr, sizeof lerr);
                 if (c > INT32_MAX) {
-                    seterr(err, errlen, "layer '%s': %lld cycles do not fit the table's 32-bit "
+                    bq_seterr(err, errlen, "layer '%s': %lld cycles do not fit the table's 32-bit "
                            "entries", l->name, (long long)c);
                     goto cleanup;
                 }
@@ -165,7 +158,7 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
                 feasible += c >= 0;
             }
         if (!feasible) {
-            seterr(err, errlen, "%s (at every bit-width)", lerr);
+            bq_seterr(err, errlen, "%s (at every bit-width)", lerr);
             goto cleanup;
         }
         int64_t ref = t->t[i * 64 + 63];

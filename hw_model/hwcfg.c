@@ -6,6 +6,7 @@
  * value's position, then checks required keys and the cross-field rules (bq_hwcfg_validate's
  * rules, reported at the position of the key involved).
  */
+#include "errmsg.h"
 #include "hwcfg.h"
 
 #include <errno.h>
@@ -62,14 +63,6 @@ static const hwcfg_row kSchema[] = {
 };
 #undef ROW
 enum { NROWS = (int)(sizeof kSchema / sizeof kSchema[0]) };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int is_pow2(long long v) { return v > 0 && (v & (v - 1)) == 0; }
 
@@ -137,7 +130,7 @@ static int set_value(loader *ld, int r, const yaml_node_t *v) {
     const char *s;
     char *end;
     if (scalar_text(v, &s) != 0) {
-        seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be %s, got a %s; write '%s: <value>'",
+        bq_seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be %s, got a %s; write '%s: <value>'",
                POS(v->start_mark), row->key,
                row->type == HT_STR ? "a string" : row->type == HT_INT ? "an integer" : "a number",
                v->type == YAML_MAPPING_NODE ? "mapping" : "sequence", strrchr(row->key, '.')
@@ -150,7 +143,7 @@ static int set_value(loader *ld, int r, const yaml_node_t *v) {
     if (row->type == HT_STR) {
         size_t l = strlen(s);
         if (l < (size_t)row->min || l > (size_t)row->max) {
-            seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be %d..%d characters long, got %zu",
+            bq_seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be %d..%d characters long, got %zu",
                    POS(v->start_mark), row->key, (int)row->min, (int)row->max, l);
             return -1;
         }
@@ -158,7 +151,7 @@ static int set_value(loader *ld, int r, const yaml_node_t *v) {
             char c = s[i];
             if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '-')) {
-                seterr(ld->err, ld->errlen,
+                bq_seterr(ld->err, ld->errlen,
                        "%s:%d:%d: '%s' must use only letters, digits, '_' and '-', got '%s'",
                        POS(v->start_mark), row->key, s);
                 return -1;
@@ -171,17 +164,17 @@ static int set_value(loader *ld, int r, const yaml_node_t *v) {
         errno = 0;
         long long x = strtoll(s, &end, 10);
         if (quoted || *s == 0 || *end != 0 || errno) {
-            seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be an integer, got '%s'",
+            bq_seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be an integer, got '%s'",
                    POS(v->start_mark), row->key, s);
             return -1;
         }
         if ((double)x < row->min || (double)x > row->max) {
-            seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be in [%.0f, %.0f] (%s), got %lld",
+            bq_seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be in [%.0f, %.0f] (%s), got %lld",
                    POS(v->start_mark), row->key, row->min, row->max, row->what, x);
             return -1;
         }
         if ((row->flags & HF_POW2) && !is_pow2(x)) {
-            seterr(ld->err, ld->errlen,
+            bq_seterr(ld->err, ld->errlen,
                    "%s:%d:%d: '%s' must be a power of two (%s), got %lld", POS(v->start_mark),
                    row->key, row->what, x);
             return -1;
@@ -192,12 +185,12 @@ static int set_value(loader *ld, int r, const yaml_node_t *v) {
     errno = 0;
     double x = strtod(s, &end);
     if (quoted || *s == 0 || *end != 0 || errno || !isfinite(x)) {
-        seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be a number, got '%s'",
+        bq_seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be a number, got '%s'",
                POS(v->start_mark), row->key, s);
         return -1;
     }
     if (x < row->min || x > row->max) {
-        seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be in [%g, %g] (%s), got %g",
+        bq_seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be in [%g, %g] (%s), got %g",
                POS(v->start_mark), row->key, row->min, row->max, row->what, x);
         return -1;
     }
@@ -209,10 +202,10 @@ static int set_value(loader *ld, int r, const yaml_node_t *v) {
 static int walk(loader *ld, const yaml_node_t *map, const char *prefix) {
     if (map->type != YAML_MAPPING_NODE) {
         if (*prefix)
-            seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be a mapping of keys (indented "
+            bq_seterr(ld->err, ld->errlen, "%s:%d:%d: '%s' must be a mapping of keys (indented "
                    "'key: value' lines)", POS(map->start_mark), prefix);
         else
-            seterr(ld->err, ld->errlen, "%s:%d:%d: the document must be a mapping of keys "
+            bq_seterr(ld->err, ld->errlen, "%s:%d:%d: the document must be a mapping of keys "
                    "(name, clock_mhz, array, buffers, memory)", POS(map->start_mark));
         return -1;
     }
@@ -227,21 +220,21 @@ static int walk(loader *ld, const yaml_node_t *map, const char *prefix) {
         const yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
         const char *ks;
         if (!k || !v || scalar_text(k, &ks) != 0) {
-            seterr(ld->err, ld->errlen, "%s:%d:%d: keys must be plain words",
+            bq_seterr(ld->err, ld->errlen, "%s:%d:%d: keys must be plain words",
                    POS(k ? k->start_mark : map->start_mark));
             return -1;
         }
         char path[96];
         if (snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", ks) >=
             (int)sizeof path) {
-            seterr(ld->err, ld->errlen, "%s:%d:%d: key '%s' is too long", POS(k->start_mark),
+            bq_seterr(ld->err, ld->errlen, "%s:%d:%d: key '%s' is too long", POS(k->start_mark),
                    ks);
             return -1;
         }
         int r = find_row(path);
         if (r >= 0) {
             if (ld->seen[r]) {
-                seterr(ld->err, ld->errlen, "%s:%d:%d: duplicate key '%s' (first given at line "
+                bq_seterr(ld->err, ld->errlen, "%s:%d:%d: duplicate key '%s' (first given at line "
                        "%d); keep one", POS(k->start_mark), path, (int)ld->mark[r].line + 1);
                 return -1;
             }
@@ -251,7 +244,7 @@ static int walk(loader *ld, const yaml_node_t *map, const char *prefix) {
         } else if (is_section(path)) {
             for (int i = 0; i < ld->nsec; i++)
                 if (strcmp(ld->sec_name[i], path) == 0) {
-                    seterr(ld->err, ld->errlen, "%s:%d:%d: duplicate section '%s' (first given "
+                    bq_seterr(ld->err, ld->errlen, "%s:%d:%d: duplicate section '%s' (first given "
                            "at line %d); merge them", POS(k->start_mark), path,
                            (int)ld->sec_mark[i].line + 1);
                     return -1;
@@ -260,7 +253,7 @@ static int walk(loader *ld, const yaml_node_t *map, const char *prefix) {
         } else {
             char known[256];
             known_keys(prefix, known, sizeof known);
-            seterr(ld->err, ld->errlen, "%s:%d:%d: unknown key '%s'; known keys%s%s%s: %s",
+            bq_seterr(ld->err, ld->errlen, "%s:%d:%d: unknown key '%s'; known keys%s%s%s: %s",
                    POS(k->start_mark), path, *prefix ? " in '" : "", prefix,
                    *prefix ? "'" : "", known);
             return -1;
@@ -282,35 +275,35 @@ static int check_rules(const bq_hwcfg *c, const char *fname, const yaml_mark_t *
     } while (0)
     if (c->read_bytes_per_cycle * 8 > c->mem_width_bits) {
         AT("memory.read_bytes_per_cycle");
-        seterr(err, errlen, "%s'memory.read_bytes_per_cycle' must not exceed memory.width_bits/8 "
+        bq_seterr(err, errlen, "%s'memory.read_bytes_per_cycle' must not exceed memory.width_bits/8 "
                "= %d (one beat per cycle at most), got %d", pos, c->mem_width_bits / 8,
                c->read_bytes_per_cycle);
         return -1;
     }
     if (c->write_bytes_per_cycle * 8 > c->mem_width_bits) {
         AT("memory.write_bytes_per_cycle");
-        seterr(err, errlen, "%s'memory.write_bytes_per_cycle' must not exceed memory.width_bits/8"
+        bq_seterr(err, errlen, "%s'memory.write_bytes_per_cycle' must not exceed memory.width_bits/8"
                " = %d (one beat per cycle at most), got %d", pos, c->mem_width_bits / 8,
                c->write_bytes_per_cycle);
         return -1;
     }
     if ((c->mem_width_bits / 8) % c->read_bytes_per_cycle != 0) {
         AT("memory.read_bytes_per_cycle");
-        seterr(err, errlen, "%s'memory.read_bytes_per_cycle' must divide memory.width_bits/8 = %d"
+        bq_seterr(err, errlen, "%s'memory.read_bytes_per_cycle' must divide memory.width_bits/8 = %d"
                " (a beat every whole number of cycles), got %d", pos, c->mem_width_bits / 8,
                c->read_bytes_per_cycle);
         return -1;
     }
     if ((c->mem_width_bits / 8) % c->write_bytes_per_cycle != 0) {
         AT("memory.write_bytes_per_cycle");
-        seterr(err, errlen, "%s'memory.write_bytes_per_cycle' must divide memory.width_bits/8 = "
+        bq_seterr(err, errlen, "%s'memory.write_bytes_per_cycle' must divide memory.width_bits/8 = "
                "%d (a beat every whole number of cycles), got %d", pos, c->mem_width_bits / 8,
                c->write_bytes_per_cycle);
         return -1;
     }
     if (c->regions > c->weight_depth / 2 || c->regions > c->act_depth / 2) {
         AT("buffers.regions");
-        seterr(err, errlen, "%s'buffers.regions' must leave at least 2 words per region of "
+        bq_seterr(err, errlen, "%s'buffers.regions' must leave at least 2 words per region of "
                "weight_depth (%d) and act_depth (%d), got %d", pos, c->weight_depth,
                c->act_depth, c->regions);
         return -1;
@@ -319,7 +312,7 @@ static int check_rules(const bq_hwcfg *c, const char *fname, const yaml_mark_t *
         int wdk = c->mem_width_bits / c->dk;   /* words of Dk bits per memory beat (0 if Dk >= W) */
         if (c->dk < c->mem_width_bits && (c->dm % wdk || c->dn % wdk)) {
             AT("array.dk");
-            seterr(err, errlen, "%s'array.dk' (%d) is narrower than memory.width_bits (%d), so "
+            bq_seterr(err, errlen, "%s'array.dk' (%d) is narrower than memory.width_bits (%d), so "
                    "array.dm (%d) and array.dn (%d) must be multiples of width/dk = %d; widen dk "
                    "or change dm/dn", pos, c->dk, c->mem_width_bits, c->dm, c->dn, wdk);
             return -1;
@@ -327,20 +320,20 @@ static int check_rules(const bq_hwcfg *c, const char *fname, const yaml_mark_t *
     }
     if ((c->dm * c->dn * 32) % c->mem_width_bits != 0) {
         AT("array.dn");
-        seterr(err, errlen, "%sarray.dm*dn*32 (%d) must be a multiple of memory.width_bits (%d) "
+        bq_seterr(err, errlen, "%sarray.dm*dn*32 (%d) must be a multiple of memory.width_bits (%d) "
                "so a RAW32 output tile is whole beats; change dm or dn", pos,
                c->dm * c->dn * 32, c->mem_width_bits);
         return -1;
     }
     if ((c->dm * c->dn) % c->res_lanes != 0) {
         AT("array.res_lanes");
-        seterr(err, errlen, "%s'array.res_lanes' (%d) must divide array.dm*dn (%d)", pos,
+        bq_seterr(err, errlen, "%s'array.res_lanes' (%d) must divide array.dm*dn (%d)", pos,
                c->res_lanes, c->dm * c->dn);
         return -1;
     }
     if (c->requant_depth % c->dm != 0) {
         AT("buffers.requant_depth");
-        seterr(err, errlen, "%s'buffers.requant_depth' (%d) must be a multiple of array.dm (%d): "
+        bq_seterr(err, errlen, "%s'buffers.requant_depth' (%d) must be a multiple of array.dm (%d): "
                "one requant bank per row", pos, c->requant_depth, c->dm);
         return -1;
     }
@@ -355,7 +348,7 @@ int bq_hwcfg_validate(const bq_hwcfg *cfg, char *err, size_t errlen) {
         if (row->type == HT_INT) {
             int x = *(const int *)field;
             if (x < row->min || x > row->max || ((row->flags & HF_POW2) && !is_pow2(x))) {
-                seterr(err, errlen, "'%s' must be in [%.0f, %.0f]%s (%s), got %d", row->key,
+                bq_seterr(err, errlen, "'%s' must be in [%.0f, %.0f]%s (%s), got %d", row->key,
                        row->min, row->max, row->flags & HF_POW2 ? " and a power of two" : "",
                        row->what, x);
                 return -1;
@@ -363,14 +356,14 @@ int bq_hwcfg_validate(const bq_hwcfg *cfg, char *err, size_t errlen) {
         } else if (row->type == HT_FLOAT) {
             double x = *(const double *)field;
             if (!(x >= row->min && x <= row->max)) {
-                seterr(err, errlen, "'%s' must be in [%g, %g] (%s), got %g", row->key, row->min,
+                bq_seterr(err, errlen, "'%s' must be in [%g, %g] (%s), got %g", row->key, row->min,
                        row->max, row->what, x);
                 return -1;
             }
         } else {
             size_t l = strnlen(field, BQ_HWCFG_NAME_MAX);
             if (l < 1 || l >= BQ_HWCFG_NAME_MAX) {
-                seterr(err, errlen, "'%s' must be 1..%d characters", row->key,
+                bq_seterr(err, errlen, "'%s' must be 1..%d characters", row->key,
                        BQ_HWCFG_NAME_MAX - 1);
                 return -1;
             }
@@ -394,12 +387,12 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
     L.doc = &doc;
     L.cfg = cfg;
     if (!yaml_parser_initialize(&parser)) {
-        seterr(err, errlen, "%s: out of memory initialising the YAML parser", L.fname);
+        bq_seterr(err, errlen, "%s: out of memory initialising the YAML parser", L.fname);
         return -1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        seterr(err, errlen, "%s:%d:%d: YAML syntax error: %s%s%s", L.fname,
+        bq_seterr(err, errlen, "%s:%d:%d: YAML syntax error: %s%s%s", L.fname,
                (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
                parser.problem ? parser.problem : "unknown problem",
                parser.context ? " " : "", parser.context ? parser.context : "");
@@ -408,7 +401,7 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) {
-        seterr(err, errlen, "%s:1:1: the file is empty; it must define name, clock_mhz, array, "
+        bq_seterr(err, errlen, "%s:1:1: the file is empty; it must define name, clock_mhz, array, "
                "buffers and memory (see docs/hw_config.md)", L.fname);
         goto cleanup;
     }
@@ -431,7 +424,7 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
             for (int i = 0; i < L.nsec; i++)
                 if (strcmp(L.sec_name[i], sec) == 0) m = L.sec_mark[i];
         }
-        seterr(err, errlen, "%s:%d:%d: missing required key '%s' (%s)%s%s%s; add '%s: <value>'",
+        bq_seterr(err, errlen, "%s:%d:%d: missing required key '%s' (%s)%s%s%s; add '%s: <value>'",
                POS(m), key, kSchema[r].what, dot ? " in section '" : "", sec, dot ? "'" : "",
                dot ? dot + 1 : key);
         goto cleanup;
@@ -446,7 +439,7 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
                                   : parser.problem_mark;
             yaml_document_delete(&doc2);
             if (extra) {
-                seterr(err, errlen, "%s:%d:%d: a second YAML document ('---') is not allowed; "
+                bq_seterr(err, errlen, "%s:%d:%d: a second YAML document ('---') is not allowed; "
                        "one file describes one accelerator", POS(m));
                 goto cleanup;
             }
@@ -464,7 +457,7 @@ cleanup:
 int bq_hwcfg_load(bq_hwcfg *cfg, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        seterr(err, errlen, "%s: cannot open accelerator config: %s; pass a file like "
+        bq_seterr(err, errlen, "%s: cannot open accelerator config: %s; pass a file like "
                "configs/hw/tiny.yaml", path, strerror(errno));
         return -1;
     }
@@ -475,12 +468,12 @@ int bq_hwcfg_load(bq_hwcfg *cfg, const char *path, char *err, size_t errlen) {
         if (len + 4096 > cap) {
             cap = cap ? cap * 2 : 8192;
             if (cap > (1u << 24)) {
-                seterr(err, errlen, "%s: file too large for an accelerator config", path);
+                bq_seterr(err, errlen, "%s: file too large for an accelerator config", path);
                 goto cleanup;
             }
             char *nb = realloc(buf, cap);
             if (!nb) {
-                seterr(err, errlen, "%s: out of memory", path);
+                bq_seterr(err, errlen, "%s: out of memory", path);
                 goto cleanup;
             }
             buf = nb;
@@ -490,7 +483,7 @@ int bq_hwcfg_load(bq_hwcfg *cfg, const char *path, char *err, size_t errlen) {
         if (got == 0) break;
     }
     if (ferror(f)) {
-        seterr(err, errlen, "%s: read error", path);
+        bq_seterr(err, errlen, "%s: read error", path);
         goto cleanup;
     }
     rc = bq_hwcfg_parse(cfg, buf, len, path, err, errlen);

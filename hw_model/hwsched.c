@@ -2,6 +2,7 @@
  * hwsched.c — planning and emission of one layer's programs. See hwsched.h and
  * docs/latency_model.md (loop orders, token protocol, region placement).
  */
+#include "errmsg.h"
 #include "hwsched.h"
 #include "latency.h"
 
@@ -9,14 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -92,7 +85,7 @@ static int plan_base(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l
     while (p->acc_bits_needed < 63 && ((int64_t)1 << (p->acc_bits_needed - 1)) - 1 < p->acc_worst)
         p->acc_bits_needed++;
     if (p->acc_bits_needed > cfg->acc_bits) {
-        seterr(err, errlen, "layer '%s': the accumulator could overflow: K = %d terms at W%dA%d "
+        bq_seterr(err, errlen, "layer '%s': the accumulator could overflow: K = %d terms at W%dA%d "
                "reach |%lld| and need %d bits, the accelerator has %d; lower the bit-widths or "
                "split K over several layers", l->name, l->k, wb, ab, (long long)p->acc_worst,
                p->acc_bits_needed, cfg->acc_bits);
@@ -111,13 +104,13 @@ static int plan_base(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l
 
     int kmax_w = p->w_region / wb, kmax_a = p->a_region / ab;
     if (kmax_w < 1) {
-        seterr(err, errlen, "layer '%s': a weight region holds %d words per bank but one K word at "
+        bq_seterr(err, errlen, "layer '%s': a weight region holds %d words per bank but one K word at "
                "%d weight bits needs %d; raise buffers.weight_depth or lower buffers.regions",
                l->name, p->w_region, wb, wb);
         return -1;
     }
     if (kmax_a < 1) {
-        seterr(err, errlen, "layer '%s': an activation region holds %d words per bank but one K "
+        bq_seterr(err, errlen, "layer '%s': an activation region holds %d words per bank but one K "
                "word at %d activation bits needs %d; raise buffers.act_depth or lower "
                "buffers.regions", l->name, p->a_region, ab, ab);
         return -1;
@@ -158,7 +151,7 @@ static int plan_base(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l
         p->rq_all = 0;
         p->rq_slots = e_use / p->mt;
         if (p->rq_slots < 2 || l->groups == 1) {
-            seterr(err, errlen, "layer '%s': the requant RAM holds %d channels (%d entries per bank"
+            bq_seterr(err, errlen, "layer '%s': the requant RAM holds %d channels (%d entries per bank"
                    "), the layer needs %d per group and %d in total; raise "
                    "buffers.requant_depth to at least %lld", l->name, cfg->requant_depth, e_use,
                    p->m_pad, (int)(all * dm), (long long)(l->groups == 1 ? all * dm : 2 * p->m_pad));
@@ -178,7 +171,7 @@ static int plan_base(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l
     int64_t beats_w = (int64_t)p->kcw * dm * wordb / Wb, beats_a = (int64_t)p->kcw * dn * wordb / Wb;
     int64_t beats_q = (p->rq_all ? all : p->mt) * dm * 16 / Wb;
     if (beats_w > 65535 || beats_a > 65535 || beats_q > 65535) {
-        seterr(err, errlen, "layer '%s': a fetch burst would need more than 65535 beats (weights "
+        bq_seterr(err, errlen, "layer '%s': a fetch burst would need more than 65535 beats (weights "
                "%lld, activations %lld, requant %lld); use smaller buffer regions",
                l->name, (long long)beats_w, (long long)beats_a, (long long)beats_q);
         return -1;
@@ -311,7 +304,7 @@ static void push(emitter *em, int stage, bq_instr *in) {
     return;
 oom:
     em->bad = 1;
-    seterr(em->err, em->errlen, "layer '%s': out of memory building the program",
+    bq_seterr(em->err, em->errlen, "layer '%s': out of memory building the program",
            em->p->layer.name);
 }
 
@@ -327,7 +320,7 @@ static void iter_begin(emitter *em, int level) {
         if (nv) pr->itvirt[level] = nv;
         if (!nb || !nv) {
             em->bad = 1;
-            seterr(em->err, em->errlen, "out of memory building the program");
+            bq_seterr(em->err, em->errlen, "out of memory building the program");
             return;
         }
         pr->capit[level] = nc;
@@ -340,7 +333,7 @@ static void iter_begin(emitter *em, int level) {
 static uint32_t addr32(emitter *em, uint64_t a, const char *what) {
     if (a > 0xffffffffull && !em->bad) {
         em->bad = 2;
-        seterr(em->err, em->errlen, "layer '%s': the %s address 0x%llx does not fit 32 bits; "
+        bq_seterr(em->err, em->errlen, "layer '%s': the %s address 0x%llx does not fit 32 bits; "
                "place the operands lower in memory", em->p->layer.name, what,
                (unsigned long long)a);
     }
@@ -666,7 +659,7 @@ int bq_sched_gen_init(bq_sched_gen *g, bq_program *prog, const bq_sched_plan *p,
     const uint32_t al[5] = {g->ad.w, g->ad.a, g->ad.rq, g->ad.out, g->ad.res};
     for (int i = 0; i < 5; i++)
         if (al[i] % (uint32_t)Wb) {
-            seterr(err, errlen, "layer '%s': operand base addresses must be %d-byte aligned "
+            bq_seterr(err, errlen, "layer '%s': operand base addresses must be %d-byte aligned "
                    "(memory word), got 0x%x", l->name, Wb, al[i]);
             return -1;
         }

@@ -9,6 +9,7 @@
  * the port grant order matters, and it is the RTL's priority). Every token a stage waits for was
  * pushed by an event at or before its push cycle, so processing in time order is exact.
  */
+#include "errmsg.h"
 #include "latency.h"
 
 #include <stdarg.h>
@@ -17,14 +18,6 @@
 #include <string.h>
 
 #define INF INT64_MAX
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- token FIFO: visible times of pushed, not yet popped tokens (non-decreasing) ---- */
 typedef struct {
@@ -417,25 +410,25 @@ static int simulate(bq_latency *out, const bq_program *prog, bq_sched_gen *gen,
             if (ti->iter[0] >= 0 && try_skip(s, 0, ti->iter[0], bt)) continue;
         }
         if (step(s, best, bt) != 0) {
-            seterr(err, errlen, "layer '%s': out of memory in the latency model", p->layer.name);
+            bq_seterr(err, errlen, "layer '%s': out of memory in the latency model", p->layer.name);
             goto cleanup;
         }
     }
     for (int st = 0; st < BQ_NSTAGES; st++)
         if (s->pc[st] < prog->len[st] || s->phase[st]) {
-            seterr(err, errlen, "layer '%s': the program deadlocks (stage %d stuck at instruction "
+            bq_seterr(err, errlen, "layer '%s': the program deadlocks (stage %d stuck at instruction "
                    "%d of %d waiting for a token); this is a scheduler bug", p->layer.name, st,
                    s->pc[st], prog->len[st]);
             goto cleanup;
         }
     for (int t = 0; t < BQ_NTOK; t++)
         if (s->tq[t].n) {
-            seterr(err, errlen, "layer '%s': %d tokens left in FIFO %d at the end of the program "
+            bq_seterr(err, errlen, "layer '%s': %d tokens left in FIFO %d at the end of the program "
                    "(scheduler bug)", p->layer.name, s->tq[t].n, t);
             goto cleanup;
         }
     if (s->max_tokens > 255) {
-        seterr(err, errlen, "layer '%s': %d tokens outstanding in one FIFO; the RTL counts to 255 "
+        bq_seterr(err, errlen, "layer '%s': %d tokens outstanding in one FIFO; the RTL counts to 255 "
                "(scheduler bug)", p->layer.name, s->max_tokens);
         goto cleanup;
     }

@@ -1,6 +1,7 @@
 /*
  * export.c — the export package writer and checker (see export.h, docs/formats.md).
  */
+#include "errmsg.h"
 #include "export.h"
 
 #include <dirent.h>
@@ -18,14 +19,6 @@
 #include "intref.h"
 #include "model_io.h"
 #include "pack.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static uint32_t crc_of(const void *p, size_t n) { return (uint32_t)crc32(0L, (const Bytef *)p, (uInt)n); }
 static size_t align_up(size_t v) { return (v + BQ_EXPORT_ALIGN - 1) / BQ_EXPORT_ALIGN * BQ_EXPORT_ALIGN; }
@@ -74,7 +67,7 @@ static int write_hex(const char *path, const bq_buf *b, int wb, char *err, size_
         bq_buf_put(&h, line, (size_t)k);
     }
     int rc = h.oom ? -1 : bq_write_file_atomic(path, h.data, h.len, err, errlen);
-    if (h.oom) seterr(err, errlen, "%s: out of memory", path);
+    if (h.oom) bq_seterr(err, errlen, "%s: out of memory", path);
     bq_buf_free(&h);
     return rc;
 }
@@ -104,11 +97,11 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     bq_intnet net;
     char e2[384];
     if (n_tests < 0 || (n_tests > 0 && (!d || n_tests > d->n))) {
-        seterr(err, errlen, "test images: %d requested, %d available", n_tests, d ? d->n : 0);
+        bq_seterr(err, errlen, "test images: %d requested, %d available", n_tests, d ? d->n : 0);
         return -1;
     }
     if (bq_intnet_init(&net, q, n_tests > 0 ? n_tests : 1, e2, sizeof e2)) {
-        seterr(err, errlen, "model is not integer-ready: %s", e2);
+        bq_seterr(err, errlen, "model is not integer-ready: %s", e2);
         return -1;
     }
     int rc = -1, wb = hw->mem_width_bits / 8, nl = net.n_layers;
@@ -126,7 +119,7 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     for (int i = 0; i < m->n_nodes; i++)   /* names go into JSON strings unescaped */
         for (const char *c = m->nodes[i].name; *c; c++)
             if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
-                seterr(err, errlen, "node name '%s' contains a quote, backslash or control character; "
+                bq_seterr(err, errlen, "node name '%s' contains a quote, backslash or control character; "
                        "rename the node", m->nodes[i].name);
                 goto out;
             }
@@ -134,7 +127,7 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     for (int l = 0; l < nl; l++) {
         const bq_ilayer *L = &net.L[l];
         if (bq_pack_geom_init(&geo[l], L->M, L->K, L->N, hw->dm, hw->dn, hw->dk, hw->mem_width_bits)) {
-            seterr(err, errlen, "layer '%s': cannot tile M=%d K=%d N=%d on %dx%dx%d",
+            bq_seterr(err, errlen, "layer '%s': cannot tile M=%d K=%d N=%d on %dx%dx%d",
                    m->nodes[L->node].name, L->M, L->K, L->N, hw->dm, hw->dn, hw->dk);
             goto out;
         }
@@ -314,7 +307,7 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     /* write into DIR.tmp.PID, then swap */
     snprintf(tmpdir, sizeof tmpdir, "%s.tmp.%ld", dir, (long)getpid());
     if (file_exists(tmpdir)) remove_package_dir(tmpdir);
-    if (bq_mkdirs(tmpdir)) { seterr(err, errlen, "%s: cannot create directory: %s", tmpdir, strerror(errno)); tmpdir[0] = 0; goto out; }
+    if (bq_mkdirs(tmpdir)) { bq_seterr(err, errlen, "%s: cannot create directory: %s", tmpdir, strerror(errno)); tmpdir[0] = 0; goto out; }
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s.bin", tmpdir, names[i]);
         if (bq_write_file_atomic(path, bins[i]->data, bins[i]->len, err, errlen)) goto out;
@@ -327,15 +320,15 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     if (file_exists(dir)) {
         snprintf(path, sizeof path, "%s/manifest.json", dir);
         if (!file_exists(path)) {
-            seterr(err, errlen, "%s exists and is not an export package (no manifest.json); remove it "
+            bq_seterr(err, errlen, "%s exists and is not an export package (no manifest.json); remove it "
                    "or choose another --out", dir);
             goto out;
         }
         snprintf(olddir, sizeof olddir, "%s.old.%ld", dir, (long)getpid());
-        if (rename(dir, olddir)) { seterr(err, errlen, "%s: cannot move aside: %s", dir, strerror(errno)); goto out; }
+        if (rename(dir, olddir)) { bq_seterr(err, errlen, "%s: cannot move aside: %s", dir, strerror(errno)); goto out; }
     }
     if (rename(tmpdir, dir)) {
-        seterr(err, errlen, "%s: cannot rename %s into place: %s", dir, tmpdir, strerror(errno));
+        bq_seterr(err, errlen, "%s: cannot rename %s into place: %s", dir, tmpdir, strerror(errno));
         if (olddir[0]) rename(olddir, dir);
         goto out;
     }
@@ -344,7 +337,7 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     rc = 0;
     goto out;
 oom:
-    seterr(err, errlen, "out of memory");
+    bq_seterr(err, errlen, "out of memory");
 out:
     if (rc && tmpdir[0]) remove_package_dir(tmpdir);
     bq_buf_free(&W); bq_buf_free(&RQ); bq_buf_free(&T); bq_buf_free(&J);
@@ -382,12 +375,12 @@ static int mint(mf *f, yaml_node_t *map, const char *where, const char *key, lon
     long long x = 0;
     if (v && v->type == YAML_SCALAR_NODE) x = strtoll((const char *)v->data.scalar.value, &end, 10);
     if (!v || v->type != YAML_SCALAR_NODE || end == (char *)v->data.scalar.value || *end) {
-        seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing or not an integer", f->dir,
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing or not an integer", f->dir,
                where, key);
         return -1;
     }
     if (x < lo || x > hi) {
-        seterr(f->err, f->errlen, "%s/manifest.json:%zu: field '%s%s' is %lld, must be in %lld..%lld",
+        bq_seterr(f->err, f->errlen, "%s/manifest.json:%zu: field '%s%s' is %lld, must be in %lld..%lld",
                f->dir, v->start_mark.line + 1, where, key, x, lo, hi);
         return -1;
     }
@@ -398,7 +391,7 @@ static int mint(mf *f, yaml_node_t *map, const char *where, const char *key, lon
 static const char *mstr(mf *f, yaml_node_t *map, const char *where, const char *key) {
     yaml_node_t *v = mget(f, map, key);
     if (!v || v->type != YAML_SCALAR_NODE) {
-        seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing or not a string", f->dir,
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing or not a string", f->dir,
                where, key);
         return NULL;
     }
@@ -411,7 +404,7 @@ static int mbool(mf *f, yaml_node_t *map, const char *where, const char *key, in
     if (!strcmp(s, "true")) *out = 1;
     else if (!strcmp(s, "false")) *out = 0;
     else {
-        seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' must be true or false", f->dir, where, key);
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' must be true or false", f->dir, where, key);
         return -1;
     }
     return 0;
@@ -428,24 +421,24 @@ static const unsigned char *mrange(mf *f, yaml_node_t *map, const char *where, c
     snprintf(w2, sizeof w2, "%s%s.", where, key);
     long long off, size;
     if (!r || r->type != YAML_MAPPING_NODE) {
-        seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing", f->dir, where, key);
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing", f->dir, where, key);
         return NULL;
     }
     if (mint(f, r, w2, "offset", 0, (long long)b->len, &off) ||
         mint(f, r, w2, "size", 0, (long long)b->len, &size))
         return NULL;
     if (off % BQ_EXPORT_ALIGN) {
-        seterr(f->err, f->errlen, "%s/manifest.json: field '%soffset' (%lld) is not %d-byte aligned",
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%soffset' (%lld) is not %d-byte aligned",
                f->dir, w2, off, BQ_EXPORT_ALIGN);
         return NULL;
     }
     if ((size_t)(off + size) > b->len) {
-        seterr(f->err, f->errlen, "%s/%s: field '%s' range [%lld, %lld) lies beyond the file end (%zu "
+        bq_seterr(f->err, f->errlen, "%s/%s: field '%s' range [%lld, %lld) lies beyond the file end (%zu "
                "bytes; truncated?)", f->dir, b->name, w2, off, off + size, b->len);
         return NULL;
     }
     if (want && (size_t)size != want) {
-        seterr(f->err, f->errlen, "%s/manifest.json: field '%ssize' is %lld, the shape needs %zu bytes",
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%ssize' is %lld, the shape needs %zu bytes",
                f->dir, w2, size, want);
         return NULL;
     }
@@ -453,7 +446,7 @@ static const unsigned char *mrange(mf *f, yaml_node_t *map, const char *where, c
     if (!c) return NULL;
     unsigned long crc = strtoul(c, NULL, 16);
     if ((uint32_t)crc != crc_of(b->data + off, (size_t)size)) {
-        seterr(f->err, f->errlen, "%s/%s: CRC-32 of '%s' is %08x, the manifest says %s (corrupted)",
+        bq_seterr(f->err, f->errlen, "%s/%s: CRC-32 of '%s' is %08x, the manifest says %s (corrupted)",
                f->dir, b->name, w2, crc_of(b->data + off, (size_t)size), c);
         return NULL;
     }
@@ -485,7 +478,7 @@ static int recompute(mf *f, const mlayer *L, const unsigned char *act, long long
     int32_t *a = malloc(sizeof(int32_t) * K * N), *r = malloc(sizeof(int32_t) * M * N);
     int32_t *e = malloc(sizeof(int32_t) * M * N);
     int rc = -1;
-    if (!wc || !a || !r || !e) { seterr(f->err, f->errlen, "out of memory"); goto done; }
+    if (!wc || !a || !r || !e) { bq_seterr(f->err, f->errlen, "out of memory"); goto done; }
     for (long long gi = 0; gi < L->groups; gi++) {
         bq_unpack_weights(wc, L->w + gi * L->w_gs, g, (int)L->wbits);
         bq_unpack_acts(a, act + gi * a_gs, g, (int)L->abits);
@@ -497,7 +490,7 @@ static int recompute(mf *f, const mlayer *L, const unsigned char *act, long long
             int64_t m_acc = rd_le(rec + 4, 4), m_res = rd_le(rec + 8, 4);
             int64_t z_w = rec[12], sh = rec[13];
             if (!L->raw32 && (sh < 1 || sh > 62)) {
-                seterr(f->err, f->errlen, "%s/requant.bin: layer '%s' channel %zu: field 'sh' is %lld, "
+                bq_seterr(f->err, f->errlen, "%s/requant.bin: layer '%s' channel %zu: field 'sh' is %lld, "
                        "must be 1..62", f->dir, L->name, c, (long long)sh);
                 goto done;
             }
@@ -509,7 +502,7 @@ static int recompute(mf *f, const mlayer *L, const unsigned char *act, long long
                 }
                 int64_t acc0 = acc - z_w * asum + bias_eff, want;
                 if (acc0 > INT32_MAX || acc0 < INT32_MIN) {
-                    seterr(f->err, f->errlen, "%s: layer '%s': acc0 %lld at channel %zu pixel %zu leaves "
+                    bq_seterr(f->err, f->errlen, "%s: layer '%s': acc0 %lld at channel %zu pixel %zu leaves "
                            "int32", f->dir, L->name, (long long)acc0, c, p);
                     goto done;
                 }
@@ -524,7 +517,7 @@ static int recompute(mf *f, const mlayer *L, const unsigned char *act, long long
                     if (want > L->hi) want = L->hi;
                 }
                 if (want != (int64_t)e[c * N + p]) {
-                    seterr(f->err, f->errlen, "%s/tests.bin: layer '%s' group %lld: recomputed output %lld "
+                    bq_seterr(f->err, f->errlen, "%s/tests.bin: layer '%s' group %lld: recomputed output %lld "
                            "differs from the expected %d at channel %zu pixel %zu", f->dir, L->name, gi,
                            (long long)want, e[c * N + p], c, p);
                     goto done;
@@ -552,32 +545,32 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
     mlayer *ml = NULL;
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     if (bq_read_file(path, &text, &tlen, err, errlen)) return -1;
-    if (!yaml_parser_initialize(&parser)) { seterr(err, errlen, "out of memory"); goto done; }
+    if (!yaml_parser_initialize(&parser)) { bq_seterr(err, errlen, "out of memory"); goto done; }
     have_parser = 1;
     yaml_parser_set_input_string(&parser, text, tlen);
     if (!yaml_parser_load(&parser, &f.doc)) {
-        seterr(err, errlen, "%s:%zu:%zu: not valid JSON: %s", path, parser.problem_mark.line + 1,
+        bq_seterr(err, errlen, "%s:%zu:%zu: not valid JSON: %s", path, parser.problem_mark.line + 1,
                parser.problem_mark.column + 1, parser.problem ? parser.problem : "?");
         goto done;
     }
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&f.doc);
     const char *fmt = root ? mstr(&f, root, "", "format") : NULL;
-    if (!fmt) { if (!root) seterr(err, errlen, "%s: empty manifest", path); goto done; }
+    if (!fmt) { if (!root) bq_seterr(err, errlen, "%s: empty manifest", path); goto done; }
     if (strcmp(fmt, BQ_EXPORT_FORMAT)) {
-        seterr(err, errlen, "%s: field 'format' is '%s', expected '%s'", path, fmt, BQ_EXPORT_FORMAT);
+        bq_seterr(err, errlen, "%s: field 'format' is '%s', expected '%s'", path, fmt, BQ_EXPORT_FORMAT);
         goto done;
     }
     long long ver;
     if (mint(&f, root, "", "version", 0, 1 << 30, &ver)) goto done;
     if (ver != BQ_EXPORT_VERSION) {
-        seterr(err, errlen, "%s: field 'version' is %lld, this build reads version %d; re-export the "
+        bq_seterr(err, errlen, "%s: field 'version' is %lld, this build reads version %d; re-export the "
                "package with this brecq", path, ver, BQ_EXPORT_VERSION);
         goto done;
     }
     /* files */
     yaml_node_t *files = mget(&f, root, "files");
-    if (!files || files->type != YAML_SEQUENCE_NODE) { seterr(err, errlen, "%s: field 'files' is missing", path); goto done; }
+    if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(err, errlen, "%s: field 'files' is missing", path); goto done; }
     for (int i = 0; i < 3; i++) {
         yaml_node_t *fe = NULL;
         for (yaml_node_item_t *it = files->data.sequence.items.start; it < files->data.sequence.items.top; it++) {
@@ -585,7 +578,7 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
             const char *nm = mstr(&f, n, "files[].", "name");
             if (nm && !strcmp(nm, bins[i].name)) fe = n;
         }
-        if (!fe) { seterr(err, errlen, "%s: field 'files' has no entry for %s", path, bins[i].name); goto done; }
+        if (!fe) { bq_seterr(err, errlen, "%s: field 'files' has no entry for %s", path, bins[i].name); goto done; }
         snprintf(path, sizeof path, "%s/%s", dir, bins[i].name);
         if (bq_read_file(path, &bins[i].data, &bins[i].len, err, errlen)) goto done;
         long long size;
@@ -593,14 +586,14 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
         snprintf(where, sizeof where, "files[%s].", bins[i].name);
         if (mint(&f, fe, where, "size", 0, 1LL << 40, &size)) goto done;
         if ((size_t)size != bins[i].len) {
-            seterr(err, errlen, "%s: size is %zu bytes, the manifest says %lld (truncated or replaced)",
+            bq_seterr(err, errlen, "%s: size is %zu bytes, the manifest says %lld (truncated or replaced)",
                    path, bins[i].len, size);
             goto done;
         }
         const char *c = mstr(&f, fe, where, "crc32");
         if (!c) goto done;
         if ((uint32_t)strtoul(c, NULL, 16) != crc_of(bins[i].data, bins[i].len)) {
-            seterr(err, errlen, "%s: CRC-32 is %08x, the manifest says %s (corrupted)", path,
+            bq_seterr(err, errlen, "%s: CRC-32 is %08x, the manifest says %s (corrupted)", path,
                    crc_of(bins[i].data, bins[i].len), c);
             goto done;
         }
@@ -614,10 +607,10 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
         goto done;
     /* layers */
     yaml_node_t *layers = mget(&f, root, "layers");
-    if (!layers || layers->type != YAML_SEQUENCE_NODE) { seterr(err, errlen, "%s/manifest.json: field 'layers' is missing", dir); goto done; }
+    if (!layers || layers->type != YAML_SEQUENCE_NODE) { bq_seterr(err, errlen, "%s/manifest.json: field 'layers' is missing", dir); goto done; }
     int nl = (int)(layers->data.sequence.items.top - layers->data.sequence.items.start);
     ml = calloc((size_t)(nl ? nl : 1), sizeof(mlayer));
-    if (!ml) { seterr(err, errlen, "out of memory"); goto done; }
+    if (!ml) { bq_seterr(err, errlen, "out of memory"); goto done; }
     for (int l = 0; l < nl; l++) {
         yaml_node_t *n = yaml_document_get_node(&f.doc, layers->data.sequence.items.start[l]);
         mlayer *L = &ml[l];
@@ -642,21 +635,21 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
         (void)ws; (void)as;
         L->has_res = L->rbits > 0;
         if (!L->raw32 && L->obits < 1) {
-            seterr(err, errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", dir, where);
+            bq_seterr(err, errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", dir, where);
             goto done;
         }
         if (bq_pack_geom_init(&L->g, (int)L->M, (int)L->K, (int)L->N, (int)dm, (int)dn, (int)dk, (int)mw)) {
-            seterr(err, errlen, "%s/manifest.json: layer '%s': impossible geometry", dir, L->name);
+            bq_seterr(err, errlen, "%s/manifest.json: layer '%s': impossible geometry", dir, L->name);
             goto done;
         }
         if (mp != L->g.mt * dm || kp != L->g.kc * dk || np != L->g.nt * dn) {
-            seterr(err, errlen, "%s/manifest.json: field '%sM_pad/K_pad/N_pad' (%lld/%lld/%lld) does not "
+            bq_seterr(err, errlen, "%s/manifest.json: field '%sM_pad/K_pad/N_pad' (%lld/%lld/%lld) does not "
                    "match M, K, N padded to the array (%lld/%lld/%lld)", dir, where, mp, kp, np,
                    (long long)L->g.mt * dm, (long long)L->g.kc * dk, (long long)L->g.nt * dn);
             goto done;
         }
         if (L->w_gs < (long long)bq_pack_weights_size(&L->g, (int)L->wbits) || L->rq_gs < L->g.mt * dm * 16) {
-            seterr(err, errlen, "%s/manifest.json: field '%sweight_group_stride/requant_group_stride' is "
+            bq_seterr(err, errlen, "%s/manifest.json: field '%sweight_group_stride/requant_group_stride' is "
                    "smaller than the shape needs", dir, where);
             goto done;
         }
@@ -669,7 +662,7 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
             bq_pack_geom gp;
             if (!tmpw || bq_pack_geom_init(&gp, L->g.mt * (int)dm, L->g.kc * (int)dk, 1, (int)dm, (int)dn, (int)dk, (int)mw)) {
                 free(tmpw);
-                seterr(err, errlen, "out of memory");
+                bq_seterr(err, errlen, "out of memory");
                 goto done;
             }
             bq_unpack_weights(tmpw, L->w + gi * L->w_gs, &gp, (int)L->wbits);
@@ -679,7 +672,7 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
                     if ((r >= L->M || k >= L->K) && tmpw[r * gp.k + k]) { bad = 1; break; }
             free(tmpw);
             if (bad) {
-                seterr(err, errlen, "%s/weights.bin: layer '%s': padding bits are not zero", dir, L->name);
+                bq_seterr(err, errlen, "%s/weights.bin: layer '%s': padding bits are not zero", dir, L->name);
                 goto done;
             }
         }
@@ -698,7 +691,7 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
         if (!mrange(&f, tn, where, "input", &bins[2], 0)) goto done;
         if (!tl || tl->type != YAML_SEQUENCE_NODE ||
             (int)(tl->data.sequence.items.top - tl->data.sequence.items.start) != nl) {
-            seterr(err, errlen, "%s/manifest.json: field '%slayers' must list all %d layers", dir, where, nl);
+            bq_seterr(err, errlen, "%s/manifest.json: field '%slayers' must list all %d layers", dir, where, nl);
             goto done;
         }
         for (int l = 0; l < nl; l++) {
@@ -714,7 +707,7 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
             if (a_gs < (long long)bq_pack_acts_size(&L->g, (int)L->abits) ||
                 o_gs < (long long)bq_pack_tiles_size(&L->g, ob) ||
                 (L->has_res && r_gs < (long long)bq_pack_tiles_size(&L->g, (int)L->rbits))) {
-                seterr(err, errlen, "%s/manifest.json: field '%s*_group_stride' is smaller than layer "
+                bq_seterr(err, errlen, "%s/manifest.json: field '%s*_group_stride' is smaller than layer "
                        "'%s' needs", dir, where, L->name);
                 goto done;
             }
@@ -733,7 +726,7 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
         }
     }
     if (layer && !recomputed) {
-        seterr(err, errlen, "%s: no layer named '%s' (or the package has no test vectors)", dir, layer);
+        bq_seterr(err, errlen, "%s: no layer named '%s' (or the package has no test vectors)", dir, layer);
         goto done;
     }
     if (log) fprintf(log, "check: %s ok (%d layers, %d test images, %d layers recomputed)\n", dir, nl, nt, recomputed);

@@ -1,6 +1,8 @@
 /*
  * flow.c — `brecq run FLOW.yaml` (see flow.h and docs/flow.md).
  */
+#include "progress.h"
+#include "errmsg.h"
 #include "flow.h"
 
 #include <math.h>
@@ -28,22 +30,6 @@
 #include "recipe.h"
 #include "reconstruct.h"
 #include "sensitivity.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ======================================================================= 1. config */
 
@@ -102,7 +88,7 @@ void bq_flow_default(bq_flow_cfg *c) {
 static int set_str(char *dst, size_t n, const char *v, const char *fname, const yaml_node_t *nd,
                    const char *key, char *err, size_t errlen) {
     if (strlen(v) >= n || !*v) {
-        seterr(err, errlen, "%s:%zu:%zu: '%s' must be a non-empty string of fewer than %zu "
+        bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a non-empty string of fewer than %zu "
                "characters", fname, nd->start_mark.line + 1, nd->start_mark.column + 1, key, n);
         return -1;
     }
@@ -125,7 +111,7 @@ static int parse_row(bq_flow_cfg *c, const krow *row, yaml_document_t *doc, yaml
                 yaml_node_t *e = yaml_document_get_node(doc, *it);
                 if (!e || e->type != YAML_SCALAR_NODE || n >= BQ_FLOW_MAX_BUDGETS ||
                     strlen((const char *)e->data.scalar.value) >= 64) {
-                    seterr(err, errlen, "%s:%zu:%zu: '%s' must be a list of at most %d short "
+                    bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a list of at most %d short "
                            "scalars", fname, e ? e->start_mark.line + 1 : ln,
                            e ? e->start_mark.column + 1 : col, key, BQ_FLOW_MAX_BUDGETS);
                     return -1;
@@ -133,7 +119,7 @@ static int parse_row(bq_flow_cfg *c, const krow *row, yaml_document_t *doc, yaml
                 snprintf(items[n++], 64, "%s", (const char *)e->data.scalar.value);
             }
         } else {
-            seterr(err, errlen, "%s:%zu:%zu: '%s' must be a list, e.g. [W2A3, W3A3]", fname, ln,
+            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a list, e.g. [W2A3, W3A3]", fname, ln,
                    col, key);
             return -1;
         }
@@ -153,19 +139,19 @@ static int parse_row(bq_flow_cfg *c, const krow *row, yaml_document_t *doc, yaml
         int *nb = !strcmp(key, "wbits") ? &c->space.n_wbits : &c->space.n_abits;
         char e2[256];
         if (bq_search_parse_bits(joined, bits, nb, e2, sizeof e2)) {
-            seterr(err, errlen, "%s:%zu:%zu: '%s': %s", fname, ln, col, key, e2);
+            bq_seterr(err, errlen, "%s:%zu:%zu: '%s': %s", fname, ln, col, key, e2);
             return -1;
         }
         for (int i = 0; i < *nb; i++)
             if (bits[i] < 2) {
-                seterr(err, errlen, "%s:%zu:%zu: '%s': bit-widths must be 2..8", fname, ln, col,
+                bq_seterr(err, errlen, "%s:%zu:%zu: '%s': bit-widths must be 2..8", fname, ln, col,
                        key);
                 return -1;
             }
         return 0;
     }
     if (v->type != YAML_SCALAR_NODE) {
-        seterr(err, errlen, "%s:%zu:%zu: '%s' must be a scalar", fname, ln, col, key);
+        bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a scalar", fname, ln, col, key);
         return -1;
     }
     const char *s = (const char *)v->data.scalar.value;
@@ -182,14 +168,14 @@ static int parse_row(bq_flow_cfg *c, const krow *row, yaml_document_t *doc, yaml
         if (!strcmp(s, "true") || !strcmp(s, "yes")) val = 1;
         else if (!strcmp(s, "false") || !strcmp(s, "no")) val = 0;
         else {
-            seterr(err, errlen, "%s:%zu:%zu: '%s' must be true or false", fname, ln, col, key);
+            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be true or false", fname, ln, col, key);
             return -1;
         }
     } else {
         char *end;
         val = strtol(s, &end, 10);
         if (end == s || *end || val < row->lo || val > row->hi) {
-            seterr(err, errlen, "%s:%zu:%zu: '%s' must be an integer in %ld..%ld (%s)", fname, ln,
+            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be an integer in %ld..%ld (%s)", fname, ln,
                    col, key, row->lo, row->hi, row->help);
             return -1;
         }
@@ -217,12 +203,12 @@ int bq_flow_load(bq_flow_cfg *c, const char *path, char *err, size_t errlen) {
     int rc = -1, have_doc = 0;
     if (!yaml_parser_initialize(&parser)) {
         free(text);
-        seterr(err, errlen, "%s: out of memory", path);
+        bq_seterr(err, errlen, "%s: out of memory", path);
         return -1;
     }
     yaml_parser_set_input_string(&parser, text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", path,
+        bq_seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", path,
                parser.problem_mark.line + 1, parser.problem_mark.column + 1,
                parser.problem ? parser.problem : "unknown");
         goto done;
@@ -230,7 +216,7 @@ int bq_flow_load(bq_flow_cfg *c, const char *path, char *err, size_t errlen) {
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || root->type != YAML_MAPPING_NODE) {
-        seterr(err, errlen, "%s:1:1: a flow is a mapping 'key: value' (model, hw, budgets, ...)",
+        bq_seterr(err, errlen, "%s:1:1: a flow is a mapping 'key: value' (model, hw, budgets, ...)",
                path);
         goto done;
     }
@@ -250,12 +236,12 @@ int bq_flow_load(bq_flow_cfg *c, const char *path, char *err, size_t errlen) {
                 strncat(keys, i ? ", " : "", sizeof keys - strlen(keys) - 1);
                 strncat(keys, kFlowKeys[i].key, sizeof keys - strlen(keys) - 1);
             }
-            seterr(err, errlen, "%s:%zu:%zu: unknown key '%s'; known keys: %s", path,
+            bq_seterr(err, errlen, "%s:%zu:%zu: unknown key '%s'; known keys: %s", path,
                    k->start_mark.line + 1, k->start_mark.column + 1, key, keys);
             goto done;
         }
         if (seen[row]) {
-            seterr(err, errlen, "%s:%zu:%zu: key '%s' given twice", path, k->start_mark.line + 1,
+            bq_seterr(err, errlen, "%s:%zu:%zu: key '%s' given twice", path, k->start_mark.line + 1,
                    k->start_mark.column + 1, key);
             goto done;
         }
@@ -263,12 +249,12 @@ int bq_flow_load(bq_flow_cfg *c, const char *path, char *err, size_t errlen) {
         if (parse_row(c, &kFlowKeys[row], &doc, v, path, err, errlen)) goto done;
     }
     if (!c->model[0]) {
-        seterr(err, errlen, "%s:1:1: 'model' is required (a float model, e.g. "
+        bq_seterr(err, errlen, "%s:1:1: 'model' is required (a float model, e.g. "
                "configs/models/fres20.bqm)", path);
         goto done;
     }
     if (c->n_budgets == 0) {
-        seterr(err, errlen, "%s:1:1: 'budgets' is required, e.g. budgets: [W2A3]", path);
+        bq_seterr(err, errlen, "%s:1:1: 'budgets' is required, e.g. budgets: [W2A3]", path);
         goto done;
     }
     rc = 0;
@@ -301,7 +287,7 @@ int bq_flow_budget(const bq_search_problem *p, const char *expr, int64_t *cycles
     char s1[16], s2[16], tail;
     if (parse_wa(expr, &w, &a)) {
         *cycles = uniform_cycles(p, w, a);
-        return *cycles < 0 ? (seterr(err, errlen, "out of memory"), -1) : 0;
+        return *cycles < 0 ? (bq_seterr(err, errlen, "out of memory"), -1) : 0;
     }
     if (sscanf(expr, "mid(%15[^,],%15[^)])%c", s1, s2, &tail) == 2 && parse_wa(s1, &w, &a) &&
         parse_wa(s2, &w2, &a2)) {
@@ -310,7 +296,7 @@ int bq_flow_budget(const bq_search_problem *p, const char *expr, int64_t *cycles
         return 0;
     }
     int *qb = malloc(sizeof(int) * (size_t)p->n_quants);
-    if (!qb) { seterr(err, errlen, "out of memory"); return -1; }
+    if (!qb) { bq_seterr(err, errlen, "out of memory"); return -1; }
     bq_search_uniform_bits(p, 8, 8, qb);
     int64_t w8 = bq_search_total_cycles(p, qb);
     free(qb);
@@ -370,7 +356,7 @@ static uint64_t hmix(uint64_t h, const void *d, size_t n) { return bq_fnv1a64(d,
 static uint64_t hstr(uint64_t h, const char *s) { return bq_fnv1a64(s, strlen(s) + 1, h); }
 
 static int write_buf(const char *path, bq_buf *b, char *err, size_t errlen) {
-    if (b->oom) { seterr(err, errlen, "%s: out of memory", path); return -1; }
+    if (b->oom) { bq_seterr(err, errlen, "%s: out of memory", path); return -1; }
     return bq_write_file_atomic(path, b->data, b->len, err, errlen);
 }
 
@@ -395,7 +381,7 @@ static int step_reconstruct(flow_t *F, const char *name, const int *qb, bq_qmode
     const bq_flow_cfg *c = F->c;
     bq_buf y = {0};
     alloc_yaml(&F->p, qb, name, &y);
-    if (y.oom) { seterr(err, errlen, "out of memory"); return -1; }
+    if (y.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
     uint64_t key = hmix(F->base_key, y.data, y.len);
     key = hmix(key, &F->recipe, sizeof F->recipe);
     char step[96], bqq[BQ_FLOW_PATH + 96], run[BQ_FLOW_PATH + 96], byml[BQ_FLOW_PATH + 96];
@@ -410,7 +396,7 @@ static int step_reconstruct(flow_t *F, const char *name, const int *qb, bq_qmode
         bq_buf_free(&y);
         return 0;
     }
-    double t0 = now_s();
+    double t0 = bq_now();
     const bq_recipe *r = &F->recipe;
     bq_qmodel_opts qo = {r->wbits, r->abits == BQ_ABITS_FLOAT ? 8 : r->abits, r->first_last_8bit};
     if (bq_qmodel_init(out, &F->fp, &qo, err, errlen)) { bq_buf_free(&y); return -1; }
@@ -430,7 +416,7 @@ static int step_reconstruct(flow_t *F, const char *name, const int *qb, bq_qmode
         bq_qmodel_free(out);
         return -1;
     }
-    *secs = now_s() - t0;
+    *secs = bq_now() - t0;
     (void)c;
     return 0;
 }
@@ -474,7 +460,7 @@ static void *eval_thread(void *arg) {
             }
             if (e->report && ((s - e->lo) / B) % 10 == 9) {
                 fprintf(stderr, "\rflow: %s: integer evaluation %d/%d (thread 1 of %d)  %.0f s   ",
-                        e->name, s + n - e->lo, e->hi - e->lo, FLOW_EVAL_THREADS, now_s() - e->t0);
+                        e->name, s + n - e->lo, e->hi - e->lo, FLOW_EVAL_THREADS, bq_now() - e->t0);
                 fflush(stderr);
             }
         }
@@ -507,7 +493,7 @@ static int step_eval(flow_t *F, const char *name, const bq_qmodel *q, int32_t *p
         }
         free(d);
     }
-    double t0 = now_s();
+    double t0 = bq_now();
     eval_part parts[FLOW_EVAL_THREADS];
     pthread_t th[FLOW_EVAL_THREADS];
     int started = 0, ok = 0, failed = 0;
@@ -529,7 +515,7 @@ static int step_eval(flow_t *F, const char *name, const bq_qmodel *q, int32_t *p
     fprintf(stderr, "\n");
     for (int t = 0; t < FLOW_EVAL_THREADS; t++) {
         if (t >= started || parts[t].rc) {
-            if (!failed) seterr(err, errlen, "%s", parts[t].err[0] ? parts[t].err : "evaluation failed");
+            if (!failed) bq_seterr(err, errlen, "%s", parts[t].err[0] ? parts[t].err : "evaluation failed");
             failed = 1;
         }
         ok += parts[t].correct;
@@ -540,7 +526,7 @@ static int step_eval(flow_t *F, const char *name, const bq_qmodel *q, int32_t *p
     bq_buf_printf(&j, "{\"name\": \"%s\", \"images\": %d, \"correct\": %d, \"top1\": %.4f, "
                   "\"qmodel_hash\": \"%016llx\", \"path\": \"integer (intref)\", "
                   "\"seconds\": %.2f}\n", name, N, ok, *top1,
-                  (unsigned long long)bq_qmodel_hash(q), now_s() - t0);
+                  (unsigned long long)bq_qmodel_hash(q), bq_now() - t0);
     int rc = bq_write_file_atomic(pf, preds, sizeof(int32_t) * (size_t)N, err, errlen) ||
              write_buf(jf, &j, err, errlen) || step_mark(F, step, key, err, errlen);
     bq_buf_free(&j);
@@ -596,13 +582,13 @@ static int rtn_top1(flow_t *F, const int *qb, double *top1, char *err, size_t er
             }
         }
         free(idx); free(x);
-        if (e) { seterr(err, errlen, "RTN activation calibration failed"); goto out; }
+        if (e) { bq_seterr(err, errlen, "RTN activation calibration failed"); goto out; }
     }
     {
         bq_dataset sub = F->test;
         sub.n = F->c->rtn_images < F->test.n ? F->c->rtn_images : F->test.n;
         *top1 = 100.0 * bq_fq_evaluate(&q, &sub, 100, NULL);
-        if (*top1 < 0) { seterr(err, errlen, "out of memory"); goto out; }
+        if (*top1 < 0) { bq_seterr(err, errlen, "out of memory"); goto out; }
     }
     {
         char s[64];
@@ -624,7 +610,7 @@ static int64_t exact_latency(flow_t *F, const bq_qmodel *q, int64_t *per, char *
     bq_hw_net net;
     if (bq_search_hw_net(&net, q, err, errlen)) return -1;
     bq_latency *r = calloc((size_t)net.n, sizeof *r);
-    if (!r) { bq_hw_net_free(&net); seterr(err, errlen, "out of memory"); return -1; }
+    if (!r) { bq_hw_net_free(&net); bq_seterr(err, errlen, "out of memory"); return -1; }
     int64_t tot = bq_hw_net_latency(&net, &F->hw, r, err, errlen);
     for (int i = 0; i < net.n && per; i++) per[i] = r[i].cycles;
     free(r);
@@ -682,7 +668,7 @@ typedef struct {
 } budget_run;
 
 int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t errlen) {
-    double T0 = now_s();
+    double T0 = bq_now();
     flow_t F;
     memset(&F, 0, sizeof F);
     F.c = c;
@@ -692,12 +678,12 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
     int rc = -1;
     budget_run *B = calloc(BQ_FLOW_MAX_BUDGETS * 2, sizeof *B);
     int32_t *pm = NULL, *pu = NULL;
-    if (!B) { seterr(err, errlen, "out of memory"); return -1; }
+    if (!B) { bq_seterr(err, errlen, "out of memory"); return -1; }
     const char *subdirs[] = {"", "steps", "models", "runs", "eval", "rtn", "plots", "search",
                              "latency"};
     for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
         pathf(tmp, sizeof tmp, &F, "%s", subdirs[i]);
-        if (bq_mkdirs(tmp)) { seterr(err, errlen, "%s: cannot create directory", tmp); goto out; }
+        if (bq_mkdirs(tmp)) { bq_seterr(err, errlen, "%s: cannot create directory", tmp); goto out; }
     }
     /* inputs */
     if (load_model(&F.fp, c->model, err, errlen)) goto out;
@@ -708,7 +694,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
     if (c->qdrop_iters > 0) F.recipe.qdrop_iters = c->qdrop_iters;
     if (c->calib > 0) F.recipe.calib = c->calib;
     if (F.recipe.abits == BQ_ABITS_FLOAT) {
-        seterr(err, errlen, "%s: the recipe has float activations (abits: 32); the flow "
+        bq_seterr(err, errlen, "%s: the recipe has float activations (abits: 32); the flow "
                "quantizes activations (use a recipe with abits 2..8)", c->recipe);
         goto out;
     }
@@ -796,24 +782,24 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
         bq_ga_params gp;
         bq_ga_params_default(&gp);
         gp.seed = (uint64_t)c->seed;
-        double t0 = now_s();
+        double t0 = bq_now();
         if (bq_search_ga(p, &bb, &gp, &b->ga, err, errlen)) goto out;
         if (bq_search_exact(p, &bb, b->ga.choice, 0, &b->ex, err, errlen)) goto out;
-        double ts = now_s() - t0;
+        double ts = bq_now() - t0;
         search_s_max = ts > search_s_max ? ts : search_s_max;
         if (b->ex.objective > b->ga.objective + 1e-9 * fabs(b->ga.objective)) {
-            seterr(err, errlen, "internal error: exact objective %.17g worse than the GA's %.17g",
+            bq_seterr(err, errlen, "internal error: exact objective %.17g worse than the GA's %.17g",
                    b->ex.objective, b->ga.objective);
             goto out;
         }
         b->qb = malloc(sizeof(int) * (size_t)p->n_quants);
-        if (!b->qb) { seterr(err, errlen, "out of memory"); goto out; }
+        if (!b->qb) { bq_seterr(err, errlen, "out of memory"); goto out; }
         bq_search_choice_bits(p, b->ex.choice, b->qb);
         /* uniform settings that fit, keeping only the maximal ones (no other fitting setting has
          * >= bits on both weights and activations: more bits everywhere is assumed no worse);
          * each is reconstructed and the best by integer top-1 is the baseline */
         int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
-        if (!ub) { seterr(err, errlen, "out of memory"); goto out; }
+        if (!ub) { bq_seterr(err, errlen, "out of memory"); goto out; }
         int fits[BQ_SEARCH_MAX_BITS][BQ_SEARCH_MAX_BITS];
         for (int wi = 0; wi < c->space.n_wbits; wi++)
             for (int ai = 0; ai < c->space.n_abits; ai++) {
@@ -860,7 +846,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
     int N = F.test.n;
     pm = malloc(sizeof(int32_t) * (size_t)N);
     pu = malloc(sizeof(int32_t) * (size_t)N);
-    if (!pm || !pu) { seterr(err, errlen, "out of memory"); goto out; }
+    if (!pm || !pu) { bq_seterr(err, errlen, "out of memory"); goto out; }
     bq_qmodel qmain;
     int have_main = 0;
     int64_t *per_m = calloc((size_t)p->n_layers, sizeof(int64_t));
@@ -868,7 +854,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
     int64_t *per_8 = calloc((size_t)p->n_layers, sizeof(int64_t));
     if (!per_m || !per_u || !per_8) {
         free(per_m); free(per_u); free(per_8);
-        seterr(err, errlen, "out of memory");
+        bq_seterr(err, errlen, "out of memory");
         goto out;
     }
     for (int i = 0; i < nb; i++) {
@@ -886,7 +872,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
         if (c->uniform_baseline && b->n_ucand > 0) {
             int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
             int32_t *pt = malloc(sizeof(int32_t) * (size_t)N);
-            if (!ub || !pt) { free(ub); free(pt); seterr(err, errlen, "out of memory"); goto out2; }
+            if (!ub || !pt) { free(ub); free(pt); bq_seterr(err, errlen, "out of memory"); goto out2; }
             double best = -1;
             for (int k = 0; k < b->n_ucand; k++) {
                 char nm[32];
@@ -926,7 +912,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
             bq_mcnemar m;
             {
                 int32_t *lab = malloc(sizeof(int32_t) * (size_t)N);
-                if (!lab) { seterr(err, errlen, "out of memory"); goto out2; }
+                if (!lab) { bq_seterr(err, errlen, "out of memory"); goto out2; }
                 for (int k = 0; k < N; k++) lab[k] = F.test.labels[k];
                 bq_mp_row_compare(r, lab, pm, pu, N, &m);
                 free(lab);
@@ -953,7 +939,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
     int64_t w8_cyc;
     {
         int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
-        if (!ub) { seterr(err, errlen, "out of memory"); goto out2; }
+        if (!ub) { bq_seterr(err, errlen, "out of memory"); goto out2; }
         bq_search_uniform_bits(p, 8, 8, ub);
         w8_cyc = alloc_latency(&F, ub, per_8, err, errlen);
         free(ub);
@@ -1049,7 +1035,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
             my[nm_pts++] = t;
         }
         int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
-        if (!ub) { seterr(err, errlen, "out of memory"); goto out2; }
+        if (!ub) { bq_seterr(err, errlen, "out of memory"); goto out2; }
         int64_t maxb = 0;   /* uniform points up to 5 % above the largest budget (plot range) */
         for (int i = 0; i < nb + np; i++) maxb = B[i].budget > maxb ? B[i].budget : maxb;
         for (int wi = 0; wi < c->space.n_wbits; wi++)
@@ -1152,7 +1138,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
     /* ---- step 10: report.md + flow.json ---- */
     {
         bq_buf *m = &F.md;
-        double el = now_s() - T0;
+        double el = bq_now() - T0;
         bq_buf_printf(m, "# %s: mixed-precision BRECQ flow\n\n", c->name);
         bq_buf_printf(m, "- flow: `%s`\n- model: `%s` (%s, hash %016llx)\n- accelerator: `%s` "
                       "(%s, %g MHz)\n- recipe: `%s` (method %s, loss %s, iters %d, act_iters %d, "
@@ -1254,7 +1240,7 @@ int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t err
         if (e) goto out2;
         fprintf(stderr, "flow: done in %.1f s: %s/report.md\n", el, c->out);
     }
-    res->seconds = now_s() - T0;
+    res->seconds = bq_now() - T0;
     rc = 0;
 out2:
     free(per_m); free(per_u); free(per_8);

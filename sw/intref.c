@@ -1,20 +1,13 @@
 /*
  * intref.c — integer-only reference inference (see intref.h and docs/numerics.md).
  */
+#include "errmsg.h"
 #include "intref.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void free_layer(bq_ilayer *L) {
     free(L->b_q); free(L->wsum); free(L->bias_eff); free(L->rq); free(L->logit_scale);
@@ -56,7 +49,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
     if (nd->kind == BQ_OP_CONV) {
         if (bq_conv2d_shape(&L->cs, 1, pin->c, pin->h, pin->w, nd->c, nd->kh, nd->kw, nd->stride_h,
                             nd->stride_w, nd->pad_t, nd->pad_l, nd->pad_b, nd->pad_r, nd->groups)) {
-            seterr(err, errlen, "layer '%s': impossible conv geometry", name);
+            bq_seterr(err, errlen, "layer '%s': impossible conv geometry", name);
             return -1;
         }
         L->groups = nd->groups;
@@ -69,13 +62,13 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
     L->K = Q->per_out;
     L->N = L->cs.hout * L->cs.wout;
     if (L->K != L->cs.cin / L->groups * L->cs.kh * L->cs.kw) {
-        seterr(err, errlen, "layer '%s': weight has %d values per channel, geometry needs %d", name,
+        bq_seterr(err, errlen, "layer '%s': weight has %d values per channel, geometry needs %d", name,
                L->K, L->cs.cin / L->groups * L->cs.kh * L->cs.kw);
         return -1;
     }
     const bq_aquant *A = Q->aq_in >= 0 ? &q->aq[Q->aq_in] : NULL;
     if (!A || A->bits <= 0 || !A->initialized) {
-        seterr(err, errlen, "layer '%s': its input quantizer is %s; the integer path needs every "
+        bq_seterr(err, errlen, "layer '%s': its input quantizer is %s; the integer path needs every "
                "activation quantized (a recipe with abits 2..8, calibrated)", name,
                !A ? "missing" : (A->bits <= 0 ? "off (float activations)" : "not initialised"));
         return -1;
@@ -87,7 +80,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
     if (!L->raw32) {
         O = &q->aq[Q->aq_out];
         if (O->bits <= 0 || !O->initialized) {
-            seterr(err, errlen, "layer '%s': output quantizer at '%s' is off or not initialised",
+            bq_seterr(err, errlen, "layer '%s': output quantizer at '%s' is off or not initialised",
                    name, m->nodes[O->node].name);
             return -1;
         }
@@ -98,12 +91,12 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
     if (Q->res_node >= 0) {
         R = &q->aq[Q->aq_res];
         if (R->bits <= 0 || !R->initialized) {
-            seterr(err, errlen, "layer '%s': shortcut quantizer at '%s' is off or not initialised",
+            bq_seterr(err, errlen, "layer '%s': shortcut quantizer at '%s' is off or not initialised",
                    name, m->nodes[R->node].name);
             return -1;
         }
         if (L->raw32) {
-            seterr(err, errlen, "layer '%s': a RAW32 layer cannot add a shortcut", name);
+            bq_seterr(err, errlen, "layer '%s': a RAW32 layer cannot add a shortcut", name);
             return -1;
         }
         L->rbits = R->bits;
@@ -116,12 +109,12 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
     L->rq = calloc((size_t)C, sizeof(bq_requant));
     L->logit_scale = calloc((size_t)C, sizeof(float));
     if (!L->b_q || !L->wsum || !L->bias_eff || !L->rq || !L->logit_scale) {
-        seterr(err, errlen, "out of memory");
+        bq_seterr(err, errlen, "out of memory");
         return -1;
     }
     L->kp = (L->K + BQ_INTREF_KALIGN - 1) / BQ_INTREF_KALIGN * BQ_INTREF_KALIGN;
     L->w16 = calloc((size_t)C * L->kp, sizeof(int16_t));
-    if (!L->w16) { seterr(err, errlen, "out of memory"); return -1; }
+    if (!L->w16) { bq_seterr(err, errlen, "out of memory"); return -1; }
     for (int c = 0; c < C; c++)
         for (int k = 0; k < L->K; k++) L->w16[(size_t)c * L->kp + k] = L->codes[(size_t)c * L->K + k];
     const float *bias = bq_param_data(m, nd->p_bias);
@@ -129,7 +122,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
     long long da = L->z_a > qa_max - L->z_a ? L->z_a : qa_max - L->z_a;   /* max |q_a - z_a| */
     long long K = L->K;
     if (K * qw_max * qa_max > I32_LIM || K * qa_max * qw_max < 0) {
-        seterr(err, errlen, "layer '%s': acc = sum q_w*q_a can reach %lld (K=%lld, %d-bit weights, "
+        bq_seterr(err, errlen, "layer '%s': acc = sum q_w*q_a can reach %lld (K=%lld, %d-bit weights, "
                "%d-bit activations) > 2^31-1; use fewer bits or split the layer", name,
                K * qw_max * qa_max, K, L->wbits, L->abits);
         return -1;
@@ -138,7 +131,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
         float s_w = Q->scale[c], s_a = A->scale;
         int64_t bq = bias ? bq_bias_code(bias[c], s_w, s_a) : 0;
         if (bq > I32_LIM || bq < -I32_LIM) {
-            seterr(err, errlen, "layer '%s' channel %d: quantized bias %lld does not fit int32 "
+            bq_seterr(err, errlen, "layer '%s' channel %d: quantized bias %lld does not fit int32 "
                    "(bias %g, s_w*s_a %g); the weight or input scale is too small", name, c,
                    (long long)bq, bias ? bias[c] : 0.0f, (double)s_w * s_a);
             return -1;
@@ -156,7 +149,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
         long long a0 = wabs * da + (bq < 0 ? -bq : bq);
         long long zs = (long long)L->z_w[c] * K * qa_max;
         if (be > I32_LIM || be < -I32_LIM || a0 > I32_LIM || zs > I32_LIM) {
-            seterr(err, errlen, "layer '%s' channel %d: int32 overflow possible (bias_eff %lld, "
+            bq_seterr(err, errlen, "layer '%s' channel %d: int32 overflow possible (bias_eff %lld, "
                    "|acc0| bound %lld, z_w*asum bound %lld); use fewer bits", name, c, be, a0, zs);
             return -1;
         }
@@ -166,7 +159,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
             double ra = (double)s_w * (double)s_a / (double)O->scale;
             double rr = R ? (double)R->scale / (double)O->scale : 0.0;
             if (bq_requant_make(&L->rq[c], ra, rr)) {
-                seterr(err, errlen, "layer '%s' channel %d: requant ratios %g / %g cannot be an "
+                bq_seterr(err, errlen, "layer '%s' channel %d: requant ratios %g / %g cannot be an "
                        "integer multiplier < 2^31 with shift >= 1", name, c, ra, rr);
                 return -1;
             }
@@ -182,7 +175,7 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
     const bq_model *m = &q->model;
     const bq_aquant *in = &q->aq[0];
     if (in->bits <= 0 || !in->initialized) {
-        seterr(err, errlen, "input quantizer is %s; the integer path needs quantized activations",
+        bq_seterr(err, errlen, "input quantizer is %s; the integer path needs quantized activations",
                in->bits <= 0 ? "off (float activations)" : "not initialised");
         return -1;
     }
@@ -206,7 +199,7 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         const bq_node *nd = &m->nodes[i];
         if (q->node_aq[i] < 0) continue;
         if (nd->kind == BQ_OP_AVGPOOL) {
-            seterr(err, errlen, "node '%s': average pooling has no integer definition in the "
+            bq_seterr(err, errlen, "node '%s': average pooling has no integer definition in the "
                    "numerics contract", nd->name);
             bq_intnet_free(net);
             return -1;
@@ -223,7 +216,7 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
     return 0;
 oom:
     bq_intnet_free(net);
-    seterr(err, errlen, "out of memory");
+    bq_seterr(err, errlen, "out of memory");
     return -1;
 }
 

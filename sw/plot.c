@@ -1,6 +1,7 @@
 /*
  * plot.c — gnuplot-driven SVG plots (see plot.h).
  */
+#include "errmsg.h"
 #include "plot.h"
 
 #include <errno.h>
@@ -17,16 +18,6 @@
 #include "fileio.h"
 
 extern char **environ;
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int bq_plot_available(void) {
     const char *path = getenv("PATH");
@@ -70,7 +61,7 @@ static int run_gnuplot(const char *svg_path, bq_buf *script, const char *tmp_svg
     snprintf(log, sizeof log, "%s.tmp.%ld.log", svg_path, (long)getpid());
     int rc = -1;
     if (script->oom) {
-        seterr(err, errlen, "%s: out of memory building the gnuplot script", svg_path);
+        bq_seterr(err, errlen, "%s: out of memory building the gnuplot script", svg_path);
         return -1;
     }
     if (bq_write_file_atomic(gp, script->data, script->len, err, errlen)) return -1;
@@ -84,14 +75,14 @@ static int run_gnuplot(const char *svg_path, bq_buf *script, const char *tmp_svg
     int sp = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (sp != 0) {
-        seterr(err, errlen, "%s: cannot run gnuplot (%s); install Debian's gnuplot-nox", svg_path,
+        bq_seterr(err, errlen, "%s: cannot run gnuplot (%s); install Debian's gnuplot-nox", svg_path,
                strerror(sp));
         goto cleanup;
     }
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
-            seterr(err, errlen, "%s: waitpid: %s", svg_path, strerror(errno));
+            bq_seterr(err, errlen, "%s: waitpid: %s", svg_path, strerror(errno));
             goto cleanup;
         }
     struct stat stt;
@@ -105,14 +96,14 @@ static int run_gnuplot(const char *svg_path, bq_buf *script, const char *tmp_svg
             fclose(f);
         }
         first[strcspn(first, "\r\n")] = 0;
-        seterr(err, errlen, "%s: gnuplot failed (%s%d): %s", svg_path,
+        bq_seterr(err, errlen, "%s: gnuplot failed (%s%d): %s", svg_path,
                WIFEXITED(status) ? "exit " : "signal ",
                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                first[0] ? first : "no output");
         goto cleanup;
     }
     if (rename(tmp_svg, svg_path) != 0) {
-        seterr(err, errlen, "%s: rename: %s", svg_path, strerror(errno));
+        bq_seterr(err, errlen, "%s: rename: %s", svg_path, strerror(errno));
         goto cleanup;
     }
     rc = 0;
@@ -133,13 +124,13 @@ int bq_plot_pareto(const char *svg_path, const char *title, const bq_plot_series
     int total = 0;
     for (int s = 0; s < 2; s++) {
         if (ss[s] && ss[s]->n < 0) {
-            seterr(err, errlen, "%s: negative point count", svg_path);
+            bq_seterr(err, errlen, "%s: negative point count", svg_path);
             return -1;
         }
         total += ss[s] ? ss[s]->n : 0;
     }
     if (total == 0) {
-        seterr(err, errlen, "%s: nothing to plot (no mixed and no uniform points)", svg_path);
+        bq_seterr(err, errlen, "%s: nothing to plot (no mixed and no uniform points)", svg_path);
         return -1;
     }
     char tmp[4200];
@@ -156,7 +147,7 @@ int bq_plot_pareto(const char *svg_path, const char *title, const bq_plot_series
             int *ord = malloc((size_t)(n + 1) * sizeof(int));
             if (!ord) {
                 bq_buf_free(&b);
-                seterr(err, errlen, "%s: out of memory", svg_path);
+                bq_seterr(err, errlen, "%s: out of memory", svg_path);
                 return -1;
             }
             for (int i = 0; i < n; i++) ord[i] = i;
@@ -199,7 +190,7 @@ int bq_plot_pareto(const char *svg_path, const char *title, const bq_plot_series
 int bq_plot_bitmap(const char *svg_path, const char *title, int n, const char *const *names,
                    const int *wbits, const int *abits, char *err, size_t errlen) {
     if (n <= 0) {
-        seterr(err, errlen, "%s: no layers to plot", svg_path);
+        bq_seterr(err, errlen, "%s: no layers to plot", svg_path);
         return -1;
     }
     char tmp[4200];
@@ -226,7 +217,7 @@ int bq_plot_cycles(const char *svg_path, const char *title, int n, const char *c
                    int n_series, const char *const *series_names, const double *cycles, char *err,
                    size_t errlen) {
     if (n <= 0 || n_series <= 0) {
-        seterr(err, errlen, "%s: no layers or no series to plot", svg_path);
+        bq_seterr(err, errlen, "%s: no layers or no series to plot", svg_path);
         return -1;
     }
     static const char *colors[] = {"#c0392b", "#2c3e50", "#27ae60", "#8e44ad", "#f39c12", "#16a085"};

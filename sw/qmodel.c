@@ -1,6 +1,7 @@
 /*
  * qmodel.c — quantizer placement, bit rules, bits.yaml, the .bqq file (see qmodel.h).
  */
+#include "errmsg.h"
 #include "qmodel.h"
 
 #include <stdarg.h>
@@ -14,14 +15,6 @@
 #include "intref.h"
 #include "model_io.h"
 #include "quant.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int is_layer_kind(bq_op_kind k) { return k == BQ_OP_CONV || k == BQ_OP_LINEAR; }
 
@@ -84,7 +77,7 @@ static int place(bq_qmodel *q, char *err, size_t errlen) {
         }
     for (int i = 0; i < nn; i++) nl += is_layer_kind(m->nodes[i].kind);
     if (nl == 0 || m->nodes[0].kind != BQ_OP_INPUT) {
-        seterr(err, errlen, "model '%s' has no conv/linear layer or no input node; nothing to quantize",
+        bq_seterr(err, errlen, "model '%s' has no conv/linear layer or no input node; nothing to quantize",
                m->arch);
         goto done;
     }
@@ -128,7 +121,7 @@ static int place(bq_qmodel *q, char *err, size_t errlen) {
     }
     /* the last layer must end the network */
     if (!q->layers[nl - 1].raw32) {
-        seterr(err, errlen, "model '%s': the output node '%s' is not the end of a conv/linear output "
+        bq_seterr(err, errlen, "model '%s': the output node '%s' is not the end of a conv/linear output "
                "chain; the classifier must be the last layer (RAW32 logits)", m->arch,
                m->nodes[nn - 1].name);
         goto done;
@@ -160,7 +153,7 @@ static int place(bq_qmodel *q, char *err, size_t errlen) {
         const bq_node *nd = &m->nodes[L->node];
         L->aq_in = q->node_aq[nd->in[0]];
         if (L->aq_in < 0) {
-            seterr(err, errlen, "layer '%s': its input '%s' is not a quantized tensor (unsupported op "
+            bq_seterr(err, errlen, "layer '%s': its input '%s' is not a quantized tensor (unsupported op "
                    "between layers, e.g. avgpool or an add without a conv branch)", nd->name,
                    m->nodes[nd->in[0]].name);
             goto done;
@@ -169,7 +162,7 @@ static int place(bq_qmodel *q, char *err, size_t errlen) {
         if (L->res_node >= 0) {
             L->aq_res = q->node_aq[L->res_node];
             if (L->aq_res < 0) {
-                seterr(err, errlen, "layer '%s': shortcut operand '%s' is not a quantized tensor",
+                bq_seterr(err, errlen, "layer '%s': shortcut operand '%s' is not a quantized tensor",
                        nd->name, m->nodes[L->res_node].name);
                 goto done;
             }
@@ -189,7 +182,7 @@ static int place(bq_qmodel *q, char *err, size_t errlen) {
     rc = 0;
     goto done;
 oom:
-    seterr(err, errlen, "out of memory");
+    bq_seterr(err, errlen, "out of memory");
 done:
     free(users); free(cons); free(isq);
     return rc;
@@ -231,11 +224,11 @@ int bq_qmodel_init(bq_qmodel *q, const bq_model *fp, const bq_qmodel_opts *opts,
                    size_t errlen) {
     memset(q, 0, sizeof(*q));
     if (opts->wbits < BQ_QBITS_MIN || opts->wbits > BQ_QBITS_MAX) {
-        seterr(err, errlen, "wbits %d out of range; use %d..%d", opts->wbits, BQ_QBITS_MIN, BQ_QBITS_MAX);
+        bq_seterr(err, errlen, "wbits %d out of range; use %d..%d", opts->wbits, BQ_QBITS_MIN, BQ_QBITS_MAX);
         return -1;
     }
     if ((opts->abits < BQ_QBITS_MIN || opts->abits > BQ_QBITS_MAX) && opts->abits != BQ_ABITS_FLOAT) {
-        seterr(err, errlen, "abits %d out of range; use %d..%d, or %d for float activations",
+        bq_seterr(err, errlen, "abits %d out of range; use %d..%d, or %d for float activations",
                opts->abits, BQ_QBITS_MIN, BQ_QBITS_MAX, BQ_ABITS_FLOAT);
         return -1;
     }
@@ -246,7 +239,7 @@ int bq_qmodel_init(bq_qmodel *q, const bq_model *fp, const bq_qmodel_opts *opts,
     if (place(q, err, errlen)) { bq_qmodel_free(q); return -1; }
     set_bits(q);
     if (alloc_weights(q)) {
-        seterr(err, errlen, "out of memory");
+        bq_seterr(err, errlen, "out of memory");
         bq_qmodel_free(q);
         return -1;
     }
@@ -289,7 +282,7 @@ static int mark_err(char *err, size_t errlen, const char *fname, yaml_mark_t mk,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    seterr(err, errlen, "%s:%zu:%zu: %s", fname, mk.line + 1, mk.column + 1, msg);
+    bq_seterr(err, errlen, "%s:%zu:%zu: %s", fname, mk.line + 1, mk.column + 1, msg);
     return -1;
 }
 
@@ -309,10 +302,10 @@ int bq_qmodel_apply_bits_text(bq_qmodel *q, const char *text, size_t len, const 
     yaml_document_t doc;
     int rc = -1, have_doc = 0;
     int *set_by = NULL;   /* [n_aq] layer that set this quantizer's bits in this file, -1 */
-    if (!yaml_parser_initialize(&parser)) { seterr(err, errlen, "%s: out of memory", fname); return -1; }
+    if (!yaml_parser_initialize(&parser)) { bq_seterr(err, errlen, "%s: out of memory", fname); return -1; }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", fname, parser.problem_mark.line + 1,
+        bq_seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", fname, parser.problem_mark.line + 1,
                parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown");
         goto done;
     }
@@ -325,7 +318,7 @@ int bq_qmodel_apply_bits_text(bq_qmodel *q, const char *text, size_t len, const 
         goto done;
     }
     set_by = malloc(sizeof(int) * (size_t)(q->n_aq ? q->n_aq : 1));
-    if (!set_by) { seterr(err, errlen, "out of memory"); goto done; }
+    if (!set_by) { bq_seterr(err, errlen, "out of memory"); goto done; }
     for (int a = 0; a < q->n_aq; a++) set_by[a] = -1;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
@@ -459,7 +452,7 @@ uint64_t bq_qmodel_hash(const bq_qmodel *q) {
 int bq_qmodel_save(const bq_qmodel *q, const char *path, char *err, size_t errlen) {
     unsigned char *md;
     size_t ml;
-    if (bq_model_serialize(&q->model, &md, &ml)) { seterr(err, errlen, "%s: out of memory", path); return -1; }
+    if (bq_model_serialize(&q->model, &md, &ml)) { bq_seterr(err, errlen, "%s: out of memory", path); return -1; }
     bq_buf b = {0};
     bq_buf_put(&b, BQ_QMODEL_MAGIC, 8);
     bq_buf_u32(&b, BQ_QMODEL_VERSION);
@@ -467,7 +460,7 @@ int bq_qmodel_save(const bq_qmodel *q, const char *path, char *err, size_t errle
     free(md);
     bq_buf_u32(&b, (uint32_t)crc32(0L, b.data, (uInt)b.len));
     int rc = -1;
-    if (b.oom) seterr(err, errlen, "%s: out of memory", path);
+    if (b.oom) bq_seterr(err, errlen, "%s: out of memory", path);
     else rc = bq_write_file_atomic(path, b.data, b.len, err, errlen);
     bq_buf_free(&b);
     return rc;
@@ -480,14 +473,14 @@ int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
     if (bq_read_file(path, &data, &len, err, errlen)) return -1;
     int rc = -1;
     if (len < 16 || memcmp(data, BQ_QMODEL_MAGIC, 8) != 0) {
-        seterr(err, errlen, "%s: not a quantized model (bad magic); pass a .bqq written by "
+        bq_seterr(err, errlen, "%s: not a quantized model (bad magic); pass a .bqq written by "
                "`brecq quantize`", path);
         goto out;
     }
     uint32_t stored = (uint32_t)data[len - 4] | ((uint32_t)data[len - 3] << 8) |
                       ((uint32_t)data[len - 2] << 16) | ((uint32_t)data[len - 1] << 24);
     if ((uint32_t)crc32(0L, data, (uInt)(len - 4)) != stored) {
-        seterr(err, errlen, "%s: checksum mismatch (truncated or corrupted, %zu bytes); re-run "
+        bq_seterr(err, errlen, "%s: checksum mismatch (truncated or corrupted, %zu bytes); re-run "
                "`brecq quantize`", path, len);
         goto out;
     }
@@ -495,7 +488,7 @@ int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
     uint32_t ver;
     bq_rd_u32(&r, &ver);
     if (ver != BQ_QMODEL_VERSION) {
-        seterr(err, errlen, "%s: field 'version' is %u, this build reads %u; re-run `brecq quantize`",
+        bq_seterr(err, errlen, "%s: field 'version' is %u, this build reads %u; re-run `brecq quantize`",
                path, ver, BQ_QMODEL_VERSION);
         goto out;
     }
@@ -507,7 +500,7 @@ int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
     bq_rd_i32(&r, &wb); bq_rd_i32(&r, &ab); bq_rd_i32(&r, &fl8);
     bq_rd_u64(&r, &mlen);
     if (r.bad || mlen > r.len - r.pos) {
-        seterr(err, errlen, "%s: field 'model' length out of range", path);
+        bq_seterr(err, errlen, "%s: field 'model' length out of range", path);
         goto out;
     }
     char mname[600];
@@ -517,14 +510,14 @@ int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
     q->opts.wbits = wb; q->opts.abits = ab; q->opts.first_last_8bit = fl8;
     char perr[256];
     if (place(q, perr, sizeof(perr))) {
-        seterr(err, errlen, "%s: embedded model: %s", path, perr);
+        bq_seterr(err, errlen, "%s: embedded model: %s", path, perr);
         goto fail;
     }
-    if (alloc_weights(q)) { seterr(err, errlen, "%s: out of memory", path); goto fail; }
+    if (alloc_weights(q)) { bq_seterr(err, errlen, "%s: out of memory", path); goto fail; }
     uint32_t nl, na;
     bq_rd_u32(&r, &nl);
     if (r.bad || (int)nl != q->n_layers) {
-        seterr(err, errlen, "%s: field 'n_layers' is %u, the embedded model has %d layers", path, nl,
+        bq_seterr(err, errlen, "%s: field 'n_layers' is %u, the embedded model has %d layers", path, nl,
                q->n_layers);
         goto fail;
     }
@@ -534,7 +527,7 @@ int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
         bq_rd_i32(&r, &node); bq_rd_i32(&r, &cout); bq_rd_i32(&r, &per); bq_rd_i32(&r, &wbits);
         if (r.bad || node != L->node || cout != L->cout || per != L->per_out ||
             wbits < 1 || wbits > BQ_QBITS_MAX) {
-            seterr(err, errlen, "%s: layer %d ('%s'): field 'node/cout/per_out/wbits' does not match "
+            bq_seterr(err, errlen, "%s: layer %d ('%s'): field 'node/cout/per_out/wbits' does not match "
                    "the embedded model", path, l, q->model.nodes[L->node].name);
             goto fail;
         }
@@ -544,20 +537,20 @@ int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
         bq_rd_bytes(&r, L->codes, (size_t)cout * (size_t)per);
         for (int c = 0; c < cout && !r.bad; c++)
             if (!(L->scale[c] > 0.0f) || L->zero[c] < 0 || L->zero[c] > bq_qmax(wbits)) {
-                seterr(err, errlen, "%s: layer '%s' channel %d: field 'scale/zero' out of range "
+                bq_seterr(err, errlen, "%s: layer '%s' channel %d: field 'scale/zero' out of range "
                        "(s=%g, z=%d)", path, q->model.nodes[L->node].name, c, L->scale[c], L->zero[c]);
                 goto fail;
             }
         for (size_t i = 0; i < (size_t)cout * (size_t)per && !r.bad; i++)
             if (L->codes[i] > bq_qmax(wbits)) {
-                seterr(err, errlen, "%s: layer '%s': field 'codes' has %d > 2^%d-1", path,
+                bq_seterr(err, errlen, "%s: layer '%s': field 'codes' has %d > 2^%d-1", path,
                        q->model.nodes[L->node].name, L->codes[i], wbits);
                 goto fail;
             }
     }
     bq_rd_u32(&r, &na);
     if (r.bad || (int)na != q->n_aq) {
-        seterr(err, errlen, "%s: field 'n_quantizers' is %u, the embedded model places %d", path, na,
+        bq_seterr(err, errlen, "%s: field 'n_quantizers' is %u, the embedded model places %d", path, na,
                q->n_aq);
         goto fail;
     }
@@ -569,7 +562,7 @@ int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
         bq_rd_i32(&r, &role); bq_rd_i32(&r, &init);
         if (r.bad || node != A->node || bits < 0 || bits > BQ_QBITS_MAX || !(s > 0.0f) ||
             (bits > 0 && (zero < 0 || zero > bq_qmax(bits)))) {
-            seterr(err, errlen, "%s: quantizer %d ('%s'): field 'node/bits/scale/zero' out of range",
+            bq_seterr(err, errlen, "%s: quantizer %d ('%s'): field 'node/bits/scale/zero' out of range",
                    path, a, node >= 0 && node < q->model.n_nodes ? q->model.nodes[node].name : "?");
             goto fail;
         }
@@ -577,7 +570,7 @@ int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
         A->initialized = init;
     }
     if (r.bad || r.pos != r.len) {
-        seterr(err, errlen, "%s: %s", path, r.bad ? "truncated body" : "trailing bytes after the body");
+        bq_seterr(err, errlen, "%s: %s", path, r.bad ? "truncated body" : "trailing bytes after the body");
         goto fail;
     }
     rc = 0;

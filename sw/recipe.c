@@ -1,6 +1,7 @@
 /*
  * recipe.c — table-driven loader of quantization recipes (see recipe.h).
  */
+#include "errmsg.h"
 #include "recipe.h"
 
 #include <errno.h>
@@ -75,14 +76,6 @@ static const recipe_row kRows[] = {
 #undef E
 enum { NROWS = (int)(sizeof kRows / sizeof kRows[0]) };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void store(bq_recipe *r, const recipe_row *row, double v) {
     char *p = (char *)r + row->off;
     switch (row->type) {
@@ -123,7 +116,7 @@ static int parse_value(bq_recipe *r, const recipe_row *row, const yaml_node_t *v
                        char *err, size_t errlen) {
     size_t ln = v->start_mark.line + 1, col = v->start_mark.column + 1;
     if (v->type != YAML_SCALAR_NODE) {
-        seterr(err, errlen, "%s:%zu:%zu: '%s' must be a single value, not a list or mapping", fname,
+        bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a single value, not a list or mapping", fname,
                ln, col, row->key);
         return -1;
     }
@@ -136,7 +129,7 @@ static int parse_value(bq_recipe *r, const recipe_row *row, const yaml_node_t *v
             if (strcmp(s, row->names[i]) == 0) { store(r, row, i); return 0; }
         char names[128];
         join_names(row->names, names, sizeof(names));
-        seterr(err, errlen, "%s:%zu:%zu: '%s' must be one of %s (got '%s')", fname, ln, col,
+        bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be one of %s (got '%s')", fname, ln, col,
                row->key, names, s);
         return -1;
     }
@@ -144,7 +137,7 @@ static int parse_value(bq_recipe *r, const recipe_row *row, const yaml_node_t *v
         if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1")) x = 1;
         else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcmp(s, "0")) x = 0;
         else {
-            seterr(err, errlen, "%s:%zu:%zu: '%s' must be true or false (got '%s')", fname, ln, col,
+            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be true or false (got '%s')", fname, ln, col,
                    row->key, s);
             return -1;
         }
@@ -154,14 +147,14 @@ static int parse_value(bq_recipe *r, const recipe_row *row, const yaml_node_t *v
         errno = 0;
         long long iv = strtoll(s, &end, 10);
         if (end == s || *end || errno || iv < row->min || (double)iv > row->max) {
-            seterr(err, errlen, "%s:%zu:%zu: '%s' must be an integer in %.0f..%.0f (got '%s')", fname,
+            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be an integer in %.0f..%.0f (got '%s')", fname,
                    ln, col, row->key, row->min, row->max, s);
             return -1;
         }
         if (row->type == RT_U64) *(uint64_t *)((char *)r + row->off) = (uint64_t)iv;
         else store(r, row, (double)iv);
         if (!strcmp(row->key, "abits") && iv > 8 && iv != 32) {
-            seterr(err, errlen, "%s:%zu:%zu: 'abits' must be 2..8, or 32 for float activations "
+            bq_seterr(err, errlen, "%s:%zu:%zu: 'abits' must be 2..8, or 32 for float activations "
                    "(got %lld)", fname, ln, col, iv);
             return -1;
         }
@@ -171,7 +164,7 @@ static int parse_value(bq_recipe *r, const recipe_row *row, const yaml_node_t *v
         errno = 0;
         x = strtod(s, &end);
         if (end == s || *end || errno || !isfinite(x) || x < row->min || x > row->max) {
-            seterr(err, errlen, "%s:%zu:%zu: '%s' must be a number in [%g, %g] (got '%s')", fname, ln,
+            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a number in [%g, %g] (got '%s')", fname, ln,
                    col, row->key, row->min, row->max, s);
             return -1;
         }
@@ -188,10 +181,10 @@ int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fnam
     yaml_parser_t parser;
     yaml_document_t doc;
     int rc = -1, have_doc = 0;
-    if (!yaml_parser_initialize(&parser)) { seterr(err, errlen, "%s: out of memory", fname); return -1; }
+    if (!yaml_parser_initialize(&parser)) { bq_seterr(err, errlen, "%s: out of memory", fname); return -1; }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", fname, parser.problem_mark.line + 1,
+        bq_seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", fname, parser.problem_mark.line + 1,
                parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown");
         goto done;
     }
@@ -199,7 +192,7 @@ int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fnam
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) { rc = 0; goto done; }   /* empty file: all defaults */
     if (root->type != YAML_MAPPING_NODE) {
-        seterr(err, errlen, "%s:%zu:%zu: a recipe is a mapping 'key: value'", fname,
+        bq_seterr(err, errlen, "%s:%zu:%zu: a recipe is a mapping 'key: value'", fname,
                root->start_mark.line + 1, root->start_mark.column + 1);
         goto done;
     }
@@ -213,12 +206,12 @@ int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fnam
         if (row < 0) {
             char keys[1024];
             known_keys(keys, sizeof(keys));
-            seterr(err, errlen, "%s:%zu:%zu: unknown key '%s'; known keys: %s", fname,
+            bq_seterr(err, errlen, "%s:%zu:%zu: unknown key '%s'; known keys: %s", fname,
                    k->start_mark.line + 1, k->start_mark.column + 1, key, keys);
             goto done;
         }
         if (seen[row]) {
-            seterr(err, errlen, "%s:%zu:%zu: key '%s' given twice", fname, k->start_mark.line + 1,
+            bq_seterr(err, errlen, "%s:%zu:%zu: key '%s' given twice", fname, k->start_mark.line + 1,
                    k->start_mark.column + 1, key);
             goto done;
         }
@@ -226,12 +219,12 @@ int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fnam
         if (parse_value(r, &kRows[row], v, fname, err, errlen)) goto done;
     }
     if (r->act_init_batch > r->calib) {
-        seterr(err, errlen, "%s: 'act_init_batch' (%d) must not exceed 'calib' (%d)", fname,
+        bq_seterr(err, errlen, "%s: 'act_init_batch' (%d) must not exceed 'calib' (%d)", fname,
                r->act_init_batch, r->calib);
         goto done;
     }
     if (r->method != BQ_METHOD_RTN && r->batch > r->calib) {
-        seterr(err, errlen, "%s: 'batch' (%d) must not exceed 'calib' (%d)", fname, r->batch, r->calib);
+        bq_seterr(err, errlen, "%s: 'batch' (%d) must not exceed 'calib' (%d)", fname, r->batch, r->calib);
         goto done;
     }
     rc = 0;

@@ -1,6 +1,8 @@
 /*
  * search.c — mixed-precision search problem, GA and exact solvers (see search.h, docs/search.md).
  */
+#include "progress.h"
+#include "errmsg.h"
 #include "search.h"
 
 #include <ctype.h>
@@ -16,22 +18,6 @@
 #include "rng.h"
 
 #define TB BQ_SEARCH_TB
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void copy_name(char *dst, const char *src) {
     snprintf(dst, BQ_SEARCH_NAME_MAX, "%s", src ? src : "");
@@ -196,7 +182,7 @@ int bq_search_fill_sens(bq_search_problem *p, bq_search_sens_fn fn, void *ctx, c
     double *out = malloc((size_t)(p->n_cands + 1) * sizeof *out);
     int rc = -1;
     if (!list || !idx || !out) {
-        seterr(err, errlen, "search: out of memory filling sensitivities");
+        bq_seterr(err, errlen, "search: out of memory filling sensitivities");
         goto cleanup;
     }
     for (int g = 0; g < p->n_groups; g++) {
@@ -210,7 +196,7 @@ int bq_search_fill_sens(bq_search_problem *p, bq_search_sens_fn fn, void *ctx, c
         if (fn(ctx, p, g, n, list, out, err, errlen)) goto cleanup;
         for (int i = 0; i < n; i++) {
             if (!isfinite(out[i])) {
-                seterr(err, errlen,
+                bq_seterr(err, errlen,
                        "search: sensitivity of group '%s' candidate %d is not finite; check the "
                        "sensitivity measurement", p->groups[g].name, i);
                 goto cleanup;
@@ -237,7 +223,7 @@ static int term_group(const bq_search_problem *p, int qa, int qb) {
 int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen) {
     if (p->finalized) return 0;
     if (!(p->clock_mhz > 0)) {
-        seterr(err, errlen, "search: clock %g MHz must be > 0; pass the accelerator config's clock",
+        bq_seterr(err, errlen, "search: clock %g MHz must be > 0; pass the accelerator config's clock",
                p->clock_mhz);
         return -1;
     }
@@ -245,11 +231,11 @@ int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen) {
     for (int g = 0; g < p->n_groups; g++) {
         if (p->groups[g].n_q == 0 && p->groups[g].n_cand == 0 &&
             bq_search_add_cand(p, g, NULL, 0.0) < 0) {
-            seterr(err, errlen, "search: out of memory");
+            bq_seterr(err, errlen, "search: out of memory");
             return -1;
         }
         if (p->groups[g].n_cand == 0) {
-            seterr(err, errlen, "search: group '%s' has no candidate configuration; call "
+            bq_seterr(err, errlen, "search: group '%s' has no candidate configuration; call "
                    "bq_search_enumerate or bq_search_add_cand for it", p->groups[g].name);
             return -1;
         }
@@ -258,7 +244,7 @@ int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen) {
     for (int l = 0; l < p->n_layers; l++) {
         const bq_search_layer *L = &p->layers[l];
         if (term_group(p, L->wq, L->aq_in) == -2) {
-            seterr(err, errlen, "search: layer '%s': weight quantizer '%s' is decided by group '%s' "
+            bq_seterr(err, errlen, "search: layer '%s': weight quantizer '%s' is decided by group '%s' "
                    "but input quantizer '%s' by group '%s'; the cost table couples them: let the "
                    "group that consumes '%s' own the layer, or merge the two groups",
                    L->name, p->quants[L->wq].name, p->groups[p->quants[L->wq].group].name,
@@ -274,7 +260,7 @@ int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen) {
         for (int i = 0; i < W->n_bits; i++)
             for (int j = 0; j < A->n_bits; j++)
                 if (p->exec[((size_t)l * TB + W->bits[i]) * TB + A->bits[j]] < 0) {
-                    seterr(err, errlen, "search: layer '%s': negative cycles at W%dA%d in the cost "
+                    bq_seterr(err, errlen, "search: layer '%s': negative cycles at W%dA%d in the cost "
                            "table", L->name, W->bits[i], A->bits[j]);
                     return -1;
                 }
@@ -282,7 +268,7 @@ int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen) {
     /* stable bucket sort by group: candidates keep the order they were added in */
     bq_search_cand *sorted = malloc((size_t)(p->n_cands + 1) * sizeof *sorted);
     if (!sorted) {
-        seterr(err, errlen, "search: out of memory");
+        bq_seterr(err, errlen, "search: out of memory");
         return -1;
     }
     int off = 0;
@@ -293,7 +279,7 @@ int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen) {
     int *fill = calloc((size_t)p->n_groups + 1, sizeof(int));
     if (!fill) {
         free(sorted);
-        seterr(err, errlen, "search: out of memory");
+        bq_seterr(err, errlen, "search: out of memory");
         return -1;
     }
     for (int i = 0; i < p->n_cands; i++) {
@@ -306,7 +292,7 @@ int bq_search_finalize(bq_search_problem *p, char *err, size_t errlen) {
     p->cap_cands = p->n_cands + 1;
     int *qbits = malloc((size_t)(p->n_quants + 1) * sizeof(int));
     if (!qbits) {
-        seterr(err, errlen, "search: out of memory");
+        bq_seterr(err, errlen, "search: out of memory");
         return -1;
     }
     for (int q = 0; q < p->n_quants; q++) qbits[q] = fixed_bits(p, q);
@@ -448,7 +434,7 @@ int64_t bq_search_min_size(const bq_search_problem *p) {
 int bq_budget_parse(const char *s, double clock_mhz, int64_t w8a8_cycles, int64_t *cycles,
                     char *err, size_t errlen) {
     if (!s || !*s) {
-        seterr(err, errlen, "budget '': empty; give cycles ('12000cyc'), microseconds ('85us') or "
+        bq_seterr(err, errlen, "budget '': empty; give cycles ('12000cyc'), microseconds ('85us') or "
                "a fraction of uniform W8A8 latency ('0.35x')");
         return -1;
     }
@@ -456,7 +442,7 @@ int bq_budget_parse(const char *s, double clock_mhz, int64_t w8a8_cycles, int64_
     char *end = NULL;
     double v = strtod(s, &end);
     if (end == s || errno || !isfinite(v)) {
-        seterr(err, errlen, "budget '%s': no number at the start; write e.g. '12000cyc', '85us' or "
+        bq_seterr(err, errlen, "budget '%s': no number at the start; write e.g. '12000cyc', '85us' or "
                "'0.35x'", s);
         return -1;
     }
@@ -466,25 +452,25 @@ int bq_budget_parse(const char *s, double clock_mhz, int64_t w8a8_cycles, int64_
         cyc = v;
     } else if (strcmp(end, "us") == 0 || strcmp(end, "ms") == 0) {
         if (!(clock_mhz > 0)) {
-            seterr(err, errlen, "budget '%s': a time needs the accelerator clock; load the hw "
+            bq_seterr(err, errlen, "budget '%s': a time needs the accelerator clock; load the hw "
                    "config first", s);
             return -1;
         }
         cyc = v * clock_mhz * (end[0] == 'm' ? 1000.0 : 1.0);
     } else if (strcmp(end, "x") == 0) {
         if (w8a8_cycles <= 0) {
-            seterr(err, errlen, "budget '%s': a fraction needs the uniform W8A8 latency, which is "
+            bq_seterr(err, errlen, "budget '%s': a fraction needs the uniform W8A8 latency, which is "
                    "not known here; give cycles or us instead", s);
             return -1;
         }
         cyc = v * (double)w8a8_cycles;
     } else {
-        seterr(err, errlen, "budget '%s': unknown unit '%s'; use 'cyc', 'us', 'ms' or 'x' (fraction "
+        bq_seterr(err, errlen, "budget '%s': unknown unit '%s'; use 'cyc', 'us', 'ms' or 'x' (fraction "
                "of uniform W8A8 latency)", s, end);
         return -1;
     }
     if (v < 0 || cyc > 9.0e18) {
-        seterr(err, errlen, "budget '%s': must be a non-negative latency below 9e18 cycles", s);
+        bq_seterr(err, errlen, "budget '%s': must be a non-negative latency below 9e18 cycles", s);
         return -1;
     }
     /* round down, but forgive binary-fraction noise (0.35 * 20000 = 7000.000000000001) */
@@ -497,7 +483,7 @@ int bq_search_check_budget(const bq_search_problem *p, const bq_search_budget *b
                            size_t errlen) {
     int64_t mc = bq_search_min_cycles(p);
     if (b->max_cycles < mc) {
-        seterr(err, errlen, "search: latency budget %lld cycles (%.2f us) is below the all-minimum-"
+        bq_seterr(err, errlen, "search: latency budget %lld cycles (%.2f us) is below the all-minimum-"
                "bits latency; the smallest feasible budget is %lld cycles (%.2f us)",
                (long long)b->max_cycles, (double)b->max_cycles / p->clock_mhz, (long long)mc,
                (double)mc / p->clock_mhz);
@@ -506,7 +492,7 @@ int bq_search_check_budget(const bq_search_problem *p, const bq_search_budget *b
     if (b->max_size_bits >= 0) {
         int64_t mz = bq_search_min_size(p);
         if (b->max_size_bits < mz) {
-            seterr(err, errlen, "search: size budget %lld bits (%.1f KiB) is below the all-minimum-"
+            bq_seterr(err, errlen, "search: size budget %lld bits (%.1f KiB) is below the all-minimum-"
                    "bits model size; the smallest feasible size budget is %lld bits (%.1f KiB)",
                    (long long)b->max_size_bits, (double)b->max_size_bits / 8192.0, (long long)mz,
                    (double)mz / 8192.0);
@@ -700,17 +686,17 @@ static void fill_result(const bq_search_problem *p, const bq_search_budget *b, b
 static int precheck(const bq_search_problem *p, const bq_search_budget *b, char *err,
                     size_t errlen) {
     if (!p->finalized) {
-        seterr(err, errlen, "search: problem not finalized; call bq_search_finalize first");
+        bq_seterr(err, errlen, "search: problem not finalized; call bq_search_finalize first");
         return -1;
     }
     if (p->n_groups > BQ_SEARCH_MAX_GROUPS) {
-        seterr(err, errlen, "search: %d groups exceed the limit %d", p->n_groups,
+        bq_seterr(err, errlen, "search: %d groups exceed the limit %d", p->n_groups,
                BQ_SEARCH_MAX_GROUPS);
         return -1;
     }
     for (int i = 0; i < p->n_cands; i++)
         if (!isfinite(p->cands[i].sens)) {
-            seterr(err, errlen, "search: group '%s' has a candidate without a finite sensitivity; "
+            bq_seterr(err, errlen, "search: group '%s' has a candidate without a finite sensitivity; "
                    "run the sensitivity pass (bq_search_fill_sens) first",
                    p->groups[p->cands[i].group].name);
             return -1;
@@ -745,12 +731,12 @@ static int cmp_ranked(const void *a, const void *b) {
 
 int bq_search_ga(const bq_search_problem *p, const bq_search_budget *b, const bq_ga_params *gp,
                  bq_search_result *r, char *err, size_t errlen) {
-    double t0 = now_s();
+    double t0 = bq_now();
     memset(r, 0, sizeof *r);
     if (precheck(p, b, err, errlen)) return -1;
     if (gp->population < 4 || gp->tournament < 2 || gp->elite < 0 || gp->elite >= gp->population ||
         gp->generations < 0) {
-        seterr(err, errlen, "search: GA parameters: population >= 4, tournament >= 2, 0 <= elite < "
+        bq_seterr(err, errlen, "search: GA parameters: population >= 4, tournament >= 2, 0 <= elite < "
                "population, generations >= 0");
         return -1;
     }
@@ -764,7 +750,7 @@ int bq_search_ga(const bq_search_problem *p, const bq_search_budget *b, const bq
     int *best = malloc((size_t)(G + 1) * sizeof(int));
     int rc = -1;
     if (!pop || !nxt || !fit || !rk || !best || frontier_build(&f, p, b->max_size_bits >= 0)) {
-        seterr(err, errlen, "search: out of memory in the GA");
+        bq_seterr(err, errlen, "search: out of memory in the GA");
         goto cleanup;
     }
     bq_rng rng;
@@ -800,7 +786,7 @@ int bq_search_ga(const bq_search_problem *p, const bq_search_budget *b, const bq
         qsort(rk, (size_t)P, sizeof *rk, cmp_ranked);
         double *nfit = malloc((size_t)P * sizeof(double));
         if (!nfit) {
-            seterr(err, errlen, "search: out of memory in the GA");
+            bq_seterr(err, errlen, "search: out of memory in the GA");
             goto cleanup;
         }
         for (int e = 0; e < gp->elite; e++) {
@@ -841,14 +827,14 @@ int bq_search_ga(const bq_search_problem *p, const bq_search_budget *b, const bq
     }
 #undef NG
     if (!isfinite(best_fit)) {
-        seterr(err, errlen, "search: the GA found no allocation meeting both the latency and the "
+        bq_seterr(err, errlen, "search: the GA found no allocation meeting both the latency and the "
                "size budget; relax the size budget or try the exact solver");
         goto cleanup;
     }
     for (int g = 0; g < G; g++) r->choice[g] = f.idx[f.off[g] + best[g]];
     fill_result(p, b, r);
     r->work = evals;
-    r->seconds = now_s() - t0;
+    r->seconds = bq_now() - t0;
     rc = 0;
 cleanup:
     frontier_free(&f);
@@ -899,7 +885,7 @@ static double lagrange_best(const bq_search_problem *p, const frontier *f, int w
 
 int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const int *incumbent,
                     long max_states, bq_search_result *r, char *err, size_t errlen) {
-    double t0 = now_s();
+    double t0 = bq_now();
     memset(r, 0, sizeof *r);
     if (precheck(p, b, err, errlen)) return -1;
     if (max_states <= 0) max_states = 4L << 20;
@@ -918,7 +904,7 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
     int rc = -1;
     if (!hist || !nhist || !rc_min || !rz_min || !rs_min || !lc_rest || !lz_rest || !pos ||
         frontier_build(&f, p, use_size)) {
-        seterr(err, errlen, "search: out of memory in the exact solver");
+        bq_seterr(err, errlen, "search: out of memory in the exact solver");
         goto cleanup;
     }
     /* suffix bounds over groups g..G-1 */
@@ -965,7 +951,7 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
 
     hist[0] = malloc(sizeof(dp_state));
     if (!hist[0]) {
-        seterr(err, errlen, "search: out of memory in the exact solver");
+        bq_seterr(err, errlen, "search: out of memory in the exact solver");
         goto cleanup;
     }
     hist[0][0] = (dp_state){p->base_cycles, use_size ? p->base_size_bits : 0, 0.0, -1, -1};
@@ -991,7 +977,7 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
                 }
                 if (lb > ub + tol) continue;
                 if (n >= max_states) {
-                    seterr(err, errlen, "search: exact solver exceeded %ld partial solutions at "
+                    bq_seterr(err, errlen, "search: exact solver exceeded %ld partial solutions at "
                            "group '%s' (%d of %d); give fewer candidates per group, raise the limit, "
                            "or use the GA alone", max_states, p->groups[g].name, g + 1, G);
                     goto cleanup;
@@ -1001,7 +987,7 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
                     if (nc2 > max_states) nc2 = max_states;
                     dp_state *q = realloc(buf, (size_t)nc2 * sizeof *q);
                     if (!q) {
-                        seterr(err, errlen, "search: out of memory in the exact solver");
+                        bq_seterr(err, errlen, "search: out of memory in the exact solver");
                         goto cleanup;
                     }
                     buf = q;
@@ -1011,7 +997,7 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
             }
         }
         if (n == 0) {
-            seterr(err, errlen, "search: no allocation meets the latency budget %lld cycles%s; "
+            bq_seterr(err, errlen, "search: no allocation meets the latency budget %lld cycles%s; "
                    "relax the budget(s)", (long long)B,
                    use_size ? " together with the size budget" : "");
             goto cleanup;
@@ -1019,12 +1005,12 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
         /* keep the Pareto-optimal states */
         long m = pareto_filter(buf, n, use_size);
         if (m < 0) {
-            seterr(err, errlen, "search: out of memory in the exact solver");
+            bq_seterr(err, errlen, "search: out of memory in the exact solver");
             goto cleanup;
         }
         hist[g + 1] = malloc((size_t)m * sizeof(dp_state));
         if (!hist[g + 1]) {
-            seterr(err, errlen, "search: out of memory in the exact solver");
+            bq_seterr(err, errlen, "search: out of memory in the exact solver");
             goto cleanup;
         }
         memcpy(hist[g + 1], buf, (size_t)m * sizeof(dp_state));
@@ -1042,7 +1028,7 @@ int bq_search_exact(const bq_search_problem *p, const bq_search_budget *b, const
     }
     fill_result(p, b, r);
     r->work = kept_total;
-    r->seconds = now_s() - t0;
+    r->seconds = bq_now() - t0;
     rc = 0;
 cleanup:
     if (hist)

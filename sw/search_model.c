@@ -1,6 +1,7 @@
 /*
  * search_model.c — search problem of a bq_qmodel on an accelerator (see search_model.h).
  */
+#include "errmsg.h"
 #include "search_model.h"
 
 #include <stdarg.h>
@@ -9,16 +10,6 @@
 #include <string.h>
 
 #include "graph.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void bq_search_space_default(bq_search_space *sp) {
     static const int d[4] = {2, 3, 4, 8};
@@ -35,7 +26,7 @@ int bq_search_parse_bits(const char *s, int *bits, int *n, char *err, size_t err
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > BQ_SEARCH_MAX_BITS || (*end && *end != ',')) {
-            seterr(err, errlen, "bit-width list '%s': expected comma-separated integers in 1..8, "
+            bq_seterr(err, errlen, "bit-width list '%s': expected comma-separated integers in 1..8, "
                    "e.g. '2,3,4,8'", s);
             return -1;
         }
@@ -44,7 +35,7 @@ int bq_search_parse_bits(const char *s, int *bits, int *n, char *err, size_t err
         p = *end ? end + 1 : end;
     }
     if (!any) {
-        seterr(err, errlen, "bit-width list '%s' is empty; e.g. '2,3,4,8'", s ? s : "");
+        bq_seterr(err, errlen, "bit-width list '%s' is empty; e.g. '2,3,4,8'", s ? s : "");
         return -1;
     }
     *n = 0;
@@ -56,7 +47,7 @@ int bq_search_parse_bits(const char *s, int *bits, int *n, char *err, size_t err
 int bq_search_hw_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errlen) {
     const bq_model *m = &q->model;
     if (bq_hw_net_init(net, q->n_layers)) {
-        seterr(err, errlen, "out of memory");
+        bq_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (int l = 0; l < q->n_layers; l++) {
@@ -80,7 +71,7 @@ int bq_search_hw_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errle
         hl.rbits = L->aq_res >= 0 ? q->aq[L->aq_res].bits : 8;
         if (bq_hw_net_add(net, &hl, L->aq_in, L->aq_out, L->aq_res) < 0) {
             bq_hw_net_free(net);
-            seterr(err, errlen, "out of memory");
+            bq_seterr(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -108,11 +99,11 @@ int bq_search_from_qmodel(bq_search_problem *p, const bq_qmodel *q, const bq_cos
     bq_search_init(p, clock_mhz);
     int rc = -1;
     if (!lgroup || !agroup || !exec) {
-        seterr(err, errlen, "out of memory");
+        bq_seterr(err, errlen, "out of memory");
         goto done;
     }
     if (t->n != nl || t->nq > na) {
-        seterr(err, errlen, "search: the cost table has %d layers and %d quantizers, the model %d and "
+        bq_seterr(err, errlen, "search: the cost table has %d layers and %d quantizers, the model %d and "
                "%d; build the table from this model (bq_search_hw_net)", t->n, t->nq, nl, na);
         goto done;
     }
@@ -133,7 +124,7 @@ int bq_search_from_qmodel(bq_search_problem *p, const bq_qmodel *q, const bq_cos
             int a = reads[k];
             if (a < 0 || aq_fixed(q, a)) continue;
             if (agroup[a] >= 0 && agroup[a] != lgroup[l]) {
-                seterr(err, errlen, "search: activation quantizer at '%s' is read by groups '%s' and "
+                bq_seterr(err, errlen, "search: activation quantizer at '%s' is read by groups '%s' and "
                        "'%s'; the search needs one deciding group per quantizer (make the consumers "
                        "one block in the model)", m->nodes[q->aq[a].node].name,
                        p->groups[agroup[a]].name, p->groups[lgroup[l]].name);
@@ -176,7 +167,7 @@ int bq_search_from_qmodel(bq_search_problem *p, const bq_qmodel *q, const bq_cos
             rs[b] = t->r[l * 8 + (b - 1)];
         }
         if (t->in_q[l] != L->aq_in || t->out_q[l] != L->aq_out || t->res_q[l] != L->aq_res) {
-            seterr(err, errlen, "search: cost table layer %d ('%s') is wired to other quantizers than "
+            bq_seterr(err, errlen, "search: cost table layer %d ('%s') is wired to other quantizers than "
                    "the model; build the table from this model", l, m->nodes[L->node].name);
             goto done;
         }
@@ -187,7 +178,7 @@ int bq_search_from_qmodel(bq_search_problem *p, const bq_qmodel *q, const bq_cos
     }
     for (int g = 0; g < p->n_groups; g++)
         if (p->groups[g].n_q > 0 && bq_search_enumerate(p, g) < 0) {
-            seterr(err, errlen, "search: group '%s' has too many candidate configurations (%d "
+            bq_seterr(err, errlen, "search: group '%s' has too many candidate configurations (%d "
                    "quantizers); use fewer candidate bit-widths", p->groups[g].name,
                    p->groups[g].n_q);
             goto done;
@@ -195,11 +186,11 @@ int bq_search_from_qmodel(bq_search_problem *p, const bq_qmodel *q, const bq_cos
     rc = 0;
     goto done;
 bad_quant:
-    seterr(err, errlen, "search: cannot add a quantizer (more than %d free quantizers in one group, "
+    bq_seterr(err, errlen, "search: cannot add a quantizer (more than %d free quantizers in one group, "
            "or a bad bit-width list)", BQ_SEARCH_GROUP_MAXQ);
     goto done;
 oom:
-    seterr(err, errlen, "out of memory");
+    bq_seterr(err, errlen, "out of memory");
 done:
     if (rc) bq_search_free(p);
     free(lgroup);

@@ -2,6 +2,8 @@
  * sensitivity.c — per-group Fisher-weighted reconstruction error of candidate bit assignments
  * (see sensitivity.h and docs/flow.md §1).
  */
+#include "progress.h"
+#include "errmsg.h"
 #include "sensitivity.h"
 
 #include <math.h>
@@ -18,23 +20,7 @@
 #include "quant.h"
 #include "reconstruct.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 #define BQ_SENS_INIT_IMAGES 16   /* images of the activation range init */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void bq_sens_opts_default(bq_sens_opts *o) {
     memset(o, 0, sizeof *o);
@@ -139,7 +125,7 @@ static int cache_write(const char *path, const bq_search_problem *p, uint64_t ke
             bq_buf_printf(&b, "%s %.17g\n", bs, C->sens);
         }
     }
-    int rc = b.oom ? (seterr(err, errlen, "sensitivity cache: out of memory"), -1)
+    int rc = b.oom ? (bq_seterr(err, errlen, "sensitivity cache: out of memory"), -1)
                    : bq_write_file_atomic(path, b.data, b.len, err, errlen);
     bq_buf_free(&b);
     return rc;
@@ -263,7 +249,7 @@ static int prepare(sctx *c, const bq_search_problem *p,
         for (int k = 0; k < p->quants[i].n_bits; k++) {
             int b = p->quants[i].bits[k];
             if (b < BQ_QBITS_MIN) {
-                seterr(err, errlen, "sensitivity: quantizer '%s' allows %d bits; the quantizers "
+                bq_seterr(err, errlen, "sensitivity: quantizer '%s' allows %d bits; the quantizers "
                        "take %d..%d bits", p->quants[i].name, b, BQ_QBITS_MIN, BQ_QBITS_MAX);
                 return -1;
             }
@@ -278,7 +264,7 @@ static int prepare(sctx *c, const bq_search_problem *p,
     c->azero = calloc((size_t)q->n_aq * 9, sizeof(int32_t));
     if (!c->wscale || !c->wzero || !c->wcodes || !c->ascale || !c->azero) goto oom;
     int save_bits[1024];
-    if (L > 1024) { seterr(err, errlen, "sensitivity: more than 1024 layers"); return -1; }
+    if (L > 1024) { bq_seterr(err, errlen, "sensitivity: more than 1024 layers"); return -1; }
     for (int l = 0; l < L; l++) save_bits[l] = q->layers[l].wbits;
     for (int b = 2; b <= 8; b++) {
         if (!need[b]) continue;
@@ -370,7 +356,7 @@ static int prepare(sctx *c, const bq_search_problem *p,
     free(prob);
     return 0;
 oom:
-    seterr(err, errlen, "sensitivity: out of memory");
+    bq_seterr(err, errlen, "sensitivity: out of memory");
     return -1;
 }
 
@@ -398,7 +384,7 @@ static int measure_group(void *vctx, const bq_search_problem *p, int g, int n,
     for (int i = 0; i < c->nu; i++)
         if (strcmp(c->units[i].name, G->name) == 0) u = i;
     if (u < 0) {
-        seterr(err, errlen, "sensitivity: group '%s' has free quantizers but is not a "
+        bq_seterr(err, errlen, "sensitivity: group '%s' has free quantizers but is not a "
                "reconstruction unit (the first layer?); keep it fixed (first_last_8bit: true)",
                G->name);
         return -1;
@@ -418,7 +404,7 @@ static int measure_group(void *vctx, const bq_search_problem *p, int g, int n,
         save[k] = qi < q->n_layers ? q->layers[qi].wbits : q->aq[qi - q->n_layers].bits;
     }
     int rc = 0;
-    double tg = now_s();
+    double tg = bq_now();
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < G->n_q; k++) {
             int qi = G->q[k];
@@ -437,7 +423,7 @@ static int measure_group(void *vctx, const bq_search_problem *p, int g, int n,
         if (a_out >= 0) q->aq[a_out].bits = a_out_bits;
         if (rc) break;
         if (in_node != U->in || out_node != U->hi) {
-            seterr(err, errlen, "sensitivity: internal error: unit %d of the engine is nodes "
+            bq_seterr(err, errlen, "sensitivity: internal error: unit %d of the engine is nodes "
                    "%d..%d, expected %d..%d", u, in_node, out_node, U->in, U->hi);
             rc = -1;
             break;
@@ -450,7 +436,7 @@ static int measure_group(void *vctx, const bq_search_problem *p, int g, int n,
         sens[i] = s / N;
         F->done_count++;
         if (F->progress && ((i + 1) % 64 == 0 || i + 1 == n)) {
-            double el = now_s() - F->t0;
+            double el = bq_now() - F->t0;
             double eta = F->done_count ? el / F->done_count * (F->total - F->done_count) : 0;
             fprintf(stderr, "\rsensitivity: group %d/%d %-12s %4d/%-4d  total %d/%d  %.0f s, "
                     "ETA %.0f s   ", g + 1, p->n_groups, G->name, i + 1, n, F->done_count,
@@ -469,26 +455,26 @@ static int measure_group(void *vctx, const bq_search_problem *p, int g, int n,
 
 int bq_sensitivity_fill(bq_search_problem *p, const bq_model *fp, const bq_dataset *train,
                         const bq_sens_opts *o, bq_sens_stats *st, char *err, size_t errlen) {
-    double t0 = now_s();
+    double t0 = bq_now();
     bq_sens_stats local;
     if (!st) st = &local;
     memset(st, 0, sizeof *st);
-    if (!p->finalized) { seterr(err, errlen, "sensitivity: problem not finalized"); return -1; }
+    if (!p->finalized) { bq_seterr(err, errlen, "sensitivity: problem not finalized"); return -1; }
     if (o->n_images < 1 || o->n_images > train->n) {
-        seterr(err, errlen, "sensitivity: n_images %d out of range 1..%d", o->n_images, train->n);
+        bq_seterr(err, errlen, "sensitivity: n_images %d out of range 1..%d", o->n_images, train->n);
         return -1;
     }
     int *idx = malloc(sizeof(int) * (size_t)o->n_images);
-    if (!idx) { seterr(err, errlen, "sensitivity: out of memory"); return -1; }
+    if (!idx) { bq_seterr(err, errlen, "sensitivity: out of memory"); return -1; }
     if (bq_calib_indices(idx, o->n_images, train->n, o->calib_seed)) {
-        seterr(err, errlen, "sensitivity: cannot draw %d calibration images", o->n_images);
+        bq_seterr(err, errlen, "sensitivity: cannot draw %d calibration images", o->n_images);
         free(idx);
         return -1;
     }
     uint64_t key = st->key = bq_sensitivity_key(p, fp, o, idx);
     int filled = 0;
     if (o->cache_path && cache_read(o->cache_path, p, key, &filled)) {
-        seterr(err, errlen, "sensitivity: out of memory reading the cache");
+        bq_seterr(err, errlen, "sensitivity: out of memory reading the cache");
         free(idx);
         return -1;
     }
@@ -514,7 +500,7 @@ int bq_sensitivity_fill(bq_search_problem *p, const bq_model *fp, const bq_datas
         bq_qmodel_opts qo = {.wbits = 8, .abits = 8, .first_last_8bit = o->first_last_8bit};
         if (bq_qmodel_init(&c.q, fp, &qo, err, errlen)) { free(idx); return -1; }
         if (p->n_layers != c.q.n_layers || p->n_quants != c.q.n_layers + c.q.n_aq) {
-            seterr(err, errlen, "sensitivity: the problem (%d layers, %d quantizers) is not the "
+            bq_seterr(err, errlen, "sensitivity: the problem (%d layers, %d quantizers) is not the "
                    "model's (%d layers, %d quantizers); build it with bq_search_from_qmodel",
                    p->n_layers, p->n_quants, c.q.n_layers, c.q.n_layers + c.q.n_aq);
             bq_qmodel_free(&c.q);
@@ -524,10 +510,10 @@ int bq_sensitivity_fill(bq_search_problem *p, const bq_model *fp, const bq_datas
         if (o->progress)
             fprintf(stderr, "sensitivity: %d candidates to measure on %d calibration images "
                     "(Fisher passes first)\n", todo, o->n_images);
-        double tf = now_s();
+        double tf = bq_now();
         rc = prepare(&c, p, train, o, idx, err, errlen);
-        st->fisher_seconds = now_s() - tf;
-        fill_ctx F = {&c, p, now_s(), todo, 0, o->progress};
+        st->fisher_seconds = bq_now() - tf;
+        fill_ctx F = {&c, p, bq_now(), todo, 0, o->progress};
         for (int g = 0; g < p->n_groups && rc == 0; g++) {
             if (done[g]) continue;
             const bq_search_group *G = &p->groups[g];
@@ -536,7 +522,7 @@ int bq_sensitivity_fill(bq_search_problem *p, const bq_model *fp, const bq_datas
             double *sv = malloc(sizeof(double) * (size_t)G->n_cand);
             int *ix = malloc(sizeof(int) * (size_t)G->n_cand);
             if (!cl || !sv || !ix) {
-                seterr(err, errlen, "sensitivity: out of memory");
+                bq_seterr(err, errlen, "sensitivity: out of memory");
                 rc = -1;
             } else {
                 for (int k = 0; k < G->n_cand; k++)
@@ -547,7 +533,7 @@ int bq_sensitivity_fill(bq_search_problem *p, const bq_model *fp, const bq_datas
                 rc = measure_group(&F, p, g, n, cl, sv, err, errlen);
                 for (int k = 0; k < n && rc == 0; k++) {
                     if (!isfinite(sv[k])) {
-                        seterr(err, errlen, "sensitivity: group '%s': non-finite error (NaN/Inf "
+                        bq_seterr(err, errlen, "sensitivity: group '%s': non-finite error (NaN/Inf "
                                "in the model?)", G->name);
                         rc = -1;
                         break;
@@ -569,7 +555,7 @@ int bq_sensitivity_fill(bq_search_problem *p, const bq_model *fp, const bq_datas
         /* nothing measured; keep the file as is */
     }
     free(idx);
-    st->seconds = now_s() - t0;
+    st->seconds = bq_now() - t0;
     if (rc == 0 && o->progress)
         fprintf(stderr, "sensitivity: %d measured, %d cached, %.1f s (Fisher %.1f s)\n",
                 st->measured, st->cached, st->seconds, st->fisher_seconds);

@@ -1,4 +1,5 @@
 /* brecq quantize — float model + recipe (+ bits.yaml) -> quantized model (.bqq). */
+#include "progress.h"
 #include "cli.h"
 #include "data.h"
 #include "fakequant.h"
@@ -14,12 +15,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Initialise every activation quantizer on the first act_init_batch calibration images. */
 static int calibrate_acts(bq_qmodel *q, const bq_recipe *r, const bq_dataset *train, char *err,
@@ -77,7 +72,7 @@ int bq_cmd_quantize(int argc, char **argv) {
     char err[512];
     bq_recipe r;
     if (bq_recipe_load(&r, recipe, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); return 2; }
-    double t0 = now_s();
+    double t0 = bq_now();
     bq_model m;
     if (bq_cli_load_model("quantize", model, &m)) return 1;
     bq_qmodel q;
@@ -113,7 +108,7 @@ int bq_cmd_quantize(int argc, char **argv) {
     }
     if (bq_qmodel_save(&q, out, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
     if (print) bq_qmodel_print(&q, stderr);
-    double secs = now_s() - t0;
+    double secs = bq_now() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
