@@ -8,9 +8,9 @@
 HW_CONFIGS   := $(wildcard configs/hw/*.yaml)
 HW_GEN_SVH   := $(patsubst configs/hw/%.yaml,$(BUILD)/gen/%/hw_params.svh,$(HW_CONFIGS))
 
-$(BUILD)/hwgen: hw_model/tools/hwgen.c hw_model/hwcfg.c hw_model/hwcfg.h sw/errmsg.c sw/errmsg.h
+$(BUILD)/hwgen: hw_model/tools/hwgen.c hw_model/hwcfg.c hw_model/hwcfg.h sw/errmsg.c sw/errmsg.h sw/yamldoc.c sw/yamldoc.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/tools/hwgen.c hw_model/hwcfg.c sw/errmsg.c $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/tools/hwgen.c hw_model/hwcfg.c sw/errmsg.c sw/yamldoc.c $(PKG_LIBS)
 
 $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h: configs/hw/%.yaml $(BUILD)/hwgen
 	@mkdir -p $(dir $@)

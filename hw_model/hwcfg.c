@@ -6,6 +6,7 @@
  * value's position, then checks required keys and the cross-field rules (bq_hwcfg_validate's
  * rules, reported at the position of the key involved).
  */
+#include "yamldoc.h"
 #include "errmsg.h"
 #include "hwcfg.h"
 
@@ -374,7 +375,6 @@ int bq_hwcfg_validate(const bq_hwcfg *cfg, char *err, size_t errlen) {
 
 int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fname, char *err,
                    size_t errlen) {
-    yaml_parser_t parser;
     yaml_document_t doc;
     int rc = -1, have_doc = 0;
     loader L;
@@ -386,18 +386,7 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
     L.errlen = errlen;
     L.doc = &doc;
     L.cfg = cfg;
-    if (!yaml_parser_initialize(&parser)) {
-        bq_seterr(err, errlen, "%s: out of memory initialising the YAML parser", L.fname);
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        bq_seterr(err, errlen, "%s:%d:%d: YAML syntax error: %s%s%s", L.fname,
-               (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-               parser.problem ? parser.problem : "unknown problem",
-               parser.context ? " " : "", parser.context ? parser.context : "");
-        goto cleanup;
-    }
+    if (bq_yaml_load(&doc, text, len, L.fname, err, errlen)) goto cleanup;
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) {
@@ -430,26 +419,10 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
         goto cleanup;
     }
     if (check_rules(cfg, L.fname, L.mark, err, errlen) != 0) goto cleanup;
-    {
-        /* A second document in the same file is almost certainly a mistake. */
-        yaml_document_t doc2;
-        if (yaml_parser_load(&parser, &doc2)) {
-            int extra = yaml_document_get_root_node(&doc2) != NULL;
-            yaml_mark_t m = extra ? yaml_document_get_root_node(&doc2)->start_mark
-                                  : parser.problem_mark;
-            yaml_document_delete(&doc2);
-            if (extra) {
-                bq_seterr(err, errlen, "%s:%d:%d: a second YAML document ('---') is not allowed; "
-                       "one file describes one accelerator", POS(m));
-                goto cleanup;
-            }
-        }
-    }
     cfg->hash = bq_hwcfg_hash(cfg);
     rc = 0;
 cleanup:
     if (have_doc) yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     return rc;
 }
 #undef POS

@@ -1,6 +1,7 @@
 /*
  * flow.c — `brecq run FLOW.yaml` (see flow.h and docs/flow.md).
  */
+#include "yamldoc.h"
 #include "progress.h"
 #include "errmsg.h"
 #include "flow.h"
@@ -198,21 +199,9 @@ int bq_flow_load(bq_flow_cfg *c, const char *path, char *err, size_t errlen) {
     unsigned char *text = NULL;
     size_t len = 0;
     if (bq_read_file(path, &text, &len, err, errlen)) return -1;
-    yaml_parser_t parser;
     yaml_document_t doc;
     int rc = -1, have_doc = 0;
-    if (!yaml_parser_initialize(&parser)) {
-        free(text);
-        bq_seterr(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        bq_seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", path,
-               parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-               parser.problem ? parser.problem : "unknown");
-        goto done;
-    }
+    if (bq_yaml_load(&doc, text, len, path, err, errlen)) goto done;
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || root->type != YAML_MAPPING_NODE) {
@@ -260,7 +249,6 @@ int bq_flow_load(bq_flow_cfg *c, const char *path, char *err, size_t errlen) {
     rc = 0;
 done:
     if (have_doc) yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     free(text);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * qmodel.c — quantizer placement, bit rules, bits.yaml, the .bqq file (see qmodel.h).
  */
+#include "yamldoc.h"
 #include "errmsg.h"
 #include "qmodel.h"
 
@@ -298,17 +299,10 @@ static int scalar_int(const yaml_node_t *v, long *out) {
 
 int bq_qmodel_apply_bits_text(bq_qmodel *q, const char *text, size_t len, const char *fname,
                               char *err, size_t errlen) {
-    yaml_parser_t parser;
     yaml_document_t doc;
     int rc = -1, have_doc = 0;
     int *set_by = NULL;   /* [n_aq] layer that set this quantizer's bits in this file, -1 */
-    if (!yaml_parser_initialize(&parser)) { bq_seterr(err, errlen, "%s: out of memory", fname); return -1; }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        bq_seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", fname, parser.problem_mark.line + 1,
-               parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown");
-        goto done;
-    }
+    if (bq_yaml_load(&doc, text, len, fname, err, errlen)) goto done;
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) { rc = 0; goto done; }    /* empty file: nothing to change */
@@ -383,7 +377,6 @@ int bq_qmodel_apply_bits_text(bq_qmodel *q, const char *text, size_t len, const 
 done:
     free(set_by);
     if (have_doc) yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
  * recipe.c — table-driven loader of quantization recipes (see recipe.h).
  */
+#include "yamldoc.h"
 #include "errmsg.h"
 #include "recipe.h"
 
@@ -178,16 +179,9 @@ int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fnam
                     size_t errlen) {
     bq_recipe_default(r);
     r->text_hash = bq_fnv1a64(text, len, BQ_FNV_INIT);
-    yaml_parser_t parser;
     yaml_document_t doc;
     int rc = -1, have_doc = 0;
-    if (!yaml_parser_initialize(&parser)) { bq_seterr(err, errlen, "%s: out of memory", fname); return -1; }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        bq_seterr(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", fname, parser.problem_mark.line + 1,
-               parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown");
-        goto done;
-    }
+    if (bq_yaml_load(&doc, text, len, fname, err, errlen)) goto done;
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) { rc = 0; goto done; }   /* empty file: all defaults */
@@ -230,7 +224,6 @@ int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fnam
     rc = 0;
 done:
     if (have_doc) yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     return rc;
 }
 
