@@ -16,6 +16,15 @@
 #include <math.h>
 #include <string.h>
 
+/* The in-image part [lo, hi) of the window of output index o along one axis (taps outside the image
+ * never take part; see the header comment). */
+static inline void window_1d(int o, int stride, int pad, int k, int size, int *lo, int *hi) {
+    *lo = o * stride - pad;
+    *hi = *lo + k;
+    if (*lo < 0) *lo = 0;
+    if (*hi > size) *hi = size;
+}
+
 void bq_maxpool_forward(float *out, int32_t *argmax, const float *inp, int n, int c, int h, int w,
                         int kh, int kw, int stride_h, int stride_w, int pad_t, int pad_l,
                         int hout, int wout) {
@@ -24,13 +33,11 @@ void bq_maxpool_forward(float *out, int32_t *argmax, const float *inp, int n, in
         float *o = out + pl * hout * wout;
         int32_t *am = argmax + pl * hout * wout;
         for (int oy = 0; oy < hout; oy++) {
-            int y0 = oy * stride_h - pad_t, y1 = y0 + kh;
-            if (y0 < 0) y0 = 0;
-            if (y1 > h) y1 = h;
+            int y0, y1;
+            window_1d(oy, stride_h, pad_t, kh, h, &y0, &y1);
             for (int ox = 0; ox < wout; ox++) {
-                int x0 = ox * stride_w - pad_l, x1 = x0 + kw;
-                if (x0 < 0) x0 = 0;
-                if (x1 > w) x1 = w;
+                int x0, x1;
+                window_1d(ox, stride_w, pad_l, kw, w, &x0, &x1);
                 float best = -INFINITY;
                 int32_t bi = -1;
                 for (int iy = y0; iy < y1; iy++)
@@ -73,13 +80,11 @@ void bq_avgpool_forward(float *out, const float *inp, int n, int c, int h, int w
         const float *x = inp + pl * h * w;
         float *o = out + pl * hout * wout;
         for (int oy = 0; oy < hout; oy++) {
-            int y0 = oy * stride_h - pad_t, y1 = y0 + kh;
-            if (y0 < 0) y0 = 0;
-            if (y1 > h) y1 = h;
+            int y0, y1;
+            window_1d(oy, stride_h, pad_t, kh, h, &y0, &y1);
             for (int ox = 0; ox < wout; ox++) {
-                int x0 = ox * stride_w - pad_l, x1 = x0 + kw;
-                if (x0 < 0) x0 = 0;
-                if (x1 > w) x1 = w;
+                int x0, x1;
+                window_1d(ox, stride_w, pad_l, kw, w, &x0, &x1);
                 float s = 0.0f;
                 for (int iy = y0; iy < y1; iy++)
                     for (int ix = x0; ix < x1; ix++) s += x[iy * w + ix];
@@ -97,13 +102,11 @@ void bq_avgpool_backward(float *dinp, const float *dout, int n, int c, int h, in
         float *d = dinp + pl * h * w;
         const float *g = dout + pl * hout * wout;
         for (int oy = 0; oy < hout; oy++) {
-            int y0 = oy * stride_h - pad_t, y1 = y0 + kh;
-            if (y0 < 0) y0 = 0;
-            if (y1 > h) y1 = h;
+            int y0, y1;
+            window_1d(oy, stride_h, pad_t, kh, h, &y0, &y1);
             for (int ox = 0; ox < wout; ox++) {
-                int x0 = ox * stride_w - pad_l, x1 = x0 + kw;
-                if (x0 < 0) x0 = 0;
-                if (x1 > w) x1 = w;
+                int x0, x1;
+                window_1d(ox, stride_w, pad_l, kw, w, &x0, &x1);
                 float dv = avg_div(y0, y1, x0, x1, kh, kw, count_include_pad);
                 if (dv <= 0.0f) continue;
                 float gv = g[oy * wout + ox] / dv;
