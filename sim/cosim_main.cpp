@@ -97,27 +97,37 @@ SC_MODULE(HostPort) {
     enum { IDLE, RESET, PREFILL, RUN } state = IDLE;
     long count = 0, max_cycles = 0, iq = 32;
     bool finished = false, timed_out = false;
+    // What the queue ports show: the 128-bit sc_bv of an instruction is costly to build and to
+    // write (it was half of the run time when rebuilt every cycle), so q_data is written only when
+    // a queue's head changes (head_id counts the pops since start()) and q_valid only on a change.
+    long head_id[3] = {0, 0, 0}, shown_id[3] = {-1, -1, -1};
+    bool shown_valid[3] = {false, false, false};
 
     void present() {
         for (int s = 0; s < 3; s++) {
             bool v = state != IDLE && state != RESET && !q[s].empty();
-            q_valid[s].write(v);
-            if (v) {
+            if (v != shown_valid[s]) { q_valid[s].write(v); shown_valid[s] = v; }
+            if (v && shown_id[s] != head_id[s]) {
                 sc_bv<128> d;
                 for (int w = 0; w < 4; w++) d.range(32 * w + 31, 32 * w) = q[s].front().w[w];
                 q_data[s].write(d);
+                shown_id[s] = head_id[s];
             }
         }
     }
     void start(long max) {
         state = RESET; count = 0; max_cycles = max; finished = timed_out = false;
+        for (int s = 0; s < 3; s++) { head_id[s] = 0; shown_id[s] = -1; }
         rst_n.write(false); run.write(false); present();
+    }
+    void drop_valid() {   // run over: no instruction is offered any more
+        for (int s = 0; s < 3; s++) { q_valid[s].write(false); shown_valid[s] = false; }
     }
     void tick() {
         if (state == IDLE) return;
         if (state != RESET)   // instructions accepted in the cycle that just ended
             for (int s = 0; s < 3; s++)
-                if (q_valid[s].read() && q_ready[s].read() && !q[s].empty()) q[s].pop_front();
+                if (shown_valid[s] && q_ready[s].read() && !q[s].empty()) { q[s].pop_front(); head_id[s]++; }
         count++;
         if (state == RESET) {
             if (count == 2) { rst_n.write(true); state = PREFILL; count = 0; }
@@ -137,7 +147,7 @@ SC_MODULE(HostPort) {
         bool all = q[0].empty() && q[1].empty() && q[2].empty();
         if (done.read() && all && !mem_busy.read()) {
             finished = true; state = IDLE; run.write(false);
-            for (int s = 0; s < 3; s++) q_valid[s].write(false);
+            drop_valid();
             sc_pause();
         }
     }
