@@ -3,7 +3,14 @@
 
 #include <math.h>
 
+#include "fastmath.h"
 #include "fisher.h"   /* bq_fast_pow */
+#include "parallel.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+/* vectorise the fused gradient loop (see lsq.c; values are unchanged) */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-trapping-math")
+#endif
 
 static inline float sigm(float a) { return 1.0f / (1.0f + expf(-a)); }
 
@@ -120,4 +127,98 @@ double bq_adaround_undecided(const float *alpha, size_t n, float eps) {
         if (h > eps && h < 1.0f - eps) u++;
     }
     return (double)u / (double)n;
+}
+
+/* ---- the fused per-iteration pair (same values as forward + backward + reg above) ---- */
+
+typedef struct {
+    float *wsoft, *sg, *dalpha;
+    const float *alpha, *wf, *dwsoft, *s;
+    const int32_t *z;
+    float qm, lambda, beta;
+    int per_out, reg_on;
+    double *reg;               /* per-channel regulariser sums */
+} ada_job;
+
+static void fwd_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const ada_job *j = ctx;
+    (void)idx;
+    for (size_t c = lo; c < hi; c++) {
+        const float sc = j->s[c], zc = (float)j->z[c], qm = j->qm;
+        const size_t o = c * (size_t)j->per_out;
+        for (int k = 0; k < j->per_out; k++) {
+            const float sg = sigm(j->alpha[o + k]);
+            float v = sg * (BQ_ADA_ZETA - BQ_ADA_GAMMA) + BQ_ADA_GAMMA;
+            v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+            float q = j->wf[o + k] + v + zc;
+            q = q < 0.0f ? 0.0f : (q > qm ? qm : q);
+            j->wsoft[o + k] = (q - zc) * sc;
+            j->sg[o + k] = sg;
+        }
+    }
+}
+
+void bq_adaround_forward_sg(float *wsoft, float *sg, const float *alpha, const float *wf,
+                            const float *s, const int32_t *z, int qmax, int cout, int per_out) {
+    ada_job j = {.wsoft = wsoft, .sg = sg, .alpha = alpha, .wf = wf, .s = s, .z = z,
+                 .qm = (float)qmax, .per_out = per_out};
+    bq_parallel_for((size_t)cout, (size_t)(8192 / (per_out > 0 ? per_out : 1)) + 1, fwd_range, &j);
+}
+
+static void grad_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const ada_job *j = ctx;
+    const float zg = BQ_ADA_ZETA - BQ_ADA_GAMMA, lambda = j->lambda, beta = j->beta;
+    (void)idx;
+    for (size_t c = lo; c < hi; c++) {
+        const float sc = j->s[c], zc = (float)j->z[c], qm = j->qm;
+        const size_t o = c * (size_t)j->per_out;
+        const float *sgp = j->sg + o, *wf = j->wf + o, *dw = j->dwsoft + o;
+        float *da = j->dalpha + o;
+        double sum = 0.0;
+        for (int k = 0; k < j->per_out; k++) {
+            const float sg = sgp[k];
+            const float v = sg * zg + BQ_ADA_GAMMA;
+            const float h = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+            const float dh = ((v <= 0.0f) | (v >= 1.0f)) ? 0.0f : sg * (1.0f - sg) * zg;
+            const float q = wf[k] + h + zc;
+            const int inside = !((q < 0.0f) | (q > qm));
+            float d = 0.0f + (inside ? dw[k] * sc * dh : 0.0f);
+            da[k] = d;
+        }
+        /* regulariser in tiles: a vectorised pass (p kept in ptile), then the double sum */
+        float ptile[512];
+        for (int k0 = 0; j->reg_on && k0 < j->per_out; k0 += 512) {
+            const int kn = j->per_out - k0 < 512 ? j->per_out - k0 : 512;
+            for (int t = 0; t < kn; t++) {
+                const int k = k0 + t;
+                const float sg = sgp[k];
+                const float v = sg * zg + BQ_ADA_GAMMA;
+                const float h = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+                const float dh = ((v <= 0.0f) | (v >= 1.0f)) ? 0.0f : sg * (1.0f - sg) * zg;
+                const float u = 2.0f * h - 1.0f, au = fabsf(u);
+                const float p = bq_fast_pow_inline(au, beta);   /* 0 at au = 0, as above */
+                ptile[t] = p;
+                const float g = -beta * (p / au) * (u > 0.0f ? 1.0f : -1.0f) *   /* au = 0: masked */
+                                2.0f * dh;
+                /* da[k] is never -0 (0.0f + ... above), so adding +0 where the term is off keeps
+                 * it bit-identical to skipping the add */
+                da[k] += ((au > 0.0f) & (dh != 0.0f)) ? lambda * g : 0.0f;
+            }
+            for (int t = 0; t < kn; t++) sum += 1.0 - ptile[t];
+        }
+        j->reg[c] = sum;
+    }
+}
+
+double bq_adaround_grad(float *dalpha, const float *dwsoft, const float *sg, const float *wf,
+                        const float *s, const int32_t *z, int qmax, int cout, int per_out,
+                        int reg_on, float lambda, float beta, double *reg_scratch) {
+    ada_job j = {.dalpha = dalpha, .sg = (float *)(uintptr_t)sg, .wf = wf, .dwsoft = dwsoft,
+                 .s = s, .z = z, .qm = (float)qmax, .lambda = lambda, .beta = beta,
+                 .per_out = per_out, .reg_on = reg_on, .reg = reg_scratch};
+    bq_parallel_for((size_t)cout, (size_t)(8192 / (per_out > 0 ? per_out : 1)) + 1, grad_range, &j);
+    if (!reg_on) return 0.0;
+    double sum = 0.0;
+    for (int c = 0; c < cout; c++) sum += reg_scratch[c];
+    return (double)lambda * sum;
 }

@@ -64,6 +64,18 @@ int bq_adaround_beta(int t, int total, float warmup, float beta_start, float bet
 void bq_adaround_harden(int32_t *codes, const float *alpha, const float *wf, const int32_t *z,
                         int qmax, int cout, int per_out);
 
+/* The fused per-iteration pair used by the reconstruction loop (one sigmoid per weight per
+ * iteration instead of five, vectorised gradient, channels on the threads of parallel.h):
+ * bq_adaround_forward_sg is bq_adaround_forward that also stores sg = sigmoid(alpha);
+ * bq_adaround_grad WRITES dalpha = the bq_adaround_backward term + (reg_on ? the regulariser
+ * gradient : 0) from that sg, bit for bit as the separate calls compute them, and returns the
+ * regulariser (0 when off; summed per channel into reg_scratch[cout], then in channel order). */
+void bq_adaround_forward_sg(float *wsoft, float *sg, const float *alpha, const float *wf,
+                            const float *s, const int32_t *z, int qmax, int cout, int per_out);
+double bq_adaround_grad(float *dalpha, const float *dwsoft, const float *sg, const float *wf,
+                        const float *s, const int32_t *z, int qmax, int cout, int per_out,
+                        int reg_on, float lambda, float beta, double *reg_scratch);
+
 /* Fraction of values whose soft rounding h(alpha) is not yet within eps of 0 or 1 (a progress
  * indicator: it should fall to ~0 by the end of the schedule). */
 double bq_adaround_undecided(const float *alpha, size_t n, float eps);

@@ -29,7 +29,7 @@
  * Depthwise convs (groups == Cin > 1) use the same layout with per-tap vector loops instead of
  * the micro-kernels (see the depthwise section).
  */
-#include "ops.h"
+#include "conv_internal.h"
 #include "parallel.h"
 
 #include <stdlib.h>
@@ -172,14 +172,6 @@ static int nb_forward(const bq_conv_shape *cs) {
     }
     return best;
 }
-
-/* The im2col + sgemm implementation (sw/conv_im2col.c). */
-size_t bq_conv2d_im2col_scratch_floats(const bq_conv_shape *cs);
-void bq_conv2d_im2col_forward(float *out, const float *inp, const float *weight, const float *bias,
-                              const bq_conv_shape *cs, float *scratch);
-void bq_conv2d_im2col_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                               const float *inp, const float *weight, const bq_conv_shape *cs,
-                               float *scratch);
 
 bq_conv_impl bq_conv_impl_from_env(void) {
     const char *v = getenv("BQ_CONV");
@@ -764,9 +756,8 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
             for (size_t j = 0; j < nw; j++) dweight[j] += tasks[i].dw_local[j];
 }
 
-/* im2col with an explicit row stride ld (>= P). */
-static void im2col_ld(float *col, size_t ld, const float *img, const bq_conv_shape *cs,
-                      float pad_value) {
+void bq_im2col_ld(float *col, size_t ld, const float *img, const bq_conv_shape *cs,
+                  float pad_value) {
     const int cin_g = cs->cin / cs->groups, kh = cs->kh, kw = cs->kw;
     const int h = cs->h, w = cs->w, ho = cs->hout, wo = cs->wout;
     const int sh = cs->stride_h, sw = cs->stride_w;
@@ -797,14 +788,17 @@ static void im2col_ld(float *col, size_t ld, const float *img, const bq_conv_sha
 }
 
 void bq_im2col(float *col, const float *img, const bq_conv_shape *cs, float pad_value) {
-    im2col_ld(col, (size_t)cs->hout * cs->wout, img, cs, pad_value);
+    bq_im2col_ld(col, (size_t)cs->hout * cs->wout, img, cs, pad_value);
 }
 
 void bq_col2im(float *img, const float *col, const bq_conv_shape *cs) {
+    bq_col2im_ld(img, col, (size_t)cs->hout * cs->wout, cs);
+}
+
+void bq_col2im_ld(float *img, const float *col, size_t ld, const bq_conv_shape *cs) {
     const int cin_g = cs->cin / cs->groups, kh = cs->kh, kw = cs->kw;
     const int h = cs->h, w = cs->w, wo = cs->wout, ho = cs->hout;
     const int sh = cs->stride_h, sw = cs->stride_w;
-    const size_t ld = (size_t)ho * wo;
     for (int ci = 0; ci < cin_g; ci++) {
         float *plane = img + (size_t)ci * h * w;
         for (int ky = 0; ky < kh; ky++) {

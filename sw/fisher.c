@@ -1,8 +1,15 @@
 /* fisher.c — reconstruction loss and Fisher weights (see fisher.h). */
 #include "fisher.h"
+#include "fastmath.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+/* vectorise the loss loops (see lsq.c: floorf needs no-trapping-math; values are unchanged) */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-trapping-math")
+#endif
 
 uint16_t bq_bf16_from_float(float x) {
     union { uint32_t u; float f; } v;
@@ -89,61 +96,74 @@ void bq_fisher_weights(uint8_t *w, const float *g, size_t count, bq_fisher_mode 
         w[i] = bq_logcode((float)(a * (double)g[i] * g[i] + damping));
 }
 
-/* 2^y for |y| < 126: split y = i + f with f in [-0.5, 0.5], 2^f by its Taylor polynomial. */
-static inline float fast_exp2(float y) {
-    float fi = floorf(y + 0.5f);
-    float f = (y - fi) * 0.69314718f;
-    float p = 1.0f + f * (1.0f + f * (0.5f + f * (1.0f / 6 + f * (1.0f / 24 + f * (1.0f / 120 +
-                                                                     f * (1.0f / 720))))));
-    union { uint32_t u; float f; } v;
-    v.u = (uint32_t)((int32_t)fi + 127) << 23;
-    return p * v.f;
-}
+float bq_fast_pow(float x, float e) { return bq_fast_pow_inline(x, e); }
 
-/* log2(x) for normal x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m by the atanh series. */
-static inline float fast_log2(float x) {
-    union { uint32_t u; float f; } v;
-    v.f = x;
-    int e = (int)((v.u >> 23) & 0xff) - 127;
-    v.u = (v.u & 0x007fffffu) | 0x3f800000u;   /* m in [1, 2) */
-    float m = v.f;
-    if (m > 1.41421356f) { m *= 0.5f; e += 1; }
-    float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
-    float ln = 2.0f * t * (1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 / 9))));
-    return (float)e + ln * 1.44269504f;
-}
+/* The loss runs over every output element of a unit in every iteration: blocks of LBLK elements
+ * on the threads of parallel.h, each a vectorised elementwise pass (dyhat and the per-element
+ * terms) and a double sum; the block sums are added in block order (independent of threads). */
+#define LBLK 2048
+#define LGROUP 256
 
-float bq_fast_pow(float x, float e) {
-    if (!(x > 1e-30f)) return 0.0f;
-    float y = e * fast_log2(x);
-    if (y < -125.0f) return 0.0f;
-    if (y > 125.0f) return INFINITY;
-    return fast_exp2(y);
+typedef struct {
+    float *dyhat;
+    const float *yhat, *y;
+    const uint8_t *w;
+    const float *lut;
+    size_t n;
+    float pw, inv;
+    double *bsum;
+} loss_job;
+
+static void loss_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const loss_job *j = ctx;
+    const float pw = j->pw, inv = j->inv, e = pw - 2.0f;
+    float term[LBLK], wt[LBLK];
+    (void)idx;
+    for (size_t b = lo; b < hi; b++) {
+        const size_t i0 = b * LBLK, m = j->n - i0 < LBLK ? j->n - i0 : LBLK;
+        const float *yh = j->yhat + i0, *y = j->y + i0;
+        const uint8_t *w = j->w ? j->w + i0 : NULL;
+        float *dy = j->dyhat ? j->dyhat + i0 : NULL;
+        /* the decoded weights first: the table lookup would keep the main loop scalar */
+        if (w)
+            for (size_t i = 0; i < m; i++) wt[i] = j->lut[w[i]];
+        else
+            for (size_t i = 0; i < m; i++) wt[i] = 1.0f;
+        if (pw == 2.0f)
+            for (size_t i = 0; i < m; i++) {
+                const float d = yh[i] - y[i], wi = wt[i];
+                term[i] = wi * d * d;
+                if (dy) dy[i] = 2.0f * wi * d * inv;
+            }
+        else
+            for (size_t i = 0; i < m; i++) {
+                const float d = yh[i] - y[i], wi = wt[i];
+                const float t = bq_fast_pow_inline(fabsf(d), e);   /* |d|^(pw-2) */
+                term[i] = wi * d * d * t;
+                if (dy) dy[i] = pw * wi * d * t * inv;
+            }
+        double acc[4] = {0.0, 0.0, 0.0, 0.0};
+        size_t i = 0;
+        for (; i + 4 <= m; i += 4)
+            for (int k = 0; k < 4; k++) acc[k] += (double)term[i + k];
+        for (; i < m; i++) acc[0] += (double)term[i];
+        j->bsum[b] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
 }
 
 double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint8_t *w, int n,
                      int c, int hw, float pw) {
-    size_t count = (size_t)n * c * hw;
+    const size_t count = (size_t)n * c * hw, nb = (count + LBLK - 1) / LBLK;
     float lut[256];
     if (w) bq_logcode_table(lut);
-    const float inv = 1.0f / (float)((size_t)n * hw);
-    double sum = 0.0;
-    if (pw == 2.0f) {
-        for (size_t i = 0; i < count; i++) {
-            float d = yhat[i] - y[i];
-            float wi = w ? lut[w[i]] : 1.0f;
-            sum += (double)(wi * d * d);
-            if (dyhat) dyhat[i] = 2.0f * wi * d * inv;
-        }
-    } else {
-        const float e = pw - 2.0f;
-        for (size_t i = 0; i < count; i++) {
-            float d = yhat[i] - y[i];
-            float wi = w ? lut[w[i]] : 1.0f;
-            float t = bq_fast_pow(fabsf(d), e);   /* |d|^(pw-2) */
-            sum += (double)(wi * d * d * t);
-            if (dyhat) dyhat[i] = pw * wi * d * t * inv;
-        }
+    double bsum[LGROUP], sum = 0.0;
+    for (size_t g0 = 0; g0 < nb; g0 += LGROUP) {
+        const size_t cnt = nb - g0 < LGROUP ? nb - g0 : LGROUP, off = g0 * LBLK;
+        loss_job j = {.dyhat = dyhat ? dyhat + off : NULL, .yhat = yhat + off, .y = y + off,
+                      .w = w ? w + off : NULL, .lut = lut, .n = count - off, .pw = pw,
+                      .inv = 1.0f / (float)((size_t)n * hw), .bsum = bsum};
+        bq_parallel_for(cnt, 16, loss_range, &j);
+        for (size_t b = 0; b < cnt; b++) sum += bsum[b];
     }
-    return sum * (double)inv;
+    return sum * (double)(1.0f / (float)((size_t)n * hw));
 }

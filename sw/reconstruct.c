@@ -38,7 +38,7 @@
 
 /* ======================================================================= 1. the unit runner */
 
-typedef struct {
+typedef struct runner_s {
     const bq_qmodel *q;
     const bq_model *m;         /* &q->model (folded) */
     int lo, hi;                /* node range run by the runner */
@@ -62,13 +62,21 @@ typedef struct {
     float *s;                  /* [n_aq] live steps */
     double *ds;                /* [n_aq] step gradients */
     double flops;              /* GEMM flops of one forward + backward at batch B */
-    bq_conv_impl impl;         /* conv implementation (BQ_CONV=direct|im2col, ops.h) */
+    bq_conv_impl impl;         /* conv implementation (BQ_CONV=direct|im2col, ops.h; direct is
+                                  faster on every fres20/mbv2t layer, docs/brecq.md) */
 } runner;
 
 static int conv_shape(bq_conv_shape *cs, const bq_model *m, int i, int n) {
     const bq_node *nd = &m->nodes[i], *in = &m->nodes[nd->in[0]];
     return bq_conv2d_shape(cs, n, in->c, in->h, in->w, nd->c, nd->kh, nd->kw, nd->stride_h,
                            nd->stride_w, nd->pad_t, nd->pad_l, nd->pad_b, nd->pad_r, nd->groups);
+}
+
+/* The conv geometry of node i at batch n with the runner's implementation. */
+static int rn_conv_shape(const runner *r, bq_conv_shape *cs, int i, int n) {
+    int bad = conv_shape(cs, r->m, i, n);
+    cs->impl = r->impl;
+    return bad;
 }
 
 static int is_layer(const bq_node *nd) {
@@ -160,9 +168,7 @@ static int rn_init(runner *r, const bq_qmodel *q, int lo, int hi, int ext, int B
             r->w[i] = r->wq[i];
             if (nd->kind == BQ_OP_CONV) {
                 bq_conv_shape cs;
-                int bad = conv_shape(&cs, m, i, B);
-                cs.impl = r->impl;
-                if (bad) {
+                if (rn_conv_shape(r, &cs, i, B)) {
                     ERR("reconstruct: bad conv geometry at '%s'", nd->name);
                     rn_free(r);
                     return -1;
@@ -254,8 +260,7 @@ static void rn_forward(runner *r, int n) {
         switch (nd->kind) {
         case BQ_OP_CONV: {
             bq_conv_shape cs;
-            conv_shape(&cs, m, i, n);
-            cs.impl = r->impl;
+            rn_conv_shape(r, &cs, i, n);
             bq_conv2d_forward(out, a, r->w[i], r->bias[i], &cs, r->scratch);
             break;
         }
@@ -321,8 +326,7 @@ static void rn_backward(runner *r, int n) {
         case BQ_OP_CONV:
             if (da || r->dw[i]) {
                 bq_conv_shape cs;
-                conv_shape(&cs, m, i, n);
-                cs.impl = r->impl;
+                rn_conv_shape(r, &cs, i, n);
                 bq_conv2d_backward(da, r->dw[i], NULL, dout, a, r->w[i], &cs, r->scratch);
             }
             break;
@@ -347,6 +351,29 @@ static void rn_backward(runner *r, int n) {
         default: break;
         }
     }
+}
+
+/* GEMM flops of one iteration at batch n: forward of every layer, dW of trained layers, dX where
+ * the layer's input carries a gradient (what rn_backward computes). */
+static double rn_gemm_flops(const runner *r, int n) {
+    const bq_model *m = r->m;
+    double f = 0;
+    for (int i = r->lo; i <= r->hi; i++) {
+        const bq_node *nd = &m->nodes[i];
+        if (!is_layer(nd)) continue;
+        double one;
+        if (nd->kind == BQ_OP_CONV) {
+            bq_conv_shape cs;
+            conv_shape(&cs, m, i, n);
+            one = 2.0 * n * cs.hout * cs.wout * (double)nd->c * nd->kh * nd->kw * (cs.cin / cs.groups);
+        } else {
+            one = 2.0 * n * (double)nd->c * bq_node_size(&m->nodes[nd->in[0]]);
+        }
+        f += one;
+        if (r->dw[i]) f += one;
+        if (nd->in[0] >= 0 && r->up[nd->in[0]]) f += one;
+    }
+    return f;
 }
 
 /* ======================================================================= 2. units */
@@ -445,6 +472,7 @@ typedef struct {
     bq_progress prog;
     double done_iters, total_iters;
     bq_recon_stats *stats;
+    bq_recon_bench *bench;     /* benchmark mode: random caches, phase timers, no progress */
 } ctx_t;
 
 static void set_fq_mode(ctx_t *X, int weights_quant, int act_on) {
@@ -460,13 +488,12 @@ static void net_forward(ctx_t *X, int s0, int n, int last) {
     bq_exec_forward_range(&X->ex, m, X->c.x + (size_t)s0 * isz, n, 0, last, 0);
 }
 
-static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int need_fp,
-                           int fisher, bq_fisher_mode fmode, float damping, char *err,
-                           size_t errlen) {
+/* (Re)allocate the per-unit caches; returns 0 or -1 (OOM, err set). */
+static int alloc_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need_fp, int fisher,
+                        char *err, size_t errlen) {
     caches *c = &X->c;
     const bq_model *m = &X->q->model;
     int N = c->N, out = bq_model_output(m), ncls = m->nodes[out].c;
-    double t0 = bq_now();
     c->in_sz = bq_node_size(&m->nodes[u->in]);
     c->out_sz = bq_node_size(&m->nodes[u->hi]);
     free(c->xin_q); free(c->xin_qc); free(c->xin_fp); free(c->y_fp); free(c->fw); free(c->g);
@@ -490,6 +517,17 @@ static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int n
         ERR("reconstruct: out of memory caching unit '%s' (%d images)", u->name, N);
         return -1;
     }
+    return 0;
+}
+
+static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int need_fp,
+                           int fisher, bq_fisher_mode fmode, float damping, char *err,
+                           size_t errlen) {
+    caches *c = &X->c;
+    const bq_model *m = &X->q->model;
+    int N = c->N, out = bq_model_output(m), ncls = m->nodes[out].c;
+    double t0 = bq_now();
+    if (alloc_caches(X, u, need_q, q_act, need_fp, fisher, err, errlen)) return -1;
     /* FP pass: targets (and FP inputs) */
     set_fq_mode(X, 0, 0);
     for (int s = 0; s < N; s += CHUNK) {
@@ -580,6 +618,27 @@ static int build_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need
     return rc;
 }
 
+/* Benchmark caches: the same buffers as build_caches, filled with fixed pseudo-random values in
+ * [0, 1) (inputs, targets) and unit Fisher weights, without the whole-network passes. */
+static int bench_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need_fp, int fisher,
+                        char *err, size_t errlen) {
+    caches *c = &X->c;
+    if (alloc_caches(X, u, need_q, q_act, need_fp, fisher, err, errlen)) return -1;
+    uint64_t seed = 1;
+    size_t ni = (size_t)c->N * c->in_sz, no = (size_t)c->N * c->out_sz;
+    for (size_t i = 0; i < ni; i++) {
+        float v = (float)(bq_splitmix64(&seed) >> 40) / 16777216.0f;
+        if (c->xin_q) c->xin_q[i] = v;
+        if (c->xin_fp) c->xin_fp[i] = v;
+        if (c->xin_qc) c->xin_qc[i] = (uint8_t)(v * 15.0f);
+    }
+    for (size_t i = 0; i < no; i++) {
+        c->y_fp[i] = (float)(bq_splitmix64(&seed) >> 40) / 16777216.0f;
+        if (c->fw) c->fw[i] = bq_logcode(1.0f);
+    }
+    return 0;
+}
+
 /* ======================================================================= 4. one unit */
 
 enum { ST_A = 0, ST_B = 1, ST_JOINT = 2 };
@@ -631,7 +690,8 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     bq_optim opt_w, opt_a;
     memset(&opt_w, 0, sizeof opt_w);
     memset(&opt_a, 0, sizeof opt_a);
-    float *alpha[16] = {0}, *wf[16] = {0}, *ws[16] = {0}, *da[16] = {0};
+    float *alpha[16] = {0}, *wf[16] = {0}, *ws[16] = {0}, *da[16] = {0}, *sg[16] = {0};
+    double *reg_ch[16] = {0};
     float *s_learn = NULL, *ds_learn = NULL;
     int *aq_of = NULL;
     float *xb = NULL, *yb = NULL;
@@ -640,8 +700,9 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     int *idx = NULL;
     size_t nalpha = 0;
 
-    if (build_caches(X, u, stage != ST_B, act_on, stage != ST_A, fisher, fmode, R->fisher_damping,
-                     err, errlen))
+    if (X->bench ? bench_caches(X, u, stage != ST_B, act_on, stage != ST_A, fisher, err, errlen)
+                 : build_caches(X, u, stage != ST_B, act_on, stage != ST_A, fisher, fmode,
+                                R->fisher_damping, err, errlen))
         goto out;
 
     bq_optim_config ac = bq_optim_adam_defaults();
@@ -655,7 +716,10 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
             wf[k] = malloc(sizeof(float) * nw);
             ws[k] = malloc(sizeof(float) * nw);
             da[k] = malloc(sizeof(float) * nw);
-            if (!alpha[k] || !wf[k] || !ws[k] || !da[k] || rn_train_layer(&rn, L->node)) {
+            sg[k] = malloc(sizeof(float) * nw);
+            reg_ch[k] = malloc(sizeof(double) * (size_t)L->cout);
+            if (!alpha[k] || !wf[k] || !ws[k] || !da[k] || !sg[k] || !reg_ch[k] ||
+                rn_train_layer(&rn, L->node)) {
                 ERR("reconstruct: out of memory");
                 goto out;
             }
@@ -714,7 +778,12 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     float beta = R->beta_start;
     char what[96];
     snprintf(what, sizeof what, "%s", stage_name[stage]);
+    bq_recon_bench *bn = X->bench;
+    if (bn) bn->flops = rn_gemm_flops(&rn, B);
+    double tp[BQ_BENCH_PHASES + 1];
+#define PHASE(k) do { if (bn) tp[k] = bq_now(); } while (0)
     for (int t = 0; t < iters; t++) {
+        PHASE(0);
         for (int b = 0; b < B; b++) idx[b] = (int)bq_rng_below(&rng, (uint32_t)N);
         const float *src = stage == ST_B ? X->c.xin_fp : X->c.xin_q;
         if (stage != ST_B && X->c.xin_qc) {
@@ -746,28 +815,31 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
             if (fisher)
                 memcpy(fb + b * out_sz, X->c.fw + (size_t)idx[b] * out_sz, out_sz);
         }
+        PHASE(1);
         for (int k = 0; k < n_learn_aq; k++) rn.s[aq_of[k]] = s_learn[k];
         for (int k = 0; k < u->n_layers && weights; k++) {
             const bq_qlayer *L = &q->layers[u->layers[k]];
-            bq_adaround_forward(ws[k], alpha[k], wf[k], L->scale, L->zero, (int)bq_qmax(L->wbits),
-                                L->cout, L->per_out);
+            bq_adaround_forward_sg(ws[k], sg[k], alpha[k], wf[k], L->scale, L->zero,
+                                   (int)bq_qmax(L->wbits), L->cout, L->per_out);
         }
         rn_sync_bias(&rn);
+        PHASE(2);
         rn_forward(&rn, B);
+        PHASE(3);
         rn_zero_grad(&rn, B);
         for (int k = 0; k < n_learn_aq; k++) rn.ds[aq_of[k]] = 0.0;
         loss = bq_recon_loss(rn.grad[u->hi], rn.act[u->hi], yb, fisher ? fb : NULL, B, oc, ohw, pw);
+        PHASE(4);
         rn_backward(&rn, B);
+        PHASE(5);
         reg = 0.0;
         if (weights) {
             int on_reg = bq_adaround_beta(t, iters, R->warmup, R->beta_start, R->beta_end, &beta);
             for (int k = 0; k < u->n_layers; k++) {
                 const bq_qlayer *L = &q->layers[u->layers[k]];
-                size_t nw = (size_t)L->cout * L->per_out;
-                memset(da[k], 0, sizeof(float) * nw);
-                bq_adaround_backward(da[k], rn.dw[L->node], alpha[k], wf[k], L->scale, L->zero,
-                                     (int)bq_qmax(L->wbits), L->cout, L->per_out);
-                if (on_reg) reg += bq_adaround_reg(da[k], alpha[k], nw, R->weight_lambda, beta);
+                reg += bq_adaround_grad(da[k], rn.dw[L->node], sg[k], wf[k], L->scale, L->zero,
+                                        (int)bq_qmax(L->wbits), L->cout, L->per_out, on_reg,
+                                        R->weight_lambda, beta, reg_ch[k]);
             }
             bq_optim_step(&opt_w, R->lr_round);
         }
@@ -779,6 +851,12 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
                 if (!(s_learn[k] > STEP_MIN)) s_learn[k] = STEP_MIN;
         }
         X->done_iters += 1;
+        if (bn) {
+            PHASE(6);
+            if (t >= bn->warmup)
+                for (int k = 0; k < BQ_BENCH_PHASES; k++) bn->phase_ms[k] += (tp[k + 1] - tp[k]) * 1e3;
+            continue;
+        }
         if ((t & 63) == 0 || t == iters - 1)
             bq_progress_update(&X->prog, X->done_iters, X->total_iters,
                                "%s unit %d/%d %s it %d/%d loss %.5g reg %.4g beta %.2f", what,
@@ -795,11 +873,14 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
         for (size_t i = 0; i < nw; i++) L->codes[i] = (uint8_t)codes[i];
         free(codes);
     }
+#undef PHASE
     for (int k = 0; k < n_learn_aq; k++) q->aq[aq_of[k]].scale = s_learn[k];
     if (X->stats) { X->stats->iterations += iters; X->stats->last_loss = loss; }
     rc = 0;
 out:
-    for (int k = 0; k < 16; k++) { free(alpha[k]); free(wf[k]); free(ws[k]); free(da[k]); }
+    for (int k = 0; k < 16; k++) {
+        free(alpha[k]); free(wf[k]); free(ws[k]); free(da[k]); free(sg[k]); free(reg_ch[k]);
+    }
     free(s_learn); free(ds_learn); free(aq_of); free(xb); free(yb); free(fb); free(in_mask);
     free(idx);
     bq_optim_free(&opt_w);
@@ -1082,84 +1163,38 @@ out:
     return rc;
 }
 
-double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, double *flops, char *err,
-                           size_t errlen) {
+double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, int stage,
+                           bq_recon_bench *res, char *err, size_t errlen) {
+    memset(res, 0, sizeof(*res));
     int nu = make_units(q, 1, NULL);
     if (u < 0 || u >= nu) { ERR("bench: unit %d out of range (0..%d)", u, nu - 1); return -1; }
     unit *units = calloc((size_t)nu, sizeof(unit));
     if (!units) { ERR("bench: out of memory"); return -1; }
     make_units(q, 1, units);
-    const unit *un = &units[u];
-    runner rn;
+    bq_recipe r;
+    bq_recipe_default(&r);
+    r.method = BQ_METHOD_BRECQ;
+    r.batch = batch;
+    r.warmup = 0.0f;   /* the rounding regulariser on in every timed iteration (80% of a run) */
+    res->warmup = 3;
+    r.iters = r.act_iters = iters + res->warmup;
+    ctx_t X;
+    memset(&X, 0, sizeof X);
+    X.q = q;
+    X.r = &r;
+    X.bench = res;
+    X.c.N = 8 * batch;
     double ms = -1;
-    if (rn_init(&rn, q, un->lo, un->hi, un->in, batch, 1, err, errlen)) { free(units); return -1; }
-    float *alpha[16] = {0}, *wf[16] = {0}, *ws[16] = {0}, *da[16] = {0};
-    const bq_model *m = &q->model;
-    int ok = 1;
-    for (int k = 0; k < un->n_layers; k++) {
-        const bq_qlayer *L = &q->layers[un->layers[k]];
-        size_t nw = (size_t)L->cout * L->per_out;
-        alpha[k] = malloc(sizeof(float) * nw); wf[k] = malloc(sizeof(float) * nw);
-        ws[k] = malloc(sizeof(float) * nw); da[k] = malloc(sizeof(float) * nw);
-        if (!alpha[k] || !wf[k] || !ws[k] || !da[k] || rn_train_layer(&rn, L->node)) { ok = 0; break; }
-        bq_adaround_init(wf[k], alpha[k], bq_param_data(m, m->nodes[L->node].p_weight), L->scale,
-                         L->cout, L->per_out);
-        rn.w[L->node] = ws[k];
-    }
-    if (rn_plan(&rn)) ok = 0;
-    size_t in_sz = bq_node_size(&m->nodes[un->in]), out_sz = bq_node_size(&m->nodes[un->hi]);
-    float *y = malloc(sizeof(float) * batch * out_sz);
-    uint8_t *fw = malloc((size_t)batch * out_sz);
-    if (!ok || !y || !fw) { ERR("bench: out of memory"); goto out; }
-    uint64_t seed = 1;
-    for (size_t i = 0; i < (size_t)batch * in_sz; i++) rn.act[un->in][i] = (float)(bq_splitmix64(&seed) >> 40) / 16777216.0f;
-    for (size_t i = 0; i < (size_t)batch * out_sz; i++) { y[i] = 0.5f; fw[i] = bq_logcode(1.0f); }
-    const bq_node *on = &m->nodes[un->hi];
-    double t0 = 0;
-    for (int t = 0; t < iters + 3; t++) {
-        if (t == 3) t0 = bq_now();   /* 3 warm-up iterations */
-        for (int k = 0; k < un->n_layers; k++) {
-            const bq_qlayer *L = &q->layers[un->layers[k]];
-            bq_adaround_forward(ws[k], alpha[k], wf[k], L->scale, L->zero, (int)bq_qmax(L->wbits),
-                                L->cout, L->per_out);
+    if (run_unit(&X, &units[u], u, nu, stage ? ST_B : ST_A, err, errlen) == 0) {
+        for (int k = 0; k < BQ_BENCH_PHASES; k++) {
+            res->phase_ms[k] /= iters;
+            res->ms += res->phase_ms[k];
         }
-        rn_sync_bias(&rn);
-        rn_forward(&rn, batch);
-        rn_zero_grad(&rn, batch);
-        bq_recon_loss(rn.grad[un->hi], rn.act[un->hi], y, fw, batch, on->c, on->h * on->w, 2.0f);
-        rn_backward(&rn, batch);
-        for (int k = 0; k < un->n_layers; k++) {
-            const bq_qlayer *L = &q->layers[un->layers[k]];
-            size_t nw = (size_t)L->cout * L->per_out;
-            memset(da[k], 0, sizeof(float) * nw);
-            bq_adaround_backward(da[k], rn.dw[L->node], alpha[k], wf[k], L->scale, L->zero,
-                                 (int)bq_qmax(L->wbits), L->cout, L->per_out);
-            bq_adaround_reg(da[k], alpha[k], nw, 0.01f, 10.0f);
-        }
+        ms = res->ms;
     }
-    ms = (bq_now() - t0) * 1000.0 / iters;
-    /* forward + dW for every trained layer + dX for layers whose input carries a gradient */
-    double f = 0;
-    for (int i = un->lo; i <= un->hi; i++) {
-        if (!is_layer(&m->nodes[i])) continue;
-        const bq_node *nd = &m->nodes[i];
-        double one;
-        if (nd->kind == BQ_OP_CONV) {
-            bq_conv_shape cs;
-            conv_shape(&cs, m, i, batch);
-            one = 2.0 * batch * cs.hout * cs.wout * (double)nd->c * nd->kh * nd->kw * (cs.cin / cs.groups);
-        } else {
-            one = 2.0 * batch * (double)nd->c * bq_node_size(&m->nodes[nd->in[0]]);
-        }
-        f += one;                                 /* forward */
-        if (rn.dw[i]) f += one;                   /* dW */
-        if (nd->in[0] >= 0 && rn.up[nd->in[0]]) f += one;   /* dX */
-    }
-    if (flops) *flops = f;
-out:
-    for (int k = 0; k < 16; k++) { free(alpha[k]); free(wf[k]); free(ws[k]); free(da[k]); }
-    free(y); free(fw);
-    rn_free(&rn);
+    caches *c = &X.c;
+    free(c->xin_q); free(c->xin_qc); free(c->xin_fp); free(c->y_fp); free(c->fw); free(c->g);
+    free(c->fp_logits);
     free(units);
     return ms;
 }

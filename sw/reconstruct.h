@@ -81,10 +81,22 @@ int bq_recon_num_units(const bq_qmodel *q, bq_method method);
 int bq_recon_unit_forward(const bq_qmodel *q, int u, int act_on, const float *in, int n, float *out,
                           int *in_node, int *out_node, char *err, size_t errlen);
 
-/* Benchmark helper: time `iters` stage-A iterations (batch `batch`, Fisher weights on) of unit u
- * on random calibration data; returns ms per iteration and the FLOP count of one iteration (the
- * conv/linear GEMM work of forward + needed backward) in *flops. -1 on error. */
-double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, double *flops, char *err,
-                           size_t errlen);
+/* Benchmark of the production iteration loop (run_unit) on unit u of q (block units) at batch
+ * `batch`, with random caches of 8 batches and Fisher weights 1: `iters` timed iterations after
+ * 3 warm-up ones, stage 0 = A (AdaRound weights, activations off, regulariser on) or 1 = B
+ * (learned activation steps; q's activation quantizers must be set). Fills res (ms per iteration
+ * split into phases, GEMM flops of one iteration) and returns res->ms, or -1 with err. Changes q
+ * (codes or steps) like a real unit. */
+#define BQ_BENCH_PHASES 6
+typedef struct {
+    double ms;                          /* per iteration */
+    double phase_ms[BQ_BENCH_PHASES];   /* batch gather, soft weights + biases, forward,
+                                           loss (+ zeroing grads), backward, updates (AdaRound
+                                           grad + regulariser + Adam, LSQ) */
+    double flops;                       /* conv/linear GEMM flops of one iteration */
+    int warmup;
+} bq_recon_bench;
+double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, int stage,
+                           bq_recon_bench *res, char *err, size_t errlen);
 
 #endif

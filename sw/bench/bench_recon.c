@@ -2,13 +2,15 @@
  * bench_recon — the BRECQ reconstruction hot path on fres20 (make bench).
  *
  * For every reconstruction unit of fres20 at W4A4 (9 residual blocks + the classifier): the
- * milliseconds of one stage-A iteration at batch 32 (soft weights, forward, Fisher-weighted loss,
- * backward with only the needed gradients, rounding regulariser), the GFLOP/s that represents
- * (conv/linear GEMM work actually done: forward, dW of trained layers, dX where a gradient flows),
- * and cblas_sgemm GFLOP/s measured in the same run. From these it estimates the wall time of a
- * full default run (20000 stage-A + 5000 stage-B iterations per unit; stage B costs ~0.6 of a
- * stage-A iteration: no dW, one fewer dX). With BENCH_FULL=1 it also runs the full default W4A4
- * reconstruction and reports its measured wall time and peak RSS (minutes).
+ * milliseconds of one iteration of the production loop (reconstruct.c run_unit, on random caches)
+ * at batch 32 for stage A (soft weights, forward, Fisher-weighted loss, backward with only the
+ * needed gradients, rounding regulariser, Adam) and stage B (learned activation steps: no dW),
+ * split into phases, the GFLOP/s that represents (conv/linear GEMM work actually done: forward,
+ * dW of trained layers, dX where a gradient flows), and cblas_sgemm GFLOP/s measured in the same
+ * run. From these: the estimated wall time of a full default run (20000 stage-A + 5000 stage-B
+ * iterations per unit) and its FLOP floor (all its GEMM flops at the measured 1024^3 sgemm rate).
+ * With BENCH_FULL=1 it also runs the full default W4A4 reconstruction and reports its measured
+ * wall time and peak RSS (about half an hour).
  *
  *   usage: bench_recon [out.json] [model.bqm]   (default model: configs/models/fres20.bqm if
  *                                                 present, else a randomly initialised fres20)
@@ -17,6 +19,7 @@
 #include "fileio.h"
 #include "graph.h"
 #include "model_io.h"
+#include "parallel.h"
 #include "progress.h"
 #include "qmodel.h"
 #include "recipe.h"
@@ -30,7 +33,6 @@
 #include <unistd.h>
 
 #define ITERS 40
-#define STAGE_B_FRACTION 0.6
 
 static double sgemm_gflops(int M, int N, int K) {
     float *a = malloc(sizeof(float) * (size_t)M * K), *b = malloc(sizeof(float) * (size_t)K * N),
@@ -74,26 +76,50 @@ int main(int argc, char **argv) {
            trained ? mpath : "random init", nu, core, env_core ? ", OPENBLAS_CORETYPE=" : "",
            env_core ? env_core : "", openblas_get_num_threads());
     printf("cblas_sgemm: %.1f GFLOP/s (1024^3), %.1f GFLOP/s (32 x 25088 x 288)\n", sg_square, sg_block);
-    printf("%-8s %12s %12s %10s\n", "unit", "ms/iter", "MFLOP/iter", "GFLOP/s");
+    /* stage B needs activation steps: the grid a calibration would give the [0, 1) bench data */
+    for (int a = 0; a < q.n_aq; a++)
+        if (q.aq[a].bits > 0 && !(q.aq[a].scale > 0.0f)) { q.aq[a].scale = 0.05f; q.aq[a].zero = 0; }
+    static const char *phase[BQ_BENCH_PHASES] = {"batch", "soft-w", "fwd", "loss", "bwd", "update"};
+    printf("%-5s %-3s %9s %11s %8s   ms per phase:", "unit", "stg", "ms/iter", "MFLOP/iter", "GFLOP/s");
+    for (int k = 0; k < BQ_BENCH_PHASES; k++) printf(" %s", phase[k]);
+    printf("\n");
     bq_buf b = {0};
     bq_buf_printf(&b, "{\"bench\": \"recon\", \"model\": \"%s\", \"setting\": \"W4A4\", \"batch\": 32, "
-                  "\"openblas_core\": \"%s\", \"sgemm_gflops_1024\": %.2f, \"sgemm_gflops_block\": %.2f, "
-                  "\"units\": [", trained ? mpath : "fres20-random", core, sg_square, sg_block);
-    double est = 0, total_ms = 0;
+                  "\"threads\": %d, \"openblas_core\": \"%s\", \"sgemm_gflops_1024\": %.2f, "
+                  "\"sgemm_gflops_block\": %.2f, \"units\": [", trained ? mpath : "fres20-random",
+                  bq_num_threads(), core, sg_square, sg_block);
+    double est = 0, flop_total = 0;
     for (int u = 0; u < nu; u++) {
-        double flops = 0;
-        double ms = bq_recon_bench_unit(&q, u, 32, ITERS, &flops, err, sizeof err);
-        if (ms < 0) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
-        double gf = flops / (ms * 1e-3) / 1e9;
-        printf("%-8d %12.3f %12.1f %10.1f\n", u, ms, flops / 1e6, gf);
-        bq_buf_printf(&b, "%s{\"unit\": %d, \"ms_per_iter\": %.4f, \"mflop_per_iter\": %.2f, "
-                      "\"gflops\": %.2f}", u ? ", " : "", u, ms, flops / 1e6, gf);
-        total_ms += ms;
-        est += ms * 1e-3 * (r.iters + STAGE_B_FRACTION * r.act_iters);
+        bq_buf_printf(&b, "%s{\"unit\": %d", u ? ", " : "", u);
+        for (int st = 0; st < 2; st++) {
+            bq_recon_bench res;
+            double ms = bq_recon_bench_unit(&q, u, 32, ITERS, st, &res, err, sizeof err);
+            if (ms < 0) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
+            double gf = ms > 0 ? res.flops / (ms * 1e-3) / 1e9 : 0.0;
+            printf("%-5d %-3s %9.3f %11.1f %8.1f   ", u, st ? "B" : "A", ms, res.flops / 1e6, gf);
+            for (int k = 0; k < BQ_BENCH_PHASES; k++) printf(" %.3f", res.phase_ms[k]);
+            printf("\n");
+            const char *sn = st ? "b" : "a";
+            bq_buf_printf(&b, ", \"%s_ms_per_iter\": %.4f, \"%s_mflop_per_iter\": %.2f, \"%s_gflops\": %.2f, "
+                          "\"%s_phase_ms\": {", sn, ms, sn, res.flops / 1e6, sn, gf, sn);
+            for (int k = 0; k < BQ_BENCH_PHASES; k++)
+                bq_buf_printf(&b, "%s\"%s\": %.4f", k ? ", " : "", phase[k], res.phase_ms[k]);
+            bq_buf_printf(&b, "}");
+            int n_it = st ? r.act_iters : r.iters;
+            est += ms * 1e-3 * n_it;
+            flop_total += res.flops * n_it;
+        }
+        bq_buf_printf(&b, "}");
     }
-    printf("estimated full default W4A4 run (20000 + 5000 it/unit, loop only): %.0f s (%.1f min)\n",
-           est, est / 60);
-    bq_buf_printf(&b, "], \"estimated_full_seconds\": %.1f", est);
+    /* the floor: every GEMM flop of the run at the square-sgemm rate measured above */
+    double floor_s = sg_square > 0 ? flop_total / (sg_square * 1e9) : 0.0;
+    printf("estimated full default W4A4 run (%d stage-A + %d stage-B it/unit, loop only): %.0f s "
+           "(%.1f min)\n", r.iters, r.act_iters, est, est / 60);
+    printf("FLOP floor of that run: %.1f TFLOP at the measured sgemm peak %.1f GFLOP/s = %.0f s "
+           "(%.1f min); loop at %.0f%% of the floor rate\n", flop_total / 1e12, sg_square, floor_s,
+           floor_s / 60, est > 0 ? 100.0 * floor_s / est : 0.0);
+    bq_buf_printf(&b, "], \"estimated_full_seconds\": %.1f, \"full_run_tflop\": %.3f, "
+                  "\"flop_floor_seconds\": %.1f", est, flop_total / 1e12, floor_s);
     if (getenv("BENCH_FULL") && atoi(getenv("BENCH_FULL")) > 0) {
         bq_dataset train;
         if (bq_dataset_load(&train, NULL, "train", err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
@@ -112,7 +138,6 @@ int main(int argc, char **argv) {
         bq_dataset_free(&train);
     }
     bq_buf_printf(&b, "}\n");
-    (void)total_ms;
     if (b.oom || bq_write_file_atomic(out, b.data, b.len, err, sizeof err)) {
         fprintf(stderr, "bench_recon: %s\n", b.oom ? "out of memory" : err);
         return 1;

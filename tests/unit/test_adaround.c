@@ -1,7 +1,8 @@
 /*
  * test_adaround.c — AdaRound soft quantizer (sw/adaround.h): init reproduces the weights, the
  * forward/backward pair and the regulariser pass finite-difference gradient checks, the beta
- * schedule follows the reference's formula, hardening rounds by the sign of alpha.
+ * schedule follows the reference's formula, hardening rounds by the sign of alpha, and the fused
+ * forward/gradient pair of the reconstruction loop equals the separate calls bit for bit.
  *
  * Gradient checks use L = sum(r * wsoft(alpha)) (r random, double accumulation): dL/dwsoft = r, so
  * backward(dwsoft = r) must match the central differences of L in every alpha.
@@ -135,6 +136,33 @@ static void test_reg_grad_check(void **st) {
     assert_true(bq_adaround_reg(NULL, dec, 2, lambda, beta) == 0.0);
 }
 
+/* The fused pair of the reconstruction loop (forward_sg + grad) gives bit for bit the soft
+ * weights and the alpha gradient of forward + backward + reg, with the regulariser on and off,
+ * and the same regulariser value up to summation order. Some alphas sit in the clamped tails of
+ * h and some weights at the integer clamp, so every branch is taken. */
+static void test_fused_matches_separate(void **st) {
+    (void)st;
+    float w[N], s[COUT], wf[N], al[N], r[N], ws1[N], ws2[N], sg[N], d1[N], d2[N];
+    int32_t z[COUT];
+    double regc[COUT];
+    setup(w, s, z);
+    bq_adaround_init(wf, al, w, s, COUT, PER);
+    tu_fill(r, N, 7, 1.0f);
+    for (int i = 0; i < N; i += 7) al[i] = (i % 2) ? 9.0f : -9.0f;   /* h clamped to 0 / 1 */
+    for (int i = 3; i < N; i += 11) wf[i] = (i % 2) ? 20.0f : -20.0f;   /* integer clamp */
+    for (int on = 0; on < 2; on++) {
+        bq_adaround_forward(ws1, al, wf, s, z, QMAX, COUT, PER);
+        bq_adaround_forward_sg(ws2, sg, al, wf, s, z, QMAX, COUT, PER);
+        assert_memory_equal(ws1, ws2, sizeof ws1);
+        memset(d1, 0, sizeof d1);
+        bq_adaround_backward(d1, r, al, wf, s, z, QMAX, COUT, PER);
+        double reg1 = on ? bq_adaround_reg(d1, al, N, 0.01f, 7.5f) : 0.0;
+        double reg2 = bq_adaround_grad(d2, r, sg, wf, s, z, QMAX, COUT, PER, on, 0.01f, 7.5f, regc);
+        assert_memory_equal(d1, d2, sizeof d1);
+        assert_true(fabs(reg1 - reg2) <= 1e-9 * (1.0 + fabs(reg1)));
+    }
+}
+
 static void test_beta_schedule(void **st) {
     (void)st;
     float b;
@@ -170,6 +198,7 @@ int main(void) {
         cmocka_unit_test(test_soft_grad_check),
         cmocka_unit_test(test_integer_clamp_blocks_gradient),
         cmocka_unit_test(test_reg_grad_check),
+        cmocka_unit_test(test_fused_matches_separate),
         cmocka_unit_test(test_beta_schedule),
         cmocka_unit_test(test_harden),
     };

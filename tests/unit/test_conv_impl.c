@@ -1,6 +1,6 @@
 /* test_conv_impl.c — the two conv implementations (direct shifted-GEMM and im2col + sgemm) agree
  * with the scalar reference forward, and with each other backward, on dense, strided, padded,
- * asymmetric, grouped and depthwise shapes. */
+ * asymmetric, grouped and depthwise shapes, one GEMM over several images or several chunks. */
 #include "testutil.h"
 #include "ops.h"
 
@@ -51,6 +51,8 @@ static void test_impls_agree(void **state) {
         {2, 8, 7, 7, 16, 3, 2, 1, 1, 1, 1, 8},   /* depthwise multiplier 2, stride 2 */
         {4, 16, 5, 5, 12, 1, 1, 0, 0, 0, 0, 1},  /* 1x1 */
         {1, 3, 6, 6, 4, 5, 1, 2, 2, 2, 2, 1},    /* 5x5 */
+        {3, 16, 64, 64, 8, 3, 1, 1, 1, 1, 1, 1}, /* im2col: one image per GEMM chunk (4 MB cap) */
+        {5, 8, 7, 7, 16, 3, 2, 1, 1, 1, 1, 1},   /* im2col: 5 images in one GEMM, stride 2 */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(&shapes[i]);
 }
