@@ -25,12 +25,14 @@ static const int kRr = (kWb + BQ_HW_READ_BYTES_PER_CYCLE - 1) / BQ_HW_READ_BYTES
 static const int kRw = (kWb + BQ_HW_WRITE_BYTES_PER_CYCLE - 1) / BQ_HW_WRITE_BYTES_PER_CYCLE < 1
                            ? 1 : (kWb + BQ_HW_WRITE_BYTES_PER_CYCLE - 1) / BQ_HW_WRITE_BYTES_PER_CYCLE;
 static_assert(kW == 32 || kW == 64, "the SystemC harness maps the memory port to uint32_t/uint64_t");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the memory model copies words as little-endian bytes");
 typedef std::conditional<kW == 64, uint64_t, uint32_t>::type MemWord;   // Verilator --sc port type
 
 // ---- memory model: one transaction at a time, read latency Lr and Rr cycles per beat, write beats
-// every Rw cycles and the response Lw cycles after the last beat (docs/hw_isa.md §4.1). ----
+// every Rw cycles and the response Lw cycles after the last beat (docs/hw_isa.md §4.1).
+// Clocked by the Clock module below: tick() at the end of a cycle (reads what the RTL drove in it),
+// apply() at the falling edge of the next one (drives the outputs tick() computed). ----
 SC_MODULE(MemModel) {
-    sc_in<bool> clk;
     sc_in<bool> req_valid, req_write, wvalid;
     sc_in<uint32_t> req_addr, req_beats;
     sc_in<MemWord> wdata;
@@ -43,12 +45,21 @@ SC_MODULE(MemModel) {
     int n = 0, k = 0;
     uint64_t addr = 0;
     bool d_ready = true, d_rvalid = false, d_wready = false, d_wdone = false;   // driven this cycle
+    MemWord d_rdata = 0;
 
-    void clear() { busy = false; }
-    uint8_t byte(uint64_t a) const { return a < mem.size() ? mem[a] : 0; }
+    void clear() {   // after a time-out: idle, nothing offered
+        busy = false; d_ready = true; d_rvalid = d_wready = d_wdone = false; d_rdata = 0;
+        apply();
+    }
+    MemWord word(uint64_t a) const {   // little-endian; bytes beyond the array read as 0
+        MemWord v = 0;
+        if (a + kWb <= mem.size()) memcpy(&v, &mem[a], kWb);
+        else for (int i = 0; i < kWb; i++) v |= (MemWord)(a + i < mem.size() ? mem[a + i] : 0) << (8 * i);
+        return v;
+    }
 
     void tick() {
-        // what happened in cycle `cyc` (inputs are the values before this edge)
+        // what happened in cycle `cyc` (the RTL's outputs, settled before the rising edge)
         bool fire = req_valid.read() && d_ready;
         if (fire) {
             busy = true; wr = req_write.read(); acc_cycle = cyc; n = (int)req_beats.read(); k = 0;
@@ -59,7 +70,7 @@ SC_MODULE(MemModel) {
                 uint64_t a = addr + (uint64_t)k * kWb;
                 if (a + kWb > mem.size()) mem.resize(a + kWb, 0);
                 MemWord v = wdata.read();
-                for (int i = 0; i < kWb; i++) mem[a + i] = (uint8_t)(v >> (8 * i));
+                memcpy(&mem[a], &v, kWb);   // little-endian host, as the byte loop it replaces
                 k++;
             }
             if (wr && d_wdone) busy = false;
@@ -67,25 +78,34 @@ SC_MODULE(MemModel) {
         cyc++;
         // outputs for cycle `cyc`
         d_ready = !busy; d_rvalid = d_wready = d_wdone = false;
-        MemWord rd = 0;
+        d_rdata = 0;
         if (busy && !wr && k < n && cyc == acc_cycle + BQ_HW_READ_LATENCY + (long)k * kRr) {
             d_rvalid = true;
-            uint64_t a = addr + (uint64_t)k * kWb;
-            for (int i = 0; i < kWb; i++) rd |= (MemWord)byte(a + i) << (8 * i);
+            d_rdata = word(addr + (uint64_t)k * kWb);
         }
         if (busy && wr) {
             if (k < n && cyc == acc_cycle + 1 + (long)k * kRw) d_wready = true;
             if (k == n && cyc == acc_cycle + 1 + (long)(n - 1) * kRw + BQ_HW_WRITE_LATENCY) d_wdone = true;
         }
-        req_ready.write(d_ready); rvalid.write(d_rvalid); wready.write(d_wready); wdone.write(d_wdone);
-        rdata.write(rd); busy_o.write(busy);
     }
-    SC_CTOR(MemModel) { SC_METHOD(tick); sensitive << clk.pos(); dont_initialize(); }
+    // Writes only what changed: even an unchanged sc_signal write costs a virtual call and a compare.
+    bool a_ready = false, a_rvalid = false, a_wready = false, a_wdone = false, a_busy = false, a_valid = false;
+    MemWord a_rdata = 0;
+    void apply() {
+        if (!a_valid || d_ready != a_ready) req_ready.write(a_ready = d_ready);
+        if (!a_valid || d_rvalid != a_rvalid) rvalid.write(a_rvalid = d_rvalid);
+        if (!a_valid || d_wready != a_wready) wready.write(a_wready = d_wready);
+        if (!a_valid || d_wdone != a_wdone) wdone.write(a_wdone = d_wdone);
+        if (!a_valid || d_rdata != a_rdata) rdata.write(a_rdata = d_rdata);
+        if (!a_valid || busy != a_busy) busy_o.write(a_busy = busy);
+        a_valid = true;
+    }
+    SC_CTOR(MemModel) {}
 };
 
-// ---- host port: reset, queue pre-fill with run_i = 0, run until done (docs/hw_isa.md §4) ----
+// ---- host port: reset, queue pre-fill with run_i = 0, run until done (docs/hw_isa.md §4).
+// Clocked like the memory model: tick() at the end of a cycle, apply() at the next falling edge. ----
 SC_MODULE(HostPort) {
-    sc_in<bool> clk;
     sc_out<bool> rst_n, run;
     sc_out<bool> q_valid[3];
     sc_out<sc_bv<128>> q_data[3];
@@ -97,6 +117,7 @@ SC_MODULE(HostPort) {
     enum { IDLE, RESET, PREFILL, RUN } state = IDLE;
     long count = 0, max_cycles = 0, iq = 32;
     bool finished = false, timed_out = false;
+    bool n_rst = true, n_run = false;   // rst_n and run_i for the next cycle
     // What the queue ports show: the 128-bit sc_bv of an instruction is costly to build and to
     // write (it was half of the run time when rebuilt every cycle), so q_data is written only when
     // a queue's head changes (head_id counts the pops since start()) and q_valid only on a change.
@@ -115,13 +136,18 @@ SC_MODULE(HostPort) {
             }
         }
     }
+    bool a_rst = false, a_run = false, a_valid = false;   // last written (apply writes changes only)
+    void apply() {
+        if (!a_valid || n_rst != a_rst) rst_n.write(a_rst = n_rst);
+        if (!a_valid || n_run != a_run) run.write(a_run = n_run);
+        a_valid = true;
+        present();
+    }
     void start(long max) {
         state = RESET; count = 0; max_cycles = max; finished = timed_out = false;
         for (int s = 0; s < 3; s++) { head_id[s] = 0; shown_id[s] = -1; }
-        rst_n.write(false); run.write(false); present();
-    }
-    void drop_valid() {   // run over: no instruction is offered any more
-        for (int s = 0; s < 3; s++) { q_valid[s].write(false); shown_valid[s] = false; }
+        n_rst = false; n_run = false;
+        apply();
     }
     void tick() {
         if (state == IDLE) return;
@@ -130,38 +156,60 @@ SC_MODULE(HostPort) {
                 if (shown_valid[s] && q_ready[s].read() && !q[s].empty()) { q[s].pop_front(); head_id[s]++; }
         count++;
         if (state == RESET) {
-            if (count == 2) { rst_n.write(true); state = PREFILL; count = 0; }
+            if (count == 2) { n_rst = true; state = PREFILL; count = 0; }
         } else if (state == PREFILL) {
-            if (count == iq) { run.write(true); state = RUN; count = 0; }
+            if (count == iq) { n_run = true; state = RUN; count = 0; }
         } else if (state == RUN && count > max_cycles) {
-            timed_out = finished = true; state = IDLE; run.write(false);
-            sc_pause();
-        }
-        present();
-    }
-    // Done is checked in the middle of the cycle (falling edge), and run_i drops before the next
-    // rising edge, so the done cycle itself is not clocked with run_i = 1: the stage counters then
-    // add up to CYCLES (docs/hw_isa.md §4.5, §5), as in tests/hw/test_top.cpp.
-    void check_done() {
-        if (state != RUN) return;
-        bool all = q[0].empty() && q[1].empty() && q[2].empty();
-        if (done.read() && all && !mem_busy.read()) {
-            finished = true; state = IDLE; run.write(false);
-            drop_valid();
-            sc_pause();
+            timed_out = finished = true; state = IDLE; n_run = false;
         }
     }
-    SC_CTOR(HostPort) {
-        SC_METHOD(tick); sensitive << clk.pos(); dont_initialize();
-        SC_METHOD(check_done); sensitive << clk.neg(); dont_initialize();
+    // Done: every instruction consumed, done_o and the memory idle, as settled at the end of the
+    // cycle. run_i then drops before the next rising edge, so the done cycle itself is not clocked
+    // with run_i = 1 and the stage counters add up to CYCLES (docs/hw_isa.md §4.5, §5), as in
+    // tests/hw/test_top.cpp.
+    bool done_now() {
+        return state == RUN && q[0].empty() && q[1].empty() && q[2].empty() && done.read() &&
+               !mem_busy.read();
     }
+    void finish() { finished = true; state = IDLE; n_run = false; apply(); }
+    SC_CTOR(HostPort) {}
+};
+
+// ---- the clock: one method drives clk and clocks the two models above, so the verilated model is
+// evaluated twice per cycle (rising edge alone; falling edge together with its new inputs) instead
+// of three times with an sc_clock plus two clocked processes, and there are no other processes.
+// Rising edges at 5 ns + 10 ns * k, as an sc_clock("clk", 10, SC_NS, 0.5, 5, SC_NS, true).
+// A run stops (sc_pause) at the end of its done cycle, before that rising edge. ----
+SC_MODULE(Clock) {
+    sc_out<bool> clk;
+    MemModel *mem = nullptr;
+    HostPort *host = nullptr;
+    bool high = false, started = false;
+    const sc_time half{5, SC_NS}, period{10, SC_NS};   // built once: an sc_time from a double is not free
+
+    void step() {
+        if (!started) { started = true; next_trigger(half); return; }
+        if (high) {   // falling edge: the inputs of the new cycle
+            clk.write(false); mem->apply(); host->apply(); high = false;
+            next_trigger(half);
+            return;
+        }
+        // end of a cycle: everything the RTL drove in it has settled
+        if (host->done_now()) { host->finish(); sc_pause(); next_trigger(period); return; }
+        mem->tick();
+        host->tick();
+        if (host->timed_out) { host->apply(); sc_pause(); next_trigger(period); return; }
+        clk.write(true); high = true;
+        next_trigger(half);
+    }
+    SC_CTOR(Clock) { SC_METHOD(step); }
 };
 
 // ---- the system ----
 struct System {
-    sc_clock clk{"clk", 10, SC_NS, 0.5, 5, SC_NS, true};
+    sc_signal<bool> clk{"clk"};
     sc_signal<bool> rst_n{"rst_n"}, done{"done"}, mem_busy{"mem_busy"};
-    sc_signal<bool, SC_MANY_WRITERS> run{"run"}, q_valid[3];   // host.tick and host.check_done
+    sc_signal<bool> run{"run"}, q_valid[3];
     sc_signal<bool> q_ready[3];
     sc_signal<sc_bv<128>> q_data[3];
     sc_signal<bool> req_valid, req_ready, req_write, rvalid, wvalid, wready, wdone;
@@ -170,12 +218,15 @@ struct System {
     std::unique_ptr<Vbqa_top> top;
     std::unique_ptr<MemModel> mem;
     std::unique_ptr<HostPort> host;
+    std::unique_ptr<Clock> clock;
     VerilatedFstSc *tfp = nullptr;
 
     System() {
         top.reset(new Vbqa_top("bqa_top"));
         mem.reset(new MemModel("mem"));
         host.reset(new HostPort("host"));
+        clock.reset(new Clock("clock"));
+        clock->clk(clk); clock->mem = mem.get(); clock->host = host.get();
         Vbqa_top &t = *top;
         t.clk_i(clk); t.rst_ni(rst_n); t.run_i(run);
         t.fq_valid_i(q_valid[0]); t.fq_ready_o(q_ready[0]); t.fq_data_i(q_data[0]);
@@ -187,12 +238,12 @@ struct System {
         t.mem_wvalid_o(wvalid); t.mem_wready_i(wready); t.mem_wdata_o(wdata); t.mem_wdone_i(wdone);
         t.reg_addr_i(reg_addr); t.reg_rdata_o(reg_rdata); t.done_o(done);
         MemModel &m = *mem;
-        m.clk(clk); m.req_valid(req_valid); m.req_write(req_write); m.wvalid(wvalid);
+        m.req_valid(req_valid); m.req_write(req_write); m.wvalid(wvalid);
         m.req_addr(req_addr); m.req_beats(req_beats); m.wdata(wdata);
         m.req_ready(req_ready); m.rvalid(rvalid); m.wready(wready); m.wdone(wdone); m.busy_o(mem_busy);
         m.rdata(rdata);
         HostPort &h = *host;
-        h.clk(clk); h.rst_n(rst_n); h.run(run); h.done(done); h.mem_busy(mem_busy);
+        h.rst_n(rst_n); h.run(run); h.done(done); h.mem_busy(mem_busy);
         for (int s = 0; s < 3; s++) { h.q_valid[s](q_valid[s]); h.q_data[s](q_data[s]); h.q_ready[s](q_ready[s]); }
     }
     void settle() { for (int i = 0; i < 4; i++) sc_start(SC_ZERO_TIME); }   // deltas only

@@ -20,8 +20,14 @@ COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MO
 SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_pkg.c
 SIM_HDRS     := $(wildcard sim/*.h)
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE := 1
-SIM_VFLAGS   := --sc --exe --build --trace-fst -Wall -Wno-fatal --assert -j 2 \
-                -MAKEFLAGS "OPT_FAST=-O2 OPT_GLOBAL=-O2"
+# Speed (docs/cosim.md, "Simulation speed"): -O3, X values resolved the fast way (the RTL resets
+# every register it reads), no assertion checks unless SIM_ASSERT=1 (they cost 10-30%; the RTL unit
+# tests of tests/hw run them). --trace-fst stays compiled in for the mismatch waveform; it costs a
+# flag store per evaluation while no trace is open. Each flag set verilates into its own directory.
+SIM_ASSERT   ?= 0
+SIM_VTAG     := v-fast$(if $(filter 1,$(SIM_ASSERT)),-assert)
+SIM_VFLAGS   := --sc --exe --build --trace-fst -Wall -Wno-fatal -j 2 --x-assign fast --x-initial fast \
+                $(if $(filter 1,$(SIM_ASSERT)),--assert) -MAKEFLAGS "OPT_FAST=-O3 OPT_GLOBAL=-O2"
 
 # the C driver, compiled with gcc per config (the register map comes from build/gen/<cfg>/hw_params.h)
 $(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*.h hw_model/*.h) $(BUILD)/gen/%/hw_params.h
@@ -33,16 +39,16 @@ $(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*.h hw_model/*.
 # the SystemC simulator of config <cfg>
 $(SIM_B)/%/cosim: $(HW_SV) sim/cosim_main.cpp $(SIM_HDRS) $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a \
                   $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
-	@mkdir -p $(SIM_B)/$*/v
+	@mkdir -p $(SIM_B)/$*/$(SIM_VTAG)
 	@# one build at a time per config (make test / make bench of other sessions may run concurrently);
 	@# v/cosim_sim is removed first: verilator's makefile does not track the -LDFLAGS libraries (and its
 	@# VPATH includes the parent directory, so the exe must not be called like build/sim/<cfg>/cosim)
-	@flock $(SIM_B)/$*/.lock sh -c 'rm -f $(SIM_B)/$*/v/cosim_sim && nice -n 10 verilator $(SIM_VFLAGS) \
-	  -Mdir $(SIM_B)/$*/v --top-module bqa_top -Ihw -I$(BUILD)/gen/$* \
+	@flock $(SIM_B)/$*/.lock sh -c 'rm -f $(SIM_B)/$*/$(SIM_VTAG)/cosim_sim && nice -n 10 verilator $(SIM_VFLAGS) \
+	  -Mdir $(SIM_B)/$*/$(SIM_VTAG) --top-module bqa_top -Ihw -I$(BUILD)/gen/$* \
 	  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/$(BUILD)/gen/$*" \
 	  -LDFLAGS "$(CURDIR)/$(SIM_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
 	  -o cosim_sim $(HW_SV) $(CURDIR)/sim/cosim_main.cpp > $(SIM_B)/$*/build.log 2>&1 \
-	  && cp $(SIM_B)/$*/v/cosim_sim $@.tmp && mv -f $@.tmp $@' \
+	  && cp $(SIM_B)/$*/$(SIM_VTAG)/cosim_sim $@.tmp && mv -f $@.tmp $@' \
 	  || { tail -40 $(SIM_B)/$*/build.log; exit 1; }
 
 # the board program (memory-mapped backend): compiled and linked, never run here
