@@ -1,6 +1,7 @@
 #!/bin/sh
 # cosim_merge.sh OUTDIR RUNDIR...   merge per-run reports into OUTDIR/cosim_report.{json,md}
 # cosim_merge.sh --bench RUNDIR...  print the bench table (cycles/s, wall s/image) of the runs
+# cosim_merge.sh --summary OUT.json OUT.md RUNDIR...  small per-run summary (no layers) + markdown table
 # Every RUNDIR must hold cosim_report.json and cosim_report.md written by the cosim binary; a missing
 # report counts as a failure (exit 1). Exit 1 also when any run has a mismatch.
 set -u
@@ -18,6 +19,47 @@ if [ "${1:-}" = "--bench" ]; then
             "$(num "$j" sim_cycles_per_s)" "$(num "$j" wall_s_per_image)"
     done
     exit 0
+fi
+if [ "${1:-}" = "--summary" ]; then
+    # --summary OUT.json OUT.md RUNDIR...: one small record per run (no per-layer data) and a
+    # markdown table; for docs/cosim_full.json and the table of docs/cosim.md.
+    shift; js=$1; md=$2; shift 2
+    fail=0; images=0; mism=0; cyc=0; ctr=0; tos=0; worst=0; n=0
+    {
+        printf '| run | config | images | output mismatches | cycle / counter mismatches | time-outs | worst cycle error | sim cycles per image | sim cycles/s | wall s/image |\n'
+        printf '|---|---|---|---|---|---|---|---|---|---|\n'
+    } > "$md.tmp"
+    printf '  "runs": [\n' > "$js.runs.tmp"
+    for d in "$@"; do
+        j=$d/cosim_report.json
+        if [ ! -f "$j" ]; then echo "cosim_merge: $j missing"; fail=1; continue; fi
+        [ $n -gt 0 ] && printf ',\n' >> "$js.runs.tmp"
+        n=$((n + 1))
+        im=$(num "$j" images); images=$((images + im))
+        mism=$((mism + $(num "$j" mismatches)))
+        cyc=$((cyc + $(num "$j" cycle_mismatches)))
+        ctr=$((ctr + $(num "$j" counter_mismatches)))
+        tos=$((tos + $(num "$j" timeouts)))
+        w=$(num "$j" worst_cycle_error); [ "$w" -gt "$worst" ] && worst=$w
+        # the run-level lines of the report: from "format" up to "first_mismatch" (no layers)
+        printf '    {"run": "%s",\n' "$(basename "$d")" >> "$js.runs.tmp"
+        sed -n '/"format": "brecq-cosim"/,/"first_mismatch"/p' "$j" | sed 's/^ */     /; $ s/,$/}/' \
+            >> "$js.runs.tmp"
+        str() { sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p" "$1" | head -1; }
+        printf '| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |\n' "$(str "$j" model)" "$(str "$j" hw)" \
+            "$im" "$(num "$j" mismatches)" "$(num "$j" cycle_mismatches)" "$(num "$j" counter_mismatches)" \
+            "$(num "$j" timeouts)" "$w" "$(( $(num "$j" sim_cycles) / (im > 0 ? im : 1) ))" \
+            "$(num "$j" sim_cycles_per_s)" "$(num "$j" wall_s_per_image)" >> "$md.tmp"
+    done
+    printf '\n  ]\n}\n' >> "$js.runs.tmp"
+    [ $((mism + cyc + ctr + tos)) -eq 0 ] || fail=1
+    {
+        printf '{\n  "format": "brecq-cosim-runs", "version": 1,\n'
+        printf '  "runs_count": %d, "images": %d, "mismatches": %d, "cycle_mismatches": %d, ' "$n" "$images" "$mism" "$cyc"
+        printf '"counter_mismatches": %d, "timeouts": %d, "worst_cycle_error": %d,\n' "$ctr" "$tos" "$worst"
+        cat "$js.runs.tmp"
+    } > "$js.tmp" && rm -f "$js.runs.tmp" && mv "$js.tmp" "$js" && mv "$md.tmp" "$md"
+    exit $fail
 fi
 out=$1; shift
 mkdir -p "$out"

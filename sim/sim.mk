@@ -4,6 +4,7 @@
 #                      optional BITS=bits.yaml (mixed allocation), on each HW (tiny edge), COSIM_IMAGES
 #                      (4) test images -> build/cosim/cosim_report.{md,json}; non-zero on any mismatch
 #   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
+#                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10)
 #   make test-cosim    (part of `make test`) one image on tiny + fault injection (tests/cosim/)
 #   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge
 # Models: configs/models/$(MODEL).bqm, or COSIM_BQM=path.bqm; `make cosim-quick-model` trains a
@@ -73,7 +74,7 @@ sim-build: $(foreach h,tiny edge,$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_board)
 
 # one run: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name
 cosim_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && \
-  nice -n 10 $(SIM_B)/$(1)/cosim --hw configs/hw/$(1).yaml --qmodel $(2) --images $(4) --out $(3) \
+  nice -n $(COSIM_NICE) $(SIM_B)/$(1)/cosim --hw configs/hw/$(1).yaml --qmodel $(2) --images $(4) --out $(3) \
   --name $(5) > $(3)/cosim.log 2>&1; rc=$$?; tail -3 $(3)/cosim.log; \
   if [ ! -f $(3)/cosim_report.json ]; then echo "cosim: $(3)/cosim_report.json missing"; rc=1; fi
 
@@ -86,12 +87,15 @@ cosim: $(foreach h,$(HW),$(SIM_B)/$(h)/cosim) $(COSIM_BQM)
 	  echo "cosim: report $(COSIM_OUT)/cosim_report.md"; exit $$fail
 
 COSIM_FULL_QUANTS ?= rtn_w8a8 rtn_w4a4 rtn_w2a4 mixed
-cosim-full: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
-	@fail=0; runs=""; for m in fres20 mbv2t; do for qn in $(COSIM_FULL_QUANTS); do \
+COSIM_FULL_MODELS ?= fres20 mbv2t
+COSIM_FULL_HW     ?= tiny edge
+COSIM_NICE        ?= 10
+cosim-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim)
+	@fail=0; runs=""; for m in $(COSIM_FULL_MODELS); do for qn in $(COSIM_FULL_QUANTS); do \
 	  if [ $$qn = mixed ]; then qa="QUANT=rtn_w4a4 BITS=tests/cosim/mixed_$$m.yaml"; tag=$${m}_rtn_w4a4_mixed_$$m; \
 	  else qa="QUANT=$$qn"; tag=$${m}_$$qn; fi; \
 	  $(MAKE) --no-print-directory MODEL=$$m $$qa $(COSIM_OUT)/models/$$tag.bqq || { fail=1; continue; }; \
-	  for h in tiny edge; do d=$(COSIM_OUT)/full/$${tag}_$$h; \
+	  for h in $(COSIM_FULL_HW); do d=$(COSIM_OUT)/full/$${tag}_$$h; \
 	    $(call cosim_run,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d,$(if $(filter command line,$(origin COSIM_IMAGES)),$(COSIM_IMAGES),32),$$tag); \
 	    [ $$rc = 0 ] || fail=1; runs="$$runs $$d"; done; done; done; \
 	  sh sim/cosim_merge.sh $(COSIM_OUT)/full $$runs || fail=1; \
