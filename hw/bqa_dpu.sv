@@ -5,6 +5,9 @@
 //            if commit, the same new value is also copied into the result register res_o.
 // The stage-2 control (s2_*) comes from the array's shared control pipeline. en=0 adds nothing
 // (clear still clears). res_o is the "result slot" the output stage reads while acc continues.
+// Area (iCE40 has 4-input LUTs and one carry chain per LC): the popcount starts with 4-bit groups
+// in plain logic (one LUT per count bit), the shift is only PcBits+14 bits wide, and the negation
+// is folded into the accumulator's adder (acc + ~t + 1, the +1 as carry-in), so one carry chain.
 module bqa_dpu #(
   parameter int unsigned Dk      = 32,
   parameter int unsigned AccBits = 32
@@ -23,13 +26,22 @@ module bqa_dpu #(
   output logic [AccBits-1:0] res_o
 );
   localparam int unsigned PcBits = $clog2(Dk + 1);
+  localparam int unsigned TBits  = PcBits + 14;       // pc << 14 fits
+  localparam int unsigned Groups = Dk / 4;
 
-  // Balanced adder tree: level by level, pairs of partial sums.
+  // 4-bit groups counted in logic (3 bits each), then a balanced adder tree over the groups.
   function automatic logic [PcBits-1:0] popcount(input logic [Dk-1:0] x);
-    logic [Dk*PcBits-1:0] s;
+    logic [Groups*PcBits-1:0] s;
+    logic p, q, a, b;
     s = '0;
-    for (int i = 0; i < Dk; i++) s[i*PcBits +: PcBits] = {{(PcBits-1){1'b0}}, x[i]};
-    for (int w = Dk / 2; w >= 1; w = w / 2) begin
+    for (int g = 0; g < Groups; g++) begin
+      p = x[4*g] & x[4*g+1];
+      a = x[4*g] ^ x[4*g+1];
+      q = x[4*g+2] & x[4*g+3];
+      b = x[4*g+2] ^ x[4*g+3];
+      s[g*PcBits +: PcBits] = PcBits'({(p & q) | ((p ^ q) & a & b), p ^ q ^ (a & b), a ^ b});
+    end
+    for (int w = Groups / 2; w >= 1; w = w / 2) begin
       for (int i = 0; i < w; i++) begin
         s[i*PcBits +: PcBits] = s[(2*i)*PcBits +: PcBits] + s[(2*i+1)*PcBits +: PcBits];
       end
@@ -37,23 +49,33 @@ module bqa_dpu #(
     popcount = s[PcBits-1:0];
   endfunction
 
-  logic [PcBits-1:0]  pc_q;
-  logic [AccBits-1:0] acc_q, acc_d, res_q, res_d, term;
+  logic [PcBits-1:0]  pc_q, pc_en;
+  logic [TBits-1:0]   mag;
+  logic [AccBits-1:0] acc_q, acc_d, res_q, res_d, base, addend;
+  logic [AccBits:0]   sum;
 
   always_comb begin
-    term  = s2_en_i ? (AccBits'(pc_q) << s2_shift_i) : '0;
-    if (s2_neg_i) term = -term;
-    acc_d = acc_q;
-    res_d = res_q;
+    pc_en  = s2_en_i ? pc_q : '0;
+    mag    = TBits'(pc_en) << s2_shift_i;
+    // -mag = ~mag + 1: the ones' complement here, the +1 enters as the adder's carry-in
+    addend = {{(AccBits-TBits){s2_neg_i}}, mag ^ {TBits{s2_neg_i}}};
+    base   = s2_clear_i ? '0 : acc_q;
+    sum    = {base, 1'b1} + {addend, s2_neg_i};
+    acc_d  = acc_q;
+    res_d  = res_q;
     if (s2_valid_i) begin
-      acc_d = (s2_clear_i ? '0 : acc_q) + term;
+      acc_d = sum[AccBits:1];
       if (s2_commit_i) res_d = acc_d;
     end
   end
 
   logic [PcBits-1:0] pc_d;
 `ifdef VERILATOR
+`ifndef BQA_TREE_POPCOUNT
   assign pc_d = PcBits'($countones(w_i & a_i));  // same function, faster simulation
+`else
+  assign pc_d = popcount(w_i & a_i);             // the synthesised tree (test_dpu checks it too)
+`endif
 `else
   assign pc_d = popcount(w_i & a_i);
 `endif
@@ -74,6 +96,9 @@ module bqa_dpu #(
 
   assign acc_o = acc_q;
   assign res_o = res_q;
+
+  logic unused_bits;
+  assign unused_bits = sum[0];
 
   // ---- assertions ----
 `ifndef SYNTHESIS

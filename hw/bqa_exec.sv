@@ -169,7 +169,7 @@ module bqa_exec #(
   assign re_o       = beat && run_q;
 
   assign iss_valid_o      = beat;
-  assign iss_clear_o      = clear_q && first_q;
+  assign iss_clear_o      = run_q && clear_q && first_q;   // a SYNC clears nothing (§3.4)
   assign iss_en_o         = run_q;
   assign iss_shift_o      = i_full + j_full;
   assign iss_neg_o        = ((i_full[2:0] == wtop_q) && wsg_q) ^ ((j_full[2:0] == atop_q) && asg_q);

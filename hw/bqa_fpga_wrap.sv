@@ -2,18 +2,14 @@
 // the wide instruction, data and register ports of bqa_top are fed from a serial shift register and
 // its wide outputs are XOR-reduced into registered pins, so that no logic is optimised away while
 // the design fits the package's I/O. Timing is reported for register-to-register paths.
-// The DPU (Dk), memory width, result lanes and controllers are those of the configuration; the
-// array is reduced to Dm x Dn = 2 x 2 and the buffer depths too (parameters below) because the HX8K
-// has 7680 logic cells and 32 x 4 kbit BRAMs: tiny's full 4 x 4 array needs ~13,800 cells.
+// bqa_top keeps every parameter of the configuration (array, banks, requant RAM, memory width, result
+// lanes: configs/hw/tiny.yaml through hw_params.svh). Only the host-side instruction queues are 2
+// deep instead of 16 (IqDepth is not a configuration value; the host reads it from register 0x28):
+// 3 x 16 x 128 bits of show-ahead FIFO would need 6,144 flip-flops, most of the HX8K.
 `include "hw_params.svh"
 
 module bqa_fpga_wrap #(
-  parameter int unsigned Dm      = 2,
-  parameter int unsigned Dn      = 2,
-  parameter int unsigned IqDepth = 2,
-  parameter int unsigned WDepth  = 256,
-  parameter int unsigned ADepth  = 256,
-  parameter int unsigned RqDepth = 256 * Dm   // 256 entries per bank: the 128-bit records go to BRAM
+  parameter int unsigned IqDepth = 2
 ) (
   input  logic       clk_i,
   input  logic       rst_ni,
@@ -35,7 +31,7 @@ module bqa_fpga_wrap #(
   logic [15:0] req_beats;
   logic [W-1:0] wdata;
 
-  bqa_top #(.Dm(Dm), .Dn(Dn), .IqDepth(IqDepth), .WDepth(WDepth), .ADepth(ADepth), .RqDepth(RqDepth)) u_top (
+  bqa_top #(.IqDepth(IqDepth)) u_top (
     .clk_i          (clk_i),
     .rst_ni         (rst_ni),
     .run_i          (run_i),

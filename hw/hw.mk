@@ -23,6 +23,11 @@ hw_verilate = @mkdir -p $(HW_B)/$(1) && nice -n 10 verilator $(HW_VFLAGS) -Mdir 
 
 $(HW_B)/dpu32/test_dpu: hw/bqa_dpu.sv tests/hw/test_dpu.cpp $(HW_TBH)
 	$(call hw_verilate,dpu32,bqa_dpu,test_dpu,hw/bqa_dpu.sv,tests/hw/test_dpu.cpp,-GDk=32,-DTB_DK=32)
+# the same DPU tests with the synthesised popcount tree instead of $countones (Dk 32 and 64)
+$(HW_B)/dpu32t/test_dpu: hw/bqa_dpu.sv tests/hw/test_dpu.cpp $(HW_TBH)
+	$(call hw_verilate,dpu32t,bqa_dpu,test_dpu,hw/bqa_dpu.sv,tests/hw/test_dpu.cpp,-GDk=32 +define+BQA_TREE_POPCOUNT,-DTB_DK=32)
+$(HW_B)/dpu64t/test_dpu: hw/bqa_dpu.sv tests/hw/test_dpu.cpp $(HW_TBH)
+	$(call hw_verilate,dpu64t,bqa_dpu,test_dpu,hw/bqa_dpu.sv,tests/hw/test_dpu.cpp,-GDk=64 +define+BQA_TREE_POPCOUNT,-DTB_DK=64)
 $(HW_B)/dpu256/test_dpu: hw/bqa_dpu.sv tests/hw/test_dpu.cpp $(HW_TBH)
 	$(call hw_verilate,dpu256,bqa_dpu,test_dpu,hw/bqa_dpu.sv,tests/hw/test_dpu.cpp,-GDk=256,-DTB_DK=256)
 $(HW_B)/array_tiny/test_array: hw/bqa_array.sv hw/bqa_dpu.sv tests/hw/test_array.cpp $(HW_TBH)
@@ -44,10 +49,54 @@ HW_UNPACK_D_n = -DTB_UB=256 -DTB_D=8 -DTB_W=64 -DTB_ROWBITS=10
 HW_UNPACK_G_q = -GUB=128 -GD=4 -GW=64 -GRowBits=6
 HW_UNPACK_D_q = -DTB_UB=128 -DTB_D=4 -DTB_W=64 -DTB_ROWBITS=6
 
-HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/array_tiny/test_array $(HW_B)/rq_lane/test_rq_lane \
+
+# ---- module harnesses of the small blocks (each drives the module's ports against a plain model) ----
+# bqa_fifo as the instruction queues (128 x 16), as in the FPGA wrapper (128 x 2), odd (37 x 5), 1 deep
+$(HW_B)/fifo_%/test_fifo: hw/bqa_fifo.sv tests/hw/test_fifo.cpp $(HW_TBH)
+	$(call hw_verilate,fifo_$*,bqa_fifo,test_fifo,hw/bqa_fifo.sv,tests/hw/test_fifo.cpp,-GWidth=$(word 1,$(subst x, ,$*)) -GDepth=$(word 2,$(subst x, ,$*)),-DTB_WIDTH=$(word 1,$(subst x, ,$*)) -DTB_DEPTH=$(word 2,$(subst x, ,$*)))
+# bqa_token with 8 bits (as used) and 3 bits (the top count is reached often)
+$(HW_B)/token_%/test_token: hw/bqa_token.sv tests/hw/test_token.cpp $(HW_TBH)
+	$(call hw_verilate,token_$*,bqa_token,test_token,hw/bqa_token.sv,tests/hw/test_token.cpp,-GBits=$*,-DTB_BITS=$*)
+# bqa_ram_1r1w as tiny's banks (64 x 256), requant banks (128 x 256), odd (33 x 5), edge's banks
+$(HW_B)/ram_%/test_ram: hw/bqa_ram_1r1w.sv tests/hw/test_ram.cpp $(HW_TBH)
+	$(call hw_verilate,ram_$*,bqa_ram_1r1w,test_ram,hw/bqa_ram_1r1w.sv,tests/hw/test_ram.cpp,-GWidth=$(word 1,$(subst x, ,$*)) -GDepth=$(word 2,$(subst x, ,$*)),-DTB_WIDTH=$(word 1,$(subst x, ,$*)) -DTB_DEPTH=$(word 2,$(subst x, ,$*)))
+HW_REGS_P := Dm=3 Dn=5 Dk=128 WDepth=1024 ADepth=512 RqDepth=96 MemWidth=128 IqDepth=7 Lanes=3
+$(HW_B)/regs/test_regs: hw/bqa_regs.sv tests/hw/test_regs.cpp $(HW_TBH)
+	$(call hw_verilate,regs,bqa_regs,test_regs,hw/bqa_regs.sv,tests/hw/test_regs.cpp,$(patsubst %,-G%,$(HW_REGS_P)) "-GConfigHash=64'h0123456789abcdef",-DTB_DM=3 -DTB_DN=5 -DTB_DK=128 -DTB_WD=1024 -DTB_AD=512 -DTB_RQD=96 -DTB_MW=128 -DTB_IQ=7 -DTB_LANES=3 -DTB_HASH=0x0123456789abcdefull)
+$(HW_B)/mem_arb/test_mem_arb: hw/bqa_mem_arb.sv tests/hw/test_mem_arb.cpp $(HW_TBH)
+	$(call hw_verilate,mem_arb,bqa_mem_arb,test_mem_arb,hw/bqa_mem_arb.sv,tests/hw/test_mem_arb.cpp,,)
+# bqa_exec with tiny's 256-row banks (8 address bits) and 512 / 1024 rows
+$(HW_B)/exec_%/test_exec: hw/bqa_exec.sv tests/hw/test_exec.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
+	$(call hw_verilate,exec_$*,bqa_exec,test_exec,hw/bqa_exec.sv,tests/hw/test_exec.cpp,-GWAddrBits=$(word 1,$(subst x, ,$*)) -GAAddrBits=$(word 2,$(subst x, ,$*)),-DTB_WAB=$(word 1,$(subst x, ,$*)) -DTB_AAB=$(word 2,$(subst x, ,$*)))
+# bqa_fetch in three shapes: tiny (2x2x64, UB = W), 4x4x32 (W/UB = 2 units per beat), edge (8x8x256, 4 beats per unit)
+$(HW_B)/fetch_%/test_fetch: hw/bqa_fetch.sv hw/bqa_unpack.sv tests/hw/test_fetch.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
+	$(call hw_verilate,fetch_$*,bqa_fetch,test_fetch,hw/bqa_fetch.sv hw/bqa_unpack.sv,tests/hw/test_fetch.cpp,$(call hw_fetch_g,$(HW_FETCH_$*)),$(call hw_fetch_d,$(HW_FETCH_$*)))
+HW_FETCH_t = 2 2 64 64 8 8 8
+HW_FETCH_o = 4 4 32 64 9 9 6
+HW_FETCH_e = 8 8 256 64 10 10 6
+hw_fetch_g = -GDm=$(word 1,$(1)) -GDn=$(word 2,$(1)) -GDk=$(word 3,$(1)) -GW=$(word 4,$(1)) -GWAddrBits=$(word 5,$(1)) -GAAddrBits=$(word 6,$(1)) -GQAddrBits=$(word 7,$(1))
+hw_fetch_d = -DTB_DM=$(word 1,$(1)) -DTB_DN=$(word 2,$(1)) -DTB_DK=$(word 3,$(1)) -DTB_W=$(word 4,$(1)) -DTB_WAB=$(word 5,$(1)) -DTB_AAB=$(word 6,$(1)) -DTB_QAB=$(word 7,$(1))
+# bqa_result (+ bqa_rq_lane): tiny (2x2, W 64, L 1), 4x3 with W 32 and L 2, edge (8x8, W 64, L 8)
+$(HW_B)/result_%/test_result: hw/bqa_result.sv hw/bqa_rq_lane.sv tests/hw/test_result.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
+	$(call hw_verilate,result_$*,bqa_result,test_result,hw/bqa_result.sv hw/bqa_rq_lane.sv,tests/hw/test_result.cpp,$(call hw_result_g,$(HW_RESULT_$*)),$(call hw_result_d,$(HW_RESULT_$*)))
+HW_RESULT_t = 2 2 64 1 8
+HW_RESULT_o = 4 3 32 2 6
+HW_RESULT_e = 8 8 64 8 6
+hw_result_g = -GDm=$(word 1,$(1)) -GDn=$(word 2,$(1)) -GW=$(word 3,$(1)) -GLanes=$(word 4,$(1)) -GQAddrBits=$(word 5,$(1))
+hw_result_d = -DTB_DM=$(word 1,$(1)) -DTB_DN=$(word 2,$(1)) -DTB_W=$(word 3,$(1)) -DTB_L=$(word 4,$(1)) -DTB_QAB=$(word 5,$(1))
+HW_SMALL_FAST := $(HW_B)/fifo_128x16/test_fifo $(HW_B)/fifo_37x5/test_fifo $(HW_B)/token_8/test_token \
+                 $(HW_B)/token_3/test_token $(HW_B)/ram_64x256/test_ram $(HW_B)/ram_128x256/test_ram \
+                 $(HW_B)/regs/test_regs $(HW_B)/mem_arb/test_mem_arb $(HW_B)/exec_8x8/test_exec \
+                 $(HW_B)/fetch_t/test_fetch $(HW_B)/fetch_o/test_fetch $(HW_B)/result_t/test_result \
+                 $(HW_B)/result_o/test_result
+HW_SMALL_FULL := $(HW_B)/fifo_128x2/test_fifo $(HW_B)/fifo_8x1/test_fifo $(HW_B)/ram_33x5/test_ram \
+                 $(HW_B)/ram_256x1024/test_ram $(HW_B)/exec_9x10/test_exec $(HW_B)/fetch_e/test_fetch \
+                 $(HW_B)/result_e/test_result
+
+HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/dpu32t/test_dpu $(HW_B)/array_tiny/test_array $(HW_B)/rq_lane/test_rq_lane \
                 $(HW_B)/unpack_w/test_unpack $(HW_B)/unpack_n/test_unpack $(HW_B)/unpack_q/test_unpack \
-                $(HW_B)/top_tiny/test_top
-HW_FULL_BINS := $(HW_FAST_BINS) $(HW_B)/dpu256/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
+                $(HW_SMALL_FAST) $(HW_B)/top_tiny/test_top
+HW_FULL_BINS := $(HW_FAST_BINS) $(HW_SMALL_FULL) $(HW_B)/dpu256/test_dpu $(HW_B)/dpu64t/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
 
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga
 test-hw: $(HW_FAST_BINS)
@@ -91,7 +140,7 @@ synth: $(foreach c,$(HW_SYNTH_CFGS),$(HW_B)/synth/$(c)_xc7.stat $(HW_B)/synth/$(
 	@cat $(HW_B)/synth/report.md
 	@echo "synth: report in $(HW_B)/synth/report.md (copied into docs/hw_rtl.md by hand when it changes)"
 
-# ---- place and route of tiny on an iCE40 HX8K (pin-limited wrapper, small instruction queues) ----
+# ---- place and route of tiny as configured on an iCE40 HX8K (pin-limited wrapper, 2-deep instruction queues) ----
 HW_FPGA_MHZ ?= $(shell awk '/^clock_mhz:/{print $$2}' configs/hw/tiny.yaml)
 $(HW_B)/fpga/tiny.json: $(HW_SV) $(BUILD)/gen/tiny/hw_params.svh
 	@mkdir -p $(dir $@)
