@@ -53,7 +53,8 @@ fault() {
 }
 fault weight "$l_w" 0                  # bit 0 of plane 0: weight code of channel 0, k = 0
 fault requant "$l_rq" $((4 * 8 + 28))  # bit 28 of m_acc of channel 0 (~25% of its value)
-fault instr "$l_in" 32                 # bit 0 of wbase of the first execute instruction
+fault instr "$l_in" 48                 # bit 0 of abase of the first execute instruction (wbase faults are
+                                       # invisible when its Dm channels have all-zero weights, as on tiny 2x2)
 fault instr "$l_w" 9                   # wait1 on the first execute instruction: a deadlock, the
                                        # run must time out (4x the model's cycles) and fail
 
