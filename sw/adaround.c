@@ -193,16 +193,19 @@ static void grad_range(void *ctx, int idx, size_t lo, size_t hi) {
                 const int k = k0 + t;
                 const float sg = sgp[k];
                 const float v = sg * zg + BQ_ADA_GAMMA;
-                const float h = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-                const float dh = ((v <= 0.0f) | (v >= 1.0f)) ? 0.0f : sg * (1.0f - sg) * zg;
-                const float u = 2.0f * h - 1.0f, au = fabsf(u);
-                const float p = bq_fast_pow_inline(au, beta);   /* 0 at au = 0, as above */
+                const float dh = (v <= 0.0f) ? 0.0f : ((v >= 1.0f) ? 0.0f : sg * (1.0f - sg) * zg);
+                /* u = 2h - 1 with h = clamp(v, 0, 1), written without the clamp (GCC did not
+                 * vectorise it): same sign, and |u| = 1 exactly where the clamp acts, where
+                 * |u|^beta = 1 and dh = 0 */
+                const float u = 2.0f * v - 1.0f, au = fabsf(u);
+                const float p0 = bq_fast_pow_inline(au, beta);   /* 0 at au = 0, as above */
+                const float p = au > 1.0f ? 1.0f : p0;
                 ptile[t] = p;
-                const float g = -beta * (p / au) * (u > 0.0f ? 1.0f : -1.0f) *   /* au = 0: masked */
-                                2.0f * dh;
+                const float g = -beta * (p / au) * (u > 0.0f ? 1.0f : -1.0f) * 2.0f * dh;
                 /* da[k] is never -0 (0.0f + ... above), so adding +0 where the term is off keeps
-                 * it bit-identical to skipping the add */
-                da[k] += ((au > 0.0f) & (dh != 0.0f)) ? lambda * g : 0.0f;
+                 * it bit-identical to skipping the add; au = 0 (0/0 above) is masked here */
+                const float add = (dh != 0.0f) ? lambda * g : 0.0f;
+                da[k] += (au > 0.0f) ? add : 0.0f;
             }
             for (int t = 0; t < kn; t++) sum += 1.0 - ptile[t];
         }

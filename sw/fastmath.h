@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* 2^y for |y| < 126: split y = i + f with f in [-0.5, 0.5], 2^f by its Taylor polynomial. */
-static inline float bq_fast_exp2(float y) {
+static inline __attribute__((always_inline)) float bq_fast_exp2(float y) {
     float fi = floorf(y + 0.5f);
     float f = (y - fi) * 0.69314718f;
     float p = 1.0f + f * (1.0f + f * (0.5f + f * (1.0f / 6 + f * (1.0f / 24 + f * (1.0f / 120 +
@@ -24,7 +24,7 @@ static inline float bq_fast_exp2(float y) {
 }
 
 /* log2(x) for normal x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m by the atanh series. */
-static inline float bq_fast_log2(float x) {
+static inline __attribute__((always_inline)) float bq_fast_log2(float x) {
     uint32_t u;
     memcpy(&u, &x, sizeof u);
     /* the exponent as a float (exact): integer exponent arithmetic kept GCC from vectorising
@@ -43,7 +43,7 @@ static inline float bq_fast_log2(float x) {
 
 /* Branch-free (vectorisable) form; the same operations as the scalar definition, so the same
  * values in every lane: 0 for x <= 1e-30 or a result below 2^-125, inf above 2^125. */
-static inline float bq_fast_pow_inline(float x, float e) {
+static inline __attribute__((always_inline)) float bq_fast_pow_inline(float x, float e) {
     const int tiny = !(x > 1e-30f);
     const float y = e * bq_fast_log2(tiny ? 1.0f : x);
     const float yc = y < -125.0f ? -125.0f : (y > 125.0f ? 125.0f : y);

@@ -3,10 +3,10 @@
  *
  * bq_parallel_for(n, min_chunk, fn, ctx) splits [0, n) into up to bq_num_threads() contiguous
  * ranges of at least min_chunk items and calls fn(ctx, idx, lo, hi) once per range, range idx on
- * its own thread (the caller runs range 0). Threads are created per call: a few tens of
- * microseconds, small next to the millisecond-scale ops that use this, and no state survives
- * between calls. A thread that cannot be created is run inline, so the result never depends on
- * it.
+ * its own thread (the caller runs range 0). The threads are a persistent pool (parallel.c:
+ * creating them per call cost 30-120 us, too much for a loop making ~20 calls per 8 ms
+ * iteration); calls that find the pool busy create threads per call. A thread that cannot be
+ * created is run inline, so the result never depends on it.
  *
  * Example (an elementwise op over count floats, at least 64K per thread):
  *   static void relu_range(void *ctx, int idx, size_t lo, size_t hi) { ... }
@@ -52,25 +52,17 @@ static inline int bq_par_range_run(void *arg) {
     return 0;
 }
 
+/* The pool (parallel.c) and the thread-per-call fallback it uses when busy. */
+void bq_parallel_for_pool(size_t n, int t, bq_range_fn fn, void *ctx);
+void bq_parallel_for_spawn(size_t n, int t, bq_range_fn fn, void *ctx);
+
 static inline void bq_parallel_for(size_t n, size_t min_chunk, bq_range_fn fn, void *ctx) {
     const int t = bq_parallel_ranges(n, min_chunk);
     if (t == 1) {
         fn(ctx, 0, 0, n);
         return;
     }
-    bq_par_range r[BQ_MAX_THREADS];
-    thrd_t tid[BQ_MAX_THREADS];
-    int started[BQ_MAX_THREADS] = {0};
-    for (int i = 0; i < t; i++)
-        r[i] = (bq_par_range){fn, ctx, i, n * (size_t)i / (size_t)t,
-                              n * (size_t)(i + 1) / (size_t)t};
-    for (int i = 1; i < t; i++)
-        started[i] = thrd_create(&tid[i], bq_par_range_run, &r[i]) == thrd_success;
-    bq_par_range_run(&r[0]);
-    for (int i = 1; i < t; i++) {
-        if (started[i]) thrd_join(tid[i], NULL);
-        else bq_par_range_run(&r[i]);
-    }
+    bq_parallel_for_pool(n, t, fn, ctx);
 }
 
 #endif
