@@ -1,11 +1,12 @@
 # hw -- the bit-serial accelerator RTL (hw/bqa_*.sv) and its Verilator tests (tests/hw/).
 #   make hw-lint        verilator --lint-only -Wall on every module alone and on the top (tiny, edge)
-#   make test-hw        fast tests (part of `make test`): DPU, array, requant lane, unpack, whole top
-#   make test-hw-full   exhaustive: all 64 (wbits, abits) pairs x signedness, odd shapes, K refills,
-#                       extremes, ties; tiny and edge configurations
+#   make test-hw        fast tests (part of `make test`): one harness per module (DPU, array, requant
+#                       lane, unpack, fifo, token, ram, regs, mem_arb, exec, fetch, result) + whole top
+#   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
+#                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
 #   make synth          yosys generic + synth_xilinx for tiny and edge -> build/hw/synth/, docs/hw_rtl.md
-#   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny -> Fmax, utilisation
+#   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny as configured -> Fmax, utilisation
 # Parameters come from build/gen/<cfg>/hw_params.svh (hw_model's generator).
 
 # `make fpga` needs the open iCE40 flow from Debian (deps-check/deps expand DEB_PKGS lazily).
