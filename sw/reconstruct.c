@@ -14,6 +14,9 @@
 #include "reconstruct.h"
 
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@
 #include "optim.h"
 #include "progress.h"
 #include "quant.h"
+#include "zrows.h"
 
 #define CHUNK 4             /* images per whole-network pass when building caches (small: the
                                train-mode whole-network executor is part of the peak memory) */
@@ -451,13 +455,15 @@ typedef struct {
     float *x;                  /* (N, in_c, in_h, in_w) normalised calibration images */
     /* per unit */
     size_t in_sz, out_sz;      /* floats per image at the unit input / output */
-    float *xin_q;              /* (N, in_sz) input from the quantized network (float) */
+    bq_zrows xin_q;            /* (N, in_sz) input from the quantized network (floats) */
     uint8_t *xin_qc;           /* the same as codes, when it is quantized (in_s, in_z): exact and
                                   a quarter of the memory (the joint QDrop stage caches 3 tensors) */
     float in_s;
     int32_t in_z;
-    float *xin_fp;             /* (N, in_sz) input from the FP network */
-    float *y_fp;               /* (N, out_sz) FP target */
+    bq_zrows xin_fp;           /* (N, in_sz) input from the FP network */
+    bq_zrows y_fp;             /* (N, out_sz) FP target */
+    /* the float caches are post-ReLU activations, stored without their zeros (zrows.h: 2/3
+     * of the memory on fres20, bit-exact) */
     uint8_t *fw;               /* (N, out_sz) Fisher weights (log-coded, fisher.h) */
     float *g;                  /* (CHUNK, out_sz) scratch for gradients */
     float *fp_logits;          /* (CHUNK, classes) */
@@ -474,6 +480,24 @@ typedef struct {
     bq_recon_stats *stats;
     bq_recon_bench *bench;     /* benchmark mode: random caches, phase timers, no progress */
 } ctx_t;
+
+/* Give freed heap pages back to the system. The caches are tens of MB per unit and the
+ * whole-network executor lives only while they are built: without this, glibc keeps the freed
+ * blocks (its mmap threshold rises to the size of the largest freed block), and peak RSS crept up
+ * by ~45 MB over the first units (measured; docs/brecq.md "Speed and memory"). */
+static void release_memory(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+static void free_caches(caches *c) {
+    bq_zrows_free(&c->xin_q); bq_zrows_free(&c->xin_fp); bq_zrows_free(&c->y_fp);
+    free(c->xin_qc); free(c->fw); free(c->g); free(c->fp_logits);
+    c->g = c->fp_logits = NULL;
+    c->xin_qc = c->fw = NULL;
+    release_memory();
+}
 
 static void set_fq_mode(ctx_t *X, int weights_quant, int act_on) {
     X->fq.weight_on = weights_quant;
@@ -496,23 +520,20 @@ static int alloc_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need
     int N = c->N, out = bq_model_output(m), ncls = m->nodes[out].c;
     c->in_sz = bq_node_size(&m->nodes[u->in]);
     c->out_sz = bq_node_size(&m->nodes[u->hi]);
-    free(c->xin_q); free(c->xin_qc); free(c->xin_fp); free(c->y_fp); free(c->fw); free(c->g);
-    free(c->fp_logits);
-    c->xin_q = c->xin_fp = c->y_fp = NULL; c->fw = NULL; c->g = NULL; c->fp_logits = NULL;
-    c->xin_qc = NULL;
+    free_caches(c);
     int ina = X->q->node_aq[u->in];
     int codes = need_q && q_act && ina >= 0 && X->q->aq[ina].bits > 0;
     if (codes) { c->in_s = X->q->aq[ina].scale; c->in_z = X->q->aq[ina].zero; }
-    c->y_fp = malloc(sizeof(float) * N * c->out_sz);
+    int bad = bq_zrows_init(&c->y_fp, N, c->out_sz);
     if (need_q && codes) c->xin_qc = malloc((size_t)N * c->in_sz);
-    else if (need_q) c->xin_q = malloc(sizeof(float) * N * c->in_sz);
-    if (need_fp) c->xin_fp = malloc(sizeof(float) * N * c->in_sz);
+    else if (need_q) bad |= bq_zrows_init(&c->xin_q, N, c->in_sz);
+    if (need_fp) bad |= bq_zrows_init(&c->xin_fp, N, c->in_sz);
     if (fisher) {
         c->fw = malloc((size_t)N * c->out_sz);
         c->g = malloc(sizeof(float) * CHUNK * c->out_sz);
         c->fp_logits = malloc(sizeof(float) * (size_t)CHUNK * ncls);
     }
-    if (!c->y_fp || (need_q && !c->xin_q && !c->xin_qc) || (need_fp && !c->xin_fp) ||
+    if (bad || (need_q && codes && !c->xin_qc) ||
         (fisher && (!c->fw || !c->g || !c->fp_logits))) {
         ERR("reconstruct: out of memory caching unit '%s' (%d images)", u->name, N);
         return -1;
@@ -533,9 +554,13 @@ static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int n
     for (int s = 0; s < N; s += CHUNK) {
         int n = N - s < CHUNK ? N - s : CHUNK;
         net_forward(X, s, n, u->hi);
-        memcpy(c->y_fp + (size_t)s * c->out_sz, X->ex.act[u->hi], sizeof(float) * n * c->out_sz);
-        if (need_fp)
-            memcpy(c->xin_fp + (size_t)s * c->in_sz, X->ex.act[u->in], sizeof(float) * n * c->in_sz);
+        for (int i = 0; i < n; i++) {
+            if (bq_zrows_put(&c->y_fp, X->ex.act[u->hi] + (size_t)i * c->out_sz) ||
+                (need_fp && bq_zrows_put(&c->xin_fp, X->ex.act[u->in] + (size_t)i * c->in_sz))) {
+                ERR("reconstruct: out of memory caching unit '%s' (%d images)", u->name, N);
+                return -1;
+            }
+        }
     }
     /* quantized pass: inputs from the already quantized preceding network */
     if (need_q) {
@@ -549,7 +574,11 @@ static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int n
                 for (size_t k = 0; k < (size_t)n * c->in_sz; k++)
                     dst[k] = (uint8_t)(nearbyint((double)a[k] / (double)c->in_s) + c->in_z);
             } else {
-                memcpy(c->xin_q + (size_t)s * c->in_sz, a, sizeof(float) * n * c->in_sz);
+                for (int i = 0; i < n; i++)
+                    if (bq_zrows_put(&c->xin_q, a + (size_t)i * c->in_sz)) {
+                        ERR("reconstruct: out of memory caching unit '%s' (%d images)", u->name, N);
+                        return -1;
+                    }
             }
         }
     }
@@ -615,6 +644,7 @@ static int build_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need
     int rc = build_caches_in(X, u, need_q, q_act, need_fp, fisher, fmode, damping, err, errlen);
     bq_exec_free(&X->ex);
     bq_fq_free(&X->fq);
+    release_memory();
     return rc;
 }
 
@@ -625,17 +655,26 @@ static int bench_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need
     caches *c = &X->c;
     if (alloc_caches(X, u, need_q, q_act, need_fp, fisher, err, errlen)) return -1;
     uint64_t seed = 1;
-    size_t ni = (size_t)c->N * c->in_sz, no = (size_t)c->N * c->out_sz;
-    for (size_t i = 0; i < ni; i++) {
-        float v = (float)(bq_splitmix64(&seed) >> 40) / 16777216.0f;
-        if (c->xin_q) c->xin_q[i] = v;
-        if (c->xin_fp) c->xin_fp[i] = v;
-        if (c->xin_qc) c->xin_qc[i] = (uint8_t)(v * 15.0f);
+    size_t big = c->in_sz > c->out_sz ? c->in_sz : c->out_sz;
+    float *row = malloc(sizeof(float) * big);
+    if (!row) { ERR("bench: out of memory"); return -1; }
+    /* ReLU-like rows: 40% zeros (fres20's caches hold 34-59%) */
+#define RELU_LIKE() fmaxf(0.0f, ((float)(bq_splitmix64(&seed) >> 40) / 16777216.0f - 0.4f) / 0.6f)
+    int bad = 0;
+    for (int n = 0; n < c->N; n++) {
+        for (size_t k = 0; k < c->in_sz; k++) row[k] = RELU_LIKE();
+        if (c->xin_q.n) bad |= bq_zrows_put(&c->xin_q, row);
+        if (c->xin_fp.n) bad |= bq_zrows_put(&c->xin_fp, row);
+        if (c->xin_qc)
+            for (size_t k = 0; k < c->in_sz; k++)
+                c->xin_qc[(size_t)n * c->in_sz + k] = (uint8_t)(row[k] * 15.0f);
+        for (size_t k = 0; k < c->out_sz; k++) row[k] = RELU_LIKE();
+        bad |= bq_zrows_put(&c->y_fp, row);
     }
-    for (size_t i = 0; i < no; i++) {
-        c->y_fp[i] = (float)(bq_splitmix64(&seed) >> 40) / 16777216.0f;
-        if (c->fw) c->fw[i] = bq_logcode(1.0f);
-    }
+#undef RELU_LIKE
+    if (c->fw) memset(c->fw, bq_logcode(1.0f), (size_t)c->N * c->out_sz);
+    free(row);
+    if (bad) { ERR("bench: out of memory"); return -1; }
     return 0;
 }
 
@@ -694,9 +733,10 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     double *reg_ch[16] = {0};
     float *s_learn = NULL, *ds_learn = NULL;
     int *aq_of = NULL;
-    float *xb = NULL, *yb = NULL;
+    float *xb, *yb = NULL;
     uint8_t *fb = NULL;
     uint8_t *in_mask = NULL;
+    float *frow = NULL;        /* one decoded FP input row (QDrop mix) */
     int *idx = NULL;
     size_t nalpha = 0;
 
@@ -751,12 +791,15 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     if (rn_plan(&rn)) { ERR("reconstruct: out of memory"); goto out; }
 
     size_t in_sz = X->c.in_sz, out_sz = X->c.out_sz;
-    xb = malloc(sizeof(float) * B * in_sz);
+    xb = rn.act[u->in];   /* the batch is gathered straight into the runner's input */
     yb = malloc(sizeof(float) * B * out_sz);
     idx = malloc(sizeof(int) * B);
     if (fisher) fb = malloc((size_t)B * out_sz);
-    if (stage == ST_JOINT) in_mask = malloc((size_t)B * in_sz);
-    if (!xb || !yb || !idx || (fisher && !fb) || (stage == ST_JOINT && !in_mask)) {
+    if (stage == ST_JOINT) {
+        in_mask = malloc((size_t)B * in_sz);
+        frow = malloc(sizeof(float) * in_sz);
+    }
+    if (!yb || !idx || (fisher && !fb) || (stage == ST_JOINT && (!in_mask || !frow))) {
         ERR("reconstruct: out of memory");
         goto out;
     }
@@ -785,7 +828,7 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     for (int t = 0; t < iters; t++) {
         PHASE(0);
         for (int b = 0; b < B; b++) idx[b] = (int)bq_rng_below(&rng, (uint32_t)N);
-        const float *src = stage == ST_B ? X->c.xin_fp : X->c.xin_q;
+        const bq_zrows *src = stage == ST_B ? &X->c.xin_fp : &X->c.xin_q;
         if (stage != ST_B && X->c.xin_qc) {
             const float cs = X->c.in_s;
             const int32_t cz = X->c.in_z;
@@ -795,8 +838,7 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
                 for (size_t k = 0; k < in_sz; k++) d[k] = (float)((int32_t)qc[k] - cz) * cs;
             }
         } else {
-            for (int b = 0; b < B; b++)
-                memcpy(xb + b * in_sz, src + (size_t)idx[b] * in_sz, sizeof(float) * in_sz);
+            for (int b = 0; b < B; b++) bq_zrows_get(src, idx[b], xb + b * in_sz);
         }
         if (stage == ST_B && in_quant)
             bq_lsq_forward(xb, xb, B * in_sz, q->aq[ina].scale, q->aq[ina].zero,
@@ -804,14 +846,13 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
         if (stage == ST_JOINT) {   /* QDrop: the unit input mixes quantized and FP inputs */
             bq_lsq_drop_mask(in_mask, B * in_sz, R->qdrop_prob, &rng);
             for (int b = 0; b < B; b++) {
-                const float *f = X->c.xin_fp + (size_t)idx[b] * in_sz;
+                bq_zrows_get(&X->c.xin_fp, idx[b], frow);
                 for (size_t k = 0; k < in_sz; k++)
-                    if (in_mask[b * in_sz + k]) xb[b * in_sz + k] = f[k];
+                    if (in_mask[b * in_sz + k]) xb[b * in_sz + k] = frow[k];
             }
         }
-        memcpy(rn.act[u->in], xb, sizeof(float) * B * in_sz);
         for (int b = 0; b < B; b++) {
-            memcpy(yb + b * out_sz, X->c.y_fp + (size_t)idx[b] * out_sz, sizeof(float) * out_sz);
+            bq_zrows_get(&X->c.y_fp, idx[b], yb + b * out_sz);
             if (fisher)
                 memcpy(fb + b * out_sz, X->c.fw + (size_t)idx[b] * out_sz, out_sz);
         }
@@ -881,11 +922,12 @@ out:
     for (int k = 0; k < 16; k++) {
         free(alpha[k]); free(wf[k]); free(ws[k]); free(da[k]); free(sg[k]); free(reg_ch[k]);
     }
-    free(s_learn); free(ds_learn); free(aq_of); free(xb); free(yb); free(fb); free(in_mask);
+    free(s_learn); free(ds_learn); free(aq_of); free(yb); free(fb); free(in_mask); free(frow);
     free(idx);
     bq_optim_free(&opt_w);
     bq_optim_free(&opt_a);
     rn_free(&rn);
+    free_caches(&X->c);   /* a unit's caches die with it (peak RSS) */
     (void)nalpha;
     return rc;
 }
@@ -1125,8 +1167,8 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
     bq_progress_end(&X.prog, "%s: %d steps done", bq_method_name(r->method), ns);
     rc = 0;
 out:
-    free(X.c.x); free(X.c.xin_q); free(X.c.xin_qc); free(X.c.xin_fp); free(X.c.y_fp); free(X.c.fw); free(X.c.g);
-    free(X.c.fp_logits);
+    free(X.c.x);
+    free_caches(&X.c);
     free(units); free(steps); free(cidx);
     if (stats) stats->seconds = bq_now() - t_start;
     return rc;
@@ -1192,9 +1234,7 @@ double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, int stage,
         }
         ms = res->ms;
     }
-    caches *c = &X.c;
-    free(c->xin_q); free(c->xin_qc); free(c->xin_fp); free(c->y_fp); free(c->fw); free(c->g);
-    free(c->fp_logits);
+    free_caches(&X.c);
     free(units);
     return ms;
 }
