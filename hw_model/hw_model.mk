@@ -49,12 +49,15 @@ BENCH_TARGETS += bench-hwmodel
 # Cross-check of the latency model against the RTL helper's timing reference (C++, header-only,
 # tests/hw/bqa_timing_ref.h); skipped with a message when that reference is not in the tree.
 HWM_XREF_REF := tests/hw/bqa_timing_ref.h
-$(BUILD)/xref_timing: hw_model/tools/xref_timing.cpp $(HWM_SRCS) $(HWM_HDRS)
+# the hw_model sources plus the two sw/ helpers they use (error line, YAML loader)
+HWM_XREF_C := hw_model/hwcfg.c hw_model/hwlayer.c hw_model/hwsched.c hw_model/latency.c hw_model/isa.c \
+              sw/errmsg.c sw/yamldoc.c
+$(BUILD)/xref_timing: hw_model/tools/xref_timing.cpp $(HWM_XREF_C) $(HWM_HDRS) sw/errmsg.h sw/yamldoc.h
 	@mkdir -p $(BUILD)/obj/xref
-	@for f in hwcfg hwlayer hwsched latency isa; do \
-	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -c hw_model/$$f.c -o $(BUILD)/obj/xref/$$f.o || exit 1; done
+	@for f in $(HWM_XREF_C); do \
+	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -c $$f -o $(BUILD)/obj/xref/$$(basename $$f .c).o || exit 1; done
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -iquote hw_model -Itests/hw -isystem /usr/share/verilator/include \
-	  -o $@ hw_model/tools/xref_timing.cpp $(patsubst %,$(BUILD)/obj/xref/%.o,hwcfg hwlayer hwsched latency isa) $(PKG_LIBS)
+	  -o $@ hw_model/tools/xref_timing.cpp $(patsubst %.c,$(BUILD)/obj/xref/%.o,$(notdir $(HWM_XREF_C))) $(PKG_LIBS)
 
 .PHONY: test-hwmodel-xref
 test-hwmodel-xref:
