@@ -123,6 +123,10 @@ int main(int argc, char **argv) {
     if (getenv("BENCH_FULL") && atoi(getenv("BENCH_FULL")) > 0) {
         bq_dataset train;
         if (bq_dataset_load(&train, NULL, "train", err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+        /* a fresh RTN start: the per-unit benchmarks above changed q's codes and steps */
+        bq_qmodel_free(&q);
+        if (bq_qmodel_init(&q, &fp, &o, err, sizeof err)) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
+        bq_qmodel_init_weights(&q, r.p);
         bq_recon_stats st;
         if (bq_reconstruct_ex(&q, &fp, &r, &train, NULL, 0, &st, err, sizeof err)) {
             fprintf(stderr, "bench_recon: %s\n", err);
