@@ -4,7 +4,8 @@
 #                      optional BITS=bits.yaml (mixed allocation), on each HW (tiny edge), COSIM_IMAGES
 #                      (4) test images -> build/cosim/cosim_report.{md,json}; non-zero on any mismatch
 #   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
-#                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10)
+#                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10),
+#                      then cosim-full-assert: one image per run on the simulator with RTL assertions
 #   make test-cosim    (part of `make test`) one image on tiny + fault injection (tests/cosim/)
 #   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge
 # Models: configs/models/$(MODEL).bqm, or COSIM_BQM=path.bqm; `make cosim-quick-model` trains a
@@ -22,13 +23,13 @@ SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_pkg.c
 SIM_HDRS     := $(wildcard sim/*.h)
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE := 1
 # Speed (docs/cosim.md, "Simulation speed"): -O3, X values resolved the fast way (the RTL resets
-# every register it reads), no assertion checks unless SIM_ASSERT=1 (they cost 10-30%; the RTL unit
-# tests of tests/hw run them). --trace-fst stays compiled in for the mismatch waveform; it costs a
-# flag store per evaluation while no trace is open. Each flag set verilates into its own directory.
-SIM_ASSERT   ?= 0
-SIM_VTAG     := v-fast$(if $(filter 1,$(SIM_ASSERT)),-assert)
+# every register it reads). Two simulators per config: `cosim` without the RTL's assertions (they
+# cost 20-30%), and `cosim_assert` with them (--assert: e.g. the bank-row collision rule of
+# bqa_ram_1r1w), which cosim-full runs on one image of every run (timing is data independent, so
+# one image exercises the whole schedule). --trace-fst stays compiled in for the mismatch
+# waveform; while no trace is open it costs a flag store per evaluation.
 SIM_VFLAGS   := --sc --exe --build --trace-fst -Wall -Wno-fatal -j 2 --x-assign fast --x-initial fast \
-                $(if $(filter 1,$(SIM_ASSERT)),--assert) -MAKEFLAGS "OPT_FAST=-O3 OPT_GLOBAL=-O2"
+                -MAKEFLAGS "OPT_FAST=-O3 OPT_GLOBAL=-O2"
 
 # the C driver, compiled with gcc per config (the register map comes from build/gen/<cfg>/hw_params.h)
 $(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*.h hw_model/*.h) $(BUILD)/gen/%/hw_params.h
@@ -37,20 +38,27 @@ $(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*.h hw_model/*.
 	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(BUILD)/gen/$* -c $$f -o $(SIM_B)/$*/obj/$$(basename $$f .c).o || exit 1; done; \
 	  rm -f $@.tmp; ar rcs $@.tmp $(patsubst sim/%.c,$(SIM_B)/$*/obj/%.o,$(SIM_DRV_SRCS)) && mv -f $@.tmp $@'
 
-# the SystemC simulator of config <cfg>
-$(SIM_B)/%/cosim: $(HW_SV) sim/cosim_main.cpp $(SIM_HDRS) $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a \
-                  $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
-	@mkdir -p $(SIM_B)/$*/$(SIM_VTAG)
-	@# one build at a time per config (make test / make bench of other sessions may run concurrently);
-	@# v/cosim_sim is removed first: verilator's makefile does not track the -LDFLAGS libraries (and its
-	@# VPATH includes the parent directory, so the exe must not be called like build/sim/<cfg>/cosim)
-	@flock $(SIM_B)/$*/.lock sh -c 'rm -f $(SIM_B)/$*/$(SIM_VTAG)/cosim_sim && nice -n 10 verilator $(SIM_VFLAGS) \
-	  -Mdir $(SIM_B)/$*/$(SIM_VTAG) --top-module bqa_top -Ihw -I$(BUILD)/gen/$* \
-	  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/$(BUILD)/gen/$*" \
-	  -LDFLAGS "$(CURDIR)/$(SIM_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
-	  -o cosim_sim $(HW_SV) $(CURDIR)/sim/cosim_main.cpp > $(SIM_B)/$*/build.log 2>&1 \
-	  && cp $(SIM_B)/$*/$(SIM_VTAG)/cosim_sim $@.tmp && mv -f $@.tmp $@' \
-	  || { tail -40 $(SIM_B)/$*/build.log; exit 1; }
+# verilate and build the simulator of config $* into $@: $(1) directory under build/sim/<cfg>/,
+# $(2) extra verilator flags. One build at a time per config (make test / make bench of other
+# sessions may run concurrently); cosim_sim is removed first: verilator's makefile does not track
+# the -LDFLAGS libraries (and its VPATH includes the parent directory, so the exe must not be
+# called like build/sim/<cfg>/cosim).
+sim_verilate = @mkdir -p $(SIM_B)/$*/$(1); \
+  flock $(SIM_B)/$*/.lock sh -c 'rm -f $(SIM_B)/$*/$(1)/cosim_sim && nice -n 10 verilator $(SIM_VFLAGS) $(2) \
+  -Mdir $(SIM_B)/$*/$(1) --top-module bqa_top -Ihw -I$(BUILD)/gen/$* \
+  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/$(BUILD)/gen/$*" \
+  -LDFLAGS "$(CURDIR)/$(SIM_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
+  -o cosim_sim $(HW_SV) $(CURDIR)/sim/cosim_main.cpp > $(SIM_B)/$*/build_$(1).log 2>&1 \
+  && cp $(SIM_B)/$*/$(1)/cosim_sim $@.tmp && mv -f $@.tmp $@' \
+  || { tail -40 $(SIM_B)/$*/build_$(1).log; exit 1; }
+SIM_DEPS = $(HW_SV) sim/cosim_main.cpp $(SIM_HDRS) $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a \
+           $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
+
+# the SystemC simulators of config <cfg>
+$(SIM_B)/%/cosim: $(SIM_DEPS)
+	$(call sim_verilate,v-fast,)
+$(SIM_B)/%/cosim_assert: $(SIM_DEPS)
+	$(call sim_verilate,v-assert,--assert)
 
 # the board program (memory-mapped backend): compiled and linked, never run here
 $(SIM_B)/%/cosim_board: sim/cosim_board.c $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a
@@ -69,7 +77,7 @@ $(COSIM_OUT)/models/%.bqq: $(COSIM_BQM) | $(BUILD)/brecq
 	nice -n 10 $(BUILD)/brecq quantize --model $(COSIM_BQM) --recipe configs/quant/$(QUANT).yaml \
 	  $(if $(BITS),--bits $(BITS)) --out $@ > $@.log 2>&1 || { tail -5 $@.log; exit 1; }
 
-.PHONY: cosim cosim-full test-cosim bench-cosim sim-build cosim-quick-model
+.PHONY: cosim cosim-full cosim-full-assert test-cosim bench-cosim sim-build cosim-quick-model
 sim-build: $(foreach h,tiny edge,$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_board)
 
 # one run: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name
@@ -90,16 +98,31 @@ COSIM_FULL_QUANTS ?= rtn_w8a8 rtn_w4a4 rtn_w2a4 mixed
 COSIM_FULL_MODELS ?= fres20 mbv2t
 COSIM_FULL_HW     ?= tiny edge
 COSIM_NICE        ?= 10
-cosim-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim)
-	@fail=0; runs=""; for m in $(COSIM_FULL_MODELS); do for qn in $(COSIM_FULL_QUANTS); do \
-	  if [ $$qn = mixed ]; then qa="QUANT=rtn_w4a4 BITS=tests/cosim/mixed_$$m.yaml"; tag=$${m}_rtn_w4a4_mixed_$$m; \
-	  else qa="QUANT=$$qn"; tag=$${m}_$$qn; fi; \
-	  $(MAKE) --no-print-directory MODEL=$$m $$qa $(COSIM_OUT)/models/$$tag.bqq || { fail=1; continue; }; \
-	  for h in $(COSIM_FULL_HW); do d=$(COSIM_OUT)/full/$${tag}_$$h; \
-	    $(call cosim_run,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d,$(if $(filter command line,$(origin COSIM_IMAGES)),$(COSIM_IMAGES),32),$$tag); \
-	    [ $$rc = 0 ] || fail=1; runs="$$runs $$d"; done; done; done; \
+# the loop over the matrix: quantizes each model once, then $(FULL_BODY) with $$tag, $$h and the
+# run directory $$d set (FULL_BODY is target-specific: the runs, or the runs with assertions)
+cosim_full_loop = for m in $(COSIM_FULL_MODELS); do for qn in $(COSIM_FULL_QUANTS); do \
+  if [ $$qn = mixed ]; then qa="QUANT=rtn_w4a4 BITS=tests/cosim/mixed_$$m.yaml"; tag=$${m}_rtn_w4a4_mixed_$$m; \
+  else qa="QUANT=$$qn"; tag=$${m}_$$qn; fi; \
+  $(MAKE) --no-print-directory MODEL=$$m $$qa $(COSIM_OUT)/models/$$tag.bqq || { fail=1; continue; }; \
+  for h in $(COSIM_FULL_HW); do d=$(COSIM_OUT)/full/$${tag}_$$h; $(FULL_BODY); done; done; done
+
+cosim-full: FULL_BODY = $(call cosim_run,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d,$(if $(filter command line,$(origin COSIM_IMAGES)),$(COSIM_IMAGES),32),$$tag); \
+  [ $$rc = 0 ] || fail=1; runs="$$runs $$d"
+cosim-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_assert)
+	@fail=0; runs=""; $(cosim_full_loop); \
 	  sh sim/cosim_merge.sh $(COSIM_OUT)/full $$runs || fail=1; \
-	  echo "cosim-full: report $(COSIM_OUT)/full/cosim_report.md"; exit $$fail
+	  echo "cosim-full: report $(COSIM_OUT)/full/cosim_report.md"; \
+	  $(MAKE) --no-print-directory cosim-full-assert || fail=1; exit $$fail
+
+# every run of the matrix once more, one image, on the simulator with the RTL's assertions: an
+# assertion failure stops the simulator (no report, non-zero exit)
+cosim-full-assert: FULL_BODY = a=$$d/assert; mkdir -p $$a && rm -f $$a/cosim_report.json; \
+  nice -n $(COSIM_NICE) $(SIM_B)/$$h/cosim_assert --hw configs/hw/$$h.yaml --qmodel $(COSIM_OUT)/models/$$tag.bqq \
+    --images 1 --out $$a --name $$tag --no-trace > $$a/cosim.log 2>&1 && [ -f $$a/cosim_report.json ] \
+  && echo "cosim-full-assert: $${tag}_$$h: 1 image with RTL assertions, PASS" \
+  || { fail=1; echo "cosim-full-assert: $${tag}_$$h: FAIL, see $$a/cosim.log"; tail -3 $$a/cosim.log; }
+cosim-full-assert: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim_assert)
+	@fail=0; $(cosim_full_loop); exit $$fail
 
 test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
@@ -117,4 +140,4 @@ bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
 TEST_TARGETS  += test-cosim
 BENCH_TARGETS += bench-cosim
 CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
-.PRECIOUS: $(SIM_B)/%/libbqdrv.a $(SIM_B)/%/cosim $(SIM_B)/%/cosim_board $(COSIM_OUT)/models/%.bqq $(COSIM_OUT)/models/%_quick.bqm
+.PRECIOUS: $(SIM_B)/%/libbqdrv.a $(SIM_B)/%/cosim $(SIM_B)/%/cosim_assert $(SIM_B)/%/cosim_board $(COSIM_OUT)/models/%.bqq $(COSIM_OUT)/models/%_quick.bqm
