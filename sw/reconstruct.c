@@ -1031,6 +1031,27 @@ out:
     return step;
 }
 
+/* Wall seconds spent on this run directory by earlier processes, up to their last checkpoint: a
+ * text file next to the checkpoint, so that a resumed run can report the time of the whole job
+ * (the time of a step that was killed half-way is not counted: that work is redone here). */
+static double elapsed_load(const char *dir) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/elapsed_s", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0.0;
+    double s = 0.0;
+    if (fscanf(f, "%lf", &s) != 1 || !(s >= 0.0)) s = 0.0;
+    fclose(f);
+    return s;
+}
+
+static int elapsed_save(const char *dir, double seconds, char *err, size_t errlen) {
+    char path[1024], text[64];
+    snprintf(path, sizeof path, "%s/elapsed_s", dir);
+    int n = snprintf(text, sizeof text, "%.3f\n", seconds);
+    return bq_write_file_atomic(path, text, (size_t)n, err, errlen);
+}
+
 /* The plan: a list of steps (stage, unit) plus the activation init as a step of its own. */
 typedef struct { int stage, unit; } step_t;
 #define STEP_ACTINIT (-1)
@@ -1076,6 +1097,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
                       const bq_dataset *train, const char *run_dir, int max_units,
                       bq_recon_stats *stats, char *err, size_t errlen) {
     double t_start = bq_now();
+    double prior_seconds = 0.0;   /* earlier runs of run_dir (elapsed_load) */
     if (stats) memset(stats, 0, sizeof(*stats));
     if (validate(q, r, train, err, errlen)) return -1;
     if (fp && (fp->in_c != q->model.in_c || fp->num_classes != q->model.num_classes)) {
@@ -1139,6 +1161,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
         int st = ckpt_load(run_dir, key, q);
         if (st >= 0) {
             first_step = st + 1;
+            prior_seconds = elapsed_load(run_dir);
             for (int k = 0; k < first_step && k < ns; k++) {
                 if (steps[k].unit == STEP_ACTINIT) continue;
                 int s = steps[k].stage;
@@ -1162,7 +1185,10 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
             units_run++;
             if (stats) stats->stage_seconds[s == ST_B ? 1 : 0] += bq_now() - t0;
         }
-        if (run_dir && r->checkpoint && ckpt_save(run_dir, key, k, q, err, errlen)) goto out;
+        if (run_dir && r->checkpoint &&
+            (ckpt_save(run_dir, key, k, q, err, errlen) ||
+             elapsed_save(run_dir, prior_seconds + bq_now() - t_start, err, errlen)))
+            goto out;
     }
     bq_progress_end(&X.prog, "%s: %d steps done", bq_method_name(r->method), ns);
     rc = 0;
@@ -1170,7 +1196,10 @@ out:
     free(X.c.x);
     free_caches(&X.c);
     free(units); free(steps); free(cidx);
-    if (stats) stats->seconds = bq_now() - t_start;
+    if (stats) {
+        stats->seconds = bq_now() - t_start;
+        stats->prior_seconds = prior_seconds;
+    }
     return rc;
 }
 

@@ -60,6 +60,8 @@ int bq_reconstruct(bq_qmodel *q, const bq_model *fp, const bq_recipe *r, const b
 
 typedef struct {
     double seconds;          /* wall time of the whole call */
+    double prior_seconds;    /* wall time of earlier runs of the same run_dir up to their last
+                              * checkpoint (a killed run resumed here; run_dir/elapsed_s) */
     double stage_seconds[3]; /* stage A (or joint), stage B, caches+fisher */
     long iterations;         /* reconstruction iterations run */
     double last_loss;        /* reconstruction loss of the last iteration of the last unit */

@@ -145,7 +145,8 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
   echo "reference defaults otherwise (20000 stage-A / 5000 stage-B iterations per block, batch 32,"
   echo "QDrop 20000 joint iterations). Each cell: top-1 % of seed 0 ± its binomial standard error"
   echo "(sqrt(p(1-p)/10000)); where extra seeds ran, [min–max over seeds, n]. Time = wall seconds of"
-  echo "\`brecq quantize\` on the machine that ran it (2 cores, shared), peak RSS in MB."
+  echo "\`brecq quantize\` on the machine that ran it (2 cores, shared; a cell resumed after a kill counts the"
+  echo "time of every run up to its last checkpoint), peak RSS in MB."
   echo
   for model in fres20 mbv2t; do
     fpj=$RESULTS_DIR/$model/fp.json

@@ -78,6 +78,7 @@ int bq_cmd_quantize(int argc, char **argv) {
     bq_qmodel q;
     bq_qmodel_opts qo = {r.wbits, r.abits, r.first_last_8bit};
     bq_dataset train;
+    bq_recon_stats rstats = {0};   /* prior_seconds: time of killed earlier runs (resume) */
     int have_q = 0, have_train = 0;
     rc = 1;
     if (bq_qmodel_init(&q, &m, &qo, err, sizeof(err))) { bq_cli_error("quantize", "%s: %s", model, err); goto out; }
@@ -101,14 +102,14 @@ int bq_cmd_quantize(int argc, char **argv) {
             goto out;
         }
     } else {
-        if (bq_reconstruct(&q, &m, &r, &train, run_dir, err, sizeof(err))) {
+        if (bq_reconstruct_ex(&q, &m, &r, &train, run_dir, 0, &rstats, err, sizeof(err))) {
             bq_cli_error("quantize", "%s", err);
             goto out;
         }
     }
     if (bq_qmodel_save(&q, out, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
     if (print) bq_qmodel_print(&q, stderr);
-    double secs = bq_now() - t0;
+    double secs = bq_now() - t0 + rstats.prior_seconds;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
@@ -120,11 +121,11 @@ int bq_cmd_quantize(int argc, char **argv) {
         bq_buf_printf(&b, "{\"model\": \"%s\", \"recipe\": \"%s\", \"bits\": %s%s%s, \"out\": \"%s\", "
                       "\"method\": \"%s\", \"wbits\": %d, \"abits\": %d, \"first_last_8bit\": %s, "
                       "\"source_hash\": \"%016llx\", \"qmodel_hash\": \"%016llx\", "
-                      "\"seconds\": %.3f, \"peak_rss_mb\": %.1f}\n",
+                      "\"seconds\": %.3f, \"seconds_prior_runs\": %.3f, \"peak_rss_mb\": %.1f}\n",
                       model, recipe, bits ? "\"" : "", bits ? bits : "null", bits ? "\"" : "", out,
                       q.method, r.wbits, r.abits, r.first_last_8bit ? "true" : "false",
                       (unsigned long long)q.src_hash, (unsigned long long)bq_qmodel_hash(&q), secs,
-                      rss_mb);
+                      rstats.prior_seconds, rss_mb);
         if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
             bq_cli_error("quantize", "%s", b.oom ? "out of memory" : err);
             rc = 1;

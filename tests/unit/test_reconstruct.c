@@ -244,7 +244,7 @@ static size_t state_bytes(const bq_qmodel *q, unsigned char **out) {
 }
 
 static void run_to_state(const char *recipe, const char *dir, int max_units, int expect_rc,
-                         unsigned char **state, size_t *len) {
+                         unsigned char **state, size_t *len, bq_recon_stats *stats) {
     bq_model fp;
     build_tiny(&fp);
     bq_dataset d;
@@ -254,7 +254,7 @@ static void run_to_state(const char *recipe, const char *dir, int max_units, int
     bq_qmodel q;
     qmodel_of(&q, &fp, &r);
     char err[256];
-    int rc = bq_reconstruct_ex(&q, &fp, &r, &d, dir, max_units, NULL, err, sizeof err);
+    int rc = bq_reconstruct_ex(&q, &fp, &r, &d, dir, max_units, stats, err, sizeof err);
     if (rc < 0) printf("%s\n", err);
     assert_int_equal(rc, expect_rc);
     if (state) *len = state_bytes(&q, state);
@@ -269,10 +269,17 @@ static void resume_case(const char *recipe, int kill_after) {
     snprintf(d2, sizeof d2, "/tmp/bq_test_recon_%d_b", (int)getpid());
     unsigned char *s0, *s1, *s2;
     size_t n0, n1, n2;
-    run_to_state(recipe, NULL, 0, 0, &s0, &n0);
-    run_to_state(recipe, d1, 0, 0, &s1, &n1);
-    run_to_state(recipe, d2, kill_after, 1, NULL, NULL);   /* "killed" after kill_after units */
-    run_to_state(recipe, d2, 0, 0, &s2, &n2);              /* resumed */
+    bq_recon_stats st1 = {0}, st_killed = {0}, st2 = {0};
+    run_to_state(recipe, NULL, 0, 0, &s0, &n0, NULL);
+    run_to_state(recipe, d1, 0, 0, &s1, &n1, &st1);
+    run_to_state(recipe, d2, kill_after, 1, NULL, NULL, &st_killed);   /* "killed" after kill_after units */
+    run_to_state(recipe, d2, 0, 0, &s2, &n2, &st2);                    /* resumed */
+    /* the resumed run knows the wall time its killed predecessor spent up to its checkpoint, so a
+     * report can give the time of the whole job */
+    assert_true(st1.prior_seconds == 0.0);
+    assert_true(st_killed.prior_seconds == 0.0);
+    assert_true(st2.prior_seconds > 0.0);
+    assert_true(st2.prior_seconds <= st_killed.seconds + 1e-6);
     assert_int_equal(n0, n1);
     assert_int_equal(n1, n2);
     assert_memory_equal(s0, s1, n0);
