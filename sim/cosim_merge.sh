@@ -26,8 +26,8 @@ if [ "${1:-}" = "--summary" ]; then
     shift; js=$1; md=$2; shift 2
     fail=0; images=0; mism=0; cyc=0; ctr=0; tos=0; worst=0; n=0
     {
-        printf '| run | config | images | output mismatches | cycle / counter mismatches | time-outs | worst cycle error | sim cycles per image | sim cycles/s | wall s/image |\n'
-        printf '|---|---|---|---|---|---|---|---|---|---|\n'
+        printf '| run | config | images | output mismatches | cycle / counter mismatches | time-outs | worst cycle error | sim cycles per image | sim cycles/s | wall s/image | RTL assertions |\n'
+        printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
     } > "$md.tmp"
     printf '  "runs": [\n' > "$js.runs.tmp"
     for d in "$@"; do
@@ -43,13 +43,21 @@ if [ "${1:-}" = "--summary" ]; then
         w=$(num "$j" worst_cycle_error); [ "$w" -gt "$worst" ] && worst=$w
         # the run-level lines of the report: from "format" up to "first_mismatch" (no layers)
         printf '    {"run": "%s",\n' "$(basename "$d")" >> "$js.runs.tmp"
-        sed -n '/"format": "brecq-cosim"/,/"first_mismatch"/p' "$j" | sed 's/^ */     /; $ s/,$/}/' \
+        sed -n '/"format": "brecq-cosim"/,/"first_mismatch"/p' "$j" | sed 's/^ */     /; $ s/,$//' \
             >> "$js.runs.tmp"
+        # the one-image run on the simulator with RTL assertions (cosim-full-assert), if any
+        ja=$d/assert/cosim_report.json; ast="-"
+        if [ -f "$ja" ]; then
+            ai=$(num "$ja" images); am=$(($(num "$ja" mismatches) + $(num "$ja" cycle_mismatches) + $(num "$ja" counter_mismatches) + $(num "$ja" timeouts)))
+            [ "$am" = 0 ] && ast="pass ($ai image)" || { ast="FAIL"; fail=1; }
+            printf '     ,"assert_run": {"images": %s, "failures": %s}' "$ai" "$am" >> "$js.runs.tmp"
+        fi
+        printf '}' >> "$js.runs.tmp"
         str() { sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p" "$1" | head -1; }
-        printf '| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |\n' "$(str "$j" model)" "$(str "$j" hw)" \
+        printf '| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s |\n' "$(str "$j" model)" "$(str "$j" hw)" \
             "$im" "$(num "$j" mismatches)" "$(num "$j" cycle_mismatches)" "$(num "$j" counter_mismatches)" \
             "$(num "$j" timeouts)" "$w" "$(( $(num "$j" sim_cycles) / (im > 0 ? im : 1) ))" \
-            "$(num "$j" sim_cycles_per_s)" "$(num "$j" wall_s_per_image)" >> "$md.tmp"
+            "$(num "$j" sim_cycles_per_s)" "$(num "$j" wall_s_per_image)" "$ast" >> "$md.tmp"
     done
     printf '\n  ]\n}\n' >> "$js.runs.tmp"
     [ $((mism + cyc + ctr + tos)) -eq 0 ] || fail=1
