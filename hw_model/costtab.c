@@ -1,8 +1,10 @@
 /* costtab.c — hardware view of a network, exact network latency, cost table. See costtab.h. */
 #include "errmsg.h"
 #include "costtab.h"
+#include "parallel.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +112,76 @@ static int64_t cycles_at(const bq_hwcfg *cfg, const bq_hw_layer *l0, int w, int 
     return res.cycles;
 }
 
+/* The table is 64 + 16 dry runs per layer, all independent: tasks (layer, w) fill the 8 (w, a)
+ * entries of one weight width, then tasks (layer, o or r) the corrections against the layer's
+ * W8A8 entry. Threads take tasks from a shared counter (a few layers dominate, so static ranges
+ * would leave a core idle); every task writes only its own entries and keeps its own message, and
+ * the first failing layer in network order is reported: the result never depends on the thread
+ * count. */
+typedef struct {
+    bq_costtab *t;
+    const bq_hwcfg *cfg;
+    const bq_hw_net *net;
+    int phase;                 /* 1: (layer, w) entries, 2: (layer, o|r) corrections */
+    int ntasks;
+    atomic_int next;           /* next task to take */
+    int *task_rc;              /* [ntasks] 0, or -1 (message in task_err) */
+    char (*task_err)[256];     /* [ntasks] */
+} build_job;
+
+/* Phase 1 task k: layer k / 8, weight width k % 8 + 1. */
+static int run_entries(build_job *J, int k, bq_program *pr, char *err, size_t errlen) {
+    const int i = k / 8, w = k % 8 + 1;
+    const bq_hw_layer *l = &J->net->layers[i];
+    for (int a = 1; a <= 8; a++) {
+        int64_t c = cycles_at(J->cfg, l, w, a, 8, 8, pr, err, errlen);
+        if (c > INT32_MAX) {
+            bq_seterr(err, errlen, "layer '%s': %lld cycles do not fit the table's 32-bit entries",
+                      l->name, (long long)c);
+            return -1;
+        }
+        J->t->t[i * 64 + (w - 1) * 8 + (a - 1)] = c < 0 ? INT32_MAX : (int32_t)c;
+    }
+    return 0;
+}
+
+/* Phase 2 task k: layer k / 16; k % 16 < 8: output width o, else residual width r. */
+static void run_correction(build_job *J, int k, bq_program *pr, char *err, size_t errlen) {
+    const int i = k / 16, j = k % 16;
+    const bq_hw_layer *l = &J->net->layers[i];
+    const int64_t ref = J->t->t[i * 64 + 63];
+    if (ref == INT32_MAX) return;   /* 8/8 infeasible: keep zero corrections */
+    if (j < 8 && !l->raw32) {
+        int64_t c = cycles_at(J->cfg, l, 8, 8, j + 1, 8, pr, err, errlen);
+        J->t->o[i * 8 + j] = c < 0 ? 0 : (int32_t)(c - ref);
+    } else if (j >= 8 && l->has_residual) {
+        int64_t c = cycles_at(J->cfg, l, 8, 8, 8, j - 7, pr, err, errlen);
+        J->t->r[i * 8 + j - 8] = c < 0 ? 0 : (int32_t)(c - ref);
+    }
+}
+
+static void build_lane(void *ctx, int idx, size_t lo, size_t hi) {
+    (void)idx; (void)lo; (void)hi;
+    build_job *J = ctx;
+    bq_program pr;
+    bq_program_init(&pr);
+    for (int k; (k = atomic_fetch_add(&J->next, 1)) < J->ntasks;) {
+        if (J->phase == 1)
+            J->task_rc[k] = run_entries(J, k, &pr, J->task_err[k], sizeof J->task_err[k]);
+        else
+            run_correction(J, k, &pr, J->task_err[k], sizeof J->task_err[k]);
+    }
+    bq_program_free(&pr);
+}
+
+static void run_phase(build_job *J, int phase, int ntasks) {
+    J->phase = phase;
+    J->ntasks = ntasks;
+    atomic_store(&J->next, 0);
+    int lanes = bq_parallel_ranges((size_t)ntasks, 8);
+    bq_parallel_for((size_t)lanes, 1, build_lane, J);
+}
+
 int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, char *err,
                      size_t errlen) {
     memset(t, 0, sizeof *t);
@@ -117,22 +189,19 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
     t->n = n;
     t->nq = net->nq;
     t->cfg_hash = cfg->hash;
-    t->t = malloc(sizeof(int32_t) * 64 * (size_t)(n ? n : 1));
-    t->o = calloc(8 * (size_t)(n ? n : 1), sizeof(int32_t));
-    t->r = calloc(8 * (size_t)(n ? n : 1), sizeof(int32_t));
-    t->in_q = malloc(sizeof(int) * (size_t)(n ? n : 1));
-    t->out_q = malloc(sizeof(int) * (size_t)(n ? n : 1));
-    t->res_q = malloc(sizeof(int) * (size_t)(n ? n : 1));
-    bq_program pr;
-    bq_program_init(&pr);
-    char lerr[256];
+    size_t nn = (size_t)(n ? n : 1);
+    t->t = malloc(sizeof(int32_t) * 64 * nn);
+    t->o = calloc(8 * nn, sizeof(int32_t));
+    t->r = calloc(8 * nn, sizeof(int32_t));
+    t->in_q = malloc(sizeof(int) * nn);
+    t->out_q = malloc(sizeof(int) * nn);
+    t->res_q = malloc(sizeof(int) * nn);
+    t->qidx = malloc(sizeof(uint16_t) * 3 * nn);
+    int *task_rc = calloc(16 * nn, sizeof(int));
+    char (*task_err)[256] = calloc(16 * nn, sizeof *task_err);
     int rc = -1;
-    if (!t->t || !t->o || !t->r || !t->in_q || !t->out_q || !t->res_q) {
-        bq_seterr(err, errlen, "out of memory building the cost table");
-        goto cleanup;
-    }
-    t->qidx = malloc(sizeof(uint16_t) * 3 * (size_t)(n ? n : 1));
-    if (!t->qidx || net->nq > 65534) {
+    if (!t->t || !t->o || !t->r || !t->in_q || !t->out_q || !t->res_q || !t->qidx || !task_rc ||
+        !task_err || net->nq > 65534) {
         bq_seterr(err, errlen, "out of memory building the cost table");
         goto cleanup;
     }
@@ -143,43 +212,28 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
     memcpy(t->in_q, net->in_q, sizeof(int) * (size_t)n);
     memcpy(t->out_q, net->out_q, sizeof(int) * (size_t)n);
     memcpy(t->res_q, net->res_q, sizeof(int) * (size_t)n);
+    build_job job = {.t = t, .cfg = cfg, .net = net, .task_rc = task_rc, .task_err = task_err};
+    run_phase(&job, 1, 8 * n);
     for (int i = 0; i < n; i++) {
-        const bq_hw_layer *l = &net->layers[i];
         int feasible = 0;
-        for (int w = 1; w <= 8; w++)
-            for (int a = 1; a <= 8; a++) {
-                int64_t c = cycles_at(cfg, l, w, a, 8, 8, &pr, lerr, sizeof lerr);
-                if (c > INT32_MAX) {
-                    bq_seterr(err, errlen, "layer '%s': %lld cycles do not fit the table's 32-bit "
-                           "entries", l->name, (long long)c);
-                    goto cleanup;
-                }
-                t->t[i * 64 + (w - 1) * 8 + (a - 1)] = c < 0 ? INT32_MAX : (int32_t)c;
-                feasible += c >= 0;
+        for (int w = 0; w < 8; w++) {
+            if (task_rc[8 * i + w]) {
+                bq_seterr(err, errlen, "%s", task_err[8 * i + w]);
+                goto cleanup;
             }
-        if (!feasible) {
-            bq_seterr(err, errlen, "%s (at every bit-width)", lerr);
+            for (int a = 0; a < 8; a++) feasible += t->t[i * 64 + w * 8 + a] != INT32_MAX;
+        }
+        if (!feasible) {   /* the scheduler's reason for the last pair tried (W8A8) */
+            bq_seterr(err, errlen, "%s (at every bit-width)", task_err[8 * i + 7]);
             goto cleanup;
         }
-        int64_t ref = t->t[i * 64 + 63];
-        if (ref == INT32_MAX) continue;   /* 8/8 infeasible: keep zero corrections */
-        if (!l->raw32)
-            for (int o = 1; o <= 8; o++) {
-                int64_t c = cycles_at(cfg, l, 8, 8, o, 8, &pr, lerr, sizeof lerr);
-                t->o[i * 8 + o - 1] = c < 0 ? 0 : (int32_t)(c - ref);
-            }
-        if (l->has_residual)
-            for (int r = 1; r <= 8; r++) {
-                int64_t c = cycles_at(cfg, l, 8, 8, 8, r, &pr, lerr, sizeof lerr);
-                t->r[i * 8 + r - 1] = c < 0 ? 0 : (int32_t)(c - ref);
-            }
     }
+    run_phase(&job, 2, 16 * n);
     rc = 0;
 cleanup:
-    bq_program_free(&pr);
-    if (rc != 0) {
-        bq_costtab_free(t);
-    }
+    free(task_rc);
+    free(task_err);
+    if (rc != 0) bq_costtab_free(t);
     return rc;
 }
 

@@ -35,8 +35,8 @@ TEST_TARGETS  += test-hwmodel
 # Benchmark: cost-table build time and allocation scores/s for fres20/mbv2t-shaped layer lists.
 # Built straight from hw_model/*.c so it does not depend on the rest of libbrecq.
 HWM_SRCS := $(wildcard hw_model/*.c)
-# the two sw/ helpers every hw_model tool links with (one error line, one YAML loader)
-HWM_SW_C := sw/errmsg.c sw/yamldoc.c
+# the sw/ helpers the hw_model tools link with (error line, YAML loader, thread pool)
+HWM_SW_C := sw/errmsg.c sw/yamldoc.c sw/parallel.c
 HWM_HDRS := $(wildcard hw_model/*.h)
 $(BUILD)/bench_hwmodel: hw_model/bench/bench_hwmodel.c $(HWM_SRCS) $(HWM_SW_C) $(HWM_HDRS)
 	@mkdir -p $(dir $@)
