@@ -1,9 +1,9 @@
 /* bq_acc_mmio.c — memory-mapped backend of the access layer (bq_acc_mmio.h). Compiled, not run. */
 #include "bq_acc_mmio.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +11,6 @@
 #include <unistd.h>
 
 #include "hw_params.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static uint32_t mm_reg_read(void *ctx, uint32_t addr) {
     bq_acc_mmio *m = ctx;
@@ -101,27 +93,27 @@ int bq_acc_mmio_open(bq_acc_mmio *m, bq_acc *acc, const char *dev, uint64_t reg_
     int uio = strncmp(dev, "/dev/uio", 8) == 0;
     m->reg_fd = open(dev, O_RDWR | O_SYNC);
     if (m->reg_fd < 0) {
-        seterr(err, errlen, "%s: %s; load the UIO driver of the accelerator or run as root", dev, strerror(errno));
+        bq_seterr(err, errlen, "%s: %s; load the UIO driver of the accelerator or run as root", dev, strerror(errno));
         return -1;
     }
     /* UIO: map N is selected by offset N * page size */
     void *r = mmap(NULL, BQ_MMIO_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED, m->reg_fd,
                    uio ? 0 : (off_t)reg_phys);
     if (r == MAP_FAILED) {
-        seterr(err, errlen, "%s: mmap of the register window: %s", dev, strerror(errno));
+        bq_seterr(err, errlen, "%s: mmap of the register window: %s", dev, strerror(errno));
         bq_acc_mmio_close(m);
         return -1;
     }
     m->regs = r;
     m->mem_fd = open("/dev/mem", O_RDWR | O_SYNC);
     if (m->mem_fd < 0) {
-        seterr(err, errlen, "/dev/mem: %s; run as root", strerror(errno));
+        bq_seterr(err, errlen, "/dev/mem: %s; run as root", strerror(errno));
         bq_acc_mmio_close(m);
         return -1;
     }
     void *d = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->mem_fd, (off_t)mem_phys);
     if (d == MAP_FAILED) {
-        seterr(err, errlen, "/dev/mem: mmap of %zu bytes at 0x%llx: %s; reserve the buffer (e.g. "
+        bq_seterr(err, errlen, "/dev/mem: mmap of %zu bytes at 0x%llx: %s; reserve the buffer (e.g. "
                "mem= or a reserved-memory node)", mem_size, (unsigned long long)mem_phys, strerror(errno));
         bq_acc_mmio_close(m);
         return -1;

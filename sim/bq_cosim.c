@@ -1,10 +1,10 @@
 /* bq_cosim.c — host driver of the co-simulation (bq_cosim.h). */
 #include "bq_cosim.h"
+#include "errmsg.h"
+#include "progress.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hw_params.h"   /* register map generated from the same YAML (build/gen/<cfg>/) */
 #include "intref.h"
@@ -22,20 +22,6 @@ const char *const bq_ctr_names[BQ_NCTR] = {
 
 #define ALIGN 64u
 #define REC_BYTES 16
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
@@ -64,7 +50,7 @@ int bq_cosim_check_regs(const bq_acc *acc, const bq_hwcfg *cfg, const char *cfg_
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         uint32_t v = acc->ops->reg_read(acc->ctx, rows[i].addr);
         if (v != rows[i].want) {
-            seterr(err, errlen,
+            bq_seterr(err, errlen,
                    "%s: register %s (0x%02X) = 0x%X, the config says 0x%X; rebuild the simulator "
                    "for this config (make cosim HW=%s) or pass the YAML it was built from",
                    cfg_path, rows[i].name, rows[i].addr, v, rows[i].want, cfg->name);
@@ -113,7 +99,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     P->hl.hi = L->raw32 ? -1 : L->hi;
     if (P->hl.m != L->M || P->hl.k != L->K || P->hl.n != L->N || P->hl.groups != L->groups ||
         P->hl.wbits != L->wbits || P->hl.abits != L->abits) {
-        seterr(err, errlen, "layer '%s': the accelerator view (M %d K %d N %d g %d w%d a%d) differs "
+        bq_seterr(err, errlen, "layer '%s': the accelerator view (M %d K %d N %d g %d w%d a%d) differs "
                "from the integer reference (M %d K %d N %d g %d w%d a%d); bq_search_hw_net and "
                "bq_intnet_init disagree", name, P->hl.m, P->hl.k, P->hl.n, P->hl.groups,
                P->hl.wbits, P->hl.abits, L->M, L->K, L->N, L->groups, L->wbits, L->abits);
@@ -122,7 +108,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     if (bq_sched_plan_layer(&P->plan, cfg, &P->hl, err, errlen)) return -1;
     if (bq_pack_geom_init(&P->geom, L->M, L->K, L->N, cfg->dm, cfg->dn, cfg->dk,
                           cfg->mem_width_bits)) {
-        seterr(err, errlen, "layer '%s': bad packing geometry", name);
+        bq_seterr(err, errlen, "layer '%s': bad packing geometry", name);
         return -1;
     }
     const bq_sched_plan *p = &P->plan;
@@ -134,7 +120,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     uint64_t tiles = (uint64_t)p->mt * p->nt;
     if (wg != p->w_group_bytes || ag != p->a_group_bytes || og != tiles * p->o_tile_bytes ||
         (L->res_node >= 0 && rg != tiles * p->r_tile_bytes)) {
-        seterr(err, errlen, "layer '%s': pack.h sizes (w %llu a %llu out %llu res %llu) differ from "
+        bq_seterr(err, errlen, "layer '%s': pack.h sizes (w %llu a %llu out %llu res %llu) differ from "
                "the scheduler's (w %llu a %llu out %llu res %llu); one of them breaks hw_isa.md §2",
                name, (unsigned long long)wg, (unsigned long long)ag, (unsigned long long)og,
                (unsigned long long)rg, (unsigned long long)p->w_group_bytes,
@@ -151,7 +137,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     P->ad.res = (uint32_t)b; b = align_up(b + P->r_bytes);
     P->ad.out = (uint32_t)b; b = align_up(b + P->o_bytes);
     if (b > 0xffffffffull) {
-        seterr(err, errlen, "layer '%s': the network's operands exceed the 32-bit address space", name);
+        bq_seterr(err, errlen, "layer '%s': the network's operands exceed the 32-bit address space", name);
         return -1;
     }
     *base = b;
@@ -165,7 +151,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     P->y = malloc(sizeof(int32_t) * (size_t)L->M * L->N);
     if (!wbuf || !rqbuf || !P->abuf || !P->obuf || (P->r_bytes && !P->rbuf) || !P->col || !P->y) {
         free(wbuf); free(rqbuf);
-        seterr(err, errlen, "layer '%s': out of memory", name);
+        bq_seterr(err, errlen, "layer '%s': out of memory", name);
         return -1;
     }
     for (int g = 0; g < G; g++) {
@@ -208,7 +194,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
             else snprintf(P->why, sizeof P->why, "group %d byte %zu", g, at);
         }
         if (why) {
-            seterr(err, errlen, "%s: layer '%s' %s%s%s; re-export the package from this .bqq and config",
+            bq_seterr(err, errlen, "%s: layer '%s' %s%s%s; re-export the package from this .bqq and config",
                    o->pkg->dir, name, why, P->why[0] ? " at " : "", P->why);
             free(wbuf); free(rqbuf);
             return -1;
@@ -220,7 +206,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     int rc = acc->ops->mem_write(acc->ctx, P->ad.w, wbuf, P->w_bytes) ||
              acc->ops->mem_write(acc->ctx, P->ad.rq, rqbuf, P->rq_bytes);
     free(wbuf); free(rqbuf);
-    if (rc) { seterr(err, errlen, "layer '%s': memory write failed", name); return -1; }
+    if (rc) { bq_seterr(err, errlen, "layer '%s': memory write failed", name); return -1; }
 
     /* the program, and its dry run by the latency model */
     bq_program prog;
@@ -235,11 +221,11 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     for (int s = 0; s < BQ_NSTAGES; s++) {
         P->len[s] = prog.len[s];
         P->words[s] = malloc(sizeof(uint32_t) * 4 * (size_t)(prog.len[s] ? prog.len[s] : 1));
-        if (!P->words[s]) { bq_program_free(&prog); seterr(err, errlen, "out of memory"); return -1; }
+        if (!P->words[s]) { bq_program_free(&prog); bq_seterr(err, errlen, "out of memory"); return -1; }
         for (int i = 0; i < prog.len[s]; i++)
             if (bq_isa_encode(&prog.ins[s][i], P->words[s] + 4 * (size_t)i)) {
                 bq_program_free(&prog);
-                seterr(err, errlen, "layer '%s': instruction %d of stage %d does not fit its "
+                bq_seterr(err, errlen, "layer '%s': instruction %d of stage %d does not fit its "
                        "encoding (scheduler bug)", name, i, s);
                 return -1;
             }
@@ -328,7 +314,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     if (o->pkg) {
         snprintf(r->package, sizeof r->package, "%s", o->pkg->dir);
         if (o->pkg->hw_hash != cfg->hash || o->pkg->qmodel_hash != r->q_hash) {
-            seterr(err, errlen, "%s: package made for hw '%s' (hash %016llx) and qmodel %016llx, this run "
+            bq_seterr(err, errlen, "%s: package made for hw '%s' (hash %016llx) and qmodel %016llx, this run "
                    "is hw '%s' (%016llx) and qmodel %016llx; export the package from this .bqq and config",
                    o->pkg->dir, o->pkg->hw_name, (unsigned long long)o->pkg->hw_hash,
                    (unsigned long long)o->pkg->qmodel_hash, cfg->name, (unsigned long long)cfg->hash,
@@ -339,7 +325,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     if (bq_intnet_init(&net, q, n, err, errlen)) return -1;
     if (bq_search_hw_net(&hn, q, err, errlen)) goto done;
     if (hn.n != net.n_layers) {
-        seterr(err, errlen, "accelerator view has %d layers, the integer reference %d", hn.n, net.n_layers);
+        bq_seterr(err, errlen, "accelerator view has %d layers, the integer reference %d", hn.n, net.n_layers);
         goto done;
     }
     r->layers = calloc((size_t)m->n_nodes, sizeof *r->layers);
@@ -347,15 +333,15 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     codes = calloc((size_t)m->n_nodes, sizeof *codes);
     int ncls = net.L[net.n_layers - 1].cout;
     logits = calloc((size_t)ncls, sizeof *logits);
-    if (!r->layers || !P || !codes || !logits) { seterr(err, errlen, "out of memory"); goto done; }
+    if (!r->layers || !P || !codes || !logits) { bq_seterr(err, errlen, "out of memory"); goto done; }
     for (int i = 0; i < m->n_nodes; i++)
         if (net.codes[i]) {
             codes[i] = malloc(bq_node_size(&m->nodes[i]));
-            if (!codes[i]) { seterr(err, errlen, "out of memory"); goto done; }
+            if (!codes[i]) { bq_seterr(err, errlen, "out of memory"); goto done; }
         }
     /* the layer list in node order; accelerator layers are prepared once */
     int *entry_of_node = calloc((size_t)m->n_nodes, sizeof(int));
-    if (!entry_of_node) { seterr(err, errlen, "out of memory"); goto done; }
+    if (!entry_of_node) { bq_seterr(err, errlen, "out of memory"); goto done; }
     uint64_t base = 0;
     for (int i = 1; i < m->n_nodes; i++) {
         entry_of_node[i] = -1;
@@ -391,10 +377,10 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     /* the reference, all images at once */
     bq_intnet_forward(&net, x, n);
     int *pref = malloc(sizeof(int) * (size_t)n);
-    if (!pref) { seterr(err, errlen, "out of memory"); goto done; }
+    if (!pref) { bq_seterr(err, errlen, "out of memory"); goto done; }
     bq_intnet_predict(&net, n, pref);
 
-    double t_all = now_s();
+    double t_all = bq_now();
     const size_t in_sz = bq_node_size(&m->nodes[0]);
     for (int b = 0; b < n; b++) {
         long mism_before = r->mismatches;
@@ -410,10 +396,10 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
                 const uint8_t *res = L->res_node >= 0 ? codes[L->res_node] : NULL;
                 uint8_t *out = L->raw32 ? NULL : codes[L->out_node];
                 int64_t ctr[BQ_NCTR];
-                double t0 = now_s();
+                double t0 = bq_now();
                 int64_t limit = o->max_cycles > 0 ? o->max_cycles : 4 * E->model[BQ_CTR_CYCLES] + 100000;
                 int rc = run_prepared(PL, acc, codes[L->in_node], res, out, logits, ctr, limit);
-                E->wall_s += now_s() - t0;
+                E->wall_s += bq_now() - t0;
                 r->sim_cycles += ctr[BQ_CTR_CYCLES];
                 if (b == 0) memcpy(E->rtl, ctr, sizeof ctr);
                 int64_t ce = ctr[BQ_CTR_CYCLES] - E->model[BQ_CTR_CYCLES];
@@ -497,7 +483,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
             r->images++;
             if (log) fprintf(log, "cosim: image %d/%d (test #%d): %s up to layer '%s', %.1f s\n", b + 1, n,
                              o->first_image + b, r->mismatches == mism_before ? "bit-exact" : "MISMATCH",
-                             o->until, now_s() - t_all);
+                             o->until, bq_now() - t_all);
             if (o->stop_on_mismatch && r->mismatches != mism_before) break;
             continue;
         }
@@ -513,10 +499,10 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
         if (log) fprintf(log, "cosim: image %d/%d (test #%d): %s, class %d (reference %d%s), %.1f s\n",
                          b + 1, n, o->first_image + b, r->mismatches == mism_before ? "bit-exact" : "MISMATCH",
                          best, pref[b], labels ? (best == labels[b] ? ", correct" : ", wrong") : "",
-                         now_s() - t_all);
+                         bq_now() - t_all);
         if (o->stop_on_mismatch && r->mismatches != mism_before) break;
     }
-    r->wall_s = now_s() - t_all;
+    r->wall_s = bq_now() - t_all;
     free(pref);
     ret = 0;
 done:
@@ -545,14 +531,14 @@ static void json_str(FILE *f, const char *s) {
 static FILE *open_tmp(const char *path, char *tmp, size_t n, char *err, size_t errlen) {
     snprintf(tmp, n, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f) seterr(err, errlen, "%s: cannot write; check the directory exists and is writable", tmp);
+    if (!f) bq_seterr(err, errlen, "%s: cannot write; check the directory exists and is writable", tmp);
     return f;
 }
 
 static int close_rename(FILE *f, const char *tmp, const char *path, char *err, size_t errlen) {
     int bad = ferror(f);
     if (fclose(f) || bad || rename(tmp, path)) {
-        seterr(err, errlen, "%s: write failed (disk full?)", path);
+        bq_seterr(err, errlen, "%s: write failed (disk full?)", path);
         remove(tmp);
         return -1;
     }

@@ -1,43 +1,11 @@
 /* bq_pkg.c — the driver's reader of an export package (bq_pkg.h). */
 #include "bq_pkg.h"
+#include "errmsg.h"
+#include "fileio.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static uint8_t *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 1 << 16;
-            uint8_t *b = realloc(buf, nc + 1);
-            if (!b) { free(buf); fclose(f); return NULL; }
-            buf = b;
-            cap = nc;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); return NULL; }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
 
 /* Position right after `"key": ` at or after s (before end), or NULL. */
 static const char *after_key(const char *s, const char *end, const char *key) {
@@ -84,25 +52,27 @@ int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
     char path[600];
     size_t mlen = 0;
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    char *man = (char *)read_all(path, &mlen);
-    if (!man) {
-        seterr(err, errlen, "%s: cannot read; write the package with `brecq export --quant Q.bqq --hw "
-               "configs/hw/H.yaml --out %s`", path, dir);
+    unsigned char *man_bytes = NULL;
+    char why[600];
+    if (bq_read_file(path, &man_bytes, &mlen, why, sizeof why)) {
+        bq_seterr(err, errlen, "%s; write the package with `brecq export --quant Q.bqq --hw "
+                  "configs/hw/H.yaml --out %s`", why, dir);
         return -1;
     }
+    char *man = (char *)man_bytes;   /* NUL-terminated by bq_read_file */
     const char *end = man + mlen;
     int rc = -1;
     const char *fmt = after_key(man, end, "format");
     size_t version = 0;
     if (!fmt || strncmp(fmt, "\"brecq-export\"", 14) || num_after(man, end, "version", &version) ||
         version != 1) {
-        seterr(err, errlen, "%s: not a brecq-export version 1 manifest; re-export with this brecq", path);
+        bq_seterr(err, errlen, "%s: not a brecq-export version 1 manifest; re-export with this brecq", path);
         goto out;
     }
     const char *hw = after_key(man, end, "hw");
     if (hex_after(man, end, "qmodel_hash", &p->qmodel_hash) || !hw ||
         hex_after(hw, end, "hash", &p->hw_hash)) {
-        seterr(err, errlen, "%s: 'qmodel_hash' or 'hw.hash' missing; re-export with this brecq", path);
+        bq_seterr(err, errlen, "%s: 'qmodel_hash' or 'hw.hash' missing; re-export with this brecq", path);
         goto out;
     }
     const char *hn = after_key(hw, end, "name");
@@ -112,7 +82,7 @@ int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
     }
     const char *layers = after_key(man, end, "layers");
     const char *tests = layers ? after_key(layers, end, "tests") : NULL;
-    if (!layers) { seterr(err, errlen, "%s: no 'layers' array", path); goto out; }
+    if (!layers) { bq_seterr(err, errlen, "%s: no 'layers' array", path); goto out; }
     if (!tests) tests = end;
     int cap = 0;
     for (const char *s = layers;;) {
@@ -123,7 +93,7 @@ int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
         if (p->n_layers == cap) {
             cap = cap ? 2 * cap : 32;
             bq_pkg_layer *nl = realloc(p->layers, sizeof *nl * (size_t)cap);
-            if (!nl) { seterr(err, errlen, "out of memory"); goto out; }
+            if (!nl) { bq_seterr(err, errlen, "out of memory"); goto out; }
             p->layers = nl;
         }
         bq_pkg_layer *L = &p->layers[p->n_layers];
@@ -136,7 +106,7 @@ int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
             num_after(w, oend, "weight_group_stride", &L->w_gs) ||
             num_after(r, oend, "offset", &L->rq_off) || num_after(r, oend, "size", &L->rq_size) ||
             num_after(r, oend, "requant_group_stride", &L->rq_gs)) {
-            seterr(err, errlen, "%s: layer %d: name, weights, requant or their strides missing; "
+            bq_seterr(err, errlen, "%s: layer %d: name, weights, requant or their strides missing; "
                    "check it with `brecq export --check %s`", path, p->n_layers, dir);
             goto out;
         }
@@ -145,13 +115,13 @@ int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
         s = oend;
     }
     snprintf(path, sizeof path, "%s/weights.bin", dir);
-    if (!(p->weights = read_all(path, &p->weights_len))) { seterr(err, errlen, "%s: cannot read", path); goto out; }
+    if (bq_read_file(path, &p->weights, &p->weights_len, err, errlen)) goto out;
     snprintf(path, sizeof path, "%s/requant.bin", dir);
-    if (!(p->requant = read_all(path, &p->requant_len))) { seterr(err, errlen, "%s: cannot read", path); goto out; }
+    if (bq_read_file(path, &p->requant, &p->requant_len, err, errlen)) goto out;
     for (int i = 0; i < p->n_layers; i++) {
         const bq_pkg_layer *L = &p->layers[i];
         if (L->w_off + L->w_size > p->weights_len || L->rq_off + L->rq_size > p->requant_len) {
-            seterr(err, errlen, "%s: layer '%s': weights or requant range outside its file; "
+            bq_seterr(err, errlen, "%s: layer '%s': weights or requant range outside its file; "
                    "check it with `brecq export --check %s`", dir, L->name, dir);
             goto out;
         }
