@@ -8,6 +8,7 @@
 #define BQ_FASTMATH_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,6 +50,18 @@ static inline __attribute__((always_inline)) float bq_fast_pow_inline(float x, f
     const float yc = y < -125.0f ? -125.0f : (y > 125.0f ? 125.0f : y);
     const float r = bq_fast_exp2(yc);
     return (tiny | (y < -125.0f)) ? 0.0f : (y > 125.0f ? INFINITY : r);
+}
+
+/* Sum of m floats in double, four interleaved accumulators, in one fixed order: the per-block sums
+ * of the loss and the step gradient go through here, so totals do not depend on vector width or
+ * thread count. */
+static inline double bq_block_sum_f64(const float *term, size_t m) {
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4)
+        for (int k = 0; k < 4; k++) acc[k] += (double)term[i + k];
+    for (; i < m; i++) acc[0] += (double)term[i];
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 
 #endif

@@ -142,12 +142,7 @@ static void loss_range(void *ctx, int idx, size_t lo, size_t hi) {
                 term[i] = wi * d * d * t;
                 if (dy) dy[i] = pw * wi * d * t * inv;
             }
-        double acc[4] = {0.0, 0.0, 0.0, 0.0};
-        size_t i = 0;
-        for (; i + 4 <= m; i += 4)
-            for (int k = 0; k < 4; k++) acc[k] += (double)term[i + k];
-        for (; i < m; i++) acc[0] += (double)term[i];
-        j->bsum[b] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        j->bsum[b] = bq_block_sum_f64(term, m);
     }
 }
 

@@ -6,6 +6,7 @@
  * step gradient is summed per fixed block of BLK elements and the block sums are added in block
  * order, so ds does not depend on the thread count. */
 #include "lsq.h"
+#include "fastmath.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -114,12 +115,7 @@ static void bwd_range(void *ctx, int idx, size_t lo, size_t hi) {
             term[i] = drop ? 0.0f : gi * d;
             if (dx) dx[i] = drop ? gi : ((low | high) ? 0.0f : gi);
         }
-        double acc[4] = {0.0, 0.0, 0.0, 0.0};
-        size_t i = 0;
-        for (; i + 4 <= m; i += 4)
-            for (int k = 0; k < 4; k++) acc[k] += (double)term[i + k];
-        for (; i < m; i++) acc[0] += (double)term[i];
-        j->bsum[b] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        j->bsum[b] = bq_block_sum_f64(term, m);
     }
 }
 
