@@ -1032,7 +1032,8 @@ out:
 }
 
 /* Wall seconds spent on this run directory by earlier processes, up to their last checkpoint: a
- * text file next to the checkpoint, so that a resumed run can report the time of the whole job
+ * text file next to the checkpoint (not inside it: state.ckpt stays a function of the seed), so
+ * that a resumed run can report the time of the whole job
  * (the time of a step that was killed half-way is not counted: that work is redone here). */
 static double elapsed_load(const char *dir) {
     char path[1024];
