@@ -60,8 +60,10 @@ label_of() {
 CELLS=()
 for s in W4A32 W2A32 W4A4 W3A3 W2A4 W2A2; do CELLS+=("fres20 $s rtn"); done
 for s in W4A4 W2A4 W2A2; do CELLS+=("mbv2t $s rtn"); done
-for s in W4A4 W2A4 W3A3 W2A32 W4A32; do CELLS+=("fres20 $s brecq"); done
-for s in W2A2 W3A3 W2A4 W4A4 W4A32 W2A32; do CELLS+=("fres20 $s qdrop"); done
+# the cells with a target of issue 4 first (W2A2 with QDrop is the most fragile one)
+for s in W4A4 W2A4 W3A3 W2A32; do CELLS+=("fres20 $s brecq"); done
+CELLS+=("fres20 W2A2 qdrop" "fres20 W4A32 brecq")
+for s in W3A3 W2A4 W4A4 W4A32 W2A32; do CELLS+=("fres20 $s qdrop"); done
 CELLS+=("fres20 W2A2 brecq")
 for s in W2A4 W3A3; do CELLS+=("fres20 $s brecq_mse" "fres20 $s adaround"); done
 CELLS+=("fres20 W2A4 brecq_ref")
