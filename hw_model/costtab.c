@@ -112,7 +112,17 @@ static int64_t cycles_at(const bq_hwcfg *cfg, const bq_hw_layer *l0, int w, int 
     return res.cycles;
 }
 
-/* The table is 64 + 16 dry runs per layer, all independent: tasks (layer, w) fill the 8 (w, a)
+/* Layers whose timing inputs are equal have equal rows (fres20: 12 kinds in 22 layers, mbv2t: 21
+ * in 26), so only the first layer of each kind is dry-run and the others copy its rows. The
+ * output-stage scalars (z_o, z_r, lo, hi) and the name do not change timing (hwlayer.h); the bits
+ * are set per entry. */
+static int same_timing(const bq_hw_layer *a, const bq_hw_layer *b) {
+    return a->m == b->m && a->k == b->k && a->n == b->n && a->groups == b->groups &&
+           a->w_signed == b->w_signed && a->a_signed == b->a_signed &&
+           a->has_residual == b->has_residual && a->raw32 == b->raw32;
+}
+
+/* The table is 64 + 16 dry runs per distinct layer, all independent: tasks (layer, w) fill the 8 (w, a)
  * entries of one weight width, then tasks (layer, o or r) the corrections against the layer's
  * W8A8 entry. Threads take tasks from a shared counter (a few layers dominate, so static ranges
  * would leave a core idle); every task writes only its own entries and keeps its own message, and
@@ -122,6 +132,7 @@ typedef struct {
     bq_costtab *t;
     const bq_hwcfg *cfg;
     const bq_hw_net *net;
+    const int *uniq;           /* the layers that are dry-run (first of each kind) */
     int phase;                 /* 1: (layer, w) entries, 2: (layer, o|r) corrections */
     int ntasks;
     atomic_int next;           /* next task to take */
@@ -129,9 +140,9 @@ typedef struct {
     char (*task_err)[256];     /* [ntasks] */
 } build_job;
 
-/* Phase 1 task k: layer k / 8, weight width k % 8 + 1. */
+/* Phase 1 task k: layer uniq[k / 8], weight width k % 8 + 1. */
 static int run_entries(build_job *J, int k, bq_program *pr, char *err, size_t errlen) {
-    const int i = k / 8, w = k % 8 + 1;
+    const int i = J->uniq[k / 8], w = k % 8 + 1;
     const bq_hw_layer *l = &J->net->layers[i];
     for (int a = 1; a <= 8; a++) {
         int64_t c = cycles_at(J->cfg, l, w, a, 8, 8, pr, err, errlen);
@@ -145,9 +156,9 @@ static int run_entries(build_job *J, int k, bq_program *pr, char *err, size_t er
     return 0;
 }
 
-/* Phase 2 task k: layer k / 16; k % 16 < 8: output width o, else residual width r. */
+/* Phase 2 task k: layer uniq[k / 16]; k % 16 < 8: output width o, else residual width r. */
 static void run_correction(build_job *J, int k, bq_program *pr, char *err, size_t errlen) {
-    const int i = k / 16, j = k % 16;
+    const int i = J->uniq[k / 16], j = k % 16;
     const bq_hw_layer *l = &J->net->layers[i];
     const int64_t ref = J->t->t[i * 64 + 63];
     if (ref == INT32_MAX) return;   /* 8/8 infeasible: keep zero corrections */
@@ -199,9 +210,10 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
     t->qidx = malloc(sizeof(uint16_t) * 3 * nn);
     int *task_rc = calloc(16 * nn, sizeof(int));
     char (*task_err)[256] = calloc(16 * nn, sizeof *task_err);
+    int *uniq = malloc(sizeof(int) * nn), *rep = malloc(sizeof(int) * nn);
     int rc = -1;
     if (!t->t || !t->o || !t->r || !t->in_q || !t->out_q || !t->res_q || !t->qidx || !task_rc ||
-        !task_err || net->nq > 65534) {
+        !task_err || !uniq || !rep || net->nq > 65534) {
         bq_seterr(err, errlen, "out of memory building the cost table");
         goto cleanup;
     }
@@ -212,27 +224,46 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
     memcpy(t->in_q, net->in_q, sizeof(int) * (size_t)n);
     memcpy(t->out_q, net->out_q, sizeof(int) * (size_t)n);
     memcpy(t->res_q, net->res_q, sizeof(int) * (size_t)n);
-    build_job job = {.t = t, .cfg = cfg, .net = net, .task_rc = task_rc, .task_err = task_err};
-    run_phase(&job, 1, 8 * n);
+    int nu = 0;   /* rep[i]: index into uniq of layer i's kind */
     for (int i = 0; i < n; i++) {
+        int u = 0;
+        while (u < nu && !same_timing(&net->layers[uniq[u]], &net->layers[i])) u++;
+        if (u == nu) uniq[nu++] = i;
+        rep[i] = u;
+    }
+    build_job job = {.t = t, .cfg = cfg, .net = net, .uniq = uniq, .task_rc = task_rc,
+                     .task_err = task_err};
+    run_phase(&job, 1, 8 * nu);
+    /* errors in network order: the first layer of a kind is also the first to fail */
+    for (int u = 0; u < nu; u++) {
+        const int i = uniq[u];
         int feasible = 0;
         for (int w = 0; w < 8; w++) {
-            if (task_rc[8 * i + w]) {
-                bq_seterr(err, errlen, "%s", task_err[8 * i + w]);
+            if (task_rc[8 * u + w]) {
+                bq_seterr(err, errlen, "%s", task_err[8 * u + w]);
                 goto cleanup;
             }
             for (int a = 0; a < 8; a++) feasible += t->t[i * 64 + w * 8 + a] != INT32_MAX;
         }
         if (!feasible) {   /* the scheduler's reason for the last pair tried (W8A8) */
-            bq_seterr(err, errlen, "%s (at every bit-width)", task_err[8 * i + 7]);
+            bq_seterr(err, errlen, "%s (at every bit-width)", task_err[8 * u + 7]);
             goto cleanup;
         }
     }
-    run_phase(&job, 2, 16 * n);
+    run_phase(&job, 2, 16 * nu);
+    for (int i = 0; i < n; i++) {
+        const int src = uniq[rep[i]];
+        if (src == i) continue;
+        memcpy(t->t + (size_t)i * 64, t->t + (size_t)src * 64, sizeof(int32_t) * 64);
+        memcpy(t->o + (size_t)i * 8, t->o + (size_t)src * 8, sizeof(int32_t) * 8);
+        memcpy(t->r + (size_t)i * 8, t->r + (size_t)src * 8, sizeof(int32_t) * 8);
+    }
     rc = 0;
 cleanup:
     free(task_rc);
     free(task_err);
+    free(uniq);
+    free(rep);
     if (rc != 0) bq_costtab_free(t);
     return rc;
 }

@@ -585,6 +585,56 @@ static void test_costtab(void **st) {
     bq_hw_net_free(&net);
 }
 
+/* Layers with equal timing inputs share their rows (only the first is dry-run): every entry of
+ * every layer equals its own dry run, whatever the name and output-stage scalars, and a layer that
+ * differs only in has_residual or signedness gets rows of its own. */
+static void test_costtab_shared_rows(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    char err[256];
+    load(&c, kTiny);
+    bq_hw_net net;
+    assert_int_equal(bq_hw_net_init(&net, 2), 0);
+    bq_hw_layer l[5];
+    for (int i = 0; i < 5; i++) l[i] = conv(16, 16, 3, 7, 7, 1, 8, 8, 8);
+    l[1].z_o = 3; l[1].lo = 2; l[1].hi = 100;          /* timing-neutral differences */
+    snprintf(l[1].name, sizeof l[1].name, "twin");
+    l[3].w_signed = 1;                                  /* a different kind */
+    const int res_q[5] = {-1, -1, 0, -1, 0};            /* l[2], l[4]: residual kind */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(bq_hw_net_add(&net, &l[i], i, i + 1, res_q[i]), i);
+    bq_costtab t;
+    assert_int_equal(bq_costtab_build(&t, &c, &net, err, sizeof err), 0);
+    bq_program pr;
+    bq_program_init(&pr);
+    for (int i = 0; i < 5; i++) {
+        bq_hw_layer x = net.layers[i];
+        x.hi = -1;
+        for (int w = 1; w <= 8; w++)
+            for (int a = 1; a <= 8; a++) {
+                x.wbits = w; x.abits = a; x.obits = 8; x.rbits = 8;
+                bq_latency r;
+                assert_int_equal(bq_latency_layer(&r, &c, &x, &pr, err, sizeof err), 0);
+                assert_int_equal(t.t[i * 64 + (w - 1) * 8 + a - 1], r.cycles);
+            }
+        for (int o = 1; o <= 8; o++) {
+            x.wbits = 8; x.abits = 8; x.obits = o; x.rbits = 8;
+            bq_latency r;
+            assert_int_equal(bq_latency_layer(&r, &c, &x, &pr, err, sizeof err), 0);
+            assert_int_equal(t.o[i * 8 + o - 1], r.cycles - t.t[i * 64 + 63]);
+            if (!x.has_residual) continue;
+            x.obits = 8; x.rbits = o;
+            assert_int_equal(bq_latency_layer(&r, &c, &x, &pr, err, sizeof err), 0);
+            assert_int_equal(t.r[i * 8 + o - 1], r.cycles - t.t[i * 64 + 63]);
+        }
+    }
+    /* the residual kind pays for its shortcut read */
+    assert_true(t.t[2 * 64 + 63] != t.t[0 * 64 + 63] || t.r[2 * 8 + 0] != 0);
+    bq_program_free(&pr);
+    bq_costtab_free(&t);
+    bq_hw_net_free(&net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layer_ctor),   cmocka_unit_test(test_single_tile),
@@ -593,7 +643,7 @@ int main(void) {
         cmocka_unit_test(test_bound),        cmocka_unit_test(test_program_invariants),
         cmocka_unit_test(test_loop_order),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_monotonic),    cmocka_unit_test(test_skip_exact),
-        cmocka_unit_test(test_costtab),
+        cmocka_unit_test(test_costtab),     cmocka_unit_test(test_costtab_shared_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
