@@ -162,6 +162,7 @@ static void run_correction(build_job *J, int k, bq_program *pr, char *err, size_
     const bq_hw_layer *l = &J->net->layers[i];
     const int64_t ref = J->t->t[i * 64 + 63];
     if (ref == INT32_MAX) return;   /* 8/8 infeasible: keep zero corrections */
+    if (j == 7 || j == 15) return;   /* o = 8 or r = 8 is the reference itself: 0 */
     if (j < 8 && !l->raw32) {
         int64_t c = cycles_at(J->cfg, l, 8, 8, j + 1, 8, pr, err, errlen);
         J->t->o[i * 8 + j] = c < 0 ? 0 : (int32_t)(c - ref);

@@ -50,6 +50,11 @@ static void tq_pop(tokq *q) {
 enum { C_STALL0, C_STALL1, C_STALL2, C_EBEATS, C_RD, C_WR, C_PORT, C_BW, C_BA, C_BRQ, C_BRES,
        C_BOUT, C_SK0, C_SK1, C_SK2, C_NCNT };   /* C_SK*: instructions jumped over per stage */
 
+/* Snapshots kept per loop level: a state that repeats every p iterations (p < SNAP_RING) is
+ * found. Near the balance of fetch and execute time (tiny, depthwise, a ~ w/2) the port's reads
+ * and writes interleave with a period of several iterations and never repeat after one. */
+#define SNAP_RING 8
+
 typedef struct {
     int valid, rec;
     int64_t d;
@@ -76,7 +81,7 @@ typedef struct {
     int64_t cnt[C_NCNT];
     int max_tokens;
     int64_t events;
-    snapshot snap[2];
+    snapshot snap[2][SNAP_RING];   /* per level: the snapshots of the last iterations, by rec */
 } sim;
 
 static int tok_push(sim *s, int t, int64_t vis) {
@@ -307,51 +312,88 @@ static void shift_all(sim *s, int64_t dt) {
     }
 }
 
+/* The snapshot of iteration rec - p (p >= 1) if it equals cur (cur taken p iterations later). */
+static const snapshot *ring_match(const sim *s, int level, const snapshot *cur, int p) {
+    if (cur->rec - p < 0) return NULL;
+    const snapshot *c = &s->snap[level][(cur->rec - p) % SNAP_RING];
+    if (!c->valid || c->rec != cur->rec - p || c->n != cur->n || cur->d <= c->d ||
+        memcmp(c->vec, cur->vec, sizeof cur->vec[0] * (size_t)cur->n) != 0)
+        return NULL;
+    return c;
+}
+
+static void ring_reset(sim *s, int level, const snapshot *cur) {
+    for (int i = 0; i < SNAP_RING; i++) s->snap[level][i].valid = 0;
+    if (cur) s->snap[level][cur->rec % SNAP_RING] = *cur;
+}
+
+/* Lazy program (s->gen): the state at iteration rec equals the state p iterations earlier
+ * shifted by D cycles. If iterations rec-p .. rec-1, the emitted ones after them and the next k
+ * not emitted yet are all identical, every further p of them take D cycles and add the counters
+ * of the last p; jump over m = k / p whole periods. Returns 1 if it jumped. */
+static int skip_lazy(sim *s, int level, int rec, snapshot *cur, const snapshot *prev, int p) {
+    const bq_program *pr = s->pr;
+    const int *ib = pr->itbase[level];
+    int len[BQ_NSTAGES];   /* one iteration */
+    for (int st = 0; st < BQ_NSTAGES; st++) len[st] = ib[3 * rec + st] - ib[3 * (rec - 1) + st];
+    for (int r = rec - p + 1; r < rec; r++)
+        for (int st = 0; st < BQ_NSTAGES; st++)
+            if (ib[3 * r + st] - ib[3 * (r - 1) + st] != len[st]) return 0;
+    /* the emitted instructions from iteration rec-p on repeat with one iteration's length... */
+    for (int st = 0; st < BQ_NSTAGES; st++)
+        for (int x = ib[3 * (rec - p + 1) + st]; x < pr->len[st]; x++)
+            if (pr->tins[st][x].key != pr->tins[st][x - len[st]].key) return 0;
+    /* ...and the generator guarantees the iterations not emitted yet */
+    long k = bq_sched_gen_steady(s->gen, level, pr->itvirt[level][rec]);
+    long m = k / p;
+    if (m <= 0) return 0;
+    k = m * p;
+    int64_t dt = cur->d - prev->d;
+    shift_all(s, m * dt);
+    for (int c = 0; c < C_NCNT; c++) s->cnt[c] += m * (cur->cnt[c] - prev->cnt[c]);
+    for (int st = 0; st < BQ_NSTAGES; st++) s->cnt[C_SK0 + st] += k * len[st];
+    bq_sched_gen_skip(s->gen, level, k);
+    bq_program *pw = s->gen->prog;
+    for (int r = rec + 1; r < pw->nit[level]; r++) pw->itvirt[level][r] += k;
+    if (level == 1)
+        for (int r = 0; r < pw->nit[0]; r++)
+            if (pw->itbase[0][3 * r + BQ_STAGE_EXEC] >= ib[3 * rec + BQ_STAGE_EXEC])
+                pw->itvirt[0][r] += k * s->gen->I;
+    cur->d += m * dt;
+    memcpy(cur->cnt, s->cnt, sizeof cur->cnt);
+    return 1;
+}
+
 /* Called when execute is about to dispatch the first instruction of iteration `rec` of `level`
  * at cycle d. Returns 1 if iterations were skipped (state moved forward), 0 otherwise. */
 static int try_skip(sim *s, int level, int rec, int64_t d) {
     snapshot cur;
     if (take_snapshot(s, &cur, level, rec, d) != 0) {
-        s->snap[level].valid = 0;
+        ring_reset(s, level, NULL);
         return 0;
     }
-    snapshot *prev = &s->snap[level];
+    if (s->gen) {
+        for (int p = 1; p < SNAP_RING; p++) {
+            const snapshot *prev = ring_match(s, level, &cur, p);
+            if (!prev) continue;
+            if (skip_lazy(s, level, rec, &cur, prev, p)) {
+                /* earlier snapshots predate the jump: start the history again from here */
+                ring_reset(s, level, &cur);
+                return 1;
+            }
+            break;   /* the smallest period did not allow a jump; a multiple of it will not */
+        }
+        s->snap[level][rec % SNAP_RING] = cur;
+        return 0;
+    }
+    /* complete program: period 1, the span read off the instructions */
     int skipped = 0;
-    if (prev->valid && prev->rec == rec - 1 && prev->n == cur.n && d > prev->d &&
-        memcmp(prev->vec, cur.vec, sizeof cur.vec[0] * (size_t)cur.n) == 0) {
+    const snapshot *prev = ring_match(s, level, &cur, 1);
+    if (prev) {
         const int *ib = s->pr->itbase[level];
         int len[BQ_NSTAGES];
         for (int st = 0; st < BQ_NSTAGES; st++) len[st] = ib[3 * rec + st] - ib[3 * (rec - 1) + st];
-        long k;
-        if (s->gen) {
-            /* the emitted instructions since iteration rec-1 must repeat with the period... */
-            int ok = 1;
-            for (int st = 0; st < BQ_NSTAGES && ok; st++)
-                for (int x = ib[3 * rec + st]; x < s->pr->len[st] && ok; x++)
-                    if (s->pr->tins[st][x].key != s->pr->tins[st][x - len[st]].key) ok = 0;
-            /* ...and the generator must guarantee the iterations not emitted yet */
-            k = ok ? bq_sched_gen_steady(s->gen, level, s->pr->itvirt[level][rec]) : 0;
-            if (k > 0) {
-                int64_t dt = d - prev->d;
-                shift_all(s, k * dt);
-                for (int c = 0; c < C_NCNT; c++) s->cnt[c] += k * (cur.cnt[c] - prev->cnt[c]);
-                for (int st = 0; st < BQ_NSTAGES; st++) s->cnt[C_SK0 + st] += k * len[st];
-                bq_sched_gen_skip(s->gen, level, k);
-                bq_program *pw = s->gen->prog;
-                for (int r = rec + 1; r < pw->nit[level]; r++) pw->itvirt[level][r] += k;
-                if (level == 1)
-                    for (int r = 0; r < pw->nit[0]; r++)
-                        if (pw->itbase[0][3 * r + BQ_STAGE_EXEC] >= ib[3 * rec + BQ_STAGE_EXEC])
-                            pw->itvirt[0][r] += k * s->gen->I;
-                cur.d = d + k * dt;
-                memcpy(cur.cnt, s->cnt, sizeof cur.cnt);
-                *prev = cur;
-                return 1;
-            }
-            *prev = cur;
-            return 0;
-        }
-        k = periodic_span(s, level, rec, len);
+        long k = periodic_span(s, level, rec, len);
         if (k > 0) {
             int64_t dt = d - prev->d;
             shift_all(s, k * dt);
@@ -362,9 +404,11 @@ static int try_skip(sim *s, int level, int rec, int64_t d) {
             cur.rec = rec + (int)k;
             cur.d = d + k * dt;
             memcpy(cur.cnt, s->cnt, sizeof cur.cnt);
+            ring_reset(s, level, &cur);
+            return skipped;
         }
     }
-    *prev = cur;
+    s->snap[level][cur.rec % SNAP_RING] = cur;
     return skipped;
 }
 
