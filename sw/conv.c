@@ -140,9 +140,8 @@ static void qgeom_init(qgeom *g, const bq_conv_shape *cs, int nb) {
     size_t comps = (size_t)g->cin_g * g->sh * g->sw * g->cstride;
     size_t dcomps = (size_t)g->cinr * g->sh * g->sw * g->cstride;
     size_t qout = (size_t)g->coutr * g->qlen_max, dq = (size_t)g->cout_g * g->ldq;
-    /* comps | dcomp | q-space out or dq | dq^T (qlen x coutv) | private dW */
-    g->ws_floats = comps + dcomps + (qout > dq ? qout : dq) +
-                   g->qlen_max * (size_t)g->coutv + (size_t)cs->cout * g->kg;
+    /* comps | dcomp | q-space out or dq | dq^T (qlen x coutv) */
+    g->ws_floats = comps + dcomps + (qout > dq ? qout : dq) + g->qlen_max * (size_t)g->coutv;
     /* forward pack (groups x coutr x kg) | dinp pack (groups x cinr x cout_g*kh*kw) */
     g->shared_floats = (size_t)cs->groups * ((size_t)g->coutr * g->kg +
                                              (size_t)g->cinr * g->cout_g * cs->kh * cs->kw);
@@ -157,6 +156,27 @@ static int nb_max(const bq_conv_shape *cs) {
     size_t share = ((size_t)cs->n + g.threads - 1) / g.threads;
     if (nb > share) nb = share;
     return nb < 1 ? 1 : (int)nb;
+}
+
+/* Backward block = the unit of the dW sum: each block of images sums its own partial dW, and the
+ * partials are added in block order. The block size must therefore not depend on the thread
+ * count (the forward's may): the largest that fits WS_BYTES, at most BWD_BLOCK_MAX images so a
+ * batch of 32 still gives every core blocks to work on. Same seed, same bytes on any machine. */
+#define BWD_BLOCK_MAX 8
+static int nb_backward(const bq_conv_shape *cs) {
+    qgeom g;
+    qgeom_init(&g, cs, 1);
+    size_t per = ((size_t)(g.cin_g + g.cinr) * g.sh * g.sw + (size_t)g.coutr + g.coutv) * g.img;
+    size_t nb = WS_BYTES / sizeof(float) / (per ? per : 1);
+    if (nb > BWD_BLOCK_MAX) nb = BWD_BLOCK_MAX;
+    if (nb > (size_t)cs->n) nb = (size_t)cs->n;
+    return nb < 1 ? 1 : (int)nb;
+}
+
+/* Floats of the backward's per-block partial dW (one per block of nb_backward images). */
+static size_t dw_parts_floats(const bq_conv_shape *cs, int nb) {
+    const size_t nw = (size_t)cs->cout * (cs->cin / cs->groups) * cs->kh * cs->kw;
+    return (size_t)((cs->n + nb - 1) / nb) * nw;
 }
 
 /* Forward block size: the one wasting the fewest q positions (junk columns/rows and the
@@ -183,9 +203,9 @@ size_t bq_conv2d_scratch_floats(const bq_conv_shape *cs) {
     size_t s_im2col = bq_conv2d_im2col_scratch_floats(cs);
     qgeom f, b;
     qgeom_init(&f, cs, nb_forward(cs));
-    qgeom_init(&b, cs, nb_max(cs));
+    qgeom_init(&b, cs, nb_backward(cs));
     size_t sf = f.shared_floats + (size_t)f.threads * f.ws_floats;
-    size_t sb = b.shared_floats + (size_t)b.threads * b.ws_floats;
+    size_t sb = b.shared_floats + (size_t)b.threads * b.ws_floats + dw_parts_floats(cs, b.nb);
     size_t s = sf > sb ? sf : sb;
     return s > s_im2col ? s : s_im2col;
 }
@@ -423,7 +443,8 @@ static void bwd_tile(float *c, size_t ldc, const float *ap, const float *dq, siz
 typedef struct {
     const bq_conv_shape *cs;
     const qgeom *g;
-    float *out, *dinp, *dw_local;
+    float *out, *dinp;
+    float *dw_parts;           /* backward: one partial dW per block (block index = image / nb) */
     const float *inp, *bias, *dout, *ap_fwd, *ap_bwd;
     float *ws;                 /* this range's workspace (g->ws_floats) */
     int n0, n1;                /* images [n0, n1) */
@@ -474,15 +495,19 @@ static int bwd_worker(void *arg) {
     float *dqt = dq + (qout > dqn ? qout : dqn);
     const size_t plane = (size_t)cs->hout * cs->wout, ldq = (size_t)g->coutv;
     float tile[MW * 2 * VL];
+    const size_t nw = (size_t)cs->cout * g->kg;
     for (int n = t->n0; n < t->n1; n += g->nb) {
         const int cnt = t->n1 - n < g->nb ? t->n1 - n : g->nb;
         const size_t qlen = block_qlen(g, cs, cnt);
+        /* this block's partial dW (ranges start on block boundaries: n / nb is the block) */
+        float *dw_blk = t->dw_parts ? t->dw_parts + (size_t)(n / g->nb) * nw : NULL;
+        if (dw_blk) memset(dw_blk, 0, sizeof(float) * nw);
         for (int gr = 0; gr < cs->groups; gr++) {
             const size_t in_off = ((size_t)n * cs->cin + (size_t)gr * g->cin_g) * cs->h * cs->w;
             /* dout in q-space (dq: channel rows, for dinp; dqt: position rows, for dW). Junk
              * positions and channels past Cout_g stay zero, so they add nothing. */
             if (t->dinp) memset(dq, 0, sizeof(float) * (size_t)g->cout_g * g->ldq);
-            if (t->dw_local) memset(dqt, 0, sizeof(float) * qlen * ldq);
+            if (dw_blk) memset(dqt, 0, sizeof(float) * qlen * ldq);
             for (int i = 0; i < cnt; i++)
                 for (int c = 0; c < g->cout_g; c++) {
                     const float *src =
@@ -493,15 +518,15 @@ static int bwd_worker(void *arg) {
                         if (t->dinp)
                             memcpy(dq + (size_t)c * g->ldq + g->lead + q_row, src + oy * cs->wout,
                                    sizeof(float) * (size_t)cs->wout);
-                        if (t->dw_local)
+                        if (dw_blk)
                             for (int ox = 0; ox < cs->wout; ox++)
                                 dqt[(q_row + ox) * ldq + c] = src[oy * cs->wout + ox];
                     }
                 }
-            if (t->dw_local) {
+            if (dw_blk) {
                 /* dW[c][k] += sum_q B_k[q] * dq[c][q], MW taps x VL channels per tile. */
                 build_comps(comp, t->inp + in_off, cnt, cs, g);
-                float *dwg = t->dw_local + (size_t)gr * g->cout_g * g->kg;
+                float *dwg = dw_blk + (size_t)gr * g->cout_g * g->kg;
                 for (int k0 = 0; k0 < g->kg; k0 += MW) {
                     const float *brow[MW];
                     for (int r = 0; r < MW; r++)
@@ -565,6 +590,21 @@ static void conv_range(void *ctx, int idx, size_t lo, size_t hi) {
 static void run_tasks(int (*worker)(void *), conv_task *tasks, const bq_conv_shape *cs) {
     conv_call call = {worker, tasks};
     bq_parallel_for((size_t)cs->n, 1, conv_range, &call);
+}
+
+/* Backward: one range of whole blocks of nb images per thread (bq_parallel_for over blocks). */
+typedef struct {
+    int (*worker)(void *);
+    conv_task *tasks;
+    int nb, n;
+} block_call;
+
+static void block_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const block_call *c = ctx;
+    conv_task *t = &c->tasks[idx];
+    t->n0 = (int)lo * c->nb;
+    t->n1 = (int)hi * c->nb < c->n ? (int)hi * c->nb : c->n;
+    c->worker(t);
 }
 
 static void split_tasks(conv_task *tasks, const conv_task *proto, const qgeom *g, float *ws0) {
@@ -636,13 +676,15 @@ static int dw_bwd_worker(void *arg) {
     const size_t ncomp = (size_t)g->sh * g->sw * g->cstride;
     float *comp = t->ws, *dcomp = comp + ncomp;
     float *dq = comp + (size_t)(g->cin_g + g->cinr) * ncomp;
-    const size_t plane = (size_t)cs->hout * cs->wout;
+    const size_t plane = (size_t)cs->hout * cs->wout, nw = (size_t)cs->cout * taps;
     for (int n = t->n0; n < t->n1; n += g->nb) {
         const int cnt = t->n1 - n < g->nb ? t->n1 - n : g->nb;
         const size_t qlen = block_qlen(g, cs, cnt);
+        float *dw_blk = t->dw_parts ? t->dw_parts + (size_t)(n / g->nb) * nw : NULL;
+        if (dw_blk) memset(dw_blk, 0, sizeof(float) * nw);
         for (int ci = 0; ci < cs->cin; ci++) {
             const size_t in_off = ((size_t)n * cs->cin + ci) * cs->h * cs->w;
-            if (t->dw_local) build_comps(comp, t->inp + in_off, cnt, cs, g);
+            if (dw_blk) build_comps(comp, t->inp + in_off, cnt, cs, g);
             if (t->dinp) memset(dcomp, 0, sizeof(float) * ncomp);
             for (int m = 0; m < mult; m++) {
                 const int co = ci * mult + m;
@@ -656,8 +698,7 @@ static int dw_bwd_worker(void *arg) {
                 }
                 for (int k = 0; k < taps; k++) {
                     const size_t off = tap_off(g, cs, k);
-                    if (t->dw_local)
-                        t->dw_local[(size_t)co * taps + k] += dot_f(dq, comp + off, qlen);
+                    if (dw_blk) dw_blk[(size_t)co * taps + k] += dot_f(dq, comp + off, qlen);
                     if (t->dinp) {
                         const float wv = weight[(size_t)co * taps + k];
                         float *dc = dcomp + off;
@@ -734,7 +775,7 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
     conv_task proto = {.cs = cs, .dinp = dinp, .inp = inp, .dout = dout};
     const size_t nw = (size_t)cs->cout * (cs->cin / cs->groups) * cs->kh * cs->kw;
     qgeom g;
-    qgeom_init(&g, cs, nb_max(cs));
+    qgeom_init(&g, cs, nb_backward(cs));
     proto.g = &g;
     if (is_depthwise(cs)) {
         proto.ap_fwd = weight;
@@ -743,17 +784,19 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         if (dinp) pack_bwd(scratch + (size_t)cs->groups * g.coutr * g.kg, weight, cs, &g);
     }
     split_tasks(tasks, &proto, &g, scratch + g.shared_floats);
-    float *dw_base = scratch + g.shared_floats + (g.ws_floats - nw);
-    /* Each thread sums its images' dW privately (no locks, fixed summation order per split). */
+    /* Threads take whole blocks; every block sums its own partial dW (no locks), and the
+     * partials are added in block order: the same sums whatever the thread count. */
+    const int nblocks = (cs->n + g.nb - 1) / g.nb;
+    float *parts = scratch + g.shared_floats + (size_t)g.threads * g.ws_floats;
     if (dweight)
-        for (int i = 0; i < g.threads; i++) {
-            tasks[i].dw_local = dw_base + (size_t)i * g.ws_floats;
-            memset(tasks[i].dw_local, 0, sizeof(float) * nw);
+        for (int i = 0; i < g.threads; i++) tasks[i].dw_parts = parts;
+    block_call call = {is_depthwise(cs) ? dw_bwd_worker : bwd_worker, tasks, g.nb, cs->n};
+    bq_parallel_for((size_t)nblocks, 1, block_range, &call);
+    if (dweight)
+        for (int b = 0; b < nblocks; b++) {
+            const float *pb = parts + (size_t)b * nw;
+            for (size_t j = 0; j < nw; j++) dweight[j] += pb[j];
         }
-    run_tasks(is_depthwise(cs) ? dw_bwd_worker : bwd_worker, tasks, cs);
-    if (dweight)
-        for (int i = 0; i < g.threads; i++)
-            for (size_t j = 0; j < nw; j++) dweight[j] += tasks[i].dw_local[j];
 }
 
 void bq_im2col_ld(float *col, size_t ld, const float *img, const bq_conv_shape *cs,

@@ -16,7 +16,7 @@
 #        one. On the 2-core machine two one-thread cells finish 1.39x more cells per hour than
 #        one two-thread cell (bench_recon side by side: 2217 and 2261 s each vs 1551 s); the
 #        bytes do not depend on the thread count, the wall time of a cell does (cell.json records
-#        "threads" and "jobs").
+#        "threads" and "jobs"). RESULTS_THREADS overrides the threads per cell.
 set -u
 BRECQ=${BRECQ:-build/brecq}
 MODELS_DIR=${MODELS_DIR:-configs/models}
@@ -24,7 +24,7 @@ RESULTS_DIR=${RESULTS_DIR:-build/results}
 SEEDS_SPREAD=${SEEDS_SPREAD:-"1 2"}
 RESULTS_JOBS=${RESULTS_JOBS:-1}
 NCPU=$(nproc 2>/dev/null || echo 1)
-CELL_THREADS=$(( NCPU / RESULTS_JOBS )); [ "$CELL_THREADS" -ge 1 ] || CELL_THREADS=1
+CELL_THREADS=${RESULTS_THREADS:-$(( NCPU / RESULTS_JOBS ))}; [ "$CELL_THREADS" -ge 1 ] || CELL_THREADS=1
 ONLY_RENDER=0
 FILTER=""
 while [ $# -gt 0 ]; do
@@ -73,12 +73,15 @@ CELLS+=("fres20 W4A4 brecq spread-only" "fres20 W2A4 brecq spread-only" "fres20 
 
 hash_of() { cat "$@" 2>/dev/null | sha1sum | cut -c1-16; }
 # Bump when a change of the engine invalidates finished cells (the binary itself is rebuilt too
-# often in a shared tree to be part of the key).
-ENGINE_VERSION=1
+# often in a shared tree to be part of the key). A cell finished by an older engine stays in the
+# table, marked, until every cell of this engine is done; then it is recomputed (second pass).
+#   1: until 2026-11-27; conv dW summed per thread, so the bytes depended on the thread count
+#   2: conv dW summed per fixed block of images: the same bytes for any thread count
+ENGINE_VERSION=2
 
 # A subshell, so that the cell's lock (fd 9) is released when it returns or the worker dies.
-run_cell() (   # model setting method seed
-  local model=$1 setting=$2 method=$3 seed=$4
+run_cell() (   # model setting method seed pass
+  local model=$1 setting=$2 method=$3 seed=$4 pass=$5
   local mfile=$MODELS_DIR/$model.bqm
   local wb=${setting#W}; wb=${wb%%A*}; local ab=${setting##*A}
   local dir=$RESULTS_DIR/$model/$setting-$method-s$seed
@@ -89,7 +92,9 @@ run_cell() (   # model setting method seed
   export BQ_NUM_THREADS=$CELL_THREADS OPENBLAS_NUM_THREADS=$CELL_THREADS
   recipe_of "$method" "$wb" "$ab" "$seed" "$model" > "$dir/recipe.yaml.new"
   local key; key=$( (cat "$mfile" "$dir/recipe.yaml.new"; echo "$ENGINE_VERSION") | sha1sum | cut -c1-16)
-  if [ -f "$dir/cell.json" ] && [ "$(cat "$dir/key" 2>/dev/null)" = "$key" ]; then
+  # done; or done by an older engine and dear (not RTN, seconds): recomputed in pass 2
+  if [ -f "$dir/cell.json" ] && { [ "$(cat "$dir/key" 2>/dev/null)" = "$key" ] ||
+                                  { [ "$pass" = 1 ] && [ "$method" != rtn ]; }; }; then
     rm -f "$dir/recipe.yaml.new"; return 0
   fi
   if [ "$(cat "$dir/key" 2>/dev/null)" != "$key" ]; then rm -rf "$dir/run" "$dir/cell.json"; fi
@@ -107,8 +112,8 @@ run_cell() (   # model setting method seed
   top1=$(grep -o '"top1": *[0-9.]*' "$dir/eval.json" | head -1 | grep -o '[0-9.]*$')
   secs=$(grep -o '"seconds": *[0-9.]*' "$dir/quant.json" | head -1 | grep -o '[0-9.]*$')
   rss=$(grep -o '"peak_rss_mb": *[0-9.]*' "$dir/quant.json" | head -1 | grep -o '[0-9.]*$')
-  printf '{"model": "%s", "setting": "%s", "method": "%s", "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s, "threads": %s, "jobs": %s}\n' \
-    "$model" "$setting" "$(label_of "$method")" "$seed" "$top1" "$secs" "$rss" "$CELL_THREADS" "$RESULTS_JOBS" > "$dir/cell.json.tmp"
+  printf '{"model": "%s", "setting": "%s", "method": "%s", "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s, "threads": %s, "jobs": %s, "engine": %s}\n' \
+    "$model" "$setting" "$(label_of "$method")" "$seed" "$top1" "$secs" "$rss" "$CELL_THREADS" "$RESULTS_JOBS" "$ENGINE_VERSION" > "$dir/cell.json.tmp"
   mv "$dir/cell.json.tmp" "$dir/cell.json"
 )
 
@@ -125,15 +130,18 @@ fp_top1() {   # model -> FP top-1 (cached)
 if [ $ONLY_RENDER = 0 ]; then
   # a private copy of the binary: the shared build/brecq may be relinked while this runs for hours
   mkdir -p "$RESULTS_DIR/bin"
-  cp "$BRECQ" "$RESULTS_DIR/bin/brecq.tmp" && mv "$RESULTS_DIR/bin/brecq.tmp" "$RESULTS_DIR/bin/brecq"
-  BRECQ=$RESULTS_DIR/bin/brecq
+  priv=$RESULTS_DIR/bin/brecq-e$ENGINE_VERSION   # per engine: a running older job keeps its own
+  cp "$BRECQ" "$priv.tmp.$$" && mv "$priv.tmp.$$" "$priv"
+  BRECQ=$priv
   fp_top1 fres20; fp_top1 mbv2t
-  worker() {   # walk the cell list; cells claimed by another worker are skipped
-    for c in "${CELLS[@]}"; do
-      set -- $c
-      [ -n "$FILTER" ] && ! echo "$c" | grep -q -- "$FILTER" && continue
-      if [ "${4:-}" != spread-only ]; then run_cell "$1" "$2" "$3" 0; fi
-      if [ -n "${4:-}" ]; then for s in $SEEDS_SPREAD; do run_cell "$1" "$2" "$3" "$s"; done; fi
+  worker() {   # walk the cell list twice (2: cells of older engines); claimed cells are skipped
+    for pass in 1 2; do
+      for c in "${CELLS[@]}"; do
+        set -- $c
+        [ -n "$FILTER" ] && ! echo "$c" | grep -q -- "$FILTER" && continue
+        if [ "${4:-}" != spread-only ]; then run_cell "$1" "$2" "$3" 0 $pass; fi
+        if [ -n "${4:-}" ]; then for s in $SEEDS_SPREAD; do run_cell "$1" "$2" "$3" "$s" $pass; done; fi
+      done
     done
   }
   for ((w = 1; w < RESULTS_JOBS; w++)); do worker & sleep 1; done
@@ -150,7 +158,9 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
   for f in $cells; do
     [ $first = 1 ] || echo ","
     first=0
-    printf '  %s' "$(tr -d '\n' < "$f")"
+    line=$(tr -d '\n' < "$f")
+    case "$line" in *'"engine"'*) ;; *) line="${line%\}}, \"engine\": 1}" ;; esac   # before the field
+    printf '  %s' "$line"
   done
   echo ""
   echo "]"
@@ -176,7 +186,7 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
     if [ -n "$fp" ]; then fps=$(awk -v p="$fp" 'BEGIN { printf "%.2f %%", p * 100 }'); else fps="not measured"; fi
     echo "## $model (FP top-1: $fps)"
     echo
-    cat $RESULTS_DIR/$model/*/cell.json 2>/dev/null | awk -v fp="${fp:-0}" '
+    cat $RESULTS_DIR/$model/*/cell.json 2>/dev/null | awk -v fp="${fp:-0}" -v ev="$ENGINE_VERSION" '
       function val(k,   r) { if (match($0, "\"" k "\": *\"?[^,\"}]*")) { r = substr($0, RSTART, RLENGTH); sub(/^[^:]*: *"?/, "", r); return r } return "" }
       {
         s = val("setting"); m = val("method"); sd = val("seed"); t = val("top1") + 0
@@ -184,7 +194,7 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
         if (!(s in sset)) { sset[s] = 1; sorder[++ns] = s }
         if (!(m in mset)) { mset[m] = 1; morder[++nm] = m }
         n[key]++; if (n[key] == 1 || t < mn[key]) mn[key] = t; if (n[key] == 1 || t > mx[key]) mx[key] = t
-        if (sd == 0) { top[key] = t; secs[key] = val("seconds"); rss[key] = val("peak_rss_mb"); thr[key] = val("threads") }
+        if (sd == 0) { top[key] = t; secs[key] = val("seconds"); rss[key] = val("peak_rss_mb"); thr[key] = val("threads"); eng[key] = val("engine") + 0 }
       }
       END {
         split("W4A32 W2A32 W4A4 W3A3 W2A4 W2A2", want, " ")
@@ -200,7 +210,7 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
             key = s SUBSEP m
             if (!(key in top)) { line = line " |"; continue }
             p = top[key]; se = sqrt(p * (1 - p) / 10000) * 100
-            cell = sprintf("%.2f ± %.2f", p * 100, se)
+            cell = sprintf("%.2f ± %.2f%s", p * 100, se, (eng[key] < ev) ? " †" : "")
             if (fp > 0) cell = cell sprintf(" (%+.2f)", (p - fp) * 100)
             if (n[key] > 1) cell = cell sprintf(" [%.2f–%.2f, n=%d]", mn[key] * 100, mx[key] * 100, n[key])
             cell = cell sprintf("<br>%.0f s%s, %.0f MB", secs[key], thr[key] == "1" ? " (1 thr)" : "", rss[key])
@@ -211,6 +221,9 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
       }'
     echo
   done
-  echo "Numbers in parentheses: difference to FP in percentage points."
+  echo "Numbers in parentheses: difference to FP in percentage points. † = made by an earlier engine"
+  echo "(1: convolution dW summed per thread, so its bytes depended on the thread count; the current"
+  echo "engine sums per fixed block of images). Such a cell is recomputed after all others; the change"
+  echo "is in float rounding of the gradient only."
 } > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
 echo "results: wrote docs/results.json ($(echo $cells | wc -w) cells) and docs/results.md" >&2
