@@ -23,9 +23,10 @@
  *               bwd_tile, each dcomp position written once), then un-padded into dinp.
  *
  * Images are split over threads (parallel.h: one per online CPU or $BQ_NUM_THREADS, at most one
- * per image); each thread has its own slice of scratch and, for dW, its own accumulator, summed
- * at the end. The thread count is read at each call, and bq_conv2d_scratch_floats depends on it:
- * size the scratch with the same setting the ops run with.
+ * per image); each thread has its own slice of scratch. dW is summed per backward block of images
+ * (nb_backward: fixed by the shape, not the thread count), the blocks' partials in block order, so
+ * the result is the same bits on any number of cores. The thread count is read at each call, and
+ * bq_conv2d_scratch_floats depends on it: size the scratch with the same setting the ops run with.
  * Depthwise convs (groups == Cin > 1) use the same layout with per-tap vector loops instead of
  * the micro-kernels (see the depthwise section).
  */
