@@ -8,3 +8,8 @@ BENCH_TARGETS += bench-engine
 test-cli: $(ASAN)/brecq
 	@bash tests/cli/test_cli.sh $(ASAN)/brecq
 TEST_TARGETS += test-cli
+# sw/results.sh bookkeeping (workers, locks, reruns, engine bumps) with a stand-in binary
+.PHONY: test-results-sh
+test-results-sh:
+	@bash tests/results/test_results_sh.sh
+TEST_TARGETS += test-results-sh
