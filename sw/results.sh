@@ -69,7 +69,8 @@ for s in W2A4 W3A3; do CELLS+=("fres20 $s brecq_mse" "fres20 $s adaround"); done
 CELLS+=("fres20 W2A4 brecq_ref")
 for s in W4A4 W2A4 W2A2; do CELLS+=("mbv2t $s brecq" "mbv2t $s qdrop"); done
 # run-to-run spread (extra seeds) where differences are small or the setting is fragile
-CELLS+=("fres20 W4A4 brecq spread-only" "fres20 W2A4 brecq spread-only" "fres20 W2A2 qdrop spread-only")
+CELLS+=("fres20 W4A4 brecq spread-only" "fres20 W2A4 brecq spread-only" "fres20 W2A2 qdrop spread-only"
+       "fres20 W3A3 qdrop spread-only")
 
 hash_of() { cat "$@" 2>/dev/null | sha1sum | cut -c1-16; }
 # Bump when a change of the engine invalidates finished cells (the binary itself is rebuilt too
