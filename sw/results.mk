@@ -8,11 +8,12 @@
 #                      runs niced, caches finished cells, resumes killed ones). Run it in the
 #                      background: `nohup make results > build/results.log 2>&1 &`.
 #   make results-render  only re-render the docs from the finished cells.
+#   make results-status  which cells are done, running (with their last progress line), stale, waiting.
 
 $(BUILD)/bench_recon: sw/bench/bench_recon.c $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 
-.PHONY: bench-recon results results-render
+.PHONY: bench-recon results results-render results-status
 bench-recon: $(BUILD)/bench_recon
 	@mkdir -p $(BUILD)/bench
 	$(BUILD)/bench_recon $(BUILD)/bench/recon.json
@@ -28,4 +29,6 @@ results: $(BUILD)/brecq
 	nice -n 10 bash $(RESULTS_DIR)/results.sh.run
 results-render:
 	bash sw/results.sh --only-render
+results-status:
+	@bash sw/results.sh --status
 # build/results is the multi-session cache of finished cells: `make clean` keeps it (rm -rf it by hand)

@@ -8,7 +8,9 @@
 # reconstructions resume from their per-block checkpoints in run/). At the end docs/results.json
 # and docs/results.md are (re)written from every finished cell.
 #
-#   sw/results.sh [--only-render] [--cells FILTER]
+#   sw/results.sh [--only-render] [--status] [--cells FILTER]
+#   --status: one line per cell of the list (done / running + its last progress line / stale /
+#             waiting) and the counts; reads only, safe while a run is going.
 #   env: BRECQ (binary, build/brecq), MODELS_DIR (configs/models), SEEDS_SPREAD ("1 2": extra
 #        seeds for the cells marked as seed-sensitive), RESULTS_DIR (build/results),
 #        RESULTS_JOBS (1): cells run at once, each on nproc/RESULTS_JOBS threads. A cell is claimed
@@ -26,10 +28,12 @@ RESULTS_JOBS=${RESULTS_JOBS:-1}
 NCPU=$(nproc 2>/dev/null || echo 1)
 CELL_THREADS=${RESULTS_THREADS:-$(( NCPU / RESULTS_JOBS ))}; [ "$CELL_THREADS" -ge 1 ] || CELL_THREADS=1
 ONLY_RENDER=0
+STATUS=0
 FILTER=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --only-render) ONLY_RENDER=1 ;;
+    --status) STATUS=1 ;;
     --cells) FILTER="$2"; shift ;;
     *) echo "results.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -127,6 +131,34 @@ fp_top1() {   # model -> FP top-1 (cached)
     "$BRECQ" eval --model "$mfile" --report "$f" > /dev/null 2>&1 && echo "$key" > "$f.key"
   fi
 }
+
+if [ $STATUS = 1 ]; then
+  nd=0; nr=0; ns=0; nw=0
+  for c in "${CELLS[@]}"; do
+    set -- $c
+    seeds=""; [ "${4:-}" != spread-only ] && seeds=0; [ -n "${4:-}" ] && seeds="$seeds $SEEDS_SPREAD"
+    for sd in $seeds; do
+      dir=$RESULTS_DIR/$1/$2-$3-s$sd
+      if [ -f "$dir/lock" ] && ! flock -n "$dir/lock" true 2>/dev/null; then
+        nr=$((nr + 1))
+        last=$(tr '\r' '\n' < "$dir/quantize.log" 2>/dev/null | grep '^\[' | tail -1 | cut -c1-150)
+        printf '%-7s %-6s %-10s s%s  running %s\n' "$1" "$2" "$3" "$sd" "${last#\[reconstruct\] }"
+      elif [ -f "$dir/cell.json" ]; then
+        top=$(grep -o '"top1": *[0-9.]*' "$dir/cell.json" | grep -o '[0-9.]*$')
+        eng=$(grep -o '"engine": *[0-9]*' "$dir/cell.json" | grep -o '[0-9]*$')
+        if [ "${eng:-1}" -lt "$ENGINE_VERSION" ] && [ "$3" != rtn ]; then
+          ns=$((ns + 1)); st="stale (engine ${eng:-1}, redone last)"
+        else nd=$((nd + 1)); st=done; fi
+        printf '%-7s %-6s %-10s s%s  %s, top-1 %s\n' "$1" "$2" "$3" "$sd" "$st" "$top"
+      else
+        nw=$((nw + 1))
+        printf '%-7s %-6s %-10s s%s  waiting\n' "$1" "$2" "$3" "$sd"
+      fi
+    done
+  done
+  echo "results: $nd done, $nr running, $ns stale, $nw waiting (engine $ENGINE_VERSION)"
+  exit 0
+fi
 
 if [ $ONLY_RENDER = 0 ]; then
   # a private copy of the binary: the shared build/brecq may be relinked while this runs for hours

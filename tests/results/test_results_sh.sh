@@ -38,6 +38,9 @@ n=$(ls res/*/*/cell.json | wc -l)
 [ "$(cut -d' ' -f1 calls | sort | uniq -d | wc -l)" -eq 0 ] || fail "a cell ran twice"
 [ "$(cut -d' ' -f2 calls | sort -u)" = 1 ] || fail "cells did not run on one thread each"
 grep -q '"engine"' docs/results.json || fail "results.json without engine field"
+CALLS=$T/calls BRECQ=$T/fake MODELS_DIR=models RESULTS_DIR=res bash r.sh --status > status.txt
+tail -1 status.txt | grep -q "^results: $n done, 0 running, 0 stale, 0 waiting" ||
+  fail "status: $(tail -1 status.txt)"
 
 # 2. a second run does nothing; a cell without cell.json is redone
 : > calls
