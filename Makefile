@@ -41,7 +41,9 @@ GEN_HEADERS :=
 all: deps-check $(BUILD)/brecq
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,7p' Makefile
+	@echo "# Targets of the parts (first line of each; the full text is in the named .mk file):"
+	@for f in $(sort $(wildcard */*.mk)); do grep -h '^#  *make ' $$f | sed "s|\$$|   [$$f]|"; done
 
 include $(sort $(wildcard */*.mk))
 
