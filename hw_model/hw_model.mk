@@ -2,8 +2,9 @@
 # top Makefile's wildcard). This fragment adds:
 #   build/hwgen                        config -> RTL/C headers generator (its own main, not in libbrecq)
 #   build/gen/<name>/hw_params.{svh,h} generated for every configs/hw/<name>.yaml
-#   test-hwmodel                       generator smoke test on every shipped config
-#   bench-hwmodel                      cost-table build time and scores/s -> build/bench/hwmodel.json
+#   make test-hwmodel       generator smoke test on every shipped config
+#   make test-hwmodel-xref  scheduler programs vs the RTL timing reference, 120 layers (make test)
+#   make bench-hwmodel      cost-table build time and scores/s -> build/bench/hwmodel.json
 
 HW_CONFIGS   := $(wildcard configs/hw/*.yaml)
 HW_GEN_SVH   := $(patsubst configs/hw/%.yaml,$(BUILD)/gen/%/hw_params.svh,$(HW_CONFIGS))

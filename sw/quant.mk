@@ -1,4 +1,5 @@
 # sw/quant.mk — quantizers, integer reference, export (issue 3).
+#   make test-quant   quantize -> eval --int -> export -> export --check -> corruption caught (make test)
 
 # End-to-end smoke test of the quantization CLI on a barely trained fres20 (a few CPU seconds):
 # quantize (rtn W4A4) -> eval --int on 50 images (integer == fake-quant argmax) -> export for tiny ->

@@ -1,5 +1,6 @@
 # sw/search.mk — mixed-precision search: solver benchmark (make bench).
-#   bench-search   GA and exact solver on a fres20-sized problem on `edge` -> build/bench/search.json
+#   make bench-search   GA and exact solver on a fres20-sized problem on `edge` -> build/bench/search.json
+#   make test-search-cli  `brecq search` end to end: infeasible budget, bad unit, cache reuse (make test)
 # The unit tests (tests/unit/test_search.c, test_mcnemar.c, test_plot.c) join `make test` through
 # the top Makefile's wildcard.
 
