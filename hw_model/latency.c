@@ -387,7 +387,6 @@ static int try_skip(sim *s, int level, int rec, int64_t d) {
         return 0;
     }
     /* complete program: period 1, the span read off the instructions */
-    int skipped = 0;
     const snapshot *prev = ring_match(s, level, &cur, 1);
     if (prev) {
         const int *ib = s->pr->itbase[level];
@@ -399,17 +398,16 @@ static int try_skip(sim *s, int level, int rec, int64_t d) {
             shift_all(s, k * dt);
             for (int c = 0; c < C_NCNT; c++) s->cnt[c] += k * (cur.cnt[c] - prev->cnt[c]);
             for (int st = 0; st < BQ_NSTAGES; st++) s->pc[st] += (int)(k * len[st]);
-            skipped = 1;
             /* the state at rec+k equals cur shifted; keep it as the reference for rec+k+1 */
             cur.rec = rec + (int)k;
             cur.d = d + k * dt;
             memcpy(cur.cnt, s->cnt, sizeof cur.cnt);
             ring_reset(s, level, &cur);
-            return skipped;
+            return 1;
         }
     }
-    s->snap[level][cur.rec % SNAP_RING] = cur;
-    return skipped;
+    s->snap[level][rec % SNAP_RING] = cur;
+    return 0;
 }
 
 static int simulate(bq_latency *out, const bq_program *prog, bq_sched_gen *gen,
