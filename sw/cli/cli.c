@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* --mean/--std: input preprocessing of ONNX models, accepted by every command (docs/onnx.md). */
 static const char *cli_onnx_mean, *cli_onnx_std;
@@ -94,9 +93,12 @@ int bq_cli_float(const char *cmd, const char *opt, const char *s, double lo, dou
     return 0;
 }
 
+/* OpenBLAS runs single-threaded unless --threads says otherwise: the engine's own kernels use the
+ * cores ($BQ_NUM_THREADS, parallel.h), OpenBLAS only gets the small linear layers, and its results
+ * can depend on its thread count (measured: sgemm 1024x512x333 differs between 1 and 2 threads),
+ * which would make the same seed give other bytes on a machine with more cores. */
 int bq_cli_threads(const char *cmd, const char *s) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
+    long n = 1;
     if (s && bq_cli_int(cmd, "threads", s, 1, 256, &n)) return -1;
     openblas_set_num_threads((int)n);
     return 0;

@@ -24,7 +24,7 @@ int bq_cli_parse(int argc, char **argv, bq_cli_opt *opts, int n_opts, const char
 /* Integer / float option values with range checks; print "brecq CMD: --opt ..." and return -1. */
 int bq_cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int bq_cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
-/* Set the OpenBLAS thread count from --threads (NULL = number of cores). Returns 0 or -1. */
+/* Set the OpenBLAS thread count from --threads (NULL = 1, see cli.c). Returns 0 or -1. */
 int bq_cli_threads(const char *cmd, const char *s);
 /* Load a model by file name: .onnx through the ONNX importer (when built), else the native
  * format. Prints the one-line error itself; returns 0 or -1. */

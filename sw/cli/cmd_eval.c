@@ -295,7 +295,7 @@ int bq_cmd_eval(int argc, char **argv) {
         {"dump-n", 1, &dump_n, "images to dump (default 16)"},
         {"limit", 1, &limit, "with --quant: only the first N test images (smoke tests; not a result)"},
         {"report", 1, &report, "write a JSON report {top1, images, correct, ...}"},
-        {"threads", 1, &threads, "OpenBLAS threads (default: number of cores)"},
+        {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
         {"data", 1, &data, "Fashion-MNIST directory"},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),

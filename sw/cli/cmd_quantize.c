@@ -56,7 +56,7 @@ int bq_cmd_quantize(int argc, char **argv) {
         {"out", 1, &out, "output quantized model (.bqq)"},
         {"report", 1, &report, "write a JSON report (method, bits, seconds, peak RSS)"},
         {"run-dir", 1, &run_dir, "reconstruction checkpoints (resume a killed run); brecq methods"},
-        {"threads", 1, &threads, "OpenBLAS threads (default: number of cores)"},
+        {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
         {"data", 1, &data, "Fashion-MNIST directory"},
         {"print", 0, &print, "print every layer's bits and every quantizer's scale/zero to stderr"},
     };

@@ -20,7 +20,7 @@ int bq_cmd_train(int argc, char **argv) {
         {"lr", 1, &lr, "peak learning rate (default 0.1)"},
         {"wd", 1, &wd, "weight decay (default 5e-4)"},
         {"seed", 1, &seed, "seed for init, shuffling, augmentation (default 0)"},
-        {"threads", 1, &threads, "OpenBLAS threads (default: number of cores)"},
+        {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
         {"optimizer", 1, &optimizer, "sgd (Nesterov momentum 0.9) | adam"},
         {"schedule", 1, &schedule, "onecycle | cosine"},
         {"data", 1, &data, "Fashion-MNIST directory (default /usr/share/datasets/fashion-mnist)"},
