@@ -13,7 +13,7 @@
 #             waiting) and the counts; reads only, safe while a run is going.
 #   env: BRECQ (binary, build/brecq), MODELS_DIR (configs/models), SEEDS_SPREAD ("1 2": extra
 #        seeds for the cells marked as seed-sensitive), RESULTS_DIR (build/results),
-#        RESULTS_JOBS (1): cells run at once, each on nproc/RESULTS_JOBS threads. A cell is claimed
+#        RESULTS_JOBS (nproc): cells run at once, each on nproc/RESULTS_JOBS threads. A cell is claimed
 #        with flock on its directory's lock file, so workers (or two `make results`) never share
 #        one. On the 2-core machine two one-thread cells finish 1.39x more cells per hour than
 #        one two-thread cell (bench_recon side by side: 2217 and 2261 s each vs 1551 s); the
@@ -24,8 +24,8 @@ BRECQ=${BRECQ:-build/brecq}
 MODELS_DIR=${MODELS_DIR:-configs/models}
 RESULTS_DIR=${RESULTS_DIR:-build/results}
 SEEDS_SPREAD=${SEEDS_SPREAD:-"1 2"}
-RESULTS_JOBS=${RESULTS_JOBS:-1}
 NCPU=$(nproc 2>/dev/null || echo 1)
+RESULTS_JOBS=${RESULTS_JOBS:-$NCPU}
 CELL_THREADS=${RESULTS_THREADS:-$(( NCPU / RESULTS_JOBS ))}; [ "$CELL_THREADS" -ge 1 ] || CELL_THREADS=1
 ONLY_RENDER=0
 STATUS=0

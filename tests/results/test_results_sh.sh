@@ -38,14 +38,14 @@ n=$(ls res/*/*/cell.json | wc -l)
 [ "$(cut -d' ' -f1 calls | sort | uniq -d | wc -l)" -eq 0 ] || fail "a cell ran twice"
 [ "$(cut -d' ' -f2 calls | sort -u)" = 1 ] || fail "cells did not run on one thread each"
 grep -q '"engine"' docs/results.json || fail "results.json without engine field"
-CALLS=$T/calls BRECQ=$T/fake MODELS_DIR=models RESULTS_DIR=res bash r.sh --status > status.txt
+RESULTS_JOBS=2 CALLS=$T/calls BRECQ=$T/fake MODELS_DIR=models RESULTS_DIR=res bash r.sh --status > status.txt
 tail -1 status.txt | grep -q "^results: $n done, 0 running, 0 stale, 0 waiting" ||
   fail "status: $(tail -1 status.txt)"
 
 # 2. a second run does nothing; a cell without cell.json is redone
 : > calls
 rm res/fres20/W2A4-brecq-s0/cell.json
-run r.sh
+RESULTS_JOBS=1 run r.sh
 [ "$(cat calls | cut -d' ' -f1)" = "res/fres20/W2A4-brecq-s0" ] || fail "rerun did: $(cat calls)"
 
 # 3. a newer engine: RTN cells at once, the others after every unfinished cell, then all
@@ -53,7 +53,7 @@ sed 's/^ENGINE_VERSION=\([0-9]*\)/ENGINE_VERSION=$((\1 + 1))/' r.sh > r2.sh
 grep -q 'ENGINE_VERSION=\$((' r2.sh || fail "could not bump the engine"
 rm res/fres20/W2A2-qdrop-s0/cell.json
 : > calls
-run r2.sh
+RESULTS_JOBS=1 run r2.sh
 [ "$(wc -l < calls)" -eq "$n" ] || fail "engine bump: $(wc -l < calls) calls for $n cells"
 rtn_last=$(grep -n -- '-rtn-' calls | tail -1 | cut -d: -f1)
 qd=$(grep -n 'fres20/W2A2-qdrop-s0' calls | cut -d: -f1)
