@@ -210,7 +210,7 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
   echo "(sqrt(p(1-p)/10000)); where extra seeds ran, [min–max over seeds, n]. Time = wall seconds of"
   echo "\`brecq quantize\` on the machine that ran it (2 cores, shared; a cell resumed after a kill counts the"
   echo "time of every run up to its last checkpoint), peak RSS in MB. Cells marked \"1 thr\" ran on one thread"
-  echo "beside another cell (\`RESULTS_JOBS=2\`: more cells per hour, ~1.4x the wall time of a cell that has"
+  echo "beside another cell (one cell per core, the default: more cells per hour, ~1.4x the wall time of a cell that has"
   echo "both cores; since engine 2 the output bytes do not depend on the thread count); the others ran on"
   echo "both cores. A cell's time includes whatever else ran on the machine then (benchmarks, test runs)."
   echo
