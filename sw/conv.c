@@ -451,6 +451,14 @@ typedef struct {
     int n0, n1;                /* images [n0, n1) */
 } conv_task;
 
+/* One output plane from q-space (rows Wc apart, junk columns dropped) plus the channel's bias. */
+static inline void store_plane(float *dst, const float *src, float bias, const bq_conv_shape *cs,
+                               const qgeom *g) {
+    for (int oy = 0; oy < cs->hout; oy++)
+        for (int ox = 0; ox < cs->wout; ox++)
+            dst[oy * cs->wout + ox] = src[(size_t)oy * g->wc + ox] + bias;
+}
+
 static int fwd_worker(void *arg) {
     const conv_task *t = arg;
     const bq_conv_shape *cs = t->cs;
@@ -473,12 +481,9 @@ static int fwd_worker(void *arg) {
             for (int i = 0; i < cnt; i++)
                 for (int c = 0; c < g->cout_g; c++) {
                     const int co = gr * g->cout_g + c;
-                    const float bv = t->bias ? t->bias[co] : 0.0f;
-                    float *dst = t->out + ((size_t)(n + i) * cs->cout + co) * plane;
-                    const float *src = qout + (size_t)c * qlen + (size_t)i * g->img;
-                    for (int oy = 0; oy < cs->hout; oy++)
-                        for (int ox = 0; ox < cs->wout; ox++)
-                            dst[oy * cs->wout + ox] = src[(size_t)oy * g->wc + ox] + bv;
+                    store_plane(t->out + ((size_t)(n + i) * cs->cout + co) * plane,
+                                qout + (size_t)c * qlen + (size_t)i * g->img,
+                                t->bias ? t->bias[co] : 0.0f, cs, g);
                 }
         }
     }
@@ -655,13 +660,9 @@ static int dw_fwd_worker(void *arg) {
                     for (size_t q = 0; q < qlen; q++) qout[q] += wv * b[q];
                 }
                 const float bv = t->bias ? t->bias[co] : 0.0f;
-                for (int i = 0; i < cnt; i++) {
-                    float *dst = t->out + ((size_t)(n + i) * cs->cout + co) * plane;
-                    const float *src = qout + (size_t)i * g->img;
-                    for (int oy = 0; oy < cs->hout; oy++)
-                        for (int ox = 0; ox < cs->wout; ox++)
-                            dst[oy * cs->wout + ox] = src[(size_t)oy * g->wc + ox] + bv;
-                }
+                for (int i = 0; i < cnt; i++)
+                    store_plane(t->out + ((size_t)(n + i) * cs->cout + co) * plane,
+                                qout + (size_t)i * g->img, bv, cs, g);
             }
         }
     }
