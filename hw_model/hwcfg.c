@@ -37,8 +37,8 @@ typedef struct {
 static const hwcfg_row kSchema[] = {
     ROW("name", HT_STR, 1, BQ_HWCFG_NAME_MAX - 1, 0, name, "configuration name [A-Za-z0-9_-]"),
     ROW("clock_mhz", HT_FLOAT, 0.001, 5000, 0, clock_mhz, "clock frequency in MHz"),
-    ROW("array.dm", HT_INT, 1, 256, 0, dm, "rows of dot-product units (output channels per tile)"),
-    ROW("array.dn", HT_INT, 1, 256, 0, dn, "columns of dot-product units (output pixels per tile)"),
+    ROW("array.dm", HT_INT, 1, 128, 0, dm, "rows of dot-product units (output channels per tile)"),
+    ROW("array.dn", HT_INT, 1, 128, 0, dn, "columns of dot-product units (output pixels per tile)"),
     ROW("array.dk", HT_INT, 8, 4096, HF_POW2, dk, "bits of one bit-plane per DPU per cycle"),
     ROW("array.acc_bits", HT_INT, 32, 32, 0, acc_bits,
         "accumulator width in bits; the RTL implements 32"),
@@ -57,9 +57,9 @@ static const hwcfg_row kSchema[] = {
         "read bandwidth in bytes/cycle"),
     ROW("memory.write_bytes_per_cycle", HT_INT, 1, 128, 0, write_bytes_per_cycle,
         "write bandwidth in bytes/cycle"),
-    ROW("memory.read_latency", HT_INT, 0, 100000, 0, read_latency,
+    ROW("memory.read_latency", HT_INT, 1, 100000, 0, read_latency,
         "cycles from read request to first data beat"),
-    ROW("memory.write_latency", HT_INT, 0, 100000, 0, write_latency,
+    ROW("memory.write_latency", HT_INT, 1, 100000, 0, write_latency,
         "cycles from the last write beat to the response"),
 };
 #undef ROW
@@ -326,16 +326,23 @@ static int check_rules(const bq_hwcfg *c, const char *fname, const yaml_mark_t *
                c->dm * c->dn * 32, c->mem_width_bits);
         return -1;
     }
-    if ((c->dm * c->dn) % c->res_lanes != 0) {
+    if (c->dm % c->res_lanes != 0) {   /* the result stage drains whole rows (hw_isa §1) */
         AT("array.res_lanes");
-        bq_seterr(err, errlen, "%s'array.res_lanes' (%d) must divide array.dm*dn (%d)", pos,
-               c->res_lanes, c->dm * c->dn);
+        bq_seterr(err, errlen, "%s'array.res_lanes' (%d) must divide array.dm (%d)", pos,
+               c->res_lanes, c->dm);
         return -1;
     }
     if (c->requant_depth % c->dm != 0) {
         AT("buffers.requant_depth");
         bq_seterr(err, errlen, "%s'buffers.requant_depth' (%d) must be a multiple of array.dm (%d): "
                "one requant bank per row", pos, c->requant_depth, c->dm);
+        return -1;
+    }
+    if (c->requant_depth / c->dm < 2 || c->requant_depth / c->dm > 256) {
+        AT("buffers.requant_depth");
+        bq_seterr(err, errlen, "%s'buffers.requant_depth' (%d) must hold 2..256 entries per bank "
+               "(array.dm = %d banks; the entry index is 8 bits): use %d..%d", pos,
+               c->requant_depth, c->dm, 2 * c->dm, 256 * c->dm);
         return -1;
     }
 #undef AT

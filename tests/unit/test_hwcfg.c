@@ -143,6 +143,13 @@ static void test_impossible_values(void **st) {
                      "'array.res_lanes' (3) must divide");
     expect_err_subst("  requant_depth: 256\n", "  requant_depth: 254\n", "x.yaml:12:18:",
                      "must be a multiple of array.dm");
+    /* the ISA's limits (hw_isa.md §1): 2..256 requant entries per bank, Dm/Dn <= 128, latency >= 1 */
+    expect_err_subst("  requant_depth: 256\n", "  requant_depth: 4\n", "x.yaml:12:18:",
+                     "must hold 2..256 entries per bank");
+    expect_err_subst("  requant_depth: 256\n", "  requant_depth: 2048\n", "x.yaml:12:18:",
+                     "use 8..1024");
+    expect_err_subst("  dn: 4\n", "  dn: 256\n", "x.yaml:", "'array.dn' must be");
+    expect_err_subst("  read_latency: 12\n", "  read_latency: 0\n", "x.yaml:", "'memory.read_latency' must be");
     expect_err_subst("clock_mhz: 50\n", "clock_mhz: -1\n", "x.yaml:2:12:", "'clock_mhz' must be");
     /* cross-field rules point at the key involved */
     expect_err_subst("  read_bytes_per_cycle: 8\n", "  read_bytes_per_cycle: 16\n",

@@ -409,11 +409,11 @@ static void test_errors(void **st) {
     load_edit(&small, "act_depth: 512", "act_depth: 4");
     assert_int_equal(bq_sched_plan_layer(&p, &small, &l, err, sizeof err), -1);
     assert_non_null(strstr(err, "activation region holds 2 words"));
-    /* requant RAM of 4 channels cannot hold 8 output channels */
-    load_edit(&small, "requant_depth: 256", "requant_depth: 4");
-    l = conv(16, 8, 1, 4, 4, 1, 4, 4, 4);
+    /* requant RAM of 8 channels (the smallest legal: 2 per bank) cannot hold 16 output channels */
+    load_edit(&small, "requant_depth: 256", "requant_depth: 8");
+    l = conv(16, 16, 1, 4, 4, 1, 4, 4, 4);
     assert_int_equal(bq_sched_plan_layer(&p, &small, &l, err, sizeof err), -1);
-    assert_non_null(strstr(err, "requant RAM holds 4 channels"));
+    assert_non_null(strstr(err, "requant RAM holds 8 channels"));
     /* misaligned operand address */
     bq_program pr;
     bq_program_init(&pr);
