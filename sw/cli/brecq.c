@@ -2,6 +2,8 @@
  * brecq — the command-line tool. `brecq <command> [options]`, `brecq <command> --help`.
  * Each command is a function in cmd_<name>.c; this file only dispatches.
  */
+#include "cli.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +44,9 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* OpenBLAS single-threaded for every command (cli.c: its sums can change with its thread
+     * count); train / eval / quantize may raise it with --threads. */
+    bq_cli_threads(argv[1], NULL);
     for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
     fprintf(stderr, "brecq: unknown command '%s'; run `brecq --help` for the list\n", argv[1]);
