@@ -70,7 +70,6 @@ static const recipe_row kRows[] = {
       "Fisher weighting: normalized | abs_plus_one (the reference)"),
     R("fisher_damping", RT_FLOAT, 0, 1e6, fisher_damping, 0.1,
       "added to the normalised Fisher diagonal"),
-    R("threads", RT_INT, 0, 256, threads, 0, "worker threads, 0 = number of cores"),
     R("checkpoint", RT_BOOL, 0, 1, checkpoint, 1, "write per-block checkpoints (resume)"),
 };
 #undef R

@@ -87,7 +87,6 @@ typedef struct {
     bq_fisher_norm fisher_norm;  /* fisher_norm: normalized   (abs_plus_one = reference) */
     float fisher_damping;        /* fisher_damping: 0.1  added to the normalised diagonal */
     /* engineering */
-    int threads;             /* threads: 0           0 = number of cores */
     int checkpoint;          /* checkpoint: true     per-block checkpoints (resume) */
     uint64_t text_hash;      /* FNV-1a 64 of the file text (keys results); filled by the loader */
 } bq_recipe;
