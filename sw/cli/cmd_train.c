@@ -1,5 +1,5 @@
-/* brecq train — train a built-in architecture on Fashion-MNIST (deterministic for a seed and a
- * thread count). */
+/* brecq train — train a built-in architecture on Fashion-MNIST (deterministic for a seed, on any
+ * number of threads). */
 #include "cli.h"
 #include "data.h"
 #include "model_io.h"
