@@ -148,13 +148,21 @@ static void qgeom_init(qgeom *g, const bq_conv_shape *cs, int nb) {
                                              (size_t)g->cinr * g->cout_g * cs->kh * cs->kw);
 }
 
-/* Largest block that fits WS_BYTES (at least 1, at most one thread's share of the batch). */
-static int nb_max(const bq_conv_shape *cs) {
+/* Images per block that fit WS_BYTES (at least 1); *threads = the ops' thread count for cs. */
+static size_t nb_fit(const bq_conv_shape *cs, int *threads) {
     qgeom g;
     qgeom_init(&g, cs, 1);
     size_t per = ((size_t)(g.cin_g + g.cinr) * g.sh * g.sw + (size_t)g.coutr + g.coutv) * g.img;
     size_t nb = WS_BYTES / sizeof(float) / (per ? per : 1);
-    size_t share = ((size_t)cs->n + g.threads - 1) / g.threads;
+    if (threads) *threads = g.threads;
+    return nb < 1 ? 1 : nb;
+}
+
+/* Largest block that fits WS_BYTES (at least 1, at most one thread's share of the batch). */
+static int nb_max(const bq_conv_shape *cs) {
+    int threads;
+    size_t nb = nb_fit(cs, &threads);
+    size_t share = ((size_t)cs->n + threads - 1) / threads;
     if (nb > share) nb = share;
     return nb < 1 ? 1 : (int)nb;
 }
@@ -165,10 +173,7 @@ static int nb_max(const bq_conv_shape *cs) {
  * batch of 32 still gives every core blocks to work on. Same seed, same bytes on any machine. */
 #define BWD_BLOCK_MAX 8
 static int nb_backward(const bq_conv_shape *cs) {
-    qgeom g;
-    qgeom_init(&g, cs, 1);
-    size_t per = ((size_t)(g.cin_g + g.cinr) * g.sh * g.sw + (size_t)g.coutr + g.coutv) * g.img;
-    size_t nb = WS_BYTES / sizeof(float) / (per ? per : 1);
+    size_t nb = nb_fit(cs, NULL);
     if (nb > BWD_BLOCK_MAX) nb = BWD_BLOCK_MAX;
     if (nb > (size_t)cs->n) nb = (size_t)cs->n;
     return nb < 1 ? 1 : (int)nb;
@@ -579,38 +584,26 @@ static int bwd_worker(void *arg) {
     return 0;
 }
 
-/* One range of images per thread (bq_parallel_for); range idx owns workspace idx. */
+/* One range of units per thread (bq_parallel_for); range idx owns workspace idx. A unit is
+ * `unit` consecutive images: 1 in the forward, the backward's dW block (ranges then start on
+ * block boundaries). */
 typedef struct {
     int (*worker)(void *);
     conv_task *tasks;
+    int unit, n;
 } conv_call;
 
 static void conv_range(void *ctx, int idx, size_t lo, size_t hi) {
     const conv_call *c = ctx;
     conv_task *t = &c->tasks[idx];
-    t->n0 = (int)lo;
-    t->n1 = (int)hi;
+    t->n0 = (int)lo * c->unit;
+    t->n1 = (int)hi * c->unit < c->n ? (int)hi * c->unit : c->n;
     c->worker(t);
 }
 
-static void run_tasks(int (*worker)(void *), conv_task *tasks, const bq_conv_shape *cs) {
-    conv_call call = {worker, tasks};
-    bq_parallel_for((size_t)cs->n, 1, conv_range, &call);
-}
-
-/* Backward: one range of whole blocks of nb images per thread (bq_parallel_for over blocks). */
-typedef struct {
-    int (*worker)(void *);
-    conv_task *tasks;
-    int nb, n;
-} block_call;
-
-static void block_range(void *ctx, int idx, size_t lo, size_t hi) {
-    const block_call *c = ctx;
-    conv_task *t = &c->tasks[idx];
-    t->n0 = (int)lo * c->nb;
-    t->n1 = (int)hi * c->nb < c->n ? (int)hi * c->nb : c->n;
-    c->worker(t);
+static void run_tasks(int (*worker)(void *), conv_task *tasks, const bq_conv_shape *cs, int unit) {
+    conv_call call = {worker, tasks, unit, cs->n};
+    bq_parallel_for((size_t)((cs->n + unit - 1) / unit), 1, conv_range, &call);
 }
 
 static void split_tasks(conv_task *tasks, const conv_task *proto, const qgeom *g, float *ws0) {
@@ -747,7 +740,7 @@ void bq_conv2d_forward(float *out, const float *inp, const float *weight, const 
         proto.ap_fwd = scratch;
     }
     split_tasks(tasks, &proto, &g, scratch + g.shared_floats);
-    run_tasks(is_depthwise(cs) ? dw_fwd_worker : fwd_worker, tasks, cs);
+    run_tasks(is_depthwise(cs) ? dw_fwd_worker : fwd_worker, tasks, cs, 1);
 }
 
 void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
@@ -792,8 +785,7 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
     float *parts = scratch + g.shared_floats + (size_t)g.threads * g.ws_floats;
     if (dweight)
         for (int i = 0; i < g.threads; i++) tasks[i].dw_parts = parts;
-    block_call call = {is_depthwise(cs) ? dw_bwd_worker : bwd_worker, tasks, g.nb, cs->n};
-    bq_parallel_for((size_t)nblocks, 1, block_range, &call);
+    run_tasks(is_depthwise(cs) ? dw_bwd_worker : bwd_worker, tasks, cs, g.nb);
     if (dweight)
         for (int b = 0; b < nblocks; b++) {
             const float *pb = parts + (size_t)b * nw;
