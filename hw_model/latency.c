@@ -327,6 +327,26 @@ static void ring_reset(sim *s, int level, const snapshot *cur) {
     if (cur) s->snap[level][cur->rec % SNAP_RING] = *cur;
 }
 
+/* Instructions per stage of iteration rec-1 of `level` (up to the start of rec). */
+static void iter_len(const sim *s, int level, int rec, int len[BQ_NSTAGES]) {
+    const int *ib = s->pr->itbase[level];
+    for (int st = 0; st < BQ_NSTAGES; st++) len[st] = ib[3 * rec + st] - ib[3 * (rec - 1) + st];
+}
+
+/* Jump m periods ahead: every time moves by m*(cur->d - prev->d) and every counter grows by m
+ * times its change from prev to cur. The caller moves its own positions, then refresh_ref. */
+static void jump_periods(sim *s, const snapshot *cur, const snapshot *prev, long m) {
+    shift_all(s, m * (cur->d - prev->d));
+    for (int c = 0; c < C_NCNT; c++) s->cnt[c] += m * (cur->cnt[c] - prev->cnt[c]);
+}
+
+/* After a jump, cur (shifted) is the reference for the following iterations. */
+static void refresh_ref(sim *s, int level, snapshot *cur, const snapshot *prev, long m) {
+    cur->d += m * (cur->d - prev->d);
+    memcpy(cur->cnt, s->cnt, sizeof cur->cnt);
+    ring_reset(s, level, cur);
+}
+
 /* Lazy program (s->gen): the state at iteration rec equals the state p iterations earlier
  * shifted by D cycles. If iterations rec-p .. rec-1, the emitted ones after them and the next k
  * not emitted yet are all identical, every further p of them take D cycles and add the counters
@@ -335,7 +355,7 @@ static int skip_lazy(sim *s, int level, int rec, snapshot *cur, const snapshot *
     const bq_program *pr = s->pr;
     const int *ib = pr->itbase[level];
     int len[BQ_NSTAGES];   /* one iteration */
-    for (int st = 0; st < BQ_NSTAGES; st++) len[st] = ib[3 * rec + st] - ib[3 * (rec - 1) + st];
+    iter_len(s, level, rec, len);
     for (int r = rec - p + 1; r < rec; r++)
         for (int st = 0; st < BQ_NSTAGES; st++)
             if (ib[3 * r + st] - ib[3 * (r - 1) + st] != len[st]) return 0;
@@ -348,9 +368,7 @@ static int skip_lazy(sim *s, int level, int rec, snapshot *cur, const snapshot *
     long m = k / p;
     if (m <= 0) return 0;
     k = m * p;
-    int64_t dt = cur->d - prev->d;
-    shift_all(s, m * dt);
-    for (int c = 0; c < C_NCNT; c++) s->cnt[c] += m * (cur->cnt[c] - prev->cnt[c]);
+    jump_periods(s, cur, prev, m);
     for (int st = 0; st < BQ_NSTAGES; st++) s->cnt[C_SK0 + st] += k * len[st];
     bq_sched_gen_skip(s->gen, level, k);
     bq_program *pw = s->gen->prog;
@@ -359,8 +377,7 @@ static int skip_lazy(sim *s, int level, int rec, snapshot *cur, const snapshot *
         for (int r = 0; r < pw->nit[0]; r++)
             if (pw->itbase[0][3 * r + BQ_STAGE_EXEC] >= ib[3 * rec + BQ_STAGE_EXEC])
                 pw->itvirt[0][r] += k * s->gen->I;
-    cur->d += m * dt;
-    memcpy(cur->cnt, s->cnt, sizeof cur->cnt);
+    refresh_ref(s, level, cur, prev, m);
     return 1;
 }
 
@@ -376,11 +393,8 @@ static int try_skip(sim *s, int level, int rec, int64_t d) {
         for (int p = 1; p < SNAP_RING; p++) {
             const snapshot *prev = ring_match(s, level, &cur, p);
             if (!prev) continue;
-            if (skip_lazy(s, level, rec, &cur, prev, p)) {
-                /* earlier snapshots predate the jump: start the history again from here */
-                ring_reset(s, level, &cur);
-                return 1;
-            }
+            /* on a jump the history restarts from cur (earlier snapshots predate it) */
+            if (skip_lazy(s, level, rec, &cur, prev, p)) return 1;
             break;   /* the smallest period did not allow a jump; a multiple of it will not */
         }
         s->snap[level][rec % SNAP_RING] = cur;
@@ -389,20 +403,15 @@ static int try_skip(sim *s, int level, int rec, int64_t d) {
     /* complete program: period 1, the span read off the instructions */
     const snapshot *prev = ring_match(s, level, &cur, 1);
     if (prev) {
-        const int *ib = s->pr->itbase[level];
         int len[BQ_NSTAGES];
-        for (int st = 0; st < BQ_NSTAGES; st++) len[st] = ib[3 * rec + st] - ib[3 * (rec - 1) + st];
+        iter_len(s, level, rec, len);
         long k = periodic_span(s, level, rec, len);
         if (k > 0) {
-            int64_t dt = d - prev->d;
-            shift_all(s, k * dt);
-            for (int c = 0; c < C_NCNT; c++) s->cnt[c] += k * (cur.cnt[c] - prev->cnt[c]);
+            jump_periods(s, &cur, prev, k);
             for (int st = 0; st < BQ_NSTAGES; st++) s->pc[st] += (int)(k * len[st]);
             /* the state at rec+k equals cur shifted; keep it as the reference for rec+k+1 */
             cur.rec = rec + (int)k;
-            cur.d = d + k * dt;
-            memcpy(cur.cnt, s->cnt, sizeof cur.cnt);
-            ring_reset(s, level, &cur);
+            refresh_ref(s, level, &cur, prev, k);
             return 1;
         }
     }
