@@ -77,6 +77,10 @@ CELLS+=("fres20 W4A4 brecq spread-only" "fres20 W2A4 brecq spread-only" "fres20 
        "fres20 W3A3 qdrop spread-only")
 
 hash_of() { cat "$@" 2>/dev/null | sha1sum | cut -c1-16; }
+# the seeds of a cell entry's 4th field: none -> 0; spread-only -> $SEEDS_SPREAD; else both
+seeds_of() {
+  case "${1:-}" in "") echo 0 ;; spread-only) echo "$SEEDS_SPREAD" ;; *) echo "0 $SEEDS_SPREAD" ;; esac
+}
 # Bump when a change of the engine invalidates finished cells (the binary itself is rebuilt too
 # often in a shared tree to be part of the key). A cell finished by an older engine stays in the
 # table, marked, until every cell of this engine is done; then it is recomputed (second pass).
@@ -136,8 +140,7 @@ if [ $STATUS = 1 ]; then
   nd=0; nr=0; ns=0; nw=0
   for c in "${CELLS[@]}"; do
     set -- $c
-    seeds=""; [ "${4:-}" != spread-only ] && seeds=0; [ -n "${4:-}" ] && seeds="$seeds $SEEDS_SPREAD"
-    for sd in $seeds; do
+    for sd in $(seeds_of "${4:-}"); do
       dir=$RESULTS_DIR/$1/$2-$3-s$sd
       if [ -f "$dir/lock" ] && ! flock -n "$dir/lock" true 2>/dev/null; then
         nr=$((nr + 1))
@@ -172,8 +175,7 @@ if [ $ONLY_RENDER = 0 ]; then
       for c in "${CELLS[@]}"; do
         set -- $c
         [ -n "$FILTER" ] && ! echo "$c" | grep -q -- "$FILTER" && continue
-        if [ "${4:-}" != spread-only ]; then run_cell "$1" "$2" "$3" 0 $pass; fi
-        if [ -n "${4:-}" ]; then for s in $SEEDS_SPREAD; do run_cell "$1" "$2" "$3" "$s" $pass; done; fi
+        for sd in $(seeds_of "${4:-}"); do run_cell "$1" "$2" "$3" "$sd" $pass; done
       done
     done
   }
