@@ -8,7 +8,8 @@
 #                      runs niced, caches finished cells, resumes killed ones). Run it in the
 #                      background: `nohup make results > build/results.log 2>&1 &`.
 #   make results-render  only re-render the docs from the finished cells.
-#   make results-status  which cells are done, running (with their last progress line), stale, waiting.
+#   make results-status  which cells are done, running (with their last progress line), stale, waiting;
+#                        the hours of work left (finished cells' median times)
 
 $(BUILD)/bench_recon: sw/bench/bench_recon.c $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)

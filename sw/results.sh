@@ -140,6 +140,9 @@ fp_top1() {   # model -> FP top-1 (cached)
 
 if [ $STATUS = 1 ]; then
   nd=0; nr=0; ns=0; nw=0
+  # for the estimate of the work left: seconds of finished cells per "model method", the cells
+  # still to run (waiting and stale) and the ETA each running cell prints
+  secs_done=""; todo=""; eta_running=0
   for c in "${CELLS[@]}"; do
     set -- $c
     for sd in $(seeds_of "${4:-}"); do
@@ -148,20 +151,47 @@ if [ $STATUS = 1 ]; then
         nr=$((nr + 1))
         last=$(tr '\r' '\n' < "$dir/quantize.log" 2>/dev/null | grep '^\[' | tail -1 | cut -c1-150)
         printf '%-7s %-6s %-10s s%s  running %s\n' "$1" "$2" "$3" "$sd" "${last#\[reconstruct\] }"
+        e=$(echo "$last" | grep -o 'ETA [0-9]*s' | grep -o '[0-9]*'); eta_running=$((eta_running + ${e:-0}))
       elif [ -f "$dir/cell.json" ]; then
         top=$(grep -o '"top1": *[0-9.]*' "$dir/cell.json" | grep -o '[0-9.]*$')
         eng=$(grep -o '"engine": *[0-9]*' "$dir/cell.json" | grep -o '[0-9]*$')
+        sec=$(grep -o '"seconds": *[0-9.]*' "$dir/cell.json" | grep -o '[0-9.]*$')
+        secs_done="$secs_done$1 $3 ${sec:-0}
+"
         if [ "${eng:-1}" -lt "$ENGINE_VERSION" ] && [ "$3" != rtn ]; then
-          ns=$((ns + 1)); st="stale (engine ${eng:-1}, redone last)"
+          ns=$((ns + 1)); st="stale (engine ${eng:-1}, redone last)"; todo="$todo$1 $3
+"
         else nd=$((nd + 1)); st=done; fi
         printf '%-7s %-6s %-10s s%s  %s, top-1 %s\n' "$1" "$2" "$3" "$sd" "$st" "$top"
       else
-        nw=$((nw + 1))
+        nw=$((nw + 1)); todo="$todo$1 $3
+"
         printf '%-7s %-6s %-10s s%s  waiting\n' "$1" "$2" "$3" "$sd"
       fi
     done
   done
   echo "results: $nd done, $nr running, $ns stale, $nw waiting (engine $ENGINE_VERSION)"
+  # Work left, in hours at RESULTS_JOBS cells side by side: each cell still to run is costed at the
+  # median time of the finished cells of the same model and method, else of the same method, else
+  # of every finished cell of a method other than RTN; running cells add their own ETA.
+  if [ $((nr + ns + nw)) -gt 0 ]; then
+    printf '%s\n--\n%s' "$secs_done" "$todo" | awk -v jobs="$RESULTS_JOBS" -v run="$eta_running" '
+      function median(list,   a, n, i, j, t) {
+        n = split(list, a, " "); if (n == 0) return -1
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      }
+      $0 == "--" { part = 2; next }
+      NF == 0 { next }
+      part != 2 { mm[$1 " " $2] = mm[$1 " " $2] " " $3; me[$2] = me[$2] " " $3
+                  if ($2 != "rtn") all = all " " $3; next }
+      { m = median(mm[$1 " " $2]); if (m < 0) m = median(me[$2]); if (m < 0) m = median(all)
+        if (m < 0) unknown++; else left += m }
+      END { if (jobs < 1) jobs = 1
+            printf "results: about %.1f h of work left at %d cell(s) side by side", (left + run) / jobs / 3600, jobs
+            if (unknown) printf " (+%d cell(s) with no finished cell to cost them by)", unknown
+            printf "\n" }'
+  fi
   exit 0
 fi
 

@@ -52,6 +52,14 @@ RESULTS_JOBS=1 run r.sh
 sed 's/^ENGINE_VERSION=\([0-9]*\)/ENGINE_VERSION=$((\1 + 1))/' r.sh > r2.sh
 grep -q 'ENGINE_VERSION=\$((' r2.sh || fail "could not bump the engine"
 rm res/fres20/W2A2-qdrop-s0/cell.json
+# the status estimate: every cell still to run costs the median of its finished peers (here
+# all 3600 s), so k cells at two side by side are k/2 hours
+sed -i 's/"seconds": [0-9.]*/"seconds": 3600/' res/*/*/cell.json
+RESULTS_JOBS=2 CALLS=$T/calls BRECQ=$T/fake MODELS_DIR=models RESULTS_DIR=res bash r2.sh --status > status.txt
+k=$(tail -2 status.txt | head -1 | awk '{print $6 + $8}')
+want=$(awk -v k="$k" 'BEGIN { printf "%.1f", k / 2 }')
+[ "$k" -gt 1 ] && tail -1 status.txt | grep -q "^results: about $want h of work left at 2 cell(s) side by side$" ||
+  fail "estimate for $k cells: $(tail -1 status.txt)"
 : > calls
 RESULTS_JOBS=1 run r2.sh
 [ "$(wc -l < calls)" -eq "$n" ] || fail "engine bump: $(wc -l < calls) calls for $n cells"
