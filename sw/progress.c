@@ -21,8 +21,20 @@ void bq_progress_start(bq_progress *p, const char *what) {
     snprintf(p->what, sizeof(p->what), "%s", what);
 }
 
+double bq_progress_eta(bq_progress *p, double now, double done, double total) {
+    if (!p->have_base) {
+        p->have_base = 1;
+        p->base_time = now;
+        p->base_done = done;
+        return -1;
+    }
+    if (done <= p->base_done || now <= p->base_time) return -1;
+    return (now - p->base_time) * (total - done) / (done - p->base_done);
+}
+
 void bq_progress_update(bq_progress *p, double done, double total, const char *fmt, ...) {
     double now = bq_now();
+    double eta = bq_progress_eta(p, now, done, total);
     if (now - p->last < p->interval && done < total) return;
     p->last = now;
     char msg[256];
@@ -30,9 +42,10 @@ void bq_progress_update(bq_progress *p, double done, double total, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    double el = now - p->t0, eta = done > 0 ? el * (total - done) / done : 0;
-    fprintf(stderr, "%s[%s] %s | %.0fs elapsed, ETA %.0fs%s", p->tty ? "\r\033[K" : "", p->what,
-            msg, el, eta, p->tty ? "" : "\n");
+    char eta_s[32] = "ETA --";
+    if (eta >= 0) snprintf(eta_s, sizeof(eta_s), "ETA %.0fs", eta);
+    fprintf(stderr, "%s[%s] %s | %.0fs elapsed, %s%s", p->tty ? "\r\033[K" : "", p->what, msg,
+            now - p->t0, eta_s, p->tty ? "" : "\n");
     fflush(stderr);
 }
 
