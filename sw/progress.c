@@ -34,9 +34,10 @@ double bq_progress_eta(bq_progress *p, double now, double done, double total) {
 
 void bq_progress_update(bq_progress *p, double done, double total, const char *fmt, ...) {
     double now = bq_now();
-    double eta = bq_progress_eta(p, now, done, total);
+    /* the first call always prints (last = 0), so it is also the one that sets the ETA's base */
     if (now - p->last < p->interval && done < total) return;
     p->last = now;
+    double eta = bq_progress_eta(p, now, done, total);
     char msg[256];
     va_list ap;
     va_start(ap, fmt);

@@ -24,7 +24,8 @@ void bq_progress_start(bq_progress *p, const char *what);
 void bq_progress_update(bq_progress *p, double done, double total, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Seconds left for the work still to do at the rate seen since the first update; < 0 while
- * that rate is unknown (the first call sets the base and returns -1). Called by _update. */
+ * that rate is unknown (the first call sets the base and returns -1). Called by _update when
+ * it prints, not per call: the base is the first printed update. */
 double bq_progress_eta(bq_progress *p, double now, double done, double total);
 void bq_progress_end(bq_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif

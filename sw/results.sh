@@ -10,7 +10,8 @@
 #
 #   sw/results.sh [--only-render] [--status] [--cells FILTER]
 #   --status: one line per cell of the list (done / running + its last progress line / stale /
-#             waiting) and the counts; reads only, safe while a run is going.
+#             waiting), the counts and an estimate of the hours of work left; reads only, safe while
+#             a run is going.
 #   env: BRECQ (binary, build/brecq), MODELS_DIR (configs/models), SEEDS_SPREAD ("1 2": extra
 #        seeds for the cells marked as seed-sensitive), RESULTS_DIR (build/results),
 #        RESULTS_JOBS (nproc): cells run at once, each on nproc/RESULTS_JOBS threads. A cell is claimed
@@ -142,7 +143,7 @@ if [ $STATUS = 1 ]; then
   nd=0; nr=0; ns=0; nw=0
   # for the estimate of the work left: seconds of finished cells per "model method", the cells
   # still to run (waiting and stale) and the ETA each running cell prints
-  secs_done=""; todo=""; eta_running=0
+  secs_done=""; todo=""; eta_running=0; nl=$'\n'
   for c in "${CELLS[@]}"; do
     set -- $c
     for sd in $(seeds_of "${4:-}"); do
@@ -156,16 +157,13 @@ if [ $STATUS = 1 ]; then
         top=$(grep -o '"top1": *[0-9.]*' "$dir/cell.json" | grep -o '[0-9.]*$')
         eng=$(grep -o '"engine": *[0-9]*' "$dir/cell.json" | grep -o '[0-9]*$')
         sec=$(grep -o '"seconds": *[0-9.]*' "$dir/cell.json" | grep -o '[0-9.]*$')
-        secs_done="$secs_done$1 $3 ${sec:-0}
-"
+        secs_done="$secs_done$1 $3 ${sec:-0}$nl"
         if [ "${eng:-1}" -lt "$ENGINE_VERSION" ] && [ "$3" != rtn ]; then
-          ns=$((ns + 1)); st="stale (engine ${eng:-1}, redone last)"; todo="$todo$1 $3
-"
+          ns=$((ns + 1)); st="stale (engine ${eng:-1}, redone last)"; todo="$todo$1 $3$nl"
         else nd=$((nd + 1)); st=done; fi
         printf '%-7s %-6s %-10s s%s  %s, top-1 %s\n' "$1" "$2" "$3" "$sd" "$st" "$top"
       else
-        nw=$((nw + 1)); todo="$todo$1 $3
-"
+        nw=$((nw + 1)); todo="$todo$1 $3$nl"
         printf '%-7s %-6s %-10s s%s  waiting\n' "$1" "$2" "$3" "$sd"
       fi
     done
