@@ -16,6 +16,7 @@
 #include <math.h>
 #ifdef __GLIBC__
 #include <malloc.h>
+#include <sys/resource.h>
 #endif
 #include <stdio.h>
 #include <stdlib.h>
@@ -1031,25 +1032,37 @@ out:
     return step;
 }
 
-/* Wall seconds spent on this run directory by earlier processes, up to their last checkpoint: a
- * text file next to the checkpoint (not inside it: state.ckpt stays a function of the seed), so
- * that a resumed run can report the time of the whole job
- * (the time of a step that was killed half-way is not counted: that work is redone here). */
-static double elapsed_load(const char *dir) {
+/* Wall seconds spent on this run directory by earlier processes, up to their last checkpoint, and
+ * the largest peak RSS (MB) of those processes: "seconds peak_rss_mb" in a text file next to the
+ * checkpoint (not inside it: state.ckpt stays a function of the seed), so that a resumed run can
+ * report the time and memory of the whole job (the time of a step that was killed half-way is not
+ * counted: that work is redone here). Files of older versions hold only the seconds: *rss_mb = -1
+ * (unknown). */
+static double elapsed_load(const char *dir, double *rss_mb) {
     char path[1024];
     snprintf(path, sizeof path, "%s/elapsed_s", dir);
+    *rss_mb = -1.0;
     FILE *f = fopen(path, "r");
     if (!f) return 0.0;
-    double s = 0.0;
-    if (fscanf(f, "%lf", &s) != 1 || !(s >= 0.0)) s = 0.0;
+    double s = 0.0, r = -1.0;
+    int got = fscanf(f, "%lf %lf", &s, &r);
+    if (got < 1 || !(s >= 0.0)) s = 0.0;
+    if (got == 2 && r >= 0.0) *rss_mb = r;
     fclose(f);
     return s;
 }
 
-static int elapsed_save(const char *dir, double seconds, char *err, size_t errlen) {
-    char path[1024], text[64];
+/* Peak RSS of this process so far, MB. */
+static double self_peak_rss_mb(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return 0.0;
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static int elapsed_save(const char *dir, double seconds, double rss_mb, char *err, size_t errlen) {
+    char path[1024], text[96];
     snprintf(path, sizeof path, "%s/elapsed_s", dir);
-    int n = snprintf(text, sizeof text, "%.3f\n", seconds);
+    int n = snprintf(text, sizeof text, "%.3f %.1f\n", seconds, rss_mb);
     return bq_write_file_atomic(path, text, (size_t)n, err, errlen);
 }
 
@@ -1099,6 +1112,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
                       bq_recon_stats *stats, char *err, size_t errlen) {
     double t_start = bq_now();
     double prior_seconds = 0.0;   /* earlier runs of run_dir (elapsed_load) */
+    double prior_rss_mb = 0.0;    /* their largest peak RSS; -1 = unknown (an older elapsed_s) */
     if (stats) memset(stats, 0, sizeof(*stats));
     if (validate(q, r, train, err, errlen)) return -1;
     if (fp && (fp->in_c != q->model.in_c || fp->num_classes != q->model.num_classes)) {
@@ -1162,7 +1176,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
         int st = ckpt_load(run_dir, key, q);
         if (st >= 0) {
             first_step = st + 1;
-            prior_seconds = elapsed_load(run_dir);
+            prior_seconds = elapsed_load(run_dir, &prior_rss_mb);
             for (int k = 0; k < first_step && k < ns; k++) {
                 if (steps[k].unit == STEP_ACTINIT) continue;
                 int s = steps[k].stage;
@@ -1188,7 +1202,8 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
         }
         if (run_dir && r->checkpoint &&
             (ckpt_save(run_dir, key, k, q, err, errlen) ||
-             elapsed_save(run_dir, prior_seconds + bq_now() - t_start, err, errlen)))
+             elapsed_save(run_dir, prior_seconds + bq_now() - t_start,
+                          fmax(prior_rss_mb, self_peak_rss_mb()), err, errlen)))
             goto out;
     }
     bq_progress_end(&X.prog, "%s: %d steps done", bq_method_name(r->method), ns);
@@ -1200,6 +1215,7 @@ out:
     if (stats) {
         stats->seconds = bq_now() - t_start;
         stats->prior_seconds = prior_seconds;
+        stats->prior_rss_mb = prior_rss_mb;
     }
     return rc;
 }

@@ -7,7 +7,7 @@
 #   make results       docs/results.md + docs/results.json: every cell of the accuracy table (hours;
 #                      runs niced, caches finished cells, resumes killed ones). Run it in the
 #                      background: `nohup make results > build/results.log 2>&1 &`.
-#   make results-render  only re-render the docs from the finished cells.
+#   make results-render  only re-render the docs from the finished cells (+ the paired McNemar tests).
 #   make results-status  which cells are done, running (with their last progress line), stale, waiting;
 #                        the hours of work left (finished cells' median times)
 
@@ -28,7 +28,7 @@ results: $(BUILD)/brecq
 	@mkdir -p $(RESULTS_DIR)
 	cp sw/results.sh $(RESULTS_DIR)/results.sh.run
 	nice -n 10 bash $(RESULTS_DIR)/results.sh.run
-results-render:
+results-render: $(BUILD)/brecq
 	bash sw/results.sh --only-render
 results-status:
 	@bash sw/results.sh --status

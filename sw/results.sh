@@ -109,7 +109,7 @@ run_cell() (   # model setting method seed pass
                                   { [ "$pass" = 1 ] && [ "$method" != rtn ]; }; }; then
     rm -f "$dir/recipe.yaml.new"; return 0
   fi
-  if [ "$(cat "$dir/key" 2>/dev/null)" != "$key" ]; then rm -rf "$dir/run" "$dir/cell.json"; fi
+  if [ "$(cat "$dir/key" 2>/dev/null)" != "$key" ]; then rm -rf "$dir/run" "$dir/cell.json" "$dir/test.preds"; fi
   mv "$dir/recipe.yaml.new" "$dir/recipe.yaml"
   echo "$key" > "$dir/key"
   echo "results: $model $setting $(label_of "$method") seed $seed" >&2
@@ -117,7 +117,8 @@ run_cell() (   # model setting method seed pass
         --report "$dir/quant.json" --run-dir "$dir/run" 2> "$dir/quantize.log"; then
     echo "results: quantize failed, see $dir/quantize.log" >&2; tail -3 "$dir/quantize.log" >&2; return 1
   fi
-  if ! "$BRECQ" eval --model "$mfile" --quant "$dir/q.bqq" --report "$dir/eval.json" > "$dir/eval.log" 2>&1; then
+  if ! "$BRECQ" eval --model "$mfile" --quant "$dir/q.bqq" --report "$dir/eval.json" \
+        --preds "$dir/test.preds" > "$dir/eval.log" 2>&1; then
     echo "results: eval failed, see $dir/eval.log" >&2; return 1
   fi
   local top1 secs rss
@@ -134,8 +135,9 @@ fp_top1() {   # model -> FP top-1 (cached)
   [ -f "$mfile" ] || return 0
   mkdir -p "$RESULTS_DIR/$1"
   local key; key=$(hash_of "$mfile")
-  if [ ! -f "$f" ] || [ "$(cat "$f.key" 2>/dev/null)" != "$key" ]; then
-    "$BRECQ" eval --model "$mfile" --report "$f" > /dev/null 2>&1 && echo "$key" > "$f.key"
+  if [ ! -f "$f" ] || [ ! -f "${f%.json}.preds" ] || [ "$(cat "$f.key" 2>/dev/null)" != "$key" ]; then
+    "$BRECQ" eval --model "$mfile" --report "$f" --preds "${f%.json}.preds" > /dev/null 2>&1 &&
+      echo "$key" > "$f.key"
   fi
 }
 
@@ -231,6 +233,48 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
   echo "]"
 } > docs/results.json.tmp && mv docs/results.json.tmp docs/results.json
 
+# ---- paired comparisons: McNemar's test on the per-image predictions of two seed-0 cells ----
+# Two methods' top-1 on the same 10k images can differ by less than one binomial standard error and
+# still differ for real (or by more and not): the paired test counts only the images on which
+# exactly one of the two is right (brecq compare, sw/mcnemar.h). Cells finished before
+# `brecq eval --preds` existed get their predictions now, from their q.bqq.
+for f in $cells; do
+  d=$(dirname "$f"); m=$(basename "$(dirname "$d")")
+  if [ ! -f "$d/test.preds" ] && [ -f "$d/q.bqq" ]; then
+    BQ_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$BRECQ" eval --model "$MODELS_DIR/$m.bqm" --quant "$d/q.bqq" \
+      --preds "$d/test.preds" > /dev/null 2>&1 || echo "results: could not write $d/test.preds" >&2
+  fi
+done
+# A:B = "does A beat B": each pair isolates one ingredient of the method
+PAIRS="brecq:rtn qdrop:brecq brecq:brecq_mse brecq_mse:adaround brecq:brecq_ref"
+paired_json=""; paired_md=""
+jnum() { grep -o "\"$1\": *[0-9.e+-]*" "$2" | head -1 | sed 's/.*: *//'; }
+for model in fres20 mbv2t; do
+  for setting in W4A32 W2A32 W4A4 W3A3 W2A4 W2A2; do
+    for pr in $PAIRS; do
+      a=${pr%%:*}; b=${pr##*:}
+      da=$RESULTS_DIR/$model/$setting-$a-s0; db=$RESULTS_DIR/$model/$setting-$b-s0
+      [ -f "$da/cell.json" ] && [ -f "$db/cell.json" ] && [ -f "$da/test.preds" ] && [ -f "$db/test.preds" ] || continue
+      cmp=$RESULTS_DIR/$model/compare.json
+      if ! "$BRECQ" compare --a "$da/test.preds" --b "$db/test.preds" --report "$cmp" > /dev/null 2>&1; then
+        echo "results: brecq compare failed on $da and $db" >&2; continue
+      fi
+      n=$(jnum images "$cmp"); ca=$(jnum a_correct "$cmp"); cb=$(jnum b_correct "$cmp")
+      oa=$(jnum only_a "$cmp"); ob=$(jnum only_b "$cmp"); pv=$(jnum p_value "$cmp"); rm -f "$cmp"
+      old=""; for d in "$da" "$db"; do
+        e=$(jnum engine "$d/cell.json"); [ "${e:-1}" -lt "$ENGINE_VERSION" ] && old=" †"; done
+      [ -n "$paired_json" ] && paired_json="$paired_json,"$'\n'
+      paired_json="$paired_json  {\"model\": \"$model\", \"setting\": \"$setting\", \"a\": \"$(label_of "$a")\", \"b\": \"$(label_of "$b")\", \"images\": $n, \"a_correct\": $ca, \"b_correct\": $cb, \"only_a\": $oa, \"only_b\": $ob, \"p_value\": $pv}"
+      paired_md="$paired_md$(awk -v m="$model" -v s="$setting" -v a="$(label_of "$a")" -v b="$(label_of "$b")" \
+        -v n="$n" -v ca="$ca" -v cb="$cb" -v oa="$oa" -v ob="$ob" -v p="$pv" -v old="$old" 'BEGIN {
+          ps = p < 1e-300 ? "< 1e-300" : sprintf("%.2g", p)   # erfc underflows: p is 0 in double
+          printf "| %s | %s | %s vs %s%s | %+.2f | %d / %d | %s%s%s |\n", m, s, a, b, old,
+                 100 * (ca - cb) / n, oa, ob, p < 0.05 ? "**" : "", ps, p < 0.05 ? "**" : "" }')"$'\n'
+    done
+  done
+done
+printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/results_paired.json.tmp docs/results_paired.json
+
 {
   echo "# Results: top-1 on the 10k Fashion-MNIST test set"
   echo
@@ -252,7 +296,15 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
     if [ -n "$fp" ]; then fps=$(awk -v p="$fp" 'BEGIN { printf "%.2f %%", p * 100 }'); else fps="not measured"; fi
     echo "## $model (FP top-1: $fps)"
     echo
-    cat $RESULTS_DIR/$model/*/cell.json 2>/dev/null | awk -v fp="${fp:-0}" -v ev="$ENGINE_VERSION" '
+    # a cell resumed after a kill, by a binary that did not yet carry the earlier processes' peak
+    # RSS over (quant.json without "peak_rss_complete": true), knows only its last process's
+    for f in $RESULTS_DIR/$model/*/cell.json; do
+      [ -f "$f" ] || continue
+      q=$(dirname "$f")/quant.json; line=$(tr -d '\n' < "$f")
+      if [ "$(jnum seconds_prior_runs "$q")" != "" ] && [ "$(jnum seconds_prior_runs "$q")" != 0.000 ] &&
+         ! grep -q '"peak_rss_complete": *true' "$q"; then line="${line%\}}, \"rss_partial\": 1}"; fi
+      echo "$line"
+    done | awk -v fp="${fp:-0}" -v ev="$ENGINE_VERSION" '
       function val(k,   r) { if (match($0, "\"" k "\": *\"?[^,\"}]*")) { r = substr($0, RSTART, RLENGTH); sub(/^[^:]*: *"?/, "", r); return r } return "" }
       {
         s = val("setting"); m = val("method"); sd = val("seed"); t = val("top1") + 0
@@ -260,7 +312,7 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
         if (!(s in sset)) { sset[s] = 1; sorder[++ns] = s }
         if (!(m in mset)) { mset[m] = 1; morder[++nm] = m }
         n[key]++; if (n[key] == 1 || t < mn[key]) mn[key] = t; if (n[key] == 1 || t > mx[key]) mx[key] = t
-        if (sd == 0) { top[key] = t; secs[key] = val("seconds"); rss[key] = val("peak_rss_mb"); thr[key] = val("threads"); eng[key] = val("engine") + 0 }
+        if (sd == 0) { top[key] = t; secs[key] = val("seconds"); rss[key] = val("peak_rss_mb"); rp[key] = val("rss_partial"); thr[key] = val("threads"); eng[key] = val("engine") + 0 }
       }
       END {
         split("W4A32 W2A32 W4A4 W3A3 W2A4 W2A2", want, " ")
@@ -279,7 +331,7 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
             cell = sprintf("%.2f ± %.2f%s", p * 100, se, (eng[key] < ev) ? " †" : "")
             if (fp > 0) cell = cell sprintf(" (%+.2f)", (p - fp) * 100)
             if (n[key] > 1) cell = cell sprintf(" [%.2f–%.2f, n=%d]", mn[key] * 100, mx[key] * 100, n[key])
-            cell = cell sprintf("<br>%.0f s%s, %.0f MB", secs[key], thr[key] == "1" ? " (1 thr)" : "", rss[key])
+            cell = cell sprintf("<br>%.0f s%s, %.0f MB%s", secs[key], thr[key] == "1" ? " (1 thr)" : "", rss[key], rp[key] == "1" ? " ‡" : "")
             line = line " " cell " |"
           }
           print line
@@ -290,6 +342,25 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
   echo "Numbers in parentheses: difference to FP in percentage points. † = made by an earlier engine"
   echo "(1: convolution dW summed per thread, so its bytes depended on the thread count; the current"
   echo "engine sums per fixed block of images). Such a cell is recomputed after all others; the change"
-  echo "is in float rounding of the gradient only."
+  echo "is in float rounding of the gradient only. ‡ = resumed after a kill by a binary that did not yet"
+  echo "record the killed processes' memory: the peak RSS of the last process only, a lower bound (since"
+  echo "2026-11-27 run/elapsed_s carries the largest peak RSS over, and quant.json says \"peak_rss_complete\")."
+  if [ -n "$paired_md" ]; then
+    echo
+    echo "## Paired comparisons (McNemar's test, seed 0)"
+    echo
+    echo "Which differences between two methods on the same setting are real: McNemar's test on the"
+    echo "per-image predictions of the two cells (\`brecq compare\`, sw/mcnemar.h; exact binomial when fewer"
+    echo "than 25 images are discordant). \"A only / B only\" = test images only A / only B classifies"
+    echo "correctly; p = two-sided p-value, **bold** below 0.05. Each row isolates one ingredient: RTN ->"
+    echo "BRECQ-Fisher (reconstruction), BRECQ-Fisher -> BRECQ+QDrop (the joint stage with dropped"
+    echo "activation quantization), BRECQ-MSE -> BRECQ-Fisher (the Fisher weighting), AdaRound-layer ->"
+    echo "BRECQ-MSE (block instead of layer), |g|+1 -> normalized Fisher. Machine-readable:"
+    echo "docs/results_paired.json. † = a cell of an earlier engine."
+    echo
+    echo "| model | setting | A vs B | A − B (pt) | A only / B only | p |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s' "$paired_md"
+  fi
 } > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
-echo "results: wrote docs/results.json ($(echo $cells | wc -w) cells) and docs/results.md" >&2
+echo "results: wrote docs/results.json ($(echo $cells | wc -w) cells), docs/results_paired.json and docs/results.md" >&2

@@ -9,6 +9,7 @@
 
 int bq_cmd_train(int argc, char **argv);
 int bq_cmd_eval(int argc, char **argv);
+int bq_cmd_compare(int argc, char **argv);
 int bq_cmd_info(int argc, char **argv);
 int bq_cmd_quantize(int argc, char **argv);
 int bq_cmd_export(int argc, char **argv);
@@ -25,6 +26,7 @@ typedef struct {
 static const command COMMANDS[] = {
     {"train", bq_cmd_train, "train a built-in architecture on Fashion-MNIST"},
     {"eval", bq_cmd_eval, "top-1 of a model on the 10k Fashion-MNIST test set"},
+    {"compare", bq_cmd_compare, "McNemar's paired test of two models' test-set predictions"},
     {"info", bq_cmd_info, "print a model's layers, blocks and parameter count"},
     {"quantize", bq_cmd_quantize, "quantize a model with a recipe (rtn, brecq, ...) into a .bqq"},
     {"export", bq_cmd_export, "write (or --check) the accelerator package of a quantized model"},

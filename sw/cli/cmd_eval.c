@@ -110,8 +110,20 @@ static int write_dump(const char *path, const bq_qmodel *q, int node, const int3
     return rc;
 }
 
+/* Per-image predictions for paired comparisons (`brecq compare`, McNemar): te->n int32
+ * little-endian class indices in test-set order, no header (docs/formats.md). */
+static int write_preds(const char *path, const int32_t *preds, int n) {
+    char err[512];
+    if (bq_write_file_atomic(path, preds, sizeof(int32_t) * (size_t)n, err, sizeof(err))) {
+        bq_cli_error("eval", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int use_int,
-                      const char *dump_layer, const char *dump_out, int dump_n, const char *report) {
+                      const char *dump_layer, const char *dump_out, int dump_n, const char *report,
+                      const char *preds_path) {
     char err[512];
     bq_qmodel q;
     if (bq_qmodel_load(&q, qpath, err, sizeof(err))) { bq_cli_error("eval", "%s", err); return 1; }
@@ -147,10 +159,11 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
     ie.q = &q;
     float *x = malloc(sizeof(float) * (size_t)B * te->c * te->h * te->w);
     int *idx = malloc(sizeof(int) * B), *y = malloc(sizeof(int) * B), *pi = malloc(sizeof(int) * B);
-    int32_t *dump = NULL;
+    int32_t *dump = NULL, *preds = NULL;
     size_t dump_per = dump_node >= 0 ? bq_node_size(&q.model.nodes[dump_node]) : 0;
     int have_fq = 0, have_ex = 0, have_net = 0;
     if (!x || !idx || !y || !pi) goto oom;
+    if (preds_path && !(preds = malloc(sizeof(int32_t) * (size_t)te->n))) goto oom;
     if (dump_node >= 0 && !(dump = malloc(sizeof(int32_t) * dump_per * (size_t)dump_n))) goto oom;
     if (bq_fq_init(&ie.fq, &q, B, 0)) goto oom;
     have_fq = 1;
@@ -189,6 +202,7 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
         for (int i = 0; i < nb; i++) {
             int pf = argmax(ie.ex.act[out_node] + (size_t)i * ncls, ncls);
             corr_fq += pf == y[i];
+            if (preds) preds[s + i] = pf;
             if (use_int) { corr_int += pi[i] == y[i]; agree += pi[i] == pf; }
         }
         for (int i = 0; i < nb && dump_node >= 0 && s + i < dump_n; i++) {
@@ -241,6 +255,7 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
         printf("dumped %s codes of %d images (%s path) to %s\n", q.model.nodes[dump_node].name,
                dump_n, use_int ? "integer" : "fake-quant", dump_out);
     }
+    if (preds && write_preds(preds_path, preds, te->n)) goto out;
     rc = 0;
     if (report) {
         bq_buf b = {0};
@@ -278,7 +293,7 @@ out:
     if (have_ex) bq_exec_free(&ie.ex);
     if (have_fq) bq_fq_free(&ie.fq);
     free(ie.st); free(ie.lst); free(ie.tmp);
-    free(x); free(idx); free(y); free(pi); free(dump);
+    free(x); free(idx); free(y); free(pi); free(dump); free(preds);
     bq_qmodel_free(&q);
     return rc;
 }
@@ -286,6 +301,7 @@ out:
 int bq_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *report = NULL, *threads = NULL, *data = NULL, *quant = NULL;
     const char *use_int = NULL, *dump_layer = NULL, *dump_out = NULL, *dump_n = NULL, *limit = NULL;
+    const char *preds_path = NULL;
     bq_cli_opt opts[] = {
         {"model", 1, &model, "model file (.bqm or .onnx); with --quant: checked against its source"},
         {"quant", 1, &quant, "quantized model (.bqq): evaluate the fake-quant network"},
@@ -295,13 +311,14 @@ int bq_cmd_eval(int argc, char **argv) {
         {"dump-n", 1, &dump_n, "images to dump (default 16)"},
         {"limit", 1, &limit, "with --quant: only the first N test images (smoke tests; not a result)"},
         {"report", 1, &report, "write a JSON report {top1, images, correct, ...}"},
+        {"preds", 1, &preds_path, "write per-image predictions (int32 per test image) for `brecq compare`"},
         {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
         {"data", 1, &data, "Fashion-MNIST directory"},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
-                          "usage: brecq eval --model FILE [--report R.json]\n"
+                          "usage: brecq eval --model FILE [--report R.json] [--preds P]\n"
                           "       brecq eval [--model FILE] --quant Q.bqq [--int] "
-                          "[--dump-layer NAME --dump-out F [--dump-n N]] [--report R.json]");
+                          "[--dump-layer NAME --dump-out F [--dump-n N]] [--report R.json] [--preds P]");
     if (rc) return rc == 1 ? 0 : 2;
     if (!model && !quant) { bq_cli_error("eval", "--model or --quant is required; see --help"); return 2; }
     if ((use_int || dump_layer) && !quant) {
@@ -323,17 +340,30 @@ int bq_cmd_eval(int argc, char **argv) {
         if (limit && bq_cli_int("eval", "limit", limit, 1, te.n, &lim)) { bq_dataset_free(&te); return 2; }
         int full_n = te.n;
         if (lim) te.n = (int)lim;
-        rc = eval_quant(quant, model, &te, use_int != NULL, dump_layer, dump_out, (int)ndump, report);
+        rc = eval_quant(quant, model, &te, use_int != NULL, dump_layer, dump_out, (int)ndump, report,
+                        preds_path);
         te.n = full_n;
         bq_dataset_free(&te);
         return rc;
     }
     bq_model m;
     if (bq_cli_load_model("eval", model, &m)) { bq_dataset_free(&te); return 1; }
-    double top1 = bq_evaluate(&m, &te, 256, NULL);
+    int *ipreds = preds_path ? malloc(sizeof(int) * (size_t)te.n) : NULL;
+    int32_t *preds = preds_path ? malloc(sizeof(int32_t) * (size_t)te.n) : NULL;
+    if (preds_path && (!ipreds || !preds)) {
+        bq_cli_error("eval", "out of memory");
+        free(ipreds); free(preds); bq_dataset_free(&te); bq_model_free(&m);
+        return 1;
+    }
+    double top1 = bq_evaluate(&m, &te, 256, ipreds);
     long correct = (long)(top1 * te.n + 0.5);
     printf("%s: top-1 %.4f (%ld/%d test images)\n", model, top1, correct, te.n);
     rc = 0;
+    if (preds) {
+        for (int i = 0; i < te.n; i++) preds[i] = ipreds[i];
+        if (write_preds(preds_path, preds, te.n)) rc = 1;
+    }
+    free(ipreds); free(preds);
     if (report) {
         bq_buf b = {0};
         bq_buf_printf(&b, "{\"model\": \"%s\", \"top1\": %.6f, \"correct\": %ld, \"images\": %d}\n",

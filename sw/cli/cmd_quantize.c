@@ -112,7 +112,9 @@ int bq_cmd_quantize(int argc, char **argv) {
     double secs = bq_now() - t0 + rstats.prior_seconds;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    /* a resumed job's memory is the largest of all its processes' (earlier ones: elapsed_s) */
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
+    if (rstats.prior_rss_mb > rss_mb) rss_mb = rstats.prior_rss_mb;
     fprintf(stderr, "quantize: %s W%dA%d%s -> %s (%.1f s, peak RSS %.0f MB)\n", q.method, r.wbits,
             r.abits, r.first_last_8bit ? " first/last 8-bit" : "", out, secs, rss_mb);
     rc = 0;
@@ -121,11 +123,12 @@ int bq_cmd_quantize(int argc, char **argv) {
         bq_buf_printf(&b, "{\"model\": \"%s\", \"recipe\": \"%s\", \"bits\": %s%s%s, \"out\": \"%s\", "
                       "\"method\": \"%s\", \"wbits\": %d, \"abits\": %d, \"first_last_8bit\": %s, "
                       "\"source_hash\": \"%016llx\", \"qmodel_hash\": \"%016llx\", "
-                      "\"seconds\": %.3f, \"seconds_prior_runs\": %.3f, \"peak_rss_mb\": %.1f}\n",
+                      "\"seconds\": %.3f, \"seconds_prior_runs\": %.3f, \"peak_rss_mb\": %.1f, "
+                      "\"peak_rss_complete\": %s}\n",
                       model, recipe, bits ? "\"" : "", bits ? bits : "null", bits ? "\"" : "", out,
                       q.method, r.wbits, r.abits, r.first_last_8bit ? "true" : "false",
                       (unsigned long long)q.src_hash, (unsigned long long)bq_qmodel_hash(&q), secs,
-                      rstats.prior_seconds, rss_mb);
+                      rstats.prior_seconds, rss_mb, rstats.prior_rss_mb < 0 ? "false" : "true");
         if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
             bq_cli_error("quantize", "%s", b.oom ? "out of memory" : err);
             rc = 1;

@@ -35,6 +35,18 @@ expect bad-threads "--threads '0' is not an integer in [1, 256]" "$B" eval --mod
 expect unknown-option "unknown option '--frobnicate'" "$B" eval --model "$T/m.bqm" --frobnicate
 expect missing-value "--model needs a value" "$B" eval --model
 expect unknown-command "unknown command 'trian'" "$B" trian
+# predictions for McNemar: a model against itself has no discordant image (p = 1); a file of the
+# wrong size or with an impossible class is refused, naming the file and the fix
+if "$B" eval --model "$T/m.bqm" --preds "$T/a.preds" > /dev/null 2>&1 && [ "$(stat -c %s "$T/a.preds")" -eq 40000 ] &&
+   "$B" compare --a "$T/a.preds" --b "$T/a.preds" --report "$T/c.json" > /dev/null 2>&1 &&
+   grep -q '"only_a": 0, "only_b": 0, "p_value": 1,' "$T/c.json"; then pass=$((pass+1))
+else fail=$((fail+1)); echo "FAIL eval --preds / compare on one model: $(cat "$T/c.json" 2>/dev/null)"; fi
+head -c 39996 "$T/a.preds" > "$T/short.preds"
+cp "$T/a.preds" "$T/bad.preds"; printf '\x2a' | dd of="$T/bad.preds" bs=1 seek=40 conv=notrunc 2>/dev/null
+expect short-preds "short.preds: 39996 bytes, expected 40000" "$B" compare --a "$T/a.preds" --b "$T/short.preds" --report "$T/x.json"
+expect bad-class "bad.preds: image 10: class 42 is outside 0..9" "$B" compare --a "$T/bad.preds" --b "$T/a.preds" --report "$T/x.json"
+expect compare-needs-b "--a and --b are required" "$B" compare --a "$T/a.preds"
+[ -e "$T/x.json" ] && { echo "FAIL a compare report was written for bad input"; fail=$((fail+1)); }
 [ -e "$T/x.bqm" ] && { echo "FAIL an output file was left behind"; fail=$((fail+1)); }
 ls "$T" | grep -q '\.tmp\.' && { echo "FAIL a temporary file was left behind"; fail=$((fail+1)); }
 echo "cli: $pass passed, $fail failed"

@@ -13,15 +13,21 @@ mkdir -p "$T/models" "$T/docs"
 touch "$T/models/fres20.bqm" "$T/models/mbv2t.bqm"
 cat > "$T/fake" <<'FAKE'
 #!/bin/bash
-# stand-in brecq: quantize logs its cell and thread count, eval reports a top-1
+# stand-in brecq: quantize logs its cell and thread count, eval reports a top-1 (and logs the
+# predictions it writes), compare reports a fixed McNemar result
 cmd=$1; shift
 while [ $# -gt 0 ]; do case $1 in --report) rep=$2; shift ;; --out) out=$2; shift ;;
-                                  --recipe) rec=$2; shift ;; esac; shift; done
+                                  --recipe) rec=$2; shift ;; --preds) preds=$2; shift ;; esac; shift; done
 if [ "$cmd" = quantize ]; then
   echo "$(dirname "$rec") $BQ_NUM_THREADS" >> "$CALLS"
   sleep 0.05
   echo '{"seconds": 1.5, "peak_rss_mb": 10}' > "$rep"; : > "$out"
-elif [ -n "${rep:-}" ]; then echo '{"top1": 0.9}' > "$rep"; fi
+elif [ "$cmd" = compare ]; then
+  echo '{"images": 10000, "a_correct": 9300, "b_correct": 9200, "only_a": 150, "only_b": 50, "p_value": 1e-12}' > "$rep"
+else
+  [ -n "${rep:-}" ] && echo '{"top1": 0.9}' > "$rep"
+  if [ -n "${preds:-}" ]; then : > "$preds"; echo "$preds" >> "$CALLS.preds"; fi
+fi
 FAKE
 chmod +x "$T/fake"
 cd "$T"
@@ -41,6 +47,25 @@ grep -q '"engine"' docs/results.json || fail "results.json without engine field"
 RESULTS_JOBS=2 CALLS=$T/calls BRECQ=$T/fake MODELS_DIR=models RESULTS_DIR=res bash r.sh --status > status.txt
 tail -1 status.txt | grep -q "^results: $n done, 0 running, 0 stale, 0 waiting" ||
   fail "status: $(tail -1 status.txt)"
+
+# the paired comparisons: every pair of seed-0 cells of the list (fres20: RTN and QDrop vs
+# BRECQ-Fisher at 6 settings, the ablation pairs at 2, |g|+1 at 1; mbv2t: 3 + 3), rendered
+grep -q '^| fres20 | W4A4 | BRECQ-Fisher vs RTN | +1.00 | 150 / 50 | \*\*1e-12\*\* |$' docs/results.md ||
+  fail "paired row: $(grep '^| fres20 | W4A4' docs/results.md)"
+np=$(grep -c '"p_value"' docs/results_paired.json)
+[ "$np" -eq 23 ] || fail "$np paired comparisons in results_paired.json, want 23"
+[ "$(grep -c '^| mbv2t | W2A2 | ' docs/results.md)" -eq 2 ] || fail "mbv2t W2A2 pairs missing"
+# a cell finished without predictions gets them at the next render, the others are kept
+rm res/fres20/W3A3-qdrop-s0/test.preds; : > calls.preds
+RESULTS_JOBS=1 run r.sh --only-render
+[ "$(cat calls.preds)" = res/fres20/W3A3-qdrop-s0/test.preds ] || fail "backfilled: $(cat calls.preds)"
+
+# a resumed cell whose quant.json does not say its peak RSS covers the killed runs is marked
+echo '{"seconds": 9.5, "seconds_prior_runs": 8.0, "peak_rss_mb": 10}' > res/mbv2t/W4A4-brecq-s0/quant.json
+echo '{"seconds": 9.5, "seconds_prior_runs": 8.0, "peak_rss_mb": 10, "peak_rss_complete": true}' > res/mbv2t/W2A4-brecq-s0/quant.json
+RESULTS_JOBS=1 run r.sh --only-render
+[ "$(grep -c ' MB ‡ ' docs/results.md)" -eq 1 ] && grep '^| W4A4 ' docs/results.md | tail -1 | grep -q ' MB ‡ ' ||
+  fail "partial-RSS mark: $(grep ' MB ‡ ' docs/results.md)"
 
 # 2. a second run does nothing; a cell without cell.json is redone
 : > calls

@@ -11,6 +11,7 @@
  */
 #include "testutil.h"
 
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -280,6 +281,9 @@ static void resume_case(const char *recipe, int kill_after) {
     assert_true(st_killed.prior_seconds == 0.0);
     assert_true(st2.prior_seconds > 0.0);
     assert_true(st2.prior_seconds <= st_killed.seconds + 1e-6);
+    /* ... and the peak RSS of the killed run (this test runs them in one process, so at most ours) */
+    assert_true(st1.prior_rss_mb == 0.0);
+    assert_true(st2.prior_rss_mb > 0.0);
     assert_int_equal(n0, n1);
     assert_int_equal(n1, n2);
     assert_memory_equal(s0, s1, n0);
@@ -295,6 +299,29 @@ static void test_resume_identical_brecq(void **st) {
     /* W3A3 brecq: stage A (3 units), activation init, stage B; killed inside stage B */
     resume_case("method: brecq\nwbits: 3\nabits: 3\ncalib: 64\nbatch: 8\niters: 30\n"
                 "act_iters: 20\n", 4);
+}
+
+/* A run directory written before the peak RSS was recorded (elapsed_s holds only the seconds):
+ * the resume takes the seconds and reports the earlier runs' memory as unknown (-1), not as 0. */
+static void test_resume_old_elapsed_file(void **st) {
+    (void)st;
+    const char *recipe = "method: brecq\nwbits: 3\nabits: 3\ncalib: 64\nbatch: 8\niters: 30\n"
+                         "act_iters: 20\n";
+    char dir[64], path[96];
+    snprintf(dir, sizeof dir, "/tmp/bq_test_recon_%d_old", (int)getpid());
+    snprintf(path, sizeof path, "%s/elapsed_s", dir);
+    bq_recon_stats killed = {0}, resumed = {0};
+    run_to_state(recipe, dir, 2, 1, NULL, NULL, &killed);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("12.500\n", f);
+    fclose(f);
+    run_to_state(recipe, dir, 0, 0, NULL, NULL, &resumed);
+    assert_true(fabs(resumed.prior_seconds - 12.5) < 1e-9);
+    assert_true(resumed.prior_rss_mb == -1.0);
+    char cmd[120];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_resume_identical_qdrop(void **st) {
@@ -340,6 +367,7 @@ int main(void) {
         cmocka_unit_test(test_beats_rtn_fisher),
         cmocka_unit_test(test_resume_identical_brecq),
         cmocka_unit_test(test_resume_identical_qdrop),
+        cmocka_unit_test(test_resume_old_elapsed_file),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
