@@ -1033,22 +1033,27 @@ out:
 }
 
 /* Wall seconds spent on this run directory by earlier processes, up to their last checkpoint, and
- * the largest peak RSS (MB) of those processes: "seconds peak_rss_mb" in a text file next to the
- * checkpoint (not inside it: state.ckpt stays a function of the seed), so that a resumed run can
- * report the time and memory of the whole job (the time of a step that was killed half-way is not
- * counted: that work is redone here). Files of older versions hold only the seconds: *rss_mb = -1
- * (unknown). */
-static double elapsed_load(const char *dir, double *rss_mb) {
+ * the largest peak RSS (MB) of those processes: "seconds peak_rss_mb rss_unknown" in a text file
+ * next to the checkpoint (not inside it: state.ckpt stays a function of the seed), so that a resumed
+ * run can report the time and memory of the whole job (the time of a step that was killed half-way
+ * is not counted: that work is redone here). rss_unknown = 1 once any process of the job ran before
+ * the RSS was recorded (files of that version hold only the seconds), so the peak is a lower bound;
+ * the flag is carried through later resumes. */
+static double elapsed_load(const char *dir, double *rss_mb, int *rss_unknown) {
     char path[1024];
     snprintf(path, sizeof path, "%s/elapsed_s", dir);
-    *rss_mb = -1.0;
+    *rss_mb = 0.0;
+    *rss_unknown = 0;
     FILE *f = fopen(path, "r");
     if (!f) return 0.0;
-    double s = 0.0, r = -1.0;
-    int got = fscanf(f, "%lf %lf", &s, &r);
-    if (got < 1 || !(s >= 0.0)) s = 0.0;
-    if (got == 2 && r >= 0.0) *rss_mb = r;
+    double s = 0.0, r = 0.0;
+    int u = 0;
+    int got = fscanf(f, "%lf %lf %d", &s, &r, &u);
     fclose(f);
+    if (got < 1 || !(s >= 0.0)) return 0.0;
+    if (got < 2 || !(r >= 0.0)) { *rss_unknown = 1; return s; }
+    *rss_mb = r;
+    *rss_unknown = got == 3 && u != 0;
     return s;
 }
 
@@ -1059,10 +1064,11 @@ static double self_peak_rss_mb(void) {
     return (double)ru.ru_maxrss / 1024.0;
 }
 
-static int elapsed_save(const char *dir, double seconds, double rss_mb, char *err, size_t errlen) {
+static int elapsed_save(const char *dir, double seconds, double rss_mb, int rss_unknown, char *err,
+                        size_t errlen) {
     char path[1024], text[96];
     snprintf(path, sizeof path, "%s/elapsed_s", dir);
-    int n = snprintf(text, sizeof text, "%.3f %.1f\n", seconds, rss_mb);
+    int n = snprintf(text, sizeof text, "%.3f %.1f %d\n", seconds, rss_mb, rss_unknown);
     return bq_write_file_atomic(path, text, (size_t)n, err, errlen);
 }
 
@@ -1112,7 +1118,8 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
                       bq_recon_stats *stats, char *err, size_t errlen) {
     double t_start = bq_now();
     double prior_seconds = 0.0;   /* earlier runs of run_dir (elapsed_load) */
-    double prior_rss_mb = 0.0;    /* their largest peak RSS; -1 = unknown (an older elapsed_s) */
+    double prior_rss_mb = 0.0;    /* their largest peak RSS */
+    int prior_rss_unknown = 0;    /* 1: some earlier process did not record it (a lower bound) */
     if (stats) memset(stats, 0, sizeof(*stats));
     if (validate(q, r, train, err, errlen)) return -1;
     if (fp && (fp->in_c != q->model.in_c || fp->num_classes != q->model.num_classes)) {
@@ -1176,7 +1183,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
         int st = ckpt_load(run_dir, key, q);
         if (st >= 0) {
             first_step = st + 1;
-            prior_seconds = elapsed_load(run_dir, &prior_rss_mb);
+            prior_seconds = elapsed_load(run_dir, &prior_rss_mb, &prior_rss_unknown);
             for (int k = 0; k < first_step && k < ns; k++) {
                 if (steps[k].unit == STEP_ACTINIT) continue;
                 int s = steps[k].stage;
@@ -1203,7 +1210,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
         if (run_dir && r->checkpoint &&
             (ckpt_save(run_dir, key, k, q, err, errlen) ||
              elapsed_save(run_dir, prior_seconds + bq_now() - t_start,
-                          fmax(prior_rss_mb, self_peak_rss_mb()), err, errlen)))
+                          fmax(prior_rss_mb, self_peak_rss_mb()), prior_rss_unknown, err, errlen)))
             goto out;
     }
     bq_progress_end(&X.prog, "%s: %d steps done", bq_method_name(r->method), ns);
@@ -1216,6 +1223,7 @@ out:
         stats->seconds = bq_now() - t_start;
         stats->prior_seconds = prior_seconds;
         stats->prior_rss_mb = prior_rss_mb;
+        stats->prior_rss_unknown = prior_rss_unknown;
     }
     return rc;
 }

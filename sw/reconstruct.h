@@ -62,8 +62,9 @@ typedef struct {
     double seconds;          /* wall time of the whole call */
     double prior_seconds;    /* wall time of earlier runs of the same run_dir up to their last
                               * checkpoint (a killed run resumed here; run_dir/elapsed_s) */
-    double prior_rss_mb;     /* the largest peak RSS (MB) of those runs: 0 = none, -1 = unknown
-                              * (resumed from an elapsed_s written before it was recorded) */
+    double prior_rss_mb;     /* the largest peak RSS (MB) of those runs (0: none) */
+    int prior_rss_unknown;   /* 1: one of them ran before the RSS was recorded in elapsed_s, so
+                              * prior_rss_mb is a lower bound */
     double stage_seconds[3]; /* stage A (or joint), stage B, caches+fisher */
     long iterations;         /* reconstruction iterations run */
     double last_loss;        /* reconstruction loss of the last iteration of the last unit */

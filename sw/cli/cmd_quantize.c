@@ -128,7 +128,7 @@ int bq_cmd_quantize(int argc, char **argv) {
                       model, recipe, bits ? "\"" : "", bits ? bits : "null", bits ? "\"" : "", out,
                       q.method, r.wbits, r.abits, r.first_last_8bit ? "true" : "false",
                       (unsigned long long)q.src_hash, (unsigned long long)bq_qmodel_hash(&q), secs,
-                      rstats.prior_seconds, rss_mb, rstats.prior_rss_mb < 0 ? "false" : "true");
+                      rstats.prior_seconds, rss_mb, rstats.prior_rss_unknown ? "false" : "true");
         if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
             bq_cli_error("quantize", "%s", b.oom ? "out of memory" : err);
             rc = 1;

@@ -284,6 +284,7 @@ static void resume_case(const char *recipe, int kill_after) {
     /* ... and the peak RSS of the killed run (this test runs them in one process, so at most ours) */
     assert_true(st1.prior_rss_mb == 0.0);
     assert_true(st2.prior_rss_mb > 0.0);
+    assert_int_equal(st2.prior_rss_unknown, 0);
     assert_int_equal(n0, n1);
     assert_int_equal(n1, n2);
     assert_memory_equal(s0, s1, n0);
@@ -302,7 +303,8 @@ static void test_resume_identical_brecq(void **st) {
 }
 
 /* A run directory written before the peak RSS was recorded (elapsed_s holds only the seconds):
- * the resume takes the seconds and reports the earlier runs' memory as unknown (-1), not as 0. */
+ * the resume takes the seconds and reports the earlier runs' memory as unknown, and keeps saying
+ * so after being killed and resumed once more. */
 static void test_resume_old_elapsed_file(void **st) {
     (void)st;
     const char *recipe = "method: brecq\nwbits: 3\nabits: 3\ncalib: 64\nbatch: 8\niters: 30\n"
@@ -316,9 +318,14 @@ static void test_resume_old_elapsed_file(void **st) {
     assert_non_null(f);
     fputs("12.500\n", f);
     fclose(f);
-    run_to_state(recipe, dir, 0, 0, NULL, NULL, &resumed);
+    run_to_state(recipe, dir, 2, 1, NULL, NULL, &resumed);
     assert_true(fabs(resumed.prior_seconds - 12.5) < 1e-9);
-    assert_true(resumed.prior_rss_mb == -1.0);
+    assert_int_equal(resumed.prior_rss_unknown, 1);
+    bq_recon_stats again = {0};
+    run_to_state(recipe, dir, 0, 0, NULL, NULL, &again);
+    assert_true(again.prior_seconds > 12.5);
+    assert_true(again.prior_rss_mb > 0.0);
+    assert_int_equal(again.prior_rss_unknown, 1);
     char cmd[120];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
