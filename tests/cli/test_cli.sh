@@ -41,6 +41,16 @@ if "$B" eval --model "$T/m.bqm" --preds "$T/a.preds" > /dev/null 2>&1 && [ "$(st
    "$B" compare --a "$T/a.preds" --b "$T/a.preds" --report "$T/c.json" > /dev/null 2>&1 &&
    grep -q '"only_a": 0, "only_b": 0, "p_value": 1,' "$T/c.json"; then pass=$((pass+1))
 else fail=$((fail+1)); echo "FAIL eval --preds / compare on one model: $(cat "$T/c.json" 2>/dev/null)"; fi
+# the fake-quant path's predictions are the ones its top-1 counts: compare (float A, quantized B)
+# must find exactly the correct counts the two eval reports give
+if "$B" eval --model "$T/m.bqm" --report "$T/ea.json" > /dev/null 2>&1 &&
+   "$B" quantize --model "$T/m.bqm" --recipe configs/quant/rtn_w4a4.yaml --out "$T/q.bqq" > /dev/null 2>&1 &&
+   "$B" eval --quant "$T/q.bqq" --report "$T/eq.json" --preds "$T/q.preds" > /dev/null 2>&1 &&
+   "$B" compare --a "$T/a.preds" --b "$T/q.preds" --report "$T/cq.json" > /dev/null 2>&1; then
+  ca=$(grep -o '"correct": [0-9]*' "$T/ea.json" | grep -o '[0-9]*$'); cb=$(grep -o '"correct": [0-9]*' "$T/eq.json" | grep -o '[0-9]*$')
+  if grep -q "\"a_correct\": $ca, \"b_correct\": $cb," "$T/cq.json"; then pass=$((pass+1))
+  else fail=$((fail+1)); echo "FAIL preds vs reports: float $ca, quant $cb correct; compare: $(cat "$T/cq.json")"; fi
+else fail=$((fail+1)); echo "FAIL quantize / eval --quant --preds / compare"; fi
 head -c 39996 "$T/a.preds" > "$T/short.preds"
 cp "$T/a.preds" "$T/bad.preds"; printf '\x2a' | dd of="$T/bad.preds" bs=1 seek=40 conv=notrunc 2>/dev/null
 expect short-preds "short.preds: 39996 bytes, expected 40000" "$B" compare --a "$T/a.preds" --b "$T/short.preds" --report "$T/x.json"
