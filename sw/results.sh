@@ -54,9 +54,12 @@ recipe_of() {   # method wbits abits seed
   printf 'wbits: %s\nabits: %s\nseed: %s\n' "$2" "$3" "$4"
   if [ "$5" = mbv2t ] && [ "$1" != rtn ]; then printf 'weight_lambda: 0.1\n'; fi   # method notes
 }
+# Labels go into markdown tables: no '|' (BRECQ-Fisher-ref = the reference's (|g|+1)^2 weighting;
+# cells finished before 2026-11-27 22:30 carry the old label "BRECQ-Fisher-ref(|g|+1)", mapped by
+# relabel below).
 label_of() {
   case "$1" in
-    rtn) echo "RTN" ;; brecq) echo "BRECQ-Fisher" ;; brecq_ref) echo "BRECQ-Fisher-ref(|g|+1)" ;;
+    rtn) echo "RTN" ;; brecq) echo "BRECQ-Fisher" ;; brecq_ref) echo "BRECQ-Fisher-ref" ;;
     brecq_mse) echo "BRECQ-MSE" ;; adaround) echo "AdaRound-layer" ;; qdrop) echo "BRECQ+QDrop" ;;
   esac
 }
@@ -218,6 +221,7 @@ fi
 
 # ---- render docs/results.json and docs/results.md from every finished cell ----
 mkdir -p docs
+relabel() { sed 's/"BRECQ-Fisher-ref(|g|+1)"/"BRECQ-Fisher-ref"/'; }
 cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
 {
   echo "["
@@ -225,7 +229,7 @@ cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
   for f in $cells; do
     [ $first = 1 ] || echo ","
     first=0
-    line=$(tr -d '\n' < "$f")
+    line=$(tr -d '\n' < "$f" | relabel)
     case "$line" in *'"engine"'*) ;; *) line="${line%\}}, \"engine\": 1}" ;; esac   # before the field
     printf '  %s' "$line"
   done
@@ -300,7 +304,7 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
     # RSS over (quant.json without "peak_rss_complete": true), knows only its last process's
     for f in $RESULTS_DIR/$model/*/cell.json; do
       [ -f "$f" ] || continue
-      q=$(dirname "$f")/quant.json; line=$(tr -d '\n' < "$f")
+      q=$(dirname "$f")/quant.json; line=$(tr -d '\n' < "$f" | relabel)
       if [ "$(jnum seconds_prior_runs "$q")" != "" ] && [ "$(jnum seconds_prior_runs "$q")" != 0.000 ] &&
          ! grep -q '"peak_rss_complete": *true' "$q"; then line="${line%\}}, \"rss_partial\": 1}"; fi
       echo "$line"
@@ -316,7 +320,7 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
       }
       END {
         split("W4A32 W2A32 W4A4 W3A3 W2A4 W2A2", want, " ")
-        split("RTN|BRECQ-Fisher|BRECQ+QDrop|AdaRound-layer|BRECQ-MSE|BRECQ-Fisher-ref(|g|+1)", mw, "|")
+        split("RTN|BRECQ-Fisher|BRECQ+QDrop|AdaRound-layer|BRECQ-MSE|BRECQ-Fisher-ref", mw, "|")
         line = "| setting |"; sep = "|---|"
         for (j = 1; j <= 6; j++) if (mw[j] in mset) { line = line " " mw[j] " |"; sep = sep "---|" }
         print line; print sep
@@ -355,7 +359,8 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
     echo "correctly; p = two-sided p-value, **bold** below 0.05. Each row isolates one ingredient: RTN ->"
     echo "BRECQ-Fisher (reconstruction), BRECQ-Fisher -> BRECQ+QDrop (the joint stage with dropped"
     echo "activation quantization), BRECQ-MSE -> BRECQ-Fisher (the Fisher weighting), AdaRound-layer ->"
-    echo "BRECQ-MSE (block instead of layer), |g|+1 -> normalized Fisher. Machine-readable:"
+    echo "BRECQ-MSE (block instead of layer), BRECQ-Fisher-ref (the reference's (|g|+1)^2 weights) -> the"
+    echo "normalized Fisher weights of docs/brecq.md. Machine-readable:"
     echo "docs/results_paired.json. † = a cell of an earlier engine."
     echo
     echo "| model | setting | A vs B | A − B (pt) | A only / B only | p |"

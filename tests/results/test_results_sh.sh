@@ -49,12 +49,19 @@ tail -1 status.txt | grep -q "^results: $n done, 0 running, 0 stale, 0 waiting" 
   fail "status: $(tail -1 status.txt)"
 
 # the paired comparisons: every pair of seed-0 cells of the list (fres20: RTN and QDrop vs
-# BRECQ-Fisher at 6 settings, the ablation pairs at 2, |g|+1 at 1; mbv2t: 3 + 3), rendered
+# BRECQ-Fisher at 6 settings, the ablation pairs at 2, Fisher-ref at 1; mbv2t: 3 + 3), rendered
 grep -q '^| fres20 | W4A4 | BRECQ-Fisher vs RTN | +1.00 | 150 / 50 | \*\*1e-12\*\* |$' docs/results.md ||
   fail "paired row: $(grep '^| fres20 | W4A4' docs/results.md)"
 np=$(grep -c '"p_value"' docs/results_paired.json)
 [ "$np" -eq 23 ] || fail "$np paired comparisons in results_paired.json, want 23"
 [ "$(grep -c '^| mbv2t | W2A2 | ' docs/results.md)" -eq 2 ] || fail "mbv2t W2A2 pairs missing"
+# every markdown table keeps its shape (a '|' inside a label would split a cell), and every method
+# of the list has its column
+awk '/^\|/ { n = gsub(/\|/, "|"); if (intable && n != want) { print "row " NR " has " n " bars, header " want; bad = 1 }
+              if (!intable) want = n; intable = 1; next } { intable = 0 } END { exit bad }' docs/results.md ||
+  fail "a table row of docs/results.md has the wrong number of cells"
+grep -q '^| setting | RTN | BRECQ-Fisher | BRECQ+QDrop | AdaRound-layer | BRECQ-MSE | BRECQ-Fisher-ref |$' docs/results.md ||
+  fail "fres20 header: $(grep -m1 '^| setting' docs/results.md)"
 # a cell finished without predictions gets them at the next render, the others are kept
 rm res/fres20/W3A3-qdrop-s0/test.preds; : > calls.preds
 RESULTS_JOBS=1 run r.sh --only-render
