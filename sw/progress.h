@@ -19,6 +19,7 @@ typedef struct {
 } bq_progress;
 
 double bq_now(void);   /* monotonic seconds */
+double bq_peak_rss_mb(void);   /* peak resident set size of this process so far, MB (0 if unknown) */
 void bq_progress_start(bq_progress *p, const char *what);
 /* done/total in units of the whole task (for the ETA); msg is the rest of the line. */
 void bq_progress_update(bq_progress *p, double done, double total, const char *fmt, ...)

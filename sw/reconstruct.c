@@ -16,7 +16,6 @@
 #include <math.h>
 #ifdef __GLIBC__
 #include <malloc.h>
-#include <sys/resource.h>
 #endif
 #include <stdio.h>
 #include <stdlib.h>
@@ -1057,13 +1056,6 @@ static double elapsed_load(const char *dir, double *rss_mb, int *rss_unknown) {
     return s;
 }
 
-/* Peak RSS of this process so far, MB. */
-static double self_peak_rss_mb(void) {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru)) return 0.0;
-    return (double)ru.ru_maxrss / 1024.0;
-}
-
 static int elapsed_save(const char *dir, double seconds, double rss_mb, int rss_unknown, char *err,
                         size_t errlen) {
     char path[1024], text[96];
@@ -1210,7 +1202,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
         if (run_dir && r->checkpoint &&
             (ckpt_save(run_dir, key, k, q, err, errlen) ||
              elapsed_save(run_dir, prior_seconds + bq_now() - t_start,
-                          fmax(prior_rss_mb, self_peak_rss_mb()), prior_rss_unknown, err, errlen)))
+                          fmax(prior_rss_mb, bq_peak_rss_mb()), prior_rss_unknown, err, errlen)))
             goto out;
     }
     bq_progress_end(&X.prog, "%s: %d steps done", bq_method_name(r->method), ns);

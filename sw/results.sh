@@ -83,6 +83,8 @@ CELLS+=("fres20 W3A3 qdrop spread-only" "fres20 W2A4 brecq spread-only" "fres20 
        "fres20 W4A4 brecq spread-only")
 
 hash_of() { cat "$@" 2>/dev/null | sha1sum | cut -c1-16; }
+# the first number under key $1 in the one-line JSON file $2 (empty when missing)
+jnum() { grep -o "\"$1\": *[0-9.e+-]*" "$2" 2>/dev/null | head -1 | sed 's/.*: *//'; }
 # the seeds of a cell entry's 4th field: none -> 0; spread-only -> $SEEDS_SPREAD; else both
 seeds_of() {
   case "${1:-}" in "") echo 0 ;; spread-only) echo "$SEEDS_SPREAD" ;; *) echo "0 $SEEDS_SPREAD" ;; esac
@@ -125,9 +127,7 @@ run_cell() (   # model setting method seed pass
     echo "results: eval failed, see $dir/eval.log" >&2; return 1
   fi
   local top1 secs rss
-  top1=$(grep -o '"top1": *[0-9.]*' "$dir/eval.json" | head -1 | grep -o '[0-9.]*$')
-  secs=$(grep -o '"seconds": *[0-9.]*' "$dir/quant.json" | head -1 | grep -o '[0-9.]*$')
-  rss=$(grep -o '"peak_rss_mb": *[0-9.]*' "$dir/quant.json" | head -1 | grep -o '[0-9.]*$')
+  top1=$(jnum top1 "$dir/eval.json"); secs=$(jnum seconds "$dir/quant.json"); rss=$(jnum peak_rss_mb "$dir/quant.json")
   printf '{"model": "%s", "setting": "%s", "method": "%s", "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s, "threads": %s, "jobs": %s, "engine": %s}\n' \
     "$model" "$setting" "$(label_of "$method")" "$seed" "$top1" "$secs" "$rss" "$CELL_THREADS" "$RESULTS_JOBS" "$ENGINE_VERSION" > "$dir/cell.json.tmp"
   mv "$dir/cell.json.tmp" "$dir/cell.json"
@@ -159,9 +159,7 @@ if [ $STATUS = 1 ]; then
         printf '%-7s %-6s %-10s s%s  running %s\n' "$1" "$2" "$3" "$sd" "${last#\[reconstruct\] }"
         e=$(echo "$last" | grep -o 'ETA [0-9]*s' | grep -o '[0-9]*'); eta_running=$((eta_running + ${e:-0}))
       elif [ -f "$dir/cell.json" ]; then
-        top=$(grep -o '"top1": *[0-9.]*' "$dir/cell.json" | grep -o '[0-9.]*$')
-        eng=$(grep -o '"engine": *[0-9]*' "$dir/cell.json" | grep -o '[0-9]*$')
-        sec=$(grep -o '"seconds": *[0-9.]*' "$dir/cell.json" | grep -o '[0-9.]*$')
+        top=$(jnum top1 "$dir/cell.json"); eng=$(jnum engine "$dir/cell.json"); sec=$(jnum seconds "$dir/cell.json")
         secs_done="$secs_done$1 $3 ${sec:-0}$nl"
         if [ "${eng:-1}" -lt "$ENGINE_VERSION" ] && [ "$3" != rtn ]; then
           ns=$((ns + 1)); st="stale (engine ${eng:-1}, redone last)"; todo="$todo$1 $3$nl"
@@ -252,7 +250,6 @@ done
 # A:B = "does A beat B": each pair isolates one ingredient of the method
 PAIRS="brecq:rtn qdrop:brecq brecq:brecq_mse brecq_mse:adaround brecq:brecq_ref"
 paired_json=""; paired_md=""
-jnum() { grep -o "\"$1\": *[0-9.e+-]*" "$2" | head -1 | sed 's/.*: *//'; }
 for model in fres20 mbv2t; do
   for setting in W4A32 W2A32 W4A4 W3A3 W2A4 W2A2; do
     for pr in $PAIRS; do
@@ -296,7 +293,7 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
   echo
   for model in fres20 mbv2t; do
     fpj=$RESULTS_DIR/$model/fp.json
-    fp=$(grep -o '"top1": *[0-9.]*' "$fpj" 2>/dev/null | grep -o '[0-9.]*$')
+    fp=$(jnum top1 "$fpj")
     if [ -n "$fp" ]; then fps=$(awk -v p="$fp" 'BEGIN { printf "%.2f %%", p * 100 }'); else fps="not measured"; fi
     echo "## $model (FP top-1: $fps)"
     echo
@@ -304,9 +301,9 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
     # RSS over (quant.json without "peak_rss_complete": true), knows only its last process's
     for f in $RESULTS_DIR/$model/*/cell.json; do
       [ -f "$f" ] || continue
-      q=$(dirname "$f")/quant.json; line=$(tr -d '\n' < "$f" | relabel)
-      if [ "$(jnum seconds_prior_runs "$q")" != "" ] && [ "$(jnum seconds_prior_runs "$q")" != 0.000 ] &&
-         ! grep -q '"peak_rss_complete": *true' "$q"; then line="${line%\}}, \"rss_partial\": 1}"; fi
+      q=$(dirname "$f")/quant.json; line=$(tr -d '\n' < "$f" | relabel); prior=$(jnum seconds_prior_runs "$q")
+      if [ -n "$prior" ] && [ "$prior" != 0.000 ] && ! grep -q '"peak_rss_complete": *true' "$q"; then
+        line="${line%\}}, \"rss_partial\": 1}"; fi
       echo "$line"
     done | awk -v fp="${fp:-0}" -v ev="$ENGINE_VERSION" '
       function val(k,   r) { if (match($0, "\"" k "\": *\"?[^,\"}]*")) { r = substr($0, RSTART, RLENGTH); sub(/^[^:]*: *"?/, "", r); return r } return "" }

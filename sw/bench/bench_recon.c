@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define ITERS 40
@@ -132,13 +131,11 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_recon: %s\n", err);
             return 1;
         }
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
+        double rss_mb = bq_peak_rss_mb();
         printf("full default W4A4 run: %.1f s (stage A %.1f s, stage B %.1f s, caches %.1f s), "
                "peak RSS %.0f MB\n", st.seconds, st.stage_seconds[0], st.stage_seconds[1],
-               st.stage_seconds[2], ru.ru_maxrss / 1024.0);
-        bq_buf_printf(&b, ", \"full_seconds\": %.1f, \"full_peak_rss_mb\": %.1f", st.seconds,
-                      ru.ru_maxrss / 1024.0);
+               st.stage_seconds[2], rss_mb);
+        bq_buf_printf(&b, ", \"full_seconds\": %.1f, \"full_peak_rss_mb\": %.1f", st.seconds, rss_mb);
         bq_dataset_free(&train);
     }
     bq_buf_printf(&b, "}\n");

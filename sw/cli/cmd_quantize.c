@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 /* Initialise every activation quantizer on the first act_init_batch calibration images. */
@@ -110,10 +109,8 @@ int bq_cmd_quantize(int argc, char **argv) {
     if (bq_qmodel_save(&q, out, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
     if (print) bq_qmodel_print(&q, stderr);
     double secs = bq_now() - t0 + rstats.prior_seconds;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     /* a resumed job's memory is the largest of all its processes' (earlier ones: elapsed_s) */
-    double rss_mb = (double)ru.ru_maxrss / 1024.0;
+    double rss_mb = bq_peak_rss_mb();
     if (rstats.prior_rss_mb > rss_mb) rss_mb = rstats.prior_rss_mb;
     fprintf(stderr, "quantize: %s W%dA%d%s -> %s (%.1f s, peak RSS %.0f MB)\n", q.method, r.wbits,
             r.abits, r.first_last_8bit ? " first/last 8-bit" : "", out, secs, rss_mb);
