@@ -8,7 +8,11 @@
 # reconstructions resume from their per-block checkpoints in run/). At the end docs/results.json
 # and docs/results.md are (re)written from every finished cell.
 #
-#   sw/results.sh [--only-render] [--status] [--cells FILTER]
+#   sw/results.sh [--only-render] [--status] [--cells FILTER] [--stop]
+#   --stop:   ask a running `make results` to start no new cell (the running ones finish, are
+#             evaluated and recorded; the run then renders the docs and exits). It writes
+#             $RESULTS_DIR/stop, which the next `make results` removes. For freeing the machine
+#             (a benchmark, a CI run) without losing a half-finished block.
 #   --status: one line per cell of the list (done / running + its last progress line / stale /
 #             waiting), the counts and an estimate of the hours of work left; reads only, safe while
 #             a run is going.
@@ -36,6 +40,9 @@ while [ $# -gt 0 ]; do
     --only-render) ONLY_RENDER=1 ;;
     --status) STATUS=1 ;;
     --cells) FILTER="$2"; shift ;;
+    --stop) mkdir -p "$RESULTS_DIR" && : > "$RESULTS_DIR/stop" &&
+              echo "results: no new cell will start; running cells finish (make results-status)" >&2
+            exit 0 ;;
     *) echo "results.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -172,6 +179,7 @@ if [ $STATUS = 1 ]; then
     done
   done
   echo "results: $nd done, $nr running, $ns stale, $nw waiting (engine $ENGINE_VERSION)"
+  [ -f "$RESULTS_DIR/stop" ] && echo "results: stop requested (sw/results.sh --stop): no new cell starts until the next make results"
   # Work left, in hours at RESULTS_JOBS cells side by side: each cell still to run is costed at the
   # median time of the finished cells of the same model and method, else of the same method, else
   # of every finished cell of a method other than RTN; running cells add their own ETA.
@@ -202,13 +210,17 @@ if [ $ONLY_RENDER = 0 ]; then
   priv=$RESULTS_DIR/bin/brecq-e$ENGINE_VERSION   # per engine: a running older job keeps its own
   cp "$BRECQ" "$priv.tmp.$$" && mv "$priv.tmp.$$" "$priv"
   BRECQ=$priv
+  rm -f "$RESULTS_DIR/stop"
   fp_top1 fres20; fp_top1 mbv2t
   worker() {   # walk the cell list twice (2: cells of older engines); claimed cells are skipped
     for pass in 1 2; do
       for c in "${CELLS[@]}"; do
         set -- $c
         [ -n "$FILTER" ] && ! echo "$c" | grep -q -- "$FILTER" && continue
-        for sd in $(seeds_of "${4:-}"); do run_cell "$1" "$2" "$3" "$sd" $pass; done
+        for sd in $(seeds_of "${4:-}"); do
+          [ -f "$RESULTS_DIR/stop" ] && return 0   # sw/results.sh --stop
+          run_cell "$1" "$2" "$3" "$sd" $pass
+        done
       done
     done
   }

@@ -9,8 +9,10 @@
  * dW of trained layers, dX where a gradient flows), and cblas_sgemm GFLOP/s measured in the same
  * run. From these: the estimated wall time of a full default run (20000 stage-A + 5000 stage-B
  * iterations per unit) and its FLOP floor (all its GEMM flops at the measured 1024^3 sgemm rate).
- * With BENCH_FULL=1 it also runs the full default W4A4 reconstruction and reports its measured
- * wall time and peak RSS (about half an hour).
+ * With BENCH_FULL=1 (the default of `make bench`) it also runs the full default W4A4
+ * reconstruction (1024 calibration images, Fisher loss, all threads) and reports its measured wall
+ * time and peak RSS (about 25 minutes on the idle 2-core machine). The load average before and
+ * after is printed and recorded: a number measured beside other jobs says so.
  *
  *   usage: bench_recon [out.json] [model.bqm]   (default model: configs/models/fres20.bqm if
  *                                                 present, else a randomly initialised fres20)
@@ -50,6 +52,18 @@ static double sgemm_gflops(int M, int N, int K) {
     return 2.0 * M * N * K / best / 1e9;
 }
 
+/* 1-minute load average (/proc/loadavg), -1 where there is none: a benchmark run beside other jobs
+ * must say so. */
+static double load_avg_1min(void) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l = -1.0;
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
+        fclose(f);
+    }
+    return l;
+}
+
 int main(int argc, char **argv) {
     const char *out = argc > 1 ? argv[1] : "build/bench/recon.json";
     const char *mpath = argc > 2 ? argv[2] : "configs/models/fres20.bqm";
@@ -66,6 +80,7 @@ int main(int argc, char **argv) {
     if (bq_qmodel_init(&q, &fp, &o, err, sizeof err)) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
     bq_qmodel_init_weights(&q, r.p);
 
+    double load_start = load_avg_1min();
     const char *core = openblas_get_corename();
     const char *env_core = getenv("OPENBLAS_CORETYPE");
     double sg_square = sgemm_gflops(1024, 1024, 1024);
@@ -74,7 +89,8 @@ int main(int argc, char **argv) {
     printf("bench_recon: fres20 (%s), W4A4, batch 32, %d units; OpenBLAS core %s%s%s, %d threads\n",
            trained ? mpath : "random init", nu, core, env_core ? ", OPENBLAS_CORETYPE=" : "",
            env_core ? env_core : "", openblas_get_num_threads());
-    printf("cblas_sgemm: %.1f GFLOP/s (1024^3), %.1f GFLOP/s (32 x 25088 x 288)\n", sg_square, sg_block);
+    printf("cblas_sgemm: %.1f GFLOP/s (1024^3), %.1f GFLOP/s (32 x 25088 x 288); load average %.2f\n",
+           sg_square, sg_block, load_start);
     /* stage B needs activation steps: the grid a calibration would give the [0, 1) bench data */
     for (int a = 0; a < q.n_aq; a++)
         if (q.aq[a].bits > 0 && !(q.aq[a].scale > 0.0f)) { q.aq[a].scale = 0.05f; q.aq[a].zero = 0; }
@@ -85,8 +101,9 @@ int main(int argc, char **argv) {
     bq_buf b = {0};
     bq_buf_printf(&b, "{\"bench\": \"recon\", \"model\": \"%s\", \"setting\": \"W4A4\", \"batch\": 32, "
                   "\"threads\": %d, \"openblas_core\": \"%s\", \"sgemm_gflops_1024\": %.2f, "
-                  "\"sgemm_gflops_block\": %.2f, \"units\": [", trained ? mpath : "fres20-random",
-                  bq_num_threads(), core, sg_square, sg_block);
+                  "\"sgemm_gflops_block\": %.2f, \"load_avg_start\": %.2f, \"units\": [",
+                  trained ? mpath : "fres20-random", bq_num_threads(), core, sg_square, sg_block,
+                  load_start);
     double est = 0, flop_total = 0;
     for (int u = 0; u < nu; u++) {
         bq_buf_printf(&b, "%s{\"unit\": %d", u ? ", " : "", u);
@@ -127,15 +144,24 @@ int main(int argc, char **argv) {
         if (bq_qmodel_init(&q, &fp, &o, err, sizeof err)) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
         bq_qmodel_init_weights(&q, r.p);
         bq_recon_stats st;
+        double load_full = load_avg_1min();
+        /* peak RSS of the full run alone, not of the per-unit benchmarks above: "5" resets the
+         * process's VmHWM (Linux >= 4.0; where it fails the number includes them) */
+        FILE *cr = fopen("/proc/self/clear_refs", "w");
+        if (cr) { fputs("5", cr); fclose(cr); }
         if (bq_reconstruct_ex(&q, &fp, &r, &train, NULL, 0, &st, err, sizeof err)) {
             fprintf(stderr, "bench_recon: %s\n", err);
             return 1;
         }
         double rss_mb = bq_peak_rss_mb();
-        printf("full default W4A4 run: %.1f s (stage A %.1f s, stage B %.1f s, caches %.1f s), "
-               "peak RSS %.0f MB\n", st.seconds, st.stage_seconds[0], st.stage_seconds[1],
-               st.stage_seconds[2], rss_mb);
-        bq_buf_printf(&b, ", \"full_seconds\": %.1f, \"full_peak_rss_mb\": %.1f", st.seconds, rss_mb);
+        printf("full default W4A4 run (%d threads): %.1f s = %.1f min (stage A %.1f s, stage B %.1f s, "
+               "caches %.1f s), peak RSS %.0f MB; load average %.2f before, %.2f after\n",
+               bq_num_threads(), st.seconds, st.seconds / 60, st.stage_seconds[0],
+               st.stage_seconds[1], st.stage_seconds[2], rss_mb, load_full, load_avg_1min());
+        bq_buf_printf(&b, ", \"full_seconds\": %.1f, \"full_stage_seconds\": [%.1f, %.1f, %.1f], "
+                      "\"full_peak_rss_mb\": %.1f, \"full_load_avg_before\": %.2f, "
+                      "\"full_load_avg_after\": %.2f", st.seconds, st.stage_seconds[0],
+                      st.stage_seconds[1], st.stage_seconds[2], rss_mb, load_full, load_avg_1min());
         bq_dataset_free(&train);
     }
     bq_buf_printf(&b, "}\n");

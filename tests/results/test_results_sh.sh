@@ -20,6 +20,7 @@ while [ $# -gt 0 ]; do case $1 in --report) rep=$2; shift ;; --out) out=$2; shif
                                   --recipe) rec=$2; shift ;; --preds) preds=$2; shift ;; esac; shift; done
 if [ "$cmd" = quantize ]; then
   echo "$(dirname "$rec") $BQ_NUM_THREADS" >> "$CALLS"
+  [ -n "${STOP_FILE:-}" ] && : > "$STOP_FILE"   # as `sw/results.sh --stop` during this cell
   sleep 0.05
   echo '{"seconds": 1.5, "peak_rss_mb": 10}' > "$rep"; : > "$out"
 elif [ "$cmd" = compare ]; then
@@ -79,6 +80,20 @@ RESULTS_JOBS=1 run r.sh --only-render
 rm res/fres20/W2A4-brecq-s0/cell.json
 RESULTS_JOBS=1 run r.sh
 [ "$(cat calls | cut -d' ' -f1)" = "res/fres20/W2A4-brecq-s0" ] || fail "rerun did: $(cat calls)"
+
+# 2b. a stop request during a cell: that cell finishes and is recorded, no other starts, the docs
+# are rendered; the next run starts over where it stopped
+: > calls
+rm res/mbv2t/*/cell.json
+RESULTS_JOBS=1 STOP_FILE=$T/res/stop run r.sh
+[ "$(wc -l < calls)" -eq 1 ] || fail "stop: $(wc -l < calls) cells ran after the stop request"
+[ -f "$(cut -d' ' -f1 calls)/cell.json" ] || fail "stop: the running cell was not recorded"
+RESULTS_DIR=res bash r.sh --status | grep -q "stop requested" || fail "status does not show the stop request"
+: > calls
+RESULTS_JOBS=1 run r.sh
+[ "$(wc -l < calls)" -eq 8 ] && [ ! -f res/stop ] || fail "after stop: $(wc -l < calls) cells, want 8"
+RESULTS_DIR=res bash r.sh --stop 2> /dev/null && [ -f res/stop ] || fail "--stop wrote no stop file"
+rm res/stop
 
 # 3. a newer engine: RTN cells at once, the others after every unfinished cell, then all
 sed 's/^ENGINE_VERSION=\([0-9]*\)/ENGINE_VERSION=$((\1 + 1))/' r.sh > r2.sh
