@@ -2,6 +2,7 @@
 #   make hw-lint        verilator --lint-only -Wall on every module alone and on the top (tiny, edge)
 #   make test-hw        fast tests (part of `make test`): one harness per module (DPU, array, requant
 #                       lane, unpack, fifo, token, ram, regs, mem_arb, exec, fetch, result) + whole top
+#                       + the FPGA wrapper
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
@@ -39,6 +40,9 @@ $(HW_B)/rq_lane/test_rq_lane: hw/bqa_rq_lane.sv tests/hw/test_rq_lane.cpp $(HW_T
 	$(call hw_verilate,rq_lane,bqa_rq_lane,test_rq_lane,hw/bqa_rq_lane.sv,tests/hw/test_rq_lane.cpp,,)
 $(HW_B)/top_%/test_top: $(HW_SV) tests/hw/test_top.cpp $(HW_TBH) $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
 	$(call hw_verilate,top_$*,bqa_top,test_top,$(HW_SV),tests/hw/test_top.cpp,-I$(BUILD)/gen/$* -Ihw,-I$(CURDIR)/$(BUILD)/gen/$*)
+# the FPGA wrapper around bqa_top (tiny's parameters, 2-deep queues): its wiring against a model
+$(HW_B)/fpga_wrap/test_fpga_wrap: $(HW_SV) tests/hw/test_fpga_wrap.cpp $(HW_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
+	$(call hw_verilate,fpga_wrap,bqa_fpga_wrap,test_fpga_wrap,$(HW_SV),tests/hw/test_fpga_wrap.cpp,-I$(BUILD)/gen/tiny -Ihw,-I$(CURDIR)/$(BUILD)/gen/tiny)
 
 # bqa_unpack in its three shapes: W > UB (tiny words), UB > W (edge words), requant records
 $(HW_B)/unpack_%/test_unpack: hw/bqa_unpack.sv tests/hw/test_unpack.cpp $(HW_TBH)
@@ -96,7 +100,7 @@ HW_SMALL_FULL := $(HW_B)/fifo_128x2/test_fifo $(HW_B)/fifo_8x1/test_fifo $(HW_B)
 
 HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/dpu32t/test_dpu $(HW_B)/array_tiny/test_array $(HW_B)/rq_lane/test_rq_lane \
                 $(HW_B)/unpack_w/test_unpack $(HW_B)/unpack_n/test_unpack $(HW_B)/unpack_q/test_unpack \
-                $(HW_SMALL_FAST) $(HW_B)/top_tiny/test_top
+                $(HW_SMALL_FAST) $(HW_B)/top_tiny/test_top $(HW_B)/fpga_wrap/test_fpga_wrap
 HW_FULL_BINS := $(HW_FAST_BINS) $(HW_SMALL_FULL) $(HW_B)/dpu256/test_dpu $(HW_B)/dpu64t/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
 
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga
