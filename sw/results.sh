@@ -296,7 +296,8 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
   echo "Calibration: 1024 training images (calib_seed 0), never test data; first and last layer 8-bit;"
   echo "reference defaults otherwise (20000 stage-A / 5000 stage-B iterations per block, batch 32,"
   echo "QDrop 20000 joint iterations). Each cell: top-1 % of seed 0 ± its binomial standard error"
-  echo "(sqrt(p(1-p)/10000)); where extra seeds ran, [min–max over seeds, n]. Time = wall seconds of"
+  echo "(sqrt(p(1-p)/10000)); where extra seeds ran, [min–max over seeds, their mean (its difference to FP),"
+  echo "sample standard deviation, n]. Time = wall seconds of"
   echo "\`brecq quantize\` on the machine that ran it (2 cores, shared; a cell resumed after a kill counts the"
   echo "time of every run up to its last checkpoint), peak RSS in MB. Cells marked \"1 thr\" ran on one thread"
   echo "beside another cell (one cell per core, the default: more cells per hour, ~1.4x the wall time of a cell that has"
@@ -325,6 +326,7 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
         if (!(s in sset)) { sset[s] = 1; sorder[++ns] = s }
         if (!(m in mset)) { mset[m] = 1; morder[++nm] = m }
         n[key]++; if (n[key] == 1 || t < mn[key]) mn[key] = t; if (n[key] == 1 || t > mx[key]) mx[key] = t
+        sum[key] += t; sum2[key] += t * t
         if (sd == 0) { top[key] = t; secs[key] = val("seconds"); rss[key] = val("peak_rss_mb"); rp[key] = val("rss_partial"); thr[key] = val("threads"); eng[key] = val("engine") + 0 }
       }
       END {
@@ -343,7 +345,12 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
             p = top[key]; se = sqrt(p * (1 - p) / 10000) * 100
             cell = sprintf("%.2f ± %.2f%s", p * 100, se, (eng[key] < ev) ? " †" : "")
             if (fp > 0) cell = cell sprintf(" (%+.2f)", (p - fp) * 100)
-            if (n[key] > 1) cell = cell sprintf(" [%.2f–%.2f, n=%d]", mn[key] * 100, mx[key] * 100, n[key])
+            if (n[key] > 1) {   # seeds: range, mean (its drop from FP), sample standard deviation
+              mu = sum[key] / n[key]; var = (sum2[key] - n[key] * mu * mu) / (n[key] - 1)
+              cell = cell sprintf(" [%.2f–%.2f, mean %.2f", mn[key] * 100, mx[key] * 100, mu * 100)
+              if (fp > 0) cell = cell sprintf(" (%+.2f)", (mu - fp) * 100)
+              cell = cell sprintf(", sd %.2f, n=%d]", (var > 0 ? sqrt(var) : 0) * 100, n[key])
+            }
             cell = cell sprintf("<br>%.0f s%s, %.0f MB%s", secs[key], thr[key] == "1" ? " (1 thr)" : "", rss[key], rp[key] == "1" ? " ‡" : "")
             line = line " " cell " |"
           }
