@@ -20,8 +20,9 @@
 #        seeds for the cells marked as seed-sensitive), RESULTS_DIR (build/results),
 #        RESULTS_JOBS (nproc): cells run at once, each on nproc/RESULTS_JOBS threads. A cell is claimed
 #        with flock on its directory's lock file, so workers (or two `make results`) never share
-#        one. On the 2-core machine two one-thread cells finish 1.39x more cells per hour than
-#        one two-thread cell (bench_recon side by side: 2217 and 2261 s each vs 1551 s); the
+#        one. On the 2-core machine two one-thread cells finish more cells per hour than one
+#        two-thread cell: 1.39x by bench_recon's estimates (2217 and 2261 s each vs 1551 s), 1.23x
+#        by real runs (fres20 BRECQ 2065 s per cell side by side vs 1271 s alone on both cores); the
 #        bytes do not depend on the thread count, the wall time of a cell does (cell.json records
 #        "threads" and "jobs"). RESULTS_THREADS overrides the threads per cell.
 set -u
@@ -300,7 +301,7 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
   echo "sample standard deviation, n]. Time = wall seconds of"
   echo "\`brecq quantize\` on the machine that ran it (2 cores, shared; a cell resumed after a kill counts the"
   echo "time of every run up to its last checkpoint), peak RSS in MB. Cells marked \"1 thr\" ran on one thread"
-  echo "beside another cell (one cell per core, the default: more cells per hour, ~1.4x the wall time of a cell that has"
+  echo "beside another cell (one cell per core, the default: ~1.2x more cells per hour, ~1.6x the wall time of a cell that has"
   echo "both cores; since engine 2 the output bytes do not depend on the thread count); the others ran on"
   echo "both cores. A cell's time includes whatever else ran on the machine then (benchmarks, test runs)."
   echo
