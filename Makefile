@@ -3,8 +3,7 @@
 #   make            build the library and the `brecq` CLI (build/brecq)
 #   make test       everything under -Werror, unit tests under ASan+UBSan, then each part's tests
 #   make demo       the main job on the embedded default (README)
-#   make bench      benchmarks: a table on stdout, JSON under build/bench/ (includes
-#                   bench-recon's full BRECQ run, 21 min on the idle 2-core machine; BENCH_FULL=0 skips it)
+#   make bench      benchmarks: tables on stdout, JSON in build/bench/ (+ a 21-min BRECQ run; BENCH_FULL=0 skips it)
 #   make deps       install the Debian packages the project needs (as root), or print the line
 #
 # Parts add themselves through `<dir>/*.mk` fragments, which append to:
