@@ -6,7 +6,9 @@
 # finished when cell.json exists and its key (hash of the model file, the recipe text and
 # ENGINE_VERSION below) matches: finished cells are never recomputed, a killed run resumes (unfinished
 # reconstructions resume from their per-block checkpoints in run/). At the end docs/results.json
-# and docs/results.md are (re)written from every finished cell.
+# and docs/results.md are (re)written from every finished cell. A cell made by an older
+# ENGINE_VERSION is recomputed after all others; until its new result is recorded, the old one
+# (moved to the cell's prev/) stays in the tables, marked.
 #
 #   sw/results.sh [--only-render] [--status] [--cells FILTER] [--stop]
 #   --stop:   ask a running `make results` to start no new cell (the running ones finish, are
@@ -122,7 +124,15 @@ run_cell() (   # model setting method seed pass
                                   { [ "$pass" = 1 ] && [ "$method" != rtn ]; }; }; then
     rm -f "$dir/recipe.yaml.new"; return 0
   fi
-  if [ "$(cat "$dir/key" 2>/dev/null)" != "$key" ]; then rm -rf "$dir/run" "$dir/cell.json" "$dir/test.preds"; fi
+  if [ "$(cat "$dir/key" 2>/dev/null)" != "$key" ]; then
+    rm -rf "$dir/run" "$dir/prev"
+    # the result of an older engine stays in the tables (marked) until the new one is recorded
+    if [ -f "$dir/cell.json" ] && [ "$(jnum engine "$dir/cell.json")" != "$ENGINE_VERSION" ]; then
+      mkdir -p "$dir/prev" && mv "$dir/cell.json" "$dir/prev/" &&
+        for f in test.preds quant.json; do [ -f "$dir/$f" ] && mv "$dir/$f" "$dir/prev/"; done
+    fi
+    rm -f "$dir/cell.json" "$dir/test.preds"
+  fi
   mv "$dir/recipe.yaml.new" "$dir/recipe.yaml"
   echo "$key" > "$dir/key"
   echo "results: $model $setting $(label_of "$method") seed $seed" >&2
@@ -139,6 +149,7 @@ run_cell() (   # model setting method seed pass
   printf '{"model": "%s", "setting": "%s", "method": "%s", "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s, "threads": %s, "jobs": %s, "engine": %s}\n' \
     "$model" "$setting" "$(label_of "$method")" "$seed" "$top1" "$secs" "$rss" "$CELL_THREADS" "$RESULTS_JOBS" "$ENGINE_VERSION" > "$dir/cell.json.tmp"
   mv "$dir/cell.json.tmp" "$dir/cell.json"
+  rm -rf "$dir/prev"
 )
 
 fp_top1() {   # model -> FP top-1 (cached)
@@ -233,7 +244,15 @@ fi
 # ---- render docs/results.json and docs/results.md from every finished cell ----
 mkdir -p docs
 relabel() { sed 's/"BRECQ-Fisher-ref(|g|+1)"/"BRECQ-Fisher-ref"/'; }
-cells=$(ls $RESULTS_DIR/*/*/cell.json 2>/dev/null | sort)
+# the result file of every cell directory under $1: cell.json, or while a cell of an older engine
+# is being recomputed, its previous result prev/cell.json
+cell_files() {
+  local d
+  for d in "$1"/*/; do d=${d%/}
+    if [ -f "$d/cell.json" ]; then echo "$d/cell.json"; elif [ -f "$d/prev/cell.json" ]; then echo "$d/prev/cell.json"; fi
+  done
+}
+cells=$(for md in "$RESULTS_DIR"/*/; do cell_files "${md%/}"; done | sort)
 {
   echo "["
   first=1
@@ -268,6 +287,7 @@ for model in fres20 mbv2t; do
     for pr in $PAIRS; do
       a=${pr%%:*}; b=${pr##*:}
       da=$RESULTS_DIR/$model/$setting-$a-s0; db=$RESULTS_DIR/$model/$setting-$b-s0
+      [ -f "$da/cell.json" ] || da=$da/prev; [ -f "$db/cell.json" ] || db=$db/prev   # cell_files
       [ -f "$da/cell.json" ] && [ -f "$db/cell.json" ] && [ -f "$da/test.preds" ] && [ -f "$db/test.preds" ] || continue
       cmp=$RESULTS_DIR/$model/compare.json
       if ! "$BRECQ" compare --a "$da/test.preds" --b "$db/test.preds" --report "$cmp" > /dev/null 2>&1; then
@@ -313,8 +333,7 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
     echo
     # a cell resumed after a kill, by a binary that did not yet carry the earlier processes' peak
     # RSS over (quant.json without "peak_rss_complete": true), knows only its last process's
-    for f in $RESULTS_DIR/$model/*/cell.json; do
-      [ -f "$f" ] || continue
+    for f in $(cell_files "$RESULTS_DIR/$model"); do
       q=$(dirname "$f")/quant.json; line=$(tr -d '\n' < "$f" | relabel); prior=$(jnum seconds_prior_runs "$q")
       if [ -n "$prior" ] && [ "$prior" != 0.000 ] && ! grep -q '"peak_rss_complete": *true' "$q"; then
         line="${line%\}}, \"rss_partial\": 1}"; fi

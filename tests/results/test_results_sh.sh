@@ -21,6 +21,7 @@ while [ $# -gt 0 ]; do case $1 in --report) rep=$2; shift ;; --out) out=$2; shif
                                   --quant) qf=$2; shift ;; esac; shift; done
 if [ "$cmd" = quantize ]; then
   echo "$(dirname "$rec") $BQ_NUM_THREADS" >> "$CALLS"
+  [ "$(dirname "$rec")" = "${FAIL_CELL:-}" ] && exit 1   # as a run killed before its end
   [ -n "${STOP_FILE:-}" ] && : > "$STOP_FILE"   # as `sw/results.sh --stop` during this cell
   sleep 0.05
   echo '{"seconds": 1.5, "peak_rss_mb": 10}' > "$rep"; : > "$out"
@@ -122,4 +123,15 @@ qd=$(grep -n 'fres20/W2A2-qdrop-s0' calls | cut -d: -f1)
 old_first=$(grep -n 'fres20/W4A4-brecq-s0' calls | cut -d: -f1)
 [ "$rtn_last" -lt "$qd" ] && [ "$qd" -lt "$old_first" ] ||
   fail "order: RTN cells up to line $rtn_last, unfinished cell at $qd, old cells from $old_first"
+# 4. while a cell of an older engine is being recomputed (here: its run fails), its previous result
+# stays in both tables, marked; once recomputed the old result is gone
+sed 's/^ENGINE_VERSION=\([0-9]*\)/ENGINE_VERSION=$((\1 + 2))/' r.sh > r3.sh
+RESULTS_JOBS=1 FAIL_CELL=res/fres20/W4A4-brecq-s0 run r3.sh
+[ -f res/fres20/W4A4-brecq-s0/prev/cell.json ] || fail "the older result was not kept"
+grep '^| W4A4 ' docs/results.md | head -1 | grep -q '^| W4A4 | [^|]* | 90.00 ± 0.30 † ' ||
+  fail "kept cell not in the table: $(grep '^| W4A4 ' docs/results.md | head -1)"
+grep -q '^| fres20 | W4A4 | BRECQ-Fisher vs RTN † | ' docs/results.md || fail "kept cell not in the paired table"
+RESULTS_JOBS=1 run r3.sh
+[ ! -d res/fres20/W4A4-brecq-s0/prev ] && ! grep -q '^| .*\(± [0-9.]* †\|[A-Za-z] †\) ' docs/results.md ||
+  fail "after the recompute: $(ls res/fres20/W4A4-brecq-s0 | tr '\n' ' ') / $(grep '^| .* †' docs/results.md)"
 echo "test-results-sh: passed (two workers, rerun, engine bump: $n cells)"
