@@ -244,13 +244,13 @@ fi
 # ---- render docs/results.json and docs/results.md from every finished cell ----
 mkdir -p docs
 relabel() { sed 's/"BRECQ-Fisher-ref(|g|+1)"/"BRECQ-Fisher-ref"/'; }
-# the result file of every cell directory under $1: cell.json, or while a cell of an older engine
-# is being recomputed, its previous result prev/cell.json
+# where cell directory $1 keeps the result the tables show: itself, or while a cell of an older
+# engine is being recomputed, its previous result in prev/
+result_dir() { if [ ! -f "$1/cell.json" ] && [ -f "$1/prev/cell.json" ]; then echo "$1/prev"; else echo "$1"; fi; }
+# the result file of every cell directory under $1
 cell_files() {
-  local d
-  for d in "$1"/*/; do d=${d%/}
-    if [ -f "$d/cell.json" ]; then echo "$d/cell.json"; elif [ -f "$d/prev/cell.json" ]; then echo "$d/prev/cell.json"; fi
-  done
+  local d r
+  for d in "$1"/*/; do r=$(result_dir "${d%/}"); [ -f "$r/cell.json" ] && echo "$r/cell.json"; done
 }
 cells=$(for md in "$RESULTS_DIR"/*/; do cell_files "${md%/}"; done | sort)
 {
@@ -287,7 +287,7 @@ for model in fres20 mbv2t; do
     for pr in $PAIRS; do
       a=${pr%%:*}; b=${pr##*:}
       da=$RESULTS_DIR/$model/$setting-$a-s0; db=$RESULTS_DIR/$model/$setting-$b-s0
-      [ -f "$da/cell.json" ] || da=$da/prev; [ -f "$db/cell.json" ] || db=$db/prev   # cell_files
+      da=$(result_dir "$da"); db=$(result_dir "$db")
       [ -f "$da/cell.json" ] && [ -f "$db/cell.json" ] && [ -f "$da/test.preds" ] && [ -f "$db/test.preds" ] || continue
       cmp=$RESULTS_DIR/$model/compare.json
       if ! "$BRECQ" compare --a "$da/test.preds" --b "$db/test.preds" --report "$cmp" > /dev/null 2>&1; then

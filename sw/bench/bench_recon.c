@@ -153,17 +153,17 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_recon: %s\n", err);
             return 1;
         }
-        double rss_mb = bq_peak_rss_mb();
+        double rss_mb = bq_peak_rss_mb(), load_after = load_avg_1min();
         printf("full default W4A4 run (%d threads): %.1f s = %.1f min (stage A %.1f s, stage B %.1f s, "
                "both including their cache building, %.1f s), peak RSS %.0f MB; load average %.2f "
                "before, %.2f after\n",
                bq_num_threads(), st.seconds, st.seconds / 60, st.stage_seconds[0],
-               st.stage_seconds[1], st.stage_seconds[2], rss_mb, load_full, load_avg_1min());
+               st.stage_seconds[1], st.stage_seconds[2], rss_mb, load_full, load_after);
         /* full_stage_seconds: stage A, stage B (each including its caches), the caches alone */
         bq_buf_printf(&b, ", \"full_seconds\": %.1f, \"full_stage_seconds\": [%.1f, %.1f, %.1f], "
                       "\"full_peak_rss_mb\": %.1f, \"full_load_avg_before\": %.2f, "
                       "\"full_load_avg_after\": %.2f", st.seconds, st.stage_seconds[0],
-                      st.stage_seconds[1], st.stage_seconds[2], rss_mb, load_full, load_avg_1min());
+                      st.stage_seconds[1], st.stage_seconds[2], rss_mb, load_full, load_after);
         bq_dataset_free(&train);
     }
     bq_buf_printf(&b, "}\n");
