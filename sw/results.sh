@@ -266,6 +266,9 @@ cells=$(for md in "$RESULTS_DIR"/*/; do cell_files "${md%/}"; done | sort)
   echo ""
   echo "]"
 } > docs/results.json.tmp && mv docs/results.json.tmp docs/results.json
+# the tables explain the † mark only while a cell of an older engine is shown
+any_old=0
+for f in $cells; do e=$(jnum engine "$f"); [ "${e:-1}" -lt "$ENGINE_VERSION" ] && any_old=1; done
 
 # ---- paired comparisons: McNemar's test on the per-image predictions of two seed-0 cells ----
 # Two methods' top-1 on the same 10k images can differ by less than one binomial standard error and
@@ -379,12 +382,15 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
       }'
     echo
   done
-  echo "Numbers in parentheses: difference to FP in percentage points. † = made by an earlier engine"
-  echo "(1: convolution dW summed per thread, so its bytes depended on the thread count; the current"
-  echo "engine sums per fixed block of images). Such a cell is recomputed after all others; the change"
-  echo "is in float rounding of the gradient only. ‡ = resumed after a kill by a binary that did not yet"
-  echo "record the killed processes' memory: the peak RSS of the last process only, a lower bound (since"
-  echo "2026-11-27 run/elapsed_s carries the largest peak RSS over, and quant.json says \"peak_rss_complete\")."
+  echo "Numbers in parentheses: difference to FP in percentage points."
+  if [ $any_old = 1 ]; then
+    echo "† = made by an earlier engine (1: convolution dW summed per thread, so its bytes depended on"
+    echo "the thread count; the current engine sums per fixed block of images). Such a cell is recomputed"
+    echo "after all others; the change is in float rounding of the gradient only."
+  fi
+  echo "‡ = resumed after a kill by a binary that did not yet record the killed processes' memory: the"
+  echo "peak RSS of the last process only, a lower bound (since 2026-11-27 run/elapsed_s carries the"
+  echo "largest peak RSS over, and quant.json says \"peak_rss_complete\")."
   if [ -n "$paired_md" ]; then
     echo
     echo "## Paired comparisons (McNemar's test, seed 0)"
@@ -397,7 +403,8 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
     echo "activation quantization), BRECQ-MSE -> BRECQ-Fisher (the Fisher weighting), AdaRound-layer ->"
     echo "BRECQ-MSE (block instead of layer), BRECQ-Fisher-ref (the reference's (|g|+1)^2 weights) -> the"
     echo "normalized Fisher weights of docs/brecq.md. Machine-readable:"
-    echo "docs/results_paired.json. † = a cell of an earlier engine."
+    if [ $any_old = 1 ]; then echo "docs/results_paired.json. † = a cell of an earlier engine."
+    else echo "docs/results_paired.json."; fi
     echo
     echo "| model | setting | A vs B | A − B (pt) | A only / B only | p |"
     echo "|---|---|---|---|---|---|"

@@ -131,7 +131,9 @@ RESULTS_JOBS=1 FAIL_CELL=res/fres20/W4A4-brecq-s0 run r3.sh
 grep '^| W4A4 ' docs/results.md | head -1 | grep -q '^| W4A4 | [^|]* | 90.00 ± 0.30 † ' ||
   fail "kept cell not in the table: $(grep '^| W4A4 ' docs/results.md | head -1)"
 grep -q '^| fres20 | W4A4 | BRECQ-Fisher vs RTN † | ' docs/results.md || fail "kept cell not in the paired table"
+grep -q '^† = made by an earlier engine' docs/results.md || fail "a marked cell is shown but † is not explained"
 RESULTS_JOBS=1 run r3.sh
 [ ! -d res/fres20/W4A4-brecq-s0/prev ] && ! grep -q '^| .*\(± [0-9.]* †\|[A-Za-z] †\) ' docs/results.md ||
   fail "after the recompute: $(ls res/fres20/W4A4-brecq-s0 | tr '\n' ' ') / $(grep '^| .* †' docs/results.md)"
+! grep -q '†' docs/results.md || fail "no cell of an older engine is left, but the tables still explain †"
 echo "test-results-sh: passed (two workers, rerun, engine bump: $n cells)"
