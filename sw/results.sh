@@ -390,7 +390,8 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
   fi
   echo "‡ = resumed after a kill by a binary that did not yet record the killed processes' memory: the"
   echo "peak RSS of the last process only, a lower bound (since 2026-11-27 run/elapsed_s carries the"
-  echo "largest peak RSS over, and quant.json says \"peak_rss_complete\")."
+  echo "largest peak RSS over, and quant.json says \"peak_rss_complete\"); docs/brecq.md has these cells'"
+  echo "peaks measured again)."
   if [ -n "$paired_md" ]; then
     echo
     echo "## Paired comparisons (McNemar's test, seed 0)"
