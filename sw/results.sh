@@ -95,6 +95,8 @@ CELLS+=("fres20 W3A3 qdrop spread-only" "fres20 W2A4 brecq spread-only" "fres20 
 hash_of() { cat "$@" 2>/dev/null | sha1sum | cut -c1-16; }
 # the first number under key $1 in the one-line JSON file $2 (empty when missing)
 jnum() { grep -o "\"$1\": *[0-9.e+-]*" "$2" 2>/dev/null | head -1 | sed 's/.*: *//'; }
+# is cell.json $1 the result of an older engine (cells written before the field are engine 1)
+older_engine() { local e; e=$(jnum engine "$1"); [ "${e:-1}" -lt "$ENGINE_VERSION" ]; }
 # the seeds of a cell entry's 4th field: none -> 0; spread-only -> $SEEDS_SPREAD; else both
 seeds_of() {
   case "${1:-}" in "") echo 0 ;; spread-only) echo "$SEEDS_SPREAD" ;; *) echo "0 $SEEDS_SPREAD" ;; esac
@@ -180,7 +182,7 @@ if [ $STATUS = 1 ]; then
       elif [ -f "$dir/cell.json" ]; then
         top=$(jnum top1 "$dir/cell.json"); eng=$(jnum engine "$dir/cell.json"); sec=$(jnum seconds "$dir/cell.json")
         secs_done="$secs_done$1 $3 ${sec:-0}$nl"
-        if [ "${eng:-1}" -lt "$ENGINE_VERSION" ] && [ "$3" != rtn ]; then
+        if older_engine "$dir/cell.json" && [ "$3" != rtn ]; then
           ns=$((ns + 1)); st="stale (engine ${eng:-1}, redone last)"; todo="$todo$1 $3$nl"
         else nd=$((nd + 1)); st=done; fi
         printf '%-7s %-6s %-10s s%s  %s, top-1 %s\n' "$1" "$2" "$3" "$sd" "$st" "$top"
@@ -268,7 +270,7 @@ cells=$(for md in "$RESULTS_DIR"/*/; do cell_files "${md%/}"; done | sort)
 } > docs/results.json.tmp && mv docs/results.json.tmp docs/results.json
 # the tables explain the † mark only while a cell of an older engine is shown
 any_old=0
-for f in $cells; do e=$(jnum engine "$f"); [ "${e:-1}" -lt "$ENGINE_VERSION" ] && any_old=1; done
+for f in $cells; do older_engine "$f" && any_old=1; done
 
 # ---- paired comparisons: McNemar's test on the per-image predictions of two seed-0 cells ----
 # Two methods' top-1 on the same 10k images can differ by less than one binomial standard error and
@@ -298,8 +300,7 @@ for model in fres20 mbv2t; do
       fi
       n=$(jnum images "$cmp"); ca=$(jnum a_correct "$cmp"); cb=$(jnum b_correct "$cmp")
       oa=$(jnum only_a "$cmp"); ob=$(jnum only_b "$cmp"); pv=$(jnum p_value "$cmp"); rm -f "$cmp"
-      old=""; for d in "$da" "$db"; do
-        e=$(jnum engine "$d/cell.json"); [ "${e:-1}" -lt "$ENGINE_VERSION" ] && old=" †"; done
+      old=""; for d in "$da" "$db"; do older_engine "$d/cell.json" && old=" †"; done
       [ -n "$paired_json" ] && paired_json="$paired_json,"$'\n'
       paired_json="$paired_json  {\"model\": \"$model\", \"setting\": \"$setting\", \"a\": \"$(label_of "$a")\", \"b\": \"$(label_of "$b")\", \"images\": $n, \"a_correct\": $ca, \"b_correct\": $cb, \"only_a\": $oa, \"only_b\": $ob, \"p_value\": $pv}"
       paired_md="$paired_md$(awk -v m="$model" -v s="$setting" -v a="$(label_of "$a")" -v b="$(label_of "$b")" \
@@ -391,7 +392,7 @@ printf '[\n%s\n]\n' "$paired_json" > docs/results_paired.json.tmp && mv docs/res
   echo "‡ = resumed after a kill by a binary that did not yet record the killed processes' memory: the"
   echo "peak RSS of the last process only, a lower bound (since 2026-11-27 run/elapsed_s carries the"
   echo "largest peak RSS over, and quant.json says \"peak_rss_complete\"); docs/brecq.md has these cells'"
-  echo "peaks measured again)."
+  echo "peaks measured again."
   if [ -n "$paired_md" ]; then
     echo
     echo "## Paired comparisons (McNemar's test, seed 0)"
