@@ -1060,7 +1060,9 @@ static int elapsed_save(const char *dir, double seconds, double rss_mb, int rss_
                         size_t errlen) {
     char path[1024], text[96];
     snprintf(path, sizeof path, "%s/elapsed_s", dir);
-    int n = snprintf(text, sizeof text, "%.3f %.1f %d\n", seconds, rss_mb, rss_unknown);
+    /* microseconds: at milliseconds, rounding up could credit a resumed run with more time than
+     * its killed predecessor had spent when it stopped right after this checkpoint */
+    int n = snprintf(text, sizeof text, "%.6f %.1f %d\n", seconds, rss_mb, rss_unknown);
     return bq_write_file_atomic(path, text, (size_t)n, err, errlen);
 }
 
