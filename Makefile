@@ -30,7 +30,9 @@ DEB_PKGS := build-essential pkg-config libopenblas-dev libyaml-dev zlib1g-dev da
             libcmocka-dev verilator libsystemc-dev protobuf-c-compiler libprotobuf-c-dev \
             libonnx-dev libonnx-testdata yosys gnuplot-nox clang libclang-rt-14-dev
 
-LIB_SRCS := $(wildcard sw/*.c) $(wildcard hw_model/*.c)
+# the library: every stage folder of sw/ (not sw/cli/, the command-line front end) and hw_model/
+SW_STAGES := core nn quant search io flow
+LIB_SRCS := $(foreach d,$(SW_STAGES),$(wildcard sw/$(d)/*.c)) $(wildcard hw_model/*.c)
 TEST_TARGETS :=
 BENCH_TARGETS :=
 LINT_TARGETS :=
@@ -43,9 +45,9 @@ all: deps-check $(BUILD)/brecq
 help:
 	@sed -n '2,7p' Makefile
 	@echo "# Targets of the parts (first line of each; the full text is in the named .mk file):"
-	@for f in $(sort $(wildcard */*.mk)); do grep -h '^#  *make ' $$f | sed "s|\$$|   [$$f]|"; done
+	@for f in $(sort $(wildcard */*.mk */*/*.mk)); do grep -h '^#  *make ' $$f | sed "s|\$$|   [$$f]|"; done
 
-include $(sort $(wildcard */*.mk))
+include $(sort $(wildcard */*.mk */*/*.mk))
 
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB_SOBJS := $(patsubst %.c,$(ASAN)/obj/%.o,$(LIB_SRCS))
@@ -68,8 +70,9 @@ $(BUILD)/brecq: $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS)) $(BUILD)/libbrecq.a
 $(ASAN)/brecq: $(patsubst %.c,$(ASAN)/obj/%.o,$(CLI_SRCS)) $(ASAN)/libbrecq.a
 	$(CC) $(CFLAGS_SAN) -o $@ $^ $(PKG_LIBS)
 
-# ---- unit tests (cmocka), each tests/unit/test_*.c is one executable, run under ASan+UBSan ----
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+# ---- unit tests (cmocka), each tests/unit/<stage>/test_*.c is one executable, run under ASan+UBSan ----
+# tests/unit/ mirrors sw/ (one folder per stage, plus hw_model/).
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRCS))
 $(ASAN)/tests/%: tests/unit/%.c $(ASAN)/libbrecq.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
@@ -83,10 +86,17 @@ test: deps-check all unit-test $(TEST_TARGETS)
 
 bench: deps-check all $(BENCH_TARGETS)
 
-# the README's main command: the default flow (fres20, Fashion-MNIST, edge) -> build/demo/report.md
+# the README's main command: the default flow (fres20, Fashion-MNIST, edge) -> build/demo/report.md.
+# It builds everything the flow runs, the simulator of the flow's accelerator (its `hw:` key, a
+# configs/hw/<name>.yaml) included. FLOW=configs/flows/smoke.yaml runs another flow the same way.
+FLOW    ?= configs/flows/default.yaml
+FLOW_HW  = $(shell sed -n 's|^hw: *configs/hw/\([A-Za-z0-9_-]*\)\.yaml.*|\1|p' $(FLOW) 2>/dev/null)
 demo: deps-check $(BUILD)/brecq
-	@start=$$(date +%s); nice -n 10 $(BUILD)/brecq run configs/flows/default.yaml && \
-	  echo "demo: report build/demo/report.md, wall $$(( $$(date +%s) - start )) s"
+	@test -f $(FLOW) || { echo "make demo: FLOW=$(FLOW): no such file"; exit 2; }
+	@test -n "$(FLOW_HW)" || { echo "make demo: $(FLOW): its 'hw:' key must name a configs/hw/<name>.yaml"; exit 2; }
+	@$(MAKE) --no-print-directory $(SIM_B)/$(FLOW_HW)/cosim
+	@start=$$(date +%s); nice -n 10 $(BUILD)/brecq run $(FLOW) && \
+	  echo "demo: report $$(sed -n 's|^out: *\([^ #]*\).*|\1|p' $(FLOW))/report.md, wall $$(( $$(date +%s) - start )) s"
 
 lint: $(LINT_TARGETS)
 

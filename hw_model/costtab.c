@@ -1,7 +1,7 @@
 /* costtab.c — hardware view of a network, exact network latency, cost table. See costtab.h. */
-#include "errmsg.h"
+#include "core/errmsg.h"
 #include "costtab.h"
-#include "parallel.h"
+#include "core/parallel.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

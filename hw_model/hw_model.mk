@@ -9,9 +9,9 @@
 HW_CONFIGS   := $(wildcard configs/hw/*.yaml)
 HW_GEN_SVH   := $(patsubst configs/hw/%.yaml,$(BUILD)/gen/%/hw_params.svh,$(HW_CONFIGS))
 
-$(BUILD)/hwgen: hw_model/tools/hwgen.c hw_model/hwcfg.c hw_model/hwcfg.h sw/errmsg.c sw/errmsg.h sw/yamldoc.c sw/yamldoc.h
+$(BUILD)/hwgen: hw_model/tools/hwgen.c hw_model/hwcfg.c hw_model/hwcfg.h sw/core/errmsg.c sw/core/errmsg.h sw/core/yamldoc.c sw/core/yamldoc.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/tools/hwgen.c hw_model/hwcfg.c sw/errmsg.c sw/yamldoc.c $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/tools/hwgen.c hw_model/hwcfg.c sw/core/errmsg.c sw/core/yamldoc.c $(PKG_LIBS)
 
 $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h: configs/hw/%.yaml $(BUILD)/hwgen
 	@mkdir -p $(dir $@)
@@ -37,11 +37,11 @@ TEST_TARGETS  += test-hwmodel
 # Built straight from hw_model/*.c so it does not depend on the rest of libbrecq.
 HWM_SRCS := $(wildcard hw_model/*.c)
 # the sw/ helpers the hw_model tools link with (error line, YAML loader, thread pool)
-HWM_SW_C := sw/errmsg.c sw/yamldoc.c sw/parallel.c
+HWM_SW_C := sw/core/errmsg.c sw/core/yamldoc.c sw/core/parallel.c
 HWM_HDRS := $(wildcard hw_model/*.h)
-$(BUILD)/bench_hwmodel: hw_model/bench/bench_hwmodel.c $(HWM_SRCS) $(HWM_SW_C) $(HWM_HDRS)
+$(BUILD)/bench_hwmodel: tests/bench/bench_hwmodel.c $(HWM_SRCS) $(HWM_SW_C) $(HWM_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/bench/bench_hwmodel.c $(HWM_SRCS) $(HWM_SW_C) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/bench/bench_hwmodel.c $(HWM_SRCS) $(HWM_SW_C) $(PKG_LIBS)
 
 bench-hwmodel: $(BUILD)/bench_hwmodel
 	@mkdir -p $(BUILD)/bench
@@ -54,13 +54,13 @@ BENCH_TARGETS += bench-hwmodel
 HWM_XREF_REF := tests/hw/bqa_timing_ref.h
 # the hw_model sources plus the two sw/ helpers they use (error line, YAML loader)
 HWM_XREF_C := hw_model/hwcfg.c hw_model/hwlayer.c hw_model/hwsched.c hw_model/latency.c hw_model/isa.c \
-              sw/errmsg.c sw/yamldoc.c
-$(BUILD)/xref_timing: hw_model/tools/xref_timing.cpp $(HWM_XREF_C) $(HWM_HDRS) sw/errmsg.h sw/yamldoc.h
+              sw/core/errmsg.c sw/core/yamldoc.c
+$(BUILD)/xref_timing: tests/hw_model/xref_timing.cpp $(HWM_XREF_C) $(HWM_HDRS) sw/core/errmsg.h sw/core/yamldoc.h
 	@mkdir -p $(BUILD)/obj/xref
 	@for f in $(HWM_XREF_C); do \
 	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -c $$f -o $(BUILD)/obj/xref/$$(basename $$f .c).o || exit 1; done
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -iquote hw_model -Itests/hw -isystem /usr/share/verilator/include \
-	  -o $@ hw_model/tools/xref_timing.cpp $(patsubst %.c,$(BUILD)/obj/xref/%.o,$(notdir $(HWM_XREF_C))) $(PKG_LIBS)
+	  -o $@ tests/hw_model/xref_timing.cpp $(patsubst %.c,$(BUILD)/obj/xref/%.o,$(notdir $(HWM_XREF_C))) $(PKG_LIBS)
 
 .PHONY: test-hwmodel-xref
 test-hwmodel-xref:

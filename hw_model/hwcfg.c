@@ -6,8 +6,8 @@
  * value's position, then checks required keys and the cross-field rules (bq_hwcfg_validate's
  * rules, reported at the position of the key involved).
  */
-#include "yamldoc.h"
-#include "errmsg.h"
+#include "core/yamldoc.h"
+#include "core/errmsg.h"
 #include "hwcfg.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* hwlayer.c — constructors and checks for bq_hw_layer. See hwlayer.h. */
-#include "errmsg.h"
+#include "core/errmsg.h"
 #include "hwlayer.h"
 
 #include <stdarg.h>

@@ -2,7 +2,7 @@
  * hwsched.c — planning and emission of one layer's programs. See hwsched.h and
  * docs/latency_model.md (loop orders, token protocol, region placement).
  */
-#include "errmsg.h"
+#include "core/errmsg.h"
 #include "hwsched.h"
 #include "latency.h"
 

@@ -9,7 +9,7 @@
  * the port grant order matters, and it is the RTL's priority). Every token a stage waits for was
  * pushed by an event at or before its push cycle, so processing in time order is exact.
  */
-#include "errmsg.h"
+#include "core/errmsg.h"
 #include "latency.h"
 
 #include <stdarg.h>

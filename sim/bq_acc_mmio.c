@@ -1,6 +1,6 @@
 /* bq_acc_mmio.c — memory-mapped backend of the access layer (bq_acc_mmio.h). Compiled, not run. */
 #include "bq_acc_mmio.h"
-#include "errmsg.h"
+#include "core/errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>

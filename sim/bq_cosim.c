@@ -1,17 +1,17 @@
 /* bq_cosim.c — host driver of the co-simulation (bq_cosim.h). */
 #include "bq_cosim.h"
-#include "errmsg.h"
-#include "progress.h"
+#include "core/errmsg.h"
+#include "core/progress.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "hw_params.h"   /* register map generated from the same YAML (build/gen/<cfg>/) */
-#include "intref.h"
+#include "quant/intref.h"
 #include "isa.h"
 #include "latency.h"
-#include "pack.h"
-#include "search_model.h"
+#include "io/pack.h"
+#include "search/search_model.h"
 
 _Static_assert(BQ_HW_REG_MEM_WR_BEATS == BQ_HW_REG_CYCLES + 4 * (BQ_NCTR - 1),
                "the compared counters are consecutive registers from CYCLES");

@@ -1,7 +1,7 @@
 /*
  * bq_cosim.h — the host driver of a co-simulation: a quantized model runs layer by layer on an
  * accelerator reached through bq_acc.h, and every layer is checked bit for bit against the integer
- * reference (sw/intref.h) and cycle for cycle against the latency model (hw_model/latency.h).
+ * reference (sw/quant/intref.h) and cycle for cycle against the latency model (hw_model/latency.h).
  *
  * Per image, in node order (the order of bq_intnet_forward):
  *   input quantization (host) -> for every conv/linear layer: im2col of the RTL's previous codes
@@ -30,7 +30,7 @@
 #include "bq_acc.h"
 #include "bq_pkg.h"
 #include "hwcfg.h"
-#include "qmodel.h"
+#include "quant/qmodel.h"
 
 /* Counters compared per layer, in this order (register addresses in docs/hw_isa.md §5). */
 enum {

@@ -1,7 +1,7 @@
 /* bq_pkg.c — the driver's reader of an export package (bq_pkg.h). */
 #include "bq_pkg.h"
-#include "errmsg.h"
-#include "fileio.h"
+#include "core/errmsg.h"
+#include "core/fileio.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
  * bq_pkg.h — the co-simulation driver's view of an export package (docs/formats.md "Export
- * package", written by `brecq export`, sw/export.h): the manifest's identity (format, version,
+ * package", written by `brecq export`, sw/io/export.h): the manifest's identity (format, version,
  * qmodel hash, hw config hash) and, per layer, the packed weight bytes and requant records with
  * their group strides. The driver writes THESE bytes into accelerator memory and cross-checks them
  * against its own packing of the quantized model (a difference is an error naming the layer).

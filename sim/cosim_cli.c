@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "bq_cosim.h"
-#include "data.h"
+#include "nn/data.h"
 
 static const char *usage =
     "usage: cosim --hw CONFIG.yaml --qmodel Q.bqq [--images N] [--first I] [--out DIR] [--name NAME]\n"

@@ -32,7 +32,7 @@ SIM_VFLAGS   := --sc --exe --build --trace-fst -Wall -Wno-fatal -j 2 --x-assign 
                 -MAKEFLAGS "OPT_FAST=-O3 OPT_GLOBAL=-O2"
 
 # the C driver, compiled with gcc per config (the register map comes from build/gen/<cfg>/hw_params.h)
-$(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*.h hw_model/*.h) $(BUILD)/gen/%/hw_params.h
+$(SIM_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*/*.h hw_model/*.h) $(BUILD)/gen/%/hw_params.h
 	@mkdir -p $(SIM_B)/$*/obj
 	@flock $(SIM_B)/$*/.lock sh -c 'for f in $(SIM_DRV_SRCS); do \
 	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(BUILD)/gen/$* -c $$f -o $(SIM_B)/$*/obj/$$(basename $$f .c).o || exit 1; done; \
@@ -78,7 +78,8 @@ $(COSIM_OUT)/models/%.bqq: $(COSIM_BQM) | $(BUILD)/brecq
 	  $(if $(BITS),--bits $(BITS)) --out $@ > $@.log 2>&1 || { tail -5 $@.log; exit 1; }
 
 .PHONY: cosim cosim-full cosim-full-assert test-cosim bench-cosim sim-build cosim-quick-model
-sim-build: $(foreach h,tiny edge,$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_board)
+SIM_HW ?= tiny edge
+sim-build: $(foreach h,$(SIM_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_board)
 
 # one run: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name
 cosim_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && \

@@ -1,7 +1,7 @@
 # tests/tests.mk — engine benchmark (make bench) and CLI bad-input tests (make test).
 #   make bench-engine     forward / forward+backward img/s of both models, both conv paths, sgemm
 #   make test-cli         bad input to every command: one-line errors, exit codes (make test)
-#   make test-results-sh  sw/results.sh bookkeeping with a stand-in binary (make test)
+#   make test-results-sh  tests/results/results.sh bookkeeping with a stand-in binary (make test)
 $(BUILD)/bench_engine: tests/bench/bench_engine.c $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 .PHONY: bench-engine test-cli
@@ -11,7 +11,7 @@ BENCH_TARGETS += bench-engine
 test-cli: $(ASAN)/brecq
 	@bash tests/cli/test_cli.sh $(ASAN)/brecq
 TEST_TARGETS += test-cli
-# sw/results.sh bookkeeping (workers, locks, reruns, engine bumps) with a stand-in binary
+# tests/results/results.sh bookkeeping (workers, locks, reruns, engine bumps) with a stand-in binary
 .PHONY: test-results-sh
 test-results-sh:
 	@bash tests/results/test_results_sh.sh

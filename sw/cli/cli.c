@@ -1,7 +1,7 @@
 /* cli.c — see cli.h. */
 #include "cli.h"
-#include "model_io.h"
-#include "onnx_import.h"
+#include "io/model_io.h"
+#include "io/onnx_import.h"
 
 #include <cblas.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
 #ifndef BQ_CLI_H
 #define BQ_CLI_H
 #include <stddef.h>
-#include "graph.h"
+#include "nn/graph.h"
 
 /* Option table entry: name without dashes, whether it takes a value, where to store it. Flags
  * store "1". help is one line. */

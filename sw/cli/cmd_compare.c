@@ -3,11 +3,11 @@
  *
  * Two accuracies on the same 10k images differ by less than their binomial standard errors
  * suggest (the images are shared, so most of the noise cancels); McNemar's test uses only the
- * images on which the two models disagree about correctness (sw/mcnemar.h). */
+ * images on which the two models disagree about correctness (sw/search/mcnemar.h). */
 #include "cli.h"
-#include "data.h"
-#include "fileio.h"
-#include "mcnemar.h"
+#include "nn/data.h"
+#include "core/fileio.h"
+#include "search/mcnemar.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,13 +1,13 @@
 /* brecq eval — top-1 of a model on the full 10k Fashion-MNIST test set: float, fake-quant
  * (--quant Q) or integer-only (--quant Q --int, which also compares every layer with fake-quant). */
 #include "cli.h"
-#include "data.h"
-#include "fakequant.h"
-#include "fileio.h"
-#include "intref.h"
-#include "model_io.h"
-#include "qmodel.h"
-#include "train.h"
+#include "nn/data.h"
+#include "quant/fakequant.h"
+#include "core/fileio.h"
+#include "quant/intref.h"
+#include "io/model_io.h"
+#include "quant/qmodel.h"
+#include "nn/train.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* brecq export — write the accelerator package of a quantized model, or check one. */
 #include "cli.h"
-#include "data.h"
-#include "export.h"
+#include "nn/data.h"
+#include "io/export.h"
 #include "hwcfg.h"
-#include "qmodel.h"
+#include "quant/qmodel.h"
 
 #include <stdio.h>
 

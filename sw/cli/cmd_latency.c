@@ -13,8 +13,8 @@
 #include "costtab.h"
 #include "hwcfg.h"
 #include "latency.h"
-#include "model_io.h"
-#include "qmodel.h"
+#include "io/model_io.h"
+#include "quant/qmodel.h"
 
 #include <stdio.h>
 #include <stdlib.h>

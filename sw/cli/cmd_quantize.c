@@ -1,14 +1,14 @@
 /* brecq quantize — float model + recipe (+ bits.yaml) -> quantized model (.bqq). */
-#include "progress.h"
+#include "core/progress.h"
 #include "cli.h"
-#include "data.h"
-#include "fakequant.h"
-#include "fileio.h"
-#include "model_io.h"
-#include "qmodel.h"
-#include "recipe.h"
+#include "nn/data.h"
+#include "quant/fakequant.h"
+#include "core/fileio.h"
+#include "io/model_io.h"
+#include "quant/qmodel.h"
+#include "quant/recipe.h"
 
-#include "reconstruct.h"
+#include "quant/reconstruct.h"
 
 #include <stdio.h>
 #include <stdlib.h>

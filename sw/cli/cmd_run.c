@@ -1,4 +1,4 @@
-/* brecq run — the whole mixed-precision flow from a FLOW.yaml (sw/flow.h, docs/flow.md).
+/* brecq run — the whole mixed-precision flow from a FLOW.yaml (sw/flow/flow.h, docs/flow.md).
  *
  *   brecq run FLOW.yaml [FLOW2.yaml ...] [--mp-json docs/mixed_precision.json]
  *
@@ -6,9 +6,9 @@
  * flows as one JSON list (the issue 8 acceptance table) and prints the table.
  */
 #include "cli.h"
-#include "fileio.h"
-#include "flow.h"
-#include "mcnemar.h"
+#include "core/fileio.h"
+#include "flow/flow.h"
+#include "search/mcnemar.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,18 +7,18 @@
  * sensitivities, runs the GA and the exact solver on the same problem, prints both (objective,
  * slack, time) and writes the exact solver's allocation as bits.yaml for `brecq quantize --bits`.
  *
- * Sensitivities: bq_sensitivity_fill (sw/sensitivity.h) on --images calibration images of the
+ * Sensitivities: bq_sensitivity_fill (sw/search/sensitivity.h) on --images calibration images of the
  * training split, cached in --cache (default: none) keyed by model, calibration set and candidates.
  */
 #include "cli.h"
 #include "costtab.h"
-#include "fileio.h"
-#include "graph.h"
+#include "core/fileio.h"
+#include "nn/graph.h"
 #include "hwcfg.h"
-#include "qmodel.h"
-#include "search.h"
-#include "search_model.h"
-#include "sensitivity.h"
+#include "quant/qmodel.h"
+#include "search/search.h"
+#include "search/search_model.h"
+#include "search/sensitivity.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* brecq train — train a built-in architecture on Fashion-MNIST (deterministic for a seed, on any
  * number of threads). */
 #include "cli.h"
-#include "data.h"
-#include "model_io.h"
-#include "train.h"
+#include "nn/data.h"
+#include "io/model_io.h"
+#include "nn/train.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -6,11 +6,11 @@
  * FLOPs per image are counted from the graph (2*MACs of conv/linear; backward = 2x forward for
  * layers that need both input and weight gradients).
  */
-#include "exec.h"
-#include "fileio.h"
-#include "graph.h"
-#include "ops.h"
-#include "progress.h"
+#include "nn/exec.h"
+#include "core/fileio.h"
+#include "nn/graph.h"
+#include "nn/ops.h"
+#include "core/progress.h"
 
 #include <cblas.h>
 #include <stdio.h>

@@ -21,15 +21,15 @@
 #include <string.h>
 
 #include "costtab.h"
-#include "fileio.h"
-#include "graph.h"
+#include "core/fileio.h"
+#include "nn/graph.h"
 #include "hwcfg.h"
-#include "plot.h"
-#include "progress.h"
-#include "qmodel.h"
-#include "rng.h"
-#include "search.h"
-#include "search_model.h"
+#include "flow/plot.h"
+#include "core/progress.h"
+#include "quant/qmodel.h"
+#include "core/rng.h"
+#include "search/search.h"
+#include "search/search_model.h"
 
 /* Build the search problem of a built-in architecture on cfg (the same path as `brecq search`). */
 static int build_problem(bq_search_problem *p, const char *arch, const bq_hwcfg *cfg,

@@ -8,9 +8,9 @@
  * forward on one zero image, so geometry the importer let through is exercised by the engine.
  * Any violation aborts (a crash for libFuzzer).
  */
-#include "exec.h"
-#include "graph.h"
-#include "onnx_import.h"
+#include "nn/exec.h"
+#include "nn/graph.h"
+#include "io/onnx_import.h"
 
 #include <stdint.h>
 #include <stdlib.h>

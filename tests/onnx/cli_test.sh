@@ -1,6 +1,6 @@
 #!/bin/bash
 # cli_test.sh BRECQ — `brecq info` on an imported ONNX model and one-line errors for bad files.
-# Run by `make onnx-test` (sw/onnx.mk). Prints "onnx cli: N passed, M failed".
+# Run by `make onnx-test` (sw/io/onnx.mk). Prints "onnx cli: N passed, M failed".
 set -u
 B=${1:-build/brecq}
 T=build/onnx/cli

@@ -19,10 +19,10 @@
  * the expected one, or an expected test that is missing makes the run fail, so a regression or
  * a silently growing skip list cannot pass. Exit status 0 on success, 1 otherwise.
  */
-#include "exec.h"
-#include "fileio.h"
-#include "graph.h"
-#include "onnx_import.h"
+#include "nn/exec.h"
+#include "core/fileio.h"
+#include "nn/graph.h"
+#include "io/onnx_import.h"
 #include "onnx/onnx.pb-c.h"
 
 #include <dirent.h>

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/results/test_results_sh.sh — the bookkeeping of sw/results.sh (make results) with a stand-in
+# tests/results/test_results_sh.sh — the bookkeeping of tests/results/results.sh (make results) with a stand-in
 # for brecq that answers in milliseconds: every cell runs exactly once with two workers, finished
 # cells are kept, a killed cell is redone, cells of an older engine stay in the table (marked)
 # until every current cell is done and are then recomputed; RTN cells are recomputed at once.
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do case $1 in --report) rep=$2; shift ;; --out) out=$2; shif
 if [ "$cmd" = quantize ]; then
   echo "$(dirname "$rec") $BQ_NUM_THREADS" >> "$CALLS"
   [ "$(dirname "$rec")" = "${FAIL_CELL:-}" ] && exit 1   # as a run killed before its end
-  [ -n "${STOP_FILE:-}" ] && : > "$STOP_FILE"   # as `sw/results.sh --stop` during this cell
+  [ -n "${STOP_FILE:-}" ] && : > "$STOP_FILE"   # as `tests/results/results.sh --stop` during this cell
   sleep 0.05
   echo '{"seconds": 1.5, "peak_rss_mb": 10}' > "$rep"; : > "$out"
 elif [ "$cmd" = compare ]; then

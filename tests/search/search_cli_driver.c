@@ -1,14 +1,14 @@
 /*
  * search_cli_driver.c — runs `brecq search` (bq_cmd_search) without the dispatcher, for
- * `make test-search-cli` (sw/search.mk), and writes built-in architectures as model files.
+ * `make test-search-cli` (sw/search/search.mk), and writes built-in architectures as model files.
  *   search_cli_driver mk ARCH OUT.bqm      untrained built-in model (geometry is all the search needs)
  *   search_cli_driver search ARGS...       exactly `brecq search ARGS...`
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "graph.h"
-#include "model_io.h"
+#include "nn/graph.h"
+#include "io/model_io.h"
 
 int bq_cmd_search(int argc, char **argv);
 

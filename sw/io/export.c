@@ -1,0 +1,741 @@
+/*
+ * export.c — the export package writer and checker (see export.h, docs/formats.md).
+ */
+#include "core/errmsg.h"
+#include "io/export.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+#include <zlib.h>
+
+#include "core/fileio.h"
+#include "quant/intref.h"
+#include "io/model_io.h"
+#include "io/pack.h"
+
+static uint32_t crc_of(const void *p, size_t n) { return (uint32_t)crc32(0L, (const Bytef *)p, (uInt)n); }
+static size_t align_up(size_t v) { return (v + BQ_EXPORT_ALIGN - 1) / BQ_EXPORT_ALIGN * BQ_EXPORT_ALIGN; }
+
+/* Reserve an aligned, zeroed range of n bytes at the end of b; returns its offset. */
+static size_t reserve(bq_buf *b, size_t n) {
+    size_t off = align_up(b->len);
+    static const unsigned char zeros[BQ_EXPORT_ALIGN] = {0};
+    while (b->len < off) bq_buf_put(b, zeros, off - b->len < sizeof zeros ? off - b->len : sizeof zeros);
+    size_t left = n;
+    while (left) {
+        size_t k = left < sizeof zeros ? left : sizeof zeros;
+        bq_buf_put(b, zeros, k);
+        left -= k;
+    }
+    return off;
+}
+
+static void pad_file(bq_buf *b) { reserve(b, 0); }
+
+/* "offset/size/crc" JSON object of a range of buffer b. */
+static void json_range(bq_buf *j, const bq_buf *b, size_t off, size_t size) {
+    bq_buf_printf(j, "{\"offset\": %zu, \"size\": %zu, \"crc32\": \"%08x\"}", off, size,
+                  b->oom ? 0u : crc_of(b->data + off, size));
+}
+
+static const char *op_name(const bq_qmodel *q, int node) {
+    const bq_node *nd = &q->model.nodes[node];
+    if (nd->kind == BQ_OP_LINEAR) return "linear";
+    return nd->groups > 1 ? (nd->groups == nd->c ? "conv_depthwise" : "conv_grouped") : "conv";
+}
+
+/* Write bytes as $readmemh lines of wb bytes, most significant byte first. */
+static int write_hex(const char *path, const bq_buf *b, int wb, char *err, size_t errlen) {
+    bq_buf h = {0};
+    static const char hx[] = "0123456789abcdef";
+    char line[2 * 64 + 2];
+    for (size_t off = 0; off < b->len; off += (size_t)wb) {
+        int k = 0;
+        for (int i = wb - 1; i >= 0; i--) {
+            unsigned v = off + (size_t)i < b->len ? b->data[off + (size_t)i] : 0;
+            line[k++] = hx[v >> 4];
+            line[k++] = hx[v & 15];
+        }
+        line[k++] = '\n';
+        bq_buf_put(&h, line, (size_t)k);
+    }
+    int rc = h.oom ? -1 : bq_write_file_atomic(path, h.data, h.len, err, errlen);
+    if (h.oom) bq_seterr(err, errlen, "%s: out of memory", path);
+    bq_buf_free(&h);
+    return rc;
+}
+
+/* Remove a package directory we created earlier (only the files a package holds). */
+static int remove_package_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    struct dirent *e;
+    char p[4096];
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p)) rc = -1;
+    }
+    closedir(d);
+    if (rmdir(dir)) rc = -1;
+    return rc;
+}
+
+static int file_exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
+
+int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n_tests,
+              const char *dir, char *err, size_t errlen) {
+    const bq_model *m = &q->model;
+    bq_intnet net;
+    char e2[384];
+    if (n_tests < 0 || (n_tests > 0 && (!d || n_tests > d->n))) {
+        bq_seterr(err, errlen, "test images: %d requested, %d available", n_tests, d ? d->n : 0);
+        return -1;
+    }
+    if (bq_intnet_init(&net, q, n_tests > 0 ? n_tests : 1, e2, sizeof e2)) {
+        bq_seterr(err, errlen, "model is not integer-ready: %s", e2);
+        return -1;
+    }
+    int rc = -1, wb = hw->mem_width_bits / 8, nl = net.n_layers;
+    bq_buf W = {0}, RQ = {0}, T = {0}, J = {0};
+    bq_pack_geom *geo = calloc((size_t)nl, sizeof(bq_pack_geom));
+    size_t *w_off = calloc((size_t)nl, sizeof(size_t)), *w_gs = calloc((size_t)nl, sizeof(size_t));
+    size_t *r_off = calloc((size_t)nl, sizeof(size_t)), *r_gs = calloc((size_t)nl, sizeof(size_t));
+    float *x = NULL;
+    int *labels = NULL, *preds = NULL;
+    int32_t *col = NULL, *tmp = NULL;
+    uint8_t *pk = NULL;
+    char tmpdir[4096], path[4200], olddir[4096];
+    tmpdir[0] = 0;
+    if (!geo || !w_off || !w_gs || !r_off || !r_gs) goto oom;
+    for (int i = 0; i < m->n_nodes; i++)   /* names go into JSON strings unescaped */
+        for (const char *c = m->nodes[i].name; *c; c++)
+            if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
+                bq_seterr(err, errlen, "node name '%s' contains a quote, backslash or control character; "
+                       "rename the node", m->nodes[i].name);
+                goto out;
+            }
+    size_t max_kn = 0, max_mn = 0;
+    for (int l = 0; l < nl; l++) {
+        const bq_ilayer *L = &net.L[l];
+        if (bq_pack_geom_init(&geo[l], L->M, L->K, L->N, hw->dm, hw->dn, hw->dk, hw->mem_width_bits)) {
+            bq_seterr(err, errlen, "layer '%s': cannot tile M=%d K=%d N=%d on %dx%dx%d",
+                   m->nodes[L->node].name, L->M, L->K, L->N, hw->dm, hw->dn, hw->dk);
+            goto out;
+        }
+        if ((size_t)L->K * L->N > max_kn) max_kn = (size_t)L->K * L->N;
+        if ((size_t)L->cout * L->N > max_mn) max_mn = (size_t)L->cout * L->N;
+    }
+    col = malloc(sizeof(int32_t) * max_kn);
+    tmp = malloc(sizeof(int32_t) * max_mn);
+    if (!col || !tmp) goto oom;
+    /* weights and requant records */
+    for (int l = 0; l < nl; l++) {
+        const bq_ilayer *L = &net.L[l];
+        const bq_pack_geom *g = &geo[l];
+        w_gs[l] = align_up(bq_pack_weights_size(g, L->wbits));
+        w_off[l] = reserve(&W, w_gs[l] * (size_t)L->groups);
+        r_gs[l] = align_up((size_t)g->mt * g->dm * 16);
+        r_off[l] = reserve(&RQ, r_gs[l] * (size_t)L->groups);
+        if (W.oom || RQ.oom) goto oom;
+        for (int gi = 0; gi < L->groups; gi++) {
+            bq_pack_weights(W.data + w_off[l] + (size_t)gi * w_gs[l], L->codes + (size_t)gi * L->M * L->K,
+                            g, L->wbits);
+            for (int mi = 0; mi < L->M; mi++) {
+                int c = gi * L->M + mi;
+                unsigned char *rec = RQ.data + r_off[l] + (size_t)gi * r_gs[l] + 16 * (size_t)mi;
+                uint32_t v[3] = {(uint32_t)L->bias_eff[c], L->raw32 ? 0u : L->rq[c].m_acc,
+                                 L->raw32 ? 0u : L->rq[c].m_res};
+                for (int i = 0; i < 3; i++)
+                    for (int k = 0; k < 4; k++) rec[4 * i + k] = (unsigned char)(v[i] >> (8 * k));
+                rec[12] = (unsigned char)L->z_w[c];
+                rec[13] = (unsigned char)(L->raw32 ? 1 : L->rq[c].sh);
+            }
+        }
+    }
+    pad_file(&W);
+    pad_file(&RQ);
+    /* test vectors */
+    const bq_node *in = &m->nodes[0];
+    size_t in_sz = bq_node_size(in);
+    int ncls = m->nodes[m->n_nodes - 1].c;
+    if (n_tests > 0) {
+        x = malloc(sizeof(float) * in_sz * (size_t)n_tests);
+        labels = malloc(sizeof(int) * (size_t)n_tests);
+        preds = malloc(sizeof(int) * (size_t)n_tests);
+        int *idx = malloc(sizeof(int) * (size_t)n_tests);
+        if (!x || !labels || !preds || !idx) { free(idx); goto oom; }
+        for (int i = 0; i < n_tests; i++) idx[i] = i;
+        bq_dataset_batch(d, idx, n_tests, x, labels, m->in_mean, m->in_std, NULL);
+        free(idx);
+        bq_intnet_forward(&net, x, n_tests);
+        bq_intnet_predict(&net, n_tests, preds);
+    }
+    /* manifest header */
+    const bq_aquant *A0 = &q->aq[0];
+    bq_buf_printf(&J, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n", BQ_EXPORT_FORMAT, BQ_EXPORT_VERSION);
+    bq_buf_printf(&J, "  \"arch\": \"%s\",\n  \"method\": \"%s\",\n", m->arch, q->method);
+    bq_buf_printf(&J, "  \"model_hash\": \"%016llx\",\n  \"source_hash\": \"%016llx\",\n"
+                  "  \"qmodel_hash\": \"%016llx\",\n", (unsigned long long)bq_model_hash(m),
+                  (unsigned long long)q->src_hash, (unsigned long long)bq_qmodel_hash(q));
+    bq_buf_printf(&J, "  \"hw\": {\"name\": \"%s\", \"hash\": \"%016llx\", \"dm\": %d, \"dn\": %d, "
+                  "\"dk\": %d, \"mem_width_bits\": %d},\n", hw->name, (unsigned long long)hw->hash,
+                  hw->dm, hw->dn, hw->dk, hw->mem_width_bits);
+    bq_buf_printf(&J, "  \"align\": %d,\n", BQ_EXPORT_ALIGN);
+    bq_buf_printf(&J, "  \"input\": {\"c\": %d, \"h\": %d, \"w\": %d, \"bits\": %d, \"scale\": %.9g, "
+                  "\"zero\": %d, \"mean\": %.9g, \"std\": %.9g, \"rounding\": \"half_up\"},\n",
+                  in->c, in->h, in->w, A0->bits, (double)A0->scale, A0->zero, (double)m->in_mean,
+                  (double)m->in_std);
+    bq_buf_printf(&J, "  \"layers\": [\n");
+    for (int l = 0; l < nl; l++) {
+        const bq_ilayer *L = &net.L[l];
+        const bq_pack_geom *g = &geo[l];
+        const bq_qlayer *Q = &q->layers[l];
+        const bq_conv_shape *cs = &L->cs;
+        bq_buf_printf(&J, "    {\"index\": %d, \"name\": \"%s\", \"op\": \"%s\", \"in\": \"%s\", "
+                      "\"out\": \"%s\", \"res\": ", l, m->nodes[L->node].name, op_name(q, L->node),
+                      m->nodes[L->in_node].name, L->raw32 ? "logits" : m->nodes[L->out_node].name);
+        if (L->res_node >= 0) bq_buf_printf(&J, "\"%s\"", m->nodes[L->res_node].name);
+        else bq_buf_printf(&J, "null");
+        bq_buf_printf(&J, ",\n     \"cin\": %d, \"h\": %d, \"w\": %d, \"cout\": %d, \"kh\": %d, \"kw\": %d, "
+                      "\"stride\": [%d, %d], \"pad\": [%d, %d, %d, %d], \"hout\": %d, \"wout\": %d,\n",
+                      cs->cin, cs->h, cs->w, L->cout, cs->kh, cs->kw, cs->stride_h, cs->stride_w,
+                      cs->pad_t, cs->pad_l, cs->pad_b, cs->pad_r, cs->hout, cs->wout);
+        bq_buf_printf(&J, "     \"groups\": %d, \"M\": %d, \"K\": %d, \"N\": %d, \"M_pad\": %d, "
+                      "\"K_pad\": %d, \"N_pad\": %d,\n", L->groups, L->M, L->K, L->N, g->mt * g->dm,
+                      g->kc * g->dk, g->nt * g->dn);
+        bq_buf_printf(&J, "     \"wbits\": %d, \"abits\": %d, \"obits\": %d, \"rbits\": %d, "
+                      "\"w_signed\": false, \"a_signed\": false, \"raw32\": %s, \"act\": \"%s\",\n",
+                      L->wbits, L->abits, L->obits, L->rbits, L->raw32 ? "true" : "false",
+                      Q->out_act == BQ_OUTACT_RELU ? "relu" : Q->out_act == BQ_OUTACT_RELU6 ? "relu6" :
+                      Q->out_act == BQ_OUTACT_CLAMP ? "clamp" : "none");
+        bq_buf_printf(&J, "     \"z_a\": %d, \"z_o\": %d, \"z_r\": %d, \"lo\": %d, \"hi\": %d, "
+                      "\"s_a\": %.9g, \"s_o\": %.9g, \"s_r\": %.9g,\n", L->z_a, L->z_o, L->z_r, L->lo,
+                      L->hi, (double)q->aq[Q->aq_in].scale,
+                      L->raw32 ? 0.0 : (double)q->aq[Q->aq_out].scale,
+                      Q->aq_res >= 0 ? (double)q->aq[Q->aq_res].scale : 0.0);
+        bq_buf_printf(&J, "     \"z_w\": [");
+        for (int c = 0; c < L->cout; c++) bq_buf_printf(&J, "%s%d", c ? ", " : "", L->z_w[c]);
+        bq_buf_printf(&J, "],\n     \"weights\": ");
+        json_range(&J, &W, w_off[l], w_gs[l] * (size_t)L->groups);
+        bq_buf_printf(&J, ", \"weight_plane_stride\": %zu, \"weight_group_stride\": %zu,\n     \"requant\": ",
+                      bq_pack_weight_plane_size(g), w_gs[l]);
+        json_range(&J, &RQ, r_off[l], r_gs[l] * (size_t)L->groups);
+        bq_buf_printf(&J, ", \"requant_group_stride\": %zu}%s\n", r_gs[l], l + 1 < nl ? "," : "");
+    }
+    bq_buf_printf(&J, "  ],\n  \"tests\": [\n");
+    for (int t = 0; t < n_tests; t++) {
+        size_t ioff = reserve(&T, in_sz);
+        if (T.oom) goto oom;
+        memcpy(T.data + ioff, net.codes[0] + (size_t)t * in_sz, in_sz);
+        bq_buf_printf(&J, "    {\"image\": %d, \"label\": %d, \"pred\": %d, \"input\": ", t, labels[t], preds[t]);
+        json_range(&J, &T, ioff, in_sz);
+        bq_buf_printf(&J, ",\n     \"logits\": [");
+        for (int c = 0; c < ncls; c++)
+            bq_buf_printf(&J, "%s%d", c ? ", " : "", net.logits[(size_t)t * ncls + c]);
+        bq_buf_printf(&J, "],\n     \"layers\": [\n");
+        for (int l = 0; l < nl; l++) {
+            const bq_ilayer *L = &net.L[l];
+            const bq_pack_geom *g = &geo[l];
+            const uint8_t *inp = net.codes[L->in_node] + (size_t)t * bq_node_size(&m->nodes[L->in_node]);
+            size_t osz = (size_t)L->cout * L->N;
+            size_t a_gs = align_up(bq_pack_acts_size(g, L->abits));
+            int obits = L->raw32 ? 32 : L->obits;
+            size_t o_gs = align_up(bq_pack_tiles_size(g, obits));
+            size_t r_gsz = L->res_node >= 0 ? align_up(bq_pack_tiles_size(g, L->rbits)) : 0;
+            size_t code_sz = L->raw32 ? 4 * osz : osz;
+            size_t a_off = reserve(&T, a_gs * (size_t)L->groups);
+            size_t r_off2 = r_gsz ? reserve(&T, r_gsz * (size_t)L->groups) : 0;
+            size_t o_off = reserve(&T, o_gs * (size_t)L->groups);
+            size_t c_off = reserve(&T, code_sz);
+            if (T.oom) goto oom;
+            const uint8_t *res = L->res_node >= 0 ? net.codes[L->res_node] + (size_t)t * osz : NULL;
+            const uint8_t *outc = L->raw32 ? NULL : net.codes[L->out_node] + (size_t)t * osz;
+            const int32_t *raw = L->raw32 ? net.logits + (size_t)t * ncls : NULL;
+            for (int gi = 0; gi < L->groups; gi++) {
+                bq_intref_im2col(col, inp, L, gi);
+                bq_pack_acts(T.data + a_off + (size_t)gi * a_gs, col, g, L->abits);
+                for (size_t i = 0; i < (size_t)L->M * L->N; i++) {
+                    size_t src = (size_t)gi * L->M * L->N + i;
+                    tmp[i] = L->raw32 ? raw[src] : outc[src];
+                }
+                bq_pack_tiles(T.data + o_off + (size_t)gi * o_gs, tmp, g, obits);
+                if (res) {
+                    for (size_t i = 0; i < (size_t)L->M * L->N; i++) tmp[i] = res[(size_t)gi * L->M * L->N + i];
+                    bq_pack_tiles(T.data + r_off2 + (size_t)gi * r_gsz, tmp, g, L->rbits);
+                }
+            }
+            for (size_t i = 0; i < osz; i++) {
+                if (L->raw32) {
+                    uint32_t v = (uint32_t)raw[i];
+                    for (int k = 0; k < 4; k++) T.data[c_off + 4 * i + (size_t)k] = (uint8_t)(v >> (8 * k));
+                } else {
+                    T.data[c_off + i] = outc[i];
+                }
+            }
+            bq_buf_printf(&J, "       {\"layer\": %d, \"act\": ", l);
+            json_range(&J, &T, a_off, a_gs * (size_t)L->groups);
+            bq_buf_printf(&J, ", \"act_group_stride\": %zu,\n        \"res\": ", a_gs);
+            if (r_gsz) json_range(&J, &T, r_off2, r_gsz * (size_t)L->groups);
+            else bq_buf_printf(&J, "null");
+            bq_buf_printf(&J, ", \"res_group_stride\": %zu,\n        \"out\": ", r_gsz);
+            json_range(&J, &T, o_off, o_gs * (size_t)L->groups);
+            bq_buf_printf(&J, ", \"out_group_stride\": %zu, \"codes\": ", o_gs);
+            json_range(&J, &T, c_off, code_sz);
+            bq_buf_printf(&J, "}%s\n", l + 1 < nl ? "," : "");
+        }
+        bq_buf_printf(&J, "     ]}%s\n", t + 1 < n_tests ? "," : "");
+    }
+    pad_file(&T);
+    bq_buf_printf(&J, "  ],\n  \"files\": [\n");
+    const bq_buf *bins[3] = {&W, &RQ, &T};
+    const char *names[3] = {"weights", "requant", "tests"};
+    for (int i = 0; i < 3; i++)
+        bq_buf_printf(&J, "    {\"name\": \"%s.bin\", \"size\": %zu, \"crc32\": \"%08x\", \"hex\": \"%s.hex\", "
+                      "\"hex_word_bytes\": %d}%s\n", names[i], bins[i]->len,
+                      bins[i]->oom ? 0u : crc_of(bins[i]->data, bins[i]->len), names[i], wb, i < 2 ? "," : "");
+    bq_buf_printf(&J, "  ]\n}\n");
+    if (W.oom || RQ.oom || T.oom || J.oom) goto oom;
+    /* write into DIR.tmp.PID, then swap */
+    snprintf(tmpdir, sizeof tmpdir, "%s.tmp.%ld", dir, (long)getpid());
+    if (file_exists(tmpdir)) remove_package_dir(tmpdir);
+    if (bq_mkdirs(tmpdir)) { bq_seterr(err, errlen, "%s: cannot create directory: %s", tmpdir, strerror(errno)); tmpdir[0] = 0; goto out; }
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s.bin", tmpdir, names[i]);
+        if (bq_write_file_atomic(path, bins[i]->data, bins[i]->len, err, errlen)) goto out;
+        snprintf(path, sizeof path, "%s/%s.hex", tmpdir, names[i]);
+        if (write_hex(path, bins[i], wb, err, errlen)) goto out;
+    }
+    snprintf(path, sizeof path, "%s/manifest.json", tmpdir);
+    if (bq_write_file_atomic(path, J.data, J.len, err, errlen)) goto out;
+    olddir[0] = 0;
+    if (file_exists(dir)) {
+        snprintf(path, sizeof path, "%s/manifest.json", dir);
+        if (!file_exists(path)) {
+            bq_seterr(err, errlen, "%s exists and is not an export package (no manifest.json); remove it "
+                   "or choose another --out", dir);
+            goto out;
+        }
+        snprintf(olddir, sizeof olddir, "%s.old.%ld", dir, (long)getpid());
+        if (rename(dir, olddir)) { bq_seterr(err, errlen, "%s: cannot move aside: %s", dir, strerror(errno)); goto out; }
+    }
+    if (rename(tmpdir, dir)) {
+        bq_seterr(err, errlen, "%s: cannot rename %s into place: %s", dir, tmpdir, strerror(errno));
+        if (olddir[0]) rename(olddir, dir);
+        goto out;
+    }
+    tmpdir[0] = 0;
+    if (olddir[0]) remove_package_dir(olddir);
+    rc = 0;
+    goto out;
+oom:
+    bq_seterr(err, errlen, "out of memory");
+out:
+    if (rc && tmpdir[0]) remove_package_dir(tmpdir);
+    bq_buf_free(&W); bq_buf_free(&RQ); bq_buf_free(&T); bq_buf_free(&J);
+    free(geo); free(w_off); free(w_gs); free(r_off); free(r_gs);
+    free(x); free(labels); free(preds); free(col); free(tmp); free(pk);
+    bq_intnet_free(&net);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* checker                                                                                    */
+
+typedef struct {
+    yaml_document_t doc;
+    const char *dir;
+    char *err;
+    size_t errlen;
+} mf;
+
+static yaml_node_t *mget(mf *f, yaml_node_t *map, const char *key) {
+    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&f->doc, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
+            return yaml_document_get_node(&f->doc, p->value);
+    }
+    return NULL;
+}
+
+/* Integer field `key` of map; errors name the manifest and the field path. */
+static int mint(mf *f, yaml_node_t *map, const char *where, const char *key, long long lo, long long hi,
+                long long *out) {
+    yaml_node_t *v = mget(f, map, key);
+    char *end = NULL;
+    long long x = 0;
+    if (v && v->type == YAML_SCALAR_NODE) x = strtoll((const char *)v->data.scalar.value, &end, 10);
+    if (!v || v->type != YAML_SCALAR_NODE || end == (char *)v->data.scalar.value || *end) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing or not an integer", f->dir,
+               where, key);
+        return -1;
+    }
+    if (x < lo || x > hi) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json:%zu: field '%s%s' is %lld, must be in %lld..%lld",
+               f->dir, v->start_mark.line + 1, where, key, x, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static const char *mstr(mf *f, yaml_node_t *map, const char *where, const char *key) {
+    yaml_node_t *v = mget(f, map, key);
+    if (!v || v->type != YAML_SCALAR_NODE) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing or not a string", f->dir,
+               where, key);
+        return NULL;
+    }
+    return (const char *)v->data.scalar.value;
+}
+
+static int mbool(mf *f, yaml_node_t *map, const char *where, const char *key, int *out) {
+    const char *s = mstr(f, map, where, key);
+    if (!s) return -1;
+    if (!strcmp(s, "true")) *out = 1;
+    else if (!strcmp(s, "false")) *out = 0;
+    else {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' must be true or false", f->dir, where, key);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct { const char *name; unsigned char *data; size_t len; } bin_file;
+
+/* Check a {offset, size, crc32} range inside file b and that size == want (want 0: any).
+ * Returns the data pointer or NULL with err. */
+static const unsigned char *mrange(mf *f, yaml_node_t *map, const char *where, const char *key,
+                                   const bin_file *b, size_t want) {
+    yaml_node_t *r = mget(f, map, key);
+    char w2[256];
+    snprintf(w2, sizeof w2, "%s%s.", where, key);
+    long long off, size;
+    if (!r || r->type != YAML_MAPPING_NODE) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing", f->dir, where, key);
+        return NULL;
+    }
+    if (mint(f, r, w2, "offset", 0, (long long)b->len, &off) ||
+        mint(f, r, w2, "size", 0, (long long)b->len, &size))
+        return NULL;
+    if (off % BQ_EXPORT_ALIGN) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%soffset' (%lld) is not %d-byte aligned",
+               f->dir, w2, off, BQ_EXPORT_ALIGN);
+        return NULL;
+    }
+    if ((size_t)(off + size) > b->len) {
+        bq_seterr(f->err, f->errlen, "%s/%s: field '%s' range [%lld, %lld) lies beyond the file end (%zu "
+               "bytes; truncated?)", f->dir, b->name, w2, off, off + size, b->len);
+        return NULL;
+    }
+    if (want && (size_t)size != want) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%ssize' is %lld, the shape needs %zu bytes",
+               f->dir, w2, size, want);
+        return NULL;
+    }
+    const char *c = mstr(f, r, w2, "crc32");
+    if (!c) return NULL;
+    unsigned long crc = strtoul(c, NULL, 16);
+    if ((uint32_t)crc != crc_of(b->data + off, (size_t)size)) {
+        bq_seterr(f->err, f->errlen, "%s/%s: CRC-32 of '%s' is %08x, the manifest says %s (corrupted)",
+               f->dir, b->name, w2, crc_of(b->data + off, (size_t)size), c);
+        return NULL;
+    }
+    return b->data + off;
+}
+
+static int64_t rd_le(const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return (int64_t)v;
+}
+
+/* The layer fields needed for a recompute. */
+typedef struct {
+    long long groups, M, K, N, wbits, abits, obits, rbits, z_a, z_o, z_r, lo, hi;
+    int raw32, has_res;
+    bq_pack_geom g;
+    const unsigned char *w, *rq;
+    long long w_gs, rq_gs;
+    char name[64];
+} mlayer;
+
+/* Recompute one layer of one test from the unpacked bits, int64, compare with expected. */
+static int recompute(mf *f, const mlayer *L, const unsigned char *act, long long a_gs,
+                     const unsigned char *res, long long r_gs, const unsigned char *out, long long o_gs) {
+    const bq_pack_geom *g = &L->g;
+    size_t M = (size_t)L->M, K = (size_t)L->K, N = (size_t)L->N;
+    uint8_t *wc = malloc(M * K);
+    int32_t *a = malloc(sizeof(int32_t) * K * N), *r = malloc(sizeof(int32_t) * M * N);
+    int32_t *e = malloc(sizeof(int32_t) * M * N);
+    int rc = -1;
+    if (!wc || !a || !r || !e) { bq_seterr(f->err, f->errlen, "out of memory"); goto done; }
+    for (long long gi = 0; gi < L->groups; gi++) {
+        bq_unpack_weights(wc, L->w + gi * L->w_gs, g, (int)L->wbits);
+        bq_unpack_acts(a, act + gi * a_gs, g, (int)L->abits);
+        if (L->has_res) bq_unpack_tiles(r, res + gi * r_gs, g, (int)L->rbits);
+        bq_unpack_tiles(e, out + gi * o_gs, g, L->raw32 ? 32 : (int)L->obits);
+        for (size_t c = 0; c < M; c++) {
+            const unsigned char *rec = L->rq + gi * L->rq_gs + 16 * c;
+            int64_t bias_eff = (int32_t)(uint32_t)rd_le(rec, 4);
+            int64_t m_acc = rd_le(rec + 4, 4), m_res = rd_le(rec + 8, 4);
+            int64_t z_w = rec[12], sh = rec[13];
+            if (!L->raw32 && (sh < 1 || sh > 62)) {
+                bq_seterr(f->err, f->errlen, "%s/requant.bin: layer '%s' channel %zu: field 'sh' is %lld, "
+                       "must be 1..62", f->dir, L->name, c, (long long)sh);
+                goto done;
+            }
+            for (size_t p = 0; p < N; p++) {
+                int64_t acc = 0, asum = 0;
+                for (size_t k = 0; k < K; k++) {
+                    acc += (int64_t)wc[c * K + k] * a[k * N + p];
+                    asum += a[k * N + p];
+                }
+                int64_t acc0 = acc - z_w * asum + bias_eff, want;
+                if (acc0 > INT32_MAX || acc0 < INT32_MIN) {
+                    bq_seterr(f->err, f->errlen, "%s: layer '%s': acc0 %lld at channel %zu pixel %zu leaves "
+                           "int32", f->dir, L->name, (long long)acc0, c, p);
+                    goto done;
+                }
+                if (L->raw32) {
+                    want = acc0;
+                } else {
+                    int64_t rr = L->has_res ? (int64_t)r[c * N + p] - L->z_r : 0;
+                    int64_t t = acc0 * m_acc + rr * m_res;
+                    int64_t y = (t + ((int64_t)1 << (sh - 1))) >> sh;
+                    want = y + L->z_o;
+                    if (want < L->lo) want = L->lo;
+                    if (want > L->hi) want = L->hi;
+                }
+                if (want != (int64_t)e[c * N + p]) {
+                    bq_seterr(f->err, f->errlen, "%s/tests.bin: layer '%s' group %lld: recomputed output %lld "
+                           "differs from the expected %d at channel %zu pixel %zu", f->dir, L->name, gi,
+                           (long long)want, e[c * N + p], c, p);
+                    goto done;
+                }
+            }
+        }
+    }
+    rc = 0;
+done:
+    free(wc); free(a); free(r); free(e);
+    return rc;
+}
+
+int bq_export_check(const char *dir, const char *layer, void *logp, char *err, size_t errlen) {
+    FILE *log = logp;
+    mf f;
+    memset(&f, 0, sizeof f);
+    f.dir = dir; f.err = err; f.errlen = errlen;
+    char path[4200];
+    unsigned char *text = NULL;
+    size_t tlen;
+    bin_file bins[3] = {{"weights.bin", NULL, 0}, {"requant.bin", NULL, 0}, {"tests.bin", NULL, 0}};
+    yaml_parser_t parser;
+    int rc = -1, have_doc = 0, have_parser = 0;
+    mlayer *ml = NULL;
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    if (bq_read_file(path, &text, &tlen, err, errlen)) return -1;
+    if (!yaml_parser_initialize(&parser)) { bq_seterr(err, errlen, "out of memory"); goto done; }
+    have_parser = 1;
+    yaml_parser_set_input_string(&parser, text, tlen);
+    if (!yaml_parser_load(&parser, &f.doc)) {
+        bq_seterr(err, errlen, "%s:%zu:%zu: not valid JSON: %s", path, parser.problem_mark.line + 1,
+               parser.problem_mark.column + 1, parser.problem ? parser.problem : "?");
+        goto done;
+    }
+    have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&f.doc);
+    const char *fmt = root ? mstr(&f, root, "", "format") : NULL;
+    if (!fmt) { if (!root) bq_seterr(err, errlen, "%s: empty manifest", path); goto done; }
+    if (strcmp(fmt, BQ_EXPORT_FORMAT)) {
+        bq_seterr(err, errlen, "%s: field 'format' is '%s', expected '%s'", path, fmt, BQ_EXPORT_FORMAT);
+        goto done;
+    }
+    long long ver;
+    if (mint(&f, root, "", "version", 0, 1 << 30, &ver)) goto done;
+    if (ver != BQ_EXPORT_VERSION) {
+        bq_seterr(err, errlen, "%s: field 'version' is %lld, this build reads version %d; re-export the "
+               "package with this brecq", path, ver, BQ_EXPORT_VERSION);
+        goto done;
+    }
+    /* files */
+    yaml_node_t *files = mget(&f, root, "files");
+    if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(err, errlen, "%s: field 'files' is missing", path); goto done; }
+    for (int i = 0; i < 3; i++) {
+        yaml_node_t *fe = NULL;
+        for (yaml_node_item_t *it = files->data.sequence.items.start; it < files->data.sequence.items.top; it++) {
+            yaml_node_t *n = yaml_document_get_node(&f.doc, *it);
+            const char *nm = mstr(&f, n, "files[].", "name");
+            if (nm && !strcmp(nm, bins[i].name)) fe = n;
+        }
+        if (!fe) { bq_seterr(err, errlen, "%s: field 'files' has no entry for %s", path, bins[i].name); goto done; }
+        snprintf(path, sizeof path, "%s/%s", dir, bins[i].name);
+        if (bq_read_file(path, &bins[i].data, &bins[i].len, err, errlen)) goto done;
+        long long size;
+        char where[64];
+        snprintf(where, sizeof where, "files[%s].", bins[i].name);
+        if (mint(&f, fe, where, "size", 0, 1LL << 40, &size)) goto done;
+        if ((size_t)size != bins[i].len) {
+            bq_seterr(err, errlen, "%s: size is %zu bytes, the manifest says %lld (truncated or replaced)",
+                   path, bins[i].len, size);
+            goto done;
+        }
+        const char *c = mstr(&f, fe, where, "crc32");
+        if (!c) goto done;
+        if ((uint32_t)strtoul(c, NULL, 16) != crc_of(bins[i].data, bins[i].len)) {
+            bq_seterr(err, errlen, "%s: CRC-32 is %08x, the manifest says %s (corrupted)", path,
+                   crc_of(bins[i].data, bins[i].len), c);
+            goto done;
+        }
+    }
+    if (log) fprintf(log, "check: files present, sizes and CRC-32s match\n");
+    /* hw */
+    yaml_node_t *hw = mget(&f, root, "hw");
+    long long dm, dn, dk, mw;
+    if (mint(&f, hw, "hw.", "dm", 1, 4096, &dm) || mint(&f, hw, "hw.", "dn", 1, 4096, &dn) ||
+        mint(&f, hw, "hw.", "dk", 8, 65536, &dk) || mint(&f, hw, "hw.", "mem_width_bits", 8, 4096, &mw))
+        goto done;
+    /* layers */
+    yaml_node_t *layers = mget(&f, root, "layers");
+    if (!layers || layers->type != YAML_SEQUENCE_NODE) { bq_seterr(err, errlen, "%s/manifest.json: field 'layers' is missing", dir); goto done; }
+    int nl = (int)(layers->data.sequence.items.top - layers->data.sequence.items.start);
+    ml = calloc((size_t)(nl ? nl : 1), sizeof(mlayer));
+    if (!ml) { bq_seterr(err, errlen, "out of memory"); goto done; }
+    for (int l = 0; l < nl; l++) {
+        yaml_node_t *n = yaml_document_get_node(&f.doc, layers->data.sequence.items.start[l]);
+        mlayer *L = &ml[l];
+        char where[96];
+        const char *nm = mstr(&f, n, "layers[].", "name");
+        if (!nm) goto done;
+        snprintf(L->name, sizeof L->name, "%s", nm);
+        snprintf(where, sizeof where, "layers[%d].", l);
+        long long mp, kp, np, ws, as;
+        if (mint(&f, n, where, "groups", 1, 1 << 20, &L->groups) || mint(&f, n, where, "M", 1, 1 << 20, &L->M) ||
+            mint(&f, n, where, "K", 1, 1 << 24, &L->K) || mint(&f, n, where, "N", 1, 1 << 24, &L->N) ||
+            mint(&f, n, where, "M_pad", 1, 1 << 24, &mp) || mint(&f, n, where, "K_pad", 1, 1 << 26, &kp) ||
+            mint(&f, n, where, "N_pad", 1, 1 << 26, &np) || mint(&f, n, where, "wbits", 1, 8, &L->wbits) ||
+            mint(&f, n, where, "abits", 1, 8, &L->abits) || mint(&f, n, where, "obits", 0, 8, &L->obits) ||
+            mint(&f, n, where, "rbits", 0, 8, &L->rbits) || mint(&f, n, where, "z_a", 0, 255, &L->z_a) ||
+            mint(&f, n, where, "z_o", 0, 255, &L->z_o) || mint(&f, n, where, "z_r", 0, 255, &L->z_r) ||
+            mint(&f, n, where, "lo", 0, 255, &L->lo) || mint(&f, n, where, "hi", 0, 255, &L->hi) ||
+            mbool(&f, n, where, "raw32", &L->raw32) || mbool(&f, n, where, "w_signed", &(int){0}) ||
+            mint(&f, n, where, "weight_group_stride", 0, 1LL << 40, &L->w_gs) ||
+            mint(&f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
+            goto done;
+        (void)ws; (void)as;
+        L->has_res = L->rbits > 0;
+        if (!L->raw32 && L->obits < 1) {
+            bq_seterr(err, errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", dir, where);
+            goto done;
+        }
+        if (bq_pack_geom_init(&L->g, (int)L->M, (int)L->K, (int)L->N, (int)dm, (int)dn, (int)dk, (int)mw)) {
+            bq_seterr(err, errlen, "%s/manifest.json: layer '%s': impossible geometry", dir, L->name);
+            goto done;
+        }
+        if (mp != L->g.mt * dm || kp != L->g.kc * dk || np != L->g.nt * dn) {
+            bq_seterr(err, errlen, "%s/manifest.json: field '%sM_pad/K_pad/N_pad' (%lld/%lld/%lld) does not "
+                   "match M, K, N padded to the array (%lld/%lld/%lld)", dir, where, mp, kp, np,
+                   (long long)L->g.mt * dm, (long long)L->g.kc * dk, (long long)L->g.nt * dn);
+            goto done;
+        }
+        if (L->w_gs < (long long)bq_pack_weights_size(&L->g, (int)L->wbits) || L->rq_gs < L->g.mt * dm * 16) {
+            bq_seterr(err, errlen, "%s/manifest.json: field '%sweight_group_stride/requant_group_stride' is "
+                   "smaller than the shape needs", dir, where);
+            goto done;
+        }
+        if (!(L->w = mrange(&f, n, where, "weights", &bins[0], (size_t)(L->w_gs * L->groups))) ||
+            !(L->rq = mrange(&f, n, where, "requant", &bins[1], (size_t)(L->rq_gs * L->groups))))
+            goto done;
+        /* padding must be zero: rows >= M of every weight plane */
+        for (long long gi = 0; gi < L->groups; gi++) {
+            uint8_t *tmpw = malloc((size_t)(L->g.mt * dm) * (size_t)(L->g.kc * dk));
+            bq_pack_geom gp;
+            if (!tmpw || bq_pack_geom_init(&gp, L->g.mt * (int)dm, L->g.kc * (int)dk, 1, (int)dm, (int)dn, (int)dk, (int)mw)) {
+                free(tmpw);
+                bq_seterr(err, errlen, "out of memory");
+                goto done;
+            }
+            bq_unpack_weights(tmpw, L->w + gi * L->w_gs, &gp, (int)L->wbits);
+            int bad = 0;
+            for (long long r = 0; r < gp.m && !bad; r++)
+                for (long long k = 0; k < gp.k; k++)
+                    if ((r >= L->M || k >= L->K) && tmpw[r * gp.k + k]) { bad = 1; break; }
+            free(tmpw);
+            if (bad) {
+                bq_seterr(err, errlen, "%s/weights.bin: layer '%s': padding bits are not zero", dir, L->name);
+                goto done;
+            }
+        }
+    }
+    if (log) fprintf(log, "check: %d layers: shapes, padding, weight and requant CRC-32s ok\n", nl);
+    /* tests */
+    yaml_node_t *tests = mget(&f, root, "tests");
+    int nt = tests && tests->type == YAML_SEQUENCE_NODE
+                 ? (int)(tests->data.sequence.items.top - tests->data.sequence.items.start) : 0;
+    int recomputed = 0;
+    for (int t = 0; t < nt; t++) {
+        yaml_node_t *tn = yaml_document_get_node(&f.doc, tests->data.sequence.items.start[t]);
+        yaml_node_t *tl = mget(&f, tn, "layers");
+        char where[96];
+        snprintf(where, sizeof where, "tests[%d].", t);
+        if (!mrange(&f, tn, where, "input", &bins[2], 0)) goto done;
+        if (!tl || tl->type != YAML_SEQUENCE_NODE ||
+            (int)(tl->data.sequence.items.top - tl->data.sequence.items.start) != nl) {
+            bq_seterr(err, errlen, "%s/manifest.json: field '%slayers' must list all %d layers", dir, where, nl);
+            goto done;
+        }
+        for (int l = 0; l < nl; l++) {
+            yaml_node_t *e = yaml_document_get_node(&f.doc, tl->data.sequence.items.start[l]);
+            const mlayer *L = &ml[l];
+            snprintf(where, sizeof where, "tests[%d].layers[%d].", t, l);
+            long long a_gs, r_gs, o_gs;
+            if (mint(&f, e, where, "act_group_stride", 0, 1LL << 40, &a_gs) ||
+                mint(&f, e, where, "res_group_stride", 0, 1LL << 40, &r_gs) ||
+                mint(&f, e, where, "out_group_stride", 0, 1LL << 40, &o_gs))
+                goto done;
+            int ob = L->raw32 ? 32 : (int)L->obits;
+            if (a_gs < (long long)bq_pack_acts_size(&L->g, (int)L->abits) ||
+                o_gs < (long long)bq_pack_tiles_size(&L->g, ob) ||
+                (L->has_res && r_gs < (long long)bq_pack_tiles_size(&L->g, (int)L->rbits))) {
+                bq_seterr(err, errlen, "%s/manifest.json: field '%s*_group_stride' is smaller than layer "
+                       "'%s' needs", dir, where, L->name);
+                goto done;
+            }
+            const unsigned char *act = mrange(&f, e, where, "act", &bins[2], (size_t)(a_gs * L->groups));
+            const unsigned char *res = L->has_res ? mrange(&f, e, where, "res", &bins[2], (size_t)(r_gs * L->groups)) : NULL;
+            const unsigned char *out = mrange(&f, e, where, "out", &bins[2], (size_t)(o_gs * L->groups));
+            const unsigned char *codes = mrange(&f, e, where, "codes", &bins[2],
+                                                (size_t)(L->M * L->groups * L->N * (L->raw32 ? 4 : 1)));
+            if (!act || !out || !codes || (L->has_res && !res)) goto done;
+            if (t == 0 && (!layer || !strcmp(layer, L->name))) {
+                if (recompute(&f, L, act, a_gs, res, r_gs, out, o_gs)) goto done;
+                recomputed++;
+                if (log) fprintf(log, "check: test 0 layer %-16s recomputed from the unpacked bits (int64): "
+                                 "bit-exact\n", L->name);
+            }
+        }
+    }
+    if (layer && !recomputed) {
+        bq_seterr(err, errlen, "%s: no layer named '%s' (or the package has no test vectors)", dir, layer);
+        goto done;
+    }
+    if (log) fprintf(log, "check: %s ok (%d layers, %d test images, %d layers recomputed)\n", dir, nl, nt, recomputed);
+    rc = 0;
+done:
+    if (have_doc) yaml_document_delete(&f.doc);
+    if (have_parser) yaml_parser_delete(&parser);
+    for (int i = 0; i < 3; i++) free(bins[i].data);
+    free(ml);
+    free(text);
+    return rc;
+}

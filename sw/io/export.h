@@ -1,0 +1,52 @@
+/*
+ * export.h — the export package of a quantized model for the accelerator (docs/formats.md,
+ * "Export package"), and its checker.
+ *
+ * A package is a directory:
+ *   manifest.json   format "brecq-export" version 1: hashes, hw config, input quantizer, files with
+ *                   sizes and CRC-32s, per layer: op, geometry, GEMM sizes (M, K, N, padded), bits,
+ *                   signedness, zero points, clamp, byte offsets / sizes / CRC-32 of its packed
+ *                   weights and requant records; per test image: offsets of the input codes, and
+ *                   per layer of the packed im2col input, the shortcut operand and the expected
+ *                   output (tile planes or RAW32), plus plain expected codes.
+ *   weights.bin     packed bit-plane weights (hw_isa.md §2.1), per layer and group
+ *   requant.bin     16-byte requant records (hw_isa.md §2.4), per layer and group, M_pad each
+ *   tests.bin       test vectors (hw_isa.md §2.2 / §2.3 layouts)
+ *   weights.hex, requant.hex, tests.hex   the same bytes for $readmemh: one memory word (W/8 bytes,
+ *                   most significant byte first) per line, line i = bytes [i*W/8, (i+1)*W/8)
+ * Written into DIR.tmp.<pid> and renamed onto DIR at the end (an existing DIR is replaced only
+ * after the new package is complete).
+ *
+ * Example:
+ *   bq_hwcfg hw; bq_hwcfg_load(&hw, "configs/hw/tiny.yaml", err, n);
+ *   bq_export(&q, &hw, &test_set, 2, "out/pkg", err, n);
+ *   bq_export_check("out/pkg", stdout, err, n);     // checksums, shapes, one-layer recompute
+ */
+#ifndef BQ_EXPORT_H
+#define BQ_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/data.h"
+#include "hwcfg.h"
+#include "quant/qmodel.h"
+
+#define BQ_EXPORT_FORMAT "brecq-export"
+#define BQ_EXPORT_VERSION 1
+#define BQ_EXPORT_ALIGN 64   /* every array in a .bin file starts at a multiple of this */
+
+/* Write the package of q for accelerator hw into dir, with `n_tests` test images (the first of the
+ * test set d; d may be NULL with n_tests = 0). Returns 0, or -1 with err (model not integer-ready,
+ * layer does not fit the config, I/O). */
+int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n_tests,
+              const char *dir, char *err, size_t errlen);
+
+/* Validate a package: manifest version and fields, file sizes and CRC-32s, every array's CRC and
+ * size against its shape, then recompute layers of test image 0 from the unpacked bits with plain
+ * int64 arithmetic and compare with the expected outputs bit for bit (layer = NULL: every layer;
+ * else only that one). Progress lines go to `log` (FILE*, may be NULL). Returns 0, or -1 with
+ * "file: field: what is wrong". */
+int bq_export_check(const char *dir, const char *layer, void *log, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,65 @@
+# sw/io/onnx.mk — ONNX import (issue 9): protobuf-c code generated at build time from Debian's
+# onnx.proto (libonnx-dev), the backend node tests, the exported-ResNet accuracy check and the
+# libFuzzer harness. See docs/onnx.md.
+#
+#   make onnx-test      node tests + ResNet accuracy (both part of `make test`)
+#   make fuzz           libFuzzer (clang, ASan+UBSan) on the importer; FUZZ_SECONDS=600 by default
+
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+ONNX_GEN_C := $(BUILD)/gen/onnx/onnx.pb-c.c
+ONNX_GEN_H := $(BUILD)/gen/onnx/onnx.pb-c.h
+LIB_SRCS    += $(ONNX_GEN_C)
+GEN_HEADERS += $(ONNX_GEN_H)
+
+$(ONNX_GEN_H): $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -I/usr/include onnx/onnx.proto
+$(ONNX_GEN_C): $(ONNX_GEN_H)
+	@test -f $@ || { rm -f $<; $(MAKE) --no-print-directory $<; }
+
+# ---- backend node tests: every model of libonnx-testdata whose operators are all supported ----
+ONNX_NODE_DIR ?= /usr/share/libonnx-testdata/data/node
+$(ASAN)/tests/onnx_node_runner: tests/onnx/node_runner.c $(ASAN)/libbrecq.a $(GEN_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -o $@ $< $(ASAN)/libbrecq.a $(PKG_LIBS)
+
+.PHONY: onnx-test onnx-node-test onnx-resnet-test onnx-cli-test fuzz
+onnx-node-test: $(ASAN)/tests/onnx_node_runner
+	@mkdir -p $(BUILD)/onnx
+	$(ASAN)/tests/onnx_node_runner --dir $(ONNX_NODE_DIR) --expect tests/onnx/node_expected.txt \
+	  --report $(BUILD)/onnx/node_report.txt
+
+# ---- a torchvision-style ResNet exported from PyTorch: brecq eval must match PyTorch's top-1 ----
+ONNX_RESNETS := tests/onnx/models/resnet8.onnx tests/onnx/models/resnet8_bn.onnx
+onnx-resnet-test: $(BUILD)/brecq
+	@mkdir -p $(BUILD)/onnx
+	@for m in $(ONNX_RESNETS); do \
+	  $(BUILD)/brecq eval --model $$m --report $(BUILD)/onnx/$$(basename $$m .onnx).json >/dev/null || exit 1; \
+	  bash tests/onnx/check_accuracy.sh tests/onnx/models/resnet8.json $(BUILD)/onnx/$$(basename $$m .onnx).json $$m || exit 1; \
+	done
+
+# ---- `brecq info x.onnx` and one-line errors for bad files through the CLI ----
+onnx-cli-test: $(BUILD)/brecq
+	@bash tests/onnx/cli_test.sh $(BUILD)/brecq
+
+onnx-test: onnx-node-test onnx-resnet-test onnx-cli-test
+TEST_TARGETS += onnx-test
+CLEAN_DIRS += $(BUILD)/fuzz
+
+# ---- libFuzzer harness (clang only) ----
+FUZZ_SECONDS ?= 600
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer $(INCS)
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
+$(BUILD)/fuzz/obj/%.o: %.c $(GEN_HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/libbrecq.a: $(FUZZ_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/fuzz/onnx_fuzz: tests/fuzz/onnx_fuzz.c $(BUILD)/fuzz/libbrecq.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(BUILD)/fuzz/libbrecq.a $(PKG_LIBS)
+fuzz: $(BUILD)/fuzz/onnx_fuzz
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
+	$(BUILD)/fuzz/onnx_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	  -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus tests/fuzz/corpus

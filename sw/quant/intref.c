@@ -1,0 +1,419 @@
+/*
+ * intref.c — integer-only reference inference (see intref.h and docs/numerics.md).
+ */
+#include "core/errmsg.h"
+#include "quant/intref.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void free_layer(bq_ilayer *L) {
+    free(L->b_q); free(L->wsum); free(L->bias_eff); free(L->rq); free(L->logit_scale);
+    free(L->w16);
+}
+
+void bq_intnet_free(bq_intnet *net) {
+    if (!net) return;
+    for (int l = 0; l < net->n_layers; l++) free_layer(&net->L[l]);
+    free(net->L);
+    if (net->codes && net->q)
+        for (int i = 0; i < net->q->model.n_nodes; i++) free(net->codes[i]);
+    free(net->codes);
+    free(net->out_layer);
+    free(net->logits);
+    free(net->col); free(net->acc); free(net->asum); free(net->colt);
+    memset(net, 0, sizeof(*net));
+}
+
+#define I32_LIM 2147483647LL
+
+/* Fill and check one layer. */
+static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_t errlen) {
+    const bq_model *m = &q->model;
+    const bq_qlayer *Q = &q->layers[l];
+    const bq_node *nd = &m->nodes[Q->node];
+    const bq_node *pin = &m->nodes[nd->in[0]];
+    const char *name = nd->name;
+    memset(L, 0, sizeof(*L));
+    L->layer = l;
+    L->node = Q->node;
+    L->in_node = nd->in[0];
+    L->out_node = Q->out_node;
+    L->res_node = Q->res_node;
+    L->cout = Q->cout;
+    L->raw32 = Q->raw32;
+    L->codes = Q->codes;
+    L->z_w = Q->zero;
+    if (nd->kind == BQ_OP_CONV) {
+        if (bq_conv2d_shape(&L->cs, 1, pin->c, pin->h, pin->w, nd->c, nd->kh, nd->kw, nd->stride_h,
+                            nd->stride_w, nd->pad_t, nd->pad_l, nd->pad_b, nd->pad_r, nd->groups)) {
+            bq_seterr(err, errlen, "layer '%s': impossible conv geometry", name);
+            return -1;
+        }
+        L->groups = nd->groups;
+    } else {
+        int k = (int)bq_node_size(pin);
+        bq_conv2d_shape(&L->cs, 1, k, 1, 1, nd->c, 1, 1, 1, 1, 0, 0, 0, 0, 1);
+        L->groups = 1;
+    }
+    L->M = nd->c / L->groups;
+    L->K = Q->per_out;
+    L->N = L->cs.hout * L->cs.wout;
+    if (L->K != L->cs.cin / L->groups * L->cs.kh * L->cs.kw) {
+        bq_seterr(err, errlen, "layer '%s': weight has %d values per channel, geometry needs %d", name,
+               L->K, L->cs.cin / L->groups * L->cs.kh * L->cs.kw);
+        return -1;
+    }
+    const bq_aquant *A = Q->aq_in >= 0 ? &q->aq[Q->aq_in] : NULL;
+    if (!A || A->bits <= 0 || !A->initialized) {
+        bq_seterr(err, errlen, "layer '%s': its input quantizer is %s; the integer path needs every "
+               "activation quantized (a recipe with abits 2..8, calibrated)", name,
+               !A ? "missing" : (A->bits <= 0 ? "off (float activations)" : "not initialised"));
+        return -1;
+    }
+    L->wbits = Q->wbits;
+    L->abits = A->bits;
+    L->z_a = A->zero;
+    const bq_aquant *O = NULL, *R = NULL;
+    if (!L->raw32) {
+        O = &q->aq[Q->aq_out];
+        if (O->bits <= 0 || !O->initialized) {
+            bq_seterr(err, errlen, "layer '%s': output quantizer at '%s' is off or not initialised",
+                   name, m->nodes[O->node].name);
+            return -1;
+        }
+        L->obits = O->bits;
+        L->z_o = O->zero;
+        bq_out_clamp(&L->lo, &L->hi, Q->out_act, Q->act_lo, Q->act_hi, O->scale, O->zero, O->bits);
+    }
+    if (Q->res_node >= 0) {
+        R = &q->aq[Q->aq_res];
+        if (R->bits <= 0 || !R->initialized) {
+            bq_seterr(err, errlen, "layer '%s': shortcut quantizer at '%s' is off or not initialised",
+                   name, m->nodes[R->node].name);
+            return -1;
+        }
+        if (L->raw32) {
+            bq_seterr(err, errlen, "layer '%s': a RAW32 layer cannot add a shortcut", name);
+            return -1;
+        }
+        L->rbits = R->bits;
+        L->z_r = R->zero;
+    }
+    int C = L->cout;
+    L->b_q = calloc((size_t)C, sizeof(int32_t));
+    L->wsum = calloc((size_t)C, sizeof(int32_t));
+    L->bias_eff = calloc((size_t)C, sizeof(int32_t));
+    L->rq = calloc((size_t)C, sizeof(bq_requant));
+    L->logit_scale = calloc((size_t)C, sizeof(float));
+    if (!L->b_q || !L->wsum || !L->bias_eff || !L->rq || !L->logit_scale) {
+        bq_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    L->kp = (L->K + BQ_INTREF_KALIGN - 1) / BQ_INTREF_KALIGN * BQ_INTREF_KALIGN;
+    L->w16 = calloc((size_t)C * L->kp, sizeof(int16_t));
+    if (!L->w16) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < L->K; k++) L->w16[(size_t)c * L->kp + k] = L->codes[(size_t)c * L->K + k];
+    const float *bias = bq_param_data(m, nd->p_bias);
+    long long qa_max = bq_qmax(L->abits), qw_max = bq_qmax(L->wbits);
+    long long da = L->z_a > qa_max - L->z_a ? L->z_a : qa_max - L->z_a;   /* max |q_a - z_a| */
+    long long K = L->K;
+    if (K * qw_max * qa_max > I32_LIM || K * qa_max * qw_max < 0) {
+        bq_seterr(err, errlen, "layer '%s': acc = sum q_w*q_a can reach %lld (K=%lld, %d-bit weights, "
+               "%d-bit activations) > 2^31-1; use fewer bits or split the layer", name,
+               K * qw_max * qa_max, K, L->wbits, L->abits);
+        return -1;
+    }
+    for (int c = 0; c < C; c++) {
+        float s_w = Q->scale[c], s_a = A->scale;
+        int64_t bq = bias ? bq_bias_code(bias[c], s_w, s_a) : 0;
+        if (bq > I32_LIM || bq < -I32_LIM) {
+            bq_seterr(err, errlen, "layer '%s' channel %d: quantized bias %lld does not fit int32 "
+                   "(bias %g, s_w*s_a %g); the weight or input scale is too small", name, c,
+                   (long long)bq, bias ? bias[c] : 0.0f, (double)s_w * s_a);
+            return -1;
+        }
+        L->b_q[c] = (int32_t)bq;
+        const uint8_t *w = L->codes + (size_t)c * L->K;
+        long long ws = 0, wabs = 0;
+        for (int k = 0; k < L->K; k++) {
+            ws += w[k];
+            long long d = (long long)w[k] - L->z_w[c];
+            wabs += d < 0 ? -d : d;
+        }
+        L->wsum[c] = (int32_t)ws;
+        long long be = bq - (long long)L->z_a * ws + K * (long long)L->z_w[c] * L->z_a;
+        long long a0 = wabs * da + (bq < 0 ? -bq : bq);
+        long long zs = (long long)L->z_w[c] * K * qa_max;
+        if (be > I32_LIM || be < -I32_LIM || a0 > I32_LIM || zs > I32_LIM) {
+            bq_seterr(err, errlen, "layer '%s' channel %d: int32 overflow possible (bias_eff %lld, "
+                   "|acc0| bound %lld, z_w*asum bound %lld); use fewer bits", name, c, be, a0, zs);
+            return -1;
+        }
+        L->bias_eff[c] = (int32_t)be;
+        L->logit_scale[c] = s_w * s_a;
+        if (!L->raw32) {
+            double ra = (double)s_w * (double)s_a / (double)O->scale;
+            double rr = R ? (double)R->scale / (double)O->scale : 0.0;
+            if (bq_requant_make(&L->rq[c], ra, rr)) {
+                bq_seterr(err, errlen, "layer '%s' channel %d: requant ratios %g / %g cannot be an "
+                       "integer multiplier < 2^31 with shift >= 1", name, c, ra, rr);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err, size_t errlen) {
+    memset(net, 0, sizeof(*net));
+    net->q = q;
+    net->max_batch = max_batch;
+    const bq_model *m = &q->model;
+    const bq_aquant *in = &q->aq[0];
+    if (in->bits <= 0 || !in->initialized) {
+        bq_seterr(err, errlen, "input quantizer is %s; the integer path needs quantized activations",
+               in->bits <= 0 ? "off (float activations)" : "not initialised");
+        return -1;
+    }
+    net->L = calloc((size_t)q->n_layers, sizeof(bq_ilayer));
+    net->codes = calloc((size_t)m->n_nodes, sizeof(uint8_t *));
+    net->out_layer = malloc(sizeof(int) * (size_t)m->n_nodes);
+    if (!net->L || !net->codes || !net->out_layer) goto oom;
+    for (int i = 0; i < m->n_nodes; i++) net->out_layer[i] = -1;
+    for (int l = 0; l < q->n_layers; l++) net->out_layer[q->layers[l].out_node] = l;
+    net->n_layers = q->n_layers;
+    for (int l = 0; l < q->n_layers; l++) {
+        if (build_layer(&net->L[l], q, l, err, errlen)) { bq_intnet_free(net); return -1; }
+        const bq_ilayer *L = &net->L[l];
+        size_t col = (size_t)L->K * L->N, acc = (size_t)L->M * L->N;
+        if (col > net->col_count) net->col_count = col;
+        if (acc > net->acc_count) net->acc_count = acc;
+        if ((size_t)L->N > net->asum_count) net->asum_count = (size_t)L->N;
+        if ((size_t)L->N * L->kp > net->colt_count) net->colt_count = (size_t)L->N * L->kp;
+    }
+    for (int i = 0; i < m->n_nodes; i++) {
+        const bq_node *nd = &m->nodes[i];
+        if (q->node_aq[i] < 0) continue;
+        if (nd->kind == BQ_OP_AVGPOOL) {
+            bq_seterr(err, errlen, "node '%s': average pooling has no integer definition in the "
+                   "numerics contract", nd->name);
+            bq_intnet_free(net);
+            return -1;
+        }
+        net->codes[i] = malloc((size_t)max_batch * bq_node_size(nd));
+        if (!net->codes[i]) goto oom;
+    }
+    net->logits = malloc(sizeof(int32_t) * (size_t)max_batch * (size_t)m->nodes[m->n_nodes - 1].c);
+    net->col = malloc(sizeof(int32_t) * net->col_count);
+    net->acc = malloc(sizeof(int32_t) * net->acc_count);
+    net->asum = malloc(sizeof(int32_t) * net->asum_count);
+    net->colt = calloc(net->colt_count, sizeof(int16_t));
+    if (!net->logits || !net->col || !net->acc || !net->asum || !net->colt) goto oom;
+    return 0;
+oom:
+    bq_intnet_free(net);
+    bq_seterr(err, errlen, "out of memory");
+    return -1;
+}
+
+void bq_intref_im2col(int32_t *col, const uint8_t *img, const bq_ilayer *L, int g) {
+    const bq_conv_shape *cs = &L->cs;
+    int cin_g = cs->cin / L->groups;
+    const uint8_t *base = img + (size_t)g * cin_g * cs->h * cs->w;
+    for (int ci = 0; ci < cin_g; ci++)
+        for (int ky = 0; ky < cs->kh; ky++)
+            for (int kx = 0; kx < cs->kw; kx++) {
+                int32_t *row = col + (size_t)((ci * cs->kh + ky) * cs->kw + kx) * L->N;
+                const uint8_t *plane = base + (size_t)ci * cs->h * cs->w;
+                for (int oy = 0; oy < cs->hout; oy++) {
+                    int iy = oy * cs->stride_h - cs->pad_t + ky;
+                    for (int ox = 0; ox < cs->wout; ox++) {
+                        int ix = ox * cs->stride_w - cs->pad_l + kx;
+                        int inside = iy >= 0 && iy < cs->h && ix >= 0 && ix < cs->w;
+                        row[oy * cs->wout + ox] = inside ? plane[iy * cs->w + ix] : L->z_a;
+                    }
+                }
+            }
+}
+
+/* acc (M, N) = W (M, K) * col (K, N), asum (N) = column sums of col: int32, wrapping. */
+static void gemm_i32(int32_t *acc, int32_t *asum, const uint8_t *w, const int32_t *col, int M, int K,
+                     int N) {
+    for (int n = 0; n < N; n++) asum[n] = 0;
+    for (int k = 0; k < K; k++) {
+        const int32_t *cr = col + (size_t)k * N;
+        for (int n = 0; n < N; n++) asum[n] += cr[n];
+    }
+    for (int mi = 0; mi < M; mi++) {
+        int32_t *ar = acc + (size_t)mi * N;
+        for (int n = 0; n < N; n++) ar[n] = 0;
+        const uint8_t *wr = w + (size_t)mi * K;
+        for (int k = 0; k < K; k++) {
+            int32_t wv = wr[k];
+            if (!wv) continue;
+            const int32_t *cr = col + (size_t)k * N;
+            for (int n = 0; n < N; n++) ar[n] += wv * cr[n];
+        }
+    }
+}
+
+void bq_intref_layer(const bq_ilayer *L, const uint8_t *in, const uint8_t *res, uint8_t *out,
+                     int32_t *raw, int32_t *col, int32_t *acc, int32_t *asum) {
+    for (int g = 0; g < L->groups; g++) {
+        bq_intref_im2col(col, in, L, g);
+        gemm_i32(acc, asum, L->codes + (size_t)g * L->M * L->K, col, L->M, L->K, L->N);
+        for (int mi = 0; mi < L->M; mi++) {
+            int c = g * L->M + mi;
+            for (int p = 0; p < L->N; p++) {
+                /* acc0 = acc - z_w*asum + bias_eff, modulo 2^32 like the hardware */
+                uint32_t a0u = (uint32_t)acc[(size_t)mi * L->N + p] -
+                               (uint32_t)L->z_w[c] * (uint32_t)asum[p] + (uint32_t)L->bias_eff[c];
+                int32_t a0 = (int32_t)a0u;
+                size_t o = (size_t)c * L->N + p;
+                if (L->raw32) { raw[o] = a0; continue; }
+                int32_t r = res ? (int32_t)res[o] - L->z_r : 0;
+                out[o] = (uint8_t)bq_requant_apply(a0, r, &L->rq[c], L->z_o, L->lo, L->hi);
+            }
+        }
+    }
+}
+
+/* Transposed im2col: colt (N, kp) int16, taps k >= K are 0. */
+static void im2col_t(int16_t *colt, const uint8_t *img, const bq_ilayer *L, int g) {
+    const bq_conv_shape *cs = &L->cs;
+    int cin_g = cs->cin / L->groups;
+    const uint8_t *base = img + (size_t)g * cin_g * cs->h * cs->w;
+    for (int oy = 0; oy < cs->hout; oy++)
+        for (int ox = 0; ox < cs->wout; ox++) {
+            int16_t *row = colt + (size_t)(oy * cs->wout + ox) * L->kp;
+            int k = 0;
+            for (int ci = 0; ci < cin_g; ci++) {
+                const uint8_t *plane = base + (size_t)ci * cs->h * cs->w;
+                for (int ky = 0; ky < cs->kh; ky++) {
+                    int iy = oy * cs->stride_h - cs->pad_t + ky;
+                    for (int kx = 0; kx < cs->kw; kx++, k++) {
+                        int ix = ox * cs->stride_w - cs->pad_l + kx;
+                        int inside = iy >= 0 && iy < cs->h && ix >= 0 && ix < cs->w;
+                        row[k] = (int16_t)(inside ? plane[iy * cs->w + ix] : L->z_a);
+                    }
+                }
+            }
+            for (; k < L->kp; k++) row[k] = 0;
+        }
+}
+
+/* Dot product of two int16 rows of length kp (a multiple of BQ_INTREF_KALIGN), int32 sum. The
+ * fixed-size inner block lets the compiler vectorise it (pmaddwd); products of codes <= 255 and
+ * the checked int32 bounds keep it exact. */
+static int32_t dot_i16(const int16_t *a, const int16_t *b, int kp) {
+    int32_t s = 0;
+    for (int k = 0; k < kp; k += BQ_INTREF_KALIGN) {
+        int32_t blk = 0;
+        for (int j = 0; j < BQ_INTREF_KALIGN; j++) blk += (int32_t)a[k + j] * (int32_t)b[k + j];
+        s += blk;
+    }
+    return s;
+}
+
+/* Fast version of bq_intref_layer (same arithmetic, transposed operands). */
+static void layer_fast(const bq_ilayer *L, const uint8_t *in, const uint8_t *res, uint8_t *out,
+                       int32_t *raw, int16_t *colt) {
+    for (int g = 0; g < L->groups; g++) {
+        im2col_t(colt, in, L, g);
+        for (int p = 0; p < L->N; p++) {
+            const int16_t *cp = colt + (size_t)p * L->kp;
+            int32_t asum = 0;
+            for (int k = 0; k < L->kp; k++) asum += cp[k];
+            for (int mi = 0; mi < L->M; mi++) {
+                int c = g * L->M + mi;
+                int32_t acc = dot_i16(L->w16 + (size_t)c * L->kp, cp, L->kp);
+                uint32_t a0u = (uint32_t)acc - (uint32_t)L->z_w[c] * (uint32_t)asum +
+                               (uint32_t)L->bias_eff[c];
+                int32_t a0 = (int32_t)a0u;
+                size_t o = (size_t)c * L->N + p;
+                if (L->raw32) { raw[o] = a0; continue; }
+                int32_t r = res ? (int32_t)res[o] - L->z_r : 0;
+                out[o] = (uint8_t)bq_requant_apply(a0, r, &L->rq[c], L->z_o, L->lo, L->hi);
+            }
+        }
+    }
+}
+
+void bq_intref_gap(uint8_t *out, const uint8_t *in, int c, int hw) {
+    for (int ch = 0; ch < c; ch++) {
+        int64_t s = 0;
+        for (int p = 0; p < hw; p++) s += in[(size_t)ch * hw + p];
+        out[ch] = (uint8_t)((2 * s + hw) / (2 * (int64_t)hw));   /* non-negative: floor */
+    }
+}
+
+void bq_intref_maxpool(uint8_t *out, const uint8_t *in, const bq_node *nd, const bq_node *pin) {
+    for (int ch = 0; ch < nd->c; ch++)
+        for (int oy = 0; oy < nd->h; oy++)
+            for (int ox = 0; ox < nd->w; ox++) {
+                int best = -1;
+                for (int ky = 0; ky < nd->kh; ky++)
+                    for (int kx = 0; kx < nd->kw; kx++) {
+                        int iy = oy * nd->stride_h - nd->pad_t + ky, ix = ox * nd->stride_w - nd->pad_l + kx;
+                        if (iy < 0 || iy >= pin->h || ix < 0 || ix >= pin->w) continue;
+                        int v = in[((size_t)ch * pin->h + iy) * pin->w + ix];
+                        if (v > best) best = v;
+                    }
+                out[((size_t)ch * nd->h + oy) * nd->w + ox] = (uint8_t)(best < 0 ? 0 : best);
+            }
+}
+
+void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
+    const bq_qmodel *q = net->q;
+    const bq_model *m = &q->model;
+    const bq_aquant *A0 = &q->aq[0];
+    size_t in_sz = bq_node_size(&m->nodes[0]);
+    int ncls = m->nodes[m->n_nodes - 1].c;
+    for (size_t i = 0; i < (size_t)n * in_sz; i++)
+        net->codes[0][i] = (uint8_t)bq_aq_code(x[i], A0->scale, A0->zero, A0->bits);
+    for (int i = 1; i < m->n_nodes; i++) {
+        const bq_node *nd = &m->nodes[i];
+        int l = net->out_layer[i];
+        if (l >= 0) {
+            const bq_ilayer *L = &net->L[l];
+            size_t isz = bq_node_size(&m->nodes[L->in_node]);
+            size_t osz = (size_t)L->cout * L->N;
+            for (int b = 0; b < n; b++) {
+                const uint8_t *res = L->res_node >= 0 ? net->codes[L->res_node] + (size_t)b * osz : NULL;
+                uint8_t *out = L->raw32 ? NULL : net->codes[L->out_node] + (size_t)b * osz;
+                int32_t *raw = L->raw32 ? net->logits + (size_t)b * ncls : NULL;
+                layer_fast(L, net->codes[L->in_node] + (size_t)b * isz, res, out, raw, net->colt);
+            }
+            continue;
+        }
+        if (!net->codes[i]) continue;   /* not a quantized tensor (e.g. a branch-ending conv) */
+        const bq_node *pin = &m->nodes[nd->in[0]];
+        size_t isz = bq_node_size(pin), osz = bq_node_size(nd);
+        for (int b = 0; b < n; b++) {
+            const uint8_t *src = net->codes[nd->in[0]] + (size_t)b * isz;
+            uint8_t *dst = net->codes[i] + (size_t)b * osz;
+            if (nd->kind == BQ_OP_GAP) bq_intref_gap(dst, src, pin->c, pin->h * pin->w);
+            else if (nd->kind == BQ_OP_MAXPOOL) bq_intref_maxpool(dst, src, nd, pin);
+            else memcpy(dst, src, osz);   /* flatten */
+        }
+    }
+}
+
+void bq_intnet_predict(const bq_intnet *net, int n, int *preds) {
+    const bq_ilayer *L = &net->L[net->n_layers - 1];
+    int ncls = L->cout;
+    for (int b = 0; b < n; b++) {
+        const int32_t *a = net->logits + (size_t)b * ncls;
+        int best = 0;
+        float bv = (float)a[0] * L->logit_scale[0];
+        for (int c = 1; c < ncls; c++) {
+            float v = (float)a[c] * L->logit_scale[c];
+            if (v > bv) { bv = v; best = c; }
+        }
+        preds[b] = best;
+    }
+}

@@ -1,0 +1,56 @@
+# sw/search/search.mk — mixed-precision search: solver benchmark (make bench).
+#   make bench-search   GA and exact solver on a fres20-sized problem on `edge` -> build/bench/search.json
+#   make test-search-cli  `brecq search` end to end: infeasible budget, bad unit, cache reuse (make test)
+# The unit tests (tests/unit/search/test_search.c, test_mcnemar.c, test_plot.c) join `make test` through
+# the top Makefile's wildcard.
+
+$(BUILD)/bench_search: tests/bench/bench_search.c $(BUILD)/libbrecq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
+
+.PHONY: bench-search
+bench-search: $(BUILD)/bench_search
+	@mkdir -p $(BUILD)/bench
+	$(BUILD)/bench_search configs/hw/edge.yaml $(BUILD)/bench/search.json
+
+BENCH_TARGETS += bench-search
+
+# `brecq search` command-line checks, through a driver that calls bq_cmd_search directly (so they
+# do not depend on the dispatcher's command table): infeasible budget -> exit 2 with the smallest
+# feasible budget; malformed budget -> exit 2; a feasible budget runs end to end on small
+# candidate sets (sensitivities measured on 4 images of an untrained model: plumbing, not
+# accuracy), and a rerun takes every sensitivity from the cache and gives the same allocation.
+SEARCH_TS := $(BUILD)/test-search
+$(BUILD)/search_cli_driver: tests/search/search_cli_driver.c $(BUILD)/obj/sw/cli/cmd_search.o \
+                            $(BUILD)/obj/sw/cli/cli.o $(BUILD)/libbrecq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+.PHONY: test-search-cli
+test-search-cli: $(BUILD)/search_cli_driver
+	@mkdir -p $(SEARCH_TS)
+	@$(BUILD)/search_cli_driver mk fres20 $(SEARCH_TS)/fres20.bqm
+	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw configs/hw/edge.yaml \
+	  --budget 0.3x > $(SEARCH_TS)/infeasible.out 2> $(SEARCH_TS)/infeasible.err || rc=$$?; \
+	  [ $$rc = 2 ] || { echo "test-search-cli: FAILED (0.3x: exit $$rc, want 2)"; cat $(SEARCH_TS)/infeasible.err; exit 1; }; \
+	  grep -Eq "below the all-minimum-bits latency; the smallest feasible budget is [0-9]+ cycles \([0-9.]+ us\)" $(SEARCH_TS)/infeasible.err || \
+	  { echo "test-search-cli: FAILED (infeasible message)"; cat $(SEARCH_TS)/infeasible.err; exit 1; }
+	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw configs/hw/edge.yaml \
+	  --budget 12furlongs > /dev/null 2> $(SEARCH_TS)/badunit.err || rc=$$?; \
+	  [ $$rc = 2 ] && grep -q "unknown unit 'furlongs'" $(SEARCH_TS)/badunit.err || \
+	  { echo "test-search-cli: FAILED (bad unit: exit $$rc)"; cat $(SEARCH_TS)/badunit.err; exit 1; }
+	@rm -f $(SEARCH_TS)/bits.yaml $(SEARCH_TS)/report.json $(SEARCH_TS)/sens.cache
+	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw configs/hw/edge.yaml \
+	  --budget 0.6x --wbits 2,4 --abits 2,4 --images 4 --cache $(SEARCH_TS)/sens.cache \
+	  --out $(SEARCH_TS)/bits.yaml --report $(SEARCH_TS)/report.json > $(SEARCH_TS)/feasible.out 2> $(SEARCH_TS)/feasible.err || rc=$$?; \
+	  [ $$rc = 0 ] && grep -q "W2A2 [0-9]* yes" $(SEARCH_TS)/feasible.out && grep -q "^  exact" $(SEARCH_TS)/feasible.out && \
+	  grep -q "measured" $(SEARCH_TS)/feasible.out && grep -q "wbits" $(SEARCH_TS)/bits.yaml && [ -s $(SEARCH_TS)/report.json ] || \
+	  { echo "test-search-cli: FAILED (feasible budget: exit $$rc)"; cat $(SEARCH_TS)/feasible.out $(SEARCH_TS)/feasible.err; exit 1; }
+	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw configs/hw/edge.yaml \
+	  --budget 0.6x --wbits 2,4 --abits 2,4 --images 4 --cache $(SEARCH_TS)/sens.cache \
+	  --out $(SEARCH_TS)/bits2.yaml > $(SEARCH_TS)/cached.out 2> $(SEARCH_TS)/cached.err || rc=$$?; \
+	  [ $$rc = 0 ] && grep -q "0 candidates measured" $(SEARCH_TS)/cached.out && cmp -s $(SEARCH_TS)/bits.yaml $(SEARCH_TS)/bits2.yaml || \
+	  { echo "test-search-cli: FAILED (rerun with the cache: exit $$rc)"; cat $(SEARCH_TS)/cached.out $(SEARCH_TS)/cached.err; exit 1; }
+	@echo "test-search-cli: passed (infeasible budget, bad unit, end-to-end search with sensitivities, cache reuse)"
+
+TEST_TARGETS += test-search-cli

@@ -1,0 +1,211 @@
+/* test_export — export -> check -> recompute equals the integer reference bit for bit; atomic
+ * replacement; corrupted packages (flipped byte, truncated file, wrong version, wrong shape) are
+ * rejected with an error naming the file and the field. */
+#include "testutil.h"
+
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nn/exec.h"
+#include "io/export.h"
+#include "quant/fakequant.h"
+#include "core/fileio.h"
+#include "nn/graph.h"
+#include "quant/intref.h"
+#include "io/pack.h"
+#include "quant/qmodel.h"
+
+/* input 1x9x9 -> stem conv3x3(5)+relu -> block (stride 2 + down) -> depthwise 3x3 + relu6 ->
+ * gap -> linear(3): odd sizes everywhere, a grouped layer, a residual. */
+static void build(bq_model *m) {
+    bq_model_init(m, "exp", 1, 9, 9, 3);
+    int x = bq_add_input(m);
+    int c = bq_add_conv(m, "stem", x, 5, 3, 1, 1, 1, 1);
+    x = bq_add_act(m, "stem_relu", BQ_OP_RELU, c);
+    bq_block_begin(m, "a", x);
+    int y = bq_add_conv(m, "a_conv1", x, 6, 3, 2, 1, 1, 1);
+    y = bq_add_act(m, "a_conv1_relu", BQ_OP_RELU, y);
+    y = bq_add_conv(m, "a_conv2", y, 6, 3, 1, 1, 1, 1);
+    int s = bq_add_conv(m, "a_down", x, 6, 1, 2, 0, 1, 1);
+    y = bq_add_add(m, "a_add", y, s);
+    x = bq_add_act(m, "a_relu", BQ_OP_RELU, y);
+    bq_block_end(m);
+    y = bq_add_conv(m, "dw", x, 6, 3, 1, 1, 6, 1);
+    x = bq_add_act(m, "dw_relu6", BQ_OP_RELU6, y);
+    x = bq_add_gap(m, "gap", x);
+    bq_add_linear(m, "fc", x, 3, 1);
+    assert_int_equal(bq_model_finalize(m, 42), 0);
+    uint64_t st = 5;
+    for (int i = 0; i < m->n_params; i++)
+        if (strstr(m->params[i].name, "bias"))
+            for (size_t k = 0; k < m->params[i].count; k++) bq_param_data(m, i)[k] = 0.2f * tu_randf(&st);
+}
+
+typedef struct {
+    bq_model m;
+    bq_qmodel q;
+    bq_dataset d;
+    bq_hwcfg hw;
+    char dir[128];
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof(fixture));
+    build(&f->m);
+    char err[256];
+    bq_qmodel_opts o = {3, 4, 1};
+    assert_int_equal(bq_qmodel_init(&f->q, &f->m, &o, err, sizeof err), 0);
+    bq_qmodel_init_weights(&f->q, 2.4f);
+    /* a tiny in-memory data set */
+    f->d.n = 8; f->d.c = 1; f->d.h = 9; f->d.w = 9;
+    f->d.pixels = malloc(8 * 81);
+    f->d.labels = malloc(8);
+    uint64_t st = 3;
+    for (int i = 0; i < 8 * 81; i++) f->d.pixels[i] = (uint8_t)(128 + 127 * tu_randf(&st));
+    for (int i = 0; i < 8; i++) f->d.labels[i] = (uint8_t)(i % 3);
+    float x[8 * 81];
+    int idx[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    bq_dataset_batch(&f->d, idx, 8, x, NULL, f->q.model.in_mean, f->q.model.in_std, NULL);
+    bq_fq fq;
+    bq_exec ex;
+    assert_int_equal(bq_fq_init(&fq, &f->q, 8, 0), 0);
+    assert_int_equal(bq_exec_init(&ex, &fq.net, 8, 0), 0);
+    bq_fq_bind(&fq, &ex);
+    assert_int_equal(bq_fq_calibrate(&fq, &ex, x, 8), 0);
+    bq_exec_free(&ex);
+    bq_fq_free(&fq);
+    const char *y = "name: t\nclock_mhz: 50\narray:\n  dm: 4\n  dn: 4\n  dk: 32\n  acc_bits: 32\n"
+                    "buffers:\n  weight_depth: 512\n  act_depth: 512\n  regions: 2\n  requant_depth: 256\n"
+                    "memory:\n  width_bits: 64\n  read_bytes_per_cycle: 8\n  write_bytes_per_cycle: 8\n"
+                    "  read_latency: 12\n  write_latency: 12\n";
+    assert_int_equal(bq_hwcfg_parse(&f->hw, y, strlen(y), "t.yaml", err, sizeof err), 0);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_export_%d", (int)getpid());
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s.tmp.* %s.old.*", f->dir, f->dir, f->dir);
+    if (system(cmd)) {}
+    bq_qmodel_free(&f->q);
+    bq_model_free(&f->m);
+    free(f->d.pixels);
+    free(f->d.labels);
+    free(f);
+    return 0;
+}
+
+static void test_export_check_recompute(void **state) {
+    fixture *f = *state;
+    char err[1024];
+    assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 3, f->dir, err, sizeof err), 0);
+    assert_int_equal(bq_export_check(f->dir, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(bq_export_check(f->dir, "dw", NULL, err, sizeof err), 0);
+    assert_int_equal(bq_export_check(f->dir, "nope", NULL, err, sizeof err), -1);
+    /* independently: the packed expected outputs of test 1 unpack to the integer reference */
+    bq_intnet net;
+    assert_int_equal(bq_intnet_init(&net, &f->q, 3, err, sizeof err), 0);
+    float x[3 * 81];
+    int idx[3] = {0, 1, 2};
+    bq_dataset_batch(&f->d, idx, 3, x, NULL, f->q.model.in_mean, f->q.model.in_std, NULL);
+    bq_intnet_forward(&net, x, 3);
+    char path[256];
+    snprintf(path, sizeof path, "%s/weights.bin", f->dir);
+    unsigned char *wb;
+    size_t wl;
+    assert_int_equal(bq_read_file(path, &wb, &wl, err, sizeof err), 0);
+    /* layer 0 weights start at offset 0: unpack and compare with the codes */
+    const bq_ilayer *L0 = &net.L[0];
+    bq_pack_geom g;
+    bq_pack_geom_init(&g, L0->M, L0->K, L0->N, 4, 4, 32, 64);
+    uint8_t *codes = malloc((size_t)L0->M * L0->K);
+    bq_unpack_weights(codes, wb, &g, L0->wbits);
+    assert_memory_equal(codes, L0->codes, (size_t)L0->M * L0->K);
+    free(codes);
+    free(wb);
+    /* the hex file has one 8-byte word per line */
+    snprintf(path, sizeof path, "%s/requant.hex", f->dir);
+    unsigned char *hx;
+    size_t hl;
+    assert_int_equal(bq_read_file(path, &hx, &hl, err, sizeof err), 0);
+    assert_true(hl > 17 && hx[16] == '\n');
+    free(hx);
+    bq_intnet_free(&net);
+    /* re-export over the existing package: replaced, no temporary left */
+    assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 1, f->dir, err, sizeof err), 0);
+    assert_int_equal(bq_export_check(f->dir, NULL, NULL, err, sizeof err), 0);
+    char tmp[200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", f->dir, (int)getpid());
+    struct stat st;
+    assert_int_equal(stat(tmp, &st), -1);
+    /* a directory that is not a package is never overwritten */
+    char other[160];
+    snprintf(other, sizeof other, "%s_other", f->dir);
+    mkdir(other, 0755);
+    snprintf(path, sizeof path, "%s/keep.txt", other);
+    assert_int_equal(bq_write_file_atomic(path, "x", 1, err, sizeof err), 0);
+    assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 1, other, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not an export package"));
+    assert_int_equal(stat(path, &st), 0);
+    unlink(path);
+    rmdir(other);
+}
+
+/* Rewrite file `name` of the package with a modification, run check, expect the error parts. */
+static void corrupt(fixture *f, const char *name, void (*mod)(unsigned char **d, size_t *len),
+                    const char *want1, const char *want2) {
+    char err[1024], path[256];
+    assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 1, f->dir, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    unsigned char *d;
+    size_t len;
+    assert_int_equal(bq_read_file(path, &d, &len, err, sizeof err), 0);
+    mod(&d, &len);
+    assert_int_equal(bq_write_file_atomic(path, d, len, err, sizeof err), 0);
+    free(d);
+    assert_int_equal(bq_export_check(f->dir, NULL, NULL, err, sizeof err), -1);
+    if (!strstr(err, want1) || (want2 && !strstr(err, want2))) fprintf(stderr, "unexpected: %s\n", err);
+    assert_non_null(strstr(err, want1));
+    if (want2) assert_non_null(strstr(err, want2));
+}
+
+static void flip(unsigned char **d, size_t *len) { (*d)[*len / 3] ^= 0x04; }
+static void truncate_(unsigned char **d, size_t *len) { *len -= 64; (void)d; }
+static void version(unsigned char **d, size_t *len) {
+    char *p = strstr((char *)*d, "\"version\": 1");
+    assert_non_null(p);
+    p[11] = '2';
+    (void)len;
+}
+static void shape(unsigned char **d, size_t *len) {
+    char *p = strstr((char *)*d, "\"M\": 5,");   /* the stem: M = 5 */
+    assert_non_null(p);
+    p[5] = '7';
+    (void)len;
+}
+static void nul_terminate(unsigned char **d, size_t *len) {
+    *d = realloc(*d, *len + 1);
+    (*d)[*len] = 0;
+}
+static void version_m(unsigned char **d, size_t *len) { nul_terminate(d, len); version(d, len); }
+static void shape_m(unsigned char **d, size_t *len) { nul_terminate(d, len); shape(d, len); }
+
+static void test_corrupted_packages(void **state) {
+    fixture *f = *state;
+    corrupt(f, "weights.bin", flip, "weights.bin: CRC-32 is", NULL);
+    corrupt(f, "tests.bin", truncate_, "tests.bin: size is", "the manifest says");
+    corrupt(f, "manifest.json", version_m, "manifest.json: field 'version' is 2", NULL);
+    corrupt(f, "manifest.json", shape_m, "manifest.json", "layers[0].");
+    corrupt(f, "requant.bin", flip, "requant.bin: CRC-32", NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_export_check_recompute, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupted_packages, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
