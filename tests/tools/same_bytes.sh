@@ -17,7 +17,7 @@ rm "$O/qdrop.yaml"
 run evalint  eval --model $M --quant "$O/brecq.bqq" --int --limit 300 --threads 2 --preds "$O/int.preds"
 run evalfp   eval --model $M --limit 300 --threads 2
 run latency  latency --model $M --hw configs/hw/edge.yaml
-run search   search --model $M --hw configs/hw/edge.yaml --budget 0.4x --images 8 --out "$O/bits.yaml"
+run search   search --model $M --hw configs/hw/edge.yaml --budget 0.55x --images 8 --out "$O/bits.yaml"
 run export   export --quant "$O/brecq.bqq" --hw configs/hw/tiny.yaml --out "$O/pkg" --tests 1
 (cd "$O" && find . -type f ! -name '*.stderr' ! -name hashes.txt | sort | xargs sha256sum) > "$O/hashes.txt.tmp"
 # stdout lines that carry wall times are dropped before hashing
