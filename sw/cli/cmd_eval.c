@@ -202,7 +202,7 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
         for (int i = 0; i < nb; i++) {
             int pf = argmax(ie.ex.act[out_node] + (size_t)i * ncls, ncls);
             corr_fq += pf == y[i];
-            if (preds) preds[s + i] = pf;
+            if (preds) preds[s + i] = use_int ? pi[i] : pf;   /* --int: the integer path's */
             if (use_int) { corr_int += pi[i] == y[i]; agree += pi[i] == pf; }
         }
         for (int i = 0; i < nb && dump_node >= 0 && s + i < dump_n; i++) {
@@ -311,7 +311,7 @@ int bq_cmd_eval(int argc, char **argv) {
         {"dump-n", 1, &dump_n, "images to dump (default 16)"},
         {"limit", 1, &limit, "with --quant: only the first N test images (smoke tests; not a result)"},
         {"report", 1, &report, "write a JSON report {top1, images, correct, ...}"},
-        {"preds", 1, &preds_path, "write per-image predictions (int32 per test image) for `brecq compare`"},
+        {"preds", 1, &preds_path, "write per-image predictions (int32 per test image; with --int the integer path's) for `brecq compare`"},
         {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
         {"data", 1, &data, "Fashion-MNIST directory"},
     };

@@ -2,6 +2,7 @@
  * intref.c — integer-only reference inference (see intref.h and docs/numerics.md).
  */
 #include "core/errmsg.h"
+#include "core/parallel.h"
 #include "quant/intref.h"
 
 #include <stdarg.h>
@@ -11,7 +12,7 @@
 
 static void free_layer(bq_ilayer *L) {
     free(L->b_q); free(L->wsum); free(L->bias_eff); free(L->rq); free(L->logit_scale);
-    free(L->w16);
+    free(L->w16); free(L->wf);
 }
 
 void bq_intnet_free(bq_intnet *net) {
@@ -24,6 +25,7 @@ void bq_intnet_free(bq_intnet *net) {
     free(net->out_layer);
     free(net->logits);
     free(net->col); free(net->acc); free(net->asum); free(net->colt);
+    free(net->xf); free(net->yf); free(net->fscratch);
     memset(net, 0, sizeof(*net));
 }
 
@@ -127,6 +129,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
                K * qw_max * qa_max, K, L->wbits, L->abits);
         return -1;
     }
+    long long max_abs_sum = 0;   /* max over channels of sum_k |q_w - z_w| * max|q_a - z_a| */
     for (int c = 0; c < C; c++) {
         float s_w = Q->scale[c], s_a = A->scale;
         int64_t bq = bias ? bq_bias_code(bias[c], s_w, s_a) : 0;
@@ -154,6 +157,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
             return -1;
         }
         L->bias_eff[c] = (int32_t)be;
+        if (wabs * da > max_abs_sum) max_abs_sum = wabs * da;
         L->logit_scale[c] = s_w * s_a;
         if (!L->raw32) {
             double ra = (double)s_w * (double)s_a / (double)O->scale;
@@ -164,6 +168,14 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
                 return -1;
             }
         }
+    }
+    L->fp32_exact = max_abs_sum < (1LL << 24);
+    if (L->fp32_exact) {
+        L->wf = malloc(sizeof(float) * (size_t)C * L->K);
+        if (!L->wf) { bq_seterr(err, errlen, "out of memory"); return -1; }
+        for (int c = 0; c < C; c++)
+            for (int k = 0; k < L->K; k++)
+                L->wf[(size_t)c * L->K + k] = (float)((int)L->codes[(size_t)c * L->K + k] - L->z_w[c]);
     }
     return 0;
 }
@@ -194,7 +206,18 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         if (acc > net->acc_count) net->acc_count = acc;
         if ((size_t)L->N > net->asum_count) net->asum_count = (size_t)L->N;
         if ((size_t)L->N * L->kp > net->colt_count) net->colt_count = (size_t)L->N * L->kp;
+        if (!L->fp32_exact) continue;
+        bq_conv_shape cs = L->cs;
+        cs.n = max_batch;
+        size_t xf = (size_t)max_batch * cs.cin * cs.h * cs.w, yf = (size_t)max_batch * L->cout * L->N;
+        size_t sc = bq_conv2d_scratch_floats(&cs);
+        if (xf > net->xf_count) net->xf_count = xf;
+        if (yf > net->yf_count) net->yf_count = yf;
+        if (sc > net->fscratch_count) net->fscratch_count = sc;
     }
+    net->use_fp32 = 1;
+    bq_conv_impl impl = bq_conv_impl_from_env();
+    for (int l = 0; l < net->n_layers; l++) net->L[l].cs.impl = (int)impl;
     for (int i = 0; i < m->n_nodes; i++) {
         const bq_node *nd = &m->nodes[i];
         if (q->node_aq[i] < 0) continue;
@@ -213,6 +236,12 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
     net->asum = malloc(sizeof(int32_t) * net->asum_count);
     net->colt = calloc(net->colt_count, sizeof(int16_t));
     if (!net->logits || !net->col || !net->acc || !net->asum || !net->colt) goto oom;
+    if (net->xf_count) {
+        net->xf = malloc(sizeof(float) * net->xf_count);
+        net->yf = malloc(sizeof(float) * net->yf_count);
+        net->fscratch = malloc(sizeof(float) * (net->fscratch_count ? net->fscratch_count : 1));
+        if (!net->xf || !net->yf || !net->fscratch) goto oom;
+    }
     return 0;
 oom:
     bq_intnet_free(net);
@@ -343,6 +372,69 @@ static void layer_fast(const bq_ilayer *L, const uint8_t *in, const uint8_t *res
     }
 }
 
+/* The float kernel: one fp32_exact layer on a batch of n images. in (n, cin, h, w) codes, res
+ * (n, cout, N) shortcut codes or NULL; writes out (n, cout, N) codes, or raw (n, cout) acc0 when
+ * raw32. acc0 = conv(q_w - z_w, q_a - z_a) + b_q (intref.h says why this is exact). The two
+ * elementwise passes around the convolution run on the thread pool; integer work, so the result
+ * does not depend on the thread count. */
+typedef struct {
+    const bq_ilayer *L;
+    const uint8_t *in, *res;
+    uint8_t *out;
+    int32_t *raw;
+    float *xf;
+    const float *yf;
+} fp32_pass;
+
+static void centre_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const fp32_pass *P = ctx;
+    (void)idx;
+    for (size_t i = lo; i < hi; i++) P->xf[i] = (float)((int)P->in[i] - P->L->z_a);
+}
+
+/* rows r = b * cout + c of (n * cout, N). The per-row constants are hoisted and each case has
+ * its own branch-free inner loop, so the compiler vectorises the int64 requant arithmetic; the
+ * arithmetic is bq_requant_apply's, step for step. */
+static void output_stage_range(void *ctx, int idx, size_t lo, size_t hi) {
+    const fp32_pass *P = ctx;
+    const bq_ilayer *L = P->L;
+    const int N = L->N;
+    (void)idx;
+    for (size_t r = lo; r < hi; r++) {
+        int c = (int)(r % (size_t)L->cout);
+        size_t o = r * (size_t)N;
+        const float *y = P->yf + o;
+        /* the conv sum is an exact integer below 2^24; b_q is added modulo 2^32 */
+        const uint32_t bq = (uint32_t)L->b_q[c];
+        if (L->raw32) {
+            for (int p = 0; p < N; p++) P->raw[o + p] = (int32_t)((uint32_t)(int32_t)y[p] + bq);
+            continue;
+        }
+        const int64_t m_acc = L->rq[c].m_acc, m_res = L->rq[c].m_res;
+        const int sh = L->rq[c].sh;
+        const int64_t half = (int64_t)1 << (sh - 1), z_o = L->z_o, qlo = L->lo, qhi = L->hi;
+        uint8_t *out = P->out + o;
+        const uint8_t *res = P->res ? P->res + o : NULL;
+        const int32_t z_r = L->z_r;
+        for (int p = 0; p < N; p++) {
+            int32_t a0 = (int32_t)((uint32_t)(int32_t)y[p] + bq);
+            int64_t t = (int64_t)a0 * m_acc + (res ? (int64_t)((int32_t)res[p] - z_r) * m_res : 0);
+            int64_t q = ((t + half) >> sh) + z_o;
+            out[p] = (uint8_t)(q < qlo ? qlo : (q > qhi ? qhi : q));
+        }
+    }
+}
+
+static void layer_batch_fp32(bq_intnet *net, const bq_ilayer *L, const uint8_t *in,
+                             const uint8_t *res, uint8_t *out, int32_t *raw, int n) {
+    bq_conv_shape cs = L->cs;
+    cs.n = n;
+    fp32_pass P = {L, in, res, out, raw, net->xf, net->yf};
+    bq_parallel_for((size_t)n * cs.cin * cs.h * cs.w, 1 << 14, centre_range, &P);
+    bq_conv2d_forward(net->yf, net->xf, L->wf, NULL, &cs, net->fscratch);
+    bq_parallel_for((size_t)n * L->cout, 1 + (1 << 14) / (size_t)L->N, output_stage_range, &P);
+}
+
 void bq_intref_gap(uint8_t *out, const uint8_t *in, int c, int hw) {
     for (int ch = 0; ch < c; ch++) {
         int64_t s = 0;
@@ -382,6 +474,13 @@ void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
             const bq_ilayer *L = &net->L[l];
             size_t isz = bq_node_size(&m->nodes[L->in_node]);
             size_t osz = (size_t)L->cout * L->N;
+            if (L->fp32_exact && net->use_fp32) {
+                layer_batch_fp32(net, L, net->codes[L->in_node],
+                                 L->res_node >= 0 ? net->codes[L->res_node] : NULL,
+                                 L->raw32 ? NULL : net->codes[L->out_node],
+                                 L->raw32 ? net->logits : NULL, n);
+                continue;
+            }
             for (int b = 0; b < n; b++) {
                 const uint8_t *res = L->res_node >= 0 ? net->codes[L->res_node] + (size_t)b * osz : NULL;
                 uint8_t *out = L->raw32 ? NULL : net->codes[L->out_node] + (size_t)b * osz;

@@ -54,8 +54,11 @@ typedef struct {
     int32_t *bias_eff;     /* [cout] b_q - z_a*wsum + K*z_w*z_a */
     bq_requant *rq;        /* [cout] */
     float *logit_scale;    /* [cout] s_w[c]*s_a, raw32 only (host argmax) */
-    int kp;                /* K rounded up to BQ_INTREF_KALIGN (fast kernel) */
-    int16_t *w16;          /* (cout, kp) weight codes as int16, zero padded (fast kernel) */
+    int kp;                /* K rounded up to BQ_INTREF_KALIGN (int16 kernel) */
+    int16_t *w16;          /* (cout, kp) weight codes as int16, zero padded (int16 kernel) */
+    int fp32_exact;        /* 1: every partial sum of sum_k (q_w - z_w)(q_a - z_a) is below 2^24
+                              in magnitude, so the float convolution computes it exactly */
+    float *wf;             /* (cout, K) q_w - z_w as floats (float kernel), NULL unless fp32_exact */
 } bq_ilayer;
 
 #define BQ_INTREF_KALIGN 32
@@ -70,9 +73,12 @@ typedef struct {
                               (layers run at their out_node: the shortcut exists by then) */
     int32_t *logits;       /* (max_batch, num_classes) acc0 of the classifier */
     int32_t *col, *acc, *asum;   /* scratch of the largest layer */
-    int16_t *colt;               /* (N, kp) transposed im2col scratch of the fast kernel */
+    int16_t *colt;               /* (N, kp) transposed im2col scratch of the int16 kernel */
     size_t colt_count;
     size_t col_count, acc_count, asum_count;
+    int use_fp32;                /* run fp32_exact layers on the float convolution (default 1) */
+    float *xf, *yf, *fscratch;   /* float kernel: centred input codes, conv output, conv scratch */
+    size_t xf_count, yf_count, fscratch_count;
 } bq_intnet;
 
 /* Derive the integer parameters and check them (every quantizer on and initialised, b_q, acc,
@@ -81,8 +87,14 @@ typedef struct {
 int  bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err, size_t errlen);
 void bq_intnet_free(bq_intnet *net);
 
-/* Quantize the normalised input images x (n, c, h, w), n <= max_batch, and run every layer
- * (fast kernel: int16 codes, int32 dot products; bit-identical to bq_intref_layer, tested). */
+/* Quantize the normalised input images x (n, c, h, w), n <= max_batch, and run every layer,
+ * bit-identical to bq_intref_layer (tested), on one of two fast kernels:
+ *   - float kernel (layers with fp32_exact, when net->use_fp32): the whole batch through the float
+ *     engine's convolution (sw/nn/ops.h, threaded) on centred codes: acc0 = conv(q_w - z_w,
+ *     q_a - z_a) + b_q, with zero padding (an out-of-image tap is q_a = z_a). Exact because every
+ *     term and every partial sum, in any summation order, is an integer of magnitude at most
+ *     sum_k |q_w - z_w| * max|q_a - z_a| < 2^24, which float32 represents exactly.
+ *   - int16 kernel (every other layer): per image, int16 codes, int32 dot products. */
 void bq_intnet_forward(bq_intnet *net, const float *x, int n);
 /* Argmax of acc0 * s_w * s_a per image (ties: lowest class). */
 void bq_intnet_predict(const bq_intnet *net, int n, int *preds);

@@ -123,6 +123,54 @@ static void test_fast_kernel_matches_reference(void **state) {
     bq_model_free(&m);
 }
 
+/* The float kernel (fp32_exact layers on the float convolution) and the int16 kernel give the same
+ * codes and logits, bit for bit, at 4 and 8 bits, on every conv implementation; the exactness
+ * bound selects the float kernel where it holds and never where it does not. */
+static void test_float_kernel_equals_int16_kernel(void **state) {
+    (void)state;
+    static const int bits[2] = {4, 8};
+    for (int bi = 0; bi < 2; bi++)
+        for (int impl = 0; impl < 2; impl++) {
+            bq_model m;
+            build_tiny(&m, 11 + bi);
+            float x[NB * 100];
+            tu_fill(x, NB * 100, 21 + bi, 1.5f);
+            bq_qmodel q;
+            make_q(&q, &m, bits[bi], bits[bi], x, NB);
+            bq_intnet a, b;
+            char err[256];
+            assert_int_equal(bq_intnet_init(&a, &q, NB, err, sizeof err), 0);
+            assert_int_equal(bq_intnet_init(&b, &q, NB, err, sizeof err), 0);
+            int n_exact = 0;
+            for (int l = 0; l < a.n_layers; l++) {
+                bq_ilayer *L = &a.L[l];
+                L->cs.impl = impl;   /* BQ_CONV_DIRECT, BQ_CONV_IM2COL */
+                long long bound = 0;
+                for (int c = 0; c < L->cout; c++) {
+                    long long wabs = 0, da = L->z_a > bq_qmax(L->abits) - L->z_a ? L->z_a : bq_qmax(L->abits) - L->z_a;
+                    for (int k = 0; k < L->K; k++) {
+                        long long d = (long long)L->codes[(size_t)c * L->K + k] - L->z_w[c];
+                        wabs += d < 0 ? -d : d;
+                    }
+                    if (wabs * da > bound) bound = wabs * da;
+                }
+                assert_int_equal(L->fp32_exact, bound < (1LL << 24));
+                n_exact += L->fp32_exact;
+            }
+            assert_true(n_exact == a.n_layers);   /* tiny's layers are all small enough */
+            b.use_fp32 = 0;
+            bq_intnet_forward(&a, x, NB);
+            bq_intnet_forward(&b, x, NB);
+            for (int i = 0; i < q.model.n_nodes; i++)
+                if (a.codes[i]) assert_memory_equal(a.codes[i], b.codes[i], NB * bq_node_size(&q.model.nodes[i]));
+            assert_memory_equal(a.logits, b.logits, sizeof(int32_t) * NB * 5);
+            bq_intnet_free(&a);
+            bq_intnet_free(&b);
+            bq_qmodel_free(&q);
+            bq_model_free(&m);
+        }
+}
+
 /* Integer and fake-quant paths agree: at most a rare 1-LSB difference (float rounding near
  * ties), and the same argmax. */
 static void test_agrees_with_fakequant(void **state) {
@@ -234,6 +282,7 @@ static void test_integer_checks(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fast_kernel_matches_reference),
+        cmocka_unit_test(test_float_kernel_equals_int16_kernel),
         cmocka_unit_test(test_agrees_with_fakequant),
         cmocka_unit_test(test_gap_rounding),
         cmocka_unit_test(test_integer_checks),

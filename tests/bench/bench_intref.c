@@ -1,0 +1,149 @@
+/*
+ * bench_intref.c — integer-reference speed beside the float evaluation, side by side in one run
+ * (make bench-intref, part of make bench; issue 19).
+ *
+ *   bench_intref MODEL.bqm Q1.bqq [Q2.bqq ...] --json OUT.json [--images N] [--reps R]
+ *
+ * For each quantized model, on the first N test images (batches of 100): the float model's forward
+ * (what `brecq eval` runs), the fake-quant forward, and the integer network with each of its two
+ * kernels (the float kernel on exact layers, and the int16 kernel everywhere). Median of R repeats
+ * of each, images/s; the two integer kernels must agree on every code and logit (checked here too:
+ * the bench fails otherwise). The load average before and after is recorded: ratios measured in
+ * one run are what to compare on a shared machine.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/progress.h"
+#include "io/model_io.h"
+#include "nn/data.h"
+#include "nn/exec.h"
+#include "quant/fakequant.h"
+#include "quant/intref.h"
+#include "quant/qmodel.h"
+
+#define B 100
+
+static double load1(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) { if (fscanf(f, "%lf", &l) != 1) l = -1; fclose(f); }
+    return l;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef enum { RUN_FLOAT, RUN_FAKEQ, RUN_INT_FLOATK, RUN_INT_INT16K, RUN_KINDS } run_kind;
+static const char *const kRunName[RUN_KINDS] = {"float eval", "fake-quant", "integer, float kernel",
+                                                "integer, int16 kernel"};
+
+/* One pass over n images; returns seconds. Integer runs keep their logits and last-layer codes
+ * in keep (n * ncls) for the agreement check. */
+static double one_pass(run_kind k, bq_exec *ex, const bq_model *net, bq_intnet *in, const bq_dataset *te,
+                       const bq_model *norm, int n, float *x, int *idx, int *y, int32_t *keep, int ncls) {
+    double t0 = bq_now();
+    for (int s = 0; s < n; s += B) {
+        int nb = n - s < B ? n - s : B;
+        for (int i = 0; i < nb; i++) idx[i] = s + i;
+        bq_dataset_batch(te, idx, nb, x, y, norm->in_mean, norm->in_std, NULL);
+        if (k == RUN_FLOAT || k == RUN_FAKEQ) { bq_exec_forward(ex, net, x, nb, 0); continue; }
+        in->use_fp32 = k == RUN_INT_FLOATK;
+        bq_intnet_forward(in, x, nb);
+        memcpy(keep + (size_t)s * ncls, in->logits, sizeof(int32_t) * (size_t)nb * ncls);
+    }
+    return bq_now() - t0;
+}
+
+int main(int argc, char **argv) {
+    const char *json = NULL, *mpath = NULL;
+    const char *qpaths[16];
+    int nq = 0, n_img = 2000, reps = 3;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        else if (!strcmp(argv[i], "--images") && i + 1 < argc) n_img = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!mpath) mpath = argv[i];
+        else if (nq < 16) qpaths[nq++] = argv[i];
+    }
+    if (!mpath || !nq || !json || n_img < 1 || reps < 1 || reps > 31) {
+        fprintf(stderr, "usage: bench_intref MODEL.bqm Q.bqq [Q2.bqq ...] --json OUT [--images N] [--reps R]\n");
+        return 2;
+    }
+    char err[512];
+    bq_model fp;
+    bq_dataset te;
+    if (bq_model_load(&fp, mpath, err, sizeof err) || bq_dataset_load(&te, NULL, "test", err, sizeof err)) {
+        fprintf(stderr, "bench_intref: %s\n", err);
+        return 1;
+    }
+    if (n_img > te.n) n_img = te.n;
+    FILE *jf = fopen(json, "w");
+    if (!jf) { perror(json); return 1; }
+    double la0 = load1();
+    printf("integer reference vs float eval, %d test images, batch %d, median of %d, load %.2f before\n",
+           n_img, B, reps, la0);
+    printf("%-28s %-24s %10s %8s\n", "quantized model", "run", "img/s", "vs float");
+    fprintf(jf, "{\"images\": %d, \"batch\": %d, \"reps\": %d, \"load_before\": %.2f, \"runs\": [", n_img, B,
+            reps, la0);
+    float *x = malloc(sizeof(float) * B * te.c * te.h * te.w);
+    int *idx = malloc(sizeof(int) * B), *y = malloc(sizeof(int) * B);
+    int rc = 0;
+    for (int qi = 0; qi < nq; qi++) {
+        bq_qmodel q;
+        bq_fq fq;
+        bq_exec exf, exq;
+        bq_intnet in;
+        if (bq_qmodel_load(&q, qpaths[qi], err, sizeof err) || bq_intnet_init(&in, &q, B, err, sizeof err)) {
+            fprintf(stderr, "bench_intref: %s: %s\n", qpaths[qi], err);
+            return 1;
+        }
+        if (bq_fq_init(&fq, &q, B, 0) || bq_exec_init(&exq, &fq.net, B, 0) || bq_exec_init(&exf, &fp, B, 0)) {
+            fprintf(stderr, "bench_intref: out of memory\n");
+            return 1;
+        }
+        bq_fq_bind(&fq, &exq);
+        int ncls = fp.nodes[fp.n_nodes - 1].c, n_exact = 0;
+        for (int l = 0; l < in.n_layers; l++) n_exact += in.L[l].fp32_exact;
+        int32_t *keep[2] = {malloc(sizeof(int32_t) * (size_t)n_img * ncls),
+                            malloc(sizeof(int32_t) * (size_t)n_img * ncls)};
+        double med[RUN_KINDS];
+        for (int k = 0; k < RUN_KINDS; k++) {
+            double t[31];
+            for (int r = 0; r < reps; r++)
+                t[r] = one_pass((run_kind)k, k == RUN_FLOAT ? &exf : &exq, k == RUN_FLOAT ? &fp : &fq.net, &in,
+                                &te, &fp, n_img, x, idx, y, k >= RUN_INT_FLOATK ? keep[k - RUN_INT_FLOATK] : NULL,
+                                ncls);
+            med[k] = median(t, reps);
+        }
+        int same = !memcmp(keep[0], keep[1], sizeof(int32_t) * (size_t)n_img * ncls);
+        if (!same) { fprintf(stderr, "bench_intref: %s: the two integer kernels disagree\n", qpaths[qi]); rc = 1; }
+        for (int k = 0; k < RUN_KINDS; k++) {
+            printf("%-28s %-24s %10.0f %7.2fx\n", qpaths[qi], kRunName[k], n_img / med[k], med[RUN_FLOAT] / med[k]);
+            fprintf(jf, "%s\n  {\"qmodel\": \"%s\", \"run\": \"%s\", \"img_per_s\": %.1f, \"vs_float\": %.3f, "
+                    "\"exact_layers\": %d, \"layers\": %d, \"kernels_agree\": %s}", qi || k ? "," : "", qpaths[qi],
+                    kRunName[k], n_img / med[k], med[RUN_FLOAT] / med[k], n_exact, in.n_layers,
+                    same ? "true" : "false");
+        }
+        printf("%-28s float kernel on %d of %d layers; the integer kernels agree on every logit: %s\n", "",
+               n_exact, in.n_layers, same ? "yes" : "NO");
+        free(keep[0]); free(keep[1]);
+        bq_exec_free(&exf); bq_exec_free(&exq); bq_fq_free(&fq); bq_intnet_free(&in); bq_qmodel_free(&q);
+    }
+    double la1 = load1();
+    printf("load %.2f after\n", la1);
+    fprintf(jf, "\n], \"load_after\": %.2f}\n", la1);
+    fclose(jf);
+    free(x); free(idx); free(y);
+    bq_dataset_free(&te);
+    bq_model_free(&fp);
+    return rc;
+}
