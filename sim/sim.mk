@@ -141,4 +141,6 @@ bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
 TEST_TARGETS  += test-cosim
 BENCH_TARGETS += bench-cosim
 CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
-.PRECIOUS: $(SIM_B)/%/libbqdrv.a $(SIM_B)/%/cosim $(SIM_B)/%/cosim_assert $(SIM_B)/%/cosim_board $(COSIM_OUT)/models/%.bqq $(COSIM_OUT)/models/%_quick.bqm
+# kept although intermediate in the pattern chains (deleting the generated headers made a rerun of
+# `make demo` rebuild the simulator)
+.PRECIOUS: $(BUILD)/gen/%/hw_params.h $(BUILD)/gen/%/hw_params.svh $(SIM_B)/%/libbqdrv.a $(SIM_B)/%/cosim $(SIM_B)/%/cosim_assert $(SIM_B)/%/cosim_board $(COSIM_OUT)/models/%.bqq $(COSIM_OUT)/models/%_quick.bqm
