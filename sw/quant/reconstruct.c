@@ -53,9 +53,9 @@
 typedef struct {
     const bq_qmodel *q;
     const bq_model *m;         /* &q->model (folded) */
-    bq_exec ex;                /* range executor over [lo, hi]; act[ext] is filled by the caller */
+    bq_exec ex;                /* range executor over [lo, hi]; the caller fills the activation
+                                  of the one producer outside it (the unit input) */
     int lo, hi;
-    int ext;                   /* the one producer outside [lo, hi] */
     int B;                     /* max batch */
     int train;
     int act_on;
@@ -169,15 +169,15 @@ static int ux_check(const bq_model *m, int lo, int hi, int B, char *err, size_t 
     return 0;
 }
 
-/* Set up the executor for nodes [lo, hi] of q->model (ext: the external producer) at batch B.
+/* Set up the executor for nodes [lo, hi] of q->model at batch B.
  * Weights start as the hard dequantized codes, steps as q's. Returns 0 or -1 with err (OOM /
  * unsupported op). */
-static int ux_init(uexec *U, const bq_qmodel *q, int lo, int hi, int ext, int B, int train,
-                   char *err, size_t errlen) {
+static int ux_init(uexec *U, const bq_qmodel *q, int lo, int hi, int B, int train, char *err,
+                   size_t errlen) {
     memset(U, 0, sizeof(*U));
     U->q = q;
     U->m = &q->model;
-    U->lo = lo; U->hi = hi; U->ext = ext; U->B = B; U->train = train;
+    U->lo = lo; U->hi = hi; U->B = B; U->train = train;
     const bq_model *m = U->m;
     if (ux_check(m, lo, hi, B, err, errlen)) return -1;
     size_t nn = (size_t)m->n_nodes;
@@ -262,7 +262,7 @@ static void ux_sync_bias(uexec *U) {
     }
 }
 
-/* Forward of the unit's nodes for n images from act[ext]. */
+/* Forward of the unit's nodes for n images from the unit input's activation. */
 static void ux_forward(uexec *U, int n) {
     bq_exec_forward_range(&U->ex, U->m, NULL, n, U->lo, U->hi, 0);
 }
@@ -695,7 +695,7 @@ static int unit_setup(ustate *S, ctx_t *X, const unit *u, int ui, int nu, int st
     S->beta = R->beta_start;
 
     /* which steps are learned here */
-    if (ux_init(&S->U, q, u->lo, u->hi, u->in, S->B, 1, err, errlen)) return -1;
+    if (ux_init(&S->U, q, u->lo, u->hi, S->B, 1, err, errlen)) return -1;
     S->U.act_on = S->acts;
     for (int i = u->lo; i <= u->hi && S->acts; i++) {
         int a = q->node_aq[i];
@@ -1216,7 +1216,7 @@ int bq_recon_unit_forward(const bq_qmodel *q, int u, int act_on, const float *in
     const unit *un = &units[u];
     uexec U;
     int rc = -1;
-    if (ux_init(&U, q, un->lo, un->hi, un->in, n, 0, err, errlen)) goto out;
+    if (ux_init(&U, q, un->lo, un->hi, n, 0, err, errlen)) goto out;
     U.act_on = act_on;
     ux_sync_bias(&U);
     memcpy(U.ex.act[un->in], in, sizeof(float) * n * bq_node_size(&q->model.nodes[un->in]));
