@@ -1,22 +1,35 @@
 /*
- * exec.h — runs a bq_model forward (and backward) on a batch.
+ * exec.h — the one executor: runs a bq_model forward (and backward) on a batch.
  *
- * One bq_exec holds every buffer a batch of up to `max_batch` images needs: one activation tensor
- * per node, one gradient tensor per node (train mode), BN statistics, max-pool indices, conv
- * scratch, and parameter gradients laid out like the model's parameter arena. Nothing is
- * allocated after bq_exec_init.
+ * Two shapes of the same executor:
+ *   - whole model (bq_exec_init): one activation tensor per node, one gradient tensor per node but
+ *     the network input (train mode), BN statistics, max-pool indices, conv scratch, and parameter
+ *     gradients laid out like the model's parameter arena (training, Fisher, sensitivity);
+ *   - node range (bq_exec_init_range): buffers only for nodes [first, last] and the activations of
+ *     their producers outside the range (filled by the caller). In train mode, gradients exist only
+ *     where something learned lies at or upstream of a node (bq_exec_plan_grads), and weight
+ *     gradients only for the layers marked learned, in buffers of their own (BRECQ's block
+ *     reconstruction runs each unit on one of these, reconstruct.c).
+ * Nothing is allocated after init (and bq_exec_plan_grads, for a range).
  *
  * Hooks let the quantization code change what a node computes without a second executor:
- *   - weight_override[i] (NULL by default): use these weights instead of the model's for node i.
+ *   - weight_override[i] / bias_override[i] (NULL by default): use these weights / biases
+ *     instead of the model's for node i (conv, linear);
  *   - post_hook: called after node i's forward with its output (e.g. a fake-quant of the
  *     activations), and grad_hook before node i's backward with its output gradient (the
- *     straight-through estimator of that fake-quant).
+ *     straight-through estimator of that fake-quant; only nodes that have a gradient).
  *
  * Example (evaluation):
  *   bq_exec ex; bq_exec_init(&ex, &model, 256, 0);
  *   bq_exec_forward(&ex, &model, images, n, 0);
  *   const float *logits = ex.act[bq_model_output(&model)];
  *   bq_exec_free(&ex);
+ * Example (learn the weights of layer node L inside nodes [lo, hi], whose input is node p):
+ *   bq_exec_init_range(&ex, &m, lo, hi, B, 1);
+ *   learn_w[L] = 1;  bq_exec_plan_grads(&ex, &m, learn_w, NULL);
+ *   fill ex.act[p];  bq_exec_forward_range(&ex, &m, NULL, B, lo, hi, 0);
+ *   bq_exec_zero_grad(&ex, &m, lo, hi, 1);  put dL/d(out) into ex.grad[hi];
+ *   bq_exec_backward_range(&ex, &m, lo, hi, 1);  -> ex.weight_grad[L]
  */
 #ifndef BQ_EXEC_H
 #define BQ_EXEC_H
@@ -30,15 +43,21 @@ typedef void (*bq_node_hook)(void *ctx, bq_exec *ex, int node, float *data, int 
 struct bq_exec {
     int max_batch, train;
     int n_nodes;
+    int first, last;             /* the nodes it was built for ([0, n_nodes - 1]: whole model) */
     int n;                       /* batch size of the last forward */
-    float **act;                 /* [node] (max_batch, c, h, w) */
-    float **grad;                /* [node] same shape; NULL unless train */
+    float **act;                 /* [node] (max_batch, c, h, w); NULL outside the range and its
+                                    producers */
+    float **grad;                /* [node] same shape; NULL where no gradient is computed (eval
+                                    mode, the network input, a range's producers and the nodes
+                                    bq_exec_plan_grads leaves out) */
     float **bn_mean, **bn_rstd;  /* [node] (c) for BN nodes in train mode */
-    int32_t **argmax;            /* [node] for max-pool nodes in train mode */
+    int32_t **argmax;            /* [node] for max-pool nodes */
     float *scratch;              /* conv scratch, sized for the largest conv */
     size_t scratch_floats;
-    float *param_grad;           /* same layout as the model's arena; NULL unless train */
+    float *param_grad;           /* whole model, train: the arena's layout; NULL otherwise */
+    float **weight_grad;         /* [node] range: dL/dW of the learned layers, else NULL */
     const float **weight_override;  /* [node] */
+    const float **bias_override;    /* [node] */
     bq_node_hook post_hook, grad_hook;
     void *hook_ctx;
     float bn_momentum;           /* running-statistics momentum in train mode (0.1) */
@@ -48,6 +67,18 @@ struct bq_exec {
 /* Allocate buffers for a model and batch size. train != 0 adds gradients and BN statistics.
  * Returns 0 or -1 on OOM. */
 int  bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train);
+/* Allocate the activations of nodes [first, last] and of their producers outside the range (the
+ * caller fills those before a forward), conv scratch for the range, BN statistics and max-pool
+ * indices; no gradients yet (bq_exec_plan_grads). Returns 0 or -1 on OOM. */
+int  bq_exec_init_range(bq_exec *ex, const bq_model *m, int first, int last, int max_batch,
+                        int train);
+/* Range executor in train mode: what is learned. learn_w[i] != 0: layer i's weight gradient is
+ * wanted (weight_grad[i] is allocated); learn_out[i] != 0: node i's output gradient is wanted for
+ * its own sake (e.g. by grad_hook for a learned activation step). A node of the range gets a
+ * gradient buffer when it or an in-range producer upstream of it is learned; backward skips the
+ * others. Either array may be NULL (nothing). Returns 0 or -1 on OOM. */
+int  bq_exec_plan_grads(bq_exec *ex, const bq_model *m, const unsigned char *learn_w,
+                        const unsigned char *learn_out);
 void bq_exec_free(bq_exec *ex);
 
 /* Forward nodes [first, last] for a batch of n images. Node 0 (input) is filled from `input`
@@ -60,12 +91,18 @@ static inline void bq_exec_forward(bq_exec *ex, const bq_model *m, const float *
     bq_exec_forward_range(ex, m, input, n, 0, m->n_nodes - 1, bn_train);
 }
 
-/* Zero node gradients of [first, last] and (when params != 0) the parameter gradients. */
+/* Zero the node gradients of [first, last] and of their producers, and (when params != 0) the
+ * parameter gradients (the arena, or a range's weight_grad buffers). */
 void bq_exec_zero_grad(bq_exec *ex, const bq_model *m, int first, int last, int params);
 /* Backward through nodes last..first (reverse order); the caller has put dL/d(out) into
  * grad[last] (and any other node outputs it wants to seed). Parameter gradients accumulate
- * into param_grad when params != 0; input gradients of node `first`'s producers accumulate
- * into their grad buffers (so grad[block input] holds dL/d(block input) afterwards). */
+ * into param_grad / weight_grad when params != 0; input gradients of node `first`'s producers
+ * accumulate into their grad buffers (so grad[block input] holds dL/d(block input) afterwards). */
 void bq_exec_backward_range(bq_exec *ex, const bq_model *m, int first, int last, int params);
+
+/* Conv/linear GEMM flops of one forward + backward of nodes [first, last] at batch n: the
+ * forward of every layer, dW where a weight gradient is kept, dX where the layer's input has a
+ * gradient (what backward computes). */
+double bq_exec_gemm_flops(const bq_exec *ex, const bq_model *m, int first, int last, int n);
 
 #endif

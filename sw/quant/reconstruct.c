@@ -2,9 +2,10 @@
  * reconstruct.c — the BRECQ engine (see reconstruct.h and docs/brecq.md).
  *
  * Layout of this file:
- *   1. the unit runner: a small forward/backward executor over one node range of the folded
- *      model, with the fake-quant of docs/numerics.md, soft weights, learnable steps and QDrop
- *      masks, computing only the gradients that lead to something trained;
+ *   1. a unit on the executor: a range executor (nn/exec.h) over one node range of the folded
+ *      model, with the fake-quant of docs/numerics.md in its overrides and hooks (soft weights,
+ *      learnable steps, QDrop masks), computing only the gradients that lead to something
+ *      trained;
  *   2. units (which node ranges are reconstructed together);
  *   3. caches (unit inputs, FP targets and Fisher weights for all calibration images), computed by
  *      whole-network passes on bq_exec + bq_fq (the shared fake-quant of fakequant.h);
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "quant/adaround.h"
+#include "core/errmsg.h"
 #include "nn/exec.h"
 #include "quant/fakequant.h"
 #include "core/fileio.h"
@@ -38,37 +40,36 @@
 #define STEP_MIN 1e-8f      /* learned steps are kept above this */
 #define CKPT_MAGIC "BQRCKPT1"
 
-#define ERR(...) do { snprintf(err, errlen, __VA_ARGS__); } while (0)
+#define ERR(...) bq_seterr(err, errlen, __VA_ARGS__)
 
-/* ======================================================================= 1. the unit runner */
+/* ======================================================================= 1. a unit on the executor */
 
-typedef struct runner_s {
+/* A unit runs on a range executor (exec.h) over its nodes [lo, hi]. This is the fake-quant of
+ * docs/numerics.md that the executor's overrides and hooks apply inside it: hard dequantized or
+ * soft AdaRound weights (weight_override), effective biases b_q * s_w * s_a (bias_override), the
+ * activation quantizers with live (learnable) steps and QDrop masks (post_hook, and their LSQ
+ * backward in grad_hook). The executor computes only the gradients that lead to something
+ * learned (bq_exec_plan_grads). */
+typedef struct {
     const bq_qmodel *q;
     const bq_model *m;         /* &q->model (folded) */
-    int lo, hi;                /* node range run by the runner */
-    int ext;                   /* the one producer outside [lo, hi] (filled by the caller), -1 */
+    bq_exec ex;                /* range executor over [lo, hi]; the caller fills the activation
+                                  of the one producer outside it (the unit input) */
+    int lo, hi;
     int B;                     /* max batch */
     int train;
-    float **act;               /* [n_nodes] (B, size) for ext and [lo, hi] */
-    float **pre;               /* [n_nodes] pre-quant values of quantized nodes (train) */
-    float **grad;              /* [n_nodes] (train) */
-    uint8_t **mask;            /* [n_nodes] QDrop masks of quantized nodes (train) */
-    const float **w;           /* [n_nodes] weights in use for conv/linear nodes */
-    float **wq;                /* [n_nodes] hard dequantized weights (owned) */
-    float **bias;              /* [n_nodes] effective biases (owned) */
-    float **dw;                /* [n_nodes] weight gradients of trained layers (owned) */
-    unsigned char *up;         /* [n_nodes] something trained at or above this node */
-    unsigned char *learn_aq;   /* [n_aq] step learned in this unit */
-    float *scratch;
     int act_on;
     float qdrop;               /* p_drop (0 = no QDrop) */
     bq_rng *rng;
+    float **pre;               /* [n_nodes] pre-quant values of quantized nodes (train) */
+    uint8_t **mask;            /* [n_nodes] QDrop masks of quantized nodes (train) */
+    float **wq;                /* [n_nodes] hard dequantized weights (owned) */
+    float **bias;              /* [n_nodes] effective biases (owned) */
+    unsigned char *learn_w;    /* [n_nodes] layer weights learned in this unit */
+    unsigned char *learn_aq;   /* [n_aq] step learned in this unit */
     float *s;                  /* [n_aq] live steps */
     double *ds;                /* [n_aq] step gradients */
-    double flops;              /* GEMM flops of one forward + backward at batch B */
-    bq_conv_impl impl;         /* conv implementation (BQ_CONV=direct|im2col, ops.h; direct is
-                                  faster on every fres20/mbv2t layer, docs/brecq.md) */
-} runner;
+} uexec;
 
 static int conv_shape(bq_conv_shape *cs, const bq_model *m, int i, int n) {
     const bq_node *nd = &m->nodes[i], *in = &m->nodes[nd->in[0]];
@@ -76,308 +77,194 @@ static int conv_shape(bq_conv_shape *cs, const bq_model *m, int i, int n) {
                            nd->stride_w, nd->pad_t, nd->pad_l, nd->pad_b, nd->pad_r, nd->groups);
 }
 
-/* The conv geometry of node i at batch n with the runner's implementation. */
-static int rn_conv_shape(const runner *r, bq_conv_shape *cs, int i, int n) {
-    int bad = conv_shape(cs, r->m, i, n);
-    cs->impl = r->impl;
-    return bad;
-}
-
 static int is_layer(const bq_node *nd) {
     return nd->kind == BQ_OP_CONV || nd->kind == BQ_OP_LINEAR;
 }
 
-/* Quantizer applied at node i's output inside the runner, or -1. */
-static int rn_aq(const runner *r, int i) {
-    if (!r->act_on) return -1;
-    int a = r->q->node_aq[i];
-    if (a < 0 || r->q->aq[a].bits <= 0 || r->q->aq[a].node != i) return -1;
+/* Ops a unit may hold: those the fake-quant of numerics.md defines inside a block of the folded
+ * model. */
+static int unit_op_ok(bq_op_kind k) {
+    switch (k) {
+    case BQ_OP_INPUT: case BQ_OP_CONV: case BQ_OP_LINEAR: case BQ_OP_RELU: case BQ_OP_RELU6:
+    case BQ_OP_CLAMP: case BQ_OP_ADD: case BQ_OP_FLATTEN:
+        return 1;
+    case BQ_OP_BN: case BQ_OP_MAXPOOL: case BQ_OP_AVGPOOL: case BQ_OP_GAP: case BQ_OP_COUNT:
+        return 0;
+    }
+    return 0;   /* not an op kind at all */
+}
+
+/* Quantizer applied at node i's output inside the unit, or -1. */
+static int ux_aq(const uexec *U, int i) {
+    if (!U->act_on) return -1;
+    int a = U->q->node_aq[i];
+    if (a < 0 || U->q->aq[a].bits <= 0 || U->q->aq[a].node != i) return -1;
     return a;
 }
 
-static void rn_free(runner *r) {
-    int nn = r->m ? r->m->n_nodes : 0;
-    for (int i = 0; i < nn; i++) {
-        if (r->act) free(r->act[i]);
-        if (r->pre) free(r->pre[i]);
-        if (r->grad) free(r->grad[i]);
-        if (r->mask) free(r->mask[i]);
-        if (r->wq) free(r->wq[i]);
-        if (r->bias) free(r->bias[i]);
-        if (r->dw) free(r->dw[i]);
+/* post_hook: quantize node i's output with the live step (keeping the pre-quant values and
+ * drawing the QDrop mask when training needs them). */
+static void ux_post_hook(void *ctx, bq_exec *ex, int i, float *out, int n) {
+    (void)ex;
+    uexec *U = ctx;
+    int q = ux_aq(U, i);
+    if (q < 0) return;
+    const bq_aquant *A = &U->q->aq[q];
+    int qmax = (int)bq_qmax(A->bits);
+    size_t count = (size_t)n * bq_node_size(&U->m->nodes[i]);
+    if (U->train && U->pre[i]) {
+        memcpy(U->pre[i], out, sizeof(float) * count);
+        if (U->qdrop > 0.0f && U->mask[i]) {
+            bq_lsq_drop_mask(U->mask[i], count, U->qdrop, U->rng);
+            bq_lsq_forward_mask(out, U->pre[i], U->mask[i], count, U->s[q], A->zero, qmax);
+            return;
+        }
     }
-    free(r->act); free(r->pre); free(r->grad); free(r->mask); free(r->w); free(r->wq);
-    free(r->bias); free(r->dw); free(r->up); free(r->learn_aq); free(r->scratch); free(r->s);
-    free(r->ds);
-    memset(r, 0, sizeof(*r));
+    bq_lsq_forward(out, out, count, U->s[q], A->zero, qmax);
 }
 
-/* Allocate a runner for nodes [lo, hi] of q->model (ext: the external producer). Weights start as
- * the hard dequantized codes, steps as q's. Returns 0 or -1 (OOM / unsupported op). */
-static int rn_init(runner *r, const bq_qmodel *q, int lo, int hi, int ext, int B, int train,
-                   char *err, size_t errlen) {
-    memset(r, 0, sizeof(*r));
-    r->q = q;
-    r->m = &q->model;
-    r->lo = lo; r->hi = hi; r->ext = ext; r->B = B; r->train = train;
-    r->impl = bq_conv_impl_from_env();
-    const bq_model *m = r->m;
-    int nn = m->n_nodes;
-    r->act = calloc((size_t)nn, sizeof(float *));
-    r->pre = calloc((size_t)nn, sizeof(float *));
-    r->grad = calloc((size_t)nn, sizeof(float *));
-    r->mask = calloc((size_t)nn, sizeof(uint8_t *));
-    r->w = calloc((size_t)nn, sizeof(float *));
-    r->wq = calloc((size_t)nn, sizeof(float *));
-    r->bias = calloc((size_t)nn, sizeof(float *));
-    r->dw = calloc((size_t)nn, sizeof(float *));
-    r->up = calloc((size_t)nn, 1);
-    r->learn_aq = calloc((size_t)(q->n_aq + 1), 1);
-    r->s = calloc((size_t)(q->n_aq + 1), sizeof(float));
-    r->ds = calloc((size_t)(q->n_aq + 1), sizeof(double));
-    if (!r->act || !r->pre || !r->grad || !r->mask || !r->w || !r->wq || !r->bias || !r->dw ||
-        !r->up || !r->learn_aq || !r->s || !r->ds)
-        goto oom;
-    for (int a = 0; a < q->n_aq; a++) r->s[a] = q->aq[a].scale;
-    size_t scratch = 1;
-    for (int i = (ext >= 0 ? ext : lo); i <= hi; i++) {
-        if (i != ext && i < lo) continue;
+/* grad_hook: LSQ backward of node i's quantizer, in place on dout; the step gradient
+ * accumulates into ds. */
+static void ux_grad_hook(void *ctx, bq_exec *ex, int i, float *dout, int n) {
+    (void)ex;
+    uexec *U = ctx;
+    int q = ux_aq(U, i);
+    if (q < 0) return;
+    const bq_aquant *A = &U->q->aq[q];
+    size_t count = (size_t)n * bq_node_size(&U->m->nodes[i]);
+    U->ds[q] += bq_lsq_backward(dout, dout, U->pre[i], U->qdrop > 0.0f ? U->mask[i] : NULL, count,
+                                U->s[q], A->zero, (int)bq_qmax(A->bits));
+}
+
+static void ux_free(uexec *U) {
+    int nn = U->m ? U->m->n_nodes : 0;
+    for (int i = 0; i < nn; i++) {
+        if (U->pre) free(U->pre[i]);
+        if (U->mask) free(U->mask[i]);
+        if (U->wq) free(U->wq[i]);
+        if (U->bias) free(U->bias[i]);
+    }
+    free(U->pre); free(U->mask); free(U->wq); free(U->bias); free(U->learn_w);
+    free(U->learn_aq); free(U->s); free(U->ds);
+    bq_exec_free(&U->ex);
+    memset(U, 0, sizeof(*U));
+}
+
+/* Check the ops and conv geometry of nodes [lo, hi]; 0 or -1 with err. */
+static int ux_check(const bq_model *m, int lo, int hi, int B, char *err, size_t errlen) {
+    for (int i = lo; i <= hi; i++) {
         const bq_node *nd = &m->nodes[i];
-        size_t sz = (size_t)B * bq_node_size(nd);
-        if (i >= lo) {
-            switch (nd->kind) {
-            case BQ_OP_INPUT: case BQ_OP_CONV: case BQ_OP_LINEAR: case BQ_OP_RELU:
-            case BQ_OP_RELU6: case BQ_OP_CLAMP: case BQ_OP_ADD: case BQ_OP_FLATTEN:
-                break;
-            default:
-                ERR("reconstruct: node '%s' (%s) inside a reconstruction unit is not supported; "
-                    "units may hold conv, linear, relu, relu6, clamp, add and flatten",
-                    nd->name, bq_op_name(nd->kind));
-                rn_free(r);
-                return -1;
-            }
+        if (!unit_op_ok(nd->kind)) {
+            ERR("reconstruct: node '%s' (%s) inside a reconstruction unit is not supported; "
+                "units may hold conv, linear, relu, relu6, clamp, add and flatten",
+                nd->name, bq_op_name(nd->kind));
+            return -1;
         }
-        r->act[i] = malloc(sizeof(float) * sz);
-        if (!r->act[i]) goto oom;
-        /* gradients, pre-quant copies and QDrop masks are allocated by rn_plan, only where
-         * something flows */
-        if (i >= lo && is_layer(nd)) {
-            int l = q->node_layer[i];
-            const bq_qlayer *L = &q->layers[l];
-            size_t nw = (size_t)L->cout * L->per_out;
-            r->wq[i] = malloc(sizeof(float) * nw);
-            r->bias[i] = calloc((size_t)L->cout, sizeof(float));
-            if (!r->wq[i] || !r->bias[i]) goto oom;
-            bq_wq_dequantize(r->wq[i], L->codes, L->scale, L->zero, L->cout, L->per_out);
-            r->w[i] = r->wq[i];
-            if (nd->kind == BQ_OP_CONV) {
-                bq_conv_shape cs;
-                if (rn_conv_shape(r, &cs, i, B)) {
-                    ERR("reconstruct: bad conv geometry at '%s'", nd->name);
-                    rn_free(r);
-                    return -1;
-                }
-                size_t s = bq_conv2d_scratch_floats(&cs);
-                if (s > scratch) scratch = s;
-                r->flops += 2.0 * B * cs.hout * cs.wout * (double)nd->c * (nd->kh * nd->kw) *
-                            (double)(cs.cin / cs.groups);
-            } else {
-                r->flops += 2.0 * B * (double)nd->c * bq_node_size(&m->nodes[nd->in[0]]);
-            }
+        bq_conv_shape cs;
+        if (nd->kind == BQ_OP_CONV && conv_shape(&cs, m, i, B)) {
+            ERR("reconstruct: bad conv geometry at '%s'", nd->name);
+            return -1;
         }
     }
-    r->scratch = malloc(sizeof(float) * scratch);
-    if (!r->scratch) goto oom;
+    return 0;
+}
+
+/* Set up the executor for nodes [lo, hi] of q->model at batch B.
+ * Weights start as the hard dequantized codes, steps as q's. Returns 0 or -1 with err (OOM /
+ * unsupported op). */
+static int ux_init(uexec *U, const bq_qmodel *q, int lo, int hi, int B, int train, char *err,
+                   size_t errlen) {
+    memset(U, 0, sizeof(*U));
+    U->q = q;
+    U->m = &q->model;
+    U->lo = lo; U->hi = hi; U->B = B; U->train = train;
+    const bq_model *m = U->m;
+    if (ux_check(m, lo, hi, B, err, errlen)) return -1;
+    size_t nn = (size_t)m->n_nodes;
+    U->pre = calloc(nn, sizeof(float *));
+    U->mask = calloc(nn, sizeof(uint8_t *));
+    U->wq = calloc(nn, sizeof(float *));
+    U->bias = calloc(nn, sizeof(float *));
+    U->learn_w = calloc(nn, 1);
+    U->learn_aq = calloc((size_t)(q->n_aq + 1), 1);
+    U->s = calloc((size_t)(q->n_aq + 1), sizeof(float));
+    U->ds = calloc((size_t)(q->n_aq + 1), sizeof(double));
+    if (!U->pre || !U->mask || !U->wq || !U->bias || !U->learn_w || !U->learn_aq || !U->s ||
+        !U->ds || bq_exec_init_range(&U->ex, m, lo, hi, B, train))
+        goto oom;
+    U->ex.post_hook = ux_post_hook;
+    U->ex.grad_hook = ux_grad_hook;
+    U->ex.hook_ctx = U;
+    for (int a = 0; a < q->n_aq; a++) U->s[a] = q->aq[a].scale;
+    for (int i = lo; i <= hi; i++) {
+        if (!is_layer(&m->nodes[i])) continue;
+        const bq_qlayer *L = &q->layers[q->node_layer[i]];
+        size_t nw = (size_t)L->cout * L->per_out;
+        U->wq[i] = malloc(sizeof(float) * nw);
+        U->bias[i] = calloc((size_t)L->cout, sizeof(float));
+        if (!U->wq[i] || !U->bias[i]) goto oom;
+        bq_wq_dequantize(U->wq[i], L->codes, L->scale, L->zero, L->cout, L->per_out);
+        U->ex.weight_override[i] = U->wq[i];
+        U->ex.bias_override[i] = U->bias[i];
+    }
     return 0;
 oom:
-    ERR("reconstruct: out of memory (runner for nodes %d..%d, batch %d)", lo, hi, B);
-    rn_free(r);
+    ERR("reconstruct: out of memory (executor for nodes %d..%d, batch %d)", lo, hi, B);
+    ux_free(U);
     return -1;
 }
 
-/* Mark layer node i as trained (allocates its weight gradient). */
-static int rn_train_layer(runner *r, int i) {
-    const bq_qlayer *L = &r->q->layers[r->q->node_layer[i]];
-    if (!r->dw[i]) {
-        r->dw[i] = calloc((size_t)L->cout * L->per_out, sizeof(float));
-        if (!r->dw[i]) return -1;
+/* Allocate the gradients: the weight gradients of the layers in learn_w, node gradients where
+ * something learned lies at or upstream, and the pre-quant copies (and QDrop masks when
+ * U->qdrop > 0) of quantized outputs that need them. Call after setting learn_w / learn_aq /
+ * act_on / qdrop. Returns 0 or -1 (OOM). */
+static int ux_plan(uexec *U) {
+    const bq_qmodel *q = U->q;
+    unsigned char *learn_out = calloc((size_t)U->m->n_nodes, 1);
+    if (!learn_out) return -1;
+    for (int i = U->lo; i <= U->hi; i++) {
+        int a = q->node_aq[i];
+        learn_out[i] = a >= 0 && U->learn_aq[a] && q->aq[a].node == i;
     }
-    return 0;
-}
-
-/* Which nodes carry a gradient: up[i] = something trained at i or upstream of i (in range);
- * allocates the gradient buffers of those nodes, and the pre-quant copies (and QDrop masks when
- * r->qdrop > 0) of their quantized outputs. Call after setting dw / learn_aq / act_on / qdrop.
- * Returns 0 or -1 (OOM). */
-static int rn_plan(runner *r) {
-    const bq_model *m = r->m;
-    if (r->ext >= 0) r->up[r->ext] = 0;
-    for (int i = r->lo; i <= r->hi; i++) {
-        const bq_node *nd = &m->nodes[i];
-        int u = r->dw[i] != NULL;
-        int a = r->q->node_aq[i];
-        if (a >= 0 && r->learn_aq[a] && r->q->aq[a].node == i) u = 1;
-        for (int j = 0; j < 2; j++)
-            if (nd->in[j] >= 0 && r->up[nd->in[j]]) u = 1;
-        r->up[i] = (unsigned char)u;
-        if (!r->train) continue;
-        size_t sz = (size_t)r->B * bq_node_size(nd);
-        if (u && !r->grad[i] && !(r->grad[i] = calloc(sz, sizeof(float)))) return -1;
-        if (rn_aq(r, i) >= 0) {
-            /* QDrop masks every quantized node (also those without a gradient) */
-            if ((u || r->qdrop > 0.0f) && !r->pre[i] && !(r->pre[i] = malloc(sizeof(float) * sz)))
-                return -1;
-            if (r->qdrop > 0.0f && !r->mask[i] && !(r->mask[i] = calloc(sz, 1))) return -1;
-        }
+    int bad = bq_exec_plan_grads(&U->ex, U->m, U->learn_w, learn_out);
+    free(learn_out);
+    if (bad) return -1;
+    for (int i = U->lo; i <= U->hi && U->train; i++) {
+        if (ux_aq(U, i) < 0) continue;
+        size_t sz = (size_t)U->B * bq_node_size(&U->m->nodes[i]);
+        /* QDrop masks every quantized node (also those without a gradient) */
+        if ((U->ex.grad[i] || U->qdrop > 0.0f) && !U->pre[i] &&
+            !(U->pre[i] = malloc(sizeof(float) * sz)))
+            return -1;
+        if (U->qdrop > 0.0f && !U->mask[i] && !(U->mask[i] = calloc(sz, 1))) return -1;
     }
     return 0;
 }
 
 /* Effective biases of the layers in range: b_q * s_w * s_a with the live input step when the
  * input quantizer is on (numerics §1), else the float bias. */
-static void rn_sync_bias(runner *r) {
-    const bq_qmodel *q = r->q;
-    for (int i = r->lo; i <= r->hi; i++) {
-        if (!r->bias[i]) continue;
-        const bq_node *nd = &r->m->nodes[i];
+static void ux_sync_bias(uexec *U) {
+    const bq_qmodel *q = U->q;
+    for (int i = U->lo; i <= U->hi; i++) {
+        if (!U->bias[i]) continue;
+        const bq_node *nd = &U->m->nodes[i];
         const bq_qlayer *L = &q->layers[q->node_layer[i]];
-        const float *b = bq_param_data(r->m, nd->p_bias);
+        const float *b = bq_param_data(U->m, nd->p_bias);
         int a = L->aq_in;
-        int quant = r->act_on && a >= 0 && q->aq[a].bits > 0;
+        int quant = U->act_on && a >= 0 && q->aq[a].bits > 0;
         for (int c = 0; c < L->cout; c++) {
             float bc = b ? b[c] : 0.0f;
-            if (!quant) { r->bias[i][c] = bc; continue; }
-            float sa = r->s[a];
+            if (!quant) { U->bias[i][c] = bc; continue; }
+            float sa = U->s[a];
             double sws = (double)L->scale[c] * (double)sa;
-            r->bias[i][c] = (float)((double)bq_bias_code(bc, L->scale[c], sa) * sws);
+            U->bias[i][c] = (float)((double)bq_bias_code(bc, L->scale[c], sa) * sws);
         }
     }
 }
 
-static void rn_forward(runner *r, int n) {
-    const bq_model *m = r->m;
-    for (int i = r->lo; i <= r->hi; i++) {
-        const bq_node *nd = &m->nodes[i];
-        float *out = r->act[i];
-        const float *a = nd->in[0] >= 0 ? r->act[nd->in[0]] : NULL;
-        size_t count = (size_t)n * bq_node_size(nd);
-        switch (nd->kind) {
-        case BQ_OP_CONV: {
-            bq_conv_shape cs;
-            rn_conv_shape(r, &cs, i, n);
-            bq_conv2d_forward(out, a, r->w[i], r->bias[i], &cs, r->scratch);
-            break;
-        }
-        case BQ_OP_LINEAR:
-            bq_linear_forward(out, a, r->w[i], r->bias[i], n,
-                              (int)bq_node_size(&m->nodes[nd->in[0]]), nd->c);
-            break;
-        case BQ_OP_RELU: bq_relu_forward(out, a, count); break;
-        case BQ_OP_RELU6: bq_relu6_forward(out, a, count); break;
-        case BQ_OP_CLAMP: bq_clamp_forward(out, a, count, nd->lo, nd->hi); break;
-        case BQ_OP_ADD: bq_add_forward(out, a, r->act[nd->in[1]], count); break;
-        case BQ_OP_FLATTEN: memcpy(out, a, sizeof(float) * count); break;
-        default: break;   /* INPUT: filled by the caller */
-        }
-        int q = rn_aq(r, i);
-        if (q < 0) continue;
-        const bq_aquant *A = &r->q->aq[q];
-        int qmax = (int)bq_qmax(A->bits);
-        if (r->train && r->pre[i]) {
-            memcpy(r->pre[i], out, sizeof(float) * count);
-            if (r->qdrop > 0.0f && r->mask[i]) {
-                bq_lsq_drop_mask(r->mask[i], count, r->qdrop, r->rng);
-                bq_lsq_forward_mask(out, r->pre[i], r->mask[i], count, r->s[q], A->zero, qmax);
-                continue;
-            }
-        }
-        bq_lsq_forward(out, out, count, r->s[q], A->zero, qmax);
-    }
-}
-
-/* Zero the gradients that backward accumulates into (nodes that carry one). */
-static void rn_zero_grad(runner *r, int n) {
-    for (int i = r->lo; i <= r->hi; i++)
-        if (r->up[i]) memset(r->grad[i], 0, sizeof(float) * (size_t)n * bq_node_size(&r->m->nodes[i]));
-    if (r->ext >= 0 && r->up[r->ext])
-        memset(r->grad[r->ext], 0, sizeof(float) * (size_t)n * bq_node_size(&r->m->nodes[r->ext]));
-    for (int i = r->lo; i <= r->hi; i++)
-        if (r->dw[i]) {
-            const bq_qlayer *L = &r->q->layers[r->q->node_layer[i]];
-            memset(r->dw[i], 0, sizeof(float) * (size_t)L->cout * L->per_out);
-        }
-}
-
-/* Backward from grad[hi] (set by the caller after rn_zero_grad) down to lo. */
-static void rn_backward(runner *r, int n) {
-    const bq_model *m = r->m;
-    for (int i = r->hi; i >= r->lo; i--) {
-        if (!r->up[i]) continue;
-        const bq_node *nd = &m->nodes[i];
-        float *dout = r->grad[i];
-        size_t count = (size_t)n * bq_node_size(nd);
-        int q = rn_aq(r, i);
-        if (q >= 0) {
-            const bq_aquant *A = &r->q->aq[q];
-            double ds = bq_lsq_backward(dout, dout, r->pre[i], r->qdrop > 0.0f ? r->mask[i] : NULL,
-                                        count, r->s[q], A->zero, (int)bq_qmax(A->bits));
-            r->ds[q] += ds;
-        }
-        int p = nd->in[0];
-        float *da = (p >= 0 && r->up[p]) ? r->grad[p] : NULL;
-        const float *a = p >= 0 ? r->act[p] : NULL;
-        switch (nd->kind) {
-        case BQ_OP_CONV:
-            if (da || r->dw[i]) {
-                bq_conv_shape cs;
-                rn_conv_shape(r, &cs, i, n);
-                bq_conv2d_backward(da, r->dw[i], NULL, dout, a, r->w[i], &cs, r->scratch);
-            }
-            break;
-        case BQ_OP_LINEAR:
-            if (da || r->dw[i])
-                bq_linear_backward(da, r->dw[i], NULL, dout, a, r->w[i], n,
-                                   (int)bq_node_size(&m->nodes[p]), nd->c);
-            break;
-        case BQ_OP_RELU: if (da) bq_relu_backward(da, dout, a, count); break;
-        case BQ_OP_RELU6: if (da) bq_relu6_backward(da, dout, a, count); break;
-        case BQ_OP_CLAMP: if (da) bq_clamp_backward(da, dout, a, count, nd->lo, nd->hi); break;
-        case BQ_OP_FLATTEN: if (da) for (size_t k = 0; k < count; k++) da[k] += dout[k]; break;
-        case BQ_OP_ADD: {
-            int p2 = nd->in[1];
-            float *db = r->up[p2] ? r->grad[p2] : NULL;
-            for (size_t k = 0; k < count; k++) {
-                if (da) da[k] += dout[k];
-                if (db) db[k] += dout[k];
-            }
-            break;
-        }
-        default: break;
-        }
-    }
-}
-
-/* GEMM flops of one iteration at batch n: forward of every layer, dW of trained layers, dX where
- * the layer's input carries a gradient (what rn_backward computes). */
-static double rn_gemm_flops(const runner *r, int n) {
-    const bq_model *m = r->m;
-    double f = 0;
-    for (int i = r->lo; i <= r->hi; i++) {
-        const bq_node *nd = &m->nodes[i];
-        if (!is_layer(nd)) continue;
-        double one;
-        if (nd->kind == BQ_OP_CONV) {
-            bq_conv_shape cs;
-            conv_shape(&cs, m, i, n);
-            one = 2.0 * n * cs.hout * cs.wout * (double)nd->c * nd->kh * nd->kw * (cs.cin / cs.groups);
-        } else {
-            one = 2.0 * n * (double)nd->c * bq_node_size(&m->nodes[nd->in[0]]);
-        }
-        f += one;
-        if (r->dw[i]) f += one;
-        if (nd->in[0] >= 0 && r->up[nd->in[0]]) f += one;
-    }
-    return f;
+/* Forward of the unit's nodes for n images from the unit input's activation. */
+static void ux_forward(uexec *U, int n) {
+    bq_exec_forward_range(&U->ex, U->m, NULL, n, U->lo, U->hi, 0);
 }
 
 /* ======================================================================= 2. units */
@@ -630,7 +517,7 @@ static int build_caches_in(ctx_t *X, const unit *u, int need_q, int q_act, int n
 }
 
 /* The whole-network executor (train mode, for the Fisher backward) exists only while caches are
- * built: during the iterations its memory goes to the unit runner instead (peak RSS). */
+ * built: during the iterations its memory goes to the unit's range executor instead (peak RSS). */
 static int build_caches(ctx_t *X, const unit *u, int need_q, int q_act, int need_fp, int fisher,
                         bq_fisher_mode fmode, float damping, char *err, size_t errlen) {
     if (bq_fq_init(&X->fq, X->q, CHUNK, 1)) { ERR("reconstruct: out of memory"); return -1; }
@@ -692,243 +579,334 @@ static uint64_t unit_seed(uint64_t seed, int stage, int u) {
     return x;
 }
 
-static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *err,
-                    size_t errlen) {
-    const bq_recipe *R = X->r;
-    bq_qmodel *q = X->q;
+/* One unit's reconstruction in one stage: what its iterations share. */
+typedef struct {
+    ctx_t *X;
+    const unit *u;
+    int ui, nu, stage;
+    int weights, acts;         /* learned here: AdaRound weights (A, joint), steps (B, joint) */
+    int fisher;                /* Fisher-weighted loss (weights learned with loss: fisher) */
+    int iters, B;
+    float pw;                  /* loss exponent */
+    uexec U;                   /* the executor over the unit's nodes + its fake-quant */
+    bq_rng rng;                /* the (seed, stage, unit) stream: batches and QDrop masks */
+    /* AdaRound, per trained layer k of the unit */
+    bq_optim opt_w;
+    float *alpha[16], *wf[16], *ws[16], *da[16], *sg[16];
+    double *reg_ch[16];
+    /* learned activation steps k = 0..n_learn_aq-1 (quantizer aq_of[k]) */
+    bq_optim opt_a;
+    int n_learn_aq;
+    int *aq_of;
+    float *s_learn, *ds_learn;
+    float gscale[64];          /* LSQ gradient scale (QDrop: 1 / sqrt(numel * Qmax)) */
+    /* the batch: indices, FP targets (B, out_sz), Fisher weights, QDrop input mask, one FP row */
+    int *idx;
+    float *yb;
+    uint8_t *fb, *in_mask;
+    float *frow;
+    int ina, in_quant;         /* quantizer of the unit input (fixed here), on in this stage */
+    double loss, reg;
+    float beta;
+} ustate;
+
+static void unit_teardown(ustate *S) {
+    for (int k = 0; k < 16; k++) {
+        free(S->alpha[k]); free(S->wf[k]); free(S->ws[k]); free(S->da[k]); free(S->sg[k]);
+        free(S->reg_ch[k]);
+    }
+    free(S->s_learn); free(S->ds_learn); free(S->aq_of);
+    free(S->yb); free(S->fb); free(S->in_mask); free(S->frow); free(S->idx);
+    bq_optim_free(&S->opt_w);
+    bq_optim_free(&S->opt_a);
+    ux_free(&S->U);
+    free_caches(&S->X->c);   /* a unit's caches die with it (peak RSS) */
+}
+
+/* AdaRound state of every trained layer (soft weights become the executor's weights, their
+ * gradients are kept) and its Adam. */
+static int setup_adaround(ustate *S, const bq_optim_config *ac, char *err, size_t errlen) {
+    const bq_qmodel *q = S->X->q;
     const bq_model *m = &q->model;
-    int weights = stage != ST_B, acts = stage != ST_A;
-    int act_on = acts;
-    int fisher = weights && R->loss == BQ_LOSS_FISHER;
-    bq_fisher_mode fmode = R->fisher_norm == BQ_FISHER_ABS_PLUS_ONE ? BQ_FISHER_REF : BQ_FISHER_NORM;
-    int iters = stage == ST_A ? R->iters : (stage == ST_B ? R->act_iters : R->qdrop_iters);
-    int B = R->batch, N = X->c.N;
-    float pw = stage == ST_B ? R->p : R->rec_p_weight;
-    if (fisher) pw = 2.0f;
+    const unit *u = S->u;
+    bq_param_entry ent[16];
+    for (int k = 0; k < u->n_layers; k++) {
+        const bq_qlayer *L = &q->layers[u->layers[k]];
+        size_t nw = (size_t)L->cout * L->per_out;
+        S->alpha[k] = malloc(sizeof(float) * nw);
+        S->wf[k] = malloc(sizeof(float) * nw);
+        S->ws[k] = malloc(sizeof(float) * nw);
+        S->da[k] = malloc(sizeof(float) * nw);
+        S->sg[k] = malloc(sizeof(float) * nw);
+        S->reg_ch[k] = malloc(sizeof(double) * (size_t)L->cout);
+        if (!S->alpha[k] || !S->wf[k] || !S->ws[k] || !S->da[k] || !S->sg[k] || !S->reg_ch[k]) {
+            ERR("reconstruct: out of memory");
+            return -1;
+        }
+        bq_adaround_init(S->wf[k], S->alpha[k], bq_param_data(m, m->nodes[L->node].p_weight),
+                         L->scale, L->cout, L->per_out);
+        S->U.learn_w[L->node] = 1;
+        S->U.ex.weight_override[L->node] = S->ws[k];
+        ent[k] = (bq_param_entry){S->alpha[k], S->da[k], nw, 1};
+    }
+    return bq_optim_init(&S->opt_w, ac, ent, u->n_layers, err, errlen);
+}
+
+/* The learned steps (copies in s_learn, in quantizer order), their Adam and gradient scales. */
+static int setup_steps(ustate *S, const bq_optim_config *ac, char *err, size_t errlen) {
+    const bq_qmodel *q = S->X->q;
+    int n = S->n_learn_aq;
+    S->s_learn = calloc((size_t)n, sizeof(float));
+    S->ds_learn = calloc((size_t)n, sizeof(float));
+    S->aq_of = calloc((size_t)n, sizeof(int));
+    if (!S->s_learn || !S->ds_learn || !S->aq_of) { ERR("reconstruct: out of memory"); return -1; }
+    bq_param_entry ent[64];
+    int k = 0;
+    for (int a = 0; a < q->n_aq && k < 64; a++)
+        if (S->U.learn_aq[a]) {
+            S->aq_of[k] = a;
+            S->s_learn[k] = q->aq[a].scale;
+            ent[k] = (bq_param_entry){&S->s_learn[k], &S->ds_learn[k], 1, 1};
+            k++;
+        }
+    if (bq_optim_init(&S->opt_a, ac, ent, n, err, errlen)) return -1;
+    for (k = 0; k < n; k++) {
+        const bq_aquant *A = &q->aq[S->aq_of[k]];
+        double numel = (double)S->B * bq_node_size(&q->model.nodes[A->node]);
+        S->gscale[k] = S->stage == ST_JOINT ? (float)(1.0 / sqrt(numel * bq_qmax(A->bits))) : 1.0f;
+    }
+    return 0;
+}
+
+/* Set up unit u for a stage: the executor and what is learned on it, the caches, the optimisers,
+ * the batch buffers and the random stream. S must be zeroed. Returns 0, 1 when the unit has
+ * nothing to learn in this stage (nothing built), or -1 with err. */
+static int unit_setup(ustate *S, ctx_t *X, const unit *u, int ui, int nu, int stage, char *err,
+                      size_t errlen) {
+    const bq_recipe *R = X->r;
+    const bq_qmodel *q = X->q;
+    S->X = X; S->u = u; S->ui = ui; S->nu = nu; S->stage = stage;
+    S->weights = stage != ST_B;
+    S->acts = stage != ST_A;
+    S->fisher = S->weights && R->loss == BQ_LOSS_FISHER;
+    S->iters = stage == ST_A ? R->iters : (stage == ST_B ? R->act_iters : R->qdrop_iters);
+    S->B = R->batch;
+    S->pw = S->fisher ? 2.0f : (stage == ST_B ? R->p : R->rec_p_weight);
+    S->beta = R->beta_start;
 
     /* which steps are learned here */
-    runner rn;
-    if (rn_init(&rn, q, u->lo, u->hi, u->in, B, 1, err, errlen)) return -1;
-    rn.act_on = act_on;
-    int n_learn_aq = 0;
-    if (acts)
-        for (int i = u->lo; i <= u->hi; i++) {
-            int a = q->node_aq[i];
-            if (a >= 0 && q->aq[a].bits > 0 && q->aq[a].node == i && !rn.learn_aq[a]) {
-                rn.learn_aq[a] = 1;
-                n_learn_aq++;
-            }
+    if (ux_init(&S->U, q, u->lo, u->hi, S->B, 1, err, errlen)) return -1;
+    S->U.act_on = S->acts;
+    for (int i = u->lo; i <= u->hi && S->acts; i++) {
+        int a = q->node_aq[i];
+        if (a >= 0 && q->aq[a].bits > 0 && q->aq[a].node == i && !S->U.learn_aq[a]) {
+            S->U.learn_aq[a] = 1;
+            S->n_learn_aq++;
         }
-    if (!weights && n_learn_aq == 0) {   /* nothing to learn */
-        rn_free(&rn);
-        X->done_iters += iters;
-        return 0;
     }
+    if (!S->weights && S->n_learn_aq == 0) return 1;
 
-    int rc = -1;
-    bq_optim opt_w, opt_a;
-    memset(&opt_w, 0, sizeof opt_w);
-    memset(&opt_a, 0, sizeof opt_a);
-    float *alpha[16] = {0}, *wf[16] = {0}, *ws[16] = {0}, *da[16] = {0}, *sg[16] = {0};
-    double *reg_ch[16] = {0};
-    float *s_learn = NULL, *ds_learn = NULL;
-    int *aq_of = NULL;
-    float *xb, *yb = NULL;
-    uint8_t *fb = NULL;
-    uint8_t *in_mask = NULL;
-    float *frow = NULL;        /* one decoded FP input row (QDrop mix) */
-    int *idx = NULL;
-    size_t nalpha = 0;
-
-    if (X->bench ? bench_caches(X, u, stage != ST_B, act_on, stage != ST_A, fisher, err, errlen)
-                 : build_caches(X, u, stage != ST_B, act_on, stage != ST_A, fisher, fmode,
+    bq_fisher_mode fmode = R->fisher_norm == BQ_FISHER_ABS_PLUS_ONE ? BQ_FISHER_REF : BQ_FISHER_NORM;
+    if (X->bench ? bench_caches(X, u, stage != ST_B, S->acts, stage != ST_A, S->fisher, err,
+                                errlen)
+                 : build_caches(X, u, stage != ST_B, S->acts, stage != ST_A, S->fisher, fmode,
                                 R->fisher_damping, err, errlen))
-        goto out;
+        return -1;
 
     bq_optim_config ac = bq_optim_adam_defaults();
     ac.beta1 = R->adam_beta1; ac.beta2 = R->adam_beta2; ac.eps = R->adam_eps;
-    if (weights) {
-        bq_param_entry ent[16];
-        for (int k = 0; k < u->n_layers; k++) {
-            const bq_qlayer *L = &q->layers[u->layers[k]];
-            size_t nw = (size_t)L->cout * L->per_out;
-            alpha[k] = malloc(sizeof(float) * nw);
-            wf[k] = malloc(sizeof(float) * nw);
-            ws[k] = malloc(sizeof(float) * nw);
-            da[k] = malloc(sizeof(float) * nw);
-            sg[k] = malloc(sizeof(float) * nw);
-            reg_ch[k] = malloc(sizeof(double) * (size_t)L->cout);
-            if (!alpha[k] || !wf[k] || !ws[k] || !da[k] || !sg[k] || !reg_ch[k] ||
-                rn_train_layer(&rn, L->node)) {
-                ERR("reconstruct: out of memory");
-                goto out;
-            }
-            bq_adaround_init(wf[k], alpha[k], bq_param_data(m, m->nodes[L->node].p_weight),
-                             L->scale, L->cout, L->per_out);
-            rn.w[L->node] = ws[k];
-            ent[k] = (bq_param_entry){alpha[k], da[k], nw, 1};
-            nalpha += nw;
-        }
-        if (bq_optim_init(&opt_w, &ac, ent, u->n_layers, err, errlen)) goto out;
-    }
-    if (n_learn_aq) {
-        s_learn = calloc((size_t)n_learn_aq, sizeof(float));
-        ds_learn = calloc((size_t)n_learn_aq, sizeof(float));
-        aq_of = calloc((size_t)n_learn_aq, sizeof(int));
-        if (!s_learn || !ds_learn || !aq_of) { ERR("reconstruct: out of memory"); goto out; }
-        bq_param_entry ent[64];
-        int k = 0;
-        for (int a = 0; a < q->n_aq && k < 64; a++)
-            if (rn.learn_aq[a]) {
-                aq_of[k] = a;
-                s_learn[k] = q->aq[a].scale;
-                ent[k] = (bq_param_entry){&s_learn[k], &ds_learn[k], 1, 1};
-                k++;
-            }
-        if (bq_optim_init(&opt_a, &ac, ent, n_learn_aq, err, errlen)) goto out;
-    }
-    rn.qdrop = stage == ST_JOINT ? R->qdrop_prob : 0.0f;
-    if (rn_plan(&rn)) { ERR("reconstruct: out of memory"); goto out; }
+    if (S->weights && setup_adaround(S, &ac, err, errlen)) return -1;
+    if (S->n_learn_aq && setup_steps(S, &ac, err, errlen)) return -1;
+    S->U.qdrop = stage == ST_JOINT ? R->qdrop_prob : 0.0f;
+    if (ux_plan(&S->U)) { ERR("reconstruct: out of memory"); return -1; }
 
     size_t in_sz = X->c.in_sz, out_sz = X->c.out_sz;
-    xb = rn.act[u->in];   /* the batch is gathered straight into the runner's input */
-    yb = malloc(sizeof(float) * B * out_sz);
-    idx = malloc(sizeof(int) * B);
-    if (fisher) fb = malloc((size_t)B * out_sz);
+    int B = S->B;
+    S->yb = malloc(sizeof(float) * B * out_sz);
+    S->idx = malloc(sizeof(int) * B);
+    if (S->fisher) S->fb = malloc((size_t)B * out_sz);
     if (stage == ST_JOINT) {
-        in_mask = malloc((size_t)B * in_sz);
-        frow = malloc(sizeof(float) * in_sz);
+        S->in_mask = malloc((size_t)B * in_sz);
+        S->frow = malloc(sizeof(float) * in_sz);
     }
-    if (!yb || !idx || (fisher && !fb) || (stage == ST_JOINT && (!in_mask || !frow))) {
+    if (!S->yb || !S->idx || (S->fisher && !S->fb) ||
+        (stage == ST_JOINT && (!S->in_mask || !S->frow))) {
         ERR("reconstruct: out of memory");
-        goto out;
+        return -1;
     }
-    bq_rng rng;
-    bq_rng_seed(&rng, unit_seed(R->seed, stage, ui));
-    rn.rng = &rng;
-    int ina = q->node_aq[u->in];   /* quantizer of the unit input (fixed here) */
-    int in_quant = act_on && ina >= 0 && q->aq[ina].bits > 0;
-    const bq_node *on = &m->nodes[u->hi];
-    int oc = on->c, ohw = on->h * on->w;
-    /* LSQ gradient scale (QDrop): 1 / sqrt(numel * Qmax) */
-    float gscale[64];
-    for (int k = 0; k < n_learn_aq; k++) {
-        const bq_aquant *A = &q->aq[aq_of[k]];
-        double numel = (double)B * bq_node_size(&m->nodes[A->node]);
-        gscale[k] = stage == ST_JOINT ? (float)(1.0 / sqrt(numel * bq_qmax(A->bits))) : 1.0f;
-    }
-    double loss = 0.0, reg = 0.0;
-    float beta = R->beta_start;
-    char what[96];
-    snprintf(what, sizeof what, "%s", stage_name[stage]);
-    bq_recon_bench *bn = X->bench;
-    if (bn) bn->flops = rn_gemm_flops(&rn, B);
-    double tp[BQ_BENCH_PHASES + 1];
-#define PHASE(k) do { if (bn) tp[k] = bq_now(); } while (0)
-    for (int t = 0; t < iters; t++) {
-        PHASE(0);
-        for (int b = 0; b < B; b++) idx[b] = (int)bq_rng_below(&rng, (uint32_t)N);
-        const bq_zrows *src = stage == ST_B ? &X->c.xin_fp : &X->c.xin_q;
-        if (stage != ST_B && X->c.xin_qc) {
-            const float cs = X->c.in_s;
-            const int32_t cz = X->c.in_z;
-            for (int b = 0; b < B; b++) {
-                const uint8_t *qc = X->c.xin_qc + (size_t)idx[b] * in_sz;
-                float *d = xb + b * in_sz;
-                for (size_t k = 0; k < in_sz; k++) d[k] = (float)((int32_t)qc[k] - cz) * cs;
-            }
-        } else {
-            for (int b = 0; b < B; b++) bq_zrows_get(src, idx[b], xb + b * in_sz);
-        }
-        if (stage == ST_B && in_quant)
-            bq_lsq_forward(xb, xb, B * in_sz, q->aq[ina].scale, q->aq[ina].zero,
-                           (int)bq_qmax(q->aq[ina].bits));
-        if (stage == ST_JOINT) {   /* QDrop: the unit input mixes quantized and FP inputs */
-            bq_lsq_drop_mask(in_mask, B * in_sz, R->qdrop_prob, &rng);
-            for (int b = 0; b < B; b++) {
-                bq_zrows_get(&X->c.xin_fp, idx[b], frow);
-                for (size_t k = 0; k < in_sz; k++)
-                    if (in_mask[b * in_sz + k]) xb[b * in_sz + k] = frow[k];
-            }
-        }
+    bq_rng_seed(&S->rng, unit_seed(R->seed, stage, ui));
+    S->U.rng = &S->rng;
+    S->ina = q->node_aq[u->in];
+    S->in_quant = S->acts && S->ina >= 0 && q->aq[S->ina].bits > 0;
+    return 0;
+}
+
+/* Draw a batch from the caches: B calibration indices; the unit inputs, gathered straight into
+ * the executor's act[in] (stage A, joint: from the quantized network; B: FP inputs through the
+ * input quantizer; joint: QDrop swaps in FP values where its mask says); the FP targets and the
+ * Fisher weights. */
+static void gather_batch(ustate *S) {
+    const caches *c = &S->X->c;
+    const bq_qmodel *q = S->X->q;
+    int B = S->B, stage = S->stage;
+    size_t in_sz = c->in_sz, out_sz = c->out_sz;
+    float *xb = S->U.ex.act[S->u->in];
+    for (int b = 0; b < B; b++) S->idx[b] = (int)bq_rng_below(&S->rng, (uint32_t)c->N);
+    const bq_zrows *src = stage == ST_B ? &c->xin_fp : &c->xin_q;
+    if (stage != ST_B && c->xin_qc) {
+        const float cs = c->in_s;
+        const int32_t cz = c->in_z;
         for (int b = 0; b < B; b++) {
-            bq_zrows_get(&X->c.y_fp, idx[b], yb + b * out_sz);
-            if (fisher)
-                memcpy(fb + b * out_sz, X->c.fw + (size_t)idx[b] * out_sz, out_sz);
+            const uint8_t *qc = c->xin_qc + (size_t)S->idx[b] * in_sz;
+            float *d = xb + b * in_sz;
+            for (size_t k = 0; k < in_sz; k++) d[k] = (float)((int32_t)qc[k] - cz) * cs;
         }
-        PHASE(1);
-        for (int k = 0; k < n_learn_aq; k++) rn.s[aq_of[k]] = s_learn[k];
-        for (int k = 0; k < u->n_layers && weights; k++) {
-            const bq_qlayer *L = &q->layers[u->layers[k]];
-            bq_adaround_forward_sg(ws[k], sg[k], alpha[k], wf[k], L->scale, L->zero,
-                                   (int)bq_qmax(L->wbits), L->cout, L->per_out);
-        }
-        rn_sync_bias(&rn);
-        PHASE(2);
-        rn_forward(&rn, B);
-        PHASE(3);
-        rn_zero_grad(&rn, B);
-        for (int k = 0; k < n_learn_aq; k++) rn.ds[aq_of[k]] = 0.0;
-        loss = bq_recon_loss(rn.grad[u->hi], rn.act[u->hi], yb, fisher ? fb : NULL, B, oc, ohw, pw);
-        PHASE(4);
-        rn_backward(&rn, B);
-        PHASE(5);
-        reg = 0.0;
-        if (weights) {
-            int on_reg = bq_adaround_beta(t, iters, R->warmup, R->beta_start, R->beta_end, &beta);
-            for (int k = 0; k < u->n_layers; k++) {
-                const bq_qlayer *L = &q->layers[u->layers[k]];
-                reg += bq_adaround_grad(da[k], rn.dw[L->node], sg[k], wf[k], L->scale, L->zero,
-                                        (int)bq_qmax(L->wbits), L->cout, L->per_out, on_reg,
-                                        R->weight_lambda, beta, reg_ch[k]);
-            }
-            bq_optim_step(&opt_w, R->lr_round);
-        }
-        if (n_learn_aq) {
-            for (int k = 0; k < n_learn_aq; k++) ds_learn[k] = (float)rn.ds[aq_of[k]] * gscale[k];
-            float lr0 = stage == ST_JOINT ? R->lr_act_qdrop : R->lr_act;
-            bq_optim_step(&opt_a, bq_lr_cosine(lr0, t, iters, 0));
-            for (int k = 0; k < n_learn_aq; k++)
-                if (!(s_learn[k] > STEP_MIN)) s_learn[k] = STEP_MIN;
-        }
-        X->done_iters += 1;
-        if (bn) {
-            PHASE(6);
-            if (t >= bn->warmup)
-                for (int k = 0; k < BQ_BENCH_PHASES; k++) bn->phase_ms[k] += (tp[k + 1] - tp[k]) * 1e3;
-            continue;
-        }
-        if ((t & 63) == 0 || t == iters - 1)
-            bq_progress_update(&X->prog, X->done_iters, X->total_iters,
-                               "%s unit %d/%d %s it %d/%d loss %.5g reg %.4g beta %.2f", what,
-                               ui + 1, nu, u->name, t + 1, iters, loss, reg, beta);
+    } else {
+        for (int b = 0; b < B; b++) bq_zrows_get(src, S->idx[b], xb + b * in_sz);
     }
-    /* finish: hard rounding, learned steps */
-    for (int k = 0; k < u->n_layers && weights; k++) {
-        bq_qlayer *L = &q->layers[u->layers[k]];
+    if (stage == ST_B && S->in_quant)
+        bq_lsq_forward(xb, xb, B * in_sz, q->aq[S->ina].scale, q->aq[S->ina].zero,
+                       (int)bq_qmax(q->aq[S->ina].bits));
+    if (stage == ST_JOINT) {   /* QDrop: the unit input mixes quantized and FP inputs */
+        bq_lsq_drop_mask(S->in_mask, B * in_sz, S->X->r->qdrop_prob, &S->rng);
+        for (int b = 0; b < B; b++) {
+            bq_zrows_get(&c->xin_fp, S->idx[b], S->frow);
+            for (size_t k = 0; k < in_sz; k++)
+                if (S->in_mask[b * in_sz + k]) xb[b * in_sz + k] = S->frow[k];
+        }
+    }
+    for (int b = 0; b < B; b++) {
+        bq_zrows_get(&c->y_fp, S->idx[b], S->yb + b * out_sz);
+        if (S->fisher) memcpy(S->fb + b * out_sz, c->fw + (size_t)S->idx[b] * out_sz, out_sz);
+    }
+}
+
+/* The live parameters into the executor: learned steps, soft AdaRound weights (and the factor
+ * sg of their gradient), effective biases. */
+static void load_params(ustate *S) {
+    const bq_qmodel *q = S->X->q;
+    for (int k = 0; k < S->n_learn_aq; k++) S->U.s[S->aq_of[k]] = S->s_learn[k];
+    for (int k = 0; k < S->u->n_layers && S->weights; k++) {
+        const bq_qlayer *L = &q->layers[S->u->layers[k]];
+        bq_adaround_forward_sg(S->ws[k], S->sg[k], S->alpha[k], S->wf[k], L->scale, L->zero,
+                               (int)bq_qmax(L->wbits), L->cout, L->per_out);
+    }
+    ux_sync_bias(&S->U);
+}
+
+/* Zero the gradients, compute the reconstruction loss of the unit output against the FP
+ * targets and seed grad[hi] with its gradient. */
+static double loss_and_seed(ustate *S) {
+    uexec *U = &S->U;
+    const bq_node *on = &U->m->nodes[U->hi];
+    bq_exec_zero_grad(&U->ex, U->m, U->lo, U->hi, 1);
+    for (int k = 0; k < S->n_learn_aq; k++) U->ds[S->aq_of[k]] = 0.0;
+    return bq_recon_loss(U->ex.grad[U->hi], U->ex.act[U->hi], S->yb, S->fisher ? S->fb : NULL,
+                         S->B, on->c, on->h * on->w, S->pw);
+}
+
+/* AdaRound gradient + rounding regulariser (beta annealed) + Adam on the weights; LSQ step
+ * gradients + Adam (cosine learning rate) on the steps, kept above STEP_MIN. */
+static void update_params(ustate *S, int t) {
+    const bq_recipe *R = S->X->r;
+    const bq_qmodel *q = S->X->q;
+    S->reg = 0.0;
+    if (S->weights) {
+        int on_reg = bq_adaround_beta(t, S->iters, R->warmup, R->beta_start, R->beta_end, &S->beta);
+        for (int k = 0; k < S->u->n_layers; k++) {
+            const bq_qlayer *L = &q->layers[S->u->layers[k]];
+            S->reg += bq_adaround_grad(S->da[k], S->U.ex.weight_grad[L->node], S->sg[k], S->wf[k],
+                                       L->scale, L->zero, (int)bq_qmax(L->wbits), L->cout,
+                                       L->per_out, on_reg, R->weight_lambda, S->beta, S->reg_ch[k]);
+        }
+        bq_optim_step(&S->opt_w, R->lr_round);
+    }
+    if (S->n_learn_aq) {
+        for (int k = 0; k < S->n_learn_aq; k++)
+            S->ds_learn[k] = (float)S->U.ds[S->aq_of[k]] * S->gscale[k];
+        float lr0 = S->stage == ST_JOINT ? R->lr_act_qdrop : R->lr_act;
+        bq_optim_step(&S->opt_a, bq_lr_cosine(lr0, t, S->iters, 0));
+        for (int k = 0; k < S->n_learn_aq; k++)
+            if (!(S->s_learn[k] > STEP_MIN)) S->s_learn[k] = STEP_MIN;
+    }
+}
+
+/* Iteration t: batch, parameters, forward, loss, backward, updates. tp (benchmark, or NULL)
+ * receives the time at each of the BQ_BENCH_PHASES + 1 phase boundaries. */
+static void unit_iteration(ustate *S, int t, double *tp) {
+#define PHASE(k) do { if (tp) tp[k] = bq_now(); } while (0)
+    PHASE(0);
+    gather_batch(S);
+    PHASE(1);
+    load_params(S);
+    PHASE(2);
+    ux_forward(&S->U, S->B);
+    PHASE(3);
+    S->loss = loss_and_seed(S);
+    PHASE(4);
+    bq_exec_backward_range(&S->U.ex, S->U.m, S->U.lo, S->U.hi, 1);
+    PHASE(5);
+    update_params(S, t);
+    PHASE(6);
+#undef PHASE
+}
+
+/* After iteration t: the iteration count, and the benchmark's phase times or the progress line. */
+static void unit_bookkeeping(ustate *S, int t, const double *tp) {
+    ctx_t *X = S->X;
+    X->done_iters += 1;
+    bq_recon_bench *bn = X->bench;
+    if (bn) {
+        if (t >= bn->warmup)
+            for (int k = 0; k < BQ_BENCH_PHASES; k++) bn->phase_ms[k] += (tp[k + 1] - tp[k]) * 1e3;
+        return;
+    }
+    if ((t & 63) == 0 || t == S->iters - 1)
+        bq_progress_update(&X->prog, X->done_iters, X->total_iters,
+                           "%s unit %d/%d %s it %d/%d loss %.5g reg %.4g beta %.2f",
+                           stage_name[S->stage], S->ui + 1, S->nu, S->u->name, t + 1, S->iters,
+                           S->loss, S->reg, S->beta);
+}
+
+/* The unit's result into q: hard rounding of the AdaRound weights, the learned steps. */
+static int unit_finish(ustate *S, char *err, size_t errlen) {
+    bq_qmodel *q = S->X->q;
+    for (int k = 0; k < S->u->n_layers && S->weights; k++) {
+        bq_qlayer *L = &q->layers[S->u->layers[k]];
         size_t nw = (size_t)L->cout * L->per_out;
         int32_t *codes = malloc(sizeof(int32_t) * nw);
-        if (!codes) { ERR("reconstruct: out of memory"); goto out; }
-        bq_adaround_harden(codes, alpha[k], wf[k], L->zero, (int)bq_qmax(L->wbits), L->cout,
+        if (!codes) { ERR("reconstruct: out of memory"); return -1; }
+        bq_adaround_harden(codes, S->alpha[k], S->wf[k], L->zero, (int)bq_qmax(L->wbits), L->cout,
                            L->per_out);
         for (size_t i = 0; i < nw; i++) L->codes[i] = (uint8_t)codes[i];
         free(codes);
     }
-#undef PHASE
-    for (int k = 0; k < n_learn_aq; k++) q->aq[aq_of[k]].scale = s_learn[k];
-    if (X->stats) { X->stats->iterations += iters; X->stats->last_loss = loss; }
-    rc = 0;
-out:
-    for (int k = 0; k < 16; k++) {
-        free(alpha[k]); free(wf[k]); free(ws[k]); free(da[k]); free(sg[k]); free(reg_ch[k]);
+    for (int k = 0; k < S->n_learn_aq; k++) q->aq[S->aq_of[k]].scale = S->s_learn[k];
+    if (S->X->stats) { S->X->stats->iterations += S->iters; S->X->stats->last_loss = S->loss; }
+    return 0;
+}
+
+/* Reconstruct unit u (number ui of nu in its stage): set up, iterate, write the result. */
+static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *err,
+                    size_t errlen) {
+    ustate S;
+    memset(&S, 0, sizeof S);
+    int rc = unit_setup(&S, X, u, ui, nu, stage, err, errlen);
+    if (rc == 1) {   /* nothing to learn */
+        ux_free(&S.U);
+        X->done_iters += S.iters;
+        return 0;
     }
-    free(s_learn); free(ds_learn); free(aq_of); free(yb); free(fb); free(in_mask); free(frow);
-    free(idx);
-    bq_optim_free(&opt_w);
-    bq_optim_free(&opt_a);
-    rn_free(&rn);
-    free_caches(&X->c);   /* a unit's caches die with it (peak RSS) */
-    (void)nalpha;
+    if (rc == 0) {
+        double tp[BQ_BENCH_PHASES + 1];
+        if (X->bench) X->bench->flops = bq_exec_gemm_flops(&S.U.ex, S.U.m, u->lo, u->hi, S.B);
+        for (int t = 0; t < S.iters; t++) {
+            unit_iteration(&S, t, X->bench ? tp : NULL);
+            unit_bookkeeping(&S, t, tp);
+        }
+        rc = unit_finish(&S, err, errlen);
+    }
+    unit_teardown(&S);
     return rc;
 }
 
@@ -1236,17 +1214,17 @@ int bq_recon_unit_forward(const bq_qmodel *q, int u, int act_on, const float *in
     if (!units) { ERR("out of memory"); return -1; }
     make_units(q, 1, units);
     const unit *un = &units[u];
-    runner rn;
+    uexec U;
     int rc = -1;
-    if (rn_init(&rn, q, un->lo, un->hi, un->in, n, 0, err, errlen)) goto out;
-    rn.act_on = act_on;
-    rn_sync_bias(&rn);
-    memcpy(rn.act[un->in], in, sizeof(float) * n * bq_node_size(&q->model.nodes[un->in]));
-    rn_forward(&rn, n);
-    memcpy(out, rn.act[un->hi], sizeof(float) * n * bq_node_size(&q->model.nodes[un->hi]));
+    if (ux_init(&U, q, un->lo, un->hi, n, 0, err, errlen)) goto out;
+    U.act_on = act_on;
+    ux_sync_bias(&U);
+    memcpy(U.ex.act[un->in], in, sizeof(float) * n * bq_node_size(&q->model.nodes[un->in]));
+    ux_forward(&U, n);
+    memcpy(out, U.ex.act[un->hi], sizeof(float) * n * bq_node_size(&q->model.nodes[un->hi]));
     if (in_node) *in_node = un->in;
     if (out_node) *out_node = un->hi;
-    rn_free(&rn);
+    ux_free(&U);
     rc = 0;
 out:
     free(units);

@@ -28,6 +28,10 @@
  * random stream is seeded from (seed, stage, unit) and its caches are recomputed from the saved
  * state, the result is byte-identical to an uninterrupted run. A different key starts afresh.
  *
+ * Execution. Each unit runs on the one executor (nn/exec.h) in its node-range form: buffers for
+ * the unit's nodes only, gradients only where something learned lies upstream, the fake-quant
+ * (soft weights, effective biases, activation quantizers, QDrop masks) in its overrides and hooks.
+ *
  * Progress on stderr: stage, unit i/N, iteration, loss terms, beta, ETA.
  *
  * Example (what `brecq quantize` does for methods other than rtn):
@@ -79,8 +83,9 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
 /* Number of units the method splits q into (for progress and benchmarks). */
 int bq_recon_num_units(const bq_qmodel *q, bq_method method);
 
-/* The unit runner's forward of unit u (block units) with the current hard weights: in (n, size of
- * the unit input) -> out (n, size of the unit output), activation quantizers on or off. Exposed
+/* The forward of unit u (block units) with the current hard weights, as the iterations run it (a
+ * range executor over the unit's nodes, nn/exec.h, with the unit's fake-quant hooks): in (n, size
+ * of the unit input) -> out (n, size of the unit output), activation quantizers on or off. Exposed
  * so tests can check it against the shared fake-quant (fakequant.h): both implement numerics.md.
  * Returns 0 or -1 with err. */
 int bq_recon_unit_forward(const bq_qmodel *q, int u, int act_on, const float *in, int n, float *out,

@@ -1,5 +1,6 @@
 /* test_graph.c — graph building, BN folding, model file round trip and corruption handling,
- * executor forward/backward against finite differences on a whole small model. */
+ * executor forward/backward against finite differences on a whole small model, the node-range
+ * executor against the whole-model one. */
 #include "testutil.h"
 #include "nn/exec.h"
 #include "core/fileio.h"
@@ -214,6 +215,69 @@ static void test_exec_eval_mode(void **state) {
     bq_model_free(&m);
 }
 
+/* A node-range executor (as reconstruction uses it) computes what the whole-model executor
+ * computes over the same nodes, bit for bit, with buffers only for the range and its producers and
+ * gradients only where something learned lies upstream. Range: the toy block's b_c2 .. b_relu
+ * (two producers outside it: b_relu6 and the pool), learning b_c2's weights only. */
+static void test_exec_range(void **state) {
+    (void)state;
+    bq_model m;
+    build_toy(&m);
+    const int n = 2;
+    int lo = bq_find_node(&m, "b_c2"), hi = bq_find_node(&m, "b_relu");
+    int p6 = bq_find_node(&m, "b_relu6"), pool = bq_find_node(&m, "pool");
+    int down = bq_find_node(&m, "b_down"), out = bq_model_output(&m);
+    assert_true(lo > 0 && hi > lo && p6 >= 0 && pool >= 0 && down > lo && down < hi);
+    float x[2 * 2 * 64];
+    tu_fill(x, sizeof x / sizeof x[0], 5, 1.0f);
+    size_t hsz = (size_t)n * bq_node_size(&m.nodes[hi]);
+    float *probe = malloc(sizeof(float) * hsz);
+    assert_non_null(probe);
+    tu_fill(probe, hsz, 6, 1.0f);
+
+    bq_exec whole, r;
+    assert_int_equal(bq_exec_init(&whole, &m, n, 1), 0);
+    bq_exec_forward(&whole, &m, x, n, 0);
+    bq_exec_zero_grad(&whole, &m, 0, out, 1);
+    memcpy(whole.grad[hi], probe, sizeof(float) * hsz);
+    bq_exec_backward_range(&whole, &m, lo, hi, 1);
+
+    assert_int_equal(bq_exec_init_range(&r, &m, lo, hi, n, 1), 0);
+    assert_non_null(r.act[p6]);
+    assert_non_null(r.act[pool]);
+    assert_null(r.act[0]);
+    assert_null(r.act[out]);
+    unsigned char *learn_w = calloc((size_t)m.n_nodes, 1);
+    assert_non_null(learn_w);
+    learn_w[lo] = 1;
+    assert_int_equal(bq_exec_plan_grads(&r, &m, learn_w, NULL), 0);
+    assert_non_null(r.weight_grad[lo]);
+    assert_null(r.weight_grad[down]);
+    assert_null(r.grad[down]);      /* nothing learned upstream of the downsample conv */
+    assert_null(r.grad[p6]);        /* producers outside the range get none */
+    assert_non_null(r.grad[hi]);
+    memcpy(r.act[p6], whole.act[p6], sizeof(float) * n * bq_node_size(&m.nodes[p6]));
+    memcpy(r.act[pool], whole.act[pool], sizeof(float) * n * bq_node_size(&m.nodes[pool]));
+    bq_exec_forward_range(&r, &m, NULL, n, lo, hi, 0);
+    assert_memory_equal(r.act[hi], whole.act[hi], sizeof(float) * hsz);
+    bq_exec_zero_grad(&r, &m, lo, hi, 1);
+    memcpy(r.grad[hi], probe, sizeof(float) * hsz);
+    bq_exec_backward_range(&r, &m, lo, hi, 1);
+    const bq_param *pw = &m.params[m.nodes[lo].p_weight];
+    assert_memory_equal(r.weight_grad[lo], whole.param_grad + pw->offset, sizeof(float) * pw->count);
+
+    /* flops: forward of both convs, dW of b_c2, no dX (its input has no gradient) */
+    double f_c2 = bq_exec_gemm_flops(&r, &m, lo, lo, n);
+    double f_down = bq_exec_gemm_flops(&r, &m, down, down, n);
+    assert_true(f_c2 > 0 && f_down > 0);
+    assert_true(bq_exec_gemm_flops(&r, &m, lo, hi, n) == f_c2 + f_down);
+    free(learn_w);
+    free(probe);
+    bq_exec_free(&r);
+    bq_exec_free(&whole);
+    bq_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arch_shapes),
@@ -221,6 +285,7 @@ int main(void) {
         cmocka_unit_test(test_model_roundtrip_and_corruption),
         cmocka_unit_test(test_exec_backward),
         cmocka_unit_test(test_exec_eval_mode),
+        cmocka_unit_test(test_exec_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

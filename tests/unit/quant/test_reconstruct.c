@@ -1,8 +1,8 @@
 /*
  * test_reconstruct.c — the BRECQ engine (sw/quant/reconstruct.h) on a tiny residual network with random
  * weights and synthetic 12x12 images (fast under ASan):
- *   - the unit runner's forward is the shared fake-quant (fakequant.h) bit for bit, with the
- *     activation quantizers on and off (both implement docs/numerics.md);
+ *   - a unit's forward (on its range executor, nn/exec.h) is the shared fake-quant (fakequant.h)
+ *     bit for bit, with the activation quantizers on and off (both implement docs/numerics.md);
  *   - reconstruction measurably beats round-to-nearest at 2-bit weights: the logit error against
  *     the float network on held-out images falls by a clear factor (MSE and Fisher losses);
  *   - a run killed after some units and resumed from its run directory ends byte-identical to an
@@ -23,7 +23,7 @@
 #include "quant/reconstruct.h"
 
 #define RTN_GAIN     0.7    /* reconstruction must cut the RTN logit error to at most this */
-#define FWD_TOL      0.0    /* runner vs fake-quant: identical */
+#define FWD_TOL      0.0    /* unit forward vs fake-quant: identical */
 
 enum { HW = 12, NTRAIN = 384, NEVAL = 128 };
 
@@ -138,7 +138,7 @@ static double logit_err(bq_qmodel *q, const bq_model *fp, const bq_dataset *d) {
     return e / NEVAL;
 }
 
-static void test_runner_matches_fakequant(void **st) {
+static void test_unit_forward_matches_fakequant(void **st) {
     (void)st;
     bq_model fp;
     build_tiny(&fp);
@@ -181,7 +181,7 @@ static void test_runner_matches_fakequant(void **st) {
                 double e = fabs((double)buf[i] - ex.act[out][i]);
                 if (e > worst) worst = e;
             }
-            printf("unit %d act %d: runner vs fake-quant max |diff| %.3g over %zu values\n", u, act,
+            printf("unit %d act %d: unit forward vs fake-quant max |diff| %.3g over %zu values\n", u, act,
                    worst, cnt);
             assert_true(worst <= FWD_TOL);
         }
@@ -369,7 +369,7 @@ static void test_bad_input(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_runner_matches_fakequant),
+        cmocka_unit_test(test_unit_forward_matches_fakequant),
         cmocka_unit_test(test_beats_rtn_mse),
         cmocka_unit_test(test_beats_rtn_fisher),
         cmocka_unit_test(test_resume_identical_brecq),
