@@ -31,6 +31,7 @@
  * the micro-kernels (see the depthwise section).
  */
 #include "nn/conv_internal.h"
+#include "nn/conv_dnnl.h"
 #include "core/parallel.h"
 
 #include <stdlib.h>
@@ -201,7 +202,8 @@ static int nb_forward(const bq_conv_shape *cs) {
 
 bq_conv_impl bq_conv_impl_from_env(void) {
     const char *v = getenv("BQ_CONV");
-    return (v && strcmp(v, "im2col") == 0) ? BQ_CONV_IM2COL : BQ_CONV_DIRECT;
+    if (v && strcmp(v, "im2col") == 0) return BQ_CONV_IM2COL;
+    return (v && strcmp(v, "dnnl") == 0) ? BQ_CONV_DNNL : BQ_CONV_DIRECT;
 }
 
 /* Enough scratch for either implementation, so callers may switch cs->impl freely. */
@@ -728,6 +730,9 @@ void bq_conv2d_forward(float *out, const float *inp, const float *weight, const 
         bq_conv2d_im2col_forward(out, inp, weight, bias, cs, scratch);
         return;
     }
+    /* oneDNN; a shape it refuses falls back to the direct kernel (error kept in cs->dnnl) */
+    if (cs->impl == BQ_CONV_DNNL && bq_conv2d_dnnl_op_forward(out, inp, weight, bias, cs) == 0)
+        return;
     conv_task tasks[BQ_MAX_THREADS];
     conv_task proto = {.cs = cs, .out = out, .inp = inp, .bias = bias};
     qgeom g;
@@ -750,6 +755,9 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         bq_conv2d_im2col_backward(dinp, dweight, dbias, dout, inp, weight, cs, scratch);
         return;
     }
+    if (cs->impl == BQ_CONV_DNNL &&
+        bq_conv2d_dnnl_op_backward(dinp, dweight, dbias, dout, inp, weight, cs) == 0)
+        return;
     const size_t plane = (size_t)cs->hout * cs->wout;
     if (dbias) {
         /* Vector partial sums: a scalar float sum is one 4-cycle add chain per element. */
@@ -883,4 +891,62 @@ void bq_conv2d_forward_ref(float *out, const float *inp, const float *weight, co
                         (float)acc;
                 }
         }
+}
+
+/* Backward of the reference above, as plain loops in double (one output element at a time): ADDS
+ * dX, dW and db into dinp (N,Cin,H,W), dweight (Cout,Cin/g,Kh,Kw), dbias (Cout); NULL skips. */
+void bq_conv2d_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, const bq_conv_shape *cs) {
+    const int cin_g = cs->cin / cs->groups, cout_g = cs->cout / cs->groups;
+    const size_t plane = (size_t)cs->hout * cs->wout;
+    if (dbias)
+        for (int co = 0; co < cs->cout; co++) {
+            double acc = 0.0;
+            for (int n = 0; n < cs->n; n++)
+                for (size_t p = 0; p < plane; p++) acc += dout[((size_t)n * cs->cout + co) * plane + p];
+            dbias[co] += (float)acc;
+        }
+    if (dweight)
+        for (int co = 0; co < cs->cout; co++)
+            for (int ci = 0; ci < cin_g; ci++)
+                for (int ky = 0; ky < cs->kh; ky++)
+                    for (int kx = 0; kx < cs->kw; kx++) {
+                        const int c = (co / cout_g) * cin_g + ci;
+                        double acc = 0.0;
+                        for (int n = 0; n < cs->n; n++)
+                            for (int oy = 0; oy < cs->hout; oy++)
+                                for (int ox = 0; ox < cs->wout; ox++) {
+                                    int iy = oy * cs->stride_h + ky - cs->pad_t;
+                                    int ix = ox * cs->stride_w + kx - cs->pad_l;
+                                    if (iy < 0 || iy >= cs->h || ix < 0 || ix >= cs->w) continue;
+                                    acc += (double)dout[((size_t)n * cs->cout + co) * plane +
+                                                        (size_t)oy * cs->wout + ox] *
+                                           inp[(((size_t)n * cs->cin + c) * cs->h + iy) * cs->w + ix];
+                                }
+                        dweight[(((size_t)co * cin_g + ci) * cs->kh + ky) * cs->kw + kx] +=
+                            (float)acc;
+                    }
+    if (dinp)
+        for (int n = 0; n < cs->n; n++)
+            for (int c = 0; c < cs->cin; c++) {
+                const int g = c / cin_g, ci = c % cin_g;
+                for (int iy = 0; iy < cs->h; iy++)
+                    for (int ix = 0; ix < cs->w; ix++) {
+                        double acc = 0.0;
+                        for (int co = g * cout_g; co < (g + 1) * cout_g; co++)
+                            for (int ky = 0; ky < cs->kh; ky++)
+                                for (int kx = 0; kx < cs->kw; kx++) {
+                                    int ty = iy + cs->pad_t - ky, tx = ix + cs->pad_l - kx;
+                                    if (ty < 0 || tx < 0 || ty % cs->stride_h || tx % cs->stride_w)
+                                        continue;
+                                    int oy = ty / cs->stride_h, ox = tx / cs->stride_w;
+                                    if (oy >= cs->hout || ox >= cs->wout) continue;
+                                    acc += (double)dout[((size_t)n * cs->cout + co) * plane +
+                                                        (size_t)oy * cs->wout + ox] *
+                                           weight[(((size_t)co * cin_g + ci) * cs->kh + ky) *
+                                                  cs->kw + kx];
+                                }
+                        dinp[(((size_t)n * cs->cin + c) * cs->h + iy) * cs->w + ix] += (float)acc;
+                    }
+            }
 }

@@ -1,5 +1,6 @@
 /* exec.c — forward/backward of a model over a batch (see exec.h). */
 #include "nn/exec.h"
+#include "nn/conv_dnnl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -56,7 +57,8 @@ int bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train) {
         }
     }
     ex->scratch = malloc(sizeof(float) * (ex->scratch_floats ? ex->scratch_floats : 1));
-    if (!ex->scratch) goto oom;
+    ex->dnnl = bq_dnnl_ctx_new();   /* empty until a BQ_CONV_DNNL conv runs */
+    if (!ex->scratch || !ex->dnnl) goto oom;
     if (train) {
         ex->param_grad = calloc(m->arena_count ? m->arena_count : 1, sizeof(float));
         if (!ex->param_grad) goto oom;
@@ -77,6 +79,7 @@ void bq_exec_free(bq_exec *ex) {
     }
     free(ex->act); free(ex->grad); free(ex->bn_mean); free(ex->bn_rstd); free(ex->argmax);
     free(ex->scratch);
+    bq_dnnl_ctx_free(ex->dnnl);
     free(ex->param_grad);
     free(ex->weight_override);
     memset(ex, 0, sizeof(*ex));
@@ -102,6 +105,7 @@ void bq_exec_forward_range(bq_exec *ex, const bq_model *m, const float *input, i
         case BQ_OP_CONV: {
             bq_conv_shape cs;
             conv_shape_of(&cs, m, nd, n, ex->conv_impl);
+            cs.dnnl = ex->dnnl;
             bq_conv2d_forward(out, a, weights_of(ex, m, i), bq_param_data(m, nd->p_bias), &cs,
                               ex->scratch);
             break;
@@ -181,6 +185,7 @@ void bq_exec_backward_range(bq_exec *ex, const bq_model *m, int first, int last,
         case BQ_OP_CONV: {
             bq_conv_shape cs;
             conv_shape_of(&cs, m, nd, n, ex->conv_impl);
+            cs.dnnl = ex->dnnl;
             bq_conv2d_backward(da, pgrad(ex, m, nd->p_weight, params),
                                pgrad(ex, m, nd->p_bias, params), dout, a, weights_of(ex, m, i),
                                &cs, ex->scratch);
