@@ -2,8 +2,9 @@
  * bench_conv — forward, backward-data (dX) and backward-weights (dW) of every distinct conv
  * geometry of the shipped models (fres20, mbv2t, from the arch builders), for the three
  * implementations (direct, im2col, dnnl) side by side in one process, at batch 32 (as in
- * reconstruction) and 128, on 1 and 2 threads. Each cell is the median of RUNS repeats; within a
- * repeat the implementations run one after another, so drifting load hits them alike.
+ * reconstruction) and 128, on 1 and 2 threads. Each cell is the median of $BENCH_CONV_RUNS
+ * (default 7) repeats (the JSON also has the minimum); within a repeat the implementations run one
+ * after another, so drifting load hits them alike.
  *
  * Also measured: the share of oneDNN's time spent in the NCHW <-> blocked reorders, the first
  * call of a shape (primitive creation), and oneDNN's determinism: the same input twice on the
@@ -175,7 +176,9 @@ static void dnnl_outputs(bq_dnnl_ctx *ctx, const bq_conv_shape *cs, bufs *B, int
 int main(int argc, char **argv) {
     const char *out = argc > 1 ? argv[1] : "build/bench/conv.json";
     const int quick = getenv("BENCH_CONV_QUICK") && atoi(getenv("BENCH_CONV_QUICK")) > 0;
-    const int runs = quick ? 3 : 5;
+    const char *rv = getenv("BENCH_CONV_RUNS");
+    int runs = quick ? 3 : rv && atoi(rv) >= 1 ? atoi(rv) : 7;
+    if (runs > MAX_RUNS) runs = MAX_RUNS;
     const int batches[2] = {32, 128};
     const int nbatch = quick ? 1 : 2;
     const char *iname[3] = {"direct", "im2col", "dnnl"};
@@ -189,8 +192,8 @@ int main(int argc, char **argv) {
     const double load0 = loadavg1();
     printf("%s; OpenBLAS %s; %d geometries; median of %d; load average %.2f at start\n", desc,
            openblas_get_corename(), ng, runs, load0);
-    printf("times in ms: direct / im2col / dnnl; reo%% = share of dnnl's time in NCHW<->blocked "
-           "reorders\n");
+    printf("times in ms (medians): direct / im2col / dnnl; reo%% = median share of dnnl's "
+           "time in NCHW<->blocked reorders\n");
     printf("%-6s %-28s %2s %4s %2s | %-22s | %-22s | %-22s | %s\n", "model", "geometry", "L",
            "N", "T", "fwd", "dX", "dW", "dnnl reo% f/dX/dW");
     bq_buf js = {0};
@@ -216,7 +219,7 @@ int main(int argc, char **argv) {
                 bq_dnnl_ctx *ctx = bq_dnnl_ctx_new();
                 bq_dnnl_ctx_set_timing(ctx, 1);
                 const bq_dnnl_stats *st = bq_dnnl_ctx_stats(ctx);
-                double tm[3][3][MAX_RUNS], create_ms[3] = {0}, reo[3] = {0}, cv[3] = {0};
+                double tm[3][3][MAX_RUNS], create_ms[3] = {0}, share[3][MAX_RUNS], reo[3];
                 /* warm-up: first call of each direction (dnnl: primitive creation) */
                 for (int d = 0; d < 3; d++) {
                     for (int im = 0; im < 2; im++) run_once(&cs, im, ctx, d, &B, g[s].bias);
@@ -228,14 +231,16 @@ int main(int argc, char **argv) {
                             double r0 = st->t_reorder, c0 = st->t_conv;
                             tm[im][d][r] = run_once(&cs, im, ctx, d, &B, g[s].bias);
                             if (im == BQ_CONV_DNNL) {
-                                reo[d] += st->t_reorder - r0;
-                                cv[d] += st->t_conv - c0;
+                                double rr = st->t_reorder - r0, cc = st->t_conv - c0;
+                                share[d][r] = rr + cc > 0 ? rr / (rr + cc) : 0.0;
                             }
                         }
-                double med[3][3];
+                double med[3][3], mn[3][3];
+                for (int d = 0; d < 3; d++) reo[d] = median(share[d], runs);
                 for (int im = 0; im < 3; im++)
                     for (int d = 0; d < 3; d++) {
-                        med[im][d] = 1e3 * median(tm[im][d], runs);
+                        med[im][d] = 1e3 * median(tm[im][d], runs);   /* sorts tm */
+                        mn[im][d] = 1e3 * tm[im][d][0];
                         total[strcmp(g[s].model, "fres20") != 0][bi][t - 1][im][d] +=
                             med[im][d] * g[s].layers;
                     }
@@ -244,8 +249,7 @@ int main(int argc, char **argv) {
                 printf("%-6s %-28s %2d %4d %2d | %6.2f %6.2f %6.2f | %6.2f %6.2f %6.2f | %6.2f %6.2f "
                        "%6.2f | %3.0f %3.0f %3.0f\n", g[s].model, desc, g[s].layers, cs.n, t,
                        med[0][0], med[1][0], med[2][0], med[0][1], med[1][1], med[2][1], med[0][2],
-                       med[1][2], med[2][2], 100 * reo[0] / (reo[0] + cv[0]),
-                       100 * reo[1] / (reo[1] + cv[1]), 100 * reo[2] / (reo[2] + cv[2]));
+                       med[1][2], med[2][2], 100 * reo[0], 100 * reo[1], 100 * reo[2]);
                 fflush(stdout);
                 bq_buf_printf(&js, "%s{\"model\": \"%s\", \"cin\": %d, \"h\": %d, \"w\": %d, "
                               "\"cout\": %d, \"k\": %d, \"stride\": %d, \"groups\": %d, "
@@ -255,7 +259,8 @@ int main(int argc, char **argv) {
                 first = 0;
                 for (int im = 0; im < 3; im++)
                     for (int d = 0; d < 3; d++)
-                        bq_buf_printf(&js, ", \"%s_%s_ms\": %.4f", iname[im], dname[d], med[im][d]);
+                        bq_buf_printf(&js, ", \"%s_%s_ms\": %.4f, \"%s_%s_min_ms\": %.4f", iname[im],
+                                      dname[d], med[im][d], iname[im], dname[d], mn[im][d]);
                 for (int d = 0; d < 3; d++) {
                     char dn_impl[128] = "", err[256];
                     const char *nm = bq_conv2d_dnnl_impl(ctx, &cs, (bq_dnnl_dir)d,
@@ -263,7 +268,7 @@ int main(int argc, char **argv) {
                     snprintf(dn_impl, sizeof dn_impl, "%s", nm ? nm : "?");
                     bq_buf_printf(&js, ", \"dnnl_%s_reorder_share\": %.3f, \"dnnl_%s_first_ms\": "
                                   "%.3f, \"dnnl_%s_impl\": \"%s\"", dname[d],
-                                  reo[d] / (reo[d] + cv[d]), dname[d], create_ms[d], dname[d],
+                                  reo[d], dname[d], create_ms[d], dname[d],
                                   dn_impl);
                 }
                 bq_buf_printf(&js, "}");
