@@ -29,7 +29,7 @@
  * see it): sets the calling thread's team size for the parallel regions it starts. */
 extern void omp_set_num_threads(int n);
 
-#define CACHE_SLOTS 64         /* fres20: 13 geometries x 3 directions at one batch; mbv2t ~2x */
+#define CACHE_SLOTS 64         /* fres20 has 8 conv geometries, mbv2t 20; x 3 directions per batch */
 #define WS_ALIGN 64
 #define MAX_ARGS 4
 
