@@ -221,6 +221,43 @@ static void test_dnnl_deterministic(void **state) {
     bq_dnnl_ctx_free(ctx);
 }
 
+/* The thread count is part of the key (a primitive keeps the split it was built for); measured
+ * behaviour of oneDNN 2.6 (docs/onednn.md): forward and dX are the same bytes on 1 and 2 threads,
+ * dW may differ (its reduction is split between threads) but stays within the tolerance. */
+static void test_dnnl_thread_count(void **state) {
+    (void)state;
+    const shape sh = {8, 16, 12, 12, 32, 3, 1, 1, 1, 1, 1, 1};
+    problem p;
+    make(&p, &sh, 11);
+    char err[256];
+    const char *saved = getenv("BQ_NUM_THREADS");
+    char keep[32] = "";
+    if (saved) snprintf(keep, sizeof keep, "%s", saved);
+    bq_dnnl_ctx *ctx = bq_dnnl_ctx_new();
+    const bq_dnnl_stats *st = bq_dnnl_ctx_stats(ctx);
+    float *y[2], *dx[2], *dw[2];
+    for (int t = 0; t < 2; t++) {
+        setenv("BQ_NUM_THREADS", t ? "2" : "1", 1);
+        y[t] = malloc(p.no * 4); dx[t] = calloc(p.ni, 4); dw[t] = calloc(p.nw, 4);
+        assert_int_equal(bq_conv2d_dnnl_forward(ctx, y[t], p.x, p.w, p.b, &p.cs, err, sizeof err), 0);
+        assert_int_equal(bq_conv2d_dnnl_backward(ctx, dx[t], dw[t], NULL, p.dy, p.x, p.w, &p.cs, err,
+                                                 sizeof err), 0);
+        assert_int_equal(st->misses, 3 * (t + 1));   /* new primitives for the new count */
+    }
+    if (saved) setenv("BQ_NUM_THREADS", keep, 1); else unsetenv("BQ_NUM_THREADS");
+    assert_memory_equal(y[0], y[1], p.no * 4);
+    assert_memory_equal(dx[0], dx[1], p.ni * 4);
+    float *dwr = calloc(p.nw, 4), *dwm = calloc(p.nw, 4);
+    bq_conv2d_backward_ref(NULL, dwr, NULL, p.dy, p.x, p.w, &p.cs);
+    bq_conv2d_backward_ref(NULL, dwm, NULL, p.ady, p.ax, p.aw, &p.cs);
+    expect_close(dw[0], dwr, dwm, p.nw, "dW 1 thread", -1);
+    expect_close(dw[1], dwr, dwm, p.nw, "dW 2 threads", -1);
+    for (int t = 0; t < 2; t++) { free(y[t]); free(dx[t]); free(dw[t]); }
+    free(dwr); free(dwm);
+    unmake(&p);
+    bq_dnnl_ctx_free(ctx);
+}
+
 /* A geometry oneDNN refuses (an output size that does not follow from the input) -> -1 and one
  * line naming the shape; no context -> -1; the void ops.h call falls back to the direct kernel
  * and keeps the error in the context. */
@@ -304,6 +341,7 @@ int main(void) {
         cmocka_unit_test(test_dnnl_cache_reuse),
         cmocka_unit_test(test_dnnl_cache_evicts),
         cmocka_unit_test(test_dnnl_deterministic),
+        cmocka_unit_test(test_dnnl_thread_count),
         cmocka_unit_test(test_dnnl_errors),
         cmocka_unit_test(test_dnnl_dispatch),
     };
