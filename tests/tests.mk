@@ -12,8 +12,10 @@ BENCH_TARGETS += bench-engine
 $(BUILD)/bench_conv: tests/bench/bench_conv.c $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 .PHONY: bench-conv
+# libgomp spins after each parallel region unless told otherwise, which on a shared 2-core machine
+# slows oneDNN's 2-thread runs 10-100x (docs/onednn.md): passive unless the caller sets it.
 bench-conv: $(BUILD)/bench_conv
-	$(BUILD)/bench_conv build/bench/conv.json
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BUILD)/bench_conv build/bench/conv.json
 BENCH_TARGETS += bench-conv
 test-cli: $(ASAN)/brecq
 	@bash tests/cli/test_cli.sh $(ASAN)/brecq

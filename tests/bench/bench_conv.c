@@ -190,16 +190,17 @@ int main(int argc, char **argv) {
     char desc[128];
     bq_dnnl_describe(desc, sizeof desc);
     const double load0 = loadavg1();
-    printf("%s; OpenBLAS %s; %d geometries; median of %d; load average %.2f at start\n", desc,
-           openblas_get_corename(), ng, runs, load0);
+    const char *wait = getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "(unset: spin)";
+    printf("%s, OMP_WAIT_POLICY %s; OpenBLAS %s; %d geometries; median of %d; load average %.2f "
+           "at start\n", desc, wait, openblas_get_corename(), ng, runs, load0);
     printf("times in ms (medians): direct / im2col / dnnl; reo%% = median share of dnnl's "
            "time in NCHW<->blocked reorders\n");
     printf("%-6s %-28s %2s %4s %2s | %-22s | %-22s | %-22s | %s\n", "model", "geometry", "L",
            "N", "T", "fwd", "dX", "dW", "dnnl reo% f/dX/dW");
     bq_buf js = {0};
-    bq_buf_printf(&js, "{\"dnnl\": \"%s\", \"openblas_core\": \"%s\", \"runs\": %d, "
-                  "\"loadavg_before\": %.2f, \"rows\": [", desc, openblas_get_corename(), runs,
-                  load0);
+    bq_buf_printf(&js, "{\"dnnl\": \"%s\", \"omp_wait_policy\": \"%s\", \"openblas_core\": "
+                  "\"%s\", \"runs\": %d, \"loadavg_before\": %.2f, \"rows\": [", desc, wait,
+                  openblas_get_corename(), runs, load0);
     int first = 1;
     /* determinism tallies (batch 32): bytes equal twice on 2 threads / on 1 vs 2 threads */
     int det_same2[3] = {0}, det_same12[3] = {0}, det_n = 0;
