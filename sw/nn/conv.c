@@ -31,6 +31,7 @@
  * the micro-kernels (see the depthwise section).
  */
 #include "nn/conv_internal.h"
+#include "nn/conv_dnnl.h"
 #include "core/parallel.h"
 
 #include <stdlib.h>
@@ -201,7 +202,8 @@ static int nb_forward(const bq_conv_shape *cs) {
 
 bq_conv_impl bq_conv_impl_from_env(void) {
     const char *v = getenv("BQ_CONV");
-    return (v && strcmp(v, "im2col") == 0) ? BQ_CONV_IM2COL : BQ_CONV_DIRECT;
+    if (v && strcmp(v, "im2col") == 0) return BQ_CONV_IM2COL;
+    return (v && strcmp(v, "dnnl") == 0) ? BQ_CONV_DNNL : BQ_CONV_DIRECT;
 }
 
 /* Enough scratch for either implementation, so callers may switch cs->impl freely. */
@@ -728,6 +730,9 @@ void bq_conv2d_forward(float *out, const float *inp, const float *weight, const 
         bq_conv2d_im2col_forward(out, inp, weight, bias, cs, scratch);
         return;
     }
+    /* oneDNN; a shape it refuses falls back to the direct kernel (error kept in cs->dnnl) */
+    if (cs->impl == BQ_CONV_DNNL && bq_conv2d_dnnl_op_forward(out, inp, weight, bias, cs) == 0)
+        return;
     conv_task tasks[BQ_MAX_THREADS];
     conv_task proto = {.cs = cs, .out = out, .inp = inp, .bias = bias};
     qgeom g;
@@ -750,6 +755,9 @@ void bq_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         bq_conv2d_im2col_backward(dinp, dweight, dbias, dout, inp, weight, cs, scratch);
         return;
     }
+    if (cs->impl == BQ_CONV_DNNL &&
+        bq_conv2d_dnnl_op_backward(dinp, dweight, dbias, dout, inp, weight, cs) == 0)
+        return;
     const size_t plane = (size_t)cs->hout * cs->wout;
     if (dbias) {
         /* Vector partial sums: a scalar float sum is one 4-cycle add chain per element. */
@@ -884,3 +892,4 @@ void bq_conv2d_forward_ref(float *out, const float *inp, const float *weight, co
                 }
         }
 }
+

@@ -3,6 +3,7 @@
  * Layout: allocation (whole model / node range / gradient plan), then forward_node and
  * backward_node (one case per op, shapes in comments), then the range loops around them. */
 #include "nn/exec.h"
+#include "nn/conv_dnnl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -79,7 +80,8 @@ static int alloc_node(bq_exec *ex, const bq_model *m, int i) {
 
 static int finish_scratch(bq_exec *ex) {
     ex->scratch = malloc(sizeof(float) * (ex->scratch_floats ? ex->scratch_floats : 1));
-    return ex->scratch ? 0 : -1;
+    ex->dnnl = bq_dnnl_ctx_new();   /* empty until a BQ_CONV_DNNL conv runs */
+    return ex->scratch && ex->dnnl ? 0 : -1;
 }
 
 int bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train) {
@@ -151,6 +153,7 @@ void bq_exec_free(bq_exec *ex) {
     free(ex->act); free(ex->grad); free(ex->bn_mean); free(ex->bn_rstd); free(ex->argmax);
     free(ex->weight_grad);
     free(ex->scratch);
+    bq_dnnl_ctx_free(ex->dnnl);
     free(ex->param_grad);
     free(ex->weight_override);
     free(ex->bias_override);
@@ -182,6 +185,7 @@ static void forward_node(bq_exec *ex, const bq_model *m, int i, const float *inp
     case BQ_OP_CONV: {  /* (n, cin, h, w) * W (c, cin/g, kh, kw) + b (c) -> (n, c, h', w') */
         bq_conv_shape cs;
         conv_shape_of(&cs, m, nd, n, ex->conv_impl);
+        cs.dnnl = ex->dnnl;
         bq_conv2d_forward(out, a, weights_of(ex, m, i), bias_of(ex, m, i), &cs, ex->scratch);
         return;
     }
@@ -280,6 +284,7 @@ static void backward_node(bq_exec *ex, const bq_model *m, int i, int n, int para
         if (!da && !dw && !db) return;
         bq_conv_shape cs;
         conv_shape_of(&cs, m, nd, n, ex->conv_impl);
+        cs.dnnl = ex->dnnl;
         bq_conv2d_backward(da, dw, db, dout, a, weights_of(ex, m, i), &cs, ex->scratch);
         return;
     }

@@ -62,6 +62,7 @@ struct bq_exec {
     void *hook_ctx;
     float bn_momentum;           /* running-statistics momentum in train mode (0.1) */
     bq_conv_impl conv_impl;      /* from $BQ_CONV at init (ops.h); may be changed any time */
+    struct bq_dnnl_ctx *dnnl;    /* BQ_CONV_DNNL's primitive cache (conv_dnnl.h), owned */
 };
 
 /* Allocate buffers for a model and batch size. train != 0 adds gradients and BN statistics.

@@ -31,16 +31,20 @@ typedef struct {
     int groups;                /* 1 = dense, Cin = depthwise (when Cout = Cin * multiplier) */
     int hout, wout;            /* derived by bq_conv2d_shape */
     int impl;                  /* bq_conv_impl; bq_conv2d_shape sets BQ_CONV_DIRECT */
+    struct bq_dnnl_ctx *dnnl;  /* BQ_CONV_DNNL: primitive cache (conv_dnnl.h); NULL = a temporary
+                                  one per call (slow); bq_conv2d_shape sets NULL */
 } bq_conv_shape;
 
-/* Two implementations of the same conv contract (tests check both against the scalar _ref):
+/* Three implementations of the same conv contract (tests check them against the scalar _ref):
  *   BQ_CONV_DIRECT  shifted-GEMM with register-blocked micro-kernels over a polyphase copy of the
  *                   input (no Kh*Kw im2col blow-up); threads over images (sw/nn/conv.c). Default:
  *                   2-3x faster than im2col+sgemm on the 16..64-channel layers of the shipped nets.
  *   BQ_CONV_IM2COL  im2col per image and group + cblas_sgemm (sw/nn/conv_im2col.c); the textbook
  *                   path, kept selectable and benchmarked side by side (make bench).
- * bq_conv_impl_from_env() reads BQ_CONV=direct|im2col (default direct). */
-typedef enum { BQ_CONV_DIRECT = 0, BQ_CONV_IM2COL = 1 } bq_conv_impl;
+ *   BQ_CONV_DNNL    oneDNN 2.6 primitives (sw/nn/conv_dnnl.c), cached per shape in cs->dnnl;
+ *                   NCHW at this boundary, oneDNN's blocked layouts inside (docs/onednn.md).
+ * bq_conv_impl_from_env() reads BQ_CONV=direct|im2col|dnnl (default direct). */
+typedef enum { BQ_CONV_DIRECT = 0, BQ_CONV_IM2COL = 1, BQ_CONV_DNNL = 2 } bq_conv_impl;
 bq_conv_impl bq_conv_impl_from_env(void);
 
 /* Fill derived fields; returns 0, or -1 when the geometry is impossible (Cin or Cout not divisible
@@ -136,5 +140,8 @@ void bq_softmax_xent_backward(float *dlogits, const float *probs, const int *lab
 /* Plain, obviously-correct scalar reference of conv2d forward (direct loops), for tests. */
 void bq_conv2d_forward_ref(float *out, const float *inp, const float *weight, const float *bias,
                            const bq_conv_shape *cs);
+/* ... and of its backward (ADDS dX, dW, db; NULL skips), double accumulation, for tests. */
+void bq_conv2d_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, const bq_conv_shape *cs);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "core/errmsg.h"
 #include "core/parallel.h"
+#include "nn/conv_dnnl.h"
 #include "quant/intref.h"
 
 #include <stdarg.h>
@@ -26,6 +27,7 @@ void bq_intnet_free(bq_intnet *net) {
     free(net->logits);
     free(net->col); free(net->acc); free(net->asum); free(net->colt);
     free(net->xf); free(net->yf); free(net->fscratch);
+    bq_dnnl_ctx_free(net->dnnl);
     memset(net, 0, sizeof(*net));
 }
 
@@ -240,7 +242,8 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         net->xf = malloc(sizeof(float) * net->xf_count);
         net->yf = malloc(sizeof(float) * net->yf_count);
         net->fscratch = malloc(sizeof(float) * (net->fscratch_count ? net->fscratch_count : 1));
-        if (!net->xf || !net->yf || !net->fscratch) goto oom;
+        net->dnnl = bq_dnnl_ctx_new();   /* empty until a BQ_CONV_DNNL conv runs */
+        if (!net->xf || !net->yf || !net->fscratch || !net->dnnl) goto oom;
     }
     return 0;
 oom:
@@ -429,6 +432,7 @@ static void layer_batch_fp32(bq_intnet *net, const bq_ilayer *L, const uint8_t *
                              const uint8_t *res, uint8_t *out, int32_t *raw, int n) {
     bq_conv_shape cs = L->cs;
     cs.n = n;
+    cs.dnnl = net->dnnl;
     fp32_pass P = {L, in, res, out, raw, net->xf, net->yf};
     bq_parallel_for((size_t)n * cs.cin * cs.h * cs.w, 1 << 14, centre_range, &P);
     bq_conv2d_forward(net->yf, net->xf, L->wf, NULL, &cs, net->fscratch);

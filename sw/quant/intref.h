@@ -79,6 +79,7 @@ typedef struct {
     int use_fp32;                /* run fp32_exact layers on the float convolution (default 1) */
     float *xf, *yf, *fscratch;   /* float kernel: centred input codes, conv output, conv scratch */
     size_t xf_count, yf_count, fscratch_count;
+    struct bq_dnnl_ctx *dnnl;    /* the float kernel's oneDNN primitives (BQ_CONV=dnnl), owned */
 } bq_intnet;
 
 /* Derive the integer parameters and check them (every quantizer on and initialised, b_q, acc,

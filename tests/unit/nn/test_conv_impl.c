@@ -61,6 +61,8 @@ static void test_impl_from_env(void **state) {
     (void)state;
     setenv("BQ_CONV", "im2col", 1);
     assert_int_equal(bq_conv_impl_from_env(), BQ_CONV_IM2COL);
+    setenv("BQ_CONV", "dnnl", 1);
+    assert_int_equal(bq_conv_impl_from_env(), BQ_CONV_DNNL);
     setenv("BQ_CONV", "direct", 1);
     assert_int_equal(bq_conv_impl_from_env(), BQ_CONV_DIRECT);
     unsetenv("BQ_CONV");
