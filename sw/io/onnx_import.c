@@ -876,8 +876,8 @@ static int emit_op(ctx *c, bq_model *m, int i) {
     unique_name(m, name);
     int a = nd->in[0] >= 0 ? c->ops[nd->in[0]].out : -1;
     int b = nd->in[1] >= 0 ? c->ops[nd->in[1]].out : -1;
-    int r;
-    switch (nd->kind) {
+    int r = -2;   /* -2: a kind no case below handles */
+    switch (nd->kind) {   /* every op listed, no default: -Wswitch flags a new one */
     case BQ_OP_INPUT: r = bq_add_input(m); break;
     case BQ_OP_CONV:
         r = bq_add_conv_full(m, name, a, nd->c, nd->kh, nd->kw, nd->stride_h, nd->stride_w,
@@ -901,7 +901,12 @@ static int emit_op(ctx *c, bq_model *m, int i) {
         break;
     case BQ_OP_GAP: r = bq_add_gap(m, name, a); break;
     case BQ_OP_FLATTEN: r = bq_add_flatten(m, name, a); break;
-    default: r = -1; bq_seterr(m->err, sizeof(m->err), "unknown op"); break;
+    case BQ_OP_COUNT: break;   /* not an op */
+    }
+    if (r == -2) {
+        r = -1;
+        bq_seterr(m->err, sizeof(m->err), "internal error: op kind %d has no builder",
+                  (int)nd->kind);
     }
     if (r < 0) return fail(c, "building '%s': %s", name, m->err);
     const bq_node *got = &m->nodes[r];

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const OP_NAMES[BQ_OP_COUNT] = {
+static const char *const OP_NAMES[] = {
     "input", "conv", "linear", "bn", "relu", "relu6", "clamp", "add",
     "maxpool", "avgpool", "gap", "flatten",
 };
+_Static_assert(sizeof OP_NAMES / sizeof OP_NAMES[0] == BQ_OP_COUNT,
+               "OP_NAMES needs one name per bq_op_kind: update this table");
 
 const char *bq_op_name(bq_op_kind k) {
     return (k >= 0 && k < BQ_OP_COUNT) ? OP_NAMES[k] : "?";
