@@ -1,6 +1,6 @@
 /*
  * yamldoc.h — the one place that turns YAML text into a libyaml document for every config reader
- * (recipe, bits file, flow, hardware config), so that syntax errors read the same everywhere:
+ * (recipe, bits file, flow, hardware config, ONNX preprocessing), so that syntax errors read the same everywhere:
  * "file:line:col: YAML syntax error: <problem> <context>". A file holds exactly one document.
  *
  * It also holds the one schema loader those readers share: a table of typed keys (bq_ykey) whose
@@ -22,8 +22,8 @@
  *   };
  *   cfg c; bq_yschema_defaults(kCfg, 4, &c);
  *   if (bq_yschema_parse(kCfg, 4, text, len, "c.yaml", &c, NULL, err, errlen)) ...
- * A missing key keeps the value dst had (its default); "memory: {depth: 30}" fails with
- * "c.yaml:4:18: 'memory.depth' must be a power of two (words), got 30".
+ * A missing key keeps the value dst had (its default); "n: 5\nmemory: {depth: 30}" fails with
+ * "c.yaml:2:17: 'memory.depth' must be a power of two (words), got 30".
  */
 #ifndef BQ_YAMLDOC_H
 #define BQ_YAMLDOC_H

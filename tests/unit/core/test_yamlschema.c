@@ -31,7 +31,7 @@ static const bq_ykey kCfg[] = {
     {"seed", BQ_Y_U64, 0, 0, 1.8e19, offsetof(cfg, seed), .def = 7},
     {"lr", BQ_Y_FLOAT, 0, 0, 1, offsetof(cfg, lr), .def = 0.5, .what = "learning rate"},
     {"clock", BQ_Y_DOUBLE, 0, 0.5, 100, offsetof(cfg, clock), .def = 50},
-    {"on", BQ_Y_BOOL, 0, 0, 1, offsetof(cfg, on), .def = 1},
+    {"on", BQ_Y_BOOL, 0, 0, 1, offsetof(cfg, on), .def = 0},
     {"mode", BQ_Y_ENUM, 0, 0, 0, offsetof(cfg, mode), .names = kModes, .def = 1},
     {"name", BQ_Y_STR, BQ_Y_WORD, 1, 7, offsetof(cfg, name), .size = 8},
     {"bits", BQ_Y_INT_LIST, BQ_Y_NONEMPTY, 2, 8, offsetof(cfg, bits), .cap = 4,
@@ -121,8 +121,12 @@ static void test_defaults_and_scalars(void **st) {
     assert_int_equal(c.bits[0], 4);
     assert_int_equal(c.nlist, 1);
     assert_string_equal(c.list[0], "z");
-    assert_int_equal(parse("n: 1\non: 0\nmem: {depth: 2}\n", &c, NULL, err, sizeof err), 0);
-    assert_int_equal(c.on, 0);
+    assert_int_equal(parse("n: 1\non: yes\nmem: {depth: 2}\n", &c, NULL, err, sizeof err), 0);
+    assert_int_equal(c.on, 1);
+    assert_int_equal(parse("n: 1\non: 1\nmem: {depth: 2}\n", &c, NULL, err, sizeof err), 0);
+    assert_int_equal(c.on, 1);
+    assert_int_equal(parse("n: 1\nmem: {depth: 2}\n", &c, NULL, err, sizeof err), 0);
+    assert_int_equal(c.on, 0);   /* the default */
 }
 
 static int collect(void *ctx, const bq_ykey *k, const char *path) {
