@@ -1,6 +1,7 @@
 /* brecq eval — top-1 of a model on the full 10k Fashion-MNIST test set: float, fake-quant
  * (--quant Q) or integer-only (--quant Q --int, which also compares every layer with fake-quant). */
 #include "cli.h"
+#include "core/errmsg.h"
 #include "nn/data.h"
 #include "quant/fakequant.h"
 #include "core/fileio.h"
@@ -105,7 +106,7 @@ static int write_dump(const char *path, const bq_qmodel *q, int node, const int3
         bq_buf_printf(&b, "\n");
     }
     int rc = b.oom ? -1 : bq_write_file_atomic(path, b.data, b.len, err, errlen);
-    if (b.oom) snprintf(err, errlen, "out of memory");
+    if (b.oom) bq_seterr(err, errlen, "out of memory");
     bq_buf_free(&b);
     return rc;
 }

@@ -10,6 +10,7 @@
  * and the network total; the JSON report holds `total_cycles` and per-layer `cycles`.
  */
 #include "cli.h"
+#include "core/errmsg.h"
 #include "costtab.h"
 #include "hwcfg.h"
 #include "latency.h"
@@ -34,7 +35,7 @@ static int ends_with(const char *s, const char *suf) {
 /* Build the accelerator's view of q: one bq_hw_layer per conv/linear, quantizer indices = aq. */
 static int build_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errlen) {
     if (bq_hw_net_init(net, q->n_layers) != 0) {
-        snprintf(err, errlen, "out of memory");
+        bq_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (int i = 0; i < q->n_layers; i++) {
@@ -54,9 +55,9 @@ static int build_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errle
         int qs[3] = {L->aq_in, L->raw32 ? -1 : L->aq_out, L->res_node >= 0 ? L->aq_res : -1};
         for (int k = 0; k < 3; k++)
             if (qs[k] >= 0 && q->aq[qs[k]].bits == 0) {
-                snprintf(err, errlen, "layer '%s': activation quantizer %d is off (float); the "
-                         "accelerator needs integer codes (give activation bits)", nd->name,
-                         qs[k]);
+                bq_seterr(err, errlen, "layer '%s': activation quantizer %d is off (float); the "
+                          "accelerator needs integer codes (give activation bits)", nd->name,
+                          qs[k]);
                 return -1;
             }
         hl.abits = qs[0] >= 0 ? q->aq[qs[0]].bits : 8;
@@ -64,7 +65,7 @@ static int build_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errle
         hl.has_residual = qs[2] >= 0;
         hl.rbits = qs[2] >= 0 ? q->aq[qs[2]].bits : 8;
         if (bq_hw_net_add(net, &hl, qs[0], qs[1], qs[2]) < 0) {
-            snprintf(err, errlen, "out of memory");
+            bq_seterr(err, errlen, "out of memory");
             return -1;
         }
     }

@@ -1,5 +1,6 @@
 /* brecq quantize — float model + recipe (+ bits.yaml) -> quantized model (.bqq). */
 #include "core/progress.h"
+#include "core/errmsg.h"
 #include "cli.h"
 #include "nn/data.h"
 #include "quant/fakequant.h"
@@ -24,19 +25,19 @@ static int calibrate_acts(bq_qmodel *q, const bq_recipe *r, const bq_dataset *tr
     bq_fq fq;
     bq_exec ex;
     int have_fq = 0, have_ex = 0;
-    if (!idx || !x) { snprintf(err, errlen, "out of memory"); goto out; }
+    if (!idx || !x) { bq_seterr(err, errlen, "out of memory"); goto out; }
     if (bq_calib_indices(idx, r->calib, train->n, r->calib_seed)) {
-        snprintf(err, errlen, "calib %d out of range for %d training images", r->calib, train->n);
+        bq_seterr(err, errlen, "calib %d out of range for %d training images", r->calib, train->n);
         goto out;
     }
     bq_dataset_batch(train, idx, n, x, NULL, q->model.in_mean, q->model.in_std, NULL);
-    if (bq_fq_init(&fq, q, n, 0)) { snprintf(err, errlen, "out of memory"); goto out; }
+    if (bq_fq_init(&fq, q, n, 0)) { bq_seterr(err, errlen, "out of memory"); goto out; }
     have_fq = 1;
     fq.init_p = r->p;
-    if (bq_exec_init(&ex, &fq.net, n, 0)) { snprintf(err, errlen, "out of memory"); goto out; }
+    if (bq_exec_init(&ex, &fq.net, n, 0)) { bq_seterr(err, errlen, "out of memory"); goto out; }
     have_ex = 1;
     bq_fq_bind(&fq, &ex);
-    if (bq_fq_calibrate(&fq, &ex, x, n)) { snprintf(err, errlen, "%s", fq.err); goto out; }
+    if (bq_fq_calibrate(&fq, &ex, x, n)) { bq_seterr(err, errlen, "%s", fq.err); goto out; }
     rc = 0;
 out:
     if (have_ex) bq_exec_free(&ex);

@@ -11,6 +11,7 @@
  * training split, cached in --cache (default: none) keyed by model, calibration set and candidates.
  */
 #include "cli.h"
+#include "core/errmsg.h"
 #include "costtab.h"
 #include "core/fileio.h"
 #include "nn/graph.h"
@@ -103,7 +104,7 @@ int bq_cmd_search(int argc, char **argv) {
     have_p = 1;
     if (bq_search_finalize(&p, err, sizeof err)) goto fail;
     qb = malloc(sizeof(int) * (size_t)p.n_quants);
-    if (!qb) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (!qb) { bq_seterr(err, sizeof err, "out of memory"); goto fail; }
     bq_search_uniform_bits(&p, 8, 8, qb);
     int64_t w8a8 = bq_search_total_cycles(&p, qb);
     bq_search_budget b = {0, size_bits};
@@ -153,8 +154,8 @@ int bq_cmd_search(int argc, char **argv) {
     print_result("GA", &ga, cfg.clock_mhz);
     print_result("exact", &ex, cfg.clock_mhz);
     if (ex.objective > ga.objective + 1e-9 * (ga.objective > 0 ? ga.objective : -ga.objective)) {
-        snprintf(err, sizeof err, "internal error: exact objective %.17g worse than the GA's %.17g",
-                 ex.objective, ga.objective);
+        bq_seterr(err, sizeof err, "internal error: exact objective %.17g worse than the GA's %.17g",
+                  ex.objective, ga.objective);
         goto fail;
     }
     bq_search_choice_bits(&p, ex.choice, qb);
@@ -164,12 +165,12 @@ int bq_cmd_search(int argc, char **argv) {
                  "solver, %lld cycles", fp.arch, cfg.name, (long long)b.max_cycles,
                  (long long)ex.cycles);
         bq_search_bits_yaml(&p, qb, comment, &yb);
-        if (yb.oom) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+        if (yb.oom) { bq_seterr(err, sizeof err, "out of memory"); goto fail; }
         if (bq_write_file_atomic(out, yb.data, yb.len, err, sizeof err)) goto fail;
     }
     if (report) {
         bq_search_report_json(&p, &b, &ga, &ex, &ex, &jb);
-        if (jb.oom) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+        if (jb.oom) { bq_seterr(err, sizeof err, "out of memory"); goto fail; }
         if (bq_write_file_atomic(report, jb.data, jb.len, err, sizeof err)) goto fail;
     }
     rc = 0;

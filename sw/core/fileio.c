@@ -1,5 +1,6 @@
 /* fileio.c — see fileio.h. */
 #include "core/fileio.h"
+#include "core/errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,16 +85,16 @@ int bq_rd_str(bq_rd *r, char *dst, size_t fixed_len) {
 int bq_read_file(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen) {
     *data = NULL; *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
-    if (fseek(f, 0, SEEK_END) != 0) { fclose(f); snprintf(err, errlen, "%s: cannot seek", path); return -1; }
+    if (!f) { bq_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    if (fseek(f, 0, SEEK_END) != 0) { fclose(f); bq_seterr(err, errlen, "%s: cannot seek", path); return -1; }
     long n = ftell(f);
-    if (n < 0) { fclose(f); snprintf(err, errlen, "%s: cannot tell size", path); return -1; }
+    if (n < 0) { fclose(f); bq_seterr(err, errlen, "%s: cannot tell size", path); return -1; }
     rewind(f);
     *data = malloc((size_t)n + 1);
-    if (!*data) { fclose(f); snprintf(err, errlen, "%s: out of memory", path); return -1; }
+    if (!*data) { fclose(f); bq_seterr(err, errlen, "%s: out of memory", path); return -1; }
     if (n && fread(*data, 1, (size_t)n, f) != (size_t)n) {
         free(*data); *data = NULL; fclose(f);
-        snprintf(err, errlen, "%s: read error", path);
+        bq_seterr(err, errlen, "%s: read error", path);
         return -1;
     }
     (*data)[n] = 0;   /* convenient for text files */
@@ -106,26 +107,26 @@ int bq_write_file_atomic(const char *path, const void *data, size_t len, char *e
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) { snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno)); return -1; }
+    if (fd < 0) { bq_seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno)); return -1; }
     const unsigned char *p = data;
     size_t left = len;
     while (left) {
         ssize_t w = write(fd, p, left);
         if (w < 0) {
             if (errno == EINTR) continue;
-            snprintf(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
+            bq_seterr(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
             close(fd); unlink(tmp);
             return -1;
         }
         p += w; left -= (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        snprintf(err, errlen, "%s: flush failed: %s", tmp, strerror(errno));
+        bq_seterr(err, errlen, "%s: flush failed: %s", tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
+        bq_seterr(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }

@@ -34,39 +34,44 @@
 
 /* ======================================================================= 1. config */
 
-typedef enum { K_STR, K_INT, K_BOOL, K_LIST, K_BITS } kkind;
-
-typedef struct {
-    const char *key;
-    kkind kind;
-    long lo, hi;
-    const char *help;
-} krow;
-
-static const krow kFlowKeys[] = {
-    {"name", K_STR, 0, 0, "report title"},
-    {"model", K_STR, 0, 0, "float model (.bqm / .onnx)"},
-    {"hw", K_STR, 0, 0, "accelerator config YAML"},
-    {"out", K_STR, 0, 0, "report folder"},
-    {"recipe", K_STR, 0, 0, "quantization recipe (method, hyper-parameters)"},
-    {"data", K_STR, 0, 0, "Fashion-MNIST directory (default: the Debian path)"},
-    {"sens_cache", K_STR, 0, 0, "sensitivity cache file (default <out>/sensitivity.cache)"},
-    {"budgets", K_LIST, 0, 0, "latency budgets: W3A3, mid(W2A2,W2A3), 400000cyc, 85us, 0.5x"},
-    {"pareto_budgets", K_LIST, 0, 0, "extra budgets for the RTN accuracy/latency front"},
-    {"wbits", K_BITS, 0, 0, "candidate weight bit-widths"},
-    {"abits", K_BITS, 0, 0, "candidate activation bit-widths"},
-    {"iters", K_INT, 1, 1000000, "stage A iterations per unit (recipe override)"},
-    {"act_iters", K_INT, 1, 1000000, "stage B iterations per unit (recipe override)"},
-    {"qdrop_iters", K_INT, 1, 1000000, "QDrop iterations per unit (recipe override)"},
-    {"calib", K_INT, 32, 60000, "calibration images (recipe override)"},
-    {"sens_images", K_INT, 1, 60000, "sensitivity calibration images"},
-    {"uniform_baseline", K_BOOL, 0, 1, "reconstruct the best uniform allocation that fits"},
-    {"rtn_pareto", K_BOOL, 0, 1, "RTN accuracy/latency front of mixed vs uniform"},
-    {"rtn_images", K_INT, 100, 10000, "test images of the RTN front"},
-    {"export_tests", K_INT, 0, 64, "test images in the export package"},
-    {"cosim_images", K_INT, 0, 10000, "images for cosim (0 turns cosim off)"},
-    {"seed", K_INT, 0, 2147483647L, "GA seed"},
+/* The schema (the loader is sw/core/yamldoc.h); defaults are set by bq_flow_default. */
+#define S(k, f, h) {k, BQ_Y_STR, 0, 1, sizeof(((bq_flow_cfg *)0)->f) - 1, offsetof(bq_flow_cfg, f), \
+                    .size = sizeof(((bq_flow_cfg *)0)->f), .what = h}
+#define I(k, t, lo, hi, f, h) {k, t, 0, lo, hi, offsetof(bq_flow_cfg, f), .what = h}
+#define L(k, f, n, h) {k, BQ_Y_STR_LIST, 0, 0, 0, offsetof(bq_flow_cfg, f), .size = 64,  \
+                       .cap = BQ_FLOW_MAX_BUDGETS, .count_off = offsetof(bq_flow_cfg, n), .what = h}
+#define B(k, f, n, h) {k, BQ_Y_INT_LIST, BQ_Y_NONEMPTY, 2, BQ_SEARCH_MAX_BITS,              \
+                       offsetof(bq_flow_cfg, space.f), .cap = BQ_SEARCH_MAX_BITS,              \
+                       .count_off = offsetof(bq_flow_cfg, space.n), .what = h}
+static const bq_ykey kFlowKeys[] = {
+    S("name", name, "report title"),
+    S("model", model, "float model (.bqm / .onnx)"),
+    S("hw", hw, "accelerator config YAML"),
+    S("out", out, "report folder"),
+    S("recipe", recipe, "quantization recipe (method, hyper-parameters)"),
+    S("data", data, "Fashion-MNIST directory (default: the Debian path)"),
+    S("sens_cache", sens_cache, "sensitivity cache file (default <out>/sensitivity.cache)"),
+    L("budgets", budgets, n_budgets, "latency budgets: W3A3, mid(W2A2,W2A3), 400000cyc, 85us, 0.5x"),
+    L("pareto_budgets", pareto, n_pareto, "extra budgets for the RTN accuracy/latency front"),
+    B("wbits", wbits, n_wbits, "candidate weight bit-widths"),
+    B("abits", abits, n_abits, "candidate activation bit-widths"),
+    I("iters", BQ_Y_INT, 1, 1000000, iters, "stage A iterations per unit (recipe override)"),
+    I("act_iters", BQ_Y_INT, 1, 1000000, act_iters, "stage B iterations per unit (recipe override)"),
+    I("qdrop_iters", BQ_Y_INT, 1, 1000000, qdrop_iters, "QDrop iterations per unit (recipe override)"),
+    I("calib", BQ_Y_INT, 32, 60000, calib, "calibration images (recipe override)"),
+    I("sens_images", BQ_Y_INT, 1, 60000, sens_images, "sensitivity calibration images"),
+    I("uniform_baseline", BQ_Y_BOOL, 0, 1, uniform_baseline,
+      "reconstruct the best uniform allocation that fits"),
+    I("rtn_pareto", BQ_Y_BOOL, 0, 1, rtn_pareto, "RTN accuracy/latency front of mixed vs uniform"),
+    I("rtn_images", BQ_Y_INT, 100, 10000, rtn_images, "test images of the RTN front"),
+    I("export_tests", BQ_Y_INT, 0, 64, export_tests, "test images in the export package"),
+    I("cosim_images", BQ_Y_INT, 0, 10000, cosim_images, "images for cosim (0 turns cosim off)"),
+    I("seed", BQ_Y_INT, 0, 2147483647.0, seed, "GA seed"),
 };
+#undef S
+#undef I
+#undef L
+#undef B
 #define NKEYS ((int)(sizeof kFlowKeys / sizeof kFlowKeys[0]))
 
 void bq_flow_default(bq_flow_cfg *c) {
@@ -86,111 +91,13 @@ void bq_flow_default(bq_flow_cfg *c) {
     c->seed = 1;
 }
 
-static int set_str(char *dst, size_t n, const char *v, const char *fname, const yaml_node_t *nd,
-                   const char *key, char *err, size_t errlen) {
-    if (strlen(v) >= n || !*v) {
-        bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a non-empty string of fewer than %zu "
-               "characters", fname, nd->start_mark.line + 1, nd->start_mark.column + 1, key, n);
-        return -1;
-    }
-    snprintf(dst, n, "%s", v);
-    return 0;
-}
-
-static int parse_row(bq_flow_cfg *c, const krow *row, yaml_document_t *doc, yaml_node_t *v,
-                     const char *fname, char *err, size_t errlen) {
-    size_t ln = v->start_mark.line + 1, col = v->start_mark.column + 1;
-    const char *key = row->key;
-    if (row->kind == K_LIST || row->kind == K_BITS) {
-        char items[BQ_FLOW_MAX_BUDGETS][64];
-        int n = 0;
-        if (v->type == YAML_SCALAR_NODE) {
-            snprintf(items[n++], 64, "%s", (const char *)v->data.scalar.value);
-        } else if (v->type == YAML_SEQUENCE_NODE) {
-            for (yaml_node_item_t *it = v->data.sequence.items.start;
-                 it < v->data.sequence.items.top; it++) {
-                yaml_node_t *e = yaml_document_get_node(doc, *it);
-                if (!e || e->type != YAML_SCALAR_NODE || n >= BQ_FLOW_MAX_BUDGETS ||
-                    strlen((const char *)e->data.scalar.value) >= 64) {
-                    bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a list of at most %d short "
-                           "scalars", fname, e ? e->start_mark.line + 1 : ln,
-                           e ? e->start_mark.column + 1 : col, key, BQ_FLOW_MAX_BUDGETS);
-                    return -1;
-                }
-                snprintf(items[n++], 64, "%s", (const char *)e->data.scalar.value);
-            }
-        } else {
-            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a list, e.g. [W2A3, W3A3]", fname, ln,
-                   col, key);
-            return -1;
-        }
-        if (row->kind == K_LIST) {
-            int *nn = !strcmp(key, "budgets") ? &c->n_budgets : &c->n_pareto;
-            char (*dst)[64] = !strcmp(key, "budgets") ? c->budgets : c->pareto;
-            *nn = n;
-            for (int i = 0; i < n; i++) memcpy(dst[i], items[i], 64);
-            return 0;
-        }
-        char joined[600] = "";
-        for (int i = 0; i < n; i++) {
-            strncat(joined, i ? "," : "", sizeof joined - strlen(joined) - 1);
-            strncat(joined, items[i], sizeof joined - strlen(joined) - 1);
-        }
-        int *bits = !strcmp(key, "wbits") ? c->space.wbits : c->space.abits;
-        int *nb = !strcmp(key, "wbits") ? &c->space.n_wbits : &c->space.n_abits;
-        char e2[256];
-        if (bq_search_parse_bits(joined, bits, nb, e2, sizeof e2)) {
-            bq_seterr(err, errlen, "%s:%zu:%zu: '%s': %s", fname, ln, col, key, e2);
-            return -1;
-        }
-        for (int i = 0; i < *nb; i++)
-            if (bits[i] < 2) {
-                bq_seterr(err, errlen, "%s:%zu:%zu: '%s': bit-widths must be 2..8", fname, ln, col,
-                       key);
-                return -1;
-            }
-        return 0;
-    }
-    if (v->type != YAML_SCALAR_NODE) {
-        bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be a scalar", fname, ln, col, key);
-        return -1;
-    }
-    const char *s = (const char *)v->data.scalar.value;
-    if (row->kind == K_STR) {
-        char *dst = !strcmp(key, "name") ? c->name : !strcmp(key, "model") ? c->model
-                  : !strcmp(key, "hw") ? c->hw : !strcmp(key, "out") ? c->out
-                  : !strcmp(key, "recipe") ? c->recipe
-                  : !strcmp(key, "sens_cache") ? c->sens_cache : c->data;
-        size_t n = !strcmp(key, "name") ? sizeof c->name : BQ_FLOW_PATH;
-        return set_str(dst, n, s, fname, v, key, err, errlen);
-    }
-    long val;
-    if (row->kind == K_BOOL) {
-        if (!strcmp(s, "true") || !strcmp(s, "yes")) val = 1;
-        else if (!strcmp(s, "false") || !strcmp(s, "no")) val = 0;
-        else {
-            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be true or false", fname, ln, col, key);
-            return -1;
-        }
-    } else {
-        char *end;
-        val = strtol(s, &end, 10);
-        if (end == s || *end || val < row->lo || val > row->hi) {
-            bq_seterr(err, errlen, "%s:%zu:%zu: '%s' must be an integer in %ld..%ld (%s)", fname, ln,
-                   col, key, row->lo, row->hi, row->help);
-            return -1;
-        }
-    }
-    int *dst = !strcmp(key, "iters") ? &c->iters : !strcmp(key, "act_iters") ? &c->act_iters
-             : !strcmp(key, "qdrop_iters") ? &c->qdrop_iters : !strcmp(key, "calib") ? &c->calib
-             : !strcmp(key, "sens_images") ? &c->sens_images
-             : !strcmp(key, "uniform_baseline") ? &c->uniform_baseline
-             : !strcmp(key, "rtn_pareto") ? &c->rtn_pareto
-             : !strcmp(key, "rtn_images") ? &c->rtn_images
-             : !strcmp(key, "export_tests") ? &c->export_tests
-             : !strcmp(key, "cosim_images") ? &c->cosim_images : &c->seed;
-    *dst = (int)val;
-    return 0;
+/* A candidate set: ascending, each bit-width once. */
+static void bits_set(int *bits, int *n) {
+    int seen[BQ_SEARCH_MAX_BITS + 1] = {0};
+    for (int i = 0; i < *n; i++) seen[bits[i]] = 1;
+    *n = 0;
+    for (int b = 1; b <= BQ_SEARCH_MAX_BITS; b++)
+        if (seen[b]) bits[(*n)++] = b;
 }
 
 int bq_flow_load(bq_flow_cfg *c, const char *path, char *err, size_t errlen) {
@@ -199,58 +106,22 @@ int bq_flow_load(bq_flow_cfg *c, const char *path, char *err, size_t errlen) {
     unsigned char *text = NULL;
     size_t len = 0;
     if (bq_read_file(path, &text, &len, err, errlen)) return -1;
-    yaml_document_t doc;
-    int rc = -1, have_doc = 0;
-    if (bq_yaml_load(&doc, text, len, path, err, errlen)) goto done;
-    have_doc = 1;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root || root->type != YAML_MAPPING_NODE) {
-        bq_seterr(err, errlen, "%s:1:1: a flow is a mapping 'key: value' (model, hw, budgets, ...)",
-               path);
-        goto done;
-    }
-    unsigned char seen[NKEYS];
-    memset(seen, 0, sizeof seen);
-    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
-         pr++) {
-        yaml_node_t *k = yaml_document_get_node(&doc, pr->key);
-        yaml_node_t *v = yaml_document_get_node(&doc, pr->value);
-        const char *key = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
-        int row = -1;
-        for (int i = 0; i < NKEYS; i++)
-            if (!strcmp(key, kFlowKeys[i].key)) row = i;
-        if (row < 0) {
-            char keys[1024] = "";
-            for (int i = 0; i < NKEYS; i++) {
-                strncat(keys, i ? ", " : "", sizeof keys - strlen(keys) - 1);
-                strncat(keys, kFlowKeys[i].key, sizeof keys - strlen(keys) - 1);
-            }
-            bq_seterr(err, errlen, "%s:%zu:%zu: unknown key '%s'; known keys: %s", path,
-                   k->start_mark.line + 1, k->start_mark.column + 1, key, keys);
-            goto done;
-        }
-        if (seen[row]) {
-            bq_seterr(err, errlen, "%s:%zu:%zu: key '%s' given twice", path, k->start_mark.line + 1,
-                   k->start_mark.column + 1, key);
-            goto done;
-        }
-        seen[row] = 1;
-        if (parse_row(c, &kFlowKeys[row], &doc, v, path, err, errlen)) goto done;
-    }
+    int rc = bq_yschema_parse(kFlowKeys, NKEYS, text, len, path, c, NULL, err, errlen);
+    free(text);
+    if (rc) return -1;
+    bits_set(c->space.wbits, &c->space.n_wbits);
+    bits_set(c->space.abits, &c->space.n_abits);
+    /* given but empty counts as missing too (budgets: []) */
     if (!c->model[0]) {
         bq_seterr(err, errlen, "%s:1:1: 'model' is required (a float model, e.g. "
                "configs/models/fres20.bqm)", path);
-        goto done;
+        return -1;
     }
     if (c->n_budgets == 0) {
         bq_seterr(err, errlen, "%s:1:1: 'budgets' is required, e.g. budgets: [W2A3]", path);
-        goto done;
+        return -1;
     }
-    rc = 0;
-done:
-    if (have_doc) yaml_document_delete(&doc);
-    free(text);
-    return rc;
+    return 0;
 }
 
 /* ======================================================================= 2. budgets */

@@ -1,5 +1,6 @@
 /* model_io.c — native model file (see model_io.h, docs/formats.md). */
 #include "io/model_io.h"
+#include "core/errmsg.h"
 #include "core/fileio.h"
 
 #include <stdio.h>
@@ -69,23 +70,23 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
                    size_t errlen) {
     memset(m, 0, sizeof(*m));
     if (len < 12 || memcmp(data, BQ_MODEL_MAGIC, 8) != 0) {
-        snprintf(err, errlen, "%s: not a brecq model file (bad magic); pass a .bqm written by "
-                 "`brecq train` or an .onnx file", name);
+        bq_seterr(err, errlen, "%s: not a brecq model file (bad magic); pass a .bqm written by "
+                  "`brecq train` or an .onnx file", name);
         return -1;
     }
     uint32_t stored = (uint32_t)data[len - 4] | ((uint32_t)data[len - 3] << 8) |
                       ((uint32_t)data[len - 2] << 16) | ((uint32_t)data[len - 1] << 24);
     if ((uint32_t)crc32(0L, data, (uInt)(len - 4)) != stored) {
-        snprintf(err, errlen, "%s: checksum mismatch (file truncated or corrupted, %zu bytes); "
-                 "re-create or re-copy the model file", name, len);
+        bq_seterr(err, errlen, "%s: checksum mismatch (file truncated or corrupted, %zu bytes); "
+                  "re-create or re-copy the model file", name, len);
         return -1;
     }
     bq_rd r = {data, len - 4, 8, 0};
     uint32_t version;
     bq_rd_u32(&r, &version);
     if (version != BQ_MODEL_VERSION) {
-        snprintf(err, errlen, "%s: model format version %u, this build reads version %u; "
-                 "re-export the model with this brecq", name, version, BQ_MODEL_VERSION);
+        bq_seterr(err, errlen, "%s: model format version %u, this build reads version %u; "
+                  "re-export the model with this brecq", name, version, BQ_MODEL_VERSION);
         return -1;
     }
     int32_t in_c, in_h, in_w, ncls, nn, np, nb;
@@ -99,8 +100,8 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
     bq_rd_u64(&r, &arena_count);
     if (r.bad || nn <= 0 || np < 0 || nb < 0 || nn > 100000 || np > 100000 || nb > 100000 ||
         arena_count > len / 4) {
-        snprintf(err, errlen, "%s: header field out of range (nodes %d, params %d, blocks %d)",
-                 name, nn, np, nb);
+        bq_seterr(err, errlen, "%s: header field out of range (nodes %d, params %d, blocks %d)",
+                  name, nn, np, nb);
         return -1;
     }
     bq_model_init(m, arch, in_c, in_h, in_w, ncls);
@@ -110,7 +111,7 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
     m->blocks = calloc((size_t)(nb ? nb : 1), sizeof(bq_block));
     m->arena = malloc(sizeof(float) * (arena_count ? arena_count : 1));
     if (!m->nodes || !m->params || !m->blocks || !m->arena) {
-        snprintf(err, errlen, "%s: out of memory", name);
+        bq_seterr(err, errlen, "%s: out of memory", name);
         bq_model_free(m);
         return -1;
     }
@@ -129,7 +130,7 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
         bq_rd_i32(&r, &v); p->no_decay = v;
         bq_rd_i32(&r, &v); p->is_buffer = v;
         if (!r.bad && (p->count > arena_count || p->offset > arena_count - p->count)) {
-            snprintf(err, errlen, "%s: parameter '%s' lies outside the parameter data", name, p->name);
+            bq_seterr(err, errlen, "%s: parameter '%s' lies outside the parameter data", name, p->name);
             bq_model_free(m);
             return -1;
         }
@@ -145,15 +146,15 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
     }
     for (uint64_t i = 0; i < arena_count; i++) bq_rd_f32(&r, &m->arena[i]);
     if (r.bad || r.pos != r.len) {
-        snprintf(err, errlen, "%s: %s (at byte %zu of %zu)", name,
-                 r.bad ? "file ends inside the model data" : "unexpected bytes after the model data",
-                 r.pos, len);
+        bq_seterr(err, errlen, "%s: %s (at byte %zu of %zu)", name,
+                  r.bad ? "file ends inside the model data" : "unexpected bytes after the model data",
+                  r.pos, len);
         bq_model_free(m);
         return -1;
     }
     char verr[256];
     if (bq_model_validate(m, verr, sizeof(verr))) {
-        snprintf(err, errlen, "%s: invalid graph: %s", name, verr);
+        bq_seterr(err, errlen, "%s: invalid graph: %s", name, verr);
         bq_model_free(m);
         return -1;
     }
@@ -163,7 +164,7 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
 int bq_model_save(const bq_model *m, const char *path, char *err, size_t errlen) {
     unsigned char *data;
     size_t len;
-    if (bq_model_serialize(m, &data, &len)) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
+    if (bq_model_serialize(m, &data, &len)) { bq_seterr(err, errlen, "%s: out of memory", path); return -1; }
     int rc = bq_write_file_atomic(path, data, len, err, errlen);
     free(data);
     return rc;

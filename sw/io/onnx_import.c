@@ -14,8 +14,10 @@
  *   5. the bq_model is built with the graph.h builders, finalized, and the weights copied in.
  */
 #include "io/onnx_import.h"
+#include "core/errmsg.h"
 #include "io/onnx_internal.h"
 #include "core/fileio.h"
+#include "core/yamldoc.h"
 #include "nn/ops.h"
 
 #include <math.h>
@@ -24,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #define OPSET_MAX 17
 
@@ -78,11 +79,11 @@ static int fail(ctx *c, const char *fmt, ...) {
     if (c->cur) {
         const Onnx__NodeProto *n = c->cur;
         const char *dom = n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") ? n->domain : "";
-        snprintf(c->err, c->errlen, "%s: node '%s' (%s%s%s, opset %d): %s", c->src,
-                 n->name && n->name[0] ? n->name : "(unnamed)", dom, dom[0] ? "." : "",
-                 n->op_type ? n->op_type : "?", c->opset, msg);
+        bq_seterr(c->err, c->errlen, "%s: node '%s' (%s%s%s, opset %d): %s", c->src,
+                  n->name && n->name[0] ? n->name : "(unnamed)", dom, dom[0] ? "." : "",
+                  n->op_type ? n->op_type : "?", c->opset, msg);
     } else {
-        snprintf(c->err, c->errlen, "%s: %s", c->src, msg);
+        bq_seterr(c->err, c->errlen, "%s: %s", c->src, msg);
     }
     /* messages are one line: a name with a newline in it must not break that */
     for (char *p = c->err; *p; p++)
@@ -875,8 +876,8 @@ static int emit_op(ctx *c, bq_model *m, int i) {
     unique_name(m, name);
     int a = nd->in[0] >= 0 ? c->ops[nd->in[0]].out : -1;
     int b = nd->in[1] >= 0 ? c->ops[nd->in[1]].out : -1;
-    int r;
-    switch (nd->kind) {
+    int r = -2;   /* -2: a kind no case below handles */
+    switch (nd->kind) {   /* every op listed, no default: -Wswitch flags a new one */
     case BQ_OP_INPUT: r = bq_add_input(m); break;
     case BQ_OP_CONV:
         r = bq_add_conv_full(m, name, a, nd->c, nd->kh, nd->kw, nd->stride_h, nd->stride_w,
@@ -900,7 +901,12 @@ static int emit_op(ctx *c, bq_model *m, int i) {
         break;
     case BQ_OP_GAP: r = bq_add_gap(m, name, a); break;
     case BQ_OP_FLATTEN: r = bq_add_flatten(m, name, a); break;
-    default: r = -1; snprintf(m->err, sizeof(m->err), "unknown op"); break;
+    case BQ_OP_COUNT: break;   /* not an op */
+    }
+    if (r == -2) {
+        r = -1;
+        bq_seterr(m->err, sizeof(m->err), "internal error: op kind %d has no builder",
+                  (int)nd->kind);
     }
     if (r < 0) return fail(c, "building '%s': %s", name, m->err);
     const bq_node *got = &m->nodes[r];
@@ -1168,69 +1174,28 @@ int bq_onnx_import(bq_model *m, const uint8_t *data, size_t len, const char *nam
 
 /* ------------------------------------------------------------------ YAML + file */
 
+/* The preprocessing file <model>.onnx.yaml (the loader is sw/core/yamldoc.h). */
+typedef struct { float mean, std; int layout; } onnx_prep;
+static const char *const kLayouts[] = {"NCHW", NULL};
+static const bq_ykey kPrepKeys[] = {
+    {"mean", BQ_Y_FLOAT, 0, -1e6, 1e6, offsetof(onnx_prep, mean), .what = "subtracted from the input"},
+    {"std", BQ_Y_FLOAT, 0, 1e-6, 1e6, offsetof(onnx_prep, std), .what = "the input is divided by it"},
+    {"layout", BQ_Y_ENUM, 0, 0, 0, offsetof(onnx_prep, layout), .names = kLayouts,
+     .what = "input tensor layout; only NCHW"},
+};
+
 int bq_onnx_read_yaml(const char *path, float *mean, float *std, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open", path); return -1; }
-    yaml_parser_t p;
-    yaml_document_t doc;
-    int rc = -1;
-    if (!yaml_parser_initialize(&p)) { fclose(f); snprintf(err, errlen, "out of memory"); return -1; }
-    yaml_parser_set_input_file(&p, f);
-    if (!yaml_parser_load(&p, &doc)) {
-        snprintf(err, errlen, "%s:%zu:%zu: %s; fix the YAML syntax", path, p.problem_mark.line + 1,
-                 p.problem_mark.column + 1, p.problem ? p.problem : "syntax error");
-        yaml_parser_delete(&p);
-        fclose(f);
-        return -1;
-    }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) { rc = 0; goto done; }   /* empty file: defaults */
-    if (root->type != YAML_MAPPING_NODE) {
-        snprintf(err, errlen, "%s:%zu:%zu: expected a mapping with keys mean, std, layout", path,
-                 root->start_mark.line + 1, root->start_mark.column + 1);
-        goto done;
-    }
-    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
-         pr++) {
-        yaml_node_t *k = yaml_document_get_node(&doc, pr->key);
-        yaml_node_t *v = yaml_document_get_node(&doc, pr->value);
-        if (!k || !v || k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE) {
-            yaml_node_t *at = k ? k : root;
-            snprintf(err, errlen, "%s:%zu:%zu: keys and values must be scalars", path,
-                     at->start_mark.line + 1, at->start_mark.column + 1);
-            goto done;
-        }
-        const char *key = (const char *)k->data.scalar.value;
-        const char *val = (const char *)v->data.scalar.value;
-        size_t line = v->start_mark.line + 1, col = v->start_mark.column + 1;
-        if (strcmp(key, "mean") == 0 || strcmp(key, "std") == 0) {
-            char *end;
-            double d = strtod(val, &end);
-            int is_std = key[0] == 's';
-            if (*val == 0 || *end != 0 || !isfinite(d) || (is_std ? d <= 0.0 : 0) || fabs(d) > 1e6) {
-                snprintf(err, errlen, "%s:%zu:%zu: '%s' must be a %s number", path, line, col, key,
-                         is_std ? "positive" : "finite");
-                goto done;
-            }
-            *(is_std ? std : mean) = (float)d;
-        } else if (strcmp(key, "layout") == 0) {
-            if (strcmp(val, "NCHW") != 0) {
-                snprintf(err, errlen, "%s:%zu:%zu: layout '%s' is not supported; only NCHW", path,
-                         line, col, val);
-                goto done;
-            }
-        } else {
-            snprintf(err, errlen, "%s:%zu:%zu: unknown key '%s'; expected mean, std or layout",
-                     path, k->start_mark.line + 1, k->start_mark.column + 1, key);
-            goto done;
-        }
-    }
-    rc = 0;
-done:
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&p);
-    fclose(f);
-    return rc;
+    unsigned char *text;
+    size_t len;
+    if (bq_read_file(path, &text, &len, err, errlen)) return -1;
+    onnx_prep p = {*mean, *std, 0};
+    int rc = bq_yschema_parse(kPrepKeys, (int)(sizeof kPrepKeys / sizeof kPrepKeys[0]), text, len,
+                              path, &p, NULL, err, errlen);
+    free(text);
+    if (rc) return -1;
+    *mean = p.mean;
+    *std = p.std;
+    return 0;
 }
 
 int bq_onnx_load(bq_model *m, const char *path, const bq_onnx_options *opt, char *err,

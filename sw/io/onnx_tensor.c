@@ -1,5 +1,6 @@
 /* onnx_tensor.c — decoding ONNX TensorProto messages into dense arrays (see onnx_import.h). */
 #include "io/onnx_import.h"
+#include "core/errmsg.h"
 #include "io/onnx_internal.h"
 
 #include <math.h>
@@ -44,36 +45,36 @@ int bq_onnx_tensor_from_proto(bq_onnx_tensor *t, const Onnx__TensorProto *tp, ch
     memset(t, 0, sizeof(*t));
     const char *nm = tp->name && tp->name[0] ? tp->name : "(unnamed)";
     if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-        snprintf(err, errlen, "tensor '%s' keeps its data in an external file; re-export with the "
-                 "weights embedded (save_as_external_data=False)", nm);
+        bq_seterr(err, errlen, "tensor '%s' keeps its data in an external file; re-export with the "
+                  "weights embedded (save_as_external_data=False)", nm);
         return -1;
     }
     if (tp->segment) {
-        snprintf(err, errlen, "tensor '%s' is segmented; segmented tensors are not supported", nm);
+        bq_seterr(err, errlen, "tensor '%s' is segmented; segmented tensors are not supported", nm);
         return -1;
     }
     if (tp->n_dims > 8) {
-        snprintf(err, errlen, "tensor '%s' has %zu dimensions; at most 8 are supported", nm,
-                 tp->n_dims);
+        bq_seterr(err, errlen, "tensor '%s' has %zu dimensions; at most 8 are supported", nm,
+                  tp->n_dims);
         return -1;
     }
     int dt = tp->has_data_type ? tp->data_type : 0;
     size_t es = elem_size(dt);
     if (!es) {
-        snprintf(err, errlen, "tensor '%s' has data type %d; only numeric tensors are supported",
-                 nm, dt);
+        bq_seterr(err, errlen, "tensor '%s' has data type %d; only numeric tensors are supported",
+                  nm, dt);
         return -1;
     }
     size_t count = 1;
     for (size_t k = 0; k < tp->n_dims; k++) {
         if (tp->dims[k] < 0 || tp->dims[k] > BQ_ONNX_MAX_ELEMS) {
-            snprintf(err, errlen, "tensor '%s': dimension %zu is %lld", nm, k,
-                     (long long)tp->dims[k]);
+            bq_seterr(err, errlen, "tensor '%s': dimension %zu is %lld", nm, k,
+                      (long long)tp->dims[k]);
             return -1;
         }
         count *= (size_t)tp->dims[k];
         if (count > BQ_ONNX_MAX_ELEMS) {
-            snprintf(err, errlen, "tensor '%s' has more than %d elements", nm, BQ_ONNX_MAX_ELEMS);
+            bq_seterr(err, errlen, "tensor '%s' has more than %d elements", nm, BQ_ONNX_MAX_ELEMS);
             return -1;
         }
         t->dims[k] = tp->dims[k];
@@ -85,7 +86,7 @@ int bq_onnx_tensor_from_proto(bq_onnx_tensor *t, const Onnx__TensorProto *tp, ch
     if (is_int_type(dt)) t->i = malloc(sizeof(int64_t) * (count ? count : 1));
     if (!t->f || (is_int_type(dt) && !t->i)) {
         bq_onnx_tensor_free(t);
-        snprintf(err, errlen, "out of memory");
+        bq_seterr(err, errlen, "out of memory");
         return -1;
     }
     size_t have;
@@ -149,8 +150,8 @@ int bq_onnx_tensor_from_proto(bq_onnx_tensor *t, const Onnx__TensorProto *tp, ch
     }
     return 0;
 bad_count:
-    snprintf(err, errlen, "tensor '%s': %zu values stored for a shape of %zu elements", nm, have,
-             count);
+    bq_seterr(err, errlen, "tensor '%s': %zu values stored for a shape of %zu elements", nm, have,
+              count);
     bq_onnx_tensor_free(t);
     return -1;
 }
@@ -160,7 +161,7 @@ int bq_onnx_tensor_parse(bq_onnx_tensor *t, const uint8_t *data, size_t len, cha
     memset(t, 0, sizeof(*t));
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, data);
     if (!tp) {
-        snprintf(err, errlen, "not a valid ONNX TensorProto (truncated or corrupt protobuf)");
+        bq_seterr(err, errlen, "not a valid ONNX TensorProto (truncated or corrupt protobuf)");
         return -1;
     }
     int rc = bq_onnx_tensor_from_proto(t, tp, err, errlen);

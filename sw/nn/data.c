@@ -1,5 +1,6 @@
 /* data.c — Fashion-MNIST IDX loading and batching (see data.h). */
 #include "nn/data.h"
+#include "core/errmsg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,28 +16,28 @@ static int read_idx(const char *path, uint32_t magic, uint8_t **data, uint32_t d
                     char *err, size_t errlen) {
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open; install the data set with "
-                 "`apt-get install dataset-fashion-mnist` (or set BQ_DATA_DIR)", path);
+        bq_seterr(err, errlen, "%s: cannot open; install the data set with "
+                  "`apt-get install dataset-fashion-mnist` (or set BQ_DATA_DIR)", path);
         return -1;
     }
     unsigned char hdr[16];
     int nd = magic == 0x803 ? 3 : 1;
     int hlen = 4 + 4 * nd;
     if (gzread(f, hdr, (unsigned)hlen) != hlen || be32(hdr) != magic) {
-        snprintf(err, errlen, "%s: not an IDX file of the expected kind (bad header); "
-                 "reinstall dataset-fashion-mnist", path);
+        bq_seterr(err, errlen, "%s: not an IDX file of the expected kind (bad header); "
+                  "reinstall dataset-fashion-mnist", path);
         gzclose(f);
         return -1;
     }
     size_t total = 1;
     for (int i = 0; i < nd; i++) { dims[i] = be32(hdr + 4 + 4 * i); total *= dims[i]; }
     if (total == 0 || total > (size_t)1 << 31) {
-        snprintf(err, errlen, "%s: implausible dimensions in the header", path);
+        bq_seterr(err, errlen, "%s: implausible dimensions in the header", path);
         gzclose(f);
         return -1;
     }
     *data = malloc(total);
-    if (!*data) { snprintf(err, errlen, "%s: out of memory", path); gzclose(f); return -1; }
+    if (!*data) { bq_seterr(err, errlen, "%s: out of memory", path); gzclose(f); return -1; }
     size_t got = 0;
     while (got < total) {
         int r = gzread(f, *data + got, (unsigned)(total - got > (1u << 30) ? (1u << 30) : total - got));
@@ -45,8 +46,8 @@ static int read_idx(const char *path, uint32_t magic, uint8_t **data, uint32_t d
     }
     gzclose(f);
     if (got != total) {
-        snprintf(err, errlen, "%s: truncated (%zu of %zu bytes); reinstall dataset-fashion-mnist",
-                 path, got, total);
+        bq_seterr(err, errlen, "%s: truncated (%zu of %zu bytes); reinstall dataset-fashion-mnist",
+                  path, got, total);
         free(*data); *data = NULL;
         return -1;
     }
@@ -65,13 +66,13 @@ int bq_dataset_load(bq_dataset *d, const char *dir, const char *split, char *err
     if (read_idx(ip, 0x803, &d->pixels, idim, err, errlen)) return -1;
     if (read_idx(lp, 0x801, &d->labels, ldim, err, errlen)) { bq_dataset_free(d); return -1; }
     if (idim[0] != ldim[0]) {
-        snprintf(err, errlen, "%s: %u images but %u labels in %s", ip, idim[0], ldim[0], lp);
+        bq_seterr(err, errlen, "%s: %u images but %u labels in %s", ip, idim[0], ldim[0], lp);
         bq_dataset_free(d);
         return -1;
     }
     for (uint32_t i = 0; i < ldim[0]; i++)
         if (d->labels[i] > 9) {
-            snprintf(err, errlen, "%s: label %u of image %u is not in 0..9", lp, d->labels[i], i);
+            bq_seterr(err, errlen, "%s: label %u of image %u is not in 0..9", lp, d->labels[i], i);
             bq_dataset_free(d);
             return -1;
         }

@@ -1,5 +1,6 @@
 /* graph.c — building, validating, cloning and BN-folding models (see graph.h). */
 #include "nn/graph.h"
+#include "core/errmsg.h"
 #include "nn/ops.h"
 #include "core/rng.h"
 
@@ -8,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const OP_NAMES[BQ_OP_COUNT] = {
+static const char *const OP_NAMES[] = {
     "input", "conv", "linear", "bn", "relu", "relu6", "clamp", "add",
     "maxpool", "avgpool", "gap", "flatten",
 };
+_Static_assert(sizeof OP_NAMES / sizeof OP_NAMES[0] == BQ_OP_COUNT,
+               "OP_NAMES needs one name per bq_op_kind: update this table");
 
 const char *bq_op_name(bq_op_kind k) {
     return (k >= 0 && k < BQ_OP_COUNT) ? OP_NAMES[k] : "?";
@@ -64,11 +67,11 @@ static int grow(void **arr, int *cap, int n, size_t elem) {
 
 static int new_node(bq_model *m, const char *name, bq_op_kind kind, int in0, int in1) {
     if (grow((void **)&m->nodes, &m->cap_nodes, m->n_nodes, sizeof(bq_node))) {
-        snprintf(m->err, sizeof(m->err), "out of memory");
+        bq_seterr(m->err, sizeof(m->err), "out of memory");
         return -1;
     }
     if (in0 >= m->n_nodes || in1 >= m->n_nodes || (kind != BQ_OP_INPUT && in0 < 0)) {
-        snprintf(m->err, sizeof(m->err), "node '%s': input refers to a node not yet defined", name);
+        bq_seterr(m->err, sizeof(m->err), "node '%s': input refers to a node not yet defined", name);
         return -1;
     }
     bq_node *n = &m->nodes[m->n_nodes];
@@ -117,9 +120,9 @@ int bq_add_conv_full(bq_model *m, const char *name, int in, int cout, int kh, in
     bq_conv_shape cs;
     if (bq_conv2d_shape(&cs, 1, n->c, n->h, n->w, cout, kh, kw, stride_h, stride_w, pad_t, pad_l,
                         pad_b, pad_r, groups) != 0) {
-        snprintf(m->err, sizeof(m->err),
-                 "conv '%s': impossible geometry (in %dx%dx%d, out %d, kernel %dx%d, groups %d)",
-                 name, n->c, n->h, n->w, cout, kh, kw, groups);
+        bq_seterr(m->err, sizeof(m->err),
+                  "conv '%s': impossible geometry (in %dx%dx%d, out %d, kernel %dx%d, groups %d)",
+                  name, n->c, n->h, n->w, cout, kh, kw, groups);
         m->n_nodes--;
         return -1;
     }
@@ -183,8 +186,8 @@ int bq_add_add(bq_model *m, const char *name, int a, int b) {
     if (i < 0) return -1;
     const bq_node *na = &m->nodes[a], *nb = &m->nodes[b];
     if (na->c != nb->c || na->h != nb->h || na->w != nb->w) {
-        snprintf(m->err, sizeof(m->err), "add '%s': operand shapes differ (%dx%dx%d vs %dx%dx%d)",
-                 name, na->c, na->h, na->w, nb->c, nb->h, nb->w);
+        bq_seterr(m->err, sizeof(m->err), "add '%s': operand shapes differ (%dx%dx%d vs %dx%dx%d)",
+                  name, na->c, na->h, na->w, nb->c, nb->h, nb->w);
         m->n_nodes--;
         return -1;
     }
@@ -198,7 +201,7 @@ static int add_pool(bq_model *m, const char *name, bq_op_kind kind, int in, int 
     bq_node *n = &m->nodes[i];
     int hout = (n->h + pt + pb - kh) / sh + 1, wout = (n->w + pl + pr - kw) / sw + 1;
     if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || hout <= 0 || wout <= 0) {
-        snprintf(m->err, sizeof(m->err), "pool '%s': impossible geometry", name);
+        bq_seterr(m->err, sizeof(m->err), "pool '%s': impossible geometry", name);
         m->n_nodes--;
         return -1;
     }
@@ -297,49 +300,49 @@ size_t bq_model_num_params(const bq_model *m) {
 
 int bq_model_validate(const bq_model *m, char *err, size_t errlen) {
     if (m->n_nodes < 2 || m->nodes[0].kind != BQ_OP_INPUT) {
-        snprintf(err, errlen, "model has no input node or no layers");
+        bq_seterr(err, errlen, "model has no input node or no layers");
         return -1;
     }
     for (int i = 0; i < m->n_nodes; i++) {
         const bq_node *n = &m->nodes[i];
         if (n->kind < 0 || n->kind >= BQ_OP_COUNT) {
-            snprintf(err, errlen, "node %d: unknown op kind %d", i, (int)n->kind);
+            bq_seterr(err, errlen, "node %d: unknown op kind %d", i, (int)n->kind);
             return -1;
         }
         for (int j = 0; j < 2; j++)
             if (n->in[j] >= i || n->in[j] < -1) {
-                snprintf(err, errlen, "node '%s': input %d does not precede it", n->name, n->in[j]);
+                bq_seterr(err, errlen, "node '%s': input %d does not precede it", n->name, n->in[j]);
                 return -1;
             }
         if (n->kind != BQ_OP_INPUT && n->in[0] < 0) {
-            snprintf(err, errlen, "node '%s': missing input", n->name);
+            bq_seterr(err, errlen, "node '%s': missing input", n->name);
             return -1;
         }
         if (n->kind == BQ_OP_ADD && n->in[1] < 0) {
-            snprintf(err, errlen, "node '%s': add needs two inputs", n->name);
+            bq_seterr(err, errlen, "node '%s': add needs two inputs", n->name);
             return -1;
         }
         if (n->c <= 0 || n->h <= 0 || n->w <= 0) {
-            snprintf(err, errlen, "node '%s': non-positive output shape", n->name);
+            bq_seterr(err, errlen, "node '%s': non-positive output shape", n->name);
             return -1;
         }
         int pidx[6] = {n->p_weight, n->p_bias, n->p_gamma, n->p_beta, n->p_rmean, n->p_rvar};
         for (int j = 0; j < 6; j++) {
             if (pidx[j] < -1 || pidx[j] >= m->n_params) {
-                snprintf(err, errlen, "node '%s': parameter index out of range", n->name);
+                bq_seterr(err, errlen, "node '%s': parameter index out of range", n->name);
                 return -1;
             }
             if (pidx[j] >= 0 && m->params[pidx[j]].offset + m->params[pidx[j]].count > m->arena_count) {
-                snprintf(err, errlen, "node '%s': parameter outside the parameter data", n->name);
+                bq_seterr(err, errlen, "node '%s': parameter outside the parameter data", n->name);
                 return -1;
             }
         }
         if ((n->kind == BQ_OP_CONV || n->kind == BQ_OP_LINEAR) && n->p_weight < 0) {
-            snprintf(err, errlen, "node '%s': %s without weight", n->name, bq_op_name(n->kind));
+            bq_seterr(err, errlen, "node '%s': %s without weight", n->name, bq_op_name(n->kind));
             return -1;
         }
         if (n->kind == BQ_OP_BN && (n->p_gamma < 0 || n->p_beta < 0 || n->p_rmean < 0 || n->p_rvar < 0)) {
-            snprintf(err, errlen, "node '%s': bn without its four parameters", n->name);
+            bq_seterr(err, errlen, "node '%s': bn without its four parameters", n->name);
             return -1;
         }
     }
@@ -347,7 +350,7 @@ int bq_model_validate(const bq_model *m, char *err, size_t errlen) {
         const bq_block *bl = &m->blocks[b];
         if (bl->first < 1 || bl->last < bl->first || bl->last >= m->n_nodes || bl->input < 0 ||
             bl->input >= bl->first) {
-            snprintf(err, errlen, "block '%s': bad node range", bl->name);
+            bq_seterr(err, errlen, "block '%s': bad node range", bl->name);
             return -1;
         }
     }
@@ -361,7 +364,7 @@ int bq_model_fold_bn(bq_model *dst, const bq_model *src, char *err, size_t errle
     /* Count the consumers of each node: folding is only valid when the BN is the conv's sole user. */
     int *users = calloc((size_t)src->n_nodes, sizeof(int));
     int *map = malloc(sizeof(int) * (size_t)src->n_nodes);
-    if (!users || !map) { free(users); free(map); snprintf(err, errlen, "out of memory"); return -1; }
+    if (!users || !map) { free(users); free(map); bq_seterr(err, errlen, "out of memory"); return -1; }
     for (int i = 0; i < src->n_nodes; i++)
         for (int j = 0; j < 2; j++)
             if (src->nodes[i].in[j] >= 0) users[src->nodes[i].in[j]]++;
@@ -374,8 +377,8 @@ int bq_model_fold_bn(bq_model *dst, const bq_model *src, char *err, size_t errle
         if (n->kind == BQ_OP_BN) {
             const bq_node *p = &src->nodes[n->in[0]];
             if ((p->kind != BQ_OP_CONV && p->kind != BQ_OP_LINEAR) || users[n->in[0]] != 1) {
-                snprintf(err, errlen, "bn '%s' does not directly follow a conv/linear it alone uses",
-                         n->name);
+                bq_seterr(err, errlen, "bn '%s' does not directly follow a conv/linear it alone uses",
+                          n->name);
                 goto done;
             }
             map[i] = map[n->in[0]];   /* consumers of the BN now read the folded conv */
@@ -432,7 +435,7 @@ int bq_model_fold_bn(bq_model *dst, const bq_model *src, char *err, size_t errle
     rc = 0;
     goto done;
 oom:
-    snprintf(err, errlen, "out of memory");
+    bq_seterr(err, errlen, "out of memory");
 done:
     if (rc) bq_model_free(dst);
     free(users); free(map);

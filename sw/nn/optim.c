@@ -2,6 +2,7 @@
  * optim.c — SGD / Adam and learning-rate schedules (see optim.h).
  */
 #include "nn/optim.h"
+#include "core/errmsg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ bq_optim_config bq_optim_adam_defaults(void) {
     return c;
 }
 
-#define OPT_ERR(...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); goto fail; } \
+#define OPT_ERR(...) do { if (err && errlen) bq_seterr(err, errlen, __VA_ARGS__); goto fail; } \
     while (0)
 
 int bq_optim_init(bq_optim *opt, const bq_optim_config *cfg, const bq_param_entry *entries,

@@ -1,5 +1,6 @@
 /* train.c — float training and evaluation (see train.h). */
 #include "nn/train.h"
+#include "core/errmsg.h"
 #include "nn/exec.h"
 #include "nn/ops.h"
 #include "nn/optim.h"
@@ -29,12 +30,12 @@ int bq_train(bq_model *m, const bq_dataset *train, const bq_train_opts *o, char 
     const int steps_per_epoch = train->n / B;   /* drop the last partial batch */
     const int total = steps_per_epoch * o->epochs;
     if (B <= 0 || steps_per_epoch <= 0 || o->epochs <= 0) {
-        snprintf(err, errlen, "training: batch %d / epochs %d do not fit %d images", B, o->epochs,
-                 train->n);
+        bq_seterr(err, errlen, "training: batch %d / epochs %d do not fit %d images", B, o->epochs,
+                  train->n);
         return -1;
     }
     bq_exec ex;
-    if (bq_exec_init(&ex, m, B, 1)) { snprintf(err, errlen, "training: out of memory"); return -1; }
+    if (bq_exec_init(&ex, m, B, 1)) { bq_seterr(err, errlen, "training: out of memory"); return -1; }
     float *x = malloc(sizeof(float) * (size_t)B * (size_t)in_sz);
     float *probs = malloc(sizeof(float) * (size_t)B * (size_t)K);
     int *y = malloc(sizeof(int) * (size_t)B), *perm = malloc(sizeof(int) * (size_t)train->n);
@@ -42,7 +43,7 @@ int bq_train(bq_model *m, const bq_dataset *train, const bq_train_opts *o, char 
     int n_ent = 0, rc = -1;
     bq_optim opt;
     memset(&opt, 0, sizeof(opt));
-    if (!x || !probs || !y || !perm || !ent) { snprintf(err, errlen, "training: out of memory"); goto done; }
+    if (!x || !probs || !y || !perm || !ent) { bq_seterr(err, errlen, "training: out of memory"); goto done; }
     for (int i = 0; i < m->n_params; i++) {
         if (m->params[i].is_buffer) continue;
         ent[n_ent].param = m->arena + m->params[i].offset;

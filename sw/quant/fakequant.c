@@ -2,6 +2,7 @@
  * fakequant.c — fake-quant forward on bq_exec (see fakequant.h and docs/numerics.md).
  */
 #include "quant/fakequant.h"
+#include "core/errmsg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -184,8 +185,8 @@ int bq_fq_calibrate(bq_fq *fq, bq_exec *ex, const float *x, int n) {
     for (int a = 0; a < fq->q->n_aq; a++) {
         const bq_aquant *A = &fq->q->aq[a];
         if (A->bits > 0 && (!A->initialized || !(A->scale > 0.0f) || !isfinite(A->scale))) {
-            snprintf(fq->err, sizeof(fq->err), "quantizer at '%s' could not be initialised",
-                     fq->q->model.nodes[A->node].name);
+            bq_seterr(fq->err, sizeof(fq->err), "quantizer at '%s' could not be initialised",
+                      fq->q->model.nodes[A->node].name);
             return -1;
         }
     }

@@ -11,15 +11,6 @@
 #pragma GCC optimize("vect-cost-model=dynamic", "no-trapping-math")
 #endif
 
-uint16_t bq_bf16_from_float(float x) {
-    union { uint32_t u; float f; } v;
-    v.f = x;
-    if ((v.u & 0x7f800000u) == 0x7f800000u) return (uint16_t)(v.u >> 16);   /* inf / nan */
-    uint32_t lsb = (v.u >> 16) & 1u;
-    v.u += 0x7fffu + lsb;
-    return (uint16_t)(v.u >> 16);
-}
-
 uint8_t bq_logcode(float v) {
     if (!(v > 0.0f)) return 0;
     float l = 12.0f * log2f(v);

@@ -39,8 +39,7 @@ float bq_logdecode(uint8_t c);
 /* A decode table (256 floats) for hot loops. */
 void bq_logcode_table(float *lut);
 
-/* bfloat16 helpers (round to nearest even on the dropped bits). */
-uint16_t bq_bf16_from_float(float x);
+/* bfloat16 -> float (exact). */
 static inline float bq_bf16_to_float(uint16_t h) {
     union { uint32_t u; float f; } v;
     v.u = (uint32_t)h << 16;

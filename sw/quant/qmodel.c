@@ -287,21 +287,22 @@ static int mark_err(char *err, size_t errlen, const char *fname, yaml_mark_t mk,
     return -1;
 }
 
-static int scalar_int(const yaml_node_t *v, long *out) {
-    if (v->type != YAML_SCALAR_NODE) return -1;
-    const char *s = (const char *)v->data.scalar.value;
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (end == s || *end) return -1;
-    *out = x;
-    return 0;
-}
+/* One layer's entry: {wbits: W, abits: A}, each optional (-1 = not given). */
+typedef struct { int wbits, abits; } bits_entry;
+static const bq_ykey kBitsKeys[] = {
+    {"wbits", BQ_Y_INT, 0, BQ_QBITS_MIN, BQ_QBITS_MAX, offsetof(bits_entry, wbits),
+     .what = "weight bits"},
+    {"abits", BQ_Y_INT, 0, BQ_QBITS_MIN, BQ_QBITS_MAX, offsetof(bits_entry, abits),
+     .what = "bits of the layer's input activations"},
+};
 
 int bq_qmodel_apply_bits_text(bq_qmodel *q, const char *text, size_t len, const char *fname,
                               char *err, size_t errlen) {
     yaml_document_t doc;
     int rc = -1, have_doc = 0;
-    int *set_by = NULL;   /* [n_aq] layer that set this quantizer's bits in this file, -1 */
+    int *set_by = NULL;       /* [n_aq] layer that set this quantizer's bits in this file, -1 */
+    size_t *given = NULL;     /* [n_layers] line of the layer's entry, 0 = not given yet */
+    bq_ymarks *marks = NULL;
     if (bq_yaml_load(&doc, text, len, fname, err, errlen)) goto done;
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -312,7 +313,9 @@ int bq_qmodel_apply_bits_text(bq_qmodel *q, const char *text, size_t len, const 
         goto done;
     }
     set_by = malloc(sizeof(int) * (size_t)(q->n_aq ? q->n_aq : 1));
-    if (!set_by) { bq_seterr(err, errlen, "out of memory"); goto done; }
+    given = calloc((size_t)(q->n_layers ? q->n_layers : 1), sizeof *given);
+    marks = malloc(sizeof *marks);
+    if (!set_by || !given || !marks) { bq_seterr(err, errlen, "out of memory"); goto done; }
     for (int a = 0; a < q->n_aq; a++) set_by[a] = -1;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
@@ -328,53 +331,49 @@ int bq_qmodel_apply_bits_text(bq_qmodel *q, const char *text, size_t len, const 
                      "unknown layer '%s'; `brecq info --model M` lists the conv/linear layers", name);
             goto done;
         }
+        if (given[l]) {
+            mark_err(err, errlen, fname, k->start_mark,
+                     "layer '%s' given twice (first at line %zu); keep one entry per layer", name,
+                     given[l]);
+            goto done;
+        }
+        given[l] = k->start_mark.line + 1;
         if (v->type != YAML_MAPPING_NODE) {
             mark_err(err, errlen, fname, v->start_mark, "'%s' must be a mapping {wbits: W, abits: A}",
                      name);
             goto done;
         }
-        for (yaml_node_pair_t *e = v->data.mapping.pairs.start; e < v->data.mapping.pairs.top; e++) {
-            yaml_node_t *ek = yaml_document_get_node(&doc, e->key);
-            yaml_node_t *ev = yaml_document_get_node(&doc, e->value);
-            const char *key = ek->type == YAML_SCALAR_NODE ? (const char *)ek->data.scalar.value : "";
-            int isw = strcmp(key, "wbits") == 0, isa = strcmp(key, "abits") == 0;
-            if (!isw && !isa) {
-                mark_err(err, errlen, fname, ek->start_mark,
-                         "unknown key '%s' in '%s'; known keys: wbits, abits", key, name);
-                goto done;
-            }
-            long b;
-            if (scalar_int(ev, &b) || b < BQ_QBITS_MIN || b > BQ_QBITS_MAX) {
-                mark_err(err, errlen, fname, ev->start_mark, "'%s.%s' must be an integer in %d..%d",
-                         name, key, BQ_QBITS_MIN, BQ_QBITS_MAX);
-                goto done;
-            }
-            bq_qlayer *L = &q->layers[l];
-            if (isw) {
-                L->wbits = (int)b;
-                continue;
-            }
-            bq_aquant *A = &q->aq[L->aq_in];
-            if (A->bits == 0) {
-                mark_err(err, errlen, fname, ev->start_mark,
-                         "'%s.abits': activations are float in this recipe (abits: 32); set abits "
-                         "in the recipe first", name);
-                goto done;
-            }
-            if (set_by[L->aq_in] >= 0 && A->bits != (int)b) {
-                mark_err(err, errlen, fname, ev->start_mark,
-                         "'%s.abits: %ld' conflicts with '%s.abits: %d': both read the same "
-                         "quantized tensor '%s' (activation bits belong to the quantizer)", name, b,
-                         q->model.nodes[q->layers[set_by[L->aq_in]].node].name, A->bits,
-                         q->model.nodes[A->node].name);
-                goto done;
-            }
-            A->bits = (int)b;
-            set_by[L->aq_in] = l;
+        bits_entry e = {-1, -1};
+        marks->n = 0;
+        if (bq_yschema_load(kBitsKeys, 2, &doc, v, name, fname, &e, marks, err, errlen)) goto done;
+        bq_qlayer *L = &q->layers[l];
+        if (e.wbits >= 0) L->wbits = e.wbits;
+        if (e.abits < 0) continue;
+        yaml_mark_t am = v->start_mark;   /* where abits was given */
+        for (int i = 0; i < marks->n; i++)
+            if (marks->at[i].key == &kBitsKeys[1]) am = marks->at[i].value_mark;
+        bq_aquant *A = &q->aq[L->aq_in];
+        if (A->bits == 0) {
+            mark_err(err, errlen, fname, am,
+                     "'%s.abits': activations are float in this recipe (abits: 32); set abits "
+                     "in the recipe first", name);
+            goto done;
         }
+        if (set_by[L->aq_in] >= 0 && A->bits != e.abits) {
+            mark_err(err, errlen, fname, am,
+                     "'%s.abits: %d' conflicts with '%s.abits: %d': both read the same "
+                     "quantized tensor '%s' (activation bits belong to the quantizer)", name, e.abits,
+                     q->model.nodes[q->layers[set_by[L->aq_in]].node].name, A->bits,
+                     q->model.nodes[A->node].name);
+            goto done;
+        }
+        A->bits = e.abits;
+        set_by[L->aq_in] = l;
     }
     rc = 0;
 done:
+    free(marks);
+    free(given);
     free(set_by);
     if (have_doc) yaml_document_delete(&doc);
     return rc;

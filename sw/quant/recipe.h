@@ -2,8 +2,9 @@
  * recipe.h — the quantization recipe (configs/quant/NAME.yaml): method and every hyper-parameter of
  * the BRECQ / AdaRound / QDrop method notes, with the reference implementation's defaults.
  *
- * The schema is ONE table in recipe.c (key, type, range, default, help); unknown keys, wrong types
- * and out-of-range values are errors `file:line:col: 'key' must be ...; fix`. A flat mapping:
+ * The schema is ONE table in recipe.c (key, type, range, default, help) read by the shared schema
+ * loader (sw/core/yamldoc.h); unknown keys, keys given twice, wrong types and out-of-range values
+ * are errors `file:line:col: 'key' must be ...; fix`. A flat mapping:
  *
  *   method: brecq        # rtn | adaround | brecq | brecq_qdrop
  *   loss: fisher         # mse | fisher
@@ -16,8 +17,8 @@
  *   if (bq_recipe_load(&r, "configs/quant/rtn_w4a4.yaml", err, sizeof err)) { ... }
  *   // r.iters, r.batch, r.weight_lambda, ...
  *
- * Every key's default (so an empty file gives the reference setup) is listed by bq_recipe_print
- * and in docs/formats.md.
+ * Every key's default (so an empty file gives the reference setup) is in that table and in
+ * docs/formats.md.
  *
  * Methods other than rtn are run by the BRECQ engine, which `brecq quantize` calls through
  * sw/quant/reconstruct.h (when that header exists in the build) as
@@ -100,7 +101,5 @@ int  bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fna
 /* Names of enum values ("rtn", "fisher", ...). */
 const char *bq_method_name(bq_method m);
 const char *bq_loss_name(bq_loss_kind l);
-/* Print every key with its value as YAML (a complete recipe), to a FILE*. */
-void bq_recipe_print(const bq_recipe *r, void *file);
 
 #endif

@@ -129,11 +129,11 @@ static void test_wrong_type(void **st) {
 static void test_impossible_values(void **st) {
     (void)st;
     expect_err_subst("  dk: 32\n", "  dk: 48\n", "x.yaml:6:7:", "must be a power of two");
-    expect_err_subst("  dk: 32\n", "  dk: 4\n", "x.yaml:6:7:", "'array.dk' must be in [8, 4096]");
-    expect_err_subst("  dm: 4\n", "  dm: 0\n", "x.yaml:4:7:", "'array.dm' must be in [1,");
+    expect_err_subst("  dk: 32\n", "  dk: 4\n", "x.yaml:6:7:", "'array.dk' must be an integer in 8..4096");
+    expect_err_subst("  dm: 4\n", "  dm: 0\n", "x.yaml:4:7:", "'array.dm' must be an integer in 1..");
     expect_err_subst("  weight_depth: 512\n", "  weight_depth: 500\n", "x.yaml:9:17:",
                      "power of two");
-    expect_err_subst("  acc_bits: 32\n", "  acc_bits: 24\n", "x.yaml:7:13:", "[32, 32]");
+    expect_err_subst("  acc_bits: 32\n", "  acc_bits: 24\n", "x.yaml:7:13:", "an integer in 32..32");
     expect_err_subst("  width_bits: 64\n", "  width_bits: 256\n", "x.yaml:14:15:", "32, 64 or 128");
     /* Dk narrower than the memory word: Dm and Dn must be multiples of W/Dk */
     expect_err_subst("  dn: 4\n  dk: 32\n", "  dn: 4\n  dk: 8\n", "x.yaml:6:7:",

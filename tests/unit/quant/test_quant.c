@@ -370,7 +370,14 @@ static void test_bits_yaml(void **state) {
     assert_non_null(strstr(err, "d.yaml:1:21: 's2b1_conv1.wbits' must be an integer in 2..8"));
     t = "s2b1_conv1: {bits: 3}\n";
     assert_int_equal(bq_qmodel_apply_bits_text(&q, t, strlen(t), "e.yaml", err, sizeof err), -1);
-    assert_non_null(strstr(err, "unknown key 'bits'"));
+    assert_non_null(strstr(err, "unknown key 's2b1_conv1.bits'"));
+    /* a layer, or a key of one layer, given twice (YAML allows it; the loader does not) */
+    t = "s2b1_conv1: {wbits: 2}\ns1b1_conv1: {wbits: 3}\ns2b1_conv1: {wbits: 4}\n";
+    assert_int_equal(bq_qmodel_apply_bits_text(&q, t, strlen(t), "f.yaml", err, sizeof err), -1);
+    assert_non_null(strstr(err, "f.yaml:3:1: layer 's2b1_conv1' given twice (first at line 1)"));
+    t = "s2b1_conv1: {wbits: 2, wbits: 3}\n";
+    assert_int_equal(bq_qmodel_apply_bits_text(&q, t, strlen(t), "g.yaml", err, sizeof err), -1);
+    assert_non_null(strstr(err, "g.yaml:1:24: key 's2b1_conv1.wbits' given twice"));
     bq_qmodel_free(&q);
     bq_model_free(&m);
 }
