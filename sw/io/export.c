@@ -642,211 +642,279 @@ done:
     return rc;
 }
 
-int bq_export_check(const char *dir, const char *layer, void *logp, char *err, size_t errlen) {
-    FILE *log = logp;
+/* A package being checked: its manifest, the three .bin files and the layers read so far. */
+typedef struct {
     mf f;
-    memset(&f, 0, sizeof f);
-    f.dir = dir; f.err = err; f.errlen = errlen;
-    char path[4200];
-    unsigned char *text = NULL;
+    bin_file bins[3];                    /* weights.bin, requant.bin, tests.bin */
+    long long dm, dn, dk, mw;            /* the manifest's hw */
+    int nl;
+    mlayer *ml;
+} pkg_check;
+
+/* Parse <dir>/manifest.json (JSON is YAML) into C->f.doc; *have_doc says it must be freed. */
+static int load_manifest(pkg_check *C, yaml_parser_t *parser, unsigned char **text, int *have_parser,
+                         int *have_doc, char *path, size_t pathlen) {
     size_t tlen;
-    bin_file bins[3] = {{"weights.bin", NULL, 0}, {"requant.bin", NULL, 0}, {"tests.bin", NULL, 0}};
-    yaml_parser_t parser;
-    int rc = -1, have_doc = 0, have_parser = 0;
-    mlayer *ml = NULL;
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
-    if (bq_read_file(path, &text, &tlen, err, errlen)) return -1;
-    if (!yaml_parser_initialize(&parser)) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    have_parser = 1;
-    yaml_parser_set_input_string(&parser, text, tlen);
-    if (!yaml_parser_load(&parser, &f.doc)) {
-        bq_seterr(err, errlen, "%s:%zu:%zu: not valid JSON: %s", path, parser.problem_mark.line + 1,
-               parser.problem_mark.column + 1, parser.problem ? parser.problem : "?");
-        goto done;
+    snprintf(path, pathlen, "%s/manifest.json", C->f.dir);
+    if (bq_read_file(path, text, &tlen, C->f.err, C->f.errlen)) return -1;
+    if (!yaml_parser_initialize(parser)) { bq_seterr(C->f.err, C->f.errlen, "out of memory"); return -1; }
+    *have_parser = 1;
+    yaml_parser_set_input_string(parser, *text, tlen);
+    if (!yaml_parser_load(parser, &C->f.doc)) {
+        bq_seterr(C->f.err, C->f.errlen, "%s:%zu:%zu: not valid JSON: %s", path,
+                  parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+                  parser->problem ? parser->problem : "?");
+        return -1;
     }
-    have_doc = 1;
-    yaml_node_t *root = yaml_document_get_root_node(&f.doc);
-    const char *fmt = root ? mstr(&f, root, "", "format") : NULL;
-    if (!fmt) { if (!root) bq_seterr(err, errlen, "%s: empty manifest", path); goto done; }
+    *have_doc = 1;
+    return 0;
+}
+
+/* Fields 'format' and 'version'. */
+static int check_format(pkg_check *C, yaml_node_t *root, const char *path) {
+    mf *f = &C->f;
+    const char *fmt = root ? mstr(f, root, "", "format") : NULL;
+    if (!fmt) { if (!root) bq_seterr(f->err, f->errlen, "%s: empty manifest", path); return -1; }
     if (strcmp(fmt, BQ_EXPORT_FORMAT)) {
-        bq_seterr(err, errlen, "%s: field 'format' is '%s', expected '%s'", path, fmt, BQ_EXPORT_FORMAT);
-        goto done;
+        bq_seterr(f->err, f->errlen, "%s: field 'format' is '%s', expected '%s'", path, fmt, BQ_EXPORT_FORMAT);
+        return -1;
     }
     long long ver;
-    if (mint(&f, root, "", "version", 0, 1 << 30, &ver)) goto done;
+    if (mint(f, root, "", "version", 0, 1 << 30, &ver)) return -1;
     if (ver != BQ_EXPORT_VERSION) {
-        bq_seterr(err, errlen, "%s: field 'version' is %lld, this build reads version %d; re-export the "
+        bq_seterr(f->err, f->errlen, "%s: field 'version' is %lld, this build reads version %d; re-export the "
                "package with this brecq", path, ver, BQ_EXPORT_VERSION);
-        goto done;
+        return -1;
     }
-    /* files */
-    yaml_node_t *files = mget(&f, root, "files");
-    if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(err, errlen, "%s: field 'files' is missing", path); goto done; }
+    return 0;
+}
+
+/* Every .bin file is listed, read, and has the listed size and CRC-32. path: the manifest's on
+ * entry, each file's once it is read (messages name the last path formed). */
+static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathlen) {
+    mf *f = &C->f;
+    yaml_node_t *files = mget(f, root, "files");
+    if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s: field 'files' is missing", path); return -1; }
     for (int i = 0; i < 3; i++) {
+        bin_file *b = &C->bins[i];
         yaml_node_t *fe = NULL;
         for (yaml_node_item_t *it = files->data.sequence.items.start; it < files->data.sequence.items.top; it++) {
-            yaml_node_t *n = yaml_document_get_node(&f.doc, *it);
-            const char *nm = mstr(&f, n, "files[].", "name");
-            if (nm && !strcmp(nm, bins[i].name)) fe = n;
+            yaml_node_t *n = yaml_document_get_node(&f->doc, *it);
+            const char *nm = mstr(f, n, "files[].", "name");
+            if (nm && !strcmp(nm, b->name)) fe = n;
         }
-        if (!fe) { bq_seterr(err, errlen, "%s: field 'files' has no entry for %s", path, bins[i].name); goto done; }
-        snprintf(path, sizeof path, "%s/%s", dir, bins[i].name);
-        if (bq_read_file(path, &bins[i].data, &bins[i].len, err, errlen)) goto done;
+        if (!fe) { bq_seterr(f->err, f->errlen, "%s: field 'files' has no entry for %s", path, b->name); return -1; }
+        snprintf(path, pathlen, "%s/%s", f->dir, b->name);
+        if (bq_read_file(path, &b->data, &b->len, f->err, f->errlen)) return -1;
         long long size;
         char where[64];
-        snprintf(where, sizeof where, "files[%s].", bins[i].name);
-        if (mint(&f, fe, where, "size", 0, 1LL << 40, &size)) goto done;
-        if ((size_t)size != bins[i].len) {
-            bq_seterr(err, errlen, "%s: size is %zu bytes, the manifest says %lld (truncated or replaced)",
-                   path, bins[i].len, size);
-            goto done;
+        snprintf(where, sizeof where, "files[%s].", b->name);
+        if (mint(f, fe, where, "size", 0, 1LL << 40, &size)) return -1;
+        if ((size_t)size != b->len) {
+            bq_seterr(f->err, f->errlen, "%s: size is %zu bytes, the manifest says %lld (truncated or replaced)",
+                   path, b->len, size);
+            return -1;
         }
-        const char *c = mstr(&f, fe, where, "crc32");
-        if (!c) goto done;
-        if ((uint32_t)strtoul(c, NULL, 16) != crc_of(bins[i].data, bins[i].len)) {
-            bq_seterr(err, errlen, "%s: CRC-32 is %08x, the manifest says %s (corrupted)", path,
-                   crc_of(bins[i].data, bins[i].len), c);
-            goto done;
+        const char *c = mstr(f, fe, where, "crc32");
+        if (!c) return -1;
+        if ((uint32_t)strtoul(c, NULL, 16) != crc_of(b->data, b->len)) {
+            bq_seterr(f->err, f->errlen, "%s: CRC-32 is %08x, the manifest says %s (corrupted)", path,
+                   crc_of(b->data, b->len), c);
+            return -1;
         }
     }
-    if (log) fprintf(log, "check: files present, sizes and CRC-32s match\n");
-    /* hw */
-    yaml_node_t *hw = mget(&f, root, "hw");
-    long long dm, dn, dk, mw;
-    if (mint(&f, hw, "hw.", "dm", 1, 4096, &dm) || mint(&f, hw, "hw.", "dn", 1, 4096, &dn) ||
-        mint(&f, hw, "hw.", "dk", 8, 65536, &dk) || mint(&f, hw, "hw.", "mem_width_bits", 8, 4096, &mw))
-        goto done;
-    /* layers */
-    yaml_node_t *layers = mget(&f, root, "layers");
-    if (!layers || layers->type != YAML_SEQUENCE_NODE) { bq_seterr(err, errlen, "%s/manifest.json: field 'layers' is missing", dir); goto done; }
-    int nl = (int)(layers->data.sequence.items.top - layers->data.sequence.items.start);
-    ml = calloc((size_t)(nl ? nl : 1), sizeof(mlayer));
-    if (!ml) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    for (int l = 0; l < nl; l++) {
-        yaml_node_t *n = yaml_document_get_node(&f.doc, layers->data.sequence.items.start[l]);
-        mlayer *L = &ml[l];
-        char where[96];
-        const char *nm = mstr(&f, n, "layers[].", "name");
-        if (!nm) goto done;
-        snprintf(L->name, sizeof L->name, "%s", nm);
-        snprintf(where, sizeof where, "layers[%d].", l);
-        long long mp, kp, np, ws, as;
-        if (mint(&f, n, where, "groups", 1, 1 << 20, &L->groups) || mint(&f, n, where, "M", 1, 1 << 20, &L->M) ||
-            mint(&f, n, where, "K", 1, 1 << 24, &L->K) || mint(&f, n, where, "N", 1, 1 << 24, &L->N) ||
-            mint(&f, n, where, "M_pad", 1, 1 << 24, &mp) || mint(&f, n, where, "K_pad", 1, 1 << 26, &kp) ||
-            mint(&f, n, where, "N_pad", 1, 1 << 26, &np) || mint(&f, n, where, "wbits", 1, 8, &L->wbits) ||
-            mint(&f, n, where, "abits", 1, 8, &L->abits) || mint(&f, n, where, "obits", 0, 8, &L->obits) ||
-            mint(&f, n, where, "rbits", 0, 8, &L->rbits) || mint(&f, n, where, "z_a", 0, 255, &L->z_a) ||
-            mint(&f, n, where, "z_o", 0, 255, &L->z_o) || mint(&f, n, where, "z_r", 0, 255, &L->z_r) ||
-            mint(&f, n, where, "lo", 0, 255, &L->lo) || mint(&f, n, where, "hi", 0, 255, &L->hi) ||
-            mbool(&f, n, where, "raw32", &L->raw32) || mbool(&f, n, where, "w_signed", &(int){0}) ||
-            mint(&f, n, where, "weight_group_stride", 0, 1LL << 40, &L->w_gs) ||
-            mint(&f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
-            goto done;
-        (void)ws; (void)as;
-        L->has_res = L->rbits > 0;
-        if (!L->raw32 && L->obits < 1) {
-            bq_seterr(err, errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", dir, where);
-            goto done;
-        }
-        if (bq_pack_geom_init(&L->g, (int)L->M, (int)L->K, (int)L->N, (int)dm, (int)dn, (int)dk, (int)mw)) {
-            bq_seterr(err, errlen, "%s/manifest.json: layer '%s': impossible geometry", dir, L->name);
-            goto done;
-        }
-        if (mp != L->g.mt * dm || kp != L->g.kc * dk || np != L->g.nt * dn) {
-            bq_seterr(err, errlen, "%s/manifest.json: field '%sM_pad/K_pad/N_pad' (%lld/%lld/%lld) does not "
-                   "match M, K, N padded to the array (%lld/%lld/%lld)", dir, where, mp, kp, np,
-                   (long long)L->g.mt * dm, (long long)L->g.kc * dk, (long long)L->g.nt * dn);
-            goto done;
-        }
-        if (L->w_gs < (long long)bq_pack_weights_size(&L->g, (int)L->wbits) || L->rq_gs < L->g.mt * dm * 16) {
-            bq_seterr(err, errlen, "%s/manifest.json: field '%sweight_group_stride/requant_group_stride' is "
-                   "smaller than the shape needs", dir, where);
-            goto done;
-        }
-        if (!(L->w = mrange(&f, n, where, "weights", &bins[0], (size_t)(L->w_gs * L->groups))) ||
-            !(L->rq = mrange(&f, n, where, "requant", &bins[1], (size_t)(L->rq_gs * L->groups))))
-            goto done;
-        /* padding must be zero: rows >= M of every weight plane */
-        for (long long gi = 0; gi < L->groups; gi++) {
-            uint8_t *tmpw = malloc((size_t)(L->g.mt * dm) * (size_t)(L->g.kc * dk));
-            bq_pack_geom gp;
-            if (!tmpw || bq_pack_geom_init(&gp, L->g.mt * (int)dm, L->g.kc * (int)dk, 1, (int)dm, (int)dn, (int)dk, (int)mw)) {
-                free(tmpw);
-                bq_seterr(err, errlen, "out of memory");
-                goto done;
-            }
-            bq_unpack_weights(tmpw, L->w + gi * L->w_gs, &gp, (int)L->wbits);
-            int bad = 0;
-            for (long long r = 0; r < gp.m && !bad; r++)
-                for (long long k = 0; k < gp.k; k++)
-                    if ((r >= L->M || k >= L->K) && tmpw[r * gp.k + k]) { bad = 1; break; }
+    return 0;
+}
+
+/* Layer l's fields, shape against the array, weight and requant ranges. */
+static int read_layer(pkg_check *C, yaml_node_t *n, int l, mlayer *L) {
+    mf *f = &C->f;
+    char where[96];
+    const char *nm = mstr(f, n, "layers[].", "name");
+    if (!nm) return -1;
+    snprintf(L->name, sizeof L->name, "%s", nm);
+    snprintf(where, sizeof where, "layers[%d].", l);
+    long long mp, kp, np;
+    if (mint(f, n, where, "groups", 1, 1 << 20, &L->groups) || mint(f, n, where, "M", 1, 1 << 20, &L->M) ||
+        mint(f, n, where, "K", 1, 1 << 24, &L->K) || mint(f, n, where, "N", 1, 1 << 24, &L->N) ||
+        mint(f, n, where, "M_pad", 1, 1 << 24, &mp) || mint(f, n, where, "K_pad", 1, 1 << 26, &kp) ||
+        mint(f, n, where, "N_pad", 1, 1 << 26, &np) || mint(f, n, where, "wbits", 1, 8, &L->wbits) ||
+        mint(f, n, where, "abits", 1, 8, &L->abits) || mint(f, n, where, "obits", 0, 8, &L->obits) ||
+        mint(f, n, where, "rbits", 0, 8, &L->rbits) || mint(f, n, where, "z_a", 0, 255, &L->z_a) ||
+        mint(f, n, where, "z_o", 0, 255, &L->z_o) || mint(f, n, where, "z_r", 0, 255, &L->z_r) ||
+        mint(f, n, where, "lo", 0, 255, &L->lo) || mint(f, n, where, "hi", 0, 255, &L->hi) ||
+        mbool(f, n, where, "raw32", &L->raw32) || mbool(f, n, where, "w_signed", &(int){0}) ||
+        mint(f, n, where, "weight_group_stride", 0, 1LL << 40, &L->w_gs) ||
+        mint(f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
+        return -1;
+    L->has_res = L->rbits > 0;
+    if (!L->raw32 && L->obits < 1) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", f->dir, where);
+        return -1;
+    }
+    long long dm = C->dm, dn = C->dn, dk = C->dk;
+    if (bq_pack_geom_init(&L->g, (int)L->M, (int)L->K, (int)L->N, (int)dm, (int)dn, (int)dk, (int)C->mw)) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: layer '%s': impossible geometry", f->dir, L->name);
+        return -1;
+    }
+    if (mp != L->g.mt * dm || kp != L->g.kc * dk || np != L->g.nt * dn) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sM_pad/K_pad/N_pad' (%lld/%lld/%lld) does not "
+               "match M, K, N padded to the array (%lld/%lld/%lld)", f->dir, where, mp, kp, np,
+               (long long)L->g.mt * dm, (long long)L->g.kc * dk, (long long)L->g.nt * dn);
+        return -1;
+    }
+    if (L->w_gs < (long long)bq_pack_weights_size(&L->g, (int)L->wbits) || L->rq_gs < L->g.mt * dm * 16) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sweight_group_stride/requant_group_stride' is "
+               "smaller than the shape needs", f->dir, where);
+        return -1;
+    }
+    if (!(L->w = mrange(f, n, where, "weights", &C->bins[0], (size_t)(L->w_gs * L->groups))) ||
+        !(L->rq = mrange(f, n, where, "requant", &C->bins[1], (size_t)(L->rq_gs * L->groups))))
+        return -1;
+    return 0;
+}
+
+/* Padding must be zero: rows >= M and columns >= K of every weight plane. */
+static int check_padding(pkg_check *C, const mlayer *L) {
+    mf *f = &C->f;
+    for (long long gi = 0; gi < L->groups; gi++) {
+        uint8_t *tmpw = malloc((size_t)(L->g.mt * C->dm) * (size_t)(L->g.kc * C->dk));
+        bq_pack_geom gp;
+        if (!tmpw || bq_pack_geom_init(&gp, L->g.mt * (int)C->dm, L->g.kc * (int)C->dk, 1, (int)C->dm,
+                                       (int)C->dn, (int)C->dk, (int)C->mw)) {
             free(tmpw);
-            if (bad) {
-                bq_seterr(err, errlen, "%s/weights.bin: layer '%s': padding bits are not zero", dir, L->name);
-                goto done;
-            }
+            bq_seterr(f->err, f->errlen, "out of memory");
+            return -1;
+        }
+        bq_unpack_weights(tmpw, L->w + gi * L->w_gs, &gp, (int)L->wbits);
+        int bad = 0;
+        for (long long r = 0; r < gp.m && !bad; r++)
+            for (long long k = 0; k < gp.k; k++)
+                if ((r >= L->M || k >= L->K) && tmpw[r * gp.k + k]) { bad = 1; break; }
+        free(tmpw);
+        if (bad) {
+            bq_seterr(f->err, f->errlen, "%s/weights.bin: layer '%s': padding bits are not zero", f->dir, L->name);
+            return -1;
         }
     }
-    if (log) fprintf(log, "check: %d layers: shapes, padding, weight and requant CRC-32s ok\n", nl);
-    /* tests */
-    yaml_node_t *tests = mget(&f, root, "tests");
-    int nt = tests && tests->type == YAML_SEQUENCE_NODE
-                 ? (int)(tests->data.sequence.items.top - tests->data.sequence.items.start) : 0;
-    int recomputed = 0;
-    for (int t = 0; t < nt; t++) {
-        yaml_node_t *tn = yaml_document_get_node(&f.doc, tests->data.sequence.items.start[t]);
-        yaml_node_t *tl = mget(&f, tn, "layers");
+    return 0;
+}
+
+/* The hw dimensions, then every layer (fields, ranges, zero padding) into C->ml. */
+static int check_layers(pkg_check *C, yaml_node_t *root) {
+    mf *f = &C->f;
+    yaml_node_t *hw = mget(f, root, "hw");
+    if (mint(f, hw, "hw.", "dm", 1, 4096, &C->dm) || mint(f, hw, "hw.", "dn", 1, 4096, &C->dn) ||
+        mint(f, hw, "hw.", "dk", 8, 65536, &C->dk) || mint(f, hw, "hw.", "mem_width_bits", 8, 4096, &C->mw))
+        return -1;
+    yaml_node_t *layers = mget(f, root, "layers");
+    if (!layers || layers->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'layers' is missing", f->dir); return -1; }
+    C->nl = (int)(layers->data.sequence.items.top - layers->data.sequence.items.start);
+    C->ml = calloc((size_t)(C->nl ? C->nl : 1), sizeof(mlayer));
+    if (!C->ml) { bq_seterr(f->err, f->errlen, "out of memory"); return -1; }
+    for (int l = 0; l < C->nl; l++) {
+        yaml_node_t *n = yaml_document_get_node(&f->doc, layers->data.sequence.items.start[l]);
+        if (read_layer(C, n, l, &C->ml[l]) || check_padding(C, &C->ml[l])) return -1;
+    }
+    return 0;
+}
+
+/* Test t, layer l: strides and ranges; on test 0 the selected layers are recomputed. */
+static int check_test_layer(pkg_check *C, yaml_node_t *e, int t, int l, const char *layer,
+                            FILE *log, int *recomputed) {
+    mf *f = &C->f;
+    const mlayer *L = &C->ml[l];
+    bin_file *tb = &C->bins[2];
+    char where[96];
+    snprintf(where, sizeof where, "tests[%d].layers[%d].", t, l);
+    long long a_gs, r_gs, o_gs;
+    if (mint(f, e, where, "act_group_stride", 0, 1LL << 40, &a_gs) ||
+        mint(f, e, where, "res_group_stride", 0, 1LL << 40, &r_gs) ||
+        mint(f, e, where, "out_group_stride", 0, 1LL << 40, &o_gs))
+        return -1;
+    int ob = L->raw32 ? 32 : (int)L->obits;
+    if (a_gs < (long long)bq_pack_acts_size(&L->g, (int)L->abits) ||
+        o_gs < (long long)bq_pack_tiles_size(&L->g, ob) ||
+        (L->has_res && r_gs < (long long)bq_pack_tiles_size(&L->g, (int)L->rbits))) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s*_group_stride' is smaller than layer "
+               "'%s' needs", f->dir, where, L->name);
+        return -1;
+    }
+    const unsigned char *act = mrange(f, e, where, "act", tb, (size_t)(a_gs * L->groups));
+    const unsigned char *res = L->has_res ? mrange(f, e, where, "res", tb, (size_t)(r_gs * L->groups)) : NULL;
+    const unsigned char *out = mrange(f, e, where, "out", tb, (size_t)(o_gs * L->groups));
+    const unsigned char *codes = mrange(f, e, where, "codes", tb,
+                                        (size_t)(L->M * L->groups * L->N * (L->raw32 ? 4 : 1)));
+    if (!act || !out || !codes || (L->has_res && !res)) return -1;
+    if (t == 0 && (!layer || !strcmp(layer, L->name))) {
+        if (recompute(f, L, act, a_gs, res, r_gs, out, o_gs)) return -1;
+        (*recomputed)++;
+        if (log) fprintf(log, "check: test 0 layer %-16s recomputed from the unpacked bits (int64): "
+                         "bit-exact\n", L->name);
+    }
+    return 0;
+}
+
+/* Every test image: input range, one entry per layer. *nt: images listed. */
+static int check_tests(pkg_check *C, yaml_node_t *root, const char *layer, FILE *log, int *nt,
+                       int *recomputed) {
+    mf *f = &C->f;
+    yaml_node_t *tests = mget(f, root, "tests");
+    *nt = tests && tests->type == YAML_SEQUENCE_NODE
+              ? (int)(tests->data.sequence.items.top - tests->data.sequence.items.start) : 0;
+    for (int t = 0; t < *nt; t++) {
+        yaml_node_t *tn = yaml_document_get_node(&f->doc, tests->data.sequence.items.start[t]);
+        yaml_node_t *tl = mget(f, tn, "layers");
         char where[96];
         snprintf(where, sizeof where, "tests[%d].", t);
-        if (!mrange(&f, tn, where, "input", &bins[2], 0)) goto done;
+        if (!mrange(f, tn, where, "input", &C->bins[2], 0)) return -1;
         if (!tl || tl->type != YAML_SEQUENCE_NODE ||
-            (int)(tl->data.sequence.items.top - tl->data.sequence.items.start) != nl) {
-            bq_seterr(err, errlen, "%s/manifest.json: field '%slayers' must list all %d layers", dir, where, nl);
-            goto done;
+            (int)(tl->data.sequence.items.top - tl->data.sequence.items.start) != C->nl) {
+            bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%slayers' must list all %d layers", f->dir, where, C->nl);
+            return -1;
         }
-        for (int l = 0; l < nl; l++) {
-            yaml_node_t *e = yaml_document_get_node(&f.doc, tl->data.sequence.items.start[l]);
-            const mlayer *L = &ml[l];
-            snprintf(where, sizeof where, "tests[%d].layers[%d].", t, l);
-            long long a_gs, r_gs, o_gs;
-            if (mint(&f, e, where, "act_group_stride", 0, 1LL << 40, &a_gs) ||
-                mint(&f, e, where, "res_group_stride", 0, 1LL << 40, &r_gs) ||
-                mint(&f, e, where, "out_group_stride", 0, 1LL << 40, &o_gs))
-                goto done;
-            int ob = L->raw32 ? 32 : (int)L->obits;
-            if (a_gs < (long long)bq_pack_acts_size(&L->g, (int)L->abits) ||
-                o_gs < (long long)bq_pack_tiles_size(&L->g, ob) ||
-                (L->has_res && r_gs < (long long)bq_pack_tiles_size(&L->g, (int)L->rbits))) {
-                bq_seterr(err, errlen, "%s/manifest.json: field '%s*_group_stride' is smaller than layer "
-                       "'%s' needs", dir, where, L->name);
-                goto done;
-            }
-            const unsigned char *act = mrange(&f, e, where, "act", &bins[2], (size_t)(a_gs * L->groups));
-            const unsigned char *res = L->has_res ? mrange(&f, e, where, "res", &bins[2], (size_t)(r_gs * L->groups)) : NULL;
-            const unsigned char *out = mrange(&f, e, where, "out", &bins[2], (size_t)(o_gs * L->groups));
-            const unsigned char *codes = mrange(&f, e, where, "codes", &bins[2],
-                                                (size_t)(L->M * L->groups * L->N * (L->raw32 ? 4 : 1)));
-            if (!act || !out || !codes || (L->has_res && !res)) goto done;
-            if (t == 0 && (!layer || !strcmp(layer, L->name))) {
-                if (recompute(&f, L, act, a_gs, res, r_gs, out, o_gs)) goto done;
-                recomputed++;
-                if (log) fprintf(log, "check: test 0 layer %-16s recomputed from the unpacked bits (int64): "
-                                 "bit-exact\n", L->name);
-            }
+        for (int l = 0; l < C->nl; l++) {
+            yaml_node_t *e = yaml_document_get_node(&f->doc, tl->data.sequence.items.start[l]);
+            if (check_test_layer(C, e, t, l, layer, log, recomputed)) return -1;
         }
     }
+    return 0;
+}
+
+/* Everything after the manifest is parsed: format, files, layers, tests. */
+static int check_package(pkg_check *C, const char *layer, FILE *log, char *path, size_t pathlen) {
+    yaml_node_t *root = yaml_document_get_root_node(&C->f.doc);
+    if (check_format(C, root, path) || check_files(C, root, path, pathlen)) return -1;
+    if (log) fprintf(log, "check: files present, sizes and CRC-32s match\n");
+    if (check_layers(C, root)) return -1;
+    if (log) fprintf(log, "check: %d layers: shapes, padding, weight and requant CRC-32s ok\n", C->nl);
+    int nt = 0, recomputed = 0;
+    if (check_tests(C, root, layer, log, &nt, &recomputed)) return -1;
     if (layer && !recomputed) {
-        bq_seterr(err, errlen, "%s: no layer named '%s' (or the package has no test vectors)", dir, layer);
-        goto done;
+        bq_seterr(C->f.err, C->f.errlen, "%s: no layer named '%s' (or the package has no test vectors)",
+                  C->f.dir, layer);
+        return -1;
     }
-    if (log) fprintf(log, "check: %s ok (%d layers, %d test images, %d layers recomputed)\n", dir, nl, nt, recomputed);
-    rc = 0;
-done:
-    if (have_doc) yaml_document_delete(&f.doc);
+    if (log) fprintf(log, "check: %s ok (%d layers, %d test images, %d layers recomputed)\n",
+                     C->f.dir, C->nl, nt, recomputed);
+    return 0;
+}
+
+int bq_export_check(const char *dir, const char *layer, void *logp, char *err, size_t errlen) {
+    pkg_check C;
+    memset(&C, 0, sizeof C);
+    C.f.dir = dir; C.f.err = err; C.f.errlen = errlen;
+    C.bins[0].name = "weights.bin"; C.bins[1].name = "requant.bin"; C.bins[2].name = "tests.bin";
+    char path[4200];
+    unsigned char *text = NULL;
+    yaml_parser_t parser;
+    int have_parser = 0, have_doc = 0;
+    int rc = load_manifest(&C, &parser, &text, &have_parser, &have_doc, path, sizeof path) ||
+             check_package(&C, layer, logp, path, sizeof path) ? -1 : 0;
+    if (have_doc) yaml_document_delete(&C.f.doc);
     if (have_parser) yaml_parser_delete(&parser);
-    for (int i = 0; i < 3; i++) free(bins[i].data);
-    free(ml);
+    for (int i = 0; i < 3; i++) free(C.bins[i].data);
+    free(C.ml);
     free(text);
     return rc;
 }
