@@ -12,7 +12,7 @@
  * Example:
  *   bq_hwcfg cfg; char err[256];
  *   if (bq_hwcfg_load(&cfg, "configs/hw/tiny.yaml", err, sizeof err)) { fprintf(stderr, "%s\n", err); ... }
- *   printf("%s: %dx%dx%d, hash %016llx\n", cfg.name, cfg.dm, cfg.dk, cfg.dn,
+ *   printf("%s: %dx%dx%d, hash %016llx\n", cfg.name, cfg.dm, cfg.dn, cfg.dk,
  *          (unsigned long long)cfg.hash);
  */
 #ifndef BQ_HWCFG_H

@@ -295,6 +295,275 @@ void bq_cosim_result_free(bq_cosim_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* One cosim run: the reference, the prepared accelerator layers and the RTL's codes of the
+ * current image. */
+typedef struct {
+    bq_cosim_result *r;
+    const bq_acc *acc;
+    const bq_model *m;
+    const bq_cosim_opts *o;
+    FILE *log;
+    const int *labels;
+    int n, ncls;
+    bq_intnet net;
+    bq_hw_net hn;
+    prep_layer *P;         /* per qmodel layer */
+    uint8_t **codes;       /* per node: the RTL's (or host's) codes of the current image */
+    int32_t *logits;       /* the RTL's logits of the current image */
+    int *pref;             /* the reference's class per image */
+    double t_all;          /* start of the image loop */
+} cosim_run;
+
+/* A package made for another hw config or qmodel is refused before any work. */
+static int check_package(const bq_cosim_result *r, const bq_cosim_opts *o, const bq_hwcfg *cfg,
+                         char *err, size_t errlen) {
+    if (o->pkg->hw_hash == cfg->hash && o->pkg->qmodel_hash == r->q_hash) return 0;
+    bq_seterr(err, errlen, "%s: package made for hw '%s' (hash %016llx) and qmodel %016llx, this run "
+           "is hw '%s' (%016llx) and qmodel %016llx; export the package from this .bqq and config",
+           o->pkg->dir, o->pkg->hw_name, (unsigned long long)o->pkg->hw_hash,
+           (unsigned long long)o->pkg->qmodel_hash, cfg->name, (unsigned long long)cfg->hash,
+           (unsigned long long)r->q_hash);
+    return -1;
+}
+
+/* The accelerator view (must match the reference layer for layer) and the per-run buffers. */
+static int alloc_run(cosim_run *S, const bq_qmodel *q, char *err, size_t errlen) {
+    const bq_model *m = S->m;
+    if (bq_search_hw_net(&S->hn, q, err, errlen)) return -1;
+    if (S->hn.n != S->net.n_layers) {
+        bq_seterr(err, errlen, "accelerator view has %d layers, the integer reference %d", S->hn.n,
+                  S->net.n_layers);
+        return -1;
+    }
+    S->r->layers = calloc((size_t)m->n_nodes, sizeof *S->r->layers);
+    S->P = calloc((size_t)S->net.n_layers, sizeof *S->P);
+    S->codes = calloc((size_t)m->n_nodes, sizeof *S->codes);
+    S->ncls = S->net.L[S->net.n_layers - 1].cout;
+    S->logits = calloc((size_t)S->ncls, sizeof *S->logits);
+    if (!S->r->layers || !S->P || !S->codes || !S->logits) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    for (int i = 0; i < m->n_nodes; i++)
+        if (S->net.codes[i]) {
+            S->codes[i] = malloc(bq_node_size(&m->nodes[i]));
+            if (!S->codes[i]) { bq_seterr(err, errlen, "out of memory"); return -1; }
+        }
+    return 0;
+}
+
+/* The layer list in node order: accelerator layers (prepared once: program, weights, requant
+ * records in memory) and host layers (GAP, max pool, flatten). */
+static int prepare_layers(cosim_run *S, const bq_hwcfg *cfg, char *err, size_t errlen) {
+    const bq_model *m = S->m;
+    bq_cosim_result *r = S->r;
+    uint64_t base = 0;
+    for (int i = 1; i < m->n_nodes; i++) {
+        const bq_node *nd = &m->nodes[i];
+        int l = S->net.out_layer[i];
+        if (l < 0 && !S->net.codes[i]) continue;
+        bq_cosim_layer *E = &r->layers[r->n_layers++];
+        E->node = i;
+        E->layer = l;
+        if (l < 0) {
+            snprintf(E->name, sizeof E->name, "%s", nd->name);
+            E->host_op = nd->kind == BQ_OP_GAP ? "gap" : nd->kind == BQ_OP_MAXPOOL ? "maxpool" : "flatten";
+            continue;
+        }
+        const bq_ilayer *L = &S->net.L[l];
+        snprintf(E->name, sizeof E->name, "%s", m->nodes[L->node].name);
+        E->on_acc = 1;
+        E->m = L->M; E->k = L->K; E->n = L->N; E->groups = L->groups;
+        E->wbits = L->wbits; E->abits = L->abits; E->obits = L->raw32 ? 32 : L->obits;
+        E->rbits = L->res_node >= 0 ? L->rbits : 0; E->raw32 = L->raw32;
+        if (prep_layer_init(&S->P[l], S->acc, cfg, L, &S->hn.layers[l], &base, S->o, E->name, err,
+                            errlen))
+            return -1;
+        E->order = S->P[l].plan.order;
+        memcpy(E->model, S->P[l].model, sizeof E->model);
+    }
+    if (S->log) fprintf(S->log, "cosim: %s (%s backend): %d layers, %.1f KiB of accelerator memory\n",
+                        cfg->name, r->backend, r->n_layers, (double)base / 1024);
+    return 0;
+}
+
+/* Counters of one layer run against the latency model; returns |CYCLES error|. */
+static int64_t count_cycles(cosim_run *S, bq_cosim_layer *E, const int64_t ctr[BQ_NCTR], int b) {
+    bq_cosim_result *r = S->r;
+    r->sim_cycles += ctr[BQ_CTR_CYCLES];
+    if (b == 0) memcpy(E->rtl, ctr, sizeof E->rtl);
+    int64_t ce = ctr[BQ_CTR_CYCLES] - E->model[BQ_CTR_CYCLES];
+    if (ce < 0) ce = -ce;
+    if (ce > E->worst_cycle_err) E->worst_cycle_err = ce;
+    if (ce > r->worst_cycle_err) r->worst_cycle_err = ce;
+    if (ce) r->cycle_mismatches++;
+    if (memcmp(ctr, E->model, sizeof E->model)) { E->counter_mismatch_images++; r->counter_mismatches++; }
+    return ce;
+}
+
+/* Elements of the RTL's output (codes or RAW32 logits) that differ from the reference's. */
+static long compare_outputs(cosim_run *S, const bq_cosim_layer *E, const bq_ilayer *L,
+                            const uint8_t *out, int b) {
+    int img = S->o->first_image + b;
+    long bad = 0;
+    if (L->raw32) {
+        const int32_t *want = S->net.logits + (size_t)b * S->ncls;
+        for (int c = 0; c < S->ncls; c++)
+            if (S->logits[c] != want[c]) {
+                if (!bad) note_first(S->r, img, E->name, c, 0, 0, want[c], S->logits[c]);
+                bad++;
+            }
+        S->r->logit_mismatches += bad;
+        return bad;
+    }
+    size_t osz = bq_node_size(&S->m->nodes[E->node]);
+    const uint8_t *want = S->net.codes[L->out_node] + (size_t)b * osz;
+    for (size_t i = 0; i < osz; i++)
+        if (out[i] != want[i]) {
+            if (!bad)
+                note_first(S->r, img, E->name, (int)(i / (size_t)L->N), (int)(i % (size_t)L->N),
+                           L->cs.wout, want[i], out[i]);
+            bad++;
+        }
+    return bad;
+}
+
+/* Keep a waveform of the first mismatching layer: run it again, traced. */
+static void trace_rerun(cosim_run *S, prep_layer *PL, const bq_cosim_layer *E, const uint8_t *res,
+                        int64_t limit, int b) {
+    const bq_ilayer *L = PL->L;
+    bq_cosim_result *r = S->r;
+    const bq_acc *acc = S->acc;
+    int64_t c2[BQ_NCTR];
+    uint8_t *tmp = L->raw32 ? NULL : malloc(bq_node_size(&S->m->nodes[E->node]));
+    int32_t *traw = calloc((size_t)S->ncls, sizeof *traw);
+    if ((L->raw32 || tmp) && traw && acc->ops->trace(acc->ctx, S->o->trace_path) == 0) {
+        run_prepared(PL, acc, S->codes[L->in_node], res, tmp, traw, c2, limit);
+        acc->ops->trace(acc->ctx, NULL);
+        snprintf(r->first.trace, sizeof r->first.trace, "%s", S->o->trace_path);
+        if (S->log) fprintf(S->log, "cosim: waveform of layer '%s' (image %d): %s\n", E->name,
+                            S->o->first_image + b, S->o->trace_path);
+    }
+    free(tmp); free(traw);
+}
+
+/* Run accelerator layer E on image b; returns the differing elements (a time-out counts 1). */
+static long run_acc_layer(cosim_run *S, bq_cosim_layer *E, int b) {
+    const bq_cosim_opts *o = S->o;
+    bq_cosim_result *r = S->r;
+    FILE *log = S->log;
+    int img = o->first_image + b;
+    prep_layer *PL = &S->P[E->layer];
+    const bq_ilayer *L = PL->L;
+    const uint8_t *res = L->res_node >= 0 ? S->codes[L->res_node] : NULL;
+    uint8_t *out = L->raw32 ? NULL : S->codes[L->out_node];
+    int64_t ctr[BQ_NCTR];
+    double t0 = bq_now();
+    int64_t limit = o->max_cycles > 0 ? o->max_cycles : 4 * E->model[BQ_CTR_CYCLES] + 100000;
+    int rc = run_prepared(PL, S->acc, S->codes[L->in_node], res, out, S->logits, ctr, limit);
+    E->wall_s += bq_now() - t0;
+    int64_t ce = count_cycles(S, E, ctr, b);
+    long bad;
+    if (rc) {
+        r->timeouts++;
+        bad = 1;
+        if (log) fprintf(log, "cosim: image %d layer '%s': time-out after %lld cycles "
+                         "(model: %lld)\n", img, E->name,
+                         (long long)ctr[BQ_CTR_CYCLES], (long long)E->model[BQ_CTR_CYCLES]);
+        note_first(r, img, E->name, -1, 0, 0, -1, -1);
+    } else {
+        bad = compare_outputs(S, E, L, out, b);
+    }
+    if (bad && log) {
+        fprintf(log, "cosim: MISMATCH image %d layer '%s': %ld elements differ", img, E->name, bad);
+        if (r->first.valid && !strcmp(r->first.layer, E->name) && r->first.image == img)
+            fprintf(log, "; first: channel %d pixel (y %d, x %d) expected %ld got %ld",
+                    r->first.channel, r->first.y, r->first.x, r->first.expected, r->first.got);
+        fputc('\n', log);
+    }
+    if (ce && log)
+        fprintf(log, "cosim: CYCLES image %d layer '%s': RTL %lld, latency model %lld\n",
+                img, E->name, (long long)ctr[0], (long long)E->model[0]);
+    if (bad && o->trace_path && !r->first.trace[0] && S->acc->ops->trace &&
+        !strcmp(r->first.layer, E->name))
+        trace_rerun(S, PL, E, res, limit, b);
+    return bad;
+}
+
+/* Host layer E (GAP, max pool, flatten) on the RTL's codes; returns the differing elements. */
+static long run_host_layer(cosim_run *S, const bq_cosim_layer *E, int b) {
+    const bq_model *m = S->m;
+    const bq_node *nd = &m->nodes[E->node];
+    const bq_node *pin = &m->nodes[nd->in[0]];
+    size_t osz = bq_node_size(nd);
+    const uint8_t *src = S->codes[nd->in[0]];
+    uint8_t *dst = S->codes[E->node];
+    if (nd->kind == BQ_OP_GAP) bq_intref_gap(dst, src, pin->c, pin->h * pin->w);
+    else if (nd->kind == BQ_OP_MAXPOOL) bq_intref_maxpool(dst, src, nd, pin);
+    else memcpy(dst, src, osz);
+    const uint8_t *want = S->net.codes[E->node] + (size_t)b * osz;
+    long bad = 0;
+    for (size_t i = 0; i < osz; i++)
+        if (dst[i] != want[i]) {
+            if (!bad) note_first(S->r, S->o->first_image + b, E->name, (int)(i / ((size_t)nd->h * nd->w)),
+                                 (int)(i % ((size_t)nd->h * nd->w)), nd->w, want[i], dst[i]);
+            bad++;
+        }
+    return bad;
+}
+
+/* Argmax of the RTL's logits, with the reference's rule (numerics §4). */
+static int rtl_class(const cosim_run *S) {
+    const bq_ilayer *LL = &S->net.L[S->net.n_layers - 1];
+    int best = 0;
+    float bv = (float)S->logits[0] * LL->logit_scale[0];
+    for (int c = 1; c < S->ncls; c++) {
+        float v = (float)S->logits[c] * LL->logit_scale[c];
+        if (v > bv) { bv = v; best = c; }
+    }
+    return best;
+}
+
+/* Image b through every layer (up to opts.until), then its class. Returns 1 to stop the run
+ * (stop_on_mismatch and this image mismatched). */
+static int run_image(cosim_run *S, int b) {
+    const bq_cosim_opts *o = S->o;
+    bq_cosim_result *r = S->r;
+    long mism_before = r->mismatches;
+    const size_t in_sz = bq_node_size(&S->m->nodes[0]);
+    memcpy(S->codes[0], S->net.codes[0] + (size_t)b * in_sz, in_sz);   /* input quantization: host */
+    for (int e = 0; e < r->n_layers; e++) {
+        bq_cosim_layer *E = &r->layers[e];
+        long bad = E->on_acc ? run_acc_layer(S, E, b) : run_host_layer(S, E, b);
+        E->mismatches += bad;
+        r->mismatches += bad;
+        if (o->until[0] && !strcmp(o->until, E->name)) { r->partial = 1; break; }
+    }
+    int img = o->first_image + b, mism = r->mismatches != mism_before;
+    r->images++;
+    if (r->partial) {
+        if (S->log) fprintf(S->log, "cosim: image %d/%d (test #%d): %s up to layer '%s', %.1f s\n", b + 1,
+                            S->n, img, mism ? "MISMATCH" : "bit-exact", o->until, bq_now() - S->t_all);
+        return o->stop_on_mismatch && mism;
+    }
+    int best = rtl_class(S);
+    r->pred_agree += best == S->pref[b];
+    if (S->labels) r->correct_rtl += best == S->labels[b];
+    if (S->log) fprintf(S->log, "cosim: image %d/%d (test #%d): %s, class %d (reference %d%s), %.1f s\n",
+                        b + 1, S->n, img, mism ? "MISMATCH" : "bit-exact", best, S->pref[b],
+                        S->labels ? (best == S->labels[b] ? ", correct" : ", wrong") : "",
+                        bq_now() - S->t_all);
+    return o->stop_on_mismatch && mism;
+}
+
+static void run_free(cosim_run *S) {
+    if (S->P) for (int l = 0; l < S->net.n_layers; l++) prep_free(&S->P[l]);
+    free(S->P);
+    if (S->codes) for (int i = 0; i < S->m->n_nodes; i++) free(S->codes[i]);
+    free(S->codes);
+    free(S->logits);
+    free(S->pref);
+    if (S->hn.layers) bq_hw_net_free(&S->hn);
+    bq_intnet_free(&S->net);
+}
+
 int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, const bq_hwcfg *cfg,
                  const float *x, const int *labels, int n, const bq_cosim_opts *o, FILE *log,
                  char *err, size_t errlen) {
@@ -303,216 +572,28 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     snprintf(r->backend, sizeof r->backend, "%s", acc->backend ? acc->backend : "?");
     r->hw_hash = cfg->hash;
     r->q_hash = bq_qmodel_hash(q);
-    const bq_model *m = &q->model;
-    int ret = -1;
-    bq_intnet net;
-    bq_hw_net hn;
-    memset(&hn, 0, sizeof hn);
-    prep_layer *P = NULL;
-    uint8_t **codes = NULL;
-    int32_t *logits = NULL;
     if (o->pkg) {
         snprintf(r->package, sizeof r->package, "%s", o->pkg->dir);
-        if (o->pkg->hw_hash != cfg->hash || o->pkg->qmodel_hash != r->q_hash) {
-            bq_seterr(err, errlen, "%s: package made for hw '%s' (hash %016llx) and qmodel %016llx, this run "
-                   "is hw '%s' (%016llx) and qmodel %016llx; export the package from this .bqq and config",
-                   o->pkg->dir, o->pkg->hw_name, (unsigned long long)o->pkg->hw_hash,
-                   (unsigned long long)o->pkg->qmodel_hash, cfg->name, (unsigned long long)cfg->hash,
-                   (unsigned long long)r->q_hash);
-            return -1;
-        }
+        if (check_package(r, o, cfg, err, errlen)) return -1;
     }
-    if (bq_intnet_init(&net, q, n, err, errlen)) return -1;
-    if (bq_search_hw_net(&hn, q, err, errlen)) goto done;
-    if (hn.n != net.n_layers) {
-        bq_seterr(err, errlen, "accelerator view has %d layers, the integer reference %d", hn.n, net.n_layers);
-        goto done;
-    }
-    r->layers = calloc((size_t)m->n_nodes, sizeof *r->layers);
-    P = calloc((size_t)net.n_layers, sizeof *P);
-    codes = calloc((size_t)m->n_nodes, sizeof *codes);
-    int ncls = net.L[net.n_layers - 1].cout;
-    logits = calloc((size_t)ncls, sizeof *logits);
-    if (!r->layers || !P || !codes || !logits) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    for (int i = 0; i < m->n_nodes; i++)
-        if (net.codes[i]) {
-            codes[i] = malloc(bq_node_size(&m->nodes[i]));
-            if (!codes[i]) { bq_seterr(err, errlen, "out of memory"); goto done; }
-        }
-    /* the layer list in node order; accelerator layers are prepared once */
-    int *entry_of_node = calloc((size_t)m->n_nodes, sizeof(int));
-    if (!entry_of_node) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    uint64_t base = 0;
-    for (int i = 1; i < m->n_nodes; i++) {
-        entry_of_node[i] = -1;
-        const bq_node *nd = &m->nodes[i];
-        int l = net.out_layer[i];
-        if (l < 0 && !net.codes[i]) continue;
-        bq_cosim_layer *E = &r->layers[r->n_layers];
-        entry_of_node[i] = r->n_layers++;
-        E->node = i;
-        E->layer = l;
-        if (l >= 0) {
-            const bq_ilayer *L = &net.L[l];
-            snprintf(E->name, sizeof E->name, "%s", m->nodes[L->node].name);
-            E->on_acc = 1;
-            E->m = L->M; E->k = L->K; E->n = L->N; E->groups = L->groups;
-            E->wbits = L->wbits; E->abits = L->abits; E->obits = L->raw32 ? 32 : L->obits;
-            E->rbits = L->res_node >= 0 ? L->rbits : 0; E->raw32 = L->raw32;
-            if (prep_layer_init(&P[l], acc, cfg, L, &hn.layers[l], &base, o, E->name, err, errlen)) {
-                free(entry_of_node);
-                goto done;
-            }
-            E->order = P[l].plan.order;
-            memcpy(E->model, P[l].model, sizeof E->model);
-        } else {
-            snprintf(E->name, sizeof E->name, "%s", nd->name);
-            E->host_op = nd->kind == BQ_OP_GAP ? "gap" : nd->kind == BQ_OP_MAXPOOL ? "maxpool" : "flatten";
-        }
-    }
-    free(entry_of_node);
-    if (log) fprintf(log, "cosim: %s (%s backend): %d layers, %.1f KiB of accelerator memory\n",
-                     cfg->name, r->backend, r->n_layers, (double)base / 1024);
-
+    cosim_run S;
+    memset(&S, 0, sizeof S);
+    S.r = r; S.acc = acc; S.m = &q->model; S.o = o; S.log = log; S.labels = labels; S.n = n;
+    if (bq_intnet_init(&S.net, q, n, err, errlen)) return -1;
+    int ret = -1;
+    if (alloc_run(&S, q, err, errlen) || prepare_layers(&S, cfg, err, errlen)) goto done;
     /* the reference, all images at once */
-    bq_intnet_forward(&net, x, n);
-    int *pref = malloc(sizeof(int) * (size_t)n);
-    if (!pref) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    bq_intnet_predict(&net, n, pref);
-
-    double t_all = bq_now();
-    const size_t in_sz = bq_node_size(&m->nodes[0]);
-    for (int b = 0; b < n; b++) {
-        long mism_before = r->mismatches;
-        memcpy(codes[0], net.codes[0] + (size_t)b * in_sz, in_sz);   /* input quantization: host */
-        for (int e = 0; e < r->n_layers; e++) {
-            bq_cosim_layer *E = &r->layers[e];
-            const bq_node *nd = &m->nodes[E->node];
-            size_t osz = bq_node_size(nd);
-            long bad = 0;
-            if (E->on_acc) {
-                prep_layer *PL = &P[E->layer];
-                const bq_ilayer *L = PL->L;
-                const uint8_t *res = L->res_node >= 0 ? codes[L->res_node] : NULL;
-                uint8_t *out = L->raw32 ? NULL : codes[L->out_node];
-                int64_t ctr[BQ_NCTR];
-                double t0 = bq_now();
-                int64_t limit = o->max_cycles > 0 ? o->max_cycles : 4 * E->model[BQ_CTR_CYCLES] + 100000;
-                int rc = run_prepared(PL, acc, codes[L->in_node], res, out, logits, ctr, limit);
-                E->wall_s += bq_now() - t0;
-                r->sim_cycles += ctr[BQ_CTR_CYCLES];
-                if (b == 0) memcpy(E->rtl, ctr, sizeof ctr);
-                int64_t ce = ctr[BQ_CTR_CYCLES] - E->model[BQ_CTR_CYCLES];
-                if (ce < 0) ce = -ce;
-                if (ce > E->worst_cycle_err) E->worst_cycle_err = ce;
-                if (ce > r->worst_cycle_err) r->worst_cycle_err = ce;
-                if (ce) r->cycle_mismatches++;
-                if (memcmp(ctr, E->model, sizeof ctr)) { E->counter_mismatch_images++; r->counter_mismatches++; }
-                if (rc) {
-                    r->timeouts++;
-                    bad = 1;
-                    if (log) fprintf(log, "cosim: image %d layer '%s': time-out after %lld cycles "
-                                     "(model: %lld)\n", o->first_image + b, E->name,
-                                     (long long)ctr[BQ_CTR_CYCLES], (long long)E->model[BQ_CTR_CYCLES]);
-                    note_first(r, o->first_image + b, E->name, -1, 0, 0, -1, -1);
-                } else if (L->raw32) {
-                    const int32_t *want = net.logits + (size_t)b * ncls;
-                    for (int c = 0; c < ncls; c++)
-                        if (logits[c] != want[c]) {
-                            if (!bad) note_first(r, o->first_image + b, E->name, c, 0, 0, want[c], logits[c]);
-                            bad++;
-                        }
-                    r->logit_mismatches += bad;
-                } else {
-                    const uint8_t *want = net.codes[L->out_node] + (size_t)b * osz;
-                    for (size_t i = 0; i < osz; i++)
-                        if (out[i] != want[i]) {
-                            if (!bad)
-                                note_first(r, o->first_image + b, E->name, (int)(i / (size_t)L->N),
-                                           (int)(i % (size_t)L->N), L->cs.wout, want[i], out[i]);
-                            bad++;
-                        }
-                }
-                if (bad && log) {
-                    fprintf(log, "cosim: MISMATCH image %d layer '%s': %ld elements differ", o->first_image + b,
-                            E->name, bad);
-                    if (r->first.valid && !strcmp(r->first.layer, E->name) && r->first.image == o->first_image + b)
-                        fprintf(log, "; first: channel %d pixel (y %d, x %d) expected %ld got %ld",
-                                r->first.channel, r->first.y, r->first.x, r->first.expected, r->first.got);
-                    fputc('\n', log);
-                }
-                if (ce && log)
-                    fprintf(log, "cosim: CYCLES image %d layer '%s': RTL %lld, latency model %lld\n",
-                            o->first_image + b, E->name, (long long)ctr[0], (long long)E->model[0]);
-                /* keep a waveform of the first mismatching layer: run it again, traced */
-                if (bad && o->trace_path && !r->first.trace[0] && acc->ops->trace &&
-                    !strcmp(r->first.layer, E->name)) {
-                    int64_t c2[BQ_NCTR];
-                    uint8_t *tmp = L->raw32 ? NULL : malloc(osz);
-                    int32_t *traw = calloc((size_t)ncls, sizeof *traw);
-                    if ((L->raw32 || tmp) && traw && acc->ops->trace(acc->ctx, o->trace_path) == 0) {
-                        run_prepared(PL, acc, codes[L->in_node], res, tmp, traw, c2, limit);
-                        acc->ops->trace(acc->ctx, NULL);
-                        snprintf(r->first.trace, sizeof r->first.trace, "%s", o->trace_path);
-                        if (log) fprintf(log, "cosim: waveform of layer '%s' (image %d): %s\n", E->name,
-                                         o->first_image + b, o->trace_path);
-                    }
-                    free(tmp); free(traw);
-                }
-            } else {
-                const bq_node *pin = &m->nodes[nd->in[0]];
-                const uint8_t *src = codes[nd->in[0]];
-                if (nd->kind == BQ_OP_GAP) bq_intref_gap(codes[E->node], src, pin->c, pin->h * pin->w);
-                else if (nd->kind == BQ_OP_MAXPOOL) bq_intref_maxpool(codes[E->node], src, nd, pin);
-                else memcpy(codes[E->node], src, osz);
-                const uint8_t *want = net.codes[E->node] + (size_t)b * osz;
-                for (size_t i = 0; i < osz; i++)
-                    if (codes[E->node][i] != want[i]) {
-                        if (!bad) note_first(r, o->first_image + b, E->name, (int)(i / ((size_t)nd->h * nd->w)),
-                                             (int)(i % ((size_t)nd->h * nd->w)), nd->w, want[i], codes[E->node][i]);
-                        bad++;
-                    }
-            }
-            E->mismatches += bad;
-            r->mismatches += bad;
-            if (o->until[0] && !strcmp(o->until, E->name)) { r->partial = 1; break; }
-        }
-        /* argmax of the RTL's logits, with the reference's rule (numerics §4) */
-        const bq_ilayer *LL = &net.L[net.n_layers - 1];
-        if (r->partial) {
-            r->images++;
-            if (log) fprintf(log, "cosim: image %d/%d (test #%d): %s up to layer '%s', %.1f s\n", b + 1, n,
-                             o->first_image + b, r->mismatches == mism_before ? "bit-exact" : "MISMATCH",
-                             o->until, bq_now() - t_all);
-            if (o->stop_on_mismatch && r->mismatches != mism_before) break;
-            continue;
-        }
-        int best = 0;
-        float bv = (float)logits[0] * LL->logit_scale[0];
-        for (int c = 1; c < ncls; c++) {
-            float v = (float)logits[c] * LL->logit_scale[c];
-            if (v > bv) { bv = v; best = c; }
-        }
-        r->pred_agree += best == pref[b];
-        if (labels) r->correct_rtl += best == labels[b];
-        r->images++;
-        if (log) fprintf(log, "cosim: image %d/%d (test #%d): %s, class %d (reference %d%s), %.1f s\n",
-                         b + 1, n, o->first_image + b, r->mismatches == mism_before ? "bit-exact" : "MISMATCH",
-                         best, pref[b], labels ? (best == labels[b] ? ", correct" : ", wrong") : "",
-                         bq_now() - t_all);
-        if (o->stop_on_mismatch && r->mismatches != mism_before) break;
-    }
-    r->wall_s = bq_now() - t_all;
-    free(pref);
+    bq_intnet_forward(&S.net, x, n);
+    S.pref = malloc(sizeof(int) * (size_t)n);
+    if (!S.pref) { bq_seterr(err, errlen, "out of memory"); goto done; }
+    bq_intnet_predict(&S.net, n, S.pref);
+    S.t_all = bq_now();
+    for (int b = 0; b < n; b++)
+        if (run_image(&S, b)) break;
+    r->wall_s = bq_now() - S.t_all;
     ret = 0;
 done:
-    if (P) for (int l = 0; l < net.n_layers; l++) prep_free(&P[l]);
-    free(P);
-    if (codes) for (int i = 0; i < m->n_nodes; i++) free(codes[i]);
-    free(codes);
-    free(logits);
-    if (hn.layers) bq_hw_net_free(&hn);
-    bq_intnet_free(&net);
+    run_free(&S);
     if (ret) { free(r->layers); r->layers = NULL; r->n_layers = 0; }
     return ret;
 }

@@ -153,7 +153,7 @@ int main(int argc, char **argv) {
         if (write_atomic(hh, out) != 0) return 1;
     }
     if (!svh && !hh)
-        printf("%s: %s %dx%dx%d @ %g MHz, hash %016llx\n", cfgpath, c.name, c.dm, c.dk, c.dn,
+        printf("%s: %s %dx%dx%d @ %g MHz, hash %016llx\n", cfgpath, c.name, c.dm, c.dn, c.dk,
                c.clock_mhz, (unsigned long long)c.hash);
     return 0;
 }

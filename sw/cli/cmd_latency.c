@@ -188,7 +188,8 @@ int bq_cmd_latency(int argc, char **argv) {
         bq_cli_error("latency", "%s (on %s)", err, hwpath);
         goto out;
     }
-    printf("%s on %s (%dx%dx%d, %g MHz, hash %016llx)\n", model, cfg.name, cfg.dm, cfg.dk, cfg.dn,
+    /* array as rows x cols x DPU width (dm x dn x dk), the order export and synth print */
+    printf("%s on %s (%dx%dx%d, %g MHz, hash %016llx)\n", model, cfg.name, cfg.dm, cfg.dn, cfg.dk,
            cfg.clock_mhz, (unsigned long long)cfg.hash);
     printf("%-16s %18s %3s %3s %3s %-10s %10s %10s %-7s %6s %6s\n", "layer", "GEMM MxKxN (xg)",
            "W", "A", "O", "order", "cycles", "us", "bound", "e_eff", "eff");

@@ -46,6 +46,53 @@ out:
     return rc;
 }
 
+/* Bits a recipe pins whatever the allocation: the 8-bit input and shortcut quantizers, and the
+ * first/last layers when first_last_8bit. A label counts them only where --bits changed them. */
+static int pinned_layer(const bq_qmodel *q, int l) {
+    return q->opts.first_last_8bit && (q->layers[l].first || q->layers[l].last);
+}
+
+static int pinned_aq(const bq_qmodel *q, int a) {
+    bq_aq_role r = q->aq[a].role;
+    return r == BQ_AQ_INPUT || r == BQ_AQ_SHORTCUT ||
+           (q->opts.first_last_8bit && (r == BQ_AQ_FIRST_OUT || r == BQ_AQ_LAST_IN));
+}
+
+/* Bits of every layer (wbits) then every activation quantizer, to see what --bits changed. */
+static int *bits_snapshot(const bq_qmodel *q) {
+    int *s = malloc(sizeof(int) * (size_t)(q->n_layers + q->n_aq));
+    if (!s) return NULL;
+    for (int l = 0; l < q->n_layers; l++) s[l] = q->layers[l].wbits;
+    for (int a = 0; a < q->n_aq; a++) s[q->n_layers + a] = q->aq[a].bits;
+    return s;
+}
+
+static void range_add(int *lo, int *hi, int v) {
+    if (*lo < 0 || v < *lo) *lo = v;
+    if (v > *hi) *hi = v;
+}
+
+/* "W4A4" when the allocation gives one weight and one activation bit-width, else
+ * "mixed W2-4 A2-8" (the ranges). Pinned bits count only where --bits changed them (before: the
+ * bits_snapshot() taken before it); a side with nothing to count keeps the recipe's value. */
+static void alloc_label(const bq_qmodel *q, const bq_recipe *r, const int *before, char *dst,
+                        size_t n) {
+    int wlo = -1, whi = -1, alo = -1, ahi = -1;
+    for (int l = 0; l < q->n_layers; l++)
+        if (q->layers[l].wbits != before[l] || !pinned_layer(q, l))
+            range_add(&wlo, &whi, q->layers[l].wbits);
+    for (int a = 0; a < q->n_aq; a++)
+        if (q->aq[a].bits > 0 && (q->aq[a].bits != before[q->n_layers + a] || !pinned_aq(q, a)))
+            range_add(&alo, &ahi, q->aq[a].bits);
+    if (wlo < 0) wlo = whi = r->wbits;
+    if (alo < 0) alo = ahi = r->abits;   /* float activations: A32 */
+    if (wlo == whi && alo == ahi) { snprintf(dst, n, "W%dA%d", wlo, alo); return; }
+    char w[32], a[32];
+    if (wlo == whi) snprintf(w, sizeof w, "W%d", wlo); else snprintf(w, sizeof w, "W%d-%d", wlo, whi);
+    if (alo == ahi) snprintf(a, sizeof a, "A%d", alo); else snprintf(a, sizeof a, "A%d-%d", alo, ahi);
+    snprintf(dst, n, "mixed %s %s", w, a);
+}
+
 int bq_cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *recipe = NULL, *bits = NULL, *out = NULL, *report = NULL;
     const char *threads = NULL, *data = NULL, *run_dir = NULL, *print = NULL;
@@ -85,7 +132,17 @@ int bq_cmd_quantize(int argc, char **argv) {
     have_q = 1;
     q.recipe_hash = r.text_hash;
     snprintf(q.method, sizeof(q.method), "%s", bq_method_name(r.method));
-    if (bits && bq_qmodel_apply_bits(&q, bits, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); rc = 2; goto out; }
+    int *before = bits_snapshot(&q);
+    if (!before) { bq_cli_error("quantize", "out of memory"); goto out; }
+    if (bits && bq_qmodel_apply_bits(&q, bits, err, sizeof(err))) {
+        free(before);
+        bq_cli_error("quantize", "%s", err);
+        rc = 2;
+        goto out;
+    }
+    char label[80];
+    alloc_label(&q, &r, before, label, sizeof label);
+    free(before);
     bq_qmodel_init_weights(&q, r.p);
     if (bq_qmodel_act_enabled(&q) || r.method != BQ_METHOD_RTN) {
         if (bq_dataset_load(&train, data, "train", err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
@@ -113,18 +170,19 @@ int bq_cmd_quantize(int argc, char **argv) {
     /* a resumed job's memory is the largest of all its processes' (earlier ones: elapsed_s) */
     double rss_mb = bq_peak_rss_mb();
     if (rstats.prior_rss_mb > rss_mb) rss_mb = rstats.prior_rss_mb;
-    fprintf(stderr, "quantize: %s W%dA%d%s -> %s (%.1f s, peak RSS %.0f MB)\n", q.method, r.wbits,
-            r.abits, r.first_last_8bit ? " first/last 8-bit" : "", out, secs, rss_mb);
+    fprintf(stderr, "quantize: %s %s%s -> %s (%.1f s, peak RSS %.0f MB)\n", q.method, label,
+            r.first_last_8bit ? " first/last 8-bit" : "", out, secs, rss_mb);
     rc = 0;
     if (report) {
         bq_buf b = {0};
         bq_buf_printf(&b, "{\"model\": \"%s\", \"recipe\": \"%s\", \"bits\": %s%s%s, \"out\": \"%s\", "
-                      "\"method\": \"%s\", \"wbits\": %d, \"abits\": %d, \"first_last_8bit\": %s, "
+                      "\"method\": \"%s\", \"wbits\": %d, \"abits\": %d, \"allocation\": \"%s\", "
+                      "\"first_last_8bit\": %s, "
                       "\"source_hash\": \"%016llx\", \"qmodel_hash\": \"%016llx\", "
                       "\"seconds\": %.3f, \"seconds_prior_runs\": %.3f, \"peak_rss_mb\": %.1f, "
                       "\"peak_rss_complete\": %s}\n",
                       model, recipe, bits ? "\"" : "", bits ? bits : "null", bits ? "\"" : "", out,
-                      q.method, r.wbits, r.abits, r.first_last_8bit ? "true" : "false",
+                      q.method, r.wbits, r.abits, label, r.first_last_8bit ? "true" : "false",
                       (unsigned long long)q.src_hash, (unsigned long long)bq_qmodel_hash(&q), secs,
                       rstats.prior_seconds, rss_mb, rstats.prior_rss_unknown ? "false" : "true");
         if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {

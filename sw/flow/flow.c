@@ -164,9 +164,38 @@ int bq_flow_budget(const bq_search_problem *p, const char *expr, int64_t *cycles
 
 /* ======================================================================= 3. steps */
 
+/* One budget: its search and, for the main budgets, the mixed and best-uniform models. */
+typedef struct {
+    char label[64];
+    int64_t budget;
+    bq_search_result ga, ex;
+    int *qb;                 /* allocation (search quantizer bits) */
+    int uw, ua;              /* best uniform that fits (-1 none) */
+    double mixed_top1, uni_top1, mixed_rtn;
+    int64_t mixed_cyc, uni_cyc;
+    double p_value;
+    double recon_s_mixed, recon_s_uni;
+    char mixed_name[96], uni_name[32];
+    int n_ucand, ucw[8], uca[8];     /* maximal fitting uniform settings (all reconstructed) */
+    double uc_top1[8];
+} budget_run;
+
+/* The RTN front of step 8: mixed points (one per budget, sorted by cycles) and uniform points. */
+typedef struct {
+    int nm, nu;
+    double mx[2 * BQ_FLOW_MAX_BUDGETS], my[2 * BQ_FLOW_MAX_BUDGETS];
+    double ux[64], uy[64];
+    char ulab_s[64][16];
+    const char *ulab[64];
+} rtn_front;
+
+/* Everything one `brecq run` holds: inputs, the search problem, and each step's results, which
+ * later steps and the report read. */
 typedef struct {
     const bq_flow_cfg *c;
+    bq_flow_result *res;
     char dir[BQ_FLOW_PATH];
+    double t0;             /* start of this invocation */
     bq_model fp;
     bq_dataset train, test;
     bq_recipe recipe;
@@ -176,8 +205,20 @@ typedef struct {
     bq_costtab tab;
     bq_search_problem p;
     int have_fp, have_train, have_test, have_q8, have_net, have_tab, have_p;
+    uint64_t model_hash, base_key;
+    budget_run *B;         /* nb main budgets, then np budgets of the RTN front only */
+    int nb, np;
+    bq_sens_stats sst;     /* step 1 */
+    double search_s_max;   /* step 2: longest GA + exact */
+    int32_t *pm, *pu;      /* steps 3-4: test predictions of a budget's mixed and best uniform */
+    bq_qmodel qmain;       /* the first budget's mixed model (latency, export, cosim, plots) */
+    int have_main;
+    int64_t *per_m, *per_u, *per_8;   /* per-layer cycles: qmain, its uniform, W8A8 */
+    int64_t w8_cyc;
+    char export_status[256], cosim_status[512], plot_status[600];
+    int cosim_failed;      /* the report is still written; the flow then fails */
+    rtn_front front;
     bq_buf md;             /* report.md */
-    uint64_t base_key;
 } flow_t;
 
 static void pathf(char *dst, size_t n, const flow_t *F, const char *fmt, ...)
@@ -237,7 +278,6 @@ static void alloc_yaml(const bq_search_problem *p, const int *qb, const char *co
 /* ---- reconstruction: float model + allocation -> .bqq (resumable) ---- */
 static int step_reconstruct(flow_t *F, const char *name, const int *qb, bq_qmodel *out,
                             double *secs, char *err, size_t errlen) {
-    const bq_flow_cfg *c = F->c;
     bq_buf y = {0};
     alloc_yaml(&F->p, qb, name, &y);
     if (y.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
@@ -276,7 +316,6 @@ static int step_reconstruct(flow_t *F, const char *name, const int *qb, bq_qmode
         return -1;
     }
     *secs = bq_now() - t0;
-    (void)c;
     return 0;
 }
 
@@ -304,7 +343,7 @@ static void *eval_thread(void *arg) {
     float *x = malloc(sizeof(float) * B * isz);
     int *idx = malloc(sizeof(int) * B), *pr = malloc(sizeof(int) * B);
     if (!x || !idx || !pr) {
-        snprintf(e->err, sizeof e->err, "out of memory");
+        bq_seterr(e->err, sizeof e->err, "out of memory");
         e->rc = -1;
     } else {
         for (int s = e->lo; s < e->hi; s += B) {
@@ -368,7 +407,7 @@ static int step_eval(flow_t *F, const char *name, const bq_qmodel *q, int32_t *p
         e->t0 = t0;
         e->report = t == 0;
         if (pthread_create(&th[t], NULL, eval_thread, e) == 0) started++;
-        else { e->rc = -1; snprintf(e->err, sizeof e->err, "cannot start a thread"); break; }
+        else { e->rc = -1; bq_seterr(e->err, sizeof e->err, "cannot start a thread"); break; }
     }
     for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
     fprintf(stderr, "\n");
@@ -495,6 +534,12 @@ static int64_t alloc_latency(flow_t *F, const int *qb, int64_t *per, char *err, 
 }
 
 static void flow_free(flow_t *F) {
+    if (F->B)
+        for (int i = 0; i < BQ_FLOW_MAX_BUDGETS * 2; i++) free(F->B[i].qb);
+    free(F->B);
+    free(F->pm); free(F->pu);
+    free(F->per_m); free(F->per_u); free(F->per_8);
+    if (F->have_main) bq_qmodel_free(&F->qmain);
     if (F->have_p) bq_search_free(&F->p);
     if (F->have_tab) bq_costtab_free(&F->tab);
     if (F->have_net) bq_hw_net_free(&F->net);
@@ -511,621 +556,747 @@ static int cosim_binary(const bq_hwcfg *hw, char *path, size_t n) {
     return access(path, X_OK) == 0;
 }
 
-typedef struct {
-    char label[64];
-    int64_t budget;
-    bq_search_result ga, ex;
-    int *qb;                 /* allocation (search quantizer bits) */
-    int uw, ua;              /* best uniform that fits (-1 none) */
-    double mixed_top1, uni_top1, mixed_rtn, uni_rtn;
-    int64_t mixed_cyc, uni_cyc;
-    double p_value;
-    double recon_s_mixed, recon_s_uni;
-    char mixed_name[96], uni_name[32];
-    int n_ucand, ucw[8], uca[8];     /* maximal fitting uniform settings (all reconstructed) */
-    double uc_top1[8];
-} budget_run;
+/* ---- setup: report folders, inputs, search problem, budgets, simulator ---- */
 
-int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t errlen) {
-    double T0 = bq_now();
-    flow_t F;
-    memset(&F, 0, sizeof F);
-    F.c = c;
-    memset(res, 0, sizeof *res);
-    snprintf(F.dir, sizeof F.dir, "%s", c->out);
+static int open_folders(flow_t *F, char *err, size_t errlen) {
+    static const char *const subdirs[] = {"", "steps", "models", "runs", "eval", "rtn", "plots",
+                                          "search", "latency"};
     char tmp[BQ_FLOW_PATH + 128];
-    int rc = -1;
-    budget_run *B = calloc(BQ_FLOW_MAX_BUDGETS * 2, sizeof *B);
-    int32_t *pm = NULL, *pu = NULL;
-    if (!B) { bq_seterr(err, errlen, "out of memory"); return -1; }
-    const char *subdirs[] = {"", "steps", "models", "runs", "eval", "rtn", "plots", "search",
-                             "latency"};
+    F->B = calloc(BQ_FLOW_MAX_BUDGETS * 2, sizeof *F->B);
+    if (!F->B) { bq_seterr(err, errlen, "out of memory"); return -1; }
     for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
-        pathf(tmp, sizeof tmp, &F, "%s", subdirs[i]);
-        if (bq_mkdirs(tmp)) { bq_seterr(err, errlen, "%s: cannot create directory", tmp); goto out; }
+        pathf(tmp, sizeof tmp, F, "%s", subdirs[i]);
+        if (bq_mkdirs(tmp)) { bq_seterr(err, errlen, "%s: cannot create directory", tmp); return -1; }
     }
-    /* inputs */
-    if (load_model(&F.fp, c->model, err, errlen)) goto out;
-    F.have_fp = 1;
-    if (bq_recipe_load(&F.recipe, c->recipe, err, errlen)) goto out;
-    if (c->iters > 0) F.recipe.iters = c->iters;
-    if (c->act_iters > 0) F.recipe.act_iters = c->act_iters;
-    if (c->qdrop_iters > 0) F.recipe.qdrop_iters = c->qdrop_iters;
-    if (c->calib > 0) F.recipe.calib = c->calib;
-    if (F.recipe.abits == BQ_ABITS_FLOAT) {
+    return 0;
+}
+
+/* Float model, recipe (with the flow's overrides), hw config, training and test sets. */
+static int load_inputs(flow_t *F, char *err, size_t errlen) {
+    const bq_flow_cfg *c = F->c;
+    if (load_model(&F->fp, c->model, err, errlen)) return -1;
+    F->have_fp = 1;
+    if (bq_recipe_load(&F->recipe, c->recipe, err, errlen)) return -1;
+    if (c->iters > 0) F->recipe.iters = c->iters;
+    if (c->act_iters > 0) F->recipe.act_iters = c->act_iters;
+    if (c->qdrop_iters > 0) F->recipe.qdrop_iters = c->qdrop_iters;
+    if (c->calib > 0) F->recipe.calib = c->calib;
+    if (F->recipe.abits == BQ_ABITS_FLOAT) {
         bq_seterr(err, errlen, "%s: the recipe has float activations (abits: 32); the flow "
                "quantizes activations (use a recipe with abits 2..8)", c->recipe);
-        goto out;
+        return -1;
     }
-    if (bq_hwcfg_load(&F.hw, c->hw, err, errlen)) goto out;
+    if (bq_hwcfg_load(&F->hw, c->hw, err, errlen)) return -1;
     const char *data = c->data[0] ? c->data : NULL;
-    if (bq_dataset_load(&F.train, data, "train", err, errlen)) goto out;
-    F.have_train = 1;
-    if (bq_dataset_load(&F.test, data, "test", err, errlen)) goto out;
-    F.have_test = 1;
-    uint64_t mh = bq_model_hash(&F.fp);
-    F.base_key = hmix(BQ_FNV_INIT, &mh, sizeof mh);
-    F.base_key = hmix(F.base_key, &F.hw.hash, sizeof F.hw.hash);
-    bq_qmodel_opts qo = {8, 8, F.recipe.first_last_8bit};
-    if (bq_qmodel_init(&F.q8, &F.fp, &qo, err, errlen)) goto out;
-    F.have_q8 = 1;
-    if (bq_search_hw_net(&F.net, &F.q8, err, errlen)) goto out;
-    F.have_net = 1;
-    if (bq_costtab_build(&F.tab, &F.hw, &F.net, err, errlen)) goto out;
-    F.have_tab = 1;
-    if (bq_search_from_qmodel(&F.p, &F.q8, &F.tab, F.hw.clock_mhz, &c->space, err, errlen))
-        goto out;
-    F.have_p = 1;
-    if (bq_search_finalize(&F.p, err, errlen)) goto out;
-    bq_search_problem *p = &F.p;
-    fprintf(stderr, "flow: %s: %s (%s) on %s, %d groups, %d candidates, report in %s\n", c->name,
-            c->model, F.fp.arch, F.hw.name, p->n_groups, p->n_cands, c->out);
+    if (bq_dataset_load(&F->train, data, "train", err, errlen)) return -1;
+    F->have_train = 1;
+    if (bq_dataset_load(&F->test, data, "test", err, errlen)) return -1;
+    F->have_test = 1;
+    return 0;
+}
 
-    /* budgets first: an infeasible one fails before any expensive step */
-    int nb = c->n_budgets, np = c->rtn_pareto ? c->n_pareto : 0;
-    for (int i = 0; i < nb + np; i++) {
-        budget_run *b = &B[i];
-        const char *e = i < nb ? c->budgets[i] : c->pareto[i - nb];
+/* W8A8 placement -> accelerator view -> cost table -> search problem; the keys of every step
+ * start from the model and hw hashes. */
+static int build_problem(flow_t *F, char *err, size_t errlen) {
+    const bq_flow_cfg *c = F->c;
+    F->model_hash = bq_model_hash(&F->fp);
+    F->base_key = hmix(BQ_FNV_INIT, &F->model_hash, sizeof F->model_hash);
+    F->base_key = hmix(F->base_key, &F->hw.hash, sizeof F->hw.hash);
+    bq_qmodel_opts qo = {8, 8, F->recipe.first_last_8bit};
+    if (bq_qmodel_init(&F->q8, &F->fp, &qo, err, errlen)) return -1;
+    F->have_q8 = 1;
+    if (bq_search_hw_net(&F->net, &F->q8, err, errlen)) return -1;
+    F->have_net = 1;
+    if (bq_costtab_build(&F->tab, &F->hw, &F->net, err, errlen)) return -1;
+    F->have_tab = 1;
+    if (bq_search_from_qmodel(&F->p, &F->q8, &F->tab, F->hw.clock_mhz, &c->space, err, errlen))
+        return -1;
+    F->have_p = 1;
+    if (bq_search_finalize(&F->p, err, errlen)) return -1;
+    fprintf(stderr, "flow: %s: %s (%s) on %s, %d groups, %d candidates, report in %s\n", c->name,
+            c->model, F->fp.arch, F->hw.name, F->p.n_groups, F->p.n_cands, c->out);
+    return 0;
+}
+
+/* Budgets first: an infeasible one fails before any expensive step. */
+static int resolve_budgets(flow_t *F, char *err, size_t errlen) {
+    const bq_flow_cfg *c = F->c;
+    F->nb = c->n_budgets;
+    F->np = c->rtn_pareto ? c->n_pareto : 0;
+    for (int i = 0; i < F->nb + F->np; i++) {
+        budget_run *b = &F->B[i];
+        const char *e = i < F->nb ? c->budgets[i] : c->pareto[i - F->nb];
         snprintf(b->label, sizeof b->label, "%s", e);
-        if (bq_flow_budget(p, e, &b->budget, err, errlen)) goto out;
+        if (bq_flow_budget(&F->p, e, &b->budget, err, errlen)) return -1;
         bq_search_budget bb = {b->budget, -1};
-        if (bq_search_check_budget(p, &bb, err, errlen)) goto out;
+        if (bq_search_check_budget(&F->p, &bb, err, errlen)) return -1;
         b->uw = b->ua = -1;
     }
+    return 0;
+}
 
-    /* the simulator of step 7 must exist before any expensive step */
-    if (c->cosim_images > 0) {
-        char bin[256];
-        if (!cosim_binary(&F.hw, bin, sizeof bin)) {
-            bq_seterr(err, errlen, "%s: cosim needs the simulator %s, which is not built; `make "
-                      "sim-build SIM_HW=%s` builds it (`make demo` does), or set `cosim_images: 0` "
-                      "to run the flow without cosim", c->path, bin, F.hw.name);
-            goto out;
+/* The simulator of step 7 must exist before any expensive step. */
+static int check_simulator(flow_t *F, char *err, size_t errlen) {
+    char bin[256];
+    if (F->c->cosim_images <= 0 || cosim_binary(&F->hw, bin, sizeof bin)) return 0;
+    bq_seterr(err, errlen, "%s: cosim needs the simulator %s, which is not built; `make "
+              "sim-build SIM_HW=%s` builds it (`make demo` does), or set `cosim_images: 0` "
+              "to run the flow without cosim", F->c->path, bin, F->hw.name);
+    return -1;
+}
+
+/* ---- step 1: sensitivity of every candidate (cached per group) ---- */
+
+static int sensitivity_json(flow_t *F, char *err, size_t errlen) {
+    const bq_search_problem *p = &F->p;
+    const bq_sens_stats *s = &F->sst;
+    char tmp[BQ_FLOW_PATH + 128];
+    bq_buf j = {0};
+    bq_buf_printf(&j, "{\"key\": \"%016llx\", \"images\": %d, \"candidates\": %d, "
+                  "\"measured_now\": %d, \"cached\": %d, \"seconds\": %.2f, "
+                  "\"fisher_seconds\": %.2f, \"groups\": [", (unsigned long long)s->key,
+                  F->c->sens_images, p->n_cands, s->measured, s->cached, s->seconds,
+                  s->fisher_seconds);
+    for (int g = 0; g < p->n_groups; g++) {
+        const bq_search_group *G = &p->groups[g];
+        double mn = INFINITY, mx = 0;
+        for (int k = 0; k < G->n_cand; k++) {
+            double v = bq_search_cand_of(p, g, k)->sens;
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
         }
+        bq_buf_printf(&j, "%s\n  {\"group\": \"%s\", \"quantizers\": %d, \"candidates\": %d, "
+                      "\"min\": %.6g, \"max\": %.6g}", g ? "," : "", G->name, G->n_q,
+                      G->n_cand, mn, mx);
     }
+    bq_buf_printf(&j, "\n]}\n");
+    pathf(tmp, sizeof tmp, F, "sensitivity.json");
+    int e = write_buf(tmp, &j, err, errlen);
+    bq_buf_free(&j);
+    return e;
+}
 
-    /* ---- step 1: sensitivity ---- */
+static int step_sensitivity(flow_t *F, char *err, size_t errlen) {
+    const bq_flow_cfg *c = F->c;
     bq_sens_opts so;
     bq_sens_opts_default(&so);
     so.n_images = c->sens_images;
-    so.calib_seed = F.recipe.calib_seed;
-    so.p = F.recipe.p;
-    so.first_last_8bit = F.recipe.first_last_8bit;
+    so.calib_seed = F->recipe.calib_seed;
+    so.p = F->recipe.p;
+    so.first_last_8bit = F->recipe.first_last_8bit;
     char cache[BQ_FLOW_PATH + 32];
     if (c->sens_cache[0]) snprintf(cache, sizeof cache, "%s", c->sens_cache);
-    else pathf(cache, sizeof cache, &F, "sensitivity.cache");
+    else pathf(cache, sizeof cache, F, "sensitivity.cache");
     so.cache_path = cache;
-    bq_sens_stats sst;
-    if (bq_sensitivity_fill(p, &F.fp, &F.train, &so, &sst, err, errlen)) goto out;
-    {
-        bq_buf j = {0};
-        bq_buf_printf(&j, "{\"key\": \"%016llx\", \"images\": %d, \"candidates\": %d, "
-                      "\"measured_now\": %d, \"cached\": %d, \"seconds\": %.2f, "
-                      "\"fisher_seconds\": %.2f, \"groups\": [", (unsigned long long)sst.key,
-                      so.n_images, p->n_cands, sst.measured, sst.cached, sst.seconds,
-                      sst.fisher_seconds);
-        for (int g = 0; g < p->n_groups; g++) {
-            const bq_search_group *G = &p->groups[g];
-            double mn = INFINITY, mx = 0;
-            for (int k = 0; k < G->n_cand; k++) {
-                double s = bq_search_cand_of(p, g, k)->sens;
-                mn = s < mn ? s : mn;
-                mx = s > mx ? s : mx;
-            }
-            bq_buf_printf(&j, "%s\n  {\"group\": \"%s\", \"quantizers\": %d, \"candidates\": %d, "
-                          "\"min\": %.6g, \"max\": %.6g}", g ? "," : "", G->name, G->n_q,
-                          G->n_cand, mn, mx);
-        }
-        bq_buf_printf(&j, "\n]}\n");
-        pathf(tmp, sizeof tmp, &F, "sensitivity.json");
-        int e = write_buf(tmp, &j, err, errlen);
-        bq_buf_free(&j);
-        if (e) goto out;
-    }
-    uint64_t skey = sst.key;
+    if (bq_sensitivity_fill(&F->p, &F->fp, &F->train, &so, &F->sst, err, errlen)) return -1;
+    return sensitivity_json(F, err, errlen);
+}
 
-    /* ---- step 2: search per budget (GA + exact) ---- */
-    double search_s_max = 0;
-    for (int i = 0; i < nb + np; i++) {
-        budget_run *b = &B[i];
-        bq_search_budget bb = {b->budget, -1};
-        bq_ga_params gp;
-        bq_ga_params_default(&gp);
-        gp.seed = (uint64_t)c->seed;
-        double t0 = bq_now();
-        if (bq_search_ga(p, &bb, &gp, &b->ga, err, errlen)) goto out;
-        if (bq_search_exact(p, &bb, b->ga.choice, 0, &b->ex, err, errlen)) goto out;
-        double ts = bq_now() - t0;
-        search_s_max = ts > search_s_max ? ts : search_s_max;
-        if (b->ex.objective > b->ga.objective + 1e-9 * fabs(b->ga.objective)) {
-            bq_seterr(err, errlen, "internal error: exact objective %.17g worse than the GA's %.17g",
-                   b->ex.objective, b->ga.objective);
-            goto out;
-        }
-        b->qb = malloc(sizeof(int) * (size_t)p->n_quants);
-        if (!b->qb) { bq_seterr(err, errlen, "out of memory"); goto out; }
-        bq_search_choice_bits(p, b->ex.choice, b->qb);
-        /* uniform settings that fit, keeping only the maximal ones (no other fitting setting has
-         * >= bits on both weights and activations: more bits everywhere is assumed no worse);
-         * each is reconstructed and the best by integer top-1 is the baseline */
-        int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
-        if (!ub) { bq_seterr(err, errlen, "out of memory"); goto out; }
-        int fits[BQ_SEARCH_MAX_BITS][BQ_SEARCH_MAX_BITS];
-        for (int wi = 0; wi < c->space.n_wbits; wi++)
-            for (int ai = 0; ai < c->space.n_abits; ai++) {
-                bq_search_uniform_bits(p, c->space.wbits[wi], c->space.abits[ai], ub);
-                fits[wi][ai] = bq_search_total_cycles(p, ub) <= b->budget;
-            }
-        free(ub);
-        b->n_ucand = 0;
-        for (int wi = 0; wi < c->space.n_wbits; wi++)
-            for (int ai = 0; ai < c->space.n_abits; ai++) {
-                if (!fits[wi][ai]) continue;
-                int dominated = 0;
-                for (int w2 = wi; w2 < c->space.n_wbits; w2++)
-                    for (int a2 = ai; a2 < c->space.n_abits; a2++)
-                        if ((w2 != wi || a2 != ai) && fits[w2][a2]) dominated = 1;
-                if (dominated || b->n_ucand >= 8) continue;
-                b->ucw[b->n_ucand] = c->space.wbits[wi];
-                b->uca[b->n_ucand++] = c->space.abits[ai];
-            }
-        if (b->n_ucand) { b->uw = b->ucw[0]; b->ua = b->uca[0]; }
-        snprintf(b->mixed_name, sizeof b->mixed_name, "mixed_%d", i);
-        if (b->uw > 0) snprintf(b->uni_name, sizeof b->uni_name, "uniform_W%dA%d", b->uw, b->ua);
-        bq_buf j = {0}, y = {0};
-        bq_search_report_json(p, &bb, &b->ga, &b->ex, &b->ex, &j);
-        char cm[320];
-        snprintf(cm, sizeof cm, "brecq run %s: budget %s = %lld cycles, exact solver, %lld cycles",
-                 c->name, b->label, (long long)b->budget, (long long)b->ex.cycles);
-        alloc_yaml(p, b->qb, cm, &y);
-        pathf(tmp, sizeof tmp, &F, "search/%s.json", b->mixed_name);
-        int e = write_buf(tmp, &j, err, errlen);
-        pathf(tmp, sizeof tmp, &F, "search/%s_bits.yaml", b->mixed_name);
-        if (!e) e = write_buf(tmp, &y, err, errlen);
-        bq_buf_free(&j);
-        bq_buf_free(&y);
-        if (e) goto out;
-        fprintf(stderr, "flow: search %s (%lld cycles): GA %.6g in %.2f s, exact %.6g in %.3f s, "
-                "%lld cycles; %d maximal fitting uniform setting(s), first W%dA%d\n", b->label,
-                (long long)b->budget, b->ga.objective, b->ga.seconds, b->ex.objective,
-                b->ex.seconds, (long long)b->ex.cycles, b->n_ucand, b->uw, b->ua);
-    }
-    (void)skey;
+/* ---- step 2: search per budget (GA, then the exact solver from the GA's allocation) ---- */
 
-    /* ---- steps 3-4: reconstruction + integer evaluation of mixed and best uniform ---- */
-    int N = F.test.n;
-    pm = malloc(sizeof(int32_t) * (size_t)N);
-    pu = malloc(sizeof(int32_t) * (size_t)N);
-    if (!pm || !pu) { bq_seterr(err, errlen, "out of memory"); goto out; }
-    bq_qmodel qmain;
-    int have_main = 0;
-    int64_t *per_m = calloc((size_t)p->n_layers, sizeof(int64_t));
-    int64_t *per_u = calloc((size_t)p->n_layers, sizeof(int64_t));
-    int64_t *per_8 = calloc((size_t)p->n_layers, sizeof(int64_t));
-    if (!per_m || !per_u || !per_8) {
-        free(per_m); free(per_u); free(per_8);
-        bq_seterr(err, errlen, "out of memory");
-        goto out;
-    }
-    for (int i = 0; i < nb; i++) {
-        budget_run *b = &B[i];
-        bq_qmodel qm, qu;
-        if (step_reconstruct(&F, b->mixed_name, b->qb, &qm, &b->recon_s_mixed, err, errlen))
-            goto out2;
-        if (step_eval(&F, b->mixed_name, &qm, pm, &b->mixed_top1, err, errlen)) {
-            bq_qmodel_free(&qm);
-            goto out2;
+/* Uniform settings that fit budget b, keeping only the maximal ones (no other fitting setting has
+ * >= bits on both weights and activations: more bits everywhere is assumed no worse); step 3
+ * reconstructs each and the best by integer top-1 is the baseline. */
+static int fitting_uniforms(flow_t *F, budget_run *b, char *err, size_t errlen) {
+    const bq_search_space *sp = &F->c->space;
+    int *ub = malloc(sizeof(int) * (size_t)F->p.n_quants);
+    if (!ub) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    int fits[BQ_SEARCH_MAX_BITS][BQ_SEARCH_MAX_BITS];
+    for (int wi = 0; wi < sp->n_wbits; wi++)
+        for (int ai = 0; ai < sp->n_abits; ai++) {
+            bq_search_uniform_bits(&F->p, sp->wbits[wi], sp->abits[ai], ub);
+            fits[wi][ai] = bq_search_total_cycles(&F->p, ub) <= b->budget;
         }
-        b->mixed_cyc = exact_latency(&F, &qm, i == 0 ? per_m : NULL, err, errlen);
-        if (b->mixed_cyc < 0) { bq_qmodel_free(&qm); goto out2; }
-        if (i == 0) { qmain = qm; have_main = 1; } else bq_qmodel_free(&qm);
-        if (c->uniform_baseline && b->n_ucand > 0) {
-            int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
-            int32_t *pt = malloc(sizeof(int32_t) * (size_t)N);
-            if (!ub || !pt) { free(ub); free(pt); bq_seterr(err, errlen, "out of memory"); goto out2; }
-            double best = -1;
-            for (int k = 0; k < b->n_ucand; k++) {
-                char nm[32];
-                snprintf(nm, sizeof nm, "uniform_W%dA%d", b->ucw[k], b->uca[k]);
-                bq_search_uniform_bits(p, b->ucw[k], b->uca[k], ub);
-                double rs = 0, t1 = 0;
-                int e = step_reconstruct(&F, nm, ub, &qu, &rs, err, errlen);
-                if (e) { free(ub); free(pt); goto out2; }
-                if (step_eval(&F, nm, &qu, pt, &t1, err, errlen)) {
-                    bq_qmodel_free(&qu);
-                    free(ub); free(pt);
-                    goto out2;
-                }
-                b->uc_top1[k] = t1;
-                if (t1 > best) {
-                    best = t1;
-                    b->uw = b->ucw[k];
-                    b->ua = b->uca[k];
-                    b->uni_top1 = t1;
-                    b->recon_s_uni = rs;
-                    snprintf(b->uni_name, sizeof b->uni_name, "%s", nm);
-                    memcpy(pu, pt, sizeof(int32_t) * (size_t)N);
-                    b->uni_cyc = exact_latency(&F, &qu, i == 0 ? per_u : NULL, err, errlen);
-                }
-                bq_qmodel_free(&qu);
-                if (b->uni_cyc < 0) { free(ub); free(pt); goto out2; }
-            }
-            free(ub);
-            free(pt);
-            bq_mp_row *r = &res->rows[res->n_rows++];
-            memset(r, 0, sizeof *r);
-            snprintf(r->model, sizeof r->model, "%s", F.fp.arch);
-            r->budget_cycles = b->budget;
-            r->mixed_cycles = b->mixed_cyc;
-            snprintf(r->uniform_setting, sizeof r->uniform_setting, "W%dA%d", b->uw, b->ua);
-            r->uniform_cycles = b->uni_cyc;
-            bq_mcnemar m;
-            {
-                int32_t *lab = malloc(sizeof(int32_t) * (size_t)N);
-                if (!lab) { bq_seterr(err, errlen, "out of memory"); goto out2; }
-                for (int k = 0; k < N; k++) lab[k] = F.test.labels[k];
-                bq_mp_row_compare(r, lab, pm, pu, N, &m);
-                free(lab);
-            }
-            r->budget_cycles = b->budget;
-            r->mixed_cycles = b->mixed_cyc;
-            r->uniform_cycles = b->uni_cyc;
-            b->p_value = r->p_value;
-            {   /* rows so far (a long acceptance run reports finished budgets as it goes) */
-                bq_buf j = {0};
-                bq_mp_rows_json(res->rows, res->n_rows, &j);
-                pathf(tmp, sizeof tmp, &F, "mixed_vs_uniform.json");
-                int e = write_buf(tmp, &j, err, errlen);
-                bq_buf_free(&j);
-                if (e) goto out2;
-            }
-            fprintf(stderr, "flow: budget %s: mixed %.2f %% (%lld cyc) vs uniform W%dA%d %.2f %% "
-                    "(%lld cyc), McNemar b=%d c=%d p=%.4g\n", b->label, b->mixed_top1,
-                    (long long)b->mixed_cyc, b->uw, b->ua, b->uni_top1, (long long)b->uni_cyc,
-                    m.b, m.c, m.p_value);
+    free(ub);
+    b->n_ucand = 0;
+    for (int wi = 0; wi < sp->n_wbits; wi++)
+        for (int ai = 0; ai < sp->n_abits; ai++) {
+            if (!fits[wi][ai]) continue;
+            int dominated = 0;
+            for (int w2 = wi; w2 < sp->n_wbits; w2++)
+                for (int a2 = ai; a2 < sp->n_abits; a2++)
+                    if ((w2 != wi || a2 != ai) && fits[w2][a2]) dominated = 1;
+            if (dominated || b->n_ucand >= 8) continue;
+            b->ucw[b->n_ucand] = sp->wbits[wi];
+            b->uca[b->n_ucand++] = sp->abits[ai];
         }
-    }
-    /* W8A8 per-layer cycles for the breakdown */
-    int64_t w8_cyc;
-    {
-        int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
-        if (!ub) { bq_seterr(err, errlen, "out of memory"); goto out2; }
-        bq_search_uniform_bits(p, 8, 8, ub);
-        w8_cyc = alloc_latency(&F, ub, per_8, err, errlen);
-        free(ub);
-        if (w8_cyc < 0) goto out2;
-    }
+    if (b->n_ucand) { b->uw = b->ucw[0]; b->ua = b->uca[0]; }
+    return 0;
+}
 
-    /* ---- step 5: latency table (exact dry run) ---- */
-    {
-        bq_buf j = {0};
-        bq_buf_printf(&j, "{\"hw\": \"%s\", \"clock_mhz\": %g, \"w8a8_cycles\": %lld, "
-                      "\"mixed_cycles\": %lld, \"uniform\": \"%s\", \"uniform_cycles\": %lld, "
-                      "\"layers\": [", F.hw.name, F.hw.clock_mhz, (long long)w8_cyc,
-                      (long long)B[0].mixed_cyc, B[0].uni_name, (long long)B[0].uni_cyc);
-        for (int l = 0; l < p->n_layers; l++) {
-            const bq_qlayer *L = &qmain.layers[l];
-            bq_buf_printf(&j, "%s\n  {\"name\": \"%s\", \"wbits\": %d, \"abits\": %d, "
-                          "\"w8a8\": %lld, \"mixed\": %lld, \"uniform\": %lld}", l ? "," : "",
-                          qmain.model.nodes[L->node].name, L->wbits, qmain.aq[L->aq_in].bits,
-                          (long long)per_8[l], (long long)per_m[l], (long long)per_u[l]);
-        }
-        bq_buf_printf(&j, "\n]}\n");
-        pathf(tmp, sizeof tmp, &F, "latency/latency.json");
-        int e = write_buf(tmp, &j, err, errlen);
-        bq_buf_free(&j);
-        if (e) goto out2;
-    }
+/* search/<mixed_name>.json (the search report) and search/<mixed_name>_bits.yaml. */
+static int write_search(flow_t *F, const budget_run *b, const bq_search_budget *bb, char *err,
+                        size_t errlen) {
+    char tmp[BQ_FLOW_PATH + 128], cm[320];
+    bq_buf j = {0}, y = {0};
+    bq_search_report_json(&F->p, bb, &b->ga, &b->ex, &b->ex, &j);
+    snprintf(cm, sizeof cm, "brecq run %s: budget %s = %lld cycles, exact solver, %lld cycles",
+             F->c->name, b->label, (long long)b->budget, (long long)b->ex.cycles);
+    alloc_yaml(&F->p, b->qb, cm, &y);
+    pathf(tmp, sizeof tmp, F, "search/%s.json", b->mixed_name);
+    int e = write_buf(tmp, &j, err, errlen);
+    pathf(tmp, sizeof tmp, F, "search/%s_bits.yaml", b->mixed_name);
+    if (!e) e = write_buf(tmp, &y, err, errlen);
+    bq_buf_free(&j);
+    bq_buf_free(&y);
+    return e;
+}
 
-    /* ---- step 6: export package + check ---- */
-    char export_status[256] = "";
-    {
-        uint64_t key = hmix(bq_qmodel_hash(&qmain), &F.hw.hash, sizeof F.hw.hash);
-        key = hmix(key, &c->export_tests, sizeof c->export_tests);
-        pathf(tmp, sizeof tmp, &F, "export");
-        if (step_done(&F, "export", key) && file_exists(tmp)) {
-            snprintf(export_status, sizeof export_status, "package `export/` (cached), check "
-                     "passed");
-        } else {
-            fprintf(stderr, "flow: export package -> %s\n", tmp);
-            if (bq_export(&qmain, &F.hw, &F.test, c->export_tests, tmp, err, errlen) ||
-                bq_export_check(tmp, NULL, NULL, err, errlen) ||
-                step_mark(&F, "export", key, err, errlen))
-                goto out2;
-            snprintf(export_status, sizeof export_status, "package `export/` written, check "
-                     "passed (%d test images, bit-exact layer recompute)", c->export_tests);
-        }
+static int search_budget(flow_t *F, int i, char *err, size_t errlen) {
+    const bq_search_problem *p = &F->p;
+    budget_run *b = &F->B[i];
+    bq_search_budget bb = {b->budget, -1};
+    bq_ga_params gp;
+    bq_ga_params_default(&gp);
+    gp.seed = (uint64_t)F->c->seed;
+    double t0 = bq_now();
+    if (bq_search_ga(p, &bb, &gp, &b->ga, err, errlen)) return -1;
+    if (bq_search_exact(p, &bb, b->ga.choice, 0, &b->ex, err, errlen)) return -1;
+    double ts = bq_now() - t0;
+    F->search_s_max = ts > F->search_s_max ? ts : F->search_s_max;
+    if (b->ex.objective > b->ga.objective + 1e-9 * fabs(b->ga.objective)) {
+        bq_seterr(err, errlen, "internal error: exact objective %.17g worse than the GA's %.17g",
+               b->ex.objective, b->ga.objective);
+        return -1;
     }
+    b->qb = malloc(sizeof(int) * (size_t)p->n_quants);
+    if (!b->qb) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    bq_search_choice_bits(p, b->ex.choice, b->qb);
+    if (fitting_uniforms(F, b, err, errlen)) return -1;
+    snprintf(b->mixed_name, sizeof b->mixed_name, "mixed_%d", i);
+    if (b->uw > 0) snprintf(b->uni_name, sizeof b->uni_name, "uniform_W%dA%d", b->uw, b->ua);
+    if (write_search(F, b, &bb, err, errlen)) return -1;
+    fprintf(stderr, "flow: search %s (%lld cycles): GA %.6g in %.2f s, exact %.6g in %.3f s, "
+            "%lld cycles; %d maximal fitting uniform setting(s), first W%dA%d\n", b->label,
+            (long long)b->budget, b->ga.objective, b->ga.seconds, b->ex.objective,
+            b->ex.seconds, (long long)b->ex.cycles, b->n_ucand, b->uw, b->ua);
+    return 0;
+}
 
-    /* ---- step 7: cosim (its simulator was checked before step 1) ---- */
-    char cosim_status[512];
-    int cosim_failed = 0;
-    if (c->cosim_images == 0) {
-        snprintf(cosim_status, sizeof cosim_status, "off (`cosim_images: 0` in the flow)");
-    } else {
-        char bin[256];
-        cosim_binary(&F.hw, bin, sizeof bin);
-        uint64_t key = hmix(bq_qmodel_hash(&qmain), &F.hw.hash, sizeof F.hw.hash);
-        key = hmix(key, &c->cosim_images, sizeof c->cosim_images);
-        char cdir[BQ_FLOW_PATH + 32], qpath[BQ_FLOW_PATH + 128], cmd[8 * BQ_FLOW_PATH];
-        pathf(cdir, sizeof cdir, &F, "cosim");
-        pathf(qpath, sizeof qpath, &F, "models/%s.bqq", B[0].mixed_name);
-        if (step_done(&F, "cosim", key)) {
-            snprintf(cosim_status, sizeof cosim_status, "passed (cached; `cosim/`)");
-        } else {
-            snprintf(cmd, sizeof cmd, "mkdir -p '%s' && %s --hw '%s' --qmodel '%s' --images %d "
-                     "--out '%s' --name '%s' > '%s/cosim.log' 2>&1", cdir, bin, c->hw, qpath,
-                     c->cosim_images, cdir, c->name, cdir);
-            fprintf(stderr, "flow: cosim: %s\n", cmd);
-            int st = system(cmd);
-            if (st == 0) {
-                snprintf(cosim_status, sizeof cosim_status, "passed on %d images (`cosim/`)",
-                         c->cosim_images);
-                if (step_mark(&F, "cosim", key, err, errlen)) goto out2;
-            } else {
-                cosim_failed = 1;   /* the report is still written; the flow then fails */
-                snprintf(cosim_status, sizeof cosim_status, "FAILED (exit %d; see "
-                         "`cosim/cosim.log`)", st);
-            }
-        }
-    }
+static int step_search(flow_t *F, char *err, size_t errlen) {
+    for (int i = 0; i < F->nb + F->np; i++)
+        if (search_budget(F, i, err, errlen)) return -1;
+    return 0;
+}
 
-    /* ---- step 8: RTN front (mixed at every budget vs every uniform setting) ---- */
-    int nu_pts = 0, nm_pts = 0;
-    double ux[64], uy[64], mx[16], my[16];
-    char ulab_s[64][16];
-    const char *ulab[64];
-    if (c->rtn_pareto) {
-        for (int i = 0; i < nb + np; i++) {
-            double t;
-            fprintf(stderr, "flow: RTN front: mixed %s\n", B[i].label);
-            if (rtn_top1(&F, B[i].qb, &t, err, errlen)) goto out2;
-            B[i].mixed_rtn = t;
-            mx[nm_pts] = (double)B[i].ex.cycles;
-            my[nm_pts++] = t;
-        }
-        int *ub = malloc(sizeof(int) * (size_t)p->n_quants);
-        if (!ub) { bq_seterr(err, errlen, "out of memory"); goto out2; }
-        int64_t maxb = 0;   /* uniform points up to 5 % above the largest budget (plot range) */
-        for (int i = 0; i < nb + np; i++) maxb = B[i].budget > maxb ? B[i].budget : maxb;
-        for (int wi = 0; wi < c->space.n_wbits; wi++)
-            for (int ai = 0; ai < c->space.n_abits && nu_pts < 64; ai++) {
-                int w = c->space.wbits[wi], a = c->space.abits[ai];
-                bq_search_uniform_bits(p, w, a, ub);
-                if ((double)bq_search_total_cycles(p, ub) > 1.05 * (double)maxb) continue;
-                double t;
-                fprintf(stderr, "flow: RTN front: uniform W%dA%d\n", w, a);
-                if (rtn_top1(&F, ub, &t, err, errlen)) { free(ub); goto out2; }
-                ux[nu_pts] = (double)bq_search_total_cycles(p, ub);
-                uy[nu_pts] = t;
-                snprintf(ulab_s[nu_pts], 16, "W%dA%d", w, a);
-                ulab[nu_pts] = ulab_s[nu_pts];
-                nu_pts++;
-            }
-        free(ub);
-        /* sort the mixed points by cycles for the front line */
-        for (int i = 0; i < nm_pts; i++)
-            for (int k = i + 1; k < nm_pts; k++)
-                if (mx[k] < mx[i]) {
-                    double t = mx[i]; mx[i] = mx[k]; mx[k] = t;
-                    t = my[i]; my[i] = my[k]; my[k] = t;
-                }
-    }
+/* ---- steps 3-4: reconstruction + integer evaluation of mixed and best uniform ---- */
 
-    /* ---- step 9: plots ---- */
-    char plot_status[600] = "";
-    if (bq_plot_available()) {
-        char title[400];
-        int perr = 0;
-        char e2[512] = "";
-        /* BRECQ points: mixed vs uniform at the main budgets */
-        double bmx[BQ_FLOW_MAX_BUDGETS], bmy[BQ_FLOW_MAX_BUDGETS], bux[BQ_FLOW_MAX_BUDGETS],
-            buy[BQ_FLOW_MAX_BUDGETS];
-        const char *bul[BQ_FLOW_MAX_BUDGETS];
-        int nbm = 0, nbu = 0;
-        for (int i = 0; i < nb; i++) {
-            bmx[nbm] = (double)B[i].mixed_cyc;
-            bmy[nbm++] = B[i].mixed_top1;
-            if (B[i].uw > 0 && c->uniform_baseline) {
-                bux[nbu] = (double)B[i].uni_cyc;
-                buy[nbu] = B[i].uni_top1;
-                bul[nbu++] = B[i].uni_name + 8;
-            }
-        }
-        for (int i = 0; i < nbm; i++)
-            for (int k = i + 1; k < nbm; k++)
-                if (bmx[k] < bmx[i]) {
-                    double t = bmx[i]; bmx[i] = bmx[k]; bmx[k] = t;
-                    t = bmy[i]; bmy[i] = bmy[k]; bmy[k] = t;
-                }
-        bq_plot_series sm = {"mixed (searched, BRECQ)", nbm, bmx, bmy, NULL};
-        bq_plot_series su = {"best uniform that fits (BRECQ)", nbu, bux, buy, bul};
-        snprintf(title, sizeof title, "%s on %s: BRECQ-reconstructed, integer top-1 on %d test "
-                 "images", F.fp.arch, F.hw.name, N);
-        pathf(tmp, sizeof tmp, &F, "plots/pareto_brecq.svg");
-        if (bq_plot_pareto(tmp, title, &sm, &su, e2, sizeof e2)) perr = 1;
-        if (c->rtn_pareto) {
-            bq_plot_series rm = {"mixed (searched), RTN", nm_pts, mx, my, NULL};
-            bq_plot_series ru = {"uniform, RTN", nu_pts, ux, uy, ulab};
-            snprintf(title, sizeof title, "%s on %s: round-to-nearest, fake-quant top-1 on %d test "
-                     "images", F.fp.arch, F.hw.name, c->rtn_images);
-            pathf(tmp, sizeof tmp, &F, "plots/pareto_rtn.svg");
-            if (bq_plot_pareto(tmp, title, &rm, &ru, e2, sizeof e2)) perr = 1;
-        }
-        const char **names = calloc((size_t)p->n_layers, sizeof(char *));
-        int *wb = calloc((size_t)p->n_layers, sizeof(int)), *ab = calloc((size_t)p->n_layers,
-                                                                             sizeof(int));
-        double *cy = calloc((size_t)p->n_layers * 3, sizeof(double));
-        if (names && wb && ab && cy) {
-            for (int l = 0; l < p->n_layers; l++) {
-                const bq_qlayer *L = &qmain.layers[l];
-                names[l] = qmain.model.nodes[L->node].name;
-                wb[l] = L->wbits;
-                ab[l] = qmain.aq[L->aq_in].bits;
-                cy[l] = (double)per_8[l];
-                cy[p->n_layers + l] = (double)per_u[l];
-                cy[2 * p->n_layers + l] = (double)per_m[l];
-            }
-            snprintf(title, sizeof title, "%s on %s: searched allocation at %s (%lld cycles)",
-                     F.fp.arch, F.hw.name, B[0].label, (long long)B[0].mixed_cyc);
-            pathf(tmp, sizeof tmp, &F, "plots/bitmap.svg");
-            if (bq_plot_bitmap(tmp, title, p->n_layers, names, wb, ab, e2, sizeof e2)) perr = 1;
-            const char *sn[3] = {"W8A8", B[0].uni_name[0] ? B[0].uni_name : "uniform (none)",
-                                 "mixed (searched)"};
-            snprintf(title, sizeof title, "%s on %s: cycles per layer (exact dry run)", F.fp.arch,
-                     F.hw.name);
-            pathf(tmp, sizeof tmp, &F, "plots/cycles.svg");
-            if (bq_plot_cycles(tmp, title, p->n_layers, names, 3, sn, cy, e2, sizeof e2))
-                perr = 1;
-        }
-        free(names); free(wb); free(ab); free(cy);
-        snprintf(plot_status, sizeof plot_status, "%s%s", perr ? "some plots failed: " : "",
-                 perr ? e2 : "");
-    } else {
-        snprintf(plot_status, sizeof plot_status, "gnuplot not on PATH: no plots");
+/* Budget i's mixed model: predictions in F->pm; budget 0's is kept as F->qmain. */
+static int recon_mixed(flow_t *F, int i, char *err, size_t errlen) {
+    budget_run *b = &F->B[i];
+    bq_qmodel qm;
+    if (step_reconstruct(F, b->mixed_name, b->qb, &qm, &b->recon_s_mixed, err, errlen))
+        return -1;
+    if (step_eval(F, b->mixed_name, &qm, F->pm, &b->mixed_top1, err, errlen)) {
+        bq_qmodel_free(&qm);
+        return -1;
     }
+    b->mixed_cyc = exact_latency(F, &qm, i == 0 ? F->per_m : NULL, err, errlen);
+    if (b->mixed_cyc < 0) { bq_qmodel_free(&qm); return -1; }
+    if (i == 0) { F->qmain = qm; F->have_main = 1; } else bq_qmodel_free(&qm);
+    return 0;
+}
 
-    /* ---- step 10: report.md + flow.json ---- */
-    {
-        bq_buf *m = &F.md;
-        double el = bq_now() - T0;
-        bq_buf_printf(m, "# %s: mixed-precision BRECQ flow\n\n", c->name);
-        bq_buf_printf(m, "- flow: `%s`\n- model: `%s` (%s, hash %016llx)\n- accelerator: `%s` "
-                      "(%s, %g MHz)\n- recipe: `%s` (method %s, loss %s, iters %d, act_iters %d, "
-                      "calib %d)\n- candidates: wbits {", c->path, c->model, F.fp.arch,
-                      (unsigned long long)mh, c->hw, F.hw.name, F.hw.clock_mhz, c->recipe,
-                      bq_method_name(F.recipe.method), bq_loss_name(F.recipe.loss),
-                      F.recipe.iters, F.recipe.act_iters, F.recipe.calib);
-        for (int i = 0; i < c->space.n_wbits; i++)
-            bq_buf_printf(m, "%s%d", i ? "," : "", c->space.wbits[i]);
-        bq_buf_printf(m, "}, abits {");
-        for (int i = 0; i < c->space.n_abits; i++)
-            bq_buf_printf(m, "%s%d", i ? "," : "", c->space.abits[i]);
-        bq_buf_printf(m, "}; first/last layers 8-bit: %s\n- wall time of this invocation: %.1f s "
-                      "(steps found finished were skipped)\n\n",
-                      F.recipe.first_last_8bit ? "yes" : "no", el);
-        bq_buf_printf(m, "## 1. Sensitivity\n\n%d candidates over %d groups, Fisher-weighted "
-                      "block-output error on %d calibration images; this run measured %d, took %d "
-                      "from the cache (`sensitivity.cache`, key %016llx), %.1f s. "
-                      "Details: `sensitivity.json`.\n\n", p->n_cands, p->n_groups, so.n_images,
-                      sst.measured, sst.cached, (unsigned long long)sst.key, sst.seconds);
-        bq_buf_printf(m, "## 2. Search (cost-table latency; exact solver's allocation is used)\n\n"
-                      "| budget | cycles | GA objective | GA s | exact objective | exact s | "
-                      "allocation cycles | slack | best uniform that fits |\n"
-                      "|---|---|---|---|---|---|---|---|---|\n");
-        for (int i = 0; i < nb + np; i++) {
-            budget_run *b = &B[i];
-            bq_buf_printf(m, "| %s%s | %lld | %.6g | %.2f | %.6g | %.3f | %lld | %lld | W%dA%d |\n",
-                          b->label, i >= nb ? " (front)" : "", (long long)b->budget,
-                          b->ga.objective, b->ga.seconds, b->ex.objective, b->ex.seconds,
-                          (long long)b->ex.cycles, (long long)b->ex.slack_cycles, b->uw, b->ua);
+/* Every maximal fitting uniform setting of budget i; the best by top-1 is the baseline
+ * (predictions in F->pu). */
+static int recon_uniforms(flow_t *F, int i, char *err, size_t errlen) {
+    budget_run *b = &F->B[i];
+    int N = F->test.n, rc = -1;
+    int *ub = malloc(sizeof(int) * (size_t)F->p.n_quants);
+    int32_t *pt = malloc(sizeof(int32_t) * (size_t)N);
+    if (!ub || !pt) { bq_seterr(err, errlen, "out of memory"); goto out; }
+    double best = -1;
+    for (int k = 0; k < b->n_ucand; k++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "uniform_W%dA%d", b->ucw[k], b->uca[k]);
+        bq_search_uniform_bits(&F->p, b->ucw[k], b->uca[k], ub);
+        bq_qmodel qu;
+        double rs = 0, t1 = 0;
+        if (step_reconstruct(F, nm, ub, &qu, &rs, err, errlen)) goto out;
+        if (step_eval(F, nm, &qu, pt, &t1, err, errlen)) { bq_qmodel_free(&qu); goto out; }
+        b->uc_top1[k] = t1;
+        if (t1 > best) {
+            best = t1;
+            b->uw = b->ucw[k];
+            b->ua = b->uca[k];
+            b->uni_top1 = t1;
+            b->recon_s_uni = rs;
+            snprintf(b->uni_name, sizeof b->uni_name, "%s", nm);
+            memcpy(F->pu, pt, sizeof(int32_t) * (size_t)N);
+            b->uni_cyc = exact_latency(F, &qu, i == 0 ? F->per_u : NULL, err, errlen);
         }
-        bq_buf_printf(m, "\nLongest search (GA + exact) %.2f s. Allocations: "
-                      "`search/mixed_*_bits.yaml`, reports `search/mixed_*.json`.\n\n",
-                      search_s_max);
-        bq_buf_printf(m, "## 3-4. BRECQ reconstruction and integer evaluation (%d test images)\n\n"
-                      "| budget | mixed cycles (dry run) | mixed top-1 | uniform | uniform cycles "
-                      "| uniform top-1 | McNemar p | recon s (mixed / uniform, this run) |\n"
-                      "|---|---|---|---|---|---|---|---|\n", N);
-        for (int i = 0; i < nb; i++) {
-            budget_run *b = &B[i];
-            bq_buf_printf(m, "| %s (%lld) | %lld | %.2f %% | %s | %lld | %.2f %% | %.4g | "
-                          "%.0f / %.0f |\n", b->label, (long long)b->budget,
-                          (long long)b->mixed_cyc, b->mixed_top1, b->uw > 0 ? b->uni_name + 8 : "-",
-                          (long long)b->uni_cyc, b->uni_top1, b->p_value, b->recon_s_mixed,
-                          b->recon_s_uni);
-        }
-        bq_buf_printf(m, "\nUniform baseline: every *maximal* uniform setting that fits the budget "
-                      "(first/last 8-bit; no other fitting setting has at least as many weight and "
-                      "activation bits) is reconstructed with the same recipe and evaluated; the "
-                      "best by top-1 is compared. Tried:");
-        for (int i = 0; i < nb; i++) {
-            bq_buf_printf(m, " %s:", B[i].label);
-            for (int k = 0; k < B[i].n_ucand; k++)
-                bq_buf_printf(m, " W%dA%d %.2f %%%s", B[i].ucw[k], B[i].uca[k], B[i].uc_top1[k],
-                              k + 1 < B[i].n_ucand ? "," : ";");
-        }
-        bq_buf_printf(m, " McNemar: paired, two-sided, on the same %d images "
-                      "(`eval/*.preds`).\n\n", N);
-        bq_buf_printf(m, "## 5. Latency (exact dry run, `latency/latency.json`)\n\nW8A8 %lld "
-                      "cycles; mixed %lld cycles (%.3fx W8A8, %.1f us at %g MHz).\n\n",
-                      (long long)w8_cyc, (long long)B[0].mixed_cyc,
-                      (double)B[0].mixed_cyc / (double)w8_cyc,
-                      (double)B[0].mixed_cyc / F.hw.clock_mhz, F.hw.clock_mhz);
-        bq_buf_printf(m, "| layer | W | A | W8A8 | %s | mixed |\n|---|---|---|---|---|---|\n",
-                      B[0].uni_name[0] ? B[0].uni_name : "uniform");
-        for (int l = 0; l < p->n_layers; l++) {
-            const bq_qlayer *L = &qmain.layers[l];
-            bq_buf_printf(m, "| %s | %d | %d | %lld | %lld | %lld |\n",
-                          qmain.model.nodes[L->node].name, L->wbits, qmain.aq[L->aq_in].bits,
-                          (long long)per_8[l], (long long)per_u[l], (long long)per_m[l]);
-        }
-        bq_buf_printf(m, "\n## 6. Export\n\n%s\n\n## 7. Co-simulation\n\ncosim: %s\n\n",
-                      export_status, cosim_status);
-        if (c->rtn_pareto) {
-            bq_buf_printf(m, "## 8. Round-to-nearest front (no reconstruction; fake-quant top-1 "
-                          "on the first %d test images; uniform settings up to 1.05x the largest "
-                          "budget)\n\n| allocation | cycles (table) | top-1 "
-                          "|\n|---|---|---|\n", c->rtn_images);
-            for (int i = 0; i < nb + np; i++)
-                bq_buf_printf(m, "| mixed @ %s | %lld | %.2f %% |\n", B[i].label,
-                              (long long)B[i].ex.cycles, B[i].mixed_rtn);
-            for (int i = 0; i < nu_pts; i++)
-                bq_buf_printf(m, "| uniform %s | %.0f | %.2f %% |\n", ulab[i], ux[i], uy[i]);
-            bq_buf_printf(m, "\n");
-        }
-        bq_buf_printf(m, "## Plots\n\n");
-        if (plot_status[0]) bq_buf_printf(m, "%s\n\n", plot_status);
-        bq_buf_printf(m, "![accuracy vs cycles, BRECQ](plots/pareto_brecq.svg)\n\n");
-        if (c->rtn_pareto) bq_buf_printf(m, "![accuracy vs cycles, RTN](plots/pareto_rtn.svg)\n\n");
-        bq_buf_printf(m, "![per-layer bits](plots/bitmap.svg)\n\n![per-layer cycles]"
-                      "(plots/cycles.svg)\n");
-        pathf(tmp, sizeof tmp, &F, "report.md");
-        if (write_buf(tmp, m, err, errlen)) goto out2;
-        bq_buf j = {0};
-        bq_mp_rows_json(res->rows, res->n_rows, &j);
-        pathf(tmp, sizeof tmp, &F, "mixed_vs_uniform.json");
-        int e = write_buf(tmp, &j, err, errlen);
-        bq_buf_free(&j);
-        if (e) goto out2;
-        fprintf(stderr, "flow: done in %.1f s: %s/report.md\n", el, c->out);
-    }
-    res->seconds = bq_now() - T0;
-    if (cosim_failed) {
-        bq_seterr(err, errlen, "%s: cosim FAILED: the RTL disagrees with the integer reference or "
-                  "the latency model; see %s/cosim/cosim.log (report: %s/report.md)", c->path,
-                  c->out, c->out);
-        goto out2;
+        bq_qmodel_free(&qu);
+        if (b->uni_cyc < 0) goto out;
     }
     rc = 0;
-out2:
-    free(per_m); free(per_u); free(per_8);
-    if (have_main) bq_qmodel_free(&qmain);
 out:
-    for (int i = 0; i < BQ_FLOW_MAX_BUDGETS * 2; i++) free(B[i].qb);
-    free(B);
-    free(pm);
-    free(pu);
+    free(ub);
+    free(pt);
+    return rc;
+}
+
+/* Budget i's row of mixed_vs_uniform.json (paired McNemar on the test set). The rows so far are
+ * written at once: a long acceptance run reports finished budgets as it goes. */
+static int compare_budget(flow_t *F, int i, char *err, size_t errlen) {
+    budget_run *b = &F->B[i];
+    bq_flow_result *res = F->res;
+    int N = F->test.n;
+    bq_mp_row *r = &res->rows[res->n_rows++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->model, sizeof r->model, "%s", F->fp.arch);
+    r->budget_cycles = b->budget;
+    r->mixed_cycles = b->mixed_cyc;
+    snprintf(r->uniform_setting, sizeof r->uniform_setting, "W%dA%d", b->uw, b->ua);
+    r->uniform_cycles = b->uni_cyc;
+    int32_t *lab = malloc(sizeof(int32_t) * (size_t)N);
+    if (!lab) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    for (int k = 0; k < N; k++) lab[k] = F->test.labels[k];
+    bq_mcnemar m;
+    bq_mp_row_compare(r, lab, F->pm, F->pu, N, &m);
+    free(lab);
+    b->p_value = r->p_value;
+    char tmp[BQ_FLOW_PATH + 128];
+    bq_buf j = {0};
+    bq_mp_rows_json(res->rows, res->n_rows, &j);
+    pathf(tmp, sizeof tmp, F, "mixed_vs_uniform.json");
+    int e = write_buf(tmp, &j, err, errlen);
+    bq_buf_free(&j);
+    if (e) return -1;
+    fprintf(stderr, "flow: budget %s: mixed %.2f %% (%lld cyc) vs uniform W%dA%d %.2f %% "
+            "(%lld cyc), McNemar b=%d c=%d p=%.4g\n", b->label, b->mixed_top1,
+            (long long)b->mixed_cyc, b->uw, b->ua, b->uni_top1, (long long)b->uni_cyc,
+            m.b, m.c, m.p_value);
+    return 0;
+}
+
+static int step_recon_eval(flow_t *F, char *err, size_t errlen) {
+    size_t N = (size_t)F->test.n, nl = (size_t)F->p.n_layers;
+    F->pm = malloc(sizeof(int32_t) * N);
+    F->pu = malloc(sizeof(int32_t) * N);
+    if (!F->pm || !F->pu) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    F->per_m = calloc(nl, sizeof(int64_t));
+    F->per_u = calloc(nl, sizeof(int64_t));
+    F->per_8 = calloc(nl, sizeof(int64_t));
+    if (!F->per_m || !F->per_u || !F->per_8) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    for (int i = 0; i < F->nb; i++) {
+        if (recon_mixed(F, i, err, errlen)) return -1;
+        if (!F->c->uniform_baseline || F->B[i].n_ucand == 0) continue;
+        if (recon_uniforms(F, i, err, errlen) || compare_budget(F, i, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+/* ---- step 5: latency table (exact dry run) of W8A8, the main mixed and its uniform ---- */
+
+static int w8a8_cycles(flow_t *F, char *err, size_t errlen) {
+    int *ub = malloc(sizeof(int) * (size_t)F->p.n_quants);
+    if (!ub) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    bq_search_uniform_bits(&F->p, 8, 8, ub);
+    F->w8_cyc = alloc_latency(F, ub, F->per_8, err, errlen);
+    free(ub);
+    return F->w8_cyc < 0 ? -1 : 0;
+}
+
+static int step_latency(flow_t *F, char *err, size_t errlen) {
+    if (w8a8_cycles(F, err, errlen)) return -1;
+    const bq_qmodel *q = &F->qmain;
+    const budget_run *b = &F->B[0];
+    char tmp[BQ_FLOW_PATH + 128];
+    bq_buf j = {0};
+    bq_buf_printf(&j, "{\"hw\": \"%s\", \"clock_mhz\": %g, \"w8a8_cycles\": %lld, "
+                  "\"mixed_cycles\": %lld, \"uniform\": \"%s\", \"uniform_cycles\": %lld, "
+                  "\"layers\": [", F->hw.name, F->hw.clock_mhz, (long long)F->w8_cyc,
+                  (long long)b->mixed_cyc, b->uni_name, (long long)b->uni_cyc);
+    for (int l = 0; l < F->p.n_layers; l++) {
+        const bq_qlayer *L = &q->layers[l];
+        bq_buf_printf(&j, "%s\n  {\"name\": \"%s\", \"wbits\": %d, \"abits\": %d, "
+                      "\"w8a8\": %lld, \"mixed\": %lld, \"uniform\": %lld}", l ? "," : "",
+                      q->model.nodes[L->node].name, L->wbits, q->aq[L->aq_in].bits,
+                      (long long)F->per_8[l], (long long)F->per_m[l], (long long)F->per_u[l]);
+    }
+    bq_buf_printf(&j, "\n]}\n");
+    pathf(tmp, sizeof tmp, F, "latency/latency.json");
+    int e = write_buf(tmp, &j, err, errlen);
+    bq_buf_free(&j);
+    return e;
+}
+
+/* ---- step 6: export package of the main mixed model + its check ---- */
+
+static int step_export(flow_t *F, char *err, size_t errlen) {
+    const bq_flow_cfg *c = F->c;
+    char tmp[BQ_FLOW_PATH + 128];
+    uint64_t key = hmix(bq_qmodel_hash(&F->qmain), &F->hw.hash, sizeof F->hw.hash);
+    key = hmix(key, &c->export_tests, sizeof c->export_tests);
+    pathf(tmp, sizeof tmp, F, "export");
+    if (step_done(F, "export", key) && file_exists(tmp)) {
+        snprintf(F->export_status, sizeof F->export_status, "package `export/` (cached), check "
+                 "passed");
+        return 0;
+    }
+    fprintf(stderr, "flow: export package -> %s\n", tmp);
+    if (bq_export(&F->qmain, &F->hw, &F->test, c->export_tests, tmp, err, errlen) ||
+        bq_export_check(tmp, NULL, NULL, err, errlen) || step_mark(F, "export", key, err, errlen))
+        return -1;
+    snprintf(F->export_status, sizeof F->export_status, "package `export/` written, check "
+             "passed (%d test images, bit-exact layer recompute)", c->export_tests);
+    return 0;
+}
+
+/* ---- step 7: cosim of the main mixed model (its simulator was checked before step 1) ---- */
+
+static int step_cosim(flow_t *F, char *err, size_t errlen) {
+    const bq_flow_cfg *c = F->c;
+    if (c->cosim_images == 0) {
+        snprintf(F->cosim_status, sizeof F->cosim_status, "off (`cosim_images: 0` in the flow)");
+        return 0;
+    }
+    uint64_t key = hmix(bq_qmodel_hash(&F->qmain), &F->hw.hash, sizeof F->hw.hash);
+    key = hmix(key, &c->cosim_images, sizeof c->cosim_images);
+    if (step_done(F, "cosim", key)) {
+        snprintf(F->cosim_status, sizeof F->cosim_status, "passed (cached; `cosim/`)");
+        return 0;
+    }
+    char bin[256], cdir[BQ_FLOW_PATH + 32], qpath[BQ_FLOW_PATH + 128], cmd[8 * BQ_FLOW_PATH];
+    cosim_binary(&F->hw, bin, sizeof bin);
+    pathf(cdir, sizeof cdir, F, "cosim");
+    pathf(qpath, sizeof qpath, F, "models/%s.bqq", F->B[0].mixed_name);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && %s --hw '%s' --qmodel '%s' --images %d "
+             "--out '%s' --name '%s' > '%s/cosim.log' 2>&1", cdir, bin, c->hw, qpath,
+             c->cosim_images, cdir, c->name, cdir);
+    fprintf(stderr, "flow: cosim: %s\n", cmd);
+    int st = system(cmd);
+    if (st != 0) {
+        F->cosim_failed = 1;
+        snprintf(F->cosim_status, sizeof F->cosim_status, "FAILED (exit %d; see "
+                 "`cosim/cosim.log`)", st);
+        return 0;
+    }
+    snprintf(F->cosim_status, sizeof F->cosim_status, "passed on %d images (`cosim/`)",
+             c->cosim_images);
+    return step_mark(F, "cosim", key, err, errlen);
+}
+
+/* ---- step 8: RTN front (mixed at every budget vs every uniform setting) ---- */
+
+/* Uniform points up to 5 % above the largest budget (the plot's range). */
+static int rtn_uniform_points(flow_t *F, char *err, size_t errlen) {
+    const bq_search_space *sp = &F->c->space;
+    rtn_front *R = &F->front;
+    int *ub = malloc(sizeof(int) * (size_t)F->p.n_quants);
+    if (!ub) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    int64_t maxb = 0;
+    for (int i = 0; i < F->nb + F->np; i++) maxb = F->B[i].budget > maxb ? F->B[i].budget : maxb;
+    for (int wi = 0; wi < sp->n_wbits; wi++)
+        for (int ai = 0; ai < sp->n_abits && R->nu < 64; ai++) {
+            int w = sp->wbits[wi], a = sp->abits[ai];
+            bq_search_uniform_bits(&F->p, w, a, ub);
+            if ((double)bq_search_total_cycles(&F->p, ub) > 1.05 * (double)maxb) continue;
+            double t;
+            fprintf(stderr, "flow: RTN front: uniform W%dA%d\n", w, a);
+            if (rtn_top1(F, ub, &t, err, errlen)) { free(ub); return -1; }
+            R->ux[R->nu] = (double)bq_search_total_cycles(&F->p, ub);
+            R->uy[R->nu] = t;
+            snprintf(R->ulab_s[R->nu], sizeof R->ulab_s[R->nu], "W%dA%d", w, a);
+            R->ulab[R->nu] = R->ulab_s[R->nu];
+            R->nu++;
+        }
+    free(ub);
+    return 0;
+}
+
+/* Sort points (x[i], y[i]) by x, for a front drawn as a line. */
+static void sort_by_x(double *x, double *y, int n) {
+    for (int i = 0; i < n; i++)
+        for (int k = i + 1; k < n; k++)
+            if (x[k] < x[i]) {
+                double t = x[i]; x[i] = x[k]; x[k] = t;
+                t = y[i]; y[i] = y[k]; y[k] = t;
+            }
+}
+
+static int step_rtn_front(flow_t *F, char *err, size_t errlen) {
+    if (!F->c->rtn_pareto) return 0;
+    rtn_front *R = &F->front;
+    for (int i = 0; i < F->nb + F->np; i++) {
+        double t;
+        fprintf(stderr, "flow: RTN front: mixed %s\n", F->B[i].label);
+        if (rtn_top1(F, F->B[i].qb, &t, err, errlen)) return -1;
+        F->B[i].mixed_rtn = t;
+        R->mx[R->nm] = (double)F->B[i].ex.cycles;
+        R->my[R->nm++] = t;
+    }
+    if (rtn_uniform_points(F, err, errlen)) return -1;
+    sort_by_x(R->mx, R->my, R->nm);
+    return 0;
+}
+
+/* ---- step 9: plots (gnuplot SVGs; a failed plot is noted in the report, not an error) ---- */
+
+/* Accuracy vs cycles: BRECQ mixed vs best uniform at the main budgets; the RTN front. */
+static int plot_fronts(flow_t *F, char *e2, size_t n) {
+    const bq_flow_cfg *c = F->c;
+    char title[400], tmp[BQ_FLOW_PATH + 128];
+    int perr = 0;
+    double bmx[BQ_FLOW_MAX_BUDGETS], bmy[BQ_FLOW_MAX_BUDGETS], bux[BQ_FLOW_MAX_BUDGETS],
+        buy[BQ_FLOW_MAX_BUDGETS];
+    const char *bul[BQ_FLOW_MAX_BUDGETS];
+    int nbm = 0, nbu = 0;
+    for (int i = 0; i < F->nb; i++) {
+        const budget_run *b = &F->B[i];
+        bmx[nbm] = (double)b->mixed_cyc;
+        bmy[nbm++] = b->mixed_top1;
+        if (b->uw > 0 && c->uniform_baseline) {
+            bux[nbu] = (double)b->uni_cyc;
+            buy[nbu] = b->uni_top1;
+            bul[nbu++] = b->uni_name + 8;   /* "W2A3" of "uniform_W2A3" */
+        }
+    }
+    sort_by_x(bmx, bmy, nbm);
+    bq_plot_series sm = {"mixed (searched, BRECQ)", nbm, bmx, bmy, NULL};
+    bq_plot_series su = {"best uniform that fits (BRECQ)", nbu, bux, buy, bul};
+    snprintf(title, sizeof title, "%s on %s: BRECQ-reconstructed, integer top-1 on %d test "
+             "images", F->fp.arch, F->hw.name, F->test.n);
+    pathf(tmp, sizeof tmp, F, "plots/pareto_brecq.svg");
+    if (bq_plot_pareto(tmp, title, &sm, &su, e2, n)) perr = 1;
+    if (c->rtn_pareto) {
+        rtn_front *R = &F->front;
+        bq_plot_series rm = {"mixed (searched), RTN", R->nm, R->mx, R->my, NULL};
+        bq_plot_series ru = {"uniform, RTN", R->nu, R->ux, R->uy, R->ulab};
+        snprintf(title, sizeof title, "%s on %s: round-to-nearest, fake-quant top-1 on %d test "
+                 "images", F->fp.arch, F->hw.name, c->rtn_images);
+        pathf(tmp, sizeof tmp, F, "plots/pareto_rtn.svg");
+        if (bq_plot_pareto(tmp, title, &rm, &ru, e2, n)) perr = 1;
+    }
+    return perr;
+}
+
+/* Per-layer bits and cycles of the main mixed allocation (skipped when out of memory). */
+static int plot_layers(flow_t *F, char *e2, size_t n) {
+    const bq_qmodel *q = &F->qmain;
+    const budget_run *b = &F->B[0];
+    int nl = F->p.n_layers, perr = 0;
+    char title[400], tmp[BQ_FLOW_PATH + 128];
+    const char **names = calloc((size_t)nl, sizeof(char *));
+    int *wb = calloc((size_t)nl, sizeof(int)), *ab = calloc((size_t)nl, sizeof(int));
+    double *cy = calloc((size_t)nl * 3, sizeof(double));
+    if (names && wb && ab && cy) {
+        for (int l = 0; l < nl; l++) {
+            const bq_qlayer *L = &q->layers[l];
+            names[l] = q->model.nodes[L->node].name;
+            wb[l] = L->wbits;
+            ab[l] = q->aq[L->aq_in].bits;
+            cy[l] = (double)F->per_8[l];
+            cy[nl + l] = (double)F->per_u[l];
+            cy[2 * nl + l] = (double)F->per_m[l];
+        }
+        snprintf(title, sizeof title, "%s on %s: searched allocation at %s (%lld cycles)",
+                 F->fp.arch, F->hw.name, b->label, (long long)b->mixed_cyc);
+        pathf(tmp, sizeof tmp, F, "plots/bitmap.svg");
+        if (bq_plot_bitmap(tmp, title, nl, names, wb, ab, e2, n)) perr = 1;
+        const char *sn[3] = {"W8A8", b->uni_name[0] ? b->uni_name : "uniform (none)",
+                             "mixed (searched)"};
+        snprintf(title, sizeof title, "%s on %s: cycles per layer (exact dry run)", F->fp.arch,
+                 F->hw.name);
+        pathf(tmp, sizeof tmp, F, "plots/cycles.svg");
+        if (bq_plot_cycles(tmp, title, nl, names, 3, sn, cy, e2, n)) perr = 1;
+    }
+    free(names); free(wb); free(ab); free(cy);
+    return perr;
+}
+
+static int step_plots(flow_t *F, char *err, size_t errlen) {
+    (void)err; (void)errlen;
+    if (!bq_plot_available()) {
+        snprintf(F->plot_status, sizeof F->plot_status, "gnuplot not on PATH: no plots");
+        return 0;
+    }
+    char e2[512] = "";   /* the last plot error */
+    int perr = plot_fronts(F, e2, sizeof e2);
+    perr |= plot_layers(F, e2, sizeof e2);
+    snprintf(F->plot_status, sizeof F->plot_status, "%s%s", perr ? "some plots failed: " : "",
+             perr ? e2 : "");
+    return 0;
+}
+
+/* ---- step 10: report.md + mixed_vs_uniform.json ---- */
+
+/* Title and inputs; el: wall time of this invocation so far. */
+static void report_header(flow_t *F, double el) {
+    const bq_flow_cfg *c = F->c;
+    bq_buf *m = &F->md;
+    bq_buf_printf(m, "# %s: mixed-precision BRECQ flow\n\n", c->name);
+    bq_buf_printf(m, "- flow: `%s`\n- model: `%s` (%s, hash %016llx)\n- accelerator: `%s` "
+                  "(%s, %g MHz)\n- recipe: `%s` (method %s, loss %s, iters %d, act_iters %d, "
+                  "calib %d)\n- candidates: wbits {", c->path, c->model, F->fp.arch,
+                  (unsigned long long)F->model_hash, c->hw, F->hw.name, F->hw.clock_mhz,
+                  c->recipe, bq_method_name(F->recipe.method), bq_loss_name(F->recipe.loss),
+                  F->recipe.iters, F->recipe.act_iters, F->recipe.calib);
+    for (int i = 0; i < c->space.n_wbits; i++)
+        bq_buf_printf(m, "%s%d", i ? "," : "", c->space.wbits[i]);
+    bq_buf_printf(m, "}, abits {");
+    for (int i = 0; i < c->space.n_abits; i++)
+        bq_buf_printf(m, "%s%d", i ? "," : "", c->space.abits[i]);
+    bq_buf_printf(m, "}; first/last layers 8-bit: %s\n- wall time of this invocation: %.1f s "
+                  "(steps found finished were skipped)\n\n",
+                  F->recipe.first_last_8bit ? "yes" : "no", el);
+}
+
+/* Sections 1 (sensitivity) and 2 (search). */
+static void report_search(flow_t *F) {
+    const bq_search_problem *p = &F->p;
+    const bq_sens_stats *s = &F->sst;
+    bq_buf *m = &F->md;
+    bq_buf_printf(m, "## 1. Sensitivity\n\n%d candidates over %d groups, Fisher-weighted "
+                  "block-output error on %d calibration images; this run measured %d, took %d "
+                  "from the cache (`sensitivity.cache`, key %016llx), %.1f s. "
+                  "Details: `sensitivity.json`.\n\n", p->n_cands, p->n_groups, F->c->sens_images,
+                  s->measured, s->cached, (unsigned long long)s->key, s->seconds);
+    bq_buf_printf(m, "## 2. Search (cost-table latency; exact solver's allocation is used)\n\n"
+                  "| budget | cycles | GA objective | GA s | exact objective | exact s | "
+                  "allocation cycles | slack | best uniform that fits |\n"
+                  "|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < F->nb + F->np; i++) {
+        const budget_run *b = &F->B[i];
+        bq_buf_printf(m, "| %s%s | %lld | %.6g | %.2f | %.6g | %.3f | %lld | %lld | W%dA%d |\n",
+                      b->label, i >= F->nb ? " (front)" : "", (long long)b->budget,
+                      b->ga.objective, b->ga.seconds, b->ex.objective, b->ex.seconds,
+                      (long long)b->ex.cycles, (long long)b->ex.slack_cycles, b->uw, b->ua);
+    }
+    bq_buf_printf(m, "\nLongest search (GA + exact) %.2f s. Allocations: "
+                  "`search/mixed_*_bits.yaml`, reports `search/mixed_*.json`.\n\n",
+                  F->search_s_max);
+}
+
+/* Sections 3-4: accuracy of mixed vs best uniform per main budget, and every uniform tried. */
+static void report_recon(flow_t *F) {
+    bq_buf *m = &F->md;
+    int N = F->test.n;
+    bq_buf_printf(m, "## 3-4. BRECQ reconstruction and integer evaluation (%d test images)\n\n"
+                  "| budget | mixed cycles (dry run) | mixed top-1 | uniform | uniform cycles "
+                  "| uniform top-1 | McNemar p | recon s (mixed / uniform, this run) |\n"
+                  "|---|---|---|---|---|---|---|---|\n", N);
+    for (int i = 0; i < F->nb; i++) {
+        const budget_run *b = &F->B[i];
+        bq_buf_printf(m, "| %s (%lld) | %lld | %.2f %% | %s | %lld | %.2f %% | %.4g | "
+                      "%.0f / %.0f |\n", b->label, (long long)b->budget,
+                      (long long)b->mixed_cyc, b->mixed_top1, b->uw > 0 ? b->uni_name + 8 : "-",
+                      (long long)b->uni_cyc, b->uni_top1, b->p_value, b->recon_s_mixed,
+                      b->recon_s_uni);
+    }
+    bq_buf_printf(m, "\nUniform baseline: every *maximal* uniform setting that fits the budget "
+                  "(first/last 8-bit; no other fitting setting has at least as many weight and "
+                  "activation bits) is reconstructed with the same recipe and evaluated; the "
+                  "best by top-1 is compared. Tried:");
+    for (int i = 0; i < F->nb; i++) {
+        const budget_run *b = &F->B[i];
+        bq_buf_printf(m, " %s:", b->label);
+        for (int k = 0; k < b->n_ucand; k++)
+            bq_buf_printf(m, " W%dA%d %.2f %%%s", b->ucw[k], b->uca[k], b->uc_top1[k],
+                          k + 1 < b->n_ucand ? "," : ";");
+    }
+    bq_buf_printf(m, " McNemar: paired, two-sided, on the same %d images "
+                  "(`eval/*.preds`).\n\n", N);
+}
+
+/* Section 5: per-layer cycles of W8A8, the main budget's uniform and mixed. */
+static void report_latency(flow_t *F) {
+    const bq_qmodel *q = &F->qmain;
+    const budget_run *b = &F->B[0];
+    bq_buf *m = &F->md;
+    bq_buf_printf(m, "## 5. Latency (exact dry run, `latency/latency.json`)\n\nW8A8 %lld "
+                  "cycles; mixed %lld cycles (%.3fx W8A8, %.1f us at %g MHz).\n\n",
+                  (long long)F->w8_cyc, (long long)b->mixed_cyc,
+                  (double)b->mixed_cyc / (double)F->w8_cyc,
+                  (double)b->mixed_cyc / F->hw.clock_mhz, F->hw.clock_mhz);
+    bq_buf_printf(m, "| layer | W | A | W8A8 | %s | mixed |\n|---|---|---|---|---|---|\n",
+                  b->uni_name[0] ? b->uni_name : "uniform");
+    for (int l = 0; l < F->p.n_layers; l++) {
+        const bq_qlayer *L = &q->layers[l];
+        bq_buf_printf(m, "| %s | %d | %d | %lld | %lld | %lld |\n",
+                      q->model.nodes[L->node].name, L->wbits, q->aq[L->aq_in].bits,
+                      (long long)F->per_8[l], (long long)F->per_u[l], (long long)F->per_m[l]);
+    }
+}
+
+/* Sections 6-8 (export, cosim, RTN front) and the plots. */
+static void report_rest(flow_t *F) {
+    const bq_flow_cfg *c = F->c;
+    const rtn_front *R = &F->front;
+    bq_buf *m = &F->md;
+    bq_buf_printf(m, "\n## 6. Export\n\n%s\n\n## 7. Co-simulation\n\ncosim: %s\n\n",
+                  F->export_status, F->cosim_status);
+    if (c->rtn_pareto) {
+        bq_buf_printf(m, "## 8. Round-to-nearest front (no reconstruction; fake-quant top-1 "
+                      "on the first %d test images; uniform settings up to 1.05x the largest "
+                      "budget)\n\n| allocation | cycles (table) | top-1 "
+                      "|\n|---|---|---|\n", c->rtn_images);
+        for (int i = 0; i < F->nb + F->np; i++)
+            bq_buf_printf(m, "| mixed @ %s | %lld | %.2f %% |\n", F->B[i].label,
+                          (long long)F->B[i].ex.cycles, F->B[i].mixed_rtn);
+        for (int i = 0; i < R->nu; i++)
+            bq_buf_printf(m, "| uniform %s | %.0f | %.2f %% |\n", R->ulab[i], R->ux[i], R->uy[i]);
+        bq_buf_printf(m, "\n");
+    }
+    bq_buf_printf(m, "## Plots\n\n");
+    if (F->plot_status[0]) bq_buf_printf(m, "%s\n\n", F->plot_status);
+    bq_buf_printf(m, "![accuracy vs cycles, BRECQ](plots/pareto_brecq.svg)\n\n");
+    if (c->rtn_pareto) bq_buf_printf(m, "![accuracy vs cycles, RTN](plots/pareto_rtn.svg)\n\n");
+    bq_buf_printf(m, "![per-layer bits](plots/bitmap.svg)\n\n![per-layer cycles]"
+                  "(plots/cycles.svg)\n");
+}
+
+static int write_report(flow_t *F, char *err, size_t errlen) {
+    double el = bq_now() - F->t0;
+    char tmp[BQ_FLOW_PATH + 128];
+    report_header(F, el);
+    report_search(F);
+    report_recon(F);
+    report_latency(F);
+    report_rest(F);
+    pathf(tmp, sizeof tmp, F, "report.md");
+    if (write_buf(tmp, &F->md, err, errlen)) return -1;
+    bq_buf j = {0};
+    bq_mp_rows_json(F->res->rows, F->res->n_rows, &j);
+    pathf(tmp, sizeof tmp, F, "mixed_vs_uniform.json");
+    int e = write_buf(tmp, &j, err, errlen);
+    bq_buf_free(&j);
+    if (e) return -1;
+    fprintf(stderr, "flow: done in %.1f s: %s/report.md\n", el, F->c->out);
+    return 0;
+}
+
+/* ======================================================================= 4. run */
+
+typedef int (*flow_step)(flow_t *F, char *err, size_t errlen);
+
+/* In order; the first failing step ends the run. */
+static const flow_step kSteps[] = {
+    open_folders, load_inputs, build_problem, resolve_budgets, check_simulator,
+    step_sensitivity, step_search, step_recon_eval, step_latency, step_export, step_cosim,
+    step_rtn_front, step_plots, write_report,
+};
+
+int bq_flow_run(const bq_flow_cfg *c, bq_flow_result *res, char *err, size_t errlen) {
+    flow_t F;
+    memset(&F, 0, sizeof F);
+    F.t0 = bq_now();
+    F.c = c;
+    F.res = res;
+    memset(res, 0, sizeof *res);
+    snprintf(F.dir, sizeof F.dir, "%s", c->out);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof kSteps / sizeof kSteps[0] && rc == 0; i++)
+        rc = kSteps[i](&F, err, errlen) ? -1 : 0;
+    if (rc == 0) {
+        res->seconds = bq_now() - F.t0;
+        if (F.cosim_failed) {
+            bq_seterr(err, errlen, "%s: cosim FAILED: the RTL disagrees with the integer reference "
+                      "or the latency model; see %s/cosim/cosim.log (report: %s/report.md)",
+                      c->path, c->out, c->out);
+            rc = -1;
+        }
+    }
     flow_free(&F);
     return rc;
 }

@@ -2,8 +2,9 @@
  * flow.h — `brecq run FLOW.yaml`: the whole mixed-precision flow in one resumable command
  * (docs/flow.md): sensitivity -> search (per budget) -> BRECQ reconstruction of the searched
  * allocation and of the best uniform allocation that fits -> integer evaluation on the 10k test
- * set (paired McNemar) -> exact latency table -> export package (+ check) -> cosim when the
- * simulator is built -> report folder (report.md, one JSON per step, gnuplot SVG plots).
+ * set (paired McNemar) -> exact latency table -> export package (+ check) -> cosim (its simulator
+ * must be built, checked before any work; `cosim_images: 0` turns it off) -> RTN front -> report
+ * folder (report.md, one JSON per step, gnuplot SVG plots).
  *
  * Resume: every step writes its outputs atomically and then a marker `<out>/steps/<step>.key`
  * holding a key (hash of everything the step depends on). A rerun skips a step whose marker
@@ -56,7 +57,7 @@ typedef struct {
     int rtn_pareto;                    /* 1: RTN front (mixed at all budgets + every uniform) */
     int rtn_images;                    /* test images of the RTN front (<= 10000) */
     int export_tests;                  /* test images in the export package */
-    int cosim_images;                  /* images for cosim when the simulator exists */
+    int cosim_images;                  /* images for cosim (0: off; else the simulator must exist) */
     int seed;                          /* GA seed */
 } bq_flow_cfg;
 

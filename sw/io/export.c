@@ -91,259 +91,370 @@ static int remove_package_dir(const char *dir) {
 
 static int file_exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
 
-int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n_tests,
-              const char *dir, char *err, size_t errlen) {
-    const bq_model *m = &q->model;
+/* The package being built: the reference net, per-layer geometry and offsets, the three .bin
+ * images and the manifest text. */
+typedef struct {
+    const bq_qmodel *q;
+    const bq_hwcfg *hw;
+    int n_tests, nl;
     bq_intnet net;
-    char e2[384];
-    if (n_tests < 0 || (n_tests > 0 && (!d || n_tests > d->n))) {
-        bq_seterr(err, errlen, "test images: %d requested, %d available", n_tests, d ? d->n : 0);
-        return -1;
-    }
-    if (bq_intnet_init(&net, q, n_tests > 0 ? n_tests : 1, e2, sizeof e2)) {
-        bq_seterr(err, errlen, "model is not integer-ready: %s", e2);
-        return -1;
-    }
-    int rc = -1, wb = hw->mem_width_bits / 8, nl = net.n_layers;
-    bq_buf W = {0}, RQ = {0}, T = {0}, J = {0};
-    bq_pack_geom *geo = calloc((size_t)nl, sizeof(bq_pack_geom));
-    size_t *w_off = calloc((size_t)nl, sizeof(size_t)), *w_gs = calloc((size_t)nl, sizeof(size_t));
-    size_t *r_off = calloc((size_t)nl, sizeof(size_t)), *r_gs = calloc((size_t)nl, sizeof(size_t));
-    float *x = NULL;
-    int *labels = NULL, *preds = NULL;
-    int32_t *col = NULL, *tmp = NULL;
-    uint8_t *pk = NULL;
-    char tmpdir[4096], path[4200], olddir[4096];
-    tmpdir[0] = 0;
-    if (!geo || !w_off || !w_gs || !r_off || !r_gs) goto oom;
-    for (int i = 0; i < m->n_nodes; i++)   /* names go into JSON strings unescaped */
+    bq_pack_geom *geo;
+    size_t *w_off, *w_gs, *r_off, *r_gs;   /* per layer: offsets and group strides in W / RQ */
+    bq_buf W, RQ, T, J;                    /* weights.bin, requant.bin, tests.bin, manifest */
+    float *x;
+    int *labels, *preds;
+    int32_t *col, *tmp;                    /* scratch: im2col (K, N), one group's outputs */
+} pkg_writer;
+
+static void writer_free(pkg_writer *P) {
+    bq_buf_free(&P->W); bq_buf_free(&P->RQ); bq_buf_free(&P->T); bq_buf_free(&P->J);
+    free(P->geo); free(P->w_off); free(P->w_gs); free(P->r_off); free(P->r_gs);
+    free(P->x); free(P->labels); free(P->preds); free(P->col); free(P->tmp);
+    bq_intnet_free(&P->net);
+}
+
+/* Node names go into JSON strings unescaped. */
+static int check_names(const bq_model *m, char *err, size_t errlen) {
+    for (int i = 0; i < m->n_nodes; i++)
         for (const char *c = m->nodes[i].name; *c; c++)
             if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
                 bq_seterr(err, errlen, "node name '%s' contains a quote, backslash or control character; "
                        "rename the node", m->nodes[i].name);
-                goto out;
+                return -1;
             }
+    return 0;
+}
+
+/* Tile every layer on the array; scratch sized for the largest layer. */
+static int plan_layers(pkg_writer *P, char *err, size_t errlen) {
+    const bq_model *m = &P->q->model;
+    const bq_hwcfg *hw = P->hw;
+    size_t nl = (size_t)P->nl;
+    P->geo = calloc(nl, sizeof(bq_pack_geom));
+    P->w_off = calloc(nl, sizeof(size_t)); P->w_gs = calloc(nl, sizeof(size_t));
+    P->r_off = calloc(nl, sizeof(size_t)); P->r_gs = calloc(nl, sizeof(size_t));
+    if (!P->geo || !P->w_off || !P->w_gs || !P->r_off || !P->r_gs) goto oom;
+    if (check_names(m, err, errlen)) return -1;
     size_t max_kn = 0, max_mn = 0;
-    for (int l = 0; l < nl; l++) {
-        const bq_ilayer *L = &net.L[l];
-        if (bq_pack_geom_init(&geo[l], L->M, L->K, L->N, hw->dm, hw->dn, hw->dk, hw->mem_width_bits)) {
+    for (int l = 0; l < P->nl; l++) {
+        const bq_ilayer *L = &P->net.L[l];
+        if (bq_pack_geom_init(&P->geo[l], L->M, L->K, L->N, hw->dm, hw->dn, hw->dk, hw->mem_width_bits)) {
             bq_seterr(err, errlen, "layer '%s': cannot tile M=%d K=%d N=%d on %dx%dx%d",
                    m->nodes[L->node].name, L->M, L->K, L->N, hw->dm, hw->dn, hw->dk);
-            goto out;
+            return -1;
         }
         if ((size_t)L->K * L->N > max_kn) max_kn = (size_t)L->K * L->N;
         if ((size_t)L->cout * L->N > max_mn) max_mn = (size_t)L->cout * L->N;
     }
-    col = malloc(sizeof(int32_t) * max_kn);
-    tmp = malloc(sizeof(int32_t) * max_mn);
-    if (!col || !tmp) goto oom;
-    /* weights and requant records */
-    for (int l = 0; l < nl; l++) {
-        const bq_ilayer *L = &net.L[l];
-        const bq_pack_geom *g = &geo[l];
-        w_gs[l] = align_up(bq_pack_weights_size(g, L->wbits));
-        w_off[l] = reserve(&W, w_gs[l] * (size_t)L->groups);
-        r_gs[l] = align_up((size_t)g->mt * g->dm * 16);
-        r_off[l] = reserve(&RQ, r_gs[l] * (size_t)L->groups);
-        if (W.oom || RQ.oom) goto oom;
+    P->col = malloc(sizeof(int32_t) * max_kn);
+    P->tmp = malloc(sizeof(int32_t) * max_mn);
+    if (!P->col || !P->tmp) goto oom;
+    return 0;
+oom:
+    bq_seterr(err, errlen, "out of memory");
+    return -1;
+}
+
+/* The 16-byte requant records of group gi of layer L (hw_isa.md §2.4). */
+static void pack_requant(unsigned char *dst, const bq_ilayer *L, int gi) {
+    for (int mi = 0; mi < L->M; mi++) {
+        int c = gi * L->M + mi;
+        unsigned char *rec = dst + 16 * (size_t)mi;
+        uint32_t v[3] = {(uint32_t)L->bias_eff[c], L->raw32 ? 0u : L->rq[c].m_acc,
+                         L->raw32 ? 0u : L->rq[c].m_res};
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 4; k++) rec[4 * i + k] = (unsigned char)(v[i] >> (8 * k));
+        rec[12] = (unsigned char)L->z_w[c];
+        rec[13] = (unsigned char)(L->raw32 ? 1 : L->rq[c].sh);
+    }
+}
+
+/* weights.bin and requant.bin: per layer and group, aligned. */
+static int pack_weights(pkg_writer *P, char *err, size_t errlen) {
+    for (int l = 0; l < P->nl; l++) {
+        const bq_ilayer *L = &P->net.L[l];
+        const bq_pack_geom *g = &P->geo[l];
+        P->w_gs[l] = align_up(bq_pack_weights_size(g, L->wbits));
+        P->w_off[l] = reserve(&P->W, P->w_gs[l] * (size_t)L->groups);
+        P->r_gs[l] = align_up((size_t)g->mt * g->dm * 16);
+        P->r_off[l] = reserve(&P->RQ, P->r_gs[l] * (size_t)L->groups);
+        if (P->W.oom || P->RQ.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
         for (int gi = 0; gi < L->groups; gi++) {
-            bq_pack_weights(W.data + w_off[l] + (size_t)gi * w_gs[l], L->codes + (size_t)gi * L->M * L->K,
-                            g, L->wbits);
-            for (int mi = 0; mi < L->M; mi++) {
-                int c = gi * L->M + mi;
-                unsigned char *rec = RQ.data + r_off[l] + (size_t)gi * r_gs[l] + 16 * (size_t)mi;
-                uint32_t v[3] = {(uint32_t)L->bias_eff[c], L->raw32 ? 0u : L->rq[c].m_acc,
-                                 L->raw32 ? 0u : L->rq[c].m_res};
-                for (int i = 0; i < 3; i++)
-                    for (int k = 0; k < 4; k++) rec[4 * i + k] = (unsigned char)(v[i] >> (8 * k));
-                rec[12] = (unsigned char)L->z_w[c];
-                rec[13] = (unsigned char)(L->raw32 ? 1 : L->rq[c].sh);
-            }
+            bq_pack_weights(P->W.data + P->w_off[l] + (size_t)gi * P->w_gs[l],
+                            L->codes + (size_t)gi * L->M * L->K, g, L->wbits);
+            pack_requant(P->RQ.data + P->r_off[l] + (size_t)gi * P->r_gs[l], L, gi);
         }
     }
-    pad_file(&W);
-    pad_file(&RQ);
-    /* test vectors */
-    const bq_node *in = &m->nodes[0];
-    size_t in_sz = bq_node_size(in);
-    int ncls = m->nodes[m->n_nodes - 1].c;
-    if (n_tests > 0) {
-        x = malloc(sizeof(float) * in_sz * (size_t)n_tests);
-        labels = malloc(sizeof(int) * (size_t)n_tests);
-        preds = malloc(sizeof(int) * (size_t)n_tests);
-        int *idx = malloc(sizeof(int) * (size_t)n_tests);
-        if (!x || !labels || !preds || !idx) { free(idx); goto oom; }
-        for (int i = 0; i < n_tests; i++) idx[i] = i;
-        bq_dataset_batch(d, idx, n_tests, x, labels, m->in_mean, m->in_std, NULL);
+    pad_file(&P->W);
+    pad_file(&P->RQ);
+    return 0;
+}
+
+/* The reference run of the test images whose vectors the package carries. */
+static int run_tests(pkg_writer *P, const bq_dataset *d, char *err, size_t errlen) {
+    const bq_model *m = &P->q->model;
+    int n = P->n_tests;
+    if (n == 0) return 0;
+    P->x = malloc(sizeof(float) * bq_node_size(&m->nodes[0]) * (size_t)n);
+    P->labels = malloc(sizeof(int) * (size_t)n);
+    P->preds = malloc(sizeof(int) * (size_t)n);
+    int *idx = malloc(sizeof(int) * (size_t)n);
+    if (!P->x || !P->labels || !P->preds || !idx) {
         free(idx);
-        bq_intnet_forward(&net, x, n_tests);
-        bq_intnet_predict(&net, n_tests, preds);
+        bq_seterr(err, errlen, "out of memory");
+        return -1;
     }
-    /* manifest header */
+    for (int i = 0; i < n; i++) idx[i] = i;
+    bq_dataset_batch(d, idx, n, P->x, P->labels, m->in_mean, m->in_std, NULL);
+    free(idx);
+    bq_intnet_forward(&P->net, P->x, n);
+    bq_intnet_predict(&P->net, n, P->preds);
+    return 0;
+}
+
+static void manifest_header(pkg_writer *P) {
+    const bq_qmodel *q = P->q;
+    const bq_model *m = &q->model;
+    const bq_hwcfg *hw = P->hw;
+    const bq_node *in = &m->nodes[0];
     const bq_aquant *A0 = &q->aq[0];
-    bq_buf_printf(&J, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n", BQ_EXPORT_FORMAT, BQ_EXPORT_VERSION);
-    bq_buf_printf(&J, "  \"arch\": \"%s\",\n  \"method\": \"%s\",\n", m->arch, q->method);
-    bq_buf_printf(&J, "  \"model_hash\": \"%016llx\",\n  \"source_hash\": \"%016llx\",\n"
+    bq_buf *J = &P->J;
+    bq_buf_printf(J, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n", BQ_EXPORT_FORMAT, BQ_EXPORT_VERSION);
+    bq_buf_printf(J, "  \"arch\": \"%s\",\n  \"method\": \"%s\",\n", m->arch, q->method);
+    bq_buf_printf(J, "  \"model_hash\": \"%016llx\",\n  \"source_hash\": \"%016llx\",\n"
                   "  \"qmodel_hash\": \"%016llx\",\n", (unsigned long long)bq_model_hash(m),
                   (unsigned long long)q->src_hash, (unsigned long long)bq_qmodel_hash(q));
-    bq_buf_printf(&J, "  \"hw\": {\"name\": \"%s\", \"hash\": \"%016llx\", \"dm\": %d, \"dn\": %d, "
+    bq_buf_printf(J, "  \"hw\": {\"name\": \"%s\", \"hash\": \"%016llx\", \"dm\": %d, \"dn\": %d, "
                   "\"dk\": %d, \"mem_width_bits\": %d},\n", hw->name, (unsigned long long)hw->hash,
                   hw->dm, hw->dn, hw->dk, hw->mem_width_bits);
-    bq_buf_printf(&J, "  \"align\": %d,\n", BQ_EXPORT_ALIGN);
-    bq_buf_printf(&J, "  \"input\": {\"c\": %d, \"h\": %d, \"w\": %d, \"bits\": %d, \"scale\": %.9g, "
+    bq_buf_printf(J, "  \"align\": %d,\n", BQ_EXPORT_ALIGN);
+    bq_buf_printf(J, "  \"input\": {\"c\": %d, \"h\": %d, \"w\": %d, \"bits\": %d, \"scale\": %.9g, "
                   "\"zero\": %d, \"mean\": %.9g, \"std\": %.9g, \"rounding\": \"half_up\"},\n",
                   in->c, in->h, in->w, A0->bits, (double)A0->scale, A0->zero, (double)m->in_mean,
                   (double)m->in_std);
-    bq_buf_printf(&J, "  \"layers\": [\n");
-    for (int l = 0; l < nl; l++) {
-        const bq_ilayer *L = &net.L[l];
-        const bq_pack_geom *g = &geo[l];
-        const bq_qlayer *Q = &q->layers[l];
-        const bq_conv_shape *cs = &L->cs;
-        bq_buf_printf(&J, "    {\"index\": %d, \"name\": \"%s\", \"op\": \"%s\", \"in\": \"%s\", "
-                      "\"out\": \"%s\", \"res\": ", l, m->nodes[L->node].name, op_name(q, L->node),
-                      m->nodes[L->in_node].name, L->raw32 ? "logits" : m->nodes[L->out_node].name);
-        if (L->res_node >= 0) bq_buf_printf(&J, "\"%s\"", m->nodes[L->res_node].name);
-        else bq_buf_printf(&J, "null");
-        bq_buf_printf(&J, ",\n     \"cin\": %d, \"h\": %d, \"w\": %d, \"cout\": %d, \"kh\": %d, \"kw\": %d, "
-                      "\"stride\": [%d, %d], \"pad\": [%d, %d, %d, %d], \"hout\": %d, \"wout\": %d,\n",
-                      cs->cin, cs->h, cs->w, L->cout, cs->kh, cs->kw, cs->stride_h, cs->stride_w,
-                      cs->pad_t, cs->pad_l, cs->pad_b, cs->pad_r, cs->hout, cs->wout);
-        bq_buf_printf(&J, "     \"groups\": %d, \"M\": %d, \"K\": %d, \"N\": %d, \"M_pad\": %d, "
-                      "\"K_pad\": %d, \"N_pad\": %d,\n", L->groups, L->M, L->K, L->N, g->mt * g->dm,
-                      g->kc * g->dk, g->nt * g->dn);
-        bq_buf_printf(&J, "     \"wbits\": %d, \"abits\": %d, \"obits\": %d, \"rbits\": %d, "
-                      "\"w_signed\": false, \"a_signed\": false, \"raw32\": %s, \"act\": \"%s\",\n",
-                      L->wbits, L->abits, L->obits, L->rbits, L->raw32 ? "true" : "false",
-                      Q->out_act == BQ_OUTACT_RELU ? "relu" : Q->out_act == BQ_OUTACT_RELU6 ? "relu6" :
-                      Q->out_act == BQ_OUTACT_CLAMP ? "clamp" : "none");
-        bq_buf_printf(&J, "     \"z_a\": %d, \"z_o\": %d, \"z_r\": %d, \"lo\": %d, \"hi\": %d, "
-                      "\"s_a\": %.9g, \"s_o\": %.9g, \"s_r\": %.9g,\n", L->z_a, L->z_o, L->z_r, L->lo,
-                      L->hi, (double)q->aq[Q->aq_in].scale,
-                      L->raw32 ? 0.0 : (double)q->aq[Q->aq_out].scale,
-                      Q->aq_res >= 0 ? (double)q->aq[Q->aq_res].scale : 0.0);
-        bq_buf_printf(&J, "     \"z_w\": [");
-        for (int c = 0; c < L->cout; c++) bq_buf_printf(&J, "%s%d", c ? ", " : "", L->z_w[c]);
-        bq_buf_printf(&J, "],\n     \"weights\": ");
-        json_range(&J, &W, w_off[l], w_gs[l] * (size_t)L->groups);
-        bq_buf_printf(&J, ", \"weight_plane_stride\": %zu, \"weight_group_stride\": %zu,\n     \"requant\": ",
-                      bq_pack_weight_plane_size(g), w_gs[l]);
-        json_range(&J, &RQ, r_off[l], r_gs[l] * (size_t)L->groups);
-        bq_buf_printf(&J, ", \"requant_group_stride\": %zu}%s\n", r_gs[l], l + 1 < nl ? "," : "");
-    }
-    bq_buf_printf(&J, "  ],\n  \"tests\": [\n");
-    for (int t = 0; t < n_tests; t++) {
-        size_t ioff = reserve(&T, in_sz);
-        if (T.oom) goto oom;
-        memcpy(T.data + ioff, net.codes[0] + (size_t)t * in_sz, in_sz);
-        bq_buf_printf(&J, "    {\"image\": %d, \"label\": %d, \"pred\": %d, \"input\": ", t, labels[t], preds[t]);
-        json_range(&J, &T, ioff, in_sz);
-        bq_buf_printf(&J, ",\n     \"logits\": [");
-        for (int c = 0; c < ncls; c++)
-            bq_buf_printf(&J, "%s%d", c ? ", " : "", net.logits[(size_t)t * ncls + c]);
-        bq_buf_printf(&J, "],\n     \"layers\": [\n");
-        for (int l = 0; l < nl; l++) {
-            const bq_ilayer *L = &net.L[l];
-            const bq_pack_geom *g = &geo[l];
-            const uint8_t *inp = net.codes[L->in_node] + (size_t)t * bq_node_size(&m->nodes[L->in_node]);
-            size_t osz = (size_t)L->cout * L->N;
-            size_t a_gs = align_up(bq_pack_acts_size(g, L->abits));
-            int obits = L->raw32 ? 32 : L->obits;
-            size_t o_gs = align_up(bq_pack_tiles_size(g, obits));
-            size_t r_gsz = L->res_node >= 0 ? align_up(bq_pack_tiles_size(g, L->rbits)) : 0;
-            size_t code_sz = L->raw32 ? 4 * osz : osz;
-            size_t a_off = reserve(&T, a_gs * (size_t)L->groups);
-            size_t r_off2 = r_gsz ? reserve(&T, r_gsz * (size_t)L->groups) : 0;
-            size_t o_off = reserve(&T, o_gs * (size_t)L->groups);
-            size_t c_off = reserve(&T, code_sz);
-            if (T.oom) goto oom;
-            const uint8_t *res = L->res_node >= 0 ? net.codes[L->res_node] + (size_t)t * osz : NULL;
-            const uint8_t *outc = L->raw32 ? NULL : net.codes[L->out_node] + (size_t)t * osz;
-            const int32_t *raw = L->raw32 ? net.logits + (size_t)t * ncls : NULL;
-            for (int gi = 0; gi < L->groups; gi++) {
-                bq_intref_im2col(col, inp, L, gi);
-                bq_pack_acts(T.data + a_off + (size_t)gi * a_gs, col, g, L->abits);
-                for (size_t i = 0; i < (size_t)L->M * L->N; i++) {
-                    size_t src = (size_t)gi * L->M * L->N + i;
-                    tmp[i] = L->raw32 ? raw[src] : outc[src];
-                }
-                bq_pack_tiles(T.data + o_off + (size_t)gi * o_gs, tmp, g, obits);
-                if (res) {
-                    for (size_t i = 0; i < (size_t)L->M * L->N; i++) tmp[i] = res[(size_t)gi * L->M * L->N + i];
-                    bq_pack_tiles(T.data + r_off2 + (size_t)gi * r_gsz, tmp, g, L->rbits);
-                }
-            }
-            for (size_t i = 0; i < osz; i++) {
-                if (L->raw32) {
-                    uint32_t v = (uint32_t)raw[i];
-                    for (int k = 0; k < 4; k++) T.data[c_off + 4 * i + (size_t)k] = (uint8_t)(v >> (8 * k));
-                } else {
-                    T.data[c_off + i] = outc[i];
-                }
-            }
-            bq_buf_printf(&J, "       {\"layer\": %d, \"act\": ", l);
-            json_range(&J, &T, a_off, a_gs * (size_t)L->groups);
-            bq_buf_printf(&J, ", \"act_group_stride\": %zu,\n        \"res\": ", a_gs);
-            if (r_gsz) json_range(&J, &T, r_off2, r_gsz * (size_t)L->groups);
-            else bq_buf_printf(&J, "null");
-            bq_buf_printf(&J, ", \"res_group_stride\": %zu,\n        \"out\": ", r_gsz);
-            json_range(&J, &T, o_off, o_gs * (size_t)L->groups);
-            bq_buf_printf(&J, ", \"out_group_stride\": %zu, \"codes\": ", o_gs);
-            json_range(&J, &T, c_off, code_sz);
-            bq_buf_printf(&J, "}%s\n", l + 1 < nl ? "," : "");
+}
+
+static const char *out_act_name(int a) {
+    return a == BQ_OUTACT_RELU ? "relu" : a == BQ_OUTACT_RELU6 ? "relu6" :
+           a == BQ_OUTACT_CLAMP ? "clamp" : "none";
+}
+
+/* Layer l's manifest entry: geometry, GEMM sizes, bits, zero points, weight/requant ranges. */
+static void manifest_layer(pkg_writer *P, int l) {
+    const bq_qmodel *q = P->q;
+    const bq_model *m = &q->model;
+    const bq_ilayer *L = &P->net.L[l];
+    const bq_pack_geom *g = &P->geo[l];
+    const bq_qlayer *Q = &q->layers[l];
+    const bq_conv_shape *cs = &L->cs;
+    bq_buf *J = &P->J;
+    bq_buf_printf(J, "    {\"index\": %d, \"name\": \"%s\", \"op\": \"%s\", \"in\": \"%s\", "
+                  "\"out\": \"%s\", \"res\": ", l, m->nodes[L->node].name, op_name(q, L->node),
+                  m->nodes[L->in_node].name, L->raw32 ? "logits" : m->nodes[L->out_node].name);
+    if (L->res_node >= 0) bq_buf_printf(J, "\"%s\"", m->nodes[L->res_node].name);
+    else bq_buf_printf(J, "null");
+    bq_buf_printf(J, ",\n     \"cin\": %d, \"h\": %d, \"w\": %d, \"cout\": %d, \"kh\": %d, \"kw\": %d, "
+                  "\"stride\": [%d, %d], \"pad\": [%d, %d, %d, %d], \"hout\": %d, \"wout\": %d,\n",
+                  cs->cin, cs->h, cs->w, L->cout, cs->kh, cs->kw, cs->stride_h, cs->stride_w,
+                  cs->pad_t, cs->pad_l, cs->pad_b, cs->pad_r, cs->hout, cs->wout);
+    bq_buf_printf(J, "     \"groups\": %d, \"M\": %d, \"K\": %d, \"N\": %d, \"M_pad\": %d, "
+                  "\"K_pad\": %d, \"N_pad\": %d,\n", L->groups, L->M, L->K, L->N, g->mt * g->dm,
+                  g->kc * g->dk, g->nt * g->dn);
+    bq_buf_printf(J, "     \"wbits\": %d, \"abits\": %d, \"obits\": %d, \"rbits\": %d, "
+                  "\"w_signed\": false, \"a_signed\": false, \"raw32\": %s, \"act\": \"%s\",\n",
+                  L->wbits, L->abits, L->obits, L->rbits, L->raw32 ? "true" : "false",
+                  out_act_name(Q->out_act));
+    bq_buf_printf(J, "     \"z_a\": %d, \"z_o\": %d, \"z_r\": %d, \"lo\": %d, \"hi\": %d, "
+                  "\"s_a\": %.9g, \"s_o\": %.9g, \"s_r\": %.9g,\n", L->z_a, L->z_o, L->z_r, L->lo,
+                  L->hi, (double)q->aq[Q->aq_in].scale,
+                  L->raw32 ? 0.0 : (double)q->aq[Q->aq_out].scale,
+                  Q->aq_res >= 0 ? (double)q->aq[Q->aq_res].scale : 0.0);
+    bq_buf_printf(J, "     \"z_w\": [");
+    for (int c = 0; c < L->cout; c++) bq_buf_printf(J, "%s%d", c ? ", " : "", L->z_w[c]);
+    bq_buf_printf(J, "],\n     \"weights\": ");
+    json_range(J, &P->W, P->w_off[l], P->w_gs[l] * (size_t)L->groups);
+    bq_buf_printf(J, ", \"weight_plane_stride\": %zu, \"weight_group_stride\": %zu,\n     \"requant\": ",
+                  bq_pack_weight_plane_size(g), P->w_gs[l]);
+    json_range(J, &P->RQ, P->r_off[l], P->r_gs[l] * (size_t)L->groups);
+    bq_buf_printf(J, ", \"requant_group_stride\": %zu}%s\n", P->r_gs[l], l + 1 < P->nl ? "," : "");
+}
+
+/* Test t, layer l: packed im2col input, shortcut and expected output per group (tile planes),
+ * then the plain expected codes (RAW32: int32 little-endian); their manifest entry. */
+static int test_layer(pkg_writer *P, int t, int l, char *err, size_t errlen) {
+    const bq_model *m = &P->q->model;
+    const bq_intnet *net = &P->net;
+    const bq_ilayer *L = &net->L[l];
+    const bq_pack_geom *g = &P->geo[l];
+    bq_buf *T = &P->T, *J = &P->J;
+    int ncls = m->nodes[m->n_nodes - 1].c;
+    const uint8_t *inp = net->codes[L->in_node] + (size_t)t * bq_node_size(&m->nodes[L->in_node]);
+    size_t osz = (size_t)L->cout * L->N;
+    size_t a_gs = align_up(bq_pack_acts_size(g, L->abits));
+    int obits = L->raw32 ? 32 : L->obits;
+    size_t o_gs = align_up(bq_pack_tiles_size(g, obits));
+    size_t r_gsz = L->res_node >= 0 ? align_up(bq_pack_tiles_size(g, L->rbits)) : 0;
+    size_t code_sz = L->raw32 ? 4 * osz : osz;
+    size_t a_off = reserve(T, a_gs * (size_t)L->groups);
+    size_t r_off2 = r_gsz ? reserve(T, r_gsz * (size_t)L->groups) : 0;
+    size_t o_off = reserve(T, o_gs * (size_t)L->groups);
+    size_t c_off = reserve(T, code_sz);
+    if (T->oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    const uint8_t *res = L->res_node >= 0 ? net->codes[L->res_node] + (size_t)t * osz : NULL;
+    const uint8_t *outc = L->raw32 ? NULL : net->codes[L->out_node] + (size_t)t * osz;
+    const int32_t *raw = L->raw32 ? net->logits + (size_t)t * ncls : NULL;
+    for (int gi = 0; gi < L->groups; gi++) {
+        size_t g0 = (size_t)gi * L->M * L->N;
+        bq_intref_im2col(P->col, inp, L, gi);
+        bq_pack_acts(T->data + a_off + (size_t)gi * a_gs, P->col, g, L->abits);
+        for (size_t i = 0; i < (size_t)L->M * L->N; i++) P->tmp[i] = L->raw32 ? raw[g0 + i] : outc[g0 + i];
+        bq_pack_tiles(T->data + o_off + (size_t)gi * o_gs, P->tmp, g, obits);
+        if (res) {
+            for (size_t i = 0; i < (size_t)L->M * L->N; i++) P->tmp[i] = res[g0 + i];
+            bq_pack_tiles(T->data + r_off2 + (size_t)gi * r_gsz, P->tmp, g, L->rbits);
         }
-        bq_buf_printf(&J, "     ]}%s\n", t + 1 < n_tests ? "," : "");
     }
-    pad_file(&T);
-    bq_buf_printf(&J, "  ],\n  \"files\": [\n");
-    const bq_buf *bins[3] = {&W, &RQ, &T};
-    const char *names[3] = {"weights", "requant", "tests"};
-    for (int i = 0; i < 3; i++)
-        bq_buf_printf(&J, "    {\"name\": \"%s.bin\", \"size\": %zu, \"crc32\": \"%08x\", \"hex\": \"%s.hex\", "
-                      "\"hex_word_bytes\": %d}%s\n", names[i], bins[i]->len,
-                      bins[i]->oom ? 0u : crc_of(bins[i]->data, bins[i]->len), names[i], wb, i < 2 ? "," : "");
-    bq_buf_printf(&J, "  ]\n}\n");
-    if (W.oom || RQ.oom || T.oom || J.oom) goto oom;
-    /* write into DIR.tmp.PID, then swap */
+    for (size_t i = 0; i < osz; i++) {
+        if (L->raw32) {
+            uint32_t v = (uint32_t)raw[i];
+            for (int k = 0; k < 4; k++) T->data[c_off + 4 * i + (size_t)k] = (uint8_t)(v >> (8 * k));
+        } else {
+            T->data[c_off + i] = outc[i];
+        }
+    }
+    bq_buf_printf(J, "       {\"layer\": %d, \"act\": ", l);
+    json_range(J, T, a_off, a_gs * (size_t)L->groups);
+    bq_buf_printf(J, ", \"act_group_stride\": %zu,\n        \"res\": ", a_gs);
+    if (r_gsz) json_range(J, T, r_off2, r_gsz * (size_t)L->groups);
+    else bq_buf_printf(J, "null");
+    bq_buf_printf(J, ", \"res_group_stride\": %zu,\n        \"out\": ", r_gsz);
+    json_range(J, T, o_off, o_gs * (size_t)L->groups);
+    bq_buf_printf(J, ", \"out_group_stride\": %zu, \"codes\": ", o_gs);
+    json_range(J, T, c_off, code_sz);
+    bq_buf_printf(J, "}%s\n", l + 1 < P->nl ? "," : "");
+    return 0;
+}
+
+/* tests.bin and the manifest's "tests": per image its input codes, logits and every layer. */
+static int test_vectors(pkg_writer *P, char *err, size_t errlen) {
+    const bq_model *m = &P->q->model;
+    size_t in_sz = bq_node_size(&m->nodes[0]);
+    int ncls = m->nodes[m->n_nodes - 1].c;
+    bq_buf *T = &P->T, *J = &P->J;
+    bq_buf_printf(J, "  ],\n  \"tests\": [\n");
+    for (int t = 0; t < P->n_tests; t++) {
+        size_t ioff = reserve(T, in_sz);
+        if (T->oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
+        memcpy(T->data + ioff, P->net.codes[0] + (size_t)t * in_sz, in_sz);
+        bq_buf_printf(J, "    {\"image\": %d, \"label\": %d, \"pred\": %d, \"input\": ", t,
+                      P->labels[t], P->preds[t]);
+        json_range(J, T, ioff, in_sz);
+        bq_buf_printf(J, ",\n     \"logits\": [");
+        for (int c = 0; c < ncls; c++)
+            bq_buf_printf(J, "%s%d", c ? ", " : "", P->net.logits[(size_t)t * ncls + c]);
+        bq_buf_printf(J, "],\n     \"layers\": [\n");
+        for (int l = 0; l < P->nl; l++)
+            if (test_layer(P, t, l, err, errlen)) return -1;
+        bq_buf_printf(J, "     ]}%s\n", t + 1 < P->n_tests ? "," : "");
+    }
+    pad_file(T);
+    return 0;
+}
+
+static const char *const kBinNames[3] = {"weights", "requant", "tests"};
+
+static const bq_buf *bin_of(const pkg_writer *P, int i) {
+    return i == 0 ? &P->W : i == 1 ? &P->RQ : &P->T;
+}
+
+/* The whole manifest; the .bin images are complete once it is. */
+static int write_manifest(pkg_writer *P, char *err, size_t errlen) {
+    int wb = P->hw->mem_width_bits / 8;
+    manifest_header(P);
+    bq_buf_printf(&P->J, "  \"layers\": [\n");
+    for (int l = 0; l < P->nl; l++) manifest_layer(P, l);
+    if (test_vectors(P, err, errlen)) return -1;
+    bq_buf_printf(&P->J, "  ],\n  \"files\": [\n");
+    for (int i = 0; i < 3; i++) {
+        const bq_buf *b = bin_of(P, i);
+        bq_buf_printf(&P->J, "    {\"name\": \"%s.bin\", \"size\": %zu, \"crc32\": \"%08x\", \"hex\": \"%s.hex\", "
+                      "\"hex_word_bytes\": %d}%s\n", kBinNames[i], b->len,
+                      b->oom ? 0u : crc_of(b->data, b->len), kBinNames[i], wb, i < 2 ? "," : "");
+    }
+    bq_buf_printf(&P->J, "  ]\n}\n");
+    if (P->W.oom || P->RQ.oom || P->T.oom || P->J.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    return 0;
+}
+
+/* Every file of the package into dir (created). */
+static int write_files(const pkg_writer *P, const char *dir, char *err, size_t errlen) {
+    char path[4200];
+    int wb = P->hw->mem_width_bits / 8;
+    for (int i = 0; i < 3; i++) {
+        const bq_buf *b = bin_of(P, i);
+        snprintf(path, sizeof path, "%s/%s.bin", dir, kBinNames[i]);
+        if (bq_write_file_atomic(path, b->data, b->len, err, errlen)) return -1;
+        snprintf(path, sizeof path, "%s/%s.hex", dir, kBinNames[i]);
+        if (write_hex(path, b, wb, err, errlen)) return -1;
+    }
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    return bq_write_file_atomic(path, P->J.data, P->J.len, err, errlen);
+}
+
+/* Write into DIR.tmp.PID, then swap it onto dir: an existing package is replaced only by a
+ * complete one, and anything else at dir is left alone. */
+static int publish(const pkg_writer *P, const char *dir, char *err, size_t errlen) {
+    char tmpdir[4096], olddir[4096] = "", path[4200];
     snprintf(tmpdir, sizeof tmpdir, "%s.tmp.%ld", dir, (long)getpid());
     if (file_exists(tmpdir)) remove_package_dir(tmpdir);
-    if (bq_mkdirs(tmpdir)) { bq_seterr(err, errlen, "%s: cannot create directory: %s", tmpdir, strerror(errno)); tmpdir[0] = 0; goto out; }
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s.bin", tmpdir, names[i]);
-        if (bq_write_file_atomic(path, bins[i]->data, bins[i]->len, err, errlen)) goto out;
-        snprintf(path, sizeof path, "%s/%s.hex", tmpdir, names[i]);
-        if (write_hex(path, bins[i], wb, err, errlen)) goto out;
+    if (bq_mkdirs(tmpdir)) {
+        bq_seterr(err, errlen, "%s: cannot create directory: %s", tmpdir, strerror(errno));
+        return -1;
     }
-    snprintf(path, sizeof path, "%s/manifest.json", tmpdir);
-    if (bq_write_file_atomic(path, J.data, J.len, err, errlen)) goto out;
-    olddir[0] = 0;
+    if (write_files(P, tmpdir, err, errlen)) goto fail;
     if (file_exists(dir)) {
         snprintf(path, sizeof path, "%s/manifest.json", dir);
         if (!file_exists(path)) {
             bq_seterr(err, errlen, "%s exists and is not an export package (no manifest.json); remove it "
                    "or choose another --out", dir);
-            goto out;
+            goto fail;
         }
         snprintf(olddir, sizeof olddir, "%s.old.%ld", dir, (long)getpid());
-        if (rename(dir, olddir)) { bq_seterr(err, errlen, "%s: cannot move aside: %s", dir, strerror(errno)); goto out; }
+        if (rename(dir, olddir)) { bq_seterr(err, errlen, "%s: cannot move aside: %s", dir, strerror(errno)); goto fail; }
     }
     if (rename(tmpdir, dir)) {
         bq_seterr(err, errlen, "%s: cannot rename %s into place: %s", dir, tmpdir, strerror(errno));
         if (olddir[0]) rename(olddir, dir);
-        goto out;
+        goto fail;
     }
-    tmpdir[0] = 0;
     if (olddir[0]) remove_package_dir(olddir);
-    rc = 0;
-    goto out;
-oom:
-    bq_seterr(err, errlen, "out of memory");
-out:
-    if (rc && tmpdir[0]) remove_package_dir(tmpdir);
-    bq_buf_free(&W); bq_buf_free(&RQ); bq_buf_free(&T); bq_buf_free(&J);
-    free(geo); free(w_off); free(w_gs); free(r_off); free(r_gs);
-    free(x); free(labels); free(preds); free(col); free(tmp); free(pk);
-    bq_intnet_free(&net);
+    return 0;
+fail:
+    remove_package_dir(tmpdir);
+    return -1;
+}
+
+int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n_tests,
+              const char *dir, char *err, size_t errlen) {
+    if (n_tests < 0 || (n_tests > 0 && (!d || n_tests > d->n))) {
+        bq_seterr(err, errlen, "test images: %d requested, %d available", n_tests, d ? d->n : 0);
+        return -1;
+    }
+    pkg_writer P;
+    memset(&P, 0, sizeof P);
+    P.q = q;
+    P.hw = hw;
+    P.n_tests = n_tests;
+    char e2[384];
+    if (bq_intnet_init(&P.net, q, n_tests > 0 ? n_tests : 1, e2, sizeof e2)) {
+        bq_seterr(err, errlen, "model is not integer-ready: %s", e2);
+        return -1;
+    }
+    P.nl = P.net.n_layers;
+    int rc = plan_layers(&P, err, errlen) || pack_weights(&P, err, errlen) ||
+             run_tests(&P, d, err, errlen) || write_manifest(&P, err, errlen) ||
+             publish(&P, dir, err, errlen) ? -1 : 0;
+    writer_free(&P);
     return rc;
 }
 
@@ -531,211 +642,279 @@ done:
     return rc;
 }
 
-int bq_export_check(const char *dir, const char *layer, void *logp, char *err, size_t errlen) {
-    FILE *log = logp;
+/* A package being checked: its manifest, the three .bin files and the layers read so far. */
+typedef struct {
     mf f;
-    memset(&f, 0, sizeof f);
-    f.dir = dir; f.err = err; f.errlen = errlen;
-    char path[4200];
-    unsigned char *text = NULL;
+    bin_file bins[3];                    /* weights.bin, requant.bin, tests.bin */
+    long long dm, dn, dk, mw;            /* the manifest's hw */
+    int nl;
+    mlayer *ml;
+} pkg_check;
+
+/* Parse <dir>/manifest.json (JSON is YAML) into C->f.doc; *have_doc says it must be freed. */
+static int load_manifest(pkg_check *C, yaml_parser_t *parser, unsigned char **text, int *have_parser,
+                         int *have_doc, char *path, size_t pathlen) {
     size_t tlen;
-    bin_file bins[3] = {{"weights.bin", NULL, 0}, {"requant.bin", NULL, 0}, {"tests.bin", NULL, 0}};
-    yaml_parser_t parser;
-    int rc = -1, have_doc = 0, have_parser = 0;
-    mlayer *ml = NULL;
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
-    if (bq_read_file(path, &text, &tlen, err, errlen)) return -1;
-    if (!yaml_parser_initialize(&parser)) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    have_parser = 1;
-    yaml_parser_set_input_string(&parser, text, tlen);
-    if (!yaml_parser_load(&parser, &f.doc)) {
-        bq_seterr(err, errlen, "%s:%zu:%zu: not valid JSON: %s", path, parser.problem_mark.line + 1,
-               parser.problem_mark.column + 1, parser.problem ? parser.problem : "?");
-        goto done;
+    snprintf(path, pathlen, "%s/manifest.json", C->f.dir);
+    if (bq_read_file(path, text, &tlen, C->f.err, C->f.errlen)) return -1;
+    if (!yaml_parser_initialize(parser)) { bq_seterr(C->f.err, C->f.errlen, "out of memory"); return -1; }
+    *have_parser = 1;
+    yaml_parser_set_input_string(parser, *text, tlen);
+    if (!yaml_parser_load(parser, &C->f.doc)) {
+        bq_seterr(C->f.err, C->f.errlen, "%s:%zu:%zu: not valid JSON: %s", path,
+                  parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+                  parser->problem ? parser->problem : "?");
+        return -1;
     }
-    have_doc = 1;
-    yaml_node_t *root = yaml_document_get_root_node(&f.doc);
-    const char *fmt = root ? mstr(&f, root, "", "format") : NULL;
-    if (!fmt) { if (!root) bq_seterr(err, errlen, "%s: empty manifest", path); goto done; }
+    *have_doc = 1;
+    return 0;
+}
+
+/* Fields 'format' and 'version'. */
+static int check_format(pkg_check *C, yaml_node_t *root, const char *path) {
+    mf *f = &C->f;
+    const char *fmt = root ? mstr(f, root, "", "format") : NULL;
+    if (!fmt) { if (!root) bq_seterr(f->err, f->errlen, "%s: empty manifest", path); return -1; }
     if (strcmp(fmt, BQ_EXPORT_FORMAT)) {
-        bq_seterr(err, errlen, "%s: field 'format' is '%s', expected '%s'", path, fmt, BQ_EXPORT_FORMAT);
-        goto done;
+        bq_seterr(f->err, f->errlen, "%s: field 'format' is '%s', expected '%s'", path, fmt, BQ_EXPORT_FORMAT);
+        return -1;
     }
     long long ver;
-    if (mint(&f, root, "", "version", 0, 1 << 30, &ver)) goto done;
+    if (mint(f, root, "", "version", 0, 1 << 30, &ver)) return -1;
     if (ver != BQ_EXPORT_VERSION) {
-        bq_seterr(err, errlen, "%s: field 'version' is %lld, this build reads version %d; re-export the "
+        bq_seterr(f->err, f->errlen, "%s: field 'version' is %lld, this build reads version %d; re-export the "
                "package with this brecq", path, ver, BQ_EXPORT_VERSION);
-        goto done;
+        return -1;
     }
-    /* files */
-    yaml_node_t *files = mget(&f, root, "files");
-    if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(err, errlen, "%s: field 'files' is missing", path); goto done; }
+    return 0;
+}
+
+/* Every .bin file is listed, read, and has the listed size and CRC-32. path: the manifest's on
+ * entry, each file's once it is read (messages name the last path formed). */
+static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathlen) {
+    mf *f = &C->f;
+    yaml_node_t *files = mget(f, root, "files");
+    if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s: field 'files' is missing", path); return -1; }
     for (int i = 0; i < 3; i++) {
+        bin_file *b = &C->bins[i];
         yaml_node_t *fe = NULL;
         for (yaml_node_item_t *it = files->data.sequence.items.start; it < files->data.sequence.items.top; it++) {
-            yaml_node_t *n = yaml_document_get_node(&f.doc, *it);
-            const char *nm = mstr(&f, n, "files[].", "name");
-            if (nm && !strcmp(nm, bins[i].name)) fe = n;
+            yaml_node_t *n = yaml_document_get_node(&f->doc, *it);
+            const char *nm = mstr(f, n, "files[].", "name");
+            if (nm && !strcmp(nm, b->name)) fe = n;
         }
-        if (!fe) { bq_seterr(err, errlen, "%s: field 'files' has no entry for %s", path, bins[i].name); goto done; }
-        snprintf(path, sizeof path, "%s/%s", dir, bins[i].name);
-        if (bq_read_file(path, &bins[i].data, &bins[i].len, err, errlen)) goto done;
+        if (!fe) { bq_seterr(f->err, f->errlen, "%s: field 'files' has no entry for %s", path, b->name); return -1; }
+        snprintf(path, pathlen, "%s/%s", f->dir, b->name);
+        if (bq_read_file(path, &b->data, &b->len, f->err, f->errlen)) return -1;
         long long size;
         char where[64];
-        snprintf(where, sizeof where, "files[%s].", bins[i].name);
-        if (mint(&f, fe, where, "size", 0, 1LL << 40, &size)) goto done;
-        if ((size_t)size != bins[i].len) {
-            bq_seterr(err, errlen, "%s: size is %zu bytes, the manifest says %lld (truncated or replaced)",
-                   path, bins[i].len, size);
-            goto done;
+        snprintf(where, sizeof where, "files[%s].", b->name);
+        if (mint(f, fe, where, "size", 0, 1LL << 40, &size)) return -1;
+        if ((size_t)size != b->len) {
+            bq_seterr(f->err, f->errlen, "%s: size is %zu bytes, the manifest says %lld (truncated or replaced)",
+                   path, b->len, size);
+            return -1;
         }
-        const char *c = mstr(&f, fe, where, "crc32");
-        if (!c) goto done;
-        if ((uint32_t)strtoul(c, NULL, 16) != crc_of(bins[i].data, bins[i].len)) {
-            bq_seterr(err, errlen, "%s: CRC-32 is %08x, the manifest says %s (corrupted)", path,
-                   crc_of(bins[i].data, bins[i].len), c);
-            goto done;
+        const char *c = mstr(f, fe, where, "crc32");
+        if (!c) return -1;
+        if ((uint32_t)strtoul(c, NULL, 16) != crc_of(b->data, b->len)) {
+            bq_seterr(f->err, f->errlen, "%s: CRC-32 is %08x, the manifest says %s (corrupted)", path,
+                   crc_of(b->data, b->len), c);
+            return -1;
         }
     }
-    if (log) fprintf(log, "check: files present, sizes and CRC-32s match\n");
-    /* hw */
-    yaml_node_t *hw = mget(&f, root, "hw");
-    long long dm, dn, dk, mw;
-    if (mint(&f, hw, "hw.", "dm", 1, 4096, &dm) || mint(&f, hw, "hw.", "dn", 1, 4096, &dn) ||
-        mint(&f, hw, "hw.", "dk", 8, 65536, &dk) || mint(&f, hw, "hw.", "mem_width_bits", 8, 4096, &mw))
-        goto done;
-    /* layers */
-    yaml_node_t *layers = mget(&f, root, "layers");
-    if (!layers || layers->type != YAML_SEQUENCE_NODE) { bq_seterr(err, errlen, "%s/manifest.json: field 'layers' is missing", dir); goto done; }
-    int nl = (int)(layers->data.sequence.items.top - layers->data.sequence.items.start);
-    ml = calloc((size_t)(nl ? nl : 1), sizeof(mlayer));
-    if (!ml) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    for (int l = 0; l < nl; l++) {
-        yaml_node_t *n = yaml_document_get_node(&f.doc, layers->data.sequence.items.start[l]);
-        mlayer *L = &ml[l];
-        char where[96];
-        const char *nm = mstr(&f, n, "layers[].", "name");
-        if (!nm) goto done;
-        snprintf(L->name, sizeof L->name, "%s", nm);
-        snprintf(where, sizeof where, "layers[%d].", l);
-        long long mp, kp, np, ws, as;
-        if (mint(&f, n, where, "groups", 1, 1 << 20, &L->groups) || mint(&f, n, where, "M", 1, 1 << 20, &L->M) ||
-            mint(&f, n, where, "K", 1, 1 << 24, &L->K) || mint(&f, n, where, "N", 1, 1 << 24, &L->N) ||
-            mint(&f, n, where, "M_pad", 1, 1 << 24, &mp) || mint(&f, n, where, "K_pad", 1, 1 << 26, &kp) ||
-            mint(&f, n, where, "N_pad", 1, 1 << 26, &np) || mint(&f, n, where, "wbits", 1, 8, &L->wbits) ||
-            mint(&f, n, where, "abits", 1, 8, &L->abits) || mint(&f, n, where, "obits", 0, 8, &L->obits) ||
-            mint(&f, n, where, "rbits", 0, 8, &L->rbits) || mint(&f, n, where, "z_a", 0, 255, &L->z_a) ||
-            mint(&f, n, where, "z_o", 0, 255, &L->z_o) || mint(&f, n, where, "z_r", 0, 255, &L->z_r) ||
-            mint(&f, n, where, "lo", 0, 255, &L->lo) || mint(&f, n, where, "hi", 0, 255, &L->hi) ||
-            mbool(&f, n, where, "raw32", &L->raw32) || mbool(&f, n, where, "w_signed", &(int){0}) ||
-            mint(&f, n, where, "weight_group_stride", 0, 1LL << 40, &L->w_gs) ||
-            mint(&f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
-            goto done;
-        (void)ws; (void)as;
-        L->has_res = L->rbits > 0;
-        if (!L->raw32 && L->obits < 1) {
-            bq_seterr(err, errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", dir, where);
-            goto done;
-        }
-        if (bq_pack_geom_init(&L->g, (int)L->M, (int)L->K, (int)L->N, (int)dm, (int)dn, (int)dk, (int)mw)) {
-            bq_seterr(err, errlen, "%s/manifest.json: layer '%s': impossible geometry", dir, L->name);
-            goto done;
-        }
-        if (mp != L->g.mt * dm || kp != L->g.kc * dk || np != L->g.nt * dn) {
-            bq_seterr(err, errlen, "%s/manifest.json: field '%sM_pad/K_pad/N_pad' (%lld/%lld/%lld) does not "
-                   "match M, K, N padded to the array (%lld/%lld/%lld)", dir, where, mp, kp, np,
-                   (long long)L->g.mt * dm, (long long)L->g.kc * dk, (long long)L->g.nt * dn);
-            goto done;
-        }
-        if (L->w_gs < (long long)bq_pack_weights_size(&L->g, (int)L->wbits) || L->rq_gs < L->g.mt * dm * 16) {
-            bq_seterr(err, errlen, "%s/manifest.json: field '%sweight_group_stride/requant_group_stride' is "
-                   "smaller than the shape needs", dir, where);
-            goto done;
-        }
-        if (!(L->w = mrange(&f, n, where, "weights", &bins[0], (size_t)(L->w_gs * L->groups))) ||
-            !(L->rq = mrange(&f, n, where, "requant", &bins[1], (size_t)(L->rq_gs * L->groups))))
-            goto done;
-        /* padding must be zero: rows >= M of every weight plane */
-        for (long long gi = 0; gi < L->groups; gi++) {
-            uint8_t *tmpw = malloc((size_t)(L->g.mt * dm) * (size_t)(L->g.kc * dk));
-            bq_pack_geom gp;
-            if (!tmpw || bq_pack_geom_init(&gp, L->g.mt * (int)dm, L->g.kc * (int)dk, 1, (int)dm, (int)dn, (int)dk, (int)mw)) {
-                free(tmpw);
-                bq_seterr(err, errlen, "out of memory");
-                goto done;
-            }
-            bq_unpack_weights(tmpw, L->w + gi * L->w_gs, &gp, (int)L->wbits);
-            int bad = 0;
-            for (long long r = 0; r < gp.m && !bad; r++)
-                for (long long k = 0; k < gp.k; k++)
-                    if ((r >= L->M || k >= L->K) && tmpw[r * gp.k + k]) { bad = 1; break; }
+    return 0;
+}
+
+/* Layer l's fields, shape against the array, weight and requant ranges. */
+static int read_layer(pkg_check *C, yaml_node_t *n, int l, mlayer *L) {
+    mf *f = &C->f;
+    char where[96];
+    const char *nm = mstr(f, n, "layers[].", "name");
+    if (!nm) return -1;
+    snprintf(L->name, sizeof L->name, "%s", nm);
+    snprintf(where, sizeof where, "layers[%d].", l);
+    long long mp, kp, np;
+    if (mint(f, n, where, "groups", 1, 1 << 20, &L->groups) || mint(f, n, where, "M", 1, 1 << 20, &L->M) ||
+        mint(f, n, where, "K", 1, 1 << 24, &L->K) || mint(f, n, where, "N", 1, 1 << 24, &L->N) ||
+        mint(f, n, where, "M_pad", 1, 1 << 24, &mp) || mint(f, n, where, "K_pad", 1, 1 << 26, &kp) ||
+        mint(f, n, where, "N_pad", 1, 1 << 26, &np) || mint(f, n, where, "wbits", 1, 8, &L->wbits) ||
+        mint(f, n, where, "abits", 1, 8, &L->abits) || mint(f, n, where, "obits", 0, 8, &L->obits) ||
+        mint(f, n, where, "rbits", 0, 8, &L->rbits) || mint(f, n, where, "z_a", 0, 255, &L->z_a) ||
+        mint(f, n, where, "z_o", 0, 255, &L->z_o) || mint(f, n, where, "z_r", 0, 255, &L->z_r) ||
+        mint(f, n, where, "lo", 0, 255, &L->lo) || mint(f, n, where, "hi", 0, 255, &L->hi) ||
+        mbool(f, n, where, "raw32", &L->raw32) || mbool(f, n, where, "w_signed", &(int){0}) ||
+        mint(f, n, where, "weight_group_stride", 0, 1LL << 40, &L->w_gs) ||
+        mint(f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
+        return -1;
+    L->has_res = L->rbits > 0;
+    if (!L->raw32 && L->obits < 1) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", f->dir, where);
+        return -1;
+    }
+    long long dm = C->dm, dn = C->dn, dk = C->dk;
+    if (bq_pack_geom_init(&L->g, (int)L->M, (int)L->K, (int)L->N, (int)dm, (int)dn, (int)dk, (int)C->mw)) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: layer '%s': impossible geometry", f->dir, L->name);
+        return -1;
+    }
+    if (mp != L->g.mt * dm || kp != L->g.kc * dk || np != L->g.nt * dn) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sM_pad/K_pad/N_pad' (%lld/%lld/%lld) does not "
+               "match M, K, N padded to the array (%lld/%lld/%lld)", f->dir, where, mp, kp, np,
+               (long long)L->g.mt * dm, (long long)L->g.kc * dk, (long long)L->g.nt * dn);
+        return -1;
+    }
+    if (L->w_gs < (long long)bq_pack_weights_size(&L->g, (int)L->wbits) || L->rq_gs < L->g.mt * dm * 16) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sweight_group_stride/requant_group_stride' is "
+               "smaller than the shape needs", f->dir, where);
+        return -1;
+    }
+    if (!(L->w = mrange(f, n, where, "weights", &C->bins[0], (size_t)(L->w_gs * L->groups))) ||
+        !(L->rq = mrange(f, n, where, "requant", &C->bins[1], (size_t)(L->rq_gs * L->groups))))
+        return -1;
+    return 0;
+}
+
+/* Padding must be zero: rows >= M and columns >= K of every weight plane. */
+static int check_padding(pkg_check *C, const mlayer *L) {
+    mf *f = &C->f;
+    for (long long gi = 0; gi < L->groups; gi++) {
+        uint8_t *tmpw = malloc((size_t)(L->g.mt * C->dm) * (size_t)(L->g.kc * C->dk));
+        bq_pack_geom gp;
+        if (!tmpw || bq_pack_geom_init(&gp, L->g.mt * (int)C->dm, L->g.kc * (int)C->dk, 1, (int)C->dm,
+                                       (int)C->dn, (int)C->dk, (int)C->mw)) {
             free(tmpw);
-            if (bad) {
-                bq_seterr(err, errlen, "%s/weights.bin: layer '%s': padding bits are not zero", dir, L->name);
-                goto done;
-            }
+            bq_seterr(f->err, f->errlen, "out of memory");
+            return -1;
+        }
+        bq_unpack_weights(tmpw, L->w + gi * L->w_gs, &gp, (int)L->wbits);
+        int bad = 0;
+        for (long long r = 0; r < gp.m && !bad; r++)
+            for (long long k = 0; k < gp.k; k++)
+                if ((r >= L->M || k >= L->K) && tmpw[r * gp.k + k]) { bad = 1; break; }
+        free(tmpw);
+        if (bad) {
+            bq_seterr(f->err, f->errlen, "%s/weights.bin: layer '%s': padding bits are not zero", f->dir, L->name);
+            return -1;
         }
     }
-    if (log) fprintf(log, "check: %d layers: shapes, padding, weight and requant CRC-32s ok\n", nl);
-    /* tests */
-    yaml_node_t *tests = mget(&f, root, "tests");
-    int nt = tests && tests->type == YAML_SEQUENCE_NODE
-                 ? (int)(tests->data.sequence.items.top - tests->data.sequence.items.start) : 0;
-    int recomputed = 0;
-    for (int t = 0; t < nt; t++) {
-        yaml_node_t *tn = yaml_document_get_node(&f.doc, tests->data.sequence.items.start[t]);
-        yaml_node_t *tl = mget(&f, tn, "layers");
+    return 0;
+}
+
+/* The hw dimensions, then every layer (fields, ranges, zero padding) into C->ml. */
+static int check_layers(pkg_check *C, yaml_node_t *root) {
+    mf *f = &C->f;
+    yaml_node_t *hw = mget(f, root, "hw");
+    if (mint(f, hw, "hw.", "dm", 1, 4096, &C->dm) || mint(f, hw, "hw.", "dn", 1, 4096, &C->dn) ||
+        mint(f, hw, "hw.", "dk", 8, 65536, &C->dk) || mint(f, hw, "hw.", "mem_width_bits", 8, 4096, &C->mw))
+        return -1;
+    yaml_node_t *layers = mget(f, root, "layers");
+    if (!layers || layers->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'layers' is missing", f->dir); return -1; }
+    C->nl = (int)(layers->data.sequence.items.top - layers->data.sequence.items.start);
+    C->ml = calloc((size_t)(C->nl ? C->nl : 1), sizeof(mlayer));
+    if (!C->ml) { bq_seterr(f->err, f->errlen, "out of memory"); return -1; }
+    for (int l = 0; l < C->nl; l++) {
+        yaml_node_t *n = yaml_document_get_node(&f->doc, layers->data.sequence.items.start[l]);
+        if (read_layer(C, n, l, &C->ml[l]) || check_padding(C, &C->ml[l])) return -1;
+    }
+    return 0;
+}
+
+/* Test t, layer l: strides and ranges; on test 0 the selected layers are recomputed. */
+static int check_test_layer(pkg_check *C, yaml_node_t *e, int t, int l, const char *layer,
+                            FILE *log, int *recomputed) {
+    mf *f = &C->f;
+    const mlayer *L = &C->ml[l];
+    bin_file *tb = &C->bins[2];
+    char where[96];
+    snprintf(where, sizeof where, "tests[%d].layers[%d].", t, l);
+    long long a_gs, r_gs, o_gs;
+    if (mint(f, e, where, "act_group_stride", 0, 1LL << 40, &a_gs) ||
+        mint(f, e, where, "res_group_stride", 0, 1LL << 40, &r_gs) ||
+        mint(f, e, where, "out_group_stride", 0, 1LL << 40, &o_gs))
+        return -1;
+    int ob = L->raw32 ? 32 : (int)L->obits;
+    if (a_gs < (long long)bq_pack_acts_size(&L->g, (int)L->abits) ||
+        o_gs < (long long)bq_pack_tiles_size(&L->g, ob) ||
+        (L->has_res && r_gs < (long long)bq_pack_tiles_size(&L->g, (int)L->rbits))) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s*_group_stride' is smaller than layer "
+               "'%s' needs", f->dir, where, L->name);
+        return -1;
+    }
+    const unsigned char *act = mrange(f, e, where, "act", tb, (size_t)(a_gs * L->groups));
+    const unsigned char *res = L->has_res ? mrange(f, e, where, "res", tb, (size_t)(r_gs * L->groups)) : NULL;
+    const unsigned char *out = mrange(f, e, where, "out", tb, (size_t)(o_gs * L->groups));
+    const unsigned char *codes = mrange(f, e, where, "codes", tb,
+                                        (size_t)(L->M * L->groups * L->N * (L->raw32 ? 4 : 1)));
+    if (!act || !out || !codes || (L->has_res && !res)) return -1;
+    if (t == 0 && (!layer || !strcmp(layer, L->name))) {
+        if (recompute(f, L, act, a_gs, res, r_gs, out, o_gs)) return -1;
+        (*recomputed)++;
+        if (log) fprintf(log, "check: test 0 layer %-16s recomputed from the unpacked bits (int64): "
+                         "bit-exact\n", L->name);
+    }
+    return 0;
+}
+
+/* Every test image: input range, one entry per layer. *nt: images listed. */
+static int check_tests(pkg_check *C, yaml_node_t *root, const char *layer, FILE *log, int *nt,
+                       int *recomputed) {
+    mf *f = &C->f;
+    yaml_node_t *tests = mget(f, root, "tests");
+    *nt = tests && tests->type == YAML_SEQUENCE_NODE
+              ? (int)(tests->data.sequence.items.top - tests->data.sequence.items.start) : 0;
+    for (int t = 0; t < *nt; t++) {
+        yaml_node_t *tn = yaml_document_get_node(&f->doc, tests->data.sequence.items.start[t]);
+        yaml_node_t *tl = mget(f, tn, "layers");
         char where[96];
         snprintf(where, sizeof where, "tests[%d].", t);
-        if (!mrange(&f, tn, where, "input", &bins[2], 0)) goto done;
+        if (!mrange(f, tn, where, "input", &C->bins[2], 0)) return -1;
         if (!tl || tl->type != YAML_SEQUENCE_NODE ||
-            (int)(tl->data.sequence.items.top - tl->data.sequence.items.start) != nl) {
-            bq_seterr(err, errlen, "%s/manifest.json: field '%slayers' must list all %d layers", dir, where, nl);
-            goto done;
+            (int)(tl->data.sequence.items.top - tl->data.sequence.items.start) != C->nl) {
+            bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%slayers' must list all %d layers", f->dir, where, C->nl);
+            return -1;
         }
-        for (int l = 0; l < nl; l++) {
-            yaml_node_t *e = yaml_document_get_node(&f.doc, tl->data.sequence.items.start[l]);
-            const mlayer *L = &ml[l];
-            snprintf(where, sizeof where, "tests[%d].layers[%d].", t, l);
-            long long a_gs, r_gs, o_gs;
-            if (mint(&f, e, where, "act_group_stride", 0, 1LL << 40, &a_gs) ||
-                mint(&f, e, where, "res_group_stride", 0, 1LL << 40, &r_gs) ||
-                mint(&f, e, where, "out_group_stride", 0, 1LL << 40, &o_gs))
-                goto done;
-            int ob = L->raw32 ? 32 : (int)L->obits;
-            if (a_gs < (long long)bq_pack_acts_size(&L->g, (int)L->abits) ||
-                o_gs < (long long)bq_pack_tiles_size(&L->g, ob) ||
-                (L->has_res && r_gs < (long long)bq_pack_tiles_size(&L->g, (int)L->rbits))) {
-                bq_seterr(err, errlen, "%s/manifest.json: field '%s*_group_stride' is smaller than layer "
-                       "'%s' needs", dir, where, L->name);
-                goto done;
-            }
-            const unsigned char *act = mrange(&f, e, where, "act", &bins[2], (size_t)(a_gs * L->groups));
-            const unsigned char *res = L->has_res ? mrange(&f, e, where, "res", &bins[2], (size_t)(r_gs * L->groups)) : NULL;
-            const unsigned char *out = mrange(&f, e, where, "out", &bins[2], (size_t)(o_gs * L->groups));
-            const unsigned char *codes = mrange(&f, e, where, "codes", &bins[2],
-                                                (size_t)(L->M * L->groups * L->N * (L->raw32 ? 4 : 1)));
-            if (!act || !out || !codes || (L->has_res && !res)) goto done;
-            if (t == 0 && (!layer || !strcmp(layer, L->name))) {
-                if (recompute(&f, L, act, a_gs, res, r_gs, out, o_gs)) goto done;
-                recomputed++;
-                if (log) fprintf(log, "check: test 0 layer %-16s recomputed from the unpacked bits (int64): "
-                                 "bit-exact\n", L->name);
-            }
+        for (int l = 0; l < C->nl; l++) {
+            yaml_node_t *e = yaml_document_get_node(&f->doc, tl->data.sequence.items.start[l]);
+            if (check_test_layer(C, e, t, l, layer, log, recomputed)) return -1;
         }
     }
+    return 0;
+}
+
+/* Everything after the manifest is parsed: format, files, layers, tests. */
+static int check_package(pkg_check *C, const char *layer, FILE *log, char *path, size_t pathlen) {
+    yaml_node_t *root = yaml_document_get_root_node(&C->f.doc);
+    if (check_format(C, root, path) || check_files(C, root, path, pathlen)) return -1;
+    if (log) fprintf(log, "check: files present, sizes and CRC-32s match\n");
+    if (check_layers(C, root)) return -1;
+    if (log) fprintf(log, "check: %d layers: shapes, padding, weight and requant CRC-32s ok\n", C->nl);
+    int nt = 0, recomputed = 0;
+    if (check_tests(C, root, layer, log, &nt, &recomputed)) return -1;
     if (layer && !recomputed) {
-        bq_seterr(err, errlen, "%s: no layer named '%s' (or the package has no test vectors)", dir, layer);
-        goto done;
+        bq_seterr(C->f.err, C->f.errlen, "%s: no layer named '%s' (or the package has no test vectors)",
+                  C->f.dir, layer);
+        return -1;
     }
-    if (log) fprintf(log, "check: %s ok (%d layers, %d test images, %d layers recomputed)\n", dir, nl, nt, recomputed);
-    rc = 0;
-done:
-    if (have_doc) yaml_document_delete(&f.doc);
+    if (log) fprintf(log, "check: %s ok (%d layers, %d test images, %d layers recomputed)\n",
+                     C->f.dir, C->nl, nt, recomputed);
+    return 0;
+}
+
+int bq_export_check(const char *dir, const char *layer, void *logp, char *err, size_t errlen) {
+    pkg_check C;
+    memset(&C, 0, sizeof C);
+    C.f.dir = dir; C.f.err = err; C.f.errlen = errlen;
+    C.bins[0].name = "weights.bin"; C.bins[1].name = "requant.bin"; C.bins[2].name = "tests.bin";
+    char path[4200];
+    unsigned char *text = NULL;
+    yaml_parser_t parser;
+    int have_parser = 0, have_doc = 0;
+    int rc = load_manifest(&C, &parser, &text, &have_parser, &have_doc, path, sizeof path) ||
+             check_package(&C, layer, logp, path, sizeof path) ? -1 : 0;
+    if (have_doc) yaml_document_delete(&C.f.doc);
     if (have_parser) yaml_parser_delete(&parser);
-    for (int i = 0; i < 3; i++) free(bins[i].data);
-    free(ml);
+    for (int i = 0; i < 3; i++) free(C.bins[i].data);
+    free(C.ml);
     free(text);
     return rc;
 }
