@@ -589,8 +589,9 @@ static const char *role_name(bq_aq_role r) {
 void bq_qmodel_print(const bq_qmodel *q, void *file) {
     FILE *f = file;
     const bq_model *m = &q->model;
-    fprintf(f, "quantized %s (method %s, W%dA%d%s)\n", m->arch, q->method, q->opts.wbits,
-            q->opts.abits, q->opts.first_last_8bit ? ", first/last 8-bit" : "");
+    /* the recipe's bit-widths; a --bits allocation changes layers, so the table below is the truth */
+    fprintf(f, "quantized %s (method %s, recipe W%dA%d%s; per-layer bits below)\n", m->arch, q->method,
+            q->opts.wbits, q->opts.abits, q->opts.first_last_8bit ? ", first/last 8-bit" : "");
     fprintf(f, "%-20s %5s %5s %5s  %-16s %s\n", "layer", "wbits", "abits", "obits", "output", "shortcut");
     for (int l = 0; l < q->n_layers; l++) {
         const bq_qlayer *L = &q->layers[l];
