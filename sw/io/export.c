@@ -694,7 +694,9 @@ static int check_format(pkg_check *C, yaml_node_t *root, const char *path) {
 static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathlen) {
     mf *f = &C->f;
     yaml_node_t *files = mget(f, root, "files");
-    if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s: field 'files' is missing", path); return -1; }
+    char manifest[4200];   /* path is reused for each binary file below */
+    snprintf(manifest, sizeof manifest, "%s", path);
+    if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s: field 'files' is missing", manifest); return -1; }
     for (int i = 0; i < 3; i++) {
         bin_file *b = &C->bins[i];
         yaml_node_t *fe = NULL;
@@ -703,7 +705,7 @@ static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathl
             const char *nm = mstr(f, n, "files[].", "name");
             if (nm && !strcmp(nm, b->name)) fe = n;
         }
-        if (!fe) { bq_seterr(f->err, f->errlen, "%s: field 'files' has no entry for %s", path, b->name); return -1; }
+        if (!fe) { bq_seterr(f->err, f->errlen, "%s: field 'files' has no entry for %s", manifest, b->name); return -1; }
         snprintf(path, pathlen, "%s/%s", f->dir, b->name);
         if (bq_read_file(path, &b->data, &b->len, f->err, f->errlen)) return -1;
         long long size;
