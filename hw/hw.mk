@@ -12,7 +12,8 @@
 #                       and the table build/hw/synth/report.md (copied into docs/hw_rtl.md by hand); arrays
 #                       are named rows x cols x DPU width (Dm x Dn x Dk, e.g. 2x2x64). edge takes minutes.
 #   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny as configured -> logic cells, BRAM,
-#                       I/O and Fmax on stdout and in build/hw/fpga/tiny_report.txt
+#                       I/O and Fmax on stdout and in build/hw/fpga/tiny_report.txt (make fpga-report:
+#                       that report again from the last run's log)
 #   make test-isa-pkg   only the ISA package check (test_isa, also part of test-hw)
 # Parameters come from build/gen/<cfg>/hw_params.svh (hw_model's generator); the instruction fields from
 # the package build/gen/bqa_pkg.sv (hwgen --pkg, from hw_model/isa.c's field table).
@@ -122,7 +123,7 @@ HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/dpu32t/test_dpu $(HW_B)/array_tin
                 $(HW_SMALL_FAST) $(HW_B)/top_tiny/test_top $(HW_B)/fpga_wrap/test_fpga_wrap
 HW_FULL_BINS := $(HW_FAST_BINS) $(HW_SMALL_FULL) $(HW_B)/dpu256/test_dpu $(HW_B)/dpu64t/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
 
-.PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga test-isa-pkg
+.PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
 test-isa-pkg: $(HW_B)/isa/test_isa
 	@$(HW_B)/isa/test_isa
 test-hw: $(HW_FAST_BINS)
@@ -168,6 +169,10 @@ synth: $(foreach c,$(HW_SYNTH_CFGS),$(HW_B)/synth/$(c)_xc7.stat $(HW_B)/synth/$(
 	@echo "synth: report in $(HW_B)/synth/report.md (copied into docs/hw_rtl.md by hand when it changes)"
 
 # ---- place and route of tiny as configured on an iCE40 HX8K (pin-limited wrapper, 2-deep instruction queues) ----
+# The report keeps the first utilisation block (packer: LCs, BRAM, I/O; the lines start "Info:<TAB>")
+# and the last "Max frequency" (after routing). The former `grep -E "...|SB_IO" | tail -6` lost the
+# utilisation: "SB_IO" also matches the pin nets ($SB_IO_IN / $SB_IO_OUT) of the critical-path reports
+# and the "Max delay" lines printed after routing, and those filled the last six lines.
 HW_FPGA_MHZ ?= $(shell awk '/^clock_mhz:/{print $$2}' configs/hw/tiny.yaml)
 $(HW_B)/fpga/tiny.json: $(HW_SV) $(BUILD)/gen/tiny/hw_params.svh
 	@mkdir -p $(dir $@)
@@ -175,9 +180,12 @@ $(HW_B)/fpga/tiny.json: $(HW_SV) $(BUILD)/gen/tiny/hw_params.svh
 fpga: $(HW_B)/fpga/tiny.json
 	nice -n 10 nextpnr-ice40 --hx8k --package ct256 --json $< --asc $(HW_B)/fpga/tiny.asc \
 	  --freq $(HW_FPGA_MHZ) --timing-allow-fail -l $(HW_B)/fpga/tiny_nextpnr.log -q
-	@{ echo "make fpga: tiny ($(HW_FPGA_MHZ) MHz target) on iCE40 HX8K ct256, $$(date -u '+%Y-%m-%d %H:%M UTC')"; \
-	   grep -E "^Info: +(ICESTORM_LC|ICESTORM_RAM|SB_IO): " $(HW_B)/fpga/tiny_nextpnr.log | head -3; \
-	   grep "Max frequency" $(HW_B)/fpga/tiny_nextpnr.log | tail -1; } > $(HW_B)/fpga/tiny_report.txt
+	@$(MAKE) --no-print-directory fpga-report
+# the report of the last `make fpga` run (from its nextpnr log; no place and route)
+fpga-report:
+	@{ echo "make fpga: tiny ($(HW_FPGA_MHZ) MHz target) on iCE40 HX8K ct256, log of $$(date -u -r $(HW_B)/fpga/tiny_nextpnr.log '+%Y-%m-%d %H:%M UTC')"; \
+	   grep -E "^Info:[[:space:]]+(ICESTORM_LC|ICESTORM_RAM|SB_IO):" $(HW_B)/fpga/tiny_nextpnr.log | head -3; \
+	   grep "Max frequency" $(HW_B)/fpga/tiny_nextpnr.log | tail -1; } | sed 's/^Info:[[:space:]]*/  /' > $(HW_B)/fpga/tiny_report.txt
 	@cat $(HW_B)/fpga/tiny_report.txt
 	@grep -q ICESTORM_LC $(HW_B)/fpga/tiny_report.txt && grep -q "Max frequency" $(HW_B)/fpga/tiny_report.txt || \
 	  { echo "fpga: utilisation or Fmax missing from $(HW_B)/fpga/tiny_nextpnr.log"; exit 1; }
