@@ -12,7 +12,7 @@ module bqa_exec #(
   input  logic                 run_i,
   // instruction queue head
   input  logic                 head_valid_i,
-  input  logic [127:0]         head_i,
+  input  bqa_pkg::exec_instr_t head_i,   // fields: build/gen/bqa_pkg.sv (hwgen --pkg)
   output logic                 pop_o,
   // tokens
   input  logic                 filled_avail_i,
@@ -43,9 +43,9 @@ module bqa_exec #(
 );
   // ---- decode of the queue head ----
   logic        h_run, h_wait0, h_wait1;
-  assign h_run   = (head_i[3:0] == 4'd1);
-  assign h_wait0 = head_i[8];
-  assign h_wait1 = head_i[9];
+  assign h_run   = (head_i.head.op == bqa_pkg::OpRun);
+  assign h_wait0 = head_i.head.wait0;
+  assign h_wait1 = head_i.head.wait1;
 
   // ---- instruction registers ----
   logic        active_q, active_d;
@@ -106,8 +106,8 @@ module bqa_exec #(
       ii_d     = '0;
       jj_d     = '0;
       kc_d     = '0;
-      wplane_d = head_i[47:32];
-      aplane_d = head_i[63:48];
+      wplane_d = head_i.wbase;
+      aplane_d = head_i.abase;
     end
   end
 
@@ -140,23 +140,23 @@ module bqa_exec #(
     end else if (dispatch) begin
       run_q     <= h_run;
       wait1_q   <= h_wait1;
-      sig0_q    <= head_i[12];
-      sig1_q    <= head_i[13];
-      clear_q   <= head_i[16];
-      commit_q  <= head_i[17];
-      asum_q    <= head_i[18];
-      wtop_q    <= head_i[22:20];
-      atop_q    <= head_i[26:24];
-      wsg_q     <= head_i[28];
-      asg_q     <= head_i[29];
-      abase_q   <= head_i[63:48];
-      wstride_q <= head_i[79:64];
-      astride_q <= head_i[95:80];
-      nk_q      <= head_i[111:96];
-      w0_q      <= head_i[114:112];
-      wnm1_q    <= head_i[118:116];
-      a0_q      <= head_i[122:120];
-      anm1_q    <= head_i[126:124];
+      sig0_q    <= head_i.head.sig0;
+      sig1_q    <= head_i.head.sig1;
+      clear_q   <= head_i.clear;
+      commit_q  <= head_i.commit;
+      asum_q    <= head_i.asum;
+      wtop_q    <= head_i.wbits_m1;
+      atop_q    <= head_i.abits_m1;
+      wsg_q     <= head_i.wsigned;
+      asg_q     <= head_i.asigned;
+      abase_q   <= head_i.abase;
+      wstride_q <= head_i.wstride;
+      astride_q <= head_i.astride;
+      nk_q      <= head_i.nk;
+      w0_q      <= head_i.w0;
+      wnm1_q    <= head_i.wn_m1;
+      a0_q      <= head_i.a0;
+      anm1_q    <= head_i.an_m1;
     end
   end
 
@@ -186,20 +186,21 @@ module bqa_exec #(
 
   // Deliberately unused: upper address bits (rows wrap modulo the bank depth), reserved fields.
   logic unused_bits;
-  assign unused_bits = ^{waddr_full[15:WAddrBits], aaddr_full[15:AAddrBits], head_i[7:4],
-                         head_i[11:10], head_i[15:14], head_i[19], head_i[23], head_i[27],
-                         head_i[31:30], head_i[115], head_i[119], head_i[123], head_i[127]};
+  assign unused_bits = ^{waddr_full[15:WAddrBits], aaddr_full[15:AAddrBits], head_i.head.rsv_7_4,
+                         head_i.head.rsv_11_10, head_i.head.rsv_15_14, head_i.rsv_19, head_i.rsv_23,
+                         head_i.rsv_27, head_i.rsv_31_30, head_i.rsv_115, head_i.rsv_119,
+                         head_i.rsv_123, head_i.rsv_127};
 
   // ---- assertions ----
 `ifndef SYNTHESIS
   always_ff @(posedge clk_i) begin
     if (rst_ni && dispatch) begin
-      assert (head_i[3:0] <= 4'd1) else $error("bqa_exec: illegal op %0d", head_i[3:0]);
+      assert (head_i.head.op <= bqa_pkg::OpRun) else $error("bqa_exec: illegal op %0d", head_i.head.op);
       if (h_run) begin
-        assert (head_i[111:96] != 16'd0) else $error("bqa_exec: nk = 0");
-        assert ({1'b0, head_i[114:112]} + {1'b0, head_i[118:116]} <= {1'b0, head_i[22:20]})
+        assert (head_i.nk != 16'd0) else $error("bqa_exec: nk = 0");
+        assert ({1'b0, head_i.w0} + {1'b0, head_i.wn_m1} <= {1'b0, head_i.wbits_m1})
           else $error("bqa_exec: weight plane range exceeds wbits");
-        assert ({1'b0, head_i[122:120]} + {1'b0, head_i[126:124]} <= {1'b0, head_i[26:24]})
+        assert ({1'b0, head_i.a0} + {1'b0, head_i.an_m1} <= {1'b0, head_i.abits_m1})
           else $error("bqa_exec: activation plane range exceeds abits");
       end
     end

@@ -15,7 +15,7 @@ module bqa_fetch #(
   input  logic                 rst_ni,
   input  logic                 run_i,
   input  logic                 head_valid_i,
-  input  logic [127:0]         head_i,
+  input  bqa_pkg::fetch_instr_t head_i,  // fields: build/gen/bqa_pkg.sv (hwgen --pkg)
   output logic                 pop_o,
   input  logic                 freed_avail_i,
   output logic                 freed_pop_o,
@@ -49,7 +49,7 @@ module bqa_fetch #(
 
   typedef enum logic [1:0] {SIdle, SReq, SData, SSync} state_e;
   state_e      st_q, st_d;
-  logic [1:0]  tgt_q;
+  bqa_pkg::target_e tgt_q;
   logic [2:0]  pl_q, pl_d;
   logic [31:0] addr_q, addr_d, stride_q;
   logic [15:0] n_q, bcnt_q, bcnt_d;
@@ -57,13 +57,13 @@ module bqa_fetch #(
 
   logic        h_run, h_wait0, dispatch, last_beat, complete, free;
   logic [15:0] h_t, h_n;
-  assign h_run    = (head_i[3:0] == 4'd1);
-  assign h_wait0  = head_i[8];
-  assign h_t      = head_i[127:112];
+  assign h_run    = (head_i.head.op == bqa_pkg::OpRun);
+  assign h_wait0  = head_i.head.wait0;
+  assign h_t      = head_i.t;
   always_comb begin
-    unique case (head_i[17:16])
-      2'd0:    h_n = h_t * 16'(WBeatsPerT);
-      2'd1:    h_n = h_t * 16'(ABeatsPerT);
+    unique case (head_i.target)
+      bqa_pkg::TgtW: h_n = h_t * 16'(WBeatsPerT);
+      bqa_pkg::TgtA: h_n = h_t * 16'(ABeatsPerT);
       default: h_n = h_t * 16'(QBeatsPerT);
     endcase
   end
@@ -104,8 +104,8 @@ module bqa_fetch #(
     endcase
     if (dispatch) begin
       st_d   = h_run ? SReq : SSync;
-      pl_d   = head_i[20:18];
-      addr_d = head_i[63:32];
+      pl_d   = head_i.nplanes_m1;
+      addr_d = head_i.dram_addr;
     end
   end
 
@@ -125,15 +125,15 @@ module bqa_fetch #(
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
-      tgt_q    <= '0;
+      tgt_q    <= bqa_pkg::TgtW;
       stride_q <= '0;
       n_q      <= 16'd1;
       sig0_q   <= 1'b0;
     end else if (dispatch) begin
-      tgt_q    <= head_i[17:16];
-      stride_q <= head_i[95:64];
+      tgt_q    <= head_i.target;
+      stride_q <= head_i.plane_stride;
       n_q      <= h_n;
-      sig0_q   <= head_i[12];
+      sig0_q   <= head_i.head.sig0;
     end
   end
 
@@ -143,25 +143,25 @@ module bqa_fetch #(
 
   // ---- unpackers, one per target ----
   logic start_w, start_a, start_q;
-  assign start_w = dispatch && h_run && head_i[17:16] == 2'd0;
-  assign start_a = dispatch && h_run && head_i[17:16] == 2'd1;
-  assign start_q = dispatch && h_run && head_i[17:16] == 2'd2;
+  assign start_w = dispatch && h_run && head_i.target == bqa_pkg::TgtW;
+  assign start_a = dispatch && h_run && head_i.target == bqa_pkg::TgtA;
+  assign start_q = dispatch && h_run && head_i.target == bqa_pkg::TgtRq;
 
   logic beat_w, beat_a, beat_q;
-  assign beat_w = (st_q == SData) && rvalid_i && tgt_q == 2'd0;
-  assign beat_a = (st_q == SData) && rvalid_i && tgt_q == 2'd1;
-  assign beat_q = (st_q == SData) && rvalid_i && tgt_q == 2'd2;
+  assign beat_w = (st_q == SData) && rvalid_i && tgt_q == bqa_pkg::TgtW;
+  assign beat_a = (st_q == SData) && rvalid_i && tgt_q == bqa_pkg::TgtA;
+  assign beat_q = (st_q == SData) && rvalid_i && tgt_q == bqa_pkg::TgtRq;
 
   bqa_unpack #(.UB(Dk), .D(Dm), .W(W), .RowBits(WAddrBits)) u_unpack_w (
-    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_w), .base_i(head_i[111:96]),
+    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_w), .base_i(head_i.buf_base),
     .beat_valid_i(beat_w), .beat_i(rdata_i), .we_o(w_we_o), .row_o(w_row_o), .wdata_o(w_wdata_o)
   );
   bqa_unpack #(.UB(Dk), .D(Dn), .W(W), .RowBits(AAddrBits)) u_unpack_a (
-    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_a), .base_i(head_i[111:96]),
+    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_a), .base_i(head_i.buf_base),
     .beat_valid_i(beat_a), .beat_i(rdata_i), .we_o(a_we_o), .row_o(a_row_o), .wdata_o(a_wdata_o)
   );
   bqa_unpack #(.UB(128), .D(Dm), .W(W), .RowBits(QAddrBits)) u_unpack_q (
-    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_q), .base_i(head_i[111:96]),
+    .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_q), .base_i(head_i.buf_base),
     .beat_valid_i(beat_q), .beat_i(rdata_i), .we_o(q_we_o), .row_o(q_row_o), .wdata_o(q_wdata_o)
   );
 
@@ -173,7 +173,8 @@ module bqa_fetch #(
   assign active_o = (st_q != SIdle);
 
   logic unused_bits;
-  assign unused_bits = ^{head_i[7:4], head_i[11:9], head_i[15:13], head_i[31:21]};
+  assign unused_bits = ^{head_i.head.rsv_7_4, head_i.head.wait1, head_i.head.rsv_11_10,
+                         head_i.head.sig1, head_i.head.rsv_15_14, head_i.rsv_31_21};
 
   // ---- assertions ----
 `ifndef SYNTHESIS
@@ -183,11 +184,11 @@ module bqa_fetch #(
   end
   always_ff @(posedge clk_i) begin
     if (rst_ni && dispatch) begin
-      assert (head_i[3:0] <= 4'd1) else $error("bqa_fetch: illegal op");
+      assert (head_i.head.op <= bqa_pkg::OpRun) else $error("bqa_fetch: illegal op");
       if (h_run) begin
-        assert (head_i[17:16] != 2'd3) else $error("bqa_fetch: illegal target");
+        assert (head_i.target <= bqa_pkg::TgtRq) else $error("bqa_fetch: illegal target");
         assert (h_t != 16'd0) else $error("bqa_fetch: T = 0");
-        assert (head_i[17:16] != 2'd2 || head_i[20:18] == 3'd0) else $error("bqa_fetch: RQ with P > 1");
+        assert (head_i.target != bqa_pkg::TgtRq || head_i.nplanes_m1 == 3'd0) else $error("bqa_fetch: RQ with P > 1");
       end
     end
     if (rst_ni) assert (!(rvalid_i && st_q != SData)) else $error("bqa_fetch: unexpected read data");

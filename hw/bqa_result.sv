@@ -14,7 +14,7 @@ module bqa_result #(
   input  logic                 rst_ni,
   input  logic                 run_i,
   input  logic                 head_valid_i,
-  input  logic [127:0]         head_i,
+  input  bqa_pkg::result_instr_t head_i, // fields: build/gen/bqa_pkg.sv (hwgen --pkg)
   output logic                 pop_o,
   input  logic                 resrdy_avail_i,
   output logic                 resrdy_pop_o,
@@ -75,8 +75,8 @@ module bqa_result #(
 
   logic h_run, h_wait0, dispatch, complete, free, last_group, comp_last;
   logic [15:0] rbeats, wbeats;
-  assign h_run      = (head_i[3:0] == 4'd1);
-  assign h_wait0    = head_i[8];
+  assign h_run      = (head_i.head.op == bqa_pkg::OpRun);
+  assign h_wait0    = head_i.head.wait0;
   assign rbeats     = ({13'd0, rbm1_q} + 16'd1) * 16'(TpbW);
   assign wbeats     = mode_q ? 16'(RawW) : ({13'd0, obm1_q} + 16'd1) * 16'(TpbW);
   assign last_group = (ni_q == 8'(Dn - 1)) && (m0_q == 8'(Dm - Lanes));
@@ -90,7 +90,7 @@ module bqa_result #(
   assign resfree_push_o = (comp_last || st_q == SSync) && sig0_q;
   assign q_re_o         = dispatch;
   logic [7:0] h_rqe;
-  assign h_rqe          = head_i[127:120];
+  assign h_rqe          = head_i.rq_entry;
   assign q_raddr_o      = h_rqe[QAddrBits-1:0];
   if (QAddrBits < 8) begin : g_rqe_unused
     logic unused_rqe;
@@ -203,7 +203,7 @@ module bqa_result #(
       default: st_d = SIdle;
     endcase
     if (dispatch) begin
-      st_d   = !h_run ? SSync : (head_i[20] ? SRReq : SComp);
+      st_d   = !h_run ? SSync : (head_i.res ? SRReq : SComp);
       ph_d   = '0;
       m0_d   = '0;
       ni_d   = '0;
@@ -236,17 +236,17 @@ module bqa_result #(
       mode_q <= 1'b0; res_q <= 1'b0; sig0_q <= 1'b0; obm1_q <= '0; rbm1_q <= '0;
       zr_q <= '0; zo_q <= '0; lo_q <= '0; hi_q <= '0; oaddr_q <= '0; raddr_q <= '0;
     end else if (dispatch) begin
-      mode_q  <= head_i[16];
-      obm1_q  <= head_i[19:17];
-      res_q   <= head_i[20];
-      rbm1_q  <= head_i[23:21];
-      zr_q    <= head_i[31:24];
-      oaddr_q <= head_i[63:32];
-      raddr_q <= head_i[95:64];
-      zo_q    <= head_i[103:96];
-      lo_q    <= head_i[111:104];
-      hi_q    <= head_i[119:112];
-      sig0_q  <= head_i[12];
+      mode_q  <= head_i.mode;
+      obm1_q  <= head_i.obits_m1;
+      res_q   <= head_i.res;
+      rbm1_q  <= head_i.rbits_m1;
+      zr_q    <= head_i.z_r;
+      oaddr_q <= head_i.out_addr;
+      raddr_q <= head_i.res_addr;
+      zo_q    <= head_i.z_o;
+      lo_q    <= head_i.lo;
+      hi_q    <= head_i.hi;
+      sig0_q  <= head_i.head.sig0;
     end
   end
 
@@ -265,7 +265,8 @@ module bqa_result #(
   assign active_o = (st_q != SIdle);
 
   logic unused_bits;
-  assign unused_bits = ^{head_i[7:4], head_i[11:9], head_i[15:13], bcnt_q[15:OBBits]};
+  assign unused_bits = ^{head_i.head.rsv_7_4, head_i.head.wait1, head_i.head.rsv_11_10,
+                         head_i.head.sig1, head_i.head.rsv_15_14, bcnt_q[15:OBBits]};
 
   // ---- assertions ----
 `ifndef SYNTHESIS
@@ -277,7 +278,7 @@ module bqa_result #(
   end
   always_ff @(posedge clk_i) begin
     if (rst_ni) begin
-      if (dispatch) assert (head_i[3:0] <= 4'd1) else $error("bqa_result: illegal op");
+      if (dispatch) assert (head_i.head.op <= bqa_pkg::OpRun) else $error("bqa_result: illegal op");
       assert (!(rvalid_i && st_q != SRData)) else $error("bqa_result: unexpected read data");
       assert (!(wdone_i && st_q != SWWait)) else $error("bqa_result: unexpected wdone");
     end

@@ -25,13 +25,13 @@ module bqa_top #(
   input  logic                run_i,
   input  logic                fq_valid_i,
   output logic                fq_ready_o,
-  input  logic [127:0]        fq_data_i,
+  input  logic [bqa_pkg::InstrBits-1:0] fq_data_i,
   input  logic                eq_valid_i,
   output logic                eq_ready_o,
-  input  logic [127:0]        eq_data_i,
+  input  logic [bqa_pkg::InstrBits-1:0] eq_data_i,
   input  logic                rq_valid_i,
   output logic                rq_ready_o,
-  input  logic [127:0]        rq_data_i,
+  input  logic [bqa_pkg::InstrBits-1:0] rq_data_i,
   output logic                mem_req_valid_o,
   input  logic                mem_req_ready_i,
   output logic                mem_req_write_o,
@@ -55,16 +55,19 @@ module bqa_top #(
 
   // ---- instruction queues ----
   logic         fh_valid, eh_valid, rh_valid, f_pop, e_pop, r_pop;
-  logic [127:0] fh, eh, rh;
+  // queue heads as the instruction structs of build/gen/bqa_pkg.sv
+  bqa_pkg::fetch_instr_t  fh;
+  bqa_pkg::exec_instr_t   eh;
+  bqa_pkg::result_instr_t rh;
   logic [QCntBits-1:0] fq_cnt, eq_cnt, rq_cnt;
 
-  bqa_fifo #(.Width(128), .Depth(IqDepth)) u_fq (
+  bqa_fifo #(.Width(bqa_pkg::InstrBits), .Depth(IqDepth)) u_fq (
     .clk_i(clk_i), .rst_ni(rst_ni), .push_i(fq_valid_i && fq_ready_o), .data_i(fq_data_i),
     .ready_o(fq_ready_o), .pop_i(f_pop), .valid_o(fh_valid), .head_o(fh), .count_o(fq_cnt));
-  bqa_fifo #(.Width(128), .Depth(IqDepth)) u_eq (
+  bqa_fifo #(.Width(bqa_pkg::InstrBits), .Depth(IqDepth)) u_eq (
     .clk_i(clk_i), .rst_ni(rst_ni), .push_i(eq_valid_i && eq_ready_o), .data_i(eq_data_i),
     .ready_o(eq_ready_o), .pop_i(e_pop), .valid_o(eh_valid), .head_o(eh), .count_o(eq_cnt));
-  bqa_fifo #(.Width(128), .Depth(IqDepth)) u_rq (
+  bqa_fifo #(.Width(bqa_pkg::InstrBits), .Depth(IqDepth)) u_rq (
     .clk_i(clk_i), .rst_ni(rst_ni), .push_i(rq_valid_i && rq_ready_o), .data_i(rq_data_i),
     .ready_o(rq_ready_o), .pop_i(r_pop), .valid_o(rh_valid), .head_o(rh), .count_o(rq_cnt));
 

@@ -2,18 +2,31 @@
 #   make hw-lint        verilator --lint-only -Wall on every module alone and on the top (tiny, edge)
 #   make test-hw        fast tests (part of `make test`): one harness per module (DPU, array, requant
 #                       lane, unpack, fifo, token, ram, regs, mem_arb, exec, fetch, result) + whole top
-#                       + the FPGA wrapper
+#                       + the FPGA wrapper + test_isa (the generated ISA package bqa_pkg against the
+#                       C field table and encoder of hw_model/isa.c)
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
-#   make synth          yosys generic + synth_xilinx for tiny and edge -> build/hw/synth/, docs/hw_rtl.md
-#   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny as configured -> Fmax, utilisation
-# Parameters come from build/gen/<cfg>/hw_params.svh (hw_model's generator).
+#   make synth          yosys generic + synth_xilinx (xc7) of every config in HW_SYNTH_CFGS (default
+#                       "tiny edge"; e.g. `make synth HW_SYNTH_CFGS=tiny`) -> build/hw/synth/<cfg>_{xc7,gen}.stat
+#                       and the table build/hw/synth/report.md (copied into docs/hw_rtl.md by hand); arrays
+#                       are named rows x cols x DPU width (Dm x Dn x Dk, e.g. 2x2x64). edge takes minutes.
+#   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny as configured -> logic cells, BRAM,
+#                       I/O and Fmax on stdout and in build/hw/fpga/tiny_report.txt (make fpga-report:
+#                       that report again from the last run's log)
+#   make test-isa-pkg   only the ISA package check (test_isa, also part of test-hw)
+# Parameters come from build/gen/<cfg>/hw_params.svh (hw_model's generator); the instruction fields from
+# the package build/gen/bqa_pkg.sv (hwgen --pkg, from hw_model/isa.c's field table).
 
 # `make fpga` needs the open iCE40 flow from Debian (deps-check/deps expand DEB_PKGS lazily).
 DEB_PKGS  += nextpnr-ice40 fpga-icestorm
 
-HW_SV     := $(sort $(wildcard hw/bqa_*.sv))
+# The ISA package is generated (hwgen --pkg, from the C field table of hw_model/isa.c; rule in
+# hw_model/hw_model.mk) and must come first: every verilator/yosys file list here and in sim/sim.mk
+# is $(HW_SV), package first. HW_MODS: the modules (each linted as top).
+HW_PKG    := $(BUILD)/gen/bqa_pkg.sv
+HW_MODS   := $(sort $(wildcard hw/bqa_*.sv))
+HW_SV     := $(HW_PKG) $(HW_MODS)
 HW_B      := $(BUILD)/hw
 HW_TBH    := tests/hw/bqa_tb.h tests/hw/bqa_prog.h
 HW_VFLAGS := --cc --exe --build -Wall --assert -j 2 -MAKEFLAGS "OPT_FAST=-O2 OPT_GLOBAL=-O2"
@@ -71,25 +84,32 @@ $(HW_B)/regs/test_regs: hw/bqa_regs.sv tests/hw/test_regs.cpp $(HW_TBH)
 $(HW_B)/mem_arb/test_mem_arb: hw/bqa_mem_arb.sv tests/hw/test_mem_arb.cpp $(HW_TBH)
 	$(call hw_verilate,mem_arb,bqa_mem_arb,test_mem_arb,hw/bqa_mem_arb.sv,tests/hw/test_mem_arb.cpp,,)
 # bqa_exec with tiny's 256-row banks (8 address bits) and 512 / 1024 rows
-$(HW_B)/exec_%/test_exec: hw/bqa_exec.sv tests/hw/test_exec.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
-	$(call hw_verilate,exec_$*,bqa_exec,test_exec,hw/bqa_exec.sv,tests/hw/test_exec.cpp,-GWAddrBits=$(word 1,$(subst x, ,$*)) -GAAddrBits=$(word 2,$(subst x, ,$*)),-DTB_WAB=$(word 1,$(subst x, ,$*)) -DTB_AAB=$(word 2,$(subst x, ,$*)))
+$(HW_B)/exec_%/test_exec: $(HW_PKG) hw/bqa_exec.sv tests/hw/test_exec.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
+	$(call hw_verilate,exec_$*,bqa_exec,test_exec,$(HW_PKG) hw/bqa_exec.sv,tests/hw/test_exec.cpp,-GWAddrBits=$(word 1,$(subst x, ,$*)) -GAAddrBits=$(word 2,$(subst x, ,$*)),-DTB_WAB=$(word 1,$(subst x, ,$*)) -DTB_AAB=$(word 2,$(subst x, ,$*)))
 # bqa_fetch in three shapes: tiny (2x2x64, UB = W), 4x4x32 (W/UB = 2 units per beat), edge (8x8x256, 4 beats per unit)
-$(HW_B)/fetch_%/test_fetch: hw/bqa_fetch.sv hw/bqa_unpack.sv tests/hw/test_fetch.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
-	$(call hw_verilate,fetch_$*,bqa_fetch,test_fetch,hw/bqa_fetch.sv hw/bqa_unpack.sv,tests/hw/test_fetch.cpp,$(call hw_fetch_g,$(HW_FETCH_$*)),$(call hw_fetch_d,$(HW_FETCH_$*)))
+$(HW_B)/fetch_%/test_fetch: $(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv tests/hw/test_fetch.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
+	$(call hw_verilate,fetch_$*,bqa_fetch,test_fetch,$(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv,tests/hw/test_fetch.cpp,$(call hw_fetch_g,$(HW_FETCH_$*)),$(call hw_fetch_d,$(HW_FETCH_$*)))
 HW_FETCH_t = 2 2 64 64 8 8 8
 HW_FETCH_o = 4 4 32 64 9 9 6
 HW_FETCH_e = 8 8 256 64 10 10 6
 hw_fetch_g = -GDm=$(word 1,$(1)) -GDn=$(word 2,$(1)) -GDk=$(word 3,$(1)) -GW=$(word 4,$(1)) -GWAddrBits=$(word 5,$(1)) -GAAddrBits=$(word 6,$(1)) -GQAddrBits=$(word 7,$(1))
 hw_fetch_d = -DTB_DM=$(word 1,$(1)) -DTB_DN=$(word 2,$(1)) -DTB_DK=$(word 3,$(1)) -DTB_W=$(word 4,$(1)) -DTB_WAB=$(word 5,$(1)) -DTB_AAB=$(word 6,$(1)) -DTB_QAB=$(word 7,$(1))
 # bqa_result (+ bqa_rq_lane): tiny (2x2, W 64, L 1), 4x3 with W 32 and L 2, edge (8x8, W 64, L 8)
-$(HW_B)/result_%/test_result: hw/bqa_result.sv hw/bqa_rq_lane.sv tests/hw/test_result.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
-	$(call hw_verilate,result_$*,bqa_result,test_result,hw/bqa_result.sv hw/bqa_rq_lane.sv,tests/hw/test_result.cpp,$(call hw_result_g,$(HW_RESULT_$*)),$(call hw_result_d,$(HW_RESULT_$*)))
+$(HW_B)/result_%/test_result: $(HW_PKG) hw/bqa_result.sv hw/bqa_rq_lane.sv tests/hw/test_result.cpp tests/hw/bqa_stage_env.h $(HW_TBH)
+	$(call hw_verilate,result_$*,bqa_result,test_result,$(HW_PKG) hw/bqa_result.sv hw/bqa_rq_lane.sv,tests/hw/test_result.cpp,$(call hw_result_g,$(HW_RESULT_$*)),$(call hw_result_d,$(HW_RESULT_$*)))
 HW_RESULT_t = 2 2 64 1 8
 HW_RESULT_o = 4 3 32 2 6
 HW_RESULT_e = 8 8 64 8 6
 hw_result_g = -GDm=$(word 1,$(1)) -GDn=$(word 2,$(1)) -GW=$(word 3,$(1)) -GLanes=$(word 4,$(1)) -GQAddrBits=$(word 5,$(1))
 hw_result_d = -DTB_DM=$(word 1,$(1)) -DTB_DN=$(word 2,$(1)) -DTB_W=$(word 3,$(1)) -DTB_L=$(word 4,$(1)) -DTB_QAB=$(word 5,$(1))
-HW_SMALL_FAST := $(HW_B)/fifo_128x16/test_fifo $(HW_B)/fifo_37x5/test_fifo $(HW_B)/token_8/test_token \
+# the ISA package against the C field table and encoder (isa.c compiled as C, linked into the harness)
+$(HW_B)/isa/isa.o: hw_model/isa.c hw_model/isa.h hw_model/hwsched.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(HW_B)/isa/test_isa: $(HW_PKG) $(BUILD)/gen/bqa_isa_probe.sv $(HW_B)/isa/isa.o tests/hw/test_isa.cpp $(HW_TBH)
+	$(call hw_verilate,isa,bqa_isa_probe,test_isa,$(HW_PKG) $(BUILD)/gen/bqa_isa_probe.sv,tests/hw/test_isa.cpp,-LDFLAGS $(abspath $(HW_B)/isa/isa.o),-I$(CURDIR)/hw_model)
+
+HW_SMALL_FAST := $(HW_B)/isa/test_isa $(HW_B)/fifo_128x16/test_fifo $(HW_B)/fifo_37x5/test_fifo $(HW_B)/token_8/test_token \
                  $(HW_B)/token_3/test_token $(HW_B)/ram_64x256/test_ram $(HW_B)/ram_128x256/test_ram \
                  $(HW_B)/regs/test_regs $(HW_B)/mem_arb/test_mem_arb $(HW_B)/exec_8x8/test_exec \
                  $(HW_B)/fetch_t/test_fetch $(HW_B)/fetch_o/test_fetch $(HW_B)/result_t/test_result \
@@ -103,7 +123,9 @@ HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/dpu32t/test_dpu $(HW_B)/array_tin
                 $(HW_SMALL_FAST) $(HW_B)/top_tiny/test_top $(HW_B)/fpga_wrap/test_fpga_wrap
 HW_FULL_BINS := $(HW_FAST_BINS) $(HW_SMALL_FULL) $(HW_B)/dpu256/test_dpu $(HW_B)/dpu64t/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
 
-.PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga
+.PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
+test-isa-pkg: $(HW_B)/isa/test_isa
+	@$(HW_B)/isa/test_isa
 test-hw: $(HW_FAST_BINS)
 	@fail=0; for t in $(HW_FAST_BINS); do $$t || fail=1; done; \
 	if [ $$fail = 0 ]; then echo "test-hw: passed"; else echo "test-hw: FAILED"; exit 1; fi
@@ -116,11 +138,11 @@ bench-hw: $(HW_B)/top_tiny/test_top
 	@mkdir -p $(BUILD)/bench
 	$(HW_B)/top_tiny/test_top +bench
 
-hw-lint: $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.svh
-	@for f in $(HW_SV); do \
+hw-lint: $(HW_PKG) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.svh
+	@for f in $(HW_MODS); do \
 	  verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module $$(basename $$f .sv) || exit 1; done
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top
-	@echo "hw-lint: $(words $(HW_SV)) modules lint clean (each as top; bqa_top for tiny and edge)"
+	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge)"
 
 TEST_TARGETS  += test-hw
 BENCH_TARGETS += bench-hw
@@ -135,9 +157,10 @@ $(HW_B)/synth/%_gen.stat: $(HW_SV) $(BUILD)/gen/%/hw_params.svh
 	@mkdir -p $(dir $@)
 	nice -n 10 yosys -q -l $(HW_B)/synth/$*_gen.log -p "$(call HW_YS_READ,$*); synth -top bqa_top -run :fine; opt -fast -full; techmap; opt -fast; abc -fast; opt_clean; tee -q -o $@ stat -top bqa_top"
 
-HW_SYNTH_CFGS := tiny edge
+# the configs `make synth` synthesises (override on the command line: make synth HW_SYNTH_CFGS=tiny)
+HW_SYNTH_CFGS ?= tiny edge
 synth: $(foreach c,$(HW_SYNTH_CFGS),$(HW_B)/synth/$(c)_xc7.stat $(HW_B)/synth/$(c)_gen.stat)
-	@{ echo "| config | Dm x Dn x Dk | LUT | FF | BRAM | LUTRAM | DSP | CARRY4 | one DPU (xc7) | BISMO model LUT/DPU (1.17*Dk+44) | array LUTs (ours) | BISMO array LUTs | generic `synth` (yosys internal gate + FF cells, memories) |"; \
+	@{ echo '| config | Dm x Dn x Dk (rows x cols x DPU width) | LUT | FF | BRAM | LUTRAM | DSP | CARRY4 | one DPU (xc7) | BISMO model LUT/DPU (1.17*Dk+44) | array LUTs (ours) | BISMO array LUTs | generic `synth` (yosys internal gate + FF cells, memories) |'; \
 	   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"; \
 	   for c in $(HW_SYNTH_CFGS); do g=$(BUILD)/gen/$$c/hw_params.svh; \
 	     dm=$$(awk '/BQ_HW_DM /{print $$3}' $$g); dn=$$(awk '/BQ_HW_DN /{print $$3}' $$g); dk=$$(awk '/BQ_HW_DK /{print $$3}' $$g); \
@@ -146,6 +169,10 @@ synth: $(foreach c,$(HW_SYNTH_CFGS),$(HW_B)/synth/$(c)_xc7.stat $(HW_B)/synth/$(
 	@echo "synth: report in $(HW_B)/synth/report.md (copied into docs/hw_rtl.md by hand when it changes)"
 
 # ---- place and route of tiny as configured on an iCE40 HX8K (pin-limited wrapper, 2-deep instruction queues) ----
+# The report keeps the first utilisation block (packer: LCs, BRAM, I/O; the lines start "Info:<TAB>")
+# and the last "Max frequency" (after routing). The former `grep -E "...|SB_IO" | tail -6` lost the
+# utilisation: "SB_IO" also matches the pin nets ($SB_IO_IN / $SB_IO_OUT) of the critical-path reports
+# and the "Max delay" lines printed after routing, and those filled the last six lines.
 HW_FPGA_MHZ ?= $(shell awk '/^clock_mhz:/{print $$2}' configs/hw/tiny.yaml)
 $(HW_B)/fpga/tiny.json: $(HW_SV) $(BUILD)/gen/tiny/hw_params.svh
 	@mkdir -p $(dir $@)
@@ -153,5 +180,13 @@ $(HW_B)/fpga/tiny.json: $(HW_SV) $(BUILD)/gen/tiny/hw_params.svh
 fpga: $(HW_B)/fpga/tiny.json
 	nice -n 10 nextpnr-ice40 --hx8k --package ct256 --json $< --asc $(HW_B)/fpga/tiny.asc \
 	  --freq $(HW_FPGA_MHZ) --timing-allow-fail -l $(HW_B)/fpga/tiny_nextpnr.log -q
-	@grep -E "Max frequency|ICESTORM_LC|ICESTORM_RAM|SB_IO" $(HW_B)/fpga/tiny_nextpnr.log | tail -6
+	@$(MAKE) --no-print-directory fpga-report
+# the report of the last `make fpga` run (from its nextpnr log; no place and route)
+fpga-report:
+	@{ echo "make fpga: tiny ($(HW_FPGA_MHZ) MHz target) on iCE40 HX8K ct256, log of $$(date -u -r $(HW_B)/fpga/tiny_nextpnr.log '+%Y-%m-%d %H:%M UTC')"; \
+	   grep -E "^Info:[[:space:]]+(ICESTORM_LC|ICESTORM_RAM|SB_IO):" $(HW_B)/fpga/tiny_nextpnr.log | head -3; \
+	   grep "Max frequency" $(HW_B)/fpga/tiny_nextpnr.log | tail -1; } | sed 's/^Info:[[:space:]]*/  /' > $(HW_B)/fpga/tiny_report.txt
+	@cat $(HW_B)/fpga/tiny_report.txt
+	@grep -q ICESTORM_LC $(HW_B)/fpga/tiny_report.txt && grep -q "Max frequency" $(HW_B)/fpga/tiny_report.txt || \
+	  { echo "fpga: utilisation or Fmax missing from $(HW_B)/fpga/tiny_nextpnr.log"; exit 1; }
 

@@ -2,26 +2,34 @@
 # top Makefile's wildcard). This fragment adds:
 #   build/hwgen                        config -> RTL/C headers generator (its own main, not in libbrecq)
 #   build/gen/<name>/hw_params.{svh,h} generated for every configs/hw/<name>.yaml
-#   make test-hwmodel       generator smoke test on every shipped config
+#   build/gen/bqa_pkg.sv               the RTL's ISA package, from the C field table of hw_model/isa.c
+#                                      (first in HW_SV, hw/hw.mk); build/gen/bqa_isa_probe.sv its test
+#   make test-hwmodel       generator smoke test on every shipped config and the ISA package
 #   make test-hwmodel-xref  scheduler programs vs the RTL timing reference, 120 layers (make test)
 #   make bench-hwmodel      cost-table build time and scores/s -> build/bench/hwmodel.json
 
 HW_CONFIGS   := $(wildcard configs/hw/*.yaml)
 HW_GEN_SVH   := $(patsubst configs/hw/%.yaml,$(BUILD)/gen/%/hw_params.svh,$(HW_CONFIGS))
 
-$(BUILD)/hwgen: hw_model/tools/hwgen.c hw_model/hwcfg.c hw_model/hwcfg.h sw/core/errmsg.c sw/core/errmsg.h sw/core/yamldoc.c sw/core/yamldoc.h
+$(BUILD)/hwgen: hw_model/tools/hwgen.c hw_model/hwcfg.c hw_model/hwcfg.h hw_model/isa.c hw_model/isa.h hw_model/hwsched.h \
+                sw/core/errmsg.c sw/core/errmsg.h sw/core/yamldoc.c sw/core/yamldoc.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/tools/hwgen.c hw_model/hwcfg.c sw/core/errmsg.c sw/core/yamldoc.c $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ hw_model/tools/hwgen.c hw_model/hwcfg.c hw_model/isa.c sw/core/errmsg.c sw/core/yamldoc.c $(PKG_LIBS)
+
+# the ISA package and its probe (configuration-independent)
+$(BUILD)/gen/bqa_pkg.sv $(BUILD)/gen/bqa_isa_probe.sv &: $(BUILD)/hwgen
+	@mkdir -p $(dir $@)
+	$(BUILD)/hwgen --pkg $(BUILD)/gen/bqa_pkg.sv --isa-probe $(BUILD)/gen/bqa_isa_probe.sv
 
 $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h: configs/hw/%.yaml $(BUILD)/hwgen
 	@mkdir -p $(dir $@)
 	$(BUILD)/hwgen $< --svh $(BUILD)/gen/$*/hw_params.svh --h $(BUILD)/gen/$*/hw_params.h
 
 .PHONY: hwgen-all test-hwmodel bench-hwmodel
-hwgen-all: $(HW_GEN_SVH)
+hwgen-all: $(HW_GEN_SVH) $(BUILD)/gen/bqa_pkg.sv
 
 # Generator checks: every shipped config generates; a broken config fails with file:line:col.
-test-hwmodel: $(HW_GEN_SVH)
+test-hwmodel: $(HW_GEN_SVH) $(BUILD)/gen/bqa_pkg.sv
 	@mkdir -p $(BUILD)/test-hwmodel
 	@printf 'name: bad\nclock_mhz: 50\narray:\n  dm: 4\n  dn: 4\n  dk: 30\n' > $(BUILD)/test-hwmodel/bad.yaml
 	@if $(BUILD)/hwgen $(BUILD)/test-hwmodel/bad.yaml --svh $(BUILD)/test-hwmodel/bad.svh 2> $(BUILD)/test-hwmodel/bad.err; then \
@@ -29,7 +37,9 @@ test-hwmodel: $(HW_GEN_SVH)
 	@grep -q "bad.yaml:6:7: 'array.dk' must be a power of two" $(BUILD)/test-hwmodel/bad.err || \
 	  { echo "test-hwmodel: FAILED, unexpected error:"; cat $(BUILD)/test-hwmodel/bad.err; exit 1; }
 	@for f in $(HW_GEN_SVH); do grep -q '`define BQ_HW_CONFIG_HASH' $$f || { echo "test-hwmodel: FAILED ($$f)"; exit 1; }; done
-	@echo "test-hwmodel: passed ($(words $(HW_CONFIGS)) configs generated, bad config rejected)"
+	@for t in head_t fetch_instr_t exec_instr_t result_instr_t op_e target_e; do \
+	  grep -q "} $$t;" $(BUILD)/gen/bqa_pkg.sv || { echo "test-hwmodel: FAILED (bqa_pkg.sv lacks $$t)"; exit 1; }; done
+	@echo "test-hwmodel: passed ($(words $(HW_CONFIGS)) configs generated, bad config rejected, ISA package generated)"
 
 TEST_TARGETS  += test-hwmodel
 

@@ -1,125 +1,159 @@
-/* isa.c — instruction encoding of docs/hw_isa.md section 3. See isa.h. */
+/* isa.c — instruction encoding of docs/hw_isa.md section 3. See isa.h.
+ *
+ * bq_isa_fields is the only place where a bit position of an instruction field is written down:
+ * the encoder and decoder below walk it, and hwgen --pkg turns it into the RTL's bqa_pkg. */
 #include "isa.h"
 
+#include <stddef.h>
 #include <string.h>
 
-/* put v into bits [lo, lo+n) of *w; returns 1 if v did not fit */
-static int put(uint32_t *w, int lo, int n, uint32_t v) {
+#define F(nm, st, lsb, w, fl, en) \
+    {#nm, (int8_t)(st), lsb, w, fl, en, (uint16_t)offsetof(bq_instr, nm), (uint8_t)sizeof(((bq_instr *)0)->nm)}
+#define C BQ_ISA_COMMON
+#define FE BQ_STAGE_FETCH
+#define EX BQ_STAGE_EXEC
+#define RS BQ_STAGE_RESULT
+#define M1 BQ_ISA_M1
+#define NZ BQ_ISA_NZ
+const bq_isa_field bq_isa_fields[] = {
+    /* word0 15:0, every queue (§3) */
+    F(op, C, 0, 4, 0, BQ_ISA_ENUM_OP),
+    F(wait0, C, 8, 1, 0, 0),
+    F(wait1, C, 9, 1, 0, 0),
+    F(sig0, C, 12, 1, 0, 0),
+    F(sig1, C, 13, 1, 0, 0),
+    /* fetch RUN (§3.1) */
+    F(target, FE, 16, 2, 0, BQ_ISA_ENUM_TARGET),
+    F(nplanes, FE, 18, 3, M1, 0),
+    F(dram_addr, FE, 32, 32, 0, 0),
+    F(plane_stride, FE, 64, 32, 0, 0),
+    F(buf_base, FE, 96, 16, 0, 0),
+    F(t, FE, 112, 16, NZ, 0),
+    /* execute RUN (§3.2) */
+    F(clear, EX, 16, 1, 0, 0),
+    F(commit, EX, 17, 1, 0, 0),
+    F(asum, EX, 18, 1, 0, 0),
+    F(wbits, EX, 20, 3, M1, 0),
+    F(abits, EX, 24, 3, M1, 0),
+    F(wsigned, EX, 28, 1, 0, 0),
+    F(asigned, EX, 29, 1, 0, 0),
+    F(wbase, EX, 32, 16, 0, 0),
+    F(abase, EX, 48, 16, 0, 0),
+    F(wstride, EX, 64, 16, 0, 0),
+    F(astride, EX, 80, 16, 0, 0),
+    F(nk, EX, 96, 16, NZ, 0),
+    F(w0, EX, 112, 3, 0, 0),
+    F(wn, EX, 116, 3, M1, 0),
+    F(a0, EX, 120, 3, 0, 0),
+    F(an, EX, 124, 3, M1, 0),
+    /* result RUN (§3.3) */
+    F(mode, RS, 16, 1, 0, 0),
+    F(obits, RS, 17, 3, M1, 0),
+    F(res, RS, 20, 1, 0, 0),
+    F(rbits, RS, 21, 3, M1, 0),
+    F(z_r, RS, 24, 8, 0, 0),
+    F(out_addr, RS, 32, 32, 0, 0),
+    F(res_addr, RS, 64, 32, 0, 0),
+    F(z_o, RS, 96, 8, 0, 0),
+    F(lo, RS, 104, 8, 0, 0),
+    F(hi, RS, 112, 8, 0, 0),
+    F(rq_entry, RS, 120, 8, 0, 0),
+};
+const int bq_isa_nfields = (int)(sizeof bq_isa_fields / sizeof bq_isa_fields[0]);
+#undef F
+#undef C
+#undef FE
+#undef EX
+#undef RS
+#undef M1
+#undef NZ
+
+const bq_isa_enumval bq_isa_enumvals[] = {
+    {BQ_ISA_ENUM_OP, "op_e", "OpSync", 4, BQ_OP_SYNC},
+    {BQ_ISA_ENUM_OP, "op_e", "OpRun", 4, BQ_OP_RUN},
+    {BQ_ISA_ENUM_TARGET, "target_e", "TgtW", 2, BQ_TGT_W},
+    {BQ_ISA_ENUM_TARGET, "target_e", "TgtA", 2, BQ_TGT_A},
+    {BQ_ISA_ENUM_TARGET, "target_e", "TgtRq", 2, BQ_TGT_RQ},
+    {0, NULL, NULL, 0, 0},
+};
+
+uint32_t bq_isa_field_get(const bq_instr *in, const bq_isa_field *f) {
+    const unsigned char *p = (const unsigned char *)in + f->offset;
+    uint8_t v8;
+    uint16_t v16;
+    uint32_t v32;
+    switch (f->size) {
+    case 1: memcpy(&v8, p, 1); return v8;
+    case 2: memcpy(&v16, p, 2); return v16;
+    default: memcpy(&v32, p, 4); return v32;
+    }
+}
+
+void bq_isa_field_set(bq_instr *in, const bq_isa_field *f, uint32_t v) {
+    unsigned char *p = (unsigned char *)in + f->offset;
+    uint8_t v8 = (uint8_t)v;
+    uint16_t v16 = (uint16_t)v;
+    switch (f->size) {
+    case 1: memcpy(p, &v8, 1); break;
+    case 2: memcpy(p, &v16, 2); break;
+    default: memcpy(p, &v, 4); break;
+    }
+}
+
+/* put v into bits [lo, lo+n) of the 128-bit w (a field never crosses a 32-bit word); returns 1 if
+ * v did not fit */
+static int put(uint32_t w[4], int lo, int n, uint32_t v) {
     uint32_t mask = n == 32 ? 0xffffffffu : ((1u << n) - 1u);
-    *w |= (v & mask) << lo;
+    w[lo / 32] |= (v & mask) << (lo % 32);
     return (v & ~mask) != 0;
 }
-static uint32_t get(uint32_t w, int lo, int n) {
+static uint32_t get(const uint32_t w[4], int lo, int n) {
     uint32_t mask = n == 32 ? 0xffffffffu : ((1u << n) - 1u);
-    return (w >> lo) & mask;
+    return (w[lo / 32] >> (lo % 32)) & mask;
+}
+
+/* encode the fields of `stage` (BQ_ISA_COMMON or a bq_stage); returns 1 if one is out of range */
+static int encode_fields(const bq_instr *in, int stage, uint32_t w[4]) {
+    int bad = 0;
+    for (int i = 0; i < bq_isa_nfields; i++) {
+        const bq_isa_field *f = &bq_isa_fields[i];
+        if (f->stage != stage) continue;
+        uint32_t v = bq_isa_field_get(in, f);
+        if ((f->flags & (BQ_ISA_M1 | BQ_ISA_NZ)) && v < 1) {
+            bad = 1;
+            continue;
+        }
+        bad |= put(w, f->lsb, f->width, f->flags & BQ_ISA_M1 ? v - 1 : v);
+    }
+    return bad;
+}
+
+static void decode_fields(const uint32_t w[4], int stage, bq_instr *out) {
+    for (int i = 0; i < bq_isa_nfields; i++) {
+        const bq_isa_field *f = &bq_isa_fields[i];
+        if (f->stage != stage) continue;
+        uint32_t v = get(w, f->lsb, f->width);
+        bq_isa_field_set(out, f, f->flags & BQ_ISA_M1 ? v + 1 : v);
+    }
 }
 
 int bq_isa_encode(const bq_instr *in, uint32_t w[4]) {
-    int bad = 0;
     w[0] = w[1] = w[2] = w[3] = 0;
-    bad |= put(&w[0], 0, 4, in->op);
-    bad |= put(&w[0], 8, 1, in->wait0);
-    bad |= put(&w[0], 9, 1, in->wait1);
-    bad |= put(&w[0], 12, 1, in->sig0);
-    bad |= put(&w[0], 13, 1, in->sig1);
+    int bad = encode_fields(in, BQ_ISA_COMMON, w);
     if (in->op != BQ_OP_RUN) return bad ? -1 : 0;
-    switch (in->stage) {
-    case BQ_STAGE_FETCH:
-        bad |= put(&w[0], 16, 2, in->target);
-        bad |= in->nplanes < 1 || put(&w[0], 18, 3, (uint32_t)in->nplanes - 1);
-        w[1] = in->dram_addr;
-        w[2] = in->plane_stride;
-        bad |= put(&w[3], 0, 16, in->buf_base);
-        bad |= in->t < 1 || put(&w[3], 16, 16, in->t);
-        break;
-    case BQ_STAGE_EXEC:
-        bad |= put(&w[0], 16, 1, in->clear);
-        bad |= put(&w[0], 17, 1, in->commit);
-        bad |= put(&w[0], 18, 1, in->asum);
-        bad |= in->wbits < 1 || put(&w[0], 20, 3, (uint32_t)in->wbits - 1);
-        bad |= in->abits < 1 || put(&w[0], 24, 3, (uint32_t)in->abits - 1);
-        bad |= put(&w[0], 28, 1, in->wsigned);
-        bad |= put(&w[0], 29, 1, in->asigned);
-        bad |= put(&w[1], 0, 16, in->wbase);
-        bad |= put(&w[1], 16, 16, in->abase);
-        bad |= put(&w[2], 0, 16, in->wstride);
-        bad |= put(&w[2], 16, 16, in->astride);
-        bad |= in->nk < 1 || put(&w[3], 0, 16, in->nk);
-        bad |= put(&w[3], 16, 3, in->w0);
-        bad |= in->wn < 1 || put(&w[3], 20, 3, (uint32_t)in->wn - 1);
-        bad |= put(&w[3], 24, 3, in->a0);
-        bad |= in->an < 1 || put(&w[3], 28, 3, (uint32_t)in->an - 1);
-        break;
-    case BQ_STAGE_RESULT:
-        bad |= put(&w[0], 16, 1, in->mode);
-        bad |= in->obits < 1 || put(&w[0], 17, 3, (uint32_t)in->obits - 1);
-        bad |= put(&w[0], 20, 1, in->res);
-        bad |= in->rbits < 1 || put(&w[0], 21, 3, (uint32_t)in->rbits - 1);
-        bad |= put(&w[0], 24, 8, in->z_r);
-        w[1] = in->out_addr;
-        w[2] = in->res_addr;
-        bad |= put(&w[3], 0, 8, in->z_o);
-        bad |= put(&w[3], 8, 8, in->lo);
-        bad |= put(&w[3], 16, 8, in->hi);
-        bad |= put(&w[3], 24, 8, in->rq_entry);
-        break;
-    default:
-        return -1;
-    }
+    if (in->stage >= BQ_NSTAGES) return -1;
+    bad |= encode_fields(in, in->stage, w);
     return bad ? -1 : 0;
 }
 
 int bq_isa_decode(int stage, const uint32_t w[4], bq_instr *out) {
     memset(out, 0, sizeof *out);
     out->stage = (uint8_t)stage;
-    out->op = (uint8_t)get(w[0], 0, 4);
-    out->wait0 = (uint8_t)get(w[0], 8, 1);
-    out->wait1 = (uint8_t)get(w[0], 9, 1);
-    out->sig0 = (uint8_t)get(w[0], 12, 1);
-    out->sig1 = (uint8_t)get(w[0], 13, 1);
+    decode_fields(w, BQ_ISA_COMMON, out);
     if (out->op == BQ_OP_SYNC) return 0;
     if (out->op != BQ_OP_RUN) return -1;
-    switch (stage) {
-    case BQ_STAGE_FETCH:
-        out->target = (uint8_t)get(w[0], 16, 2);
-        out->nplanes = (uint8_t)(get(w[0], 18, 3) + 1);
-        out->dram_addr = w[1];
-        out->plane_stride = w[2];
-        out->buf_base = (uint16_t)get(w[3], 0, 16);
-        out->t = (uint16_t)get(w[3], 16, 16);
-        return out->target <= BQ_TGT_RQ ? 0 : -1;
-    case BQ_STAGE_EXEC:
-        out->clear = (uint8_t)get(w[0], 16, 1);
-        out->commit = (uint8_t)get(w[0], 17, 1);
-        out->asum = (uint8_t)get(w[0], 18, 1);
-        out->wbits = (uint8_t)(get(w[0], 20, 3) + 1);
-        out->abits = (uint8_t)(get(w[0], 24, 3) + 1);
-        out->wsigned = (uint8_t)get(w[0], 28, 1);
-        out->asigned = (uint8_t)get(w[0], 29, 1);
-        out->wbase = (uint16_t)get(w[1], 0, 16);
-        out->abase = (uint16_t)get(w[1], 16, 16);
-        out->wstride = (uint16_t)get(w[2], 0, 16);
-        out->astride = (uint16_t)get(w[2], 16, 16);
-        out->nk = (uint16_t)get(w[3], 0, 16);
-        out->w0 = (uint8_t)get(w[3], 16, 3);
-        out->wn = (uint8_t)(get(w[3], 20, 3) + 1);
-        out->a0 = (uint8_t)get(w[3], 24, 3);
-        out->an = (uint8_t)(get(w[3], 28, 3) + 1);
-        return 0;
-    case BQ_STAGE_RESULT:
-        out->mode = (uint8_t)get(w[0], 16, 1);
-        out->obits = (uint8_t)(get(w[0], 17, 3) + 1);
-        out->res = (uint8_t)get(w[0], 20, 1);
-        out->rbits = (uint8_t)(get(w[0], 21, 3) + 1);
-        out->z_r = (uint8_t)get(w[0], 24, 8);
-        out->out_addr = w[1];
-        out->res_addr = w[2];
-        out->z_o = (uint8_t)get(w[3], 0, 8);
-        out->lo = (uint8_t)get(w[3], 8, 8);
-        out->hi = (uint8_t)get(w[3], 16, 8);
-        out->rq_entry = (uint8_t)get(w[3], 24, 8);
-        return 0;
-    default:
-        return -1;
-    }
+    if (stage < 0 || stage >= BQ_NSTAGES) return -1;
+    decode_fields(w, stage, out);
+    if (stage == BQ_STAGE_FETCH && out->target > BQ_TGT_RQ) return -1;
+    return 0;
 }

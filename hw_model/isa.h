@@ -19,6 +19,40 @@
 #include "hwsched.h"
 
 #define BQ_ISA_VERSION 1
+#define BQ_ISA_BITS 128      /* one instruction */
+#define BQ_ISA_HEAD_BITS 16  /* bits 15:0, common to all queues (op, wait*, sig*) */
+
+/* The field table: the one definition of the instruction layout. bq_isa_encode/bq_isa_decode walk
+ * it, and hwgen --pkg emits it as the SystemVerilog package bqa_pkg (one packed struct per queue,
+ * docs/hw_rtl.md), so the C side and the RTL cannot disagree; tests/hw/test_isa.cpp checks the
+ * generated package against this table through Verilator. */
+enum { BQ_ISA_COMMON = -1 };           /* stage of the fields of bits 15:0 (every queue) */
+enum { BQ_ISA_M1 = 1,                  /* encoded as value - 1 (value >= 1); SV name gets "_m1" */
+       BQ_ISA_NZ = 2 };                /* value must be >= 1, encoded as is */
+enum { BQ_ISA_ENUM_NONE = 0, BQ_ISA_ENUM_OP = 1, BQ_ISA_ENUM_TARGET = 2 };
+typedef struct {
+    const char *name;   /* bq_instr member; the SV struct member is name (+ "_m1" with BQ_ISA_M1) */
+    int8_t stage;       /* BQ_STAGE_* or BQ_ISA_COMMON */
+    uint8_t lsb, width; /* bit position in the 128-bit instruction, width 1..32 (never crosses a word) */
+    uint8_t flags;      /* BQ_ISA_M1 | BQ_ISA_NZ */
+    uint8_t enum_id;    /* BQ_ISA_ENUM_*: SV type of the member (op_e, target_e) */
+    uint16_t offset;    /* offsetof(bq_instr, name) */
+    uint8_t size;       /* sizeof that member: 1, 2 or 4 */
+} bq_isa_field;
+extern const bq_isa_field bq_isa_fields[];
+extern const int bq_isa_nfields;
+
+/* The SV enums: every value of an enum_id (type name, member name, value); ends with {0}. */
+typedef struct {
+    uint8_t enum_id;
+    const char *sv_type, *sv_name;
+    uint8_t width, value;
+} bq_isa_enumval;
+extern const bq_isa_enumval bq_isa_enumvals[];
+
+/* Value of field f in *in as stored in bq_instr (not yet minus 1) / store it. */
+uint32_t bq_isa_field_get(const bq_instr *in, const bq_isa_field *f);
+void bq_isa_field_set(bq_instr *in, const bq_isa_field *f, uint32_t v);
 
 /* Pack in (in->stage selects the field layout) into w[0..3]. Fields wider than their encoding are
  * a scheduler bug: returns -1 (w still filled with the truncated values), else 0. */

@@ -8,12 +8,20 @@
  * compares with the read-only configuration registers of the RTL (register map: hw_regs.h,
  * docs/hw_isa.md). Outputs are written to a temporary file and renamed. Exit status 0 on success,
  * 1 on a config error (one line on stderr), 2 on a usage error.
+ *
+ *   build/hwgen --pkg build/gen/bqa_pkg.sv [--isa-probe build/gen/bqa_isa_probe.sv]
+ *
+ * writes the configuration-independent SystemVerilog package bqa_pkg (instruction layout of
+ * docs/hw_isa.md section 3 as packed structs and enums) from the C field table bq_isa_fields
+ * (hw_model/isa.c), the one the C encoder/decoder uses; --isa-probe writes the test module of
+ * tests/hw/test_isa.cpp, which checks the package against the table through Verilator.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hwcfg.h"
+#include "isa.h"
 
 typedef struct {
     const char *name;   /* suffix after BQ_HW_ */
@@ -76,15 +84,186 @@ static size_t outlen;
         if (w_ > 0) outlen += (size_t)w_ < OUTCAP - outlen ? (size_t)w_ : OUTCAP - outlen - 1; \
     } while (0)
 
+
+/* ---- the ISA package (bqa_pkg) and its probe, from bq_isa_fields ---- */
+static const char *const kind_type[BQ_NSTAGES] = {"fetch_instr_t", "exec_instr_t", "result_instr_t"};
+static const char *const kind_var[BQ_NSTAGES] = {"fv", "ev", "rv"};
+
+/* SV member name of a field */
+static const char *sv_name(const bq_isa_field *f) {
+    static char b[64];
+    snprintf(b, sizeof b, "%s%s", f->name, f->flags & BQ_ISA_M1 ? "_m1" : "");
+    return b;
+}
+static const char *enum_type(int id) {
+    for (const bq_isa_enumval *e = bq_isa_enumvals; e->sv_type; e++)
+        if (e->enum_id == id) return e->sv_type;
+    return NULL;
+}
+
+/* The table's invariants (the package's structs rely on them). 0 or -1 with a message. */
+static int isa_check(void) {
+    unsigned char used[BQ_NSTAGES + 1][BQ_ISA_BITS];
+    memset(used, 0, sizeof used);
+    for (int i = 0; i < bq_isa_nfields; i++) {
+        const bq_isa_field *f = &bq_isa_fields[i];
+        int k = f->stage == BQ_ISA_COMMON ? BQ_NSTAGES : f->stage;
+        int lo = f->stage == BQ_ISA_COMMON ? 0 : BQ_ISA_HEAD_BITS;
+        int hi = f->stage == BQ_ISA_COMMON ? BQ_ISA_HEAD_BITS : BQ_ISA_BITS;
+        const char *why = NULL;
+        if (f->stage < BQ_ISA_COMMON || f->stage >= BQ_NSTAGES) why = "bad stage";
+        else if (f->width < 1 || f->width > 32 || f->lsb < lo || f->lsb + f->width > hi)
+            why = "outside its part of the instruction";
+        else if (f->lsb / 32 != (f->lsb + f->width - 1) / 32) why = "crosses a 32-bit word";
+        else if (f->width > 8 * f->size) why = "wider than its bq_instr member";
+        else if (f->enum_id) {
+            const bq_isa_enumval *e = bq_isa_enumvals;
+            while (e->sv_type && e->enum_id != f->enum_id) e++;
+            if (!e->sv_type || e->width != f->width) why = "enum width differs";
+        }
+        for (int b = 0; !why && b < f->width; b++)
+            if (used[k][f->lsb + b]++) why = "overlaps another field";
+        if (why) {
+            fprintf(stderr, "hwgen: bq_isa_fields: field '%s' %s\n", f->name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* one packed struct: the fields of `stage` from bit `top`-1 down to `bot`, gaps as rsv_<hi>_<lo>,
+ * and for the instruction kinds the common head in bits 15:0 */
+static void emit_struct(int stage, int top, int bot, const char *type, const char *what) {
+    EMIT("\n  // %s\n  typedef struct packed {\n", what);
+    int b = top;
+    while (b > bot) {
+        const bq_isa_field *hit = NULL;
+        for (int i = 0; i < bq_isa_nfields; i++) {
+            const bq_isa_field *f = &bq_isa_fields[i];
+            if (f->stage == stage && f->lsb + f->width == b) hit = f;
+        }
+        char ty[32], rng[24];
+        if (hit) {
+            const char *et = hit->enum_id ? enum_type(hit->enum_id) : NULL;
+            if (et) snprintf(ty, sizeof ty, "%s", et);
+            else if (hit->width == 1) snprintf(ty, sizeof ty, "logic");
+            else snprintf(ty, sizeof ty, "logic [%d:0]", hit->width - 1);
+            if (hit->width == 1) snprintf(rng, sizeof rng, "[%d]", hit->lsb);
+            else snprintf(rng, sizeof rng, "[%d:%d]", hit->lsb + hit->width - 1, hit->lsb);
+            char cmt[96] = "";
+            if (hit->flags & BQ_ISA_M1) snprintf(cmt, sizeof cmt, ", %s - 1", hit->name);
+            else if (hit->flags & BQ_ISA_NZ) snprintf(cmt, sizeof cmt, ", >= 1");
+            char mem[72];
+            snprintf(mem, sizeof mem, "%s;", sv_name(hit));
+            EMIT("    %-13s %-14s // %s%s\n", ty, mem, rng, cmt);
+            b = hit->lsb;
+            continue;
+        }
+        /* a gap down to the next field's msb (or bot) */
+        int lo = bot;
+        for (int i = 0; i < bq_isa_nfields; i++) {
+            const bq_isa_field *f = &bq_isa_fields[i];
+            if (f->stage == stage && f->lsb + f->width < b && f->lsb + f->width > lo) lo = f->lsb + f->width;
+        }
+        char nm[32];
+        if (b - lo == 1) snprintf(nm, sizeof nm, "rsv_%d;", lo);
+        else snprintf(nm, sizeof nm, "rsv_%d_%d;", b - 1, lo);
+        if (b - lo == 1) snprintf(ty, sizeof ty, "logic");
+        else snprintf(ty, sizeof ty, "logic [%d:0]", b - lo - 1);
+        if (b - lo == 1) snprintf(rng, sizeof rng, "[%d]", lo);
+        else snprintf(rng, sizeof rng, "[%d:%d]", b - 1, lo);
+        EMIT("    %-13s %-14s // %s, reserved (0)\n", ty, nm, rng);
+        b = lo;
+    }
+    if (stage != BQ_ISA_COMMON) EMIT("    %-13s %-14s // [%d:0]\n", "head_t", "head;", BQ_ISA_HEAD_BITS - 1);
+    EMIT("  } %s;\n", type);
+}
+
+static void emit_pkg(void) {
+    EMIT("// Generated by hwgen from bq_isa_fields (hw_model/isa.c) -- do not edit.\n"
+         "// The instruction layout of docs/hw_isa.md section 3 (ISA version %d): one packed struct per\n"
+         "// queue (fetch_instr_t, exec_instr_t, result_instr_t; bits 15:0 = head_t, common to all),\n"
+         "// members named as the bq_instr fields (\"_m1\": value - 1), reserved bits rsv_<msb>_<lsb> / rsv_<bit>.\n"
+         "// The C encoder/decoder walks the same table; make test-hw's test_isa checks both agree.\n"
+         "// Used as bqa_pkg::<name> (yosys 0.23 does not parse `import` in a module; docs/hw_rtl.md).\n",
+         BQ_ISA_VERSION);
+    EMIT("/* verilator lint_off UNUSEDPARAM */\npackage bqa_pkg;\n\n");
+    EMIT("  localparam int unsigned IsaVersion = %d;\n", BQ_ISA_VERSION);
+    EMIT("  localparam int unsigned InstrBits  = %d;  // one instruction, one queue entry\n", BQ_ISA_BITS);
+    EMIT("  localparam int unsigned HeadBits   = %d;   // common part (op, wait*, sig*)\n", BQ_ISA_HEAD_BITS);
+    for (const bq_isa_enumval *e = bq_isa_enumvals; e->sv_type; e++) {
+        if (e == bq_isa_enumvals || strcmp(e[-1].sv_type, e->sv_type))
+            EMIT("\n  typedef enum logic [%d:0] {\n", e->width - 1);
+        int last = !e[1].sv_type || strcmp(e[1].sv_type, e->sv_type);
+        EMIT("    %s = %d'd%d%s\n", e->sv_name, e->width, e->value, last ? "" : ",");
+        if (last) EMIT("  } %s;\n", e->sv_type);
+    }
+    emit_struct(BQ_ISA_COMMON, BQ_ISA_HEAD_BITS, 0, "head_t", "bits 15:0 of every instruction (§3)");
+    static const char *const what[BQ_NSTAGES] = {"fetch RUN (§3.1)", "execute RUN (§3.2)",
+                                                 "result RUN (§3.3)"};
+    for (int s = 0; s < BQ_NSTAGES; s++) emit_struct(s, BQ_ISA_BITS, BQ_ISA_HEAD_BITS, kind_type[s], what[s]);
+    EMIT("\nendpackage\n/* verilator lint_on UNUSEDPARAM */\n");
+}
+
+/* bqa_isa_probe: field f of word_i through the package's structs (common fields through the struct
+ * of kind_i), and word_o = the struct of kind_i built from field_i (other members 0). */
+static void emit_probe(void) {
+    int nf = bq_isa_nfields;
+    EMIT("// Generated by hwgen from bq_isa_fields (hw_model/isa.c) -- do not edit. Test module of\n"
+         "// tests/hw/test_isa.cpp: reads and writes every field of bq_isa_fields by its bqa_pkg member.\n");
+    EMIT("/* verilator lint_off UNUSEDSIGNAL */\n");
+    EMIT("module bqa_isa_probe (\n"
+         "  input  logic [1:0]   kind_i,          // bq_stage: 0 fetch, 1 exec, 2 result\n"
+         "  input  logic [127:0] word_i,\n"
+         "  output logic [31:0]  field_o [%d],   // index = bq_isa_fields index\n"
+         "  input  logic [31:0]  field_i [%d],\n"
+         "  output logic [127:0] word_o\n);\n", nf, nf);
+    for (int s = 0; s < BQ_NSTAGES; s++)
+        EMIT("  bqa_pkg::%s %s_r, %s_w;\n", kind_type[s], kind_var[s], kind_var[s]);
+    EMIT("  bqa_pkg::head_t h_r, h_w;\n");
+    for (int s = 0; s < BQ_NSTAGES; s++) EMIT("  assign %s_r = word_i;\n", kind_var[s]);
+    EMIT("  always_comb begin\n    unique case (kind_i)\n"
+         "      2'd0:    h_r = fv_r.head;\n      2'd1:    h_r = ev_r.head;\n"
+         "      default: h_r = rv_r.head;\n    endcase\n  end\n");
+    for (int i = 0; i < nf; i++) {
+        const bq_isa_field *f = &bq_isa_fields[i];
+        char src[96];
+        if (f->stage == BQ_ISA_COMMON) snprintf(src, sizeof src, "h_r.%s", sv_name(f));
+        else snprintf(src, sizeof src, "%s_r.%s", kind_var[f->stage], sv_name(f));
+        if (f->width == 32) EMIT("  assign field_o[%d] = %s;\n", i, src);
+        else EMIT("  assign field_o[%d] = {%d'd0, %s};\n", i, 32 - f->width, src);
+    }
+    EMIT("  always_comb begin\n    h_w = '0;\n    fv_w = '0;\n    ev_w = '0;\n    rv_w = '0;\n");
+    for (int i = 0; i < nf; i++) {
+        const bq_isa_field *f = &bq_isa_fields[i];
+        char dst[96], val[64];
+        if (f->stage == BQ_ISA_COMMON) snprintf(dst, sizeof dst, "h_w.%s", sv_name(f));
+        else snprintf(dst, sizeof dst, "%s_w.%s", kind_var[f->stage], sv_name(f));
+        if (f->width == 1) snprintf(val, sizeof val, "field_i[%d][0]", i);
+        else snprintf(val, sizeof val, "field_i[%d][%d:0]", i, f->width - 1);
+        if (f->enum_id) EMIT("    %s = bqa_pkg::%s'(%s);\n", dst, enum_type(f->enum_id), val);
+        else EMIT("    %s = %s;\n", dst, val);
+    }
+    EMIT("    fv_w.head = h_w;\n    ev_w.head = h_w;\n    rv_w.head = h_w;\n"
+         "    unique case (kind_i)\n      2'd0:    word_o = fv_w;\n      2'd1:    word_o = ev_w;\n"
+         "      default: word_o = rv_w;\n    endcase\n  end\nendmodule\n"
+         "/* verilator lint_on UNUSEDSIGNAL */\n");
+}
+
 int main(int argc, char **argv) {
-    const char *cfgpath = NULL, *svh = NULL, *hh = NULL;
+    const char *cfgpath = NULL, *svh = NULL, *hh = NULL, *pkg = NULL, *probe = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--svh") && i + 1 < argc) svh = argv[++i];
         else if (!strcmp(argv[i], "--h") && i + 1 < argc) hh = argv[++i];
+        else if (!strcmp(argv[i], "--pkg") && i + 1 < argc) pkg = argv[++i];
+        else if (!strcmp(argv[i], "--isa-probe") && i + 1 < argc) probe = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: hwgen CONFIG.yaml [--svh OUT.svh] [--h OUT.h]\n"
+                   "       hwgen --pkg OUT.sv [--isa-probe OUT.sv]\n"
                    "Validates an accelerator config (docs/hw_config.md) and writes the RTL\n"
-                   "parameter header and the C header. With no output, prints the summary.\n");
+                   "parameter header and the C header. With no output, prints the summary\n"
+                   "(array as rows x cols x DPU width). --pkg writes the ISA package bqa_pkg\n"
+                   "(no config needed), --isa-probe its test module.\n");
             return 0;
         } else if (argv[i][0] != '-' && !cfgpath) cfgpath = argv[i];
         else {
@@ -92,6 +271,20 @@ int main(int argc, char **argv) {
                     " [--h OUT]\n", argv[i]);
             return 2;
         }
+    }
+    if (pkg || probe) {
+        if (isa_check() != 0) return 1;
+        if (pkg) {
+            outlen = 0;
+            emit_pkg();
+            if (write_atomic(pkg, out) != 0) return 1;
+        }
+        if (probe) {
+            outlen = 0;
+            emit_probe();
+            if (write_atomic(probe, out) != 0) return 1;
+        }
+        if (!cfgpath) return 0;
     }
     if (!cfgpath) {
         fprintf(stderr, "hwgen: missing CONFIG.yaml; usage: hwgen CONFIG.yaml [--svh OUT] "
