@@ -41,7 +41,7 @@ run() { CALLS=$T/calls BRECQ=$T/fake MODELS_DIR=models RESULTS_DIR=res bash "$@"
 export CALLS=$T/calls
 
 # 1. two workers: every cell once, one thread each
-cp "$ROOT/sw/results.sh" r.sh
+cp "$ROOT/tests/results/results.sh" r.sh
 RESULTS_JOBS=2 run r.sh
 n=$(ls res/*/*/cell.json | wc -l)
 [ "$n" -ge 30 ] || fail "only $n cells finished"

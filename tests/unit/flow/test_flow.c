@@ -1,5 +1,5 @@
 /* test_flow.c — FLOW.yaml loading (defaults, every error with file:line:col) and budget
- * expressions (W2A3, mid(W2A2,W2A3), cycles/us/fraction) of sw/flow.h. The end-to-end run is
+ * expressions (W2A3, mid(W2A2,W2A3), cycles/us/fraction) of sw/flow/flow.h. The end-to-end run is
  * `make test-flow` (sw/flow/flow.mk). */
 #include "testutil.h"
 #include <string.h>

@@ -6,7 +6,7 @@
  * r0 = round(x/s0) - x/s0 and the clip state are frozen at s0, then
  *     inside:  x_hat(s) = x + s * r0          (d/ds = r0 = (q - z) - x/s0)
  *     clipped: x_hat(s) = (q0 - z) * s        (d/ds = q0 - z)
- * written here independently of sw/lsq.c. A behavioural test then checks that descending the step
+ * written here independently of sw/quant/lsq.c. A behavioural test then checks that descending the step
  * gradient of the quantization MSE actually reduces the MSE from a bad initial step.
  */
 #include "testutil.h"
