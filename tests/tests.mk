@@ -17,8 +17,8 @@ $(BUILD)/bench_conv: tests/bench/bench_conv.c $(BUILD)/libbrecq.a
 bench-conv: $(BUILD)/bench_conv
 	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BUILD)/bench_conv build/bench/conv.json
 BENCH_TARGETS += bench-conv
-test-cli: $(ASAN)/brecq
-	@bash tests/cli/test_cli.sh $(ASAN)/brecq
+test-cli: $(ASAN)/brecq $(BUILD)/brecq
+	@bash tests/cli/test_cli.sh $(ASAN)/brecq $(BUILD)/brecq
 TEST_TARGETS += test-cli
 # tests/results/results.sh bookkeeping (workers, locks, reruns, engine bumps) with a stand-in binary
 .PHONY: test-results-sh
