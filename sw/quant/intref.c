@@ -416,14 +416,24 @@ static void output_stage_range(void *ctx, int idx, size_t lo, size_t hi) {
         const int64_t m_acc = L->rq[c].m_acc, m_res = L->rq[c].m_res;
         const int sh = L->rq[c].sh;
         const int64_t half = (int64_t)1 << (sh - 1), z_o = L->z_o, qlo = L->lo, qhi = L->hi;
-        uint8_t *out = P->out + o;
-        const uint8_t *res = P->res ? P->res + o : NULL;
-        const int32_t z_r = L->z_r;
-        for (int p = 0; p < N; p++) {
-            int32_t a0 = (int32_t)((uint32_t)(int32_t)y[p] + bq);
-            int64_t t = (int64_t)a0 * m_acc + (res ? (int64_t)((int32_t)res[p] - z_r) * m_res : 0);
-            int64_t q = ((t + half) >> sh) + z_o;
-            out[p] = (uint8_t)(q < qlo ? qlo : (q > qhi ? qhi : q));
+        uint8_t *restrict out = P->out + o;
+        if (P->res) {
+            const uint8_t *restrict res = P->res + o;
+            const int64_t z_r = L->z_r;
+            for (int p = 0; p < N; p++) {
+                int32_t a0 = (int32_t)((uint32_t)(int32_t)y[p] + bq);
+                int64_t t = (int64_t)a0 * m_acc + ((int64_t)res[p] - z_r) * m_res;
+                int64_t q = ((t + half) >> sh) + z_o;
+                q = q < qlo ? qlo : q;
+                out[p] = (uint8_t)(q > qhi ? qhi : q);
+            }
+        } else {
+            for (int p = 0; p < N; p++) {
+                int32_t a0 = (int32_t)((uint32_t)(int32_t)y[p] + bq);
+                int64_t q = (((int64_t)a0 * m_acc + half) >> sh) + z_o;
+                q = q < qlo ? qlo : q;
+                out[p] = (uint8_t)(q > qhi ? qhi : q);
+            }
         }
     }
 }
