@@ -49,7 +49,7 @@ HWM_SRCS := $(wildcard hw_model/*.c)
 # the sw/ helpers the hw_model tools link with (error line, YAML loader, thread pool)
 HWM_SW_C := sw/core/errmsg.c sw/core/yamldoc.c sw/core/parallel.c
 HWM_HDRS := $(wildcard hw_model/*.h)
-$(BUILD)/bench_hwmodel: tests/bench/bench_hwmodel.c $(HWM_SRCS) $(HWM_SW_C) $(HWM_HDRS)
+$(BUILD)/bench_hwmodel: tests/bench/bench_hwmodel.c tests/bench/bench_util.h $(HWM_SRCS) $(HWM_SW_C) $(HWM_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/bench/bench_hwmodel.c $(HWM_SRCS) $(HWM_SW_C) $(PKG_LIBS)
 

@@ -3,13 +3,13 @@
 #   make bench-conv       fwd / dX / dW ms of every fres20+mbv2t conv geometry: direct, im2col, dnnl
 #   make test-cli         bad input to every command: one-line errors, exit codes (make test)
 #   make test-results-sh  tests/results/results.sh bookkeeping with a stand-in binary (make test)
-$(BUILD)/bench_engine: tests/bench/bench_engine.c $(BUILD)/libbrecq.a
+$(BUILD)/bench_engine: tests/bench/bench_engine.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 .PHONY: bench-engine test-cli
 bench-engine: $(BUILD)/bench_engine
 	$(BUILD)/bench_engine build/bench/engine.json
 BENCH_TARGETS += bench-engine
-$(BUILD)/bench_conv: tests/bench/bench_conv.c $(BUILD)/libbrecq.a
+$(BUILD)/bench_conv: tests/bench/bench_conv.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 .PHONY: bench-conv
 # libgomp spins after each parallel region unless told otherwise, which on a shared 2-core machine

@@ -32,7 +32,7 @@ CLEAN_DIRS += $(TQ)
 #   make bench-intref   fres20 at RTN W4A4 and W8A8: float eval, fake-quant and integer img/s
 #                       (both integer kernels, checked equal) -> build/bench/intref.json
 BENCH_IQ := $(BUILD)/bench/intref
-$(BUILD)/bench_intref: tests/bench/bench_intref.c $(BUILD)/libbrecq.a
+$(BUILD)/bench_intref: tests/bench/bench_intref.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 $(BENCH_IQ)/fres20_%.bqq: $(BUILD)/brecq configs/quant/%.yaml
 	@mkdir -p $(dir $@)

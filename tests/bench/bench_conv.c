@@ -13,6 +13,7 @@
  * Prints a table and writes JSON to argv[1] (default build/bench/conv.json) with the load
  * average before and after. BENCH_CONV_QUICK=1: batch 32 only, 3 repeats (a smoke run).
  */
+#include "bench_util.h"
 #include "core/fileio.h"
 #include "core/progress.h"
 #include "nn/conv_dnnl.h"
@@ -33,25 +34,6 @@ typedef struct {
     bq_conv_shape cs;          /* n is set per batch */
     int layers, bias;          /* layers of the model with this geometry; conv has a bias */
 } geo;
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static double loadavg1(void) {
-    double l = -1.0;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
-        fclose(f);
-    }
-    return l;
-}
 
 static void set_threads(int t) {
     char v[8];
@@ -189,7 +171,7 @@ int main(int argc, char **argv) {
     if (ng < 0) { fprintf(stderr, "bench_conv: cannot build the models\n"); return 1; }
     char desc[128];
     bq_dnnl_describe(desc, sizeof desc);
-    const double load0 = loadavg1();
+    const double load0 = bench_load1();
     const char *wait = getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "(unset: spin)";
     printf("%s, OMP_WAIT_POLICY %s; OpenBLAS %s; %d geometries; median of %d; load average %.2f "
            "at start\n", desc, wait, openblas_get_corename(), ng, runs, load0);
@@ -237,10 +219,10 @@ int main(int argc, char **argv) {
                             }
                         }
                 double med[3][3], mn[3][3];
-                for (int d = 0; d < 3; d++) reo[d] = median(share[d], runs);
+                for (int d = 0; d < 3; d++) reo[d] = bench_median(share[d], runs);
                 for (int im = 0; im < 3; im++)
                     for (int d = 0; d < 3; d++) {
-                        med[im][d] = 1e3 * median(tm[im][d], runs);   /* sorts tm */
+                        med[im][d] = 1e3 * bench_median(tm[im][d], runs);   /* sorts tm */
                         mn[im][d] = 1e3 * tm[im][d][0];
                         total[strcmp(g[s].model, "fres20") != 0][bi][t - 1][im][d] +=
                             med[im][d] * g[s].layers;
@@ -309,7 +291,7 @@ int main(int argc, char **argv) {
             }
             bufs_free(&B);
         }
-    const double load1 = loadavg1();
+    const double load1 = bench_load1();
     const char *mname[2] = {"fres20", "mbv2t"};
     printf("\nall conv layers of a model (median x layers, ms): fwd / dX / dW\n");
     for (int mi = 0; mi < 2; mi++)

@@ -6,6 +6,7 @@
  * FLOPs per image are counted from the graph (2*MACs of conv/linear; backward = 2x forward for
  * layers that need both input and weight gradients).
  */
+#include "bench_util.h"
 #include "nn/exec.h"
 #include "core/fileio.h"
 #include "nn/graph.h"
@@ -19,11 +20,6 @@
 
 #define RUNS 5
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) { qsort(v, (size_t)n, sizeof(double), cmp_d); return v[n / 2]; }
 
 static double model_fwd_flops(const bq_model *m) {
     double f = 0;
@@ -50,7 +46,7 @@ static double sgemm_gflops(int M, int N, int K) {
         t[r] = (bq_now() - t0) / 5;
     }
     free(a); free(b); free(c);
-    return 2.0 * M * N * K / median(t, RUNS) / 1e9;
+    return 2.0 * M * N * K / bench_median(t, RUNS) / 1e9;
 }
 
 int main(int argc, char **argv) {
@@ -96,7 +92,7 @@ int main(int argc, char **argv) {
                 bq_exec_backward_range(&ex, &m, 1, out, 1);
                 tb[r] = bq_now() - t0;
             }
-            double mf = median(tf, RUNS), mb = median(tb, RUNS);
+            double mf = bench_median(tf, RUNS), mb = bench_median(tb, RUNS);
             double gf = ff * B / mf / 1e9, gb = 3 * ff * B / mb / 1e9;
             printf("%-7s %-7s %5d %12.0f %14.0f %10.1f %10.1f\n", archs[a], iname, B, B / mf, B / mb,
                    gf, gb);

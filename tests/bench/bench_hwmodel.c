@@ -6,6 +6,7 @@
  *
  *   build/bench_hwmodel configs/hw/tiny.yaml configs/hw/edge.yaml --json build/bench/hwmodel.json
  */
+#include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +25,6 @@ static double cpu_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmpd);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static int add_conv(bq_hw_net *net, const char *name, int cin, int cout, int k, int hout,
@@ -187,7 +180,7 @@ int main(int argc, char **argv) {
                 tbc[r] = (cpu_now() - c0) * 1e3;
                 if (r < RUNS - 1) bq_costtab_free(&t);
             }
-            double build_ms = median(tb, RUNS), build_cpu_ms = median(tbc, RUNS);
+            double build_ms = bench_median(tb, RUNS), build_cpu_ms = bench_median(tbc, RUNS);
             /* 2. scores per second over a pool of random allocations */
             enum { POOL = 4096 };
             uint8_t *wb = malloc((size_t)POOL * net.n), *qb = malloc((size_t)POOL * net.nq);
@@ -209,7 +202,7 @@ int main(int argc, char **argv) {
                 rate[r] = count / el;
                 ratec[r] = count / (cpu_now() - c0);
             }
-            double sps = median(rate, RUNS), sps_cpu = median(ratec, RUNS);
+            double sps = bench_median(rate, RUNS), sps_cpu = bench_median(ratec, RUNS);
             /* 3. fold error against exact dry runs */
             double emax = 0, esum = 0;
             int cons = 0, nerr = 100;

@@ -11,6 +11,7 @@
  * the bench fails otherwise). The load average before and after is recorded: ratios measured in
  * one run are what to compare on a shared machine.
  */
+#include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,23 +25,6 @@
 #include "quant/qmodel.h"
 
 #define B 100
-
-static double load1(void) {
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) { if (fscanf(f, "%lf", &l) != 1) l = -1; fclose(f); }
-    return l;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 typedef enum { RUN_FLOAT, RUN_FAKEQ, RUN_INT_FLOATK, RUN_INT_INT16K, RUN_KINDS } run_kind;
 static const char *const kRunName[RUN_KINDS] = {"float eval", "fake-quant", "integer, float kernel",
@@ -88,7 +72,7 @@ int main(int argc, char **argv) {
     if (n_img > te.n) n_img = te.n;
     FILE *jf = fopen(json, "w");
     if (!jf) { perror(json); return 1; }
-    double la0 = load1();
+    double la0 = bench_load1();
     printf("integer reference vs float eval, %d test images, batch %d, median of %d, load %.2f before\n",
            n_img, B, reps, la0);
     printf("%-28s %-24s %10s %8s\n", "quantized model", "run", "img/s", "vs float");
@@ -122,7 +106,7 @@ int main(int argc, char **argv) {
                 t[r] = one_pass((run_kind)k, k == RUN_FLOAT ? &exf : &exq, k == RUN_FLOAT ? &fp : &fq.net, &in,
                                 &te, &fp, n_img, x, idx, y, k >= RUN_INT_FLOATK ? keep[k - RUN_INT_FLOATK] : NULL,
                                 ncls);
-            med[k] = median(t, reps);
+            med[k] = bench_median(t, reps);
         }
         int same = !memcmp(keep[0], keep[1], sizeof(int32_t) * (size_t)n_img * ncls);
         if (!same) { fprintf(stderr, "bench_intref: %s: the two integer kernels disagree\n", qpaths[qi]); rc = 1; }
@@ -138,7 +122,7 @@ int main(int argc, char **argv) {
         free(keep[0]); free(keep[1]);
         bq_exec_free(&exf); bq_exec_free(&exq); bq_fq_free(&fq); bq_intnet_free(&in); bq_qmodel_free(&q);
     }
-    double la1 = load1();
+    double la1 = bench_load1();
     printf("load %.2f after\n", la1);
     fprintf(jf, "\n], \"load_after\": %.2f}\n", la1);
     fclose(jf);

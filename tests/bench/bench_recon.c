@@ -17,6 +17,7 @@
  *   usage: bench_recon [out.json] [model.bqm]   (default model: configs/models/fres20.bqm if
  *                                                 present, else a randomly initialised fres20)
  */
+#include "bench_util.h"
 #include "nn/data.h"
 #include "core/fileio.h"
 #include "nn/graph.h"
@@ -52,17 +53,6 @@ static double sgemm_gflops(int M, int N, int K) {
     return 2.0 * M * N * K / best / 1e9;
 }
 
-/* 1-minute load average (/proc/loadavg), -1 where there is none: a benchmark run beside other jobs
- * must say so. */
-static double load_avg_1min(void) {
-    FILE *f = fopen("/proc/loadavg", "r");
-    double l = -1.0;
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
-        fclose(f);
-    }
-    return l;
-}
 
 int main(int argc, char **argv) {
     const char *out = argc > 1 ? argv[1] : "build/bench/recon.json";
@@ -80,7 +70,7 @@ int main(int argc, char **argv) {
     if (bq_qmodel_init(&q, &fp, &o, err, sizeof err)) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
     bq_qmodel_init_weights(&q, r.p);
 
-    double load_start = load_avg_1min();
+    double load_start = bench_load1();
     const char *core = openblas_get_corename();
     const char *env_core = getenv("OPENBLAS_CORETYPE");
     double sg_square = sgemm_gflops(1024, 1024, 1024);
@@ -144,7 +134,7 @@ int main(int argc, char **argv) {
         if (bq_qmodel_init(&q, &fp, &o, err, sizeof err)) { fprintf(stderr, "bench_recon: %s\n", err); return 1; }
         bq_qmodel_init_weights(&q, r.p);
         bq_recon_stats st;
-        double load_full = load_avg_1min();
+        double load_full = bench_load1();
         /* peak RSS of the full run alone, not of the per-unit benchmarks above: "5" resets the
          * process's VmHWM (Linux >= 4.0; where it fails the number includes them) */
         FILE *cr = fopen("/proc/self/clear_refs", "w");
@@ -153,7 +143,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_recon: %s\n", err);
             return 1;
         }
-        double rss_mb = bq_peak_rss_mb(), load_after = load_avg_1min();
+        double rss_mb = bq_peak_rss_mb(), load_after = bench_load1();
         printf("full default W4A4 run (%d threads): %.1f s = %.1f min (stage A %.1f s, stage B %.1f s, "
                "both including their cache building, %.1f s), peak RSS %.0f MB; load average %.2f "
                "before, %.2f after\n",

@@ -16,7 +16,7 @@
 #   make results-status  which cells are done, running (with their last progress line), stale, waiting;
 #                        the hours of work left (finished cells' median times)
 
-$(BUILD)/bench_recon: tests/bench/bench_recon.c $(BUILD)/libbrecq.a
+$(BUILD)/bench_recon: tests/bench/bench_recon.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 
 .PHONY: bench-recon results results-render results-status results-stop
