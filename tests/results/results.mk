@@ -41,3 +41,20 @@ results-status:
 results-stop:
 	@bash tests/results/results.sh --stop
 # build/results is the multi-session cache of finished cells: `make clean` keeps it (rm -rf it by hand)
+
+# make budget: top-1 against reconstruction iterations per unit (issue 19; tests/results/budget.sh):
+# docs/budget.md/.json/.svg. Hours; runs niced, resumes, never recomputes a finished point.
+BUDGET_DIR ?= build/budget
+export BUDGET_DIR
+.PHONY: budget budget-render budget-status budget-stop
+budget: $(BUILD)/brecq
+	@mkdir -p $(BUDGET_DIR)
+	cp tests/results/budget.sh $(BUDGET_DIR)/budget.sh.run
+	cp tests/results/results.sh $(BUDGET_DIR)/results.sh
+	nice -n 15 bash $(BUDGET_DIR)/budget.sh.run
+budget-render:
+	bash tests/results/budget.sh --only-render
+budget-status:
+	@bash tests/results/budget.sh --status
+budget-stop:
+	@bash tests/results/budget.sh --stop

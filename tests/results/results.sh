@@ -11,6 +11,7 @@
 # (moved to the cell's prev/) stays in the tables, marked.
 #
 #   tests/results/results.sh [--only-render] [--status] [--cells FILTER] [--stop]
+#                            [--print-recipe METHOD WBITS ABITS SEED MODEL]
 #   --stop:   ask a running `make results` to start no new cell (the running ones finish, are
 #             evaluated and recorded; the run then renders the docs and exits). It writes
 #             $RESULTS_DIR/stop, which the next `make results` removes. For freeing the machine
@@ -38,11 +39,14 @@ CELL_THREADS=${RESULTS_THREADS:-$(( NCPU / RESULTS_JOBS ))}; [ "$CELL_THREADS" -
 ONLY_RENDER=0
 STATUS=0
 FILTER=""
+PRINT_RECIPE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --only-render) ONLY_RENDER=1 ;;
     --status) STATUS=1 ;;
     --cells) FILTER="$2"; shift ;;
+    --print-recipe)   # method wbits abits seed model: the recipe a cell runs (tests/results/budget.sh uses it)
+      PRINT_RECIPE="$2 $3 $4 $5 $6"; shift 5 ;;
     --stop) mkdir -p "$RESULTS_DIR" && : > "$RESULTS_DIR/stop" &&
               echo "results: no new cell will start; running cells finish (make results-status)" >&2
             exit 0 ;;
@@ -64,6 +68,7 @@ recipe_of() {   # method wbits abits seed
   printf 'wbits: %s\nabits: %s\nseed: %s\n' "$2" "$3" "$4"
   if [ "$5" = mbv2t ] && [ "$1" != rtn ]; then printf 'weight_lambda: 0.1\n'; fi   # method notes
 }
+if [ -n "$PRINT_RECIPE" ]; then recipe_of $PRINT_RECIPE; exit 0; fi
 # Labels go into markdown tables: no '|' (BRECQ-Fisher-ref = the reference's (|g|+1)^2 weighting;
 # cells finished before 2026-11-27 22:30 carry the old label "BRECQ-Fisher-ref(|g|+1)", mapped by
 # relabel below).
