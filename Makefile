@@ -25,6 +25,11 @@ CFLAGS_SAN := $(CSTD) -O1 -g $(SAN) $(INCS)
 BUILD    := build
 ASAN     := build/asan
 
+# oneDNN's OpenMP threads must not spin between calls on a 2-core machine (docs/onednn.md); the
+# brecq tool sets this itself, the benchmarks and test programs get it from here.
+OMP_WAIT_POLICY ?= passive
+export OMP_WAIT_POLICY
+
 # Debian packages the project needs (build, run and test). `make deps` installs what is missing.
 DEB_PKGS := build-essential pkg-config libopenblas-dev libyaml-dev zlib1g-dev dataset-fashion-mnist \
             libcmocka-dev verilator libsystemc-dev protobuf-c-compiler libprotobuf-c-dev \

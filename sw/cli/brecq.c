@@ -5,7 +5,9 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int bq_cmd_train(int argc, char **argv);
 int bq_cmd_eval(int argc, char **argv);
@@ -41,7 +43,19 @@ static void usage(FILE *f) {
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
 }
 
+/* oneDNN runs on OpenMP (Debian's libgomp), whose idle threads spin by default and take the cores
+ * the engine's own thread pool needs between two oneDNN calls (docs/onednn.md: the integer
+ * reference's int8 kernel ran 4x slower on 2 cores). libgomp reads OMP_WAIT_POLICY once, when it
+ * is loaded, so the tool sets "passive" and executes itself again, once; a value the user set is
+ * kept. If the re-execution fails, the tool runs on with the spinning default (slower, same bits). */
+static void omp_passive_wait(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
+    omp_passive_wait(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

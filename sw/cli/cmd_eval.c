@@ -230,6 +230,9 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
     }
     double top_fq = (double)corr_fq / te->n, top_int = (double)corr_int / te->n;
     printf("%s: fake-quant top-1 %.4f (%ld/%d)\n", qpath, top_fq, corr_fq, te->n);
+    if (use_int && ie.net.i8_fallbacks)   /* the same bits either way: a note, not an error */
+        fprintf(stderr, "eval: note: %d int8 convolutions ran on the float/int16 kernel instead: %s\n",
+                ie.net.i8_fallbacks, ie.net.i8_error);
     if (use_int) {
         printf("%s: integer    top-1 %.4f (%ld/%d), same argmax as fake-quant on %.2f%% of images, "
                "|diff| %.2f pt\n", qpath, top_int, corr_int, te->n, 100.0 * agree / te->n,

@@ -4,6 +4,7 @@
 #include "core/errmsg.h"
 #include "core/parallel.h"
 #include "nn/conv_dnnl.h"
+#include "quant/intref_i8.h"
 #include "quant/intref.h"
 
 #include <stdarg.h>
@@ -13,7 +14,7 @@
 
 static void free_layer(bq_ilayer *L) {
     free(L->b_q); free(L->wsum); free(L->bias_eff); free(L->rq); free(L->logit_scale);
-    free(L->w16); free(L->wf);
+    free(L->w16); free(L->wf); free(L->w8);
 }
 
 void bq_intnet_free(bq_intnet *net) {
@@ -28,10 +29,28 @@ void bq_intnet_free(bq_intnet *net) {
     free(net->col); free(net->acc); free(net->asum); free(net->colt);
     free(net->xf); free(net->yf); free(net->fscratch);
     bq_dnnl_ctx_free(net->dnnl);
+    bq_i8ctx_free(net->i8);
+    free(net->x8); free(net->acc32);
     memset(net, 0, sizeof(*net));
 }
 
 #define I32_LIM 2147483647LL
+
+/* The int8 kernel's weights, when every centred code of the layer fits int8: |q_w - z_w| <= 127
+ * and da = max |q_a - z_a| <= 127. Returns -1 only when out of memory. */
+static int make_w8(bq_ilayer *L, long long da) {
+    size_t n = (size_t)L->cout * L->K;
+    if (da > 127) return 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = (int)L->codes[i] - L->z_w[i / (size_t)L->K];
+        if (d > 127 || d < -127) return 0;
+    }
+    L->w8 = malloc(n);
+    if (!L->w8) return -1;
+    for (size_t i = 0; i < n; i++) L->w8[i] = (int8_t)((int)L->codes[i] - L->z_w[i / (size_t)L->K]);
+    L->i8 = 1;
+    return 0;
+}
 
 /* Fill and check one layer. */
 static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_t errlen) {
@@ -172,6 +191,7 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
         }
     }
     L->fp32_exact = max_abs_sum < (1LL << 24);
+    if (make_w8(L, da)) { bq_seterr(err, errlen, "out of memory"); return -1; }
     if (L->fp32_exact) {
         L->wf = malloc(sizeof(float) * (size_t)C * L->K);
         if (!L->wf) { bq_seterr(err, errlen, "out of memory"); return -1; }
@@ -180,6 +200,17 @@ static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_
                 L->wf[(size_t)c * L->K + k] = (float)((int)L->codes[(size_t)c * L->K + k] - L->z_w[c]);
     }
     return 0;
+}
+
+/* BQ_INTREF_KERNEL: the fastest kernel layers may use (intref.h). */
+static int kernel_from_env(bq_intnet *net, char *err, size_t errlen) {
+    const char *k = getenv("BQ_INTREF_KERNEL");
+    net->use_i8 = net->use_fp32 = 1;
+    if (!k || !*k || !strcmp(k, "int8")) return 0;
+    if (!strcmp(k, "fp32")) { net->use_i8 = 0; return 0; }
+    if (!strcmp(k, "int16")) { net->use_i8 = net->use_fp32 = 0; return 0; }
+    bq_seterr(err, errlen, "BQ_INTREF_KERNEL='%s': unknown kernel; use int8, fp32 or int16", k);
+    return -1;
 }
 
 int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err, size_t errlen) {
@@ -208,6 +239,12 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         if (acc > net->acc_count) net->acc_count = acc;
         if ((size_t)L->N > net->asum_count) net->asum_count = (size_t)L->N;
         if ((size_t)L->N * L->kp > net->colt_count) net->colt_count = (size_t)L->N * L->kp;
+        if (L->i8) {
+            size_t x8 = (size_t)max_batch * L->cs.cin * L->cs.h * L->cs.w;
+            size_t a32 = (size_t)max_batch * L->cout * L->N;
+            if (x8 > net->x8_count) net->x8_count = x8;
+            if (a32 > net->acc32_count) net->acc32_count = a32;
+        }
         if (!L->fp32_exact) continue;
         bq_conv_shape cs = L->cs;
         cs.n = max_batch;
@@ -217,7 +254,7 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         if (yf > net->yf_count) net->yf_count = yf;
         if (sc > net->fscratch_count) net->fscratch_count = sc;
     }
-    net->use_fp32 = 1;
+    if (kernel_from_env(net, err, errlen)) { bq_intnet_free(net); return -1; }
     bq_conv_impl impl = bq_conv_impl_from_env();
     for (int l = 0; l < net->n_layers; l++) net->L[l].cs.impl = (int)impl;
     for (int i = 0; i < m->n_nodes; i++) {
@@ -244,6 +281,12 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         net->fscratch = malloc(sizeof(float) * (net->fscratch_count ? net->fscratch_count : 1));
         net->dnnl = bq_dnnl_ctx_new();   /* empty until a BQ_CONV_DNNL conv runs */
         if (!net->xf || !net->yf || !net->fscratch || !net->dnnl) goto oom;
+    }
+    if (net->x8_count && net->use_i8) {
+        net->x8 = malloc(net->x8_count);
+        net->acc32 = malloc(sizeof(int32_t) * net->acc32_count);
+        net->i8 = bq_i8ctx_new(net->n_layers);   /* engine and primitives on first use */
+        if (!net->x8 || !net->acc32 || !net->i8) goto oom;
     }
     return 0;
 oom:
@@ -375,65 +418,84 @@ static void layer_fast(const bq_ilayer *L, const uint8_t *in, const uint8_t *res
     }
 }
 
-/* The float kernel: one fp32_exact layer on a batch of n images. in (n, cin, h, w) codes, res
- * (n, cout, N) shortcut codes or NULL; writes out (n, cout, N) codes, or raw (n, cout) acc0 when
- * raw32. acc0 = conv(q_w - z_w, q_a - z_a) + b_q (intref.h says why this is exact). The two
- * elementwise passes around the convolution run on the thread pool; integer work, so the result
- * does not depend on the thread count. */
+/* The batch kernels (float and int8): one layer on a batch of n images. in (n, cin, h, w) codes,
+ * res (n, cout, N) shortcut codes or NULL; writes out (n, cout, N) codes, or raw (n, cout) acc0
+ * when raw32. acc0 = conv(q_w - z_w, q_a - z_a) + b_q, the convolution in float (exact below
+ * 2^24, intref.h) or in int8 x int8 -> int32. The two elementwise passes around the convolution
+ * run on the thread pool; integer work, so the result does not depend on the thread count. */
 typedef struct {
     const bq_ilayer *L;
     const uint8_t *in, *res;
     uint8_t *out;
     int32_t *raw;
-    float *xf;
+    float *xf;                 /* float kernel: centred codes in, conv sums out (yf) */
     const float *yf;
-} fp32_pass;
+    int8_t *x8;                /* int8 kernel: centred codes in, conv sums out (yi) */
+    const int32_t *yi;
+} batch_pass;
 
 static void centre_range(void *ctx, int idx, size_t lo, size_t hi) {
-    const fp32_pass *P = ctx;
+    const batch_pass *P = ctx;
+    const int z_a = P->L->z_a;
     (void)idx;
-    for (size_t i = lo; i < hi; i++) P->xf[i] = (float)((int)P->in[i] - P->L->z_a);
+    if (P->x8) {
+        for (size_t i = lo; i < hi; i++) P->x8[i] = (int8_t)((int)P->in[i] - z_a);
+    } else {
+        for (size_t i = lo; i < hi; i++) P->xf[i] = (float)((int)P->in[i] - z_a);
+    }
 }
 
-/* rows r = b * cout + c of (n * cout, N). The per-row constants are hoisted and each case has
- * its own branch-free inner loop, so the compiler vectorises the int64 requant arithmetic; the
- * arithmetic is bq_requant_apply's, step for step. */
+#define OUT_CHUNK 256
+
+/* acc0 of n consecutive outputs: the conv sum (an exact integer) + b_q, modulo 2^32 */
+static void acc0_chunk(int32_t *a0, const batch_pass *P, size_t o, int n, uint32_t bq) {
+    if (P->yi) {
+        for (int p = 0; p < n; p++) a0[p] = (int32_t)((uint32_t)P->yi[o + p] + bq);
+    } else {
+        for (int p = 0; p < n; p++) a0[p] = (int32_t)((uint32_t)(int32_t)P->yf[o + p] + bq);
+    }
+}
+
+/* bq_requant_apply's arithmetic, step for step, over n outputs; each case has its own
+ * branch-free loop so the compiler vectorises the int64 requant. */
+static void requant_chunk(uint8_t *restrict out, const int32_t *a0, const uint8_t *restrict res,
+                          int n, const bq_ilayer *L, int c) {
+    const int64_t m_acc = L->rq[c].m_acc, m_res = L->rq[c].m_res;
+    const int sh = L->rq[c].sh;
+    const int64_t half = (int64_t)1 << (sh - 1), z_o = L->z_o, qlo = L->lo, qhi = L->hi;
+    if (res) {
+        const int64_t z_r = L->z_r;
+        for (int p = 0; p < n; p++) {
+            int64_t t = (int64_t)a0[p] * m_acc + ((int64_t)res[p] - z_r) * m_res;
+            int64_t q = ((t + half) >> sh) + z_o;
+            q = q < qlo ? qlo : q;
+            out[p] = (uint8_t)(q > qhi ? qhi : q);
+        }
+    } else {
+        for (int p = 0; p < n; p++) {
+            int64_t q = (((int64_t)a0[p] * m_acc + half) >> sh) + z_o;
+            q = q < qlo ? qlo : q;
+            out[p] = (uint8_t)(q > qhi ? qhi : q);
+        }
+    }
+}
+
+/* rows r = b * cout + c of (n * cout, N), in chunks of OUT_CHUNK outputs */
 static void output_stage_range(void *ctx, int idx, size_t lo, size_t hi) {
-    const fp32_pass *P = ctx;
+    const batch_pass *P = ctx;
     const bq_ilayer *L = P->L;
     const int N = L->N;
+    int32_t a0[OUT_CHUNK];
     (void)idx;
     for (size_t r = lo; r < hi; r++) {
         int c = (int)(r % (size_t)L->cout);
-        size_t o = r * (size_t)N;
-        const float *y = P->yf + o;
-        /* the conv sum is an exact integer below 2^24; b_q is added modulo 2^32 */
         const uint32_t bq = (uint32_t)L->b_q[c];
-        if (L->raw32) {
-            for (int p = 0; p < N; p++) P->raw[o + p] = (int32_t)((uint32_t)(int32_t)y[p] + bq);
-            continue;
-        }
-        const int64_t m_acc = L->rq[c].m_acc, m_res = L->rq[c].m_res;
-        const int sh = L->rq[c].sh;
-        const int64_t half = (int64_t)1 << (sh - 1), z_o = L->z_o, qlo = L->lo, qhi = L->hi;
-        uint8_t *restrict out = P->out + o;
-        if (P->res) {
-            const uint8_t *restrict res = P->res + o;
-            const int64_t z_r = L->z_r;
-            for (int p = 0; p < N; p++) {
-                int32_t a0 = (int32_t)((uint32_t)(int32_t)y[p] + bq);
-                int64_t t = (int64_t)a0 * m_acc + ((int64_t)res[p] - z_r) * m_res;
-                int64_t q = ((t + half) >> sh) + z_o;
-                q = q < qlo ? qlo : q;
-                out[p] = (uint8_t)(q > qhi ? qhi : q);
-            }
-        } else {
-            for (int p = 0; p < N; p++) {
-                int32_t a0 = (int32_t)((uint32_t)(int32_t)y[p] + bq);
-                int64_t q = (((int64_t)a0 * m_acc + half) >> sh) + z_o;
-                q = q < qlo ? qlo : q;
-                out[p] = (uint8_t)(q > qhi ? qhi : q);
-            }
+        for (int p0 = 0; p0 < N; p0 += OUT_CHUNK) {
+            int len = N - p0 < OUT_CHUNK ? N - p0 : OUT_CHUNK;
+            size_t o = r * (size_t)N + (size_t)p0;
+            acc0_chunk(a0, P, o, len, bq);
+            if (L->raw32) memcpy(P->raw + o, a0, sizeof(int32_t) * (size_t)len);
+            else requant_chunk(P->out + o, a0, P->res ? P->res + o : NULL, len, L, c);
         }
     }
 }
@@ -443,10 +505,26 @@ static void layer_batch_fp32(bq_intnet *net, const bq_ilayer *L, const uint8_t *
     bq_conv_shape cs = L->cs;
     cs.n = n;
     cs.dnnl = net->dnnl;
-    fp32_pass P = {L, in, res, out, raw, net->xf, net->yf};
+    batch_pass P = {L, in, res, out, raw, net->xf, net->yf, NULL, NULL};
     bq_parallel_for((size_t)n * cs.cin * cs.h * cs.w, 1 << 14, centre_range, &P);
     bq_conv2d_forward(net->yf, net->xf, L->wf, NULL, &cs, net->fscratch);
     bq_parallel_for((size_t)n * L->cout, 1 + (1 << 14) / (size_t)L->N, output_stage_range, &P);
+}
+
+/* Returns -1 (and records why) when oneDNN refused: the caller runs another kernel. */
+static int layer_batch_i8(bq_intnet *net, const bq_ilayer *L, const uint8_t *in,
+                          const uint8_t *res, uint8_t *out, int32_t *raw, int n) {
+    bq_conv_shape cs = L->cs;
+    cs.n = n;
+    batch_pass P = {L, in, res, out, raw, NULL, NULL, net->x8, net->acc32};
+    bq_parallel_for((size_t)n * cs.cin * cs.h * cs.w, 1 << 14, centre_range, &P);
+    char err[256];
+    if (bq_i8_conv(net->i8, L->layer, &cs, L->w8, net->acc32, net->x8, err, sizeof err)) {
+        if (!net->i8_fallbacks++) snprintf(net->i8_error, sizeof net->i8_error, "%s", err);
+        return -1;
+    }
+    bq_parallel_for((size_t)n * L->cout, 1 + (1 << 14) / (size_t)L->N, output_stage_range, &P);
+    return 0;
 }
 
 void bq_intref_gap(uint8_t *out, const uint8_t *in, int c, int hw) {
@@ -488,11 +566,14 @@ void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
             const bq_ilayer *L = &net->L[l];
             size_t isz = bq_node_size(&m->nodes[L->in_node]);
             size_t osz = (size_t)L->cout * L->N;
+            const uint8_t *bin = net->codes[L->in_node];
+            const uint8_t *bres = L->res_node >= 0 ? net->codes[L->res_node] : NULL;
+            uint8_t *bout = L->raw32 ? NULL : net->codes[L->out_node];
+            int32_t *braw = L->raw32 ? net->logits : NULL;
+            if (L->i8 && net->use_i8 && net->i8 && !layer_batch_i8(net, L, bin, bres, bout, braw, n))
+                continue;
             if (L->fp32_exact && net->use_fp32) {
-                layer_batch_fp32(net, L, net->codes[L->in_node],
-                                 L->res_node >= 0 ? net->codes[L->res_node] : NULL,
-                                 L->raw32 ? NULL : net->codes[L->out_node],
-                                 L->raw32 ? net->logits : NULL, n);
+                layer_batch_fp32(net, L, bin, bres, bout, braw, n);
                 continue;
             }
             for (int b = 0; b < n; b++) {

@@ -29,8 +29,8 @@ TEST_TARGETS += test-quant
 CLEAN_DIRS += $(TQ)
 
 # ---- integer reference speed beside the float eval (make bench; issue 19) ----
-#   make bench-intref   fres20 at RTN W4A4 and W8A8: float eval, fake-quant and integer img/s
-#                       (both integer kernels, checked equal) -> build/bench/intref.json
+#   make bench-intref   fres20 at RTN W2A4, W4A4 and W8A8: float eval, fake-quant and integer img/s
+#                       (all three integer kernels, checked equal) -> build/bench/intref.json
 BENCH_IQ := $(BUILD)/bench/intref
 $(BUILD)/bench_intref: tests/bench/bench_intref.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
@@ -39,7 +39,9 @@ $(BENCH_IQ)/fres20_%.bqq: $(BUILD)/brecq configs/quant/%.yaml
 	@$(BUILD)/brecq quantize --model configs/models/fres20.bqm --recipe configs/quant/$*.yaml --out $@ > $@.log 2>&1 || \
 	  { tail -3 $@.log; exit 1; }
 .PHONY: bench-intref
-bench-intref: $(BUILD)/bench_intref $(BENCH_IQ)/fres20_rtn_w4a4.bqq $(BENCH_IQ)/fres20_rtn_w8a8.bqq
-	$(BUILD)/bench_intref configs/models/fres20.bqm $(BENCH_IQ)/fres20_rtn_w4a4.bqq $(BENCH_IQ)/fres20_rtn_w8a8.bqq \
+bench-intref: $(BUILD)/bench_intref $(BENCH_IQ)/fres20_rtn_w2a4.bqq $(BENCH_IQ)/fres20_rtn_w4a4.bqq \
+              $(BENCH_IQ)/fres20_rtn_w8a8.bqq
+	$(BUILD)/bench_intref configs/models/fres20.bqm $(BENCH_IQ)/fres20_rtn_w2a4.bqq $(BENCH_IQ)/fres20_rtn_w4a4.bqq \
+	  $(BENCH_IQ)/fres20_rtn_w8a8.bqq \
 	  --json $(BUILD)/bench/intref.json
 BENCH_TARGETS += bench-intref

@@ -26,9 +26,10 @@
 
 #define B 100
 
-typedef enum { RUN_FLOAT, RUN_FAKEQ, RUN_INT_FLOATK, RUN_INT_INT16K, RUN_KINDS } run_kind;
-static const char *const kRunName[RUN_KINDS] = {"float eval", "fake-quant", "integer, float kernel",
-                                                "integer, int16 kernel"};
+typedef enum { RUN_FLOAT, RUN_FAKEQ, RUN_INT_INT8K, RUN_INT_FLOATK, RUN_INT_INT16K, RUN_KINDS } run_kind;
+static const char *const kRunName[RUN_KINDS] = {"float eval", "fake-quant", "integer, int8 kernel",
+                                                "integer, float kernel", "integer, int16 kernel"};
+#define N_INT_RUNS (RUN_KINDS - RUN_INT_INT8K)
 
 /* One pass over n images; returns seconds. Integer runs keep their logits and last-layer codes
  * in keep (n * ncls) for the agreement check. */
@@ -40,7 +41,8 @@ static double one_pass(run_kind k, bq_exec *ex, const bq_model *net, bq_intnet *
         for (int i = 0; i < nb; i++) idx[i] = s + i;
         bq_dataset_batch(te, idx, nb, x, y, norm->in_mean, norm->in_std, NULL);
         if (k == RUN_FLOAT || k == RUN_FAKEQ) { bq_exec_forward(ex, net, x, nb, 0); continue; }
-        in->use_fp32 = k == RUN_INT_FLOATK;
+        in->use_i8 = k == RUN_INT_INT8K;
+        in->use_fp32 = k == RUN_INT_INT8K || k == RUN_INT_FLOATK;
         bq_intnet_forward(in, x, nb);
         memcpy(keep + (size_t)s * ncls, in->logits, sizeof(int32_t) * (size_t)nb * ncls);
     }
@@ -95,31 +97,34 @@ int main(int argc, char **argv) {
             return 1;
         }
         bq_fq_bind(&fq, &exq);
-        int ncls = fp.nodes[fp.n_nodes - 1].c, n_exact = 0;
-        for (int l = 0; l < in.n_layers; l++) n_exact += in.L[l].fp32_exact;
-        int32_t *keep[2] = {malloc(sizeof(int32_t) * (size_t)n_img * ncls),
-                            malloc(sizeof(int32_t) * (size_t)n_img * ncls)};
+        int ncls = fp.nodes[fp.n_nodes - 1].c, n_exact = 0, n_i8 = 0;
+        for (int l = 0; l < in.n_layers; l++) n_exact += in.L[l].fp32_exact, n_i8 += in.L[l].i8;
+        int32_t *keep[N_INT_RUNS];
+        for (int k = 0; k < N_INT_RUNS; k++) keep[k] = malloc(sizeof(int32_t) * (size_t)n_img * ncls);
         double med[RUN_KINDS];
         for (int k = 0; k < RUN_KINDS; k++) {
             double t[31];
             for (int r = 0; r < reps; r++)
                 t[r] = one_pass((run_kind)k, k == RUN_FLOAT ? &exf : &exq, k == RUN_FLOAT ? &fp : &fq.net, &in,
-                                &te, &fp, n_img, x, idx, y, k >= RUN_INT_FLOATK ? keep[k - RUN_INT_FLOATK] : NULL,
+                                &te, &fp, n_img, x, idx, y, k >= RUN_INT_INT8K ? keep[k - RUN_INT_INT8K] : NULL,
                                 ncls);
             med[k] = bench_median(t, reps);
         }
-        int same = !memcmp(keep[0], keep[1], sizeof(int32_t) * (size_t)n_img * ncls);
-        if (!same) { fprintf(stderr, "bench_intref: %s: the two integer kernels disagree\n", qpaths[qi]); rc = 1; }
+        int same = 1;
+        for (int k = 1; k < N_INT_RUNS; k++)
+            same &= !memcmp(keep[0], keep[k], sizeof(int32_t) * (size_t)n_img * ncls);
+        if (!same) { fprintf(stderr, "bench_intref: %s: the integer kernels disagree\n", qpaths[qi]); rc = 1; }
+        if (in.i8_fallbacks) { fprintf(stderr, "bench_intref: %s: %s\n", qpaths[qi], in.i8_error); rc = 1; }
         for (int k = 0; k < RUN_KINDS; k++) {
             printf("%-28s %-24s %10.0f %7.2fx\n", qpaths[qi], kRunName[k], n_img / med[k], med[RUN_FLOAT] / med[k]);
             fprintf(jf, "%s\n  {\"qmodel\": \"%s\", \"run\": \"%s\", \"img_per_s\": %.1f, \"vs_float\": %.3f, "
-                    "\"exact_layers\": %d, \"layers\": %d, \"kernels_agree\": %s}", qi || k ? "," : "", qpaths[qi],
-                    kRunName[k], n_img / med[k], med[RUN_FLOAT] / med[k], n_exact, in.n_layers,
+                    "\"exact_layers\": %d, \"int8_layers\": %d, \"layers\": %d, \"kernels_agree\": %s}", qi || k ? "," : "", qpaths[qi],
+                    kRunName[k], n_img / med[k], med[RUN_FLOAT] / med[k], n_exact, n_i8, in.n_layers,
                     same ? "true" : "false");
         }
-        printf("%-28s float kernel on %d of %d layers; the integer kernels agree on every logit: %s\n", "",
-               n_exact, in.n_layers, same ? "yes" : "NO");
-        free(keep[0]); free(keep[1]);
+        printf("%-28s int8 kernel on %d, float kernel on %d of %d layers; the integer kernels agree on "
+               "every logit: %s\n", "", n_i8, n_exact, in.n_layers, same ? "yes" : "NO");
+        for (int k = 0; k < N_INT_RUNS; k++) free(keep[k]);
         bq_exec_free(&exf); bq_exec_free(&exq); bq_fq_free(&fq); bq_intnet_free(&in); bq_qmodel_free(&q);
     }
     double la1 = bench_load1();

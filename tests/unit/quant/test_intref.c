@@ -126,7 +126,9 @@ static void test_fast_kernel_matches_reference(void **state) {
 /* The float kernel (fp32_exact layers on the float convolution) and the int16 kernel give the same
  * codes and logits, bit for bit, at 4 and 8 bits, on every conv implementation; the exactness
  * bound selects the float kernel where it holds and never where it does not. */
-static void test_float_kernel_equals_int16_kernel(void **state) {
+/* The three kernels (int8 on oneDNN, float, int16) give the same codes and logits: a runs the
+ * default (int8 where the centred codes fit int8, else float), b the float kernel, c int16 only. */
+static void test_batch_kernels_equal_int16_kernel(void **state) {
     (void)state;
     static const int bits[2] = {4, 8};
     for (int bi = 0; bi < 2; bi++)
@@ -137,35 +139,50 @@ static void test_float_kernel_equals_int16_kernel(void **state) {
             tu_fill(x, NB * 100, 21 + bi, 1.5f);
             bq_qmodel q;
             make_q(&q, &m, bits[bi], bits[bi], x, NB);
-            bq_intnet a, b;
+            bq_intnet a, b, c;
             char err[256];
             assert_int_equal(bq_intnet_init(&a, &q, NB, err, sizeof err), 0);
             assert_int_equal(bq_intnet_init(&b, &q, NB, err, sizeof err), 0);
-            int n_exact = 0;
+            assert_int_equal(bq_intnet_init(&c, &q, NB, err, sizeof err), 0);
+            int n_exact = 0, n_i8 = 0;
             for (int l = 0; l < a.n_layers; l++) {
                 bq_ilayer *L = &a.L[l];
                 L->cs.impl = impl;   /* BQ_CONV_DIRECT, BQ_CONV_IM2COL */
-                long long bound = 0;
+                long long bound = 0, dmax = 0;
                 for (int c = 0; c < L->cout; c++) {
                     long long wabs = 0, da = L->z_a > bq_qmax(L->abits) - L->z_a ? L->z_a : bq_qmax(L->abits) - L->z_a;
                     for (int k = 0; k < L->K; k++) {
                         long long d = (long long)L->codes[(size_t)c * L->K + k] - L->z_w[c];
                         wabs += d < 0 ? -d : d;
+                        if (d > dmax || -d > dmax) dmax = d < 0 ? -d : d;
                     }
                     if (wabs * da > bound) bound = wabs * da;
+                    if (da > dmax) dmax = da;
                 }
+                assert_int_equal(L->i8, dmax <= 127);
                 assert_int_equal(L->fp32_exact, bound < (1LL << 24));
                 n_exact += L->fp32_exact;
+                n_i8 += L->i8;
             }
             assert_true(n_exact == a.n_layers);   /* tiny's layers are all small enough */
-            b.use_fp32 = 0;
+            /* 4-bit: the inner layers fit int8 (not the 8-bit first/last ones); 8-bit: none */
+            if (bits[bi] == 4) assert_true(n_i8 > 0); else assert_int_equal(n_i8, 0);
+            b.use_i8 = 0;
+            c.use_i8 = c.use_fp32 = 0;
             bq_intnet_forward(&a, x, NB);
             bq_intnet_forward(&b, x, NB);
+            bq_intnet_forward(&c, x, NB);
+            assert_int_equal(a.i8_fallbacks, 0);
             for (int i = 0; i < q.model.n_nodes; i++)
-                if (a.codes[i]) assert_memory_equal(a.codes[i], b.codes[i], NB * bq_node_size(&q.model.nodes[i]));
-            assert_memory_equal(a.logits, b.logits, sizeof(int32_t) * NB * 5);
+                if (a.codes[i]) {
+                    assert_memory_equal(a.codes[i], c.codes[i], NB * bq_node_size(&q.model.nodes[i]));
+                    assert_memory_equal(b.codes[i], c.codes[i], NB * bq_node_size(&q.model.nodes[i]));
+                }
+            assert_memory_equal(a.logits, c.logits, sizeof(int32_t) * NB * 5);
+            assert_memory_equal(b.logits, c.logits, sizeof(int32_t) * NB * 5);
             bq_intnet_free(&a);
             bq_intnet_free(&b);
+            bq_intnet_free(&c);
             bq_qmodel_free(&q);
             bq_model_free(&m);
         }
@@ -282,7 +299,7 @@ static void test_integer_checks(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fast_kernel_matches_reference),
-        cmocka_unit_test(test_float_kernel_equals_int16_kernel),
+        cmocka_unit_test(test_batch_kernels_equal_int16_kernel),
         cmocka_unit_test(test_agrees_with_fakequant),
         cmocka_unit_test(test_gap_rounding),
         cmocka_unit_test(test_integer_checks),
