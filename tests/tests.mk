@@ -25,3 +25,9 @@ TEST_TARGETS += test-cli
 test-results-sh:
 	@bash tests/results/test_results_sh.sh
 TEST_TARGETS += test-results-sh
+# ---- side by side with PyTorch (issue 19 item 5; docs/brecq.md "Side by side with PyTorch") ----
+#   make bench-torch      engine vs PyTorch on the same shapes and threads: per-unit stage A/B
+#                         ms/iter (fres20, mbv2t), FP training and float/integer eval img/s
+#                         -> build/bench/torch_side.json + .md (PyTorch columns skipped without torch)
+$(BUILD)/bench_torch_side: tests/bench/bench_torch_side.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
