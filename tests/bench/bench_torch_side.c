@@ -91,9 +91,9 @@ static void put_aq(bq_buf *b, const bq_qmodel *q, int a) {
                   (double)A->scale, (int)A->zero, role_name(A->role));
 }
 
-/* One node of a unit: op, inputs by name, output shape (c, h, w), geometry, weights, quantizer. */
-static void put_node(bq_buf *b, const bq_qmodel *q, int i) {
-    const bq_model *m = &q->model;
+/* Node i of m, without the closing brace: op, inputs by name, output shape (c, h, w), conv
+ * geometry, clamp bounds, whether a conv/linear has a bias. */
+static void put_geom(bq_buf *b, const bq_model *m, int i) {
     const bq_node *nd = &m->nodes[i];
     bq_buf_printf(b, "{\"name\": \"%s\", \"op\": \"%s\", \"in\": [", nd->name, bq_op_name(nd->kind));
     for (int k = 0, first = 1; k < 2; k++)
@@ -108,11 +108,18 @@ static void put_node(bq_buf *b, const bq_qmodel *q, int i) {
                       nd->pad_l, nd->pad_b, nd->pad_r, nd->groups);
     if (nd->kind == BQ_OP_RELU6 || nd->kind == BQ_OP_CLAMP)
         bq_buf_printf(b, ", \"lo\": %g, \"hi\": %g", (double)nd->lo, (double)nd->hi);
+    if (nd->kind == BQ_OP_CONV || nd->kind == BQ_OP_LINEAR)
+        bq_buf_printf(b, ", \"cin\": %d, \"bias\": %s", m->nodes[nd->in[0]].c,
+                      nd->p_bias >= 0 ? "true" : "false");
+}
+
+/* Node i of the quantized (BN-folded) model: its geometry, weight bits and quantizers. */
+static void put_node(bq_buf *b, const bq_qmodel *q, int i) {
+    put_geom(b, &q->model, i);
     int l = q->node_layer[i];
     if (l >= 0) {
         const bq_qlayer *L = &q->layers[l];
-        bq_buf_printf(b, ", \"cin\": %d, \"bias\": %s, \"wbits\": %d, \"trained\": %s, \"aq_in\": ",
-                      m->nodes[nd->in[0]].c, nd->p_bias >= 0 ? "true" : "false", L->wbits,
+        bq_buf_printf(b, ", \"wbits\": %d, \"trained\": %s, \"aq_in\": ", L->wbits,
                       L->first ? "false" : "true");
         put_aq(b, q, L->aq_in);
     }
@@ -120,6 +127,19 @@ static void put_node(bq_buf *b, const bq_qmodel *q, int i) {
     bq_buf_printf(b, ", \"aq\": ");
     put_aq(b, q, a >= 0 && q->aq[a].node == i ? a : -1);
     bq_buf_printf(b, "}");
+}
+
+/* The whole float model (BN not folded) as trained and evaluated: the PyTorch side builds its
+ * training and eval network from this. */
+static void put_graph(bq_buf *b, const bq_model *m) {
+    bq_buf_printf(b, ", \"input\": [%d, %d, %d], \"classes\": %d, \"graph\": [", m->in_c, m->in_h,
+                  m->in_w, m->num_classes);
+    for (int i = 0; i < m->n_nodes; i++) {
+        bq_buf_printf(b, "%s\n      ", i ? "," : "");
+        put_geom(b, m, i);
+        bq_buf_printf(b, "}");
+    }
+    bq_buf_printf(b, "]");
 }
 
 static void put_unit(bq_buf *b, const bq_qmodel *q, const unit_t *u, int idx) {
@@ -299,6 +319,7 @@ static int bench_model(bq_buf *b, const char *arch, const opts_t *o, char *err, 
         bq_buf_printf(b, "}");
     }
     bq_buf_printf(b, "]");
+    put_graph(b, &fp);
     if (!o->units_only) {
         double tr = strcmp(arch, "fres20") ? 0 : train_img_s(&fp, TRAIN_BATCH, o->reps);
         double ev = eval_img_s(&fp, NULL, o->reps);
