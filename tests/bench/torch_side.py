@@ -318,6 +318,26 @@ def eval_img_s(torch, net, shape, batch, batches, reps):
     return batch * batches / statistics.median(per)
 
 
+def int8_img_s(torch, m, batch, batches, reps):
+    """PyTorch's integer eval: the float graph through FX post-training static quantization
+    (int8 weights per channel, uint8 activations; PyTorch has no 4-bit CPU kernels), on the
+    first quantized engine of onednn / fbgemm / qnnpack this build has. (img/s, engine name)."""
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    engines = torch.backends.quantized.supported_engines
+    eng = next((e for e in ("onednn", "x86", "fbgemm", "qnnpack") if e in engines), None)
+    if eng is None:
+        return None, None
+    torch.backends.quantized.engine = eng
+    net = build_net(torch, m["graph"]).eval()
+    x = images(torch, batch, m["input"])
+    prepared = prepare_fx(net, get_default_qconfig_mapping(eng), example_inputs=(x,))
+    with torch.no_grad():
+        prepared(x)                       # calibration: the observers see one batch
+    qnet = convert_fx(prepared)
+    return eval_img_s(torch, qnet, m["input"], batch, batches, reps), eng
+
+
 # ----------------------------------------------------------------------------- the joint table
 
 def load1():
@@ -382,10 +402,20 @@ def markdown(d, note):
             if e:
                 lines.append("| %s | %s | %s | %s | %s |" % (m["model"], what, cell(e, "%.0f"),
                                                              cell(t, "%.0f"), cell(ratio(e, t))))
+    fl = next((m.get("engine_eval_img_s") for m in d["models"] if m["model"] == "fres20"), None)
     for q in d.get("int_eval", []):
-        lines.append("| %s | integer eval W%dA%d (float / int16 kernel) | %.0f / %.0f | %s | - |" % (
-            os.path.basename(q["qmodel"]), q["wbits"], q["abits"], q["float_kernel_img_s"],
-            q["int16_kernel_img_s"], cell(q.get("torch_int8_img_s"), "%.0f")))
+        best = max(q["float_kernel_img_s"], q["int16_kernel_img_s"])
+        t = q.get("torch_int8_img_s")
+        lines.append("| fres20 | integer eval %s W%dA%d, batch %d (engine: float / int16 kernel; "
+                     "PyTorch: int8 %s) | %.0f / %.0f | %s | %s |" % (
+                         os.path.basename(q["qmodel"]), q["wbits"], q["abits"], d["eval_batch"],
+                         q.get("torch_int8_engine", "-"), q["float_kernel_img_s"],
+                         q["int16_kernel_img_s"], cell(t, "%.0f"), cell(ratio(best, t))))
+    if fl and d.get("int_eval"):
+        lines += ["", "Engine integer eval / engine float eval (fres20, faster kernel): " + ", ".join(
+            "W%dA%d %.2fx" % (q["wbits"], q["abits"],
+                              max(q["float_kernel_img_s"], q["int16_kernel_img_s"]) / fl)
+            for q in d["int_eval"])]
     return "\n".join(lines) + "\n"
 
 
@@ -419,6 +449,13 @@ def run_torch(torch, d, only):
                                                  d["eval_batches"], d["reps"]), 1)
         print("torch  %-6s float eval %.0f img/s, training %s img/s" % (
             m["model"], m["torch_eval_img_s"], m.get("torch_train_img_s", "-")))
+    fres20 = next((m for m in d["models"] if m["model"] == "fres20"), None)
+    if fres20 and any(q["wbits"] == 8 and q["abits"] == 8 for q in d.get("int_eval", [])):
+        rate, eng = int8_img_s(torch, fres20, d["eval_batch"], d["eval_batches"], d["reps"])
+        for q in d["int_eval"]:
+            if q["wbits"] == 8 and q["abits"] == 8 and rate:
+                q["torch_int8_img_s"], q["torch_int8_engine"] = round(rate, 1), eng
+        print("torch  fres20 int8 eval %s img/s (%s)" % ("%.0f" % rate if rate else "-", eng))
     d["torch_load"] = [la, load1()]
 
 
