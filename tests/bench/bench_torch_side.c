@@ -260,11 +260,13 @@ static int put_int_eval(bq_buf *b, const char *path, int reps, char *err, size_t
         in.use_fp32 = k == 0;
         r[k] = eval_img_s(&q.model, &in, reps);
     }
+    int wbits = 8, abits = 8;   /* the setting's name: the narrowest grids (first/last are 8-bit) */
+    for (int l = 0; l < q.n_layers; l++) wbits = q.layers[l].wbits < wbits ? q.layers[l].wbits : wbits;
+    for (int a = 0; a < q.n_aq; a++) abits = q.aq[a].bits > 0 && q.aq[a].bits < abits ? q.aq[a].bits : abits;
     printf("integer eval %-40s %8.0f img/s (float kernel on exact layers), %8.0f (int16 kernel)\n",
            path, r[0], r[1]);
     bq_buf_printf(b, "{\"qmodel\": \"%s\", \"wbits\": %d, \"abits\": %d, \"float_kernel_img_s\": %.1f, "
-                  "\"int16_kernel_img_s\": %.1f}", path, q.layers[q.n_layers > 1 ? 1 : 0].wbits,
-                  q.aq[q.layers[q.n_layers > 1 ? 1 : 0].aq_in].bits, r[0], r[1]);
+                  "\"int16_kernel_img_s\": %.1f}", path, wbits, abits, r[0], r[1]);
     bq_intnet_free(&in);
     bq_qmodel_free(&q);
     return 0;
