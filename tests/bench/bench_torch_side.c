@@ -3,19 +3,22 @@
  * bench-torch; issue 19 item 5). tests/bench/torch_side.py reads what this writes, times the same
  * work in PyTorch on the same shapes and threads, and writes the joint table.
  *
- *   bench_torch_side --json OUT.json [--units-only] [--reps R] [--iters K] [--int Q.bqq ...]
+ *   bench_torch_side --json OUT.json [--units-only | --no-unit-timing | --only ARCH:UNIT]
+ *                    [--reps R] [--iters K] [--int Q.bqq ...]
  *
  * For fres20 and mbv2t (configs/models/<m>.bqm, else a randomly initialised model) at W4A4:
  *   - every reconstruction unit of the block methods (reconstruct.h), described node by node (op,
  *     shape, conv geometry, BN-folded bias present, weight bits, activation quantizers with their
  *     steps, the shortcut wiring by input names): what torch_side.py rebuilds, so Python never
  *     parses a .bqm;
- *   - unless --units-only: ms per iteration of the production reconstruction loop at batch 32
+ *   - unless --units-only / --no-unit-timing (--only ARCH:UNIT: that unit alone): ms per
+ *     iteration of the production reconstruction loop at batch 32
  *     (bq_recon_bench_unit: stage A = AdaRound weights, stage B = learned activation steps), as
  *     the median over R calls of the mean of K timed iterations each;
  *   - fres20 FP training img/s (batch 128, SGD momentum 0.9 + weight decay, synthetic batches:
  *     no augmentation, on either side), float eval img/s (batch 100, BN in eval mode) of both
  *     models, and for each --int .bqq the integer reference's img/s (both kernels). Medians of R.
+ *     Not with --units-only or --only.
  * Threads: BQ_NUM_THREADS (default: all cores), recorded in the JSON for the PyTorch side.
  */
 #include "bench_util.h"
@@ -272,7 +275,10 @@ static int put_int_eval(bq_buf *b, const char *path, int reps, char *err, size_t
     return 0;
 }
 
-typedef struct { int reps, iters, units_only; } opts_t;
+/* units_only: describe, time nothing; unit_timing: time the units' iterations; whole: time
+ * training and eval; only_arch/only_unit (--only ARCH:U): time that one unit and nothing else
+ * (torch_side.py --interleave calls this right before timing the same unit in PyTorch). */
+typedef struct { int reps, iters, unit_timing, whole, only_unit; char only_arch[16]; } opts_t;
 
 /* One model: its units (and their engine timings), training and eval img/s, as one JSON object. */
 static int bench_model(bq_buf *b, const char *arch, const opts_t *o, char *err, size_t errlen) {
@@ -310,7 +316,9 @@ static int bench_model(bq_buf *b, const char *arch, const opts_t *o, char *err, 
         if (bad) { snprintf(err, errlen, "%s unit %d: does not match reconstruct.c's units", arch, u); goto out; }
         bq_buf_printf(b, "%s\n    ", u ? "," : "");
         put_unit(b, &q, &units[u], u);
-        for (int st = 0; st < 2 && !o->units_only; st++) {
+        int timed = o->unit_timing &&
+                    (!o->only_arch[0] || (!strcmp(o->only_arch, arch) && o->only_unit == u));
+        for (int st = 0; st < 2 && timed; st++) {
             double mflop = 0, ms = unit_ms(&q, u, st, o->reps, o->iters, &mflop, err, errlen);
             if (ms < 0) goto out;
             bq_buf_printf(b, ", \"engine_%s_ms\": %.4f, \"%s_mflop\": %.2f", st ? "b" : "a", ms,
@@ -322,7 +330,7 @@ static int bench_model(bq_buf *b, const char *arch, const opts_t *o, char *err, 
     }
     bq_buf_printf(b, "]");
     put_graph(b, &fp);
-    if (!o->units_only) {
+    if (o->whole) {
         double tr = strcmp(arch, "fres20") ? 0 : train_img_s(&fp, TRAIN_BATCH, o->reps);
         double ev = eval_img_s(&fp, NULL, o->reps);
         if (tr < 0 || ev < 0) { snprintf(err, errlen, "%s: out of memory", arch); goto out; }
@@ -343,18 +351,21 @@ out:
 int main(int argc, char **argv) {
     const char *json = NULL, *ints[8];
     int n_int = 0;
-    opts_t o = {5, 10, 0};
+    opts_t o = {5, 10, 1, 1, -1, ""};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) o.reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) o.iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--int") && i + 1 < argc && n_int < 8) ints[n_int++] = argv[++i];
-        else if (!strcmp(argv[i], "--units-only")) o.units_only = 1;
+        else if (!strcmp(argv[i], "--units-only")) o.unit_timing = o.whole = 0;
+        else if (!strcmp(argv[i], "--no-unit-timing")) o.unit_timing = 0;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc &&
+                 sscanf(argv[++i], "%15[^:]:%d", o.only_arch, &o.only_unit) == 2) o.whole = 0;
         else json = NULL, i = argc;
     }
     if (!json || o.reps < 1 || o.reps > 31 || o.iters < 1) {
-        fprintf(stderr, "usage: bench_torch_side --json OUT.json [--units-only] [--reps R (1..31)] "
-                        "[--iters K] [--int Q.bqq ...]\n");
+        fprintf(stderr, "usage: bench_torch_side --json OUT.json [--units-only | --no-unit-timing | "
+                        "--only ARCH:UNIT] [--reps R (1..31)] [--iters K] [--int Q.bqq ...]\n");
         return 2;
     }
     char err[512];
@@ -372,7 +383,7 @@ int main(int argc, char **argv) {
         if (bench_model(&b, archs[a], &o, err, sizeof err)) { fprintf(stderr, "bench_torch_side: %s\n", err); return 1; }
     }
     bq_buf_printf(&b, "],\n \"int_eval\": [");
-    for (int k = 0; k < n_int && !o.units_only; k++) {
+    for (int k = 0; k < n_int && o.whole; k++) {
         bq_buf_printf(&b, "%s", k ? ", " : "");
         if (put_int_eval(&b, ints[k], o.reps, err, sizeof err)) { fprintf(stderr, "bench_torch_side: %s\n", err); return 1; }
     }

@@ -32,7 +32,9 @@ import json
 import math
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 ZETA, GAMMA = 1.1, -0.1
@@ -378,9 +380,11 @@ def markdown(d, note):
     eng_load = (d["load_before"], d["load_after"])
     lines = ["# Engine vs PyTorch, same shapes and threads (`make bench-torch`)", "",
              "%d threads; W4A4; reconstruction batch %d; median of %d repeats x %d iterations "
-             "(engine and PyTorch alike). Load average: engine %.2f -> %.2f, PyTorch %s. "
+             "(engine and PyTorch alike)%s. Load average: engine %.2f -> %.2f, PyTorch %s. "
              "Speed-up = PyTorch ms / engine ms (> 1: the engine is faster)."
-             % (d["threads"], d["recon_batch"], d["reps"], d["iters"], eng_load[0], eng_load[1],
+             % (d["threads"], d["recon_batch"], d["reps"], d["iters"],
+                "; each unit on the engine right before PyTorch" if d.get("interleaved") else "",
+                eng_load[0], eng_load[1],
                 "%.2f -> %.2f" % tuple(d["torch_load"]) if d.get("torch_load") else "-"), ""]
     if note:
         lines += [note, ""]
@@ -427,7 +431,23 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
-def run_torch(torch, d, only):
+def engine_unit(binary, d, arch, u):
+    """The engine's stage A/B ms of one unit, measured now (bench_torch_side --only), on the
+    thread count of the engine JSON: right before PyTorch times the same unit, so both see the
+    same machine load."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "unit.json")
+        env = dict(os.environ, BQ_NUM_THREADS=str(d["threads"]))
+        subprocess.run([binary, "--json", out, "--only", "%s:%d" % (arch, u["unit"]), "--reps",
+                        str(d["reps"]), "--iters", str(d["iters"])], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            e = json.load(f)
+    m = next(m for m in e["models"] if m["model"] == arch)
+    return m["units"][u["unit"]]
+
+
+def run_torch(torch, d, only, binary):
     torch.set_num_threads(d["threads"])
     torch.manual_seed(0)
     d["torch_version"] = torch.__version__
@@ -437,6 +457,12 @@ def run_torch(torch, d, only):
         for u in m["units"]:
             if only and u["name"] not in only:
                 continue
+            if binary:
+                e = engine_unit(binary, d, m["model"], u)
+                for k in ("engine_a_ms", "engine_b_ms", "a_mflop", "b_mflop"):
+                    u[k] = e[k]
+                print("engine %-6s unit %2d %-8s stage A %8.3f, B %8.3f ms/iter" % (
+                    m["model"], u["unit"], u["name"], u["engine_a_ms"], u["engine_b_ms"]))
             for st in ("A", "B"):
                 ms = time_unit(torch, u, st, d["recon_batch"], d["reps"], d["iters"])
                 u["torch_%s_ms" % st.lower()] = round(ms, 4)
@@ -465,6 +491,8 @@ def main():
     ap.add_argument("--out", default="build/bench/torch_side.json")
     ap.add_argument("--md", default="build/bench/torch_side.md")
     ap.add_argument("--units", default="", help="comma-separated unit names to time (default: all)")
+    ap.add_argument("--interleave", metavar="BENCH_TORCH_SIDE", default="",
+                    help="time each unit on the engine (this binary, --only) right before PyTorch")
     a = ap.parse_args()
     try:
         with open(a.engine_json) as f:
@@ -479,7 +507,8 @@ def main():
                 "skipped; the engine columns stand.")
         print("torch_side.py: " + note)
     else:
-        run_torch(torch, d, set(filter(None, a.units.split(","))))
+        run_torch(torch, d, set(filter(None, a.units.split(","))), a.interleave)
+        d["interleaved"] = bool(a.interleave)
     table = markdown(d, note)
     for m in d["models"]:
         m.pop("graph", None)    # the description is in the engine JSON; keep results lean
