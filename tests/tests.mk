@@ -25,3 +25,26 @@ TEST_TARGETS += test-cli
 test-results-sh:
 	@bash tests/results/test_results_sh.sh
 TEST_TARGETS += test-results-sh
+# ---- side by side with PyTorch (issue 19 item 5; docs/brecq.md "Side by side with PyTorch") ----
+#   make bench-torch      engine vs PyTorch on the same shapes and threads: per-unit stage A/B
+#                         ms/iter (fres20, mbv2t), FP training and float/integer eval img/s
+#                         -> build/bench/torch_side.json + .md (PyTorch columns skipped without torch)
+$(BUILD)/bench_torch_side: tests/bench/bench_torch_side.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
+# The PyTorch side runs under Debian's /usr/bin/python3 (python3-torch; a development tool, never a
+# build or test dependency): without it the table keeps the engine columns and says so. With it,
+# the engine times each unit (bench_torch_side --only) right before PyTorch times the same unit,
+# so both halves of a row see the same machine load. Both sides get OMP_WAIT_POLICY=passive
+# (spinning OpenMP threads distort any shared-machine timing).
+TORCH_PYTHON ?= /usr/bin/python3
+.PHONY: bench-torch
+bench-torch: $(BUILD)/bench_torch_side $(BENCH_IQ)/fres20_rtn_w4a4.bqq $(BENCH_IQ)/fres20_rtn_w8a8.bqq
+	@mkdir -p $(BUILD)/bench
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BUILD)/bench_torch_side --json $(BUILD)/bench/torch_engine.json \
+	  $$($(TORCH_PYTHON) -c 'import torch' 2> /dev/null && echo --no-unit-timing) \
+	  --int $(BENCH_IQ)/fres20_rtn_w4a4.bqq --int $(BENCH_IQ)/fres20_rtn_w8a8.bqq
+	@if command -v $(TORCH_PYTHON) > /dev/null; then \
+	  OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(TORCH_PYTHON) tests/bench/torch_side.py $(BUILD)/bench/torch_engine.json \
+	    --interleave $(BUILD)/bench_torch_side --out $(BUILD)/bench/torch_side.json --md $(BUILD)/bench/torch_side.md; \
+	else echo "bench-torch: no $(TORCH_PYTHON): PyTorch columns skipped; engine numbers in $(BUILD)/bench/torch_engine.json"; fi
+BENCH_TARGETS += bench-torch
