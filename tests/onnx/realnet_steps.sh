@@ -3,13 +3,13 @@
 # each timed (wall seconds, peak RSS from /usr/bin/time -v). Development measurement, NOT part of
 # `make test` (it needs build/realnet from `tests/onnx/make_torchvision.py --big`, tens of MB and
 # minutes to hours of CPU). NET is resnet18 or mobilenet_v2; STEPs default to all, in this order:
-#   info float logits eval rtn brecq evalint latency search export cosim
+#   info float logits eval rtn brecq evalint latency search export check cosim
 # Results: build/realnet/NET/steps.tsv (step, exit code, wall s, peak RSS MB, load average at the
 # start) and each step's output in build/realnet/NET/STEP.{out,time}. docs/onnx.md "Real-size
 # networks" explains the data and the numbers.
 set -u
 NET=$1; shift
-STEPS=${*:-info float logits eval rtn brecq evalint latency search export cosim}
+STEPS=${*:-info float logits eval rtn brecq evalint latency search export check cosim}
 B=build/brecq; R=build/realnet; O=$R/$NET
 D=$R/fmnist224                       # Fashion-MNIST upsampled to 224x224 (1024 train, 500 test)
 M3=$R/${NET}_224.onnx                # 3x224x224 (import, float logits vs PyTorch, latency)
@@ -43,8 +43,9 @@ for s in $STEPS; do
   brecq)   step brecq $B quantize --model $MG --data $D --recipe $O/brecq_tiny.yaml --out $O/brecq.bqq --threads 2 ;;
   evalint) step evalint $B eval --model $MG --data $D --quant $O/rtn.bqq --int --limit 20 --threads 2 --report $O/evalint.json ;;
   latency) step latency $B latency --model $M3 --hw $HW ;;
-  search)  step search $B search --model $MG --data $D --hw $HW --budget 0.55x --images 8 --out $O/bits.yaml ;;
+  search)  step search $B search --model $MG --data $D --hw $HW --budget 0.55x --images 8 --wbits 4,8 --abits 4,8 --out $O/bits.yaml ;;
   export)  step export $B export --quant $O/rtn.bqq --hw $HW --data $D --out $O/pkg --tests 1 ;;
+  check)   step check $B export --check $O/pkg ;;
   cosim)   step cosim build/sim/$HWN/cosim --hw $HW --qmodel $O/rtn.bqq --images 1 --data $D --out $O/cosim ;;
   *) echo "realnet_steps: unknown step '$s'"; exit 2 ;;
   esac
