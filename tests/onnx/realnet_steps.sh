@@ -14,8 +14,10 @@ B=build/brecq; R=build/realnet; O=$R/$NET
 D=$R/fmnist224                       # Fashion-MNIST upsampled to 224x224 (1024 train, 500 test)
 M3=$R/${NET}_224.onnx                # 3x224x224 (import, float logits vs PyTorch, latency)
 MG=$R/${NET}_g224.onnx               # the same network with a 1-channel stem (steps that need data)
-HW=configs/hw/edge.yaml; HWN=edge
-[ "$NET" = mobilenet_v2 ] && { HW=configs/hw/edge_wide.yaml; HWN=edge_wide; }   # 1280-channel head
+HW=configs/hw/edge.yaml; HWN=edge; BUDGET=0.55x
+# MobileNetV2: 1280-channel head (edge_wide); its memory-bound depthwise convs keep even all-4-bit
+# at 0.60x of W8A8, so its budget is 0.7x
+[ "$NET" = mobilenet_v2 ] && { HW=configs/hw/edge_wide.yaml; HWN=edge_wide; BUDGET=0.7x; }
 mkdir -p $O
 # a short BRECQ: the method end to end, not its accuracy (docs/onnx.md)
 printf 'method: brecq\nloss: fisher\nwbits: 4\nabits: 4\niters: 4\nact_iters: 2\ncalib: 32\nbatch: 8\nact_init_batch: 32\ncheckpoint: false\n' > $O/brecq_tiny.yaml
@@ -43,7 +45,7 @@ for s in $STEPS; do
   brecq)   step brecq $B quantize --model $MG --data $D --recipe $O/brecq_tiny.yaml --out $O/brecq.bqq --threads 2 ;;
   evalint) step evalint $B eval --model $MG --data $D --quant $O/rtn.bqq --int --limit 20 --threads 2 --report $O/evalint.json ;;
   latency) step latency $B latency --model $M3 --hw $HW ;;
-  search)  step search $B search --model $MG --data $D --hw $HW --budget 0.55x --images 8 --wbits 4,8 --abits 4,8 --out $O/bits.yaml ;;
+  search)  step search $B search --model $MG --data $D --hw $HW --budget $BUDGET --images 8 --wbits 4,8 --abits 4,8 --out $O/bits.yaml ;;
   export)  step export $B export --quant $O/rtn.bqq --hw $HW --data $D --out $O/pkg --tests 1 ;;
   check)   step check $B export --check $O/pkg ;;
   cosim)   step cosim build/sim/$HWN/cosim --hw $HW --qmodel $O/rtn.bqq --images 1 --data $D --out $O/cosim ;;
