@@ -48,7 +48,7 @@ for s in $STEPS; do
   search)  step search $B search --model $MG --data $D --hw $HW --budget $BUDGET --images 8 --wbits 4,8 --abits 4,8 --out $O/bits.yaml ;;
   export)  step export $B export --quant $O/rtn.bqq --hw $HW --data $D --out $O/pkg --tests 1 ;;
   check)   step check $B export --check $O/pkg ;;
-  cosim)   step cosim build/sim/$HWN/cosim --hw $HW --qmodel $O/rtn.bqq --images 1 --data $D --out $O/cosim ;;
+  cosim)   mkdir -p $O/cosim; step cosim build/sim/$HWN/cosim --hw $HW --qmodel $O/rtn.bqq --images 1 --data $D --out $O/cosim ;;
   *) echo "realnet_steps: unknown step '$s'"; exit 2 ;;
   esac
 done
