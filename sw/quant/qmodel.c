@@ -70,6 +70,25 @@ static int branch_operand(const bq_model *m, const int *users, int a) {
     return x;
 }
 
+/* Every residual add must end a branch: the accelerator adds a shortcut only in the output stage
+ * of the layer that ends the branch (numerics §7); there is no stand-alone add. */
+static int check_adds_absorbed(const bq_qmodel *q, char *err, size_t errlen) {
+    const bq_model *m = &q->model;
+    for (int i = 0; i < m->n_nodes; i++) {
+        if (m->nodes[i].kind != BQ_OP_ADD) continue;
+        int absorbed = 0;
+        for (int l = 0; l < q->n_layers; l++) absorbed |= q->layers[l].add_node == i;
+        if (!absorbed) {
+            bq_seterr(err, errlen, "model '%s': add '%s' has no operand that is a conv/linear output "
+                      "read only by this add, so no layer can compute it in its output stage; "
+                      "make one operand a conv (+BN) branch read by nothing else (docs/numerics.md §7)",
+                      m->arch, m->nodes[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Place layers and quantizers on q->model (already folded). Bits from q->opts. */
 static int place(bq_qmodel *q, char *err, size_t errlen) {
     const bq_model *m = &q->model;
@@ -133,20 +152,7 @@ static int place(bq_qmodel *q, char *err, size_t errlen) {
         if (e == nn - 1) L->raw32 = 1;
         else isq[e] = 1;
     }
-    /* every residual add must end a branch: the accelerator adds a shortcut only in the output
-     * stage of the layer that ends the branch (numerics §7); there is no stand-alone add */
-    for (int i = 0; i < nn; i++) {
-        if (m->nodes[i].kind != BQ_OP_ADD) continue;
-        int absorbed = 0;
-        for (int l = 0; l < nl; l++) absorbed |= q->layers[l].add_node == i;
-        if (!absorbed) {
-            bq_seterr(err, errlen, "model '%s': add '%s' has no operand that is a conv/linear output "
-                      "read only by this add, so no layer can compute it in its output stage; "
-                      "make one operand a conv (+BN) branch read by nothing else (docs/numerics.md §7)",
-                      m->arch, m->nodes[i].name);
-            goto done;
-        }
-    }
+    if (check_adds_absorbed(q, err, errlen)) goto done;
     /* the last layer must end the network */
     if (!q->layers[nl - 1].raw32) {
         bq_seterr(err, errlen, "model '%s': the output node '%s' is not the end of a conv/linear output "
