@@ -42,7 +42,7 @@ onnx-resnet-test: $(BUILD)/brecq
 onnx-cli-test: $(BUILD)/brecq
 	@bash tests/onnx/cli_test.sh $(BUILD)/brecq
 
-onnx-test: onnx-node-test onnx-resnet-test onnx-cli-test
+onnx-test: onnx-node-test onnx-resnet-test onnx-cli-test onnx-tv-test
 TEST_TARGETS += onnx-test
 CLEAN_DIRS += $(BUILD)/fuzz
 
@@ -63,3 +63,15 @@ fuzz: $(BUILD)/fuzz/onnx_fuzz
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
 	$(BUILD)/fuzz/onnx_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	  -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus tests/fuzz/corpus
+
+# ---- torchvision layouts (tests/onnx/make_torchvision.py): float logits, RTN, integer path ----
+$(ASAN)/tests/onnx_logits_check: tests/onnx/logits_check.c $(ASAN)/libbrecq.a $(GEN_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -o $@ $< $(ASAN)/libbrecq.a $(PKG_LIBS)
+$(BUILD)/tests/onnx_logits_check: tests/onnx/logits_check.c $(BUILD)/libbrecq.a $(GEN_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
+
+.PHONY: onnx-tv-test
+onnx-tv-test: $(BUILD)/brecq $(ASAN)/tests/onnx_logits_check
+	@bash tests/onnx/tv_test.sh $(BUILD)/brecq $(ASAN)/tests/onnx_logits_check

@@ -40,8 +40,17 @@ void bq_qmodel_free(bq_qmodel *q) {
     memset(q, 0, sizeof(*q));
 }
 
-/* Which operand of ADD node a is the residual branch (the other is the shortcut). -1 if neither. */
-static int branch_operand(const bq_model *m, int a) {
+/* Which operand of ADD node a is the residual branch (the other is the shortcut). -1 if neither.
+ * users[n] = number of consumers of node n. When both operands are conv/linear outputs (in this
+ * order of rules, the first that decides wins):
+ *   1. the operand that IS the block input is the shortcut (a MobileNetV2 block whose input is the
+ *      previous block's projection conv: that conv's output is also read by this block's expand);
+ *   2. the operand that reads the block input directly is the shortcut (the downsample conv);
+ *   3. an operand with other consumers is the shortcut (it cannot end this branch: the add would
+ *      not be its only consumer), when exactly one operand has a single consumer;
+ *   4. in[0]. Rules 1 and 3 only decide where the older rules picked an operand that could not
+ *      absorb the add, so every model that quantized before places its quantizers as before. */
+static int branch_operand(const bq_model *m, const int *users, int a) {
     const bq_node *nd = &m->nodes[a];
     int x = nd->in[0], y = nd->in[1];
     int lx = is_layer_kind(m->nodes[x].kind), ly = is_layer_kind(m->nodes[y].kind);
@@ -50,11 +59,34 @@ static int branch_operand(const bq_model *m, int a) {
     if (!lx && !ly) return -1;
     if (nd->block >= 0) {
         int bin = m->blocks[nd->block].input;
+        if (x == bin) return y;
+        if (y == bin) return x;
         int xr = m->nodes[x].in[0] == bin, yr = m->nodes[y].in[0] == bin;
         if (xr && !yr) return y;
         if (yr && !xr) return x;
     }
+    if (users[x] > 1 && users[y] == 1) return y;
+    if (users[y] > 1 && users[x] == 1) return x;
     return x;
+}
+
+/* Every residual add must end a branch: the accelerator adds a shortcut only in the output stage
+ * of the layer that ends the branch (numerics §7); there is no stand-alone add. */
+static int check_adds_absorbed(const bq_qmodel *q, char *err, size_t errlen) {
+    const bq_model *m = &q->model;
+    for (int i = 0; i < m->n_nodes; i++) {
+        if (m->nodes[i].kind != BQ_OP_ADD) continue;
+        int absorbed = 0;
+        for (int l = 0; l < q->n_layers; l++) absorbed |= q->layers[l].add_node == i;
+        if (!absorbed) {
+            bq_seterr(err, errlen, "model '%s': add '%s' has no operand that is a conv/linear output "
+                      "read only by this add, so no layer can compute it in its output stage; "
+                      "make one operand a conv (+BN) branch read by nothing else (docs/numerics.md §7)",
+                      m->arch, m->nodes[i].name);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Place layers and quantizers on q->model (already folded). Bits from q->opts. */
@@ -101,7 +133,7 @@ static int place(bq_qmodel *q, char *err, size_t errlen) {
         L->act_lo = 0.0f;
         L->act_hi = 0.0f;
         int e = i;
-        if (users[e] == 1 && m->nodes[cons[e]].kind == BQ_OP_ADD && branch_operand(m, cons[e]) == e) {
+        if (users[e] == 1 && m->nodes[cons[e]].kind == BQ_OP_ADD && branch_operand(m, users, cons[e]) == e) {
             int a = cons[e];
             L->add_node = a;
             L->res_node = m->nodes[a].in[0] == e ? m->nodes[a].in[1] : m->nodes[a].in[0];
@@ -120,6 +152,7 @@ static int place(bq_qmodel *q, char *err, size_t errlen) {
         if (e == nn - 1) L->raw32 = 1;
         else isq[e] = 1;
     }
+    if (check_adds_absorbed(q, err, errlen)) goto done;
     /* the last layer must end the network */
     if (!q->layers[nl - 1].raw32) {
         bq_seterr(err, errlen, "model '%s': the output node '%s' is not the end of a conv/linear output "

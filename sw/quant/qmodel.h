@@ -14,8 +14,10 @@
  *     itself, or the ReLU/ReLU6/clamp that alone consumes it, or — for the conv that ends a residual
  *     branch — the ADD (and the activation after it). The branch-ending conv has no quantizer of its
  *     own: the add happens before the one rounding (numerics §3). Its `res_node` is the shortcut.
- *   - the branch of an ADD is the operand that is a conv/linear; when both are, the one NOT reading
- *     the block input directly (the downsample conv reads it); when still ambiguous, in[0].
+ *   - the branch of an ADD is the operand that is a conv/linear; when both are, the one that is NOT
+ *     the block input, then the one NOT reading the block input directly (the downsample conv reads
+ *     it), then the one that has no other consumer, else in[0] (numerics §7). An ADD that no layer
+ *     can absorb is an error: the accelerator has no stand-alone add.
  *   - GAP / max pool / flatten keep the grid of their input: node_aq[] of such a node is the aq of
  *     its input (the GAP rounds its mean half up onto that grid, numerics §5).
  *   - the last layer (the classifier) has no output quantizer: RAW32 int32 accumulators.

@@ -343,6 +343,66 @@ static void test_placement_mbv2t(void **state) {
     bq_model_free(&m);
 }
 
+/* torchvision MobileNetV2 order: add(shortcut, branch) where the shortcut is the previous block's
+ * projection conv (read by the expand conv too). With swap, the same graph with add(branch,
+ * shortcut), the mbv2t order: both must place the add on the branch's projection conv. */
+static void build_proj_shortcut(bq_model *m, int swap) {
+    assert_int_equal(bq_model_init(m, "projsc", 1, 8, 8, 10), 0);
+    int x = bq_add_input(m);
+    x = bq_add_act(m, "stem_relu", BQ_OP_RELU, bq_add_conv(m, "stem", x, 4, 3, 1, 1, 1, 1));
+    int p = bq_add_conv(m, "prev_project", x, 4, 1, 1, 0, 1, 1);
+    bq_block_begin(m, "b1", p);
+    int y = bq_add_act(m, "expand_relu", BQ_OP_RELU, bq_add_conv(m, "expand", p, 8, 1, 1, 0, 1, 1));
+    y = bq_add_conv(m, "project", y, 4, 1, 1, 0, 1, 1);
+    y = swap ? bq_add_add(m, "add", y, p) : bq_add_add(m, "add", p, y);
+    bq_block_end(m);
+    y = bq_add_gap(m, "gap", y);
+    assert_true(bq_add_linear(m, "fc", y, 10, 1) >= 0);
+    assert_int_equal(bq_model_finalize(m, 1), 0);
+}
+
+static void test_placement_projection_shortcut(void **state) {
+    (void)state;
+    for (int swap = 0; swap < 2; swap++) {
+        bq_model m;
+        build_proj_shortcut(&m, swap);
+        bq_qmodel q;
+        char err[256];
+        bq_qmodel_opts o = {4, 4, 1};
+        assert_int_equal(bq_qmodel_init(&q, &m, &o, err, sizeof err), 0);
+        const bq_qlayer *L = &q.layers[bq_qmodel_find_layer(&q, "project")];
+        assert_int_equal(L->add_node, bq_find_node(&q.model, "add"));
+        assert_int_equal(L->res_node, bq_find_node(&q.model, "prev_project"));
+        assert_int_equal(q.aq[L->aq_res].bits, 8);           /* the 8-bit shortcut quantizer */
+        assert_int_equal(q.layers[bq_qmodel_find_layer(&q, "expand")].aq_in, L->aq_res);
+        assert_int_equal(q.node_aq[bq_find_node(&q.model, "add")], L->aq_out);
+        bq_qmodel_free(&q);
+        bq_model_free(&m);
+    }
+}
+
+/* relu(a) + relu(b): no operand is a conv output, so no layer can end the branch: one-line error
+ * naming the add. */
+static void test_placement_unabsorbable_add(void **state) {
+    (void)state;
+    bq_model m;
+    assert_int_equal(bq_model_init(&m, "twoacts", 1, 8, 8, 10), 0);
+    int x = bq_add_input(&m);
+    int a = bq_add_act(&m, "a_relu", BQ_OP_RELU, bq_add_conv(&m, "a", x, 4, 3, 1, 1, 1, 1));
+    int b = bq_add_act(&m, "b_relu", BQ_OP_RELU, bq_add_conv(&m, "b", x, 4, 3, 1, 1, 1, 1));
+    int y = bq_add_gap(&m, "gap", bq_add_add(&m, "sum", a, b));
+    assert_true(bq_add_linear(&m, "fc", y, 10, 1) >= 0);
+    assert_int_equal(bq_model_finalize(&m, 1), 0);
+    bq_qmodel q;
+    char err[256];
+    bq_qmodel_opts o = {4, 4, 1};
+    assert_int_equal(bq_qmodel_init(&q, &m, &o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "add 'sum'"));
+    assert_non_null(strstr(err, "no layer can compute it"));
+    assert_null(strchr(err, '\n'));
+    bq_model_free(&m);
+}
+
 static void test_bits_yaml(void **state) {
     (void)state;
     bq_model m;
@@ -440,6 +500,8 @@ int main(void) {
         cmocka_unit_test(test_recipe),
         cmocka_unit_test(test_placement_fres20),
         cmocka_unit_test(test_placement_mbv2t),
+        cmocka_unit_test(test_placement_projection_shortcut),
+        cmocka_unit_test(test_placement_unabsorbable_add),
         cmocka_unit_test(test_bits_yaml),
         cmocka_unit_test(test_qmodel_file),
     };
