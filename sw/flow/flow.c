@@ -49,7 +49,7 @@ static const bq_ykey kFlowKeys[] = {
     S("hw", hw, "accelerator config YAML"),
     S("out", out, "report folder"),
     S("recipe", recipe, "quantization recipe (method, hyper-parameters)"),
-    S("data", data, "Fashion-MNIST directory (default: the Debian path)"),
+    S("data", data, "Fashion-MNIST IDX folder or dataset YAML, docs/data.md (default: the Debian path)"),
     S("sens_cache", sens_cache, "sensitivity cache file (default <out>/sensitivity.cache)"),
     L("budgets", budgets, n_budgets, "latency budgets: W3A3, mid(W2A2,W2A3), 400000cyc, 85us, 0.5x"),
     L("pareto_budgets", pareto, n_pareto, "extra budgets for the RTN accuracy/latency front"),
@@ -588,9 +588,9 @@ static int load_inputs(flow_t *F, char *err, size_t errlen) {
     }
     if (bq_hwcfg_load(&F->hw, c->hw, err, errlen)) return -1;
     const char *data = c->data[0] ? c->data : NULL;
-    if (bq_dataset_load(&F->train, data, "train", err, errlen)) return -1;
+    if (bq_dataset_load_for(&F->train, data, "train", &F->fp, 0, err, errlen)) return -1;
     F->have_train = 1;
-    if (bq_dataset_load(&F->test, data, "test", err, errlen)) return -1;
+    if (bq_dataset_load_for(&F->test, data, "test", &F->fp, 1, err, errlen)) return -1;
     F->have_test = 1;
     return 0;
 }
