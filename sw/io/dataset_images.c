@@ -176,9 +176,10 @@ int bq_ds_images_open(bq_dataset *d, const bq_dataspec *s, const char *split, ch
     d->n = P->n;
     d->c = P->c;
     if (output_shape(d, P, err, errlen)) return -1;
+    d->key = cache_key(s, P, d);
     if (s->cache)
         snprintf(P->cache_path, sizeof P->cache_path, "%s/%s-%016llx.u8", s->cache_dir, split,
-                 (unsigned long long)cache_key(s, P, d));
+                 (unsigned long long)d->key);
     return 0;
 }
 

@@ -3,8 +3,10 @@
 #include "io/dataset.h"
 #include "io/npy.h"
 #include "core/errmsg.h"
+#include "core/fileio.h"
 
 #include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +109,19 @@ int bq_ds_npy_open(bq_dataset *d, const bq_dataspec *s, const char *split, char 
     snprintf(P->path, sizeof P->path, "%s", path);
     snprintf(P->key, sizeof P->key, "%s", s->images_key);
     snprintf(d->source, sizeof d->source, "%s", path);
+    /* identity: the YAML bytes, the split and the files' sizes and modification times */
+    d->key = bq_fnv1a64(&s->text_hash, sizeof s->text_hash, BQ_FNV_INIT);
+    d->key = bq_fnv1a64(split, strlen(split), d->key);
+    const char *files[2] = {path, lpath};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        int64_t meta[3] = {0, 0, 0};
+        if (files[i][0] && stat(files[i], &st) == 0) {
+            meta[0] = (int64_t)st.st_size; meta[1] = (int64_t)st.st_mtim.tv_sec;
+            meta[2] = (int64_t)st.st_mtim.tv_nsec;
+        }
+        d->key = bq_fnv1a64(meta, sizeof meta, d->key);
+    }
     bq_npy a;
     if (bq_npy_load(&a, path, s->images_key, 1, err, errlen)) return -1;
     int rc = array_shape(d, &a, s->layout, path, &P->nhwc, err, errlen);

@@ -41,6 +41,8 @@ typedef struct {
     char (*class_names)[BQ_DATA_CLASS_LEN]; /* (num_classes) for image folders, else NULL */
     char source[512];           /* what the data came from, for messages: a file or folder */
     char split[8];              /* "train" or "test" */
+    uint64_t key;               /* identity of a dataset-YAML source for caches (YAML bytes, files,
+                                   sizes, mtimes); 0 for an IDX folder */
     void *priv;                 /* source-specific state between open and read (sw/io/dataset.h) */
     void *map; size_t map_len;  /* mmapped pixel cache (pixels points into it), or NULL */
 } bq_dataset;
