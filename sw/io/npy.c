@@ -3,6 +3,7 @@
 #include "core/errmsg.h"
 #include "core/fileio.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,26 +162,48 @@ static int npz_member(const unsigned char *z, size_t len, const char *path, cons
     return -1;
 }
 
+/* A plain .npy file: the header from its first bytes, the data read straight into a->data (no
+ * whole-file copy; header_only reads at most 64 KB). */
+static int npy_file(bq_npy *a, const char *path, int header_only, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { bq_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    unsigned char *head = malloc(65536 + 16);
+    size_t got = head ? fread(head, 1, 65536 + 16, f) : 0, off = 0;
+    int rc = head ? bq_npy_parse_header(head, got, path, a, &off, err, errlen)
+                  : (bq_seterr(err, errlen, "%s: out of memory", path), -1);
+    free(head);
+    if (rc == 0 && !header_only && a->dtype != BQ_NPY_OTHER) {
+        a->data = malloc(a->nbytes ? a->nbytes : 1);
+        if (!a->data) rc = (bq_seterr(err, errlen, "%s: out of memory (%zu bytes)", path, a->nbytes), -1);
+        size_t n = 0;
+        if (rc == 0 && fseek(f, (long)off, SEEK_SET) == 0) n = fread(a->data, 1, a->nbytes, f);
+        if (rc == 0 && n != a->nbytes) {
+            bq_seterr(err, errlen, "%s: truncated (%zu of %zu data bytes)", path, n, a->nbytes);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 int bq_npy_load(bq_npy *a, const char *path, const char *key, int header_only, char *err,
                 size_t errlen) {
     memset(a, 0, sizeof *a);
-    unsigned char *buf;
-    size_t len;
-    if (bq_read_file(path, &buf, &len, err, errlen)) return -1;
     size_t pl = strlen(path);
     int rc;
     if (pl > 4 && strcmp(path + pl - 4, ".npz") == 0) {
-        unsigned char *m = NULL;
-        size_t mlen = 0;
+        unsigned char *buf, *m = NULL;
+        size_t len, mlen = 0;
+        if (bq_read_file(path, &buf, &len, err, errlen)) return -1;
         char name[600];
         snprintf(name, sizeof name, "%s:%s", path, key);
         rc = npz_member(buf, len, path, key, &m, &mlen, err, errlen);
         if (rc == 0) rc = npy_from_bytes(a, m, mlen, name, header_only, err, errlen);
         free(m);
+        free(buf);
     } else {
-        rc = npy_from_bytes(a, buf, len, path, header_only, err, errlen);
+        rc = npy_file(a, path, header_only, err, errlen);
     }
-    free(buf);
     if (rc) bq_npy_free(a);
     return rc;
 }
