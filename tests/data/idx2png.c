@@ -4,13 +4,13 @@
  *
  *   idx2png [--rgb] IDX_DIR test|train N OUT
  */
+#include "core/fileio.h"
 #include "io/image.h"
 #include "nn/data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 int main(int argc, char **argv) {
     int rgb = argc > 1 && strcmp(argv[1], "--rgb") == 0;
@@ -24,14 +24,13 @@ int main(int argc, char **argv) {
     if (bq_dataset_load(&d, argv[1], argv[2], err, sizeof err)) { fprintf(stderr, "idx2png: %s\n", err); return 1; }
     int n = atoi(argv[3]);
     if (n < 1 || n > d.n) n = d.n;
-    mkdir(argv[4], 0755);
     const int plane = d.h * d.w;
     uint8_t *px = malloc((size_t)plane * 3);
     int rc = px ? 0 : 1;
     for (int i = 0; i < n && rc == 0; i++) {
         char dir[4096], path[4200];
         snprintf(dir, sizeof dir, "%s/%d", argv[4], d.labels[i]);
-        mkdir(dir, 0755);
+        bq_mkdirs(dir);
         snprintf(path, sizeof path, "%s/%05d.png", dir, i);
         const uint8_t *src = d.pixels + (size_t)i * plane;
         for (int p = 0; p < plane; p++)   /* grey, or the same value in R, G and B */
