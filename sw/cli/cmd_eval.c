@@ -281,6 +281,7 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
             bq_buf_printf(&b, "], \"logits_max_acc_lsb\": %.4f, \"logits_layer_max_acc_lsb\": %.4f",
                           ie.st[out_node].maxd_raw, ie.lst[out_node].maxd_raw);
         }
+        bq_cli_data_classes_json(&b, te);
         bq_buf_printf(&b, "}\n");
         if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
             bq_cli_error("eval", "%s", b.oom ? "out of memory" : err);
