@@ -82,7 +82,7 @@ static void build_tiny(bq_model *m) {
 static void make_data(bq_dataset *d, int n, uint64_t seed) {
     d->n = n; d->c = 1; d->h = HW; d->w = HW;
     d->pixels = malloc((size_t)n * HW * HW);
-    d->labels = malloc((size_t)n);
+    d->labels = malloc((size_t)n * sizeof *d->labels);
     assert_non_null(d->pixels);
     assert_non_null(d->labels);
     uint64_t s = seed;
