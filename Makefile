@@ -15,7 +15,7 @@ endif
 OPT      ?= -O2 -march=native
 CSTD     := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
 INCS     := -iquote sw -iquote hw_model -iquote build/gen
-PKGS     := yaml-0.1 openblas zlib libprotobuf-c
+PKGS     := yaml-0.1 openblas zlib libprotobuf-c libpng libjpeg
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lgomp -lm -lpthread
 CFLAGS   := $(CSTD) $(OPT) $(INCS)
@@ -33,7 +33,8 @@ export OMP_WAIT_POLICY
 # Debian packages the project needs (build, run and test). `make deps` installs what is missing.
 DEB_PKGS := build-essential pkg-config libopenblas-dev libyaml-dev zlib1g-dev dataset-fashion-mnist \
             libcmocka-dev verilator libsystemc-dev protobuf-c-compiler libprotobuf-c-dev \
-            libonnx-dev libonnx-testdata yosys gnuplot-nox clang libclang-rt-14-dev libdnnl-dev
+            libonnx-dev libonnx-testdata yosys gnuplot-nox clang libclang-rt-14-dev libdnnl-dev \
+            libpng-dev libjpeg62-turbo-dev
 
 # the library: every stage folder of sw/ (not sw/cli/, the command-line front end) and hw_model/
 SW_STAGES := core nn quant search io flow

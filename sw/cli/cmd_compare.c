@@ -5,6 +5,7 @@
  * suggest (the images are shared, so most of the noise cancels); McNemar's test uses only the
  * images on which the two models disagree about correctness (sw/search/mcnemar.h). */
 #include "cli.h"
+#include "cli_data.h"
 #include "nn/data.h"
 #include "core/fileio.h"
 #include "search/mcnemar.h"
@@ -46,7 +47,7 @@ int bq_cmd_compare(int argc, char **argv) {
         {"a", 1, &path_a, "predictions of model A (brecq eval --preds)"},
         {"b", 1, &path_b, "predictions of model B"},
         {"report", 1, &report, "write a JSON report {a_correct, b_correct, b, c, p_value, ...}"},
-        {"data", 1, &data, "Fashion-MNIST directory (the test labels)"},
+        {"data", 1, &data, BQ_CLI_DATA_HELP " (the test labels)"},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
                           "usage: brecq compare --a A.preds --b B.preds [--report R.json]");
@@ -54,7 +55,13 @@ int bq_cmd_compare(int argc, char **argv) {
     if (!path_a || !path_b) { bq_cli_error("compare", "--a and --b are required; see --help"); return 2; }
     char err[512];
     bq_dataset te;
-    if (bq_dataset_load(&te, data, "test", err, sizeof(err))) { bq_cli_error("compare", "%s", err); return 1; }
+    if (bq_cli_data_load("compare", data, "test", NULL, 0, &te)) return 1;
+    if (!te.labels) {
+        bq_cli_error("compare", "%s: the evaluation split has no labels; add 'eval_labels:' to the "
+                     "dataset YAML (docs/data.md)", te.source);
+        bq_dataset_free(&te);
+        return 1;
+    }
     int n_classes = 0;
     for (int i = 0; i < te.n; i++) if (te.labels[i] + 1 > n_classes) n_classes = te.labels[i] + 1;
     int32_t *labels = malloc(sizeof(int32_t) * (size_t)te.n);

@@ -1,6 +1,7 @@
 /* brecq eval — top-1 of a model on the full 10k Fashion-MNIST test set: float, fake-quant
  * (--quant Q) or integer-only (--quant Q --int, which also compares every layer with fake-quant). */
 #include "cli.h"
+#include "cli_data.h"
 #include "core/errmsg.h"
 #include "nn/data.h"
 #include "quant/fakequant.h"
@@ -142,6 +143,7 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
             return 2;
         }
     }
+    if (bq_cli_data_ready("eval", te, &q.model, 1)) { bq_qmodel_free(&q); return 1; }
     int dump_node = -1;
     if (dump_layer) {
         int l = bq_qmodel_find_layer(&q, dump_layer);
@@ -282,6 +284,7 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
             bq_buf_printf(&b, "], \"logits_max_acc_lsb\": %.4f, \"logits_layer_max_acc_lsb\": %.4f",
                           ie.st[out_node].maxd_raw, ie.lst[out_node].maxd_raw);
         }
+        bq_cli_data_classes_json(&b, te);
         bq_buf_printf(&b, "}\n");
         if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
             bq_cli_error("eval", "%s", b.oom ? "out of memory" : err);
@@ -317,7 +320,7 @@ int bq_cmd_eval(int argc, char **argv) {
         {"report", 1, &report, "write a JSON report {top1, images, correct, ...}"},
         {"preds", 1, &preds_path, "write per-image predictions (int32 per test image; with --int the integer path's) for `brecq compare`"},
         {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
-        {"data", 1, &data, "Fashion-MNIST directory"},
+        {"data", 1, &data, BQ_CLI_DATA_HELP},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
                           "usage: brecq eval --model FILE [--report R.json] [--preds P]\n"
@@ -334,11 +337,8 @@ int bq_cmd_eval(int argc, char **argv) {
     if (dump_n && bq_cli_int("eval", "dump-n", dump_n, 1, 10000, &ndump)) return 2;
     if (bq_cli_threads("eval", threads)) return 2;
     char err[512];
-    bq_dataset te;
-    if (bq_dataset_load(&te, data, "test", err, sizeof(err))) {
-        bq_cli_error("eval", "%s", err);
-        return 1;
-    }
+    bq_dataset te;   /* opened (shape, labels); pixels once the model is checked against it */
+    if (bq_cli_data_open("eval", data, "test", &te)) return 1;
     if (quant) {
         long lim = 0;
         if (limit && bq_cli_int("eval", "limit", limit, 1, te.n, &lim)) { bq_dataset_free(&te); return 2; }
@@ -352,6 +352,7 @@ int bq_cmd_eval(int argc, char **argv) {
     }
     bq_model m;
     if (bq_cli_load_model("eval", model, &m)) { bq_dataset_free(&te); return 1; }
+    if (bq_cli_data_ready("eval", &te, &m, 1)) { bq_model_free(&m); return 1; }
     int *ipreds = preds_path ? malloc(sizeof(int) * (size_t)te.n) : NULL;
     int32_t *preds = preds_path ? malloc(sizeof(int32_t) * (size_t)te.n) : NULL;
     if (preds_path && (!ipreds || !preds)) {
@@ -370,8 +371,10 @@ int bq_cmd_eval(int argc, char **argv) {
     free(ipreds); free(preds);
     if (report) {
         bq_buf b = {0};
-        bq_buf_printf(&b, "{\"model\": \"%s\", \"top1\": %.6f, \"correct\": %ld, \"images\": %d}\n",
+        bq_buf_printf(&b, "{\"model\": \"%s\", \"top1\": %.6f, \"correct\": %ld, \"images\": %d",
                       model, top1, correct, te.n);
+        bq_cli_data_classes_json(&b, &te);
+        bq_buf_printf(&b, "}\n");
         if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
             bq_cli_error("eval", "%s", b.oom ? "out of memory" : err);
             rc = 1;

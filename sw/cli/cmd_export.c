@@ -1,5 +1,6 @@
 /* brecq export — write the accelerator package of a quantized model, or check one. */
 #include "cli.h"
+#include "cli_data.h"
 #include "nn/data.h"
 #include "io/export.h"
 #include "hwcfg.h"
@@ -17,7 +18,7 @@ int bq_cmd_export(int argc, char **argv) {
         {"tests", 1, &tests, "test images with expected per-layer outputs (default 2)"},
         {"check", 1, &check, "validate the package in this directory instead of writing one"},
         {"layer", 1, &layer, "with --check: recompute only this layer (default: all of test 0)"},
-        {"data", 1, &data, "Fashion-MNIST directory"},
+        {"data", 1, &data, BQ_CLI_DATA_HELP},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
                           "usage: brecq export --quant Q.bqq --hw configs/hw/H.yaml --out DIR [--tests N]\n"
@@ -43,7 +44,7 @@ int bq_cmd_export(int argc, char **argv) {
     int have_te = 0;
     rc = 1;
     if (nt > 0) {
-        if (bq_dataset_load(&te, data, "test", err, sizeof(err))) { bq_cli_error("export", "%s", err); goto out; }
+        if (bq_cli_data_load("export", data, "test", &q.model, 0, &te)) goto out;
         have_te = 1;
     }
     if (bq_export(&q, &hw, have_te ? &te : NULL, (int)nt, out, err, sizeof(err))) {

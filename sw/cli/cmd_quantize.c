@@ -2,6 +2,7 @@
 #include "core/progress.h"
 #include "core/errmsg.h"
 #include "cli.h"
+#include "cli_data.h"
 #include "nn/data.h"
 #include "quant/fakequant.h"
 #include "core/fileio.h"
@@ -104,7 +105,7 @@ int bq_cmd_quantize(int argc, char **argv) {
         {"report", 1, &report, "write a JSON report (method, bits, seconds, peak RSS)"},
         {"run-dir", 1, &run_dir, "reconstruction checkpoints (resume a killed run); brecq methods"},
         {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
-        {"data", 1, &data, "Fashion-MNIST directory"},
+        {"data", 1, &data, BQ_CLI_DATA_HELP},
         {"print", 0, &print, "print every layer's bits and every quantizer's scale/zero to stderr"},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
@@ -145,7 +146,7 @@ int bq_cmd_quantize(int argc, char **argv) {
     free(before);
     bq_qmodel_init_weights(&q, r.p);
     if (bq_qmodel_act_enabled(&q) || r.method != BQ_METHOD_RTN) {
-        if (bq_dataset_load(&train, data, "train", err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
+        if (bq_cli_data_load("quantize", data, "train", &m, 0, &train)) goto out;
         have_train = 1;
         if (r.calib > train.n) {
             bq_cli_error("quantize", "%s: calib %d exceeds the %d training images", recipe, r.calib, train.n);

@@ -11,6 +11,7 @@
  * training split, cached in --cache (default: none) keyed by model, calibration set and candidates.
  */
 #include "cli.h"
+#include "cli_data.h"
 #include "core/errmsg.h"
 #include "costtab.h"
 #include "core/fileio.h"
@@ -54,7 +55,7 @@ int bq_cmd_search(int argc, char **argv) {
         {"report", 1, &report, "write a JSON report (both solvers, per-layer bits and cycles)"},
         {"images", 1, &images_s, "calibration images of the sensitivity pass (default 64)"},
         {"cache", 1, &cache, "sensitivity cache file (reused when model/calibration/set match)"},
-        {"data", 1, &data, "Fashion-MNIST directory"},
+        {"data", 1, &data, BQ_CLI_DATA_HELP},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
                           "usage: brecq search --model M --hw H --budget B [--out bits.yaml] "
@@ -92,6 +93,8 @@ int bq_cmd_search(int argc, char **argv) {
     rc = 1;
     if (bq_cli_load_model("search", model, &fp)) goto done;
     have_fp = 1;
+    if (bq_cli_data_load("search", data, "train", &fp, 0, &train)) goto done;   /* checked first */
+    have_train = 1;
     bq_qmodel_opts qo = {.wbits = 8, .abits = 8, .first_last_8bit = 1};
     if (bq_qmodel_init(&q, &fp, &qo, err, sizeof err)) goto fail;
     have_q = 1;
@@ -134,8 +137,6 @@ int bq_cmd_search(int argc, char **argv) {
         }
     printf("\n");
     fflush(stdout);
-    if (bq_dataset_load(&train, data, "train", err, sizeof err)) goto fail;
-    have_train = 1;
     bq_sens_opts so;
     bq_sens_opts_default(&so);
     so.n_images = (int)images;

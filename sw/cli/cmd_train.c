@@ -1,6 +1,7 @@
 /* brecq train — train a built-in architecture on Fashion-MNIST (deterministic for a seed, on any
  * number of threads). */
 #include "cli.h"
+#include "cli_data.h"
 #include "nn/data.h"
 #include "io/model_io.h"
 #include "nn/train.h"
@@ -23,7 +24,7 @@ int bq_cmd_train(int argc, char **argv) {
         {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
         {"optimizer", 1, &optimizer, "sgd (Nesterov momentum 0.9) | adam"},
         {"schedule", 1, &schedule, "onecycle | cosine"},
-        {"data", 1, &data, "Fashion-MNIST directory (default /usr/share/datasets/fashion-mnist)"},
+        {"data", 1, &data, BQ_CLI_DATA_HELP " (default /usr/share/datasets/fashion-mnist)"},
         {"no-augment", 0, &no_aug, "disable random crop + flip"},
         {"no-val", 0, &quiet_val, "skip the per-epoch test-set report"},
         {"steps", 1, &steps, "stop after this many steps (smoke tests; default 0 = all)"},
@@ -56,9 +57,9 @@ int bq_cmd_train(int argc, char **argv) {
     }
     char err[512];
     bq_dataset tr, te;
-    if (bq_dataset_load(&tr, data, "train", err, sizeof(err)) ||
-        bq_dataset_load(&te, data, "test", err, sizeof(err))) {
-        bq_cli_error("train", "%s", err);
+    if (bq_cli_data_load("train", data, "train", &m, 1, &tr)) { bq_model_free(&m); return 1; }
+    if (bq_cli_data_load("train", data, "test", &m, 1, &te)) {
+        bq_dataset_free(&tr);
         bq_model_free(&m);
         return 1;
     }

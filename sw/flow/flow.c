@@ -49,7 +49,7 @@ static const bq_ykey kFlowKeys[] = {
     S("hw", hw, "accelerator config YAML"),
     S("out", out, "report folder"),
     S("recipe", recipe, "quantization recipe (method, hyper-parameters)"),
-    S("data", data, "Fashion-MNIST directory (default: the Debian path)"),
+    S("data", data, "Fashion-MNIST IDX folder or dataset YAML, docs/data.md (default: the Debian path)"),
     S("sens_cache", sens_cache, "sensitivity cache file (default <out>/sensitivity.cache)"),
     L("budgets", budgets, n_budgets, "latency budgets: W3A3, mid(W2A2,W2A3), 400000cyc, 85us, 0.5x"),
     L("pareto_budgets", pareto, n_pareto, "extra budgets for the RTN accuracy/latency front"),
@@ -373,6 +373,7 @@ static int step_eval(flow_t *F, const char *name, const bq_qmodel *q, int32_t *p
     int N = F->test.n;
     uint64_t key = bq_qmodel_hash(q);
     key = hmix(key, &N, sizeof N);
+    if (F->test.key) key = hmix(key, &F->test.key, sizeof F->test.key);
     char step[96], pf[BQ_FLOW_PATH + 96], jf[BQ_FLOW_PATH + 96];
     snprintf(step, sizeof step, "eval_%s", name);
     pathf(pf, sizeof pf, F, "eval/%s.preds", name);
@@ -588,9 +589,9 @@ static int load_inputs(flow_t *F, char *err, size_t errlen) {
     }
     if (bq_hwcfg_load(&F->hw, c->hw, err, errlen)) return -1;
     const char *data = c->data[0] ? c->data : NULL;
-    if (bq_dataset_load(&F->train, data, "train", err, errlen)) return -1;
+    if (bq_dataset_load_for(&F->train, data, "train", &F->fp, 0, err, errlen)) return -1;
     F->have_train = 1;
-    if (bq_dataset_load(&F->test, data, "test", err, errlen)) return -1;
+    if (bq_dataset_load_for(&F->test, data, "test", &F->fp, 1, err, errlen)) return -1;
     F->have_test = 1;
     return 0;
 }
@@ -602,6 +603,10 @@ static int build_problem(flow_t *F, char *err, size_t errlen) {
     F->model_hash = bq_model_hash(&F->fp);
     F->base_key = hmix(BQ_FNV_INIT, &F->model_hash, sizeof F->model_hash);
     F->base_key = hmix(F->base_key, &F->hw.hash, sizeof F->hw.hash);
+    if (F->train.key || F->test.key) {   /* a dataset YAML: its identity (IDX keys unchanged) */
+        F->base_key = hmix(F->base_key, &F->train.key, sizeof F->train.key);
+        F->base_key = hmix(F->base_key, &F->test.key, sizeof F->test.key);
+    }
     bq_qmodel_opts qo = {8, 8, F->recipe.first_last_8bit};
     if (bq_qmodel_init(&F->q8, &F->fp, &qo, err, errlen)) return -1;
     F->have_q8 = 1;
@@ -1138,8 +1143,16 @@ static void report_header(flow_t *F, double el) {
     for (int i = 0; i < c->space.n_abits; i++)
         bq_buf_printf(m, "%s%d", i ? "," : "", c->space.abits[i]);
     bq_buf_printf(m, "}; first/last layers 8-bit: %s\n- wall time of this invocation: %.1f s "
-                  "(steps found finished were skipped)\n\n",
+                  "(steps found finished were skipped)\n",
                   F->recipe.first_last_8bit ? "yes" : "no", el);
+    if (F->test.key) {   /* a dataset YAML (docs/data.md): the data and its label map */
+        bq_buf_printf(m, "- data: `%s` (%d calibration, %d evaluation images, %dx%dx%d)",
+                      c->data, F->train.n, F->test.n, F->test.c, F->test.h, F->test.w);
+        for (int k = 0; F->test.class_names && k < F->test.num_classes; k++)
+            bq_buf_printf(m, "%s%d=%s", k ? ", " : "; labels: ", k, F->test.class_names[k]);
+        bq_buf_printf(m, "\n");
+    }
+    bq_buf_printf(m, "\n");
 }
 
 /* Sections 1 (sensitivity) and 2 (search). */

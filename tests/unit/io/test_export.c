@@ -60,7 +60,7 @@ static int setup(void **state) {
     /* a tiny in-memory data set */
     f->d.n = 8; f->d.c = 1; f->d.h = 9; f->d.w = 9;
     f->d.pixels = malloc(8 * 81);
-    f->d.labels = malloc(8);
+    f->d.labels = malloc(8 * sizeof *f->d.labels);   /* int32 labels (docs/data.md) */
     uint64_t st = 3;
     for (int i = 0; i < 8 * 81; i++) f->d.pixels[i] = (uint8_t)(128 + 127 * tu_randf(&st));
     for (int i = 0; i < 8; i++) f->d.labels[i] = (uint8_t)(i % 3);

@@ -80,9 +80,10 @@ static void build_tiny(bq_model *m) {
 
 /* Synthetic images: smooth blobs plus noise, so neighbouring pixels correlate like real ones. */
 static void make_data(bq_dataset *d, int n, uint64_t seed) {
+    memset(d, 0, sizeof *d);   /* no dataset-YAML state (priv, cache map, per-channel stats) */
     d->n = n; d->c = 1; d->h = HW; d->w = HW;
     d->pixels = malloc((size_t)n * HW * HW);
-    d->labels = malloc((size_t)n);
+    d->labels = malloc((size_t)n * sizeof *d->labels);
     assert_non_null(d->pixels);
     assert_non_null(d->labels);
     uint64_t s = seed;

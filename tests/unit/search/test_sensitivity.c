@@ -34,7 +34,7 @@ static int setup(void **state) {
     /* 12 synthetic 28x28 images */
     F.data.n = 12; F.data.c = 1; F.data.h = 28; F.data.w = 28;
     F.data.pixels = malloc(12 * 784);
-    F.data.labels = malloc(12);
+    F.data.labels = malloc(12 * sizeof *F.data.labels);
     uint64_t s = 7;
     for (int i = 0; i < 12 * 784; i++) F.data.pixels[i] = (uint8_t)(128 + 127 * tu_randf(&s));
     for (int i = 0; i < 12; i++) F.data.labels[i] = (uint8_t)(i % 10);
