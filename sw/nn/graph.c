@@ -530,8 +530,13 @@ int bq_model_validate(const bq_model *m, char *err, size_t errlen) {
     }
     for (size_t k = 0; k < m->arena_count; k++)
         if (!isfinite(m->arena[k])) {
-            bq_seterr(err, errlen, "parameter data value %zu is %g; weights and statistics must be "
-                      "finite (re-train or re-export the model)", k, (double)m->arena[k]);
+            const char *owner = "(no parameter)";
+            for (int p = 0; p < m->n_params; p++)
+                if (k >= m->params[p].offset && k - m->params[p].offset < m->params[p].count)
+                    owner = m->params[p].name;
+            bq_seterr(err, errlen, "parameter data value %zu (in '%s') is %s; weights and statistics "
+                      "must be finite", k, owner,
+                      isnan(m->arena[k]) ? "NaN" : "infinite");
             return -1;
         }
     return 0;

@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
     char t;
     long off;
     int is_q = !memcmp(b.d, "BQQUANT", 8);
-    long mo = 68, ml = is_q ? (long)rd32(b.d + 60) : (long)b.n;
+    long mo = is_q ? 64 : 0, ml = is_q ? (long)rd32(b.d + 56) : (long)b.n;   /* model_len u64 at 56 */
     if (!is_q) off = bqm_field(b.d, field, &t);
     else if (!strncmp(field, "qmodel:", 7)) off = mo + bqm_field(b.d + mo, field + 7, &t);
     else off = bqq_field(b.d, mo, ml, field, &t);
