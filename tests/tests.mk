@@ -3,6 +3,7 @@
 #   make bench-conv       fwd / dX / dW ms of every fres20+mbv2t conv geometry: direct, im2col, dnnl
 #   make test-cli         bad input to every command: one-line errors, exit codes (make test)
 #   make test-results-sh  tests/results/results.sh bookkeeping with a stand-in binary (make test)
+#   make test-bad-inputs  the bad-input catalogue (docs/reliability.md) on the ASan+UBSan build (make test)
 $(BUILD)/bench_engine: tests/bench/bench_engine.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 .PHONY: bench-engine test-cli
@@ -25,3 +26,10 @@ TEST_TARGETS += test-cli
 test-results-sh:
 	@bash tests/results/test_results_sh.sh
 TEST_TARGETS += test-results-sh
+# the bad-input catalogue: each case corrupts one field/file/flag and must fail cleanly
+$(BUILD)/bad_file: tests/cli/bad_file.c
+	$(CC) $(CFLAGS) -o $@ $< -lz
+.PHONY: test-bad-inputs
+test-bad-inputs: $(ASAN)/brecq $(BUILD)/brecq $(BUILD)/bad_file
+	@bash tests/cli/bad_inputs.sh $(ASAN)/brecq $(BUILD)/brecq $(BUILD)/bad_file
+TEST_TARGETS += test-bad-inputs
