@@ -395,6 +395,8 @@ static int validate_links(const bq_model *m, int i, char *err, size_t errlen) {
 
 /* Geometry of a conv / pool node against its input; sets *h, *w to the output size. */
 static int window_ok(const bq_node *n, const bq_node *in, int *h, int *w) {
+    /* kernel <= BQ_MAX_IN_HW and pad < kernel first: then no sum below overflows an int */
+    if (n->kh > BQ_MAX_IN_HW || n->kw > BQ_MAX_IN_HW) return 0;
     int pads[4] = {n->pad_t, n->pad_l, n->pad_b, n->pad_r};
     for (int k = 0; k < 4; k++)
         if (pads[k] < 0 || pads[k] >= (k % 2 ? n->kw : n->kh)) return 0;   /* pad < kernel */

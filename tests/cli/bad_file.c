@@ -3,7 +3,7 @@
  * so that the reader gets past its CRC and the validators see the bad value (tests/cli/bad_inputs.sh).
  * Layouts: docs/formats.md.
  *
- * usage: bad_file IN OUT FIELD VALUE
+ * usage: bad_file IN OUT FIELD VALUE [FIELD VALUE ...]
  *   .bqm fields: in_c in_h in_w classes mean std
  *                node:I:NAME   (NAME: kind in0 in1 block c h w kh kw stride_h stride_w pad_t pad_l
  *                               pad_b pad_r groups count_include_pad p_weight p_bias p_gamma p_beta
@@ -107,22 +107,24 @@ static long bqq_field(const unsigned char *d, long mo, long ml, const char *f, c
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) { fprintf(stderr, "usage: bad_file IN OUT FIELD VALUE\n"); return 2; }
+    if (argc < 5 || argc % 2 == 0) { fprintf(stderr, "usage: bad_file IN OUT FIELD VALUE [FIELD VALUE ...]\n"); return 2; }
     FILE *f = fopen(argv[1], "rb");
     if (!f) { perror(argv[1]); return 1; }
     blob b = {malloc(64 << 20), 0};
     b.n = fread(b.d, 1, 64 << 20, f);
     fclose(f);
-    const char *field = argv[3];
-    char t;
-    long off;
     int is_q = !memcmp(b.d, "BQQUANT", 8);
     long mo = is_q ? 64 : 0, ml = is_q ? (long)rd32(b.d + 56) : (long)b.n;   /* model_len u64 at 56 */
-    if (!is_q) off = bqm_field(b.d, field, &t);
-    else if (!strncmp(field, "qmodel:", 7)) off = mo + bqm_field(b.d + mo, field + 7, &t);
-    else off = bqq_field(b.d, mo, ml, field, &t);
-    if (off < 0 || (size_t)off + 4 > b.n) { fprintf(stderr, "bad_file: unknown field %s\n", field); return 2; }
-    put(b.d + off, t, argv[4]);
+    for (int a = 3; a + 1 < argc; a += 2) {
+        const char *field = argv[a];
+        char t;
+        long off;
+        if (!is_q) off = bqm_field(b.d, field, &t);
+        else if (!strncmp(field, "qmodel:", 7)) off = mo + bqm_field(b.d + mo, field + 7, &t);
+        else off = bqq_field(b.d, mo, ml, field, &t);
+        if (off < 0 || (size_t)off + 4 > b.n) { fprintf(stderr, "bad_file: unknown field %s\n", field); return 2; }
+        put(b.d + off, t, argv[a + 1]);
+    }
     if (is_q) fix_crc(b.d + mo, (size_t)ml);
     fix_crc(b.d, b.n);
     f = fopen(argv[2], "wb");

@@ -41,7 +41,8 @@ case_() {
 # the command given, with MODEL standing for the file)
 bqm() {
   local name=$1 field=$2 value=$3 want=$4; shift 4
-  "$BAD" "$M" "$I/$name.bqm" "$field" "$value" || { fail=$((fail + 1)); echo "FAIL $name: bad_file"; return; }
+  # shellcheck disable=SC2086  # FIELD may be "F1 V1 F2 V2 ... Fn": several fields at once
+  "$BAD" "$M" "$I/$name.bqm" $field "$value" || { fail=$((fail + 1)); echo "FAIL $name: bad_file"; return; }
   if [ $# -eq 0 ]; then case_ "bqm-$name" "$want" "$B" info "$I/$name.bqm"
   else case_ "bqm-$name" "$want" "${@//MODEL/$I/$name.bqm}"; fi
 }
@@ -95,6 +96,7 @@ bqm kernel-0      node:1:kw 0 "kernel 3x0"
 bqm kernel-big    node:1:kh 100 "kernel 100x3"
 bqm pad-neg       node:1:pad_t -1 "pads -1,1,1,1"
 bqm pad-huge      node:1:pad_l 1000000 "pads 1,1000000,1,1"
+bqm kernel-pad-overflow "node:1:kh 2000000000 node:1:pad_t 1999999999 node:1:pad_b" 1999999999 "kernel 2000000000x3"
 bqm cin-0         node:0:c 0 "node 0 'input' (input): output shape 0x28x28, expected 1x28x28"
 bqm pool-k0       node:71:kind 8 "'gap' (maxpool): impossible geometry"
 bqm pool-incl     node:71:kind 9 "'gap' (avgpool): impossible geometry"
