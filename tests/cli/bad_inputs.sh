@@ -27,7 +27,7 @@ case_() {
   elif grep -qE "AddressSanitizer|LeakSanitizer|runtime error:|Assertion .* failed" "$T/stderr"; then
     why="sanitizer or assert report"
   elif ! grep -qF -- "$want" "$T/stderr"; then why="stderr lacks '$want'"
-  elif [ -n "$(ls -A "$O")" ]; then why="left in the output folder: $(ls -A "$O" | tr '\n' ' ')"
+  elif [ -n "$(find "$O" -mindepth 1 | head -1)" ]; then why="left in the output folder: $(find "$O" -mindepth 1 | tr '\n' ' ')"
   elif find "$T" -name '*.tmp.*' | grep -q .; then why="left $(find "$T" -name '*.tmp.*' | head -1)"
   fi
   if [ -z "$why" ]; then pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && echo "ok $name: $(head -c 300 "$T/stderr")"
@@ -89,7 +89,7 @@ bqm groups-0-eval node:1:groups 0 "groups 0" "$B" eval --model MODEL
 bqm groups-3      node:4:groups 3 "groups 3"
 bqm groups-neg    node:1:groups -1 "groups -1"
 bqm stride-0      node:1:stride_h 0 "stride 0x1"
-bqm stride-0-quant node:4:stride_w 0 "stride 1x0" "$B" quantize --model MODEL --recipe $R --out $O/q.bqq
+bqm stride-0-quant node:4:stride_w 0 "stride 1x0" "$B" quantize --model MODEL --recipe $R --out "$O/q.bqq"
 bqm stride-neg    node:1:stride_w -1 "stride 1x-1"
 bqm kernel-neg    node:1:kh -3 "kernel -3x3"
 bqm kernel-0      node:1:kw 0 "kernel 3x0"
@@ -120,7 +120,7 @@ bqm p-shape0      param:0:shape0 0 "parameter 'stem.weight': dimension 0 is 0"
 bqm p-ndim        param:0:ndim 7 "7 dimensions, expected 1..4"
 bqm p-offset      param:0:offset 999999999 "lies outside the parameter data"
 bqm nan-weight    data:0 nan "parameter data value 0 (in 'stem.weight') is NaN"
-bqm nan-weight-quant data:0 nan "value 0 (in 'stem.weight') is NaN" "$B" quantize --model MODEL --recipe $R --out $O/q.bqq
+bqm nan-weight-quant data:0 nan "value 0 (in 'stem.weight') is NaN" "$B" quantize --model MODEL --recipe $R --out "$O/q.bqq"
 bqm inf-weight    data:7 inf "value 7 (in 'stem.weight') is infinite"
 bqm var-neg       pdata:4:3 -1 "running variance >= 0"
 # ------------------------------------------------------------------ blocks
@@ -166,7 +166,7 @@ if "$BF" quantize --model $M --recipe $R --out "$I/q.bqq" > /dev/null 2>&1; then
   bqq aq-bits1    qaq:1:bits 1 "bits 1 (0 or 2..8)"
   bqq aq-bits99   qaq:1:bits 99 "field 'node/bits/scale/zero' out of range"
   bqq aq-scale-inf qaq:1:scale inf "scale inf (finite > 0)"
-  bqq aq-scale-inf-export qaq:1:scale inf "scale inf" "$B" export --quant QMODEL --hw $HW --tests 0 --out $O/pkg
+  bqq aq-scale-inf-export qaq:1:scale inf "scale inf" "$B" export --quant QMODEL --hw $HW --tests 0 --out "$O/pkg"
   bqq aq-scale-0  qaq:1:scale 0 "out of range"
   bqq aq-zero     qaq:1:zero 300 "out of range"
   bqq aq-node     qaq:1:node 999 "quantizer 1 ('?')"
@@ -217,10 +217,10 @@ y r-syntax 'method: [rtn\n'
 y r-twodocs 'method: rtn\n---\nmethod: rtn\n'
 y r-method 'method: magic\n'
 { printf 'method: '; head -c 400000 /dev/zero | tr '\0' '['; } > "$I/r-nested.yaml"
-{ printf 'method: '; for i in $(seq 40); do printf '{a: '; done; } > "$I/r-nestmap.yaml"
+{ printf 'method: '; for _ in $(seq 40); do printf '{a: '; done; } > "$I/r-nestmap.yaml"
 { echo 'method: rtn'; head -c 1100000 /dev/zero | tr '\0' '#'; echo; } > "$I/r-big.yaml"
 head -c 2000 /dev/urandom > "$I/r-binary.yaml"
-QN=(quantize --model $M --out "$O/q.bqq" --recipe)
+QN=(quantize --model "$M" --out "$O/q.bqq" --recipe)
 case_ recipe-unknown-key "r-unknown.yaml:4:1: unknown key 'frobnicate'" "$B" "${QN[@]}" "$I/r-unknown.yaml"
 case_ recipe-type      "r-type.yaml:2" "$B" "${QN[@]}" "$I/r-type.yaml"
 case_ recipe-range     "r-range.yaml:2" "$B" "${QN[@]}" "$I/r-range.yaml"
@@ -240,7 +240,7 @@ y b-range 'stem: {wbits: 1}\n'
 y b-type 'stem: {wbits: [4]}\n'
 y b-key 'stem: {bits: 4}\n'
 { printf 'stem: '; head -c 100000 /dev/zero | tr '\0' '{'; } > "$I/b-nested.yaml"
-QB=(quantize --model $M --recipe $R --out "$O/q.bqq" --bits)
+QB=(quantize --model "$M" --recipe "$R" --out "$O/q.bqq" --bits)
 case_ bits-dup-layer "b-dup.yaml:2" "$B" "${QB[@]}" "$I/b-dup.yaml"
 case_ bits-unknown-layer "nosuchlayer" "$B" "${QB[@]}" "$I/b-unknown.yaml"
 case_ bits-range     "b-range.yaml:1" "$B" "${QB[@]}" "$I/b-range.yaml"
@@ -297,7 +297,7 @@ idx "$I/d_count" 0x00000803 10 28 28 7840 0x00000801 9 1
 idx "$I/d_label" 0x00000803 10 28 28 7840 0x00000801 10 42
 mkdir -p "$I/d_empty" "$I/d_plain"
 printf 'not gzip' > "$I/d_plain/t10k-images-idx3-ubyte.gz"; cp "$I/d_label/t10k-labels-idx1-ubyte.gz" "$I/d_plain/"
-EV=(eval --model $M --data)
+EV=(eval --model "$M" --data)
 case_ idx-missing-dir "nodata" "$B" "${EV[@]}" "$I/nodata"
 case_ idx-empty-dir  "t10k-images-idx3-ubyte.gz" "$B" "${EV[@]}" "$I/d_empty"
 case_ idx-is-file    "fres20.bqq" "$B" "${EV[@]}" "$I/fres20.bqq"
