@@ -3,6 +3,7 @@
 #   make bench-conv       fwd / dX / dW ms of every fres20+mbv2t conv geometry: direct, im2col, dnnl
 #   make test-cli         bad input to every command: one-line errors, exit codes (make test)
 #   make test-results-sh  tests/results/results.sh bookkeeping with a stand-in binary (make test)
+#   make test-bad-inputs  the bad-input catalogue (docs/reliability.md) on the ASan+UBSan build (make test)
 $(BUILD)/bench_engine: tests/bench/bench_engine.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 .PHONY: bench-engine test-cli
@@ -48,3 +49,11 @@ bench-torch: $(BUILD)/bench_torch_side $(BENCH_IQ)/fres20_rtn_w4a4.bqq $(BENCH_I
 	    --interleave $(BUILD)/bench_torch_side --out $(BUILD)/bench/torch_side.json --md $(BUILD)/bench/torch_side.md; \
 	else echo "bench-torch: no $(TORCH_PYTHON): PyTorch columns skipped; engine numbers in $(BUILD)/bench/torch_engine.json"; fi
 BENCH_TARGETS += bench-torch
+
+# the bad-input catalogue: each case corrupts one field/file/flag and must fail cleanly
+$(BUILD)/bad_file: tests/cli/bad_file.c
+	$(CC) $(CFLAGS) -o $@ $< -lz
+.PHONY: test-bad-inputs
+test-bad-inputs: $(ASAN)/brecq $(BUILD)/brecq $(BUILD)/bad_file
+	@bash tests/cli/bad_inputs.sh $(ASAN)/brecq $(BUILD)/brecq $(BUILD)/bad_file
+TEST_TARGETS += test-bad-inputs

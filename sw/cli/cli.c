@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "io/model_io.h"
 #include "io/onnx_import.h"
+#include "core/fileio.h"
+#include "quant/qmodel_check.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -46,6 +48,11 @@ int bq_cli_parse(int argc, char **argv, bq_cli_opt *opts, int n_opts, const char
             if (!opts[k].takes_value) {
                 if (eq) { bq_cli_error(argv[0], "--%s takes no value", opts[k].name); return 2; }
                 *opts[k].value = "1";
+            } else if (eq && !eq[1]) {
+                /* `--model=` would otherwise surface later as ": cannot open" */
+                bq_cli_error(argv[0], "--%s= has an empty value; give one (--%s VALUE)",
+                             opts[k].name, opts[k].name);
+                return 2;
             } else if (eq) {
                 *opts[k].value = eq + 1;
             } else if (i + 1 < argc) {
@@ -120,5 +127,52 @@ int bq_cli_load_model(const char *cmd, const char *path, bq_model *m) {
         rc = bq_model_load(m, path, err, sizeof(err));
     }
     if (rc) { bq_cli_error(cmd, "%s", err); return -1; }
+    return 0;
+}
+
+/* Is name in the comma-separated list? */
+static int in_list(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t l = c ? (size_t)(c - p) : strlen(p);
+        if (l == n && strncmp(p, name, n) == 0) return 1;
+        p = c ? c + 1 : NULL;
+    }
+    return 0;
+}
+
+int bq_cli_check_outputs(const char *cmd, const bq_cli_opt *opts, int n_opts, const char *outs,
+                         const char *dir_outs) {
+    /* every other value-taking option's value may be an input file: bq_check_output only
+     * objects when it is the very same file (or the same not-yet-existing path) */
+    const char *others[64];
+    for (int k = 0; k < n_opts; k++) {
+        if (!opts[k].takes_value || !*opts[k].value) continue;
+        int is_dir = in_list(dir_outs, opts[k].name);
+        if (!is_dir && !in_list(outs, opts[k].name)) continue;
+        int n = 0;
+        for (int j = 0; j < n_opts && n < 64; j++)
+            if (j != k && opts[j].takes_value && *opts[j].value) others[n++] = *opts[j].value;
+        char flag[64], err[1024];
+        snprintf(flag, sizeof flag, "--%s", opts[k].name);
+        if (bq_check_output(flag, *opts[k].value, is_dir ? BQ_OUT_DIR : BQ_OUT_FILE, others, n, err,
+                            sizeof err)) {
+            bq_cli_error(cmd, "%s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int bq_cli_load_qmodel(const char *cmd, const char *path, void *qv) {
+    bq_qmodel *q = qv;
+    char err[1024];
+    if (bq_qmodel_load(q, path, err, sizeof err)) { bq_cli_error(cmd, "%s", err); return -1; }
+    if (bq_qmodel_validate(q, path, err, sizeof err)) {
+        bq_cli_error(cmd, "%s", err);
+        bq_qmodel_free(q);
+        return -1;
+    }
     return 0;
 }

@@ -29,6 +29,15 @@ int bq_cli_threads(const char *cmd, const char *s);
 /* Load a model by file name: .onnx through the ONNX importer (when built), else the native
  * format. Prints the one-line error itself; returns 0 or -1. */
 int bq_cli_load_model(const char *cmd, const char *path, bq_model *m);
+/* Check the output options (comma-separated names, e.g. "out,report"; dir_outs: those that are
+ * folders) before any work: each through bq_check_output (fileio.h) against the values of all
+ * the other options as possible inputs (and so against each other). Prints the one-line error
+ * itself; returns 0 or -1. */
+int bq_cli_check_outputs(const char *cmd, const bq_cli_opt *opts, int n_opts, const char *outs,
+                         const char *dir_outs);
+/* bq_qmodel_load + bq_qmodel_validate (quant/qmodel_check.h). Prints the one-line error itself;
+ * returns 0 or -1 (nothing to free). q is a bq_qmodel *. */
+int bq_cli_load_qmodel(const char *cmd, const char *path, void *q);
 /* Print "brecq CMD: message" to stderr. */
 void bq_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif

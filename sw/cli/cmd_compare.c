@@ -53,6 +53,7 @@ int bq_cmd_compare(int argc, char **argv) {
                           "usage: brecq compare --a A.preds --b B.preds [--report R.json]");
     if (rc) return rc == 1 ? 0 : 2;
     if (!path_a || !path_b) { bq_cli_error("compare", "--a and --b are required; see --help"); return 2; }
+    if (bq_cli_check_outputs("compare", opts, (int)(sizeof(opts) / sizeof(opts[0])), "report", NULL)) return 2;
     char err[512];
     bq_dataset te;
     if (bq_cli_data_load("compare", data, "test", NULL, 0, &te)) return 1;

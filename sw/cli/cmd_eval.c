@@ -128,7 +128,7 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
                       const char *preds_path) {
     char err[512];
     bq_qmodel q;
-    if (bq_qmodel_load(&q, qpath, err, sizeof(err))) { bq_cli_error("eval", "%s", err); return 1; }
+    if (bq_cli_load_qmodel("eval", qpath, &q)) return 1;
     int rc = 1;
     if (model) {
         bq_model m;
@@ -333,6 +333,7 @@ int bq_cmd_eval(int argc, char **argv) {
         return 2;
     }
     if (dump_layer && !dump_out) { bq_cli_error("eval", "--dump-layer needs --dump-out FILE"); return 2; }
+    if (bq_cli_check_outputs("eval", opts, (int)(sizeof(opts) / sizeof(opts[0])), "report,preds,dump-out", NULL)) return 2;
     long ndump = 16;
     if (dump_n && bq_cli_int("eval", "dump-n", dump_n, 1, 10000, &ndump)) return 2;
     if (bq_cli_threads("eval", threads)) return 2;
@@ -361,6 +362,12 @@ int bq_cmd_eval(int argc, char **argv) {
         return 1;
     }
     double top1 = bq_evaluate(&m, &te, 256, ipreds);
+    if (top1 < 0.0) {   /* bq_evaluate's allocation failure: never print it as an accuracy */
+        bq_cli_error("eval", "%s: out of memory for the activations of a 256-image batch; free "
+                     "memory and retry", model);
+        free(ipreds); free(preds); bq_dataset_free(&te); bq_model_free(&m);
+        return 1;
+    }
     long correct = (long)(top1 * te.n + 0.5);
     printf("%s: top-1 %.4f (%ld/%d test images)\n", model, top1, correct, te.n);
     rc = 0;

@@ -34,12 +34,13 @@ int bq_cmd_export(int argc, char **argv) {
         return 0;
     }
     if (!quant || !hwp || !out) { bq_cli_error("export", "--quant, --hw and --out are required; see --help"); return 2; }
+    if (bq_cli_check_outputs("export", opts, (int)(sizeof(opts) / sizeof(opts[0])), NULL, "out")) return 2;
     long nt = 2;
     if (tests && bq_cli_int("export", "tests", tests, 0, 10000, &nt)) return 2;
     bq_hwcfg hw;
     if (bq_hwcfg_load(&hw, hwp, err, sizeof(err))) { bq_cli_error("export", "%s", err); return 2; }
     bq_qmodel q;
-    if (bq_qmodel_load(&q, quant, err, sizeof(err))) { bq_cli_error("export", "%s", err); return 1; }
+    if (bq_cli_load_qmodel("export", quant, &q)) return 1;
     bq_dataset te;
     int have_te = 0;
     rc = 1;

@@ -127,6 +127,7 @@ int bq_cmd_latency(int argc, char **argv) {
         bq_cli_error("latency", "--model and --hw are required; %s", kUsage);
         return 2;
     }
+    if (bq_cli_check_outputs("latency", opts, 4, "report", NULL)) return 2;
     char err[512], hwpath[1024];
     if (!ends_with(hw, ".yaml") && !strchr(hw, '/'))
         snprintf(hwpath, sizeof hwpath, "configs/hw/%s.yaml", hw);
@@ -146,10 +147,7 @@ int bq_cmd_latency(int argc, char **argv) {
     bq_latency *res = NULL;
     uint64_t mhash = 0;
     if (ends_with(model, ".bqq")) {
-        if (bq_qmodel_load(&q, model, err, sizeof err)) {
-            bq_cli_error("latency", "%s", err);
-            goto out;
-        }
+        if (bq_cli_load_qmodel("latency", model, &q)) goto out;
         have_q = 1;
         mhash = q.src_hash;
     } else {

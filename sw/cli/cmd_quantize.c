@@ -116,6 +116,7 @@ int bq_cmd_quantize(int argc, char **argv) {
         bq_cli_error("quantize", "--model, --recipe and --out are required; see --help");
         return 2;
     }
+    if (bq_cli_check_outputs("quantize", opts, (int)(sizeof(opts) / sizeof(opts[0])), "out,report", NULL)) return 2;
     if (bq_cli_threads("quantize", threads)) return 2;
     char err[512];
     bq_recipe r;

@@ -52,6 +52,10 @@ int bq_cmd_run(int argc, char **argv) {
         return 2;
     }
     char err[2048];
+    if (mp_json && bq_check_output("--mp-json", mp_json, BQ_OUT_FILE, flows, nf, err, sizeof err)) {
+        bq_cli_error("run", "%s", err);
+        return 2;
+    }
     bq_mp_row rows[16 * BQ_FLOW_MAX_BUDGETS];
     int nr = 0;
     for (int f = 0; f < nf; f++) {

@@ -18,6 +18,7 @@
 #include "nn/graph.h"
 #include "hwcfg.h"
 #include "quant/qmodel.h"
+#include "quant/quant.h"
 #include "search/search.h"
 #include "search/search_model.h"
 #include "search/sensitivity.h"
@@ -65,6 +66,7 @@ int bq_cmd_search(int argc, char **argv) {
         bq_cli_error("search", "--model, --hw and --budget are required; see --help");
         return 2;
     }
+    if (bq_cli_check_outputs("search", opts, (int)(sizeof(opts) / sizeof(opts[0])), "out,report", NULL)) return 2;
     char err[1024] = "";
     bq_search_space sp;
     bq_search_space_default(&sp);
@@ -72,6 +74,17 @@ int bq_cmd_search(int argc, char **argv) {
         (abits_s && bq_search_parse_bits(abits_s, sp.abits, &sp.n_abits, err, sizeof err))) {
         bq_cli_error("search", "%s", msg(err));
         return 2;
+    }
+    /* the list parser takes 1..8; quantizers take BQ_QBITS_MIN..MAX: say so now, naming the flag,
+     * not after the cost table naming a quantizer */
+    for (int k = 0; k < sp.n_wbits + sp.n_abits; k++) {
+        int b = k < sp.n_wbits ? sp.wbits[k] : sp.abits[k - sp.n_wbits];
+        if (b < BQ_QBITS_MIN || b > BQ_QBITS_MAX) {
+            bq_cli_error("search", "--%s '%s': bit-width %d is outside %d..%d; e.g. '2,3,4,8'",
+                         k < sp.n_wbits ? "wbits" : "abits", k < sp.n_wbits ? wbits_s : abits_s, b,
+                         BQ_QBITS_MIN, BQ_QBITS_MAX);
+            return 2;
+        }
     }
     long seed = 1, size_bits = -1, images = 64;
     if (seed_s && bq_cli_int("search", "seed", seed_s, 0, 2147483647L, &seed)) return 2;

@@ -33,6 +33,7 @@ int bq_cmd_train(int argc, char **argv) {
                           "usage: brecq train --arch A --epochs E --out FILE [options]");
     if (rc) return rc == 1 ? 0 : 2;
     if (!arch || !out) { bq_cli_error("train", "--arch and --out are required; see --help"); return 2; }
+    if (bq_cli_check_outputs("train", opts, (int)(sizeof(opts) / sizeof(opts[0])), "out", NULL)) return 2;
     long ep, bs, sd, st;
     double lrv, wdv;
     if (bq_cli_int("train", "epochs", epochs, 1, 1000, &ep) ||
@@ -76,7 +77,10 @@ int bq_cmd_train(int argc, char **argv) {
     if (rc == 0) {
         if (!quiet_val) {
             double acc = bq_evaluate(&m, &te, 256, NULL);
-            printf("%s: top-1 %.4f on %d test images\n", arch, acc, te.n);
+            if (acc < 0.0)   /* allocation failure: not an accuracy; the model is still saved */
+                fprintf(stderr, "[train] %s: out of memory evaluating the test set; skipped\n", arch);
+            else
+                printf("%s: top-1 %.4f on %d test images\n", arch, acc, te.n);
         }
         rc = bq_model_save(&m, out, err, sizeof(err));
     }

@@ -2,8 +2,10 @@
 #include "core/fileio.h"
 #include "core/errmsg.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +86,14 @@ int bq_rd_str(bq_rd *r, char *dst, size_t fixed_len) {
 
 int bq_read_file(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen) {
     *data = NULL; *len = 0;
+    if (!path[0]) { bq_seterr(err, errlen, "empty file name; give the path of a file"); return -1; }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* fopen succeeds on a folder and ftell then reports a huge size: say what it is instead */
+        bq_seterr(err, errlen, "%s: is a folder, not a file; give the path of the file inside it",
+                  path);
+        return -1;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) { bq_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); bq_seterr(err, errlen, "%s: cannot seek", path); return -1; }
@@ -106,31 +116,147 @@ int bq_read_file(const char *path, unsigned char **data, size_t *len, char *err,
 int bq_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    bq_remove_stale_tmp(path);
+    /* messages name the user's path, never the temporary one (it does not exist afterwards) */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) { bq_seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno)); return -1; }
+    if (fd < 0) {
+        bq_seterr(err, errlen, "%s: cannot write: %s; check that its folder exists and is writable",
+                  path, strerror(errno));
+        return -1;
+    }
     const unsigned char *p = data;
     size_t left = len;
     while (left) {
         ssize_t w = write(fd, p, left);
         if (w < 0) {
             if (errno == EINTR) continue;
-            bq_seterr(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
+            bq_seterr(err, errlen, "%s: write failed: %s; free disk space and retry", path,
+                      strerror(errno));
             close(fd); unlink(tmp);
             return -1;
         }
         p += w; left -= (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        bq_seterr(err, errlen, "%s: flush failed: %s", tmp, strerror(errno));
+        bq_seterr(err, errlen, "%s: flush failed: %s; free disk space and retry", path,
+                  strerror(errno));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        bq_seterr(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
+        bq_seterr(err, errlen, "%s: cannot rename into place: %s; remove what is at that path or "
+                  "choose another", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
     return 0;
+}
+
+int bq_remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode)) return unlink(path);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int rc = 0;
+    struct dirent *e;
+    char sub[4096];
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            if (bq_remove_tree(sub)) rc = -1;
+        }
+    closedir(d);
+    return rmdir(path) ? -1 : rc;
+}
+
+/* Split path into its folder ("." when none) and its last component. */
+static void split_path(const char *path, char *dir, size_t dlen, const char **base) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) { snprintf(dir, dlen, "."); *base = path; return; }
+    if (slash == path) snprintf(dir, dlen, "/");
+    else snprintf(dir, dlen, "%.*s", (int)(slash - path), path);
+    *base = slash + 1;
+}
+
+int bq_remove_stale_tmp(const char *path) {
+    char dir[4096], prefix[4200];
+    const char *base;
+    split_path(path, dir, sizeof dir, &base);
+    snprintf(prefix, sizeof prefix, "%s.tmp.", base);
+    size_t pl = strlen(prefix);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, pl) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + pl, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* still running (or not ours) */
+        char full[8400];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        if (bq_remove_tree(full) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+/* The folder that will hold path exists and accepts a new entry (probe create + remove). */
+static int folder_writable(const char *opt, const char *path, char *err, size_t errlen) {
+    char dir[4096], probe[4200];
+    const char *base;
+    split_path(path, dir, sizeof dir, &base);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        bq_seterr(err, errlen, "%s %s: folder '%s' does not exist; create it first (mkdir -p %s) "
+                  "or choose another path", opt, path, dir, dir);
+        return -1;
+    }
+    snprintf(probe, sizeof probe, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        bq_seterr(err, errlen, "%s %s: cannot create files in folder '%s' (%s); choose a writable "
+                  "folder", opt, path, dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+int bq_check_output(const char *opt, const char *path, bq_out_kind kind, const char *const *inputs,
+                    int n_inputs, char *err, size_t errlen) {
+    if (!path || !path[0]) {
+        bq_seterr(err, errlen, "%s is empty; give the path to write", opt);
+        return -1;
+    }
+    struct stat so;
+    int exists = stat(path, &so) == 0;
+    if (exists && kind == BQ_OUT_FILE && S_ISDIR(so.st_mode)) {
+        bq_seterr(err, errlen, "%s %s: is a folder; give a file name (e.g. %s/out)", opt, path, path);
+        return -1;
+    }
+    if (exists && kind == BQ_OUT_DIR && !S_ISDIR(so.st_mode)) {
+        bq_seterr(err, errlen, "%s %s: is a file, a folder is expected; remove it or choose "
+                  "another path", opt, path);
+        return -1;
+    }
+    for (int i = 0; i < n_inputs; i++) {
+        if (!inputs[i] || !inputs[i][0]) continue;
+        struct stat si;
+        int same = exists ? stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev &&
+                            si.st_ino == so.st_ino
+                          : strcmp(inputs[i], path) == 0;
+        if (same) {
+            bq_seterr(err, errlen, "%s %s: is the input '%s'; writing it would destroy the input, "
+                      "choose another output path", opt, path, inputs[i]);
+            return -1;
+        }
+    }
+    bq_remove_stale_tmp(path);
+    return folder_writable(opt, path, err, errlen);
 }
 
 int bq_mkdirs(const char *path) {

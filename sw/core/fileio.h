@@ -34,6 +34,22 @@ int bq_rd_str(bq_rd *r, char *dst, size_t fixed_len);   /* always NUL-terminates
 int bq_read_file(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen);
 /* Atomically replace path with the given bytes. Returns 0 or -1 with "path: reason". */
 int bq_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* What an output path names. */
+typedef enum { BQ_OUT_FILE = 0, BQ_OUT_DIR } bq_out_kind;
+/* Check one output path before any work is done (docs/reliability.md): not empty; not a folder
+ * where a file is expected (nor a file where a folder is); its folder exists and is writable
+ * (probed by creating and removing "<path>.tmp.<pid>" there, which also works for root and
+ * read-only mounts); not the same file as any of the n_inputs inputs (same st_dev/st_ino, or the
+ * same path string when they do not exist yet). Also removes stale "<path>.tmp.<pid>" entries
+ * of killed runs. opt names the flag in messages ("--out"). Returns 0 or -1 with one line
+ * naming the user's path and the fix. NULL inputs are skipped. */
+int bq_check_output(const char *opt, const char *path, bq_out_kind kind, const char *const *inputs,
+                    int n_inputs, char *err, size_t errlen);
+/* Remove "<path>.tmp.<pid>" files and folders left by runs that no longer exist (the pid is not
+ * a live process). Returns how many were removed. */
+int bq_remove_stale_tmp(const char *path);
+/* rm -r of a file or folder (does not follow symlinks). 0 or -1. */
+int bq_remove_tree(const char *path);
 /* mkdir -p. Returns 0 or -1. */
 int bq_mkdirs(const char *path);
 /* mkdir -p of the folder that holds path (for caches the project owns, not user outputs). */

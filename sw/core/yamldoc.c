@@ -11,8 +11,53 @@
 #include <string.h>
 #include <strings.h>
 
+/* Hard caps on a YAML configuration file (docs/reliability.md): the largest shipped config is a
+ * few KB and the schemas nest 3 levels deep. */
+#define BQ_YAML_MAX_BYTES (1 << 20)
+#define BQ_YAML_MAX_DEPTH 32
+
+/* Deepest nesting of flow collections ([ and {) outside quotes and comments, stopping at the
+ * first place that exceeds BQ_YAML_MAX_DEPTH (its 1-based line and column go to *line, *col).
+ * A pre-scan, because libyaml has no depth limit and its scanner is quadratic in the depth: a
+ * 400 KB file of '[' ran for minutes before returning its first token. */
+static int flow_depth_ok(const char *t, size_t len, size_t *line, size_t *col) {
+    int depth = 0;
+    char quote = 0;
+    size_t ln = 1, cl = 1;
+    for (size_t i = 0; i < len; i++, cl++) {
+        char ch = t[i];
+        if (ch == '\n') { ln++; cl = 0; continue; }
+        if (quote) {
+            if (quote == '"' && ch == '\\' && i + 1 < len) { i++; cl++; }
+            else if (ch == quote) quote = 0;
+            continue;
+        }
+        if (ch == '#' && (i == 0 || t[i - 1] == ' ' || t[i - 1] == '\t' || t[i - 1] == '\n')) {
+            while (i + 1 < len && t[i + 1] != '\n') i++;
+            continue;
+        }
+        if (ch == '"' || ch == '\'') quote = ch;
+        else if (ch == '[' || ch == '{') {
+            if (++depth > BQ_YAML_MAX_DEPTH) { *line = ln; *col = cl; return 0; }
+        } else if ((ch == ']' || ch == '}') && depth > 0) depth--;
+    }
+    return 1;
+}
+
 int bq_yaml_load(yaml_document_t *doc, const void *text, size_t len, const char *fname, char *err,
                  size_t errlen) {
+    if (len > BQ_YAML_MAX_BYTES) {
+        bq_seterr(err, errlen, "%s: %zu bytes, above the %d-byte cap for YAML configuration files; "
+                  "pass the intended (small) configuration file", fname, len, BQ_YAML_MAX_BYTES);
+        return -1;
+    }
+    size_t dl, dc;
+    if (!flow_depth_ok(text, len, &dl, &dc)) {
+        bq_seterr(err, errlen, "%s:%zu:%zu: YAML nesting deeper than %d levels of [ ] / { }; "
+                  "configuration files are flat mappings, remove the extra brackets", fname, dl, dc,
+                  BQ_YAML_MAX_DEPTH);
+        return -1;
+    }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
         bq_seterr(err, errlen, "%s: out of memory initialising the YAML parser", fname);

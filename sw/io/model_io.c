@@ -154,7 +154,8 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
     }
     char verr[256];
     if (bq_model_validate(m, verr, sizeof(verr))) {
-        bq_seterr(err, errlen, "%s: invalid graph: %s", name, verr);
+        bq_seterr(err, errlen, "%s: invalid model: %s; re-create it with `brecq train` or "
+                  "re-import the ONNX file", name, verr);
         bq_model_free(m);
         return -1;
     }

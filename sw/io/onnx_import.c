@@ -977,7 +977,8 @@ static int build_model(ctx *c, bq_model *m, int out_ir) {
         }
     }
     char verr[256];
-    if (bq_model_validate(m, verr, sizeof(verr))) { fail(c, "internal: %s", verr); goto done; }
+    /* the same checks as a loaded .bqm; mostly the file's own data (NaN weights), not a bug here */
+    if (bq_model_validate(m, verr, sizeof(verr))) { fail(c, "%s", verr); goto done; }
     rc = 0;
 done:
     free(block_done); free(idom); free(mark);

@@ -48,9 +48,10 @@ int bq_model_clone(bq_model *dst, const bq_model *src) {
         return -1;
     }
     dst->cap_nodes = src->n_nodes; dst->cap_params = src->n_params; dst->cap_blocks = src->n_blocks;
-    memcpy(dst->nodes, src->nodes, sizeof(bq_node) * (size_t)src->n_nodes);
-    memcpy(dst->params, src->params, sizeof(bq_param) * (size_t)src->n_params);
-    memcpy(dst->blocks, src->blocks, sizeof(bq_block) * (size_t)src->n_blocks);
+    /* memcpy from NULL is undefined even for 0 bytes: a model without blocks has blocks == NULL */
+    if (src->n_nodes) memcpy(dst->nodes, src->nodes, sizeof(bq_node) * (size_t)src->n_nodes);
+    if (src->n_params) memcpy(dst->params, src->params, sizeof(bq_param) * (size_t)src->n_params);
+    if (src->n_blocks) memcpy(dst->blocks, src->blocks, sizeof(bq_block) * (size_t)src->n_blocks);
     if (src->arena_count) memcpy(dst->arena, src->arena, sizeof(float) * src->arena_count);
     return 0;
 }
@@ -298,62 +299,248 @@ size_t bq_model_num_params(const bq_model *m) {
     return n;
 }
 
-int bq_model_validate(const bq_model *m, char *err, size_t errlen) {
+/* ---------------------------------------------------------------- validation
+ * Everything a loaded model's consumers index or divide by is checked here, once, so that the
+ * executor, the quantizer and the printers can trust the structure (docs/reliability.md). */
+
+/* Expected element count of a parameter slot of node n (with input shape in), 0 = slot unused. */
+static size_t param_need(const bq_node *n, const bq_node *in, int slot) {
+    switch (n->kind) {
+    case BQ_OP_CONV:
+        if (slot == 0) return (size_t)n->c * (size_t)(in->c / n->groups) * (size_t)n->kh * (size_t)n->kw;
+        return slot == 1 ? (size_t)n->c : 0;
+    case BQ_OP_LINEAR:
+        if (slot == 0) return (size_t)n->c * bq_node_size(in);
+        return slot == 1 ? (size_t)n->c : 0;
+    case BQ_OP_BN: return slot >= 2 ? (size_t)n->c : 0;
+    default: return 0;
+    }
+}
+
+/* Parameter table: shapes positive, count = product, inside the arena. */
+static int validate_params(const bq_model *m, char *err, size_t errlen) {
+    for (int p = 0; p < m->n_params; p++) {
+        const bq_param *pr = &m->params[p];
+        size_t prod = 1;
+        if (pr->ndim < 1 || pr->ndim > 4) {
+            bq_seterr(err, errlen, "parameter '%s': %d dimensions, expected 1..4", pr->name, pr->ndim);
+            return -1;
+        }
+        for (int k = 0; k < pr->ndim; k++) {
+            if (pr->shape[k] < 1 || pr->shape[k] > BQ_MAX_CHANNELS * 16) {
+                bq_seterr(err, errlen, "parameter '%s': dimension %d is %d, expected 1..%d",
+                          pr->name, k, pr->shape[k], BQ_MAX_CHANNELS * 16);
+                return -1;
+            }
+            prod *= (size_t)pr->shape[k];
+        }
+        if (prod != pr->count || pr->count > m->arena_count || pr->offset > m->arena_count - pr->count) {
+            bq_seterr(err, errlen, "parameter '%s': %zu values at offset %zu do not fit its shape or "
+                      "the %zu values of parameter data", pr->name, pr->count, pr->offset,
+                      m->arena_count);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Input shape, class count and normalisation constants (graph.h caps). */
+static int validate_header(const bq_model *m, char *err, size_t errlen) {
+    if (m->in_c < 1 || m->in_c > BQ_MAX_IN_C || m->in_h < 1 || m->in_h > BQ_MAX_IN_HW ||
+        m->in_w < 1 || m->in_w > BQ_MAX_IN_HW) {
+        bq_seterr(err, errlen, "input shape %dx%dx%d is outside 1..%d channels x 1..%d x 1..%d pixels",
+                  m->in_c, m->in_h, m->in_w, BQ_MAX_IN_C, BQ_MAX_IN_HW, BQ_MAX_IN_HW);
+        return -1;
+    }
+    if (m->num_classes < 1 || m->num_classes > BQ_MAX_CLASSES) {
+        bq_seterr(err, errlen, "%d classes, expected 1..%d", m->num_classes, BQ_MAX_CLASSES);
+        return -1;
+    }
+    if (!isfinite(m->in_mean) || !isfinite(m->in_std) || !(m->in_std > 0.0f)) {
+        bq_seterr(err, errlen, "input normalisation mean %g std %g: both must be finite and std > 0",
+                  (double)m->in_mean, (double)m->in_std);
+        return -1;
+    }
     if (m->n_nodes < 2 || m->nodes[0].kind != BQ_OP_INPUT) {
         bq_seterr(err, errlen, "model has no input node or no layers");
         return -1;
     }
-    for (int i = 0; i < m->n_nodes; i++) {
-        const bq_node *n = &m->nodes[i];
-        if (n->kind < 0 || n->kind >= BQ_OP_COUNT) {
-            bq_seterr(err, errlen, "node %d: unknown op kind %d", i, (int)n->kind);
-            return -1;
-        }
-        for (int j = 0; j < 2; j++)
-            if (n->in[j] >= i || n->in[j] < -1) {
-                bq_seterr(err, errlen, "node '%s': input %d does not precede it", n->name, n->in[j]);
-                return -1;
-            }
-        if (n->kind != BQ_OP_INPUT && n->in[0] < 0) {
-            bq_seterr(err, errlen, "node '%s': missing input", n->name);
-            return -1;
-        }
-        if (n->kind == BQ_OP_ADD && n->in[1] < 0) {
-            bq_seterr(err, errlen, "node '%s': add needs two inputs", n->name);
-            return -1;
-        }
-        if (n->c <= 0 || n->h <= 0 || n->w <= 0) {
-            bq_seterr(err, errlen, "node '%s': non-positive output shape", n->name);
-            return -1;
-        }
-        int pidx[6] = {n->p_weight, n->p_bias, n->p_gamma, n->p_beta, n->p_rmean, n->p_rvar};
-        for (int j = 0; j < 6; j++) {
-            if (pidx[j] < -1 || pidx[j] >= m->n_params) {
-                bq_seterr(err, errlen, "node '%s': parameter index out of range", n->name);
-                return -1;
-            }
-            if (pidx[j] >= 0 && m->params[pidx[j]].offset + m->params[pidx[j]].count > m->arena_count) {
-                bq_seterr(err, errlen, "node '%s': parameter outside the parameter data", n->name);
-                return -1;
-            }
-        }
-        if ((n->kind == BQ_OP_CONV || n->kind == BQ_OP_LINEAR) && n->p_weight < 0) {
-            bq_seterr(err, errlen, "node '%s': %s without weight", n->name, bq_op_name(n->kind));
-            return -1;
-        }
-        if (n->kind == BQ_OP_BN && (n->p_gamma < 0 || n->p_beta < 0 || n->p_rmean < 0 || n->p_rvar < 0)) {
-            bq_seterr(err, errlen, "node '%s': bn without its four parameters", n->name);
+    return 0;
+}
+
+/* Kind, input indices and the block index of node i. */
+static int validate_links(const bq_model *m, int i, char *err, size_t errlen) {
+    const bq_node *n = &m->nodes[i];
+    if (n->kind < 0 || n->kind >= BQ_OP_COUNT || (n->kind == BQ_OP_INPUT) != (i == 0)) {
+        bq_seterr(err, errlen, "node %d '%s': op kind %d is not allowed here (0 = input only at "
+                  "node 0, 1..%d layers)", i, n->name, (int)n->kind, BQ_OP_COUNT - 1);
+        return -1;
+    }
+    int need = i == 0 ? 0 : n->kind == BQ_OP_ADD ? 2 : 1;
+    for (int j = 0; j < 2; j++) {
+        int ok = j < need ? n->in[j] >= 0 && n->in[j] < i : n->in[j] == -1;
+        if (!ok) {
+            bq_seterr(err, errlen, "node %d '%s': input %d is %d, expected %s", i, n->name, j,
+                      n->in[j], j < need ? "an earlier node" : "-1 (unused)");
             return -1;
         }
     }
+    if (n->block < -1 || n->block >= m->n_blocks) {
+        bq_seterr(err, errlen, "node %d '%s': block index %d is outside -1..%d", i, n->name, n->block,
+                  m->n_blocks - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Geometry of a conv / pool node against its input; sets *h, *w to the output size. */
+static int window_ok(const bq_node *n, const bq_node *in, int *h, int *w) {
+    /* kernel <= BQ_MAX_IN_HW and pad < kernel first: then no sum below overflows an int */
+    if (n->kh > BQ_MAX_IN_HW || n->kw > BQ_MAX_IN_HW) return 0;
+    int pads[4] = {n->pad_t, n->pad_l, n->pad_b, n->pad_r};
+    for (int k = 0; k < 4; k++)
+        if (pads[k] < 0 || pads[k] >= (k % 2 ? n->kw : n->kh)) return 0;   /* pad < kernel */
+    if (n->kh < 1 || n->kw < 1 || n->stride_h < 1 || n->stride_w < 1 ||
+        n->kh > in->h + n->pad_t + n->pad_b || n->kw > in->w + n->pad_l + n->pad_r)
+        return 0;
+    *h = (in->h + n->pad_t + n->pad_b - n->kh) / n->stride_h + 1;
+    *w = (in->w + n->pad_l + n->pad_r - n->kw) / n->stride_w + 1;
+    return 1;
+}
+
+/* Output shape of node i recomputed from its input (c, h, w); 0, or -1 + err. */
+static int validate_shape(const bq_model *m, int i, char *err, size_t errlen) {
+    const bq_node *n = &m->nodes[i], *in = i ? &m->nodes[n->in[0]] : NULL;
+    int c = n->c, h = n->h, w = n->w, geo = 1;
+    switch (n->kind) {
+    case BQ_OP_INPUT: c = m->in_c; h = m->in_h; w = m->in_w; break;
+    case BQ_OP_CONV:
+        geo = n->groups >= 1 && in->c % n->groups == 0 && n->c % n->groups == 0 &&
+              window_ok(n, in, &h, &w);
+        break;
+    case BQ_OP_MAXPOOL: case BQ_OP_AVGPOOL:
+        c = in->c;
+        geo = (unsigned)n->count_include_pad <= 1 && window_ok(n, in, &h, &w);
+        break;
+    case BQ_OP_LINEAR: h = w = 1; break;
+    case BQ_OP_GAP: c = in->c; h = w = 1; break;
+    case BQ_OP_FLATTEN: c = (int)bq_node_size(in); h = w = 1; break;
+    case BQ_OP_ADD: {
+        const bq_node *b = &m->nodes[n->in[1]];
+        geo = b->c == in->c && b->h == in->h && b->w == in->w;
+        c = in->c; h = in->h; w = in->w;
+        break;
+    }
+    default: c = in->c; h = in->h; w = in->w; break;   /* bn and activations keep the shape */
+    }
+    if (!geo) {
+        bq_seterr(err, errlen, "node %d '%s' (%s): impossible geometry for input %dx%dx%d (kernel "
+                  "%dx%d, stride %dx%d, pads %d,%d,%d,%d, groups %d, out channels %d)", i, n->name,
+                  bq_op_name(n->kind), in ? in->c : 0, in ? in->h : 0, in ? in->w : 0, n->kh, n->kw,
+                  n->stride_h, n->stride_w, n->pad_t, n->pad_l, n->pad_b, n->pad_r, n->groups, n->c);
+        return -1;
+    }
+    if (n->c != c || n->h != h || n->w != w || c < 1 || c > BQ_MAX_CHANNELS ||
+        bq_node_size(n) > BQ_MAX_NODE_FLOATS) {
+        bq_seterr(err, errlen, "node %d '%s' (%s): output shape %dx%dx%d, expected %dx%dx%d "
+                  "(at most %d channels, %d values)", i, n->name, bq_op_name(n->kind), n->c, n->h,
+                  n->w, c, h, w, BQ_MAX_CHANNELS, BQ_MAX_NODE_FLOATS);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parameter slots of node i: present exactly where the op needs them, with the size it needs;
+ * BN constants usable (eps > 0, running variance >= 0), clamp bounds ordered. */
+static int validate_node_params(const bq_model *m, int i, char *err, size_t errlen) {
+    const bq_node *n = &m->nodes[i], *in = i ? &m->nodes[n->in[0]] : n;
+    static const char *const SLOT[6] = {"weight", "bias", "gamma", "beta", "running_mean", "running_var"};
+    const int pidx[6] = {n->p_weight, n->p_bias, n->p_gamma, n->p_beta, n->p_rmean, n->p_rvar};
+    for (int j = 0; j < 6; j++) {
+        size_t need = param_need(n, in, j);
+        int optional = j == 1;   /* conv/linear bias */
+        int p = pidx[j];
+        if (p < -1 || p >= m->n_params || (p < 0 && need && !optional) || (p >= 0 && !need) ||
+            (p >= 0 && m->params[p].count != need)) {
+            bq_seterr(err, errlen, "node %d '%s' (%s): %s parameter (index %d, %zu values) does not "
+                      "match the layer (needs %zu values)", i, n->name, bq_op_name(n->kind), SLOT[j],
+                      p, p >= 0 && p < m->n_params ? m->params[p].count : (size_t)0, need);
+            return -1;
+        }
+    }
+    if (n->kind == BQ_OP_BN) {
+        const float *var = bq_param_data(m, n->p_rvar);
+        int bad = !(n->bn_eps > 0.0f) || !isfinite(n->bn_eps);
+        for (int k = 0; k < n->c && !bad; k++) bad = !(var[k] >= 0.0f);
+        if (bad) {
+            bq_seterr(err, errlen, "node %d '%s' (bn): eps %g must be finite > 0 and the running "
+                      "variance >= 0", i, n->name, (double)n->bn_eps);
+            return -1;
+        }
+    }
+    if ((n->kind == BQ_OP_CLAMP || n->kind == BQ_OP_RELU || n->kind == BQ_OP_RELU6) &&
+        (isnan(n->lo) || isnan(n->hi) || n->lo > n->hi)) {
+        bq_seterr(err, errlen, "node %d '%s' (%s): bounds [%g, %g] are not an interval", i, n->name,
+                  bq_op_name(n->kind), (double)n->lo, (double)n->hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* Blocks: node ranges inside the graph, fed by an earlier node, and agreeing with node.block. */
+static int validate_blocks(const bq_model *m, char *err, size_t errlen) {
     for (int b = 0; b < m->n_blocks; b++) {
         const bq_block *bl = &m->blocks[b];
         if (bl->first < 1 || bl->last < bl->first || bl->last >= m->n_nodes || bl->input < 0 ||
-            bl->input >= bl->first) {
-            bq_seterr(err, errlen, "block '%s': bad node range", bl->name);
+            bl->input >= bl->first || (unsigned)bl->has_residual > 1) {
+            bq_seterr(err, errlen, "block %d '%s': node range %d..%d fed by %d is not inside the "
+                      "%d nodes", b, bl->name, bl->first, bl->last, bl->input, m->n_nodes);
             return -1;
         }
     }
+    for (int i = 0; i < m->n_nodes; i++) {
+        int b = m->nodes[i].block;
+        int inside = b >= 0 && i >= m->blocks[b].first && i <= m->blocks[b].last;
+        if (b >= 0 && !inside) {
+            bq_seterr(err, errlen, "node %d '%s': says block %d, outside that block's nodes %d..%d",
+                      i, m->nodes[i].name, b, m->blocks[b].first, m->blocks[b].last);
+            return -1;
+        }
+    }
+    for (int b = 0; b < m->n_blocks; b++)
+        for (int i = m->blocks[b].first; i <= m->blocks[b].last; i++)
+            if (m->nodes[i].block != b) {
+                bq_seterr(err, errlen, "block %d '%s': node %d inside its range says block %d", b,
+                          m->blocks[b].name, i, m->nodes[i].block);
+                return -1;
+            }
+    return 0;
+}
+
+int bq_model_validate(const bq_model *m, char *err, size_t errlen) {
+    if (validate_header(m, err, errlen) || validate_params(m, err, errlen)) return -1;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (validate_links(m, i, err, errlen) || validate_shape(m, i, err, errlen) ||
+            validate_node_params(m, i, err, errlen))
+            return -1;
+    if (validate_blocks(m, err, errlen)) return -1;
+    const bq_node *out = &m->nodes[bq_model_output(m)];
+    if (bq_node_size(out) != (size_t)m->num_classes) {
+        bq_seterr(err, errlen, "the output node '%s' gives %dx%dx%d values, the model declares %d "
+                  "classes", out->name, out->c, out->h, out->w, m->num_classes);
+        return -1;
+    }
+    for (size_t k = 0; k < m->arena_count; k++)
+        if (!isfinite(m->arena[k])) {
+            const char *owner = "(no parameter)";
+            for (int p = 0; p < m->n_params; p++)
+                if (k >= m->params[p].offset && k - m->params[p].offset < m->params[p].count)
+                    owner = m->params[p].name;
+            bq_seterr(err, errlen, "parameter data value %zu (in '%s') is %s; weights and statistics "
+                      "must be finite", k, owner,
+                      isnan(m->arena[k]) ? "NaN" : "infinite");
+            return -1;
+        }
     return 0;
 }
 

@@ -140,7 +140,20 @@ static inline int bq_model_output(const bq_model *m) { return m->n_nodes - 1; }
  * it consumes (err says which). */
 int bq_model_fold_bn(bq_model *dst, const bq_model *src, char *err, size_t errlen);
 
-/* Validate structure (inputs precede consumers, shapes agree, blocks contiguous). 0 or -1+err. */
+/* Hard caps of a model the loaders accept (docs/reliability.md): far above every model this
+ * project runs, small enough that no size computed from them overflows. */
+#define BQ_MAX_IN_C        1024
+#define BQ_MAX_IN_HW       4096
+#define BQ_MAX_CLASSES     65536       /* imported ONNX node tests have up to 3072 outputs */
+#define BQ_MAX_CHANNELS    65536
+#define BQ_MAX_NODE_FLOATS (1 << 24)   /* values of one node's output for one image */
+
+/* Validate everything consumers rely on: input shape and class count within the caps, finite
+ * normalisation with std > 0, node kinds, inputs precede consumers, every node's shape recomputed
+ * from its input and geometry (groups divide channels, strides >= 1, 1 <= kernel <= padded input,
+ * 0 <= pad < kernel), parameters present exactly where needed and of the needed size, blocks in
+ * range and agreeing with node.block, output size = class count, all parameter data finite.
+ * 0 or -1 + one-line err (without a file name: the caller adds it). */
 int bq_model_validate(const bq_model *m, char *err, size_t errlen);
 
 /* Print layers, blocks and the parameter count (for `brecq info`). */

@@ -60,16 +60,28 @@ static void candidate_grid(double lo, double hi, int bits, float *s, int32_t *z,
 
 void bq_range_search(float *scale, int32_t *zero, const float *x, size_t count, int bits, float p,
                      int half_up) {
-    assert(bits >= 1 && bits <= 16);
+    assert(bits >= 1 && bits <= 16);   /* callers' contract: every bits value is range-checked */
     double xmin = DBL_MAX, xmax = -DBL_MAX;
+    size_t nonfinite = 0;
     for (size_t i = 0; i < count; i++) {
-        assert(isfinite(x[i]));
+        if (!isfinite(x[i])) { nonfinite++; continue; }
         if (x[i] < xmin) xmin = x[i];
         if (x[i] > xmax) xmax = x[i];
     }
-    if (count == 0 || (xmin == 0.0 && xmax == 0.0)) {   /* all-zero: any grid is exact */
+    if (nonfinite == count || (xmin == 0.0 && xmax == 0.0)) {   /* all-zero: any grid is exact */
         *scale = 1.0f;
         *zero = 0;
+        return;
+    }
+    if (nonfinite) {
+        /* Loaders refuse non-finite weights, but finite weights near FLT_MAX can still overflow an
+         * activation to inf. The scores would all be NaN: take the plain min/max grid instead of
+         * asserting (a deterministic, if poor, answer; docs/reliability.md). */
+        float s;
+        int32_t z;
+        candidate_grid(xmin < 0.0 ? xmin : 0.0, xmax > 0.0 ? xmax : 0.0, bits, &s, &z, half_up);
+        *scale = s > 0.0f && isfinite(s) ? s : 1.0f;
+        *zero = z;
         return;
     }
     if (!(xmax - xmin > 0.0) || (float)((xmax - xmin) / (double)bq_qmax(bits)) <= FLT_MIN) {

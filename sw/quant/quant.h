@@ -56,7 +56,7 @@ static inline int32_t bq_wq_code(float w, float s, int32_t z, int bits) {
 }
 
 /* Range search of one channel: x (count values), bits, Lp exponent p. Writes *scale > 0 and
- * *zero in [0, 2^bits-1]. NaN/Inf in x are the caller's bug (asserted in debug builds). */
+ * *zero in [0, 2^bits-1]. NaN/Inf in x are skipped (then the plain min/max grid of the finite values). */
 void bq_range_search(float *scale, int32_t *zero, const float *x, size_t count, int bits,
                      float p, int half_up);
 
