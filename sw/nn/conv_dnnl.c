@@ -88,21 +88,24 @@ static const char *dir_name(int dir) {
                                                                     : "backward-weights";
 }
 
-static void set_fail(char *err, size_t errlen, const bq_conv_shape *cs, int dir, const char *what,
-                     dnnl_status_t st) {
+/* The fix named at the end depends on the mode: FP32 users pick another conv implementation;
+ * bf16 is chosen in the recipe. */
+static void set_fail(char *err, size_t errlen, const bq_dnnl_ctx *ctx, const bq_conv_shape *cs,
+                     int dir, const char *what, dnnl_status_t st) {
     bq_seterr(err, errlen,
-              "conv_dnnl: %s %s (%s) for conv N=%d Cin=%d %dx%d -> Cout=%d kernel %dx%d stride "
-              "%dx%d pads %d,%d,%d,%d groups %d; run with BQ_CONV=direct",
+              "conv_dnnl: %s%s %s (%s) for conv N=%d Cin=%d %dx%d -> Cout=%d kernel %dx%d stride "
+              "%dx%d pads %d,%d,%d,%d groups %d; %s", ctx->bf16 ? "bf16 " : "",
               dir_name(dir), what, st == dnnl_out_of_memory ? "out of memory" : dnnl_status2str(st),
               cs->n, cs->cin, cs->h, cs->w, cs->cout, cs->kh, cs->kw, cs->stride_h, cs->stride_w,
-              cs->pad_t, cs->pad_l, cs->pad_b, cs->pad_r, cs->groups);
+              cs->pad_t, cs->pad_l, cs->pad_b, cs->pad_r, cs->groups,
+              ctx->bf16 ? "use 'compute: fp32' in the recipe" : "run with BQ_CONV=direct");
 }
 
 #define DN(call, what)                                                                            \
     do {                                                                                          \
         dnnl_status_t st_ = (call);                                                               \
         if (st_ != dnnl_success) {                                                                \
-            set_fail(err, errlen, cs, dir, what, st_);                                            \
+            set_fail(err, errlen, ctx, cs, dir, what, st_);                                       \
             goto fail;                                                                            \
         }                                                                                         \
     } while (0)
@@ -168,7 +171,7 @@ int bq_dnnl_bf16_available(char *isa, size_t len) {
     dnnl_cpu_isa_t eff = dnnl_get_effective_cpu_isa();
     const char *fake = getenv("BQ_FAKE_NO_BF16");
     int faked = fake && strcmp(fake, "1") == 0;
-    if (isa) snprintf(isa, len, "%s%s", faked ? "faked: avx512_core, really " : "", isa_name(eff));
+    if (isa) snprintf(isa, len, "%s%s", isa_name(eff), faked ? ", hidden by BQ_FAKE_NO_BF16=1" : "");
     if (faked) return 0;
     return eff == dnnl_cpu_isa_avx512_core_bf16 || eff == dnnl_cpu_isa_avx512_core_amx;
 }
@@ -278,7 +281,7 @@ static int add_arg(bq_dnnl_ctx *ctx, entry *e, int arg, int which, int out, int 
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     if (!pmd) {
-        set_fail(err, errlen, cs, dir, "argument query failed", dnnl_invalid_arguments);
+        set_fail(err, errlen, ctx, cs, dir, "argument query failed", dnnl_invalid_arguments);
         return -1;
     }
     DN(dnnl_memory_create(&a->user, &umd, ctx->eng, DNNL_MEMORY_NONE), "memory creation failed");
@@ -412,7 +415,7 @@ static int entry_build(bq_dnnl_ctx *ctx, entry *e, const ckey *k, const bq_conv_
     }
     e->ws_need = off;
     if (ws_reserve(ctx, off)) {
-        set_fail(err, errlen, cs, dir, "workspace allocation failed", dnnl_out_of_memory);
+        set_fail(err, errlen, ctx, cs, dir, "workspace allocation failed", dnnl_out_of_memory);
         return -1;
     }
     return 0;

@@ -1069,7 +1069,7 @@ static int check_bf16(const bq_qmodel *q, const bq_recipe *r, char *err, size_t 
         return -1;
     }
     if (bq_exec_dnnl_preflight(&q->model, 0, q->model.n_nodes - 1, r->batch, 1, e, sizeof e)) {
-        ERR("reconstruct: compute: bf16: %s; use 'compute: fp32'", e);
+        ERR("reconstruct: compute: bf16: %s", e);
         return -1;
     }
     return 0;
