@@ -36,6 +36,7 @@ extern void omp_set_num_threads(int n);
 typedef struct {
     int geo[16];               /* n cin h w cout kh kw sh sw pt pl pb pr groups hout wout */
     int dir, bias, nthr;
+    int bf16;                  /* bf16 src/weights/diff_dst, f32 outputs (bq_dnnl_ctx_set_bf16) */
 } ckey;
 
 /* One argument of the primitive. mem is the primitive-side memory object: it points into the
@@ -69,6 +70,8 @@ struct bq_dnnl_ctx {
     void *ws;
     size_t ws_cap;
     int timing;
+    int bf16;                  /* compute mode of new calls (part of the cache key) */
+    int warned;                /* the FP32 fallback warning was printed (once per context) */
     bq_dnnl_stats st;
 };
 
@@ -85,21 +88,24 @@ static const char *dir_name(int dir) {
                                                                     : "backward-weights";
 }
 
-static void set_fail(char *err, size_t errlen, const bq_conv_shape *cs, int dir, const char *what,
-                     dnnl_status_t st) {
+/* The fix named at the end depends on the mode: FP32 users pick another conv implementation;
+ * bf16 is chosen in the recipe. */
+static void set_fail(char *err, size_t errlen, const bq_dnnl_ctx *ctx, const bq_conv_shape *cs,
+                     int dir, const char *what, dnnl_status_t st) {
     bq_seterr(err, errlen,
-              "conv_dnnl: %s %s (%s) for conv N=%d Cin=%d %dx%d -> Cout=%d kernel %dx%d stride "
-              "%dx%d pads %d,%d,%d,%d groups %d; run with BQ_CONV=direct",
+              "conv_dnnl: %s%s %s (%s) for conv N=%d Cin=%d %dx%d -> Cout=%d kernel %dx%d stride "
+              "%dx%d pads %d,%d,%d,%d groups %d; %s", ctx->bf16 ? "bf16 " : "",
               dir_name(dir), what, st == dnnl_out_of_memory ? "out of memory" : dnnl_status2str(st),
               cs->n, cs->cin, cs->h, cs->w, cs->cout, cs->kh, cs->kw, cs->stride_h, cs->stride_w,
-              cs->pad_t, cs->pad_l, cs->pad_b, cs->pad_r, cs->groups);
+              cs->pad_t, cs->pad_l, cs->pad_b, cs->pad_r, cs->groups,
+              ctx->bf16 ? "use 'compute: fp32' in the recipe" : "run with BQ_CONV=direct");
 }
 
 #define DN(call, what)                                                                            \
     do {                                                                                          \
         dnnl_status_t st_ = (call);                                                               \
         if (st_ != dnnl_success) {                                                                \
-            set_fail(err, errlen, cs, dir, what, st_);                                            \
+            set_fail(err, errlen, ctx, cs, dir, what, st_);                                       \
             goto fail;                                                                            \
         }                                                                                         \
     } while (0)
@@ -133,24 +139,41 @@ void bq_dnnl_ctx_free(bq_dnnl_ctx *ctx) {
 
 const bq_dnnl_stats *bq_dnnl_ctx_stats(const bq_dnnl_ctx *ctx) { return &ctx->st; }
 void bq_dnnl_ctx_set_timing(bq_dnnl_ctx *ctx, int on) { ctx->timing = on; }
+void bq_dnnl_ctx_set_bf16(bq_dnnl_ctx *ctx, int on) { ctx->bf16 = on != 0; }
+int bq_dnnl_ctx_bf16(const bq_dnnl_ctx *ctx) { return ctx->bf16; }
+
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    default: return "older";
+    }
+}
 
 void bq_dnnl_describe(char *buf, size_t len) {
     const dnnl_version_t *v = dnnl_version();
     const char *rt = v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP"
                      : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB"
                      : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential" : "other";
-    const char *isa;
-    switch (dnnl_get_effective_cpu_isa()) {
-    case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
-    case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
-    case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
-    case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
-    case dnnl_cpu_isa_avx2_vnni: isa = "avx2_vnni"; break;
-    case dnnl_cpu_isa_avx2: isa = "avx2"; break;
-    default: isa = "older"; break;
-    }
     snprintf(buf, len, "oneDNN %d.%d.%d (%s runtime), ISA %s", v->major, v->minor, v->patch, rt,
-             isa);
+             isa_name(dnnl_get_effective_cpu_isa()));
+}
+
+/* oneDNN's bf16 convolutions need AVX512-BF16 (avx512_core_bf16, or AMX which includes it);
+ * below that it only has reference (or bf16-emulating) kernels, far slower than FP32. The
+ * effective ISA honours ONEDNN_MAX_CPU_ISA; BQ_FAKE_NO_BF16=1 (tests only) pretends it is
+ * missing without touching oneDNN's once-per-process ISA latch. */
+int bq_dnnl_bf16_available(char *isa, size_t len) {
+    dnnl_cpu_isa_t eff = dnnl_get_effective_cpu_isa();
+    const char *fake = getenv("BQ_FAKE_NO_BF16");
+    int faked = fake && strcmp(fake, "1") == 0;
+    if (isa) snprintf(isa, len, "%s%s", isa_name(eff), faked ? ", hidden by BQ_FAKE_NO_BF16=1" : "");
+    if (faked) return 0;
+    return eff == dnnl_cpu_isa_avx512_core_bf16 || eff == dnnl_cpu_isa_avx512_core_amx;
 }
 
 static int ctx_ready(bq_dnnl_ctx *ctx, const bq_conv_shape *cs, int dir, char *err,
@@ -211,15 +234,27 @@ static void user_md(dnnl_memory_desc_t *md, int which, const bq_conv_shape *cs) 
     }
 }
 
-/* The same shape with layout "any" (bias stays plain). */
-static void any_md(dnnl_memory_desc_t *md, int which, const bq_conv_shape *cs) {
+/* The same shape with layout "any" and data type dt (bias stays plain f32). */
+static void any_md(dnnl_memory_desc_t *md, int which, const bq_conv_shape *cs,
+                   dnnl_data_type_t dt) {
     dnnl_memory_desc_t u;
     user_md(&u, which, cs);
     if (which == 3) { *md = u; return; }
-    dnnl_memory_desc_init_by_tag(md, u.ndims, u.dims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(md, u.ndims, u.dims, dt, dnnl_format_tag_any);
 }
 
-static void make_key(ckey *k, const bq_conv_shape *cs, int dir, int bias, int nthr) {
+/* Data types of src, weights, dst for direction dir. FP32: all f32. BF16: what the primitive
+ * reads is bf16 (src, weights, diff_dst) and what it writes is f32 (dst, diff_src,
+ * diff_weights): accumulation stays f32 inside oneDNN's bf16 kernels (vdpbf16ps), and the
+ * outputs are added into f32 buffers without a second rounding. */
+static void dir_types(dnnl_data_type_t t[3], int dir, int bf16) {
+    const dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32;
+    t[0] = dir == BQ_DNNL_BWD_DATA ? dnnl_f32 : lo;      /* src / diff_src */
+    t[1] = dir == BQ_DNNL_BWD_WEIGHTS ? dnnl_f32 : lo;   /* weights / diff_weights */
+    t[2] = dir == BQ_DNNL_FWD ? dnnl_f32 : lo;           /* dst / diff_dst */
+}
+
+static void make_key(ckey *k, const bq_conv_shape *cs, int dir, int bias, int nthr, int bf16) {
     memset(k, 0, sizeof(*k));
     const int g[16] = {cs->n, cs->cin, cs->h, cs->w, cs->cout, cs->kh, cs->kw, cs->stride_h,
                        cs->stride_w, cs->pad_t, cs->pad_l, cs->pad_b, cs->pad_r, cs->groups,
@@ -228,6 +263,7 @@ static void make_key(ckey *k, const bq_conv_shape *cs, int dir, int bias, int nt
     k->dir = dir;
     k->bias = bias;
     k->nthr = nthr;
+    k->bf16 = bf16;
 }
 
 /* Add argument `arg` (user layout `which`) to e; out/accumulate as in carg. Creates the reorder
@@ -245,7 +281,7 @@ static int add_arg(bq_dnnl_ctx *ctx, entry *e, int arg, int which, int out, int 
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     if (!pmd) {
-        set_fail(err, errlen, cs, dir, "argument query failed", dnnl_invalid_arguments);
+        set_fail(err, errlen, ctx, cs, dir, "argument query failed", dnnl_invalid_arguments);
         return -1;
     }
     DN(dnnl_memory_create(&a->user, &umd, ctx->eng, DNNL_MEMORY_NONE), "memory creation failed");
@@ -280,15 +316,42 @@ fail:
     return -1;
 }
 
+/* The forward primitive descriptor a backward one is created from (oneDNN takes its layouts as
+ * the hint): a forward of the key's precision (FP32, or bf16 in / f32 out) without bias. Not the
+ * backward's own mix of types: f32 diff_src with bf16 weights has no forward implementation. */
+static int build_hint(bq_dnnl_ctx *ctx, entry *e, const ckey *k, const bq_conv_shape *cs,
+                      char *err, size_t errlen) {
+    const int dir = k->dir;
+    dnnl_data_type_t t[3];
+    dir_types(t, BQ_DNNL_FWD, k->bf16);
+    dnnl_memory_desc_t src, wei, dst;
+    any_md(&src, 0, cs, t[0]);
+    any_md(&wei, 1, cs, t[1]);
+    any_md(&dst, 2, cs, t[2]);
+    const dnnl_dims_t strides = {cs->stride_h, cs->stride_w};
+    const dnnl_dims_t pad_l = {cs->pad_t, cs->pad_l}, pad_r = {cs->pad_b, cs->pad_r};
+    dnnl_convolution_desc_t fd;
+    DN(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
+                                          &src, &wei, NULL, &dst, strides, pad_l, pad_r),
+       "descriptor rejected the geometry");
+    DN(dnnl_primitive_desc_create(&e->hint, &fd, NULL, ctx->eng, NULL),
+       "has no forward implementation to hint from");
+    return 0;
+fail:
+    return -1;
+}
+
 /* Build entry e for key k (e is zeroed; on failure it is left for entry_free). */
 static int entry_build(bq_dnnl_ctx *ctx, entry *e, const ckey *k, const bq_conv_shape *cs,
                        char *err, size_t errlen) {
     const int dir = k->dir;
+    dnnl_data_type_t t[3];
+    dir_types(t, dir, k->bf16);
     dnnl_memory_desc_t src, wei, dst, bias;
-    any_md(&src, 0, cs);
-    any_md(&wei, 1, cs);
-    any_md(&dst, 2, cs);
-    any_md(&bias, 3, cs);
+    any_md(&src, 0, cs, t[0]);
+    any_md(&wei, 1, cs, t[1]);
+    any_md(&dst, 2, cs, t[2]);
+    any_md(&bias, 3, cs, dnnl_f32);
     const dnnl_dims_t strides = {cs->stride_h, cs->stride_w};
     const dnnl_dims_t pad_l = {cs->pad_t, cs->pad_l}, pad_r = {cs->pad_b, cs->pad_r};
     dnnl_primitive_attr_t attr = NULL;
@@ -296,16 +359,15 @@ static int entry_build(bq_dnnl_ctx *ctx, entry *e, const ckey *k, const bq_conv_
     DN(dnnl_primitive_attr_create(&attr), "attribute creation failed");
     DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user),
        "scratchpad attribute failed");
-    DN(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
-                                          &src, &wei, k->bias && dir == BQ_DNNL_FWD ? &bias : NULL,
-                                          &dst, strides, pad_l, pad_r),
-       "descriptor rejected the geometry");
     if (dir == BQ_DNNL_FWD) {
+        DN(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
+                                              &src, &wei, k->bias ? &bias : NULL, &dst, strides,
+                                              pad_l, pad_r),
+           "descriptor rejected the geometry");
         DN(dnnl_primitive_desc_create(&e->pd, &fd, attr, ctx->eng, NULL),
            "has no implementation");
     } else {
-        DN(dnnl_primitive_desc_create(&e->hint, &fd, NULL, ctx->eng, NULL),
-           "has no forward implementation to hint from");
+        if (build_hint(ctx, e, k, cs, err, errlen)) goto fail;
         if (dir == BQ_DNNL_BWD_DATA)
             DN(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src, &wei,
                                                         &dst, strides, pad_l, pad_r),
@@ -353,7 +415,7 @@ static int entry_build(bq_dnnl_ctx *ctx, entry *e, const ckey *k, const bq_conv_
     }
     e->ws_need = off;
     if (ws_reserve(ctx, off)) {
-        set_fail(err, errlen, cs, dir, "workspace allocation failed", dnnl_out_of_memory);
+        set_fail(err, errlen, ctx, cs, dir, "workspace allocation failed", dnnl_out_of_memory);
         return -1;
     }
     return 0;
@@ -370,7 +432,7 @@ static entry *lookup(bq_dnnl_ctx *ctx, const bq_conv_shape *cs, int dir, int bia
     const int nthr = bq_num_threads();
     omp_set_num_threads(nthr);
     ckey k;
-    make_key(&k, cs, dir, bias, nthr);
+    make_key(&k, cs, dir, bias, nthr, ctx->bf16);
     entry *victim = NULL;
     for (int i = 0; i < CACHE_SLOTS; i++) {
         entry *e = &ctx->slot[i];
@@ -511,13 +573,25 @@ const char *bq_conv2d_dnnl_impl(bq_dnnl_ctx *ctx, const bq_conv_shape *cs, bq_dn
 
 /* ---------------------------------------------------------------- the ops.h dispatch */
 
-/* Record the first failure of a void call; decide whether the direct kernel may run instead: only
- * when no primitive of this call completed (lookups come first, so a refused shape writes
- * nothing). With no context, a temporary one serves the call. */
+/* Record the first failure of a void call and decide what the caller does. FP32: the direct
+ * kernel runs instead (returns -1), but only when no primitive of this call completed (lookups
+ * come first, so a refused shape writes nothing), with a warning on stderr the first time in this
+ * context. BF16: no fallback to another precision (returns 0, the outputs are not computed): the
+ * failure is counted in st.errors and the caller must check it (reconstruct.c does after every
+ * unit; it also builds every primitive before any work, bq_exec_conv_preflight). */
 static int dispatch_end(bq_dnnl_ctx *ctx, int rc, long calls0, const char *err) {
     if (rc == 0) return 0;
-    ctx->st.fallbacks++;
     if (!ctx->st.first_error[0]) snprintf(ctx->st.first_error, sizeof ctx->st.first_error, "%s", err);
+    if (ctx->bf16) {
+        ctx->st.errors++;
+        return 0;
+    }
+    ctx->st.fallbacks++;
+    if (!ctx->warned) {
+        ctx->warned = 1;
+        fprintf(stderr, "warning: %s (the direct FP32 kernel ran instead; further fallbacks in "
+                "this context are counted, not printed)\n", err);
+    }
     return ctx->st.calls == calls0 ? -1 : 0;
 }
 

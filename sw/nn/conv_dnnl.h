@@ -41,7 +41,10 @@ typedef struct {
     long calls;                /* forward + backward-data + backward-weights executions */
     long hits, misses;         /* cache look-ups that found / built a primitive */
     long evicted;              /* entries dropped by the LRU */
-    long fallbacks;            /* void ops.h calls that failed here and ran the direct kernel */
+    long fallbacks;            /* FP32 void ops.h calls that failed here and ran the direct kernel
+                                  (the first one also prints a warning on stderr) */
+    long errors;               /* BF16 void ops.h calls that failed: nothing computed, no
+                                  fallback; the caller must check (first_error has the line) */
     size_t ws_bytes;           /* workspace size */
     double t_conv, t_reorder;  /* seconds in convolution primitives / in reorders (timing on) */
     char first_error[256];     /* first error of a void ops.h call ("" = none) */
@@ -52,6 +55,18 @@ bq_dnnl_ctx *bq_dnnl_ctx_new(void);
 void bq_dnnl_ctx_free(bq_dnnl_ctx *ctx);
 const bq_dnnl_stats *bq_dnnl_ctx_stats(const bq_dnnl_ctx *ctx);
 void bq_dnnl_ctx_set_timing(bq_dnnl_ctx *ctx, int on);
+/* Compute mode of the calls that follow (part of the cache key, so switching is cheap):
+ * 0 = FP32 (default); 1 = BF16: src, weights and diff_dst are rounded to bf16 on their way into
+ * oneDNN (in the reorders), accumulation and every output (dst, diff_src, diff_weights,
+ * diff_bias) stay f32, the caller's buffers stay f32 NCHW. Needs AVX512-BF16
+ * (bq_dnnl_bf16_available). In this mode a refused shape is an error: the ops.h dispatch does
+ * not fall back to the FP32 direct kernel (see bq_conv2d_dnnl_op_forward). */
+void bq_dnnl_ctx_set_bf16(bq_dnnl_ctx *ctx, int on);
+int bq_dnnl_ctx_bf16(const bq_dnnl_ctx *ctx);
+/* 1 when oneDNN's effective ISA has native bf16 (avx512_core_bf16 or AMX); writes that ISA's
+ * name into isa. ONEDNN_MAX_CPU_ISA lowers it (oneDNN reads that once per process);
+ * BQ_FAKE_NO_BF16=1 makes it 0 (test-only: the error paths on a CPU without bf16). */
+int bq_dnnl_bf16_available(char *isa, size_t len);
 
 /* forward: out (N,Cout,Hout,Wout) = conv(inp (N,Cin,H,W), weight (Cout,Cin/g,Kh,Kw)) + bias (Cout,
  * may be NULL). Returns 0, or -1 with one line in err (oneDNN refused the shape, OOM). */
@@ -71,9 +86,11 @@ typedef enum { BQ_DNNL_FWD = 0, BQ_DNNL_BWD_DATA = 1, BQ_DNNL_BWD_WEIGHTS = 2 } 
 const char *bq_conv2d_dnnl_impl(bq_dnnl_ctx *ctx, const bq_conv_shape *cs, bq_dnnl_dir dir,
                                 int with_bias, char *err, size_t errlen);
 /* The void ops.h calls with cs->impl == BQ_CONV_DNNL land here (sw/nn/conv.c): cs->dnnl's cache,
- * or a temporary context when it is NULL. 0 = done; -1 = oneDNN refused before writing anything:
- * the error line is kept in the context's stats (first_error, fallbacks) and the caller runs the
- * direct kernel, so results stay correct. */
+ * or a temporary context when it is NULL. 0 = done; -1 = FP32 and oneDNN refused before writing
+ * anything: the error line is kept in the context's stats (first_error, fallbacks), printed once
+ * per context as a warning on stderr, and the caller runs the direct kernel, so results stay
+ * correct. In BF16 mode a failure returns 0 without computing anything and counts in
+ * stats.errors: the caller checks (no silent change of precision). */
 int bq_conv2d_dnnl_op_forward(float *out, const float *inp, const float *weight, const float *bias,
                               const bq_conv_shape *cs);
 int bq_conv2d_dnnl_op_backward(float *dinp, float *dweight, float *dbias, const float *dout,

@@ -4,6 +4,7 @@
  * backward_node (one case per op, shapes in comments), then the range loops around them. */
 #include "nn/exec.h"
 #include "nn/conv_dnnl.h"
+#include "core/errmsg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -355,4 +356,28 @@ double bq_exec_gemm_flops(const bq_exec *ex, const bq_model *m, int first, int l
         if (ex->grad[nd->in[0]]) f += one;
     }
     return f;
+}
+
+int bq_exec_dnnl_preflight(const bq_model *m, int first, int last, int n, int bf16, char *err,
+                           size_t errlen) {
+    bq_dnnl_ctx *ctx = bq_dnnl_ctx_new();
+    if (!ctx) { bq_seterr(err, errlen, "exec: out of memory"); return -1; }
+    bq_dnnl_ctx_set_bf16(ctx, bf16);
+    int rc = 0;
+    for (int i = first; i <= last && rc == 0; i++) {
+        const bq_node *nd = &m->nodes[i];
+        if (nd->kind != BQ_OP_CONV) continue;
+        bq_conv_shape cs;
+        conv_shape_of(&cs, m, nd, n, BQ_CONV_DNNL);
+        /* every direction, with and without bias: what forward / backward may ask for */
+        for (int k = 0; k < 6 && rc == 0; k++) {
+            char e[256];
+            if (!bq_conv2d_dnnl_impl(ctx, &cs, (bq_dnnl_dir)(k % 3), k / 3, e, sizeof e)) {
+                bq_seterr(err, errlen, "layer '%s': %s", nd->name, e);
+                rc = -1;
+            }
+        }
+    }
+    bq_dnnl_ctx_free(ctx);
+    return rc;
 }

@@ -106,4 +106,10 @@ void bq_exec_backward_range(bq_exec *ex, const bq_model *m, int first, int last,
  * gradient (what backward computes). */
 double bq_exec_gemm_flops(const bq_exec *ex, const bq_model *m, int first, int last, int n);
 
+/* Build (in a context of its own, then freed) every oneDNN conv primitive a forward and backward
+ * of nodes [first, last] at batch n may ask for, FP32 or bf16: a shape oneDNN refuses shows
+ * here, before any work, instead of mid-run. 0, or -1 with one line naming the layer. */
+int  bq_exec_dnnl_preflight(const bq_model *m, int first, int last, int n, int bf16, char *err,
+                            size_t errlen);
+
 #endif

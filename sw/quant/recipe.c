@@ -11,10 +11,12 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "nn/conv_dnnl.h"
 
 static const char *const kMethods[] = {"rtn", "adaround", "brecq", "brecq_qdrop", NULL};
 static const char *const kLosses[] = {"mse", "fisher", NULL};
 static const char *const kFisher[] = {"abs_plus_one", "normalized", NULL};
+static const char *const kCompute[] = {"fp32", "bf16", NULL};
 
 /* The schema: key, type, range, field, default, meaning (the loader is sw/core/yamldoc.h). */
 #define R(k, t, lo, hi, f, d, h) {k, t, 0, lo, hi, offsetof(bq_recipe, f), .def = d, .what = h}
@@ -56,6 +58,8 @@ static const bq_ykey kRows[] = {
     R("fisher_damping", BQ_Y_FLOAT, 0, 1e6, fisher_damping, 0.1,
       "added to the normalised Fisher diagonal"),
     R("checkpoint", BQ_Y_BOOL, 0, 1, checkpoint, 1, "write per-block checkpoints (resume)"),
+    E("compute", kCompute, compute, BQ_COMPUTE_FP32,
+      "reconstruction convs: fp32 | bf16 (oneDNN, needs AVX512-BF16)"),
 };
 #undef R
 #undef E
@@ -70,6 +74,19 @@ const char *bq_method_name(bq_method m) {
     return (m >= 0 && m <= BQ_METHOD_BRECQ_QDROP) ? kMethods[m] : "?";
 }
 const char *bq_loss_name(bq_loss_kind l) { return (l >= 0 && l <= BQ_LOSS_FISHER) ? kLosses[l] : "?"; }
+
+/* compute: bf16 is refused here, when the recipe loads (before any work), on a CPU without
+ * AVX512-BF16: oneDNN would run reference kernels there, slower than FP32. */
+static int check_bf16(const char *fname, const bq_ymarks *marks, char *err, size_t errlen) {
+    char isa[64];
+    if (bq_dnnl_bf16_available(isa, sizeof isa)) return 0;
+    const bq_ymark *m = bq_ymarks_find(marks, "compute");
+    bq_seterr(err, errlen, "%s:%zu:%zu: 'compute: bf16' needs a CPU with AVX512-BF16 (oneDNN "
+              "reports %s); use 'compute: fp32'", fname,
+              m ? (size_t)m->value_mark.line + 1 : 1, m ? (size_t)m->value_mark.column + 1 : 1,
+              isa);
+    return -1;
+}
 
 int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fname, char *err,
                     size_t errlen) {
@@ -98,6 +115,7 @@ int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fnam
         bq_seterr(err, errlen, "%s: 'batch' (%d) must not exceed 'calib' (%d)", fname, r->batch, r->calib);
         goto done;
     }
+    if (r->compute == BQ_COMPUTE_BF16 && check_bf16(fname, marks, err, errlen)) goto done;
     rc = 0;
 done:
     free(marks);

@@ -50,6 +50,13 @@ typedef enum {
                                     exact definition is the BRECQ engine's (sw/quant/reconstruct.h) */
 } bq_fisher_norm;
 
+/* Arithmetic of the reconstruction's convolutions (compute: fp32 | bf16; docs/onednn.md). */
+typedef enum {
+    BQ_COMPUTE_FP32 = 0,     /* the conv implementation $BQ_CONV picks (direct by default) */
+    BQ_COMPUTE_BF16          /* oneDNN with bf16 src/weights/gradient inputs, f32 accumulation
+                                and outputs; needs AVX512-BF16 (checked when the recipe loads) */
+} bq_compute;
+
 typedef struct {
     /* what */
     bq_method method;        /* method: rtn */
@@ -89,6 +96,7 @@ typedef struct {
     float fisher_damping;        /* fisher_damping: 0.1  added to the normalised diagonal */
     /* engineering */
     int checkpoint;          /* checkpoint: true     per-block checkpoints (resume) */
+    bq_compute compute;      /* compute: fp32        arithmetic of the unit iterations' convs */
     uint64_t text_hash;      /* FNV-1a 64 of the file text (keys results); filled by the loader */
 } bq_recipe;
 

@@ -24,6 +24,7 @@
 
 #include "quant/adaround.h"
 #include "core/errmsg.h"
+#include "nn/conv_dnnl.h"
 #include "nn/exec.h"
 #include "quant/fakequant.h"
 #include "core/fileio.h"
@@ -696,6 +697,10 @@ static int unit_setup(ustate *S, ctx_t *X, const unit *u, int ui, int nu, int st
 
     /* which steps are learned here */
     if (ux_init(&S->U, q, u->lo, u->hi, S->B, 1, err, errlen)) return -1;
+    if (R->compute == BQ_COMPUTE_BF16) {   /* the unit's convs on oneDNN in bf16 (docs/onednn.md) */
+        S->U.ex.conv_impl = BQ_CONV_DNNL;
+        bq_dnnl_ctx_set_bf16(S->U.ex.dnnl, 1);
+    }
     S->U.act_on = S->acts;
     for (int i = u->lo; i <= u->hi && S->acts; i++) {
         int a = q->node_aq[i];
@@ -904,7 +909,13 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
             unit_iteration(&S, t, X->bench ? tp : NULL);
             unit_bookkeeping(&S, t, tp);
         }
-        rc = unit_finish(&S, err, errlen);
+        const bq_dnnl_stats *ds = bq_dnnl_ctx_stats(S.U.ex.dnnl);
+        if (ds->errors) {   /* bf16: a conv failed mid-run (no fallback); keep q as it was */
+            ERR("reconstruct: unit %d: %s", ui + 1, ds->first_error);
+            rc = -1;
+        } else {
+            rc = unit_finish(&S, err, errlen);
+        }
     }
     unit_teardown(&S);
     return rc;
@@ -1048,6 +1059,22 @@ static int elapsed_save(const char *dir, double seconds, double rss_mb, int rss_
 typedef struct { int stage, unit; } step_t;
 #define STEP_ACTINIT (-1)
 
+/* compute: bf16, before any work: the CPU has native bf16 (bq_recipe_load checked it already
+ * for recipe files) and oneDNN builds every conv primitive of the model in bf16. */
+static int check_bf16(const bq_qmodel *q, const bq_recipe *r, char *err, size_t errlen) {
+    char e[384];
+    if (!bq_dnnl_bf16_available(e, sizeof e)) {
+        ERR("recipe: 'compute: bf16' needs a CPU with AVX512-BF16 (oneDNN reports %s); use "
+            "'compute: fp32'", e);
+        return -1;
+    }
+    if (bq_exec_dnnl_preflight(&q->model, 0, q->model.n_nodes - 1, r->batch, 1, e, sizeof e)) {
+        ERR("reconstruct: compute: bf16: %s", e);
+        return -1;
+    }
+    return 0;
+}
+
 static int validate(const bq_qmodel *q, const bq_recipe *r, const bq_dataset *train, char *err,
                     size_t errlen) {
     if (r->method == BQ_METHOD_RTN) return 0;
@@ -1075,6 +1102,7 @@ static int validate(const bq_qmodel *q, const bq_recipe *r, const bq_dataset *tr
             train->h, train->w, q->model.in_c, q->model.in_h, q->model.in_w);
         return -1;
     }
+    if (r->compute == BQ_COMPUTE_BF16 && check_bf16(q, r, err, errlen)) return -1;
     for (int l = 0; l < q->n_layers; l++)
         if (q->layers[l].wbits < BQ_QBITS_MIN || q->layers[l].wbits > BQ_QBITS_MAX) {
             ERR("reconstruct: layer '%s' has %d weight bits; must be %d..%d",
@@ -1233,6 +1261,11 @@ out:
 
 double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, int stage,
                            bq_recon_bench *res, char *err, size_t errlen) {
+    return bq_recon_bench_unit_ex(q, u, batch, iters, stage, BQ_COMPUTE_FP32, res, err, errlen);
+}
+
+double bq_recon_bench_unit_ex(bq_qmodel *q, int u, int batch, int iters, int stage,
+                              bq_compute compute, bq_recon_bench *res, char *err, size_t errlen) {
     memset(res, 0, sizeof(*res));
     int nu = make_units(q, 1, NULL);
     if (u < 0 || u >= nu) { ERR("bench: unit %d out of range (0..%d)", u, nu - 1); return -1; }
@@ -1243,6 +1276,7 @@ double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, int stage,
     bq_recipe_default(&r);
     r.method = BQ_METHOD_BRECQ;
     r.batch = batch;
+    r.compute = compute;
     r.warmup = 0.0f;   /* the rounding regulariser on in every timed iteration (80% of a run) */
     res->warmup = 3;
     r.iters = r.act_iters = iters + res->warmup;

@@ -108,5 +108,9 @@ typedef struct {
 } bq_recon_bench;
 double bq_recon_bench_unit(bq_qmodel *q, int u, int batch, int iters, int stage,
                            bq_recon_bench *res, char *err, size_t errlen);
+/* The same with the recipe's `compute` (BQ_COMPUTE_BF16: the unit's convs on oneDNN bf16;
+ * FP32: $BQ_CONV's implementation). */
+double bq_recon_bench_unit_ex(bq_qmodel *q, int u, int batch, int iters, int stage,
+                              bq_compute compute, bq_recon_bench *res, char *err, size_t errlen);
 
 #endif

@@ -3,7 +3,8 @@
  * (dense, strided, asymmetric pads, 1x1, grouped, depthwise, channel counts that are not a
  * multiple of oneDNN's block of 16); the cache (a second call reuses the primitive, a new batch
  * builds a new one, the LRU evicts); bytes equal run to run; errors are one line, no crash; and
- * the void ops.h dispatch (cache in cs->dnnl, or none). */
+ * the void ops.h dispatch (cache in cs->dnnl, or none). The same in BF16 mode (bq_dnnl_ctx_set_bf16)
+ * within a bf16 tolerance, on oneDNN's native bf16 kernels, with no fallback to FP32. */
 #include "testutil.h"
 #include "nn/conv_dnnl.h"
 #include "nn/ops.h"
@@ -14,6 +15,11 @@
  * absolute values) + a floor for exact zeros. The worst case is (terms - 1) * 2^-24 of that
  * magnitude; the typical error is ~sqrt(terms) * 2^-24, far below. */
 #define TOL 1e-5
+/* BF16 mode rounds x, w and dy to bf16 (8 significant bits: relative error <= 2^-9 each), so a
+ * product carries <= 2 * 2^-9 + 2^-18 ~ 3.9e-3 of its magnitude; the f32 accumulation adds the
+ * FP32 error above. 1e-2 of the absolute sum bounds the worst case with a 2.5x margin; the
+ * typical error (random signs) is ~sqrt(terms) * 2^-10 of that, far below. */
+#define TOL_BF16 1e-2
 
 typedef struct { int n, cin, h, w, cout, k, s, pt, pl, pb, pr, g; } shape;
 
@@ -61,18 +67,31 @@ static void unmake(problem *p) {
     free(p->x); free(p->w); free(p->b); free(p->dy); free(p->ax); free(p->aw); free(p->ady);
 }
 
-static void expect_close(const float *got, const float *ref, const float *mag, size_t n,
-                         const char *what, int shape_idx) {
+/* Checks |got - ref| <= tol * mag + floor per element; returns the largest |got - ref| / mag
+ * (how far from exact the result is: bf16 tests check it is not FP32-exact). */
+static double expect_close_tol(const float *got, const float *ref, const float *mag, size_t n,
+                               const char *what, int shape_idx, double rel) {
+    double worst = 0.0;
     for (size_t i = 0; i < n; i++) {
-        double tol = TOL * (double)mag[i] + 1e-7;
+        double tol = rel * (double)mag[i] + 1e-7;
+        double d = fabs((double)got[i] - (double)ref[i]);
+        if (mag[i] > 0 && d / mag[i] > worst) worst = d / mag[i];
         if (fabs((double)got[i] - (double)ref[i]) > tol)
             fail_msg("shape %d %s[%zu]: dnnl %.9g, reference %.9g (|diff| %.3g > tol %.3g)",
                      shape_idx, what, i, got[i], ref[i], fabs((double)got[i] - ref[i]), tol);
     }
+    return worst;
 }
 
-/* forward, dX, dW, db of one shape against the references (outputs start nonzero: backward adds) */
-static void check_shape(bq_dnnl_ctx *ctx, int si) {
+static void expect_close(const float *got, const float *ref, const float *mag, size_t n,
+                         const char *what, int shape_idx) {
+    expect_close_tol(got, ref, mag, n, what, shape_idx, TOL);
+}
+
+/* forward, dX, dW, db of one shape against the references (outputs start nonzero: backward adds)
+ * within rel of the absolute sums; returns the largest relative error seen. */
+static double check_shape(bq_dnnl_ctx *ctx, int si, double rel) {
+    double worst = 0.0, w;
     problem p;
     make(&p, &SHAPES[si], 10 * (uint64_t)si);
     const bq_conv_shape *cs = &p.cs;
@@ -88,7 +107,8 @@ static void check_shape(bq_dnnl_ctx *ctx, int si) {
             fail_msg("shape %d: %s", si, err);
         bq_conv2d_forward_ref(yr, p.x, p.w, with_bias ? p.b : NULL, cs);
         bq_conv2d_forward_ref(ym, p.ax, p.aw, with_bias ? ab : NULL, cs);
-        expect_close(y, yr, ym, p.no, with_bias ? "y" : "y(no bias)", si);
+        w = expect_close_tol(y, yr, ym, p.no, with_bias ? "y" : "y(no bias)", si, rel);
+        if (w > worst) worst = w;
     }
     /* backward: all three, then each alone */
     float *dx = malloc(p.ni * 4), *dxr = malloc(p.ni * 4), *dxm = malloc(p.ni * 4);
@@ -107,20 +127,24 @@ static void check_shape(bq_dnnl_ctx *ctx, int si) {
                                p.x, p.w, cs);
         bq_conv2d_backward_ref(want_x ? dxm : NULL, want_w ? dwm : NULL, want_b ? dbm : NULL,
                                p.ady, p.ax, p.aw, cs);
-        expect_close(dx, dxr, dxm, p.ni, "dX", si);
-        expect_close(dw, dwr, dwm, p.nw, "dW", si);
-        expect_close(db, dbr, dbm, (size_t)co, "db", si);
+        const double wx = expect_close_tol(dx, dxr, dxm, p.ni, "dX", si, rel);
+        const double ww = expect_close_tol(dw, dwr, dwm, p.nw, "dW", si, rel);
+        const double wb = expect_close_tol(db, dbr, dbm, (size_t)co, "db", si, rel);
+        if (wx > worst) worst = wx;
+        if (ww > worst) worst = ww;
+        if (wb > worst) worst = wb;
     }
     free(y); free(yr); free(ym); free(ab);
     free(dx); free(dxr); free(dxm); free(dw); free(dwr); free(dwm); free(db); free(dbr); free(dbm);
     unmake(&p);
+    return worst;
 }
 
 static void test_dnnl_matches_reference(void **state) {
     (void)state;
     bq_dnnl_ctx *ctx = bq_dnnl_ctx_new();
     assert_non_null(ctx);
-    for (int si = 0; si < NSHAPES; si++) check_shape(ctx, si);
+    for (int si = 0; si < NSHAPES; si++) check_shape(ctx, si, TOL);
     assert_int_equal(bq_dnnl_ctx_stats(ctx)->fallbacks, 0);
     bq_dnnl_ctx_free(ctx);
 }
@@ -335,6 +359,136 @@ static void test_dnnl_dispatch(void **state) {
     bq_dnnl_ctx_free(ctx);
 }
 
+/* ---------------------------------------------------------------- BF16 mode */
+
+/* The tests below need native bf16; on a CPU without it they check only that the mode is refused
+ * by bq_dnnl_bf16_available (the recipe check, tests/unit/quant/test_recon_bf16.c). */
+static int have_bf16(void) {
+    char isa[64];
+    int ok = bq_dnnl_bf16_available(isa, sizeof isa);
+    if (!ok) printf("no native bf16 (%s): bf16 conv checks skipped\n", isa);
+    return ok;
+}
+
+/* Every geometry of the FP32 test, in bf16 mode, against the double reference within TOL_BF16;
+ * and not FP32-exact somewhere (the bf16 rounding really happens). */
+static void test_dnnl_bf16_matches_reference(void **state) {
+    (void)state;
+    if (!have_bf16()) return;
+    bq_dnnl_ctx *ctx = bq_dnnl_ctx_new();
+    bq_dnnl_ctx_set_bf16(ctx, 1);
+    assert_int_equal(bq_dnnl_ctx_bf16(ctx), 1);
+    double worst = 0.0;
+    for (int si = 0; si < NSHAPES; si++) {
+        double w = check_shape(ctx, si, TOL_BF16);
+        if (w > worst) worst = w;
+    }
+    printf("bf16: largest error %.3g of the absolute sum (tolerance %.3g)\n", worst, TOL_BF16);
+    assert_true(worst > 10 * TOL);   /* FP32 would stay below TOL */
+    assert_int_equal(bq_dnnl_ctx_stats(ctx)->fallbacks, 0);
+    assert_int_equal(bq_dnnl_ctx_stats(ctx)->errors, 0);
+    bq_dnnl_ctx_free(ctx);
+}
+
+/* oneDNN runs the shipped models' geometries on its native bf16 kernels (not ref, not an
+ * emulation): batch 32, every direction. */
+static void test_dnnl_bf16_impl(void **state) {
+    (void)state;
+    if (!have_bf16()) return;
+    static const shape geo[] = {
+        {32, 1, 28, 28, 16, 3, 1, 1, 1, 1, 1, 1},     /* fres20 stem */
+        {32, 16, 28, 28, 16, 3, 1, 1, 1, 1, 1, 1},    /* fres20 3x3 */
+        {32, 16, 28, 28, 32, 3, 2, 1, 1, 1, 1, 1},    /* fres20 3x3 stride 2 */
+        {32, 16, 28, 28, 32, 1, 2, 0, 0, 0, 0, 1},    /* fres20 1x1 shortcut */
+        {32, 64, 7, 7, 64, 3, 1, 1, 1, 1, 1, 1},      /* fres20 stage 3 */
+        {32, 16, 28, 28, 16, 3, 1, 1, 1, 1, 1, 16},   /* mbv2t depthwise */
+        {32, 64, 28, 28, 64, 3, 2, 1, 1, 1, 1, 64},   /* mbv2t depthwise stride 2 */
+        {32, 24, 14, 14, 96, 1, 1, 0, 0, 0, 0, 1},    /* mbv2t 1x1 */
+    };
+    bq_dnnl_ctx *ctx = bq_dnnl_ctx_new();
+    bq_dnnl_ctx_set_bf16(ctx, 1);
+    char err[256];
+    for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) {
+        const shape *sh = &geo[g];
+        bq_conv_shape cs;
+        assert_int_equal(bq_conv2d_shape(&cs, sh->n, sh->cin, sh->h, sh->w, sh->cout, sh->k, sh->k,
+                                         sh->s, sh->s, sh->pt, sh->pl, sh->pb, sh->pr, sh->g), 0);
+        for (int d = 0; d < 3; d++) {
+            const char *impl = bq_conv2d_dnnl_impl(ctx, &cs, (bq_dnnl_dir)d, d != 1, err, sizeof err);
+            if (!impl) fail_msg("geometry %zu direction %d: %s", g, d, err);
+            if (!strstr(impl, "avx512_core_bf16"))
+                fail_msg("geometry %zu direction %d: implementation %s", g, d, impl);
+        }
+    }
+    bq_dnnl_ctx_free(ctx);
+}
+
+/* Same input twice in bf16 mode, same thread count: the same bytes in all three directions. */
+static void test_dnnl_bf16_deterministic(void **state) {
+    (void)state;
+    if (!have_bf16()) return;
+    const shape sh = {8, 16, 16, 16, 32, 3, 1, 1, 1, 1, 1, 1};
+    problem p;
+    make(&p, &sh, 4);
+    char err[256];
+    bq_dnnl_ctx *ctx = bq_dnnl_ctx_new();
+    bq_dnnl_ctx_set_bf16(ctx, 1);
+    float *y[2], *dx[2], *dw[2], *db[2];
+    for (int r = 0; r < 2; r++) {
+        y[r] = malloc(p.no * 4); dx[r] = calloc(p.ni, 4); dw[r] = calloc(p.nw, 4);
+        db[r] = calloc((size_t)sh.cout, 4);
+        assert_int_equal(bq_conv2d_dnnl_forward(ctx, y[r], p.x, p.w, p.b, &p.cs, err, sizeof err), 0);
+        assert_int_equal(bq_conv2d_dnnl_backward(ctx, dx[r], dw[r], db[r], p.dy, p.x, p.w, &p.cs,
+                                                 err, sizeof err), 0);
+    }
+    assert_memory_equal(y[0], y[1], p.no * 4);
+    assert_memory_equal(dx[0], dx[1], p.ni * 4);
+    assert_memory_equal(dw[0], dw[1], p.nw * 4);
+    assert_memory_equal(db[0], db[1], (size_t)sh.cout * 4);
+    for (int r = 0; r < 2; r++) { free(y[r]); free(dx[r]); free(dw[r]); free(db[r]); }
+    unmake(&p);
+    bq_dnnl_ctx_free(ctx);
+}
+
+/* BF16 mode, a refused shape through the void ops.h call: no fallback to the FP32 direct kernel
+ * (the output is left as it was), counted in errors with the line in first_error; FP32 mode
+ * falls back (fallbacks, and one warning on stderr). The test-only BQ_FAKE_NO_BF16 switch. */
+static void test_dnnl_bf16_no_fallback(void **state) {
+    (void)state;
+    problem p;
+    make(&p, &SHAPES[0], 6);
+    bq_dnnl_ctx *ctx = bq_dnnl_ctx_new();
+    float *y = malloc(p.no * 4), *scratch = malloc(sizeof(float) * bq_conv2d_scratch_floats(&p.cs));
+    bq_conv_shape bad = p.cs;
+    bad.hout -= 1;
+    bad.impl = BQ_CONV_DNNL;
+    bad.dnnl = ctx;
+    bq_dnnl_ctx_set_bf16(ctx, 1);
+    for (size_t i = 0; i < p.no; i++) y[i] = 7.0f;
+    bq_conv2d_forward(y, p.x, p.w, p.b, &bad, scratch);
+    const bq_dnnl_stats *st = bq_dnnl_ctx_stats(ctx);
+    assert_int_equal(st->errors, 1);
+    assert_int_equal(st->fallbacks, 0);
+    assert_non_null(strstr(st->first_error, "conv_dnnl: bf16 forward"));
+    assert_non_null(strstr(st->first_error, "use 'compute: fp32'"));
+    for (size_t i = 0; i < p.no; i++) assert_true(y[i] == 7.0f);
+    bq_dnnl_ctx_set_bf16(ctx, 0);
+    bq_conv2d_forward(y, p.x, p.w, p.b, &bad, scratch);
+    assert_int_equal(st->errors, 1);
+    assert_int_equal(st->fallbacks, 1);
+    assert_true(y[0] != 7.0f);
+    /* the test-only switch */
+    char isa[64];
+    const char *saved = getenv("BQ_FAKE_NO_BF16");
+    setenv("BQ_FAKE_NO_BF16", "1", 1);
+    assert_int_equal(bq_dnnl_bf16_available(isa, sizeof isa), 0);
+    assert_non_null(strstr(isa, "BQ_FAKE_NO_BF16"));
+    if (saved) setenv("BQ_FAKE_NO_BF16", saved, 1); else unsetenv("BQ_FAKE_NO_BF16");
+    free(y); free(scratch);
+    unmake(&p);
+    bq_dnnl_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dnnl_matches_reference),
@@ -344,6 +498,10 @@ int main(void) {
         cmocka_unit_test(test_dnnl_thread_count),
         cmocka_unit_test(test_dnnl_errors),
         cmocka_unit_test(test_dnnl_dispatch),
+        cmocka_unit_test(test_dnnl_bf16_matches_reference),
+        cmocka_unit_test(test_dnnl_bf16_impl),
+        cmocka_unit_test(test_dnnl_bf16_deterministic),
+        cmocka_unit_test(test_dnnl_bf16_no_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
