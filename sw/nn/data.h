@@ -30,6 +30,8 @@
 #define BQ_DATA_MAXC 4          /* most input channels a data set may have */
 #define BQ_DATA_CLASS_LEN 64    /* longest class (folder) name kept for reports */
 
+/* A data set made by hand (tests) starts zeroed (memset), then sets n, c, h, w, pixels, labels:
+ * the fields after those are read by the checks and reports. */
 typedef struct {
     int n, c, h, w;
     uint8_t *pixels;            /* (n, c, h, w); NULL until bq_dataset_read */

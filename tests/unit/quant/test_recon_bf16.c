@@ -45,15 +45,16 @@ static void build_small(bq_model *m) {
 }
 
 static void make_data(bq_dataset *d, int n, uint64_t seed) {
+    memset(d, 0, sizeof(*d));   /* a hand-built data set starts zeroed (data.h) */
     d->n = n; d->c = 1; d->h = HW; d->w = HW;
     d->pixels = malloc((size_t)n * HW * HW);
-    d->labels = malloc((size_t)n);
+    d->labels = malloc(sizeof(*d->labels) * (size_t)n);
     assert_non_null(d->pixels);
     assert_non_null(d->labels);
     uint64_t s = seed;
     for (size_t i = 0; i < (size_t)n * HW * HW; i++)
         d->pixels[i] = (uint8_t)(127.5f * (tu_randf(&s) + 1.0f));
-    for (int i = 0; i < n; i++) d->labels[i] = (uint8_t)(i % 10);
+    for (int i = 0; i < n; i++) d->labels[i] = i % 10;
 }
 
 /* Reconstruct the small model with recipe text; returns the engine's rc, the codes and steps. */
