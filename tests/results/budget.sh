@@ -7,7 +7,9 @@
 # `make results` (tests/results/results.sh --print-recipe) plus the schedule:
 #   BRECQ-Fisher  iters: N, act_iters: N/4       (the reference's 20000 / 5000 ratio)
 #   BRECQ+QDrop   qdrop_iters: N                 (its one joint stage)
-# for N in $BUDGET_ITERS (500 1000 2000 5000 10000). N = 20000 is the `make results` cell: taken
+# for N in $BUDGET_ITERS (500 1000 2000 5000 10000), and the fast schedule: N in $BUDGET_FAST_ITERS
+# (2000) with the AdaRound learning rate `lr_round: $BUDGET_FAST_LR` (0.01, 10x the reference's;
+# docs/brecq.md "Iteration budget" says why). N = 20000 is the `make results` cell: taken
 # from docs/results.json when that seed is there, else run here like the others.
 # Points live in $BUDGET_DIR/<model>/<setting>-<method>-it<N>-s<seed>/ and are finished when
 # point.json exists with the key of (model file, recipe, ENGINE_VERSION): finished points are never
@@ -26,6 +28,8 @@ MODELS_DIR=${MODELS_DIR:-configs/models}
 BUDGET_DIR=${BUDGET_DIR:-build/budget}
 BUDGET_ITERS=${BUDGET_ITERS:-"500 1000 2000 5000 10000"}
 BUDGET_SEEDS=${BUDGET_SEEDS:-"0 1 2"}
+BUDGET_FAST_ITERS=${BUDGET_FAST_ITERS:-"2000"}
+BUDGET_FAST_LR=${BUDGET_FAST_LR:-0.01}
 NCPU=$(nproc 2>/dev/null || echo 1)
 RESULTS_JOBS=${RESULTS_JOBS:-$NCPU}
 THREADS=$(( NCPU / RESULTS_JOBS )); [ "$THREADS" -ge 1 ] || THREADS=1
@@ -52,9 +56,13 @@ results_top1() {
     2>/dev/null | head -1 | grep -o '"top1": *[0-9.]*' | sed 's/.*: *//'
 }
 
-# every point in the order it should run: "model setting method iters seed"
+# every point in the order it should run: "model setting method iters seed"; iters "2000f" = the
+# fast schedule at 2000 iterations (first: it is what the next sessions need to decide)
 points() {
   local sd n c short="" long=""
+  for sd in $BUDGET_SEEDS; do
+    for n in $BUDGET_FAST_ITERS; do for c in "${CELLS[@]}"; do echo "$c ${n}f $sd"; done; done
+  done
   for n in $BUDGET_ITERS; do if [ "$n" -le 5000 ]; then short="$short $n"; else long="$long $n"; fi; done
   for sd in $BUDGET_SEEDS; do
     for n in $short; do for c in "${CELLS[@]}"; do echo "$c $n $sd"; done; done
@@ -66,7 +74,8 @@ points() {
 
 # A subshell, so the point's lock (fd 9) is released when it returns or the worker dies.
 run_point() (   # model setting method iters seed
-  local model=$1 setting=$2 method=$3 iters=$4 seed=$5
+  local model=$1 setting=$2 method=$3 iters=${4%f} seed=$5 lr=""
+  [ "$4" = "$iters" ] || lr=$BUDGET_FAST_LR
   local mfile=$MODELS_DIR/$model.bqm dir=$BUDGET_DIR/$1/$2-$3-it$4-s$5
   local wb=${setting#W}; wb=${wb%%A*}; local ab=${setting##*A}
   if [ "$iters" = 20000 ] && [ -n "$(results_top1 "$model" "$setting" "$(label_of "$method")" "$seed")" ]; then
@@ -77,7 +86,8 @@ run_point() (   # model setting method iters seed
   flock -n 9 || return 0
   { bash "$HERE/results.sh" --print-recipe "$method" "$wb" "$ab" "$seed" "$model"
     if [ "$method" = qdrop ]; then echo "qdrop_iters: $iters"
-    else echo "iters: $iters"; echo "act_iters: $((iters / 4))"; fi; } > "$dir/recipe.yaml.new"
+    else echo "iters: $iters"; echo "act_iters: $((iters / 4))"; fi
+    if [ -n "$lr" ]; then echo "lr_round: $lr"; fi; } > "$dir/recipe.yaml.new"
   local key; key=$( (cat "$mfile" "$dir/recipe.yaml.new"; echo "$ENGINE_VERSION") | sha1sum | cut -c1-16)
   if [ -f "$dir/point.json" ] && [ "$(cat "$dir/key" 2>/dev/null)" = "$key" ]; then
     rm -f "$dir/recipe.yaml.new"; return 0
@@ -94,8 +104,8 @@ run_point() (   # model setting method iters seed
         --preds "$dir/test.preds" > "$dir/eval.log" 2>&1; then
     echo "budget: eval failed, see $dir/eval.log" >&2; return 1
   fi
-  printf '{"model": "%s", "setting": "%s", "method": "%s", "iters": %s, "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s, "threads": %s}\n' \
-    "$model" "$setting" "$(label_of "$method")" "$iters" "$seed" "$(jnum top1 "$dir/eval.json")" \
+  printf '{"model": "%s", "setting": "%s", "method": "%s", "iters": %s, "lr_round": %s, "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s, "threads": %s}\n' \
+    "$model" "$setting" "$(label_of "$method")" "$iters" "${lr:-0.001}" "$seed" "$(jnum top1 "$dir/eval.json")" \
     "$(jnum seconds "$dir/quant.json")" "$(jnum peak_rss_mb "$dir/quant.json")" "$THREADS" > "$dir/point.json.tmp"
   mv "$dir/point.json.tmp" "$dir/point.json"
   rm -rf "$dir/run"   # checkpoints are only for resuming this point
@@ -145,26 +155,28 @@ all=$(for f in "$BUDGET_DIR"/*/*/point.json; do [ -f "$f" ] && tr -d '\n' < "$f"
 # whether that difference is within one binomial standard error of the 20000 mean's seed 0
 table=$(echo "$all" | grep . | awk '
   function val(k,   r) { if (match($0, "\"" k "\": *\"?[^,\"}]*")) { r = substr($0, RSTART, RLENGTH); sub(/^[^:]*: *"?/, "", r); return r } return "" }
-  { c = val("model") " " val("setting") " " val("method"); n = val("iters") + 0; t = 100 * val("top1")
+  { c = val("model") " " val("setting") " " val("method"); n = val("iters") ""; t = 100 * val("top1")
+    if (val("lr_round") != "" && val("lr_round") + 0 != 0.001) n = n " fast"
     k = c SUBSEP n; s[k] = s[k] sprintf(" s%d %.2f", val("seed"), t); sum[k] += t; cnt[k]++
     sec[k] += val("seconds") + 0; if (!(c in seen)) { seen[c] = 1; order[++nc] = c } ns[c, n] = 1 }
   END {
-    split("500 1000 2000 5000 10000 20000", its, " ")
+    split("500|1000|2000|2000 fast|5000|10000|20000", its, "|")
     for (i = 1; i <= nc; i++) {
       c = order[i]; ref = ""; if (cnt[c, 20000]) ref = sum[c, 20000] / cnt[c, 20000]
       se = ref == "" ? 0 : 100 * sqrt((ref / 100) * (1 - ref / 100) / 10000)
-      for (j = 1; j <= 6; j++) { n = its[j]; k = c SUBSEP n; if (!cnt[k]) continue
+      for (j = 1; j <= 7; j++) { n = its[j]; k = c SUBSEP n; if (!cnt[k]) continue
         m = sum[k] / cnt[k]
         d = ref == "" ? "" : sprintf("%+.2f", m - ref)
         ok = ref == "" ? "" : (m >= ref - se ? "yes" : "no")
-        tm = (n == 20000 || sec[k] == 0) ? "" : sprintf("%.0f", sec[k] / cnt[k])
-        printf "| %s | %d | %s | %.2f (n=%d) | %s | %s | %s |\n", c, n, substr(s[k], 2), m, cnt[k], d, ok, tm } } }')
+        tm = (n == "20000" || sec[k] == 0) ? "" : sprintf("%.0f", sec[k] / cnt[k])
+        printf "| %s | %s | %s | %.2f (n=%d) | %s | %s | %s |\n", c, n, substr(s[k], 2), m, cnt[k], d, ok, tm } } }')
 {
   echo "# Iteration budget: top-1 against reconstruction iterations per unit"
   echo
   echo "Generated by \`make budget\` (tests/results/budget.sh) from \$BUDGET_DIR/*/*/point.json and, for"
   echo "20000 iterations, docs/results.json; do not edit. BRECQ-Fisher runs N stage-A and N/4 stage-B"
-  echo "iterations per unit, BRECQ+QDrop N joint iterations; everything else is the \`make results\`"
+  echo "iterations per unit, BRECQ+QDrop N joint iterations; \"fast\" = AdaRound Adam lr_round $BUDGET_FAST_LR"
+  echo "instead of 0.001; everything else is the \`make results\`"
   echo "recipe (1024 calibration images, batch 32). Top-1 in % on the 10k test set. \"within 1 SE\":"
   echo "the mean over seeds is at most one binomial standard error (of the 20000-iteration mean)"
   echo "below the 20000-iteration mean. Time: mean wall seconds of \`brecq quantize\` (2-core machine,"
@@ -179,7 +191,7 @@ table=$(echo "$all" | grep . | awk '
 # the plot: one line per cell, the seed mean at each budget (log x)
 if command -v gnuplot > /dev/null && [ -n "$table" ]; then
   tmpd=$(mktemp -d); trap 'rm -rf "$tmpd"' EXIT
-  echo "$table" | awk -F'|' '{ gsub(/^ +| +$/, "", $2); c = $2; gsub(/ /, "_", c); split($5, a, " ")
+  echo "$table" | awk -F'|' '$3 ~ /fast/ { next } { gsub(/^ +| +$/, "", $2); c = $2; gsub(/ /, "_", c); split($5, a, " ")
     print $3, a[1] > ("'"$tmpd"'/" c ".dat") }'
   plots=""; for f in "$tmpd"/*.dat; do sort -n "$f" -o "$f"
     plots="$plots${plots:+, }'$f' using 1:2 with linespoints title '$(basename "$f" .dat | tr _ ' ')'"; done
