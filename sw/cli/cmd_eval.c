@@ -156,7 +156,8 @@ static int eval_quant(const char *qpath, const char *model, bq_dataset *te, int 
         dump_node = nd;
         if (dump_n > te->n) dump_n = te->n;
     }
-    const int B = 100;
+    /* 100 images a batch, fewer where their activations would pass 1 GiB (224x224 networks) */
+    const int B = bq_exec_batch_for(&q.model, 100, BQ_EVAL_ACT_BYTES);
     int_eval ie;
     memset(&ie, 0, sizeof(ie));
     ie.q = &q;
@@ -361,10 +362,11 @@ int bq_cmd_eval(int argc, char **argv) {
         free(ipreds); free(preds); bq_dataset_free(&te); bq_model_free(&m);
         return 1;
     }
-    double top1 = bq_evaluate(&m, &te, 256, ipreds);
+    int batch = bq_exec_batch_for(&m, 256, BQ_EVAL_ACT_BYTES);
+    double top1 = bq_evaluate(&m, &te, batch, ipreds);
     if (top1 < 0.0) {   /* bq_evaluate's allocation failure: never print it as an accuracy */
-        bq_cli_error("eval", "%s: out of memory for the activations of a 256-image batch; free "
-                     "memory and retry", model);
+        bq_cli_error("eval", "%s: out of memory for the activations of a %d-image batch; free "
+                     "memory and retry", model, batch);
         free(ipreds); free(preds); bq_dataset_free(&te); bq_model_free(&m);
         return 1;
     }

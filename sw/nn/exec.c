@@ -85,6 +85,14 @@ static int finish_scratch(bq_exec *ex) {
     return ex->scratch && ex->dnnl ? 0 : -1;
 }
 
+int bq_exec_batch_for(const bq_model *m, int want, size_t budget_bytes) {
+    size_t per_image = 0;
+    for (int i = 0; i < m->n_nodes; i++) per_image += sizeof(float) * bq_node_size(&m->nodes[i]);
+    size_t fit = per_image ? budget_bytes / per_image : (size_t)want;
+    if (fit < 1) fit = 1;
+    return (size_t)want < fit ? want : (int)fit;
+}
+
 int bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train) {
     if (init_tables(ex, m, 0, m->n_nodes - 1, max_batch, train)) goto oom;
     for (int i = 0; i < m->n_nodes; i++) {

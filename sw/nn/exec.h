@@ -65,6 +65,12 @@ struct bq_exec {
     struct bq_dnnl_ctx *dnnl;    /* BQ_CONV_DNNL's primitive cache (conv_dnnl.h), owned */
 };
 
+/* The batch an inference pass should use: `want`, or fewer so that the activations of every node
+ * (what bq_exec_init allocates per image) stay within budget_bytes; at least 1. A 28x28 model keeps
+ * its batch; a 224x224 MobileNetV2 (~50 MB of activations per image) gets ~20 for 1 GiB. */
+#define BQ_EVAL_ACT_BYTES ((size_t)1 << 30)
+int  bq_exec_batch_for(const bq_model *m, int want, size_t budget_bytes);
+
 /* Allocate buffers for a model and batch size. train != 0 adds gradients and BN statistics.
  * Returns 0 or -1 on OOM. */
 int  bq_exec_init(bq_exec *ex, const bq_model *m, int max_batch, int train);
