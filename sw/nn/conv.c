@@ -730,7 +730,8 @@ void bq_conv2d_forward(float *out, const float *inp, const float *weight, const 
         bq_conv2d_im2col_forward(out, inp, weight, bias, cs, scratch);
         return;
     }
-    /* oneDNN; a shape it refuses falls back to the direct kernel (error kept in cs->dnnl) */
+    /* oneDNN; in FP32 a shape it refuses falls back to the direct kernel with a one-time warning
+     * (error kept in cs->dnnl); bf16 never falls back (conv_dnnl.h, docs/onednn.md "BF16") */
     if (cs->impl == BQ_CONV_DNNL && bq_conv2d_dnnl_op_forward(out, inp, weight, bias, cs) == 0)
         return;
     conv_task tasks[BQ_MAX_THREADS];
