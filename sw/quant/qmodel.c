@@ -4,6 +4,7 @@
 #include "core/yamldoc.h"
 #include "core/errmsg.h"
 #include "quant/qmodel.h"
+#include "quant/qmodel_check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -491,7 +492,8 @@ int bq_qmodel_save(const bq_qmodel *q, const char *path, char *err, size_t errle
     return rc;
 }
 
-int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
+/* The reader: framing, the embedded model, the placement (bq_qmodel_load adds the value checks). */
+static int qmodel_read(bq_qmodel *q, const char *path, char *err, size_t errlen) {
     memset(q, 0, sizeof(*q));
     unsigned char *data;
     size_t len;
@@ -605,6 +607,16 @@ fail:
 out:
     free(data);
     return rc;
+}
+
+/* Every consumer (CLI, flow, benches) gets a value-checked model (qmodel_check.h). */
+int bq_qmodel_load(bq_qmodel *q, const char *path, char *err, size_t errlen) {
+    if (qmodel_read(q, path, err, errlen)) return -1;
+    if (bq_qmodel_validate(q, path, err, errlen)) {
+        bq_qmodel_free(q);
+        return -1;
+    }
+    return 0;
 }
 
 static const char *role_name(bq_aq_role r) {

@@ -4,7 +4,8 @@
  * bq_qmodel_load (qmodel.c) checks the framing, the embedded model (bq_model_validate) and that
  * the stored placement matches the graph; this adds the value checks every consumer relies on:
  * roles known, bits in range, scales finite and > 0, zero points in range, layer/quantizer
- * indices inside the model. The CLI runs it right after every load (bq_cli_load_qmodel).
+ * indices inside the model. bq_qmodel_load runs it after reading, so every consumer (the CLI,
+ * the flow's reload of its own cached .bqq, benches) gets a checked model.
  */
 #ifndef BQ_QMODEL_CHECK_H
 #define BQ_QMODEL_CHECK_H
