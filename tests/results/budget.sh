@@ -104,12 +104,31 @@ run_point() (   # model setting method iters seed
         --preds "$dir/test.preds" > "$dir/eval.log" 2>&1; then
     echo "budget: eval failed, see $dir/eval.log" >&2; return 1
   fi
-  printf '{"model": "%s", "setting": "%s", "method": "%s", "iters": %s, "lr_round": %s, "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s, "threads": %s}\n' \
+  printf '{"model": "%s", "setting": "%s", "method": "%s", "iters": %s, "lr_round": %s, "seed": %s, "top1": %s, "seconds": %s, "peak_rss_mb": %s, "threads": %s, "key": "%s"}\n' \
     "$model" "$setting" "$(label_of "$method")" "$iters" "${lr:-0.001}" "$seed" "$(jnum top1 "$dir/eval.json")" \
-    "$(jnum seconds "$dir/quant.json")" "$(jnum peak_rss_mb "$dir/quant.json")" "$THREADS" > "$dir/point.json.tmp"
+    "$(jnum seconds "$dir/quant.json")" "$(jnum peak_rss_mb "$dir/quant.json")" "$THREADS" "$key" > "$dir/point.json.tmp"
   mv "$dir/point.json.tmp" "$dir/point.json"
   rm -rf "$dir/run"   # checkpoints are only for resuming this point
 )
+
+# build/ does not outlive a machine: every point docs/budget.json records (with its key) is put
+# back as a finished point.json, so a new machine neither recomputes it nor drops it from the docs.
+# A point whose recipe, model or engine changed has another key and runs again.
+restore_points() {
+  local line m st me it lr sd dir
+  grep -o '{[^}]*"key": "[0-9a-f]*"[^}]*}' docs/budget.json 2>/dev/null | while read -r line; do
+    m=$(echo "$line" | sed 's/.*"model": "\([^"]*\)".*/\1/'); st=$(echo "$line" | sed 's/.*"setting": "\([^"]*\)".*/\1/')
+    case "$line" in *'"BRECQ+QDrop"'*) me=qdrop ;; *) me=brecq ;; esac
+    it=$(echo "$line" | grep -o '"iters": *[0-9]*' | grep -o '[0-9]*$'); sd=$(echo "$line" | grep -o '"seed": *[0-9]*' | grep -o '[0-9]*$')
+    lr=$(echo "$line" | grep -o '"lr_round": *[0-9.e-]*' | sed 's/.*: *//')
+    [ -n "$lr" ] && [ "$lr" != 0.001 ] && it="${it}f"
+    dir=$BUDGET_DIR/$m/$st-$me-it$it-s$sd
+    [ -f "$dir/point.json" ] && continue
+    mkdir -p "$dir" && echo "$line" > "$dir/point.json" &&
+      echo "$line" | sed 's/.*"key": "\([0-9a-f]*\)".*/\1/' > "$dir/key"
+  done
+}
+restore_points
 
 if [ $MODE = status ]; then
   nd=0; nw=0; nr=0
