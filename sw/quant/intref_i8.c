@@ -12,7 +12,6 @@
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +26,6 @@ typedef struct {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t conv, src_reorder, dst_reorder;   /* reorders NULL when not needed */
     dnnl_memory_t user_src, src, weights, dst, user_dst;
-    char impl[64];
 } i8slot;
 
 struct bq_i8ctx {
@@ -68,15 +66,6 @@ void bq_i8ctx_free(bq_i8ctx *ctx) {
     if (ctx->stream) dnnl_stream_destroy(ctx->stream);
     if (ctx->eng) dnnl_engine_destroy(ctx->eng);
     free(ctx);
-}
-
-const char *bq_i8_impl(const bq_i8ctx *ctx, int layer) {
-    const i8slot *best = NULL;
-    for (int i = 0; i < SLOTS_PER_LAYER; i++) {
-        const i8slot *s = &ctx->slot[layer * SLOTS_PER_LAYER + i];
-        if (s->n && (!best || s->tick > best->tick)) best = s;
-    }
-    return best ? best->impl : "";
 }
 
 #define DN(call, what)                                                                            \
@@ -135,9 +124,6 @@ static int slot_create(bq_i8ctx *ctx, i8slot *s, int layer, const bq_conv_shape 
                                           &src_any, &w_any, NULL, &dst_any, strides, pl, pr),
        "convolution descriptor");
     DN(dnnl_primitive_desc_create(&s->pd, &cd, NULL, ctx->eng, NULL), "primitive descriptor");
-    const char *impl = "";
-    dnnl_primitive_desc_query(s->pd, dnnl_query_impl_info_str, 0, &impl);
-    snprintf(s->impl, sizeof s->impl, "%s", impl);
     DN(dnnl_primitive_create(&s->conv, s->pd), "primitive");
     const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 0);

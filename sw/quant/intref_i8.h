@@ -41,7 +41,4 @@ void bq_i8ctx_free(bq_i8ctx *ctx);
 int bq_i8_conv(bq_i8ctx *ctx, int layer, const bq_conv_shape *cs, const int8_t *w8, int32_t *acc,
                const int8_t *x, char *err, size_t errlen);
 
-/* The implementation oneDNN chose for layer's most recent primitive ("brgconv:avx512_core_vnni"),
- * or "" before its first convolution. */
-const char *bq_i8_impl(const bq_i8ctx *ctx, int layer);
 #endif
