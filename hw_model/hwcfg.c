@@ -42,6 +42,11 @@ static const bq_ykey kMemory[] = {
         "cycles from the last write beat to the response"),
 };
 #undef INT
+/* Measurements of this config on an FPGA (docs/hw_config.md "fpga"): optional, not in the hash. */
+static const bq_ykey kFpga[] = {
+    {"ice40_fmax_mhz", BQ_Y_DOUBLE, 0, 0, 5000, offsetof(bq_hwcfg, ice40_fmax_mhz), .def = 0,
+     .what = "routed Fmax on the iCE40 HX8K measured by make fpga, MHz (0: not measured)"},
+};
 #define SECTION(k, t, w) {k, BQ_Y_SECTION, BQ_Y_REQUIRED, 0, 0, 0, .sub = t, \
                           .nsub = (int)(sizeof t / sizeof t[0]), .what = w}
 static const bq_ykey kSchema[] = {
@@ -53,6 +58,8 @@ static const bq_ykey kSchema[] = {
     SECTION("array", kArray, "the dot-product array"),
     SECTION("buffers", kBuffers, "on-chip buffers"),
     SECTION("memory", kMemory, "the memory port"),
+    {"fpga", BQ_Y_SECTION, 0, 0, 0, 0, .sub = kFpga, .nsub = 1,
+     .what = "measurements of this config on an FPGA"},
 };
 #undef SECTION
 enum { NROWS = (int)(sizeof kSchema / sizeof kSchema[0]) };
@@ -194,6 +201,18 @@ int bq_hwcfg_validate(const bq_hwcfg *cfg, char *err, size_t errlen) {
     return check_rules(cfg, "", NULL, err, errlen);
 }
 
+/* A clock above the measured Fmax is legal (the latency model just assumes it) but the RTL would
+ * not close timing there: say so, at the clock's position. */
+static void fmax_warning(bq_hwcfg *cfg, const char *fname, const bq_ymarks *marks) {
+    if (cfg->ice40_fmax_mhz <= 0 || cfg->clock_mhz <= cfg->ice40_fmax_mhz) return;
+    const bq_ymark *m = bq_ymarks_find(marks, "clock_mhz");
+    snprintf(cfg->warning, sizeof cfg->warning, "%s:%d:%d: 'clock_mhz' %g MHz is above the "
+             "measured iCE40 Fmax fpga.ice40_fmax_mhz = %g MHz (make fpga); latencies in us assume "
+             "a clock this build does not reach: lower clock_mhz", fname,
+             m ? (int)m->value_mark.line + 1 : 1, m ? (int)m->value_mark.column + 1 : 1,
+             cfg->clock_mhz, cfg->ice40_fmax_mhz);
+}
+
 int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fname, char *err,
                    size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
@@ -207,6 +226,7 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
     int rc = -1;
     if (bq_yschema_parse(kSchema, NROWS, text, len, fname, cfg, marks, err, errlen) == 0 &&
         check_rules(cfg, fname, marks, err, errlen) == 0) {
+        fmax_warning(cfg, fname, marks);
         cfg->hash = bq_hwcfg_hash(cfg);
         rc = 0;
     }
@@ -247,6 +267,7 @@ int bq_hwcfg_load(bq_hwcfg *cfg, const char *path, char *err, size_t errlen) {
         goto cleanup;
     }
     rc = bq_hwcfg_parse(cfg, buf, len, path, err, errlen);
+    if (rc == 0 && cfg->warning[0]) fprintf(stderr, "warning: %s\n", cfg->warning);
 cleanup:
     free(buf);
     fclose(f);
@@ -266,6 +287,7 @@ static int canon_key(void *ctx, const bq_ykey *k, const char *path) {
     char tmp[128];
     int w;
     if (k->type == BQ_Y_STR) return 0;   /* the name is not part of the identity */
+    if (!strncmp(path, "fpga.", 5)) return 0;   /* nor are measurements of it */
     if (k->type == BQ_Y_INT)
         w = snprintf(tmp, sizeof tmp, "%s=%d;", path, *(const int *)field);
     else

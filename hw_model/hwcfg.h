@@ -44,11 +44,18 @@ typedef struct {
     int write_bytes_per_cycle;      /* sustained write bandwidth, bytes/cycle (<= width/8) */
     int read_latency;               /* cycles from read request accepted to first data beat */
     int write_latency;              /* cycles from the last write beat to the write response */
+    /* fpga (optional section): measurements, not design parameters, so not part of the hash */
+    double ice40_fmax_mhz;          /* fpga.ice40_fmax_mhz: routed Fmax on the iCE40 HX8K (make
+                                       fpga), MHz; 0 = not measured */
+    char warning[256];              /* "" or one line the loaders found worth saying (clock_mhz
+                                       above the measured Fmax); bq_hwcfg_load prints it */
     uint64_t hash;                  /* bq_hwcfg_hash() of the above, filled by the loaders */
 } bq_hwcfg;
 
 /* Load and validate `path`. Returns 0 and fills *cfg (including cfg->hash), or -1 with a one-line
- * message in err (`path:line:col: ...`). err may be NULL. The file is read completely and closed. */
+ * message in err (`path:line:col: ...`). err may be NULL. The file is read completely and closed.
+ * A clock_mhz above a measured fpga.ice40_fmax_mhz is not an error: cfg->warning says so and this
+ * function prints it to stderr as `warning: ...` (bq_hwcfg_parse only fills cfg->warning). */
 int bq_hwcfg_load(bq_hwcfg *cfg, const char *path, char *err, size_t errlen);
 
 /* Same as bq_hwcfg_load on an in-memory YAML text of len bytes; `fname` only names the source in
@@ -61,7 +68,7 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
 int bq_hwcfg_validate(const bq_hwcfg *cfg, char *err, size_t errlen);
 
 /* Stable 64-bit identity of the hardware described by cfg: FNV-1a 64 over the canonical text
- * "key=value;" of every schema key except `name`, in schema order (integers in decimal, the clock
+ * "key=value;" of every schema key except `name` and the fpga.* measurements, in schema order (integers in decimal, the clock
  * with %.17g). Independent of key order, comments and formatting in the YAML, of the platform, and
  * of the name (two files describing the same hardware share caches). */
 uint64_t bq_hwcfg_hash(const bq_hwcfg *cfg);

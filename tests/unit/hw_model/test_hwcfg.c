@@ -234,8 +234,42 @@ static void test_hash(void **st) {
     }
 }
 
+/* fpga.ice40_fmax_mhz: a clock above it is a warning at clock_mhz's position, not an error, and
+ * the measurement is not part of the hardware's identity. */
+static void test_fmax_warning(void **st) {
+    (void)st;
+    bq_hwcfg a, b;
+    char err[256] = "";
+    assert_int_equal(bq_hwcfg_parse(&a, kBase, strlen(kBase), "x.yaml", err, sizeof err), 0);
+    assert_true(a.ice40_fmax_mhz == 0.0);
+    assert_string_equal(a.warning, "");
+    size_t n = strlen(kBase) + 64;
+    char *s = malloc(n);
+    assert_non_null(s);
+    snprintf(s, n, "%sfpga:\n  ice40_fmax_mhz: 16.02\n", kBase);   /* clock_mhz is 50 */
+    assert_int_equal(bq_hwcfg_parse(&b, s, strlen(s), "x.yaml", err, sizeof err), 0);
+    assert_true(b.ice40_fmax_mhz == 16.02);
+    if (!strstr(b.warning, "x.yaml:2:12: 'clock_mhz' 50 MHz is above the measured iCE40 Fmax") ||
+        !strstr(b.warning, "16.02")) {
+        print_error("warning: '%s'\n", b.warning);
+        fail();
+    }
+    assert_true(a.hash == b.hash);
+    snprintf(s, n, "%sfpga:\n  ice40_fmax_mhz: 50\n", kBase);       /* at Fmax: fine */
+    assert_int_equal(bq_hwcfg_parse(&b, s, strlen(s), "x.yaml", err, sizeof err), 0);
+    assert_string_equal(b.warning, "");
+    snprintf(s, n, "%sfpga:\n  ice40_fmax: 16\n", kBase);           /* misspelt: an error */
+    expect_err(s, "x.yaml:20:3", "fpga.ice40_fmax");
+    free(s);
+    /* the shipped tiny carries its measurement and its clock is below it */
+    assert_int_equal(bq_hwcfg_load(&a, "configs/hw/tiny.yaml", err, sizeof err), 0);
+    assert_true(a.ice40_fmax_mhz > 0 && a.clock_mhz <= a.ice40_fmax_mhz);
+    assert_string_equal(a.warning, "");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fmax_warning),
         cmocka_unit_test(test_valid),          cmocka_unit_test(test_shipped_configs),
         cmocka_unit_test(test_unknown_key),    cmocka_unit_test(test_missing_key),
         cmocka_unit_test(test_wrong_type),     cmocka_unit_test(test_impossible_values),
