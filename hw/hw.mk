@@ -7,10 +7,17 @@
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
-#   make synth          yosys generic + synth_xilinx (xc7) of every config in HW_SYNTH_CFGS (default
-#                       "tiny edge"; e.g. `make synth HW_SYNTH_CFGS=tiny`) -> build/hw/synth/<cfg>_{xc7,gen}.stat
-#                       and the table build/hw/synth/report.md (copied into docs/hw_rtl.md by hand); arrays
-#                       are named rows x cols x DPU width (Dm x Dn x Dk, e.g. 2x2x64). edge takes minutes.
+#   make synth          yosys generic + synth_xilinx (xc7) of every config in HW_SYNTH_CFGS
+#                       -> build/hw/synth/<cfg>_{xc7,gen}.stat, the table build/hw/synth/report.md (copied
+#                       into docs/hw_rtl.md by hand) and the same per config as JSON in
+#                       build/hw/synth/report.json; arrays are named rows x cols x DPU width (Dm x Dn x Dk).
+#     HW_SYNTH_CFGS     which configs: names of configs/hw/<name>.yaml, space-separated (default
+#                       "tiny edge"; e.g. `make synth HW_SYNTH_CFGS=tiny`). tiny ~13 min, edge ~40 min
+#                       wall on the shared 2-core machine; the resource model (make resource-calib,
+#                       docs/resource_model.md) predicts the counts without a run.
+#   make resource-calib the yosys runs behind the resource model (hw/resource_calib.points: modules at
+#                       several parameter values, three whole configs), one at a time under nice -n 15,
+#                       resumable (finished runs in build/hw/calib/ are kept) -> docs/resource_calib.json
 #   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny as configured -> logic cells, BRAM,
 #                       I/O and Fmax on stdout and in build/hw/fpga/tiny_report.txt (make fpga-report:
 #                       that report again from the last run's log)
@@ -165,8 +172,18 @@ synth: $(foreach c,$(HW_SYNTH_CFGS),$(HW_B)/synth/$(c)_xc7.stat $(HW_B)/synth/$(
 	   for c in $(HW_SYNTH_CFGS); do g=$(BUILD)/gen/$$c/hw_params.svh; \
 	     dm=$$(awk '/BQ_HW_DM /{print $$3}' $$g); dn=$$(awk '/BQ_HW_DN /{print $$3}' $$g); dk=$$(awk '/BQ_HW_DK /{print $$3}' $$g); \
 	     sh hw/synth_report.sh $$c $(HW_B)/synth/$${c}_xc7.stat $(HW_B)/synth/$${c}_gen.stat $$dm $$dn $$dk; done; } > $(HW_B)/synth/report.md
+	@{ echo '{"tool":"yosys 0.23, hierarchical; lut = LUT1-6 + INV, bram18 = RAMB18 + 2 x RAMB36","configs":['; sep=''; \
+	   for c in $(HW_SYNTH_CFGS); do g=$(BUILD)/gen/$$c/hw_params.svh; \
+	     dm=$$(awk '/BQ_HW_DM /{print $$3}' $$g); dn=$$(awk '/BQ_HW_DN /{print $$3}' $$g); dk=$$(awk '/BQ_HW_DK /{print $$3}' $$g); \
+	     [ -z "$$sep" ] || printf ',\n'; sh hw/synth_report.sh $$c $(HW_B)/synth/$${c}_xc7.stat $(HW_B)/synth/$${c}_gen.stat $$dm $$dn $$dk json; sep=1; done; \
+	   printf '\n]}\n'; } > $(HW_B)/synth/report.json.tmp && mv $(HW_B)/synth/report.json.tmp $(HW_B)/synth/report.json
 	@cat $(HW_B)/synth/report.md
-	@echo "synth: report in $(HW_B)/synth/report.md (copied into docs/hw_rtl.md by hand when it changes)"
+	@echo "synth: report in $(HW_B)/synth/report.md and report.json (the .md copied into docs/hw_rtl.md by hand when it changes)"
+
+# ---- the resource model's calibration (docs/resource_model.md) ----
+.PHONY: resource-calib
+resource-calib: $(BUILD)/hwgen $(HW_PKG) $(BUILD)/gen/tiny/hw_params.svh
+	bash hw/resource_calib.sh hw/resource_calib.points $(HW_B)/calib docs/resource_calib.json
 
 # ---- place and route of tiny as configured on an iCE40 HX8K (pin-limited wrapper, 2-deep instruction queues) ----
 # The report keeps the first utilisation block (packer: LCs, BRAM, I/O; the lines start "Info:<TAB>")

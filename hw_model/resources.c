@@ -1,14 +1,212 @@
-/* resources.c — see resources.h. Placeholder until the calibrated formula lands. */
+/* resources.c — see resources.h; the formula and its calibration: docs/resource_model.md. */
 #include "resources.h"
 
 #include "core/errmsg.h"
 
-int bq_resources_estimate(const bq_hwcfg *cfg, bq_resources *r, char *err, size_t errlen)
-{
-    if (!cfg || !r) {
-        bq_seterr(err, errlen, "bq_resources_estimate: NULL config or result");
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static long clog2(long v) {   /* ceil(log2(v)), v >= 1 */
+    long b = 0;
+    while ((1L << b) < v) b++;
+    return b;
+}
+static long cdiv(long a, long b) { return (a + b - 1) / b; }
+
+/* ---- memories: yosys 0.23 memory_libmap with +/xilinx/brams_xc4v.txt and lutrams_xc5v.txt ----
+ * Every option the libraries offer a 1-write / 1-registered-read RAM, with its cost per instance;
+ * libmap takes the cheapest count x cost. Block RAM "HALF" is a RAMB18 (cost 129), "FULL" a RAMB36
+ * (257); the TDP widths include the parity bits (9, 18, 36), SDP gives 36 / 72 bits at 512 rows.
+ * LUTRAM: SDP RAM32M (6 bits x 32) / RAM64M (3 bits x 64) and DP RAM128X1D (1 bit x 128), cost 8
+ * each, deeper memories as several of them side by side in depth; its read register is FFs. */
+typedef struct { int width, depth, cost, kind; } ram_opt;
+enum { RAM_B18, RAM_B36, RAM_LUT };
+static const ram_opt kRamOpts[] = {
+    {1, 16384, 129, RAM_B18}, {2, 8192, 129, RAM_B18}, {4, 4096, 129, RAM_B18},
+    {9, 2048, 129, RAM_B18},  {18, 1024, 129, RAM_B18}, {36, 512, 129, RAM_B18},
+    {1, 32768, 257, RAM_B36}, {2, 16384, 257, RAM_B36}, {4, 8192, 257, RAM_B36},
+    {9, 4096, 257, RAM_B36},  {18, 2048, 257, RAM_B36}, {36, 1024, 257, RAM_B36},
+    {72, 512, 257, RAM_B36},
+    {6, 32, 8, RAM_LUT},      {3, 64, 8, RAM_LUT},      {1, 128, 8, RAM_LUT},
+};
+
+void bq_resources_ram(long width, long depth, bq_resources *r) {
+    const ram_opt *best = NULL;
+    long best_n = 0;
+    for (size_t i = 0; i < sizeof kRamOpts / sizeof kRamOpts[0]; i++) {
+        const ram_opt *o = &kRamOpts[i];
+        long n = cdiv(width, o->width) * cdiv(depth, o->depth);
+        if (!best || n * o->cost < best_n * best->cost) best = o, best_n = n;
+    }
+    if (best->kind == RAM_B18) r->bram18 += best_n;
+    if (best->kind == RAM_B36) r->bram18 += 2 * best_n, r->ramb36 += best_n;
+    if (best->kind == RAM_LUT) r->lutram += best_n, r->ff += width;
+}
+
+/* ---- logic modules: own LUTs and FFs as linear terms in a few features of their parameters ----
+ * feat() fills x[0..NFEAT) (x[0] = 1) for a module; lut = sum c_lut[i] x[i] and ff = ff_exact +
+ * sum c_ff[i] x[i], where ff_exact counts the registers the RTL declares (when it is that simple).
+ * The coefficients come from the calibration runs (hw_model/tools/fit_resources.py prints them). */
+enum { NFEAT = 4 };
+typedef struct {
+    const char *name;
+    const char *params[10];        /* its RTL parameters, in the order of vals[] below */
+    long defaults[10];             /* the RTL's defaults */
+    double c_lut[NFEAT], c_ff[NFEAT];
+} module_def;
+
+/* Fitted on the "calib" runs of docs/resource_calib.json (hw_model/tools/fit_resources.py). */
+static const module_def kModules[] = {
+    {"bqa_dpu", {"Dk", "AccBits"}, {32, 32}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_array", {"Dm", "Dn", "Dk"}, {4, 4, 32}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_ram_1r1w", {"Width", "Depth"}, {32, 512}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_fifo", {"Width", "Depth"}, {128, 16}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_token", {"Bits"}, {8}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_mem_arb", {NULL}, {0}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_exec", {"WAddrBits", "AAddrBits"}, {9, 9}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_fetch", {"Dm", "Dn", "Dk", "W", "WAddrBits", "AAddrBits", "QAddrBits"},
+     {4, 4, 32, 64, 9, 9, 6}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_unpack", {"UB", "D", "W", "RowBits"}, {32, 4, 64, 9}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_result", {"Dm", "Dn", "W", "Lanes", "QAddrBits"}, {4, 4, 64, 1, 6}, {0, 0, 0, 0},
+     {0, 0, 0, 0}},
+    {"bqa_rq_lane", {NULL}, {0}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_regs", {"Dm", "Dn", "Dk", "WDepth", "ADepth", "RqDepth", "MemWidth", "IqDepth", "Lanes"},
+     {4, 4, 32, 512, 512, 256, 64, 16, 1}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+    {"bqa_top", {NULL}, {0}, {0, 0, 0, 0}, {0, 0, 0, 0}},   /* its own glue, from tiny's run */
+};
+
+enum { NMOD = (int)(sizeof kModules / sizeof kModules[0]) };
+
+/* The features of module m for parameter values v (in its params[] order), and its exact FFs. */
+static void features(const char *name, const long *v, double x[NFEAT], double *ff_exact) {
+    for (int i = 0; i < NFEAT; i++) x[i] = 0;
+    x[0] = 1;
+    *ff_exact = 0;
+    if (!strcmp(name, "bqa_dpu")) {                   /* Dk */
+        long pcb = clog2(v[0] + 1);
+        x[1] = (double)v[0], x[2] = (double)pcb;
+        *ff_exact = 64 + pcb;                         /* acc + result slot + registered popcount */
+    } else if (!strcmp(name, "bqa_unpack")) {         /* UB D W RowBits */
+        long ub = v[0], d = v[1], w = v[2];
+        x[1] = (double)d;
+        if (ub <= w) {                                /* wide: whole units per beat */
+            long grps = d / (w / ub);
+            *ff_exact = 16 + (grps > 1 ? clog2(grps) : 1);
+        } else {                                      /* narrow: UB/W beats form a unit */
+            x[2] = (double)(ub - w);
+            *ff_exact = 16 + clog2(ub / w) + (d > 1 ? clog2(d) : 1) + (ub - w);
+        }
+    } else if (!strcmp(name, "bqa_exec")) {           /* WAddrBits AAddrBits */
+        x[1] = (double)(v[0] + v[1]);
+    } else if (!strcmp(name, "bqa_array")) {          /* Dm Dn Dk */
+        x[1] = (double)(v[0] * v[1] + v[1]);
+    } else if (!strcmp(name, "bqa_result")) {         /* Dm Dn W Lanes QAddrBits */
+        long e = v[0] * v[1], w = v[2];
+        long tpbb = cdiv(e, w) * w, rb = 8 * tpbb, ob = 8 * tpbb > e * 32 ? 8 * tpbb : e * 32;
+        x[1] = (double)ob, x[2] = (double)(e * v[3]), x[3] = (double)rb;
+        *ff_exact = (double)(rb + ob);                /* residual and output tile buffers */
+    } else if (!strcmp(name, "bqa_fetch")) {          /* Dm Dn Dk W WAddrBits AAddrBits QAddrBits */
+        x[1] = (double)(v[4] + v[5] + v[6]);
+    }
+}
+
+static int find_module(const char *name) {
+    for (int m = 0; m < NMOD; m++)
+        if (!strcmp(kModules[m].name, name)) return m;
+    return -1;
+}
+
+/* Own cells of module m with parameter values v (params[] order) added to *r, times `count`. */
+static void add_module(int m, const long *v, long count, bq_resources *r) {
+    const module_def *d = &kModules[m];
+    bq_resources one = {0};
+    if (!strcmp(d->name, "bqa_ram_1r1w")) {
+        bq_resources_ram(v[0], v[1], &one);
+    } else {
+        double x[NFEAT], ffx, lut = 0, ff = 0;
+        features(d->name, v, x, &ffx);
+        for (int i = 0; i < NFEAT; i++) lut += d->c_lut[i] * x[i], ff += d->c_ff[i] * x[i];
+        one.lut = lround(lut);
+        one.ff = lround(ffx + ff);
+        if (!strcmp(d->name, "bqa_rq_lane")) one.dsp = 3;   /* 32x9 product: 2 DSP48, 8x9: 1 */
+        if (!strcmp(d->name, "bqa_fifo")) {                 /* its storage: LUTRAM */
+            bq_resources mem = {0};
+            bq_resources_ram(v[0], v[1], &mem);
+            one.lutram = mem.lutram;
+        }
+    }
+    r->lut += count * one.lut, r->ff += count * one.ff, r->bram18 += count * one.bram18;
+    r->ramb36 += count * one.ramb36, r->lutram += count * one.lutram, r->dsp += count * one.dsp;
+}
+
+int bq_resources_module(const char *module, const char *const *names, const long *values, int n,
+                        bq_resources *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    int m = module ? find_module(module) : -1;
+    if (m < 0) {
+        bq_seterr(err, errlen, "resource model: no module '%s' (the modules of hw/bqa_top.sv)",
+                  module ? module : "(null)");
         return -1;
     }
-    r->lut = r->ff = r->bram18 = r->dsp = 0;
+    const module_def *d = &kModules[m];
+    long v[10];
+    memcpy(v, d->defaults, sizeof v);
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        while (k < 10 && d->params[k] && strcmp(d->params[k], names[i])) k++;
+        if (k == 10 || !d->params[k]) {
+            bq_seterr(err, errlen, "resource model: module %s has no parameter '%s'", module,
+                      names[i]);
+            return -1;
+        }
+        v[k] = values[i];
+    }
+    add_module(m, v, 1, r);
+    return 0;
+}
+
+/* bqa_top's instances (hw/bqa_top.sv): module, parameter values in its params[] order, count. */
+int bq_resources_estimate(const bq_hwcfg *cfg, bq_resources *r, char *err, size_t errlen) {
+    char why[200];
+    if (!cfg || !r) {
+        bq_seterr(err, errlen, "bq_resources_estimate: no config or no result");
+        return -1;
+    }
+    memset(r, 0, sizeof *r);
+    if (bq_hwcfg_validate(cfg, why, sizeof why)) {
+        bq_seterr(err, errlen, "%s: no resource estimate for an invalid config: %s", cfg->name, why);
+        return -1;
+    }
+    long dm = cfg->dm, dn = cfg->dn, dk = cfg->dk, w = cfg->mem_width_bits, l = cfg->res_lanes;
+    long wab = clog2(cfg->weight_depth), aab = clog2(cfg->act_depth);
+    long qdepth = cfg->requant_depth / dm, qab = qdepth > 1 ? clog2(qdepth) : 1;
+    const struct { const char *mod; long v[10]; long count; } inst[] = {
+        {"bqa_dpu", {dk, 32}, dm * dn + dn},          /* Dm x Dn DPUs + Dn asum units */
+        {"bqa_array", {dm, dn, dk}, 1},
+        {"bqa_ram_1r1w", {dk, cfg->weight_depth}, dm},
+        {"bqa_ram_1r1w", {dk, cfg->act_depth}, dn},
+        {"bqa_ram_1r1w", {128, qdepth}, dm},          /* requant records */
+        {"bqa_fifo", {128, 16}, 3},                   /* instruction queues (IqDepth 16) */
+        {"bqa_token", {8}, 4},
+        {"bqa_mem_arb", {0}, 1},
+        {"bqa_exec", {wab, aab}, 1},
+        {"bqa_fetch", {dm, dn, dk, w, wab, aab, qab}, 1},
+        {"bqa_unpack", {dk, dm, w, wab}, 1},
+        {"bqa_unpack", {dk, dn, w, aab}, 1},
+        {"bqa_unpack", {128, dm, w, qab}, 1},
+        {"bqa_result", {dm, dn, w, l, qab}, 1},
+        {"bqa_rq_lane", {0}, l},
+        {"bqa_regs", {0}, 1},
+        {"bqa_top", {0}, 1},
+    };
+    for (size_t i = 0; i < sizeof inst / sizeof inst[0]; i++) {
+        int m = find_module(inst[i].mod);
+        if (m < 0) {   /* kModules lacks a module of bqa_top: a broken build, not user data */
+            bq_seterr(err, errlen, "resource model: internal error: no terms for %s", inst[i].mod);
+            return -1;
+        }
+        add_module(m, inst[i].v, inst[i].count, r);
+    }
     return 0;
 }
