@@ -5,6 +5,7 @@
 # Resumable: a run writes OUTDIR/<id>.rec only when yosys finished, so a killed calibration
 # continues with the next missing point. Needs build/hwgen and build/gen/bqa_pkg.sv (make does that).
 # Environment: CALIB_ONLY="id1 id2" restricts the runs (the JSON still lists every finished point).
+# The JSON also carries the whole-config runs of hw/resource_calib.recorded (make synth's, by hand).
 set -u
 points=$1; out=$2; json=$3
 mkdir -p "$out/cfg"
@@ -94,6 +95,10 @@ done < "$points"
     [ -f "$out/$id.rec" ] || continue
     printf '%s%s' "$sep" "$(cat "$out/$id.rec")"; sep=$',\n'
   done < "$points"
+  # whole-config runs recorded by `make synth` before this calibration existed (same RTL, same yosys)
+  while read -r rec; do
+    [ -n "$rec" ] && printf '%s%s' "$sep" "$rec" && sep=$',\n'
+  done < "${points%.points}.recorded"
   printf '\n]}\n'; } > "$json.tmp" && mv "$json.tmp" "$json"
 echo "resource-calib: $(grep -c '"id"' "$json") runs in $json"
 exit $fail
