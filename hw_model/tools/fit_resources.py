@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""fit_resources.py docs/resource_calib.json -- least-squares fit of the resource model's LUT and FF
+"""fit_resources.py docs/resource_calib.json [--patch hw_model/resources.c] -- least-squares fit of the resource model's LUT and FF
 coefficients (hw_model/resources.c, kModules) from the calibration runs with role "calib".
 Development tool (Debian python3 + python3-numpy), never run by a build or a test: its output is
 pasted into resources.c and tests/unit/hw_model/test_resources.c checks the result on every run.
@@ -19,31 +19,34 @@ def features(name, p):
     if name == "bqa_dpu":
         pcb = clog2(p["Dk"] + 1); x[1] = p["Dk"]; x[2] = pcb; ffx = 64 + pcb; cols = [0, 1, 2]
     elif name == "bqa_unpack":
-        ub, d, w = p["UB"], p["D"], p["W"]; x[1] = d; cols = [0, 1, 2]
+        ub, d, w, rb = p["UB"], p["D"], p["W"], p["RowBits"]; x[1] = d; cols = [0, 1, 2]
         if ub <= w:
-            g = d // (w // ub); ffx = 16 + (clog2(g) if g > 1 else 1)
+            g = d // (w // ub); ffx = rb + (clog2(g) if g > 1 else 1)
         else:
-            x[2] = ub - w; ffx = 16 + clog2(ub // w) + (clog2(d) if d > 1 else 1) + ub - w
+            x[2] = ub - w; ffx = rb + clog2(ub // w) + (clog2(d) if d > 1 else 1) + ub - w
     elif name == "bqa_exec":
         x[1] = p["WAddrBits"] + p["AAddrBits"]; cols = [0, 1]
     elif name == "bqa_array":
         x[1] = p["Dm"] * p["Dn"] + p["Dn"]; cols = [0, 1]
     elif name == "bqa_result":
-        e = p["Dm"] * p["Dn"]; w = p["W"]; tpbb = -(-e // w) * w; rb = 8 * tpbb
-        ob = max(8 * tpbb, e * 32); x[1] = ob; x[2] = e * p["Lanes"]; x[3] = rb; ffx = rb + ob
-        cols = [0, 1, 2, 3]
+        e = p["Dm"] * p["Dn"]; x[1] = e; x[2] = e * p["Lanes"]; ffx = 40 * e; cols = [0, 1, 2]
     elif name == "bqa_fetch":
         x[1] = p["WAddrBits"] + p["AAddrBits"] + p["QAddrBits"]; cols = [0, 1]
     return x, ffx, cols
 
+# modules whose FF term is exact up to a fitted constant (and, for bqa_result, + E*Lanes)
+FF_COLS = {"bqa_dpu": 1, "bqa_unpack": 1}
+
 def main():
     runs = json.load(open(sys.argv[1]))["runs"]
-    by = {}
+    by = {}; rows = []
     for r in runs:
         if r["kind"] == "module" and r["role"] == "calib" and r["target"] != "bqa_ram_1r1w":
             by.setdefault(r["target"], []).append(r)
-        if r["kind"] == "config" and r["target"] == "tiny":   # bqa_top's own glue
-            by.setdefault("bqa_top", []).append({"params": {}, "own": r["own"]})
+        # bqa_top's own glue (a few gates): from the first whole-config run of the calibration
+        if r["kind"] == "config" and r.get("own") and "bqa_top" not in by:
+            by["bqa_top"] = [{"params": {}, "own": r["own"]}]
+            print("bqa_top glue from", r["id"])
     for name, rs in sorted(by.items()):
         X = []; yl = []; yf = []; cols = None
         for r in rs:
@@ -53,10 +56,21 @@ def main():
         # fewer runs than columns: keep the leading columns only (a constant at least)
         k = min(len(cols), len(rs)); X = X[:, :k]; cols = cols[:k]
         cl = np.linalg.lstsq(X, np.array(yl, float), rcond=None)[0]
-        cf = np.linalg.lstsq(X, np.array(yf, float), rcond=None)[0]
+        # FFs the RTL declares are counted exactly; then only a constant is fitted
+        kf = FF_COLS.get(name, k)
+        cf = np.linalg.lstsq(X[:, :kf], np.array(yf, float), rcond=None)[0]
         full_l = [0.0] * 4; full_f = [0.0] * 4
         for i, c in enumerate(cols):
-            full_l[c] = round(float(cl[i]), 3); full_f[c] = round(float(cf[i]), 3)
+            full_l[c] = round(float(cl[i]), 3)
+            if i < kf:
+                full_f[c] = round(float(cf[i]), 3)
         print("%-13s lut %s ff %s  (%d runs)" % (name, full_l, full_f, len(rs)))
+        rows.append('    {"%s", {%s}, {%s}},' % (name, ", ".join("%g" % (c or 0.0) for c in full_l),
+                                                 ", ".join("%g" % (c or 0.0) for c in full_f)))
+    if len(sys.argv) > 3 and sys.argv[2] == "--patch":   # rewrite kCoef in resources.c
+        src = open(sys.argv[3]).read()
+        a = src.index("/* fit:begin */") + len("/* fit:begin */")
+        b = src.index("    /* fit:end */")
+        open(sys.argv[3], "w").write(src[:a] + "\n" + "\n".join(rows) + "\n" + src[b:])
 
 main()

@@ -115,6 +115,14 @@ static int check_line(const char *line, int *nmod, int *ncfg) {
     int ok = r.bram18 == m.bram18 && r.ramb36 == m.ramb36 && r.lutram == m.lutram &&
              r.dsp == m.dsp && within(r.lut, m.lut, 0.10, floor_abs) &&
              within(r.ff, m.ff, 0.10, floor_abs);
+    char role[16];
+    str_after(line, "role", role, sizeof role);
+    /* one Markdown row per point: docs/resource_model.md's error table is this output */
+    print_message("| %s | %s | %ld | %ld | %+.1f %% | %ld | %ld | %+.1f %% | %ld / %ld | %ld / %ld | "
+                  "%ld / %ld |\n", id, role, r.lut, m.lut,
+                  m.lut ? 100.0 * (double)(r.lut - m.lut) / (double)m.lut : 0.0, r.ff, m.ff,
+                  m.ff ? 100.0 * (double)(r.ff - m.ff) / (double)m.ff : 0.0, r.bram18, m.bram18,
+                  r.lutram, m.lutram, r.dsp, m.dsp);
     if (!ok)
         print_error("%s: model %ld LUT %ld FF %ld RAMB18 (%ld as RAMB36) %ld LUTRAM %ld DSP, yosys "
                     "%ld / %ld / %ld (%ld) / %ld / %ld\n", id, r.lut, r.ff, r.bram18, r.ramb36,
