@@ -4,7 +4,6 @@
 #include "core/errmsg.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,11 +84,14 @@ enum { NMOD = (int)(sizeof kModules / sizeof kModules[0]) };
  * by hw_model/tools/fit_resources.py --patch (feature order: see features()). */
 static const module_coef kCoef[] = {
     /* fit:begin */
-    {"bqa_dpu", {130.718, 4.184, -2.084, 0}, {-0, 0, 0, 0}},
+    {"bqa_array", {32, 0, 0, 0}, {30, 0, 0, 0}},
+    {"bqa_dpu", {130.718, 4.184, -2.084, 0}, {0, 0, 0, 0}},
     {"bqa_exec", {132, 7, 0, 0}, {67, 2.5, 0, 0}},
+    {"bqa_fetch", {246, 0, 0, 0}, {104, 0, 0, 0}},
     {"bqa_fifo", {38, 0, 0, 0}, {17, 0, 0, 0}},
     {"bqa_mem_arb", {113, 0, 0, 0}, {19, 0, 0, 0}},
     {"bqa_regs", {645, 0, 0, 0}, {416, 0, 0, 0}},
+    {"bqa_result", {302.811, 56.912, -5.973, 36.216}, {187.777, -5.742, 1.714, 0}},
     {"bqa_rq_lane", {865, 0, 0, 0}, {96, 0, 0, 0}},
     {"bqa_token", {17, 0, 0, 0}, {8, 0, 0, 0}},
     {"bqa_unpack", {14, 3.5, 0.945, 0}, {1.75, 0, 0, 0}},
@@ -125,9 +127,9 @@ static void features(const char *name, const long *v, double x[NFEAT], double *f
         x[1] = (double)(v[0] + v[1]);
     } else if (!strcmp(name, "bqa_array")) {          /* Dm Dn Dk */
         x[1] = (double)(v[0] * v[1] + v[1]);
-    } else if (!strcmp(name, "bqa_result")) {         /* Dm Dn W Lanes QAddrBits */
+    } else if (!strcmp(name, "bqa_result")) {         /* Dm Dn W Lanes QAddrBits: E, E*L, RawW */
         long e = v[0] * v[1];                         /* E elements per tile */
-        x[1] = (double)e, x[2] = (double)(e * v[3]);
+        x[1] = (double)e, x[2] = (double)(e * v[3]), x[3] = (double)(32 * e / v[2]);
         /* the bits of the residual (8 planes) and output (RAW32) buffers that hold an element;
          * the rest of the beat-padded buffers is never read and yosys removes it */
         *ff_exact = (double)(40 * e);
@@ -233,7 +235,6 @@ int bq_resources_estimate(const bq_hwcfg *cfg, bq_resources *r, char *err, size_
             return -1;
         }
         add_module(m, inst[i].v, inst[i].count, r);
-        if (getenv("BQ_RES_DEBUG")) fprintf(stderr, "%s x%ld -> lut %ld ff %ld\n", inst[i].mod, inst[i].count, r->lut, r->ff);
     }
     return 0;
 }

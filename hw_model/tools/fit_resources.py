@@ -29,13 +29,14 @@ def features(name, p):
     elif name == "bqa_array":
         x[1] = p["Dm"] * p["Dn"] + p["Dn"]; cols = [0, 1]
     elif name == "bqa_result":
-        e = p["Dm"] * p["Dn"]; x[1] = e; x[2] = e * p["Lanes"]; ffx = 40 * e; cols = [0, 1, 2]
+        e = p["Dm"] * p["Dn"]; x[1] = e; x[2] = e * p["Lanes"]; x[3] = 32 * e // p["W"]; ffx = 40 * e
+        cols = [0, 1, 2, 3]
     elif name == "bqa_fetch":
         x[1] = p["WAddrBits"] + p["AAddrBits"] + p["QAddrBits"]; cols = [0, 1]
     return x, ffx, cols
 
 # modules whose FF term is exact up to a fitted constant (and, for bqa_result, + E*Lanes)
-FF_COLS = {"bqa_dpu": 1, "bqa_unpack": 1}
+FF_COLS = {"bqa_dpu": 1, "bqa_unpack": 1, "bqa_result": 3}
 
 def main():
     runs = json.load(open(sys.argv[1]))["runs"]
