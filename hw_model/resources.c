@@ -87,7 +87,7 @@ static const module_coef kCoef[] = {
     {"bqa_array", {32, 0, 0, 0}, {30, 0, 0, 0}},
     {"bqa_dpu", {130.718, 4.184, -2.084, 0}, {0, 0, 0, 0}},
     {"bqa_exec", {132, 7, 0, 0}, {67, 2.5, 0, 0}},
-    {"bqa_fetch", {246, 0, 0, 0}, {104, 0, 0, 0}},
+    {"bqa_fetch", {234, 3, 0, 0}, {104, 0, 0, 0}},
     {"bqa_fifo", {38, 0, 0, 0}, {17, 0, 0, 0}},
     {"bqa_mem_arb", {113, 0, 0, 0}, {19, 0, 0, 0}},
     {"bqa_regs", {645, 0, 0, 0}, {416, 0, 0, 0}},
@@ -134,7 +134,7 @@ static void features(const char *name, const long *v, double x[NFEAT], double *f
          * the rest of the beat-padded buffers is never read and yosys removes it */
         *ff_exact = (double)(40 * e);
     } else if (!strcmp(name, "bqa_fetch")) {          /* Dm Dn Dk W WAddrBits AAddrBits QAddrBits */
-        x[1] = (double)(v[4] + v[5] + v[6]);
+        x[1] = (double)(v[0] + v[1]);                 /* bank write enables, beat counts */
     }
 }
 

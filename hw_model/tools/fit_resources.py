@@ -32,7 +32,7 @@ def features(name, p):
         e = p["Dm"] * p["Dn"]; x[1] = e; x[2] = e * p["Lanes"]; x[3] = 32 * e // p["W"]; ffx = 40 * e
         cols = [0, 1, 2, 3]
     elif name == "bqa_fetch":
-        x[1] = p["WAddrBits"] + p["AAddrBits"] + p["QAddrBits"]; cols = [0, 1]
+        x[1] = p["Dm"] + p["Dn"]; cols = [0, 1]
     return x, ffx, cols
 
 # modules whose FF term is exact up to a fitted constant (and, for bqa_result, + E*Lanes)
