@@ -44,8 +44,8 @@ def main():
     for r in runs:
         if r["kind"] == "module" and r["role"] == "calib" and r["target"] != "bqa_ram_1r1w":
             by.setdefault(r["target"], []).append(r)
-        # bqa_top's own glue (a few gates): from the first whole-config run of the calibration
-        if r["kind"] == "config" and r.get("own") and "bqa_top" not in by:
+        # bqa_top's own glue (a few gates): from the whole-config run of tiny
+        if r["kind"] == "config" and r.get("own") and r["target"] == "tiny":
             by["bqa_top"] = [{"params": {}, "own": r["own"]}]
             print("bqa_top glue from", r["id"])
     for name, rs in sorted(by.items()):
