@@ -95,7 +95,7 @@ static const module_coef kCoef[] = {
     {"bqa_rq_lane", {865, 0, 0, 0}, {96, 0, 0, 0}},
     {"bqa_token", {17, 0, 0, 0}, {8, 0, 0, 0}},
     {"bqa_top", {9, 0, 0, 0}, {0, 0, 0, 0}},
-    {"bqa_unpack", {14, 3.5, 0.945, 0}, {1.75, 0, 0, 0}},
+    {"bqa_unpack", {4.774, 9.571, 0.737, 0}, {1.75, 0, 0, 0}},
     /* fit:end */
 };
 
@@ -116,9 +116,10 @@ static void features(const char *name, const long *v, double x[NFEAT], double *f
         *ff_exact = 64 + pcb;                         /* acc + result slot + registered popcount */
     } else if (!strcmp(name, "bqa_unpack")) {         /* UB D W RowBits */
         long ub = v[0], d = v[1], w = v[2], rb = v[3];  /* row bits above RowBits are dead */
-        x[1] = (double)d;
+        x[1] = (double)d;                             /* bank write-enable decode */
         if (ub <= w) {                                /* wide: whole units per beat */
-            long grps = d / (w / ub);
+            long grps = d / (w / ub);                 /* ... decodes beat groups, not banks */
+            x[1] = (double)grps;
             *ff_exact = (double)(rb + (grps > 1 ? clog2(grps) : 1));
         } else {                                      /* narrow: UB/W beats form a unit */
             x[2] = (double)(ub - w);

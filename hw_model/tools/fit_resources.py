@@ -21,7 +21,7 @@ def features(name, p):
     elif name == "bqa_unpack":
         ub, d, w, rb = p["UB"], p["D"], p["W"], p["RowBits"]; x[1] = d; cols = [0, 1, 2]
         if ub <= w:
-            g = d // (w // ub); ffx = rb + (clog2(g) if g > 1 else 1)
+            g = d // (w // ub); ffx = rb + (clog2(g) if g > 1 else 1); x[1] = g
         else:
             x[2] = ub - w; ffx = rb + clog2(ub // w) + (clog2(d) if d > 1 else 1) + ub - w
     elif name == "bqa_exec":
