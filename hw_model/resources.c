@@ -45,9 +45,9 @@ void bq_resources_ram(long width, long depth, bq_resources *r) {
 }
 
 /* ---- logic modules: own LUTs and FFs as linear terms in a few features of their parameters ----
- * feat() fills x[0..NFEAT) (x[0] = 1) for a module; lut = sum c_lut[i] x[i] and ff = ff_exact +
+ * features() fills x[0..NFEAT) (x[0] = 1) for a module; lut = sum c_lut[i] x[i] and ff = ff_exact +
  * sum c_ff[i] x[i], where ff_exact counts the registers the RTL declares (when it is that simple).
- * The coefficients come from the calibration runs (hw_model/tools/fit_resources.py prints them). */
+ * The coefficients come from the calibration runs (kCoef below). */
 enum { NFEAT = 4 };
 typedef struct {
     const char *name;
@@ -188,6 +188,11 @@ int bq_resources_module(const char *module, const char *const *names, const long
         if (k == 10 || !d->params[k]) {
             bq_seterr(err, errlen, "resource model: module %s has no parameter '%s'", module,
                       names[i]);
+            return -1;
+        }
+        if (values[i] < 1) {   /* widths, depths, counts: all >= 1 in the RTL */
+            bq_seterr(err, errlen, "resource model: %s.%s must be >= 1, got %ld", module, names[i],
+                      values[i]);
             return -1;
         }
         v[k] = values[i];

@@ -5,7 +5,7 @@
  * design is synthesised hierarchically (each distinct module once), so a config's total is the sum
  * over the modules of bqa_top of (instances x the module's own cells), and each module's own cells
  * are a short formula in its RTL parameters. BRAM and LUTRAM counts follow yosys's memory mapping
- * rules exactly (costs of hw's xc7 BRAM/LUTRAM libraries, not fitted); DSPs are 3 per requant
+ * rules exactly (the costs in yosys's xc7 BRAM/LUTRAM libraries, not fitted); DSPs are 3 per requant
  * lane; LUT and FF terms are calibrated on yosys `synth_xilinx -family xc7` runs
  * (docs/resource_calib.json, `make resource-calib`) and checked on held-out runs.
  *

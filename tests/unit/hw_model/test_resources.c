@@ -165,6 +165,10 @@ static void test_ram_rule_and_errors(void **st) {
     assert_int_equal(bq_resources_module("bqa_dpu", pn, pv, 1, &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "no parameter 'Dq'"));
     assert_int_equal(bq_resources_module("bqa_nope", NULL, NULL, 0, &r, err, sizeof err), -1);
+    const char *wn[] = {"W"};
+    long wv[] = {0};   /* would divide by zero */
+    assert_int_equal(bq_resources_module("bqa_result", wn, wv, 1, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "bqa_result.W must be >= 1"));
     bq_hwcfg c;
     assert_int_equal(bq_hwcfg_load(&c, "configs/hw/tiny.yaml", err, sizeof err), 0);
     c.res_lanes = 3;   /* does not divide dm = 2 */
