@@ -1,0 +1,23 @@
+# sw/dse/dse.mk — `brecq dse`: design-space exploration, resumable, on Open MPI (docs/dse.md).
+#   make test-dse     a small sweep: serial; killed and resumed (same bytes); mpirun -np 2 (same bytes)
+#   make dse-worked   the worked sweep of docs/dse.md (configs/dse/worked.yaml) -> build/dse/worked/
+# The unit test (tests/unit/dse/test_dse.c: grid expansion, Pareto) joins `make test` through the
+# top Makefile's wildcard.
+
+# Open MPI: only dse_mpi.c includes <mpi.h> and only the brecq binaries link libmpi (flags from
+# Debian's mpicc wrapper; the unit tests never reference dse_mpi.o, so they do not need it).
+MPI_CFLAGS = $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   = $(shell mpicc --showme:link 2>/dev/null)
+$(BUILD)/obj/sw/dse/dse_mpi.o $(ASAN)/obj/sw/dse/dse_mpi.o: PKG_CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/brecq $(ASAN)/brecq: PKG_LIBS += $(MPI_LIBS)
+
+# mpirun as root (CI containers) needs these; --oversubscribe lets 4 ranks share 2 cores.
+MPIRUN ?= OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe
+
+.PHONY: test-dse dse-worked
+test-dse: $(BUILD)/brecq
+	@MPIRUN="$(MPIRUN)" bash tests/dse/test_dse.sh $(BUILD)/brecq
+TEST_TARGETS += test-dse
+
+dse-worked: $(BUILD)/brecq
+	nice -n 5 $(BUILD)/brecq dse configs/dse/worked.yaml
