@@ -39,10 +39,12 @@ int bq_cmd_dse(int argc, char **argv) {
     if (bq_dse_mpi_launched()) {
         int root = 0;
         rc = bq_dse_mpi_run(&d, &spec, &root, err, sizeof err);
-        if (rc && err[0]) bq_cli_error("dse", "%s", msg(err));   /* other ranks stay quiet */
+        /* A failure rank 0 reports is reported once: the other ranks exit 0 (mpirun aborts the
+         * job when any rank exits non-zero, which could kill rank 0 before it prints). */
+        if (rc && err[0]) bq_cli_error("dse", "%s", msg(err));
         else if (rc == 0 && root) printf("dse: %s/dse.json, %s/report.md\n", spec.out, spec.out);
         bq_dse_free(&d);
-        return rc ? 1 : 0;
+        return rc && err[0] ? 1 : 0;
     }
     rc = bq_dse_prepare(&d, &spec, err, sizeof err);
     if (rc == 0) rc = bq_dse_run_serial(&d, err, sizeof err);

@@ -12,7 +12,7 @@ $(BUILD)/obj/sw/dse/dse_mpi.o $(ASAN)/obj/sw/dse/dse_mpi.o: PKG_CFLAGS += $(MPI_
 $(BUILD)/brecq $(ASAN)/brecq: PKG_LIBS += $(MPI_LIBS)
 
 # mpirun as root (CI containers) needs these; --oversubscribe lets 4 ranks share 2 cores.
-MPIRUN ?= OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe
+MPIRUN ?= env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe
 
 .PHONY: test-dse dse-worked
 test-dse: $(BUILD)/brecq

@@ -23,6 +23,13 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* strncpy that always terminates (the source may alias the same struct, so no snprintf). */
+static void copy_str(char *dst, size_t n, const char *src) {
+    size_t l = strnlen(src, n - 1);
+    memmove(dst, src, l);
+    dst[l] = 0;
+}
+
 static int load_float_model(bq_model *m, const char *path, char *err, size_t errlen) {
     size_t n = strlen(path);
     if (n > 5 && strcmp(path + n - 5, ".onnx") == 0) return bq_onnx_load(m, path, NULL, err, errlen);
@@ -64,7 +71,7 @@ static int resolve_budget(bq_dse *d, bq_dse_model *M, int j, char *err, size_t e
         bq_seterr(err, errlen, "%s: 'budgets' entry %d: %s", d->spec.path, j + 1, e2);
         return -1;
     }
-    snprintf(b->expr, sizeof b->expr, "%s", e);
+    copy_str(b->expr, sizeof b->expr, e);
     char *end;
     double v = strtod(e, &end);
     while (*end == ' ') end++;
@@ -110,7 +117,7 @@ done:
 
 static int load_model(bq_dse *d, int m, char *err, size_t errlen) {
     bq_dse_model *M = &d->models[m];
-    snprintf(M->path, sizeof M->path, "%s", d->spec.models[m]);
+    copy_str(M->path, sizeof M->path, d->spec.models[m]);
     model_label(M->path, M->label, sizeof M->label);
     for (int k = 0; k < m; k++)
         if (strcmp(d->models[k].label, M->label) == 0) {
