@@ -163,7 +163,8 @@ static void grid_config(const bq_dse_spec *s, const bq_hwcfg *base, long i, bq_d
     }
     if (full_port && !s->n_axis[BQ_AX_READ_BPC]) dc->cfg.read_bytes_per_cycle = dc->cfg.mem_width_bits / 8;
     if (full_port && !s->n_axis[BQ_AX_WRITE_BPC]) dc->cfg.write_bytes_per_cycle = dc->cfg.mem_width_bits / 8;
-    finish_config(dc, NULL);
+    /* the base itself keeps its name (the others: shape + key) */
+    finish_config(dc, bq_hwcfg_hash(&dc->cfg) == base->hash ? base->name : NULL);
 }
 
 int bq_dse_expand(const bq_dse_spec *s, const bq_hwcfg *base, bq_dse_config **cfgs, int *n,
