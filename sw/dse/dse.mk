@@ -1,6 +1,7 @@
 # sw/dse/dse.mk — `brecq dse`: design-space exploration, resumable, on Open MPI (docs/dse.md).
 #   make test-dse     a small sweep: serial; killed and resumed (same bytes); mpirun -np 2 (same bytes)
 #   make dse-worked   the worked sweep of docs/dse.md (configs/dse/worked.yaml) -> build/dse/worked/
+#   make bench-dse    wall time of a 72-unit sweep serial and on 1, 2, 4 MPI ranks (table + JSON)
 # The unit test (tests/unit/dse/test_dse.c: grid expansion, Pareto) joins `make test` through the
 # top Makefile's wildcard.
 
@@ -21,3 +22,11 @@ TEST_TARGETS += test-dse
 
 dse-worked: $(BUILD)/brecq
 	nice -n 5 $(BUILD)/brecq dse configs/dse/worked.yaml
+
+# `make bench-dse`: wall time of configs/dse/mpi_bench.yaml serial and on 1, 2, 4 ranks
+# (tests/dse/bench_dse.sh; table + build/bench/dse.json with the load average). DSE_REPEAT runs.
+DSE_REPEAT ?= 3
+.PHONY: bench-dse
+bench-dse: $(BUILD)/brecq
+	@MPIRUN="$(MPIRUN)" bash tests/dse/bench_dse.sh $(BUILD)/brecq $(DSE_REPEAT)
+BENCH_TARGETS += bench-dse

@@ -95,8 +95,22 @@ static void data_block(const bq_dse *d, const bq_dse_row *rows, int n, int m, in
     free(xy); free(fr); free(ix);
 }
 
+/* Feasible rows of model m (budget j; j < 0: any) and whether all their x are > 0 (log axis). */
+static int count_points(const bq_dse *d, const bq_dse_row *rows, int n, int m, int j, int kind,
+                        int *all_positive) {
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (rows[i].model != m || !rows[i].feasible || (j >= 0 && rows[i].budget != j)) continue;
+        if (xval(d, &rows[i], kind) <= 0) *all_positive = 0;
+        k++;
+    }
+    return k;
+}
+
 static int plot_one(const bq_dse *d, const bq_dse_row *rows, int n, int m, int kind, char *err,
                     size_t errlen) {
+    int positive = 1;
+    if (count_points(d, rows, n, m, -1, kind, &positive) == 0) return 0;   /* nothing meets any budget */
     static const char *const kName[] = {"latency", "lut", "bram"};
     static const char *const kX[] = {"latency (us)", "LUTs (estimate)", "BRAM18 (estimate)"};
     const char *label = d->models[m].label;
@@ -113,11 +127,15 @@ static int plot_one(const bq_dse *d, const bq_dse_row *rows, int n, int m, int k
                       "'#c22' title 'front'\n");
     } else {
         for (int j = 0; j < d->n_budgets; j++) data_block(d, rows, n, m, j, kind, &b);
-        bq_buf_printf(&b, "set logscale x\nplot ");
-        for (int j = 0; j < d->n_budgets; j++)
+        bq_buf_printf(&b, "%splot ", positive ? "set logscale x\n" : "");
+        int shown = 0;
+        for (int j = 0; j < d->n_budgets; j++) {
+            int pos = 1;
+            if (!count_points(d, rows, n, m, j, kind, &pos)) continue;   /* gnuplot refuses empty */
             bq_buf_printf(&b, "%s$all%d using 1:2 with points pt 6 ps 0.4 lc %d notitle, $front%d "
                           "using 1:2 with linespoints pt 7 lw 2 lc %d title 'front at %s'",
-                          j ? ", " : "", j + 1, j + 1, j + 1, j + 1, d->spec.budgets[j]);
+                          shown++ ? ", " : "", j + 1, j + 1, j + 1, j + 1, d->spec.budgets[j]);
+        }
         bq_buf_printf(&b, "\n");
     }
     int rc = run_gnuplot(svg, tmp, &b, err, errlen);
