@@ -130,7 +130,8 @@ static int sens_fast_write(const char *cache, const double *sens, int n, char *e
 }
 
 /* Sensitivities of model m, measured once on the base config's problem (they depend on the
- * quantizer placement and candidate sets only, not on the accelerator), cached in <out>/sens/. */
+ * quantizer placement and candidate sets only, not on the accelerator), cached in <out>/sens/.
+ * train == NULL: only from the fast copy; returns 1 when they must be measured (pixels needed). */
 static int measure_model(bq_dse *d, int m, const bq_dataset *train, char *err, size_t errlen) {
     bq_dse_model *M = &d->models[m];
     bq_costtab tab;
@@ -138,6 +139,7 @@ static int measure_model(bq_dse *d, int m, const bq_dataset *train, char *err, s
     if (build_problem(&d->spec, M, &d->base, &tab, &p, err, errlen)) return -1;
     int rc = -1;
     int *qb = malloc(sizeof(int) * (size_t)p.n_quants);
+    free(M->sens);   /* a second call (after the pixels were read) */
     M->sens = malloc(sizeof(double) * (size_t)p.n_cands);
     if (!qb || !M->sens) { bq_seterr(err, errlen, "dse: out of memory"); goto done; }
     bq_search_uniform_bits(&p, 8, 8, qb);
@@ -151,6 +153,7 @@ static int measure_model(bq_dse *d, int m, const bq_dataset *train, char *err, s
     so.cache_path = cache;
     M->n_cands = p.n_cands;
     if (sens_fast_read(cache, M->sens, p.n_cands)) {
+        if (!train) { rc = 1; goto done; }
         if (bq_sensitivity_fill(&p, &M->fp, train, &so, NULL, err, errlen)) goto done;
         for (int c = 0; c < p.n_cands; c++) M->sens[c] = p.cands[c].sens;
         if (sens_fast_write(cache, M->sens, p.n_cands, err, errlen)) goto done;
@@ -221,11 +224,18 @@ int bq_dse_prepare(bq_dse *d, const bq_dse_spec *s, char *err, size_t errlen) {
     d->n_units = d->n_models * d->n_cfg;
     bq_dataset train;
     if (bq_dataset_open(&train, s->data[0] ? s->data : NULL, "train", err, errlen)) return -1;
-    int rc = 0;
+    int rc = 0, need[BQ_DSE_MAX_MODELS] = {0}, any = 0;
     for (int m = 0; m < d->n_models && rc == 0; m++)
         rc = bq_dataset_check_model(&train, &d->models[m].fp, 0, err, errlen);
-    if (rc == 0) rc = bq_dataset_read(&train, err, errlen);
-    for (int m = 0; m < d->n_models && rc == 0; m++) rc = measure_model(d, m, &train, err, errlen);
+    /* the pixels (60k images decoded) only when some model must be measured */
+    for (int m = 0; m < d->n_models && rc == 0; m++) {
+        need[m] = measure_model(d, m, NULL, err, errlen);
+        if (need[m] < 0) rc = -1;
+        any |= need[m] > 0;
+    }
+    if (rc == 0 && any) rc = bq_dataset_read(&train, err, errlen);
+    for (int m = 0; m < d->n_models && rc == 0; m++)
+        if (need[m] > 0) rc = measure_model(d, m, &train, err, errlen);
     bq_dataset_free(&train);
     return rc;
 }

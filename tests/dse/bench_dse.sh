@@ -17,10 +17,12 @@ run() {   # run MODE -> seconds
   rm -rf "$out"; mkdir -p "$out"; [ -d "$SENS" ] && cp -r "$SENS" "$out/"
   sed "s|^out: .*|out: $out|" configs/dse/mpi_bench.yaml > "$out.yaml"
   local t0; t0=$(date +%s.%N)
+  local rc=0
   case $mode in
-    serial) "$B" dse "$out.yaml" > /dev/null 2> "$out.err" ;;
-    np*) $MPIRUN -np "${mode#np}" "$B" dse "$out.yaml" > /dev/null 2> "$out.err" ;;
+    serial) "$B" dse "$out.yaml" > /dev/null 2> "$out.err" || rc=$? ;;
+    np*) $MPIRUN -np "${mode#np}" "$B" dse "$out.yaml" > /dev/null 2> "$out.err" || rc=$? ;;
   esac
+  [ $rc = 0 ] || { echo "bench-dse: $mode: exit $rc: $(grep 'brecq dse' "$out.err" | head -1)" >&2; exit 1; }
   awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}'
 }
 # the first serial run also measures the sensitivities when no cache was copied
@@ -30,7 +32,8 @@ first=1
 for mode in serial np1 np2 np4; do
   ts=""
   for _ in $(seq 1 "$REPEAT"); do
-    ts="$ts $(run $mode)"
+    t=$(run $mode) || exit 1
+    ts="$ts $t"
     [ $mode = serial ] && cp $W/serial/dse.json $W/ref.json
     cmp -s $W/ref.json $W/$mode/dse.json || { echo "bench-dse: $mode: dse.json differs from the serial run's"; exit 1; }
   done
@@ -38,7 +41,9 @@ for mode in serial np1 np2 np4; do
   [ $mode = serial ] && base=$med
   sp=$(awk -v a="$base" -v b="$med" 'BEGIN {printf "%.2f", a / b}')
   printf '%-8s %10.2f %10s %s\n' $mode "$med" "$sp" "$ts"
-  json="$json$([ $first = 1 ] || echo ,) {\"mode\": \"$mode\", \"median_s\": $med, \"speedup\": $sp, \"runs\": [$(echo $ts | tr ' ' ',')]}"
+  sep=","; [ $first = 1 ] && sep=""
+  runs=$(echo $ts | tr ' ' ',')
+  json=$(printf '%s%s {"mode": "%s", "median_s": %s, "speedup": %s, "runs": [%s]}' "$json" "$sep" $mode $med $sp "$runs")
   first=0
 done
 units=$(grep -c '"seconds"' $W/serial/timing.json)
