@@ -45,7 +45,7 @@ static void model_label(const char *path, char *dst, size_t n) {
 }
 
 /* The search problem of model M on accelerator cfg (sensitivities NaN, finalized). */
-static int build_problem(const bq_dse_spec *s, bq_dse_model *M, const bq_hwcfg *cfg,
+static int build_problem(const bq_dse_spec *s, const bq_dse_model *M, const bq_hwcfg *cfg,
                          bq_costtab *tab, bq_search_problem *p, char *err, size_t errlen) {
     if (bq_costtab_build(tab, cfg, &M->net, err, errlen)) return -1;
     if (bq_search_from_qmodel(p, &M->q, tab, cfg->clock_mhz, &s->space, err, errlen)) {
@@ -328,7 +328,7 @@ static int unit_body(const bq_dse *d, int u, bq_buf *pt, char *err, size_t errle
     bq_costtab tab;
     bq_search_problem p;
     char why[512];
-    if (build_problem(&d->spec, (bq_dse_model *)M, cfg, &tab, &p, why, sizeof why)) {
+    if (build_problem(&d->spec, M, cfg, &tab, &p, why, sizeof why)) {
         why[strcspn(why, "\n")] = 0;
         bq_buf_printf(pt, "status error\nerror %s\n", why);
         return 0;
