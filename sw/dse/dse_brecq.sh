@@ -7,7 +7,7 @@
 # (model, bit assignment): the quantized model RUN_FOLDER/brecq/<model>-<alloc>.bqq is built once
 # per distinct assignment (identical allocations of different configs/budgets share it) and a
 # finished one is never rebuilt (resumable: every output is written atomically by brecq).
-# Output: RUN_FOLDER/brecq/top1.tsv (model, alloc, integer top-1 %), sorted, one line per alloc.
+# Output: RUN_FOLDER/brecq/top1.tsv (model, alloc, integer top-1 as a fraction), one line per alloc.
 set -eu
 RUN=$1 B=${2:-build/brecq} RECIPE=${3:-configs/dse/brecq_fast.yaml} TODO=${4:-}
 mkdir -p "$RUN/brecq"
