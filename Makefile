@@ -34,10 +34,10 @@ export OMP_WAIT_POLICY
 DEB_PKGS := build-essential pkg-config libopenblas-dev libyaml-dev zlib1g-dev dataset-fashion-mnist \
             libcmocka-dev verilator libsystemc-dev protobuf-c-compiler libprotobuf-c-dev \
             libonnx-dev libonnx-testdata yosys gnuplot-nox clang libclang-rt-14-dev libdnnl-dev \
-            libpng-dev libjpeg62-turbo-dev
+            libpng-dev libjpeg62-turbo-dev openmpi-bin libopenmpi-dev
 
 # the library: every stage folder of sw/ (not sw/cli/, the command-line front end) and hw_model/
-SW_STAGES := core nn quant search io flow
+SW_STAGES := core nn quant search io flow dse
 LIB_SRCS := $(foreach d,$(SW_STAGES),$(wildcard sw/$(d)/*.c)) $(wildcard hw_model/*.c)
 TEST_TARGETS :=
 BENCH_TARGETS :=

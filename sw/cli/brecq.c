@@ -18,6 +18,7 @@ int bq_cmd_export(int argc, char **argv);
 int bq_cmd_latency(int argc, char **argv);
 int bq_cmd_search(int argc, char **argv);
 int bq_cmd_run(int argc, char **argv);
+int bq_cmd_dse(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -35,6 +36,7 @@ static const command COMMANDS[] = {
     {"latency", bq_cmd_latency, "per-layer cycles of a model on an accelerator config (hw_model)"},
     {"search", bq_cmd_search, "bit-widths that maximise accuracy under a latency budget"},
     {"run", bq_cmd_run, "the whole flow from a FLOW.yaml: search, BRECQ, eval, export, report"},
+    {"dse", bq_cmd_dse, "design-space exploration: accelerator configs x budgets x models"},
 };
 
 static void usage(FILE *f) {

@@ -342,6 +342,23 @@ case_ out-report-dir   "--report $I: is a folder" "$B" compare --a "$I/x.preds" 
 case_ out-latency-nodir "folder '$O/nodir' does not exist" "$B" latency --model $M --hw $HW --report "$O/nodir/l.json"
 case_ out-empty        "--out= has an empty value" "$B" train --arch fres20 --out=
 
+# ------------------------------------------------------------------ brecq dse (docs/dse.md; the run folder is $T/dse-*)
+dse_yaml() {   # dse_yaml FILE EXTRA-LINES: a one-model sweep around tiny
+  printf 'name: bad\nbase: %s\nout: %s\nmodels: [%s]\n%b' $HW "$T/dse-$(basename "$1" .yaml)" $M "$2" > "$1"
+}
+dse_yaml "$I/d-key.yaml" 'budgets: [0.5x]\ngrid:\n  dm: [2]\n  rows: [4]\n'
+case_ dse-unknown-key "d-key.yaml:8:3: unknown key 'grid.rows'" "$B" dse "$I/d-key.yaml"
+dse_yaml "$I/d-none.yaml" 'budgets: [0.5x]\ngrid:\n  dm: [2]\n  res_lanes: [4, 8]\n'
+case_ dse-no-valid    "no config of the grid is valid (all 2 fail the accelerator rules); the first: 'array.res_lanes' (4) must divide array.dm (2)" "$B" dse "$I/d-none.yaml"
+sed 's/^  res_lanes: 1 .*/  res_lanes: 3/' $HW > "$I/h-lanes3.yaml"
+dse_yaml "$I/d-list.yaml" "budgets: [0.5x]\nconfigs: [$I/h-lanes3.yaml]\n"
+case_ dse-config-rtl  "'configs' entry 1: $I/h-lanes3.yaml:16:14: 'array.res_lanes' (3) must divide array.dm (2)" "$B" dse "$I/d-list.yaml"
+dse_yaml "$I/d-unit.yaml" 'budgets: [12furlongs]\nwbits: [8]\nabits: [8]\nsens_images: 1\n'
+case_ dse-budget-unit "'budgets' entry 1: budget '12furlongs'" "$B" dse "$I/d-unit.yaml"
+dse_yaml "$I/d-unmet.yaml" 'budgets: [10cyc]\nwbits: [8]\nabits: [8]\nsens_images: 1\n'
+case_ dse-budget-unmet "budget '10cyc' for fres20: no config meets it; the fastest, tiny, needs" "$B" dse "$I/d-unmet.yaml"
+case_ dse-missing     "nope.yaml" "$B" dse "$I/nope.yaml"
+
 # a stale temporary of a killed run (its pid no longer exists) is removed when the output is written
 touch "$O/../stale.json.tmp.999999999"
 mkdir -p "$I/pk2.tmp.999999998"; head -c 1000 /dev/zero > "$I/pk2.tmp.999999998/weights.bin"
