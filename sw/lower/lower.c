@@ -69,13 +69,12 @@ static int lower_operands(bq_ilayer *L, const bq_qmodel *q, const bq_qlayer *Q, 
     L->wbits = Q->wbits;
     L->abits = A->bits;
     L->z_a = A->zero;
-    L->lo = 0;
-    L->hi = -1;   /* geometry mode: the hw layer's "2^obits - 1" */
     if (!L->raw32) {
         const bq_aquant *O = need_aq(q, Q->aq_out, mode, name, "output", err, errlen);
         if (!O) return -1;
         L->obits = O->bits;
         L->z_o = O->zero;
+        L->hi = -1;   /* geometry mode: the hw layer's "2^obits - 1" */
         if (mode == BQ_LOWER_INT)
             bq_out_clamp(&L->lo, &L->hi, Q->out_act, Q->act_lo, Q->act_hi, O->scale, O->zero, O->bits);
     }
