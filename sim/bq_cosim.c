@@ -262,7 +262,7 @@ static int check_package(const bq_cosim_result *r, const bq_cosim_opts *o, const
 }
 
 /* The accelerator view (must match the reference layer for layer) and the per-run buffers. */
-static int alloc_run(cosim_run *S, const bq_qmodel *q, char *err, size_t errlen) {
+static int alloc_run(cosim_run *S, char *err, size_t errlen) {
     const bq_model *m = S->m;
     S->r->layers = calloc((size_t)m->n_nodes, sizeof *S->r->layers);
     S->P = calloc((size_t)S->net.n_layers, sizeof *S->P);
@@ -508,7 +508,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     S.r = r; S.acc = acc; S.m = &q->model; S.o = o; S.log = log; S.labels = labels; S.n = n;
     if (bq_intnet_init(&S.net, q, n, err, errlen)) return -1;
     int ret = -1;
-    if (alloc_run(&S, q, err, errlen) || prepare_layers(&S, cfg, err, errlen)) goto done;
+    if (alloc_run(&S, err, errlen) || prepare_layers(&S, cfg, err, errlen)) goto done;
     /* the reference, all images at once */
     bq_intnet_forward(&S.net, x, n);
     S.pref = malloc(sizeof(int) * (size_t)n);

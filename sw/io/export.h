@@ -33,7 +33,7 @@
 #include "quant/qmodel.h"
 
 #define BQ_EXPORT_FORMAT "brecq-export"
-#define BQ_EXPORT_VERSION 1
+#define BQ_EXPORT_VERSION 2
 #define BQ_EXPORT_ALIGN 64   /* every array in a .bin file starts at a multiple of this */
 
 /* Write the package of q for accelerator hw into dir, with `n_tests` test images (the first of the
