@@ -83,6 +83,34 @@ static void flip_bit(uint8_t *buf, uint64_t n, long bit) {
     if (bit >= 0 && (uint64_t)bit / 8 < n) buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 }
 
+/* The package's memory map and programs against this run's lowering: NULL when equal, else what
+ * differs (where in `at`). */
+static const char *pkg_lowering_differs(const bq_pkg *pkg, const bq_pkg_layer *K,
+                                        const bq_lower_acc *A, char *at, size_t atlen) {
+    const uint64_t addr[5] = {A->ad.w, A->ad.a, A->ad.rq, A->ad.res, A->ad.out};
+    const uint64_t size[5] = {A->w_bytes, A->a_bytes, A->rq_bytes, A->r_bytes, A->o_bytes};
+    for (int r = 0; r < 5; r++)
+        if (K->addr[r] != addr[r] || K->size[r] != size[r]) {
+            snprintf(at, atlen, "region %d", r);
+            return "memory map differs from the driver's lowering";
+        }
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        if (K->prog_len[s] != (size_t)A->len[s]) {
+            snprintf(at, atlen, "queue %d", s);
+            return "program length differs from the driver's lowering";
+        }
+        for (size_t i = 0; i < 4 * K->prog_len[s]; i++) {
+            const uint8_t *b = pkg->programs + K->prog_off[s] + 4 * i;
+            uint32_t w = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+            if (w != A->words[s][i]) {
+                snprintf(at, atlen, "queue %d instruction %zu", s, i / 4);
+                return "program differs from the driver's lowering";
+            }
+        }
+    }
+    return NULL;
+}
+
 /* Take the layer's lowering (plan, memory map, programs, model counters: sw/lower/lower.h);
  * pack weights and requant records into memory at its addresses. */
 static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
@@ -139,6 +167,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
             if (!why) { memcpy(wbuf + (size_t)g * wg, pw, wg); memcpy(rqbuf + (size_t)g * rb, pr, rb); }
             else snprintf(P->why, sizeof P->why, "group %d byte %zu", g, at);
         }
+        if (!why) why = pkg_lowering_differs(o->pkg, K, A, P->why, sizeof P->why);
         if (why) {
             bq_seterr(err, errlen, "%s: layer '%s' %s%s%s; re-export the package from this .bqq and config",
                    o->pkg->dir, name, why, P->why[0] ? " at " : "", P->why);

@@ -611,6 +611,19 @@ static int mbool(mf *f, yaml_node_t *map, const char *where, const char *key, in
     return 0;
 }
 
+/* Field 'crc32' of map: exactly 8 hex digits. */
+static const char *mcrc(mf *f, yaml_node_t *map, const char *where) {
+    const char *c = mstr(f, map, where, "crc32");
+    if (!c) return NULL;
+    size_t n = strspn(c, "0123456789abcdefABCDEF");
+    if (n != 8 || c[8]) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%scrc32' is '%s', not 8 hex digits",
+                  f->dir, where, c);
+        return NULL;
+    }
+    return c;
+}
+
 typedef struct { const char *name; unsigned char *data; size_t len; } bin_file;
 
 /* Check a {offset, size, crc32} range inside file b and that size == want (want 0: any).
@@ -643,7 +656,7 @@ static const unsigned char *mrange(mf *f, yaml_node_t *map, const char *where, c
                f->dir, w2, size, want);
         return NULL;
     }
-    const char *c = mstr(f, r, w2, "crc32");
+    const char *c = mcrc(f, r, w2);
     if (!c) return NULL;
     unsigned long crc = strtoul(c, NULL, 16);
     if ((uint32_t)crc != crc_of(b->data + off, (size_t)size)) {
@@ -818,7 +831,7 @@ static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathl
                    path, b->len, size);
             return -1;
         }
-        if (!(C->bin_crc[i] = mstr(f, fe, where, "crc32"))) return -1;
+        if (!(C->bin_crc[i] = mcrc(f, fe, where))) return -1;
     }
     return 0;
 }
@@ -921,6 +934,25 @@ static int read_layer_programs(pkg_check *C, yaml_node_t *n, const char *where, 
     return 0;
 }
 
+/* M, K, N against the layer's conv geometry (hwlayer.h: M = cout/g, K = cin/g*kh*kw,
+ * N = hout*wout). */
+static int check_gemm_geometry(pkg_check *C, yaml_node_t *n, const char *where, const mlayer *L) {
+    mf *f = &C->f;
+    long long cin, cout, kh, kw, hout, wout;
+    if (mint(f, n, where, "cin", 1, 1 << 24, &cin) || mint(f, n, where, "cout", 1, 1 << 24, &cout) ||
+        mint(f, n, where, "kh", 1, 1 << 16, &kh) || mint(f, n, where, "kw", 1, 1 << 16, &kw) ||
+        mint(f, n, where, "hout", 1, 1 << 24, &hout) || mint(f, n, where, "wout", 1, 1 << 24, &wout))
+        return -1;
+    if (L->M * L->groups != cout || cin % L->groups || L->K != cin / L->groups * kh * kw ||
+        L->N != hout * wout) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sM/K/N' (%lld/%lld/%lld) does not match "
+                  "cout/groups, cin/groups*kh*kw, hout*wout of the layer", f->dir, where, L->M, L->K,
+                  L->N);
+        return -1;
+    }
+    return 0;
+}
+
 /* Layer l's fields, shape against the array, weight and requant ranges. */
 static int read_layer(pkg_check *C, yaml_node_t *n, int l, mlayer *L) {
     mf *f = &C->f;
@@ -943,6 +975,7 @@ static int read_layer(pkg_check *C, yaml_node_t *n, int l, mlayer *L) {
         mint(f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
         return -1;
     L->has_res = L->rbits > 0;
+    if (check_gemm_geometry(C, n, where, L)) return -1;
     if (!L->raw32 && L->obits < 1) {
         bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", f->dir, where);
         return -1;
@@ -1199,9 +1232,10 @@ static int check_manifest_crc(pkg_check *C) {
         bq_seterr(C->f.err, C->f.errlen, "%s/manifest.json: field 'manifest_crc32' is missing", C->f.dir);
         return -1;
     }
-    uint32_t want = (uint32_t)strtoul(at + sizeof key - 1, NULL, 16);
+    const char *hex = at + sizeof key - 1;
+    uint32_t want = (uint32_t)strtoul(hex, NULL, 16);
     uint32_t got = crc_of(t, (size_t)(at - t));
-    if (got != want) {
+    if (got != want || strspn(hex, "0123456789abcdef") != 8 || hex[8] != '"') {
         bq_seterr(C->f.err, C->f.errlen, "%s/manifest.json: field 'manifest_crc32' is %08x, the manifest's "
                   "bytes give %08x (edited after export; re-export the package)", C->f.dir, want, got);
         return -1;
