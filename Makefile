@@ -37,7 +37,7 @@ DEB_PKGS := build-essential pkg-config libopenblas-dev libyaml-dev zlib1g-dev da
             libpng-dev libjpeg62-turbo-dev openmpi-bin libopenmpi-dev
 
 # the library: every stage folder of sw/ (not sw/cli/, the command-line front end) and hw_model/
-SW_STAGES := core nn quant search io flow dse
+SW_STAGES := core nn quant lower search io flow dse
 LIB_SRCS := $(foreach d,$(SW_STAGES),$(wildcard sw/$(d)/*.c)) $(wildcard hw_model/*.c)
 TEST_TARGETS :=
 BENCH_TARGETS :=

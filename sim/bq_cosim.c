@@ -11,7 +11,7 @@
 #include "isa.h"
 #include "latency.h"
 #include "io/pack.h"
-#include "search/search_model.h"
+#include "lower/lower.h"
 
 _Static_assert(BQ_HW_REG_MEM_WR_BEATS == BQ_HW_REG_CYCLES + 4 * (BQ_NCTR - 1),
                "the compared counters are consecutive registers from CYCLES");
@@ -20,10 +20,7 @@ const char *const bq_ctr_names[BQ_NCTR] = {
     "cycles", "f_busy", "f_idle", "f_stall", "e_busy", "e_idle", "e_stall",
     "r_busy", "r_idle", "r_stall", "e_beats", "mem_rd_beats", "mem_wr_beats"};
 
-#define ALIGN 64u
 #define REC_BYTES 16
-
-static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
 void bq_cosim_opts_default(bq_cosim_opts *o) {
     memset(o, 0, sizeof *o);
@@ -86,62 +83,50 @@ static void flip_bit(uint8_t *buf, uint64_t n, long bit) {
     if (bit >= 0 && (uint64_t)bit / 8 < n) buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 }
 
-/* Plan, build and dry-run the program; pack weights and requant records into memory at *base. */
-static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg,
-                           const bq_ilayer *L, const bq_hw_layer *hl0, uint64_t *base,
-                           const bq_cosim_opts *o, const char *name, char *err, size_t errlen) {
+/* The package's memory map and programs against this run's lowering: NULL when equal, else what
+ * differs (where in `at`). */
+static const char *pkg_lowering_differs(const bq_pkg *pkg, const bq_pkg_layer *K,
+                                        const bq_lower_acc *A, char *at, size_t atlen) {
+    const uint64_t addr[5] = {A->ad.w, A->ad.a, A->ad.rq, A->ad.res, A->ad.out};
+    const uint64_t size[5] = {A->w_bytes, A->a_bytes, A->rq_bytes, A->r_bytes, A->o_bytes};
+    for (int r = 0; r < 5; r++)
+        if (K->addr[r] != addr[r] || K->size[r] != size[r]) {
+            snprintf(at, atlen, "region %d", r);
+            return "memory map differs from the driver's lowering";
+        }
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        if (K->prog_len[s] != (size_t)A->len[s]) {
+            snprintf(at, atlen, "queue %d", s);
+            return "program length differs from the driver's lowering";
+        }
+        for (size_t i = 0; i < 4 * K->prog_len[s]; i++) {
+            const uint8_t *b = pkg->programs + K->prog_off[s] + 4 * i;
+            uint32_t w = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+            if (w != A->words[s][i]) {
+                snprintf(at, atlen, "queue %d instruction %zu", s, i / 4);
+                return "program differs from the driver's lowering";
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Take the layer's lowering (plan, memory map, programs, model counters: sw/lower/lower.h);
+ * pack weights and requant records into memory at its addresses. */
+static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
+                           const bq_lower_acc *A, const bq_cosim_opts *o, const char *name,
+                           char *err, size_t errlen) {
     memset(P, 0, sizeof *P);
     P->L = L;
-    P->hl = *hl0;
-    P->hl.z_o = L->raw32 ? 0 : L->z_o;
-    P->hl.z_r = L->res_node >= 0 ? L->z_r : 0;
-    P->hl.lo = L->raw32 ? 0 : L->lo;
-    P->hl.hi = L->raw32 ? -1 : L->hi;
-    if (P->hl.m != L->M || P->hl.k != L->K || P->hl.n != L->N || P->hl.groups != L->groups ||
-        P->hl.wbits != L->wbits || P->hl.abits != L->abits) {
-        bq_seterr(err, errlen, "layer '%s': the accelerator view (M %d K %d N %d g %d w%d a%d) differs "
-               "from the integer reference (M %d K %d N %d g %d w%d a%d); bq_search_hw_net and "
-               "bq_intnet_init disagree", name, P->hl.m, P->hl.k, P->hl.n, P->hl.groups,
-               P->hl.wbits, P->hl.abits, L->M, L->K, L->N, L->groups, L->wbits, L->abits);
-        return -1;
-    }
-    if (bq_sched_plan_layer(&P->plan, cfg, &P->hl, err, errlen)) return -1;
-    if (bq_pack_geom_init(&P->geom, L->M, L->K, L->N, cfg->dm, cfg->dn, cfg->dk,
-                          cfg->mem_width_bits)) {
-        bq_seterr(err, errlen, "layer '%s': bad packing geometry", name);
-        return -1;
-    }
+    P->hl = A->hl;
+    P->plan = A->plan;
+    P->geom = A->geom;
+    P->ad = A->ad;
+    P->w_bytes = A->w_bytes; P->a_bytes = A->a_bytes; P->o_bytes = A->o_bytes;
+    P->r_bytes = A->r_bytes; P->rq_bytes = A->rq_bytes;
     const bq_sched_plan *p = &P->plan;
-    const int G = L->groups, obits = L->raw32 ? 32 : L->obits;
-    /* the packer and the scheduler must agree on every operand size (docs/hw_isa.md §2) */
-    uint64_t wg = bq_pack_weights_size(&P->geom, L->wbits), ag = bq_pack_acts_size(&P->geom, L->abits);
-    uint64_t og = bq_pack_tiles_size(&P->geom, obits);
-    uint64_t rg = L->res_node >= 0 ? bq_pack_tiles_size(&P->geom, L->rbits) : 0;
-    uint64_t tiles = (uint64_t)p->mt * p->nt;
-    if (wg != p->w_group_bytes || ag != p->a_group_bytes || og != tiles * p->o_tile_bytes ||
-        (L->res_node >= 0 && rg != tiles * p->r_tile_bytes)) {
-        bq_seterr(err, errlen, "layer '%s': pack.h sizes (w %llu a %llu out %llu res %llu) differ from "
-               "the scheduler's (w %llu a %llu out %llu res %llu); one of them breaks hw_isa.md §2",
-               name, (unsigned long long)wg, (unsigned long long)ag, (unsigned long long)og,
-               (unsigned long long)rg, (unsigned long long)p->w_group_bytes,
-               (unsigned long long)p->a_group_bytes, (unsigned long long)(tiles * p->o_tile_bytes),
-               (unsigned long long)(tiles * p->r_tile_bytes));
-        return -1;
-    }
-    P->w_bytes = wg * G; P->a_bytes = ag * G; P->o_bytes = og * G; P->r_bytes = rg * G;
-    P->rq_bytes = (uint64_t)REC_BYTES * p->m_pad * G;
-    uint64_t b = align_up(*base);
-    P->ad.w = (uint32_t)b;   b = align_up(b + P->w_bytes);
-    P->ad.a = (uint32_t)b;   b = align_up(b + P->a_bytes);
-    P->ad.rq = (uint32_t)b;  b = align_up(b + P->rq_bytes);
-    P->ad.res = (uint32_t)b; b = align_up(b + P->r_bytes);
-    P->ad.out = (uint32_t)b; b = align_up(b + P->o_bytes);
-    if (b > 0xffffffffull) {
-        bq_seterr(err, errlen, "layer '%s': the network's operands exceed the 32-bit address space", name);
-        return -1;
-    }
-    *base = b;
-
+    const int G = L->groups;
+    const uint64_t wg = P->w_bytes / (uint64_t)G;
     /* weights and requant records, written once */
     uint8_t *wbuf = calloc(1, P->w_bytes), *rqbuf = calloc(1, P->rq_bytes);
     P->abuf = calloc(1, P->a_bytes);
@@ -156,18 +141,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     }
     for (int g = 0; g < G; g++) {
         bq_pack_weights(wbuf + (size_t)g * wg, L->codes + (size_t)g * L->M * L->K, &P->geom, L->wbits);
-        for (int mi = 0; mi < L->M; mi++) {
-            int c = g * L->M + mi;
-            uint8_t *r = rqbuf + (size_t)REC_BYTES * ((size_t)g * p->m_pad + mi);
-            uint32_t be = (uint32_t)L->bias_eff[c], ma = L->rq[c].m_acc, mr = L->rq[c].m_res;
-            for (int i = 0; i < 4; i++) {
-                r[i] = (uint8_t)(be >> (8 * i));
-                r[4 + i] = (uint8_t)(ma >> (8 * i));
-                r[8 + i] = (uint8_t)(mr >> (8 * i));
-            }
-            r[12] = (uint8_t)L->z_w[c];
-            r[13] = (uint8_t)L->rq[c].sh;
-        }
+        bq_lower_pack_requant(rqbuf + (size_t)REC_BYTES * g * p->m_pad, L, g, p->m_pad);
     }
     if (o->pkg) {   /* the package's bytes go to the accelerator; they must equal ours */
         const bq_pkg_layer *K = bq_pkg_find(o->pkg, name);
@@ -193,6 +167,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
             if (!why) { memcpy(wbuf + (size_t)g * wg, pw, wg); memcpy(rqbuf + (size_t)g * rb, pr, rb); }
             else snprintf(P->why, sizeof P->why, "group %d byte %zu", g, at);
         }
+        if (!why) why = pkg_lowering_differs(o->pkg, K, A, P->why, sizeof P->why);
         if (why) {
             bq_seterr(err, errlen, "%s: layer '%s' %s%s%s; re-export the package from this .bqq and config",
                    o->pkg->dir, name, why, P->why[0] ? " at " : "", P->why);
@@ -208,29 +183,18 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_hwcfg *cfg
     free(wbuf); free(rqbuf);
     if (rc) { bq_seterr(err, errlen, "layer '%s': memory write failed", name); return -1; }
 
-    /* the program, and its dry run by the latency model */
-    bq_program prog;
-    bq_program_init(&prog);
-    if (bq_sched_build(&prog, p, cfg, &P->ad, err, errlen)) { bq_program_free(&prog); return -1; }
-    bq_latency lat;
-    if (bq_latency_program(&lat, &prog, p, cfg, 1, err, errlen)) { bq_program_free(&prog); return -1; }
-    int64_t m[BQ_NCTR] = {lat.cycles, lat.busy[0], lat.idle[0], lat.stall[0], lat.busy[1],
-                          lat.idle[1], lat.stall[1], lat.busy[2], lat.idle[2], lat.stall[2],
-                          lat.e_beats, lat.rd_beats, lat.wr_beats};
+    /* the program and its dry run by the latency model: the lowering's */
+    const bq_latency *lat = &A->lat;
+    int64_t m[BQ_NCTR] = {lat->cycles, lat->busy[0], lat->idle[0], lat->stall[0], lat->busy[1],
+                          lat->idle[1], lat->stall[1], lat->busy[2], lat->idle[2], lat->stall[2],
+                          lat->e_beats, lat->rd_beats, lat->wr_beats};
     memcpy(P->model, m, sizeof m);
     for (int s = 0; s < BQ_NSTAGES; s++) {
-        P->len[s] = prog.len[s];
-        P->words[s] = malloc(sizeof(uint32_t) * 4 * (size_t)(prog.len[s] ? prog.len[s] : 1));
-        if (!P->words[s]) { bq_program_free(&prog); bq_seterr(err, errlen, "out of memory"); return -1; }
-        for (int i = 0; i < prog.len[s]; i++)
-            if (bq_isa_encode(&prog.ins[s][i], P->words[s] + 4 * (size_t)i)) {
-                bq_program_free(&prog);
-                bq_seterr(err, errlen, "layer '%s': instruction %d of stage %d does not fit its "
-                       "encoding (scheduler bug)", name, i, s);
-                return -1;
-            }
+        P->len[s] = A->len[s];
+        P->words[s] = malloc(sizeof(uint32_t) * 4 * (size_t)(A->len[s] ? A->len[s] : 1));
+        if (!P->words[s]) { bq_seterr(err, errlen, "out of memory"); return -1; }
+        memcpy(P->words[s], A->words[s], sizeof(uint32_t) * 4 * (size_t)A->len[s]);
     }
-    bq_program_free(&prog);
     if (fault_here && o->fault == BQ_FAULT_INSTR && P->len[BQ_STAGE_EXEC] > 0 &&
         o->fault_bit >= 0 && o->fault_bit < 128)
         P->words[BQ_STAGE_EXEC][o->fault_bit / 32] ^= 1u << (o->fault_bit % 32);
@@ -306,7 +270,7 @@ typedef struct {
     const int *labels;
     int n, ncls;
     bq_intnet net;
-    bq_hw_net hn;
+    bq_lowered lw;         /* the lowering: programs, memory map, execution order */
     prep_layer *P;         /* per qmodel layer */
     uint8_t **codes;       /* per node: the RTL's (or host's) codes of the current image */
     int32_t *logits;       /* the RTL's logits of the current image */
@@ -327,14 +291,8 @@ static int check_package(const bq_cosim_result *r, const bq_cosim_opts *o, const
 }
 
 /* The accelerator view (must match the reference layer for layer) and the per-run buffers. */
-static int alloc_run(cosim_run *S, const bq_qmodel *q, char *err, size_t errlen) {
+static int alloc_run(cosim_run *S, char *err, size_t errlen) {
     const bq_model *m = S->m;
-    if (bq_search_hw_net(&S->hn, q, err, errlen)) return -1;
-    if (S->hn.n != S->net.n_layers) {
-        bq_seterr(err, errlen, "accelerator view has %d layers, the integer reference %d", S->hn.n,
-                  S->net.n_layers);
-        return -1;
-    }
     S->r->layers = calloc((size_t)m->n_nodes, sizeof *S->r->layers);
     S->P = calloc((size_t)S->net.n_layers, sizeof *S->P);
     S->codes = calloc((size_t)m->n_nodes, sizeof *S->codes);
@@ -349,22 +307,21 @@ static int alloc_run(cosim_run *S, const bq_qmodel *q, char *err, size_t errlen)
     return 0;
 }
 
-/* The layer list in node order: accelerator layers (prepared once: program, weights, requant
- * records in memory) and host layers (GAP, max pool, flatten). */
+/* The layer list in the lowering's execution order: accelerator layers (prepared once: program,
+ * weights, requant records in memory) and host layers (GAP, max pool, flatten). */
 static int prepare_layers(cosim_run *S, const bq_hwcfg *cfg, char *err, size_t errlen) {
     const bq_model *m = S->m;
     bq_cosim_result *r = S->r;
-    uint64_t base = 0;
-    for (int i = 1; i < m->n_nodes; i++) {
-        const bq_node *nd = &m->nodes[i];
-        int l = S->net.out_layer[i];
-        if (l < 0 && !S->net.codes[i]) continue;
+    if (bq_lower_net(&S->lw, &S->net, cfg, err, errlen)) return -1;
+    for (int s = 0; s < S->lw.n_steps; s++) {
+        const bq_lower_step *st = &S->lw.steps[s];
+        int l = st->layer;
         bq_cosim_layer *E = &r->layers[r->n_layers++];
-        E->node = i;
+        E->node = l >= 0 ? S->net.L[l].out_node : st->node;
         E->layer = l;
         if (l < 0) {
-            snprintf(E->name, sizeof E->name, "%s", nd->name);
-            E->host_op = nd->kind == BQ_OP_GAP ? "gap" : nd->kind == BQ_OP_MAXPOOL ? "maxpool" : "flatten";
+            snprintf(E->name, sizeof E->name, "%s", m->nodes[st->node].name);
+            E->host_op = bq_step_name(st->kind);
             continue;
         }
         const bq_ilayer *L = &S->net.L[l];
@@ -373,14 +330,13 @@ static int prepare_layers(cosim_run *S, const bq_hwcfg *cfg, char *err, size_t e
         E->m = L->M; E->k = L->K; E->n = L->N; E->groups = L->groups;
         E->wbits = L->wbits; E->abits = L->abits; E->obits = L->raw32 ? 32 : L->obits;
         E->rbits = L->res_node >= 0 ? L->rbits : 0; E->raw32 = L->raw32;
-        if (prep_layer_init(&S->P[l], S->acc, cfg, L, &S->hn.layers[l], &base, S->o, E->name, err,
-                            errlen))
+        if (prep_layer_init(&S->P[l], S->acc, L, &S->lw.acc[l], S->o, E->name, err, errlen))
             return -1;
         E->order = S->P[l].plan.order;
         memcpy(E->model, S->P[l].model, sizeof E->model);
     }
     if (S->log) fprintf(S->log, "cosim: %s (%s backend): %d layers, %.1f KiB of accelerator memory\n",
-                        cfg->name, r->backend, r->n_layers, (double)base / 1024);
+                        cfg->name, r->backend, r->n_layers, (double)S->lw.mem_bytes / 1024);
     return 0;
 }
 
@@ -560,7 +516,7 @@ static void run_free(cosim_run *S) {
     free(S->codes);
     free(S->logits);
     free(S->pref);
-    if (S->hn.layers) bq_hw_net_free(&S->hn);
+    bq_lowered_free(&S->lw);
     bq_intnet_free(&S->net);
 }
 
@@ -581,7 +537,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     S.r = r; S.acc = acc; S.m = &q->model; S.o = o; S.log = log; S.labels = labels; S.n = n;
     if (bq_intnet_init(&S.net, q, n, err, errlen)) return -1;
     int ret = -1;
-    if (alloc_run(&S, q, err, errlen) || prepare_layers(&S, cfg, err, errlen)) goto done;
+    if (alloc_run(&S, err, errlen) || prepare_layers(&S, cfg, err, errlen)) goto done;
     /* the reference, all images at once */
     bq_intnet_forward(&S.net, x, n);
     S.pref = malloc(sizeof(int) * (size_t)n);

@@ -33,10 +33,36 @@ static int hex_after(const char *s, const char *end, const char *key, uint64_t *
     return *e == '"' ? 0 : -1;
 }
 
+/* The layer's memory map and program ranges (keys after "requant", in the writer's order). */
+static int read_mem_programs(bq_pkg_layer *L, const char *s, const char *end) {
+    static const char *const reg[5] = {"w", "a", "rq", "res", "out"};
+    static const char *const st[3] = {"fetch", "execute", "result"};
+    const char *mem = after_key(s, end, "mem");
+    if (!mem) return -1;
+    for (int r = 0; r < 5; r++) {
+        char k[16];
+        snprintf(k, sizeof k, "%s_addr", reg[r]);
+        if (num_after(mem, end, k, &L->addr[r])) return -1;
+        snprintf(k, sizeof k, "%s_size", reg[r]);
+        if (num_after(mem, end, k, &L->size[r])) return -1;
+    }
+    const char *pr = after_key(mem, end, "programs");
+    for (int i = 0; i < 3; i++) {
+        const char *x = pr ? after_key(pr, end, st[i]) : NULL;
+        size_t bytes;
+        if (!x || num_after(x, end, "offset", &L->prog_off[i]) || num_after(x, end, "size", &bytes) ||
+            bytes % 16)
+            return -1;
+        L->prog_len[i] = bytes / 16;
+    }
+    return 0;
+}
+
 void bq_pkg_free(bq_pkg *p) {
     free(p->layers);
     free(p->weights);
     free(p->requant);
+    free(p->programs);
     memset(p, 0, sizeof *p);
 }
 
@@ -65,8 +91,8 @@ int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
     const char *fmt = after_key(man, end, "format");
     size_t version = 0;
     if (!fmt || strncmp(fmt, "\"brecq-export\"", 14) || num_after(man, end, "version", &version) ||
-        version != 1) {
-        bq_seterr(err, errlen, "%s: not a brecq-export version 1 manifest; re-export with this brecq", path);
+        version != 2) {
+        bq_seterr(err, errlen, "%s: not a brecq-export version 2 manifest; re-export with this brecq", path);
         goto out;
     }
     const char *hw = after_key(man, end, "hw");
@@ -111,6 +137,11 @@ int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
             goto out;
         }
         memcpy(L->name, nm + 1, (size_t)(q - nm - 1));
+        if (read_mem_programs(L, r, oend)) {
+            bq_seterr(err, errlen, "%s: layer '%s': mem or programs missing; check it with `brecq "
+                      "export --check %s`", path, L->name, dir);
+            goto out;
+        }
         p->n_layers++;
         s = oend;
     }
@@ -118,11 +149,15 @@ int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen) {
     if (bq_read_file(path, &p->weights, &p->weights_len, err, errlen)) goto out;
     snprintf(path, sizeof path, "%s/requant.bin", dir);
     if (bq_read_file(path, &p->requant, &p->requant_len, err, errlen)) goto out;
+    snprintf(path, sizeof path, "%s/programs.bin", dir);
+    if (bq_read_file(path, &p->programs, &p->programs_len, err, errlen)) goto out;
     for (int i = 0; i < p->n_layers; i++) {
         const bq_pkg_layer *L = &p->layers[i];
-        if (L->w_off + L->w_size > p->weights_len || L->rq_off + L->rq_size > p->requant_len) {
-            bq_seterr(err, errlen, "%s: layer '%s': weights or requant range outside its file; "
-                   "check it with `brecq export --check %s`", dir, L->name, dir);
+        int bad = L->w_off + L->w_size > p->weights_len || L->rq_off + L->rq_size > p->requant_len;
+        for (int s = 0; s < 3; s++) bad |= L->prog_off[s] + 16 * L->prog_len[s] > p->programs_len;
+        if (bad) {
+            bq_seterr(err, errlen, "%s: layer '%s': weights, requant or program range outside its "
+                   "file; check it with `brecq export --check %s`", dir, L->name, dir);
             goto out;
         }
     }

@@ -2,12 +2,15 @@
  * bq_pkg.h — the co-simulation driver's view of an export package (docs/formats.md "Export
  * package", written by `brecq export`, sw/io/export.h): the manifest's identity (format, version,
  * qmodel hash, hw config hash) and, per layer, the packed weight bytes and requant records with
- * their group strides. The driver writes THESE bytes into accelerator memory and cross-checks them
- * against its own packing of the quantized model (a difference is an error naming the layer).
+ * their group strides, the layer's memory map (region addresses and sizes) and its three
+ * instruction programs (programs.bin, 16 bytes per instruction). The driver writes THESE bytes
+ * into accelerator memory and cross-checks them, the addresses and the programs against its own
+ * lowering of the quantized model (a difference is an error naming the layer and the part).
  *
  * The manifest is read with a small key scanner that relies on the writer's fixed key order
  * inside each layer object (name ... weights{offset,size} weight_group_stride requant{offset,size}
- * requant_group_stride); `brecq export --check` is the full validator.
+ * requant_group_stride mem{w_addr ... out_size} programs{fetch{offset,size} execute{..} result{..}});
+ * `brecq export --check` is the full validator.
  *
  * Example:
  *   bq_pkg p; if (bq_pkg_load(&p, "out/pkg", err, n)) ...
@@ -25,6 +28,9 @@ typedef struct {
     char name[48];
     size_t w_off, w_size, w_gs;     /* bytes in weights.bin: offset, size (all groups), group stride */
     size_t rq_off, rq_size, rq_gs;  /* bytes in requant.bin */
+    size_t addr[5], size[5];        /* memory map: weights, activations, requant, shortcut, output */
+    size_t prog_off[3], prog_len[3];/* per queue (fetch, execute, result): offset in programs.bin,
+                                       instructions (16 bytes each) */
 } bq_pkg_layer;
 
 typedef struct {
@@ -33,11 +39,11 @@ typedef struct {
     char hw_name[32];
     int n_layers;
     bq_pkg_layer *layers;
-    uint8_t *weights, *requant;     /* whole files */
-    size_t weights_len, requant_len;
+    uint8_t *weights, *requant, *programs;   /* whole files */
+    size_t weights_len, requant_len, programs_len;
 } bq_pkg;
 
-/* Read dir/manifest.json, dir/weights.bin and dir/requant.bin. Returns 0, or -1 with
+/* Read dir/manifest.json, dir/weights.bin, dir/requant.bin and dir/programs.bin. Returns 0, or -1 with
  * "dir/file: what is wrong; fix" in err (missing file, wrong format/version, a layer's range
  * outside its file). */
 int bq_pkg_load(bq_pkg *p, const char *dir, char *err, size_t errlen);

@@ -15,6 +15,7 @@
 #include "hwcfg.h"
 #include "latency.h"
 #include "io/model_io.h"
+#include "lower/lower.h"
 #include "quant/qmodel.h"
 
 #include <stdio.h>
@@ -30,46 +31,6 @@ static const char *kUsage =
 static int ends_with(const char *s, const char *suf) {
     size_t n = strlen(s), m = strlen(suf);
     return n >= m && strcmp(s + n - m, suf) == 0;
-}
-
-/* Build the accelerator's view of q: one bq_hw_layer per conv/linear, quantizer indices = aq. */
-static int build_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errlen) {
-    if (bq_hw_net_init(net, q->n_layers) != 0) {
-        bq_seterr(err, errlen, "out of memory");
-        return -1;
-    }
-    for (int i = 0; i < q->n_layers; i++) {
-        const bq_qlayer *L = &q->layers[i];
-        const bq_node *nd = &q->model.nodes[L->node];
-        const bq_node *in = &q->model.nodes[nd->in[0]];
-        bq_hw_layer hl;
-        int rc;
-        if (nd->kind == BQ_OP_CONV)
-            rc = bq_hw_layer_conv(&hl, nd->name, in->c, nd->c, nd->kh, nd->kw, nd->h, nd->w,
-                                  nd->groups, err, errlen);
-        else
-            rc = bq_hw_layer_linear(&hl, nd->name, in->c * in->h * in->w, nd->c, err, errlen);
-        if (rc) return -1;
-        hl.raw32 = L->raw32;
-        hl.wbits = L->wbits;
-        int qs[3] = {L->aq_in, L->raw32 ? -1 : L->aq_out, L->res_node >= 0 ? L->aq_res : -1};
-        for (int k = 0; k < 3; k++)
-            if (qs[k] >= 0 && q->aq[qs[k]].bits == 0) {
-                bq_seterr(err, errlen, "layer '%s': activation quantizer %d is off (float); the "
-                          "accelerator needs integer codes (give activation bits)", nd->name,
-                          qs[k]);
-                return -1;
-            }
-        hl.abits = qs[0] >= 0 ? q->aq[qs[0]].bits : 8;
-        hl.obits = qs[1] >= 0 ? q->aq[qs[1]].bits : 8;
-        hl.has_residual = qs[2] >= 0;
-        hl.rbits = qs[2] >= 0 ? q->aq[qs[2]].bits : 8;
-        if (bq_hw_net_add(net, &hl, qs[0], qs[1], qs[2]) < 0) {
-            bq_seterr(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    return 0;
 }
 
 static int write_report(const char *path, const char *model, const bq_hwcfg *cfg,
@@ -172,7 +133,7 @@ int bq_cmd_latency(int argc, char **argv) {
         bq_cli_error("latency", "%s", err);
         goto out;
     }
-    if (build_net(&net, &q, err, sizeof err)) {
+    if (bq_lower_hw_net(&net, &q, err, sizeof err)) {
         bq_cli_error("latency", "%s: %s", model, err);
         goto out;
     }

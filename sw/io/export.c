@@ -16,6 +16,8 @@
 #include <zlib.h>
 
 #include "core/fileio.h"
+#include "isa.h"
+#include "lower/lower.h"
 #include "quant/intref.h"
 #include "io/model_io.h"
 #include "io/pack.h"
@@ -98,17 +100,20 @@ typedef struct {
     const bq_hwcfg *hw;
     int n_tests, nl;
     bq_intnet net;
-    bq_pack_geom *geo;
+    bq_lowered lw;                         /* the one lowering: plans, memory map, programs */
     size_t *w_off, *w_gs, *r_off, *r_gs;   /* per layer: offsets and group strides in W / RQ */
-    bq_buf W, RQ, T, J;                    /* weights.bin, requant.bin, tests.bin, manifest */
+    size_t *p_off;                         /* per layer and stage: offset in PG */
+    bq_buf W, RQ, T, PG, J;                /* weights, requant, tests, programs .bin; manifest */
     float *x;
     int *labels, *preds;
     int32_t *col, *tmp;                    /* scratch: im2col (K, N), one group's outputs */
 } pkg_writer;
 
 static void writer_free(pkg_writer *P) {
-    bq_buf_free(&P->W); bq_buf_free(&P->RQ); bq_buf_free(&P->T); bq_buf_free(&P->J);
-    free(P->geo); free(P->w_off); free(P->w_gs); free(P->r_off); free(P->r_gs);
+    bq_buf_free(&P->W); bq_buf_free(&P->RQ); bq_buf_free(&P->T); bq_buf_free(&P->PG);
+    bq_buf_free(&P->J);
+    bq_lowered_free(&P->lw);
+    free(P->p_off); free(P->w_off); free(P->w_gs); free(P->r_off); free(P->r_gs);
     free(P->x); free(P->labels); free(P->preds); free(P->col); free(P->tmp);
     bq_intnet_free(&P->net);
 }
@@ -125,24 +130,19 @@ static int check_names(const bq_model *m, char *err, size_t errlen) {
     return 0;
 }
 
-/* Tile every layer on the array; scratch sized for the largest layer. */
+/* Lower every layer onto the array (sw/lower/lower.h); scratch sized for the largest layer. */
 static int plan_layers(pkg_writer *P, char *err, size_t errlen) {
     const bq_model *m = &P->q->model;
-    const bq_hwcfg *hw = P->hw;
     size_t nl = (size_t)P->nl;
-    P->geo = calloc(nl, sizeof(bq_pack_geom));
     P->w_off = calloc(nl, sizeof(size_t)); P->w_gs = calloc(nl, sizeof(size_t));
     P->r_off = calloc(nl, sizeof(size_t)); P->r_gs = calloc(nl, sizeof(size_t));
-    if (!P->geo || !P->w_off || !P->w_gs || !P->r_off || !P->r_gs) goto oom;
+    P->p_off = calloc(nl * BQ_NSTAGES, sizeof(size_t));
+    if (!P->w_off || !P->w_gs || !P->r_off || !P->r_gs || !P->p_off) goto oom;
     if (check_names(m, err, errlen)) return -1;
+    if (bq_lower_net(&P->lw, &P->net, P->hw, err, errlen)) return -1;
     size_t max_kn = 0, max_mn = 0;
     for (int l = 0; l < P->nl; l++) {
         const bq_ilayer *L = &P->net.L[l];
-        if (bq_pack_geom_init(&P->geo[l], L->M, L->K, L->N, hw->dm, hw->dn, hw->dk, hw->mem_width_bits)) {
-            bq_seterr(err, errlen, "layer '%s': cannot tile M=%d K=%d N=%d on %dx%dx%d",
-                   m->nodes[L->node].name, L->M, L->K, L->N, hw->dm, hw->dn, hw->dk);
-            return -1;
-        }
         if ((size_t)L->K * L->N > max_kn) max_kn = (size_t)L->K * L->N;
         if ((size_t)L->cout * L->N > max_mn) max_mn = (size_t)L->cout * L->N;
     }
@@ -155,38 +155,43 @@ oom:
     return -1;
 }
 
-/* The 16-byte requant records of group gi of layer L (hw_isa.md §2.4). */
-static void pack_requant(unsigned char *dst, const bq_ilayer *L, int gi) {
-    for (int mi = 0; mi < L->M; mi++) {
-        int c = gi * L->M + mi;
-        unsigned char *rec = dst + 16 * (size_t)mi;
-        uint32_t v[3] = {(uint32_t)L->bias_eff[c], L->raw32 ? 0u : L->rq[c].m_acc,
-                         L->raw32 ? 0u : L->rq[c].m_res};
-        for (int i = 0; i < 3; i++)
-            for (int k = 0; k < 4; k++) rec[4 * i + k] = (unsigned char)(v[i] >> (8 * k));
-        rec[12] = (unsigned char)L->z_w[c];
-        rec[13] = (unsigned char)(L->raw32 ? 1 : L->rq[c].sh);
-    }
-}
-
-/* weights.bin and requant.bin: per layer and group, aligned. */
+/* weights.bin and requant.bin: per layer an aligned range holding the groups back to back, the
+ * bytes of the layer's weights / requant region of the memory map (one copy each). */
 static int pack_weights(pkg_writer *P, char *err, size_t errlen) {
     for (int l = 0; l < P->nl; l++) {
         const bq_ilayer *L = &P->net.L[l];
-        const bq_pack_geom *g = &P->geo[l];
-        P->w_gs[l] = align_up(bq_pack_weights_size(g, L->wbits));
-        P->w_off[l] = reserve(&P->W, P->w_gs[l] * (size_t)L->groups);
-        P->r_gs[l] = align_up((size_t)g->mt * g->dm * 16);
-        P->r_off[l] = reserve(&P->RQ, P->r_gs[l] * (size_t)L->groups);
+        const bq_lower_acc *A = &P->lw.acc[l];
+        P->w_gs[l] = (size_t)(A->w_bytes / (uint64_t)L->groups);
+        P->w_off[l] = reserve(&P->W, (size_t)A->w_bytes);
+        P->r_gs[l] = (size_t)(A->rq_bytes / (uint64_t)L->groups);
+        P->r_off[l] = reserve(&P->RQ, (size_t)A->rq_bytes);
         if (P->W.oom || P->RQ.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
         for (int gi = 0; gi < L->groups; gi++) {
             bq_pack_weights(P->W.data + P->w_off[l] + (size_t)gi * P->w_gs[l],
-                            L->codes + (size_t)gi * L->M * L->K, g, L->wbits);
-            pack_requant(P->RQ.data + P->r_off[l] + (size_t)gi * P->r_gs[l], L, gi);
+                            L->codes + (size_t)gi * L->M * L->K, &A->geom, L->wbits);
+            bq_lower_pack_requant(P->RQ.data + P->r_off[l] + (size_t)gi * P->r_gs[l], L, gi,
+                                  A->plan.m_pad);
         }
     }
     pad_file(&P->W);
     pad_file(&P->RQ);
+    return 0;
+}
+
+/* programs.bin: per layer and stage an aligned range of 16-byte instructions (4 little-endian
+ * 32-bit words each, docs/hw_isa.md), in queue order. */
+static int pack_programs(pkg_writer *P, char *err, size_t errlen) {
+    for (int l = 0; l < P->nl; l++)
+        for (int s = 0; s < BQ_NSTAGES; s++) {
+            const bq_lower_acc *A = &P->lw.acc[l];
+            size_t n = (size_t)A->len[s] * 4, off = reserve(&P->PG, 4 * n);
+            if (P->PG.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
+            for (size_t i = 0; i < n; i++)
+                for (int k = 0; k < 4; k++)
+                    P->PG.data[off + 4 * i + (size_t)k] = (uint8_t)(A->words[s][i] >> (8 * k));
+            P->p_off[(size_t)l * BQ_NSTAGES + (size_t)s] = off;
+        }
+    pad_file(&P->PG);
     return 0;
 }
 
@@ -228,10 +233,16 @@ static void manifest_header(pkg_writer *P) {
                   "\"dk\": %d, \"mem_width_bits\": %d},\n", hw->name, (unsigned long long)hw->hash,
                   hw->dm, hw->dn, hw->dk, hw->mem_width_bits);
     bq_buf_printf(J, "  \"align\": %d,\n", BQ_EXPORT_ALIGN);
-    bq_buf_printf(J, "  \"input\": {\"c\": %d, \"h\": %d, \"w\": %d, \"bits\": %d, \"scale\": %.9g, "
-                  "\"zero\": %d, \"mean\": %.9g, \"std\": %.9g, \"rounding\": \"half_up\"},\n",
-                  in->c, in->h, in->w, A0->bits, (double)A0->scale, A0->zero, (double)m->in_mean,
-                  (double)m->in_std);
+    bq_buf_printf(J, "  \"memory\": {\"bytes\": %llu, \"align\": %d},\n",
+                  (unsigned long long)P->lw.mem_bytes, BQ_LOWER_ALIGN);
+    /* the float32 constants of bq_dataset_batch: x = p*norm_scale + norm_shift (numerics §5) */
+    float norm_scale = 1.0f / (255.0f * m->in_std), norm_shift = -m->in_mean / m->in_std;
+    bq_buf_printf(J, "  \"input\": {\"name\": \"%s\", \"layout\": \"chw_u8\", \"c\": %d, \"h\": %d, "
+                  "\"w\": %d, \"bits\": %d, \"scale\": %.9g, \"zero\": %d, \"mean\": %.9g, "
+                  "\"std\": %.9g, \"norm_scale\": %.9g, \"norm_shift\": %.9g, "
+                  "\"rounding\": \"half_up\"},\n", in->name, in->c, in->h, in->w, A0->bits,
+                  (double)A0->scale, A0->zero, (double)m->in_mean, (double)m->in_std,
+                  (double)norm_scale, (double)norm_shift);
 }
 
 static const char *out_act_name(int a) {
@@ -239,12 +250,15 @@ static const char *out_act_name(int a) {
            a == BQ_OUTACT_CLAMP ? "clamp" : "none";
 }
 
+static void manifest_layer_hw(pkg_writer *P, int l, const bq_lower_acc *A);
+
 /* Layer l's manifest entry: geometry, GEMM sizes, bits, zero points, weight/requant ranges. */
 static void manifest_layer(pkg_writer *P, int l) {
     const bq_qmodel *q = P->q;
     const bq_model *m = &q->model;
     const bq_ilayer *L = &P->net.L[l];
-    const bq_pack_geom *g = &P->geo[l];
+    const bq_lower_acc *A = &P->lw.acc[l];
+    const bq_pack_geom *g = &A->geom;
     const bq_qlayer *Q = &q->layers[l];
     const bq_conv_shape *cs = &L->cs;
     bq_buf *J = &P->J;
@@ -276,7 +290,26 @@ static void manifest_layer(pkg_writer *P, int l) {
     bq_buf_printf(J, ", \"weight_plane_stride\": %zu, \"weight_group_stride\": %zu,\n     \"requant\": ",
                   bq_pack_weight_plane_size(g), P->w_gs[l]);
     json_range(J, &P->RQ, P->r_off[l], P->r_gs[l] * (size_t)L->groups);
-    bq_buf_printf(J, ", \"requant_group_stride\": %zu}%s\n", P->r_gs[l], l + 1 < P->nl ? "," : "");
+    bq_buf_printf(J, ", \"requant_group_stride\": %zu,\n", P->r_gs[l]);
+    manifest_layer_hw(P, l, A);
+}
+
+/* Layer l's memory map, schedule and programs (the lowering's). */
+static void manifest_layer_hw(pkg_writer *P, int l, const bq_lower_acc *A) {
+    bq_buf *J = &P->J;
+    bq_buf_printf(J, "     \"mem\": {\"w_addr\": %u, \"w_size\": %llu, \"a_addr\": %u, \"a_size\": %llu, "
+                  "\"rq_addr\": %u, \"rq_size\": %llu, \"res_addr\": %u, \"res_size\": %llu, "
+                  "\"out_addr\": %u, \"out_size\": %llu},\n", A->ad.w, (unsigned long long)A->w_bytes,
+                  A->ad.a, (unsigned long long)A->a_bytes, A->ad.rq, (unsigned long long)A->rq_bytes,
+                  A->ad.res, (unsigned long long)A->r_bytes, A->ad.out, (unsigned long long)A->o_bytes);
+    bq_buf_printf(J, "     \"order\": \"%s\", \"cycles\": %lld,\n     \"programs\": {",
+                  bq_loop_order_name(A->plan.order), (long long)A->lat.cycles);
+    static const char *const st[BQ_NSTAGES] = {"fetch", "execute", "result"};
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        bq_buf_printf(J, "%s\"%s\": ", s ? ", " : "", st[s]);
+        json_range(J, &P->PG, P->p_off[(size_t)l * BQ_NSTAGES + (size_t)s], (size_t)A->len[s] * 16);
+    }
+    bq_buf_printf(J, "}}%s\n", l + 1 < P->nl ? "," : "");
 }
 
 /* Test t, layer l: packed im2col input, shortcut and expected output per group (tile planes),
@@ -285,15 +318,18 @@ static int test_layer(pkg_writer *P, int t, int l, char *err, size_t errlen) {
     const bq_model *m = &P->q->model;
     const bq_intnet *net = &P->net;
     const bq_ilayer *L = &net->L[l];
-    const bq_pack_geom *g = &P->geo[l];
+    const bq_lower_acc *A = &P->lw.acc[l];
+    const bq_pack_geom *g = &A->geom;
+    const size_t G = (size_t)L->groups;
     bq_buf *T = &P->T, *J = &P->J;
     int ncls = m->nodes[m->n_nodes - 1].c;
     const uint8_t *inp = net->codes[L->in_node] + (size_t)t * bq_node_size(&m->nodes[L->in_node]);
     size_t osz = (size_t)L->cout * L->N;
-    size_t a_gs = align_up(bq_pack_acts_size(g, L->abits));
+    /* groups back to back, as in the layer's memory regions: one copy each to a_addr etc. */
+    size_t a_gs = (size_t)A->a_bytes / G;
     int obits = L->raw32 ? 32 : L->obits;
-    size_t o_gs = align_up(bq_pack_tiles_size(g, obits));
-    size_t r_gsz = L->res_node >= 0 ? align_up(bq_pack_tiles_size(g, L->rbits)) : 0;
+    size_t o_gs = (size_t)A->o_bytes / G;
+    size_t r_gsz = (size_t)A->r_bytes / G;
     size_t code_sz = L->raw32 ? 4 * osz : osz;
     size_t a_off = reserve(T, a_gs * (size_t)L->groups);
     size_t r_off2 = r_gsz ? reserve(T, r_gsz * (size_t)L->groups) : 0;
@@ -341,7 +377,7 @@ static int test_vectors(pkg_writer *P, char *err, size_t errlen) {
     size_t in_sz = bq_node_size(&m->nodes[0]);
     int ncls = m->nodes[m->n_nodes - 1].c;
     bq_buf *T = &P->T, *J = &P->J;
-    bq_buf_printf(J, "  ],\n  \"tests\": [\n");
+    bq_buf_printf(J, "  \"tests\": [\n");
     for (int t = 0; t < P->n_tests; t++) {
         size_t ioff = reserve(T, in_sz);
         if (T->oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
@@ -361,10 +397,56 @@ static int test_vectors(pkg_writer *P, char *err, size_t errlen) {
     return 0;
 }
 
-static const char *const kBinNames[3] = {"weights", "requant", "tests"};
+#define N_BINS 4
+static const char *const kBinNames[N_BINS] = {"weights", "requant", "tests", "programs"};
 
 static const bq_buf *bin_of(const pkg_writer *P, int i) {
-    return i == 0 ? &P->W : i == 1 ? &P->RQ : &P->T;
+    return i == 0 ? &P->W : i == 1 ? &P->RQ : i == 2 ? &P->T : &P->PG;
+}
+
+/* One host step (GAP, max pool, flatten) of the execution order, with its parameters. */
+static void manifest_host_step(bq_buf *J, const bq_model *m, const bq_lower_step *S) {
+    const bq_node *nd = &m->nodes[S->node], *pin = &m->nodes[S->in_node];
+    bq_buf_printf(J, "{\"op\": \"%s\", \"in\": \"%s\", \"out\": \"%s\"", bq_step_name(S->kind),
+                  pin->name, nd->name);
+    if (S->kind == BQ_STEP_GAP)
+        bq_buf_printf(J, ", \"c\": %d, \"hw\": %d", pin->c, pin->h * pin->w);
+    else if (S->kind == BQ_STEP_MAXPOOL)
+        bq_buf_printf(J, ", \"c\": %d, \"h\": %d, \"w\": %d, \"kh\": %d, \"kw\": %d, \"stride\": [%d, %d], "
+                      "\"pad\": [%d, %d, %d, %d], \"hout\": %d, \"wout\": %d", pin->c, pin->h, pin->w,
+                      nd->kh, nd->kw, nd->stride_h, nd->stride_w, nd->pad_t, nd->pad_l, nd->pad_b,
+                      nd->pad_r, nd->h, nd->w);
+    else
+        bq_buf_printf(J, ", \"size\": %zu", bq_node_size(nd));
+    bq_buf_printf(J, "}");
+}
+
+/* "steps": the execution order (producers before consumers); "output": how the last layer's
+ * int32 acc0 becomes the prediction (numerics §4). */
+static void manifest_steps_output(pkg_writer *P) {
+    const bq_model *m = &P->q->model;
+    bq_buf *J = &P->J;
+    bq_buf_printf(J, "  \"steps\": [\n");
+    for (int s = 0; s < P->lw.n_steps; s++) {
+        const bq_lower_step *S = &P->lw.steps[s];
+        bq_buf_printf(J, "    ");
+        if (S->kind == BQ_STEP_LAYER)
+            bq_buf_printf(J, "{\"op\": \"layer\", \"layer\": %d, \"name\": \"%s\"}", S->layer,
+                          m->nodes[P->net.L[S->layer].node].name);
+        else
+            manifest_host_step(J, m, S);
+        bq_buf_printf(J, "%s\n", s + 1 < P->lw.n_steps ? "," : "");
+    }
+    const bq_ilayer *L = &P->net.L[P->nl - 1];
+    const bq_qlayer *Q = &P->q->layers[P->nl - 1];
+    bq_buf_printf(J, "  ],\n  \"output\": {\"layer\": \"%s\", \"classes\": %d, \"layout\": \"int32_le\", "
+                  "\"s_a\": %.9g,\n    \"s_w\": [", m->nodes[L->node].name, L->cout,
+                  (double)P->q->aq[Q->aq_in].scale);
+    for (int c = 0; c < L->cout; c++) bq_buf_printf(J, "%s%.9g", c ? ", " : "", (double)Q->scale[c]);
+    bq_buf_printf(J, "],\n    \"logit_scale\": [");
+    for (int c = 0; c < L->cout; c++)
+        bq_buf_printf(J, "%s%.9g", c ? ", " : "", (double)L->logit_scale[c]);
+    bq_buf_printf(J, "],\n    \"argmax\": \"first c maximising float32(acc0[c]) * logit_scale[c]\"},\n");
 }
 
 /* The whole manifest; the .bin images are complete once it is. */
@@ -373,16 +455,24 @@ static int write_manifest(pkg_writer *P, char *err, size_t errlen) {
     manifest_header(P);
     bq_buf_printf(&P->J, "  \"layers\": [\n");
     for (int l = 0; l < P->nl; l++) manifest_layer(P, l);
+    bq_buf_printf(&P->J, "  ],\n");
+    manifest_steps_output(P);
     if (test_vectors(P, err, errlen)) return -1;
     bq_buf_printf(&P->J, "  ],\n  \"files\": [\n");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_BINS; i++) {
         const bq_buf *b = bin_of(P, i);
         bq_buf_printf(&P->J, "    {\"name\": \"%s.bin\", \"size\": %zu, \"crc32\": \"%08x\", \"hex\": \"%s.hex\", "
                       "\"hex_word_bytes\": %d}%s\n", kBinNames[i], b->len,
-                      b->oom ? 0u : crc_of(b->data, b->len), kBinNames[i], wb, i < 2 ? "," : "");
+                      b->oom ? 0u : crc_of(b->data, b->len), kBinNames[i], wb, i + 1 < N_BINS ? "," : "");
     }
-    bq_buf_printf(&P->J, "  ]\n}\n");
-    if (P->W.oom || P->RQ.oom || P->T.oom || P->J.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    bq_buf_printf(&P->J, "  ],\n");
+    /* the manifest's own CRC-32: every byte before this line */
+    uint32_t self = P->J.oom ? 0u : crc_of(P->J.data, P->J.len);
+    bq_buf_printf(&P->J, "  \"manifest_crc32\": \"%08x\"\n}\n", self);
+    if (P->W.oom || P->RQ.oom || P->T.oom || P->PG.oom || P->J.oom) {
+        bq_seterr(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -390,7 +480,7 @@ static int write_manifest(pkg_writer *P, char *err, size_t errlen) {
 static int write_files(const pkg_writer *P, const char *dir, char *err, size_t errlen) {
     char path[4200];
     int wb = P->hw->mem_width_bits / 8;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_BINS; i++) {
         const bq_buf *b = bin_of(P, i);
         snprintf(path, sizeof path, "%s/%s.bin", dir, kBinNames[i]);
         if (bq_write_file_atomic(path, b->data, b->len, err, errlen)) return -1;
@@ -452,7 +542,7 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     }
     P.nl = P.net.n_layers;
     int rc = plan_layers(&P, err, errlen) || pack_weights(&P, err, errlen) ||
-             run_tests(&P, d, err, errlen) || write_manifest(&P, err, errlen) ||
+             pack_programs(&P, err, errlen) || run_tests(&P, d, err, errlen) || write_manifest(&P, err, errlen) ||
              publish(&P, dir, err, errlen) ? -1 : 0;
     writer_free(&P);
     return rc;
@@ -521,6 +611,19 @@ static int mbool(mf *f, yaml_node_t *map, const char *where, const char *key, in
     return 0;
 }
 
+/* Field 'crc32' of map: exactly 8 hex digits. */
+static const char *mcrc(mf *f, yaml_node_t *map, const char *where) {
+    const char *c = mstr(f, map, where, "crc32");
+    if (!c) return NULL;
+    size_t n = strspn(c, "0123456789abcdefABCDEF");
+    if (n != 8 || c[8]) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%scrc32' is '%s', not 8 hex digits",
+                  f->dir, where, c);
+        return NULL;
+    }
+    return c;
+}
+
 typedef struct { const char *name; unsigned char *data; size_t len; } bin_file;
 
 /* Check a {offset, size, crc32} range inside file b and that size == want (want 0: any).
@@ -553,7 +656,7 @@ static const unsigned char *mrange(mf *f, yaml_node_t *map, const char *where, c
                f->dir, w2, size, want);
         return NULL;
     }
-    const char *c = mstr(f, r, w2, "crc32");
+    const char *c = mcrc(f, r, w2);
     if (!c) return NULL;
     unsigned long crc = strtoul(c, NULL, 16);
     if ((uint32_t)crc != crc_of(b->data + off, (size_t)size)) {
@@ -577,8 +680,12 @@ typedef struct {
     bq_pack_geom g;
     const unsigned char *w, *rq;
     long long w_gs, rq_gs;
-    char name[64];
+    long long addr[5], size[5];          /* memory map: w, a, rq, res, out */
+    char name[64], in[64], out[64], res[64];
 } mlayer;
+
+enum { MEM_W = 0, MEM_A, MEM_RQ, MEM_RES, MEM_OUT };
+static const char *const kMemKeys[5] = {"w", "a", "rq", "res", "out"};
 
 /* Recompute one layer of one test from the unpacked bits, int64, compare with expected. */
 static int recompute(mf *f, const mlayer *L, const unsigned char *act, long long a_gs,
@@ -645,7 +752,12 @@ done:
 /* A package being checked: its manifest, the three .bin files and the layers read so far. */
 typedef struct {
     mf f;
-    bin_file bins[3];                    /* weights.bin, requant.bin, tests.bin */
+    bin_file bins[N_BINS];               /* weights.bin, requant.bin, tests.bin, programs.bin */
+    const char *bin_crc[N_BINS];         /* each file's CRC-32 in the manifest (checked last) */
+    long long mem_bytes;                 /* the manifest's memory.bytes */
+    long long mem_end;                   /* end of the last layer's regions so far */
+    const unsigned char *text;           /* the manifest's bytes */
+    size_t tlen;
     long long dm, dn, dk, mw;            /* the manifest's hw */
     int nl;
     mlayer *ml;
@@ -657,6 +769,8 @@ static int load_manifest(pkg_check *C, yaml_parser_t *parser, unsigned char **te
     size_t tlen;
     snprintf(path, pathlen, "%s/manifest.json", C->f.dir);
     if (bq_read_file(path, text, &tlen, C->f.err, C->f.errlen)) return -1;
+    C->text = *text;
+    C->tlen = tlen;
     if (!yaml_parser_initialize(parser)) { bq_seterr(C->f.err, C->f.errlen, "out of memory"); return -1; }
     *have_parser = 1;
     yaml_parser_set_input_string(parser, *text, tlen);
@@ -697,7 +811,7 @@ static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathl
     char manifest[4200];   /* path is reused for each binary file below */
     snprintf(manifest, sizeof manifest, "%s", path);
     if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s: field 'files' is missing", manifest); return -1; }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_BINS; i++) {
         bin_file *b = &C->bins[i];
         yaml_node_t *fe = NULL;
         for (yaml_node_item_t *it = files->data.sequence.items.start; it < files->data.sequence.items.top; it++) {
@@ -717,13 +831,124 @@ static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathl
                    path, b->len, size);
             return -1;
         }
-        const char *c = mstr(f, fe, where, "crc32");
-        if (!c) return -1;
-        if ((uint32_t)strtoul(c, NULL, 16) != crc_of(b->data, b->len)) {
-            bq_seterr(f->err, f->errlen, "%s: CRC-32 is %08x, the manifest says %s (corrupted)", path,
-                   crc_of(b->data, b->len), c);
+        if (!(C->bin_crc[i] = mcrc(f, fe, where))) return -1;
+    }
+    return 0;
+}
+
+/* Each file's CRC-32, after every range in it was checked (so a corrupted byte inside a range is
+ * reported with the range's name): what is left is padding between ranges. */
+static int check_file_crcs(pkg_check *C) {
+    for (int i = 0; i < N_BINS; i++) {
+        const bin_file *b = &C->bins[i];
+        if ((uint32_t)strtoul(C->bin_crc[i], NULL, 16) != crc_of(b->data, b->len)) {
+            bq_seterr(C->f.err, C->f.errlen, "%s/%s: CRC-32 is %08x, the manifest says %s (corrupted "
+                      "alignment padding between the listed ranges)", C->f.dir, b->name,
+                      crc_of(b->data, b->len), C->bin_crc[i]);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* Layer l's memory map: every region 64-byte aligned, after the previous one, inside
+ * memory.bytes; weights and requant regions as large as their ranges in the files. */
+static int read_layer_mem(pkg_check *C, yaml_node_t *n, const char *where, mlayer *L) {
+    mf *f = &C->f;
+    yaml_node_t *mem = mget(f, n, "mem");
+    char w2[128], key[16];
+    snprintf(w2, sizeof w2, "%smem.", where);
+    for (int r = 0; r < 5; r++) {
+        snprintf(key, sizeof key, "%s_addr", kMemKeys[r]);
+        if (mint(f, mem, w2, key, 0, 0xffffffffLL, &L->addr[r])) return -1;
+        snprintf(key, sizeof key, "%s_size", kMemKeys[r]);
+        if (mint(f, mem, w2, key, 0, 0xffffffffLL, &L->size[r])) return -1;
+        if (L->addr[r] % BQ_LOWER_ALIGN || L->addr[r] < C->mem_end ||
+            L->addr[r] + L->size[r] > C->mem_bytes) {
+            bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s_addr' (%lld, %lld bytes) is not "
+                      "%d-byte aligned, overlaps the region before it (ends at %lld) or leaves "
+                      "memory.bytes (%lld)", f->dir, w2, kMemKeys[r], L->addr[r], L->size[r],
+                      BQ_LOWER_ALIGN, C->mem_end, C->mem_bytes);
+            return -1;
+        }
+        C->mem_end = L->addr[r] + L->size[r];
+    }
+    if (L->size[MEM_W] != L->w_gs * L->groups || L->size[MEM_RQ] != L->rq_gs * L->groups ||
+        L->has_res != (L->size[MEM_RES] > 0)) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sw_size/rq_size/res_size' does not "
+                  "match the weights / requant ranges or the shortcut", f->dir, w2);
+        return -1;
+    }
+    return 0;
+}
+
+/* One program: decodes on its queue, and every memory access lies in the layer's regions. */
+static int check_program(pkg_check *C, const mlayer *L, const char *where, int s,
+                         const unsigned char *p, size_t count) {
+    mf *f = &C->f;
+    static const char *const st[BQ_NSTAGES] = {"fetch", "execute", "result"};
+    for (size_t i = 0; i < count; i++) {
+        uint32_t w[4];
+        bq_instr in;
+        for (int k = 0; k < 4; k++) w[k] = (uint32_t)rd_le(p + 16 * i + 4 * (size_t)k, 4);
+        int bad = bq_isa_decode(s, w, &in) != 0;
+        if (!bad && s == BQ_STAGE_FETCH && in.op == BQ_OP_RUN) {
+            int r = in.target == BQ_TGT_W ? MEM_W : in.target == BQ_TGT_A ? MEM_A : MEM_RQ;
+            bad = in.dram_addr < L->addr[r] || in.dram_addr >= L->addr[r] + L->size[r];
+        }
+        if (!bad && s == BQ_STAGE_RESULT && in.op == BQ_OP_RUN)
+            bad = in.out_addr < L->addr[MEM_OUT] || in.out_addr >= L->addr[MEM_OUT] + L->size[MEM_OUT] ||
+                  (in.res && (in.res_addr < L->addr[MEM_RES] ||
+                              in.res_addr >= L->addr[MEM_RES] + L->size[MEM_RES]));
+        if (bad) {
+            bq_seterr(f->err, f->errlen, "%s/programs.bin: '%sprograms.%s' instruction %zu does not "
+                      "decode or addresses memory outside layer '%s''s regions", f->dir, where, st[s],
+                      i, L->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int read_layer_programs(pkg_check *C, yaml_node_t *n, const char *where, const mlayer *L) {
+    mf *f = &C->f;
+    static const char *const st[BQ_NSTAGES] = {"fetch", "execute", "result"};
+    yaml_node_t *pr = mget(f, n, "programs");
+    char w2[128];
+    snprintf(w2, sizeof w2, "%sprograms.", where);
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        yaml_node_t *r = mget(f, pr, st[s]);
+        long long size = 0;
+        if (!r || mint(f, r, w2, "size", 0, 1LL << 40, &size)) {
+            if (!r) bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing", f->dir, w2, st[s]);
+            return -1;
+        }
+        if (size % 16) {
+            bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s.size' (%lld) is not a whole "
+                      "number of 16-byte instructions", f->dir, w2, st[s], size);
+            return -1;
+        }
+        const unsigned char *p = mrange(f, pr, w2, st[s], &C->bins[3], 0);
+        if (!p || check_program(C, L, where, s, p, (size_t)size / 16)) return -1;
+    }
+    return 0;
+}
+
+/* M, K, N against the layer's conv geometry (hwlayer.h: M = cout/g, K = cin/g*kh*kw,
+ * N = hout*wout). */
+static int check_gemm_geometry(pkg_check *C, yaml_node_t *n, const char *where, const mlayer *L) {
+    mf *f = &C->f;
+    long long cin, cout, kh, kw, hout, wout;
+    if (mint(f, n, where, "cin", 1, 1 << 24, &cin) || mint(f, n, where, "cout", 1, 1 << 24, &cout) ||
+        mint(f, n, where, "kh", 1, 1 << 16, &kh) || mint(f, n, where, "kw", 1, 1 << 16, &kw) ||
+        mint(f, n, where, "hout", 1, 1 << 24, &hout) || mint(f, n, where, "wout", 1, 1 << 24, &wout))
+        return -1;
+    if (L->M * L->groups != cout || cin % L->groups || L->K != cin / L->groups * kh * kw ||
+        L->N != hout * wout) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sM/K/N' (%lld/%lld/%lld) does not match "
+                  "cout/groups, cin/groups*kh*kw, hout*wout of the layer", f->dir, where, L->M, L->K,
+                  L->N);
+        return -1;
     }
     return 0;
 }
@@ -750,6 +975,7 @@ static int read_layer(pkg_check *C, yaml_node_t *n, int l, mlayer *L) {
         mint(f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
         return -1;
     L->has_res = L->rbits > 0;
+    if (check_gemm_geometry(C, n, where, L)) return -1;
     if (!L->raw32 && L->obits < 1) {
         bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sobits' is 0 on a non-RAW32 layer", f->dir, where);
         return -1;
@@ -773,7 +999,14 @@ static int read_layer(pkg_check *C, yaml_node_t *n, int l, mlayer *L) {
     if (!(L->w = mrange(f, n, where, "weights", &C->bins[0], (size_t)(L->w_gs * L->groups))) ||
         !(L->rq = mrange(f, n, where, "requant", &C->bins[1], (size_t)(L->rq_gs * L->groups))))
         return -1;
-    return 0;
+    const char *in = mstr(f, n, where, "in"), *out = mstr(f, n, where, "out");
+    if (!in || !out) return -1;
+    snprintf(L->in, sizeof L->in, "%s", in);
+    snprintf(L->out, sizeof L->out, "%s", out);
+    yaml_node_t *res = mget(f, n, "res");
+    snprintf(L->res, sizeof L->res, "%s", res && res->type == YAML_SCALAR_NODE &&
+             strcmp((const char *)res->data.scalar.value, "null") ? (const char *)res->data.scalar.value : "");
+    return read_layer_mem(C, n, where, L) || read_layer_programs(C, n, where, L);
 }
 
 /* Padding must be zero: rows >= M and columns >= K of every weight plane. */
@@ -807,7 +1040,8 @@ static int check_layers(pkg_check *C, yaml_node_t *root) {
     mf *f = &C->f;
     yaml_node_t *hw = mget(f, root, "hw");
     if (mint(f, hw, "hw.", "dm", 1, 4096, &C->dm) || mint(f, hw, "hw.", "dn", 1, 4096, &C->dn) ||
-        mint(f, hw, "hw.", "dk", 8, 65536, &C->dk) || mint(f, hw, "hw.", "mem_width_bits", 8, 4096, &C->mw))
+        mint(f, hw, "hw.", "dk", 8, 65536, &C->dk) || mint(f, hw, "hw.", "mem_width_bits", 8, 4096, &C->mw) ||
+        mint(f, mget(f, root, "memory"), "memory.", "bytes", 0, 1LL << 32, &C->mem_bytes))
         return -1;
     yaml_node_t *layers = mget(f, root, "layers");
     if (!layers || layers->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'layers' is missing", f->dir); return -1; }
@@ -840,6 +1074,12 @@ static int check_test_layer(pkg_check *C, yaml_node_t *e, int t, int l, const ch
         (L->has_res && r_gs < (long long)bq_pack_tiles_size(&L->g, (int)L->rbits))) {
         bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s*_group_stride' is smaller than layer "
                "'%s' needs", f->dir, where, L->name);
+        return -1;
+    }
+    if (a_gs * L->groups != L->size[MEM_A] || o_gs * L->groups != L->size[MEM_OUT] ||
+        (L->has_res && r_gs * L->groups != L->size[MEM_RES])) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s*_group_stride' times groups differs "
+                  "from layer '%s''s a_size/out_size/res_size in the memory map", f->dir, where, L->name);
         return -1;
     }
     const unsigned char *act = mrange(f, e, where, "act", tb, (size_t)(a_gs * L->groups));
@@ -883,15 +1123,139 @@ static int check_tests(pkg_check *C, yaml_node_t *root, const char *layer, FILE 
     return 0;
 }
 
+/* "steps": every layer once; a step reads only the input or what an earlier step wrote. */
+static int check_steps(pkg_check *C, yaml_node_t *root) {
+    mf *f = &C->f;
+    yaml_node_t *steps = mget(f, root, "steps");
+    const char *input = mstr(f, mget(f, root, "input"), "input.", "name");
+    if (!input) return -1;
+    if (!steps || steps->type != YAML_SEQUENCE_NODE) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'steps' is missing", f->dir);
+        return -1;
+    }
+    int ns = (int)(steps->data.sequence.items.top - steps->data.sequence.items.start), rc = -1;
+    const char **made = calloc((size_t)ns + 1, sizeof *made);
+    int *ran = calloc((size_t)C->nl + 1, sizeof *ran), nm = 0;
+    if (!made || !ran) { bq_seterr(f->err, f->errlen, "out of memory"); goto done; }
+    made[nm++] = input;
+    for (int s = 0; s < ns; s++) {
+        yaml_node_t *st = yaml_document_get_node(&f->doc, steps->data.sequence.items.start[s]);
+        char where[64];
+        snprintf(where, sizeof where, "steps[%d].", s);
+        const char *op = mstr(f, st, where, "op"), *in = NULL, *res = NULL, *out = NULL;
+        if (!op) goto done;
+        if (!strcmp(op, "layer")) {
+            long long l;
+            if (mint(f, st, where, "layer", 0, C->nl - 1, &l)) goto done;
+            ran[l]++;
+            in = C->ml[l].in; res = C->ml[l].res[0] ? C->ml[l].res : NULL; out = C->ml[l].out;
+        } else if (!strcmp(op, "gap") || !strcmp(op, "maxpool") || !strcmp(op, "flatten")) {
+            if (!(in = mstr(f, st, where, "in")) || !(out = mstr(f, st, where, "out"))) goto done;
+        } else {
+            bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sop' is '%s'; expected layer, gap, "
+                      "maxpool or flatten", f->dir, where, op);
+            goto done;
+        }
+        for (int k = 0; k < 2; k++) {
+            const char *need = k ? res : in;
+            int ok = !need;
+            for (int i = 0; i < nm && !ok; i++) ok = !strcmp(made[i], need);
+            if (!ok) {
+                bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s': step reads '%s' before any "
+                          "step writes it (producers must come first)", f->dir, where, need);
+                goto done;
+            }
+        }
+        made[nm++] = out;
+    }
+    for (int l = 0; l < C->nl; l++)
+        if (ran[l] != 1) {
+            bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'steps' runs layer '%s' %d times; "
+                      "every layer runs once", f->dir, C->ml[l].name, ran[l]);
+            goto done;
+        }
+    rc = 0;
+done:
+    free(made); free(ran);
+    return rc;
+}
+
+/* A finite positive number in a sequence or map value node. */
+static int positive_number(const yaml_node_t *v, double *out) {
+    char *end;
+    if (!v || v->type != YAML_SCALAR_NODE) return 0;
+    *out = strtod((const char *)v->data.scalar.value, &end);
+    return *end == 0 && end != (char *)v->data.scalar.value && *out > 0 && *out < 1e30;
+}
+
+/* "output": the last layer, one positive s_w and logit_scale per class, a positive s_a. */
+static int check_output(pkg_check *C, yaml_node_t *root) {
+    mf *f = &C->f;
+    yaml_node_t *o = mget(f, root, "output");
+    const char *name = mstr(f, o, "output.", "layer");
+    long long classes;
+    if (!name || mint(f, o, "output.", "classes", 1, 1 << 20, &classes)) return -1;
+    const mlayer *L = C->nl ? &C->ml[C->nl - 1] : NULL;
+    double v;
+    if (!L || strcmp(L->name, name) || !L->raw32 || classes != L->M * L->groups) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'output.layer/classes' (%s, %lld) is not "
+                  "the last layer, a RAW32 layer with that many channels", f->dir, name, classes);
+        return -1;
+    }
+    if (!positive_number(mget(f, o, "s_a"), &v)) {
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'output.s_a' must be a positive number", f->dir);
+        return -1;
+    }
+    static const char *const keys[2] = {"s_w", "logit_scale"};
+    for (int k = 0; k < 2; k++) {
+        yaml_node_t *a = mget(f, o, keys[k]);
+        int n = a && a->type == YAML_SEQUENCE_NODE
+                    ? (int)(a->data.sequence.items.top - a->data.sequence.items.start) : -1;
+        int ok = n == classes;
+        for (int c = 0; ok && c < n; c++)
+            ok = positive_number(yaml_document_get_node(&f->doc, a->data.sequence.items.start[c]), &v);
+        if (!ok) {
+            bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'output.%s' must list %lld positive "
+                      "numbers", f->dir, keys[k], classes);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The last field: CRC-32 of every manifest byte before its line. */
+static int check_manifest_crc(pkg_check *C) {
+    static const char key[] = "  \"manifest_crc32\": \"";
+    const char *t = (const char *)C->text, *at = NULL;
+    for (const char *p = strstr(t, key); p; p = strstr(p + 1, key)) at = p;
+    if (!at) {
+        bq_seterr(C->f.err, C->f.errlen, "%s/manifest.json: field 'manifest_crc32' is missing", C->f.dir);
+        return -1;
+    }
+    const char *hex = at + sizeof key - 1;
+    uint32_t want = (uint32_t)strtoul(hex, NULL, 16);
+    uint32_t got = crc_of(t, (size_t)(at - t));
+    if (got != want || strspn(hex, "0123456789abcdef") != 8 || hex[8] != '"') {
+        bq_seterr(C->f.err, C->f.errlen, "%s/manifest.json: field 'manifest_crc32' is %08x, the manifest's "
+                  "bytes give %08x (edited after export; re-export the package)", C->f.dir, want, got);
+        return -1;
+    }
+    return 0;
+}
+
 /* Everything after the manifest is parsed: format, files, layers, tests. */
 static int check_package(pkg_check *C, const char *layer, FILE *log, char *path, size_t pathlen) {
     yaml_node_t *root = yaml_document_get_root_node(&C->f.doc);
     if (check_format(C, root, path) || check_files(C, root, path, pathlen)) return -1;
-    if (log) fprintf(log, "check: files present, sizes and CRC-32s match\n");
+    if (log) fprintf(log, "check: files present, sizes match\n");
     if (check_layers(C, root)) return -1;
     if (log) fprintf(log, "check: %d layers: shapes, padding, weight and requant CRC-32s ok\n", C->nl);
+    if (check_steps(C, root) || check_output(C, root)) return -1;
+    if (log) fprintf(log, "check: %d layers: memory map, programs, execution order and output ok\n", C->nl);
     int nt = 0, recomputed = 0;
-    if (check_tests(C, root, layer, log, &nt, &recomputed)) return -1;
+    if (check_tests(C, root, layer, log, &nt, &recomputed) || check_file_crcs(C) ||
+        check_manifest_crc(C))
+        return -1;
     if (layer && !recomputed) {
         bq_seterr(C->f.err, C->f.errlen, "%s: no layer named '%s' (or the package has no test vectors)",
                   C->f.dir, layer);
@@ -907,6 +1271,7 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
     memset(&C, 0, sizeof C);
     C.f.dir = dir; C.f.err = err; C.f.errlen = errlen;
     C.bins[0].name = "weights.bin"; C.bins[1].name = "requant.bin"; C.bins[2].name = "tests.bin";
+    C.bins[3].name = "programs.bin";
     char path[4200];
     unsigned char *text = NULL;
     yaml_parser_t parser;
@@ -915,7 +1280,7 @@ int bq_export_check(const char *dir, const char *layer, void *logp, char *err, s
              check_package(&C, layer, logp, path, sizeof path) ? -1 : 0;
     if (have_doc) yaml_document_delete(&C.f.doc);
     if (have_parser) yaml_parser_delete(&parser);
-    for (int i = 0; i < 3; i++) free(C.bins[i].data);
+    for (int i = 0; i < N_BINS; i++) free(C.bins[i].data);
     free(C.ml);
     free(text);
     return rc;

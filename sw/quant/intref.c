@@ -6,6 +6,7 @@
 #include "nn/conv_dnnl.h"
 #include "quant/intref_i8.h"
 #include "quant/intref.h"
+#include "lower/lower.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 
 static void free_layer(bq_ilayer *L) {
-    free(L->b_q); free(L->wsum); free(L->bias_eff); free(L->rq); free(L->logit_scale);
+    bq_lower_layer_free(L);
     free(L->w16); free(L->wf); free(L->w8);
 }
 
@@ -34,7 +35,6 @@ void bq_intnet_free(bq_intnet *net) {
     memset(net, 0, sizeof(*net));
 }
 
-#define I32_LIM 2147483647LL
 
 /* The int8 kernel's weights, when every centred code of the layer fits int8: |q_w - z_w| <= 127
  * and da = max |q_a - z_a| <= 127. Returns -1 only when out of memory. */
@@ -52,143 +52,26 @@ static int make_w8(bq_ilayer *L, long long da) {
     return 0;
 }
 
-/* Fill and check one layer. */
+/* One layer: the lowering's integer parameters (sw/lower/lower.h), then the kernels' copies of
+ * the weights (int16, and float / int8 when exact for the layer). */
 static int build_layer(bq_ilayer *L, const bq_qmodel *q, int l, char *err, size_t errlen) {
-    const bq_model *m = &q->model;
-    const bq_qlayer *Q = &q->layers[l];
-    const bq_node *nd = &m->nodes[Q->node];
-    const bq_node *pin = &m->nodes[nd->in[0]];
-    const char *name = nd->name;
-    memset(L, 0, sizeof(*L));
-    L->layer = l;
-    L->node = Q->node;
-    L->in_node = nd->in[0];
-    L->out_node = Q->out_node;
-    L->res_node = Q->res_node;
-    L->cout = Q->cout;
-    L->raw32 = Q->raw32;
-    L->codes = Q->codes;
-    L->z_w = Q->zero;
-    if (nd->kind == BQ_OP_CONV) {
-        if (bq_conv2d_shape(&L->cs, 1, pin->c, pin->h, pin->w, nd->c, nd->kh, nd->kw, nd->stride_h,
-                            nd->stride_w, nd->pad_t, nd->pad_l, nd->pad_b, nd->pad_r, nd->groups)) {
-            bq_seterr(err, errlen, "layer '%s': impossible conv geometry", name);
-            return -1;
-        }
-        L->groups = nd->groups;
-    } else {
-        int k = (int)bq_node_size(pin);
-        bq_conv2d_shape(&L->cs, 1, k, 1, 1, nd->c, 1, 1, 1, 1, 0, 0, 0, 0, 1);
-        L->groups = 1;
-    }
-    L->M = nd->c / L->groups;
-    L->K = Q->per_out;
-    L->N = L->cs.hout * L->cs.wout;
-    if (L->K != L->cs.cin / L->groups * L->cs.kh * L->cs.kw) {
-        bq_seterr(err, errlen, "layer '%s': weight has %d values per channel, geometry needs %d", name,
-               L->K, L->cs.cin / L->groups * L->cs.kh * L->cs.kw);
-        return -1;
-    }
-    const bq_aquant *A = Q->aq_in >= 0 ? &q->aq[Q->aq_in] : NULL;
-    if (!A || A->bits <= 0 || !A->initialized) {
-        bq_seterr(err, errlen, "layer '%s': its input quantizer is %s; the integer path needs every "
-               "activation quantized (a recipe with abits 2..8, calibrated)", name,
-               !A ? "missing" : (A->bits <= 0 ? "off (float activations)" : "not initialised"));
-        return -1;
-    }
-    L->wbits = Q->wbits;
-    L->abits = A->bits;
-    L->z_a = A->zero;
-    const bq_aquant *O = NULL, *R = NULL;
-    if (!L->raw32) {
-        O = &q->aq[Q->aq_out];
-        if (O->bits <= 0 || !O->initialized) {
-            bq_seterr(err, errlen, "layer '%s': output quantizer at '%s' is off or not initialised",
-                   name, m->nodes[O->node].name);
-            return -1;
-        }
-        L->obits = O->bits;
-        L->z_o = O->zero;
-        bq_out_clamp(&L->lo, &L->hi, Q->out_act, Q->act_lo, Q->act_hi, O->scale, O->zero, O->bits);
-    }
-    if (Q->res_node >= 0) {
-        R = &q->aq[Q->aq_res];
-        if (R->bits <= 0 || !R->initialized) {
-            bq_seterr(err, errlen, "layer '%s': shortcut quantizer at '%s' is off or not initialised",
-                   name, m->nodes[R->node].name);
-            return -1;
-        }
-        if (L->raw32) {
-            bq_seterr(err, errlen, "layer '%s': a RAW32 layer cannot add a shortcut", name);
-            return -1;
-        }
-        L->rbits = R->bits;
-        L->z_r = R->zero;
-    }
+    if (bq_lower_layer(L, q, l, BQ_LOWER_INT, err, errlen)) return -1;
     int C = L->cout;
-    L->b_q = calloc((size_t)C, sizeof(int32_t));
-    L->wsum = calloc((size_t)C, sizeof(int32_t));
-    L->bias_eff = calloc((size_t)C, sizeof(int32_t));
-    L->rq = calloc((size_t)C, sizeof(bq_requant));
-    L->logit_scale = calloc((size_t)C, sizeof(float));
-    if (!L->b_q || !L->wsum || !L->bias_eff || !L->rq || !L->logit_scale) {
-        bq_seterr(err, errlen, "out of memory");
-        return -1;
-    }
     L->kp = (L->K + BQ_INTREF_KALIGN - 1) / BQ_INTREF_KALIGN * BQ_INTREF_KALIGN;
     L->w16 = calloc((size_t)C * L->kp, sizeof(int16_t));
     if (!L->w16) { bq_seterr(err, errlen, "out of memory"); return -1; }
     for (int c = 0; c < C; c++)
         for (int k = 0; k < L->K; k++) L->w16[(size_t)c * L->kp + k] = L->codes[(size_t)c * L->K + k];
-    const float *bias = bq_param_data(m, nd->p_bias);
-    long long qa_max = bq_qmax(L->abits), qw_max = bq_qmax(L->wbits);
+    long long qa_max = bq_qmax(L->abits);
     long long da = L->z_a > qa_max - L->z_a ? L->z_a : qa_max - L->z_a;   /* max |q_a - z_a| */
-    long long K = L->K;
-    if (K * qw_max * qa_max > I32_LIM || K * qa_max * qw_max < 0) {
-        bq_seterr(err, errlen, "layer '%s': acc = sum q_w*q_a can reach %lld (K=%lld, %d-bit weights, "
-               "%d-bit activations) > 2^31-1; use fewer bits or split the layer", name,
-               K * qw_max * qa_max, K, L->wbits, L->abits);
-        return -1;
-    }
     long long max_abs_sum = 0;   /* max over channels of sum_k |q_w - z_w| * max|q_a - z_a| */
     for (int c = 0; c < C; c++) {
-        float s_w = Q->scale[c], s_a = A->scale;
-        int64_t bq = bias ? bq_bias_code(bias[c], s_w, s_a) : 0;
-        if (bq > I32_LIM || bq < -I32_LIM) {
-            bq_seterr(err, errlen, "layer '%s' channel %d: quantized bias %lld does not fit int32 "
-                   "(bias %g, s_w*s_a %g); the weight or input scale is too small", name, c,
-                   (long long)bq, bias ? bias[c] : 0.0f, (double)s_w * s_a);
-            return -1;
-        }
-        L->b_q[c] = (int32_t)bq;
-        const uint8_t *w = L->codes + (size_t)c * L->K;
-        long long ws = 0, wabs = 0;
+        long long wabs = 0;
         for (int k = 0; k < L->K; k++) {
-            ws += w[k];
-            long long d = (long long)w[k] - L->z_w[c];
+            long long d = (long long)L->codes[(size_t)c * L->K + k] - L->z_w[c];
             wabs += d < 0 ? -d : d;
         }
-        L->wsum[c] = (int32_t)ws;
-        long long be = bq - (long long)L->z_a * ws + K * (long long)L->z_w[c] * L->z_a;
-        long long a0 = wabs * da + (bq < 0 ? -bq : bq);
-        long long zs = (long long)L->z_w[c] * K * qa_max;
-        if (be > I32_LIM || be < -I32_LIM || a0 > I32_LIM || zs > I32_LIM) {
-            bq_seterr(err, errlen, "layer '%s' channel %d: int32 overflow possible (bias_eff %lld, "
-                   "|acc0| bound %lld, z_w*asum bound %lld); use fewer bits", name, c, be, a0, zs);
-            return -1;
-        }
-        L->bias_eff[c] = (int32_t)be;
         if (wabs * da > max_abs_sum) max_abs_sum = wabs * da;
-        L->logit_scale[c] = s_w * s_a;
-        if (!L->raw32) {
-            double ra = (double)s_w * (double)s_a / (double)O->scale;
-            double rr = R ? (double)R->scale / (double)O->scale : 0.0;
-            if (bq_requant_make(&L->rq[c], ra, rr)) {
-                bq_seterr(err, errlen, "layer '%s' channel %d: requant ratios %g / %g cannot be an "
-                       "integer multiplier < 2^31 with shift >= 1", name, c, ra, rr);
-                return -1;
-            }
-        }
     }
     L->fp32_exact = max_abs_sum < (1LL << 24);
     if (make_w8(L, da)) { bq_seterr(err, errlen, "out of memory"); return -1; }

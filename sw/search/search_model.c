@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lower/lower.h"
 #include "nn/graph.h"
 
 void bq_search_space_default(bq_search_space *sp) {
@@ -45,37 +46,7 @@ int bq_search_parse_bits(const char *s, int *bits, int *n, char *err, size_t err
 }
 
 int bq_search_hw_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errlen) {
-    const bq_model *m = &q->model;
-    if (bq_hw_net_init(net, q->n_layers)) {
-        bq_seterr(err, errlen, "out of memory");
-        return -1;
-    }
-    for (int l = 0; l < q->n_layers; l++) {
-        const bq_qlayer *L = &q->layers[l];
-        const bq_node *nd = &m->nodes[L->node];
-        const bq_node *in = &m->nodes[nd->in[0]];
-        bq_hw_layer hl;
-        int rc = nd->kind == BQ_OP_CONV
-                     ? bq_hw_layer_conv(&hl, nd->name, in->c, nd->c, nd->kh, nd->kw, nd->h, nd->w,
-                                        nd->groups, err, errlen)
-                     : bq_hw_layer_linear(&hl, nd->name, in->c * in->h * in->w, nd->c, err, errlen);
-        if (rc) {
-            bq_hw_net_free(net);
-            return -1;
-        }
-        hl.wbits = L->wbits;
-        hl.abits = q->aq[L->aq_in].bits;
-        hl.obits = L->aq_out >= 0 ? q->aq[L->aq_out].bits : 8;
-        hl.raw32 = L->raw32;
-        hl.has_residual = L->aq_res >= 0;
-        hl.rbits = L->aq_res >= 0 ? q->aq[L->aq_res].bits : 8;
-        if (bq_hw_net_add(net, &hl, L->aq_in, L->aq_out, L->aq_res) < 0) {
-            bq_hw_net_free(net);
-            bq_seterr(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    return 0;
+    return bq_lower_hw_net(net, q, err, errlen);   /* the one lowering (sw/lower/lower.h) */
 }
 
 static int aq_fixed(const bq_qmodel *q, int a) {

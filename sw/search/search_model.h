@@ -40,9 +40,8 @@ void bq_search_space_default(bq_search_space *sp);
  * 1..8). Returns 0 or -1 with "what; how to fix". */
 int bq_search_parse_bits(const char *s, int *bits, int *n, char *err, size_t errlen);
 
-/* The accelerator's view of q: one bq_hw_layer per qmodel layer (conv: groups, M = Cout/g,
- * K = Cin/g*Kh*Kw, N = Hout*Wout; linear: N = 1), unsigned operands, RAW32 classifier, residual
- * flags, and quantizer indices in_q/out_q/res_q = qmodel aq indices. Bits from q. 0 or -1 + err. */
+/* The accelerator's view of q: bq_lower_hw_net (sw/lower/lower.h), the one lowering; quantizer
+ * indices in_q/out_q/res_q = qmodel aq indices. 0 or -1 + err. */
 int bq_search_hw_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errlen);
 
 /* Build the (unfinalized) problem: groups, quantizers, layers with the table's rows, and every
