@@ -13,3 +13,12 @@ test-data: $(BUILD)/brecq $(BUILD)/idx2png $(BUILD)/data_logits
 realdata: $(BUILD)/brecq
 	bash tests/data/realdata.sh $(BUILD)/brecq
 TEST_TARGETS += test-data
+#   make bench-data       images/s of PNG/JPEG/npy decoding (32x32, 224x224) and, when build/realnet
+#                         has them (tests/onnx/make_torchvision.py --rgb224, realnet_steps.sh rtn),
+#                         float and integer eval images/s and peak RSS of ResNet-18 / MobileNetV2 at 224
+$(BUILD)/bench_data: tests/bench/bench_data.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
+.PHONY: bench-data
+bench-data: $(BUILD)/bench_data $(BUILD)/brecq
+	bash tests/bench/bench_data.sh $(BUILD)/bench_data $(BUILD)/brecq build/bench/data.json
+BENCH_TARGETS += bench-data
