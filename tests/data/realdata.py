@@ -20,6 +20,8 @@ resumes where it stopped):
           -> KEEP/torch_eval.json (top-1, per-image predictions in the folder order the engine uses).
   fixture 20 test PNGs (the first two of every class) -> KEEP/png20/<k_name>/, KEEP/png20.yaml and
           PyTorch's logits for them -> KEEP/png20_logits.txt (20 lines of 10), for `make test-data`.
+  jpg20   the same 20 images as JPEG (PIL, quality 90) -> KEEP/jpg20/<k_name>/*.jpg: the folder of
+          JPEGs of docs/data.md's worked example (tests/data/worked_example.sh runs it).
 
 The CNN (3x32x32 -> 10; ~9.9 M MACs, ~94 k parameters):
   conv3x3 3->16 BN ReLU (32x32); conv3x3 s2 16->32 BN ReLU (16x16); conv3x3 32->32 BN ReLU;
@@ -262,23 +264,35 @@ def fixture(work, keep, epochs, seed):
     print("fixture: 20 PNGs and their logits in " + keep)
 
 
+def jpg20(work, keep, epochs, seed):
+    from PIL import Image
+    src = os.path.join(keep, "png20")
+    for p, k in png_paths(src):
+        d = os.path.join(keep, "jpg20", CLASSES[k])
+        os.makedirs(d, exist_ok=True)
+        with Image.open(p) as im:
+            im.convert("RGB").save(os.path.join(d, os.path.basename(p)[:-4] + ".jpg"), quality=90)
+    print("jpg20: 20 JPEGs in " + os.path.join(keep, "jpg20"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default="build/realdata")
     ap.add_argument("--keep", default="tests/data/realdata")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("stages", nargs="*", default=["render", "train", "eval", "fixture"])
+    ap.add_argument("stages", nargs="*", default=["render", "train", "eval", "fixture", "jpg20"])
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     os.makedirs(a.keep, exist_ok=True)
     for s in a.stages:
         if s == "render":
             render(a.work, a.seed)
-        elif s in ("train", "eval", "fixture"):
-            {"train": train, "eval": evaluate, "fixture": fixture}[s](a.work, a.keep, a.epochs, a.seed)
+        elif s in ("train", "eval", "fixture", "jpg20"):
+            {"train": train, "eval": evaluate, "fixture": fixture, "jpg20": jpg20}[s](
+                a.work, a.keep, a.epochs, a.seed)
         else:
-            sys.exit(f"realdata.py: unknown stage '{s}' (render, train, eval, fixture)")
+            sys.exit(f"realdata.py: unknown stage '{s}' (render, train, eval, fixture, jpg20)")
 
 
 if __name__ == "__main__":
