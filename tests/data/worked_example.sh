@@ -16,7 +16,7 @@ fail() { echo "worked_example: FAIL: $*"; exit 1; }
 awk '/^## Worked example: a folder of JPEGs/ { on = 1; next } on && /^## / { exit }
      on && /^```sh$/ { blk = 1; next } blk && /^```$/ { blk = 0; next } blk' docs/data.md > "$T/example.sh"
 [ -s "$T/example.sh" ] || fail "no sh block in docs/data.md's worked example"
-sed -i -e 's/^calib: 1024$/calib: 20/' -e 's/^iters: 2000$/iters: 10/' -e 's/^act_iters: 500$/act_iters: 5/' \
+sed -i -e 's/^calib: 1024$/calib: 20\nact_init_batch: 20\nbatch: 20/' -e 's/^iters: 2000$/iters: 10/' -e 's/^act_iters: 500$/act_iters: 5/' \
        -e 's#configs/hw/edge.yaml#configs/hw/tiny.yaml#g' -e 's#build/sim/edge/cosim#build/sim/tiny/cosim#g' "$T/example.sh"
 grep -q 'calib: 20' "$T/example.sh" && grep -q 'configs/hw/tiny.yaml' "$T/example.sh" \
     || fail "the substitutions did not apply: the doc's example changed; update this test"
