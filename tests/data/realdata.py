@@ -24,7 +24,7 @@ resumes where it stopped):
   jpg20   the same 20 images as JPEG (PIL, quality 90) -> KEEP/jpg20/<k_name>/*.jpg: the folder of
           JPEGs of docs/data.md's worked example (tests/data/worked_example.sh runs it).
 
-The CNN (3x32x32 -> 10; ~9.9 M MACs, ~94 k parameters):
+The CNN (3x32x32 -> 10; ~9.9 M MACs, ~107 k parameters):
   conv3x3 3->16 BN ReLU (32x32); conv3x3 s2 16->32 BN ReLU (16x16); conv3x3 32->32 BN ReLU;
   conv3x3 s2 32->64 BN ReLU (8x8); basic block 64 (conv-BN-ReLU-conv-BN + identity, ReLU);
   global average pool; linear 64->10.
