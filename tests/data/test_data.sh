@@ -1,14 +1,17 @@
 #!/bin/bash
-# tests/data/test_data.sh BRECQ IDX2PNG — the dataset YAML end to end (docs/data.md):
+# tests/data/test_data.sh BRECQ IDX2PNG DATA_LOGITS — the dataset YAML end to end (docs/data.md):
 #  1. the 10k Fashion-MNIST test images written as a PNG class-folder tree give exactly the IDX
 #     top-1 of configs/models/fres20.bqm (same pixels, same normalisation, any order);
 #  2. the second run reads the uint8 cache file (and gives the same line);
 #  3. a 3-channel data set for a 1-channel ONNX model, an unknown YAML key, an empty class folder,
 #     a folder without classes, a corrupt PNG and an eval split without labels each fail within
 #     1 s with exit 1 and exactly one line on stderr naming the problem (the corrupt PNG in a
-#     50-image folder: it is found by the decode pass, whose time grows with the folder).
+#     50-image folder: it is found by the decode pass, whose time grows with the folder);
+#  4. the real-data fixture (tests/data/realdata/, written by tests/data/realdata.py): 20 RGB PNGs
+#     through the engine's decode, per-channel normalisation and ONNX forward give PyTorch's logits
+#     within 1e-4 and the same argmax on every image.
 set -euo pipefail
-B=$(realpath "$1"); P=$(realpath "$2")
+B=$(realpath "$1"); P=$(realpath "$2"); L=$(realpath "$3")
 T=$(mktemp -d /tmp/brecq_test_data.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 IDX=${BQ_DATA_DIR:-/usr/share/datasets/fashion-mnist}
@@ -72,4 +75,6 @@ pad=$(( 64 - (10 + ${#hdr} + 1) % 64 ))
   printf '%s' "$hdr"; printf '%*s' $pad ''; printf '\n'; head -c 1568 /dev/zero; } > "$T/x.npy"
 printf 'kind: npy\neval: x.npy\n' > "$T/npy.yaml"
 expect_err "no labels" "has no labels" "$B" eval --model $M --data "$T/npy.yaml"
+R=tests/data/realdata
+"$L" $R/cnn.onnx $R/png20.yaml $R/png20_logits.txt 1e-4 || fail "engine logits on $R/png20 differ from PyTorch's"
 echo "test_data: all passed"

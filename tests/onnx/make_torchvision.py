@@ -8,6 +8,7 @@ networks are for plumbing: their accuracy means nothing. See docs/onnx.md "Real-
 
     /usr/bin/python3 tests/onnx/make_torchvision.py --small   # committed fixtures (tests/onnx/models)
     /usr/bin/python3 tests/onnx/make_torchvision.py --big     # 224x224 networks into build/realnet
+    /usr/bin/python3 tests/onnx/make_torchvision.py --rgb224  # the same at full width on RGB images
 
 --small  tv_mbv2: torchvision MobileNetV2(width_mult=0.25, 3 inverted-residual stages: 16/24/32
          channels, the identity-shortcut blocks features.3, .5, .6) and tv_res: a torchvision
@@ -21,6 +22,14 @@ networks are for plumbing: their accuracy means nothing. See docs/onnx.md "Real-
          to 224x224 as IDX files (build/realnet/fmnist224: 1024 train, 500 test images) that the
          engine's existing reader loads (`--data build/realnet/fmnist224`). Inputs and logits as
          .npy and .txt.
+--rgb224 full width (issue 20 item 4): a 3-channel image-folder data set and the 3x224x224 networks
+         whose BN statistics come from it. Needs build/realdata/png (tests/data/realdata.py render:
+         Fashion-MNIST as 32x32 RGB PNGs). Writes build/realnet/rgb224/train (the first 1024
+         training PNGs, copied) and build/realnet/rgb224/val (the first 500 test images re-encoded
+         as JPEG, quality 90, so both decoders run), build/realnet/rgb224.yaml (resize 256, crop
+         224: torchvision's evaluation transform) and `<name>_rgb224.onnx` (random weights, seed 0;
+         BN statistics from 4 batches of 16 training images prepared as the YAML says, with
+         torch's bilinear interpolate standing in for the engine's resize).
 """
 import argparse
 import gzip
@@ -191,10 +200,62 @@ def make_big(out):
             print(base + ".onnx", os.path.getsize(base + ".onnx"), "bytes")
 
 
+RGB_MEAN, RGB_STD = [0.1482, 0.1476, 0.1476], [0.2367, 0.2356, 0.2356]  # realdata.py's YAML
+
+
+def first_files(root, per_class_total):
+    """[(class, file)] of the first per_class_total images in the engine's order (sorted class
+    folders, sorted names), round-robin over classes so every class is present."""
+    classes = sorted(os.listdir(root))
+    files = {c: sorted(os.listdir(os.path.join(root, c))) for c in classes}
+    out, i = [], 0
+    while len(out) < per_class_total:
+        for c in classes:
+            if i < len(files[c]) and len(out) < per_class_total:
+                out.append((c, files[c][i]))
+        i += 1
+    return out
+
+
+def make_rgb224(out, png_root):
+    from PIL import Image
+    data = os.path.join(out, "rgb224")
+    for split, src, n, jpeg in (("train", "train", 1024, False), ("val", "test", 500, True)):
+        for c, f in first_files(os.path.join(png_root, src), n):
+            os.makedirs(os.path.join(data, split, c), exist_ok=True)
+            with Image.open(os.path.join(png_root, src, c, f)) as im:
+                if jpeg:
+                    im.convert("RGB").save(os.path.join(data, split, c, f[:-4] + ".jpg"), quality=90)
+                else:
+                    im.save(os.path.join(data, split, c, f))
+    with open(os.path.join(out, "rgb224.yaml"), "w") as f:
+        f.write("# written by tests/onnx/make_torchvision.py --rgb224 (docs/onnx.md Real-size networks)\n"
+                "kind: images\ncalib: rgb224/train\neval: rgb224/val\nresize: 256\ncrop: 224\n"
+                f"color: rgb\nmean: {RGB_MEAN}\nstd: {RGB_STD}\n")
+    files = first_files(os.path.join(data, "train"), 64)
+    x = torch.stack([torch.from_numpy(np.asarray(Image.open(os.path.join(data, "train", c, f))
+                                                 .convert("RGB")).copy()).permute(2, 0, 1)
+                     for c, f in files]).float()
+    x = F.interpolate(x, size=(256, 256), mode="bilinear", align_corners=False)[:, :, 16:240, 16:240]
+    x = (x.round().clamp(0, 255) / 255.0 - torch.tensor(RGB_MEAN).view(1, 3, 1, 1)) \
+        / torch.tensor(RGB_STD).view(1, 3, 1, 1)
+    batches = [x[i:i + 16] for i in range(0, 64, 16)]
+    for name in ("resnet18", "mobilenet_v2"):
+        torch.manual_seed(0)
+        model = getattr(torchvision.models, name)(num_classes=10)
+        set_bn_stats(model, batches)
+        base = os.path.join(out, f"{name}_rgb224")
+        export(model, x[:2], base + ".onnx")
+        save_ref(model, x[:2], base, npy=False)
+        print(base + ".onnx", os.path.getsize(base + ".onnx"), "bytes")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--big", action="store_true")
+    ap.add_argument("--rgb224", action="store_true")
+    ap.add_argument("--png", default="build/realdata/png", help="realdata.py's PNG tree (--rgb224)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -207,8 +268,12 @@ def main():
         out = args.out or os.path.join(here, "..", "..", "build", "realnet")
         os.makedirs(out, exist_ok=True)
         make_big(out)
-    if not (args.small or args.big):
-        ap.error("give --small and/or --big")
+    if args.rgb224:
+        out = args.out or os.path.join(here, "..", "..", "build", "realnet")
+        os.makedirs(out, exist_ok=True)
+        make_rgb224(out, args.png)
+    if not (args.small or args.big or args.rgb224):
+        ap.error("give --small, --big and/or --rgb224")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,23 @@
 #!/bin/bash
 # realnet_steps.sh NET [STEP...] — the 224x224 torchvision networks through every step of the flow,
 # each timed (wall seconds, peak RSS from /usr/bin/time -v). Development measurement, NOT part of
-# `make test` (it needs build/realnet from `tests/onnx/make_torchvision.py --big`, tens of MB and
+# `make test` (it needs build/realnet from `tests/onnx/make_torchvision.py --rgb224`, tens of MB and
 # minutes to hours of CPU). NET is resnet18 or mobilenet_v2; STEPs default to all, in this order:
-#   info float logits eval rtn brecq evalint latency search export check cosim
-# Results: build/realnet/NET/steps.tsv (step, exit code, wall s, peak RSS MB, load average at the
-# start) and each step's output in build/realnet/NET/STEP.{out,time}. docs/onnx.md "Real-size
+#   info float eval rtn brecq evalint latency search export check cosim
+# Full width: the 3x224x224 torchvision network (`NET_rgb224.onnx`) on a 3-channel image folder
+# through a dataset YAML (build/realnet/rgb224.yaml: 1024 RGB PNGs to calibrate, 500 JPEGs to
+# evaluate, resize 256 + centre crop 224). RGB=0 selects the earlier 1-channel variant
+# (`NET_g224.onnx` on the 224x224 IDX subset of `make_torchvision.py --big`).
+# Results: build/realnet/NET_rgb224/steps.tsv (step, exit code, wall s, peak RSS MB, load average at the
+# start) and each step's output in build/realnet/NET_rgb224/STEP.{out,time}. docs/onnx.md "Real-size
 # networks" explains the data and the numbers.
 set -u
 NET=$1; shift
-STEPS=${*:-info float logits eval rtn brecq evalint latency search export check cosim}
-B=build/brecq; R=build/realnet; O=$R/$NET
-D=$R/fmnist224                       # Fashion-MNIST upsampled to 224x224 (1024 train, 500 test)
-M3=$R/${NET}_224.onnx                # 3x224x224 (import, float logits vs PyTorch, latency)
-MG=$R/${NET}_g224.onnx               # the same network with a 1-channel stem (steps that need data)
+STEPS=${*:-info float eval rtn brecq evalint latency search export check cosim}
+B=build/brecq; R=build/realnet
+D=$R/rgb224.yaml; M=$R/${NET}_rgb224.onnx          # 3x224x224 on RGB PNG/JPEG folders
+if [ "${RGB:-1}" = 0 ]; then D=$R/fmnist224; M=$R/${NET}_g224.onnx; fi   # 1-channel stem, IDX
+O=$R/$(basename $M .onnx)                           # results: build/realnet/NET_rgb224/
 HW=configs/hw/edge.yaml; HWN=edge; BUDGET=0.55x
 # MobileNetV2: 1280-channel head (edge_wide); its memory-bound depthwise convs keep even all-4-bit
 # at 0.60x of W8A8, so its budget is 0.7x
@@ -37,15 +41,14 @@ step() {   # step NAME CMD... : run, time, record
 
 for s in $STEPS; do
   case $s in
-  info)    step info $B info --model $M3 ;;
-  float)   step float build/tests/onnx_logits_check $M3 $R/${NET}_224.input.txt $R/${NET}_224.logits.txt 1e-3 ;;
-  logits)  step logits build/tests/onnx_logits_check $MG $R/${NET}_g224.input.txt $R/${NET}_g224.logits.txt 1e-3 ;;
-  eval)    step eval $B eval --model $MG --data $D --threads 2 ;;
-  rtn)     step rtn $B quantize --model $MG --data $D --recipe $O/rtn_w4a4_64.yaml --out $O/rtn.bqq --threads 2 ;;
-  brecq)   step brecq $B quantize --model $MG --data $D --recipe $O/brecq_tiny.yaml --out $O/brecq.bqq --threads 2 ;;
-  evalint) step evalint $B eval --model $MG --data $D --quant $O/rtn.bqq --int --limit 20 --threads 2 --report $O/evalint.json ;;
-  latency) step latency $B latency --model $M3 --hw $HW ;;
-  search)  step search $B search --model $MG --data $D --hw $HW --budget $BUDGET --images 8 --wbits 4,8 --abits 4,8 --out $O/bits.yaml ;;
+  info)    step info $B info --model $M ;;
+  float)   step float build/tests/onnx_logits_check $M ${M%.onnx}.input.txt ${M%.onnx}.logits.txt 1e-3 ;;
+  eval)    step eval $B eval --model $M --data $D --threads 2 --report $O/eval.json ;;
+  rtn)     step rtn $B quantize --model $M --data $D --recipe $O/rtn_w4a4_64.yaml --out $O/rtn.bqq --threads 2 ;;
+  brecq)   step brecq $B quantize --model $M --data $D --recipe $O/brecq_tiny.yaml --out $O/brecq.bqq --threads 2 ;;
+  evalint) step evalint $B eval --model $M --data $D --quant $O/rtn.bqq --int --limit 20 --threads 2 --report $O/evalint.json ;;
+  latency) step latency $B latency --model $M --hw $HW ;;
+  search)  step search $B search --model $M --data $D --hw $HW --budget $BUDGET --images 8 --wbits 4,8 --abits 4,8 --out $O/bits.yaml ;;
   export)  step export $B export --quant $O/rtn.bqq --hw $HW --data $D --out $O/pkg --tests 1 ;;
   check)   step check $B export --check $O/pkg ;;
   cosim)   mkdir -p $O/cosim; step cosim build/sim/$HWN/cosim --hw $HW --qmodel $O/rtn.bqq --images 1 --data $D --out $O/cosim ;;

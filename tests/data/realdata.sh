@@ -1,0 +1,77 @@
+#!/bin/bash
+# realdata.sh BRECQ — `make realdata` (docs/data.md "An honest real-data check"; NOT part of
+# `make test`: tens of minutes of CPU and python3-torch). Resumable: every step skips itself when
+# its output exists (delete build/realdata/ to start over; tests/data/realdata/ holds what is kept).
+#   1. tests/data/realdata.py: Fashion-MNIST -> 32x32 RGB PNG class folders, a small CNN trained in
+#      PyTorch on them, its ONNX export and PyTorch's top-1 + per-image predictions on the 10k test PNGs.
+#   2. the engine on the same PNGs: float top-1 and per-image disagreement with PyTorch;
+#      RTN and BRECQ (fast schedule of docs/brecq.md: 2000 + 500 iterations, lr_round 0.01,
+#      1024 calibration images) at W4A4 and W2A4, each evaluated on the 10k test PNGs.
+# Output: build/realdata/summary.json and a table on stdout.
+set -eu
+B=${1:-build/brecq}
+W=build/realdata; K=tests/data/realdata
+M=$K/cnn.onnx; D=$W/fmnist_rgb.yaml
+mkdir -p $W/runs
+nice -n 5 /usr/bin/python3 tests/data/realdata.py --work $W --keep $K
+
+recipe() {   # recipe METHOD WBITS ABITS: results.sh's cell recipe + the fast schedule for brecq
+  if [ "$1" = rtn ]; then printf 'method: rtn\nwbits: %s\nabits: %s\n' "$2" "$3"; return; fi
+  printf 'method: brecq\nloss: fisher\nfisher_norm: normalized\nwbits: %s\nabits: %s\nseed: 0\n' "$2" "$3"
+  printf 'calib: 1024\niters: 2000\nact_iters: 500\nlr_round: 0.01\n'
+}
+
+# float: top-1 and per-image predictions of the engine on the PNG test folders
+if [ ! -f $W/runs/fp.preds ]; then
+  /usr/bin/time -v -o $W/runs/fp.time nice -n 5 $B eval --model $M --data $D --threads 2 \
+    --report $W/runs/fp.json --preds $W/runs/fp.preds.tmp
+  mv $W/runs/fp.preds.tmp $W/runs/fp.preds
+fi
+for cell in rtn:4:4 rtn:2:4 brecq:4:4 brecq:2:4; do
+  IFS=: read -r meth wb ab <<< "$cell"
+  n=${meth}_w${wb}a${ab}
+  [ -f $W/runs/$n.preds ] && continue
+  recipe $meth $wb $ab > $W/runs/$n.yaml
+  /usr/bin/time -v -o $W/runs/$n.qtime nice -n 5 $B quantize --model $M --data $D --threads 2 \
+    --recipe $W/runs/$n.yaml --out $W/runs/$n.bqq --report $W/runs/$n.qjson --run-dir $W/runs/$n.run
+  nice -n 5 $B eval --model $M --quant $W/runs/$n.bqq --data $D --threads 2 \
+    --report $W/runs/$n.json --preds $W/runs/$n.preds.tmp
+  mv $W/runs/$n.preds.tmp $W/runs/$n.preds
+done
+
+/usr/bin/python3 - "$W" "$K" <<'EOF'
+import json, struct, sys, os
+W, K = sys.argv[1], sys.argv[2]
+torch = json.load(open(os.path.join(K, "torch_eval.json")))
+def preds(name):
+    b = open(os.path.join(W, "runs", name + ".preds"), "rb").read()
+    return list(struct.unpack("<%di" % (len(b) // 4), b))
+def secs_rss(name):
+    t = open(os.path.join(W, "runs", name)).read().splitlines()
+    wall = [l for l in t if "Elapsed (wall clock)" in l][0].split(": ")[1].split(":")
+    rss = [l for l in t if "Maximum resident set size" in l][0].split(": ")[1]
+    return round(sum(float(v) * 60 ** i for i, v in enumerate(reversed(wall))), 1), int(rss) // 1024
+labels = []
+for k, name in enumerate(sorted(os.listdir(os.path.join(W, "png", "test")))):
+    labels += [k] * len(os.listdir(os.path.join(W, "png", "test", name)))
+fp = preds("fp")
+top1 = lambda p: 100.0 * sum(a == b for a, b in zip(p, labels)) / len(labels)
+res = {"torch_top1": torch["top1"], "engine_fp_top1": top1(fp), "n": len(fp),
+       "fp_disagree_with_torch": sum(a != b for a, b in zip(fp, torch["preds"])),
+       "fp_seconds_rss_mb": secs_rss("fp.time"), "cells": {}}
+print(f"PyTorch float top-1 {res['torch_top1']:.2f} %, engine float top-1 {res['engine_fp_top1']:.2f} % "
+      f"(diff {res['engine_fp_top1'] - res['torch_top1']:+.2f} pt), {res['fp_disagree_with_torch']} of "
+      f"{len(fp)} images predicted differently")
+print("| cell | top-1 % | drop vs engine FP (pt) | flips vs FP | quantize s / peak RSS MB |")
+print("|---|---|---|---|---|")
+for n in ("rtn_w4a4", "rtn_w2a4", "brecq_w4a4", "brecq_w2a4"):
+    p = preds(n)
+    s, rss = secs_rss(n + ".qtime")
+    c = {"top1": top1(p), "drop": top1(p) - res["engine_fp_top1"],
+         "flips_vs_fp": sum(a != b for a, b in zip(p, fp)), "quantize_s": s, "peak_rss_mb": rss}
+    res["cells"][n] = c
+    print(f"| {n} | {c['top1']:.2f} | {c['drop']:+.2f} | {c['flips_vs_fp']} | {s} / {rss} |")
+with open(os.path.join(W, "summary.json"), "w") as f:
+    json.dump(res, f, indent=1)
+    f.write("\n")
+EOF
