@@ -81,7 +81,7 @@ module bqa_axi_master #(
     n    = LenBits'(MaxBurst);
     if (to4k < 13'(n)) n = to4k[LenBits-1:0];
     if (left < 17'(n)) n = left[LenBits-1:0];
-    return n;
+    burst_beats = n;
   endfunction
 
   // ---- transaction state ----
