@@ -116,6 +116,27 @@ $(HW_B)/isa/isa.o: hw_model/isa.c hw_model/isa.h hw_model/hwsched.h
 $(HW_B)/isa/test_isa: $(HW_PKG) $(BUILD)/gen/bqa_isa_probe.sv $(HW_B)/isa/isa.o tests/hw/test_isa.cpp $(HW_TBH)
 	$(call hw_verilate,isa,bqa_isa_probe,test_isa,$(HW_PKG) $(BUILD)/gen/bqa_isa_probe.sv,tests/hw/test_isa.cpp,-LDFLAGS $(abspath $(HW_B)/isa/isa.o),-I$(CURDIR)/hw_model)
 
+# ---- the AXI shell (docs/hw_rtl.md "AXI shell"): the master alone in three shapes, the register slave,
+# the whole wrapper on tiny against the AXI memory model (host FIFOs deep enough to preload a program;
+# full tier: edge, and tiny with 4-beat bursts and 64-bit addresses) ----
+HW_AXI_TBH := tests/hw/bqa_axi_mem.h $(HW_TBH)
+$(HW_B)/axi_master_%/test_axi_master: hw/bqa_axi_master.sv tests/hw/test_axi_master.cpp $(HW_AXI_TBH)
+	$(call hw_verilate,axi_master_$*,bqa_axi_master,test_axi_master,hw/bqa_axi_master.sv,tests/hw/test_axi_master.cpp,$(call hw_axim_g,$(HW_AXIM_$*)),$(call hw_axim_d,$(HW_AXIM_$*)))
+HW_AXIM_t = 64 32 1 256
+HW_AXIM_s = 32 64 4 4
+HW_AXIM_w = 128 40 2 16
+hw_axim_g = -GMemWidth=$(word 1,$(1)) -GAddrBits=$(word 2,$(1)) -GIdBits=$(word 3,$(1)) -GMaxBurst=$(word 4,$(1))
+hw_axim_d = -DTB_W=$(word 1,$(1)) -DTB_AB=$(word 2,$(1)) -DTB_ID=$(word 3,$(1)) -DTB_MB=$(word 4,$(1))
+$(HW_B)/axil_regs/test_axil_regs: hw/bqa_axil_regs.sv tests/hw/test_axil_regs.cpp $(HW_TBH)
+	$(call hw_verilate,axil_regs,bqa_axil_regs,test_axil_regs,hw/bqa_axil_regs.sv,tests/hw/test_axil_regs.cpp,"-GBaseAddr=64'h0000000123456780",-DTB_BASE=0x0000000123456780ull)
+$(HW_B)/axi_top_%/test_axi_top: $(HW_SV) tests/hw/test_axi_top.cpp tests/hw/bqa_timing_ref.h $(HW_AXI_TBH) $(BUILD)/gen/%/hw_params.svh $(BUILD)/gen/%/hw_params.h
+	$(call hw_verilate,axi_top_$*,bqa_axi_top,test_axi_top,$(HW_SV),tests/hw/test_axi_top.cpp,-I$(BUILD)/gen/$* -Ihw -GHostQDepth=512,-I$(CURDIR)/$(BUILD)/gen/$*)
+$(HW_B)/axi_top_b4/test_axi_top: $(HW_SV) tests/hw/test_axi_top.cpp tests/hw/bqa_timing_ref.h $(HW_AXI_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
+	$(call hw_verilate,axi_top_b4,bqa_axi_top,test_axi_top,$(HW_SV),tests/hw/test_axi_top.cpp,-I$(BUILD)/gen/tiny -Ihw -GHostQDepth=512 -GMaxBurst=4 -GAddrBits=64,-I$(CURDIR)/$(BUILD)/gen/tiny -DTB_MAX_BURST=4 -DTB_ADDR_BITS=64)
+HW_AXI_FAST := $(HW_B)/axi_master_t/test_axi_master $(HW_B)/axi_master_s/test_axi_master $(HW_B)/axil_regs/test_axil_regs \
+               $(HW_B)/axi_top_tiny/test_axi_top
+HW_AXI_FULL := $(HW_B)/axi_master_w/test_axi_master $(HW_B)/axi_top_b4/test_axi_top $(HW_B)/axi_top_edge/test_axi_top
+
 HW_SMALL_FAST := $(HW_B)/isa/test_isa $(HW_B)/fifo_128x16/test_fifo $(HW_B)/fifo_37x5/test_fifo $(HW_B)/token_8/test_token \
                  $(HW_B)/token_3/test_token $(HW_B)/ram_64x256/test_ram $(HW_B)/ram_128x256/test_ram \
                  $(HW_B)/regs/test_regs $(HW_B)/mem_arb/test_mem_arb $(HW_B)/exec_8x8/test_exec \
@@ -127,8 +148,8 @@ HW_SMALL_FULL := $(HW_B)/fifo_128x2/test_fifo $(HW_B)/fifo_8x1/test_fifo $(HW_B)
 
 HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/dpu32t/test_dpu $(HW_B)/array_tiny/test_array $(HW_B)/rq_lane/test_rq_lane \
                 $(HW_B)/unpack_w/test_unpack $(HW_B)/unpack_n/test_unpack $(HW_B)/unpack_q/test_unpack \
-                $(HW_SMALL_FAST) $(HW_B)/top_tiny/test_top $(HW_B)/fpga_wrap/test_fpga_wrap
-HW_FULL_BINS := $(HW_FAST_BINS) $(HW_SMALL_FULL) $(HW_B)/dpu256/test_dpu $(HW_B)/dpu64t/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
+                $(HW_SMALL_FAST) $(HW_B)/top_tiny/test_top $(HW_B)/fpga_wrap/test_fpga_wrap $(HW_AXI_FAST)
+HW_FULL_BINS := $(HW_FAST_BINS) $(HW_SMALL_FULL) $(HW_AXI_FULL) $(HW_B)/dpu256/test_dpu $(HW_B)/dpu64t/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
 
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
 test-isa-pkg: $(HW_B)/isa/test_isa

@@ -32,6 +32,7 @@ static const bq_ykey kBuffers[] = {
     INT("regions", 1, 16, BQ_Y_POW2, regions, "regions per weight/activation buffer"),
     INT("requant_depth", 1, 65536, 0, requant_depth, "channels held by the requant RAM"),
 };
+static const char *const kInterfaces[] = {"native", "axi", NULL};   /* BQ_MEM_* order */
 static const bq_ykey kMemory[] = {
     INT("width_bits", 32, 128, BQ_Y_POW2, mem_width_bits, "memory port data width: 32, 64 or 128"),
     INT("read_bytes_per_cycle", 1, 128, 0, read_bytes_per_cycle, "read bandwidth in bytes/cycle"),
@@ -40,7 +41,24 @@ static const bq_ykey kMemory[] = {
     INT("read_latency", 1, 100000, 0, read_latency, "cycles from read request to first data beat"),
     INT("write_latency", 1, 100000, 0, write_latency,
         "cycles from the last write beat to the response"),
+    /* optional: the AXI shell (hw/bqa_axi_top.sv); left out of the hash at their defaults */
+    {"interface", BQ_Y_ENUM, 0, 0, 0, offsetof(bq_hwcfg, mem_interface), .names = kInterfaces,
+     .def = BQ_MEM_NATIVE, .what = "memory port: native (bqa_top) or axi (bqa_axi_top)"},
+    {"axi_addr_bits", BQ_Y_INT, 0, 32, 64, offsetof(bq_hwcfg, axi_addr_bits), .def = 32,
+     .what = "AXI address width"},
+    {"axi_id_bits", BQ_Y_INT, 0, 1, 16, offsetof(bq_hwcfg, axi_id_bits), .def = 1,
+     .what = "AXI ID width"},
+    {"axi_max_burst", BQ_Y_INT, BQ_Y_POW2, 1, 256, offsetof(bq_hwcfg, axi_max_burst), .def = 256,
+     .what = "beats per AXI burst (AXI4: 256, AXI3 ports: 16)"},
+    {"axi_base", BQ_Y_INT, 0, 0, 2147483647, offsetof(bq_hwcfg, axi_base), .def = 0,
+     .what = "reset value of the BASE register; higher bases are set by the driver"},
 };
+/* keys added after configs were hashed: omitted from the canonical text at their defaults */
+static const size_t kLateKeys[] = {offsetof(bq_hwcfg, mem_interface),
+                                   offsetof(bq_hwcfg, axi_addr_bits),
+                                   offsetof(bq_hwcfg, axi_id_bits),
+                                   offsetof(bq_hwcfg, axi_max_burst),
+                                   offsetof(bq_hwcfg, axi_base)};
 #undef INT
 /* Measurements of this config on an FPGA (docs/hw_config.md "fpga"): optional, not in the hash. */
 static const bq_ykey kFpga[] = {
@@ -105,6 +123,12 @@ static int check_rules(const bq_hwcfg *c, const char *fname, const bq_ymarks *ma
         bq_seterr(err, errlen, "%s'memory.write_bytes_per_cycle' must divide memory.width_bits/8 = "
                "%d (a beat every whole number of cycles), got %d", pos, c->mem_width_bits / 8,
                c->write_bytes_per_cycle);
+        return -1;
+    }
+    if (c->axi_base % (c->mem_width_bits / 8) != 0) {
+        AT("memory.axi_base");
+        bq_seterr(err, errlen, "%s'memory.axi_base' (%d) must be a multiple of memory.width_bits/8 "
+               "= %d (bursts start on a beat)", pos, c->axi_base, c->mem_width_bits / 8);
         return -1;
     }
     if (c->regions > c->weight_depth / 2 || c->regions > c->act_depth / 2) {
@@ -187,7 +211,17 @@ static int validate_key(void *ctx, const bq_ykey *k, const char *path) {
         }
         return 0;
     }
-    case BQ_Y_U64: case BQ_Y_FLOAT: case BQ_Y_BOOL: case BQ_Y_ENUM: case BQ_Y_INT_LIST:
+    case BQ_Y_ENUM: {
+        int x = *(const int *)field, n = 0;
+        while (k->names[n]) n++;
+        if (x < 0 || x >= n) {
+            bq_seterr(v->err, v->errlen, "'%s' must be one of its %d names (%s), got %d", path, n,
+                      k->what, x);
+            return -1;
+        }
+        return 0;
+    }
+    case BQ_Y_U64: case BQ_Y_FLOAT: case BQ_Y_BOOL: case BQ_Y_INT_LIST:
     case BQ_Y_STR_LIST: case BQ_Y_SECTION: break;
     }
     bq_seterr(v->err, v->errlen, "'%s': internal error: the schema has a key of type %d", path,
@@ -288,7 +322,9 @@ static int canon_key(void *ctx, const bq_ykey *k, const char *path) {
     int w;
     if (k->type == BQ_Y_STR) return 0;   /* the name is not part of the identity */
     if (!strncmp(path, "fpga.", 5)) return 0;   /* nor are measurements of it */
-    if (k->type == BQ_Y_INT)
+    for (size_t i = 0; i < sizeof kLateKeys / sizeof kLateKeys[0]; i++)
+        if (k->off == kLateKeys[i] && *(const int *)field == (int)k->def) return 0;
+    if (k->type == BQ_Y_INT || k->type == BQ_Y_ENUM)
         w = snprintf(tmp, sizeof tmp, "%s=%d;", path, *(const int *)field);
     else
         w = snprintf(tmp, sizeof tmp, "%s=%.17g;", path, *(const double *)field);
@@ -316,6 +352,14 @@ uint64_t bq_hwcfg_hash(const bq_hwcfg *cfg) {
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+int bq_hwcfg_port_read_latency(const bq_hwcfg *cfg) {
+    return cfg->read_latency + (cfg->mem_interface == BQ_MEM_AXI ? BQ_AXI_READ_CYCLES : 0);
+}
+
+int bq_hwcfg_port_write_latency(const bq_hwcfg *cfg) {
+    return cfg->write_latency + (cfg->mem_interface == BQ_MEM_AXI ? BQ_AXI_WRITE_CYCLES : 0);
 }
 
 double bq_hwcfg_peak_binops(const bq_hwcfg *cfg) {

@@ -49,8 +49,28 @@ typedef struct {
                                        fpga), MHz; 0 = not measured */
     char warning[256];              /* "" or one line the loaders found worth saying (clock_mhz
                                        above the measured Fmax); bq_hwcfg_load prints it */
+    /* the memory port's shell (optional keys, docs/hw_config.md): the latencies above are then
+     * those of the AXI slave (AR handshake to first R beat; last W beat to B) */
+    int mem_interface;              /* BQ_MEM_NATIVE (bqa_top's port) or BQ_MEM_AXI (bqa_axi_top) */
+    int axi_addr_bits;              /* AXI address width, 32..64 */
+    int axi_id_bits;                /* AXI ID width (every request uses ID 0) */
+    int axi_max_burst;              /* beats per AXI burst, power of two 1..256 (AXI3 ports: 16) */
+    int axi_base;                   /* reset value of the BASE register (AXI address of address 0) */
     uint64_t hash;                  /* bq_hwcfg_hash() of the above, filled by the loaders */
 } bq_hwcfg;
+
+enum { BQ_MEM_NATIVE = 0, BQ_MEM_AXI = 1 };
+
+/* Cycles the AXI shell adds to a transaction as bqa_top's port sees it (docs/hw_rtl.md "AXI
+ * shell"): the AR request is registered (+1 before the first read beat); W beats and the last B
+ * response pass through combinationally (+0). */
+#define BQ_AXI_READ_CYCLES 1
+#define BQ_AXI_WRITE_CYCLES 0
+
+/* Read / write latency as bqa_top's memory port sees it: the config's latency plus the shell's
+ * cycles when memory.interface is axi. What the latency model and the RTL's counters use. */
+int bq_hwcfg_port_read_latency(const bq_hwcfg *cfg);
+int bq_hwcfg_port_write_latency(const bq_hwcfg *cfg);
 
 /* Load and validate `path`. Returns 0 and fills *cfg (including cfg->hash), or -1 with a one-line
  * message in err (`path:line:col: ...`). err may be NULL. The file is read completely and closed.
@@ -68,8 +88,10 @@ int bq_hwcfg_parse(bq_hwcfg *cfg, const char *text, size_t len, const char *fnam
 int bq_hwcfg_validate(const bq_hwcfg *cfg, char *err, size_t errlen);
 
 /* Stable 64-bit identity of the hardware described by cfg: FNV-1a 64 over the canonical text
- * "key=value;" of every schema key except `name` and the fpga.* measurements, in schema order (integers in decimal, the clock
- * with %.17g). Independent of key order, comments and formatting in the YAML, of the platform, and
+ * "key=value;" of every schema key except `name` and the fpga.* measurements, in schema order (integers
+ * in decimal, the clock with %.17g); the memory.interface and memory.axi_* keys only when they differ
+ * from their defaults, so every config written before they existed keeps its hash. Independent of key
+ * order, comments and formatting in the YAML, of the platform, and
  * of the name (two files describing the same hardware share caches). */
 uint64_t bq_hwcfg_hash(const bq_hwcfg *cfg);
 

@@ -430,8 +430,8 @@ static int simulate(bq_latency *out, const bq_program *prog, bq_sched_gen *gen,
     s->gen = gen;
     s->cfg = cfg;
     s->Wb = cfg->mem_width_bits / 8;
-    s->Lr = cfg->read_latency;
-    s->Lw = cfg->write_latency;
+    s->Lr = bq_hwcfg_port_read_latency(cfg);   /* + the AXI shell's cycles (memory.interface) */
+    s->Lw = bq_hwcfg_port_write_latency(cfg);
     s->Rr = (s->Wb + cfg->read_bytes_per_cycle - 1) / cfg->read_bytes_per_cycle;
     s->Rw = (s->Wb + cfg->write_bytes_per_cycle - 1) / cfg->write_bytes_per_cycle;
     s->C = 6LL * cfg->dm * cfg->dn / cfg->res_lanes;

@@ -46,6 +46,13 @@ static int collect(const bq_hwcfg *c, param *p) {
     P("WRITE_BYTES_PER_CYCLE", c->write_bytes_per_cycle, "write bandwidth");
     P("READ_LATENCY", c->read_latency, "read latency, cycles");
     P("WRITE_LATENCY", c->write_latency, "write latency, cycles");
+    P("MEM_INTERFACE", c->mem_interface, "memory port: 0 native (bqa_top), 1 axi (bqa_axi_top)");
+    P("AXI_ADDR_BITS", c->axi_addr_bits, "AXI address width");
+    P("AXI_ID_BITS", c->axi_id_bits, "AXI ID width");
+    P("AXI_MAX_BURST", c->axi_max_burst, "beats per AXI burst");
+    P("AXI_BASE", c->axi_base, "reset value of the BASE register");
+    P("AXI_READ_CYCLES", BQ_AXI_READ_CYCLES, "read cycles the AXI shell adds (latency model)");
+    P("AXI_WRITE_CYCLES", BQ_AXI_WRITE_CYCLES, "write cycles the AXI shell adds (latency model)");
     P("CLOCK_KHZ", (long long)(c->clock_mhz * 1000.0 + 0.5), "clock, kHz (rounded)");
 #undef P
     return n;
