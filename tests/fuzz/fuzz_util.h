@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char fuzz_dir_[256];
 
-static void fuzz_cleanup_(void) {
+static inline void fuzz_cleanup_(void) {
     char cmd[300];
     if (!fuzz_dir_[0]) return;
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir_);
@@ -38,7 +38,7 @@ static void fuzz_cleanup_(void) {
 }
 
 /* The per-process scratch folder (created on first use). */
-static const char *fuzz_dir(void) {
+static inline const char *fuzz_dir(void) {
     if (!fuzz_dir_[0]) {
         const char *base = getenv("FUZZ_TMP");
         struct stat st;
@@ -51,7 +51,7 @@ static const char *fuzz_dir(void) {
 }
 
 /* Write data to <scratch>/name; returns the path (one of 8 rotating buffers: valid until 8 more calls). */
-static const char *fuzz_file(const char *name, const void *data, size_t size) {
+static inline const char *fuzz_file(const char *name, const void *data, size_t size) {
     static char path[8][300];
     static int next;
     char *p = path[next++ & 7];
@@ -61,11 +61,13 @@ static const char *fuzz_file(const char *name, const void *data, size_t size) {
     return p;
 }
 
-static void fuzz_check_err(const char *err) {
-    if (!err[0] || strchr(err, '\n')) abort();
+static inline void fuzz_check_err(const char *err) {
+    if (err[0] && !strchr(err, '\n')) return;
+    fprintf(stderr, "fuzz: a rejected input needs one non-empty line of message, got \"%s\"\n", err);
+    abort();
 }
 
-static void fuzz_fix_crc(unsigned char *p, size_t n) {
+static inline void fuzz_fix_crc(unsigned char *p, size_t n) {
     if (n < 4) return;
     uint32_t c = (uint32_t)crc32(0L, p, (uInt)(n - 4));
     p[n - 4] = (unsigned char)c; p[n - 3] = (unsigned char)(c >> 8);
@@ -73,7 +75,7 @@ static void fuzz_fix_crc(unsigned char *p, size_t n) {
 }
 
 /* An accepted model must be usable: validate, fold BN, forward one zero image when small. */
-static void fuzz_exercise_model(const bq_model *m) {
+static inline void fuzz_exercise_model(const bq_model *m) {
     char verr[256];
     if (bq_model_validate(m, verr, sizeof verr)) abort();
     bq_model f;
