@@ -5,18 +5,17 @@
  * binary built with -DFUZZ_NPZ: the bytes as an `.npz` archive, members "x" and "y" loaded.
  * Seeds: corpus/npy/, corpus/npz/.
  * A rejected file: one-line message, nothing allocated; an accepted array: data present unless its
- * dtype is unsupported, nbytes = count * item size, count = product of the shape.
+ * dtype is unsupported, count = product of the shape (without wrapping), nbytes >= count.
  */
 #include "fuzz_util.h"
 #include "io/npy.h"
 
 static void check_array(const bq_npy *a, int header_only) {
     size_t count = 1;
-    for (int i = 0; i < a->ndim; i++) {
-        if (a->shape[i] < 0) abort();
-        count *= (size_t)a->shape[i];
-    }
-    if (a->ndim < 0 || a->ndim > 8 || count != a->count) abort();
+    for (int i = 0; i < a->ndim; i++)   /* a shape whose product wraps must be refused */
+        if (a->shape[i] < 0 || __builtin_mul_overflow(count, (size_t)a->shape[i], &count)) abort();
+    if (a->ndim < 0 || a->ndim > 8 || count != a->count ||
+        (a->dtype != BQ_NPY_OTHER && a->nbytes < count)) abort();
     if (!header_only && a->dtype != BQ_NPY_OTHER && !a->data) abort();
     if (a->data && a->nbytes) {   /* touch both ends: ASan checks the allocation's size */
         volatile uint8_t s = ((const uint8_t *)a->data)[0] ^ ((const uint8_t *)a->data)[a->nbytes - 1];

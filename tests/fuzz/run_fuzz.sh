@@ -52,9 +52,13 @@ for h in "$@"; do
         rec=$(printf '{"date": "%s", "harness": "%s", "seconds": %d, "executions": %s, "corpus": %d, "crashes": %d, "commit": "%s", "load": %s}' \
             "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$h" "$took" "${execs:-0}" "$corpus" "$crashes" \
             "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$load")
-        # the file ends with "]}": insert the record before it (a comma after any earlier record)
+        # the file ends with "]}": insert the record before it (a comma after any earlier record);
+        # under a lock, as two fuzz-long runs may share the log
         tmp=$log_json.tmp.$$
-        sed '$d' "$log_json" | sed '$s/}$/},/' > "$tmp" && printf '  %s\n]}\n' "$rec" >> "$tmp" && mv "$tmp" "$log_json"
+        (
+            flock 9
+            sed '$d' "$log_json" | sed '$s/}$/},/' > "$tmp" && printf '  %s\n]}\n' "$rec" >> "$tmp" && mv "$tmp" "$log_json"
+        ) 9>"$build/fuzz/log.lock"
     fi
 done
 if [ "$mode" = long ] && [ -f "$log_json" ]; then
