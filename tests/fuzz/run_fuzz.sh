@@ -31,7 +31,7 @@ for h in "$@"; do
     [ "$mode" = smoke ] && seed=(-seed=1)
     before=$(ls "$art" | wc -l)
     start=$(date +%s)
-    "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    "$exe" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$art" "${dict[@]}" "${seed[@]}" \
         "$work" "$seeds" >"$logf" 2>&1
     rc=$?
