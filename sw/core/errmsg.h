@@ -1,7 +1,8 @@
 /*
  * errmsg.h — the project's error convention: a function that can fail takes (char *err, size_t
  * errlen), returns -1 and leaves one line in err ("file:line:col: what is wrong; how to fix it").
- * bq_seterr is the one formatter for that line; err may be NULL or errlen 0 (message dropped).
+ * bq_seterr is the one formatter for that line (control bytes in the arguments become ' ' for
+ * newline/CR/tab, '?' otherwise, so it stays one line); err may be NULL or errlen 0 (dropped).
  */
 #ifndef BQ_ERRMSG_H
 #define BQ_ERRMSG_H

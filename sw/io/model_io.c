@@ -66,6 +66,19 @@ int bq_model_serialize(const bq_model *m, unsigned char **data, size_t *len) {
     return 0;
 }
 
+/* Names reach messages and reports: a control character (a newline splits the one-line error)
+ * is refused before any message quotes the name. 0, or -1 with err. */
+static int check_name(const char *s, const char *what, int idx, const char *name, char *err,
+                      size_t errlen) {
+    for (int i = 0; s[i]; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            bq_seterr(err, errlen, "%s: %s %d: name has a control character (byte %d of the name); "
+                      "re-create the model file", name, what, idx, i);
+            return -1;
+        }
+    return 0;
+}
+
 int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const char *name, char *err,
                    size_t errlen) {
     memset(m, 0, sizeof(*m));
@@ -104,6 +117,7 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
                   name, nn, np, nb);
         return -1;
     }
+    if (check_name(arch, "arch", 0, name, err, errlen)) return -1;
     bq_model_init(m, arch, in_c, in_h, in_w, ncls);
     m->in_mean = mean; m->in_std = std;
     m->nodes = calloc((size_t)nn, sizeof(bq_node));
@@ -117,7 +131,10 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
     }
     m->n_nodes = m->cap_nodes = nn; m->n_params = m->cap_params = np;
     m->n_blocks = m->cap_blocks = nb; m->arena_count = arena_count;
-    for (int i = 0; i < nn; i++) get_node(&r, &m->nodes[i]);
+    for (int i = 0; i < nn; i++) {
+        get_node(&r, &m->nodes[i]);
+        if (check_name(m->nodes[i].name, "node", i, name, err, errlen)) { bq_model_free(m); return -1; }
+    }
     for (int i = 0; i < np; i++) {
         bq_param *p = &m->params[i];
         int32_t v;
@@ -129,6 +146,7 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
         bq_rd_u64(&r, &u); p->offset = u;
         bq_rd_i32(&r, &v); p->no_decay = v;
         bq_rd_i32(&r, &v); p->is_buffer = v;
+        if (check_name(p->name, "parameter", i, name, err, errlen)) { bq_model_free(m); return -1; }
         if (!r.bad && (p->count > arena_count || p->offset > arena_count - p->count)) {
             bq_seterr(err, errlen, "%s: parameter '%s' lies outside the parameter data", name, p->name);
             bq_model_free(m);
@@ -143,6 +161,7 @@ int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const cha
         bq_rd_i32(&r, &v); bl->first = v;
         bq_rd_i32(&r, &v); bl->last = v;
         bq_rd_i32(&r, &v); bl->has_residual = v;
+        if (check_name(bl->name, "block", i, name, err, errlen)) { bq_model_free(m); return -1; }
     }
     for (uint64_t i = 0; i < arena_count; i++) bq_rd_f32(&r, &m->arena[i]);
     if (r.bad || r.pos != r.len) {

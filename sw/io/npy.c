@@ -12,6 +12,9 @@
 static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
 
+#define NPY_MAX_COUNT (1ull << 40)
+#define ZIP_MAX_RATIO 1032u   /* deflate's largest expansion: a bigger stated size is corrupt */
+
 /* The value text after 'key': in the header dict, or NULL. */
 static const char *dict_value(const char *dict, const char *key) {
     const char *k = strstr(dict, key);
@@ -56,6 +59,12 @@ static int parse_dict(const char *dict, const char *name, bq_npy *a, char *err, 
         long long v = strtoll(p, &e, 10);
         if (e == p || v < 0 || a->ndim == 8) {
             bq_seterr(err, errlen, "%s: unreadable shape in the .npy header", name);
+            return -1;
+        }
+        /* a product past 2^40 elements is no data set (and must not wrap the sizes below) */
+        if (v > 0 && a->count > (NPY_MAX_COUNT / (unsigned long long)v)) {
+            bq_seterr(err, errlen, "%s: shape in the .npy header has more than 2^40 elements "
+                      "(corrupt header)", name);
             return -1;
         }
         a->shape[a->ndim++] = v;
@@ -135,6 +144,11 @@ static int npz_member(const unsigned char *z, size_t len, const char *path, cons
             if ((size_t)loc + 30 > len || le32(z + loc) != 0x04034b50) break;
             size_t data = (size_t)loc + 30 + le16(z + loc + 26) + le16(z + loc + 28);
             if (data + csize > len) break;
+            if (method == 0 ? csize != usize : (uint64_t)usize > (uint64_t)csize * ZIP_MAX_RATIO + 64) {
+                bq_seterr(err, errlen, "%s: member '%s' states %u bytes from %u stored (corrupt zip "
+                          "directory); save it with numpy.savez", path, want, usize, csize);
+                return -1;
+            }
             *out = malloc(usize ? usize : 1);
             if (!*out) { bq_seterr(err, errlen, "%s: out of memory", path); return -1; }
             *out_len = usize;
@@ -172,6 +186,14 @@ static int npy_file(bq_npy *a, const char *path, int header_only, char *err, siz
     int rc = head ? bq_npy_parse_header(head, got, path, a, &off, err, errlen)
                   : (bq_seterr(err, errlen, "%s: out of memory", path), -1);
     free(head);
+    /* the header's size against the file's before allocating it (a 100-byte file can claim TBs) */
+    long fsize = rc == 0 && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (rc == 0 && !header_only && a->dtype != BQ_NPY_OTHER &&
+        (fsize < (long)off || (size_t)fsize - off < a->nbytes)) {
+        bq_seterr(err, errlen, "%s: truncated (%ld of %zu data bytes)", path,
+                  fsize > (long)off ? fsize - (long)off : 0L, a->nbytes);
+        rc = -1;
+    }
     if (rc == 0 && !header_only && a->dtype != BQ_NPY_OTHER) {
         a->data = malloc(a->nbytes ? a->nbytes : 1);
         if (!a->data) rc = (bq_seterr(err, errlen, "%s: out of memory (%zu bytes)", path, a->nbytes), -1);

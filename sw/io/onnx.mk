@@ -1,9 +1,8 @@
 # sw/io/onnx.mk — ONNX import (issue 9): protobuf-c code generated at build time from Debian's
-# onnx.proto (libonnx-dev), the backend node tests, the exported-ResNet accuracy check and the
-# libFuzzer harness. See docs/onnx.md.
+# onnx.proto (libonnx-dev), the backend node tests and the exported-ResNet accuracy check. See
+# docs/onnx.md; the importer's libFuzzer harness is in tests/fuzz/ (fuzz.mk).
 #
 #   make onnx-test      node tests + ResNet accuracy (both part of `make test`)
-#   make fuzz           libFuzzer (clang, ASan+UBSan) on the importer; FUZZ_SECONDS=600 by default
 
 ONNX_PROTO := /usr/include/onnx/onnx.proto
 ONNX_GEN_C := $(BUILD)/gen/onnx/onnx.pb-c.c
@@ -23,7 +22,7 @@ $(ASAN)/tests/onnx_node_runner: tests/onnx/node_runner.c $(ASAN)/libbrecq.a $(GE
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -o $@ $< $(ASAN)/libbrecq.a $(PKG_LIBS)
 
-.PHONY: onnx-test onnx-node-test onnx-resnet-test onnx-cli-test fuzz
+.PHONY: onnx-test onnx-node-test onnx-resnet-test onnx-cli-test
 onnx-node-test: $(ASAN)/tests/onnx_node_runner
 	@mkdir -p $(BUILD)/onnx
 	$(ASAN)/tests/onnx_node_runner --dir $(ONNX_NODE_DIR) --expect tests/onnx/node_expected.txt \
@@ -44,25 +43,6 @@ onnx-cli-test: $(BUILD)/brecq
 
 onnx-test: onnx-node-test onnx-resnet-test onnx-cli-test onnx-tv-test
 TEST_TARGETS += onnx-test
-CLEAN_DIRS += $(BUILD)/fuzz
-
-# ---- libFuzzer harness (clang only) ----
-FUZZ_SECONDS ?= 600
-FUZZ_CC      ?= clang
-FUZZ_FLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
-                -fno-sanitize-recover=all -fno-omit-frame-pointer $(INCS)
-FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
-$(BUILD)/fuzz/obj/%.o: %.c $(GEN_HEADERS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c $< -o $@
-$(BUILD)/fuzz/libbrecq.a: $(FUZZ_OBJS)
-	@rm -f $@; ar rcs $@ $^
-$(BUILD)/fuzz/onnx_fuzz: tests/fuzz/onnx_fuzz.c $(BUILD)/fuzz/libbrecq.a
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(BUILD)/fuzz/libbrecq.a $(PKG_LIBS)
-fuzz: $(BUILD)/fuzz/onnx_fuzz
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
-	$(BUILD)/fuzz/onnx_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-	  -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus tests/fuzz/corpus
 
 # ---- torchvision layouts (tests/onnx/make_torchvision.py): float logits, RTN, integer path ----
 $(ASAN)/tests/onnx_logits_check: tests/onnx/logits_check.c $(ASAN)/libbrecq.a $(GEN_HEADERS)

@@ -39,11 +39,24 @@ static int read_idx(const char *path, uint32_t magic, uint8_t **data, uint32_t d
         gzclose(f);
         return -1;
     }
-    *data = malloc(total);
-    if (!*data) { bq_seterr(err, errlen, "%s: out of memory", path); gzclose(f); return -1; }
-    size_t got = 0;
+    /* The buffer grows with the data read (doubling, up to the header's size): a 50-byte file
+     * whose header claims 2 GB fails as truncated without allocating the 2 GB first. */
+    size_t got = 0, cap = 0;
+    *data = NULL;
     while (got < total) {
-        int r = gzread(f, *data + got, (unsigned)(total - got > (1u << 30) ? (1u << 30) : total - got));
+        if (got == cap) {
+            size_t ncap = cap > total / 2 ? total : cap ? 2 * cap : (size_t)1 << 20;
+            if (ncap > total) ncap = total;
+            uint8_t *p = realloc(*data, ncap);
+            if (!p) {
+                bq_seterr(err, errlen, "%s: out of memory", path);
+                free(*data); *data = NULL;
+                gzclose(f);
+                return -1;
+            }
+            *data = p; cap = ncap;
+        }
+        int r = gzread(f, *data + got, (unsigned)(cap - got > (1u << 30) ? (1u << 30) : cap - got));
         if (r <= 0) break;
         got += (size_t)r;
     }

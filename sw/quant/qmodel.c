@@ -526,6 +526,11 @@ static int qmodel_read(bq_qmodel *q, const char *path, char *err, size_t errlen)
     bq_rd_str(&r, q->method, sizeof(q->method));
     bq_rd_i32(&r, &wb); bq_rd_i32(&r, &ab); bq_rd_i32(&r, &fl8);
     bq_rd_u64(&r, &mlen);
+    for (const char *c = q->method; *c; c++)   /* printed by `info` and reports: one line */
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            bq_seterr(err, errlen, "%s: field 'method' has a control character; re-run `brecq quantize`", path);
+            goto out;
+        }
     if (r.bad || mlen > r.len - r.pos) {
         bq_seterr(err, errlen, "%s: field 'model' length out of range", path);
         goto out;

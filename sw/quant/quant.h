@@ -92,9 +92,13 @@ void bq_aq_fake(float *out, const float *in, size_t count, float s, int32_t z, i
 
 /* ---- bias ---- */
 
-/* b_q = round_half_even(b / (s_w * s_a)) as int64 (the caller checks it fits int32). */
+/* b_q = round_half_even(b / (s_w * s_a)) as int64 (the caller checks it fits int32), saturated at
+ * +-2^62 (NaN: +2^62): scales read from a file can put the ratio past int64, where the conversion
+ * itself would be undefined. */
 static inline int64_t bq_bias_code(float b, float s_w, float s_a) {
-    return (int64_t)bq_round_half_even((double)b / ((double)s_w * (double)s_a));
+    const double lim = 4611686018427387904.0;   /* 2^62 */
+    double v = bq_round_half_even((double)b / ((double)s_w * (double)s_a));
+    return (int64_t)(!(v <= lim) ? lim : v < -lim ? -lim : v);
 }
 
 /* ---- requantisation (numerics.md §3) ---- */

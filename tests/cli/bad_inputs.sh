@@ -281,7 +281,7 @@ case_ onnx-nan       "must be finite" "$B" info "$I/nan.onnx"
 case_ onnx-nan-quant "must be finite" "$B" quantize --model "$I/nan.onnx" --recipe $R --out "$O/q.bqq"
 case_ onnx-std0      "--std '0' is not a number" "$B" info --model $OX --std 0
 case_ onnx-mean-nan  "--mean 'nan' is not a number" "$B" info --model $OX --mean nan
-case_ onnx-two-inputs "more than one runtime input" "$B" info tests/fuzz/corpus/test_reshape_zero_dim.onnx
+case_ onnx-two-inputs "more than one runtime input" "$B" info tests/fuzz/corpus/onnx/test_reshape_zero_dim.onnx
 
 # ------------------------------------------------------------------ IDX data folder
 # idx DIR IMG_MAGIC N ROWS COLS NBYTES LBL_MAGIC NL LABEL: a t10k pair (big-endian IDX headers)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make_small.py — development step (NOT run by `make test`): export tiny ONNX models with Debian's
 python3-torch for the importer's unit tests (tests/unit/io/test_onnx.c) and the fuzzing seeds
-(tests/fuzz/corpus/). Weights are random (seeded); each model is written with a reference input and
+(tests/fuzz/corpus/onnx/). Weights are random (seeded); each model is written with a reference input and
 the logits PyTorch computes for it, as text (one float per line), so the unit test can check the
 engine's forward pass without Python.
 
