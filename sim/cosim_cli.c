@@ -4,10 +4,12 @@
  * usage: cosim --hw configs/hw/tiny.yaml --qmodel q.bqq [--images N] [--first I] [--out DIR]
  *              [--name NAME] [--data DIR] [--fault weight|requant|instr:LAYER:BIT]
  *              [--stop-on-mismatch] [--no-trace] [--max-cycles C] [--until LAYER]
- *              [--package DIR]
- * Writes DIR/cosim_report.json and DIR/cosim_report.md (DIR defaults to "."), and on the first
- * mismatch DIR/mismatch_<layer>.fst. Exit 0: every layer bit-exact and cycle-exact; 1: mismatch
- * (outputs, cycles, counters or a time-out); 2: usage / input error. */
+ *              [--package DIR] [--bits-only | --strict] [--trace LAYER[:FROM:TO]]
+ * Writes DIR/cosim_report.json and DIR/cosim_report.md (DIR defaults to "."), on the first
+ * mismatch DIR/mismatch.fst, and with --trace DIR/trace_<LAYER>.fst (that layer on the first
+ * image, cycles [FROM, TO) after run_i rises, or the whole run). Exit 0: every layer bit-exact
+ * and (strict, the simulator's default) counter-exact; 1: mismatch (outputs or a time-out; in
+ * strict mode also cycles or counters); 2: usage / input error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,8 @@
 static const char *usage =
     "usage: cosim --hw CONFIG.yaml --qmodel Q.bqq [--images N] [--first I] [--out DIR] [--name NAME]\n"
     "             [--data DIR] [--fault weight|requant|instr:LAYER:BIT] [--stop-on-mismatch]\n"
-    "             [--no-trace] [--max-cycles C] [--until LAYER] [--package DIR]\n";
+    "             [--no-trace] [--max-cycles C] [--until LAYER] [--package DIR]\n"
+    "             [--bits-only | --strict] [--trace LAYER[:FROM:TO]]\n";
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
@@ -52,6 +55,32 @@ static int parse_fault(const char *s, bq_cosim_opts *o) {
     return parse_long("--fault", c2 + 1, 0, 1L << 40, &o->fault_bit);
 }
 
+/* --trace LAYER or LAYER:FROM:TO (cycles after run_i rises, FROM < TO). */
+static int parse_trace(const char *s, bq_cosim_opts *o) {
+    const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    size_t nl = c1 ? (size_t)(c1 - s) : strlen(s);
+    if (!nl || nl >= sizeof o->trace_layer || (c1 && (!c2 || strchr(c2 + 1, ':')))) {
+        fprintf(stderr, "cosim: --trace '%s': expected LAYER or LAYER:FROM:TO (cycles)\n", s);
+        return -1;
+    }
+    memcpy(o->trace_layer, s, nl);
+    o->trace_layer[nl] = 0;
+    o->trace_from = 0;
+    o->trace_to = -1;
+    if (!c1) return 0;
+    char from[24];
+    long f, t;
+    if ((size_t)(c2 - c1 - 1) >= sizeof from) { fprintf(stderr, "cosim: --trace '%s': FROM too long\n", s); return -1; }
+    memcpy(from, c1 + 1, (size_t)(c2 - c1 - 1));
+    from[c2 - c1 - 1] = 0;
+    if (parse_long("--trace FROM", from, 0, 2000000000L, &f) || parse_long("--trace TO", c2 + 1, 1, 2000000000L, &t))
+        return -1;
+    if (t <= f) { fprintf(stderr, "cosim: --trace '%s': TO (%ld) must be larger than FROM (%ld)\n", s, t, f); return -1; }
+    o->trace_from = f;
+    o->trace_to = t;
+    return 0;
+}
+
 int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     const char *pkg_dir = NULL;
     const char *hw_path = NULL, *q_path = NULL, *out_dir = ".", *name = NULL, *data_dir = NULL;
@@ -60,13 +89,17 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     setvbuf(stdout, NULL, _IOLBF, 0);   /* progress lines reach a redirected log at once */
     bq_cosim_opts o;
     bq_cosim_opts_default(&o);
+    o.bits_only = !acc->ideal_memory;   /* a board's memory is not the ideal model */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
         if (!strcmp(a, "--stop-on-mismatch")) { o.stop_on_mismatch = 1; takes = 0; }
         else if (!strcmp(a, "--no-trace")) { trace = 0; takes = 0; }
+        else if (!strcmp(a, "--bits-only")) { o.bits_only = 1; takes = 0; }
+        else if (!strcmp(a, "--strict")) { o.bits_only = 0; takes = 0; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); return 0; }
+        else if (a[0] == '+') { takes = 0; }   /* simulator plusargs (may come last) */
         else if (!v) { fprintf(stderr, "cosim: %s needs a value\n%s", a, usage); return 2; }
         else if (!strcmp(a, "--hw")) hw_path = v;
         else if (!strcmp(a, "--qmodel")) q_path = v;
@@ -78,8 +111,8 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
         else if (!strcmp(a, "--max-cycles")) { if (parse_long(a, v, 0, 2000000000L, &max_cycles)) return 2; }
         else if (!strcmp(a, "--fault")) { if (parse_fault(v, &o)) return 2; }
         else if (!strcmp(a, "--package")) pkg_dir = v;
+        else if (!strcmp(a, "--trace")) { if (parse_trace(v, &o)) return 2; }
         else if (!strcmp(a, "--until")) snprintf(o.until, sizeof o.until, "%s", v);
-        else if (a[0] == '+') { takes = 0; }   /* simulator plusargs */
         else { fprintf(stderr, "cosim: unknown option '%s'\n%s", a, usage); return 2; }
         i += takes;
     }
@@ -87,7 +120,7 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     o.first_image = (int)first;
     o.max_cycles = max_cycles;
 
-    char err[512], path[1024], fst[1024];
+    char err[512], path[1024], fst[1024], tfile[1024];
     int rc = 2;
     bq_hwcfg cfg;
     bq_qmodel q;
@@ -120,7 +153,10 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
         have_pkg = 1;
         o.pkg = &pkg;
     }
-    if (trace) {
+    if (o.trace_layer[0]) {   /* one waveform per process: the requested one */
+        snprintf(tfile, sizeof tfile, "%s/trace_%s.fst", out_dir, o.trace_layer);
+        o.trace_file = tfile;
+    } else if (trace) {
         snprintf(fst, sizeof fst, "%s/mismatch.fst", out_dir);
         o.trace_path = fst;
     }
@@ -136,13 +172,13 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     if (bq_cosim_write_json(&r, path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
     snprintf(path, sizeof path, "%s/cosim_report.md", out_dir);
     if (bq_cosim_write_md(&r, path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
-    int ok = r.mismatches == 0 && r.cycle_mismatches == 0 && r.counter_mismatches == 0 && r.timeouts == 0;
+    int ok = bq_cosim_passed(&r);
     printf("cosim: %s on %s: %d images, %ld output mismatches, %ld cycle mismatches (worst error %lld), "
-           "%ld counter mismatches, %ld time-outs, %lld simulated cycles in %.1f s (%.0f cycles/s, %.2f s/image) "
-           "-> %s\n", r.model, r.hw, r.images, r.mismatches, r.cycle_mismatches, (long long)r.worst_cycle_err,
-           r.counter_mismatches, r.timeouts, (long long)r.sim_cycles, r.wall_s,
+           "%ld counter mismatches%s, %ld time-outs, %lld simulated cycles in %.1f s (%.0f cycles/s, %.2f s/image) "
+           "-> %s%s\n", r.model, r.hw, r.images, r.mismatches, r.cycle_mismatches, (long long)r.worst_cycle_err,
+           r.counter_mismatches, r.bits_only ? " (information)" : "", r.timeouts, (long long)r.sim_cycles, r.wall_s,
            r.wall_s > 0 ? (double)r.sim_cycles / r.wall_s : 0.0, r.images ? r.wall_s / r.images : 0.0,
-           ok ? "PASS" : "FAIL");
+           ok ? "PASS" : "FAIL", r.bits_only ? " (bits-only)" : "");
     if (r.first.valid)
         printf("cosim: first mismatch: image %d, layer '%s', channel %d, pixel (y %d, x %d), expected %ld, got %ld%s%s\n",
                r.first.image, r.first.layer, r.first.channel, r.first.y, r.first.x, r.first.expected,

@@ -19,7 +19,7 @@ MODEL        ?= fres20
 QUANT        ?= rtn_w4a4
 BITS         ?=
 COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MODEL).bqm,$(COSIM_OUT)/models/$(MODEL)_quick.bqm)
-SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_pkg.c
+SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_acc_uio.c sim/bq_pkg.c
 SIM_HDRS     := $(wildcard sim/*.h)
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE := 1
 # Speed (docs/cosim.md, "Simulation speed"): -O3, X values resolved the fast way (the RTL resets
