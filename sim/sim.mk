@@ -64,6 +64,11 @@ $(SIM_B)/%/cosim_assert: $(SIM_DEPS)
 $(SIM_B)/%/cosim_board: sim/cosim_board.c $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) -Isim -I$(BUILD)/gen/$* -o $@ $< $(SIM_B)/$*/libbqdrv.a $(BUILD)/libbrecq.a $(PKG_LIBS)
 
+# the board backend's argument checks and device errors (no board needed), under ASan+UBSan
+$(ASAN)/sim/test_acc_uio: tests/cosim/test_acc_uio.c sim/bq_acc_uio.c sim/bq_acc_uio.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -Isim -Itests/unit -o $@ tests/cosim/test_acc_uio.c sim/bq_acc_uio.c $(ASAN)/libbrecq.a -lcmocka
+
 # quantized models for cosim (keyed by model and recipe; BITS adds a suffix)
 $(COSIM_OUT)/models/%_quick.bqm: | $(BUILD)/brecq
 	@mkdir -p $(dir $@)
@@ -125,8 +130,10 @@ cosim-full-assert: FULL_BODY = a=$$d/assert; mkdir -p $$a && rm -f $$a/cosim_rep
 cosim-full-assert: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim_assert)
 	@fail=0; $(cosim_full_loop); exit $$fail
 
-test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board
+test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_uio
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
+	@$(ASAN)/sim/test_acc_uio
+	@sh tests/cosim/test_board.sh $(SIM_B)/tiny/cosim_board
 	@sh tests/cosim/test_cosim.sh $(SIM_B)/tiny/cosim $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test
 
 bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
