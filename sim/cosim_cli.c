@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bq_cosim.h"
+#include "hw_params.h"
 #include "nn/data.h"
 
 static const char *usage =
@@ -133,6 +134,11 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     memset(&r, 0, sizeof r);
     if (bq_hwcfg_load(&cfg, hw_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
     if (bq_cosim_check_regs(acc, &cfg, hw_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    /* bring-up step 1 (docs/bringup.md): what the accelerator says it is, as read */
+    printf("cosim: accelerator ID 0x%08X, version %u, config hash %08x%08x = %s (%s), %s backend, %s mode\n",
+           acc->ops->reg_read(acc->ctx, BQ_HW_REG_ID), acc->ops->reg_read(acc->ctx, BQ_HW_REG_VERSION),
+           acc->ops->reg_read(acc->ctx, BQ_HW_REG_CONFIG_HASH_HI), acc->ops->reg_read(acc->ctx, BQ_HW_REG_CONFIG_HASH_LO),
+           hw_path, cfg.name, acc->backend, o.bits_only ? "bits-only" : "strict");
     if (bq_qmodel_load(&q, q_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
     have_q = 1;
     if (bq_dataset_load(&te, data_dir, "test", err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }

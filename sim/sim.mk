@@ -6,7 +6,9 @@
 #   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
 #                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10),
 #                      then cosim-full-assert: one image per run on the simulator with RTL assertions
-#   make test-cosim    (part of `make test`) one image on tiny + fault injection (tests/cosim/)
+#   make test-cosim    (part of `make test`) one image on tiny + fault injection, --trace, bits-only,
+#                      the board backend's argument/device checks and the worked example of
+#                      docs/bringup.md (tests/cosim/)
 #   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge
 # Models: configs/models/$(MODEL).bqm, or COSIM_BQM=path.bqm; `make cosim-quick-model` trains a
 # quick one (bit-exactness needs no accuracy).
@@ -135,6 +137,7 @@ test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_u
 	@$(ASAN)/sim/test_acc_uio
 	@sh tests/cosim/test_board.sh $(SIM_B)/tiny/cosim_board
 	@sh tests/cosim/test_cosim.sh $(SIM_B)/tiny/cosim $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test
+	@sh tests/cosim/test_bringup.sh $(COSIM_OUT)/bringup
 
 bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
