@@ -342,8 +342,16 @@ int sc_main(int argc, char **argv) {
     sc_report_handler::set_actions(SC_ID_NO_SC_START_ACTIVITY_, SC_DO_NOTHING);
     System sys;
     static const bq_acc_ops ops = {be_reg_read, be_mem_write, be_mem_read, be_push, be_run, be_trace};
-    for (int i = 1; i < argc; i++)   // simulator plusargs (the C host program skips '+' arguments)
-        if (!strncmp(argv[i], "+mem_read_extra=", 16)) sys.mem->extra_lr = atol(argv[i] + 16);
+    for (int i = 1; i < argc; i++) {   // simulator plusargs (the C host program skips '+' arguments)
+        if (strncmp(argv[i], "+mem_read_extra=", 16)) continue;
+        char *end;
+        long v = strtol(argv[i] + 16, &end, 10);
+        if (!argv[i][16] || *end || v < 0 || v > 100000) {
+            fprintf(stderr, "cosim: %s: want +mem_read_extra=N, N extra read cycles in [0, 100000]\n", argv[i]);
+            return 2;
+        }
+        sys.mem->extra_lr = v;
+    }
     bq_acc acc = {&ops, &sys, "systemc", 1};
     sys.settle();   // elaboration
     int rc = bq_cosim_main(argc, argv, &acc);
