@@ -4,8 +4,9 @@
  * these six calls, so the same driver runs against
  *   - the simulation backend (sim/cosim_main.cpp: the verilated bqa_top inside a SystemC system,
  *     memory model with the YAML's bandwidth/latency; registers read through reg_addr_i), and
- *   - the memory-mapped backend (sim/bq_acc_mmio.c: a UIO device or /dev/mem window of a board
- *     bring-up wrapper; compiled here, not run).
+ *   - the memory-mapped backend (sim/bq_acc_mmio.c: the register protocol of the board bring-up
+ *     wrapper, docs/bringup.md; sim/bq_acc_uio.c maps it from /dev/uioN or /dev/mem; compiled
+ *     here, not run).
  *
  * Semantics (both backends):
  *   reg_read   32-bit read-only register at a byte address (docs/hw_isa.md §5).
@@ -16,8 +17,11 @@
  *   run        reset the accelerator (counters to 0), pre-fill the queues with run_i = 0, raise
  *              run_i and wait until the accelerator reports done with every pushed instruction
  *              consumed; then lower run_i. Returns 0, or -1 on a time-out after max_cycles.
- *   trace      optional (may be NULL): write a waveform of the following runs to `path`
- *              (NULL: stop and flush). Returns 0, or -1 if tracing is unavailable.
+ *   trace      optional (may be NULL): write a waveform (FST) of the NEXT run to `path`, only of
+ *              its cycles [from, to) counted from the rise of run_i (the CYCLES time base);
+ *              to < 0: the whole run, reset and queue pre-fill included. path NULL: stop and
+ *              flush. One waveform per process (Verilator registers the model once). Returns 0,
+ *              or -1 if tracing is unavailable or already used.
  *
  * Example:
  *   bq_acc acc = {&my_ops, my_ctx};
@@ -39,13 +43,15 @@ typedef struct bq_acc_ops {
     int (*mem_read)(void *ctx, uint64_t addr, void *dst, size_t n);
     int (*push)(void *ctx, int stage, const uint32_t w[4]);
     int (*run)(void *ctx, int64_t max_cycles);
-    int (*trace)(void *ctx, const char *path);
+    int (*trace)(void *ctx, const char *path, int64_t from, int64_t to);
 } bq_acc_ops;
 
 typedef struct {
     const bq_acc_ops *ops;
     void *ctx;
     const char *backend;   /* "systemc", "mmio" (reports) */
+    int ideal_memory;      /* 1: the memory is the ideal model of docs/hw_isa.md §4.1 (the
+                              counters must equal the latency model); 0: a board's memory */
 } bq_acc;
 
 /* The whole host program (argument parsing, loading, layer-by-layer runs, reports) on accelerator

@@ -1,14 +1,8 @@
-/* bq_acc_mmio.c — memory-mapped backend of the access layer (bq_acc_mmio.h). Compiled, not run. */
+/* bq_acc_mmio.c — register protocol of the board backend (bq_acc_mmio.h). Compiled, not run. */
 #include "bq_acc_mmio.h"
-#include "core/errmsg.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "hw_params.h"
 
@@ -54,7 +48,7 @@ static int mm_push(void *ctx, int stage, const uint32_t w[4]) {
 static int mm_run(void *ctx, int64_t max_cycles) {
     bq_acc_mmio *m = ctx;
     size_t sent[3] = {0, 0, 0};
-    m->regs[BQ_MMIO_REG_CTRL / 4] = 2u;   /* reset: counters to 0 */
+    m->regs[BQ_MMIO_REG_CTRL / 4] = BQ_MMIO_CTRL_RESET;   /* reset: counters to 0 */
     m->regs[BQ_MMIO_REG_CTRL / 4] = 0u;
     int started = 0;
     long polls = 0;
@@ -70,7 +64,7 @@ static int mm_run(void *ctx, int64_t max_cycles) {
             }
             left |= sent[s] < m->npending[s];
         }
-        if (!started) { m->regs[BQ_MMIO_REG_CTRL / 4] = 1u; started = 1; }
+        if (!started) { m->regs[BQ_MMIO_REG_CTRL / 4] = BQ_MMIO_CTRL_RUN; started = 1; }
         if (!left && (m->regs[BQ_HW_REG_STATUS / 4] & 1u)) break;
         if ((int64_t)m->regs[BQ_HW_REG_CYCLES / 4] > max_cycles || ++polls > m->timeout_polls) {
             m->regs[BQ_MMIO_REG_CTRL / 4] = 0u;
@@ -85,52 +79,19 @@ static int mm_run(void *ctx, int64_t max_cycles) {
 
 static const bq_acc_ops mm_ops = {mm_reg_read, mm_mem_write, mm_mem_read, mm_push, mm_run, NULL};
 
-int bq_acc_mmio_open(bq_acc_mmio *m, bq_acc *acc, const char *dev, uint64_t reg_phys,
-                     uint64_t mem_phys, size_t mem_size, char *err, size_t errlen) {
+void bq_acc_mmio_init(bq_acc_mmio *m, bq_acc *acc, volatile uint32_t *regs, volatile uint8_t *mem,
+                      size_t mem_size) {
     memset(m, 0, sizeof *m);
-    m->reg_fd = m->mem_fd = -1;
-    m->timeout_polls = 1L << 30;
-    int uio = strncmp(dev, "/dev/uio", 8) == 0;
-    m->reg_fd = open(dev, O_RDWR | O_SYNC);
-    if (m->reg_fd < 0) {
-        bq_seterr(err, errlen, "%s: %s; load the UIO driver of the accelerator or run as root", dev, strerror(errno));
-        return -1;
-    }
-    /* UIO: map N is selected by offset N * page size */
-    void *r = mmap(NULL, BQ_MMIO_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED, m->reg_fd,
-                   uio ? 0 : (off_t)reg_phys);
-    if (r == MAP_FAILED) {
-        bq_seterr(err, errlen, "%s: mmap of the register window: %s", dev, strerror(errno));
-        bq_acc_mmio_close(m);
-        return -1;
-    }
-    m->regs = r;
-    m->mem_fd = open("/dev/mem", O_RDWR | O_SYNC);
-    if (m->mem_fd < 0) {
-        bq_seterr(err, errlen, "/dev/mem: %s; run as root", strerror(errno));
-        bq_acc_mmio_close(m);
-        return -1;
-    }
-    void *d = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->mem_fd, (off_t)mem_phys);
-    if (d == MAP_FAILED) {
-        bq_seterr(err, errlen, "/dev/mem: mmap of %zu bytes at 0x%llx: %s; reserve the buffer (e.g. "
-               "mem= or a reserved-memory node)", mem_size, (unsigned long long)mem_phys, strerror(errno));
-        bq_acc_mmio_close(m);
-        return -1;
-    }
-    m->mem = d;
+    m->regs = regs;
+    m->mem = mem;
     m->mem_size = mem_size;
+    m->timeout_polls = 1L << 30;
     acc->ops = &mm_ops;
     acc->ctx = m;
     acc->backend = "mmio";
-    return 0;
+    acc->ideal_memory = 0;   /* real DRAM: the counters are information, not a check */
 }
 
-void bq_acc_mmio_close(bq_acc_mmio *m) {
-    if (m->regs) munmap((void *)m->regs, BQ_MMIO_WINDOW);
-    if (m->mem) munmap((void *)m->mem, m->mem_size);
-    if (m->reg_fd >= 0) close(m->reg_fd);
-    if (m->mem_fd >= 0) close(m->mem_fd);
+void bq_acc_mmio_free(bq_acc_mmio *m) {
     for (int s = 0; s < 3; s++) { free(m->pending[s]); m->pending[s] = NULL; m->cap[s] = m->npending[s] = 0; }
-    m->regs = NULL; m->mem = NULL; m->reg_fd = m->mem_fd = -1;
 }

@@ -71,6 +71,7 @@ typedef struct {
     uint8_t *abuf, *obuf, *rbuf;   /* scratch: packed activations / outputs / residual */
     int32_t *col, *y;              /* scratch: (K, N) and (M, N) int32 */
     char why[64];                  /* package cross-check: where the first difference is */
+    int fault_applied;             /* opts.fault flipped a bit of this layer */
 } prep_layer;
 
 static void prep_free(prep_layer *P) {
@@ -79,8 +80,11 @@ static void prep_free(prep_layer *P) {
     memset(P, 0, sizeof *P);
 }
 
-static void flip_bit(uint8_t *buf, uint64_t n, long bit) {
-    if (bit >= 0 && (uint64_t)bit / 8 < n) buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+/* Returns 1 if the bit is inside the buffer (and flipped), else 0. */
+static int flip_bit(uint8_t *buf, uint64_t n, long bit) {
+    if (bit < 0 || (uint64_t)bit / 8 >= n) return 0;
+    buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    return 1;
 }
 
 /* The package's memory map and programs against this run's lowering: NULL when equal, else what
@@ -176,8 +180,8 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
         }
     }
     int fault_here = o->fault != BQ_FAULT_NONE && !strcmp(o->fault_layer, name);
-    if (fault_here && o->fault == BQ_FAULT_WEIGHT) flip_bit(wbuf, wg, o->fault_bit);
-    if (fault_here && o->fault == BQ_FAULT_REQUANT) flip_bit(rqbuf, P->rq_bytes, o->fault_bit);
+    if (fault_here && o->fault == BQ_FAULT_WEIGHT) P->fault_applied = flip_bit(wbuf, wg, o->fault_bit);
+    if (fault_here && o->fault == BQ_FAULT_REQUANT) P->fault_applied = flip_bit(rqbuf, P->rq_bytes, o->fault_bit);
     int rc = acc->ops->mem_write(acc->ctx, P->ad.w, wbuf, P->w_bytes) ||
              acc->ops->mem_write(acc->ctx, P->ad.rq, rqbuf, P->rq_bytes);
     free(wbuf); free(rqbuf);
@@ -196,8 +200,10 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
         memcpy(P->words[s], A->words[s], sizeof(uint32_t) * 4 * (size_t)A->len[s]);
     }
     if (fault_here && o->fault == BQ_FAULT_INSTR && P->len[BQ_STAGE_EXEC] > 0 &&
-        o->fault_bit >= 0 && o->fault_bit < 128)
+        o->fault_bit >= 0 && o->fault_bit < 128) {
         P->words[BQ_STAGE_EXEC][o->fault_bit / 32] ^= 1u << (o->fault_bit % 32);
+        P->fault_applied = 1;
+    }
     return 0;
 }
 
@@ -252,6 +258,11 @@ static void note_first(bq_cosim_result *r, int image, const char *layer, int c, 
     r->first.x = wout > 0 ? p % wout : 0;
     r->first.expected = want;
     r->first.got = got;
+}
+
+int bq_cosim_passed(const bq_cosim_result *r) {
+    int bits = r->mismatches == 0 && r->timeouts == 0;
+    return bits && (r->bits_only || (r->cycle_mismatches == 0 && r->counter_mismatches == 0));
 }
 
 void bq_cosim_result_free(bq_cosim_result *r) {
@@ -390,14 +401,47 @@ static void trace_rerun(cosim_run *S, prep_layer *PL, const bq_cosim_layer *E, c
     int64_t c2[BQ_NCTR];
     uint8_t *tmp = L->raw32 ? NULL : malloc(bq_node_size(&S->m->nodes[E->node]));
     int32_t *traw = calloc((size_t)S->ncls, sizeof *traw);
-    if ((L->raw32 || tmp) && traw && acc->ops->trace(acc->ctx, S->o->trace_path) == 0) {
+    if ((L->raw32 || tmp) && traw && acc->ops->trace(acc->ctx, S->o->trace_path, 0, -1) == 0) {
         run_prepared(PL, acc, S->codes[L->in_node], res, tmp, traw, c2, limit);
-        acc->ops->trace(acc->ctx, NULL);
+        acc->ops->trace(acc->ctx, NULL, 0, 0);
         snprintf(r->first.trace, sizeof r->first.trace, "%s", S->o->trace_path);
         if (S->log) fprintf(S->log, "cosim: waveform of layer '%s' (image %d): %s\n", E->name,
                             S->o->first_image + b, S->o->trace_path);
     }
     free(tmp); free(traw);
+}
+
+/* --trace: arm the waveform of layer E's run on the first image (one per process). */
+static int trace_arm(cosim_run *S, const bq_cosim_layer *E, int b) {
+    const bq_cosim_opts *o = S->o;
+    if (!o->trace_layer[0] || b != 0 || S->r->trace[0] || strcmp(o->trace_layer, E->name)) return 0;
+    remove(o->trace_file);   /* a stale file must not pass for this run's waveform */
+    if (S->acc->ops->trace(S->acc->ctx, o->trace_file, o->trace_from, o->trace_to) == 0) return 1;
+    if (S->log) fprintf(S->log, "cosim: warning: --trace %s: the backend refused the waveform\n", E->name);
+    return 0;
+}
+
+/* Close the armed waveform; a window that starts after the layer's last cycle leaves no file. */
+static void trace_done(cosim_run *S, const bq_cosim_layer *E, int b, int64_t cycles) {
+    const bq_cosim_opts *o = S->o;
+    S->acc->ops->trace(S->acc->ctx, NULL, 0, 0);
+    FILE *f = fopen(o->trace_file, "rb");
+    if (f) fclose(f);
+    if (!S->log) { if (f) snprintf(S->r->trace, sizeof S->r->trace, "%s", o->trace_file); return; }
+    if (!f) {
+        fprintf(S->log, "cosim: warning: --trace %s:%lld:%lld: the window starts after the layer's "
+                "last cycle (CYCLES %lld); no waveform written\n", E->name, (long long)o->trace_from,
+                (long long)o->trace_to, (long long)cycles);
+        return;
+    }
+    snprintf(S->r->trace, sizeof S->r->trace, "%s", o->trace_file);
+    if (o->trace_to < 0)
+        fprintf(S->log, "cosim: waveform of layer '%s' (image %d, whole run, %lld cycles): %s\n", E->name,
+                o->first_image + b, (long long)cycles, o->trace_file);
+    else
+        fprintf(S->log, "cosim: waveform of layer '%s' (image %d, cycles %lld..%lld of %lld): %s\n",
+                E->name, o->first_image + b, (long long)o->trace_from, (long long)o->trace_to,
+                (long long)cycles, o->trace_file);
 }
 
 /* Run accelerator layer E on image b; returns the differing elements (a time-out counts 1). */
@@ -412,9 +456,14 @@ static long run_acc_layer(cosim_run *S, bq_cosim_layer *E, int b) {
     uint8_t *out = L->raw32 ? NULL : S->codes[L->out_node];
     int64_t ctr[BQ_NCTR];
     double t0 = bq_now();
-    int64_t limit = o->max_cycles > 0 ? o->max_cycles : 4 * E->model[BQ_CTR_CYCLES] + 100000;
+    /* a time-out catches a deadlock; a board's memory may be much slower than the model */
+    int64_t limit = o->max_cycles > 0 ? o->max_cycles
+                    : o->bits_only ? 64 * E->model[BQ_CTR_CYCLES] + 1000000
+                                   : 4 * E->model[BQ_CTR_CYCLES] + 100000;
+    int tracing = trace_arm(S, E, b);
     int rc = run_prepared(PL, S->acc, S->codes[L->in_node], res, out, S->logits, ctr, limit);
     E->wall_s += bq_now() - t0;
+    if (tracing) trace_done(S, E, b, ctr[BQ_CTR_CYCLES]);
     int64_t ce = count_cycles(S, E, ctr, b);
     long bad;
     if (rc) {
@@ -435,7 +484,8 @@ static long run_acc_layer(cosim_run *S, bq_cosim_layer *E, int b) {
         fputc('\n', log);
     }
     if (ce && log)
-        fprintf(log, "cosim: CYCLES image %d layer '%s': RTL %lld, latency model %lld\n",
+        fprintf(log, "cosim: %s image %d layer '%s': RTL %lld, latency model %lld\n",
+                o->bits_only ? "CYCLES (information, bits-only)" : "CYCLES",
                 img, E->name, (long long)ctr[0], (long long)E->model[0]);
     if (bad && o->trace_path && !r->first.trace[0] && S->acc->ops->trace &&
         !strcmp(r->first.layer, E->name))
@@ -520,6 +570,56 @@ static void run_free(cosim_run *S) {
     bq_intnet_free(&S->net);
 }
 
+static const char *const fault_kinds[] = {"none", "weight", "requant", "instr"};
+
+/* --fault and --trace must name an accelerator layer, and a fault bit must be one the driver can
+ * flip: a request that would silently do nothing is an error. */
+static int check_requests(cosim_run *S, char *err, size_t errlen) {
+    const bq_cosim_opts *o = S->o;
+    const bq_cosim_result *r = S->r;
+    const bq_cosim_layer *F = NULL, *T = NULL;
+    for (int e = 0; e < r->n_layers; e++) {
+        if (!r->layers[e].on_acc) continue;
+        if (!strcmp(r->layers[e].name, o->fault_layer)) F = &r->layers[e];
+        if (!strcmp(r->layers[e].name, o->trace_layer)) T = &r->layers[e];
+    }
+    if (o->fault != BQ_FAULT_NONE && !F) {
+        bq_seterr(err, errlen, "--fault %s: no accelerator layer '%s'; the layer names are the "
+                  "\"name\" fields of a clean run's cosim_report.json", r->fault, o->fault_layer);
+        return -1;
+    }
+    if (F && !S->P[F->layer].fault_applied) {
+        const prep_layer *P = &S->P[F->layer];
+        bq_seterr(err, errlen, "--fault %s: bit %ld is outside what it flips in layer '%s' (weight: "
+                  "%llu bits of group 0, requant: %llu bits, instr: 0..127); choose a smaller bit",
+                  r->fault, o->fault_bit, o->fault_layer,
+                  (unsigned long long)(P->w_bytes / (uint64_t)P->L->groups * 8),
+                  (unsigned long long)(P->rq_bytes * 8));
+        return -1;
+    }
+    if (o->trace_layer[0] && !T) {
+        bq_seterr(err, errlen, "--trace %s: no accelerator layer of that name; the layer names are the "
+                  "\"name\" fields of cosim_report.json (host layers have no waveform)", o->trace_layer);
+        return -1;
+    }
+    if (o->trace_layer[0] && !S->acc->ops->trace) {
+        bq_seterr(err, errlen, "--trace %s: the %s backend cannot record waveforms; run it on the "
+                  "simulator (build/sim/<cfg>/cosim)", o->trace_layer, r->backend);
+        return -1;
+    }
+    return 0;
+}
+
+/* After the run: what the injected fault changed; a fault that changed no output says so. */
+static void fault_verdict(bq_cosim_result *r, FILE *log) {
+    r->fault_effect = r->mismatches || r->timeouts ? "output" : r->counter_mismatches ? "counters" : "none";
+    if (!strcmp(r->fault_effect, "output") || !log) return;
+    fprintf(log, "cosim: warning: --fault %s changed no output in %d image(s)%s; the flipped bit is not "
+            "used by this data (padding, a zero tile, a masked field), so this run tests nothing: "
+            "choose another bit\n", r->fault, r->images,
+            !strcmp(r->fault_effect, "counters") ? " (only the counters differ)" : "");
+}
+
 int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, const bq_hwcfg *cfg,
                  const float *x, const int *labels, int n, const bq_cosim_opts *o, FILE *log,
                  char *err, size_t errlen) {
@@ -528,6 +628,9 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     snprintf(r->backend, sizeof r->backend, "%s", acc->backend ? acc->backend : "?");
     r->hw_hash = cfg->hash;
     r->q_hash = bq_qmodel_hash(q);
+    r->bits_only = o->bits_only;
+    if (o->fault != BQ_FAULT_NONE)
+        snprintf(r->fault, sizeof r->fault, "%s:%s:%ld", fault_kinds[o->fault], o->fault_layer, o->fault_bit);
     if (o->pkg) {
         snprintf(r->package, sizeof r->package, "%s", o->pkg->dir);
         if (check_package(r, o, cfg, err, errlen)) return -1;
@@ -537,7 +640,9 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     S.r = r; S.acc = acc; S.m = &q->model; S.o = o; S.log = log; S.labels = labels; S.n = n;
     if (bq_intnet_init(&S.net, q, n, err, errlen)) return -1;
     int ret = -1;
-    if (alloc_run(&S, err, errlen) || prepare_layers(&S, cfg, err, errlen)) goto done;
+    if (alloc_run(&S, err, errlen) || prepare_layers(&S, cfg, err, errlen) ||
+        check_requests(&S, err, errlen))
+        goto done;
     /* the reference, all images at once */
     bq_intnet_forward(&S.net, x, n);
     S.pref = malloc(sizeof(int) * (size_t)n);
@@ -547,6 +652,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     for (int b = 0; b < n; b++)
         if (run_image(&S, b)) break;
     r->wall_s = bq_now() - S.t_all;
+    if (o->fault != BQ_FAULT_NONE) fault_verdict(r, log);
     ret = 0;
 done:
     run_free(&S);
@@ -602,7 +708,18 @@ int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, s
             "\"sim_cycles_per_s\": %.0f, \"wall_s_per_image\": %.3f,\n", r->pred_agree, r->correct_rtl,
             (long long)r->sim_cycles, r->wall_s, r->wall_s > 0 ? (double)r->sim_cycles / r->wall_s : 0.0,
             r->images ? r->wall_s / r->images : 0.0);
-    fprintf(f, "  \"partial\": %d,\n  \"first_mismatch\": ", r->partial);
+    fprintf(f, "  \"mode\": \"%s\", \"partial\": %d, \"trace\": ", r->bits_only ? "bits-only" : "strict",
+            r->partial);
+    if (r->trace[0]) json_str(f, r->trace); else fprintf(f, "null");
+    fprintf(f, ",\n  \"fault\": ");
+    if (r->fault[0]) {
+        fprintf(f, "{\"spec\": ");
+        json_str(f, r->fault);
+        fprintf(f, ", \"effect\": \"%s\"}", r->fault_effect ? r->fault_effect : "not run");
+    } else {
+        fprintf(f, "null");
+    }
+    fprintf(f, ",\n  \"first_mismatch\": ");
     if (r->first.valid) {
         fprintf(f, "{\"image\": %d, \"layer\": ", r->first.image);
         json_str(f, r->first.layer);
@@ -654,8 +771,13 @@ int bq_cosim_write_md(const bq_cosim_result *r, const char *path, char *err, siz
     char tmp[1024];
     FILE *f = open_tmp(path, tmp, sizeof tmp, err, errlen);
     if (!f) return -1;
-    int ok = r->mismatches == 0 && r->cycle_mismatches == 0 && r->counter_mismatches == 0 && r->timeouts == 0;
-    fprintf(f, "## cosim: %s on %s — %s\n\n", r->model, r->hw, ok ? "PASS" : "FAIL");
+    int ok = bq_cosim_passed(r);
+    fprintf(f, "## cosim: %s on %s — %s%s\n\n", r->model, r->hw, ok ? "PASS" : "FAIL",
+            r->bits_only ? " (bits-only: the counters are information)" : "");
+    if (r->fault[0])
+        fprintf(f, "Fault injected: `%s`, effect: **%s**%s.\n\n", r->fault, r->fault_effect ? r->fault_effect : "not run",
+                r->fault_effect && strcmp(r->fault_effect, "output") ? " (WARNING: it changed no output)" : "");
+    if (r->trace[0]) fprintf(f, "Waveform (--trace): `%s`.\n\n", r->trace);
     fprintf(f, "| images | output mismatches | logit mismatches | cycle mismatches | counter mismatches | "
             "worst cycle error | time-outs | RTL argmax = reference | RTL correct | simulated cycles | "
             "cycles/s | wall s/image |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");

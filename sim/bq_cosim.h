@@ -59,6 +59,12 @@ typedef struct {
     const bq_pkg *pkg;       /* export package: its weight/requant bytes are what the accelerator
                                 gets (cross-checked against the driver's packing); NULL: pack here */
     char until[48];          /* "": whole network; else stop each image after this layer (tests) */
+    int bits_only;           /* 1: only output bits (and time-outs) fail a run; the counters are
+                                compared with the latency model as information (a memory that is
+                                not the ideal model, docs/bringup.md) */
+    char trace_layer[48];    /* --trace: waveform of this layer's run on the first image; "" none */
+    int64_t trace_from, trace_to;   /* its cycle window after run_i rises; to < 0: whole run */
+    const char *trace_file;  /* where that waveform goes */
 } bq_cosim_opts;
 
 void bq_cosim_opts_default(bq_cosim_opts *o);
@@ -104,6 +110,11 @@ typedef struct {
     int64_t sim_cycles;       /* total CYCLES of all runs */
     double wall_s;            /* wall time of all RTL runs (incl. host steps between layers) */
     bq_cosim_first first;
+    int bits_only;            /* the mode of the run (opts.bits_only) */
+    char trace[256];          /* --trace waveform written, "" if none */
+    char fault[96];           /* --fault KIND:LAYER:BIT of the run, "" if none */
+    const char *fault_effect; /* "output" (an output differed or a time-out), "counters" (only
+                                 counters differed), "none" (nothing changed: a warning); NULL */
 } bq_cosim_result;
 
 /* Read the accelerator's read-only configuration registers and compare them with cfg (ID,
@@ -120,6 +131,9 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
                  const float *x, const int *labels, int n, const bq_cosim_opts *o, FILE *log,
                  char *err, size_t errlen);
 void bq_cosim_result_free(bq_cosim_result *r);
+/* The verdict: no output mismatch and no time-out, and (strict mode) every counter equal to the
+ * latency model. */
+int bq_cosim_passed(const bq_cosim_result *r);
 
 /* Reports (docs/cosim.md "Report"). 0, or -1 with err. */
 int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, size_t errlen);

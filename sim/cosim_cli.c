@@ -4,21 +4,25 @@
  * usage: cosim --hw configs/hw/tiny.yaml --qmodel q.bqq [--images N] [--first I] [--out DIR]
  *              [--name NAME] [--data DIR] [--fault weight|requant|instr:LAYER:BIT]
  *              [--stop-on-mismatch] [--no-trace] [--max-cycles C] [--until LAYER]
- *              [--package DIR]
- * Writes DIR/cosim_report.json and DIR/cosim_report.md (DIR defaults to "."), and on the first
- * mismatch DIR/mismatch_<layer>.fst. Exit 0: every layer bit-exact and cycle-exact; 1: mismatch
- * (outputs, cycles, counters or a time-out); 2: usage / input error. */
+ *              [--package DIR] [--bits-only | --strict] [--trace LAYER[:FROM:TO]]
+ * Writes DIR/cosim_report.json and DIR/cosim_report.md (DIR defaults to "."), on the first
+ * mismatch DIR/mismatch.fst, and with --trace DIR/trace_<LAYER>.fst (that layer on the first
+ * image, cycles [FROM, TO) after run_i rises, or the whole run). Exit 0: every layer bit-exact
+ * and (strict, the simulator's default) counter-exact; 1: mismatch (outputs or a time-out; in
+ * strict mode also cycles or counters); 2: usage / input error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bq_cosim.h"
+#include "hw_params.h"
 #include "nn/data.h"
 
 static const char *usage =
     "usage: cosim --hw CONFIG.yaml --qmodel Q.bqq [--images N] [--first I] [--out DIR] [--name NAME]\n"
     "             [--data DIR] [--fault weight|requant|instr:LAYER:BIT] [--stop-on-mismatch]\n"
-    "             [--no-trace] [--max-cycles C] [--until LAYER] [--package DIR]\n";
+    "             [--no-trace] [--max-cycles C] [--until LAYER] [--package DIR]\n"
+    "             [--bits-only | --strict] [--trace LAYER[:FROM:TO]]\n";
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
@@ -52,42 +56,101 @@ static int parse_fault(const char *s, bq_cosim_opts *o) {
     return parse_long("--fault", c2 + 1, 0, 1L << 40, &o->fault_bit);
 }
 
+/* --trace LAYER or LAYER:FROM:TO (cycles after run_i rises, FROM < TO). */
+static int parse_trace(const char *s, bq_cosim_opts *o) {
+    const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    size_t nl = c1 ? (size_t)(c1 - s) : strlen(s);
+    if (!nl || nl >= sizeof o->trace_layer || (c1 && (!c2 || strchr(c2 + 1, ':')))) {
+        fprintf(stderr, "cosim: --trace '%s': expected LAYER or LAYER:FROM:TO (cycles)\n", s);
+        return -1;
+    }
+    memcpy(o->trace_layer, s, nl);
+    o->trace_layer[nl] = 0;
+    o->trace_from = 0;
+    o->trace_to = -1;
+    if (!c1) return 0;
+    char from[24];
+    long f, t;
+    if ((size_t)(c2 - c1 - 1) >= sizeof from) { fprintf(stderr, "cosim: --trace '%s': FROM too long\n", s); return -1; }
+    memcpy(from, c1 + 1, (size_t)(c2 - c1 - 1));
+    from[c2 - c1 - 1] = 0;
+    if (parse_long("--trace FROM", from, 0, 2000000000L, &f) || parse_long("--trace TO", c2 + 1, 1, 2000000000L, &t))
+        return -1;
+    if (t <= f) { fprintf(stderr, "cosim: --trace '%s': TO (%ld) must be larger than FROM (%ld)\n", s, t, f); return -1; }
+    o->trace_from = f;
+    o->trace_to = t;
+    return 0;
+}
+
+/* The last lines of a run: the verdict and the first mismatch. */
+static void print_summary(const bq_cosim_result *r, int ok) {
+    printf("cosim: %s on %s: %d images, %ld output mismatches, %ld cycle mismatches (worst error %lld), "
+           "%ld counter mismatches%s, %ld time-outs, %lld simulated cycles in %.1f s (%.0f cycles/s, %.2f s/image) "
+           "-> %s%s\n", r->model, r->hw, r->images, r->mismatches, r->cycle_mismatches, (long long)r->worst_cycle_err,
+           r->counter_mismatches, r->bits_only ? " (information)" : "", r->timeouts, (long long)r->sim_cycles, r->wall_s,
+           r->wall_s > 0 ? (double)r->sim_cycles / r->wall_s : 0.0, r->images ? r->wall_s / r->images : 0.0,
+           ok ? "PASS" : "FAIL", r->bits_only ? " (bits-only)" : "");
+    if (r->first.valid)
+        printf("cosim: first mismatch: image %d, layer '%s', channel %d, pixel (y %d, x %d), expected %ld, got %ld%s%s\n",
+               r->first.image, r->first.layer, r->first.channel, r->first.y, r->first.x, r->first.expected,
+               r->first.got, r->first.trace[0] ? ", waveform " : "", r->first.trace);
+}
+
+/* The command line of a run (the usage above). */
+typedef struct {
+    const char *hw_path, *q_path, *out_dir, *name, *data_dir, *pkg_dir;
+    long n_images, first, max_cycles;
+    int trace;   /* the mismatch waveform (--no-trace: off) */
+} cli_args;
+
+/* Fill *a and *o from argv. Returns 0, 1 after --help, or 2 with the error printed. */
+static int parse_args(int argc, char **argv, cli_args *a, bq_cosim_opts *o) {
+    memset(a, 0, sizeof *a);
+    a->out_dir = ".";
+    a->n_images = 2;
+    a->trace = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (!strcmp(k, "--stop-on-mismatch")) { o->stop_on_mismatch = 1; takes = 0; }
+        else if (!strcmp(k, "--no-trace")) { a->trace = 0; takes = 0; }
+        else if (!strcmp(k, "--bits-only")) { o->bits_only = 1; takes = 0; }
+        else if (!strcmp(k, "--strict")) { o->bits_only = 0; takes = 0; }
+        else if (!strcmp(k, "--help") || !strcmp(k, "-h")) { fputs(usage, stdout); return 1; }
+        else if (k[0] == '+') { takes = 0; }   /* simulator plusargs (may come last) */
+        else if (!v) { fprintf(stderr, "cosim: %s needs a value\n%s", k, usage); return 2; }
+        else if (!strcmp(k, "--hw")) a->hw_path = v;
+        else if (!strcmp(k, "--qmodel")) a->q_path = v;
+        else if (!strcmp(k, "--out")) a->out_dir = v;
+        else if (!strcmp(k, "--name")) a->name = v;
+        else if (!strcmp(k, "--data")) a->data_dir = v;
+        else if (!strcmp(k, "--images")) { if (parse_long(k, v, 1, 10000, &a->n_images)) return 2; }
+        else if (!strcmp(k, "--first")) { if (parse_long(k, v, 0, 9999, &a->first)) return 2; }
+        else if (!strcmp(k, "--max-cycles")) { if (parse_long(k, v, 0, 2000000000L, &a->max_cycles)) return 2; }
+        else if (!strcmp(k, "--fault")) { if (parse_fault(v, o)) return 2; }
+        else if (!strcmp(k, "--package")) a->pkg_dir = v;
+        else if (!strcmp(k, "--trace")) { if (parse_trace(v, o)) return 2; }
+        else if (!strcmp(k, "--until")) snprintf(o->until, sizeof o->until, "%s", v);
+        else { fprintf(stderr, "cosim: unknown option '%s'\n%s", k, usage); return 2; }
+        i += takes;
+    }
+    if (!a->hw_path || !a->q_path) { fprintf(stderr, "cosim: --hw and --qmodel are required\n%s", usage); return 2; }
+    o->first_image = (int)a->first;
+    o->max_cycles = a->max_cycles;
+    return 0;
+}
+
 int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
-    const char *pkg_dir = NULL;
-    const char *hw_path = NULL, *q_path = NULL, *out_dir = ".", *name = NULL, *data_dir = NULL;
-    long n_images = 2, first = 0, max_cycles = 0;
-    int trace = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);   /* progress lines reach a redirected log at once */
     bq_cosim_opts o;
     bq_cosim_opts_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (!strcmp(a, "--stop-on-mismatch")) { o.stop_on_mismatch = 1; takes = 0; }
-        else if (!strcmp(a, "--no-trace")) { trace = 0; takes = 0; }
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); return 0; }
-        else if (!v) { fprintf(stderr, "cosim: %s needs a value\n%s", a, usage); return 2; }
-        else if (!strcmp(a, "--hw")) hw_path = v;
-        else if (!strcmp(a, "--qmodel")) q_path = v;
-        else if (!strcmp(a, "--out")) out_dir = v;
-        else if (!strcmp(a, "--name")) name = v;
-        else if (!strcmp(a, "--data")) data_dir = v;
-        else if (!strcmp(a, "--images")) { if (parse_long(a, v, 1, 10000, &n_images)) return 2; }
-        else if (!strcmp(a, "--first")) { if (parse_long(a, v, 0, 9999, &first)) return 2; }
-        else if (!strcmp(a, "--max-cycles")) { if (parse_long(a, v, 0, 2000000000L, &max_cycles)) return 2; }
-        else if (!strcmp(a, "--fault")) { if (parse_fault(v, &o)) return 2; }
-        else if (!strcmp(a, "--package")) pkg_dir = v;
-        else if (!strcmp(a, "--until")) snprintf(o.until, sizeof o.until, "%s", v);
-        else if (a[0] == '+') { takes = 0; }   /* simulator plusargs */
-        else { fprintf(stderr, "cosim: unknown option '%s'\n%s", a, usage); return 2; }
-        i += takes;
-    }
-    if (!hw_path || !q_path) { fprintf(stderr, "cosim: --hw and --qmodel are required\n%s", usage); return 2; }
-    o.first_image = (int)first;
-    o.max_cycles = max_cycles;
+    o.bits_only = !acc->ideal_memory;   /* a board's memory is not the ideal model */
+    cli_args A;
+    int prc = parse_args(argc, argv, &A, &o);
+    if (prc) return prc == 1 ? 0 : 2;
 
-    char err[512], path[1024], fst[1024];
+    char err[512], path[1024], fst[1024], tfile[1024];
     int rc = 2;
     bq_hwcfg cfg;
     bq_qmodel q;
@@ -98,55 +161,54 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     int *labels = NULL, *idx = NULL;
     bq_cosim_result r;
     memset(&r, 0, sizeof r);
-    if (bq_hwcfg_load(&cfg, hw_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
-    if (bq_cosim_check_regs(acc, &cfg, hw_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
-    if (bq_qmodel_load(&q, q_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    if (bq_hwcfg_load(&cfg, A.hw_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    if (bq_cosim_check_regs(acc, &cfg, A.hw_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    /* bring-up step 1 (docs/bringup.md): what the accelerator says it is, as read */
+    printf("cosim: accelerator ID 0x%08X, version %u, config hash %08x%08x = %s (%s), %s backend, %s mode\n",
+           acc->ops->reg_read(acc->ctx, BQ_HW_REG_ID), acc->ops->reg_read(acc->ctx, BQ_HW_REG_VERSION),
+           acc->ops->reg_read(acc->ctx, BQ_HW_REG_CONFIG_HASH_HI), acc->ops->reg_read(acc->ctx, BQ_HW_REG_CONFIG_HASH_LO),
+           A.hw_path, cfg.name, acc->backend, o.bits_only ? "bits-only" : "strict");
+    if (bq_qmodel_load(&q, A.q_path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
     have_q = 1;
-    if (bq_dataset_load(&te, data_dir, "test", err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    if (bq_dataset_load(&te, A.data_dir, "test", err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
     have_d = 1;
-    if (first + n_images > te.n) {
-        fprintf(stderr, "cosim: --first %ld + --images %ld exceeds the %d test images\n", first, n_images, te.n);
+    if (A.first + A.n_images > te.n) {
+        fprintf(stderr, "cosim: --first %ld + --images %ld exceeds the %d test images\n", A.first, A.n_images, te.n);
         goto out;
     }
     size_t isz = (size_t)te.c * te.h * te.w;
-    x = malloc(sizeof(float) * isz * (size_t)n_images);
-    labels = malloc(sizeof(int) * (size_t)n_images);
-    idx = malloc(sizeof(int) * (size_t)n_images);
+    x = malloc(sizeof(float) * isz * (size_t)A.n_images);
+    labels = malloc(sizeof(int) * (size_t)A.n_images);
+    idx = malloc(sizeof(int) * (size_t)A.n_images);
     if (!x || !labels || !idx) { fprintf(stderr, "cosim: out of memory\n"); goto out; }
-    for (long i = 0; i < n_images; i++) idx[i] = (int)(first + i);
-    bq_dataset_batch(&te, idx, (int)n_images, x, labels, q.model.in_mean, q.model.in_std, NULL);
-    if (pkg_dir) {
-        if (bq_pkg_load(&pkg, pkg_dir, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+    for (long i = 0; i < A.n_images; i++) idx[i] = (int)(A.first + i);
+    bq_dataset_batch(&te, idx, (int)A.n_images, x, labels, q.model.in_mean, q.model.in_std, NULL);
+    if (A.pkg_dir) {
+        if (bq_pkg_load(&pkg, A.pkg_dir, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
         have_pkg = 1;
         o.pkg = &pkg;
     }
-    if (trace) {
-        snprintf(fst, sizeof fst, "%s/mismatch.fst", out_dir);
+    if (o.trace_layer[0]) {   /* one waveform per process: the requested one */
+        snprintf(tfile, sizeof tfile, "%s/trace_%s.fst", A.out_dir, o.trace_layer);
+        o.trace_file = tfile;
+    } else if (A.trace) {
+        snprintf(fst, sizeof fst, "%s/mismatch.fst", A.out_dir);
         o.trace_path = fst;
     }
-    if (bq_cosim_run(&r, acc, &q, &cfg, x, labels, (int)n_images, &o, stdout, err, sizeof err)) {
+    if (bq_cosim_run(&r, acc, &q, &cfg, x, labels, (int)A.n_images, &o, stdout, err, sizeof err)) {
         fprintf(stderr, "cosim: %s\n", err);
         goto out;
     }
     {
-        const char *base = strrchr(q_path, '/');
-        snprintf(r.model, sizeof r.model, "%s", name ? name : base ? base + 1 : q_path);
+        const char *base = strrchr(A.q_path, '/');
+        snprintf(r.model, sizeof r.model, "%s", A.name ? A.name : base ? base + 1 : A.q_path);
     }
-    snprintf(path, sizeof path, "%s/cosim_report.json", out_dir);
+    snprintf(path, sizeof path, "%s/cosim_report.json", A.out_dir);
     if (bq_cosim_write_json(&r, path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
-    snprintf(path, sizeof path, "%s/cosim_report.md", out_dir);
+    snprintf(path, sizeof path, "%s/cosim_report.md", A.out_dir);
     if (bq_cosim_write_md(&r, path, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
-    int ok = r.mismatches == 0 && r.cycle_mismatches == 0 && r.counter_mismatches == 0 && r.timeouts == 0;
-    printf("cosim: %s on %s: %d images, %ld output mismatches, %ld cycle mismatches (worst error %lld), "
-           "%ld counter mismatches, %ld time-outs, %lld simulated cycles in %.1f s (%.0f cycles/s, %.2f s/image) "
-           "-> %s\n", r.model, r.hw, r.images, r.mismatches, r.cycle_mismatches, (long long)r.worst_cycle_err,
-           r.counter_mismatches, r.timeouts, (long long)r.sim_cycles, r.wall_s,
-           r.wall_s > 0 ? (double)r.sim_cycles / r.wall_s : 0.0, r.images ? r.wall_s / r.images : 0.0,
-           ok ? "PASS" : "FAIL");
-    if (r.first.valid)
-        printf("cosim: first mismatch: image %d, layer '%s', channel %d, pixel (y %d, x %d), expected %ld, got %ld%s%s\n",
-               r.first.image, r.first.layer, r.first.channel, r.first.y, r.first.x, r.first.expected,
-               r.first.got, r.first.trace[0] ? ", waveform " : "", r.first.trace);
+    int ok = bq_cosim_passed(&r);
+    print_summary(&r, ok);
     rc = ok ? 0 : 1;
 out:
     bq_cosim_result_free(&r);

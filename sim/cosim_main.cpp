@@ -6,12 +6,21 @@
 // below). Built once per accelerator config: parameters come from build/gen/<cfg>/hw_params.h.
 #include <systemc.h>
 #include <verilated.h>
+#if VM_TRACE_FST   // verilator --trace-fst (sim/sim.mk); without it --trace is refused
 #include <verilated_fst_sc.h>
+#else
+struct VerilatedFstSc {   // stand-in: never constructed
+    bool isOpen() const { return false; }
+    void open(const char *) {}
+    void close() {}
+};
+#endif
 
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "Vbqa_top.h"
@@ -40,6 +49,7 @@ SC_MODULE(MemModel) {
     sc_out<MemWord> rdata;
 
     std::vector<uint8_t> mem;
+    long extra_lr = 0;   // +mem_read_extra=N: reads N cycles slower than the YAML (not the ideal model)
     bool busy = false, wr = false;
     long cyc = 0, acc_cycle = 0;
     int n = 0, k = 0;
@@ -79,7 +89,7 @@ SC_MODULE(MemModel) {
         // outputs for cycle `cyc`
         d_ready = !busy; d_rvalid = d_wready = d_wdone = false;
         d_rdata = 0;
-        if (busy && !wr && k < n && cyc == acc_cycle + BQ_HW_READ_LATENCY + (long)k * kRr) {
+        if (busy && !wr && k < n && cyc == acc_cycle + BQ_HW_READ_LATENCY + extra_lr + (long)k * kRr) {
             d_rvalid = true;
             d_rdata = word(addr + (uint64_t)k * kWb);
         }
@@ -184,6 +194,17 @@ SC_MODULE(Clock) {
     sc_out<bool> clk;
     MemModel *mem = nullptr;
     HostPort *host = nullptr;
+    // waveform window of the armed run (bq_acc.h trace): opened at run cycle `tr_from`, closed at
+    // `tr_to`; cycles count from the rise of run_i (HostPort::count in state RUN)
+    VerilatedFstSc *tfp = nullptr;
+    std::string tr_path;
+    long tr_from = 0, tr_to = -1;
+    bool tr_armed = false;
+    void trace_window() {
+        if (!tr_armed || host->state != HostPort::RUN) return;
+        if (!tfp->isOpen() && host->count == tr_from) tfp->open(tr_path.c_str());
+        else if (tfp->isOpen() && host->count == tr_to) { tfp->close(); tr_armed = false; }
+    }
     bool high = false, started = false;
     const sc_time half{5, SC_NS}, period{10, SC_NS};   // built once: an sc_time from a double is not free
 
@@ -198,6 +219,7 @@ SC_MODULE(Clock) {
         if (host->done_now()) { host->finish(); sc_pause(); next_trigger(period); return; }
         mem->tick();
         host->tick();
+        if (tr_armed && tr_to >= 0) trace_window();
         if (host->timed_out) { host->apply(); sc_pause(); next_trigger(period); return; }
         clk.write(true); high = true;
         next_trigger(half);
@@ -219,7 +241,6 @@ struct System {
     std::unique_ptr<MemModel> mem;
     std::unique_ptr<HostPort> host;
     std::unique_ptr<Clock> clock;
-    VerilatedFstSc *tfp = nullptr;
 
     System() {
         top.reset(new Vbqa_top("bqa_top"));
@@ -280,41 +301,61 @@ static int be_push(void *ctx, int stage, const uint32_t w[4]) {
 static int be_run(void *ctx, int64_t max_cycles) {
     System *s = (System *)ctx;
     s->host->iq = (long)be_reg_read(ctx, BQ_HW_REG_IQ_DEPTH);
+    Clock &c = *s->clock;
+    if (c.tr_armed && c.tr_to < 0) c.tfp->open(c.tr_path.c_str());   // whole run, from its reset
     s->host->start((long)max_cycles);
     while (!s->host->finished && sc_get_status() != SC_STOPPED) sc_start();
     bool to = s->host->timed_out;
     for (int q = 0; q < 3; q++) s->host->q[q].clear();
     if (to) s->mem->clear();
     s->settle();
+    if (c.tr_armed) { if (c.tfp->isOpen()) c.tfp->close(); c.tr_armed = false; }   // the armed run only
     return to ? -1 : 0;
 }
-static int be_trace(void *ctx, const char *path) {
+static int be_trace(void *ctx, const char *path, int64_t from, int64_t to) {
     System *s = (System *)ctx;
-    if (path) {
-        if (s->tfp) return -1;   // one waveform per run of the program
-        s->tfp = new VerilatedFstSc;
-        s->top->trace(s->tfp, 99);
-        s->tfp->open(path);
-    } else if (s->tfp) {
-        s->tfp->flush();
-        s->tfp->close();
+    Clock &c = *s->clock;
+    if (!path) {
+        if (c.tfp && c.tfp->isOpen()) c.tfp->close();
+        c.tr_armed = false;
+        return 0;
     }
+#if VM_TRACE_FST
+    if (c.tfp || from < 0 || (to >= 0 && to <= from)) return -1;   // one waveform per process
+    c.tfp = new VerilatedFstSc;
+    s->top->trace(c.tfp, 99);
+#else
+    (void)s; (void)from; (void)to;
+    return -1;
+#endif
+    c.tr_path = path; c.tr_from = (long)from; c.tr_to = (long)to; c.tr_armed = true;
     return 0;
-}
-}
+}}
 
 int sc_main(int argc, char **argv) {
     setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);   // read when the kernel starts
     Verilated::commandArgs(argc, argv);
+#if VM_TRACE_FST
     Verilated::traceEverOn(true);
+#endif
     // settle() runs delta cycles with nothing to do at times: not worth a warning
     sc_report_handler::set_actions(SC_ID_NO_SC_START_ACTIVITY_, SC_DO_NOTHING);
     System sys;
     static const bq_acc_ops ops = {be_reg_read, be_mem_write, be_mem_read, be_push, be_run, be_trace};
-    bq_acc acc = {&ops, &sys, "systemc"};
+    for (int i = 1; i < argc; i++) {   // simulator plusargs (the C host program skips '+' arguments)
+        if (strncmp(argv[i], "+mem_read_extra=", 16)) continue;
+        char *end;
+        long v = strtol(argv[i] + 16, &end, 10);
+        if (!argv[i][16] || *end || v < 0 || v > 100000) {
+            fprintf(stderr, "cosim: %s: want +mem_read_extra=N, N extra read cycles in [0, 100000]\n", argv[i]);
+            return 2;
+        }
+        sys.mem->extra_lr = v;
+    }
+    bq_acc acc = {&ops, &sys, "systemc", 1};
     sys.settle();   // elaboration
     int rc = bq_cosim_main(argc, argv, &acc);
     sys.top->final();
-    if (sys.tfp) { sys.tfp->close(); delete sys.tfp; }
+    if (sys.clock->tfp) { sys.clock->tfp->close(); delete sys.clock->tfp; }
     return rc;
 }

@@ -6,7 +6,9 @@
 #   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
 #                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10),
 #                      then cosim-full-assert: one image per run on the simulator with RTL assertions
-#   make test-cosim    (part of `make test`) one image on tiny + fault injection (tests/cosim/)
+#   make test-cosim    (part of `make test`) one image on tiny + fault injection, --trace, bits-only,
+#                      the board backend's argument/device checks and the worked example of
+#                      docs/bringup.md (tests/cosim/)
 #   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge
 # Models: configs/models/$(MODEL).bqm, or COSIM_BQM=path.bqm; `make cosim-quick-model` trains a
 # quick one (bit-exactness needs no accuracy).
@@ -19,7 +21,7 @@ MODEL        ?= fres20
 QUANT        ?= rtn_w4a4
 BITS         ?=
 COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MODEL).bqm,$(COSIM_OUT)/models/$(MODEL)_quick.bqm)
-SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_pkg.c
+SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_acc_uio.c sim/bq_pkg.c
 SIM_HDRS     := $(wildcard sim/*.h)
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE := 1
 # Speed (docs/cosim.md, "Simulation speed"): -O3, X values resolved the fast way (the RTL resets
@@ -63,6 +65,11 @@ $(SIM_B)/%/cosim_assert: $(SIM_DEPS)
 # the board program (memory-mapped backend): compiled and linked, never run here
 $(SIM_B)/%/cosim_board: sim/cosim_board.c $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) -Isim -I$(BUILD)/gen/$* -o $@ $< $(SIM_B)/$*/libbqdrv.a $(BUILD)/libbrecq.a $(PKG_LIBS)
+
+# the board backend's argument checks and device errors (no board needed), under ASan+UBSan
+$(ASAN)/sim/test_acc_uio: tests/cosim/test_acc_uio.c sim/bq_acc_uio.c sim/bq_acc_uio.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -Isim -Itests/unit -o $@ tests/cosim/test_acc_uio.c sim/bq_acc_uio.c $(ASAN)/libbrecq.a -lcmocka
 
 # quantized models for cosim (keyed by model and recipe; BITS adds a suffix)
 $(COSIM_OUT)/models/%_quick.bqm: | $(BUILD)/brecq
@@ -125,9 +132,12 @@ cosim-full-assert: FULL_BODY = a=$$d/assert; mkdir -p $$a && rm -f $$a/cosim_rep
 cosim-full-assert: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim_assert)
 	@fail=0; $(cosim_full_loop); exit $$fail
 
-test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board
+test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_uio
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
+	@$(ASAN)/sim/test_acc_uio
+	@sh tests/cosim/test_board.sh $(SIM_B)/tiny/cosim_board
 	@sh tests/cosim/test_cosim.sh $(SIM_B)/tiny/cosim $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test
+	@sh tests/cosim/test_bringup.sh $(COSIM_OUT)/bringup
 
 bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq

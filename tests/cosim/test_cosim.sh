@@ -4,7 +4,14 @@
 #      cycle-exact (exit 0), with both reports written.
 #   2. fault injection: one bit flipped in (a) a packed weight, (b) a requant multiplier, (c) an
 #      execute instruction of a chosen layer must make the run fail (exit 1) and the first mismatch
-#      must name that layer; (d) a flipped wait bit deadlocks the layer: the time-out must fail it. The runs stop after the faulty layer (--until) to stay short.
+#      must name that layer; (d) a flipped wait bit deadlocks the layer: the time-out must fail it.
+#      The runs stop after the faulty layer (--until) to stay short.
+#   3. a fault that changes no output (a weight bit in the stem's K padding) passes with a warning
+#      line and "effect": "none" in the JSON; a fault bit or layer that does not exist is exit 2.
+#   4. waveforms on request: --trace LAYER (whole run) and --trace LAYER:FROM:TO (the FST header's
+#      time span is TO-FROM cycles of 10 ns); an unknown layer is exit 2.
+#   5. bits-only: with a memory slower than the YAML (+mem_read_extra=3) the strict run fails on the
+#      counters only, the --bits-only run passes with the counters reported as information.
 # Prints "N passed, M failed" and exits non-zero on any failure.
 set -u
 COSIM=$1; Q=$2; OUT=$3
@@ -57,6 +64,80 @@ fault instr "$l_in" 48                 # bit 0 of abase of the first execute ins
                                        # invisible when its Dm channels have all-zero weights, as on tiny 2x2)
 fault instr "$l_w" 9                   # wait1 on the first execute instruction: a deadlock, the
                                        # run must time out (4x the model's cycles) and fail
+
+# 3. faults that change nothing, and faults that cannot be applied
+d=$OUT/fault_none
+mkdir -p "$d"; rm -f "$d/cosim_report.json"
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name fault_none \
+    --fault "weight:$l_in:63" --until "$l_in" --no-trace > "$d/log" 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q "warning: --fault weight:$l_in:63 changed no output" "$d/log" &&
+   grep -q '"fault": {"spec": "weight:'"$l_in"':63", "effect": "none"}' "$d/cosim_report.json"; then
+    ok "a weight bit in the K padding of '$l_in' changes nothing: warning line and fault.effect none"
+else
+    bad "no-effect fault (exit $rc, want 0 with a warning; see $d/log)"
+fi
+refuse() {   # WHAT ARGS...: must exit 2 with one cosim: line naming the problem
+    what=$1; shift
+    "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$OUT" --no-trace "$@" > "$OUT/refuse.log" 2>&1
+    rc=$?
+    if [ $rc = 2 ] && grep -q -e "$what" "$OUT/refuse.log"; then ok "refused: $*"
+    else bad "$* (exit $rc, want 2 naming '$what'; see $OUT/refuse.log)"; fi
+}
+refuse "bit 99999999 is outside" --fault "weight:$l_in:99999999"
+refuse "no accelerator layer 'nosuch'" --fault weight:nosuch:0
+refuse "--trace nosuch: no accelerator layer" --trace nosuch
+refuse "TO (5) must be larger than FROM (9)" --trace "$l_in:9:5"
+
+# 4. waveforms on request. fst_span FILE: end - start time of the FST header, in ps
+fst_span() {
+    s=$(od -An -tx1 -j9 -N8 "$1" | tr -d ' \n'); e=$(od -An -tx1 -j17 -N8 "$1" | tr -d ' \n')
+    echo $((0x$e - 0x$s))
+}
+d=$OUT/trace
+mkdir -p "$d"; rm -f "$d"/*.fst "$d/cosim_report.json"
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name trace \
+    --trace "$l_w:1000:1500" --until "$l_w" > "$d/log" 2>&1
+rc=$?
+f=$d/trace_$l_w.fst
+span=$( [ -f "$f" ] && fst_span "$f" || echo 0)
+# 500 cycles of 10 ns = 5,000,000 ps (+- 1 cycle: the window opens and closes at clock edges)
+if [ $rc = 0 ] && [ "$span" -ge 4990000 ] && [ "$span" -le 5010000 ] &&
+   grep -q "\"trace\": \"$f\"" "$d/cosim_report.json" && grep -q "waveform of layer '$l_w' (image 0, cycles 1000..1500" "$d/log"; then
+    ok "--trace $l_w:1000:1500 on a passing layer: $f spans $span ps (500 cycles)"
+else
+    bad "--trace window (exit $rc, span $span ps; see $d/log)"
+fi
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name trace --trace "$l_in" \
+    --until "$l_in" > "$d/log2" 2>&1
+rc=$?
+f=$d/trace_$l_in.fst
+cyc=$(sed -n 's/.*{"name": "'"$l_in"'", "on": "accelerator".*"rtl_cycles": \([0-9]*\),.*/\1/p' "$d/cosim_report.json")
+span=$( [ -f "$f" ] && fst_span "$f" || echo 0)
+# the whole run: reset and queue pre-fill, then the layer's CYCLES
+if [ $rc = 0 ] && [ -n "$cyc" ] && [ "$span" -ge $((cyc * 10000)) ] && [ "$span" -le $((cyc * 10000 + 1000000)) ]; then
+    ok "--trace $l_in (whole run): $span ps for $cyc cycles"
+else
+    bad "--trace whole run (exit $rc, span $span ps, CYCLES '$cyc'; see $d/log2)"
+fi
+
+# 5. bits-only against a memory that is not the ideal model
+d=$OUT/slowmem
+mkdir -p "$d/strict" "$d/bits"; rm -f "$d"/*/cosim_report.json
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d/strict" --until "$l_in" --no-trace \
+    +mem_read_extra=3 > "$d/strict/log" 2>&1
+rs=$?
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d/bits" --until "$l_in" --no-trace \
+    --bits-only +mem_read_extra=3 > "$d/bits/log" 2>&1
+rb=$?
+if [ $rs = 1 ] && grep -q '"mismatches": 0,' "$d/strict/cosim_report.json" &&
+   ! grep -q '"counter_mismatches": 0,' "$d/strict/cosim_report.json" &&
+   [ $rb = 0 ] && grep -q '"mode": "bits-only"' "$d/bits/cosim_report.json" &&
+   ! grep -q '"counter_mismatches": 0,' "$d/bits/cosim_report.json" && grep -q "PASS (bits-only)" "$d/bits/log"; then
+    ok "slower memory: strict fails on the counters (bits exact), --bits-only passes and reports them"
+else
+    bad "bits-only (strict exit $rs want 1, bits-only exit $rb want 0; see $d/*/log)"
+fi
 
 echo "test-cosim: $pass passed, $fail failed"
 [ $fail = 0 ]
