@@ -54,6 +54,24 @@ int bq_remove_tree(const char *path);
 int bq_mkdirs(const char *path);
 /* mkdir -p of the folder that holds path (for caches the project owns, not user outputs). */
 int bq_mkdirs_parent(const char *path);
+/* Run folders: the checkpoints of a long command (docs/reliability.md "Kill and resume").
+ * The folder is the user's --run-dir (kept after success) or "<out>.run" (removed on success, so
+ * a finished run leaves nothing behind; kept after a failure or a kill, so a rerun resumes).
+ * DIR/key holds a hash of the command's inputs and options: a folder with another key belongs to
+ * other inputs and is emptied first (status BQ_RUN_RESTARTED); the same key resumes. */
+typedef enum { BQ_RUN_FRESH = 0, BQ_RUN_RESUMED, BQ_RUN_RESTARTED } bq_run_status;
+typedef struct {
+    char dir[4096];
+    int derived;           /* 1: "<out>.run", removed by bq_run_done */
+    bq_run_status status;
+} bq_run_dir;
+/* Open (create) the run folder of out, or of given when not NULL. 0, or -1 with one line. */
+int bq_run_open(bq_run_dir *r, const char *given, const char *out, uint64_t key, char *err,
+                size_t errlen);
+/* After success: remove a derived run folder (a given one is kept). */
+void bq_run_done(const bq_run_dir *r);
+/* Hash a whole file's bytes into h (its content, not its name). 0, or -1 with err. */
+int bq_fnv1a64_file(const char *path, uint64_t *h, char *err, size_t errlen);
 /* 64-bit FNV-1a hash (content keys for caches and manifests). */
 uint64_t bq_fnv1a64(const void *data, size_t len, uint64_t h);
 #define BQ_FNV_INIT 0xcbf29ce484222325ULL
