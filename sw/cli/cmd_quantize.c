@@ -177,8 +177,10 @@ int bq_cmd_quantize(int argc, char **argv) {
             goto out;
         }
     } else {
-        if (r.checkpoint && open_run(model, recipe, bits, &train, run_dir, out, &run)) goto out;
-        have_run = r.checkpoint;
+        if (r.checkpoint) {
+            if (open_run(model, recipe, bits, &train, run_dir, out, &run)) goto out;
+            have_run = 1;
+        }
         if (bq_reconstruct_ex(&q, &m, &r, &train, have_run ? run.dir : NULL, 0, &rstats, err,
                               sizeof(err))) {
             bq_cli_error("quantize", "%s", err);
@@ -212,8 +214,8 @@ int bq_cmd_quantize(int argc, char **argv) {
         }
         bq_buf_free(&b);
     }
-    if (rc == 0 && have_run) bq_run_done(&run);
 out:
+    if (have_run) bq_run_close(&run, rc == 0);
     if (have_train) bq_dataset_free(&train);
     if (have_q) bq_qmodel_free(&q);
     bq_model_free(&m);

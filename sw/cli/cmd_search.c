@@ -209,12 +209,12 @@ int bq_cmd_search(int argc, char **argv) {
         if (bq_write_file_atomic(report, jb.data, jb.len, err, sizeof err)) goto fail;
     }
     rc = 0;
-    if (have_run) bq_run_done(&run);
     goto done;
 fail:
     bq_cli_error("search", "%s", msg(err));
     rc = 1;
 done:
+    if (have_run) bq_run_close(&run, rc == 0);
     bq_buf_free(&yb);
     bq_buf_free(&jb);
     free(qb);

@@ -106,7 +106,7 @@ int bq_cmd_train(int argc, char **argv) {
         rc = bq_model_save(&m, out, err, sizeof(err));
     }
     if (rc) bq_cli_error("train", "%s", err);
-    else bq_run_done(&run);
+    bq_run_close(&run, rc == 0);
     bq_dataset_free(&tr); bq_dataset_free(&te);
     bq_model_free(&m);
     return rc ? 1 : 0;

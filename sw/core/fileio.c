@@ -337,8 +337,19 @@ int bq_run_open(bq_run_dir *r, const char *given, const char *out, uint64_t key,
     return bq_write_file_atomic(path, text, (size_t)n, err, errlen);
 }
 
-void bq_run_done(const bq_run_dir *r) {
-    if (r->derived) bq_remove_tree(r->dir);
+/* 1 when dir holds nothing but its key file. */
+static int run_only_key(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int other = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        other += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "key");
+    closedir(d);
+    return other == 0;
+}
+
+void bq_run_close(const bq_run_dir *r, int ok) {
+    if (r->derived && (ok || run_only_key(r->dir))) bq_remove_tree(r->dir);
 }
 
 int bq_fnv1a64_file(const char *path, uint64_t *h, char *err, size_t errlen) {

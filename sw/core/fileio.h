@@ -68,8 +68,10 @@ typedef struct {
 /* Open (create) the run folder of out, or of given when not NULL. 0, or -1 with one line. */
 int bq_run_open(bq_run_dir *r, const char *given, const char *out, uint64_t key, char *err,
                 size_t errlen);
-/* After success: remove a derived run folder (a given one is kept). */
-void bq_run_done(const bq_run_dir *r);
+/* At the end of the command: a derived run folder is removed after success, and after a failure
+ * when it holds nothing to resume from (only its key: the command failed before its first
+ * checkpoint, e.g. on a bad value). A given one is always kept. */
+void bq_run_close(const bq_run_dir *r, int ok);
 /* Hash a whole file's bytes into h (its content, not its name). 0, or -1 with err. */
 int bq_fnv1a64_file(const char *path, uint64_t *h, char *err, size_t errlen);
 /* 64-bit FNV-1a hash (content keys for caches and manifests). */
