@@ -15,6 +15,7 @@
 
 void bq_buf_put(bq_buf *b, const void *p, size_t n) {
     if (b->oom) return;
+    if (b->sink) { b->sink(b->sink_ctx, p, n); b->len += n; return; }
     if (b->len + n > b->cap) {
         size_t nc = b->cap ? b->cap : 4096;
         while (nc < b->len + n) nc *= 2;

@@ -11,7 +11,12 @@
 #include <stdint.h>
 
 /* Growable output buffer. Writers never fail individually; check .oom at the end. */
-typedef struct { unsigned char *data; size_t len, cap; int oom; } bq_buf;
+/* With sink set, the bytes are passed to it instead of stored (data stays NULL, len counts them):
+ * hashing a serialisation without a copy, so it cannot run out of memory. */
+typedef struct {
+    unsigned char *data; size_t len, cap; int oom;
+    void (*sink)(void *ctx, const void *p, size_t n); void *sink_ctx;
+} bq_buf;
 void bq_buf_put(bq_buf *b, const void *p, size_t n);
 void bq_buf_u32(bq_buf *b, uint32_t v);
 void bq_buf_i32(bq_buf *b, int32_t v);

@@ -6,6 +6,7 @@
  *   BQ_FAIL_ALLOC=N         the N-th counted allocation (1-based) returns NULL (ENOMEM); the others
  *                           succeed (one failure per run, not every one after it)
  *   BQ_ALLOC_COUNT_FILE=F   at exit, write the number of counted allocations to F (to find K)
+ *   BQ_FAIL_ALLOC_TRACE=1   print the stack of the failed allocation (to find the site)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,8 @@ void *__real_realloc(void *p, size_t n);
 char *__real_strdup(const char *s);
 void *__real_aligned_alloc(size_t al, size_t n);
 
+void __sanitizer_print_stack_trace(void);   /* the ASan runtime's */
+
 static long g_count;          /* counted allocations so far (threads: see below) */
 static long g_fail_at = -2;   /* -2: not read yet; -1: never fail */
 
@@ -31,7 +34,11 @@ static int fail_now(void) {
         g_fail_at = s && *s ? strtol(s, NULL, 10) : -1;
     }
     long k = __atomic_add_fetch(&g_count, 1, __ATOMIC_RELAXED);
-    if (k == g_fail_at) { errno = ENOMEM; return 1; }
+    if (k == g_fail_at) {
+        if (getenv("BQ_FAIL_ALLOC_TRACE")) __sanitizer_print_stack_trace();
+        errno = ENOMEM;
+        return 1;
+    }
     return 0;
 }
 
