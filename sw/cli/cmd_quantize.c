@@ -3,6 +3,7 @@
 #include "core/errmsg.h"
 #include "cli.h"
 #include "cli_data.h"
+#include "cli_run.h"
 #include "nn/data.h"
 #include "quant/fakequant.h"
 #include "core/fileio.h"
@@ -94,6 +95,19 @@ static void alloc_label(const bq_qmodel *q, const bq_recipe *r, const int *befor
     snprintf(dst, n, "mixed %s %s", w, a);
 }
 
+/* The reconstruction's run folder, keyed by the model, recipe and bits files, the calibration
+ * data and $BQ_CONV (what the result's bytes depend on; the checkpoint has its own key too). */
+static int open_run(const char *model, const char *recipe, const char *bits,
+                    const bq_dataset *train, const char *run_dir, const char *out,
+                    bq_run_dir *run) {
+    uint64_t key = bq_cli_run_key("quantize");
+    const char *files[] = {model, recipe, bits};
+    if (bq_cli_run_key_files("quantize", &key, files, 3)) return -1;
+    key = bq_cli_run_key_data(key, train);
+    key = bq_cli_run_key_opts(key, NULL, 0);
+    return bq_cli_run_open("quantize", run_dir, out, key, run);
+}
+
 int bq_cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *recipe = NULL, *bits = NULL, *out = NULL, *report = NULL;
     const char *threads = NULL, *data = NULL, *run_dir = NULL, *print = NULL;
@@ -103,7 +117,8 @@ int bq_cmd_quantize(int argc, char **argv) {
         {"bits", 1, &bits, "per-layer bit-widths YAML: 'layer: {wbits: W, abits: A}'"},
         {"out", 1, &out, "output quantized model (.bqq)"},
         {"report", 1, &report, "write a JSON report (method, bits, seconds, peak RSS)"},
-        {"run-dir", 1, &run_dir, "reconstruction checkpoints (resume a killed run); brecq methods"},
+        {"run-dir", 1, &run_dir, "reconstruction checkpoints, kept after success (default: OUT.run, "
+                                 "removed after success); a rerun resumes a killed run"},
         {"threads", 1, &threads, "OpenBLAS threads (default 1; the engine's own kernels use $BQ_NUM_THREADS or every core)"},
         {"data", 1, &data, BQ_CLI_DATA_HELP},
         {"print", 0, &print, "print every layer's bits and every quantizer's scale/zero to stderr"},
@@ -128,7 +143,8 @@ int bq_cmd_quantize(int argc, char **argv) {
     bq_qmodel_opts qo = {r.wbits, r.abits, r.first_last_8bit};
     bq_dataset train;
     bq_recon_stats rstats = {0};   /* prior_seconds: time of killed earlier runs (resume) */
-    int have_q = 0, have_train = 0;
+    bq_run_dir run;
+    int have_q = 0, have_train = 0, have_run = 0;
     rc = 1;
     if (bq_qmodel_init(&q, &m, &qo, err, sizeof(err))) { bq_cli_error("quantize", "%s: %s", model, err); goto out; }
     have_q = 1;
@@ -161,7 +177,12 @@ int bq_cmd_quantize(int argc, char **argv) {
             goto out;
         }
     } else {
-        if (bq_reconstruct_ex(&q, &m, &r, &train, run_dir, 0, &rstats, err, sizeof(err))) {
+        if (r.checkpoint) {
+            if (open_run(model, recipe, bits, &train, run_dir, out, &run)) goto out;
+            have_run = 1;
+        }
+        if (bq_reconstruct_ex(&q, &m, &r, &train, have_run ? run.dir : NULL, 0, &rstats, err,
+                              sizeof(err))) {
             bq_cli_error("quantize", "%s", err);
             goto out;
         }
@@ -194,6 +215,7 @@ int bq_cmd_quantize(int argc, char **argv) {
         bq_buf_free(&b);
     }
 out:
+    if (have_run) bq_run_close(&run, rc == 0);
     if (have_train) bq_dataset_free(&train);
     if (have_q) bq_qmodel_free(&q);
     bq_model_free(&m);

@@ -12,6 +12,7 @@
  */
 #include "cli.h"
 #include "cli_data.h"
+#include "cli_run.h"
 #include "core/errmsg.h"
 #include "costtab.h"
 #include "core/fileio.h"
@@ -42,7 +43,7 @@ static void print_result(const char *name, const bq_search_result *r, double clo
 int bq_cmd_search(int argc, char **argv) {
     const char *model = NULL, *hw = NULL, *budget = NULL, *size_budget = NULL, *out = NULL;
     const char *report = NULL, *wbits_s = NULL, *abits_s = NULL, *seed_s = NULL;
-    const char *images_s = NULL, *cache = NULL, *data = NULL;
+    const char *images_s = NULL, *cache = NULL, *data = NULL, *run_dir = NULL;
     bq_cli_opt opts[] = {
         {"model", 1, &model, "float model (.bqm or .onnx)"},
         {"hw", 1, &hw, "accelerator config (configs/hw/*.yaml)"},
@@ -56,6 +57,8 @@ int bq_cmd_search(int argc, char **argv) {
         {"report", 1, &report, "write a JSON report (both solvers, per-layer bits and cycles)"},
         {"images", 1, &images_s, "calibration images of the sensitivity pass (default 64)"},
         {"cache", 1, &cache, "sensitivity cache file (reused when model/calibration/set match)"},
+        {"run-dir", 1, &run_dir, "checkpoints (the sensitivity table), kept after success "
+                                 "(default without --cache: OUT.run, removed after success)"},
         {"data", 1, &data, BQ_CLI_DATA_HELP},
     };
     int rc = bq_cli_parse(argc, argv, opts, (int)(sizeof(opts) / sizeof(opts[0])),
@@ -103,6 +106,9 @@ int bq_cmd_search(int argc, char **argv) {
     int have_fp = 0, have_q = 0, have_net = 0, have_tab = 0, have_p = 0, have_train = 0;
     int *qb = NULL;
     bq_buf yb = {0}, jb = {0};
+    bq_run_dir run;
+    int have_run = 0;
+    char run_cache[sizeof run.dir + 32];
     rc = 1;
     if (bq_cli_load_model("search", model, &fp)) goto done;
     have_fp = 1;
@@ -154,6 +160,21 @@ int bq_cmd_search(int argc, char **argv) {
     bq_sens_opts_default(&so);
     so.n_images = (int)images;
     so.cache_path = cache;
+    /* without --cache the sensitivity table (the expensive stage) is checkpointed per group in
+     * the run folder of --out (else --report); with neither output there is nothing to resume */
+    const char *run_out = out ? out : report;
+    if (!cache && (run_dir || run_out)) {
+        const char *key_opts[] = {budget, size_budget, wbits_s, abits_s, seed_s, images_s};
+        uint64_t key = bq_cli_run_key("search");
+        const char *files[] = {model, hw};
+        if (bq_cli_run_key_files("search", &key, files, 2)) goto done;
+        key = bq_cli_run_key_data(key, &train);
+        key = bq_cli_run_key_opts(key, key_opts, (int)(sizeof key_opts / sizeof key_opts[0]));
+        if (bq_cli_run_open("search", run_dir, run_out, key, &run)) goto done;
+        have_run = 1;
+        snprintf(run_cache, sizeof run_cache, "%s/sensitivity.cache", run.dir);
+        so.cache_path = run_cache;
+    }
     bq_sens_stats sst;
     if (bq_sensitivity_fill(&p, &fp, &train, &so, &sst, err, sizeof err)) goto fail;
     printf("  sensitivity: %d candidates measured, %d cached, %.1f s\n", sst.measured, sst.cached,
@@ -193,6 +214,7 @@ fail:
     bq_cli_error("search", "%s", msg(err));
     rc = 1;
 done:
+    if (have_run) bq_run_close(&run, rc == 0);
     bq_buf_free(&yb);
     bq_buf_free(&jb);
     free(qb);

@@ -15,6 +15,7 @@
 
 void bq_buf_put(bq_buf *b, const void *p, size_t n) {
     if (b->oom) return;
+    if (b->sink) { b->sink(b->sink_ctx, p, n); b->len += n; return; }
     if (b->len + n > b->cap) {
         size_t nc = b->cap ? b->cap : 4096;
         while (nc < b->len + n) nc *= 2;
@@ -285,4 +286,78 @@ uint64_t bq_fnv1a64(const void *data, size_t len, uint64_t h) {
     const unsigned char *p = data;
     for (size_t i = 0; i < len; i++) { h ^= p[i]; h *= 0x100000001b3ULL; }
     return h;
+}
+
+/* ---- run folders ---- */
+
+/* The key a run folder was opened with: 1 and *key when DIR/key is readable, else 0. */
+static int run_key_read(const char *dir, uint64_t *key) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/key", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long k = 0;
+    int got = fscanf(f, "brecq run key %16llx", &k);
+    fclose(f);
+    *key = (uint64_t)k;
+    return got == 1;
+}
+
+int bq_run_open(bq_run_dir *r, const char *given, const char *out, uint64_t key, char *err,
+                size_t errlen) {
+    r->derived = given == NULL;
+    r->status = BQ_RUN_FRESH;
+    if (given) snprintf(r->dir, sizeof r->dir, "%s", given);
+    else snprintf(r->dir, sizeof r->dir, "%s.run", out);
+    struct stat st;
+    if (stat(r->dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            bq_seterr(err, errlen, "run folder %s: is a file; remove it or give --run-dir", r->dir);
+            return -1;
+        }
+        uint64_t old;
+        if (run_key_read(r->dir, &old) && old == key) r->status = BQ_RUN_RESUMED;
+        else if (run_key_read(r->dir, &old)) {
+            /* checkpoints of other inputs or options: never resume from them */
+            if (bq_remove_tree(r->dir)) {
+                bq_seterr(err, errlen, "run folder %s: cannot remove the checkpoints of other "
+                          "inputs; remove it by hand", r->dir);
+                return -1;
+            }
+            r->status = BQ_RUN_RESTARTED;
+        }
+    }
+    if (bq_mkdirs(r->dir)) {
+        bq_seterr(err, errlen, "run folder %s: cannot create: %s; check that its folder is "
+                  "writable or give --run-dir", r->dir, strerror(errno));
+        return -1;
+    }
+    char path[4200], text[64];
+    snprintf(path, sizeof path, "%s/key", r->dir);
+    int n = snprintf(text, sizeof text, "brecq run key %016llx\n", (unsigned long long)key);
+    return bq_write_file_atomic(path, text, (size_t)n, err, errlen);
+}
+
+/* 1 when dir holds nothing but its key file. */
+static int run_only_key(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int other = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        other += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "key");
+    closedir(d);
+    return other == 0;
+}
+
+void bq_run_close(const bq_run_dir *r, int ok) {
+    if (r->derived && (ok || run_only_key(r->dir))) bq_remove_tree(r->dir);
+}
+
+int bq_fnv1a64_file(const char *path, uint64_t *h, char *err, size_t errlen) {
+    unsigned char *data;
+    size_t len;
+    if (bq_read_file(path, &data, &len, err, errlen)) return -1;
+    *h = bq_fnv1a64(data, len, *h);
+    free(data);
+    return 0;
 }

@@ -11,7 +11,12 @@
 #include <stdint.h>
 
 /* Growable output buffer. Writers never fail individually; check .oom at the end. */
-typedef struct { unsigned char *data; size_t len, cap; int oom; } bq_buf;
+/* With sink set, the bytes are passed to it instead of stored (data stays NULL, len counts them):
+ * hashing a serialisation without a copy, so it cannot run out of memory. */
+typedef struct {
+    unsigned char *data; size_t len, cap; int oom;
+    void (*sink)(void *ctx, const void *p, size_t n); void *sink_ctx;
+} bq_buf;
 void bq_buf_put(bq_buf *b, const void *p, size_t n);
 void bq_buf_u32(bq_buf *b, uint32_t v);
 void bq_buf_i32(bq_buf *b, int32_t v);
@@ -54,6 +59,26 @@ int bq_remove_tree(const char *path);
 int bq_mkdirs(const char *path);
 /* mkdir -p of the folder that holds path (for caches the project owns, not user outputs). */
 int bq_mkdirs_parent(const char *path);
+/* Run folders: the checkpoints of a long command (docs/reliability.md "Kill and resume").
+ * The folder is the user's --run-dir (kept after success) or "<out>.run" (removed on success, so
+ * a finished run leaves nothing behind; kept after a failure or a kill, so a rerun resumes).
+ * DIR/key holds a hash of the command's inputs and options: a folder with another key belongs to
+ * other inputs and is emptied first (status BQ_RUN_RESTARTED); the same key resumes. */
+typedef enum { BQ_RUN_FRESH = 0, BQ_RUN_RESUMED, BQ_RUN_RESTARTED } bq_run_status;
+typedef struct {
+    char dir[4096];
+    int derived;           /* 1: "<out>.run", removed by bq_run_done */
+    bq_run_status status;
+} bq_run_dir;
+/* Open (create) the run folder of out, or of given when not NULL. 0, or -1 with one line. */
+int bq_run_open(bq_run_dir *r, const char *given, const char *out, uint64_t key, char *err,
+                size_t errlen);
+/* At the end of the command: a derived run folder is removed after success, and after a failure
+ * when it holds nothing to resume from (only its key: the command failed before its first
+ * checkpoint, e.g. on a bad value). A given one is always kept. */
+void bq_run_close(const bq_run_dir *r, int ok);
+/* Hash a whole file's bytes into h (its content, not its name). 0, or -1 with err. */
+int bq_fnv1a64_file(const char *path, uint64_t *h, char *err, size_t errlen);
 /* 64-bit FNV-1a hash (content keys for caches and manifests). */
 uint64_t bq_fnv1a64(const void *data, size_t len, uint64_t h);
 #define BQ_FNV_INIT 0xcbf29ce484222325ULL

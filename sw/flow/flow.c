@@ -6,6 +6,7 @@
 #include "core/errmsg.h"
 #include "flow/flow.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -315,6 +316,10 @@ static int step_reconstruct(flow_t *F, const char *name, const int *qb, bq_qmode
         bq_qmodel_free(out);
         return -1;
     }
+    /* the .bqq and its step marker are the resume state from here on: no checkpoints left over */
+    bq_remove_tree(run);
+    pathf(run, sizeof run, F, "runs");
+    rmdir(run);   /* only once empty: another model's checkpoints may still be there */
     *secs = bq_now() - t0;
     return 0;
 }
@@ -559,10 +564,26 @@ static int cosim_binary(const bq_hwcfg *hw, char *path, size_t n) {
 
 /* ---- setup: report folders, inputs, search problem, budgets, simulator ---- */
 
+/* Entries of a folder other than . and .. (0 when it does not exist). */
+static int count_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
 static int open_folders(flow_t *F, char *err, size_t errlen) {
-    static const char *const subdirs[] = {"", "steps", "models", "runs", "eval", "rtn", "plots",
+    /* no "runs": reconstruction creates its checkpoint folder and removes it when done */
+    static const char *const subdirs[] = {"", "steps", "models", "eval", "rtn", "plots",
                                           "search", "latency"};
     char tmp[BQ_FLOW_PATH + 128];
+    pathf(tmp, sizeof tmp, F, "steps");
+    int n_done = count_entries(tmp);
+    if (n_done > 0)
+        fprintf(stderr, "flow: resuming from %s (%d finished steps are kept; changed ones rerun)\n",
+                F->c->out, n_done);
     F->B = calloc(BQ_FLOW_MAX_BUDGETS * 2, sizeof *F->B);
     if (!F->B) { bq_seterr(err, errlen, "out of memory"); return -1; }
     for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {

@@ -33,8 +33,19 @@ static int get_node(bq_rd *r, bq_node *n) {
     return r->bad ? -1 : 0;
 }
 
-int bq_model_serialize(const bq_model *m, unsigned char **data, size_t *len) {
+/* The CRC of everything serialised so far, on the way to the real output. */
+typedef struct { bq_buf *out; uLong crc; } crc_tap;
+static void crc_put(void *ctx, const void *p, size_t n) {
+    crc_tap *t = ctx;
+    t->crc = crc32(t->crc, p, (uInt)n);
+    bq_buf_put(t->out, p, n);
+}
+
+void bq_model_serialize_to(const bq_model *m, bq_buf *out) {
+    crc_tap tap = {out, crc32(0L, Z_NULL, 0)};
     bq_buf b = {0};
+    b.sink = crc_put;
+    b.sink_ctx = &tap;
     bq_buf_put(&b, BQ_MODEL_MAGIC, 8);   /* includes the terminating NUL */
     bq_buf_u32(&b, BQ_MODEL_VERSION);
     bq_buf_str(&b, m->arch, 32);
@@ -59,8 +70,12 @@ int bq_model_serialize(const bq_model *m, unsigned char **data, size_t *len) {
         bq_buf_i32(&b, bl->has_residual);
     }
     for (size_t i = 0; i < m->arena_count; i++) bq_buf_f32(&b, m->arena[i]);
-    uint32_t crc = (uint32_t)crc32(0L, b.data, (uInt)b.len);
-    bq_buf_u32(&b, crc);
+    bq_buf_u32(out, (uint32_t)tap.crc);
+}
+
+int bq_model_serialize(const bq_model *m, unsigned char **data, size_t *len) {
+    bq_buf b = {0};
+    bq_model_serialize_to(m, &b);
     if (b.oom) { bq_buf_free(&b); return -1; }
     *data = b.data; *len = b.len;
     return 0;
@@ -200,11 +215,18 @@ int bq_model_load(bq_model *m, const char *path, char *err, size_t errlen) {
     return rc;
 }
 
+void bq_fnv_sink(void *ctx, const void *p, size_t n) {
+    uint64_t *h = ctx;
+    *h = bq_fnv1a64(p, n, *h);
+}
+
+/* FNV-1a of the serialised bytes, computed as they are produced: no copy, no allocation (an
+ * allocation failure here once gave a wrong source hash with exit 0). */
 uint64_t bq_model_hash(const bq_model *m) {
-    unsigned char *data;
-    size_t len;
-    if (bq_model_serialize(m, &data, &len)) return 0;
-    uint64_t h = bq_fnv1a64(data, len, BQ_FNV_INIT);
-    free(data);
+    uint64_t h = BQ_FNV_INIT;
+    bq_buf b = {0};
+    b.sink = bq_fnv_sink;
+    b.sink_ctx = &h;
+    bq_model_serialize_to(m, &b);
     return h;
 }

@@ -11,6 +11,7 @@
 #define BQ_MODEL_IO_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/fileio.h"
 #include "nn/graph.h"
 
 #define BQ_MODEL_MAGIC "BQMODEL"
@@ -20,6 +21,10 @@ int bq_model_save(const bq_model *m, const char *path, char *err, size_t errlen)
 int bq_model_load(bq_model *m, const char *path, char *err, size_t errlen);
 /* Serialise to / parse from memory (the file body); used by save/load and by tests. */
 int bq_model_serialize(const bq_model *m, unsigned char **data, size_t *len);
+/* The same bytes into b (stored, or passed to b's sink: hashing without a copy). */
+void bq_model_serialize_to(const bq_model *m, bq_buf *b);
+/* A bq_buf sink that runs FNV-1a over the bytes into *(uint64_t *)ctx. */
+void bq_fnv_sink(void *ctx, const void *p, size_t n);
 int bq_model_parse(bq_model *m, const unsigned char *data, size_t len, const char *name, char *err,
                    size_t errlen);
 /* Hash identifying a model's content (graph + parameters): keys caches and manifests. */

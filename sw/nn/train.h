@@ -23,6 +23,14 @@ typedef struct {
     int augment;
     long max_steps;        /* stop after this many steps (0 = all); for smoke tests */
     const bq_dataset *val; /* optional: evaluate after every epoch (reported, never used to pick) */
+    /* Checkpoints (docs/reliability.md "Kill and resume"): with ckpt_dir, the whole training state
+     * (weights and BN buffers, optimizer state and step count, RNG, the epoch's permutation,
+     * epoch and step) is written atomically to ckpt_dir/train.ckpt at the end of every epoch and
+     * every ckpt_steps steps (0: epochs only); a call with the same ckpt_key resumes from it and
+     * gives the same bytes as an uninterrupted run. A file with another key is ignored. */
+    const char *ckpt_dir;
+    uint64_t ckpt_key;
+    int ckpt_steps;
 } bq_train_opts;
 
 void bq_train_opts_default(bq_train_opts *o);

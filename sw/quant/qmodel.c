@@ -439,7 +439,8 @@ static void put_body(bq_buf *b, const bq_qmodel *q, const unsigned char *mdata, 
     bq_buf_i32(b, q->opts.abits);
     bq_buf_i32(b, q->opts.first_last_8bit);
     bq_buf_u64(b, (uint64_t)mlen);
-    bq_buf_put(b, mdata, mlen);
+    if (mdata) bq_buf_put(b, mdata, mlen);
+    else bq_model_serialize_to(&q->model, b);   /* a hashing sink: the same bytes, no copy */
     bq_buf_u32(b, (uint32_t)q->n_layers);
     for (int l = 0; l < q->n_layers; l++) {
         const bq_qlayer *L = &q->layers[l];
@@ -463,15 +464,20 @@ static void put_body(bq_buf *b, const bq_qmodel *q, const unsigned char *mdata, 
     }
 }
 
+static void count_sink(void *ctx, const void *p, size_t n) { (void)ctx; (void)p; (void)n; }
+
+/* FNV-1a of the body as bq_qmodel_save writes it, computed as it is produced: no allocation (an
+ * allocation failure here once gave a wrong hash with exit 0). The model's length comes first,
+ * from a counting pass. */
 uint64_t bq_qmodel_hash(const bq_qmodel *q) {
-    unsigned char *md;
-    size_t ml;
-    if (bq_model_serialize(&q->model, &md, &ml)) return 0;
+    bq_buf count = {0};
+    count.sink = count_sink;
+    bq_model_serialize_to(&q->model, &count);
+    uint64_t h = BQ_FNV_INIT;
     bq_buf b = {0};
-    put_body(&b, q, md, ml);
-    free(md);
-    uint64_t h = b.oom ? 0 : bq_fnv1a64(b.data, b.len, BQ_FNV_INIT);
-    bq_buf_free(&b);
+    b.sink = bq_fnv_sink;
+    b.sink_ctx = &h;
+    put_body(&b, q, NULL, count.len);
     return h;
 }
 

@@ -1,0 +1,94 @@
+#!/bin/bash
+# Allocation failures (docs/reliability.md "Allocation failures"): for each short command, count
+# the allocations K the project's own code makes (BQ_ALLOC_COUNT_FILE), then fail the N-th one
+# (BQ_FAIL_ALLOC=N) for every N in 1..K, or a seeded sample, and require a clean end:
+#   - exit 1 or 2 with the last stderr line "brecq CMD: ..." (one line, the error), no signal, no
+#     timeout, no sanitizer or assert report, no "top-1 -1";
+#   - no output file (nothing half-written) and no *.tmp.* left in the output folder;
+#   - or exit 0 with stdout and every output byte-identical to the run without a failure (a
+#     failed allocation the code can do without, e.g. an optional cache).
+#
+# usage: tests/cli/alloc_fail.sh BRECQ_ALLOCFAIL SAMPLE SEED
+#   SAMPLE: N values tried per command (a seeded sample of 1..K, the first and last included);
+#           0 = every N (make test-alloc-full)
+set -u
+B=$(realpath "${1:?usage: alloc_fail.sh BRECQ_ALLOCFAIL SAMPLE SEED}")
+SAMPLE=${2:-60}
+SEED=${3:-1}
+ROOT=$(pwd)
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+RANDOM=$SEED
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0}
+
+# ---- inputs: 128 training and 100 test images, a small RTN recipe, a quantized model ----
+SRC=${BQ_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
+subset() {   # split n
+  { be32 0x803; be32 "$2"; be32 28; be32 28; zcat "$SRC/$1-images-idx3-ubyte.gz" | tail -c +17 | head -c $(($2 * 784)); } |
+    gzip -1 > "$T/data/$1-images-idx3-ubyte.gz"
+  { be32 0x801; be32 "$2"; zcat "$SRC/$1-labels-idx1-ubyte.gz" | tail -c +9 | head -c "$2"; } |
+    gzip -1 > "$T/data/$1-labels-idx1-ubyte.gz"
+}
+mkdir -p "$T/data"
+subset train 128 && subset t10k 100 || { echo "FAIL alloc_fail: cannot read $SRC"; exit 1; }
+D=$T/data
+M=$ROOT/configs/models/fres20.bqm
+printf 'method: rtn\nwbits: 4\nabits: 4\ncalib: 64\nact_init_batch: 64\n' > "$T/rtn.yaml"
+"$B" quantize --model "$M" --recipe "$T/rtn.yaml" --data "$D" --out "$T/q.bqq" > /dev/null 2>&1 ||
+  { echo "FAIL alloc_fail: cannot make the quantized model"; exit 1; }
+
+# NAME OUTPUT(relative to the output folder, "" = none) ARGS... (@O@ = the output folder)
+CASES=(
+  "info||info $M"
+  "eval|preds|eval --model $M --data $D --preds @O@/preds"
+  "eval-quant|r.json|eval --quant $T/q.bqq --data $D --report @O@/r.json"
+  "quantize|q.bqq|quantize --model $M --recipe $T/rtn.yaml --data $D --out @O@/q.bqq"
+  "export|pkg|export --quant $T/q.bqq --hw $ROOT/configs/hw/edge.yaml --data $D --tests 2 --out @O@/pkg"
+)
+fail=0 total_n=0 total_fail=0
+for c in "${CASES[@]}"; do
+  IFS='|' read -r name out args <<< "$c"
+  cmd=${args%% *}
+  R=$T/ref-$name; mkdir -p "$R"
+  # shellcheck disable=SC2086
+  BQ_ALLOC_COUNT_FILE=$T/count $B ${args//@O@/$R} > "$R/stdout" 2> "$R/stderr" ||
+    { echo "FAIL alloc_fail $name: the run without a failure failed:"; tail -2 "$R/stderr"; fail=1; continue; }
+  K=$(cat "$T/count")
+  # the N values: all, or the first, the last and a seeded sample between
+  if [ "$SAMPLE" -eq 0 ] || [ "$SAMPLE" -ge "$K" ]; then Ns=$(seq 1 "$K")
+  else Ns=$( { echo 1; echo "$K"; for _ in $(seq 3 "$SAMPLE"); do echo $(( (RANDOM * 32768 + RANDOM) % K + 1 )); done; } | sort -nu)
+  fi
+  tried=0 bad=0 clean_err=0 same=0 t0=$(date +%s)
+  for N in $Ns; do
+    tried=$((tried + 1))
+    O=$T/o; rm -rf "$O"; mkdir -p "$O"
+    # shellcheck disable=SC2086
+    BQ_FAIL_ALLOC=$N timeout 300 $B ${args//@O@/$O} > "$T/stdout" 2> "$T/stderr"
+    rc=$?
+    why=""
+    if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:|Assertion .* failed" "$T/stderr"; then why="sanitizer/assert report"
+    elif [ $rc -ge 124 ]; then why="signal or timeout (exit $rc)"
+    elif grep -q "top-1 -1" "$T/stdout" "$T/stderr"; then why="printed top-1 -1"
+    elif [ $rc -eq 0 ]; then
+      if ! cmp -s "$T/stdout" "$R/stdout"; then why="exit 0 with different stdout"
+      elif [ -n "$out" ] && ! diff -r "$R/$out" "$O/$out" > /dev/null 2>&1; then why="exit 0 with a different $out"
+      else same=$((same + 1)); fi
+    else
+      last=$(tr '\r' '\n' < "$T/stderr" | grep -v '^ *$' | tail -1)
+      if [ "${last#brecq $cmd: }" = "$last" ]; then why="exit $rc but the last stderr line is not 'brecq $cmd: ...'"
+      elif [ -n "$out" ] && [ -e "$O/$out" ]; then why="exit $rc but $out was written"
+      elif [ -n "$(find "$O" -name '*.tmp.*')" ]; then why="temporary left: $(find "$O" -name '*.tmp.*')"
+      else clean_err=$((clean_err + 1)); fi
+    fi
+    if [ -n "$why" ]; then
+      bad=$((bad + 1))
+      [ $bad -le 5 ] && { echo "FAIL alloc_fail $name BQ_FAIL_ALLOC=$N: $why"; grep -m3 -E "brecq|ERROR|runtime error|#[0-4] " "$T/stderr" | sed 's/^/    /'; }
+    fi
+  done
+  printf 'alloc_fail: %-10s K %4d, N tried %4d: %4d clean errors, %3d same result, %3d bad (%d s)\n' \
+    "$name" "$K" $tried $clean_err $same $bad $(( $(date +%s) - t0 ))
+  total_n=$((total_n + tried)); total_fail=$((total_fail + bad))
+  [ $bad -ne 0 ] && fail=1
+done
+echo "alloc_fail: $total_n runs, $total_fail bad (seed $SEED, load $(cut -d' ' -f1-3 /proc/loadavg))"
+exit $fail
