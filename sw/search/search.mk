@@ -22,7 +22,7 @@ BENCH_TARGETS += bench-search
 # accuracy), and a rerun takes every sensitivity from the cache and gives the same allocation.
 SEARCH_TS := $(BUILD)/test-search
 $(BUILD)/search_cli_driver: tests/search/search_cli_driver.c $(BUILD)/obj/sw/cli/cmd_search.o \
-                            $(BUILD)/obj/sw/cli/cli_data.o \
+                            $(BUILD)/obj/sw/cli/cli_data.o $(BUILD)/obj/sw/cli/cli_run.o \
                             $(BUILD)/obj/sw/cli/cli.o $(BUILD)/libbrecq.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
