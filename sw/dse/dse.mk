@@ -9,8 +9,9 @@
 # Debian's mpicc wrapper; the unit tests never reference dse_mpi.o, so they do not need it).
 MPI_CFLAGS = $(shell mpicc --showme:compile 2>/dev/null)
 MPI_LIBS   = $(shell mpicc --showme:link 2>/dev/null)
-$(BUILD)/obj/sw/dse/dse_mpi.o $(ASAN)/obj/sw/dse/dse_mpi.o: PKG_CFLAGS += $(MPI_CFLAGS)
-$(BUILD)/brecq $(ASAN)/brecq: PKG_LIBS += $(MPI_LIBS)
+$(BUILD)/obj/sw/dse/dse_mpi.o $(ASAN)/obj/sw/dse/dse_mpi.o $(BUILD)/fuzz/obj/sw/dse/dse_mpi.o: PKG_CFLAGS += $(MPI_CFLAGS)
+# every link of the whole command set (sw/cli/*.o) pulls dse_mpi.o in
+$(BUILD)/brecq $(ASAN)/brecq $(ASAN)/brecq-allocfail: PKG_LIBS += $(MPI_LIBS)
 
 # mpirun as root (CI containers) needs these; --oversubscribe lets 4 ranks share 2 cores.
 MPIRUN ?= env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe
