@@ -5,14 +5,14 @@
 #                          build/fuzz/corpus/ (kept: a second run resumes), crashes in build/fuzz/artifacts/
 #   make fuzz-long         every harness FUZZ_LONG_SECONDS (3600) each, the same corpora, and each run
 #                          appended to docs/fuzz_log.json (hours add up across sessions)
-#   make test-fuzz-smoke   (part of make test) replay each committed corpus + FUZZ_SMOKE_SECONDS (5) of fuzzing
+#   make test-fuzz-smoke   (part of make test) replay each committed corpus + FUZZ_SMOKE_SECONDS (3) of fuzzing
 # FUZZ_ONLY="bqm npy" restricts any of them to some harnesses.
 
 FUZZ_HARNESSES := onnx bqm bqq export recipe bits flow hw dataset idx png jpeg npy npz
 FUZZ_ONLY          ?= $(FUZZ_HARNESSES)
 FUZZ_SECONDS       ?= 600
 FUZZ_LONG_SECONDS  ?= 3600
-FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_CC            ?= clang
 FUZZ_FLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer $(INCS)
