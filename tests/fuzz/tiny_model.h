@@ -1,6 +1,6 @@
 /*
- * tiny_model.h — the small model the fuzz seeds and the bits harness use (the graph of
- * tests/unit/io/test_export.c): input 1x9x9 -> stem conv3x3(5)+relu -> residual block (stride 2,
+ * tiny_model.h — the small model the fuzz seeds, the bits harness and the export and lowering
+ * unit tests (tests/unit/io/test_export.c, tests/unit/lower/test_lower.c) use: input 1x9x9 -> stem conv3x3(5)+relu -> residual block (stride 2,
  * 1x1 downsample) -> depthwise 3x3 + relu6 -> gap -> linear(3). Every layer kind the quantized path
  * handles, in 1.3 KB of parameters, so seeds stay small and mutations reach every field quickly.
  */
@@ -8,8 +8,10 @@
 #define BQ_FUZZ_TINY_MODEL_H
 #include "nn/graph.h"
 
-static int tiny_model_build(bq_model *m) {
-    bq_model_init(m, "tiny", 1, 9, 9, 3);
+/* `name` is the model's name (it goes into the files written from it). 0, or bq_model_finalize's
+ * error. */
+static inline int tiny_model_build_named(bq_model *m, const char *name) {
+    bq_model_init(m, name, 1, 9, 9, 3);
     int x = bq_add_input(m);
     int c = bq_add_conv(m, "stem", x, 5, 3, 1, 1, 1, 1);
     x = bq_add_act(m, "stem_relu", BQ_OP_RELU, c);
@@ -27,4 +29,6 @@ static int tiny_model_build(bq_model *m) {
     bq_add_linear(m, "fc", x, 3, 1);
     return bq_model_finalize(m, 42);
 }
+
+static inline int tiny_model_build(bq_model *m) { return tiny_model_build_named(m, "tiny"); }
 #endif

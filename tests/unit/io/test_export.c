@@ -15,27 +15,12 @@
 #include "quant/intref.h"
 #include "io/pack.h"
 #include "quant/qmodel.h"
+#include "../../fuzz/tiny_model.h"
 
 /* input 1x9x9 -> stem conv3x3(5)+relu -> block (stride 2 + down) -> depthwise 3x3 + relu6 ->
  * gap -> linear(3): odd sizes everywhere, a grouped layer, a residual. */
 static void build(bq_model *m) {
-    bq_model_init(m, "exp", 1, 9, 9, 3);
-    int x = bq_add_input(m);
-    int c = bq_add_conv(m, "stem", x, 5, 3, 1, 1, 1, 1);
-    x = bq_add_act(m, "stem_relu", BQ_OP_RELU, c);
-    bq_block_begin(m, "a", x);
-    int y = bq_add_conv(m, "a_conv1", x, 6, 3, 2, 1, 1, 1);
-    y = bq_add_act(m, "a_conv1_relu", BQ_OP_RELU, y);
-    y = bq_add_conv(m, "a_conv2", y, 6, 3, 1, 1, 1, 1);
-    int s = bq_add_conv(m, "a_down", x, 6, 1, 2, 0, 1, 1);
-    y = bq_add_add(m, "a_add", y, s);
-    x = bq_add_act(m, "a_relu", BQ_OP_RELU, y);
-    bq_block_end(m);
-    y = bq_add_conv(m, "dw", x, 6, 3, 1, 1, 6, 1);
-    x = bq_add_act(m, "dw_relu6", BQ_OP_RELU6, y);
-    x = bq_add_gap(m, "gap", x);
-    bq_add_linear(m, "fc", x, 3, 1);
-    assert_int_equal(bq_model_finalize(m, 42), 0);
+    assert_int_equal(tiny_model_build_named(m, "exp"), 0);
     uint64_t st = 5;
     for (int i = 0; i < m->n_params; i++)
         if (strstr(m->params[i].name, "bias"))

@@ -15,6 +15,7 @@
 #include "nn/graph.h"
 #include "quant/fakequant.h"
 #include "quant/intref.h"
+#include "../../fuzz/tiny_model.h"
 
 typedef struct {
     bq_model fp;
@@ -218,25 +219,7 @@ static int node_of(const bq_model *m, const char *name) {
     return -1;
 }
 
-static void build_tiny(bq_model *m) {
-    bq_model_init(m, "tiny", 1, 9, 9, 3);
-    int x = bq_add_input(m);
-    int c = bq_add_conv(m, "stem", x, 5, 3, 1, 1, 1, 1);
-    x = bq_add_act(m, "stem_relu", BQ_OP_RELU, c);
-    bq_block_begin(m, "a", x);
-    int y = bq_add_conv(m, "a_conv1", x, 6, 3, 2, 1, 1, 1);
-    y = bq_add_act(m, "a_conv1_relu", BQ_OP_RELU, y);
-    y = bq_add_conv(m, "a_conv2", y, 6, 3, 1, 1, 1, 1);
-    int s = bq_add_conv(m, "a_down", x, 6, 1, 2, 0, 1, 1);
-    y = bq_add_add(m, "a_add", y, s);
-    x = bq_add_act(m, "a_relu", BQ_OP_RELU, y);
-    bq_block_end(m);
-    y = bq_add_conv(m, "dw", x, 6, 3, 1, 1, 6, 1);
-    x = bq_add_act(m, "dw_relu6", BQ_OP_RELU6, y);
-    x = bq_add_gap(m, "gap", x);
-    bq_add_linear(m, "fc", x, 3, 1);
-    assert_int_equal(bq_model_finalize(m, 42), 0);
-}
+static void build_tiny(bq_model *m) { assert_int_equal(tiny_model_build(m), 0); }
 
 typedef struct {
     const char *name, *in, *out, *res;
