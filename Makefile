@@ -87,8 +87,22 @@ $(ASAN)/tests/%: tests/unit/%.c $(ASAN)/libbrecq.a tests/unit/testutil.h
 unit-test: deps-check $(UNIT_BINS) $(ASAN)/brecq $(BUILD)/brecq
 	@bash tests/run_unit.sh $(UNIT_BINS)
 
-test: deps-check all unit-test $(TEST_TARGETS)
+# make test: build everything the tests use at -j2 first (so the two lanes never build the same
+# file at once), then run the test groups in two lanes side by side (tests/run_lanes.sh; the lanes
+# hold the same groups as before, only the order changed). The hw lane takes the Verilator and
+# whole-tree groups, the sw lane the unit tests and the CLI groups. TEST_JOBS=1 runs the lanes one
+# after the other. `make test-serial` is the old one-after-the-other form of the same groups.
+TEST_JOBS   ?= 2
+TEST_LANE_HW = $(filter test-hw% test-cosim% test-data-example test-flow test-fuzz-smoke test-results-sh,$(TEST_TARGETS))
+TEST_LANE_SW = unit-test $(filter-out $(TEST_LANE_HW),$(TEST_TARGETS))
+.PHONY: test-build test-serial
+test: deps-check
+	@$(MAKE) --no-print-directory -j2 test-build
+	@bash tests/run_lanes.sh "$(MAKE)" "$(TEST_JOBS)" "$(TEST_LANE_SW)" "$(TEST_LANE_HW)"
 	@echo "make test: all test groups passed"
+test-build: all $(UNIT_BINS) $(ASAN)/brecq hwgen-all
+test-serial: deps-check all unit-test $(TEST_TARGETS)
+	@echo "make test-serial: all test groups passed"
 
 bench: deps-check all $(BENCH_TARGETS)
 
