@@ -45,3 +45,8 @@ bench-intref: $(BUILD)/bench_intref $(BENCH_IQ)/fres20_rtn_w2a4.bqq $(BENCH_IQ)/
 	  $(BENCH_IQ)/fres20_rtn_w8a8.bqq \
 	  --json $(BUILD)/bench/intref.json
 BENCH_TARGETS += bench-intref
+
+# ---- data-parallel reconstruction on Open MPI (issue 23 item 4, docs/mpi_recon.md) ----
+# Only dp_mpi.c includes <mpi.h> (MPI_CFLAGS / MPI_LIBS: sw/dse/dse.mk; the brecq links already
+# take libmpi).
+$(BUILD)/obj/sw/quant/dp_mpi.o $(ASAN)/obj/sw/quant/dp_mpi.o $(BUILD)/fuzz/obj/sw/quant/dp_mpi.o: PKG_CFLAGS += $(MPI_CFLAGS)
