@@ -50,3 +50,8 @@ BENCH_TARGETS += bench-intref
 # Only dp_mpi.c includes <mpi.h> (MPI_CFLAGS / MPI_LIBS: sw/dse/dse.mk; the brecq links already
 # take libmpi).
 $(BUILD)/obj/sw/quant/dp_mpi.o $(ASAN)/obj/sw/quant/dp_mpi.o $(BUILD)/fuzz/obj/sw/quant/dp_mpi.o: PKG_CFLAGS += $(MPI_CFLAGS)
+#   make test-mpi-recon   serial, mpirun -np 2 and -np 4 (dp_shards 4) give the same .bqq; refusals
+.PHONY: test-mpi-recon
+test-mpi-recon: $(BUILD)/brecq
+	@MPIRUN="$(MPIRUN)" nice -n 5 bash tests/mpi_recon/test_mpi_recon.sh $(BUILD)/brecq
+TEST_TARGETS += test-mpi-recon
