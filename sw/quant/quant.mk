@@ -55,3 +55,10 @@ $(BUILD)/obj/sw/quant/dp_mpi.o $(ASAN)/obj/sw/quant/dp_mpi.o $(BUILD)/fuzz/obj/s
 test-mpi-recon: $(BUILD)/brecq
 	@MPIRUN="$(MPIRUN)" nice -n 5 bash tests/mpi_recon/test_mpi_recon.sh $(BUILD)/brecq
 TEST_TARGETS += test-mpi-recon
+#   make bench-mpi-recon  wall time 1 process vs 2 threads vs mpirun -np 2 (same bytes) -> build/bench/mpi_recon.json
+MPI_RECON_REPEAT ?= 1
+MPI_RECON_ITERS ?= 200
+.PHONY: bench-mpi-recon
+bench-mpi-recon: $(BUILD)/brecq
+	@MPIRUN="$(MPIRUN)" bash tests/mpi_recon/bench_mpi_recon.sh $(BUILD)/brecq $(MPI_RECON_REPEAT) $(MPI_RECON_ITERS)
+BENCH_TARGETS += bench-mpi-recon

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "quant/dp_reduce.h"
+#include "quant/recipe.h"
 
 enum { S = 4, NF = 7, ND = 3 };
 
@@ -103,6 +104,24 @@ static void test_agree_one_process(void **st) {
     assert_int_equal(bq_dp_agree(&one, 3, err, sizeof err), 1);
 }
 
+/* The recipe key: default 1; a value that does not divide the batch is one line naming the
+ * file, the place and the fix. */
+static void test_recipe_key(void **st) {
+    (void)st;
+    bq_recipe r;
+    char err[256];
+    const char *ok = "method: brecq\nbatch: 8\ncalib: 32\nact_init_batch: 8\ndp_shards: 4\n";
+    assert_int_equal(bq_recipe_parse(&r, "", 0, "e.yaml", err, sizeof err), 0);
+    assert_int_equal(r.dp_shards, 1);
+    assert_int_equal(bq_recipe_parse(&r, ok, strlen(ok), "a.yaml", err, sizeof err), 0);
+    assert_int_equal(r.dp_shards, 4);
+    const char *bad = "method: brecq\nbatch: 8\ncalib: 32\nact_init_batch: 8\ndp_shards: 3\n";
+    assert_int_equal(bq_recipe_parse(&r, bad, strlen(bad), "b.yaml", err, sizeof err), -1);
+    assert_non_null(strstr(err, "b.yaml:5:"));
+    assert_non_null(strstr(err, "must divide 'batch' (8)"));
+    assert_null(strchr(err, '\n'));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),
@@ -110,6 +129,7 @@ int main(void) {
         cmocka_unit_test(test_shard_range),
         cmocka_unit_test(test_same_bytes_any_ranks),
         cmocka_unit_test(test_agree_one_process),
+        cmocka_unit_test(test_recipe_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
