@@ -12,11 +12,23 @@
 #include "quant/recipe.h"
 
 #include "quant/reconstruct.h"
+#include "quant/dp_mpi.h"
+#include "dse/dse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Under mpirun (data-parallel reconstruction, docs/mpi_recon.md): the ranks, and where a rank
+ * other than 0 reports its own failure (its stderr is silenced: every rank runs the same steps,
+ * and one set of progress and error lines is enough). */
+typedef struct {
+    bq_dp_comm comm;
+    int mpi;         /* launched by mpirun / srun: MPI_Init was called */
+    int err_fd;      /* rank > 0: the original stderr */
+} dp_ctx;
 
 /* Initialise every activation quantizer on the first act_init_batch calibration images. */
 static int calibrate_acts(bq_qmodel *q, const bq_recipe *r, const bq_dataset *train, char *err,
@@ -108,7 +120,43 @@ static int open_run(const char *model, const char *recipe, const char *bits,
     return bq_cli_run_open("quantize", run_dir, out, key, run);
 }
 
-int bq_cmd_quantize(int argc, char **argv) {
+/* Ranks of a data-parallel run must split the recipe's dp_shards evenly; the same decision on
+ * every rank, before any work. */
+static int check_ranks(const dp_ctx *dp, const bq_recipe *r, const char *recipe) {
+    int R = dp->comm.size;
+    if (R <= 1) return 0;
+    if (r->method == BQ_METHOD_RTN) {
+        bq_cli_error("quantize", "%s: method rtn has no reconstruction to split over %d ranks; "
+                     "run it without mpirun", recipe, R);
+        return -1;
+    }
+    if (r->dp_shards % R != 0) {
+        bq_cli_error("quantize", "%s: mpirun -np %d needs 'dp_shards' (now %d) to be a multiple "
+                     "of %d; add 'dp_shards: %d' (or a multiple) to the recipe", recipe, R,
+                     r->dp_shards, R, R);
+        return -1;
+    }
+    return 0;
+}
+
+/* Rank 0 opens (or resumes, or clears) the run folder; the other ranks only read its checkpoint,
+ * after this barrier. 0, or -1 (every rank) when rank 0 could not open it. */
+static int open_run_dp(const dp_ctx *dp, const char *model, const char *recipe, const char *bits,
+                       const bq_dataset *train, const char *run_dir, const char *out,
+                       bq_run_dir *run, int *have_run) {
+    int root = dp->comm.rank == 0, ok = 1;
+    if (root) ok = open_run(model, recipe, bits, train, run_dir, out, run) == 0;
+    *have_run = root && ok;
+    if (!root) {
+        memset(run, 0, sizeof *run);
+        if (run_dir) snprintf(run->dir, sizeof run->dir, "%s", run_dir);
+        else snprintf(run->dir, sizeof run->dir, "%s.run", out);
+    }
+    char err[256];
+    return bq_dp_agree(dp->mpi ? &dp->comm : NULL, ok, err, sizeof err) == 1 ? 0 : -1;
+}
+
+static int quantize(int argc, char **argv, const dp_ctx *dp) {
     const char *model = NULL, *recipe = NULL, *bits = NULL, *out = NULL, *report = NULL;
     const char *threads = NULL, *data = NULL, *run_dir = NULL, *print = NULL;
     bq_cli_opt opts[] = {
@@ -136,6 +184,8 @@ int bq_cmd_quantize(int argc, char **argv) {
     char err[512];
     bq_recipe r;
     if (bq_recipe_load(&r, recipe, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); return 2; }
+    if (check_ranks(dp, &r, recipe)) return 2;
+    int root = dp->comm.rank == 0;   /* only rank 0 writes outputs */
     double t0 = bq_now();
     bq_model m;
     if (bq_cli_load_model("quantize", model, &m)) return 1;
@@ -177,16 +227,20 @@ int bq_cmd_quantize(int argc, char **argv) {
             goto out;
         }
     } else {
-        if (r.checkpoint) {
-            if (open_run(model, recipe, bits, &train, run_dir, out, &run)) goto out;
-            have_run = 1;
-        }
-        if (bq_reconstruct_ex(&q, &m, &r, &train, have_run ? run.dir : NULL, 0, &rstats, err,
-                              sizeof(err))) {
-            bq_cli_error("quantize", "%s", err);
+        if (r.checkpoint &&
+            open_run_dp(dp, model, recipe, bits, &train, run_dir, out, &run, &have_run))
+            goto out;
+        const bq_dp_comm *comm = dp->comm.size > 1 ? &dp->comm : NULL;
+        if (bq_reconstruct_dp(&q, &m, &r, &train, r.checkpoint ? run.dir : NULL, 0, &rstats,
+                              comm, err, sizeof(err))) {
+            if (root) bq_cli_error("quantize", "%s", err);
+            else dprintf(dp->err_fd, "brecq quantize: rank %d: %s\n", dp->comm.rank, err);
+            /* the other ranks may be waiting in an exchange: stop the whole job */
+            if (comm) bq_dp_mpi_abort(1);
             goto out;
         }
     }
+    if (!root) { rc = 0; goto out; }
     if (bq_qmodel_save(&q, out, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
     if (print) bq_qmodel_print(&q, stderr);
     double secs = bq_now() - t0 + rstats.prior_seconds;
@@ -219,5 +273,21 @@ out:
     if (have_train) bq_dataset_free(&train);
     if (have_q) bq_qmodel_free(&q);
     bq_model_free(&m);
+    return rc;
+}
+
+int bq_cmd_quantize(int argc, char **argv) {
+    dp_ctx dp = {.comm = {0, 1, NULL, NULL}, .mpi = 0, .err_fd = 2};
+    if (bq_dse_mpi_launched()) {
+        bq_dp_mpi_init(&dp.comm);
+        dp.mpi = 1;
+        if (dp.comm.rank > 0) {
+            fflush(stderr);
+            dp.err_fd = dup(2);
+            if (dp.err_fd < 0 || !freopen("/dev/null", "w", stderr)) dp.err_fd = 2;
+        }
+    }
+    int rc = quantize(argc, argv, &dp);
+    if (dp.mpi) bq_dp_mpi_finalize();
     return rc;
 }

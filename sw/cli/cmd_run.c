@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 #include "core/fileio.h"
+#include "dse/dse.h"
 #include "flow/flow.h"
 #include "search/mcnemar.h"
 
@@ -21,6 +22,13 @@ static const char *kUsage =
     "  a rerun skips finished steps. See configs/flows/*.yaml and docs/flow.md.";
 
 int bq_cmd_run(int argc, char **argv) {
+    /* every rank would run the whole flow into the same folder: refuse before any work */
+    if (bq_dse_mpi_launched()) {
+        bq_cli_error("run", "does not run under mpirun/srun; run it without, or spread the "
+                     "reconstruction with 'mpirun -np R brecq quantize' and a recipe with "
+                     "dp_shards (docs/mpi_recon.md)");
+        return 2;
+    }
     const char *flows[16];
     int nf = 0;
     const char *mp_json = NULL;

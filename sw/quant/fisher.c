@@ -139,6 +139,11 @@ static void loss_range(void *ctx, int idx, size_t lo, size_t hi) {
 
 double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint8_t *w, int n,
                      int c, int hw, float pw) {
+    return bq_recon_loss_shard(dyhat, yhat, y, w, n, n, c, hw, pw);
+}
+
+double bq_recon_loss_shard(float *dyhat, const float *yhat, const float *y, const uint8_t *w,
+                           int n, int n_norm, int c, int hw, float pw) {
     const size_t count = (size_t)n * c * hw, nb = (count + LBLK - 1) / LBLK;
     float lut[256];
     if (w) bq_logcode_table(lut);
@@ -147,9 +152,9 @@ double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint
         const size_t cnt = nb - g0 < LGROUP ? nb - g0 : LGROUP, off = g0 * LBLK;
         loss_job j = {.dyhat = dyhat ? dyhat + off : NULL, .yhat = yhat + off, .y = y + off,
                       .w = w ? w + off : NULL, .lut = lut, .n = count - off, .pw = pw,
-                      .inv = 1.0f / (float)((size_t)n * hw), .bsum = bsum};
+                      .inv = 1.0f / (float)((size_t)n_norm * hw), .bsum = bsum};
         bq_parallel_for(cnt, 16, loss_range, &j);
         for (size_t b = 0; b < cnt; b++) sum += bsum[b];
     }
-    return sum * (double)(1.0f / (float)((size_t)n * hw));
+    return sum * (double)(1.0f / (float)((size_t)n_norm * hw));
 }

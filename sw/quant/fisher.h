@@ -68,6 +68,11 @@ void bq_fisher_weights(uint8_t *w, const float *g, size_t count, bq_fisher_mode 
  * a fast exp2/log2 approximation (relative error < 1e-5). */
 double bq_recon_loss(float *dyhat, const float *yhat, const float *y, const uint8_t *w, int n,
                      int c, int hw, float pw);
+/* The same on n images that are one shard of a minibatch of n_norm images (dp_shards,
+ * docs/mpi_recon.md): the mean (and its gradient) is over n_norm images, so the shards' losses
+ * and gradients add up to the minibatch's. n_norm = n is bq_recon_loss. */
+double bq_recon_loss_shard(float *dyhat, const float *yhat, const float *y, const uint8_t *w,
+                           int n, int n_norm, int c, int hw, float pw);
 
 /* |x|^e for x >= 0 with the same approximation (exposed for tests). */
 float bq_fast_pow(float x, float e);

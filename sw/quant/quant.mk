@@ -45,3 +45,20 @@ bench-intref: $(BUILD)/bench_intref $(BENCH_IQ)/fres20_rtn_w2a4.bqq $(BENCH_IQ)/
 	  $(BENCH_IQ)/fres20_rtn_w8a8.bqq \
 	  --json $(BUILD)/bench/intref.json
 BENCH_TARGETS += bench-intref
+
+# ---- data-parallel reconstruction on Open MPI (issue 23 item 4, docs/mpi_recon.md) ----
+# Only dp_mpi.c includes <mpi.h> (MPI_CFLAGS / MPI_LIBS: sw/dse/dse.mk; the brecq links already
+# take libmpi).
+$(BUILD)/obj/sw/quant/dp_mpi.o $(ASAN)/obj/sw/quant/dp_mpi.o $(BUILD)/fuzz/obj/sw/quant/dp_mpi.o: PKG_CFLAGS += $(MPI_CFLAGS)
+#   make test-mpi-recon   serial, mpirun -np 2 and -np 4 (dp_shards 4) give the same .bqq; refusals
+.PHONY: test-mpi-recon
+test-mpi-recon: $(BUILD)/brecq
+	@MPIRUN="$(MPIRUN)" nice -n 5 bash tests/mpi_recon/test_mpi_recon.sh $(BUILD)/brecq
+TEST_TARGETS += test-mpi-recon
+#   make bench-mpi-recon  wall time 1 process vs 2 threads vs mpirun -np 2 (same bytes) -> build/bench/mpi_recon.json
+MPI_RECON_REPEAT ?= 1
+MPI_RECON_ITERS ?= 200
+.PHONY: bench-mpi-recon
+bench-mpi-recon: $(BUILD)/brecq
+	@MPIRUN="$(MPIRUN)" bash tests/mpi_recon/bench_mpi_recon.sh $(BUILD)/brecq $(MPI_RECON_REPEAT) $(MPI_RECON_ITERS)
+BENCH_TARGETS += bench-mpi-recon

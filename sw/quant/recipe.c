@@ -60,6 +60,8 @@ static const bq_ykey kRows[] = {
     R("checkpoint", BQ_Y_BOOL, 0, 1, checkpoint, 1, "write per-block checkpoints (resume)"),
     E("compute", kCompute, compute, BQ_COMPUTE_FP32,
       "reconstruction convs: fp32 | bf16 (oneDNN, needs AVX512-BF16)"),
+    R("dp_shards", BQ_Y_INT, 1, 4096, dp_shards, 1,
+      "split each minibatch into this many shards (data-parallel over MPI ranks; divides batch)"),
 };
 #undef R
 #undef E
@@ -116,6 +118,13 @@ int bq_recipe_parse(bq_recipe *r, const char *text, size_t len, const char *fnam
         goto done;
     }
     if (r->compute == BQ_COMPUTE_BF16 && check_bf16(fname, marks, err, errlen)) goto done;
+    if (r->method != BQ_METHOD_RTN && r->batch % r->dp_shards != 0) {
+        const bq_ymark *m = bq_ymarks_find(marks, "dp_shards");
+        bq_seterr(err, errlen, "%s:%zu:%zu: 'dp_shards' (%d) must divide 'batch' (%d); pick a "
+                  "divisor of the batch", fname, m ? (size_t)m->value_mark.line + 1 : 1,
+                  m ? (size_t)m->value_mark.column + 1 : 1, r->dp_shards, r->batch);
+        goto done;
+    }
     rc = 0;
 done:
     free(marks);

@@ -97,6 +97,8 @@ typedef struct {
     /* engineering */
     int checkpoint;          /* checkpoint: true     per-block checkpoints (resume) */
     bq_compute compute;      /* compute: fp32        arithmetic of the unit iterations' convs */
+    int dp_shards;           /* dp_shards: 1         minibatch shards, gradients summed in shard
+                                                     order (data-parallel, docs/mpi_recon.md) */
     uint64_t text_hash;      /* FNV-1a 64 of the file text (keys results); filled by the loader */
 } bq_recipe;
 

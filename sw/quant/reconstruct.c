@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "quant/adaround.h"
+#include "quant/dp_reduce.h"
 #include "core/errmsg.h"
 #include "nn/conv_dnnl.h"
 #include "nn/exec.h"
@@ -367,6 +368,7 @@ typedef struct {
     double done_iters, total_iters;
     bq_recon_stats *stats;
     bq_recon_bench *bench;     /* benchmark mode: random caches, phase timers, no progress */
+    const bq_dp_comm *dp;      /* data-parallel ranks (NULL: one process) */
 } ctx_t;
 
 /* Give freed heap pages back to the system. The caches are tens of MB per unit and the
@@ -609,6 +611,14 @@ typedef struct {
     int ina, in_quant;         /* quantizer of the unit input (fixed here), on in this stage */
     double loss, reg;
     float beta;
+    /* dp_shards > 1 (docs/mpi_recon.md): the minibatch in `shards` shards of B / shards images;
+     * this process computes shards [sh_lo, sh_hi), each into a gradient record (dp_reduce.h) */
+    int shards, sh_lo, sh_hi;
+    bq_dp_layout lay;
+    unsigned char *mine, *recs;   /* this process's records, all S records (shard order) */
+    double *dsum;                 /* summed step gradients + loss */
+    float *fsum;                  /* summed weight gradients */
+    bq_rng shard_rng;             /* the stream of one shard: its QDrop masks */
 } ustate;
 
 static void unit_teardown(ustate *S) {
@@ -618,6 +628,7 @@ static void unit_teardown(ustate *S) {
     }
     free(S->s_learn); free(S->ds_learn); free(S->aq_of);
     free(S->yb); free(S->fb); free(S->in_mask); free(S->frow); free(S->idx);
+    free(S->mine); free(S->recs); free(S->dsum); free(S->fsum);
     bq_optim_free(&S->opt_w);
     bq_optim_free(&S->opt_a);
     ux_free(&S->U);
@@ -675,6 +686,37 @@ static int setup_steps(ustate *S, const bq_optim_config *ac, char *err, size_t e
         const bq_aquant *A = &q->aq[S->aq_of[k]];
         double numel = (double)S->B * bq_node_size(&q->model.nodes[A->node]);
         S->gscale[k] = S->stage == ST_JOINT ? (float)(1.0 / sqrt(numel * bq_qmax(A->bits))) : 1.0f;
+    }
+    return 0;
+}
+
+/* The gradient records of dp_shards > 1: one per shard this process computes, all S of them
+ * after the exchange, and the sums. A record holds the step gradients and the loss (doubles)
+ * and the trained layers' weight gradients (floats). */
+static int setup_shards(ustate *S, char *err, size_t errlen) {
+    const bq_qmodel *q = S->X->q;
+    const bq_dp_comm *dp = S->X->dp;
+    S->shards = S->X->r->dp_shards > 1 ? S->X->r->dp_shards : 1;
+    if (S->shards == 1) return 0;
+    int R = dp ? dp->size : 1, rank = dp ? dp->rank : 0;
+    if (bq_dp_shard_range(S->shards, R, rank, &S->sh_lo, &S->sh_hi)) {
+        ERR("reconstruct: %d ranks do not divide dp_shards %d; run mpirun -np with a divisor "
+            "of dp_shards", R, S->shards);
+        return -1;
+    }
+    S->lay.nd = (size_t)S->n_learn_aq + 1;
+    for (int k = 0; k < S->u->n_layers && S->weights; k++) {
+        const bq_qlayer *L = &q->layers[S->u->layers[k]];
+        S->lay.nf += (size_t)L->cout * L->per_out;
+    }
+    size_t rb = bq_dp_record_bytes(&S->lay);
+    S->mine = calloc((size_t)(S->sh_hi - S->sh_lo), rb);
+    S->recs = calloc((size_t)S->shards, rb);
+    S->dsum = calloc(S->lay.nd, sizeof(double));
+    S->fsum = calloc(S->lay.nf + 1, sizeof(float));
+    if (!S->mine || !S->recs || !S->dsum || !S->fsum) {
+        ERR("reconstruct: out of memory (gradient records of %d shards)", S->shards);
+        return -1;
     }
     return 0;
 }
@@ -743,46 +785,52 @@ static int unit_setup(ustate *S, ctx_t *X, const unit *u, int ui, int nu, int st
     S->U.rng = &S->rng;
     S->ina = q->node_aq[u->in];
     S->in_quant = S->acts && S->ina >= 0 && q->aq[S->ina].bits > 0;
-    return 0;
+    return setup_shards(S, err, errlen);
 }
 
-/* Draw a batch from the caches: B calibration indices; the unit inputs, gathered straight into
+/* Draw a batch from the caches: B calibration indices (draw_batch), then (gather_rows) the unit inputs, gathered straight into
  * the executor's act[in] (stage A, joint: from the quantized network; B: FP inputs through the
  * input quantizer; joint: QDrop swaps in FP values where its mask says); the FP targets and the
  * Fisher weights. */
-static void gather_batch(ustate *S) {
+static void draw_batch(ustate *S) {
+    for (int b = 0; b < S->B; b++) S->idx[b] = (int)bq_rng_below(&S->rng, (uint32_t)S->X->c.N);
+}
+
+/* Rows b0 .. b0+B-1 of the drawn batch into rows 0 .. B-1 of the executor's input, the targets
+ * and the Fisher weights (B: the whole batch, or one shard); rng draws the QDrop input mask. */
+static void gather_rows(ustate *S, int b0, int B, bq_rng *rng) {
     const caches *c = &S->X->c;
     const bq_qmodel *q = S->X->q;
-    int B = S->B, stage = S->stage;
+    int stage = S->stage;
     size_t in_sz = c->in_sz, out_sz = c->out_sz;
     float *xb = S->U.ex.act[S->u->in];
-    for (int b = 0; b < B; b++) S->idx[b] = (int)bq_rng_below(&S->rng, (uint32_t)c->N);
+    const int *idx = S->idx + b0;
     const bq_zrows *src = stage == ST_B ? &c->xin_fp : &c->xin_q;
     if (stage != ST_B && c->xin_qc) {
         const float cs = c->in_s;
         const int32_t cz = c->in_z;
         for (int b = 0; b < B; b++) {
-            const uint8_t *qc = c->xin_qc + (size_t)S->idx[b] * in_sz;
+            const uint8_t *qc = c->xin_qc + (size_t)idx[b] * in_sz;
             float *d = xb + b * in_sz;
             for (size_t k = 0; k < in_sz; k++) d[k] = (float)((int32_t)qc[k] - cz) * cs;
         }
     } else {
-        for (int b = 0; b < B; b++) bq_zrows_get(src, S->idx[b], xb + b * in_sz);
+        for (int b = 0; b < B; b++) bq_zrows_get(src, idx[b], xb + b * in_sz);
     }
     if (stage == ST_B && S->in_quant)
         bq_lsq_forward(xb, xb, B * in_sz, q->aq[S->ina].scale, q->aq[S->ina].zero,
                        (int)bq_qmax(q->aq[S->ina].bits));
     if (stage == ST_JOINT) {   /* QDrop: the unit input mixes quantized and FP inputs */
-        bq_lsq_drop_mask(S->in_mask, B * in_sz, S->X->r->qdrop_prob, &S->rng);
+        bq_lsq_drop_mask(S->in_mask, B * in_sz, S->X->r->qdrop_prob, rng);
         for (int b = 0; b < B; b++) {
-            bq_zrows_get(&c->xin_fp, S->idx[b], S->frow);
+            bq_zrows_get(&c->xin_fp, idx[b], S->frow);
             for (size_t k = 0; k < in_sz; k++)
                 if (S->in_mask[b * in_sz + k]) xb[b * in_sz + k] = S->frow[k];
         }
     }
     for (int b = 0; b < B; b++) {
-        bq_zrows_get(&c->y_fp, S->idx[b], S->yb + b * out_sz);
-        if (S->fisher) memcpy(S->fb + b * out_sz, c->fw + (size_t)S->idx[b] * out_sz, out_sz);
+        bq_zrows_get(&c->y_fp, idx[b], S->yb + b * out_sz);
+        if (S->fisher) memcpy(S->fb + b * out_sz, c->fw + (size_t)idx[b] * out_sz, out_sz);
     }
 }
 
@@ -801,13 +849,13 @@ static void load_params(ustate *S) {
 
 /* Zero the gradients, compute the reconstruction loss of the unit output against the FP
  * targets and seed grad[hi] with its gradient. */
-static double loss_and_seed(ustate *S) {
+static double loss_and_seed(ustate *S, int n) {
     uexec *U = &S->U;
     const bq_node *on = &U->m->nodes[U->hi];
     bq_exec_zero_grad(&U->ex, U->m, U->lo, U->hi, 1);
     for (int k = 0; k < S->n_learn_aq; k++) U->ds[S->aq_of[k]] = 0.0;
-    return bq_recon_loss(U->ex.grad[U->hi], U->ex.act[U->hi], S->yb, S->fisher ? S->fb : NULL,
-                         S->B, on->c, on->h * on->w, S->pw);
+    return bq_recon_loss_shard(U->ex.grad[U->hi], U->ex.act[U->hi], S->yb,
+                               S->fisher ? S->fb : NULL, n, S->B, on->c, on->h * on->w, S->pw);
 }
 
 /* AdaRound gradient + rounding regulariser (beta annealed) + Adam on the weights; LSQ step
@@ -841,19 +889,83 @@ static void update_params(ustate *S, int t) {
 static void unit_iteration(ustate *S, int t, double *tp) {
 #define PHASE(k) do { if (tp) tp[k] = bq_now(); } while (0)
     PHASE(0);
-    gather_batch(S);
+    draw_batch(S);
+    gather_rows(S, 0, S->B, &S->rng);
     PHASE(1);
     load_params(S);
     PHASE(2);
     ux_forward(&S->U, S->B);
     PHASE(3);
-    S->loss = loss_and_seed(S);
+    S->loss = loss_and_seed(S, S->B);
     PHASE(4);
     bq_exec_backward_range(&S->U.ex, S->U.m, S->U.lo, S->U.hi, 1);
     PHASE(5);
     update_params(S, t);
     PHASE(6);
 #undef PHASE
+}
+
+/* Shard k's gradients (what backward left in the executor) and loss into record slot. */
+static void pack_record(ustate *S, unsigned char *recs, int slot, double loss) {
+    const bq_qmodel *q = S->X->q;
+    double *d = bq_dp_rec_d(recs, &S->lay, slot);
+    float *f = bq_dp_rec_f(recs, &S->lay, slot);
+    for (int k = 0; k < S->n_learn_aq; k++) d[k] = S->U.ds[S->aq_of[k]];
+    d[S->n_learn_aq] = loss;
+    for (int k = 0; k < S->u->n_layers && S->weights; k++) {
+        const bq_qlayer *L = &q->layers[S->u->layers[k]];
+        size_t nw = (size_t)L->cout * L->per_out;
+        memcpy(f, S->U.ex.weight_grad[L->node], sizeof(float) * nw);
+        f += nw;
+    }
+}
+
+/* The summed gradients back where update_params reads them; the summed loss. */
+static void unpack_sums(ustate *S) {
+    const bq_qmodel *q = S->X->q;
+    const float *f = S->fsum;
+    for (int k = 0; k < S->n_learn_aq; k++) S->U.ds[S->aq_of[k]] = S->dsum[k];
+    S->loss = S->dsum[S->n_learn_aq];
+    for (int k = 0; k < S->u->n_layers && S->weights; k++) {
+        const bq_qlayer *L = &q->layers[S->u->layers[k]];
+        size_t nw = (size_t)L->cout * L->per_out;
+        memcpy(S->U.ex.weight_grad[L->node], f, sizeof(float) * nw);
+        f += nw;
+    }
+}
+
+/* Iteration t with dp_shards > 1 (docs/mpi_recon.md): every process draws the same batch
+ * indices and one seed from the unit's stream; shard k's QDrop masks come from a stream seeded
+ * by (that seed, k), so a shard's numbers do not depend on which process computes it. This
+ * process runs forward, loss and backward of its shards, one record each; the records of all
+ * ranks are exchanged and summed in shard order, so every rank updates with the same bytes. */
+static int unit_iteration_dp(ustate *S, int t, char *err, size_t errlen) {
+    const bq_dp_comm *dp = S->X->dp;
+    int n = S->B / S->shards;
+    draw_batch(S);
+    uint64_t iter_seed = bq_rng_u64(&S->rng);
+    load_params(S);
+    S->U.rng = &S->shard_rng;
+    for (int k = S->sh_lo; k < S->sh_hi; k++) {
+        uint64_t x = iter_seed ^ (uint64_t)(k + 1) * 0x9E3779B97F4A7C15ULL;
+        bq_rng_seed(&S->shard_rng, bq_splitmix64(&x));
+        gather_rows(S, k * n, n, &S->shard_rng);
+        ux_forward(&S->U, n);
+        double loss = loss_and_seed(S, n);
+        bq_exec_backward_range(&S->U.ex, S->U.m, S->U.lo, S->U.hi, 1);
+        pack_record(S, S->mine, k - S->sh_lo, loss);
+    }
+    S->U.rng = &S->rng;
+    size_t bytes = (size_t)(S->sh_hi - S->sh_lo) * bq_dp_record_bytes(&S->lay);
+    if (dp && dp->size > 1) {
+        if (dp->allgather(dp->ctx, S->mine, bytes, S->recs, err, errlen)) return -1;
+    } else {
+        memcpy(S->recs, S->mine, bytes);
+    }
+    bq_dp_sum(&S->lay, S->recs, S->shards, S->dsum, S->fsum);
+    unpack_sums(S);
+    update_params(S, t);
+    return 0;
 }
 
 /* After iteration t: the iteration count, and the benchmark's phase times or the progress line. */
@@ -905,12 +1017,15 @@ static int run_unit(ctx_t *X, const unit *u, int ui, int nu, int stage, char *er
     if (rc == 0) {
         double tp[BQ_BENCH_PHASES + 1];
         if (X->bench) X->bench->flops = bq_exec_gemm_flops(&S.U.ex, S.U.m, u->lo, u->hi, S.B);
-        for (int t = 0; t < S.iters; t++) {
-            unit_iteration(&S, t, X->bench ? tp : NULL);
+        for (int t = 0; t < S.iters && rc == 0; t++) {
+            if (S.shards > 1) rc = unit_iteration_dp(&S, t, err, errlen);
+            else unit_iteration(&S, t, X->bench ? tp : NULL);
             unit_bookkeeping(&S, t, tp);
         }
         const bq_dnnl_stats *ds = bq_dnnl_ctx_stats(S.U.ex.dnnl);
-        if (ds->errors) {   /* bf16: a conv failed mid-run (no fallback); keep q as it was */
+        if (rc) {
+            /* the exchange failed: err says why; q stays as it was */
+        } else if (ds->errors) {   /* bf16: a conv failed mid-run (no fallback); keep q as it was */
             ERR("reconstruct: unit %d: %s", ui + 1, ds->first_error);
             rc = -1;
         } else {
@@ -1116,12 +1231,38 @@ static int validate(const bq_qmodel *q, const bq_recipe *r, const bq_dataset *tr
 int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
                       const bq_dataset *train, const char *run_dir, int max_units,
                       bq_recon_stats *stats, char *err, size_t errlen) {
+    return bq_reconstruct_dp(q, fp, r, train, run_dir, max_units, stats, NULL, err, errlen);
+}
+
+/* Data-parallel runs: R ranks must split dp_shards evenly (every rank the same count, so the
+ * records gathered in rank order are in shard order). */
+static int validate_dp(const bq_recipe *r, const bq_dp_comm *dp, char *err, size_t errlen) {
+    int R = dp ? dp->size : 1;
+    if (R <= 1) return 0;
+    if (r->method == BQ_METHOD_RTN) {
+        ERR("reconstruct: method rtn has no reconstruction to split over %d ranks; run it "
+            "without mpirun", R);
+        return -1;
+    }
+    if (r->dp_shards % R != 0) {
+        ERR("reconstruct: mpirun -np %d does not divide the recipe's dp_shards (%d); use -np %s "
+            "or set dp_shards to a multiple of %d", R, r->dp_shards,
+            r->dp_shards > 1 ? "a divisor of dp_shards" : "1", R);
+        return -1;
+    }
+    return 0;
+}
+
+int bq_reconstruct_dp(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
+                      const bq_dataset *train, const char *run_dir, int max_units,
+                      bq_recon_stats *stats, const bq_dp_comm *dp, char *err, size_t errlen) {
     double t_start = bq_now();
     double prior_seconds = 0.0;   /* earlier runs of run_dir (elapsed_load) */
     double prior_rss_mb = 0.0;    /* their largest peak RSS */
     int prior_rss_unknown = 0;    /* 1: some earlier process did not record it (a lower bound) */
     if (stats) memset(stats, 0, sizeof(*stats));
-    if (validate(q, r, train, err, errlen)) return -1;
+    if (validate(q, r, train, err, errlen) || validate_dp(r, dp, err, errlen)) return -1;
+    int root = !dp || dp->rank == 0;   /* only rank 0 writes checkpoints */
     if (fp && (fp->in_c != q->model.in_c || fp->num_classes != q->model.num_classes)) {
         ERR("reconstruct: the float model does not match the quantized model");
         return -1;
@@ -1131,6 +1272,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
     X.q = q;
     X.r = r;
     X.stats = stats;
+    X.dp = dp;
     int rc = -1;
     unit *units = NULL;
     step_t *steps = NULL;
@@ -1189,9 +1331,17 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
                 int s = steps[k].stage;
                 X.done_iters += s == ST_A ? r->iters : (s == ST_B ? r->act_iters : r->qdrop_iters);
             }
-            fprintf(stderr, "[reconstruct] resuming %s at step %d/%d\n", run_dir, first_step, ns);
+            if (root)
+                fprintf(stderr, "[reconstruct] resuming %s at step %d/%d\n", run_dir, first_step,
+                        ns);
         }
     }
+    /* every rank read the same checkpoint (and rank 0 writes none before this barrier) */
+    int agree = bq_dp_agree(dp, first_step, err, errlen);
+    if (agree == 0)
+        ERR("reconstruct: the ranks found different checkpoints in %s; the run folder must be on "
+            "a file system every rank sees (or give --run-dir on one)", run_dir ? run_dir : "-");
+    if (agree != 1) goto out;
 
     bq_progress_start(&X.prog, "reconstruct");
     int units_run = 0;
@@ -1207,7 +1357,7 @@ int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
             units_run++;
             if (stats) stats->stage_seconds[s == ST_B ? 1 : 0] += bq_now() - t0;
         }
-        if (run_dir && r->checkpoint &&
+        if (run_dir && r->checkpoint && root &&
             (ckpt_save(run_dir, key, k, q, err, errlen) ||
              elapsed_save(run_dir, prior_seconds + bq_now() - t_start,
                           fmax(prior_rss_mb, bq_peak_rss_mb()), prior_rss_unknown, err, errlen)))

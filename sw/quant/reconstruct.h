@@ -47,6 +47,7 @@
 
 #include "nn/data.h"
 #include "nn/graph.h"
+#include "quant/dp_reduce.h"
 #include "quant/qmodel.h"
 #include "quant/recipe.h"
 
@@ -79,6 +80,16 @@ typedef struct {
 int bq_reconstruct_ex(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
                       const bq_dataset *train, const char *run_dir, int max_units,
                       bq_recon_stats *stats, char *err, size_t errlen);
+
+/* As bq_reconstruct_ex, data-parallel over the ranks of dp (docs/mpi_recon.md; NULL or one rank:
+ * this process computes every shard). Every rank calls it with the same inputs and ends with the
+ * same q, byte for byte, whatever dp->size; only rank 0 writes checkpoints into run_dir (the other
+ * ranks read it to resume, so it must be on a file system every rank sees). The recipe's dp_shards
+ * must be a multiple of dp->size. A failing exchange returns -1 on the rank that saw it; the caller
+ * aborts the job (the other ranks wait in the exchange). */
+int bq_reconstruct_dp(bq_qmodel *q, const bq_model *fp, const bq_recipe *r,
+                      const bq_dataset *train, const char *run_dir, int max_units,
+                      bq_recon_stats *stats, const bq_dp_comm *dp, char *err, size_t errlen);
 
 /* Number of units the method splits q into (for progress and benchmarks). */
 int bq_recon_num_units(const bq_qmodel *q, bq_method method);

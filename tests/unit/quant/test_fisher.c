@@ -201,12 +201,41 @@ static void test_weight_modes(void **st) {
                 bq_recon_loss(NULL, yb, y, NULL, 1, 2, 1, 2.0f));
 }
 
+/* dp_shards (docs/mpi_recon.md): the loss of a minibatch split into shards, each normalised by
+ * the whole minibatch, adds up to the minibatch's loss, and the shards' output gradients are the
+ * minibatch's, bit for bit (the gradient is per element). With and without Fisher weights, p = 2
+ * and p = 2.4. */
+static void test_recon_loss_shards(void **st) {
+    (void)st;
+    enum { NB = 8, C = 3, HW = 5, SZ = C * HW, SH = 4 };
+    float yh[NB * SZ], y[NB * SZ], g_full[NB * SZ], g_sh[NB * SZ];
+    uint8_t w[NB * SZ];
+    for (int i = 0; i < NB * SZ; i++) {
+        yh[i] = sinf(0.37f * (float)i);
+        y[i] = cosf(0.11f * (float)i);
+        w[i] = (uint8_t)(100 + i % 50);
+    }
+    const float pws[2] = {2.0f, 2.4f};
+    for (int k = 0; k < 4; k++) {
+        float pw = pws[k & 1];
+        const uint8_t *wk = k < 2 ? NULL : w;
+        double full = bq_recon_loss(g_full, yh, y, wk, NB, C, HW, pw), sum = 0.0;
+        int n = NB / SH;
+        for (int s = 0; s < SH; s++)
+            sum += bq_recon_loss_shard(g_sh + s * n * SZ, yh + s * n * SZ, y + s * n * SZ,
+                                       wk ? wk + s * n * SZ : NULL, n, NB, C, HW, pw);
+        assert_true(fabs(sum - full) <= 1e-6 * fabs(full));
+        assert_memory_equal(g_full, g_sh, sizeof g_full);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fast_pow),
         cmocka_unit_test(test_kl_grad),
         cmocka_unit_test(test_block_output_grad),
         cmocka_unit_test(test_recon_loss_grad),
+        cmocka_unit_test(test_recon_loss_shards),
         cmocka_unit_test(test_weight_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

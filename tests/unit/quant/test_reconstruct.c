@@ -7,17 +7,22 @@
  *     the float network on held-out images falls by a clear factor (MSE and Fisher losses);
  *   - a run killed after some units and resumed from its run directory ends byte-identical to an
  *     uninterrupted run, which is itself identical to a run without checkpoints (same seed);
+ *   - data-parallel (dp_shards, docs/mpi_recon.md): R simulated ranks (threads exchanging their
+ *     gradient records through a fake allgather) end with the same bytes as one process, for
+ *     R = 2 and 4; a failing exchange and R not dividing dp_shards are clean errors;
  *   - bad input: calibration smaller than the batch, zeta/gamma the engine does not implement.
  */
 #include "testutil.h"
 
 #include <math.h>
 #include <string.h>
+#include <threads.h>
 #include <unistd.h>
 
 #include "nn/exec.h"
 #include "quant/fakequant.h"
 #include "nn/graph.h"
+#include "quant/dp_reduce.h"
 #include "quant/qmodel.h"
 #include "quant/recipe.h"
 #include "quant/reconstruct.h"
@@ -338,6 +343,145 @@ static void test_resume_identical_qdrop(void **st) {
                 1);
 }
 
+/* ---- data-parallel: R ranks simulated by R threads ---- */
+
+/* The world of the simulated ranks: one exchange buffer and a barrier. */
+typedef struct {
+    mtx_t m;
+    cnd_t c;
+    int size, arrived, gen;
+    unsigned char buf[1 << 16];
+} fake_world;
+
+typedef struct {
+    fake_world *w;
+    bq_dp_comm comm;
+    const char *recipe;
+    unsigned char *state;
+    size_t len;
+    int rc;
+    char err[256];
+} fake_rank;
+
+static void fake_barrier(fake_world *w) {   /* holding w->m */
+    int g = w->gen;
+    if (++w->arrived == w->size) {
+        w->arrived = 0;
+        w->gen++;
+        cnd_broadcast(&w->c);
+    } else {
+        while (g == w->gen) cnd_wait(&w->c, &w->m);
+    }
+}
+
+/* MPI_Allgather between threads: each puts its bytes at its rank's slot, all copy out the whole. */
+static int fake_allgather(void *ctx, const void *send, size_t bytes, void *recv, char *err,
+                          size_t errlen) {
+    fake_rank *f = ctx;
+    fake_world *w = f->w;
+    if (bytes * (size_t)w->size > sizeof w->buf) {
+        snprintf(err, errlen, "fake allgather: %zu bytes per rank too many", bytes);
+        return -1;
+    }
+    mtx_lock(&w->m);
+    memcpy(w->buf + (size_t)f->comm.rank * bytes, send, bytes);
+    fake_barrier(w);
+    memcpy(recv, w->buf, bytes * (size_t)w->size);
+    fake_barrier(w);   /* nobody overwrites the buffer before everyone has read it */
+    mtx_unlock(&w->m);
+    return 0;
+}
+
+static int fake_fail(void *ctx, const void *send, size_t bytes, void *recv, char *err,
+                     size_t errlen) {
+    (void)ctx; (void)send; (void)bytes; (void)recv;
+    snprintf(err, errlen, "fake allgather: link down");
+    return -1;
+}
+
+/* One simulated rank: its own model, data and quantized model, as an MPI rank has. */
+static int rank_main(void *arg) {
+    fake_rank *f = arg;
+    bq_model fp;
+    build_tiny(&fp);
+    bq_dataset d;
+    make_data(&d, NTRAIN, 3);
+    bq_recipe r;
+    recipe_of(&r, f->recipe);
+    bq_qmodel q;
+    qmodel_of(&q, &fp, &r);
+    f->rc = bq_reconstruct_dp(&q, &fp, &r, &d, NULL, 0, NULL, &f->comm, f->err, sizeof f->err);
+    f->len = state_bytes(&q, &f->state);
+    bq_qmodel_free(&q);
+    bq_dataset_free(&d);
+    bq_model_free(&fp);
+    return 0;
+}
+
+/* Run the recipe on R threaded ranks; every rank's state must be `want` (n bytes). */
+static void ranks_match(const char *recipe, int R, const unsigned char *want, size_t n) {
+    fake_world w;
+    memset(&w, 0, sizeof w);
+    w.size = R;
+    assert_int_equal(mtx_init(&w.m, mtx_plain), thrd_success);
+    assert_int_equal(cnd_init(&w.c), thrd_success);
+    fake_rank fr[4];
+    thrd_t t[4];
+    for (int k = 0; k < R; k++) {
+        memset(&fr[k], 0, sizeof fr[k]);
+        fr[k].w = &w;
+        fr[k].comm = (bq_dp_comm){k, R, fake_allgather, &fr[k]};
+        fr[k].recipe = recipe;
+        assert_int_equal(thrd_create(&t[k], rank_main, &fr[k]), thrd_success);
+    }
+    for (int k = 0; k < R; k++) thrd_join(t[k], NULL);
+    for (int k = 0; k < R; k++) {
+        if (fr[k].rc) printf("rank %d of %d: %s\n", k, R, fr[k].err);
+        assert_int_equal(fr[k].rc, 0);
+        assert_int_equal(fr[k].len, n);
+        assert_memory_equal(fr[k].state, want, n);
+        free(fr[k].state);
+    }
+    cnd_destroy(&w.c);
+    mtx_destroy(&w.m);
+}
+
+/* dp_shards 4: one process, 2 ranks and 4 ranks end with the same codes and steps (QDrop: the
+ * weights, the steps and the masks all go through the shards). */
+static void test_dp_ranks_same_bytes(void **st) {
+    (void)st;
+    const char *rc = "method: brecq_qdrop\nwbits: 2\nabits: 4\ncalib: 64\nact_init_batch: 32\n"
+                     "batch: 8\nqdrop_iters: 12\ndp_shards: 4\n";
+    unsigned char *s1;
+    size_t n1;
+    run_to_state(rc, NULL, 0, 0, &s1, &n1, NULL);
+    ranks_match(rc, 2, s1, n1);
+    ranks_match(rc, 4, s1, n1);
+    free(s1);
+}
+
+/* A failing exchange is an error with its message (no rank waits: the fake fails at once); ranks
+ * that do not divide dp_shards are refused before any work. */
+static void test_dp_errors(void **st) {
+    (void)st;
+    fake_rank f;
+    memset(&f, 0, sizeof f);
+    f.comm = (bq_dp_comm){0, 2, fake_fail, &f};
+    f.recipe = "method: brecq\nwbits: 2\nabits: 32\ncalib: 64\nbatch: 8\niters: 3\nact_iters: 0\n"
+               "dp_shards: 2\n";
+    rank_main(&f);
+    assert_int_equal(f.rc, -1);
+    assert_non_null(strstr(f.err, "link down"));
+    free(f.state);
+    memset(&f, 0, sizeof f);
+    f.comm = (bq_dp_comm){0, 2, fake_fail, &f};
+    f.recipe = "method: brecq\nwbits: 2\nabits: 32\ncalib: 64\nbatch: 8\niters: 3\nact_iters: 0\n";
+    rank_main(&f);
+    assert_int_equal(f.rc, -1);
+    assert_non_null(strstr(f.err, "does not divide the recipe's dp_shards (1)"));
+    free(f.state);
+}
+
 static void test_bad_input(void **st) {
     (void)st;
     bq_model fp;
@@ -376,6 +520,8 @@ int main(void) {
         cmocka_unit_test(test_resume_identical_brecq),
         cmocka_unit_test(test_resume_identical_qdrop),
         cmocka_unit_test(test_resume_old_elapsed_file),
+        cmocka_unit_test(test_dp_ranks_same_bytes),
+        cmocka_unit_test(test_dp_errors),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
