@@ -162,7 +162,8 @@ CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
 # the AXI slave model of tests/hw/bqa_axi_mem.h, sim/cosim_axi_main.cpp).
 #   make cosim-axi       like make cosim (MODEL, QUANT, BITS, HW, COSIM_IMAGES) with a fixed-latency
 #                        AXI memory -> build/cosim_axi/cosim_report.md; COSIM_AXI_ARGS adds plusargs
-#   make test-cosim-axi  (part of `make test`) one image on tiny, fixed and random latency
+#   make test-cosim-axi  (part of `make test`) one image on tiny, fixed and random latency; the
+#                        register protocol against a fake bus (tests/cosim/test_acc_mmio.c)
 #   make cosim-axi-full  the cosim-full matrix through the shell, fixed latency (COSIM_IMAGES, 4);
 #                        a prerequisite of cosim-full unless COSIM_FULL_AXI=0
 # HostQDepth is deep enough for the longest layer program of fres20/mbv2t (the driver preloads it
@@ -224,8 +225,14 @@ ifneq ($(COSIM_FULL_AXI),0)
 cosim-full: cosim-axi-full
 endif
 
-test-cosim-axi: $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml
+# the register protocol against a fake bus (preload, streaming, BASE, time-out), under ASan+UBSan
+$(ASAN)/sim/test_acc_mmio: tests/cosim/test_acc_mmio.c sim/bq_acc_mmio.c sim/bq_acc_mmio.h sim/bq_acc.h \
+                           $(BUILD)/gen/tiny/hw_params.h tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -Isim -Itests/unit -I$(BUILD)/gen/tiny -o $@ tests/cosim/test_acc_mmio.c sim/bq_acc_mmio.c -lcmocka
+test-cosim-axi: $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml $(ASAN)/sim/test_acc_mmio
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
+	@$(ASAN)/sim/test_acc_mmio
 	@sh tests/cosim/test_cosim_axi.sh $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml \
 	  $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_AXI_OUT)/test
 
