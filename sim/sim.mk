@@ -168,7 +168,7 @@ CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
 #                        a prerequisite of cosim-full unless COSIM_FULL_AXI=0
 # HostQDepth is deep enough for the longest layer program of fres20/mbv2t (the driver preloads it
 # all before run, so the queues never starve at AXI4-Lite speed); --assert keeps the AXI master's
-# protocol assertions on.
+# protocol assertions on. One build at a time per config (flock), as for the SystemC simulators.
 SIM_AXI_B         := $(BUILD)/sim_axi
 COSIM_AXI_OUT     := $(BUILD)/cosim_axi
 COSIM_AXI_QDEPTH  ?= 4096
@@ -185,19 +185,19 @@ $(SIM_AXI_B)/%/gen/hw_params.svh $(SIM_AXI_B)/%/gen/hw_params.h: $(SIM_AXI_B)/%/
 	$(BUILD)/hwgen $< --svh $(SIM_AXI_B)/$*/gen/hw_params.svh --h $(SIM_AXI_B)/$*/gen/hw_params.h
 $(SIM_AXI_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*/*.h hw_model/*.h) $(SIM_AXI_B)/%/gen/hw_params.h
 	@mkdir -p $(SIM_AXI_B)/$*/obj
-	@for f in $(SIM_DRV_SRCS); do $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(SIM_AXI_B)/$*/gen -c $$f \
-	  -o $(SIM_AXI_B)/$*/obj/$$(basename $$f .c).o || exit 1; done; \
-	  rm -f $@.tmp; ar rcs $@.tmp $(patsubst sim/%.c,$(SIM_AXI_B)/$*/obj/%.o,$(SIM_DRV_SRCS)) && mv -f $@.tmp $@
+	@flock $(SIM_AXI_B)/$*/.lock sh -c 'for f in $(SIM_DRV_SRCS); do \
+	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(SIM_AXI_B)/$*/gen -c $$f -o $(SIM_AXI_B)/$*/obj/$$(basename $$f .c).o || exit 1; done; \
+	  rm -f $@.tmp; ar rcs $@.tmp $(patsubst sim/%.c,$(SIM_AXI_B)/$*/obj/%.o,$(SIM_DRV_SRCS)) && mv -f $@.tmp $@'
 $(SIM_AXI_B)/%/cosim_axi: $(HW_SV) sim/cosim_axi_main.cpp $(SIM_HDRS) $(SIM_AXI_TBH) $(SIM_AXI_B)/%/libbqdrv.a \
                           $(BUILD)/libbrecq.a $(SIM_AXI_B)/%/gen/hw_params.svh
-	@mkdir -p $(SIM_AXI_B)/$*/v; rm -f $(SIM_AXI_B)/$*/v/cosim_axi_sim; \
+	@mkdir -p $(SIM_AXI_B)/$*/v; flock $(SIM_AXI_B)/$*/.lock sh -c 'rm -f $(SIM_AXI_B)/$*/v/cosim_axi_sim && \
 	nice -n 10 verilator --cc --exe --build --assert -Wall -Wno-fatal -j 2 --x-assign fast --x-initial fast \
 	  -MAKEFLAGS "OPT_FAST=-O3 OPT_GLOBAL=-O2" -Mdir $(SIM_AXI_B)/$*/v --top-module bqa_axi_top \
 	  -GHostQDepth=$(COSIM_AXI_QDEPTH) -Ihw -I$(SIM_AXI_B)/$*/gen \
 	  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/tests/hw -I$(CURDIR)/$(SIM_AXI_B)/$*/gen" \
 	  -LDFLAGS "$(CURDIR)/$(SIM_AXI_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
 	  -o cosim_axi_sim $(HW_SV) $(CURDIR)/sim/cosim_axi_main.cpp > $(SIM_AXI_B)/$*/build.log 2>&1 \
-	  && cp $(SIM_AXI_B)/$*/v/cosim_axi_sim $@.tmp && mv -f $@.tmp $@ \
+	  && cp $(SIM_AXI_B)/$*/v/cosim_axi_sim $@.tmp && mv -f $@.tmp $@' \
 	  || { tail -40 $(SIM_AXI_B)/$*/build.log; exit 1; }
 
 # one run through the shell: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name
