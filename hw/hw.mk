@@ -119,7 +119,7 @@ $(HW_B)/isa/test_isa: $(HW_PKG) $(BUILD)/gen/bqa_isa_probe.sv $(HW_B)/isa/isa.o 
 # ---- the AXI shell (docs/hw_rtl.md "AXI shell"): the master alone in three shapes, the register slave,
 # the whole wrapper on tiny against the AXI memory model (host FIFOs deep enough to preload a program;
 # full tier: edge, and tiny with 4-beat bursts and 64-bit addresses) ----
-HW_AXI_TBH := tests/hw/bqa_axi_mem.h $(HW_TBH)
+HW_AXI_TBH := tests/hw/bqa_axi_mem.h tests/hw/bqa_axi_shell.h $(HW_TBH)
 $(HW_B)/axi_master_%/test_axi_master: hw/bqa_axi_master.sv tests/hw/test_axi_master.cpp $(HW_AXI_TBH)
 	$(call hw_verilate,axi_master_$*,bqa_axi_master,test_axi_master,hw/bqa_axi_master.sv,tests/hw/test_axi_master.cpp,$(call hw_axim_g,$(HW_AXIM_$*)),$(call hw_axim_d,$(HW_AXIM_$*)))
 HW_AXIM_t = 64 32 1 256

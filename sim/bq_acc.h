@@ -52,6 +52,9 @@ typedef struct {
     const char *backend;   /* "systemc", "mmio" (reports) */
     int ideal_memory;      /* 1: the memory is the ideal model of docs/hw_isa.md §4.1 (the
                               counters must equal the latency model); 0: a board's memory */
+    int idle_after_done;   /* 1: run_i stays set while the host polls STATUS over a bus (the AXI
+                              shell co-simulation): the three stage-idle counters may exceed the
+                              model by one equal amount, every other counter is exact */
 } bq_acc;
 
 /* The whole host program (argument parsing, loading, layer-by-layer runs, reports) on accelerator

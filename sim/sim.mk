@@ -6,6 +6,7 @@
 #   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
 #                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10),
 #                      then cosim-full-assert: one image per run on the simulator with RTL assertions
+#                      (after cosim-axi-full, the same matrix through the AXI shell; COSIM_FULL_AXI=0: not)
 #   make test-cosim    (part of `make test`) one image on tiny + fault injection, --trace, bits-only,
 #                      the board backend's argument/device checks and the worked example of
 #                      docs/bringup.md (tests/cosim/)
@@ -154,3 +155,87 @@ CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
 # kept although intermediate in the pattern chains (deleting the generated headers made a rerun of
 # `make demo` rebuild the simulator)
 .PRECIOUS: $(BUILD)/gen/%/hw_params.h $(BUILD)/gen/%/hw_params.svh $(SIM_B)/%/libbqdrv.a $(SIM_B)/%/cosim $(SIM_B)/%/cosim_assert $(SIM_B)/%/cosim_board $(COSIM_OUT)/models/%.bqq $(COSIM_OUT)/models/%_quick.bqm
+
+# ---- through the AXI shell (docs/cosim.md "Through the AXI shell"): build/sim_axi/<cfg>/ holds
+# hw.yaml (the config with memory.interface: axi, so the latency model adds the shell's cycles and
+# the config hash is the shell's), its generated headers, the driver and cosim_axi (bqa_axi_top +
+# the AXI slave model of tests/hw/bqa_axi_mem.h, sim/cosim_axi_main.cpp).
+#   make cosim-axi       like make cosim (MODEL, QUANT, BITS, HW, COSIM_IMAGES) with a fixed-latency
+#                        AXI memory -> build/cosim_axi/cosim_report.md; COSIM_AXI_ARGS adds plusargs
+#   make test-cosim-axi  (part of `make test`) one image on tiny, fixed and random latency; the
+#                        register protocol against a fake bus (tests/cosim/test_acc_mmio.c)
+#   make cosim-axi-full  the cosim-full matrix through the shell, fixed latency (COSIM_IMAGES, 4);
+#                        a prerequisite of cosim-full unless COSIM_FULL_AXI=0
+# HostQDepth is deep enough for the longest layer program of fres20/mbv2t (the driver preloads it
+# all before run, so the queues never starve at AXI4-Lite speed); --assert keeps the AXI master's
+# protocol assertions on. One build at a time per config (flock), as for the SystemC simulators.
+SIM_AXI_B         := $(BUILD)/sim_axi
+COSIM_AXI_OUT     := $(BUILD)/cosim_axi
+COSIM_AXI_QDEPTH  ?= 4096
+COSIM_AXI_ARGS    ?=
+COSIM_FULL_AXI    ?= 1
+SIM_AXI_TBH       := tests/hw/bqa_axi_mem.h tests/hw/bqa_axi_shell.h tests/hw/bqa_tb.h
+
+$(SIM_AXI_B)/%/hw.yaml: configs/hw/%.yaml
+	@mkdir -p $(dir $@)
+	@if grep -q '^ *interface:' $<; then echo "$<: sets memory.interface; cosim-axi adds 'interface: axi' itself: remove the key"; exit 1; fi
+	sed '/^memory:/a\  interface: axi         # added by sim/sim.mk for the AXI shell co-simulation' $< > $@.tmp && mv -f $@.tmp $@
+$(SIM_AXI_B)/%/gen/hw_params.svh $(SIM_AXI_B)/%/gen/hw_params.h: $(SIM_AXI_B)/%/hw.yaml $(BUILD)/hwgen
+	@mkdir -p $(SIM_AXI_B)/$*/gen
+	$(BUILD)/hwgen $< --svh $(SIM_AXI_B)/$*/gen/hw_params.svh --h $(SIM_AXI_B)/$*/gen/hw_params.h
+$(SIM_AXI_B)/%/libbqdrv.a: $(SIM_DRV_SRCS) $(SIM_HDRS) $(wildcard sw/*/*.h hw_model/*.h) $(SIM_AXI_B)/%/gen/hw_params.h
+	@mkdir -p $(SIM_AXI_B)/$*/obj
+	@flock $(SIM_AXI_B)/$*/.lock sh -c 'for f in $(SIM_DRV_SRCS); do \
+	  $(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -I$(SIM_AXI_B)/$*/gen -c $$f -o $(SIM_AXI_B)/$*/obj/$$(basename $$f .c).o || exit 1; done; \
+	  rm -f $@.tmp; ar rcs $@.tmp $(patsubst sim/%.c,$(SIM_AXI_B)/$*/obj/%.o,$(SIM_DRV_SRCS)) && mv -f $@.tmp $@'
+$(SIM_AXI_B)/%/cosim_axi: $(HW_SV) sim/cosim_axi_main.cpp $(SIM_HDRS) $(SIM_AXI_TBH) $(SIM_AXI_B)/%/libbqdrv.a \
+                          $(BUILD)/libbrecq.a $(SIM_AXI_B)/%/gen/hw_params.svh
+	@mkdir -p $(SIM_AXI_B)/$*/v; flock $(SIM_AXI_B)/$*/.lock sh -c 'rm -f $(SIM_AXI_B)/$*/v/cosim_axi_sim && \
+	nice -n 10 verilator --cc --exe --build --assert -Wall -Wno-fatal -j 2 --x-assign fast --x-initial fast \
+	  -MAKEFLAGS "OPT_FAST=-O3 OPT_GLOBAL=-O2" -Mdir $(SIM_AXI_B)/$*/v --top-module bqa_axi_top \
+	  -GHostQDepth=$(COSIM_AXI_QDEPTH) -Ihw -I$(SIM_AXI_B)/$*/gen \
+	  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/tests/hw -I$(CURDIR)/$(SIM_AXI_B)/$*/gen" \
+	  -LDFLAGS "$(CURDIR)/$(SIM_AXI_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
+	  -o cosim_axi_sim $(HW_SV) $(CURDIR)/sim/cosim_axi_main.cpp > $(SIM_AXI_B)/$*/build.log 2>&1 \
+	  && cp $(SIM_AXI_B)/$*/v/cosim_axi_sim $@.tmp && mv -f $@.tmp $@' \
+	  || { tail -40 $(SIM_AXI_B)/$*/build.log; exit 1; }
+
+# one run through the shell: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name
+cosim_axi_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && \
+  nice -n $(COSIM_NICE) $(SIM_AXI_B)/$(1)/cosim_axi --hw $(SIM_AXI_B)/$(1)/hw.yaml --qmodel $(2) --images $(4) \
+  --out $(3) --name $(5) --no-trace $(COSIM_AXI_ARGS) > $(3)/cosim.log 2>&1; rc=$$?; tail -3 $(3)/cosim.log; \
+  if [ ! -f $(3)/cosim_report.json ]; then echo "cosim-axi: $(3)/cosim_report.json missing"; rc=1; fi
+
+.PHONY: cosim-axi cosim-axi-full test-cosim-axi
+cosim-axi: $(foreach h,$(HW),$(SIM_AXI_B)/$(h)/cosim_axi $(SIM_AXI_B)/$(h)/hw.yaml) $(COSIM_BQM)
+	@$(MAKE) --no-print-directory $(COSIM_Q) MODEL=$(MODEL) QUANT=$(QUANT) BITS=$(BITS)
+	@fail=0; runs=""; for h in $(HW); do \
+	  d=$(COSIM_AXI_OUT)/$(COSIM_TAG)_$$h; $(call cosim_axi_run,$$h,$(COSIM_Q),$$d,$(COSIM_IMAGES),$(COSIM_TAG)); \
+	  [ $$rc = 0 ] || fail=1; runs="$$runs $$d"; done; \
+	  sh sim/cosim_merge.sh $(COSIM_AXI_OUT) $$runs || fail=1; \
+	  echo "cosim-axi: report $(COSIM_AXI_OUT)/cosim_report.md"; exit $$fail
+
+cosim-axi-full: FULL_BODY = d=$(COSIM_AXI_OUT)/full/$${tag}_$$h; $(call cosim_axi_run,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d,$(COSIM_IMAGES),$$tag); \
+  [ $$rc = 0 ] || fail=1; runs="$$runs $$d"
+cosim-axi-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_AXI_B)/$(h)/cosim_axi $(SIM_AXI_B)/$(h)/hw.yaml)
+	@fail=0; runs=""; $(cosim_full_loop); \
+	  sh sim/cosim_merge.sh $(COSIM_AXI_OUT)/full $$runs || fail=1; \
+	  echo "cosim-axi-full: report $(COSIM_AXI_OUT)/full/cosim_report.md"; exit $$fail
+ifneq ($(COSIM_FULL_AXI),0)
+cosim-full: cosim-axi-full
+endif
+
+# the register protocol against a fake bus (preload, streaming, BASE, time-out), under ASan+UBSan
+$(ASAN)/sim/test_acc_mmio: tests/cosim/test_acc_mmio.c sim/bq_acc_mmio.c sim/bq_acc_mmio.h sim/bq_acc.h \
+                           $(BUILD)/gen/tiny/hw_params.h tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -Isim -Itests/unit -I$(BUILD)/gen/tiny -o $@ tests/cosim/test_acc_mmio.c sim/bq_acc_mmio.c -lcmocka
+test-cosim-axi: $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml $(ASAN)/sim/test_acc_mmio
+	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
+	@$(ASAN)/sim/test_acc_mmio
+	@sh tests/cosim/test_cosim_axi.sh $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml \
+	  $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_AXI_OUT)/test
+
+TEST_TARGETS += test-cosim-axi
+CLEAN_DIRS   += $(SIM_AXI_B) $(COSIM_AXI_OUT)
+.PRECIOUS: $(SIM_AXI_B)/%/hw.yaml $(SIM_AXI_B)/%/gen/hw_params.h $(SIM_AXI_B)/%/gen/hw_params.svh $(SIM_AXI_B)/%/libbqdrv.a $(SIM_AXI_B)/%/cosim_axi

@@ -45,7 +45,7 @@ struct AxiMasterOut {
 struct AxiMem {
     struct Burst { uint64_t addr; int len; long t; int jit; };
     AxiMemCfg cfg;
-    std::vector<uint8_t> *mem; uint64_t base;
+    uint8_t *mem; size_t mem_size; uint64_t base;   // mem_size bytes at AXI address base
     TbRng rng;
     std::deque<Burst> ar, aw;          // accepted address requests not yet finished
     std::deque<Burst> wq;              // W side: bursts whose data is being accepted (from aw)
@@ -60,7 +60,8 @@ struct AxiMem {
     long errors = 0; std::string first_error;
     long rd_bursts = 0, wr_bursts = 0, rd_beats = 0, wr_beats = 0;
 
-    AxiMem(const AxiMemCfg &c, std::vector<uint8_t> *m, uint64_t b) : cfg(c), mem(m), base(b), rng(c.seed) {}
+    AxiMem(const AxiMemCfg &c, std::vector<uint8_t> *m, uint64_t b) : AxiMem(c, m->data(), m->size(), b) {}
+    AxiMem(const AxiMemCfg &c, uint8_t *m, size_t n, uint64_t b) : cfg(c), mem(m), mem_size(n), base(b), rng(c.seed) {}
 
     void fail(const char *what, uint64_t addr) {
         if (!errors++) {
@@ -69,8 +70,8 @@ struct AxiMem {
         }
     }
     uint8_t *at(uint64_t addr) {
-        if (addr < base || addr - base + cfg.Wb > mem->size()) { fail("access outside memory", addr); return nullptr; }
-        return &(*mem)[addr - base];
+        if (addr < base || addr - base + cfg.Wb > mem_size) { fail("access outside memory", addr); return nullptr; }
+        return mem + (addr - base);
     }
     // Draw this cycle's dropped channels (once per cycle, before drive()).
     void draw() {

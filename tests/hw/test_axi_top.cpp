@@ -14,6 +14,7 @@
 #include <string>
 #include "Vbqa_axi_top.h"
 #include "bqa_axi_mem.h"
+#include "bqa_axi_shell.h"
 #include "bqa_prog.h"
 #include "bqa_timing_ref.h"
 #include "hw_params.h"
@@ -28,68 +29,6 @@
 #ifndef TB_ADDR_BITS
 #define TB_ADDR_BITS BQ_HW_AXI_ADDR_BITS
 #endif
-
-// Register offsets of bqa_axil_regs / docs/hw_isa.md §5.
-enum : uint32_t { R_STATUS = 0x38, R_CYCLES = 0x40, R_EBEATS = 0x68, R_CTRL = 0x80, R_QSTATUS = 0x84,
-                  R_BASE_LO = 0x88, R_BASE_HI = 0x8C, R_QUEUE = 0x90, R_ERR = 0xC0, R_AXI_CFG = 0xC4 };
-
-struct Shell {
-    Vbqa_axi_top *m; AxiMem *mem = nullptr; long cyc = 0;
-    struct Seen { bool aw = false, ar = false, r = false; uint32_t rdata = 0; };
-
-    // One clock cycle: the memory model drives the slave side, the host's AXI-Lite inputs are as set.
-    Seen tick() {
-        Seen s;
-        AxiSlaveOut so;
-        if (mem) { mem->draw(); so = mem->drive(cyc); }
-        m->m_axi_arready_i = so.arready; m->m_axi_awready_i = so.awready; m->m_axi_wready_i = so.wready;
-        m->m_axi_rvalid_i = so.rvalid; m->m_axi_rlast_i = so.rlast; m->m_axi_rresp_i = 0; m->m_axi_rid_i = 0;
-        m->m_axi_bvalid_i = so.bvalid; m->m_axi_bresp_i = 0; m->m_axi_bid_i = 0;
-        const int W = BQ_HW_MEM_WIDTH_BITS;
-        for (int w = 0; w < W / 32; w++) {
-            uint32_t v; memcpy(&v, so.rdata + 4 * w, 4);
-            tb_set_bits(m->m_axi_rdata_i, 32 * w, 32, v);
-        }
-        m->clk_i = 0; m->eval();
-        AxiMasterOut mo;
-        mo.arvalid = m->m_axi_arvalid_o; mo.araddr = m->m_axi_araddr_o; mo.arlen = m->m_axi_arlen_o;
-        mo.arsize = m->m_axi_arsize_o; mo.arburst = m->m_axi_arburst_o;
-        mo.awvalid = m->m_axi_awvalid_o; mo.awaddr = m->m_axi_awaddr_o; mo.awlen = m->m_axi_awlen_o;
-        mo.awsize = m->m_axi_awsize_o; mo.awburst = m->m_axi_awburst_o;
-        mo.wvalid = m->m_axi_wvalid_o; mo.wlast = m->m_axi_wlast_o; mo.wstrb = (uint32_t)m->m_axi_wstrb_o;
-        for (int w = 0; w < W / 32; w++) {
-            uint32_t v = (uint32_t)tb_get_bits(m->m_axi_wdata_o, 32 * w, 32);
-            memcpy(mo.wdata + 4 * w, &v, 4);
-        }
-        mo.rready = m->m_axi_rready_o; mo.bready = m->m_axi_bready_o;
-        s.aw = m->s_axil_awvalid_i && m->s_axil_awready_o && m->s_axil_wvalid_i && m->s_axil_wready_o;
-        s.ar = m->s_axil_arvalid_i && m->s_axil_arready_o;
-        s.r = m->s_axil_rvalid_o && m->s_axil_rready_i; s.rdata = m->s_axil_rdata_o;
-        m->clk_i = 1; m->eval();
-        if (mem) mem->update(cyc, so, mo);
-        cyc++;
-        return s;
-    }
-    void write(uint32_t a, uint32_t d) {
-        m->s_axil_awaddr_i = a; m->s_axil_wdata_i = d; m->s_axil_wstrb_i = 0xf;
-        m->s_axil_awvalid_i = 1; m->s_axil_wvalid_i = 1; m->s_axil_bready_i = 1;
-        while (!tick().aw) {}
-        m->s_axil_awvalid_i = 0; m->s_axil_wvalid_i = 0;
-    }
-    uint32_t read(uint32_t a) {
-        m->s_axil_araddr_i = a; m->s_axil_arvalid_i = 1; m->s_axil_rready_i = 1;
-        while (!tick().ar) {}
-        m->s_axil_arvalid_i = 0;
-        for (;;) { Seen s = tick(); if (s.r) return s.rdata; }
-    }
-    void hard_reset() {
-        m->rst_ni = 0;
-        m->s_axil_awvalid_i = m->s_axil_wvalid_i = m->s_axil_arvalid_i = 0;
-        m->s_axil_bready_i = m->s_axil_rready_i = 1;
-        tick(); tick();
-        m->rst_ni = 1;
-    }
-};
 
 struct AxiRun { uint32_t CYCLES, e_beats, f[3], e[3], r[3], err; bool ok; };
 
