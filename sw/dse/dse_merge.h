@@ -20,4 +20,10 @@ void bq_dse_timing_json(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *
 /* <label>_latency.svg, <label>_lut.svg, <label>_bram.svg per model (gnuplot). 0 or -1 + err. */
 int bq_dse_plots(const bq_dse *d, const bq_dse_row *rows, int n, char *err, size_t errlen);
 
+/* Run argv (argv[0] searched in PATH when it has no '/') with stdin /dev/null and stdout + stderr
+ * to log (created or truncated), what names it in messages. 0 when it ran and exited 0; -1 + err (what, its status, the log) otherwise (dse_spawn.c). */
+int bq_dse_spawn(char *const argv[], const char *log, const char *what, char *err, size_t errlen);
+/* This executable's path (/proc/self/exe), to run its other commands as children. 0 or -1. */
+int bq_dse_self_exe(char *path, size_t n);
+
 #endif

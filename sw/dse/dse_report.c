@@ -63,6 +63,7 @@ static void json_row(const bq_dse *d, const bq_dse_row *r, bq_buf *b) {
                       "\"alloc\": \"%s\", \"front_lut\": %s, \"front_bram\": %s",
                       r->objective, (long long)r->cycles, r->us, (long long)r->size_bits, r->alloc,
                       r->front_lut ? "true" : "false", r->front_bram ? "true" : "false");
+    if (r->top1 >= 0) bq_buf_printf(b, ", \"top1_pct\": %.2f", r->top1);
     bq_buf_printf(b, "}");
 }
 
@@ -114,22 +115,31 @@ static void md_row(const bq_dse *d, const bq_dse_row *r, bq_buf *b) {
     const bq_dse_config *C = &d->cfgs[r->config];
     bq_buf_printf(b, "| %s | %s |", d->spec.budgets[r->budget], C->cfg.name);
     bq_buf_printf(b, " %d | %d | %d | %d | %d/%d | %d | %.0f | %.2f | %.6g | %ld | %ld | %ld "
-                  "| %ld | `bits/%s-%s.yaml` |\n", C->cfg.dm, C->cfg.dn, C->cfg.dk,
+                  "| %ld | `bits/%s-%s.yaml` |", C->cfg.dm, C->cfg.dn, C->cfg.dk,
                   C->cfg.res_lanes, C->cfg.weight_depth, C->cfg.act_depth, C->cfg.mem_width_bits,
                   C->cfg.clock_mhz, r->us, r->objective, C->res.lut, C->res.ff, C->res.bram18,
                   C->res.dsp, d->models[r->model].label, r->alloc);
+    /* the accuracy phase's column: rows it did not run on show "-" */
+    if (d->spec.brecq_recipe[0] && r->top1 >= 0) bq_buf_printf(b, " %.2f |", r->top1);
+    else if (d->spec.brecq_recipe[0]) bq_buf_printf(b, " - |");
+    bq_buf_printf(b, "\n");
 }
 
 static const char kHead[] =
     "| budget | config | dm | dn | dk | lanes | wdepth/adepth | port bits | MHz | latency us | objective "
     "| LUT | FF | BRAM18 | DSP | allocation |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     "---|---|---|\n";
+static const char kHeadAcc[] =
+    "| budget | config | dm | dn | dk | lanes | wdepth/adepth | port bits | MHz | latency us | objective "
+    "| LUT | FF | BRAM18 | DSP | allocation | int top-1 % |\n|---|---|---|---|---|---|---|---|---|---|"
+    "---|---|---|---|---|---|---|\n";
 
 static void md_model(const bq_dse *d, const bq_dse_row *rows, int n, int m, bq_buf *b) {
     const bq_dse_model *M = &d->models[m];
+    const char *head = d->spec.brecq_recipe[0] ? kHeadAcc : kHead;
     bq_buf_printf(b, "\n## %s (`%s`)\n\nW8A8 on the base config: %lld cycles.\n\n"
                   "### Best config per budget\n\n%s", M->label, M->path,
-                  (long long)M->base_w8a8, kHead);
+                  (long long)M->base_w8a8, head);
     for (int j = 0; j < d->n_budgets; j++) {
         int i = bq_dse_best(d, rows, n, m, j);
         if (i < 0) bq_buf_printf(b, "| %s | (no config meets it) |\n", d->spec.budgets[j]);
@@ -143,13 +153,17 @@ static void md_model(const bq_dse *d, const bq_dse_row *rows, int n, int m, bq_b
                 nf += rows[i].front_lut;
             }
         bq_buf_printf(b, "\n### Budget %s: %d configs meet it; %d on the (objective, latency, LUT) "
-                      "front\n\n%s", d->spec.budgets[j], nfeas, nf, kHead);
+                      "front\n\n%s", d->spec.budgets[j], nfeas, nf, head);
         for (int i = 0; i < n; i++)
             if (rows[i].model == m && rows[i].budget == j && rows[i].front_lut) md_row(d, &rows[i], b);
     }
     if (d->spec.plots)
         bq_buf_printf(b, "\n![objective vs latency](%s_latency.svg)\n![objective vs LUT](%s_lut.svg)\n"
                       "![objective vs BRAM](%s_bram.svg)\n", M->label, M->label, M->label);
+    int measured = 0;
+    for (int i = 0; i < n; i++) measured += rows[i].model == m && rows[i].top1 >= 0;
+    if (d->spec.plots && measured)
+        bq_buf_printf(b, "![integer top-1 vs latency](%s_top1.svg)\n", M->label);
 }
 
 void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b) {
@@ -158,6 +172,12 @@ void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b)
                   "lower is better). Resources: hw_model/resources.h estimate. Allocation files: "
                   "bits.yaml for `brecq quantize --bits`.\n", d->spec.name, d->spec.base, d->n_cfg,
                   d->n_valid, d->n_models, d->n_budgets);
+    static const char *const kRowsName[] = {"none", "best", "front", "all"};
+    if (d->spec.brecq_recipe[0])
+        bq_buf_printf(b, "\nInteger top-1: BRECQ with `%s` (each row's allocation as --bits), then "
+                      "`brecq eval --int` on %d test images; run on the rows selected by "
+                      "`brecq_rows: %s` (identical allocations once; \"-\": not run).\n",
+                      d->spec.brecq_recipe, d->spec.test_images, kRowsName[d->spec.brecq_rows]);
     for (int m = 0; m < d->n_models; m++) md_model(d, rows, n, m, b);
     int shown = 0;
     for (int c = 0; c < d->n_cfg; c++) {
