@@ -208,6 +208,30 @@ int bq_dse_acc_attach(const bq_dse *d, const bq_dse_acc *a, bq_dse_row *rows, in
 /* Serial: collect, plan, run every pending job (progress on stderr). 0 or -1 + err. */
 int bq_dse_acc_serial(const bq_dse *d, char *err, size_t errlen);
 
+/* ---- synthesis phase (dse_synth.c) ---- */
+/* One job per distinct config of the rows chosen by spec.synth_rows: the config written as YAML
+ * (bq_hwcfg_yaml), the synthesis script (hw/dse_synth.sh, or $BQ_DSE_SYNTH_SCRIPT) run on it,
+ * its LUT / FF / BRAM18 / DSP read back. Files <out>/synth/<config key>-<key>.{yaml,syn,log},
+ * key = hash of the script's bytes (a stand-in and the real script never share results). */
+typedef struct {
+    char script[BQ_DSE_PATH];
+    char key[17];
+    int n;
+    int *cfg;                                 /* config indices, ascending */
+    bq_resources *res;                        /* measured, after bq_dse_synth_attach */
+} bq_dse_synth;
+int bq_dse_synth_plan(const bq_dse *d, const bq_dse_row *rows, int n, bq_dse_synth *sy,
+                      char *err, size_t errlen);
+void bq_dse_synth_free(bq_dse_synth *sy);
+int bq_dse_synth_done(const bq_dse *d, const bq_dse_synth *sy, int j);
+int bq_dse_synth_run(const bq_dse *d, const bq_dse_synth *sy, int j, double *seconds, char *err,
+                     size_t errlen);
+/* Read every job's result into sy->res. 0 or -1 + err. */
+int bq_dse_synth_attach(const bq_dse *d, bq_dse_synth *sy, char *err, size_t errlen);
+/* Measured resources of config c, or NULL when it was not synthesised. */
+const bq_resources *bq_dse_synth_of(const bq_dse_synth *sy, int c);
+int bq_dse_synth_serial(const bq_dse *d, char *err, size_t errlen);
+
 /* ---- Pareto (dse_pareto.c) ---- */
 /* front[i] = 1 when point i (objectives x[i*k .. i*k+k), all minimised) is not dominated by any
  * other point (<= in every objective, < in one); duplicates are all on the front. O(n^2 k). */

@@ -201,10 +201,13 @@ int bq_dse_merge(const bq_dse *d, char *err, size_t errlen) {
     int rc = bq_dse_acc_plan(d, rows, n, &acc, err, errlen);
     if (rc == 0) rc = bq_dse_acc_attach(d, &acc, rows, n, err, errlen);
     bq_dse_acc_free(&acc);
+    bq_dse_synth sy = {0};
+    if (rc == 0) rc = bq_dse_synth_plan(d, rows, n, &sy, err, errlen);
+    if (rc == 0) rc = bq_dse_synth_attach(d, &sy, err, errlen);
     bq_buf js = {0}, md = {0}, tj = {0};
     if (rc == 0) {
-        bq_dse_json(d, rows, n, &js);
-        bq_dse_report_md(d, rows, n, &md);
+        bq_dse_json(d, rows, n, &sy, &js);
+        bq_dse_report_md(d, rows, n, &sy, &md);
         bq_dse_timing_json(d, rows, n, &tj);
         rc = write_buf(d->spec.out, "dse.json", &js, err, errlen);
         if (rc == 0) rc = write_buf(d->spec.out, "report.md", &md, err, errlen);
@@ -213,6 +216,7 @@ int bq_dse_merge(const bq_dse *d, char *err, size_t errlen) {
         if (rc == 0) rc = check_budgets(d, rows, n, err, errlen);
     }
     bq_buf_free(&js); bq_buf_free(&md); bq_buf_free(&tj);
+    bq_dse_synth_free(&sy);
     free(rows);
     return rc;
 }

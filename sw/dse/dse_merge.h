@@ -11,10 +11,13 @@
 /* Row index of the best config of model m at budget j (lowest objective, then fewest LUTs, BRAM,
  * cycles), or -1 when no config meets the budget. */
 int bq_dse_best(const bq_dse *d, const bq_dse_row *rows, int n, int m, int j);
-/* dse.json: the sweep, every config (valid or with its reason), every row, the best per budget. */
-void bq_dse_json(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b);
-/* report.md: summary, best config per budget, fronts, invalid configs, plots. */
-void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b);
+/* dse.json: the sweep, every config (valid or with its reason; "synth" when sy measured it), every
+ * row, the best per budget. */
+void bq_dse_json(const bq_dse *d, const bq_dse_row *rows, int n, const bq_dse_synth *sy, bq_buf *b);
+/* report.md: summary, best config per budget, fronts, synthesis vs estimate, invalid configs,
+ * plots. */
+void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, const bq_dse_synth *sy,
+                      bq_buf *b);
 /* timing.json: wall time of every unit (what the wall-time model of docs/dse.md reads). */
 void bq_dse_timing_json(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b);
 /* <label>_latency.svg, <label>_lut.svg, <label>_bram.svg per model (gnuplot). 0 or -1 + err. */

@@ -59,24 +59,32 @@ static int max_int(int v) {
  * builds the same round (the accuracy jobs from the same point files), so only indices travel. */
 typedef struct {
     const bq_dse *d;
-    const bq_dse_acc *acc;   /* phase 1 */
+    const bq_dse_acc *acc;     /* phase 1 */
+    const bq_dse_synth *syn;   /* phase 2 */
     int phase, n;
 } round_t;
 
+static const char *const kRound[] = {"units", "accuracy jobs", "synthesis jobs"};
+
 static int item_done(const round_t *r, int i) {
-    return r->phase == 0 ? bq_dse_unit_done(r->d, i) : bq_dse_acc_done(r->d, r->acc, i);
+    return r->phase == 0 ? bq_dse_unit_done(r->d, i)
+         : r->phase == 1 ? bq_dse_acc_done(r->d, r->acc, i) : bq_dse_synth_done(r->d, r->syn, i);
 }
 
 static int item_run(const round_t *r, int i, double *s, char *msg, size_t n) {
-    return r->phase == 0 ? bq_dse_run_unit(r->d, i, s, msg, n) : bq_dse_acc_run(r->d, r->acc, i, s, msg, n);
+    return r->phase == 0 ? bq_dse_run_unit(r->d, i, s, msg, n)
+         : r->phase == 1 ? bq_dse_acc_run(r->d, r->acc, i, s, msg, n)
+                         : bq_dse_synth_run(r->d, r->syn, i, s, msg, n);
 }
 
 static void item_name(const round_t *r, int i, char *buf, size_t n) {
     const bq_dse *d = r->d;
     if (r->phase == 0)
         snprintf(buf, n, "%s on %s", d->models[i / d->n_cfg].label, d->cfgs[i % d->n_cfg].cfg.name);
-    else
+    else if (r->phase == 1)
         snprintf(buf, n, "accuracy %s %s", d->models[r->acc->jobs[i].model].label, r->acc->jobs[i].alloc);
+    else
+        snprintf(buf, n, "synthesis %s", d->cfgs[r->syn->cfg[i]].cfg.name);
 }
 
 /* Rank 0: answer every worker's requests until the pending list is empty and every worker has
@@ -88,7 +96,7 @@ static int dispatch(const round_t *r, int size, char *err, size_t errlen) {
     for (int i = 0; i < r->n; i++)
         if (!item_done(r, i)) todo[n_todo++] = i;
     fprintf(stderr, "dse: %d %s to run over %d worker ranks (%d finished earlier)\n", n_todo,
-            r->phase == 0 ? "units" : "accuracy jobs", size - 1,
+            kRound[r->phase], size - 1,
             (r->phase == 0 ? r->d->n_models * r->d->n_valid : r->n) - n_todo);
     int stopped = 0, failed = 0;
     char msg[MSG], name[160];
@@ -150,9 +158,27 @@ static int acc_round(const bq_dse *d, int rank, int size, char *err, size_t errl
         if (rank == 0 && !rc) bq_seterr(err, errlen, "dse: a worker rank could not plan the accuracy phase");
         return -1;
     }
-    round_t r = {d, &a, 1, a.n};
+    round_t r = {d, &a, NULL, 1, a.n};
     rc = run_round(&r, rank, size, err, errlen);
     bq_dse_acc_free(&a);
+    return rc;
+}
+
+/* The synthesis round: every rank plans the same configs from the finished point files. */
+static int synth_round(const bq_dse *d, int rank, int size, char *err, size_t errlen) {
+    if (d->spec.synth_rows == BQ_DSE_ROWS_NONE) return 0;
+    bq_dse_row *rows;
+    int n, rc = bq_dse_collect(d, &rows, &n, err, errlen);
+    bq_dse_synth sy = {0};
+    if (rc == 0) { rc = bq_dse_synth_plan(d, rows, n, &sy, err, errlen); free(rows); }
+    if (max_int(rc)) {
+        bq_dse_synth_free(&sy);
+        if (rank == 0 && !rc) bq_seterr(err, errlen, "dse: a worker rank could not plan the synthesis phase");
+        return -1;
+    }
+    round_t r = {d, NULL, &sy, 2, sy.n};
+    rc = run_round(&r, rank, size, err, errlen);
+    bq_dse_synth_free(&sy);
     return rc;
 }
 
@@ -206,9 +232,10 @@ int bq_dse_mpi_run(bq_dse *d, const bq_dse_spec *s, int *is_root, char *err, siz
                       "above)");
         rc = any;
     } else if (rank != 0) err[0] = 0;
-    round_t units = {d, NULL, 0, d->n_units};
+    round_t units = {d, NULL, NULL, 0, d->n_units};
     if (rc == 0) rc = run_round(&units, rank, size, err, errlen);
     if (rc == 0) rc = acc_round(d, rank, size, err, errlen);
+    if (rc == 0) rc = synth_round(d, rank, size, err, errlen);
     if (rc == 0 && rank == 0) rc = bq_dse_merge(d, err, errlen);
     MPI_Finalize();
     return rc ? -1 : 0;

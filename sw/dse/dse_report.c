@@ -28,7 +28,7 @@ static void json_params(bq_buf *b, const bq_hwcfg *c) {
                   c->write_bytes_per_cycle, c->read_latency, c->write_latency, c->clock_mhz);
 }
 
-static void json_configs(const bq_dse *d, bq_buf *b) {
+static void json_configs(const bq_dse *d, const bq_dse_synth *sy, bq_buf *b) {
     bq_buf_printf(b, "  \"configs\": [\n");
     for (int c = 0; c < d->n_cfg; c++) {
         const bq_dse_config *C = &d->cfgs[c];
@@ -39,7 +39,12 @@ static void json_configs(const bq_dse *d, bq_buf *b) {
         json_params(b, &C->cfg);
         if (C->valid)
             bq_buf_printf(b, ", \"resources\": {\"lut\": %ld, \"ff\": %ld, \"bram18\": %ld, "
-                          "\"dsp\": %ld}}", C->res.lut, C->res.ff, C->res.bram18, C->res.dsp);
+                          "\"dsp\": %ld}", C->res.lut, C->res.ff, C->res.bram18, C->res.dsp);
+        const bq_resources *S = C->valid ? bq_dse_synth_of(sy, c) : NULL;
+        if (S)   /* measured by the synthesis phase, beside the model's estimate above */
+            bq_buf_printf(b, ", \"synth\": {\"lut\": %ld, \"ff\": %ld, \"bram18\": %ld, \"dsp\": %ld}",
+                          S->lut, S->ff, S->bram18, S->dsp);
+        if (C->valid) bq_buf_printf(b, "}");
         else {
             bq_buf_printf(b, ", \"why\": ");
             json_str(b, C->why);
@@ -67,7 +72,7 @@ static void json_row(const bq_dse *d, const bq_dse_row *r, bq_buf *b) {
     bq_buf_printf(b, "}");
 }
 
-void bq_dse_json(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b) {
+void bq_dse_json(const bq_dse *d, const bq_dse_row *rows, int n, const bq_dse_synth *sy, bq_buf *b) {
     const bq_dse_spec *s = &d->spec;
     bq_buf_printf(b, "{\n  \"dse\": ");
     json_str(b, s->name);
@@ -91,7 +96,7 @@ void bq_dse_json(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b) {
         bq_buf_printf(b, "]}");
     }
     bq_buf_printf(b, "],\n  \"n_configs\": %d, \"n_valid\": %d,\n", d->n_cfg, d->n_valid);
-    json_configs(d, b);
+    json_configs(d, sy, b);
     bq_buf_printf(b, "  \"points\": [\n");
     for (int i = 0; i < n; i++) {
         bq_buf_printf(b, "    ");
@@ -166,7 +171,24 @@ static void md_model(const bq_dse *d, const bq_dse_row *rows, int n, int m, bq_b
         bq_buf_printf(b, "![integer top-1 vs latency](%s_top1.svg)\n", M->label);
 }
 
-void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b) {
+/* Measured (synthesis phase) vs estimated (resource model) resources per synthesised config. */
+static void md_synth(const bq_dse *d, const bq_dse_synth *sy, bq_buf *b) {
+    if (!sy->n) return;
+    bq_buf_printf(b, "\n## Synthesis (`%s`, yosys synth_xilinx xc7) vs the resource model\n\n"
+                  "| config | LUT synth / model | FF synth / model | BRAM18 synth / model | DSP synth / "
+                  "model | LUT synth/model |\n|---|---|---|---|---|---|\n", sy->script);
+    for (int j = 0; j < sy->n; j++) {
+        const bq_dse_config *C = &d->cfgs[sy->cfg[j]];
+        const bq_resources *S = &sy->res[j], *E = &C->res;
+        bq_buf_printf(b, "| %s | %ld / %ld | %ld / %ld | %ld / %ld | %ld / %ld | ", C->cfg.name,
+                      S->lut, E->lut, S->ff, E->ff, S->bram18, E->bram18, S->dsp, E->dsp);
+        if (E->lut > 0) bq_buf_printf(b, "%.2f |\n", (double)S->lut / (double)E->lut);
+        else bq_buf_printf(b, "- |\n");
+    }
+}
+
+void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, const bq_dse_synth *sy,
+                      bq_buf *b) {
     bq_buf_printf(b, "# DSE %s\n\nBase `%s`; %d configs (%d valid), %d model(s), %d budget(s). "
                   "Objective: the search's predicted loss (sum of Fisher-weighted sensitivities; "
                   "lower is better). Resources: hw_model/resources.h estimate. Allocation files: "
@@ -179,6 +201,7 @@ void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b)
                       "`brecq_rows: %s` (identical allocations once; \"-\": not run).\n",
                       d->spec.brecq_recipe, d->spec.test_images, kRowsName[d->spec.brecq_rows]);
     for (int m = 0; m < d->n_models; m++) md_model(d, rows, n, m, b);
+    md_synth(d, sy, b);
     int shown = 0;
     for (int c = 0; c < d->n_cfg; c++) {
         if (d->cfgs[c].valid) continue;

@@ -192,7 +192,7 @@ static int load_model(bq_dse *d, int m, char *err, size_t errlen) {
 }
 
 static int make_folders(const bq_dse_spec *s, char *err, size_t errlen) {
-    static const char *const sub[] = {"", "/points", "/sens", "/bits", "/brecq"};
+    static const char *const sub[] = {"", "/points", "/sens", "/bits", "/brecq", "/synth"};
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
         char p[BQ_DSE_PATH + 16];
         snprintf(p, sizeof p, "%s%s", s->out, sub[i]);
@@ -388,5 +388,6 @@ int bq_dse_run_serial(bq_dse *d, char *err, size_t errlen) {
                 d->models[u / d->n_cfg].label, d->cfgs[u % d->n_cfg].cfg.name, s);
     }
     if (bq_dse_acc_serial(d, err, errlen)) return -1;
+    if (bq_dse_synth_serial(d, err, errlen)) return -1;
     return bq_dse_merge(d, err, errlen);
 }
