@@ -8,6 +8,7 @@
 #include "io/model_io.h"
 #include "io/onnx_import.h"
 #include "nn/data.h"
+#include "quant/recipe.h"
 #include "search/sensitivity.h"
 
 #include <math.h>
@@ -213,6 +214,13 @@ int bq_dse_prepare(bq_dse *d, const bq_dse_spec *s, char *err, size_t errlen) {
     if (bq_hwcfg_load(&d->base, s->base, e2, sizeof e2)) {
         bq_seterr(err, errlen, "%s: 'base': %s", s->path, e2);
         return -1;
+    }
+    if (s->brecq_recipe[0]) {   /* a bad recipe is found now, not after every unit has run */
+        bq_recipe r;
+        if (bq_recipe_load(&r, s->brecq_recipe, e2, sizeof e2)) {
+            bq_seterr(err, errlen, "%s: 'brecq_recipe': %s", s->path, e2);
+            return -1;
+        }
     }
     if (bq_dse_expand(s, &d->base, &d->cfgs, &d->n_cfg, err, errlen)) return -1;
     for (int c = 0; c < d->n_cfg; c++) d->n_valid += d->cfgs[c].valid;
