@@ -342,6 +342,21 @@ int bq_hwcfg_canonical(const bq_hwcfg *cfg, char *buf, size_t buflen) {
     return c.need;
 }
 
+int bq_hwcfg_yaml(const bq_hwcfg *c, char *buf, size_t buflen) {
+    return snprintf(buf, buflen,
+                    "name: %s\nclock_mhz: %.17g\narray:\n  dm: %d\n  dn: %d\n  dk: %d\n  acc_bits: %d\n"
+                    "  res_lanes: %d\nbuffers:\n  weight_depth: %d\n  act_depth: %d\n  regions: %d\n"
+                    "  requant_depth: %d\nmemory:\n  width_bits: %d\n  read_bytes_per_cycle: %d\n"
+                    "  write_bytes_per_cycle: %d\n  read_latency: %d\n  write_latency: %d\n"
+                    "  interface: %s\n  axi_addr_bits: %d\n  axi_id_bits: %d\n  axi_max_burst: %d\n"
+                    "  axi_base: %d\nfpga:\n  ice40_fmax_mhz: %.17g\n",
+                    c->name, c->clock_mhz, c->dm, c->dn, c->dk, c->acc_bits, c->res_lanes,
+                    c->weight_depth, c->act_depth, c->regions, c->requant_depth, c->mem_width_bits,
+                    c->read_bytes_per_cycle, c->write_bytes_per_cycle, c->read_latency,
+                    c->write_latency, kInterfaces[c->mem_interface == BQ_MEM_AXI], c->axi_addr_bits,
+                    c->axi_id_bits, c->axi_max_burst, c->axi_base, c->ice40_fmax_mhz);
+}
+
 uint64_t bq_hwcfg_hash(const bq_hwcfg *cfg) {
     char buf[1024];
     int n = bq_hwcfg_canonical(cfg, buf, sizeof buf);

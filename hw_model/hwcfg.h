@@ -99,6 +99,11 @@ uint64_t bq_hwcfg_hash(const bq_hwcfg *cfg);
  * name) to buf; returns the length it needed (snprintf semantics; buf may be NULL). */
 int bq_hwcfg_canonical(const bq_hwcfg *cfg, char *buf, size_t buflen);
 
+/* The config as a configs/hw YAML file that bq_hwcfg_parse reads back to an equal config (every
+ * key written, doubles with %.17g). Like snprintf: the length needed, buf filled up to buflen - 1.
+ * Used where a config exists only in memory (a DSE grid point) and a tool needs it as a file. */
+int bq_hwcfg_yaml(const bq_hwcfg *cfg, char *buf, size_t buflen);
+
 /* Peak binary operations per cycle of the array: 2 * Dm * Dn * Dk (AND + add per bit). */
 double bq_hwcfg_peak_binops(const bq_hwcfg *cfg);
 

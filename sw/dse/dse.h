@@ -65,7 +65,15 @@ typedef struct {
     bq_search_space space;                    /* candidate bit-widths */
     int sens_images;                          /* calibration images of the sensitivity pass */
     int plots;                                /* 1: gnuplot SVGs (needs gnuplot) */
+    char brecq_recipe[BQ_DSE_PATH];           /* "" = no accuracy phase (dse_acc.c) */
+    int brecq_rows;                           /* BQ_DSE_ROWS_*: which rows get BRECQ + top-1 */
+    int test_images;                          /* test images of the integer top-1 */
+    int synth_rows;                           /* BQ_DSE_ROWS_*: whose configs yosys synthesises */
 } bq_dse_spec;
+
+/* Which rows a later phase (accuracy, synthesis) runs on: none, the best row per (model, budget),
+ * the rows on the LUT or BRAM front, or every feasible row. */
+enum { BQ_DSE_ROWS_NONE, BQ_DSE_ROWS_BEST, BQ_DSE_ROWS_FRONT, BQ_DSE_ROWS_ALL };
 
 /* One accelerator config of the sweep. */
 typedef struct {
@@ -157,12 +165,72 @@ typedef struct {
     char alloc[17];                           /* hash of the bit allocation ("" if infeasible) */
     int front_lut, front_bram;                /* on the (objective, us, LUT|BRAM) Pareto front */
     double seconds;                           /* the unit's wall time (timing.json only) */
+    double top1;                              /* integer top-1 % after BRECQ; < 0: not measured */
 } bq_dse_row;
 
-/* Read every point file (all units must be done) and write dse.json, report.md, timing.json and
- * the plots in spec.out. 0, or -1 + err; a budget no valid config meets for a model is -1 after
- * the outputs are written (the message names the budget and the fastest config). */
+/* Read every point file (all units must be done) into rows sorted by (model, budget, config key)
+ * with their fronts marked; *rows malloc'ed (top1 = -1). 0 or -1 + err. */
+int bq_dse_collect(const bq_dse *d, bq_dse_row **rows, int *n, char *err, size_t errlen);
+/* Collect, attach the accuracy phase's results (all its jobs must be done) and write dse.json,
+ * report.md, timing.json and the plots in spec.out. 0, or -1 + err; a budget no valid config meets
+ * for a model is -1 after the outputs are written (the message names the budget and the fastest
+ * config). */
 int bq_dse_merge(const bq_dse *d, char *err, size_t errlen);
+/* Rows selected by which (BQ_DSE_ROWS_*): sel[i] = 1. */
+void bq_dse_select_rows(const bq_dse *d, const bq_dse_row *rows, int n, int which, int *sel);
+
+/* ---- accuracy phase (dse_acc.c) ---- */
+/* One job: BRECQ (spec.brecq_recipe, the allocation as --bits) + integer top-1 on test_images
+ * test images of one distinct (model, allocation). Files <out>/brecq/<model>-<alloc>-<key>.bqq
+ * and .top1, key = hash of the recipe's bytes, test_images and the data set. */
+typedef struct {
+    int model;
+    char alloc[17];
+} bq_dse_acc_job;
+typedef struct {
+    char key[17];
+    int n;
+    bq_dse_acc_job *jobs;                     /* sorted by (model, alloc): the same on every rank */
+} bq_dse_acc;
+/* The jobs of the chosen rows (none when spec.brecq_recipe is ""). 0 or -1 + err. */
+int bq_dse_acc_plan(const bq_dse *d, const bq_dse_row *rows, int n, bq_dse_acc *a, char *err,
+                    size_t errlen);
+void bq_dse_acc_free(bq_dse_acc *a);
+/* 1 when job j's .top1 file exists (it is never recomputed). */
+int bq_dse_acc_done(const bq_dse *d, const bq_dse_acc *a, int j);
+/* Run job j (brecq quantize, then brecq eval --int, as child processes of this binary; their
+ * output goes to a .log beside). *seconds = wall time. 0 or -1 + err naming the log. */
+int bq_dse_acc_run(const bq_dse *d, const bq_dse_acc *a, int j, double *seconds, char *err,
+                   size_t errlen);
+/* Set rows[i].top1 from the jobs' .top1 files (rows of a job's (model, alloc)). 0 or -1 + err. */
+int bq_dse_acc_attach(const bq_dse *d, const bq_dse_acc *a, bq_dse_row *rows, int n, char *err,
+                      size_t errlen);
+/* Serial: collect, plan, run every pending job (progress on stderr). 0 or -1 + err. */
+int bq_dse_acc_serial(const bq_dse *d, char *err, size_t errlen);
+
+/* ---- synthesis phase (dse_synth.c) ---- */
+/* One job per distinct config of the rows chosen by spec.synth_rows: the config written as YAML
+ * (bq_hwcfg_yaml), the synthesis script (hw/dse_synth.sh, or $BQ_DSE_SYNTH_SCRIPT) run on it,
+ * its LUT / FF / BRAM18 / DSP read back. Files <out>/synth/<config key>-<key>.{yaml,syn,log},
+ * key = hash of the script's bytes (a stand-in and the real script never share results). */
+typedef struct {
+    char script[BQ_DSE_PATH];
+    char key[17];
+    int n;
+    int *cfg;                                 /* config indices, ascending */
+    bq_resources *res;                        /* measured, after bq_dse_synth_attach */
+} bq_dse_synth;
+int bq_dse_synth_plan(const bq_dse *d, const bq_dse_row *rows, int n, bq_dse_synth *sy,
+                      char *err, size_t errlen);
+void bq_dse_synth_free(bq_dse_synth *sy);
+int bq_dse_synth_done(const bq_dse *d, const bq_dse_synth *sy, int j);
+int bq_dse_synth_run(const bq_dse *d, const bq_dse_synth *sy, int j, double *seconds, char *err,
+                     size_t errlen);
+/* Read every job's result into sy->res. 0 or -1 + err. */
+int bq_dse_synth_attach(const bq_dse *d, bq_dse_synth *sy, char *err, size_t errlen);
+/* Measured resources of config c, or NULL when it was not synthesised. */
+const bq_resources *bq_dse_synth_of(const bq_dse_synth *sy, int c);
+int bq_dse_synth_serial(const bq_dse *d, char *err, size_t errlen);
 
 /* ---- Pareto (dse_pareto.c) ---- */
 /* front[i] = 1 when point i (objectives x[i*k .. i*k+k), all minimised) is not dominated by any

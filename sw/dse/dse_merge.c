@@ -158,9 +158,11 @@ static int write_buf(const char *out, const char *name, bq_buf *b, char *err, si
     return bq_write_file_atomic(path, b->data, b->len, err, errlen);
 }
 
-int bq_dse_merge(const bq_dse *d, char *err, size_t errlen) {
+int bq_dse_collect(const bq_dse *d, bq_dse_row **out, int *nout, char *err, size_t errlen) {
     int n = d->n_models * d->n_valid * d->n_budgets, k = 0;
     bq_dse_row *rows = calloc((size_t)(n ? n : 1), sizeof *rows);
+    *out = NULL;
+    *nout = 0;
     if (!rows) { bq_seterr(err, errlen, "dse: out of memory"); return -1; }
     int rc = 0;
     for (int u = 0; u < d->n_units && rc == 0; u++) {
@@ -168,14 +170,44 @@ int bq_dse_merge(const bq_dse *d, char *err, size_t errlen) {
         rc = read_point(d, u, rows + k, err, errlen);
         k += d->n_budgets;
     }
+    for (int i = 0; i < n; i++) rows[i].top1 = -1;
     if (rc == 0) {
         qsort(rows, (size_t)n, sizeof *rows, row_cmp);
         rc = mark_fronts(d, rows, n, err, errlen);
     }
+    if (rc) { free(rows); return -1; }
+    *out = rows;
+    *nout = n;
+    return 0;
+}
+
+void bq_dse_select_rows(const bq_dse *d, const bq_dse_row *rows, int n, int which, int *sel) {
+    for (int i = 0; i < n; i++)
+        sel[i] = which == BQ_DSE_ROWS_ALL ? rows[i].feasible
+               : which == BQ_DSE_ROWS_FRONT ? rows[i].front_lut || rows[i].front_bram : 0;
+    if (which != BQ_DSE_ROWS_BEST) return;
+    for (int m = 0; m < d->n_models; m++)
+        for (int j = 0; j < d->n_budgets; j++) {
+            int i = bq_dse_best(d, rows, n, m, j);
+            if (i >= 0) sel[i] = 1;
+        }
+}
+
+int bq_dse_merge(const bq_dse *d, char *err, size_t errlen) {
+    bq_dse_row *rows;
+    int n;
+    if (bq_dse_collect(d, &rows, &n, err, errlen)) return -1;
+    bq_dse_acc acc;
+    int rc = bq_dse_acc_plan(d, rows, n, &acc, err, errlen);
+    if (rc == 0) rc = bq_dse_acc_attach(d, &acc, rows, n, err, errlen);
+    bq_dse_acc_free(&acc);
+    bq_dse_synth sy = {0};
+    if (rc == 0) rc = bq_dse_synth_plan(d, rows, n, &sy, err, errlen);
+    if (rc == 0) rc = bq_dse_synth_attach(d, &sy, err, errlen);
     bq_buf js = {0}, md = {0}, tj = {0};
     if (rc == 0) {
-        bq_dse_json(d, rows, n, &js);
-        bq_dse_report_md(d, rows, n, &md);
+        bq_dse_json(d, rows, n, &sy, &js);
+        bq_dse_report_md(d, rows, n, &sy, &md);
         bq_dse_timing_json(d, rows, n, &tj);
         rc = write_buf(d->spec.out, "dse.json", &js, err, errlen);
         if (rc == 0) rc = write_buf(d->spec.out, "report.md", &md, err, errlen);
@@ -184,6 +216,7 @@ int bq_dse_merge(const bq_dse *d, char *err, size_t errlen) {
         if (rc == 0) rc = check_budgets(d, rows, n, err, errlen);
     }
     bq_buf_free(&js); bq_buf_free(&md); bq_buf_free(&tj);
+    bq_dse_synth_free(&sy);
     free(rows);
     return rc;
 }

@@ -55,18 +55,51 @@ static int max_int(int v) {
     return out;
 }
 
+/* One round of dynamic dispatch: the units (phase 0) or the accuracy jobs (phase 1). Every rank
+ * builds the same round (the accuracy jobs from the same point files), so only indices travel. */
+typedef struct {
+    const bq_dse *d;
+    const bq_dse_acc *acc;     /* phase 1 */
+    const bq_dse_synth *syn;   /* phase 2 */
+    int phase, n;
+} round_t;
+
+static const char *const kRound[] = {"units", "accuracy jobs", "synthesis jobs"};
+
+static int item_done(const round_t *r, int i) {
+    return r->phase == 0 ? bq_dse_unit_done(r->d, i)
+         : r->phase == 1 ? bq_dse_acc_done(r->d, r->acc, i) : bq_dse_synth_done(r->d, r->syn, i);
+}
+
+static int item_run(const round_t *r, int i, double *s, char *msg, size_t n) {
+    return r->phase == 0 ? bq_dse_run_unit(r->d, i, s, msg, n)
+         : r->phase == 1 ? bq_dse_acc_run(r->d, r->acc, i, s, msg, n)
+                         : bq_dse_synth_run(r->d, r->syn, i, s, msg, n);
+}
+
+static void item_name(const round_t *r, int i, char *buf, size_t n) {
+    const bq_dse *d = r->d;
+    if (r->phase == 0)
+        snprintf(buf, n, "%s on %s", d->models[i / d->n_cfg].label, d->cfgs[i % d->n_cfg].cfg.name);
+    else if (r->phase == 1)
+        snprintf(buf, n, "accuracy %s %s", d->models[r->acc->jobs[i].model].label, r->acc->jobs[i].alloc);
+    else
+        snprintf(buf, n, "synthesis %s", d->cfgs[r->syn->cfg[i]].cfg.name);
+}
+
 /* Rank 0: answer every worker's requests until the pending list is empty and every worker has
  * been told to stop. A worker's failure (its message arrives with its next request) stops the
  * handing out; the first one is returned. */
-static int dispatch(const bq_dse *d, int size, char *err, size_t errlen) {
-    int *todo = malloc(sizeof(int) * (size_t)(d->n_units ? d->n_units : 1)), n_todo = 0, next = 0;
+static int dispatch(const round_t *r, int size, char *err, size_t errlen) {
+    int *todo = malloc(sizeof(int) * (size_t)(r->n ? r->n : 1)), n_todo = 0, next = 0;
     if (!todo) { bq_seterr(err, errlen, "dse: out of memory"); return -1; }
-    for (int u = 0; u < d->n_units; u++)
-        if (!bq_dse_unit_done(d, u)) todo[n_todo++] = u;
-    fprintf(stderr, "dse: %d units to run over %d worker ranks (%d finished earlier)\n", n_todo,
-            size - 1, d->n_models * d->n_valid - n_todo);
+    for (int i = 0; i < r->n; i++)
+        if (!item_done(r, i)) todo[n_todo++] = i;
+    fprintf(stderr, "dse: %d %s to run over %d worker ranks (%d finished earlier)\n", n_todo,
+            kRound[r->phase], size - 1,
+            (r->phase == 0 ? r->d->n_models * r->d->n_valid : r->n) - n_todo);
     int stopped = 0, failed = 0;
-    char msg[MSG];
+    char msg[MSG], name[160];
     while (stopped < size - 1) {
         MPI_Request rq;
         MPI_Status st;
@@ -79,29 +112,74 @@ static int dispatch(const bq_dse *d, int size, char *err, size_t errlen) {
         }
         int u = failed || next >= n_todo ? -1 : todo[next++];
         MPI_Send(&u, 1, MPI_INT, st.MPI_SOURCE, TAG_UNIT, MPI_COMM_WORLD);
-        if (u < 0) stopped++;
-        else fprintf(stderr, "dse: unit %d/%d %s on %s -> rank %d\n", next, n_todo,
-                     d->models[u / d->n_cfg].label, d->cfgs[u % d->n_cfg].cfg.name, st.MPI_SOURCE);
+        if (u < 0) { stopped++; continue; }
+        item_name(r, u, name, sizeof name);
+        fprintf(stderr, "dse: %s %d/%d %s -> rank %d\n", r->phase == 0 ? "unit" : "job", next,
+                n_todo, name, st.MPI_SOURCE);
     }
     free(todo);
     return failed ? -1 : 0;
 }
 
-/* Ranks >= 1: ask, run, ask again with the last unit's outcome ("" = fine). */
-static void work(const bq_dse *d, int rank) {
-    char msg[MSG] = "";
+/* Ranks >= 1: ask, run, ask again with the last item's outcome ("" = fine). */
+static void work(const round_t *r, int rank) {
+    char msg[MSG] = "", name[160];
     for (;;) {
         int u;
         MPI_Send(msg, MSG, MPI_CHAR, 0, TAG_ASK, MPI_COMM_WORLD);
         MPI_Recv(&u, 1, MPI_INT, 0, TAG_UNIT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         if (u < 0) return;
-        double s;
+        double s = 0;
         msg[0] = 0;
-        if (bq_dse_run_unit(d, u, &s, msg, sizeof msg) == 0)
-            fprintf(stderr, "dse[%d]: %s on %s: %.2f s\n", rank, d->models[u / d->n_cfg].label,
-                    d->cfgs[u % d->n_cfg].cfg.name, s);
-        else if (!msg[0]) snprintf(msg, sizeof msg, "dse: unit %d failed", u);
+        item_name(r, u, name, sizeof name);
+        if (item_run(r, u, &s, msg, sizeof msg) == 0) fprintf(stderr, "dse[%d]: %s: %.2f s\n", rank, name, s);
+        else if (!msg[0]) snprintf(msg, sizeof msg, "dse: %s failed", name);
     }
+}
+
+/* One round on every rank: rank 0 dispatches, the others work; afterwards every rank knows
+ * whether it succeeded (the next round reads what this one wrote, so it starts only then). */
+static int run_round(const round_t *r, int rank, int size, char *err, size_t errlen) {
+    int rc = 0;
+    if (rank == 0) rc = dispatch(r, size, err, errlen);
+    else work(r, rank);
+    return bcast_int(rc);
+}
+
+/* The accuracy round: every rank plans the same jobs from the finished point files. */
+static int acc_round(const bq_dse *d, int rank, int size, char *err, size_t errlen) {
+    if (!d->spec.brecq_recipe[0]) return 0;
+    bq_dse_row *rows;
+    int n, rc = bq_dse_collect(d, &rows, &n, err, errlen);
+    bq_dse_acc a = {0};
+    if (rc == 0) { rc = bq_dse_acc_plan(d, rows, n, &a, err, errlen); free(rows); }
+    if (max_int(rc)) {   /* the same files everywhere: rank 0 has the message */
+        bq_dse_acc_free(&a);
+        if (rank == 0 && !rc) bq_seterr(err, errlen, "dse: a worker rank could not plan the accuracy phase");
+        return -1;
+    }
+    round_t r = {d, &a, NULL, 1, a.n};
+    rc = run_round(&r, rank, size, err, errlen);
+    bq_dse_acc_free(&a);
+    return rc;
+}
+
+/* The synthesis round: every rank plans the same configs from the finished point files. */
+static int synth_round(const bq_dse *d, int rank, int size, char *err, size_t errlen) {
+    if (d->spec.synth_rows == BQ_DSE_ROWS_NONE) return 0;
+    bq_dse_row *rows;
+    int n, rc = bq_dse_collect(d, &rows, &n, err, errlen);
+    bq_dse_synth sy = {0};
+    if (rc == 0) { rc = bq_dse_synth_plan(d, rows, n, &sy, err, errlen); free(rows); }
+    if (max_int(rc)) {
+        bq_dse_synth_free(&sy);
+        if (rank == 0 && !rc) bq_seterr(err, errlen, "dse: a worker rank could not plan the synthesis phase");
+        return -1;
+    }
+    round_t r = {d, NULL, &sy, 2, sy.n};
+    rc = run_round(&r, rank, size, err, errlen);
+    bq_dse_synth_free(&sy);
+    return rc;
 }
 
 /* More worker ranks than units is a usage error (the extra ranks would only wait). */
@@ -137,7 +215,7 @@ int bq_dse_mpi_run(bq_dse *d, const bq_dse_spec *s, int *is_root, char *err, siz
     int rc;
     if (size == 1) {
         rc = bq_dse_prepare(d, s, err, errlen);
-        if (rc == 0) rc = bq_dse_run_serial(d, err, errlen);
+        if (rc == 0) rc = bq_dse_run_serial(d, err, errlen);   /* units, accuracy, merge */
         MPI_Finalize();
         return rc;
     }
@@ -154,12 +232,11 @@ int bq_dse_mpi_run(bq_dse *d, const bq_dse_spec *s, int *is_root, char *err, siz
                       "above)");
         rc = any;
     } else if (rank != 0) err[0] = 0;
-    if (rc == 0) {
-        if (rank == 0) {
-            rc = dispatch(d, size, err, errlen);
-            if (rc == 0) rc = bq_dse_merge(d, err, errlen);
-        } else work(d, rank);
-    }
+    round_t units = {d, NULL, NULL, 0, d->n_units};
+    if (rc == 0) rc = run_round(&units, rank, size, err, errlen);
+    if (rc == 0) rc = acc_round(d, rank, size, err, errlen);
+    if (rc == 0) rc = synth_round(d, rank, size, err, errlen);
+    if (rc == 0 && rank == 0) rc = bq_dse_merge(d, err, errlen);
     MPI_Finalize();
     return rc ? -1 : 0;
 }

@@ -143,9 +143,60 @@ static int plot_one(const bq_dse *d, const bq_dse_row *rows, int n, int m, int k
     return rc;
 }
 
+/* <label>_top1.svg: integer top-1 after BRECQ vs latency, one point per measured row, the 2-D front
+ * (highest top-1 at the lowest latency) joined. Nothing when no row of m was measured. */
+static int plot_top1(const bq_dse *d, const bq_dse_row *rows, int n, int m, char *err,
+                     size_t errlen) {
+    int k = 0;
+    double *xy = malloc(sizeof(double) * 2 * (size_t)(n ? n : 1));
+    int *fr = malloc(sizeof(int) * (size_t)(n ? n : 1)), *ix = malloc(sizeof(int) * (size_t)(n ? n : 1));
+    if (!xy || !fr || !ix) {
+        free(xy); free(fr); free(ix);
+        bq_seterr(err, errlen, "dse: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (rows[i].model == m && rows[i].top1 >= 0) {
+            xy[2 * k] = rows[i].us;
+            xy[2 * k + 1] = -rows[i].top1;   /* the filter minimises */
+            k++;
+        }
+    int rc = 0;
+    if (k > 0) {
+        bq_dse_pareto(k, 2, xy, fr);
+        int nf = 0;
+        for (int i = 0; i < k; i++)
+            if (fr[i]) ix[nf++] = i;
+        for (int a = 1; a < nf; a++)
+            for (int c = a; c > 0 && xy[2 * ix[c - 1]] > xy[2 * ix[c]]; c--) { int t = ix[c]; ix[c] = ix[c - 1]; ix[c - 1] = t; }
+        const char *label = d->models[m].label;
+        char svg[BQ_DSE_PATH + 64], tmp[BQ_DSE_PATH + 96], title[160];
+        snprintf(svg, sizeof svg, "%s/%s_top1.svg", d->spec.out, label);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld.svg", svg, (long)getpid());
+        snprintf(title, sizeof title, "%s: %s integer top-1 (BRECQ) vs latency", d->spec.name, label);
+        bq_buf b = {0};
+        bq_buf_printf(&b, "set terminal svg size 900,560 dynamic noenhanced font 'sans,11' background "
+                      "'white'\nset output '%s'\nset title '%s'\nset xlabel 'latency (us)'\nset "
+                      "ylabel 'integer top-1 (%%)'\nset grid\nset key outside right top\n$all << EOD\n",
+                      tmp, title);
+        for (int i = 0; i < k; i++) bq_buf_printf(&b, "%.9g %.4f\n", xy[2 * i], -xy[2 * i + 1]);
+        bq_buf_printf(&b, "EOD\n$front << EOD\n");
+        for (int i = 0; i < nf; i++) bq_buf_printf(&b, "%.9g %.4f\n", xy[2 * ix[i]], -xy[2 * ix[i] + 1]);
+        bq_buf_printf(&b, "EOD\nplot $all using 1:2 with points pt 7 ps 0.6 lc rgb '#9ab' title "
+                      "'measured rows', $front using 1:2 with linespoints pt 7 lw 2 lc rgb '#c22' "
+                      "title 'front'\n");
+        rc = run_gnuplot(svg, tmp, &b, err, errlen);
+        bq_buf_free(&b);
+    }
+    free(xy); free(fr); free(ix);
+    return rc;
+}
+
 int bq_dse_plots(const bq_dse *d, const bq_dse_row *rows, int n, char *err, size_t errlen) {
-    for (int m = 0; m < d->n_models; m++)
+    for (int m = 0; m < d->n_models; m++) {
         for (int kind = 0; kind < 3; kind++)
             if (plot_one(d, rows, n, m, kind, err, errlen)) return -1;
+        if (plot_top1(d, rows, n, m, err, errlen)) return -1;
+    }
     return 0;
 }

@@ -28,7 +28,7 @@ static void json_params(bq_buf *b, const bq_hwcfg *c) {
                   c->write_bytes_per_cycle, c->read_latency, c->write_latency, c->clock_mhz);
 }
 
-static void json_configs(const bq_dse *d, bq_buf *b) {
+static void json_configs(const bq_dse *d, const bq_dse_synth *sy, bq_buf *b) {
     bq_buf_printf(b, "  \"configs\": [\n");
     for (int c = 0; c < d->n_cfg; c++) {
         const bq_dse_config *C = &d->cfgs[c];
@@ -39,7 +39,12 @@ static void json_configs(const bq_dse *d, bq_buf *b) {
         json_params(b, &C->cfg);
         if (C->valid)
             bq_buf_printf(b, ", \"resources\": {\"lut\": %ld, \"ff\": %ld, \"bram18\": %ld, "
-                          "\"dsp\": %ld}}", C->res.lut, C->res.ff, C->res.bram18, C->res.dsp);
+                          "\"dsp\": %ld}", C->res.lut, C->res.ff, C->res.bram18, C->res.dsp);
+        const bq_resources *S = C->valid ? bq_dse_synth_of(sy, c) : NULL;
+        if (S)   /* measured by the synthesis phase, beside the model's estimate above */
+            bq_buf_printf(b, ", \"synth\": {\"lut\": %ld, \"ff\": %ld, \"bram18\": %ld, \"dsp\": %ld}",
+                          S->lut, S->ff, S->bram18, S->dsp);
+        if (C->valid) bq_buf_printf(b, "}");
         else {
             bq_buf_printf(b, ", \"why\": ");
             json_str(b, C->why);
@@ -63,10 +68,11 @@ static void json_row(const bq_dse *d, const bq_dse_row *r, bq_buf *b) {
                       "\"alloc\": \"%s\", \"front_lut\": %s, \"front_bram\": %s",
                       r->objective, (long long)r->cycles, r->us, (long long)r->size_bits, r->alloc,
                       r->front_lut ? "true" : "false", r->front_bram ? "true" : "false");
+    if (r->top1 >= 0) bq_buf_printf(b, ", \"top1_pct\": %.2f", r->top1);
     bq_buf_printf(b, "}");
 }
 
-void bq_dse_json(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b) {
+void bq_dse_json(const bq_dse *d, const bq_dse_row *rows, int n, const bq_dse_synth *sy, bq_buf *b) {
     const bq_dse_spec *s = &d->spec;
     bq_buf_printf(b, "{\n  \"dse\": ");
     json_str(b, s->name);
@@ -90,7 +96,7 @@ void bq_dse_json(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b) {
         bq_buf_printf(b, "]}");
     }
     bq_buf_printf(b, "],\n  \"n_configs\": %d, \"n_valid\": %d,\n", d->n_cfg, d->n_valid);
-    json_configs(d, b);
+    json_configs(d, sy, b);
     bq_buf_printf(b, "  \"points\": [\n");
     for (int i = 0; i < n; i++) {
         bq_buf_printf(b, "    ");
@@ -114,22 +120,31 @@ static void md_row(const bq_dse *d, const bq_dse_row *r, bq_buf *b) {
     const bq_dse_config *C = &d->cfgs[r->config];
     bq_buf_printf(b, "| %s | %s |", d->spec.budgets[r->budget], C->cfg.name);
     bq_buf_printf(b, " %d | %d | %d | %d | %d/%d | %d | %.0f | %.2f | %.6g | %ld | %ld | %ld "
-                  "| %ld | `bits/%s-%s.yaml` |\n", C->cfg.dm, C->cfg.dn, C->cfg.dk,
+                  "| %ld | `bits/%s-%s.yaml` |", C->cfg.dm, C->cfg.dn, C->cfg.dk,
                   C->cfg.res_lanes, C->cfg.weight_depth, C->cfg.act_depth, C->cfg.mem_width_bits,
                   C->cfg.clock_mhz, r->us, r->objective, C->res.lut, C->res.ff, C->res.bram18,
                   C->res.dsp, d->models[r->model].label, r->alloc);
+    /* the accuracy phase's column: rows it did not run on show "-" */
+    if (d->spec.brecq_recipe[0] && r->top1 >= 0) bq_buf_printf(b, " %.2f |", r->top1);
+    else if (d->spec.brecq_recipe[0]) bq_buf_printf(b, " - |");
+    bq_buf_printf(b, "\n");
 }
 
 static const char kHead[] =
     "| budget | config | dm | dn | dk | lanes | wdepth/adepth | port bits | MHz | latency us | objective "
     "| LUT | FF | BRAM18 | DSP | allocation |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     "---|---|---|\n";
+static const char kHeadAcc[] =
+    "| budget | config | dm | dn | dk | lanes | wdepth/adepth | port bits | MHz | latency us | objective "
+    "| LUT | FF | BRAM18 | DSP | allocation | int top-1 % |\n|---|---|---|---|---|---|---|---|---|---|"
+    "---|---|---|---|---|---|---|\n";
 
 static void md_model(const bq_dse *d, const bq_dse_row *rows, int n, int m, bq_buf *b) {
     const bq_dse_model *M = &d->models[m];
+    const char *head = d->spec.brecq_recipe[0] ? kHeadAcc : kHead;
     bq_buf_printf(b, "\n## %s (`%s`)\n\nW8A8 on the base config: %lld cycles.\n\n"
                   "### Best config per budget\n\n%s", M->label, M->path,
-                  (long long)M->base_w8a8, kHead);
+                  (long long)M->base_w8a8, head);
     for (int j = 0; j < d->n_budgets; j++) {
         int i = bq_dse_best(d, rows, n, m, j);
         if (i < 0) bq_buf_printf(b, "| %s | (no config meets it) |\n", d->spec.budgets[j]);
@@ -143,22 +158,50 @@ static void md_model(const bq_dse *d, const bq_dse_row *rows, int n, int m, bq_b
                 nf += rows[i].front_lut;
             }
         bq_buf_printf(b, "\n### Budget %s: %d configs meet it; %d on the (objective, latency, LUT) "
-                      "front\n\n%s", d->spec.budgets[j], nfeas, nf, kHead);
+                      "front\n\n%s", d->spec.budgets[j], nfeas, nf, head);
         for (int i = 0; i < n; i++)
             if (rows[i].model == m && rows[i].budget == j && rows[i].front_lut) md_row(d, &rows[i], b);
     }
     if (d->spec.plots)
         bq_buf_printf(b, "\n![objective vs latency](%s_latency.svg)\n![objective vs LUT](%s_lut.svg)\n"
                       "![objective vs BRAM](%s_bram.svg)\n", M->label, M->label, M->label);
+    int measured = 0;
+    for (int i = 0; i < n; i++) measured += rows[i].model == m && rows[i].top1 >= 0;
+    if (d->spec.plots && measured)
+        bq_buf_printf(b, "![integer top-1 vs latency](%s_top1.svg)\n", M->label);
 }
 
-void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, bq_buf *b) {
+/* Measured (synthesis phase) vs estimated (resource model) resources per synthesised config. */
+static void md_synth(const bq_dse *d, const bq_dse_synth *sy, bq_buf *b) {
+    if (!sy->n) return;
+    bq_buf_printf(b, "\n## Synthesis (`%s`, yosys synth_xilinx xc7) vs the resource model\n\n"
+                  "| config | LUT synth / model | FF synth / model | BRAM18 synth / model | DSP synth / "
+                  "model | LUT synth/model |\n|---|---|---|---|---|---|\n", sy->script);
+    for (int j = 0; j < sy->n; j++) {
+        const bq_dse_config *C = &d->cfgs[sy->cfg[j]];
+        const bq_resources *S = &sy->res[j], *E = &C->res;
+        bq_buf_printf(b, "| %s | %ld / %ld | %ld / %ld | %ld / %ld | %ld / %ld | ", C->cfg.name,
+                      S->lut, E->lut, S->ff, E->ff, S->bram18, E->bram18, S->dsp, E->dsp);
+        if (E->lut > 0) bq_buf_printf(b, "%.2f |\n", (double)S->lut / (double)E->lut);
+        else bq_buf_printf(b, "- |\n");
+    }
+}
+
+void bq_dse_report_md(const bq_dse *d, const bq_dse_row *rows, int n, const bq_dse_synth *sy,
+                      bq_buf *b) {
     bq_buf_printf(b, "# DSE %s\n\nBase `%s`; %d configs (%d valid), %d model(s), %d budget(s). "
                   "Objective: the search's predicted loss (sum of Fisher-weighted sensitivities; "
                   "lower is better). Resources: hw_model/resources.h estimate. Allocation files: "
                   "bits.yaml for `brecq quantize --bits`.\n", d->spec.name, d->spec.base, d->n_cfg,
                   d->n_valid, d->n_models, d->n_budgets);
+    static const char *const kRowsName[] = {"none", "best", "front", "all"};
+    if (d->spec.brecq_recipe[0])
+        bq_buf_printf(b, "\nInteger top-1: BRECQ with `%s` (each row's allocation as --bits), then "
+                      "`brecq eval --int` on %d test images; run on the rows selected by "
+                      "`brecq_rows: %s` (identical allocations once; \"-\": not run).\n",
+                      d->spec.brecq_recipe, d->spec.test_images, kRowsName[d->spec.brecq_rows]);
     for (int m = 0; m < d->n_models; m++) md_model(d, rows, n, m, b);
+    md_synth(d, sy, b);
     int shown = 0;
     for (int c = 0; c < d->n_cfg; c++) {
         if (d->cfgs[c].valid) continue;

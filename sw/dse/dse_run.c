@@ -8,6 +8,7 @@
 #include "io/model_io.h"
 #include "io/onnx_import.h"
 #include "nn/data.h"
+#include "quant/recipe.h"
 #include "search/sensitivity.h"
 
 #include <math.h>
@@ -192,7 +193,7 @@ static int load_model(bq_dse *d, int m, char *err, size_t errlen) {
 }
 
 static int make_folders(const bq_dse_spec *s, char *err, size_t errlen) {
-    static const char *const sub[] = {"", "/points", "/sens", "/bits"};
+    static const char *const sub[] = {"", "/points", "/sens", "/bits", "/brecq", "/synth"};
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
         char p[BQ_DSE_PATH + 16];
         snprintf(p, sizeof p, "%s%s", s->out, sub[i]);
@@ -213,6 +214,13 @@ int bq_dse_prepare(bq_dse *d, const bq_dse_spec *s, char *err, size_t errlen) {
     if (bq_hwcfg_load(&d->base, s->base, e2, sizeof e2)) {
         bq_seterr(err, errlen, "%s: 'base': %s", s->path, e2);
         return -1;
+    }
+    if (s->brecq_recipe[0]) {   /* a bad recipe is found now, not after every unit has run */
+        bq_recipe r;
+        if (bq_recipe_load(&r, s->brecq_recipe, e2, sizeof e2)) {
+            bq_seterr(err, errlen, "%s: 'brecq_recipe': %s", s->path, e2);
+            return -1;
+        }
     }
     if (bq_dse_expand(s, &d->base, &d->cfgs, &d->n_cfg, err, errlen)) return -1;
     for (int c = 0; c < d->n_cfg; c++) d->n_valid += d->cfgs[c].valid;
@@ -387,5 +395,7 @@ int bq_dse_run_serial(bq_dse *d, char *err, size_t errlen) {
         fprintf(stderr, "dse: unit %d/%d %s on %s: %.2f s\n", ++done, pending,
                 d->models[u / d->n_cfg].label, d->cfgs[u % d->n_cfg].cfg.name, s);
     }
+    if (bq_dse_acc_serial(d, err, errlen)) return -1;
+    if (bq_dse_synth_serial(d, err, errlen)) return -1;
     return bq_dse_merge(d, err, errlen);
 }

@@ -60,6 +60,8 @@ static const bq_ykey kGrid[] = {
 };
 #undef AXIS
 
+static const char *const kRows[] = {"none", "best", "front", "all", NULL};
+
 #define PATHKEY(k, fl, field, w) \
     {k, BQ_Y_STR, fl, 1, BQ_DSE_PATH - 1, offsetof(bq_dse_spec, field), .size = BQ_DSE_PATH, .what = w}
 static const bq_ykey kSpec[] = {
@@ -88,6 +90,14 @@ static const bq_ykey kSpec[] = {
      .what = "candidate activation bit-widths"},
     {"sens_images", BQ_Y_INT, 0, 1, 60000, offsetof(bq_dse_spec, sens_images), .def = 64,
      .what = "calibration images of the sensitivity pass"},
+    PATHKEY("brecq_recipe", 0, brecq_recipe, "quantization recipe of the accuracy phase "
+            "(BRECQ + integer top-1 per chosen row; absent: no accuracy phase)"),
+    {"brecq_rows", BQ_Y_ENUM, 0, 0, 0, offsetof(bq_dse_spec, brecq_rows), .names = kRows,
+     .def = BQ_DSE_ROWS_BEST, .what = "rows that get BRECQ: best (per model and budget), front, all"},
+    {"test_images", BQ_Y_INT, 0, 1, 1000000, offsetof(bq_dse_spec, test_images), .def = 10000,
+     .what = "test images of the accuracy phase's integer top-1"},
+    {"synth_rows", BQ_Y_ENUM, 0, 0, 0, offsetof(bq_dse_spec, synth_rows), .names = kRows,
+     .def = BQ_DSE_ROWS_NONE, .what = "rows whose configs yosys synthesises: none, best, front, all"},
     {"plots", BQ_Y_BOOL, 0, 0, 1, offsetof(bq_dse_spec, plots), .def = 1,
      .what = "gnuplot SVG plots of the Pareto fronts"},
 };

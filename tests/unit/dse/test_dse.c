@@ -42,6 +42,33 @@ static void test_load_and_unknown_key(void **state) {
     assert_non_null(strstr(err, "base"));
 }
 
+/* The later phases' keys: defaults (no accuracy phase, best rows, 10k images, no synthesis), the
+ * enum values, and a wrong value named with its key. */
+static void test_phase_keys(void **state) {
+    (void)state;
+    bq_dse_spec s;
+    char err[1024] = "", text[1024];
+    assert_int_equal(load_text(&s, kHead, err, sizeof err), 0);
+    assert_string_equal(s.brecq_recipe, "");
+    assert_int_equal(s.brecq_rows, BQ_DSE_ROWS_BEST);
+    assert_int_equal(s.test_images, 10000);
+    assert_int_equal(s.synth_rows, BQ_DSE_ROWS_NONE);
+    snprintf(text, sizeof text, "%sbrecq_recipe: r.yaml\nbrecq_rows: front\ntest_images: 500\n"
+             "synth_rows: all\n", kHead);
+    assert_int_equal(load_text(&s, text, err, sizeof err), 0);
+    assert_string_equal(s.brecq_recipe, "r.yaml");
+    assert_int_equal(s.brecq_rows, BQ_DSE_ROWS_FRONT);
+    assert_int_equal(s.test_images, 500);
+    assert_int_equal(s.synth_rows, BQ_DSE_ROWS_ALL);
+    snprintf(text, sizeof text, "%sbrecq_rows: some\n", kHead);
+    assert_int_equal(load_text(&s, text, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":6:"));
+    assert_non_null(strstr(err, "brecq_rows"));
+    snprintf(text, sizeof text, "%stest_images: 0\n", kHead);
+    assert_int_equal(load_text(&s, text, err, sizeof err), -1);
+    assert_non_null(strstr(err, "test_images"));
+}
+
 static void test_expand(void **state) {
     (void)state;
     bq_dse_spec s;
@@ -105,6 +132,7 @@ static void test_pareto(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_and_unknown_key),
+        cmocka_unit_test(test_phase_keys),
         cmocka_unit_test(test_expand),
         cmocka_unit_test(test_pareto),
     };

@@ -236,6 +236,41 @@ static void test_hash(void **st) {
 
 /* fpga.ice40_fmax_mhz: a clock above it is a warning at clock_mhz's position, not an error, and
  * the measurement is not part of the hardware's identity. */
+/* bq_hwcfg_yaml -> bq_hwcfg_parse gives the same config: name, canonical text (every hashed key),
+ * hash and the fpga measurement; for a shipped config and one with every optional key changed. */
+static void roundtrip(const bq_hwcfg *a) {
+    char text[4096], ca[1024], cb[1024], err[512];
+    int n = bq_hwcfg_yaml(a, text, sizeof text);
+    assert_true(n > 0 && n < (int)sizeof text);
+    bq_hwcfg b;
+    assert_int_equal(bq_hwcfg_parse(&b, text, (size_t)n, "roundtrip.yaml", err, sizeof err), 0);
+    assert_string_equal(a->name, b.name);
+    bq_hwcfg_canonical(a, ca, sizeof ca);
+    bq_hwcfg_canonical(&b, cb, sizeof cb);
+    assert_string_equal(ca, cb);
+    assert_true(a->hash == b.hash);
+    assert_true(a->ice40_fmax_mhz == b.ice40_fmax_mhz);
+    assert_true(a->clock_mhz == b.clock_mhz);
+}
+
+static void test_yaml_roundtrip(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    char err[512];
+    assert_int_equal(bq_hwcfg_load(&c, "configs/hw/tiny.yaml", err, sizeof err), 0);
+    roundtrip(&c);
+    c.mem_interface = BQ_MEM_AXI;   /* late keys off their defaults enter the hash */
+    c.axi_addr_bits = 40;
+    c.axi_id_bits = 4;
+    c.axi_max_burst = 16;
+    c.axi_base = 4096;
+    c.res_lanes = 2;
+    c.clock_mhz = 12.345678901234567;
+    c.ice40_fmax_mhz = 0;
+    c.hash = bq_hwcfg_hash(&c);
+    roundtrip(&c);
+}
+
 static void test_fmax_warning(void **st) {
     (void)st;
     bq_hwcfg a, b;
@@ -269,7 +304,7 @@ static void test_fmax_warning(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fmax_warning),
+        cmocka_unit_test(test_fmax_warning),   cmocka_unit_test(test_yaml_roundtrip),
         cmocka_unit_test(test_valid),          cmocka_unit_test(test_shipped_configs),
         cmocka_unit_test(test_unknown_key),    cmocka_unit_test(test_missing_key),
         cmocka_unit_test(test_wrong_type),     cmocka_unit_test(test_impossible_values),

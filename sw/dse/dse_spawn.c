@@ -1,0 +1,48 @@
+/*
+ * dse_spawn.c — running another program (brecq quantize / eval, the synthesis script) as a child
+ * of a sweep, its output into a log file. See dse_merge.h. posix_spawn, not system(): no shell
+ * parses the paths, and the child's exit status is exact.
+ */
+#include "core/errmsg.h"
+#include "dse/dse_merge.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int bq_dse_self_exe(char *path, size_t n) {
+    ssize_t l = readlink("/proc/self/exe", path, n - 1);
+    if (l <= 0 || (size_t)l >= n - 1) return -1;
+    path[l] = 0;
+    return 0;
+}
+
+int bq_dse_spawn(char *const argv[], const char *log, const char *what, char *err, size_t errlen) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int status = 0, sp = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (sp != 0) {
+        bq_seterr(err, errlen, "dse: %s: cannot run %s (%s)", what, argv[0], strerror(sp));
+        return -1;
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    if (WIFEXITED(status))
+        bq_seterr(err, errlen, "dse: %s failed (exit %d); its output is in %s", what,
+                  WEXITSTATUS(status), log);
+    else
+        bq_seterr(err, errlen, "dse: %s was killed (signal %d); its output is in %s", what,
+                  WIFSIGNALED(status) ? WTERMSIG(status) : 0, log);
+    return -1;
+}
