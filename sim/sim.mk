@@ -7,7 +7,8 @@
 #   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
 #                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10),
 #                      then cosim-full-assert: one image per run on the simulator with RTL assertions
-#   make test-cosim    (part of `make test`) one image on tiny + fault injection, --trace, bits-only,
+#   make test-cosim    (part of `make test`) one image on tiny from a package + fault injection, an
+#                      export bug with recomputed hashes, a corrupted byte per package part, --trace, bits-only,
 #                      the board backend's argument/device checks and the worked example of
 #                      docs/bringup.md (tests/cosim/)
 #   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge

@@ -17,7 +17,8 @@
 #   6. export bugs: a package whose weight bit is flipped with every hash recomputed (self-consistent;
 #      exported without self-test vectors so `export --check` passes) fails cosim as a bit mismatch
 #      naming the layer (the integer reference of the .bqq is independent of the export); with a
-#      self-test vector the driver's load-time check refuses it naming the layer; a flipped byte of
+#      self-test vector the driver's load-time check refuses it naming the layer; a wrong expected
+#      code in tests.bin (hashes recomputed) fails on the self-test comparison; a flipped byte of
 #      each part (manifest, weights, requant, programs, tests) is refused naming the part (exit 2).
 # Prints "N passed, M failed" and exits non-zero on any failure.
 set -u
@@ -177,6 +178,20 @@ if [ $rc = 2 ] && grep -q "tests.bin: layer '$l_w' group 0: recomputed output" "
     ok "the same bug with a self-test vector: refused at load naming '$l_w'"
 else
     bad "self-consistent export bug with tests (exit $rc want 2; see $OUT/refuse.log)"
+fi
+# a wrong expected output code in tests.bin (hashes recomputed; the checker does not compare a
+# vector's codes with its tile-plane `out`): the RTL and the integer reference agree, tests.bin not
+rm -rf "$P0"_codes; cp -r "$P" "$P0"_codes && python3 tests/cosim/pkg_rehash.py "$P0"_codes "$l_w" 5 0 codes
+d=$OUT/pkg_codes_run
+mkdir -p "$d"; rm -f "$d/cosim_report.json"
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name pkg_codes --package "$P0"_codes \
+    --until "$l_w" --no-trace > "$d/log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "SELF-TEST MISMATCH image 0 layer '$l_w': 1 elements differ" "$d/log" &&
+   grep -q '"mismatches": 0,' "$d/cosim_report.json" && grep -q '"selftest_mismatches": 1,' "$d/cosim_report.json"; then
+    ok "one expected code of '$l_w' wrong in tests.bin (hashes recomputed): the self-test comparison fails the run"
+else
+    bad "wrong self-test vector (exit $rc want 1; see $d/log)"
 fi
 # one flipped byte per part: the driver runs bq_export_check before it loads anything
 flip() {   # FILE OFFSET: invert the byte
