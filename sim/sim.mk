@@ -73,6 +73,11 @@ $(ASAN)/sim/test_acc_uio: tests/cosim/test_acc_uio.c sim/bq_acc_uio.c sim/bq_acc
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) -Isim -Itests/unit -o $@ tests/cosim/test_acc_uio.c sim/bq_acc_uio.c $(ASAN)/libbrecq.a -lcmocka
 
+# the driver's package reader (bq_pkg.c) on packages of the tiny test model, under ASan+UBSan
+$(ASAN)/sim/test_pkg: tests/cosim/test_pkg.c sim/bq_pkg.c sim/bq_pkg.h $(ASAN)/libbrecq.a tests/unit/testutil.h tests/fuzz/tiny_model.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Isim -Itests/unit -o $@ tests/cosim/test_pkg.c sim/bq_pkg.c $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+
 # quantized models for cosim (keyed by model and recipe; BITS adds a suffix)
 $(COSIM_OUT)/models/%_quick.bqm: | $(BUILD)/brecq
 	@mkdir -p $(dir $@)
@@ -146,9 +151,10 @@ cosim-full-assert: FULL_BODY = a=$$d/assert; mkdir -p $$a && rm -f $$a/cosim_rep
 cosim-full-assert: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim_assert) | $(BUILD)/brecq
 	@fail=0; $(cosim_full_loop); exit $$fail
 
-test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_uio $(BUILD)/brecq
+test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_uio $(ASAN)/sim/test_pkg $(BUILD)/brecq
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
 	@$(ASAN)/sim/test_acc_uio
+	@$(ASAN)/sim/test_pkg
 	@sh tests/cosim/test_board.sh $(SIM_B)/tiny/cosim_board
 	@sh tests/cosim/test_cosim.sh $(SIM_B)/tiny/cosim $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test $(BUILD)/brecq
 	@sh tests/cosim/test_bringup.sh $(COSIM_OUT)/bringup
