@@ -214,7 +214,8 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
     free(wbuf); free(rqbuf);
     if (rc) { bq_seterr(err, errlen, "layer '%s': memory write failed", name); return -1; }
 
-    /* the program and its dry run by the latency model: the lowering's */
+    /* the lowering's program and its dry run by the latency model (the counters to compare); with
+     * a package, the package's programs replace the words below */
     const bq_latency *lat = &A->lat;
     int64_t m[BQ_NCTR] = {lat->cycles, lat->busy[0], lat->idle[0], lat->stall[0], lat->busy[1],
                           lat->idle[1], lat->stall[1], lat->busy[2], lat->idle[2], lat->stall[2],

@@ -8,6 +8,8 @@
  *   (bq_intref_im2col) -> bit-planes (bq_pack_acts); packed weights (bq_pack_weights), 16-byte
  *   requant records (docs/hw_isa.md §2.4), residual tile planes (bq_pack_tiles) written to memory;
  *   the scheduler's program (bq_sched_build + bq_isa_encode) pushed to the three queues; run;
+ *   (with opts.pkg: the package's weights, requant records, addresses and programs instead, and
+ *   the outputs also compared with its self-test vectors; docs/cosim.md "From the package")
  *   output tiles read back (bq_unpack_tiles) and compared with the reference codes (or acc0 logits);
  *   counters (CYCLES, per-stage busy/idle/stall, beats) compared with bq_latency_program.
  *   GAP / max pool / flatten run on the host (listed in the report as host layers).
