@@ -3,6 +3,7 @@
 #include "core/errmsg.h"
 #include "core/progress.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +71,7 @@ typedef struct {
     int64_t model[BQ_NCTR];
     uint8_t *abuf, *obuf, *rbuf;   /* scratch: packed activations / outputs / residual */
     int32_t *col, *y;              /* scratch: (K, N) and (M, N) int32 */
-    char why[64];                  /* package cross-check: where the first difference is */
+    char pkg_diff[160];            /* the first difference package / driver's lowering, "" none */
     int fault_applied;             /* opts.fault flipped a bit of this layer */
 } prep_layer;
 
@@ -87,32 +88,86 @@ static int flip_bit(uint8_t *buf, uint64_t n, long bit) {
     return 1;
 }
 
-/* The package's memory map and programs against this run's lowering: NULL when equal, else what
- * differs (where in `at`). */
-static const char *pkg_lowering_differs(const bq_pkg *pkg, const bq_pkg_layer *K,
-                                        const bq_lower_acc *A, char *at, size_t atlen) {
-    const uint64_t addr[5] = {A->ad.w, A->ad.a, A->ad.rq, A->ad.res, A->ad.out};
-    const uint64_t size[5] = {A->w_bytes, A->a_bytes, A->rq_bytes, A->r_bytes, A->o_bytes};
-    for (int r = 0; r < 5; r++)
-        if (K->addr[r] != addr[r] || K->size[r] != size[r]) {
-            snprintf(at, atlen, "region %d", r);
-            return "memory map differs from the driver's lowering";
-        }
-    for (int s = 0; s < BQ_NSTAGES; s++) {
-        if (K->prog_len[s] != (size_t)A->len[s]) {
-            snprintf(at, atlen, "queue %d", s);
-            return "program length differs from the driver's lowering";
-        }
-        for (size_t i = 0; i < 4 * K->prog_len[s]; i++) {
-            const uint8_t *b = pkg->programs + K->prog_off[s] + 4 * i;
-            uint32_t w = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-            if (w != A->words[s][i]) {
-                snprintf(at, atlen, "queue %d instruction %zu", s, i / 4);
-                return "program differs from the driver's lowering";
-            }
-        }
+static uint32_t le32(const uint8_t *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Note the first difference of a layer between the package and the driver's own lowering. */
+static void note_diff(prep_layer *P, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_diff(prep_layer *P, const char *fmt, ...) {
+    if (P->pkg_diff[0]) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(P->pkg_diff, sizeof P->pkg_diff, fmt, ap);
+    va_end(ap);
+}
+
+/* With a package the accelerator gets the package's bytes at the package's addresses, as on a
+ * board. Where they differ from the driver's own packing and lowering is noted (P->pkg_diff); the
+ * run goes on, so the RTL's outputs against the integer reference show what the difference does.
+ * -1 only when the driver cannot run the layer from the package: the layer is missing, or its
+ * group or region sizes differ from the packing the driver uses for the activations. */
+static int use_package_bytes(prep_layer *P, const bq_ilayer *L, const bq_pkg *pkg, const char *name,
+                             uint8_t *wbuf, uint8_t *rqbuf, char *err, size_t errlen) {
+    static const char *const region[5] = {"w", "a", "rq", "res", "out"};
+    const int G = L->groups;
+    const size_t wg = P->w_bytes / (uint64_t)G, rb = (size_t)REC_BYTES * P->plan.m_pad;
+    const uint64_t size[5] = {P->w_bytes, P->a_bytes, P->rq_bytes, P->r_bytes, P->o_bytes};
+    uint32_t *addr[5] = {&P->ad.w, &P->ad.a, &P->ad.rq, &P->ad.res, &P->ad.out};
+    const bq_pkg_layer *K = bq_pkg_find(pkg, name);
+    const char *why = NULL;
+    if (!K) why = "is not in the package";
+    else if (K->w_gs < wg || K->rq_gs < rb || K->w_size < K->w_gs * (size_t)(G - 1) + wg ||
+             K->rq_size < K->rq_gs * (size_t)(G - 1) + rb)
+        why = "has weight or requant group sizes that differ from this config's packing";
+    for (int r = 0; K && !why && r < 5; r++)
+        if (K->size[r] != size[r]) why = "has memory-map region sizes that differ from this config's packing";
+    if (why) {
+        bq_seterr(err, errlen, "%s/manifest.json: layer '%s' %s; re-export the package from this .bqq "
+                  "and config", pkg->dir, name, why);
+        return -1;
     }
-    return NULL;
+    for (int r = 0; r < 5; r++) {
+        if (K->addr[r] != *addr[r])
+            note_diff(P, "memory map: %s_addr %zu, the driver's lowering %llu", region[r], K->addr[r],
+                      (unsigned long long)*addr[r]);
+        *addr[r] = (uint32_t)K->addr[r];   /* bq_export_check: inside memory.bytes */
+    }
+    for (int g = 0; g < G; g++) {
+        const uint8_t *pw = pkg->weights + K->w_off + (size_t)g * K->w_gs;
+        const uint8_t *pr = pkg->requant + K->rq_off + (size_t)g * K->rq_gs;
+        for (size_t i = 0; i < wg; i++)
+            if (pw[i] != wbuf[(size_t)g * wg + i]) { note_diff(P, "weights: group %d byte %zu", g, i); break; }
+        /* RAW32 writes acc0: only bias_eff (bytes 0..3) and z_w (byte 12) are used */
+        for (size_t i = 0; i < rb; i++)
+            if ((!L->raw32 || i % REC_BYTES < 4 || i % REC_BYTES == 12) && pr[i] != rqbuf[(size_t)g * rb + i]) {
+                note_diff(P, "requant: group %d byte %zu", g, i);
+                break;
+            }
+        memcpy(wbuf + (size_t)g * wg, pw, wg);
+        memcpy(rqbuf + (size_t)g * rb, pr, rb);
+    }
+    return 0;
+}
+
+/* The package's three programs replace the driver's (P->words); a difference is noted. */
+static int use_package_programs(prep_layer *P, const bq_pkg *pkg, const char *name, char *err, size_t errlen) {
+    const bq_pkg_layer *K = bq_pkg_find(pkg, name);
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        size_t n = 4 * K->prog_len[s];
+        uint32_t *w = malloc(sizeof(uint32_t) * (n ? n : 1));
+        if (!w) { bq_seterr(err, errlen, "out of memory"); return -1; }
+        for (size_t i = 0; i < n; i++) w[i] = le32(pkg->programs + K->prog_off[s] + 4 * i);
+        if (K->prog_len[s] != (size_t)P->len[s])
+            note_diff(P, "programs: queue %d has %zu instructions, the driver's lowering %d", s,
+                      K->prog_len[s], P->len[s]);
+        for (size_t i = 0; i < n && (size_t)P->len[s] == K->prog_len[s]; i++)
+            if (w[i] != P->words[s][i]) { note_diff(P, "programs: queue %d instruction %zu", s, i / 4); break; }
+        free(P->words[s]);
+        P->words[s] = w;
+        P->len[s] = (int)K->prog_len[s];
+    }
+    return 0;
 }
 
 /* Take the layer's lowering (plan, memory map, programs, model counters: sw/lower/lower.h);
@@ -147,37 +202,9 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
         bq_pack_weights(wbuf + (size_t)g * wg, L->codes + (size_t)g * L->M * L->K, &P->geom, L->wbits);
         bq_lower_pack_requant(rqbuf + (size_t)REC_BYTES * g * p->m_pad, L, g, p->m_pad);
     }
-    if (o->pkg) {   /* the package's bytes go to the accelerator; they must equal ours */
-        const bq_pkg_layer *K = bq_pkg_find(o->pkg, name);
-        const char *why = NULL;
-        size_t at = 0;
-        if (!K) why = "is not in the package";
-        else if (K->w_gs < wg || K->rq_gs < (size_t)REC_BYTES * p->m_pad ||
-                 K->w_size < K->w_gs * (size_t)(G - 1) + wg ||
-                 K->rq_size < K->rq_gs * (size_t)(G - 1) + (size_t)REC_BYTES * p->m_pad)
-            why = "has group sizes that differ from this config's packing";
-        for (int g = 0; !why && g < G; g++) {
-            const uint8_t *pw = o->pkg->weights + K->w_off + (size_t)g * K->w_gs;
-            const uint8_t *pr = o->pkg->requant + K->rq_off + (size_t)g * K->rq_gs;
-            size_t rb = (size_t)REC_BYTES * p->m_pad;
-            for (size_t i = 0; i < wg && !why; i++)
-                if (pw[i] != wbuf[(size_t)g * wg + i]) { why = "weights differ from the driver's packing"; at = i; }
-            /* RAW32 writes acc0: only bias_eff (bytes 0..3) and z_w (byte 12) are used */
-            for (size_t i = 0; i < rb && !why; i++)
-                if ((!L->raw32 || i % REC_BYTES < 4 || i % REC_BYTES == 12) && pr[i] != rqbuf[(size_t)g * rb + i]) {
-                    why = "requant records differ from the driver's";
-                    at = i;
-                }
-            if (!why) { memcpy(wbuf + (size_t)g * wg, pw, wg); memcpy(rqbuf + (size_t)g * rb, pr, rb); }
-            else snprintf(P->why, sizeof P->why, "group %d byte %zu", g, at);
-        }
-        if (!why) why = pkg_lowering_differs(o->pkg, K, A, P->why, sizeof P->why);
-        if (why) {
-            bq_seterr(err, errlen, "%s: layer '%s' %s%s%s; re-export the package from this .bqq and config",
-                   o->pkg->dir, name, why, P->why[0] ? " at " : "", P->why);
-            free(wbuf); free(rqbuf);
-            return -1;
-        }
+    if (o->pkg && use_package_bytes(P, L, o->pkg, name, wbuf, rqbuf, err, errlen)) {
+        free(wbuf); free(rqbuf);
+        return -1;
     }
     int fault_here = o->fault != BQ_FAULT_NONE && !strcmp(o->fault_layer, name);
     if (fault_here && o->fault == BQ_FAULT_WEIGHT) P->fault_applied = flip_bit(wbuf, wg, o->fault_bit);
@@ -187,7 +214,8 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
     free(wbuf); free(rqbuf);
     if (rc) { bq_seterr(err, errlen, "layer '%s': memory write failed", name); return -1; }
 
-    /* the program and its dry run by the latency model: the lowering's */
+    /* the lowering's program and its dry run by the latency model (the counters to compare); with
+     * a package, the package's programs replace the words below */
     const bq_latency *lat = &A->lat;
     int64_t m[BQ_NCTR] = {lat->cycles, lat->busy[0], lat->idle[0], lat->stall[0], lat->busy[1],
                           lat->idle[1], lat->stall[1], lat->busy[2], lat->idle[2], lat->stall[2],
@@ -199,6 +227,7 @@ static int prep_layer_init(prep_layer *P, const bq_acc *acc, const bq_ilayer *L,
         if (!P->words[s]) { bq_seterr(err, errlen, "out of memory"); return -1; }
         memcpy(P->words[s], A->words[s], sizeof(uint32_t) * 4 * (size_t)A->len[s]);
     }
+    if (o->pkg && use_package_programs(P, o->pkg, name, err, errlen)) return -1;
     if (fault_here && o->fault == BQ_FAULT_INSTR && P->len[BQ_STAGE_EXEC] > 0 &&
         o->fault_bit >= 0 && o->fault_bit < 128) {
         P->words[BQ_STAGE_EXEC][o->fault_bit / 32] ^= 1u << (o->fault_bit % 32);
@@ -261,7 +290,7 @@ static void note_first(bq_cosim_result *r, int image, const char *layer, int c, 
 }
 
 int bq_cosim_passed(const bq_cosim_result *r) {
-    int bits = r->mismatches == 0 && r->timeouts == 0;
+    int bits = r->mismatches == 0 && r->timeouts == 0 && r->package_diffs == 0 && r->selftest_mismatches == 0;
     return bits && (r->bits_only || (r->cycle_mismatches == 0 && r->counter_mismatches == 0));
 }
 
@@ -343,6 +372,11 @@ static int prepare_layers(cosim_run *S, const bq_hwcfg *cfg, char *err, size_t e
         E->rbits = L->res_node >= 0 ? L->rbits : 0; E->raw32 = L->raw32;
         if (prep_layer_init(&S->P[l], S->acc, L, &S->lw.acc[l], S->o, E->name, err, errlen))
             return -1;
+        if (S->P[l].pkg_diff[0]) {   /* an export that differs from the driver's own lowering */
+            r->package_diffs++;
+            if (S->log) fprintf(S->log, "cosim: PACKAGE DIFFERS layer '%s': %s (the run uses the "
+                                "package's)\n", E->name, S->P[l].pkg_diff);
+        }
         E->order = S->P[l].plan.order;
         memcpy(E->model, S->P[l].model, sizeof E->model);
     }
@@ -401,6 +435,25 @@ static long compare_outputs(cosim_run *S, const bq_cosim_layer *E, const bq_ilay
                            L->cs.wout, want[i], out[i]);
             bad++;
         }
+    return bad;
+}
+
+/* The RTL's output of layer E on image img against the package's self-test vector (tests.bin
+ * codes), when the package has one for this image; returns the differing elements. */
+static long selftest_layer(cosim_run *S, const bq_cosim_layer *E, const bq_ilayer *L, const uint8_t *out,
+                           int img) {
+    const bq_pkg_test *T = S->o->pkg ? bq_pkg_test_of(S->o->pkg, img) : NULL;
+    if (!T) return 0;
+    const uint8_t *want = S->o->pkg->tests + T->codes_off[E->layer];
+    size_t n = L->raw32 ? (size_t)S->ncls : bq_node_size(&S->m->nodes[E->node]);
+    long bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += L->raw32 ? (int32_t)le32(want + 4 * i) != S->logits[i] : want[i] != out[i];
+    S->r->selftest_layers++;
+    S->r->selftest_mismatches += bad;
+    if (bad && S->log)
+        fprintf(S->log, "cosim: SELF-TEST MISMATCH image %d layer '%s': %ld elements differ from the "
+                "package's tests.bin\n", img, E->name, bad);
     return bad;
 }
 
@@ -487,6 +540,7 @@ static long run_acc_layer(cosim_run *S, bq_cosim_layer *E, int b) {
         note_first(r, img, E->name, -1, 0, 0, -1, -1);
     } else {
         bad = compare_outputs(S, E, L, out, b);
+        selftest_layer(S, E, L, out, img);
     }
     if (bad && log) {
         fprintf(log, "cosim: MISMATCH image %d layer '%s': %ld elements differ", img, E->name, bad);
@@ -556,6 +610,7 @@ static int run_image(cosim_run *S, int b) {
     }
     int img = o->first_image + b, mism = r->mismatches != mism_before;
     r->images++;
+    if (o->pkg && bq_pkg_test_of(o->pkg, img)) r->selftest_images++;
     if (r->partial) {
         if (S->log) fprintf(S->log, "cosim: image %d/%d (test #%d): %s up to layer '%s', %.1f s\n", b + 1,
                             S->n, img, mism ? "MISMATCH" : "bit-exact", o->until, bq_now() - S->t_all);
@@ -622,6 +677,25 @@ static int check_requests(cosim_run *S, char *err, size_t errlen) {
     return 0;
 }
 
+/* Every self-test vector of the package has the size of its layer's output. */
+static int check_selftests(cosim_run *S, char *err, size_t errlen) {
+    const bq_pkg *pkg = S->o->pkg;
+    for (int t = 0; pkg && t < pkg->n_tests; t++)
+        for (int e = 0; e < S->r->n_layers; e++) {
+            const bq_cosim_layer *E = &S->r->layers[e];
+            if (!E->on_acc) continue;
+            size_t want = E->raw32 ? 4 * (size_t)S->ncls : bq_node_size(&S->m->nodes[E->node]);
+            if (E->layer >= pkg->n_layers || pkg->test[t].codes_size[E->layer] != want) {
+                bq_seterr(err, errlen, "%s/manifest.json: field 'tests[%d].layers[%d].codes': %zu bytes, "
+                          "layer '%s' outputs %zu; re-export the package from this .bqq and config",
+                          pkg->dir, t, E->layer, E->layer < pkg->n_layers ? pkg->test[t].codes_size[E->layer] : 0,
+                          E->name, want);
+                return -1;
+            }
+        }
+    return 0;
+}
+
 /* After the run: what the injected fault changed; a fault that changed no output says so. */
 static void fault_verdict(bq_cosim_result *r, FILE *log) {
     r->fault_effect = r->mismatches || r->timeouts ? "output" : r->counter_mismatches ? "counters" : "none";
@@ -653,7 +727,7 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     if (bq_intnet_init(&S.net, q, n, err, errlen)) return -1;
     int ret = -1;
     if (alloc_run(&S, err, errlen) || prepare_layers(&S, cfg, err, errlen) ||
-        check_requests(&S, err, errlen))
+        check_requests(&S, err, errlen) || check_selftests(&S, err, errlen))
         goto done;
     /* the reference, all images at once */
     bq_intnet_forward(&S.net, x, n);
@@ -716,6 +790,9 @@ int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, s
             "\"cycle_mismatches\": %ld, \"counter_mismatches\": %ld, \"timeouts\": %ld, "
             "\"worst_cycle_error\": %lld,\n", r->images, r->mismatches, r->logit_mismatches,
             r->cycle_mismatches, r->counter_mismatches, r->timeouts, (long long)r->worst_cycle_err);
+    fprintf(f, "  \"package_diffs\": %ld, \"selftest_images\": %d, \"selftest_layers\": %ld, "
+            "\"selftest_mismatches\": %ld,\n", r->package_diffs, r->selftest_images, r->selftest_layers,
+            r->selftest_mismatches);
     fprintf(f, "  \"pred_agree\": %d, \"correct\": %d, \"sim_cycles\": %lld, \"wall_s\": %.3f, "
             "\"sim_cycles_per_s\": %.0f, \"wall_s_per_image\": %.3f,\n", r->pred_agree, r->correct_rtl,
             (long long)r->sim_cycles, r->wall_s, r->wall_s > 0 ? (double)r->sim_cycles / r->wall_s : 0.0,
@@ -804,8 +881,13 @@ int bq_cosim_write_md(const bq_cosim_result *r, const char *path, char *err, siz
                 r->first.expected, r->first.got, r->first.trace[0] ? " Waveform: `" : "", r->first.trace,
                 r->first.trace[0] ? "`" : "");
     }
-    fprintf(f, "Weights and requant records: %s%s%s.\n\n", r->package[0] ? "export package `" : "packed by the driver",
-            r->package, r->package[0] ? "` (cross-checked against the driver's packing)" : "");
+    if (r->package[0])
+        fprintf(f, "Weights, requant records, memory map and programs: export package `%s`; layers "
+                "differing from the driver's own lowering: %ld. Self-test vectors (tests.bin): %d "
+                "image(s), %ld layer runs compared, %ld elements differ.\n\n", r->package,
+                r->package_diffs, r->selftest_images, r->selftest_layers, r->selftest_mismatches);
+    else
+        fprintf(f, "Weights, requant records and programs: packed and lowered by the driver (no package).\n\n");
     fprintf(f, "Host layers (not run by the accelerator): input quantization");
     for (int e = 0; e < r->n_layers; e++)
         if (!r->layers[e].on_acc) fprintf(f, ", `%s` (%s)", r->layers[e].name, r->layers[e].host_op);

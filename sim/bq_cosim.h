@@ -8,6 +8,8 @@
  *   (bq_intref_im2col) -> bit-planes (bq_pack_acts); packed weights (bq_pack_weights), 16-byte
  *   requant records (docs/hw_isa.md §2.4), residual tile planes (bq_pack_tiles) written to memory;
  *   the scheduler's program (bq_sched_build + bq_isa_encode) pushed to the three queues; run;
+ *   (with opts.pkg: the package's weights, requant records, addresses and programs instead, and
+ *   the outputs also compared with its self-test vectors; docs/cosim.md "From the package")
  *   output tiles read back (bq_unpack_tiles) and compared with the reference codes (or acc0 logits);
  *   counters (CYCLES, per-stage busy/idle/stall, beats) compared with bq_latency_program.
  *   GAP / max pool / flatten run on the host (listed in the report as host layers).
@@ -56,8 +58,10 @@ typedef struct {
     long fault_bit;
     int64_t max_cycles;      /* per layer run, time-out = failure; 0: 4x the model's cycles + 100000 */
     int stop_on_mismatch;    /* stop after the first image with a mismatch */
-    const bq_pkg *pkg;       /* export package: its weight/requant bytes are what the accelerator
-                                gets (cross-checked against the driver's packing); NULL: pack here */
+    const bq_pkg *pkg;       /* export package: its weights, requant records, addresses and
+                                programs are what the accelerator gets (differences from the
+                                driver's own lowering fail the run), its self-test vectors are
+                                compared too; NULL: the driver's own packing and programs */
     char until[48];          /* "": whole network; else stop each image after this layer (tests) */
     int bits_only;           /* 1: only output bits (and time-outs) fail a run; the counters are
                                 compared with the latency model as information (a memory that is
@@ -94,6 +98,11 @@ typedef struct {
 typedef struct {
     char hw[32], model[64], backend[16];
     char package[512];        /* export package used, "" if none */
+    long package_diffs;       /* layers whose package bytes, addresses or programs differ from the
+                                 driver's own lowering (each also logged with the first place) */
+    int selftest_images;      /* images of the run with a self-test vector in the package */
+    long selftest_layers;     /* accelerator layer runs compared with tests.bin */
+    long selftest_mismatches; /* output elements that differ from tests.bin */
     uint64_t hw_hash, q_hash;
     int n_layers;             /* entries of `layers` (accelerator and host layers, node order) */
     bq_cosim_layer *layers;
@@ -131,8 +140,8 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
                  const float *x, const int *labels, int n, const bq_cosim_opts *o, FILE *log,
                  char *err, size_t errlen);
 void bq_cosim_result_free(bq_cosim_result *r);
-/* The verdict: no output mismatch and no time-out, and (strict mode) every counter equal to the
- * latency model. */
+/* The verdict: no output mismatch (integer reference and, with a package, its self-test vectors),
+ * no time-out, no package difference, and (strict mode) every counter equal to the latency model. */
 int bq_cosim_passed(const bq_cosim_result *r);
 
 /* Reports (docs/cosim.md "Report"). 0, or -1 with err. */

@@ -90,6 +90,10 @@ static void print_summary(const bq_cosim_result *r, int ok) {
            r->counter_mismatches, r->bits_only ? " (information)" : "", r->timeouts, (long long)r->sim_cycles, r->wall_s,
            r->wall_s > 0 ? (double)r->sim_cycles / r->wall_s : 0.0, r->images ? r->wall_s / r->images : 0.0,
            ok ? "PASS" : "FAIL", r->bits_only ? " (bits-only)" : "");
+    if (r->package[0])
+        printf("cosim: package %s: %ld layers differ from the driver's lowering; self-test vectors: %d "
+               "image(s), %ld layer runs, %ld elements differ from tests.bin\n", r->package, r->package_diffs,
+               r->selftest_images, r->selftest_layers, r->selftest_mismatches);
     if (r->first.valid)
         printf("cosim: first mismatch: image %d, layer '%s', channel %d, pixel (y %d, x %d), expected %ld, got %ld%s%s\n",
                r->first.image, r->first.layer, r->first.channel, r->first.y, r->first.x, r->first.expected,

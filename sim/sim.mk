@@ -2,12 +2,14 @@
 # model and a C host driver (docs/cosim.md).
 #   make cosim         MODEL (fres20) quantized with QUANT (rtn_w4a4; a configs/quant/ recipe name),
 #                      optional BITS=bits.yaml (mixed allocation), on each HW (tiny edge), COSIM_IMAGES
-#                      (4) test images -> build/cosim/cosim_report.{md,json}; non-zero on any mismatch
+#                      (4) test images, each run from its export package (<run dir>/package)
+#                      -> build/cosim/cosim_report.{md,json}; non-zero on any mismatch
 #   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
 #                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10),
 #                      then cosim-full-assert: one image per run on the simulator with RTL assertions
 #                      (after cosim-axi-full, the same matrix through the AXI shell; COSIM_FULL_AXI=0: not)
-#   make test-cosim    (part of `make test`) one image on tiny + fault injection, --trace, bits-only,
+#   make test-cosim    (part of `make test`) one image on tiny from a package + fault injection, an
+#                      export bug with recomputed hashes, a corrupted byte per package part, --trace, bits-only,
 #                      the board backend's argument/device checks and the worked example of
 #                      docs/bringup.md (tests/cosim/)
 #   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge
@@ -72,6 +74,11 @@ $(ASAN)/sim/test_acc_uio: tests/cosim/test_acc_uio.c sim/bq_acc_uio.c sim/bq_acc
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) -Isim -Itests/unit -o $@ tests/cosim/test_acc_uio.c sim/bq_acc_uio.c $(ASAN)/libbrecq.a -lcmocka
 
+# the driver's package reader (bq_pkg.c) on packages of the tiny test model, under ASan+UBSan
+$(ASAN)/sim/test_pkg: tests/cosim/test_pkg.c sim/bq_pkg.c sim/bq_pkg.h $(ASAN)/libbrecq.a tests/unit/testutil.h tests/fuzz/tiny_model.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Isim -Itests/unit -o $@ tests/cosim/test_pkg.c sim/bq_pkg.c $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+
 # quantized models for cosim (keyed by model and recipe; BITS adds a suffix)
 $(COSIM_OUT)/models/%_quick.bqm: | $(BUILD)/brecq
 	@mkdir -p $(dir $@)
@@ -89,13 +96,24 @@ $(COSIM_OUT)/models/%.bqq: $(COSIM_BQM) | $(BUILD)/brecq
 SIM_HW ?= tiny edge
 sim-build: $(foreach h,$(SIM_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_board)
 
-# one run: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name
-cosim_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && \
+# The run's export package, as a board gets it: `brecq export` of the .bqq for the hw config into
+# <run dir>/package, with COSIM_PKG_TESTS self-test images; kept while newer than the .bqq, the
+# YAML and brecq (the driver refuses a package of another qmodel or config by its hashes anyway).
+# $(1) hw, $(2) quantized model, $(3) run dir
+COSIM_PKG_TESTS ?= 2
+cosim_pkg = p=$(3)/package; if [ ! -f $$p/manifest.json ] || [ $(2) -nt $$p/manifest.json ] || \
+  [ configs/hw/$(1).yaml -nt $$p/manifest.json ] || [ $(BUILD)/brecq -nt $$p/manifest.json ]; then \
+  nice -n $(COSIM_NICE) $(BUILD)/brecq export --quant $(2) --hw configs/hw/$(1).yaml --tests $(COSIM_PKG_TESTS) \
+  --out $$p > $(3)/export.log 2>&1 || tail -3 $(3)/export.log; fi
+# one run from its package: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name.
+# The driver runs the package's bytes and programs and compares with the integer reference of the
+# .bqq (and tests.bin); a failed export leaves no manifest, so the run fails naming it.
+cosim_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && $(call cosim_pkg,$(1),$(2),$(3)); \
   nice -n $(COSIM_NICE) $(SIM_B)/$(1)/cosim --hw configs/hw/$(1).yaml --qmodel $(2) --images $(4) --out $(3) \
-  --name $(5) > $(3)/cosim.log 2>&1; rc=$$?; tail -3 $(3)/cosim.log; \
+  --name $(5) --package $(3)/package > $(3)/cosim.log 2>&1; rc=$$?; tail -4 $(3)/cosim.log; \
   if [ ! -f $(3)/cosim_report.json ]; then echo "cosim: $(3)/cosim_report.json missing"; rc=1; fi
 
-cosim: $(foreach h,$(HW),$(SIM_B)/$(h)/cosim) $(COSIM_BQM)
+cosim: $(foreach h,$(HW),$(SIM_B)/$(h)/cosim) $(COSIM_BQM) | $(BUILD)/brecq
 	@$(MAKE) --no-print-directory $(COSIM_Q) MODEL=$(MODEL) QUANT=$(QUANT) BITS=$(BITS)
 	@fail=0; runs=""; for h in $(HW); do \
 	  d=$(COSIM_OUT)/$(COSIM_TAG)_$$h; $(call cosim_run,$$h,$(COSIM_Q),$$d,$(COSIM_IMAGES),$(COSIM_TAG)); \
@@ -117,7 +135,7 @@ cosim_full_loop = for m in $(COSIM_FULL_MODELS); do for qn in $(COSIM_FULL_QUANT
 
 cosim-full: FULL_BODY = $(call cosim_run,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d,$(if $(filter command line,$(origin COSIM_IMAGES)),$(COSIM_IMAGES),32),$$tag); \
   [ $$rc = 0 ] || fail=1; runs="$$runs $$d"
-cosim-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_assert)
+cosim-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_assert) | $(BUILD)/brecq
 	@fail=0; runs=""; $(cosim_full_loop); \
 	  sh sim/cosim_merge.sh $(COSIM_OUT)/full $$runs || fail=1; \
 	  echo "cosim-full: report $(COSIM_OUT)/full/cosim_report.md"; \
@@ -126,21 +144,23 @@ cosim-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim
 # every run of the matrix once more, one image, on the simulator with the RTL's assertions: an
 # assertion failure stops the simulator (no report, non-zero exit)
 cosim-full-assert: FULL_BODY = a=$$d/assert; mkdir -p $$a && rm -f $$a/cosim_report.json; \
+  $(call cosim_pkg,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d); \
   nice -n $(COSIM_NICE) $(SIM_B)/$$h/cosim_assert --hw configs/hw/$$h.yaml --qmodel $(COSIM_OUT)/models/$$tag.bqq \
-    --images 1 --out $$a --name $$tag --no-trace > $$a/cosim.log 2>&1 && [ -f $$a/cosim_report.json ] \
+    --images 1 --out $$a --name $$tag --no-trace --package $$d/package > $$a/cosim.log 2>&1 && [ -f $$a/cosim_report.json ] \
   && echo "cosim-full-assert: $${tag}_$$h: 1 image with RTL assertions, PASS" \
   || { fail=1; echo "cosim-full-assert: $${tag}_$$h: FAIL, see $$a/cosim.log"; tail -3 $$a/cosim.log; }
-cosim-full-assert: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim_assert)
+cosim-full-assert: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim_assert) | $(BUILD)/brecq
 	@fail=0; $(cosim_full_loop); exit $$fail
 
-test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_uio
+test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_uio $(ASAN)/sim/test_pkg $(BUILD)/brecq
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
 	@$(ASAN)/sim/test_acc_uio
+	@$(ASAN)/sim/test_pkg
 	@sh tests/cosim/test_board.sh $(SIM_B)/tiny/cosim_board
-	@sh tests/cosim/test_cosim.sh $(SIM_B)/tiny/cosim $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test
+	@sh tests/cosim/test_cosim.sh $(SIM_B)/tiny/cosim $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test $(BUILD)/brecq
 	@sh tests/cosim/test_bringup.sh $(COSIM_OUT)/bringup
 
-bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim
+bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim | $(BUILD)/brecq
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
 	@mkdir -p $(BUILD)/bench; fail=0; runs=""; for h in tiny edge; do d=$(COSIM_OUT)/bench_$$h; \
 	  $(call cosim_run,$$h,$(COSIM_OUT)/models/fres20_rtn_w4a4.bqq,$$d,1,fres20_rtn_w4a4); \

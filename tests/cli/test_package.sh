@@ -6,7 +6,8 @@
 #     report's `correct_int` (not the fake-quant `correct`), and the package's self-test `pred`s
 #     (integer path, exported independently) equal the first predictions of the file;
 #   - corrupting a part from the shell (a program word, a memory address, a step, a missing file, a
-#     version-1 manifest) fails the check with one line naming the part.
+#     version-1 manifest, a manifest edit, a byte of weights.bin, requant.bin and tests.bin) fails
+#     the check with one line naming the part (the cosim driver runs the same check: test_cosim.sh).
 # usage: tests/cli/test_package.sh path/to/brecq [path/to/optimised/brecq]
 set -u
 B=${1:-build/brecq}
@@ -64,5 +65,17 @@ cp_pkg v1; sed -i 's/"version": 2/"version": 1/' "$T/v1/manifest.json"
 expect_check version-1 "$T/v1" "field 'version' is 1, this build reads version 2"
 cp_pkg scale; sed -i '0,/"s_o": /s//"s_o": 9/' "$T/scale/manifest.json"
 expect_check manifest-edit "$T/scale" "field 'manifest_crc32'"
+# one flipped byte in each data part, at the start of its second layer's (or test's) range
+flip() {   # FILE OFFSET: invert the byte
+  v=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
+  printf "\\$(printf %03o $((255 - v)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2> /dev/null
+}
+range_off() { grep -o "\"$1\": {\"offset\": [0-9]*" "$M" | sed -n "${2}p" | grep -o '[0-9]*$'; }
+cp_pkg wbyte; flip "$T/wbyte/weights.bin" "$(range_off weights 2)"
+expect_check weights-byte "$T/wbyte" "weights.bin: CRC-32 of 'layers[1].weights.'"
+cp_pkg rqbyte; flip "$T/rqbyte/requant.bin" "$(range_off requant 2)"
+expect_check requant-byte "$T/rqbyte" "requant.bin: CRC-32 of 'layers[1].requant.'"
+cp_pkg tbyte; flip "$T/tbyte/tests.bin" "$(range_off codes 2)"
+expect_check tests-byte "$T/tbyte" "tests.bin: CRC-32 of 'tests[0].layers[1].codes.'"
 echo "package: $pass passed, $fail failed"
 [ $fail -eq 0 ]
