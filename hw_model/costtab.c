@@ -98,7 +98,9 @@ void bq_costtab_free(bq_costtab *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* cycles of layer l at the given bits, or -1 if the scheduler rejects it (message in err) */
+/* cycles of layer l at the given bits, or -1 if the scheduler rejects it, -2 if the dry run
+ * failed (out of memory: an error, never "infeasible", or the table would be wrong with exit 0);
+ * message in err */
 static int64_t cycles_at(const bq_hwcfg *cfg, const bq_hw_layer *l0, int w, int a, int o, int r,
                          bq_program *pr, char *err, size_t errlen) {
     bq_hw_layer l = *l0;
@@ -108,7 +110,8 @@ static int64_t cycles_at(const bq_hwcfg *cfg, const bq_hw_layer *l0, int w, int 
     l.rbits = r;
     l.hi = -1;
     bq_latency res;
-    if (bq_latency_layer(&res, cfg, &l, pr, err, errlen) != 0) return -1;
+    int rc = bq_latency_layer(&res, cfg, &l, pr, err, errlen);
+    if (rc != 0) return rc == -2 ? -2 : -1;
     return res.cycles;
 }
 
@@ -146,6 +149,7 @@ static int run_entries(build_job *J, int k, bq_program *pr, char *err, size_t er
     const bq_hw_layer *l = &J->net->layers[i];
     for (int a = 1; a <= 8; a++) {
         int64_t c = cycles_at(J->cfg, l, w, a, 8, 8, pr, err, errlen);
+        if (c == -2) return -2;
         if (c > INT32_MAX) {
             bq_seterr(err, errlen, "layer '%s': %lld cycles do not fit the table's 32-bit entries",
                       l->name, (long long)c);
@@ -157,19 +161,21 @@ static int run_entries(build_job *J, int k, bq_program *pr, char *err, size_t er
 }
 
 /* Phase 2 task k: layer uniq[k / 16]; k % 16 < 8: output width o, else residual width r. */
-static void run_correction(build_job *J, int k, bq_program *pr, char *err, size_t errlen) {
+static int run_correction(build_job *J, int k, bq_program *pr, char *err, size_t errlen) {
     const int i = J->uniq[k / 16], j = k % 16;
     const bq_hw_layer *l = &J->net->layers[i];
     const int64_t ref = J->t->t[i * 64 + 63];
-    if (ref == INT32_MAX) return;   /* 8/8 infeasible: keep zero corrections */
-    if (j == 7 || j == 15) return;   /* o = 8 or r = 8 is the reference itself: 0 */
+    if (ref == INT32_MAX) return 0;   /* 8/8 infeasible: keep zero corrections */
+    if (j == 7 || j == 15) return 0;   /* o = 8 or r = 8 is the reference itself: 0 */
+    int64_t c = 0;
     if (j < 8 && !l->raw32) {
-        int64_t c = cycles_at(J->cfg, l, 8, 8, j + 1, 8, pr, err, errlen);
+        c = cycles_at(J->cfg, l, 8, 8, j + 1, 8, pr, err, errlen);
         J->t->o[i * 8 + j] = c < 0 ? 0 : (int32_t)(c - ref);
     } else if (j >= 8 && l->has_residual) {
-        int64_t c = cycles_at(J->cfg, l, 8, 8, 8, j - 7, pr, err, errlen);
+        c = cycles_at(J->cfg, l, 8, 8, 8, j - 7, pr, err, errlen);
         J->t->r[i * 8 + j - 8] = c < 0 ? 0 : (int32_t)(c - ref);
     }
+    return c == -2 ? -1 : 0;
 }
 
 static void build_lane(void *ctx, int idx, size_t lo, size_t hi) {
@@ -181,7 +187,7 @@ static void build_lane(void *ctx, int idx, size_t lo, size_t hi) {
         if (J->phase == 1)
             J->task_rc[k] = run_entries(J, k, &pr, J->task_err[k], sizeof J->task_err[k]);
         else
-            run_correction(J, k, &pr, J->task_err[k], sizeof J->task_err[k]);
+            J->task_rc[k] = run_correction(J, k, &pr, J->task_err[k], sizeof J->task_err[k]);
     }
     bq_program_free(&pr);
 }
@@ -216,6 +222,7 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
     if (!t->t || !t->o || !t->r || !t->in_q || !t->out_q || !t->res_q || !t->qidx || !task_rc ||
         !task_err || !uniq || !rep || net->nq > 65534) {
         bq_seterr(err, errlen, "out of memory building the cost table");
+        rc = -2;
         goto cleanup;
     }
     for (int i = 0; i < n; i++) {
@@ -242,6 +249,7 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
         for (int w = 0; w < 8; w++) {
             if (task_rc[8 * u + w]) {
                 bq_seterr(err, errlen, "%s", task_err[8 * u + w]);
+                rc = task_rc[8 * u + w];
                 goto cleanup;
             }
             for (int a = 0; a < 8; a++) feasible += t->t[i * 64 + w * 8 + a] != INT32_MAX;
@@ -251,7 +259,14 @@ int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, c
             goto cleanup;
         }
     }
+    memset(task_rc, 0, sizeof(int) * 16 * nn);
     run_phase(&job, 2, 16 * nu);
+    for (int k = 0; k < 16 * nu; k++)   /* a failed dry run (out of memory): in network order */
+        if (task_rc[k]) {
+            bq_seterr(err, errlen, "%s", task_err[k]);
+            rc = -2;
+            goto cleanup;
+        }
     for (int i = 0; i < n; i++) {
         const int src = uniq[rep[i]];
         if (src == i) continue;

@@ -70,7 +70,8 @@ typedef struct {
 
 /* Build the table with 64 + 8 (+ 8 for residual layers) dry runs per layer. A (w, a) pair the
  * scheduler rejects (e.g. accumulator overflow) gets INT32_MAX, so no allocation using it fits
- * any budget. Returns 0, or -1 with a message. */
+ * any budget. Returns 0, or -1 with a message when the config cannot run the model (a result:
+ * `brecq dse` records it), or -2 when building failed (out of memory: an error, never a result). */
 int bq_costtab_build(bq_costtab *t, const bq_hwcfg *cfg, const bq_hw_net *net, char *err,
                      size_t errlen);
 void bq_costtab_free(bq_costtab *t);

@@ -247,7 +247,7 @@ int bq_sched_plan_layer_x(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_lay
         }
     }
     if (scratch == &own) bq_program_free(&own);
-    if (rc != 0) return -1;
+    if (rc != 0) return -2;   /* the dry run failed, not the layer: see hwsched.h */
     *p = bp;
     if (best) *best = bl;
     return 0;

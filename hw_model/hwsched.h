@@ -147,7 +147,9 @@ int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer
                         size_t errlen);
 
 /* The same, reusing `scratch` (may be NULL) for the dry runs and returning the chosen order's
- * dry-run result in *best (may be NULL). Declared with a forward type: see latency.h. */
+ * dry-run result in *best (may be NULL). Declared with a forward type: see latency.h. Returns
+ * -1 when the layer does not fit the config (a property of the layer: the cost table marks the
+ * bit-widths infeasible), -2 when a dry run failed (out of memory, a scheduler bug: an error). */
 struct bq_latency_s;
 int bq_sched_plan_layer_x(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l,
                           bq_program *scratch, struct bq_latency_s *best, char *err,

@@ -59,7 +59,8 @@ int bq_latency_plan(bq_latency *out, const bq_sched_plan *p, const bq_hwcfg *cfg
 /* Plan + dry-run one layer: the scheduler emits lazily into `scratch` (reset here, left holding
  * only the timing view of the instructions it needed, timing_only = 1) and steady iterations are
  * jumped over exactly. Results equal bq_latency_program on the full program. Returns 0, or -1
- * with the planner's message. */
+ * with the planner's message (the layer does not fit), or -2 when the dry run itself failed (out
+ * of memory, a scheduler bug), as bq_sched_plan_layer_x. */
 int bq_latency_layer(bq_latency *out, const bq_hwcfg *cfg, const bq_hw_layer *l,
                      bq_program *scratch, char *err, size_t errlen);
 

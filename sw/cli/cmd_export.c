@@ -48,8 +48,10 @@ int bq_cmd_export(int argc, char **argv) {
         if (bq_cli_data_load("export", data, "test", &q.model, 0, &te)) goto out;
         have_te = 1;
     }
-    if (bq_export(&q, &hw, have_te ? &te : NULL, (int)nt, out, err, sizeof(err))) {
-        bq_cli_error("export", "%s: %s", quant, err);
+    int e = bq_export(&q, &hw, have_te ? &te : NULL, (int)nt, out, err, sizeof(err));
+    if (e) {   /* -2: writing the package failed; the message names --out, not the model */
+        if (e == -2) bq_cli_error("export", "--out %s", err);
+        else bq_cli_error("export", "%s: %s", quant, err);
         goto out;
     }
     printf("export: %s for %s (%dx%dx%d, %d-bit memory) -> %s (%ld test images)\n", quant, hw.name,

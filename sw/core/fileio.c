@@ -180,6 +180,11 @@ static void split_path(const char *path, char *dir, size_t dlen, const char **ba
     *base = slash + 1;
 }
 
+/* What may follow the pid: nothing, or "." and anything: names derived from a temporary are that
+ * run's too (a plot's PATH.tmp.PID.gp/.log/.svg, and the script's own PATH.tmp.PID.gp.tmp.PID:
+ * a kill during plotting left them behind). */
+static int stale_suffix(const char *s) { return *s == 0 || *s == '.'; }
+
 int bq_remove_stale_tmp(const char *path) {
     char dir[4096], prefix[4200];
     const char *base;
@@ -194,7 +199,7 @@ int bq_remove_stale_tmp(const char *path) {
         if (strncmp(e->d_name, prefix, pl) != 0) continue;
         char *end;
         long pid = strtol(e->d_name + pl, &end, 10);
-        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (!stale_suffix(end) || pid <= 0 || pid == (long)getpid()) continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* still running (or not ours) */
         char full[8400];
         snprintf(full, sizeof full, "%s/%s", dir, e->d_name);

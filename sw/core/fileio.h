@@ -50,8 +50,8 @@ typedef enum { BQ_OUT_FILE = 0, BQ_OUT_DIR } bq_out_kind;
  * naming the user's path and the fix. NULL inputs are skipped. */
 int bq_check_output(const char *opt, const char *path, bq_out_kind kind, const char *const *inputs,
                     int n_inputs, char *err, size_t errlen);
-/* Remove "<path>.tmp.<pid>" files and folders left by runs that no longer exist (the pid is not
- * a live process). Returns how many were removed. */
+/* Remove "<path>.tmp.<pid>" (and "<path>.tmp.<pid>.<anything>") files and folders
+ * left by runs that no longer exist (the pid is not a live process). Returns how many were removed. */
 int bq_remove_stale_tmp(const char *path);
 /* rm -r of a file or folder (does not follow symlinks). 0 or -1. */
 int bq_remove_tree(const char *path);

@@ -10,10 +10,12 @@
 #include "core/fileio.h"
 #include "dse/dse_merge.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Parse one point file into the rows of its unit (n_budgets rows at rows[0..)). */
 static int read_point(const bq_dse *d, int u, bq_dse_row *rows, char *err, size_t errlen) {
@@ -209,10 +211,19 @@ int bq_dse_merge(const bq_dse *d, char *err, size_t errlen) {
         bq_dse_json(d, rows, n, &sy, &js);
         bq_dse_report_md(d, rows, n, &sy, &md);
         bq_dse_timing_json(d, rows, n, &tj);
-        rc = write_buf(d->spec.out, "dse.json", &js, err, errlen);
+        /* dse.json last, and an older one removed first: it exists only when the whole merge
+         * (plots, report) succeeded, so a failure (say, out of memory in a plot) never leaves a
+         * dse.json that the report and plots beside it disagree with */
+        char old[BQ_DSE_PATH + 16];
+        snprintf(old, sizeof old, "%s/dse.json", d->spec.out);
+        if (unlink(old) && errno != ENOENT) {
+            bq_seterr(err, errlen, "%s: cannot remove the old result: %s", old, strerror(errno));
+            rc = -1;
+        }
+        if (rc == 0 && d->spec.plots) rc = bq_dse_plots(d, rows, n, err, errlen);
         if (rc == 0) rc = write_buf(d->spec.out, "report.md", &md, err, errlen);
         if (rc == 0) rc = write_buf(d->spec.out, "timing.json", &tj, err, errlen);
-        if (rc == 0 && d->spec.plots) rc = bq_dse_plots(d, rows, n, err, errlen);
+        if (rc == 0) rc = write_buf(d->spec.out, "dse.json", &js, err, errlen);
         if (rc == 0) rc = check_budgets(d, rows, n, err, errlen);
     }
     bq_buf_free(&js); bq_buf_free(&md); bq_buf_free(&tj);

@@ -25,6 +25,7 @@ static int run_gnuplot(const char *svg, const char *tmp_svg, bq_buf *script, cha
     char gp[BQ_DSE_PATH + 128], log[BQ_DSE_PATH + 128];
     snprintf(gp, sizeof gp, "%s.tmp.%ld.gp", svg, (long)getpid());
     snprintf(log, sizeof log, "%s.tmp.%ld.log", svg, (long)getpid());
+    bq_remove_stale_tmp(svg);   /* the .gp/.log/.svg of a killed run's plot */
     if (script->oom) { bq_seterr(err, errlen, "%s: out of memory", svg); return -1; }
     if (bq_write_file_atomic(gp, script->data, script->len, err, errlen)) return -1;
     posix_spawn_file_actions_t fa;

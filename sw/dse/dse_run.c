@@ -45,18 +45,21 @@ static void model_label(const char *path, char *dst, size_t n) {
     snprintf(dst, n, "%.*s", (int)(l < n - 1 ? l : n - 1), b);
 }
 
-/* The search problem of model M on accelerator cfg (sensitivities NaN, finalized). */
+/* The search problem of model M on accelerator cfg (sensitivities NaN, finalized). 0; -1 when
+ * the config cannot run the model (the scheduler rejects a layer: a unit's result); -2 on any
+ * other failure (out of memory: an error; the model's problem was built once on the base). */
 static int build_problem(const bq_dse_spec *s, const bq_dse_model *M, const bq_hwcfg *cfg,
                          bq_costtab *tab, bq_search_problem *p, char *err, size_t errlen) {
-    if (bq_costtab_build(tab, cfg, &M->net, err, errlen)) return -1;
+    int rc = bq_costtab_build(tab, cfg, &M->net, err, errlen);
+    if (rc) return rc == -1 ? -1 : -2;
     if (bq_search_from_qmodel(p, &M->q, tab, cfg->clock_mhz, &s->space, err, errlen)) {
         bq_costtab_free(tab);
-        return -1;
+        return -2;
     }
     if (bq_search_finalize(p, err, errlen)) {
         bq_search_free(p);
         bq_costtab_free(tab);
-        return -1;
+        return -2;
     }
     return 0;
 }
@@ -329,14 +332,20 @@ static int search_budget(const bq_dse *d, const bq_dse_model *M, const bq_search
 }
 
 /* Body of a unit's point file after its header: the table, then one line per budget. A cost
- * table the scheduler rejects is a finished result ("status error"), not a failure. */
+ * table the scheduler rejects is a finished result ("status error"), not a failure; running out
+ * of memory is a failure (no point file: a rerun computes the unit). */
 static int unit_body(const bq_dse *d, int u, bq_buf *pt, char *err, size_t errlen) {
     const bq_dse_model *M = &d->models[u / d->n_cfg];
     const bq_hwcfg *cfg = &d->cfgs[u % d->n_cfg].cfg;
     bq_costtab tab;
     bq_search_problem p;
     char why[512];
-    if (build_problem(&d->spec, M, cfg, &tab, &p, why, sizeof why)) {
+    int b = build_problem(&d->spec, M, cfg, &tab, &p, why, sizeof why);
+    if (b == -2) {
+        bq_seterr(err, errlen, "dse: %s on %s: %s", M->label, cfg->name, why);
+        return -1;
+    }
+    if (b) {
         why[strcspn(why, "\n")] = 0;
         bq_buf_printf(pt, "status error\nerror %s\n", why);
         return 0;

@@ -7,6 +7,7 @@
 #include "flow/flow.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1293,14 +1294,21 @@ static int write_report(flow_t *F, char *err, size_t errlen) {
     report_recon(F);
     report_latency(F);
     report_rest(F);
+    /* report.md last (an older one removed first): it exists only when the whole flow
+     * succeeded, so a failure here (out of memory) never leaves a report without its JSON */
     pathf(tmp, sizeof tmp, F, "report.md");
-    if (write_buf(tmp, &F->md, err, errlen)) return -1;
+    if (unlink(tmp) && errno != ENOENT) {
+        bq_seterr(err, errlen, "%s: cannot remove the old report: %s", tmp, strerror(errno));
+        return -1;
+    }
     bq_buf j = {0};
     bq_mp_rows_json(F->res->rows, F->res->n_rows, &j);
     pathf(tmp, sizeof tmp, F, "mixed_vs_uniform.json");
     int e = write_buf(tmp, &j, err, errlen);
     bq_buf_free(&j);
     if (e) return -1;
+    pathf(tmp, sizeof tmp, F, "report.md");
+    if (write_buf(tmp, &F->md, err, errlen)) return -1;
     fprintf(stderr, "flow: done in %.1f s: %s/report.md\n", el, F->c->out);
     return 0;
 }

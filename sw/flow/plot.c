@@ -59,6 +59,7 @@ static int run_gnuplot(const char *svg_path, bq_buf *script, const char *tmp_svg
     char gp[4200], log[4200];
     snprintf(gp, sizeof gp, "%s.tmp.%ld.gp", svg_path, (long)getpid());
     snprintf(log, sizeof log, "%s.tmp.%ld.log", svg_path, (long)getpid());
+    bq_remove_stale_tmp(svg_path);   /* the .gp/.log/.svg of a killed run's plot */
     int rc = -1;
     if (script->oom) {
         bq_seterr(err, errlen, "%s: out of memory building the gnuplot script", svg_path);

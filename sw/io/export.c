@@ -493,15 +493,37 @@ static int write_files(const pkg_writer *P, const char *dir, char *err, size_t e
 
 /* Write into DIR.tmp.PID, then swap it onto dir: an existing package is replaced only by a
  * complete one, and anything else at dir is left alone. */
+/* A message about a file of the temporary package names the user's folder instead (the
+ * temporary is gone after the failure): every "tmp" in err becomes "dir". */
+static void user_path(char *err, size_t errlen, const char *tmp, const char *dir) {
+    char out[1024];
+    size_t n = 0, tl = strlen(tmp), dl = strlen(dir);
+    for (const char *s = err; *s && n + 1 < sizeof out;) {
+        if (strncmp(s, tmp, tl) == 0 && n + dl + 1 < sizeof out) {
+            memcpy(out + n, dir, dl);
+            n += dl;
+            s += tl;
+        } else {
+            out[n++] = *s++;
+        }
+    }
+    out[n] = 0;
+    snprintf(err, errlen, "%s", out);
+}
+
 static int publish(const pkg_writer *P, const char *dir, char *err, size_t errlen) {
     char tmpdir[4096], olddir[4096] = "", path[4200];
     snprintf(tmpdir, sizeof tmpdir, "%s.tmp.%ld", dir, (long)getpid());
     if (file_exists(tmpdir)) remove_package_dir(tmpdir);
     if (bq_mkdirs(tmpdir)) {
-        bq_seterr(err, errlen, "%s: cannot create directory: %s", tmpdir, strerror(errno));
+        bq_seterr(err, errlen, "%s: cannot create the package folder: %s; check that the folder "
+                  "holding it is writable, or choose another --out", dir, strerror(errno));
         return -1;
     }
-    if (write_files(P, tmpdir, err, errlen)) goto fail;
+    if (write_files(P, tmpdir, err, errlen)) {
+        user_path(err, errlen, tmpdir, dir);
+        goto fail;
+    }
     if (file_exists(dir)) {
         snprintf(path, sizeof path, "%s/manifest.json", dir);
         if (!file_exists(path)) {
@@ -513,7 +535,7 @@ static int publish(const pkg_writer *P, const char *dir, char *err, size_t errle
         if (rename(dir, olddir)) { bq_seterr(err, errlen, "%s: cannot move aside: %s", dir, strerror(errno)); goto fail; }
     }
     if (rename(tmpdir, dir)) {
-        bq_seterr(err, errlen, "%s: cannot rename %s into place: %s", dir, tmpdir, strerror(errno));
+        bq_seterr(err, errlen, "%s: cannot move the new package into place: %s", dir, strerror(errno));
         if (olddir[0]) rename(olddir, dir);
         goto fail;
     }
@@ -542,8 +564,9 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     }
     P.nl = P.net.n_layers;
     int rc = plan_layers(&P, err, errlen) || pack_weights(&P, err, errlen) ||
-             pack_programs(&P, err, errlen) || run_tests(&P, d, err, errlen) || write_manifest(&P, err, errlen) ||
-             publish(&P, dir, err, errlen) ? -1 : 0;
+             pack_programs(&P, err, errlen) || run_tests(&P, d, err, errlen) || write_manifest(&P, err, errlen)
+                 ? -1 : 0;
+    if (rc == 0 && publish(&P, dir, err, errlen)) rc = -2;   /* the message names dir */
     writer_free(&P);
     return rc;
 }

@@ -39,8 +39,9 @@
 #define BQ_EXPORT_ALIGN 64   /* every array in a .bin file starts at a multiple of this */
 
 /* Write the package of q for accelerator hw into dir, with `n_tests` test images (the first of the
- * test set d; d may be NULL with n_tests = 0). Returns 0, or -1 with err (model not integer-ready,
- * layer does not fit the config, I/O). */
+ * test set d; d may be NULL with n_tests = 0). Returns 0; -1 with err about the model (not
+ * integer-ready, a layer does not fit the config); -2 when writing dir failed (err names dir, never
+ * its temporary `dir.tmp.PID`). */
 int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n_tests,
               const char *dir, char *err, size_t errlen);
 

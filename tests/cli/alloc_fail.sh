@@ -8,6 +8,10 @@
 #   - or exit 0 with stdout and every output byte-identical to the run without a failure (a
 #     failed allocation the code can do without, e.g. an optional cache).
 #
+# Commands: info, eval, eval --quant, quantize, export (fres20 on a 128/100-image IDX subset), and
+# a whole `run` flow and a 4-config `dse` sweep (the 6 KB tiny model on a 64/32-image NumPy set).
+# ALLOC_ONLY="run dse" restricts the run to some of them.
+#
 # usage: tests/cli/alloc_fail.sh BRECQ_ALLOCFAIL SAMPLE SEED
 #   SAMPLE: N values tried per command (a seeded sample of 1..K, the first and last included);
 #           0 = every N (make test-alloc-full)
@@ -34,24 +38,106 @@ subset train 128 && subset t10k 100 || { echo "FAIL alloc_fail: cannot read $SRC
 D=$T/data
 M=$ROOT/configs/models/fres20.bqm
 printf 'method: rtn\nwbits: 4\nabits: 4\ncalib: 64\nact_init_batch: 64\n' > "$T/rtn.yaml"
-"$B" quantize --model "$M" --recipe "$T/rtn.yaml" --data "$D" --out "$T/q.bqq" > /dev/null 2>&1 ||
-  { echo "FAIL alloc_fail: cannot make the quantized model"; exit 1; }
+ONLY=${ALLOC_ONLY:-}   # a space-separated subset of the case names (default: all)
+only() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+{ only eval-quant || only export; } && { "$B" quantize --model "$M" --recipe "$T/rtn.yaml" --data "$D" --out "$T/q.bqq" > /dev/null 2>&1 ||
+  { echo "FAIL alloc_fail: cannot make the quantized model"; exit 1; }; }
 
-# NAME OUTPUT(relative to the output folder, "" = none) ARGS... (@O@ = the output folder)
+# ---- run and dse: the 6 KB tiny model of the fuzz seeds (1x9x9, 3 classes) on a 64/32-image
+# NumPy data set cut from the same Fashion-MNIST bytes (labels mod 3), so a whole flow or sweep
+# takes seconds under ASan ----
+TINY=$ROOT/tests/fuzz/corpus/bqm/tiny.bqm
+npy_u8() {   # path shape(e.g. "64, 9, 9") -- the data on stdin
+  local h="{'descr': '|u1', 'fortran_order': False, 'shape': ($2), }"
+  local pad=$(( 63 - (10 + ${#h}) % 64 )) hl
+  hl=$(( ${#h} + pad + 1 ))
+  { printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $((hl & 255)))\\x$(printf %02x $((hl >> 8)))"
+    printf '%s%*s\n' "$h" $pad ''; cat; } > "$1"
+}
+mkdir -p "$T/tdata"
+for sp in calib:train:64 eval:t10k:32; do
+  IFS=: read -r part split n <<< "$sp"
+  zcat "$SRC/$split-images-idx3-ubyte.gz" | tail -c +17 | head -c $((n * 81)) | npy_u8 "$T/tdata/${part}_x.npy" "$n, 9, 9"
+  zcat "$SRC/$split-labels-idx1-ubyte.gz" | tail -c +9 | head -c "$n" | tr '\000-\011' '\000\001\002\000\001\002\000\001\002\000' |
+    npy_u8 "$T/tdata/${part}_y.npy" "$n,"
+done
+printf 'kind: npy\ncalib: calib_x.npy\ncalib_labels: calib_y.npy\neval: eval_x.npy\neval_labels: eval_y.npy\nclasses: 3\nmean: [0.5]\nstd: [0.25]\n' > "$T/tdata/data.yaml"
+printf 'method: rtn\nwbits: 4\nabits: 4\ncalib: 32\nact_init_batch: 32\n' > "$T/rtn32.yaml"
+# a flow (every step but cosim and the RTN front) and a 4-config sweep (one invalid); out: @O@
+cat > "$T/run.yaml" << EOF
+name: alloc-flow
+model: $TINY
+hw: $ROOT/configs/hw/edge.yaml
+out: @O@/flow
+data: $T/tdata/data.yaml
+recipe: $T/rtn32.yaml
+budgets: [W4A4]
+wbits: [4, 8]
+abits: [4, 8]
+sens_images: 4
+uniform_baseline: false
+rtn_pareto: false
+export_tests: 1
+cosim_images: 0
+EOF
+cat > "$T/dse.yaml" << EOF
+name: alloc
+base: $ROOT/configs/hw/tiny.yaml
+out: @O@/dse
+data: $T/tdata/data.yaml
+models: [$TINY]
+budgets: [0.9x, 0.7x]
+grid:
+  dm: [2, 4]
+  res_lanes: [1, 4]
+wbits: [2, 4, 8]
+abits: [4, 8]
+sens_images: 4
+EOF
+# the YAML of run/dse names its output folder: one copy per output folder
+spec_for() {   # YAML O -> a copy writing into O
+  sed "s|@O@|$2|" "$1" > "$2.yaml"; echo "$2.yaml"
+}
+# the argv of a case for output folder O
+argv() {   # args O
+  local a=${1//@O@/$2}
+  case $a in *@Y@*) a=${a//@Y@/$(spec_for "$T/${a%% *}.yaml" "$2")} ;; esac
+  echo "$a"
+}
+# outputs that must be the same bytes after an exit 0: for run, everything but the files that
+# carry wall times (report.md, the JSON files, the plots); for dse, dse.json and report.md
+det_files() { (cd "$1" && find flow -type f ! -name '*.json' ! -name '*.md' ! -name '*.svg' | sort); }
+same_outputs() {   # name out R O
+  case $1 in
+    run) [ "$(det_files "$3")" = "$(det_files "$4")" ] || return 1
+         for f in $(det_files "$3"); do cmp -s "$3/$f" "$4/$f" || return 1; done ;;
+    dse) cmp -s "$3/dse/dse.json" "$4/dse/dse.json" && cmp -s "$3/dse/report.md" "$4/dse/report.md" ;;
+    *) [ -z "$2" ] || diff -r "$3/$2" "$4/$2" > /dev/null 2>&1 ;;
+  esac
+}
+# stdout without wall times ("done in 2.4 s") and with the output folder as @O@
+untimed() { sed -E -e "s|$2|@O@|g" -e 's/[0-9]+(\.[0-9]+)? s\b/T s/g' "$1"; }
+
+# NAME OUTPUT(relative to the output folder, "" = none) ARGS... (@O@ = the output folder; @Y@ = the
+# run/dse YAML, copied per output folder). For run and dse OUTPUT is the file written last: their
+# report folder is also their resume store and stays after a failure, as after a kill.
 CASES=(
   "info||info $M"
   "eval|preds|eval --model $M --data $D --preds @O@/preds"
   "eval-quant|r.json|eval --quant $T/q.bqq --data $D --report @O@/r.json"
   "quantize|q.bqq|quantize --model $M --recipe $T/rtn.yaml --data $D --out @O@/q.bqq"
   "export|pkg|export --quant $T/q.bqq --hw $ROOT/configs/hw/edge.yaml --data $D --tests 2 --out @O@/pkg"
+  "run|flow/report.md|run @Y@"
+  "dse|dse/dse.json|dse @Y@"
 )
 fail=0 total_n=0 total_fail=0
 for c in "${CASES[@]}"; do
   IFS='|' read -r name out args <<< "$c"
+  only "$name" || continue
   cmd=${args%% *}
   R=$T/ref-$name; mkdir -p "$R"
-  # shellcheck disable=SC2086
-  BQ_ALLOC_COUNT_FILE=$T/count $B ${args//@O@/$R} > "$R/stdout" 2> "$R/stderr" ||
+  # shellcheck disable=SC2046
+  BQ_ALLOC_COUNT_FILE=$T/count $B $(argv "$args" "$R") > "$R/stdout" 2> "$R/stderr" ||
     { echo "FAIL alloc_fail $name: the run without a failure failed:"; tail -2 "$R/stderr"; fail=1; continue; }
   K=$(cat "$T/count")
   # the N values: all, or the first, the last and a seeded sample between
@@ -63,15 +149,15 @@ for c in "${CASES[@]}"; do
     tried=$((tried + 1))
     O=$T/o; rm -rf "$O"; mkdir -p "$O"
     # shellcheck disable=SC2086
-    BQ_FAIL_ALLOC=$N timeout 300 $B ${args//@O@/$O} > "$T/stdout" 2> "$T/stderr"
+    BQ_FAIL_ALLOC=$N timeout 300 $B $(argv "$args" "$O") > "$T/stdout" 2> "$T/stderr"
     rc=$?
     why=""
     if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:|Assertion .* failed" "$T/stderr"; then why="sanitizer/assert report"
     elif [ $rc -ge 124 ]; then why="signal or timeout (exit $rc)"
     elif grep -q "top-1 -1" "$T/stdout" "$T/stderr"; then why="printed top-1 -1"
     elif [ $rc -eq 0 ]; then
-      if ! cmp -s "$T/stdout" "$R/stdout"; then why="exit 0 with different stdout"
-      elif [ -n "$out" ] && ! diff -r "$R/$out" "$O/$out" > /dev/null 2>&1; then why="exit 0 with a different $out"
+      if [ "$(untimed "$T/stdout" "$O")" != "$(untimed "$R/stdout" "$R")" ]; then why="exit 0 with different stdout"
+      elif ! same_outputs "$name" "$out" "$R" "$O"; then why="exit 0 with a different $out"
       else same=$((same + 1)); fi
     else
       last=$(tr '\r' '\n' < "$T/stderr" | grep -v '^ *$' | tail -1)

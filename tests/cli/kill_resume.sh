@@ -4,7 +4,7 @@
 # finishes; the result must be byte-identical to the uninterrupted run and nothing may be left
 # behind (no *.tmp.*, no run folder). Prints the kills per command and per stage they hit.
 #
-# usage: tests/cli/kill_resume.sh BRECQ KILLS SEED [train] [quantize] [search] [run]
+# usage: tests/cli/kill_resume.sh BRECQ KILLS SEED [train] [quantize] [search] [run] [dse]
 #   KILLS: kills per command (at least; a finished run before that starts a new round afresh)
 set -u
 B=${1:?usage: kill_resume.sh BRECQ KILLS SEED [commands]}
@@ -12,7 +12,7 @@ KILLS=${2:-20}
 SEED=${3:-1}
 shift 3
 CMDS=("$@")
-[ ${#CMDS[@]} -eq 0 ] && CMDS=(train quantize search run)
+[ ${#CMDS[@]} -eq 0 ] && CMDS=(train quantize search run dse)
 B=$(realpath "$B")
 ROOT=$(pwd)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -51,7 +51,15 @@ cmd_args() {   # cmd W
     quantize) echo quantize --model "$M" --recipe "$T/recipe.yaml" --data "$D" --out "$2/q.bqq" ;;
     search) echo search --model "$M" --hw "$ROOT/configs/hw/edge.yaml" --budget 0.6x --wbits 2,4 --abits 2,4 --images 8 --data "$D" --out "$2/bits.yaml" ;;
     run) flow_yaml "$2"; echo run "$2/flow.yaml" ;;
+    dse) dse_yaml "$2"; echo dse "$2/dse.yaml" ;;
   esac
+}
+# configs/dse/small.yaml (12 configs, 2 invalid, x fres20 x 2 budgets) on the subset: its run
+# folder is the resume store (sens/: the sensitivity groups, points/: one file per unit)
+dse_yaml() {
+  sed -e "s|^out: .*|out: $1/dse|" -e "s|^base: |base: $ROOT/|" -e "s|configs/models/|$ROOT/configs/models/|" \
+    "$ROOT/configs/dse/small.yaml" > "$1/dse.yaml"
+  echo "data: $D" >> "$1/dse.yaml"
 }
 flow_yaml() {
   cat > "$1/flow.yaml" << EOF
@@ -82,6 +90,7 @@ result_files() {   # cmd W
     quantize) echo q.bqq ;;
     search) echo bits.yaml ;;
     run) (cd "$2" && find flow -type f ! -name '*.json' ! -name '*.md' ! -name '*.svg' | sort) ;;
+    dse) (cd "$2" && find dse -maxdepth 1 -type f ! -name timing.json | sort) ;;   # dse.json, report.md, the plots
   esac
 }
 # the stage an attempt was in when killed: the last progress line of its stderr
@@ -97,7 +106,16 @@ stage_of() {   # cmd errfile
     run) case $last in *sensitivity*|*Fisher*) echo "sensitivity" ;; *search*) echo "search" ;;
            *reconstruct*|*BRECQ*|*stage*) echo "reconstruction" ;; *evaluation*|*budget*) echo "eval" ;;
            *export*) echo "export" ;; *RTN*) echo "rtn" ;; *) echo "other" ;; esac ;;
+    dse) case $last in *group*) echo "sensitivity groups" ;; *measured*|*unit*) echo "units" ;;
+           *Fisher*|*"RTN weights"*|*"activation ranges"*) echo "Fisher" ;; *) echo "load" ;; esac ;;
   esac
+}
+# the kill window: a fraction 1/window of the uninterrupted wall time
+window() { [ "$1" = dse ] && echo 1 || echo 3; }
+# dse: did a kill leave a checkpoint (a sensitivity group or a point file) a rerun must resume from?
+# (the other commands keep the older rule: some rerun of a round with kills said it resumed)
+ckpt() {   # cmd W
+  [ "$1" = dse ] && [ -n "$(find "$2/dse/sens" "$2/dse/points" -name '*.cache' -o -name '*.pt' 2> /dev/null)" ] && echo yes
 }
 # litter: temporaries anywhere, run folders (the flow's own runs/ included)
 litter() { find "$1" \( -name '*.tmp.*' -o -name '*.run' -o -path '*/flow/runs' \) -print; }
@@ -115,12 +133,14 @@ for c in "${CMDS[@]}"; do
     rounds=$((rounds + 1))
     W=$T/kill-$c-$rounds; mkdir -p "$W"
     args=$(cmd_args "$c" "$W")
-    tries=0
+    tries=0 ckpt_seen=0
     while :; do
       tries=$((tries + 1)); attempts=$((attempts + 1))
       # a kill moment uniform in [0, dur/3): a few kills per round, spread over the whole run
       # (each rerun resumes further on); after 40 tries a round finishes uninterrupted
-      ms=$(( (RANDOM * 32768 + RANDOM) % (dur / 3 + 1) ))
+      # (dse: uniform in [0, dur): its first checkpoint comes after the Fisher pass, a third of
+      # the run, which a kill in [0, dur/3) would never let a rerun get past)
+      ms=$(( (RANDOM * 32768 + RANDOM) % (dur / $(window "$c") + 1) ))
       # shellcheck disable=SC2086
       "$B" $args > "$W/out.$tries" 2> "$W/err.$tries" &
       pid=$!
@@ -131,6 +151,7 @@ for c in "${CMDS[@]}"; do
           kills=$((kills + 1))
           s=$(stage_of "$c" "$W/err.$tries"); s=${s:-load}
           stages[$s]=$(( ${stages[$s]:-0} + 1 ))
+          [ "$(ckpt "$c" "$W")" = yes ] && ckpt_seen=1
           continue
         fi
       fi
@@ -148,7 +169,8 @@ for c in "${CMDS[@]}"; do
     [ -z "$left" ] || { echo "FAIL $c round $rounds: left behind: $left"; bad=1; }
     # (run: before its first step marker the resume is the reconstruction's or the sensitivity
     # cache's own line)
-    grep -qE "resuming|candidates from the cache" "$W"/err.* || [ $tries -eq 1 ] ||
+    grep -qE "resuming|candidates from the cache|[1-9][0-9]* finished earlier" "$W"/err.* || [ $tries -eq 1 ] ||
+      { [ "$c" = dse ] && [ $ckpt_seen -eq 0 ]; } ||
       { echo "FAIL $c round $rounds: no rerun said it resumed"; bad=1; }
   done
   hits=""; for s in "${!stages[@]}"; do hits="$hits, $s ${stages[$s]}"; done

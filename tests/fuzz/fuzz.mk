@@ -8,7 +8,7 @@
 #   make test-fuzz-smoke   (part of make test) replay each committed corpus + FUZZ_SMOKE_SECONDS (3) of fuzzing
 # FUZZ_ONLY="bqm npy" restricts any of them to some harnesses.
 
-FUZZ_HARNESSES := onnx bqm bqq export recipe bits flow hw dataset idx png jpeg npy npz
+FUZZ_HARNESSES := onnx bqm bqq export recipe bits flow hw dataset dse idx png jpeg npy npz
 FUZZ_ONLY          ?= $(FUZZ_HARNESSES)
 FUZZ_SECONDS       ?= 600
 FUZZ_LONG_SECONDS  ?= 3600

@@ -69,6 +69,26 @@ static void test_stale_tmp(void **state) {
     unlink(live);
 }
 
+/* A killed plot leaves PATH.tmp.PID.gp/.log/.svg and the script's own temporary: removed too;
+ * a name whose pid is followed by anything but '.' is not ours and stays. */
+static void test_stale_tmp_ext(void **state) {
+    fx *f = *state;
+    char out[128], p[4][192];
+    snprintf(out, sizeof out, "%s/o.svg", f->dir);
+    const char *names[4] = {"tmp.999999999.gp", "tmp.999999999.svg", "tmp.999999999.gp.tmp.999999999",
+                            "tmp.999999999x"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p[i], sizeof p[i], "%s.%s", out, names[i]);
+        FILE *fp = fopen(p[i], "w");
+        assert_non_null(fp);
+        fclose(fp);
+    }
+    assert_int_equal(bq_remove_stale_tmp(out), 3);
+    for (int i = 0; i < 3; i++) assert_int_equal(access(p[i], F_OK), -1);
+    assert_int_equal(access(p[3], F_OK), 0);
+    unlink(p[3]);
+}
+
 static void test_yaml_caps(void **state) {
     (void)state;
     char err[512];
@@ -131,6 +151,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_tmp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_tmp_ext, setup, teardown),
         cmocka_unit_test(test_yaml_caps),
         cmocka_unit_test(test_validate),
     };

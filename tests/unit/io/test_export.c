@@ -132,8 +132,15 @@ static void test_export_check_recompute(void **state) {
     mkdir(other, 0755);
     snprintf(path, sizeof path, "%s/keep.txt", other);
     assert_int_equal(bq_write_file_atomic(path, "x", 1, err, sizeof err), 0);
-    assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 1, other, err, sizeof err), -1);
+    assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 1, other, err, sizeof err), -2);
     assert_non_null(strstr(err, "not an export package"));
+    /* a folder that cannot be created (its parent is a file, even for root): -2, the message names
+     * the user's folder, never the temporary */
+    char bad[200];
+    snprintf(bad, sizeof bad, "%s/keep.txt/pkg", other);
+    assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 1, bad, err, sizeof err), -2);
+    assert_non_null(strstr(err, bad));
+    assert_null(strstr(err, ".tmp."));
     assert_int_equal(stat(path, &st), 0);
     unlink(path);
     rmdir(other);
