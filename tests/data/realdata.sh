@@ -14,6 +14,13 @@
 # Output: build/realdata/summary.json and a table on stdout (drop ± paired SE, images changed).
 set -eu
 B=${1:-build/brecq}
+EXTRA=${REALDATA_EXTRA:-}
+for cell in $EXTRA; do   # check every extra cell before any work (a typo must not cost an hour)
+  if ! [[ $cell =~ ^brecq:[2-8]:[2-8]:[1-9][0-9]*:[1-9][0-9]*$ ]]; then
+    echo "realdata.sh: REALDATA_EXTRA cell '$cell' is not brecq:WBITS:ABITS:ITERS:ACT_ITERS (e.g. brecq:2:4:5000:1250)" >&2
+    exit 1
+  fi
+done
 W=build/realdata; K=tests/data/realdata
 M=$K/cnn.onnx; D=$W/fmnist_rgb.yaml
 mkdir -p $W/runs
@@ -31,13 +38,6 @@ if [ ! -f $W/runs/fp.preds ]; then
     --report $W/runs/fp.json --preds $W/runs/fp.preds.tmp
   mv $W/runs/fp.preds.tmp $W/runs/fp.preds
 fi
-EXTRA=${REALDATA_EXTRA:-}
-for cell in $EXTRA; do   # check every extra cell before any work (a typo must not cost an hour)
-  if ! [[ $cell =~ ^brecq:[2-8]:[2-8]:[1-9][0-9]*:[1-9][0-9]*$ ]]; then
-    echo "realdata.sh: REALDATA_EXTRA cell '$cell' is not brecq:WBITS:ABITS:ITERS:ACT_ITERS (e.g. brecq:2:4:5000:1250)" >&2
-    exit 2
-  fi
-done
 NAMES=""
 for cell in rtn:4:4 rtn:2:4 brecq:4:4 brecq:2:4 $EXTRA; do
   IFS=: read -r meth wb ab it ait <<< "$cell"
