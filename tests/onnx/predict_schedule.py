@@ -62,15 +62,20 @@ def unit_rates(path):
                     continue
                 st, u, nu, name, it, n, s = m.groups()
                 if not runs or runs[-1][:2] != [st, int(u)]:
-                    runs.append([st, int(u), name, int(n), []])
+                    runs.append([st, int(u), name, int(n), [], int(nu)])
                 runs[-1][4].append((int(it), int(s)))
     except OSError as e:
         fail(f"{path}: {e.strerror}; give the probe's stderr")
     if not runs:
         fail(f"{path}: no '[reconstruct] ... it I/N ... | Ts elapsed' progress lines; "
              "give the stderr of a brecq quantize run with method brecq")
+    last = runs[-1]
+    if last[0] != "B act-steps" or last[1] != last[5]:
+        # a stopped probe (killed for time): say which units the numbers cover
+        print(f"incomplete probe: it stopped in {last[0]} unit {last[1]}/{last[5]}; the prediction "
+              "below covers the measured units only")
     out = []
-    for k, (st, u, name, n, pts) in enumerate(runs):
+    for k, (st, u, name, n, pts, _) in enumerate(runs):
         (i0, s0), (i1, s1) = pts[0], pts[-1]
         if i1 > i0:
             out.append((st, u, name, n, (s1 - s0) / (i1 - i0), True))

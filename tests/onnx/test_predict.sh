@@ -28,6 +28,10 @@ echo "$out" | grep -qF "| A | 2 | fc | 1.000 | bound (one line) |" || fail "unit
 echo "$out" | grep -qF "| B | 1 | blk1 | 1.000 | slope |" || fail "unit B1 slope: $out"
 echo "$out" | grep -qF "~42 s iterations and ~58 s fixed" || fail "probe split: $out"
 echo "$out" | grep -qF "(1000 + 250 iterations per unit): 3308 s" || fail "prediction: $out"
+head -4 "$T/probe.out" > "$T/part.out"   # stopped in stage A unit 2/2
+/usr/bin/python3 $P "$T/part.out" "$T/probe.time" "$T/r.yaml" | grep -qF "incomplete probe: it stopped in A weights unit 1/2" ||
+    fail "a stopped probe is not flagged"
+echo "$out" | grep -qF "incomplete" && fail "a complete probe is flagged incomplete"
 bad() {   # name, fragment, args...
     local name=$1 frag=$2 rc=0; shift 2
     /usr/bin/python3 $P "$@" > /dev/null 2> "$T/err" || rc=$?
