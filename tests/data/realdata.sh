@@ -6,11 +6,13 @@
 #      PyTorch on them, its ONNX export and PyTorch's top-1 + per-image predictions on the 10k test PNGs.
 #   2. the engine on the same PNGs: float top-1 and per-image disagreement with PyTorch;
 #      RTN and BRECQ (fast schedule of docs/brecq.md: 2000 + 500 iterations, lr_round 0.01,
-#      1024 calibration images) at W4A4 and W2A4, each evaluated on the 10k test PNGs.
+#      1024 calibration images) at W4A4 and W2A4, each evaluated on the 10k test PNGs; W2A4 BRECQ
+#      at 5000 + 1250 iterations (the fast schedule's 2000 + 500 did not keep fres20's drop there:
+#      docs/data.md), cell brecq_w2a4_i5000.
 #   3. cells with another schedule, when REALDATA_EXTRA lists them (resumable like the rest):
-#      METHOD:WBITS:ABITS:ITERS:ACT_ITERS, e.g. `make realdata REALDATA_EXTRA="brecq:2:4:5000:1250"`
-#      runs BRECQ-Fisher W2A4 at 5000 + 1250 iterations (everything else as the fast schedule) into
-#      build/realdata/runs/brecq_w2a4_i5000.*.
+#      brecq:WBITS:ABITS:ITERS:ACT_ITERS, e.g. `make realdata REALDATA_EXTRA="brecq:2:4:2000:500"`
+#      runs BRECQ-Fisher W2A4 at 2000 + 500 iterations (everything else as above) into
+#      build/realdata/runs/brecq_w2a4_i2000.*.
 # Output: build/realdata/summary.json and a table on stdout (drop ± paired SE, images changed).
 set -eu
 B=${1:-build/brecq}
@@ -39,7 +41,7 @@ if [ ! -f $W/runs/fp.preds ]; then
   mv $W/runs/fp.preds.tmp $W/runs/fp.preds
 fi
 NAMES=""
-for cell in rtn:4:4 rtn:2:4 brecq:4:4 brecq:2:4 $EXTRA; do
+for cell in rtn:4:4 rtn:2:4 brecq:4:4 brecq:2:4:5000:1250 $EXTRA; do
   IFS=: read -r meth wb ab it ait <<< "$cell"
   n=${meth}_w${wb}a${ab}${it:+_i$it}
   NAMES="$NAMES $n"
