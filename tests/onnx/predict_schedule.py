@@ -16,6 +16,7 @@ Development measurement for docs/onnx.md; not part of `make test` (tests/onnx/te
 import re
 import sys
 
+DONE = re.compile(r"\[reconstruct\] \S+: \d+ steps done")
 LINE = re.compile(r"\[reconstruct\] (A weights|B act-steps) unit (\d+)/(\d+) (\S+) it (\d+)/(\d+) "
                   r".*\| (\d+)s elapsed")
 
@@ -54,9 +55,11 @@ def wall_seconds(path):
 def unit_rates(path):
     """[(stage, unit, name, probe_iters, s_per_iter, exact)] in run order."""
     runs = []   # one entry per (stage, unit): [stage, unit, name, probe_iters, [(it, s), ...]]
+    done = False
     try:
         with open(path) as f:
             for line in f:
+                done = done or DONE.search(line) is not None
                 m = LINE.search(line)
                 if not m:
                     continue
@@ -70,10 +73,13 @@ def unit_rates(path):
         fail(f"{path}: no '[reconstruct] ... it I/N ... | Ts elapsed' progress lines; "
              "give the stderr of a brecq quantize run with method brecq")
     last = runs[-1]
-    if last[0] != "B act-steps" or last[1] != last[5]:
-        # a stopped probe (killed for time): say which units the numbers cover
+    if not done:   # no "N steps done": a stopped probe (killed for time); say what it covers
         print(f"incomplete probe: it stopped in {last[0]} unit {last[1]}/{last[5]}; the prediction "
               "below covers the measured units only")
+    elif last[0] != "B act-steps" or last[1] != last[5]:
+        # lines come at most every 10 s: units that ran between two lines have no line at all
+        print(f"sparse probe: units without a progress line (last line: {last[0]} unit "
+              f"{last[1]}/{last[5]}) are not in the prediction; raise PROBE_ITERS")
     out = []
     for k, (st, u, name, n, pts, _) in enumerate(runs):
         (i0, s0), (i1, s1) = pts[0], pts[-1]

@@ -5,7 +5,8 @@
 #   unit's first line at 52 s -> bound (52-40)/12 = 1 s/it; unit B1: it 1/6 at 52/57 s -> 1 s/it.
 #   Probe wall 100 s, its iterations 12*2 + 12*1 + 6*1 = 42 s -> fixed 58 s;
 #   recipe 1000 + 250: 58 + 1000*2 + 1000*1 + 250*1 = 3308 s.
-# Then the three bad inputs: one line each, exit 1.
+# A stopped probe and a finished one with units lacking lines are flagged; then three bad inputs:
+# one line each, exit 1.
 set -euo pipefail
 P=tests/onnx/predict_schedule.py
 T=$(mktemp -d /tmp/brecq_test_predict.XXXXXX)
@@ -19,6 +20,7 @@ loading ...
 [reconstruct] A weights unit 2/2 fc it 1/12 loss 1 reg 0 beta 20.00 | 40s elapsed, ETA 30s
 [reconstruct] B act-steps unit 1/1 blk1 it 1/6 loss 1 reg 0 beta 20.00 | 52s elapsed, ETA 30s
 [reconstruct] B act-steps unit 1/1 blk1 it 6/6 loss 1 reg 0 beta 20.00 | 57s elapsed, ETA 0s
+[reconstruct] brecq: 5 steps done (58.0s)
 L
 printf '\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:40.00\n' > "$T/probe.time"
 printf 'method: brecq\niters: 1000   # stage A\nact_iters: 250\n' > "$T/r.yaml"
@@ -31,7 +33,10 @@ echo "$out" | grep -qF "(1000 + 250 iterations per unit): 3308 s" || fail "predi
 head -4 "$T/probe.out" > "$T/part.out"   # stopped in stage A unit 2/2
 /usr/bin/python3 $P "$T/part.out" "$T/probe.time" "$T/r.yaml" | grep -qF "incomplete probe: it stopped in A weights unit 1/2" ||
     fail "a stopped probe is not flagged"
-echo "$out" | grep -qF "incomplete" && fail "a complete probe is flagged incomplete"
+echo "$out" | grep -qE "incomplete|sparse" && fail "a complete probe is flagged"
+{ head -3 "$T/probe.out"; tail -1 "$T/probe.out"; } > "$T/sparse.out"   # finished, units 2-3 unseen
+/usr/bin/python3 $P "$T/sparse.out" "$T/probe.time" "$T/r.yaml" | grep -qF "sparse probe" ||
+    fail "a finished probe with units missing is not flagged"
 bad() {   # name, fragment, args...
     local name=$1 frag=$2 rc=0; shift 2
     /usr/bin/python3 $P "$@" > /dev/null 2> "$T/err" || rc=$?
