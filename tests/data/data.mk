@@ -3,7 +3,8 @@
 #                         within 1 s, and the engine's logits on 20 committed RGB PNGs vs PyTorch's
 #   make test-data-example  docs/data.md's worked example (JPEGs + ONNX model -> cosim report) as written
 #   make realdata         the honest real-data check (PyTorch-trained CNN on Fashion-MNIST as RGB PNGs;
-#                         python3-torch, tens of minutes; resumable; NOT part of make test)
+#                         python3-torch, tens of minutes; resumable; NOT part of make test;
+#                         REALDATA_EXTRA="brecq:2:4:5000:1250" adds cells with another schedule)
 $(BUILD)/idx2png: tests/data/idx2png.c $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
 $(BUILD)/data_logits: tests/data/data_logits.c $(BUILD)/libbrecq.a
@@ -14,6 +15,11 @@ test-data: $(BUILD)/brecq $(BUILD)/idx2png $(BUILD)/data_logits
 realdata: $(BUILD)/brecq
 	bash tests/data/realdata.sh $(BUILD)/brecq
 TEST_TARGETS += test-data
+# tests/onnx/predict_schedule.py (docs/onnx.md "An afternoon on 2 cores") on a hand-made probe
+.PHONY: test-predict-schedule
+test-predict-schedule:
+	@bash tests/onnx/test_predict.sh
+TEST_TARGETS += test-predict-schedule
 .PHONY: test-data-example
 test-data-example: $(BUILD)/brecq $(SIM_B)/tiny/cosim
 	@bash tests/data/worked_example.sh $(BUILD)/brecq $(SIM_B)/tiny/cosim

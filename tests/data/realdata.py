@@ -15,7 +15,8 @@ resumes where it stopped):
           of the training PNGs (rounded to 4 decimals; PyTorch uses the same rounded values).
   train   a small CNN (below) trained on the training PNGs (decoded with PIL): Adam, one-cycle LR,
           EPOCHS epochs, batch 128, seeded, 1 thread (on a shared 2-core machine a second OpenMP
-          thread mostly spins) -> WORK/cnn.pt; ONNX export -> KEEP/cnn.onnx.
+          thread mostly spins) -> WORK/cnn.pt; ONNX export -> KEEP/cnn.onnx. Skipped when
+          KEEP/cnn.onnx exists (it is committed): delete it to retrain.
   eval    PyTorch top-1 on the 10,000 test PNGs with exactly the YAML's preprocessing
           (PIL RGB decode, x = (pixel/255 - mean)/std per channel, float32, no resize/crop)
           -> KEEP/torch_eval.json (top-1, per-image predictions in the folder order the engine uses).
@@ -163,8 +164,10 @@ def train(work, keep, epochs, seed):
     import torch
     onnx_path = os.path.join(keep, "cnn.onnx")
     pt_path = os.path.join(work, "cnn.pt")
-    if os.path.exists(onnx_path) and os.path.exists(pt_path):
-        print("train: done already (" + pt_path + ")")
+    # The committed ONNX file is the model every number of docs/data.md belongs to: keep it (and
+    # skip 12 min of training) when it exists; delete it to retrain (cnn.pt is rewritten then).
+    if os.path.exists(onnx_path):
+        print("train: done already (" + onnx_path + "; delete it to retrain)")
         return
     torch.manual_seed(seed)
     torch.set_num_threads(1)
@@ -209,8 +212,12 @@ def train(work, keep, epochs, seed):
 
 def load_model(work):
     import torch
+    pt_path = os.path.join(work, "cnn.pt")
+    if not os.path.exists(pt_path):
+        sys.exit(f"realdata.py: {pt_path} is missing (training was skipped because the committed "
+                 "cnn.onnx exists): delete tests/data/realdata/cnn.onnx to retrain")
     model = make_cnn()
-    model.load_state_dict(torch.load(os.path.join(work, "cnn.pt")))
+    model.load_state_dict(torch.load(pt_path))
     model.eval()
     return model
 

@@ -9,7 +9,8 @@
 #     50-image folder: it is found by the decode pass, whose time grows with the folder);
 #  4. the real-data fixture (tests/data/realdata/, written by tests/data/realdata.py): 20 RGB PNGs
 #     through the engine's decode, per-channel normalisation and ONNX forward give PyTorch's logits
-#     within 1e-4 and the same argmax on every image.
+#     within 1e-4 and the same argmax on every image;
+#  5. `make realdata` with a malformed REALDATA_EXTRA cell fails the same way before any work.
 set -euo pipefail
 B=$(realpath "$1"); P=$(realpath "$2"); L=$(realpath "$3")
 T=$(mktemp -d /tmp/brecq_test_data.XXXXXX)
@@ -75,6 +76,9 @@ pad=$(( 64 - (10 + ${#hdr} + 1) % 64 ))
   printf '%s' "$hdr"; printf '%*s' $pad ''; printf '\n'; head -c 1568 /dev/zero; } > "$T/x.npy"
 printf 'kind: npy\neval: x.npy\n' > "$T/npy.yaml"
 expect_err "no labels" "has no labels" "$B" eval --model $M --data "$T/npy.yaml"
+# make realdata's extra-schedule cells: a malformed one stops it before any work (render, training)
+REALDATA_EXTRA="brecq:2:4:5000" expect_err "realdata extra cell" "REALDATA_EXTRA cell 'brecq:2:4:5000' is not" \
+    bash tests/data/realdata.sh "$B"
 R=tests/data/realdata
 "$L" $R/cnn.onnx $R/png20.yaml $R/png20_logits.txt 1e-4 || fail "engine logits on $R/png20 differ from PyTorch's"
 echo "test_data: all passed"

@@ -4,6 +4,9 @@
 # `make test` (it needs build/realnet from `tests/onnx/make_torchvision.py --rgb224`, tens of MB and
 # minutes to hours of CPU). NET is resnet18 or mobilenet_v2; STEPs default to all, in this order:
 #   info float eval rtn brecq evalint latency search export check cosim
+# and, only when named: probe (the afternoon BRECQ recipe configs/quant/brecq_w4a4_afternoon.yaml
+# with PROBE_ITERS=12 stage-A + 6 stage-B iterations per unit, and its predicted full wall time) and
+# afternoon (that recipe as written).
 # Full width: the 3x224x224 torchvision network (`NET_rgb224.onnx`) on a 3-channel image folder
 # through a dataset YAML (build/realnet/rgb224.yaml: 1024 RGB PNGs to calibrate, 500 JPEGs to
 # evaluate, resize 256 + centre crop 224). RGB=0 selects the earlier 1-channel variant
@@ -26,6 +29,10 @@ mkdir -p $O
 # a short BRECQ: the method end to end, not its accuracy (docs/onnx.md)
 printf 'method: brecq\nloss: fisher\nwbits: 4\nabits: 4\niters: 4\nact_iters: 2\ncalib: 32\nbatch: 8\nact_init_batch: 32\ncheckpoint: false\n' > $O/brecq_tiny.yaml
 printf 'method: rtn\nwbits: 4\nabits: 4\ncalib: 64\nact_init_batch: 64\n' > $O/rtn_w4a4_64.yaml
+# probe: the afternoon recipe with PROBE_ITERS + PROBE_ITERS/2 iterations per unit, to measure its
+# caches, memory and per-iteration times (tests/onnx/predict_schedule.py turns them into a wall time)
+AFT=configs/quant/brecq_w4a4_afternoon.yaml; PI=${PROBE_ITERS:-12}
+sed -e "s/^iters:.*/iters: $PI/" -e "s/^act_iters:.*/act_iters: $((PI / 2))/" $AFT > $O/afternoon_probe.yaml
 
 step() {   # step NAME CMD... : run, time, record
   local name=$1; shift
@@ -46,6 +53,9 @@ for s in $STEPS; do
   eval)    step eval $B eval --model $M --data $D --threads 2 --report $O/eval.json ;;
   rtn)     step rtn $B quantize --model $M --data $D --recipe $O/rtn_w4a4_64.yaml --out $O/rtn.bqq --threads 2 ;;
   brecq)   step brecq $B quantize --model $M --data $D --recipe $O/brecq_tiny.yaml --out $O/brecq.bqq --threads 2 ;;
+  probe)   step probe $B quantize --model $M --data $D --recipe $O/afternoon_probe.yaml --out $O/probe.bqq --threads 2
+           /usr/bin/python3 tests/onnx/predict_schedule.py $O/probe.out $O/probe.time $AFT ;;
+  afternoon) step afternoon $B quantize --model $M --data $D --recipe $AFT --out $O/afternoon.bqq --threads 2 ;;
   evalint) step evalint $B eval --model $M --data $D --quant $O/rtn.bqq --int --limit 20 --threads 2 --report $O/evalint.json ;;
   latency) step latency $B latency --model $M --hw $HW ;;
   search)  step search $B search --model $M --data $D --hw $HW --budget $BUDGET --images 8 --wbits 4,8 --abits 4,8 --out $O/bits.yaml ;;
