@@ -25,17 +25,19 @@ L
 printf '\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:40.00\n' > "$T/probe.time"
 printf 'method: brecq\niters: 1000   # stage A\nact_iters: 250\n' > "$T/r.yaml"
 out=$(/usr/bin/python3 $P "$T/probe.out" "$T/probe.time" "$T/r.yaml") || fail "exit $?"
-echo "$out" | grep -qF "| A | 1 | blk1 | 2.000 | slope |" || fail "unit A1 slope: $out"
-echo "$out" | grep -qF "| A | 2 | fc | 1.000 | bound (one line) |" || fail "unit A2 bound: $out"
-echo "$out" | grep -qF "| B | 1 | blk1 | 1.000 | slope |" || fail "unit B1 slope: $out"
-echo "$out" | grep -qF "~42 s iterations and ~58 s fixed" || fail "probe split: $out"
-echo "$out" | grep -qF "(1000 + 250 iterations per unit): 3308 s" || fail "prediction: $out"
+grep -qF "| A | 1 | blk1 | 2.000 | slope |" <<< "$out" || fail "unit A1 slope: $out"
+grep -qF "| A | 2 | fc | 1.000 | bound (one line) |" <<< "$out" || fail "unit A2 bound: $out"
+grep -qF "| B | 1 | blk1 | 1.000 | slope |" <<< "$out" || fail "unit B1 slope: $out"
+grep -qF "~42 s iterations and ~58 s fixed" <<< "$out" || fail "probe split: $out"
+grep -qF "(1000 + 250 iterations per unit): 3308 s" <<< "$out" || fail "prediction: $out"
 head -4 "$T/probe.out" > "$T/part.out"   # stopped in stage A unit 2/2
-/usr/bin/python3 $P "$T/part.out" "$T/probe.time" "$T/r.yaml" | grep -qF "incomplete probe: it stopped in A weights unit 1/2" ||
+part=$(/usr/bin/python3 $P "$T/part.out" "$T/probe.time" "$T/r.yaml")
+grep -qF "incomplete probe: it stopped in A weights unit 1/2" <<< "$part" ||
     fail "a stopped probe is not flagged"
-echo "$out" | grep -qE "incomplete|sparse" && fail "a complete probe is flagged"
+grep -qE "incomplete|sparse" <<< "$out" && fail "a complete probe is flagged"
 { head -3 "$T/probe.out"; tail -1 "$T/probe.out"; } > "$T/sparse.out"   # finished, units 2-3 unseen
-/usr/bin/python3 $P "$T/sparse.out" "$T/probe.time" "$T/r.yaml" | grep -qF "sparse probe" ||
+sparse=$(/usr/bin/python3 $P "$T/sparse.out" "$T/probe.time" "$T/r.yaml")
+grep -qF "sparse probe" <<< "$sparse" ||
     fail "a finished probe with units missing is not flagged"
 bad() {   # name, fragment, args...
     local name=$1 frag=$2 rc=0; shift 2
