@@ -93,7 +93,7 @@ unit-test: deps-check $(UNIT_BINS) $(ASAN)/brecq $(BUILD)/brecq
 # whole-tree groups, the sw lane the unit tests and the CLI groups. TEST_JOBS=1 runs the lanes one
 # after the other. `make test-serial` is the old one-after-the-other form of the same groups.
 TEST_JOBS   ?= 2
-TEST_LANE_HW = $(filter test-hw% test-cosim% test-dse-acc test-dse-synth test-data-example test-flow test-fuzz-smoke test-results-sh,$(TEST_TARGETS))
+TEST_LANE_HW = $(filter test-hw% test-cosim% test-dse-acc test-dse-synth test-data-example test-flow test-results-sh,$(TEST_TARGETS))
 TEST_LANE_SW = unit-test $(filter-out $(TEST_LANE_HW),$(TEST_TARGETS))
 .PHONY: test-build test-serial
 test: deps-check
