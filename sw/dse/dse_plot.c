@@ -67,6 +67,19 @@ static double xval(const bq_dse *d, const bq_dse_row *r, int kind) {
     return kind == 0 ? r->us : kind == 1 ? (double)R->lut : (double)R->bram18;
 }
 
+/* The 2-D Pareto front of k points xy[2i], xy[2i+1] (both minimised) as point indices sorted by x,
+ * into ix (k entries); fr is scratch (k entries). Returns the front's size. Insertion sort: fronts
+ * are short. */
+static int front_by_x(int k, const double *xy, int *fr, int *ix) {
+    bq_dse_pareto(k, 2, xy, fr);
+    int nf = 0;
+    for (int i = 0; i < k; i++)
+        if (fr[i]) ix[nf++] = i;
+    for (int a = 1; a < nf; a++)
+        for (int c = a; c > 0 && xy[2 * ix[c - 1]] > xy[2 * ix[c]]; c--) { int t = ix[c]; ix[c] = ix[c - 1]; ix[c - 1] = t; }
+    return nf;
+}
+
 /* Data block $b<j>: the rows of model m (budget j; j < 0: all budgets), "x y front" sorted by x
  * for the joined front. The 2-D front is recomputed here: the plot shows two of three axes. */
 static void data_block(const bq_dse *d, const bq_dse_row *rows, int n, int m, int j, int kind,
@@ -81,13 +94,7 @@ static void data_block(const bq_dse *d, const bq_dse_row *rows, int n, int m, in
         xy[2 * k + 1] = rows[i].objective;
         ix[k++] = i;
     }
-    bq_dse_pareto(k, 2, xy, fr);
-    /* front points by x (insertion sort on indices; fronts are short) */
-    int nf = 0;
-    for (int i = 0; i < k; i++)
-        if (fr[i]) ix[nf++] = i;
-    for (int a = 1; a < nf; a++)
-        for (int c = a; c > 0 && xy[2 * ix[c - 1]] > xy[2 * ix[c]]; c--) { int t = ix[c]; ix[c] = ix[c - 1]; ix[c - 1] = t; }
+    int nf = front_by_x(k, xy, fr, ix);
     bq_buf_printf(b, "$all%d << EOD\n", j + 1);
     for (int i = 0; i < k; i++) bq_buf_printf(b, "%.9g %.9g\n", xy[2 * i], xy[2 * i + 1]);
     bq_buf_printf(b, "EOD\n$front%d << EOD\n", j + 1);
@@ -164,12 +171,7 @@ static int plot_top1(const bq_dse *d, const bq_dse_row *rows, int n, int m, char
         }
     int rc = 0;
     if (k > 0) {
-        bq_dse_pareto(k, 2, xy, fr);
-        int nf = 0;
-        for (int i = 0; i < k; i++)
-            if (fr[i]) ix[nf++] = i;
-        for (int a = 1; a < nf; a++)
-            for (int c = a; c > 0 && xy[2 * ix[c - 1]] > xy[2 * ix[c]]; c--) { int t = ix[c]; ix[c] = ix[c - 1]; ix[c - 1] = t; }
+        int nf = front_by_x(k, xy, fr, ix);
         const char *label = d->models[m].label;
         char svg[BQ_DSE_PATH + 64], tmp[BQ_DSE_PATH + 96], title[160];
         snprintf(svg, sizeof svg, "%s/%s_top1.svg", d->spec.out, label);
