@@ -161,12 +161,8 @@ int bq_dse_acc_run(const bq_dse *d, const bq_dse_acc *a, int j, double *seconds,
 }
 
 static int read_top1(const char *path, double *pct, char *err, size_t errlen) {
-    unsigned char *b = NULL;
-    size_t len = 0;
-    if (bq_read_file(path, &b, &len, err, errlen)) return -1;
-    char text[64] = "";
-    memcpy(text, b, len < sizeof text - 1 ? len : sizeof text - 1);
-    free(b);
+    char text[64];
+    if (bq_dse_read_result(path, text, sizeof text, err, errlen)) return -1;
     if (sscanf(text, "top1_pct %lf", pct) != 1) {
         bq_seterr(err, errlen, "%s: damaged result; delete it and rerun to recompute it", path);
         return -1;

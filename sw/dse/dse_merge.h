@@ -25,6 +25,8 @@ int bq_dse_plots(const bq_dse *d, const bq_dse_row *rows, int n, char *err, size
 
 /* Run argv (argv[0] searched in PATH when it has no '/') with stdin /dev/null and stdout + stderr
  * to log (created or truncated), what names it in messages. 0 when it ran and exited 0; -1 + err (what, its status, the log) otherwise (dse_spawn.c). */
+/* The first cap-1 bytes of a child's small result file as a NUL-terminated string in text. */
+int bq_dse_read_result(const char *path, char *text, size_t cap, char *err, size_t errlen);
 int bq_dse_spawn(char *const argv[], const char *log, const char *what, char *err, size_t errlen);
 /* This executable's path (/proc/self/exe), to run its other commands as children. 0 or -1. */
 int bq_dse_self_exe(char *path, size_t n);

@@ -4,6 +4,7 @@
  * parses the paths, and the child's exit status is exact.
  */
 #include "core/errmsg.h"
+#include "core/fileio.h"
 #include "dse/dse_merge.h"
 
 #include <errno.h>
@@ -73,4 +74,14 @@ int bq_dse_spawn(char *const argv[], const char *log, const char *what, char *er
         bq_seterr(err, errlen, "dse: %s was killed (signal %d); its output is in %s", what,
                   WIFSIGNALED(status) ? WTERMSIG(status) : 0, log);
     return -1;
+}
+
+int bq_dse_read_result(const char *path, char *text, size_t cap, char *err, size_t errlen) {
+    unsigned char *b = NULL;
+    size_t len = 0;
+    if (bq_read_file(path, &b, &len, err, errlen)) return -1;
+    memset(text, 0, cap);
+    memcpy(text, b, len < cap - 1 ? len : cap - 1);
+    free(b);
+    return 0;
 }

@@ -106,12 +106,8 @@ int bq_dse_synth_run(const bq_dse *d, const bq_dse_synth *sy, int j, double *sec
 
 /* "lut N\nff N\nbram18 N\ndsp N\n" -> r. */
 static int read_syn(const char *path, bq_resources *r, char *err, size_t errlen) {
-    unsigned char *b = NULL;
-    size_t len = 0;
-    if (bq_read_file(path, &b, &len, err, errlen)) return -1;
-    char text[256] = "";
-    memcpy(text, b, len < sizeof text - 1 ? len : sizeof text - 1);
-    free(b);
+    char text[256];
+    if (bq_dse_read_result(path, text, sizeof text, err, errlen)) return -1;
     memset(r, 0, sizeof *r);
     if (sscanf(text, "lut %ld ff %ld bram18 %ld dsp %ld", &r->lut, &r->ff, &r->bram18, &r->dsp) != 4) {
         bq_seterr(err, errlen, "%s: not 'lut N / ff N / bram18 N / dsp N' (the synthesis script's "
