@@ -80,7 +80,7 @@ $(ASAN)/brecq: $(patsubst %.c,$(ASAN)/obj/%.o,$(CLI_SRCS)) $(ASAN)/libbrecq.a
 # tests/unit/ mirrors sw/ (one folder per stage, plus hw_model/).
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRCS))
-$(ASAN)/tests/%: tests/unit/%.c $(ASAN)/libbrecq.a tests/unit/testutil.h
+$(ASAN)/tests/%: tests/unit/%.c $(ASAN)/libbrecq.a tests/unit/testutil.h tests/unit/export_fixture.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
 

@@ -75,7 +75,7 @@ $(ASAN)/sim/test_acc_uio: tests/cosim/test_acc_uio.c sim/bq_acc_uio.c sim/bq_acc
 	$(CC) $(CFLAGS_SAN) -Isim -Itests/unit -o $@ tests/cosim/test_acc_uio.c sim/bq_acc_uio.c $(ASAN)/libbrecq.a -lcmocka
 
 # the driver's package reader (bq_pkg.c) on packages of the tiny test model, under ASan+UBSan
-$(ASAN)/sim/test_pkg: tests/cosim/test_pkg.c sim/bq_pkg.c sim/bq_pkg.h $(ASAN)/libbrecq.a tests/unit/testutil.h tests/fuzz/tiny_model.h
+$(ASAN)/sim/test_pkg: tests/cosim/test_pkg.c sim/bq_pkg.c sim/bq_pkg.h $(ASAN)/libbrecq.a tests/unit/testutil.h tests/fuzz/tiny_model.h tests/unit/export_fixture.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Isim -Itests/unit -o $@ tests/cosim/test_pkg.c sim/bq_pkg.c $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
 

@@ -15,76 +15,16 @@
 #include "quant/intref.h"
 #include "io/pack.h"
 #include "quant/qmodel.h"
-#include "../../fuzz/tiny_model.h"
+#include "export_fixture.h"
 
-/* input 1x9x9 -> stem conv3x3(5)+relu -> block (stride 2 + down) -> depthwise 3x3 + relu6 ->
- * gap -> linear(3): odd sizes everywhere, a grouped layer, a residual. */
-static void build(bq_model *m) {
-    assert_int_equal(tiny_model_build_named(m, "exp"), 0);
-    uint64_t st = 5;
-    for (int i = 0; i < m->n_params; i++)
-        if (strstr(m->params[i].name, "bias"))
-            for (size_t k = 0; k < m->params[i].count; k++) bq_param_data(m, i)[k] = 0.2f * tu_randf(&st);
-}
-
-typedef struct {
-    bq_model m;
-    bq_qmodel q;
-    bq_dataset d;
-    bq_hwcfg hw;
-    char dir[128];
-} fixture;
-
-static int setup(void **state) {
-    fixture *f = calloc(1, sizeof(fixture));
-    build(&f->m);
-    char err[256];
-    bq_qmodel_opts o = {3, 4, 1};
-    assert_int_equal(bq_qmodel_init(&f->q, &f->m, &o, err, sizeof err), 0);
-    bq_qmodel_init_weights(&f->q, 2.4f);
-    /* a tiny in-memory data set */
-    f->d.n = 8; f->d.c = 1; f->d.h = 9; f->d.w = 9;
-    f->d.pixels = malloc(8 * 81);
-    f->d.labels = malloc(8 * sizeof *f->d.labels);   /* int32 labels (docs/data.md) */
-    uint64_t st = 3;
-    for (int i = 0; i < 8 * 81; i++) f->d.pixels[i] = (uint8_t)(128 + 127 * tu_randf(&st));
-    for (int i = 0; i < 8; i++) f->d.labels[i] = (uint8_t)(i % 3);
-    float x[8 * 81];
-    int idx[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    bq_dataset_batch(&f->d, idx, 8, x, NULL, f->q.model.in_mean, f->q.model.in_std, NULL);
-    bq_fq fq;
-    bq_exec ex;
-    assert_int_equal(bq_fq_init(&fq, &f->q, 8, 0), 0);
-    assert_int_equal(bq_exec_init(&ex, &fq.net, 8, 0), 0);
-    bq_fq_bind(&fq, &ex);
-    assert_int_equal(bq_fq_calibrate(&fq, &ex, x, 8), 0);
-    bq_exec_free(&ex);
-    bq_fq_free(&fq);
-    const char *y = "name: t\nclock_mhz: 50\narray:\n  dm: 4\n  dn: 4\n  dk: 32\n  acc_bits: 32\n"
-                    "buffers:\n  weight_depth: 512\n  act_depth: 512\n  regions: 2\n  requant_depth: 256\n"
-                    "memory:\n  width_bits: 64\n  read_bytes_per_cycle: 8\n  write_bytes_per_cycle: 8\n"
-                    "  read_latency: 12\n  write_latency: 12\n";
-    assert_int_equal(bq_hwcfg_parse(&f->hw, y, strlen(y), "t.yaml", err, sizeof err), 0);
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_export_%d", (int)getpid());
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s.tmp.* %s.old.*", f->dir, f->dir, f->dir);
-    if (system(cmd)) {}
-    bq_qmodel_free(&f->q);
-    bq_model_free(&f->m);
-    free(f->d.pixels);
-    free(f->d.labels);
-    free(f);
-    return 0;
-}
+/* the tiny model (input 1x9x9 -> stem conv3x3(5)+relu -> block (stride 2 + down) -> depthwise
+ * 3x3 + relu6 -> gap -> linear(3): odd sizes everywhere, a grouped layer, a residual) with
+ * random biases */
+static int setup(void **state) { return export_fixture_setup(state, "exp", "test_export", 1); }
+static int teardown(void **state) { return export_fixture_teardown(state); }
 
 static void test_export_check_recompute(void **state) {
-    fixture *f = *state;
+    export_fixture *f = *state;
     char err[1024];
     assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 3, f->dir, err, sizeof err), 0);
     assert_int_equal(bq_export_check(f->dir, NULL, NULL, err, sizeof err), 0);
@@ -147,7 +87,7 @@ static void test_export_check_recompute(void **state) {
 }
 
 /* Rewrite file `name` of the package with a modification, run check, expect the error parts. */
-static void corrupt(fixture *f, const char *name, void (*mod)(unsigned char **d, size_t *len),
+static void corrupt(export_fixture *f, const char *name, void (*mod)(unsigned char **d, size_t *len),
                     const char *want1, const char *want2) {
     char err[1024], path[256];
     assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 1, f->dir, err, sizeof err), 0);
@@ -186,7 +126,7 @@ static void version_m(unsigned char **d, size_t *len) { nul_terminate(d, len); v
 static void shape_m(unsigned char **d, size_t *len) { nul_terminate(d, len); shape(d, len); }
 
 static void test_corrupted_packages(void **state) {
-    fixture *f = *state;
+    export_fixture *f = *state;
     corrupt(f, "weights.bin", flip, "weights.bin: CRC-32 of 'layers[", NULL);
     corrupt(f, "tests.bin", truncate_, "tests.bin: size is", "the manifest says");
     corrupt(f, "manifest.json", version_m, "manifest.json: field 'version' is 3", NULL);
@@ -221,7 +161,7 @@ typedef struct {
 } part_case;
 
 /* Copy the package, apply one corruption, check. */
-static void corrupt_part(const fixture *f, const char *manifest, const part_case *c) {
+static void corrupt_part(const export_fixture *f, const char *manifest, const part_case *c) {
     char dir[160], cmd[600], path[300], err[1024];
     snprintf(dir, sizeof dir, "%s_part", f->dir);
     snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", dir, f->dir, dir);
@@ -265,7 +205,7 @@ static void corrupt_part(const fixture *f, const char *manifest, const part_case
 }
 
 static void test_every_part_named(void **state) {
-    fixture *f = *state;
+    export_fixture *f = *state;
     char err[1024], path[256];
     assert_int_equal(bq_export(&f->q, &f->hw, &f->d, 1, f->dir, err, sizeof err), 0);
     assert_int_equal(bq_export_check(f->dir, NULL, NULL, err, sizeof err), 0);
