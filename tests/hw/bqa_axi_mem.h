@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <string>
 #include <vector>
@@ -41,6 +42,34 @@ struct AxiMasterOut {
     bool wvalid = false, wlast = false; uint8_t wdata[16] = {0}; uint32_t wstrb = 0;
     bool rready = false, bready = false;
 };
+
+// The two ends of one cycle on a verilated AXI4 master port (any model with the m_axi_* ports of
+// bqa_axi_master / bqa_axi_top), data_bits wide: the slave's outputs onto the port's inputs with
+// the given response codes, and the port's outputs as the slave's input.
+template <class V> void axi_drive_master_port(V *m, const AxiSlaveOut &so, int data_bits, int rresp,
+                                              int bresp) {
+    m->m_axi_arready_i = so.arready; m->m_axi_awready_i = so.awready; m->m_axi_wready_i = so.wready;
+    m->m_axi_rvalid_i = so.rvalid; m->m_axi_rlast_i = so.rlast; m->m_axi_rresp_i = rresp; m->m_axi_rid_i = 0;
+    m->m_axi_bvalid_i = so.bvalid; m->m_axi_bresp_i = bresp; m->m_axi_bid_i = 0;
+    for (int w = 0; w < data_bits / 32; w++) {
+        uint32_t v; memcpy(&v, so.rdata + 4 * w, 4);
+        tb_set_bits(m->m_axi_rdata_i, 32 * w, 32, v);
+    }
+}
+template <class V> AxiMasterOut axi_sample_master_port(V *m, int data_bits) {
+    AxiMasterOut mo;
+    mo.arvalid = m->m_axi_arvalid_o; mo.araddr = m->m_axi_araddr_o; mo.arlen = m->m_axi_arlen_o;
+    mo.arsize = m->m_axi_arsize_o; mo.arburst = m->m_axi_arburst_o;
+    mo.awvalid = m->m_axi_awvalid_o; mo.awaddr = m->m_axi_awaddr_o; mo.awlen = m->m_axi_awlen_o;
+    mo.awsize = m->m_axi_awsize_o; mo.awburst = m->m_axi_awburst_o;
+    mo.wvalid = m->m_axi_wvalid_o; mo.wlast = m->m_axi_wlast_o; mo.wstrb = (uint32_t)m->m_axi_wstrb_o;
+    for (int w = 0; w < data_bits / 32; w++) {
+        uint32_t v = (uint32_t)tb_get_bits(m->m_axi_wdata_o, 32 * w, 32);
+        memcpy(mo.wdata + 4 * w, &v, 4);
+    }
+    mo.rready = m->m_axi_rready_o; mo.bready = m->m_axi_bready_o;
+    return mo;
+}
 
 struct AxiMem {
     struct Burst { uint64_t addr; int len; long t; int jit; };

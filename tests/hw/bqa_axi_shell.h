@@ -24,26 +24,9 @@ struct Shell {
         Seen s;
         AxiSlaveOut so;
         if (mem) { mem->draw(); so = mem->drive(cyc); }
-        m->m_axi_arready_i = so.arready; m->m_axi_awready_i = so.awready; m->m_axi_wready_i = so.wready;
-        m->m_axi_rvalid_i = so.rvalid; m->m_axi_rlast_i = so.rlast; m->m_axi_rresp_i = 0; m->m_axi_rid_i = 0;
-        m->m_axi_bvalid_i = so.bvalid; m->m_axi_bresp_i = 0; m->m_axi_bid_i = 0;
-        const int W = BQ_HW_MEM_WIDTH_BITS;
-        for (int w = 0; w < W / 32; w++) {
-            uint32_t v; memcpy(&v, so.rdata + 4 * w, 4);
-            tb_set_bits(m->m_axi_rdata_i, 32 * w, 32, v);
-        }
+        axi_drive_master_port(m, so, BQ_HW_MEM_WIDTH_BITS, 0, 0);
         m->clk_i = 0; m->eval();
-        AxiMasterOut mo;
-        mo.arvalid = m->m_axi_arvalid_o; mo.araddr = m->m_axi_araddr_o; mo.arlen = m->m_axi_arlen_o;
-        mo.arsize = m->m_axi_arsize_o; mo.arburst = m->m_axi_arburst_o;
-        mo.awvalid = m->m_axi_awvalid_o; mo.awaddr = m->m_axi_awaddr_o; mo.awlen = m->m_axi_awlen_o;
-        mo.awsize = m->m_axi_awsize_o; mo.awburst = m->m_axi_awburst_o;
-        mo.wvalid = m->m_axi_wvalid_o; mo.wlast = m->m_axi_wlast_o; mo.wstrb = (uint32_t)m->m_axi_wstrb_o;
-        for (int w = 0; w < W / 32; w++) {
-            uint32_t v = (uint32_t)tb_get_bits(m->m_axi_wdata_o, 32 * w, 32);
-            memcpy(mo.wdata + 4 * w, &v, 4);
-        }
-        mo.rready = m->m_axi_rready_o; mo.bready = m->m_axi_bready_o;
+        AxiMasterOut mo = axi_sample_master_port(m, BQ_HW_MEM_WIDTH_BITS);
         s.aw = m->s_axil_awvalid_i && m->s_axil_awready_o && m->s_axil_wvalid_i && m->s_axil_wready_o;
         s.ar = m->s_axil_arvalid_i && m->s_axil_arready_o;
         s.r = m->s_axil_rvalid_o && m->s_axil_rready_i; s.rdata = m->s_axil_rdata_o;

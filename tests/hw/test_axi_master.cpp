@@ -23,26 +23,9 @@ struct Bench {
     void tick() {
         mem->draw();
         AxiSlaveOut so = mem->drive(cyc);
-        m->m_axi_arready_i = so.arready; m->m_axi_awready_i = so.awready; m->m_axi_wready_i = so.wready;
-        m->m_axi_rvalid_i = so.rvalid; m->m_axi_rlast_i = so.rlast; m->m_axi_rid_i = 0; m->m_axi_bid_i = 0;
-        m->m_axi_rresp_i = so.rvalid ? force_rresp : 0;
-        m->m_axi_bvalid_i = so.bvalid; m->m_axi_bresp_i = so.bvalid ? force_bresp : 0;
-        for (int w = 0; w < TB_W / 32; w++) {
-            uint32_t v; memcpy(&v, so.rdata + 4 * w, 4);
-            tb_set_bits(m->m_axi_rdata_i, 32 * w, 32, v);
-        }
+        axi_drive_master_port(m, so, TB_W, so.rvalid ? force_rresp : 0, so.bvalid ? force_bresp : 0);
         m->clk_i = 0; m->eval();
-        AxiMasterOut mo;
-        mo.arvalid = m->m_axi_arvalid_o; mo.araddr = m->m_axi_araddr_o; mo.arlen = m->m_axi_arlen_o;
-        mo.arsize = m->m_axi_arsize_o; mo.arburst = m->m_axi_arburst_o;
-        mo.awvalid = m->m_axi_awvalid_o; mo.awaddr = m->m_axi_awaddr_o; mo.awlen = m->m_axi_awlen_o;
-        mo.awsize = m->m_axi_awsize_o; mo.awburst = m->m_axi_awburst_o;
-        mo.wvalid = m->m_axi_wvalid_o; mo.wlast = m->m_axi_wlast_o; mo.wstrb = (uint32_t)m->m_axi_wstrb_o;
-        for (int w = 0; w < TB_W / 32; w++) {
-            uint32_t v = (uint32_t)tb_get_bits(m->m_axi_wdata_o, 32 * w, 32);
-            memcpy(mo.wdata + 4 * w, &v, 4);
-        }
-        mo.rready = m->m_axi_rready_o; mo.bready = m->m_axi_bready_o;
+        AxiMasterOut mo = axi_sample_master_port(m, TB_W);
         rvalid = m->rvalid_o; wready = m->wready_o; wdone = m->wdone_o; req_ready = m->req_ready_o;
         rd_err |= m->rd_err_o; wr_err |= m->wr_err_o;
         for (int w = 0; w < TB_W / 32; w++) {
