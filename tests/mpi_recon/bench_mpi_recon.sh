@@ -9,18 +9,25 @@
 # all the mode's processes: on a loaded machine the wall time says how the scheduler treated the
 # job, the CPU time what the work cost); JSON in build/bench/mpi_recon.json with the load average
 # before and after.
+# Another network: MPI_RECON_MODEL (a .bqm or .onnx), MPI_RECON_DATA (its dataset YAML, else the
+# embedded Fashion-MNIST), MPI_RECON_CALIB (calibration images, 256), MPI_RECON_TAG (the name of the
+# work folder and JSON, mpi_recon); docs/mpi_recon.md runs the 224x224 ResNet-18 this way.
 # usage: tests/mpi_recon/bench_mpi_recon.sh BRECQ [REPEAT] [ITERS]
 set -eu
 B=${1:-build/brecq} REPEAT=${2:-1} ITERS=${3:-200}
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}
-W=build/bench/mpi_recon; rm -rf $W; mkdir -p $W
+MODEL=${MPI_RECON_MODEL:-configs/models/fres20.bqm}
+CALIB=${MPI_RECON_CALIB:-256}
+TAG=${MPI_RECON_TAG:-mpi_recon}
+DATA=(); [ -n "${MPI_RECON_DATA:-}" ] && DATA=(--data "$MPI_RECON_DATA")
+W=build/bench/$TAG; rm -rf $W; mkdir -p $W
 cat > $W/r.yaml << YAML
 method: brecq_qdrop
 loss: mse
 wbits: 2
 abits: 4
-calib: 256
-act_init_batch: 64
+calib: $CALIB
+act_init_batch: $(( CALIB < 64 ? CALIB : 64 ))
 batch: 32
 qdrop_iters: $ITERS
 seed: 7
@@ -36,9 +43,9 @@ run() {   # run MODE I -> "wall_s cpu_s"; output $W/MODE.I.bqq
 run1() {   # run1 MODE OUT: one quantize (the timed part)
   local mode=$1 out=$2 rc=0
   case $mode in
-    serial)   BQ_NUM_THREADS=1 "$B" quantize --model configs/models/fres20.bqm --recipe $W/r.yaml --out $out.bqq 2> $out.err || rc=$? ;;
-    threads2) BQ_NUM_THREADS=2 "$B" quantize --model configs/models/fres20.bqm --recipe $W/r.yaml --out $out.bqq 2> $out.err || rc=$? ;;
-    np2)      BQ_NUM_THREADS=1 $MPIRUN -np 2 "$B" quantize --model configs/models/fres20.bqm --recipe $W/r.yaml --out $out.bqq 2> $out.err || rc=$? ;;
+    serial)   BQ_NUM_THREADS=1 "$B" quantize --model "$MODEL" "${DATA[@]}" --recipe $W/r.yaml --out $out.bqq 2> $out.err || rc=$? ;;
+    threads2) BQ_NUM_THREADS=2 "$B" quantize --model "$MODEL" "${DATA[@]}" --recipe $W/r.yaml --out $out.bqq 2> $out.err || rc=$? ;;
+    np2)      BQ_NUM_THREADS=1 $MPIRUN -np 2 "$B" quantize --model "$MODEL" "${DATA[@]}" --recipe $W/r.yaml --out $out.bqq 2> $out.err || rc=$? ;;
   esac
   [ $rc = 0 ] || { echo "bench-mpi-recon: $mode: exit $rc: $(grep 'brecq quantize' $out.err | head -1)" >&2; exit 1; }
 }
@@ -54,7 +61,7 @@ for i in $(seq 1 "$REPEAT"); do
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '%-9s %10s %8s %10s  %s\n' mode median_s speedup cpu_s runs
-json="{\"bench\": \"mpi_recon\", \"model\": \"fres20\", \"recipe\": \"brecq_qdrop W2A4 mse, calib 256, batch 32, dp_shards 2, $ITERS it/unit\", \"load_before\": \"$load0\", \"load_after\": \"$load1\", \"modes\": ["
+json="{\"bench\": \"mpi_recon\", \"model\": \"$MODEL\", \"recipe\": \"brecq_qdrop W2A4 mse, calib $CALIB, batch 32, dp_shards 2, $ITERS it/unit\", \"load_before\": \"$load0\", \"load_after\": \"$load1\", \"modes\": ["
 sep=""
 for mode in serial threads2 np2; do
   med=$(echo ${TS[$mode]} | tr ' ' '\n' | median)
@@ -65,5 +72,5 @@ for mode in serial threads2 np2; do
   json=$(printf '%s%s {"mode": "%s", "median_s": %s, "speedup": %s, "cpu_s": %s, "runs": [%s], "cpu_runs": [%s]}' "$json" "$sep" $mode $med $sp $cpu "$(echo ${TS[$mode]} | tr ' ' ',')" "$(echo ${CS[$mode]} | tr ' ' ',')")
   sep=","
 done
-echo "$json]}" > build/bench/mpi_recon.json
-echo "bench-mpi-recon: load before $load0, after $load1; all outputs the same bytes; JSON build/bench/mpi_recon.json"
+echo "$json]}" > build/bench/$TAG.json
+echo "bench-mpi-recon: load before $load0, after $load1; all outputs the same bytes; JSON build/bench/$TAG.json"
