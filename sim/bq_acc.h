@@ -62,6 +62,10 @@ typedef struct {
  * Returns the process exit status: 0 all layers bit-exact and cycle-exact, 1 mismatch, 2 usage or
  * input error. */
 int bq_cosim_main(int argc, char **argv, const bq_acc *acc);
+/* What a simulator's main() calls (sim/bq_host_main.c): with --selftest in argv the package
+ * self-test driver (bq_selftest_main, sim/bq_selftest.h: no .bqq, no model code), otherwise
+ * bq_cosim_main. */
+int bq_host_main(int argc, char **argv, const bq_acc *acc);
 
 #ifdef __cplusplus
 }

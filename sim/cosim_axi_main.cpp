@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
                        (unsigned long long)o.stall_pct, mc.max_run, (unsigned long long)o.seed);
     printf(")\n");
 
-    int rc = bq_cosim_main(argc, argv, &acc);
+    int rc = bq_host_main(argc, argv, &acc);   // --selftest: the package self-test
     uint32_t err = sh.read(R_ERR);
     printf("cosim_axi: %ld cycles, %ld read / %ld write bursts, %ld / %ld beats, %ld protocol errors, ERR 0x%x\n",
            sh.cyc, am.rd_bursts, am.wr_bursts, am.rd_beats, am.wr_beats, am.errors, err);

@@ -22,7 +22,8 @@ static const char *usage =
     "usage: cosim --hw CONFIG.yaml --qmodel Q.bqq [--images N] [--first I] [--out DIR] [--name NAME]\n"
     "             [--data DIR] [--fault weight|requant|instr:LAYER:BIT] [--stop-on-mismatch]\n"
     "             [--no-trace] [--max-cycles C] [--until LAYER] [--package DIR]\n"
-    "             [--bits-only | --strict] [--trace LAYER[:FROM:TO]]\n";
+    "             [--bits-only | --strict] [--trace LAYER[:FROM:TO]]\n"
+    "       cosim --selftest --package DIR [...]: the package self-test instead (--selftest --help)\n";
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;

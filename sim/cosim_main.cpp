@@ -354,7 +354,7 @@ int sc_main(int argc, char **argv) {
     }
     bq_acc acc = {&ops, &sys, "systemc", 1};
     sys.settle();   // elaboration
-    int rc = bq_cosim_main(argc, argv, &acc);
+    int rc = bq_host_main(argc, argv, &acc);   // --selftest: the package self-test
     sys.top->final();
     if (sys.clock->tfp) { sys.clock->tfp->close(); delete sys.clock->tfp; }
     return rc;

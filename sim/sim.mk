@@ -24,7 +24,10 @@ MODEL        ?= fres20
 QUANT        ?= rtn_w4a4
 BITS         ?=
 COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MODEL).bqm,$(COSIM_OUT)/models/$(MODEL)_quick.bqm)
-SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_acc_uio.c sim/bq_pkg.c
+# the package self-test driver (docs/bringup.md "The self-test driver"): no engine code
+SELFTEST_SRCS := sim/bq_selftest.c sim/bq_selftest_pkg.c sim/bq_json.c
+SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_acc_uio.c sim/bq_pkg.c \
+                sim/bq_host_main.c $(SELFTEST_SRCS)
 SIM_HDRS     := $(wildcard sim/*.h)
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE := 1
 # Speed (docs/cosim.md, "Simulation speed"): -O3, X values resolved the fast way (the RTL resets
@@ -69,6 +72,22 @@ $(SIM_B)/%/cosim_assert: $(SIM_DEPS)
 $(SIM_B)/%/cosim_board: sim/cosim_board.c $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) -Isim -I$(BUILD)/gen/$* -o $@ $< $(SIM_B)/$*/libbqdrv.a $(BUILD)/libbrecq.a $(PKG_LIBS)
 
+# the package self-test on a board: its own sources, the board backend, sw/core/errmsg.c, libc and
+# zlib, linked WITHOUT libbrecq.a: that it links is the proof it needs no scheduler or model code
+# (tests/cosim/test_selftest.sh also checks the symbols); the ASan+UBSan build for its error paths
+SELFTEST_BOARD_SRCS = sim/selftest_board.c $(SELFTEST_SRCS) sim/bq_acc_mmio.c sim/bq_acc_uio.c sw/core/errmsg.c
+$(SIM_B)/%/selftest_board: $(SELFTEST_BOARD_SRCS) $(SIM_HDRS) sw/core/errmsg.h $(BUILD)/gen/%/hw_params.h
+	$(CC) $(CFLAGS) -Isim -I$(BUILD)/gen/$* -o $@ $(SELFTEST_BOARD_SRCS) -lz
+$(ASAN)/sim/selftest_board: $(SELFTEST_BOARD_SRCS) $(SIM_HDRS) sw/core/errmsg.h $(BUILD)/gen/tiny/hw_params.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -Isim -I$(BUILD)/gen/tiny -o $@ $(SELFTEST_BOARD_SRCS) -lz
+# the self-test driver against a fake accelerator (no simulator), under ASan+UBSan
+$(ASAN)/sim/test_selftest: tests/cosim/test_selftest.c $(SELFTEST_SRCS) $(SIM_HDRS) $(ASAN)/libbrecq.a \
+                           tests/unit/testutil.h tests/fuzz/tiny_model.h tests/unit/export_fixture.h $(BUILD)/gen/tiny/hw_params.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Isim -Itests/unit -I$(BUILD)/gen/tiny -o $@ tests/cosim/test_selftest.c \
+	  $(SELFTEST_SRCS) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+
 # the board backend's argument checks and device errors (no board needed), under ASan+UBSan
 $(ASAN)/sim/test_acc_uio: tests/cosim/test_acc_uio.c sim/bq_acc_uio.c sim/bq_acc_uio.h $(ASAN)/libbrecq.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
@@ -94,7 +113,7 @@ $(COSIM_OUT)/models/%.bqq: $(COSIM_BQM) | $(BUILD)/brecq
 
 .PHONY: cosim cosim-full cosim-full-assert test-cosim bench-cosim sim-build cosim-quick-model
 SIM_HW ?= tiny edge
-sim-build: $(foreach h,$(SIM_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_board)
+sim-build: $(foreach h,$(SIM_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_board $(SIM_B)/$(h)/selftest_board)
 
 # The run's export package, as a board gets it: `brecq export` of the .bqq for the hw config into
 # <run dir>/package, with COSIM_PKG_TESTS self-test images; kept while newer than the .bqq, the
@@ -174,7 +193,7 @@ BENCH_TARGETS += bench-cosim
 CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
 # kept although intermediate in the pattern chains (deleting the generated headers made a rerun of
 # `make demo` rebuild the simulator)
-.PRECIOUS: $(BUILD)/gen/%/hw_params.h $(BUILD)/gen/%/hw_params.svh $(SIM_B)/%/libbqdrv.a $(SIM_B)/%/cosim $(SIM_B)/%/cosim_assert $(SIM_B)/%/cosim_board $(COSIM_OUT)/models/%.bqq $(COSIM_OUT)/models/%_quick.bqm
+.PRECIOUS: $(BUILD)/gen/%/hw_params.h $(BUILD)/gen/%/hw_params.svh $(SIM_B)/%/libbqdrv.a $(SIM_B)/%/cosim $(SIM_B)/%/cosim_assert $(SIM_B)/%/cosim_board $(SIM_B)/%/selftest_board $(COSIM_OUT)/models/%.bqq $(COSIM_OUT)/models/%_quick.bqm
 
 # ---- through the AXI shell (docs/cosim.md "Through the AXI shell"): build/sim_axi/<cfg>/ holds
 # hw.yaml (the config with memory.interface: axi, so the latency model adds the shell's cycles and
@@ -183,7 +202,8 @@ CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
 #   make cosim-axi       like make cosim (MODEL, QUANT, BITS, HW, COSIM_IMAGES) with a fixed-latency
 #                        AXI memory -> build/cosim_axi/cosim_report.md; COSIM_AXI_ARGS adds plusargs
 #   make test-cosim-axi  (part of `make test`) one image on tiny, fixed and random latency; the
-#                        register protocol against a fake bus (tests/cosim/test_acc_mmio.c)
+#                        register protocol against a fake bus (tests/cosim/test_acc_mmio.c); the
+#                        package self-test driver (tests/cosim/test_selftest.{sh,c}, selftest_board)
 #   make cosim-axi-full  the cosim-full matrix through the shell, fixed latency (COSIM_IMAGES, 4);
 #                        a prerequisite of cosim-full unless COSIM_FULL_AXI=0
 # HostQDepth is deep enough for the longest layer program of fres20/mbv2t (the driver preloads it
@@ -250,11 +270,15 @@ $(ASAN)/sim/test_acc_mmio: tests/cosim/test_acc_mmio.c sim/bq_acc_mmio.c sim/bq_
                            $(BUILD)/gen/tiny/hw_params.h tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) -Isim -Itests/unit -I$(BUILD)/gen/tiny -o $@ tests/cosim/test_acc_mmio.c sim/bq_acc_mmio.c -lcmocka
-test-cosim-axi: $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml $(ASAN)/sim/test_acc_mmio
+test-cosim-axi: $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml $(ASAN)/sim/test_acc_mmio \
+                $(SIM_B)/tiny/selftest_board $(ASAN)/sim/selftest_board $(ASAN)/sim/test_selftest $(BUILD)/brecq
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
 	@$(ASAN)/sim/test_acc_mmio
+	@$(ASAN)/sim/test_selftest
 	@sh tests/cosim/test_cosim_axi.sh $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml \
 	  $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_AXI_OUT)/test
+	@sh tests/cosim/test_selftest.sh $(SIM_AXI_B)/tiny/cosim_axi $(SIM_AXI_B)/tiny/hw.yaml \
+	  $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_AXI_OUT)/selftest $(SIM_B)/tiny/selftest_board $(ASAN)/sim/selftest_board
 
 TEST_TARGETS += test-cosim-axi
 CLEAN_DIRS   += $(SIM_AXI_B) $(COSIM_AXI_OUT)

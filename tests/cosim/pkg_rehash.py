@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""pkg_rehash.py PKG LAYER BYTE BIT [codes] -- simulate an export bug that no hash can see: flip bit
-BIT of byte BYTE of layer LAYER's weights range in PKG/weights.bin (with `codes`: of its expected
-output codes of test 0 in PKG/tests.bin), then recompute the range's CRC-32, the file's CRC-32 and
+"""pkg_rehash.py PKG LAYER BYTE BIT [codes|out] -- simulate an export bug that no hash can see: flip bit
+BIT of byte BYTE of layer LAYER's weights range in PKG/weights.bin (with `codes` / `out`: of its
+expected output codes / expected output tiles of test 0 in PKG/tests.bin), then recompute the range's CRC-32, the file's CRC-32 and
 manifest_crc32 (docs/formats.md "Export package"), editing the manifest text in place so every
 other byte stays as the exporter wrote it. `brecq export --check` then passes unless its recompute
 of test 0 sees the change (export with --tests 0 to hide a weight flip): only the co-simulation's
@@ -17,10 +17,10 @@ def crc(b):
 
 
 def main():
-    if len(sys.argv) not in (5, 6) or (len(sys.argv) == 6 and sys.argv[5] != "codes"):
-        sys.exit("usage: pkg_rehash.py PKG LAYER BYTE BIT [codes]")
+    if len(sys.argv) not in (5, 6) or (len(sys.argv) == 6 and sys.argv[5] not in ("codes", "out")):
+        sys.exit("usage: pkg_rehash.py PKG LAYER BYTE BIT [codes|out]")
     pkg, name, byte, bit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    codes = len(sys.argv) == 6
+    codes = sys.argv[5] if len(sys.argv) == 6 else None
     mpath = pkg + "/manifest.json"
     text = open(mpath, encoding="utf-8").read()
     man = json.loads(text)
@@ -35,7 +35,7 @@ def main():
         if not tl:
             print("pkg_rehash: %s: no test vector of layer '%s'" % (mpath, name), file=sys.stderr)
             sys.exit(2)
-        r, fname = tl[0]["codes"], "tests.bin"
+        r, fname = tl[0][codes], "tests.bin"
     if not 0 <= byte < r["size"] or not 0 <= bit < 8:
         print("pkg_rehash: byte %d bit %d outside the %d bytes of '%s'" % (byte, bit, r["size"], name),
               file=sys.stderr)
