@@ -8,7 +8,7 @@
 #   make test-fuzz-smoke   (part of make test) replay each committed corpus + FUZZ_SMOKE_SECONDS (3) of fuzzing
 # FUZZ_ONLY="bqm npy" restricts any of them to some harnesses.
 
-FUZZ_HARNESSES := onnx bqm bqq export recipe bits flow hw dataset dse idx png jpeg npy npz
+FUZZ_HARNESSES := onnx bqm bqq export recipe bits flow hw dataset dse idx png jpeg npy npz selftest
 FUZZ_ONLY          ?= $(FUZZ_HARNESSES)
 FUZZ_SECONDS       ?= 600
 FUZZ_LONG_SECONDS  ?= 3600
@@ -34,6 +34,10 @@ $(BUILD)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(FUZZ_HDRS) $(BUILD)/fuzz/libbrecq.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Wall -Wextra -Werror -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(BUILD)/fuzz/libbrecq.a $(PKG_LIBS)
 $(BUILD)/fuzz/npz_fuzz: tests/fuzz/npy_fuzz.c $(FUZZ_HDRS) $(BUILD)/fuzz/libbrecq.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Wall -Wextra -Werror -DFUZZ_NPZ -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(BUILD)/fuzz/libbrecq.a $(PKG_LIBS)
+# the self-test driver's readers are not in the library (a board links them without it): compiled in
+FUZZ_ST_SRCS := sim/bq_json.c sim/bq_selftest_pkg.c
+$(BUILD)/fuzz/selftest_fuzz: tests/fuzz/selftest_fuzz.c $(FUZZ_ST_SRCS) sim/bq_json.h sim/bq_selftest_pkg.h $(FUZZ_HDRS) $(BUILD)/fuzz/libbrecq.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Isim -Wall -Wextra -Werror -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_ST_SRCS) $(BUILD)/fuzz/libbrecq.a $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-long test-fuzz-smoke fuzz-bins
 fuzz-bins: $(FUZZ_BINS)

@@ -3,6 +3,9 @@
  * writers (a development tool, not part of any build or test; the outputs are committed):
  *   corpus/bqm/tiny.bqm, corpus/bqq/tiny_w3a4.bqq, the three .bin files of export_pkg/ and
  *   corpus/export/manifest.json, and the seeds of corpus/png, jpeg, idx and npy
+ * `make_seeds selftest` writes only the self-test reader's seeds (selftest_fuzz.c): the same model
+ * exported with 1 test image (a version 2 package), its four .bin files into selftest_pkg/ and its
+ * manifest as corpus/selftest/manifest.json
  * (corpus/npz/ is made from the .npy seeds by make_npz.py). Run from the repository root:
  *   make && gcc -std=c11 -D_POSIX_C_SOURCE=200809L -iquote sw -iquote hw_model -iquote build/gen \
  *     -Itests/fuzz $(pkg-config --cflags libpng) tests/fuzz/make_seeds.c build/libbrecq.a \
@@ -40,12 +43,30 @@ static const char *kHw = "name: t\nclock_mhz: 50\narray:\n  dm: 4\n  dn: 4\n  dk
     "memory:\n  width_bits: 64\n  read_bytes_per_cycle: 8\n  write_bytes_per_cycle: 8\n"
     "  read_latency: 12\n  write_latency: 12\n";
 
-/* tiny.bqm, a calibrated W3A4 .bqq, and its export package with 2 test images. */
-static void models(void) {
+/* Copy the package in build/fuzz_seed_pkg: the .bin files into bin_dir, the manifest to manifest. */
+static void copy_pkg(const char *const *bins, int n_bins, const char *bin_dir, const char *manifest) {
+    char err[512];
+    for (int i = 0; i <= n_bins; i++) {
+        const char *name = i < n_bins ? bins[i] : "manifest.json";
+        char src[300], dst[300];
+        unsigned char *b;
+        size_t n;
+        snprintf(src, sizeof src, "build/fuzz_seed_pkg/%s", name);
+        if (i < n_bins) snprintf(dst, sizeof dst, "%s/%s", bin_dir, name);
+        else snprintf(dst, sizeof dst, "%s", manifest);
+        if (bq_read_file(src, &b, &n, err, sizeof err)) DIE("%s", err);
+        put(dst, b, n);
+        free(b);
+    }
+}
+
+/* tiny.bqm, a calibrated W3A4 .bqq, and its export package with 2 test images; selftest != 0: only
+ * the package with 1 test image, for the self-test reader's harness. */
+static void models(int selftest) {
     bq_model m;
     char err[512];
     if (tiny_model_build(&m)) DIE("tiny model");
-    if (bq_model_save(&m, "tests/fuzz/corpus/bqm/tiny.bqm", err, sizeof err)) DIE("%s", err);
+    if (!selftest && bq_model_save(&m, "tests/fuzz/corpus/bqm/tiny.bqm", err, sizeof err)) DIE("%s", err);
     bq_qmodel q;
     bq_qmodel_opts o = {3, 4, 1};
     if (bq_qmodel_init(&q, &m, &o, err, sizeof err)) DIE("%s", err);
@@ -67,20 +88,17 @@ static void models(void) {
     if (bq_fq_calibrate(&fq, &ex, x, 4)) DIE("calibrate");
     bq_exec_free(&ex);
     bq_fq_free(&fq);
-    if (bq_qmodel_save(&q, "tests/fuzz/corpus/bqq/tiny_w3a4.bqq", err, sizeof err)) DIE("%s", err);
+    if (!selftest && bq_qmodel_save(&q, "tests/fuzz/corpus/bqq/tiny_w3a4.bqq", err, sizeof err)) DIE("%s", err);
     bq_hwcfg hw;
     if (bq_hwcfg_parse(&hw, kHw, strlen(kHw), "t.yaml", err, sizeof err)) DIE("%s", err);
-    if (bq_export(&q, &hw, &d, 2, "build/fuzz_seed_pkg", err, sizeof err)) DIE("%s", err);
-    const char *names[4] = {"weights.bin", "requant.bin", "tests.bin", "manifest.json"};
-    for (int i = 0; i < 4; i++) {
-        char src[300], dst[300];
-        unsigned char *b;
-        size_t n;
-        snprintf(src, sizeof src, "build/fuzz_seed_pkg/%s", names[i]);
-        snprintf(dst, sizeof dst, i < 3 ? "tests/fuzz/export_pkg/%s" : "tests/fuzz/corpus/export/%s", names[i]);
-        if (bq_read_file(src, &b, &n, err, sizeof err)) DIE("%s", err);
-        put(dst, b, n);
-        free(b);
+    if (selftest) {
+        const char *bins[4] = {"weights.bin", "requant.bin", "programs.bin", "tests.bin"};
+        if (bq_export(&q, &hw, &d, 1, "build/fuzz_seed_pkg", err, sizeof err)) DIE("%s", err);
+        copy_pkg(bins, 4, "tests/fuzz/selftest_pkg", "tests/fuzz/corpus/selftest/manifest.json");
+    } else {
+        const char *bins[3] = {"weights.bin", "requant.bin", "tests.bin"};
+        if (bq_export(&q, &hw, &d, 2, "build/fuzz_seed_pkg", err, sizeof err)) DIE("%s", err);
+        copy_pkg(bins, 3, "tests/fuzz/export_pkg", "tests/fuzz/corpus/export/manifest.json");
     }
     free(d.pixels); free(d.labels);
     bq_qmodel_free(&q);
@@ -153,8 +171,13 @@ static void npy_seed(const char *path, const char *descr, const char *shp, size_
     free(b);
 }
 
-int main(void) {
-    models();
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "selftest")) {
+        models(1);
+        printf("make_seeds: selftest done\n");
+        return 0;
+    }
+    models(0);
     png_seeds();
     jpeg_one("tests/fuzz/corpus/jpeg/grey_8x8.jpg", 8, 8, 1, 0, 90);
     jpeg_one("tests/fuzz/corpus/jpeg/rgb_16x9.jpg", 16, 9, 3, 0, 75);
