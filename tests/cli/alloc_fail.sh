@@ -5,8 +5,9 @@
 #   - exit 1 or 2 with the last stderr line "brecq CMD: ..." (one line, the error), no signal, no
 #     timeout, no sanitizer or assert report, no "top-1 -1";
 #   - no output file (nothing half-written) and no *.tmp.* left in the output folder;
-#   - or exit 0 with stdout and every output byte-identical to the run without a failure (a
-#     failed allocation the code can do without, e.g. an optional cache);
+#   - nothing written into the working folder (an empty one), whatever the exit;
+#   - or exit 0, no "brecq CMD: ..." error line, stdout and every output byte-identical to the run
+#     without a failure (a failed allocation the code can do without, e.g. an optional cache);
 #   - train, quantize with reconstruction and search keep their run folder OUT.run after a failure
 #     (as after a kill): a rerun without a failure must resume from it to the same output bytes
 #     (ALLOC_RESUME=0 skips that rerun).
@@ -15,7 +16,8 @@
 # 128/100-image IDX subset); train (fres20, 2 epochs of 2 steps on 8/4 images); a whole `run`
 # flow, a 4-config `dse` sweep, search, quantize with BRECQ (Fisher loss) and BRECQ+QDrop (2
 # iterations per unit) and eval --int (the 6 KB tiny model on a 64/32-image NumPy set).
-# ALLOC_ONLY="run dse" restricts the run to some of them (the case names below).
+# ALLOC_ONLY="run dse" restricts the run to some of them (the case names below), ALLOC_RANGE=A-B
+# the N tried to A..B, ALLOC_STEP=S to every S-th of those.
 #
 # usage: tests/cli/alloc_fail.sh BRECQ_ALLOCFAIL SAMPLE SEED
 #   SAMPLE: N values tried per command (a seeded sample of 1..K, the first and last included);
@@ -152,8 +154,9 @@ resumes() {   # name out args R O
 # stdout without wall times ("done in 2.4 s") and with the output folder as @O@
 untimed() { sed -E -e "s|$2|@O@|g" -e 's/[0-9]+(\.[0-9]+)? s\b/T s/g' "$1"; }
 
-# NAME OUTPUT(relative to the output folder, "" = none) ARGS... (@O@ = the output folder; @Y@ = the
-# run/dse YAML, copied per output folder). For run and dse OUTPUT is the file written last: their
+# NAME OUTPUTS(relative to the output folder, space-separated, "" = none) ARGS... (@O@ = the output
+# folder; @Y@ = the run/dse YAML, copied per output folder) [CAP: at most CAP sampled N in make
+# test-alloc, to keep the slower cases' share of make test small; every N still in test-alloc-full]. For run and dse OUTPUT is the file written last: their
 # report folder is also their resume store and stays after a failure, as after a kill.
 CASES=(
   "info||info $M"
@@ -163,17 +166,18 @@ CASES=(
   "export|pkg|export --quant $T/q.bqq --hw $ROOT/configs/hw/edge.yaml --data $D --tests 2 --out @O@/pkg"
   "run|flow/report.md|run @Y@"
   "dse|dse/dse.json|dse @Y@"
-  "train|m.bqm|train --arch fres20 --epochs 2 --batch 4 --data $T/data8 --checkpoint-steps 1 --out @O@/m.bqm"
-  "search|bits.yaml s.json|search --model $TINY --hw $ROOT/configs/hw/edge.yaml --budget 0.7x --wbits 2,4 --abits 4,8 --images 4 --data $T/tdata/data.yaml --out @O@/bits.yaml --report @O@/s.json"
-  "quantize-brecq|q.bqq|quantize --model $TINY --recipe $T/brecq.yaml --data $T/tdata/data.yaml --out @O@/q.bqq"
-  "quantize-qdrop|q.bqq|quantize --model $TINY --recipe $T/qdrop.yaml --data $T/tdata/data.yaml --out @O@/q.bqq"
-  "eval-int|r.json|eval --quant $T/tq.bqq --int --data $T/tdata/data.yaml --report @O@/r.json"
-  "latency|r.json|latency --model $M --hw $ROOT/configs/hw/edge.yaml --report @O@/r.json"
-  "export-check||export --check $T/pkg"
+  "train|m.bqm|train --arch fres20 --epochs 2 --batch 4 --data $T/data8 --checkpoint-steps 1 --out @O@/m.bqm|6"
+  "search|bits.yaml s.json|search --model $TINY --hw $ROOT/configs/hw/edge.yaml --budget 0.7x --wbits 2,4 --abits 4,8 --images 4 --data $T/tdata/data.yaml --out @O@/bits.yaml --report @O@/s.json|6"
+  "quantize-brecq|q.bqq|quantize --model $TINY --recipe $T/brecq.yaml --data $T/tdata/data.yaml --out @O@/q.bqq|6"
+  "quantize-qdrop|q.bqq|quantize --model $TINY --recipe $T/qdrop.yaml --data $T/tdata/data.yaml --out @O@/q.bqq|6"
+  "eval-int|r.json|eval --quant $T/tq.bqq --int --data $T/tdata/data.yaml --report @O@/r.json|6"
+  "latency|r.json|latency --model $M --hw $ROOT/configs/hw/edge.yaml --report @O@/r.json|6"
+  "export-check||export --check $T/pkg|6"
 )
 fail=0 total_n=0 total_fail=0
+mkdir -p "$T/cwd"   # the working folder of every run: must stay empty (no stray relative path)
 for c in "${CASES[@]}"; do
-  IFS='|' read -r name out args <<< "$c"
+  IFS='|' read -r name out args cap <<< "$c"
   only "$name" || continue
   cmd=${args%% *}
   R=$T/ref-$name; mkdir -p "$R"
@@ -181,23 +185,35 @@ for c in "${CASES[@]}"; do
   BQ_ALLOC_COUNT_FILE=$T/count $B $(argv "$args" "$R") > "$R/stdout" 2> "$R/stderr" ||
     { echo "FAIL alloc_fail $name: the run without a failure failed:"; tail -2 "$R/stderr"; fail=1; continue; }
   K=$(cat "$T/count")
-  # the N values: all, or the first, the last and a seeded sample between
-  if [ "$SAMPLE" -eq 0 ] || [ "$SAMPLE" -ge "$K" ]; then Ns=$(seq 1 "$K")
-  else Ns=$( { echo 1; echo "$K"; for _ in $(seq 3 "$SAMPLE"); do echo $(( (RANDOM * 32768 + RANDOM) % K + 1 )); done; } | sort -nu)
+  # the N values: all, or the first, the last and a seeded sample between (at most the case's cap)
+  SAMPLE_C=$SAMPLE
+  [ -n "$cap" ] && [ "$SAMPLE" -gt "$cap" ] && SAMPLE_C=$cap
+  if [ "$SAMPLE_C" -eq 0 ] || [ "$SAMPLE_C" -ge "$K" ]; then Ns=$(seq 1 "$K")
+  else Ns=$( { echo 1; echo "$K"; for _ in $(seq 3 "$SAMPLE_C"); do echo $(( (RANDOM * 32768 + RANDOM) % K + 1 )); done; } | sort -nu)
+  fi
+  # ALLOC_RANGE=FROM-TO: only the N in that range; ALLOC_STEP=S: only every S-th of them (N = FROM,
+  # FROM+S, ...), to split or thin a long every-N run
+  if [ -n "${ALLOC_RANGE:-}" ] || [ "${ALLOC_STEP:-1}" -gt 1 ]; then
+    lo=1 hi=$K step=${ALLOC_STEP:-1}
+    [ -n "${ALLOC_RANGE:-}" ] && lo=${ALLOC_RANGE%-*} hi=${ALLOC_RANGE#*-}
+    Ns=$(for N in $Ns; do [ "$N" -ge "$lo" ] && [ "$N" -le "$hi" ] && [ $(( (N - lo) % step )) -eq 0 ] && echo "$N"; done)
   fi
   tried=0 bad=0 clean_err=0 same=0 resumed=0 t0=$(date +%s)
   for N in $Ns; do
     tried=$((tried + 1))
     O=$T/o; rm -rf "$O"; mkdir -p "$O"
     # shellcheck disable=SC2086
-    BQ_FAIL_ALLOC=$N timeout 300 $B $(argv "$args" "$O") > "$T/stdout" 2> "$T/stderr"
+    (cd "$T/cwd" && BQ_FAIL_ALLOC=$N exec timeout 300 $B $(argv "$args" "$O")) > "$T/stdout" 2> "$T/stderr"
     rc=$?
+    stray=$(ls -A "$T/cwd"); rm -rf "$T/cwd"; mkdir "$T/cwd"
     why="" had_run=$(find "$O" -maxdepth 1 -name '*.run' -type d)
     if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:|Assertion .* failed" "$T/stderr"; then why="sanitizer/assert report"
     elif [ $rc -ge 124 ]; then why="signal or timeout (exit $rc)"
     elif grep -q "top-1 -1" "$T/stdout" "$T/stderr"; then why="printed top-1 -1"
+    elif [ -n "$stray" ]; then why="exit $rc and wrote '$stray' into its working folder"
     elif [ $rc -eq 0 ]; then
-      if [ "$(untimed "$T/stdout" "$O")" != "$(untimed "$R/stdout" "$R")" ]; then why="exit 0 with different stdout"
+      if grep -q "^brecq $cmd: " "$T/stderr"; then why="exit 0 after an error line: $(grep -m1 "^brecq $cmd: " "$T/stderr")"
+      elif [ "$(untimed "$T/stdout" "$O")" != "$(untimed "$R/stdout" "$R")" ]; then why="exit 0 with different stdout"
       elif ! same_outputs "$name" "$out" "$R" "$O"; then why="exit 0 with a different $out"
       elif [ -n "$(find "$O" -maxdepth 1 -name '*.run')" ]; then why="exit 0 but its run folder was left"
       else same=$((same + 1)); fi
