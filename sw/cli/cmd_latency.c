@@ -113,8 +113,8 @@ int bq_cmd_latency(int argc, char **argv) {
         mhash = q.src_hash;
     } else {
         if (access(model, F_OK) != 0 && (!strcmp(model, "fres20") || !strcmp(model, "mbv2t"))) {
-            if (bq_arch_build(&fp, model, 0) != 0) {
-                bq_cli_error("latency", "cannot build architecture '%s'", model);
+            if (bq_arch_build(&fp, model, 0) != 0) {   /* a known name: out of memory */
+                bq_cli_error("latency", "out of memory building architecture '%s'", model);
                 goto out;
             }
         } else if (bq_cli_load_model("latency", model, &fp)) {

@@ -153,7 +153,8 @@ static int open_run_dp(const dp_ctx *dp, const char *model, const char *recipe, 
         else snprintf(run->dir, sizeof run->dir, "%s.run", out);
     }
     char err[256];
-    return bq_dp_agree(dp->mpi ? &dp->comm : NULL, ok, err, sizeof err) == 1 ? 0 : -1;
+    /* agree says the ranks agree, not that they succeeded: one process always agrees */
+    return bq_dp_agree(dp->mpi ? &dp->comm : NULL, ok, err, sizeof err) == 1 && ok ? 0 : -1;
 }
 
 static int quantize(int argc, char **argv, const dp_ctx *dp) {

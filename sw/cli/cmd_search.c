@@ -194,19 +194,21 @@ int bq_cmd_search(int argc, char **argv) {
         goto fail;
     }
     bq_search_choice_bits(&p, ex.choice, qb);
+    /* both outputs are built before either is written, and the report is removed again when
+     * bits.yaml cannot be written: a failure leaves neither */
     if (out) {
         char comment[256];
         snprintf(comment, sizeof comment, "brecq search: %s on %s, budget %lld cycles, exact "
                  "solver, %lld cycles", fp.arch, cfg.name, (long long)b.max_cycles,
                  (long long)ex.cycles);
         bq_search_bits_yaml(&p, qb, comment, &yb);
-        if (yb.oom) { bq_seterr(err, sizeof err, "out of memory"); goto fail; }
-        if (bq_write_file_atomic(out, yb.data, yb.len, err, sizeof err)) goto fail;
     }
-    if (report) {
-        bq_search_report_json(&p, &b, &ga, &ex, &ex, &jb);
-        if (jb.oom) { bq_seterr(err, sizeof err, "out of memory"); goto fail; }
-        if (bq_write_file_atomic(report, jb.data, jb.len, err, sizeof err)) goto fail;
+    if (report) bq_search_report_json(&p, &b, &ga, &ex, &ex, &jb);
+    if (yb.oom || jb.oom) { bq_seterr(err, sizeof err, "out of memory"); goto fail; }
+    if (report && bq_write_file_atomic(report, jb.data, jb.len, err, sizeof err)) goto fail;
+    if (out && bq_write_file_atomic(out, yb.data, yb.len, err, sizeof err)) {
+        if (report) remove(report);
+        goto fail;
     }
     rc = 0;
     goto done;

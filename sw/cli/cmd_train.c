@@ -59,7 +59,9 @@ int bq_cmd_train(int argc, char **argv) {
         return 2;
     }
     bq_model m;
-    if (bq_arch_build(&m, arch, (uint64_t)sd)) {
+    int built = bq_arch_build(&m, arch, (uint64_t)sd);
+    if (built == -2) { bq_cli_error("train", "out of memory building %s", arch); return 1; }
+    if (built) {
         bq_cli_error("train", "unknown architecture '%s'; choose one of: %s", arch, bq_arch_list());
         return 2;
     }
@@ -95,17 +97,22 @@ int bq_cmd_train(int argc, char **argv) {
     fprintf(stderr, "[train] %s: %zu parameters, %d epochs, batch %ld, lr %g\n", arch,
             bq_model_num_params(&m), o.epochs, bs, lrv);
     rc = bq_train(&m, &tr, &o, err, sizeof(err));
-    if (rc == 0) {
-        if (!quiet_val) {
-            double acc = bq_evaluate(&m, &te, 256, NULL);
-            if (acc < 0.0)   /* allocation failure: not an accuracy; the model is still saved */
-                fprintf(stderr, "[train] %s: out of memory evaluating the test set; skipped\n", arch);
-            else
-                printf("%s: top-1 %.4f on %d test images\n", arch, acc, te.n);
+    int reported = 0;
+    if (rc == 0 && !quiet_val) {
+        /* the top-1 line is part of the result: out of memory fails the command (nothing
+         * written; the run folder stays and a rerun resumes from its last checkpoint) */
+        double acc = bq_evaluate(&m, &te, 256, NULL);
+        if (acc < 0.0) {
+            bq_cli_error("train", "out of memory evaluating the %d test images; free memory and "
+                         "rerun (it resumes from %s) or pass --no-val", te.n, run.dir);
+            rc = -1;
+            reported = 1;
+        } else {
+            printf("%s: top-1 %.4f on %d test images\n", arch, acc, te.n);
         }
-        rc = bq_model_save(&m, out, err, sizeof(err));
     }
-    if (rc) bq_cli_error("train", "%s", err);
+    if (rc == 0) rc = bq_model_save(&m, out, err, sizeof(err));
+    if (rc && !reported) bq_cli_error("train", "%s", err);
     bq_run_close(&run, rc == 0);
     bq_dataset_free(&tr); bq_dataset_free(&te);
     bq_model_free(&m);

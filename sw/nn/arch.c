@@ -124,9 +124,10 @@ int bq_arch_build(bq_model *m, const char *arch, uint64_t seed) {
     else if (strcmp(arch, "mbv2t") == 0) build = build_mbv2t;
     else return -1;
     bq_model_init(m, arch, 1, 28, 28, 10);
+    /* the layers are fixed: a builder can only fail for want of memory */
     if (build(m) != 0 || bq_model_finalize(m, seed) != 0) {
         bq_model_free(m);
-        return -1;
+        return -2;
     }
     return 0;
 }

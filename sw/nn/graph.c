@@ -90,7 +90,11 @@ static int new_node(bq_model *m, const char *name, bq_op_kind kind, int in0, int
 
 static int new_param(bq_model *m, const char *node, const char *suffix, int ndim, const int *shape,
                      int no_decay, int is_buffer) {
-    if (grow((void **)&m->params, &m->cap_params, m->n_params, sizeof(bq_param))) return -1;
+    /* callers store the index unchecked (p_weight, ...): the failure is kept for finalize */
+    if (grow((void **)&m->params, &m->cap_params, m->n_params, sizeof(bq_param))) {
+        m->oom = 1;
+        return -1;
+    }
     bq_param *p = &m->params[m->n_params];
     memset(p, 0, sizeof(*p));
     snprintf(p->name, sizeof(p->name), "%.*s.%s", BQ_NAME_LEN - 10, node, suffix);
@@ -243,7 +247,10 @@ int bq_add_flatten(bq_model *m, const char *name, int in) {
 }
 
 void bq_block_begin(bq_model *m, const char *name, int input) {
-    if (grow((void **)&m->blocks, &m->cap_blocks, m->n_blocks, sizeof(bq_block))) return;
+    if (grow((void **)&m->blocks, &m->cap_blocks, m->n_blocks, sizeof(bq_block))) {
+        m->oom = 1;   /* void: finalize reports it */
+        return;
+    }
     bq_block *b = &m->blocks[m->n_blocks];
     memset(b, 0, sizeof(*b));
     snprintf(b->name, sizeof(b->name), "%s", name);
@@ -263,6 +270,7 @@ void bq_block_end(bq_model *m) {
 }
 
 int bq_model_finalize(bq_model *m, uint64_t seed) {
+    if (m->oom) { bq_seterr(m->err, sizeof(m->err), "out of memory"); return -1; }
     free(m->arena);
     m->arena = calloc(m->arena_count ? m->arena_count : 1, sizeof(float));
     if (!m->arena) return -1;

@@ -84,6 +84,8 @@ typedef struct {
     bq_block *blocks; int n_blocks, cap_blocks;
     float *arena;     size_t arena_count;   /* all parameters, one allocation */
     int open_block;            /* block being built, -1 when none */
+    int oom;                   /* a parameter or block could not be added (out of memory): the
+                                  builders that cannot report it mark it, finalize fails */
     char err[256];             /* last builder error (builders return -1) */
 } bq_model;
 
@@ -113,13 +115,13 @@ int bq_add_avgpool(bq_model *m, const char *name, int in, int kh, int kw, int st
 int bq_add_gap(bq_model *m, const char *name, int in);
 int bq_add_flatten(bq_model *m, const char *name, int in);
 
-/* Blocks: nodes added between begin and end belong to the block. */
+/* Blocks: nodes added between begin and end belong to the block (out of memory: m->oom). */
 void bq_block_begin(bq_model *m, const char *name, int input);
 void bq_block_end(bq_model *m);
 
 /* Allocate the arena for all declared parameters and initialise them deterministically from
  * seed (Kaiming-normal conv/linear weights, zero biases, BN gamma 1 / beta 0, running var 1).
- * Returns 0, -1 on OOM. */
+ * Returns 0, -1 on OOM (also an earlier one in a builder, m->oom). */
 int bq_model_finalize(bq_model *m, uint64_t seed);
 
 static inline float *bq_param_data(const bq_model *m, int p) {
@@ -159,7 +161,8 @@ int bq_model_validate(const bq_model *m, char *err, size_t errlen);
 /* Print layers, blocks and the parameter count (for `brecq info`). */
 void bq_model_print(const bq_model *m, void *file /* FILE* */);
 
-/* Built-in architectures: "fres20", "mbv2t". Returns 0, or -1 when the name is unknown. */
+/* Built-in architectures: "fres20", "mbv2t". Returns 0, -1 when the name is unknown, -2 out of
+ * memory. */
 int bq_arch_build(bq_model *m, const char *arch, uint64_t seed);
 /* Comma-separated list of built-in architecture names, for messages. */
 const char *bq_arch_list(void);

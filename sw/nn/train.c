@@ -192,9 +192,16 @@ int bq_train(bq_model *m, const bq_dataset *train, const bq_train_opts *o, char 
                 goto done;
         }
         if (o->val && (!o->max_steps || step < o->max_steps)) {
+            /* a progress line only: out of memory skips it, the trained bytes do not change */
             double acc = bq_evaluate(m, o->val, 256, NULL);
-            fprintf(stderr, "[train] epoch %d/%d: train loss %.4f, train acc %.4f, test top-1 %.4f\n",
-                    ep + 1, o->epochs, loss_sum / steps_per_epoch, (double)correct / seen, acc);
+            if (acc < 0.0)
+                fprintf(stderr, "[train] epoch %d/%d: train loss %.4f, train acc %.4f, test "
+                        "set skipped (out of memory)\n", ep + 1, o->epochs,
+                        loss_sum / steps_per_epoch, (double)correct / seen);
+            else
+                fprintf(stderr, "[train] epoch %d/%d: train loss %.4f, train acc %.4f, test top-1 "
+                        "%.4f\n", ep + 1, o->epochs, loss_sum / steps_per_epoch,
+                        (double)correct / seen, acc);
         }
         train_pos next = {ep + 1, 0, step, 0.0, 0, 0};
         if (o->ckpt_dir && s == steps_per_epoch && ep + 1 < o->epochs &&

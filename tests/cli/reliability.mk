@@ -1,7 +1,8 @@
 # tests/cli/reliability.mk — kill-and-resume and allocation-failure tests (docs/reliability.md).
 #   make test-kill        SIGKILL train, quantize, search, run and dse >= 20 times each at seeded random moments; results byte-identical
 #   make test-kill-short  the same with 3 kills of train and quantize (make test)
-#   make test-alloc       fail the N-th allocation for a seeded sample of ALLOC_SAMPLE (20) N along info/eval/quantize/export/run/dse (make test)
+#   make test-alloc       fail the N-th allocation for a seeded sample of ALLOC_SAMPLE (20) N along info/eval/quantize/export/run/dse,
+#                         and of at most 6 N along train/search/BRECQ and QDrop quantize/eval --int/latency/export --check (make test)
 #   make test-alloc-full  ... for every N from 1 to K of each command
 KILL_SEED ?= 1
 ALLOC_SEED ?= 1
