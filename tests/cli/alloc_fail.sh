@@ -167,7 +167,7 @@ CASES=(
   "export|pkg|export --quant $T/q.bqq --hw $ROOT/configs/hw/edge.yaml --data $D --tests 2 --out @O@/pkg"
   "run|flow/report.md|run @Y@"
   "dse|dse/dse.json|dse @Y@"
-  "train|m.bqm|train --arch fres20 --epochs 2 --batch 4 --data $T/data8 --checkpoint-steps 1 --out @O@/m.bqm|6"
+  "train|m.bqm|train --arch fres20 --epochs 2 --batch 4 --data $T/data8 --checkpoint-steps 1 --out @O@/m.bqm|3"
   "search|bits.yaml s.json|search --model $TINY --hw $ROOT/configs/hw/edge.yaml --budget 0.7x --wbits 2,4 --abits 4,8 --images 4 --data $T/tdata/data.yaml --out @O@/bits.yaml --report @O@/s.json|6"
   "quantize-brecq|q.bqq|quantize --model $TINY --recipe $T/brecq.yaml --data $T/tdata/data.yaml --out @O@/q.bqq|6"
   "quantize-qdrop|q.bqq|quantize --model $TINY --recipe $T/qdrop.yaml --data $T/tdata/data.yaml --out @O@/q.bqq|6"
