@@ -242,17 +242,14 @@ static int quantize(int argc, char **argv, const dp_ctx *dp) {
         }
     }
     if (!root) { rc = 0; goto out; }
-    if (bq_qmodel_save(&q, out, err, sizeof(err))) { bq_cli_error("quantize", "%s", err); goto out; }
-    if (print) bq_qmodel_print(&q, stderr);
     double secs = bq_now() - t0 + rstats.prior_seconds;
     /* a resumed job's memory is the largest of all its processes' (earlier ones: elapsed_s) */
     double rss_mb = bq_peak_rss_mb();
     if (rstats.prior_rss_mb > rss_mb) rss_mb = rstats.prior_rss_mb;
-    fprintf(stderr, "quantize: %s %s%s -> %s (%.1f s, peak RSS %.0f MB)\n", q.method, label,
-            r.first_last_8bit ? " first/last 8-bit" : "", out, secs, rss_mb);
-    rc = 0;
+    /* the report is built before the .bqq is written, so running out of memory here leaves no
+     * .bqq behind; a report that cannot be written removes the .bqq again (nothing half-done) */
+    bq_buf b = {0};
     if (report) {
-        bq_buf b = {0};
         bq_buf_printf(&b, "{\"model\": \"%s\", \"recipe\": \"%s\", \"bits\": %s%s%s, \"out\": \"%s\", "
                       "\"method\": \"%s\", \"wbits\": %d, \"abits\": %d, \"allocation\": \"%s\", "
                       "\"first_last_8bit\": %s, "
@@ -263,12 +260,24 @@ static int quantize(int argc, char **argv, const dp_ctx *dp) {
                       q.method, r.wbits, r.abits, label, r.first_last_8bit ? "true" : "false",
                       (unsigned long long)q.src_hash, (unsigned long long)bq_qmodel_hash(&q), secs,
                       rstats.prior_seconds, rss_mb, rstats.prior_rss_unknown ? "false" : "true");
-        if (b.oom || bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
-            bq_cli_error("quantize", "%s", b.oom ? "out of memory" : err);
-            rc = 1;
-        }
-        bq_buf_free(&b);
+        if (b.oom) { bq_cli_error("quantize", "out of memory"); bq_buf_free(&b); goto out; }
     }
+    if (bq_qmodel_save(&q, out, err, sizeof(err))) {
+        bq_cli_error("quantize", "%s", err);
+        bq_buf_free(&b);
+        goto out;
+    }
+    if (report && bq_write_file_atomic(report, b.data, b.len, err, sizeof(err))) {
+        bq_cli_error("quantize", "%s", err);
+        remove(out);
+        bq_buf_free(&b);
+        goto out;
+    }
+    bq_buf_free(&b);
+    if (print) bq_qmodel_print(&q, stderr);
+    fprintf(stderr, "quantize: %s %s%s -> %s (%.1f s, peak RSS %.0f MB)\n", q.method, label,
+            r.first_last_8bit ? " first/last 8-bit" : "", out, secs, rss_mb);
+    rc = 0;
 out:
     if (have_run) bq_run_close(&run, rc == 0);
     if (have_train) bq_dataset_free(&train);
