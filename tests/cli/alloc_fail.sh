@@ -131,6 +131,7 @@ same_outputs() {   # name out R O
          for f in $(det_files "$3"); do cmp -s "$3/$f" "$4/$f" || return 1; done ;;
     dse) cmp -s "$3/dse/dse.json" "$4/dse/dse.json" && cmp -s "$3/dse/report.md" "$4/dse/report.md" ;;
     search) cmp -s "$3/bits.yaml" "$4/bits.yaml" ;;   # its report carries the solvers' wall times
+    quantize-brecq) cmp -s "$3/q.bqq" "$4/q.bqq" ;;   # its report carries wall seconds
     *) for f in $2; do diff -r "$3/$f" "$4/$f" > /dev/null 2>&1 || return 1; done ;;
   esac
 }
@@ -169,7 +170,7 @@ CASES=(
   "dse|dse/dse.json|dse @Y@"
   "train|m.bqm|train --arch fres20 --epochs 2 --batch 4 --data $T/data8 --checkpoint-steps 1 --out @O@/m.bqm|3"
   "search|bits.yaml s.json|search --model $TINY --hw $ROOT/configs/hw/edge.yaml --budget 0.7x --wbits 2,4 --abits 4,8 --images 4 --data $T/tdata/data.yaml --out @O@/bits.yaml --report @O@/s.json|6"
-  "quantize-brecq|q.bqq|quantize --model $TINY --recipe $T/brecq.yaml --data $T/tdata/data.yaml --out @O@/q.bqq|6"
+  "quantize-brecq|q.bqq r.json|quantize --model $TINY --recipe $T/brecq.yaml --data $T/tdata/data.yaml --out @O@/q.bqq --report @O@/r.json|6"
   "quantize-qdrop|q.bqq|quantize --model $TINY --recipe $T/qdrop.yaml --data $T/tdata/data.yaml --out @O@/q.bqq|6"
   "eval-int|r.json|eval --quant $T/tq.bqq --int --data $T/tdata/data.yaml --report @O@/r.json|6"
   "latency|r.json|latency --model $M --hw $ROOT/configs/hw/edge.yaml --report @O@/r.json|6"
