@@ -8,11 +8,7 @@
  * scheduler, lowering, integer reference or latency model (tests/cosim/test_selftest.sh checks
  * the binary has none of their symbols). Real DRAM is not the ideal memory model, so CYCLES is
  * reported as information, not compared. Compiled here, not run (no board in CI). */
-#include <stdio.h>
-#include <string.h>
-
-#include "bq_acc_mmio.h"
-#include "bq_acc_uio.h"
+#include "bq_board_main.h"
 #include "bq_selftest.h"
 
 static const char *usage =
@@ -20,24 +16,5 @@ static const char *usage =
     "                      --package DIR [--out DIR] [--images N] [--layer NAME] [--max-cycles C] [-v]\n";
 
 int main(int argc, char **argv) {
-    char err[512];
-    bq_uio_args a;
-    if (argc < 2) { fputs(usage, stderr); return 2; }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { fputs(usage, stdout); return 0; }
-    if (bq_uio_parse_args(&a, &argc, argv, 0, err, sizeof err)) {
-        fprintf(stderr, "selftest_board: %s\n", err);
-        return 2;
-    }
-    bq_uio_map w;
-    if (bq_uio_map_open(&w, &a, err, sizeof err)) {
-        fprintf(stderr, "selftest_board: %s\n", err);
-        return 2;
-    }
-    bq_acc acc;
-    bq_acc_mmio m;
-    bq_acc_mmio_init(&m, &acc, w.regs, w.mem, w.mem_size);
-    int rc = bq_selftest_main(argc, argv, &acc);
-    bq_acc_mmio_free(&m);
-    bq_uio_map_close(&w);
-    return rc;
+    return bq_board_main("selftest_board", usage, argc, argv, bq_selftest_main);
 }

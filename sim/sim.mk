@@ -27,7 +27,7 @@ COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MO
 # the package self-test driver (docs/bringup.md "The self-test driver"): no engine code
 SELFTEST_SRCS := sim/bq_selftest.c sim/bq_selftest_pkg.c sim/bq_json.c
 SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_acc_uio.c sim/bq_pkg.c \
-                sim/bq_host_main.c $(SELFTEST_SRCS)
+                sim/bq_host_main.c sim/bq_board_main.c $(SELFTEST_SRCS)
 SIM_HDRS     := $(wildcard sim/*.h)
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE := 1
 # Speed (docs/cosim.md, "Simulation speed"): -O3, X values resolved the fast way (the RTL resets
@@ -75,7 +75,7 @@ $(SIM_B)/%/cosim_board: sim/cosim_board.c $(SIM_B)/%/libbqdrv.a $(BUILD)/libbrec
 # the package self-test on a board: its own sources, the board backend, sw/core/errmsg.c, libc and
 # zlib, linked WITHOUT libbrecq.a: that it links is the proof it needs no scheduler or model code
 # (tests/cosim/test_selftest.sh also checks the symbols); the ASan+UBSan build for its error paths
-SELFTEST_BOARD_SRCS = sim/selftest_board.c $(SELFTEST_SRCS) sim/bq_acc_mmio.c sim/bq_acc_uio.c sw/core/errmsg.c
+SELFTEST_BOARD_SRCS = sim/selftest_board.c sim/bq_board_main.c $(SELFTEST_SRCS) sim/bq_acc_mmio.c sim/bq_acc_uio.c sw/core/errmsg.c
 $(SIM_B)/%/selftest_board: $(SELFTEST_BOARD_SRCS) $(SIM_HDRS) sw/core/errmsg.h $(BUILD)/gen/%/hw_params.h
 	$(CC) $(CFLAGS) -Isim -I$(BUILD)/gen/$* -o $@ $(SELFTEST_BOARD_SRCS) -lz
 $(ASAN)/sim/selftest_board: $(SELFTEST_BOARD_SRCS) $(SIM_HDRS) sw/core/errmsg.h $(BUILD)/gen/tiny/hw_params.h
