@@ -21,7 +21,9 @@
 #   tests/results/budget.sh [--only-render] [--status] [--stop]
 #   env: BRECQ (build/brecq), MODELS_DIR (configs/models), BUDGET_DIR (build/budget),
 #        BUDGET_ITERS, BUDGET_SEEDS ("0 1 2"), RESULTS_JOBS (nproc): points at once, each on
-#        nproc/RESULTS_JOBS threads (the bytes do not depend on the thread count).
+#        nproc/RESULTS_JOBS threads (the bytes do not depend on the thread count),
+#        BUDGET_POINTS: run only these points, ';'-separated "model setting method iters seed"
+#        (iters "5000f" = fast schedule at 5000), e.g. "mbv2t W2A2 qdrop 5000f 0;fres20 W2A4 brecq 2000f 2".
 set -u
 BRECQ=${BRECQ:-build/brecq}
 MODELS_DIR=${MODELS_DIR:-configs/models}
@@ -60,6 +62,7 @@ results_top1() {
 # fast schedule at 2000 iterations (first: it is what the next sessions need to decide)
 points() {
   local sd n c short="" long=""
+  if [ -n "${BUDGET_POINTS:-}" ]; then echo "$BUDGET_POINTS" | tr ';' '\n' | sed 's/^ *//; /^$/d'; return; fi
   for sd in $BUDGET_SEEDS; do
     for n in $BUDGET_FAST_ITERS; do for c in "${CELLS[@]}"; do echo "$c ${n}f $sd"; done; done
   done
@@ -179,11 +182,11 @@ table=$(echo "$all" | grep . | awk '
     k = c SUBSEP n; s[k] = s[k] sprintf(" s%d %.2f", val("seed"), t); sum[k] += t; cnt[k]++
     sec[k] += val("seconds") + 0; if (!(c in seen)) { seen[c] = 1; order[++nc] = c } ns[c, n] = 1 }
   END {
-    split("500|1000|2000|2000 fast|5000|10000|20000", its, "|")
+    split("500|1000|2000|2000 fast|5000|5000 fast|10000|10000 fast|20000", its, "|")
     for (i = 1; i <= nc; i++) {
       c = order[i]; ref = ""; if (cnt[c, 20000]) ref = sum[c, 20000] / cnt[c, 20000]
       se = ref == "" ? 0 : 100 * sqrt((ref / 100) * (1 - ref / 100) / 10000)
-      for (j = 1; j <= 7; j++) { n = its[j]; k = c SUBSEP n; if (!cnt[k]) continue
+      for (j = 1; j <= 9; j++) { n = its[j]; k = c SUBSEP n; if (!cnt[k]) continue
         m = sum[k] / cnt[k]
         d = ref == "" ? "" : sprintf("%+.2f", m - ref)
         ok = ref == "" ? "" : (m >= ref - se ? "yes" : "no")
