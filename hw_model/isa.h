@@ -67,7 +67,7 @@ extern const int bq_isa_nkinds;
  * fields besides the head (SYNC) or is illegal (SETUP in execute, RUNC outside result, op > 3). */
 int bq_isa_variant(int stage, int op, int target);
 
-/* 1 if the v1 RTL executes in (SYNC, or RUN with a fetch target W/A/RQ), else 0. */
+/* 1 if the v1 RTL executes *in (SYNC, or RUN with a fetch target W/A/RQ), else 0 (a v2 encoding). */
 int bq_isa_is_v1(const bq_instr *in);
 
 /* The table's invariants: every field inside its part (head 15:0, the rest 127:16), none crossing a
