@@ -22,6 +22,7 @@
 #                       I/O and Fmax on stdout and in build/hw/fpga/tiny_report.txt (make fpga-report:
 #                       that report again from the last run's log)
 #   make test-isa-pkg   only the ISA package check (test_isa, also part of test-hw)
+#   make test-hw-v2-refused  the v1 stages stop on their assertions when given a v2 instruction (make test)
 # Parameters come from build/gen/<cfg>/hw_params.svh (hw_model's generator); the instruction fields from
 # the package build/gen/bqa_pkg.sv (hwgen --pkg, from hw_model/isa.c's field table).
 
@@ -157,6 +158,23 @@ test-isa-pkg: $(HW_B)/isa/test_isa
 test-hw: $(HW_FAST_BINS)
 	@fail=0; for t in $(HW_FAST_BINS); do $$t || fail=1; done; \
 	if [ $$fail = 0 ]; then echo "test-hw: passed"; else echo "test-hw: FAILED"; exit 1; fi
+
+# The v1 RTL refuses the ISA v2 encodings loudly (docs/hw_isa.md §3.5): each stage harness run with
+# its instruction 0 made a v2 one (+v2=...) must stop on that stage's assertion, naming it.
+# <harness>:<v2 kind>:<assertion text>
+HW_V2_REFUSED := fetch_t/test_fetch:setup:bqa_fetch:.illegal.op fetch_t/test_fetch:win:bqa_fetch:.illegal.target \
+                 exec_8x8/test_exec:setup:bqa_exec:.illegal.op.2 exec_8x8/test_exec:runc:bqa_exec:.illegal.op.3 \
+                 result_t/test_result:setup:bqa_result:.illegal.op result_t/test_result:runc:bqa_result:.illegal.op
+.PHONY: test-hw-v2-refused
+test-hw-v2-refused: $(HW_B)/fetch_t/test_fetch $(HW_B)/exec_8x8/test_exec $(HW_B)/result_t/test_result
+	@mkdir -p $(HW_B)/v2_refused; n=0; \
+	for c in $(HW_V2_REFUSED); do \
+	  t=$${c%%:*}; r=$${c#*:}; k=$${r%%:*}; want=$${r#*:}; log=$(HW_B)/v2_refused/$$(dirname $$t)_$$k.log; \
+	  if $(HW_B)/$$t +v2=$$k > $$log 2>&1; then echo "test-hw-v2-refused: FAILED, $$t ran +v2=$$k to the end"; exit 1; fi; \
+	  grep -q "$$want" $$log || { echo "test-hw-v2-refused: FAILED, $$t +v2=$$k did not stop on '$$want':"; tail -5 $$log; exit 1; }; \
+	  n=$$((n + 1)); done; \
+	echo "test-hw-v2-refused: passed ($$n v2 instructions refused by the v1 fetch, exec and result assertions)"
+TEST_TARGETS += test-hw-v2-refused
 
 test-hw-full: $(HW_FULL_BINS)
 	@fail=0; for t in $(HW_FULL_BINS); do nice -n 10 $$t +full || fail=1; done; \

@@ -37,7 +37,7 @@ test-hwmodel: $(HW_GEN_SVH) $(BUILD)/gen/bqa_pkg.sv
 	@grep -q "bad.yaml:6:7: 'array.dk' must be a power of two" $(BUILD)/test-hwmodel/bad.err || \
 	  { echo "test-hwmodel: FAILED, unexpected error:"; cat $(BUILD)/test-hwmodel/bad.err; exit 1; }
 	@for f in $(HW_GEN_SVH); do grep -q '`define BQ_HW_CONFIG_HASH' $$f || { echo "test-hwmodel: FAILED ($$f)"; exit 1; }; done
-	@for t in head_t fetch_instr_t exec_instr_t result_instr_t op_e target_e; do \
+	@for t in head_t fetch_instr_t fetch_win_t fetch_setup_t exec_instr_t result_instr_t result_codes_t result_setup_t op_e target_e; do \
 	  grep -q "} $$t;" $(BUILD)/gen/bqa_pkg.sv || { echo "test-hwmodel: FAILED (bqa_pkg.sv lacks $$t)"; exit 1; }; done
 	@echo "test-hwmodel: passed ($(words $(HW_CONFIGS)) configs generated, bad config rejected, ISA package generated)"
 

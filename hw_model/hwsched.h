@@ -47,8 +47,10 @@ typedef enum {
     BQ_NTOK = 4
 } bq_token;
 
-enum { BQ_OP_SYNC = 0, BQ_OP_RUN = 1 };
-enum { BQ_TGT_W = 0, BQ_TGT_A = 1, BQ_TGT_RQ = 2 };
+/* SETUP (fetch, result) and RUNC (result) and the fetch target WIN are ISA v2 encodings
+ * (docs/whole_network.md §4): encoded and decoded, not executed by the v1 RTL yet. */
+enum { BQ_OP_SYNC = 0, BQ_OP_RUN = 1, BQ_OP_SETUP = 2, BQ_OP_RUNC = 3 };
+enum { BQ_TGT_W = 0, BQ_TGT_A = 1, BQ_TGT_RQ = 2, BQ_TGT_WIN = 3 };
 
 /* One decoded instruction; fields of the other stages are zero. bq_isa_encode (isa.h) packs it
  * into the 4 x 32-bit words of docs/hw_isa.md. */
@@ -66,6 +68,18 @@ typedef struct {
     /* result RUN */
     uint8_t mode, obits, res, rbits, z_r, z_o, lo, hi, rq_entry;
     uint32_t out_addr, res_addr;
+    /* v2 (not executed yet): fetch SETUP (window geometry; in_h/in_w/out_w are §4.1's hi/wi/wo,
+     * renamed because `hi` is the result's clamp bound) */
+    uint16_t in_h, in_w, out_w, cs, ch_base, ch_lo, ch_hi;
+    uint8_t kh, kw, stride, pad_t, pad_l, z_a;
+    /* v2: fetch RUN target WIN (plus target, nplanes, dram_addr, buf_base, t) */
+    uint8_t keep;
+    uint16_t kc0;
+    uint32_t pix0;
+    /* v2: result RUNC (plus res, z_o, lo, hi, rq_entry) and result SETUP (plus z_r) */
+    uint8_t npix, mrows, first, flush;
+    uint16_t ch0, cs_out, cs_res;
+    uint32_t n0, out_base, res_base;
     /* derived, for the latency model (not encoded) */
     uint32_t beats;                    /* fetch: beats per plane; exec: wn*an*nk; result: write beats */
     uint32_t beats2;                   /* result: residual read beats (0 without res) */

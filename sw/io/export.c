@@ -914,7 +914,8 @@ static int check_program(pkg_check *C, const mlayer *L, const char *where, int s
         uint32_t w[4];
         bq_instr in;
         for (int k = 0; k < 4; k++) w[k] = (uint32_t)rd_le(p + 16 * i + 4 * (size_t)k, 4);
-        int bad = bq_isa_decode(s, w, &in) != 0;
+        /* packages are v1 programs: a v2 encoding (it decodes) is refused like an illegal op */
+        int bad = bq_isa_decode(s, w, &in) != 0 || !bq_isa_is_v1(&in);
         if (!bad && s == BQ_STAGE_FETCH && in.op == BQ_OP_RUN) {
             int r = in.target == BQ_TGT_W ? MEM_W : in.target == BQ_TGT_A ? MEM_A : MEM_RQ;
             bad = in.dram_addr < L->addr[r] || in.dram_addr >= L->addr[r] + L->size[r];

@@ -27,3 +27,15 @@ struct TbTokens {
     bool avail() const { return cnt > 0; }
     void step(bool popped, TbRng &rng) { cnt += (cnt < cap && rng.range(1, 100) <= rate) - (popped ? 1 : 0); }
 };
+
+// +v2=setup / +v2=runc / +v2=win (docs/hw_isa.md §3.5): instruction 0 becomes an ISA v2 one (op SETUP
+// (2) or RUNC (3), or a fetch RUN with target WIN (3)). The v1 stage must stop on its illegal-op /
+// illegal-target assertion at that dispatch (make test-hw-v2-refused). Returns whether one was set.
+static inline bool tb_v2_first(int argc, char **argv, TbQueue &q) {
+    uint32_t &w0 = q.ins[0].w[0];
+    if (tb_has_arg(argc, argv, "+v2=setup")) w0 = (w0 & ~0xfu) | 2u;
+    else if (tb_has_arg(argc, argv, "+v2=runc")) w0 = (w0 & ~0xfu) | 3u;
+    else if (tb_has_arg(argc, argv, "+v2=win")) w0 = (w0 & ~0x3000fu) | 1u | 3u << 16;
+    else return false;
+    return true;
+}

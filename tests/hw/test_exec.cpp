@@ -5,7 +5,7 @@
 // beat, asum on ii == 0, commit and RESRDY on the last beat, FREED push, token pops, SYNC as one
 // empty beat, and the busy/idle/stall/active classes. Instructions arrive at random times, tokens
 // from random producers. Bank depths fixed at build time (-DTB_WAB, -DTB_AAB: address bits).
-// Usage: test_exec [+full]
+// Usage: test_exec [+full] [+v2=setup|+v2=runc]
 #include <memory>
 #include "Vbqa_exec.h"
 #include "bqa_stage_env.h"
@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
         }
         q.ins.push_back(in); args.push_back(e);
     }
+    tb_v2_first(argc, argv, q);   // +v2=...: the RTL must refuse it (its assertion stops the run)
     TbTokens filled(10, 2), resfree(4, 2);
 
     m->rst_ni = 0; m->run_i = 0; m->head_valid_i = 0; m->filled_avail_i = 0; m->resfree_avail_i = 0;

@@ -6,7 +6,7 @@
 // every beat (unit u -> bank u % D, row base + u / D, rows counting across planes, UB/W beats per
 // unit or W/UB units per beat), and busy/idle/stall/active. Grants come at random (port contention),
 // read beats with random gaps. Shape fixed at build time (-DTB_DM/DN/DK/W/WAB/AAB/QAB).
-// Usage: test_fetch [+full]
+// Usage: test_fetch [+full] [+v2=setup|+v2=win]
 #include <memory>
 #include "Vbqa_fetch.h"
 #include "bqa_stage_env.h"
@@ -38,6 +38,7 @@ int main(int argc, char **argv) {
                       in.w[2] = rng.u32(); in.w[3] = rng.u32(); }   // SYNC: other fields are junk
         q.ins.push_back(in); args.push_back(f);
     }
+    tb_v2_first(argc, argv, q);   // +v2=...: the RTL must refuse it (its assertion stops the run)
     TbTokens freed(8, 2);
 
     m->rst_ni = 0; m->run_i = 0; m->head_valid_i = 0; m->freed_avail_i = 0; m->req_grant_i = 0; m->rvalid_i = 0;

@@ -7,7 +7,7 @@
 // (next dispatch in the same cycle), SYNC, busy/idle/stall/active; and every written beat bit-exact
 // (tile planes with obits planes, or RAW32 acc0). The result slot (res_i, asum_i) changes at random
 // while the stage does not own it. Shape fixed at build time (-DTB_DM/DN/W/L/QAB).
-// Usage: test_result [+full]
+// Usage: test_result [+full] [+v2=setup|+v2=runc]
 #include <memory>
 #include "Vbqa_result.h"
 #include "bqa_stage_env.h"
@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
         if (!r.run) { in.w[0] |= rng.u32() & 0xffff0000u; in.w[1] = rng.u32(); in.w[2] = rng.u32(); in.w[3] = rng.u32(); }
         q.ins.push_back(in); args.push_back(r);
     }
+    tb_v2_first(argc, argv, q);   // +v2=...: the RTL must refuse it (its assertion stops the run)
     TbTokens resrdy(6, 2);
 
     // requant banks: Dm banks x QD entries x 128 bits (4 words)
