@@ -8,6 +8,7 @@
 // complete_o, free_o and busy/stall/idle. Read data comes from a byte memory at the reference
 // timing (beat k of a burst accepted in a: a + Lr + k*Rr). Shape fixed at build time
 // (-DTB_DN/DK/W/AAB/WINB). Usage: test_win [+full]
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <vector>
@@ -40,7 +41,7 @@ static bq_win_setup random_setup(TbRng &rng, int *ho) {
         s.hi = rng.range(s.kh, 11); s.wi = rng.range(s.kw, 11);
         s.wo = (s.wi + 2 * s.pad_l - s.kw) / s.stride + 1;
         *ho = (s.hi + 2 * s.pad_t - s.kh) / s.stride + 1;
-        s.cs = Wb * rng.range(1, 4);
+        s.cs = Wb * rng.range(1, 6);
         s.z_a = rng.range(0, 255);
         s.ch_base = 0; s.ch_lo = 0; s.ch_hi = rng.range(1, s.cs);
         if (kind == 2) {               // depthwise: one byte of one beat
@@ -106,8 +107,8 @@ int main(int argc, char **argv) {
                 r.dram_addr = (uint32_t)rng.range(0, (int)((kMem - img) / Wb)) * Wb;
                 r.keep = 0;
             }
-            r.kc0 = rng.range(0, 2) == 0 ? rng.range(0, kc_all - 1) : 0;
-            r.t = rng.range(0, 2) == 0 ? rng.range(1, kc_all - r.kc0 + 1) : kc_all - r.kc0;
+            r.kc0 = rng.range(0, 2) == 0 ? rng.range(0, kc_all) : 0;   // kc_all: the chunk past K (zeros)
+            r.t = rng.range(0, 2) == 0 ? rng.range(1, kc_all - r.kc0 + 1) : std::max(1, kc_all - r.kc0);
             r.nplanes = rng.range(1, 8);
             r.buf_base = (int)(rng.u32() & 0xffff);
             char err[256];
@@ -126,6 +127,7 @@ int main(int argc, char **argv) {
     std::map<long, int> cmpl;
     long busy_until = -1, c = 0, runs = 0, keeps = 0, bursts = 0, writes = 0, b2b = 0, waits_total = 0;
     long stall_until_free = 0;
+    long n_rows2 = 0, n_past = 0, n_nofill = 0, n_kc0 = 0, n_dw = 0, n_c1 = 0;   // corners reached
     std::vector<int> wait(Dn * 16);
     bool pending = false;
     Op op{};
@@ -218,6 +220,13 @@ int main(int argc, char **argv) {
                 wr[c + res.writes[i].cycle] = ExpWrite{res.writes[i].bank, res.writes[i].row, std::vector<uint8_t>(d, d + Dk / 8)};
             }
             if (c == busy_until) b2b++;
+            long n_last = (long)op.r.pix0 + Dn - 1;
+            n_rows2 += n_last / cur_setup.wo != (long)op.r.pix0 / cur_setup.wo;
+            n_past += n_last >= (long)ho * cur_setup.wo;
+            n_nofill += !op.r.keep && res.nbursts == 0;
+            n_kc0 += op.r.kc0 > 0;
+            n_dw += cur_setup.ch_hi - cur_setup.ch_lo == 1 && cur_setup.cs > Wb;
+            n_c1 += cur_setup.cs == Wb && cur_setup.ch_hi == 1;
             busy_until = c + res.complete;
             cmpl[busy_until] = 1;
             bursts += res.nbursts; runs++; keeps += op.r.keep;
@@ -233,6 +242,11 @@ int main(int argc, char **argv) {
               "time-out after %ld cycles (%ld of %d runs, %zu writes left)", c, runs, n_runs, wr.size());
     rep.check(b2b > 5 && keeps > 5 && waits_total > 10, "corners not reached: back-to-back %ld, keep %ld, port waits %ld",
               b2b, keeps, waits_total);
+    rep.check(n_rows2 > 5 && n_past > 5 && n_nofill > 0 && n_kc0 > 5 && n_dw > 5 && n_c1 > 5,
+              "corners not reached: crossing rows %ld, past the last pixel %ld, no row in the image %ld, kc0 > 0 %ld, "
+              "depthwise %ld, C = 1 %ld", n_rows2, n_past, n_nofill, n_kc0, n_dw, n_c1);
+    printf("test_win: %ld RUNs crossing an output row, %ld past the last pixel, %ld with no row in the image, "
+           "%ld with kc0 > 0, %ld depthwise, %ld with C = 1\n", n_rows2, n_past, n_nofill, n_kc0, n_dw, n_c1);
     printf("test_win: Dn %d Dk %d W %d window %ld B: %ld RUNs (%ld keep, %ld back-to-back), %ld bursts, %ld bank writes, %ld cycles\n",
            Dn, Dk, W, WinBytes, runs, keeps, b2b, bursts, writes, c);
     m->final();
