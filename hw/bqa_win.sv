@@ -81,16 +81,18 @@ module bqa_win #(
   logic [11:0] ctg_q;                  // tap slot in beats: roundup(ch_hi, Wb) / Wb
   logic [11:0] csb_q, chb_q;           // cs / Wb, ch_base / Wb
   logic [7:0]  z_a_q;
+  logic [7:0]  khkw_q;                 // taps kh*kw
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       hi_q <= '0; wi_q <= '0; wo_q <= 10'd1; kh_q <= 4'd1; kw_q <= 4'd1; stride_q <= 4'd1;
       pad_t_q <= '0; pad_l_q <= '0; cs_q <= 12'(Wb); ch_lo_q <= '0; ch_hi_q <= 12'd1;
-      ctg_q <= 12'd1; csb_q <= 12'd1; chb_q <= '0; z_a_q <= '0;
+      ctg_q <= 12'd1; csb_q <= 12'd1; chb_q <= '0; z_a_q <= '0; khkw_q <= 8'd1;
     end else if (setup_i) begin
       hi_q <= hi_i; wi_q <= wi_i; wo_q <= wo_i; kh_q <= kh_i; kw_q <= kw_i; stride_q <= stride_i;
       pad_t_q <= pad_t_i; pad_l_q <= pad_l_i; cs_q <= cs_i; ch_lo_q <= ch_lo_i; ch_hi_q <= ch_hi_i;
       ctg_q <= 12'((13'(ch_hi_i) + 13'(Wb - 1)) >> LWb);
       csb_q <= cs_i >> LWb; chb_q <= ch_base_i >> LWb; z_a_q <= z_a_i;
+      khkw_q <= 8'(kh_i) * 8'(kw_i);
     end
   end
 
@@ -99,19 +101,42 @@ module bqa_win #(
   assign free_o   = (st_q == SIdle) || complete;
   assign dispatch = start_i && free_o;
 
-  // first output pixel and first K position of the RUN (dividers used only in the dispatch cycle)
-  logic [19:0] d_oy, d_ox;
-  logic [17:0] d_g0, d_t0, d_cg0;
-  logic [7:0]  d_ky0, d_kx0;
+  // First output pixel and first K position of the RUN, divided in the dispatch cycle (the first
+  // request and, with keep, the first buffer read are in d+1). Restoring dividers with only the
+  // quotient bits the legal fields can produce (yosys' generic $div/$mod are full width, 4x larger):
+  //   oy0, ox0 = pix0 / wo, pix0 % wo: oy0 < 1024 (pix0 < 1024*wo), 10 steps;
+  //   t0, cg0 = (kc0*Dk/Wb) / Ct_beats, % Ct_beats: only t0 < 256 matters (else past K), 8 steps;
+  //   ky0, kx0 = t0 / kw, t0 % kw: only t0 < kh*kw matters (ky0 < 16), 4 steps.
+  logic [9:0]  d_oy;
+  logic [10:0] d_orem;
+  logic [17:0] d_g0;
+  logic [7:0]  d_t0;
+  logic [12:0] d_crem;
+  logic [3:0]  d_ky0;
+  logic [4:0]  d_krem;
   logic        d_past0;
-  assign d_oy    = pix0_i[19:0] / 20'(wo_q);
-  assign d_ox    = pix0_i[19:0] % 20'(wo_q);
-  assign d_g0    = 18'(kc0_i) << LG;
-  assign d_t0    = d_g0 / 18'(ctg_q);
-  assign d_cg0   = d_g0 % 18'(ctg_q);
-  assign d_ky0   = d_t0[7:0] / 8'(kw_q);
-  assign d_kx0   = d_t0[7:0] % 8'(kw_q);
-  assign d_past0 = (d_t0 > 18'd255) || (d_ky0 >= 8'(kh_q));
+  assign d_g0 = 18'(kc0_i) << LG;
+  always_comb begin
+    d_orem = 11'(pix0_i[19:10]);
+    for (int i = 9; i >= 0; i--) begin
+      d_orem = {d_orem[9:0], pix0_i[i]};
+      d_oy[i] = (d_orem >= 11'(wo_q));
+      if (d_oy[i]) d_orem = d_orem - 11'(wo_q);
+    end
+    d_crem = 13'(d_g0[17:8]);
+    for (int i = 7; i >= 0; i--) begin
+      d_crem = {d_crem[11:0], d_g0[i]};
+      d_t0[i] = (d_crem >= 13'(ctg_q));
+      if (d_t0[i]) d_crem = d_crem - 13'(ctg_q);
+    end
+    d_krem = 5'(d_t0[7:4]);
+    for (int i = 3; i >= 0; i--) begin
+      d_krem = {d_krem[3:0], d_t0[i]};
+      d_ky0[i] = (d_krem >= 5'(kw_q));
+      if (d_ky0[i]) d_krem = d_krem - 5'(kw_q);
+    end
+    d_past0 = (20'(d_g0) >= (20'(ctg_q) << 8)) || (d_t0 >= khkw_q);
+  end
 
   // ---- RUN registers ----
   logic [31:0] dram_q;
@@ -197,7 +222,7 @@ module bqa_win #(
     if (st_q == SData) begin
       s_oy = f_oy + 11'd1; s_oxf = '0; s_cols = f_cols - f_ncols;
     end else begin
-      s_oy = d_oy[10:0]; s_oxf = d_ox[9:0]; s_cols = 8'(Dn);
+      s_oy = 11'(d_oy); s_oxf = d_orem[9:0]; s_cols = 8'(Dn);
     end
   end
 
@@ -368,8 +393,8 @@ module bqa_win #(
       end else a_ph_d = a_ph + PhBits'(1);
     end
     if (dispatch) begin
-      a_ni_d = '0; a_seg_d = '0; a_u_d = '0; a_ph_d = '0; a_oy_d = d_oy[10:0]; a_ox_d = d_ox[9:0];
-      a_cg_d = d_cg0[11:0]; a_kx_d = d_kx0[3:0]; a_ky_d = d_ky0[3:0]; a_past_d = d_past0;
+      a_ni_d = '0; a_seg_d = '0; a_u_d = '0; a_ph_d = '0; a_oy_d = 11'(d_oy); a_ox_d = d_orem[9:0];
+      a_cg_d = d_crem[11:0]; a_kx_d = d_krem[3:0]; a_ky_d = d_ky0; a_past_d = d_past0;
     end
   end
   always_ff @(posedge clk_i) begin
@@ -381,8 +406,8 @@ module bqa_win #(
       a_ni <= a_ni_d; a_seg <= a_seg_d; a_u <= a_u_d; a_ph <= a_ph_d; a_oy <= a_oy_d; a_ox <= a_ox_d;
       a_cg <= a_cg_d; a_kx <= a_kx_d; a_ky <= a_ky_d; a_past <= a_past_d;
       if (dispatch) begin
-        st_cg0 <= d_cg0[11:0];
-        st_kx0 <= d_kx0[3:0]; st_ky0 <= d_ky0[3:0]; st_past0 <= d_past0;
+        st_cg0 <= d_crem[11:0];
+        st_kx0 <= d_krem[3:0]; st_ky0 <= d_ky0; st_past0 <= d_past0;
       end
     end
   end
@@ -395,8 +420,8 @@ module bqa_win #(
   assign idle_o  = !busy_o && !stall_o;
 
   logic unused_bits;
-  assign unused_bits = ^{pix0_i[31:20], d_oy[19:11], d_ox[19:10], d_t0[17:8], d_cg0[17:12], d_ky0[7:4],
-                         d_kx0[7:4], s_dhi[CB-1:4], s_ixa_r[CB-2:10], s_ixb_r[CB-2:10], s_spanb_w[CB-1:16],
+  assign unused_bits = ^{pix0_i[31:20], d_orem[10], d_crem[12], d_krem[4],
+                         s_dhi[CB-1:4], s_ixa_r[CB-2:10], s_ixb_r[CB-2:10], s_spanb_w[CB-1:16],
                          f_iy[19:10], a_addr[CB-1:WAB], a_ix[CB-2:10],
                          ch_base_i[LWb-1:0], cs_i[LWb-1:0], f_ncols};
 
