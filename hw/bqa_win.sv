@@ -69,7 +69,7 @@ module bqa_win #(
   localparam int unsigned Depth  = WindowBytes / Wb;           // window buffer beats
   localparam int unsigned WAB    = (Depth > 1) ? $clog2(Depth) : 1;
   localparam int unsigned NiBits = (Dn > 1) ? $clog2(Dn) : 1;
-  localparam int unsigned CB     = 20;                          // signed coordinate arithmetic
+  localparam int unsigned CB     = 17;                          // signed coordinates (|oy*stride| < 2^15)
 
   typedef enum logic [1:0] {SIdle, SReq, SData, SAsm} state_e;
   state_e st_q, st_d;
@@ -162,7 +162,7 @@ module bqa_win #(
   logic        s_rows;                 // some kernel row of the segment is inside the image
   logic [3:0]  s_kylo, s_kyhi;
   logic [9:0]  s_ixa, s_ixb;
-  logic [CB-1:0] s_spanb_w;
+  logic [23:0] s_spanb_w;
   logic [15:0] s_spanb;
   always_comb begin
     s_room  = 11'(wo_q) - 11'(s_oxf);
@@ -177,7 +177,7 @@ module bqa_win #(
     s_ixb_r = $signed(CB'(s_oxl) * CB'(stride_q)) - $signed(CB'(pad_l_q)) + $signed(CB'(kw_q)) - $signed(CB'(1));
     s_ixa   = s_ixa_r[CB-1] ? 10'd0 : s_ixa_r[9:0];
     s_ixb   = (s_ixb_r > $signed(CB'(wi_q) - CB'(1))) ? wi_q - 10'd1 : s_ixb_r[9:0];
-    s_spanb_w = (CB'(s_ixb) - CB'(s_ixa) + CB'(1)) * CB'(csb_q);
+    s_spanb_w = (24'(s_ixb) - 24'(s_ixa) + 24'd1) * 24'(csb_q);
     s_spanb = s_spanb_w[15:0];
   end
 
@@ -288,10 +288,10 @@ module bqa_win #(
   end
 
   // request of the current burst: input row f_by + f_ky, pixels from f_ixa
-  logic [19:0] f_iy;
+  logic [CB-1:0] f_iy;
   logic [31:0] f_pix;
-  assign f_iy  = 20'(f_by + $signed(CB'(f_ky)));
-  assign f_pix = 32'(f_iy) * 32'(wi_q) + 32'(f_ixa);
+  assign f_iy  = f_by + $signed(CB'(f_ky));
+  assign f_pix = 32'(f_iy[9:0]) * 32'(wi_q) + 32'(f_ixa);
   assign req_valid_o = (st_q == SReq);
   assign req_addr_o  = dram_q + f_pix * 32'(cs_q);
   assign req_beats_o = f_spanb;
@@ -309,6 +309,7 @@ module bqa_win #(
   logic signed [CB-1:0] a_iy, a_ix;
   logic        a_in;
   logic [Wb-1:0] a_mask;
+  logic signed [13:0] a_mlo, a_mhi;
   logic [CB-1:0] a_addr;
   logic [3:0]    a_dky;
   logic [9:0]    a_dix;
@@ -316,9 +317,11 @@ module bqa_win #(
     a_iy = $signed(CB'(a_oy) * CB'(stride_q)) - $signed(CB'(pad_t_q)) + $signed(CB'(a_ky));
     a_ix = $signed(CB'(a_ox) * CB'(stride_q)) - $signed(CB'(pad_l_q)) + $signed(CB'(a_kx));
     a_in = !a_past && !a_iy[CB-1] && (a_iy < $signed(CB'(hi_q))) && !a_ix[CB-1] && (a_ix < $signed(CB'(wi_q)));
+    // byte b of the beat is channel cg*Wb + b of the tap slot: real if in [ch_lo, ch_hi)
+    a_mlo = $signed(14'(ch_lo_q)) - $signed(14'(a_cg) << LWb);
+    a_mhi = $signed(14'(ch_hi_q)) - $signed(14'(a_cg) << LWb);
     for (int b = 0; b < Wb; b++) begin
-      a_mask[b] = !a_past && (16'(a_cg) * 16'(Wb) + 16'(b) >= 16'(ch_lo_q)) &&
-                  (16'(a_cg) * 16'(Wb) + 16'(b) < 16'(ch_hi_q));
+      a_mask[b] = !a_past && ($signed(14'(b)) >= a_mlo) && ($signed(14'(b)) < a_mhi);
     end
     a_dky  = a_ky - seg_kylo_q[a_seg];          // row of the segment in the buffer
     a_dix  = a_ix[9:0] - seg_ixa_q[a_seg];      // pixel of the row's span
@@ -341,25 +344,31 @@ module bqa_win #(
   end
 
   logic [W-1:0]      fmt;
-  logic [Dk*8-1:0]   asm_q, asm_d;
+  logic [Dk*8-1:0]   asm_q;
   always_comb begin
     for (int b = 0; b < Wb; b++) begin
       fmt[b*8 +: 8] = !p_mask[b] ? 8'd0 : p_in ? buf_rdata[b*8 +: 8] : z_a_q;
     end
-    asm_d = asm_q;
-    if (p_valid) asm_d[32'(p_grp) * W +: W] = fmt;
   end
-  always_ff @(posedge clk_i) begin
-    asm_q <= asm_d;
+  for (genvar g = 0; g < G; g++) begin : g_asm
+    always_ff @(posedge clk_i) begin
+      if (p_valid && p_grp == GBits'(g)) asm_q[g*W +: W] <= fmt;
+    end
   end
 
   // ---- assembly: plane cycles (bit-slice plane j of the assembled chunk) ----
   logic [2:0]  pj;
   logic [Dk-1:0] pword;
   assign pj = 3'(a_ph - PhBits'(G));
+  // The last group's beat arrives in the first plane cycle (registered buffer read): its bytes are
+  // taken from fmt then, the others from the assembly register.
   for (genvar b = 0; b < Dk; b++) begin : g_slice
     logic [7:0] byte_b;
-    assign byte_b   = asm_d[b*8 +: 8];
+    if (b / Wb == G - 1) begin : g_last
+      assign byte_b = p_valid ? fmt[(b % Wb)*8 +: 8] : asm_q[b*8 +: 8];
+    end else begin : g_reg
+      assign byte_b = asm_q[b*8 +: 8];
+    end
     assign pword[b] = byte_b[pj];
   end
   assign a_we_o    = (st_q == SAsm && !grp_cycle) ? Dn'(1) << a_ni : '0;
@@ -421,8 +430,8 @@ module bqa_win #(
 
   logic unused_bits;
   assign unused_bits = ^{pix0_i[31:20], d_orem[10], d_crem[12], d_krem[4],
-                         s_dhi[CB-1:4], s_ixa_r[CB-2:10], s_ixb_r[CB-2:10], s_spanb_w[CB-1:16],
-                         f_iy[19:10], a_addr[CB-1:WAB], a_ix[CB-2:10],
+                         s_dhi[CB-1:4], s_ixa_r[CB-2:10], s_ixb_r[CB-2:10], s_spanb_w[23:16],
+                         f_iy[CB-1:10], a_addr[CB-1:WAB], a_ix[CB-2:10],
                          ch_base_i[LWb-1:0], cs_i[LWb-1:0], f_ncols};
 
   // ---- assertions (simulation only) ----
@@ -456,7 +465,7 @@ module bqa_win #(
         assert (pix0_i < 32'(wo_q) * 32'd1024) else $error("bqa_win: RUN pix0 >= 1024*wo");
         assert (!keep_i || filled_q) else $error("bqa_win: RUN keep before any fill");
       end
-      if (seg_enter) assert (s_spanb_w < CB'(65536)) else $error("bqa_win: fill burst longer than 65535 beats");
+      if (seg_enter) assert (s_spanb_w < 24'(65536)) else $error("bqa_win: fill burst longer than 65535 beats");
       if ((st_q == SData) && rvalid_i)
         assert (32'(wptr_q) < 32'(Depth))
           else $error("bqa_win: window buffer overflow (the tile needs more than WindowBytes)");
