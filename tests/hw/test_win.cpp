@@ -1,6 +1,6 @@
 // test_win -- bqa_win (the window unit, docs/whole_network.md §4.2) against the C reference model
-// hw_model/win.c, cycle by cycle: random legal layers (dense 3x3 / 1x1 / odd kernels, strides 1-2,
-// pads 0-1, depthwise channel selection, first layer C = 1, tiles crossing output rows, columns past
+// hw_model/win.c, cycle by cycle: random legal layers (dense 3x3 / 1x1 / odd kernels 1-5, strides 1-2,
+// pads 0..k/2, depthwise channel selection, first layer C = 1, tiles crossing output rows, columns past
 // the last pixel), RUNs with kc0 / T sub-ranges, 1..8 planes, keep after a fill (also after a new
 // SETUP selecting another channel), random Lr / Rr per RUN and random port contention (the grant
 // of each burst held back 0..5 cycles, the same waits given to the model). Checked every cycle:
