@@ -3,7 +3,8 @@
 #   make test-hw        fast tests (part of `make test`): one harness per module (DPU, array, requant
 #                       lane, unpack, fifo, token, ram, regs, mem_arb, exec, fetch, result) + whole top
 #                       + the FPGA wrapper + test_isa (the generated ISA package bqa_pkg against the
-#                       C field table and encoder of hw_model/isa.c)
+#                       C field table and encoder of hw_model/isa.c) + test_win (the window unit
+#                       bqa_win against its C model hw_model/win.c)
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
@@ -152,6 +153,25 @@ HW_FAST_BINS := $(HW_B)/dpu32/test_dpu $(HW_B)/dpu32t/test_dpu $(HW_B)/array_tin
                 $(HW_SMALL_FAST) $(HW_B)/top_tiny/test_top $(HW_B)/fpga_wrap/test_fpga_wrap $(HW_AXI_FAST)
 HW_FULL_BINS := $(HW_FAST_BINS) $(HW_SMALL_FULL) $(HW_AXI_FULL) $(HW_B)/dpu256/test_dpu $(HW_B)/dpu64t/test_dpu $(HW_B)/array_odd/test_array $(HW_B)/top_edge/test_top
 
+# ---- bqa_win, the window unit (docs/whole_network.md §4.2; not yet wired into bqa_fetch), against its C
+# reference model hw_model/win.c (compiled as C and linked into the harness): tiny-like (Dn 2, Dk 64,
+# W 64), edge-like (Dn 8, Dk 256, W 64); full tier also Dn 3, Dk 32, W 128 (2 beats per K-chunk) ----
+$(HW_B)/win/win.o: hw_model/win.c hw_model/win.h sw/core/errmsg.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(HW_B)/win/errmsg.o: sw/core/errmsg.c sw/core/errmsg.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(HW_B)/win_%/test_win: hw/bqa_win.sv hw/bqa_ram_1r1w.sv tests/hw/test_win.cpp $(HW_B)/win/win.o $(HW_B)/win/errmsg.o $(HW_TBH)
+	$(call hw_verilate,win_$*,bqa_win,test_win,hw/bqa_win.sv hw/bqa_ram_1r1w.sv,tests/hw/test_win.cpp,$(call hw_win_g,$(HW_WIN_$*)) -LDFLAGS "$(abspath $(HW_B)/win/win.o) $(abspath $(HW_B)/win/errmsg.o)",$(call hw_win_d,$(HW_WIN_$*)) -I$(CURDIR)/hw_model)
+HW_WIN_t = 2 64 64 8 2048
+HW_WIN_e = 8 256 64 10 16384
+HW_WIN_w = 3 32 128 9 4096
+hw_win_g = -GDn=$(word 1,$(1)) -GDk=$(word 2,$(1)) -GW=$(word 3,$(1)) -GAAddrBits=$(word 4,$(1)) -GWindowBytes=$(word 5,$(1))
+hw_win_d = -DTB_DN=$(word 1,$(1)) -DTB_DK=$(word 2,$(1)) -DTB_W=$(word 3,$(1)) -DTB_AAB=$(word 4,$(1)) -DTB_WINB=$(word 5,$(1))
+HW_FAST_BINS += $(HW_B)/win_t/test_win $(HW_B)/win_e/test_win
+HW_FULL_BINS += $(HW_B)/win_t/test_win $(HW_B)/win_e/test_win $(HW_B)/win_w/test_win
+
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
 test-isa-pkg: $(HW_B)/isa/test_isa
 	@$(HW_B)/isa/test_isa
@@ -245,4 +265,3 @@ fpga-report:
 	@cat $(HW_B)/fpga/tiny_report.txt
 	@grep -q ICESTORM_LC $(HW_B)/fpga/tiny_report.txt && grep -q "Max frequency" $(HW_B)/fpga/tiny_report.txt || \
 	  { echo "fpga: utilisation or Fmax missing from $(HW_B)/fpga/tiny_nextpnr.log"; exit 1; }
-
