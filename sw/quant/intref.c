@@ -15,7 +15,7 @@
 
 static void free_layer(bq_ilayer *L) {
     bq_lower_layer_free(L);
-    free(L->w16); free(L->wf); free(L->w8);
+    free(L->w16); free(L->wf); free(L->w8); free(L->rq64);
 }
 
 void bq_intnet_free(bq_intnet *net) {
@@ -32,6 +32,9 @@ void bq_intnet_free(bq_intnet *net) {
     bq_dnnl_ctx_free(net->dnnl);
     bq_i8ctx_free(net->i8);
     free(net->x8); free(net->acc32);
+    if (net->hwc && net->q)
+        for (int i = 0; i < net->q->model.n_nodes; i++) free(net->hwc[i]);
+    free(net->hwc); free(net->hwc_ok);
     memset(net, 0, sizeof(*net));
 }
 
@@ -46,8 +49,16 @@ static int make_w8(bq_ilayer *L, long long da) {
         if (d > 127 || d < -127) return 0;
     }
     L->w8 = malloc(n);
-    if (!L->w8) return -1;
+    L->rq64 = malloc(sizeof(int64_t) * 4 * (size_t)L->cout);
+    if (!L->w8 || !L->rq64) return -1;
     for (size_t i = 0; i < n; i++) L->w8[i] = (int8_t)((int)L->codes[i] - L->z_w[i / (size_t)L->K]);
+    for (int c = 0; c < L->cout && !L->raw32; c++) {
+        const bq_requant *rq = &L->rq[c];
+        L->rq64[c] = rq->m_acc;
+        L->rq64[L->cout + c] = rq->m_res;
+        L->rq64[2 * L->cout + c] = (int64_t)1 << (rq->sh - 1);
+        L->rq64[3 * L->cout + c] = rq->sh;
+    }
     L->i8 = 1;
     return 0;
 }
@@ -169,7 +180,17 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         net->x8 = malloc(net->x8_count);
         net->acc32 = malloc(sizeof(int32_t) * net->acc32_count);
         net->i8 = bq_i8ctx_new(net->n_layers);   /* engine and primitives on first use */
-        if (!net->x8 || !net->acc32 || !net->i8) goto oom;
+        net->hwc = calloc((size_t)m->n_nodes, sizeof(uint8_t *));
+        net->hwc_ok = calloc((size_t)m->n_nodes, sizeof(int));
+        if (!net->x8 || !net->acc32 || !net->i8 || !net->hwc || !net->hwc_ok) goto oom;
+        for (int l = 0; l < net->n_layers; l++) {
+            const bq_ilayer *L = &net->L[l];
+            int nodes[3] = {L->in_node, L->res_node, L->raw32 ? -1 : L->out_node};
+            for (int j = 0; j < 3 && L->i8; j++)
+                if (nodes[j] >= 0 && !net->hwc[nodes[j]] &&
+                    !(net->hwc[nodes[j]] = malloc((size_t)max_batch * bq_node_size(&m->nodes[nodes[j]]))))
+                    goto oom;
+        }
     }
     return 0;
 oom:
@@ -301,20 +322,18 @@ static void layer_fast(const bq_ilayer *L, const uint8_t *in, const uint8_t *res
     }
 }
 
-/* The batch kernels (float and int8): one layer on a batch of n images. in (n, cin, h, w) codes,
- * res (n, cout, N) shortcut codes or NULL; writes out (n, cout, N) codes, or raw (n, cout) acc0
- * when raw32. acc0 = conv(q_w - z_w, q_a - z_a) + b_q, the convolution in float (exact below
- * 2^24, intref.h) or in int8 x int8 -> int32. The two elementwise passes around the convolution
- * run on the thread pool; integer work, so the result does not depend on the thread count. */
+/* The float batch kernel: one layer on a batch of n images. in (n, cin, h, w) codes, res (n, cout,
+ * N) shortcut codes or NULL; writes out (n, cout, N) codes, or raw (n, cout) acc0 when raw32.
+ * acc0 = conv(q_w - z_w, q_a - z_a) + b_q, the convolution in float (exact below 2^24, intref.h).
+ * The two elementwise passes around the convolution run on the thread pool; integer work, so the
+ * result does not depend on the thread count. */
 typedef struct {
     const bq_ilayer *L;
     const uint8_t *in, *res;
     uint8_t *out;
     int32_t *raw;
-    float *xf;                 /* float kernel: centred codes in, conv sums out (yf) */
-    const float *yf;
-    int8_t *x8;                /* int8 kernel: centred codes in, conv sums out (yi) */
-    const int32_t *yi;
+    float *xf;                 /* centred codes in */
+    const float *yf;           /* conv sums out */
 } batch_pass;
 
 /* Loops over a fixed OUT_BLK elements: gcc -O2 (its "very cheap" vectoriser cost model) only
@@ -335,13 +354,8 @@ static void centre_range(void *ctx, int idx, size_t lo, size_t hi) {
     const int z_a = P->L->z_a;
     (void)idx;
     size_t i = lo;
-    if (P->x8) {
-        for (; i + OUT_BLK <= hi; i += OUT_BLK) centre_blk_i8(P->x8 + i, P->in + i, z_a);
-        for (; i < hi; i++) P->x8[i] = (int8_t)((int)P->in[i] - z_a);
-    } else {
-        for (; i + OUT_BLK <= hi; i += OUT_BLK) centre_blk_f(P->xf + i, P->in + i, z_a);
-        for (; i < hi; i++) P->xf[i] = (float)((int)P->in[i] - z_a);
-    }
+    for (; i + OUT_BLK <= hi; i += OUT_BLK) centre_blk_f(P->xf + i, P->in + i, z_a);
+    for (; i < hi; i++) P->xf[i] = (float)((int)P->in[i] - z_a);
 }
 
 /* One output channel's output stage (bq_requant_apply's operands, widened once). */
@@ -360,13 +374,8 @@ static chan_rq chan_rq_of(const bq_ilayer *L, int c) {
 }
 
 /* acc0 of OUT_BLK consecutive outputs: the conv sum (an exact integer) + b_q, modulo 2^32 */
-static void acc0_blk(int32_t *restrict a0, const int32_t *restrict yi, const float *restrict yf,
-                     uint32_t bq) {
-    if (yi) {
-        for (int p = 0; p < OUT_BLK; p++) a0[p] = (int32_t)((uint32_t)yi[p] + bq);
-    } else {
-        for (int p = 0; p < OUT_BLK; p++) a0[p] = (int32_t)((uint32_t)(int32_t)yf[p] + bq);
-    }
+static void acc0_blk(int32_t *restrict a0, const float *restrict yf, uint32_t bq) {
+    for (int p = 0; p < OUT_BLK; p++) a0[p] = (int32_t)((uint32_t)(int32_t)yf[p] + bq);
 }
 
 /* bq_requant_apply's arithmetic, step for step, over OUT_BLK outputs; branch-free so the int64
@@ -392,32 +401,36 @@ static void requant_blk(uint8_t *restrict out, const int32_t *restrict a0, const
     }
 }
 
-/* The scalar form of the two above for one output o of channel c. */
-static void output_one(const batch_pass *P, const bq_ilayer *L, int c, size_t o) {
-    int32_t a0 = P->yi ? (int32_t)((uint32_t)P->yi[o] + (uint32_t)L->b_q[c])
-                       : (int32_t)((uint32_t)(int32_t)P->yf[o] + (uint32_t)L->b_q[c]);
-    if (L->raw32) { P->raw[o] = a0; return; }
-    int32_t r = P->res ? (int32_t)P->res[o] - L->z_r : 0;
-    P->out[o] = (uint8_t)bq_requant_apply(a0, r, &L->rq[c], L->z_o, L->lo, L->hi);
-}
-
-/* rows r = b * cout + c of (n * cout, N), in blocks of OUT_BLK outputs */
+/* rows r = b * cout + c of (n * cout, N), in blocks of OUT_BLK outputs; a row's last partial
+ * block goes through the same code on a zero-padded copy */
 static void output_stage_range(void *ctx, int idx, size_t lo, size_t hi) {
     const batch_pass *P = ctx;
     const bq_ilayer *L = P->L;
     const int N = L->N;
     int32_t a0[OUT_BLK];
+    float yt[OUT_BLK];
+    uint8_t rt[OUT_BLK], qt[OUT_BLK];
     (void)idx;
     for (size_t r = lo; r < hi; r++) {
         int c = (int)(r % (size_t)L->cout);
         const chan_rq k = chan_rq_of(L, c);
-        size_t o = r * (size_t)N, end = o + (size_t)N;
-        for (; o + OUT_BLK <= end; o += OUT_BLK) {
-            acc0_blk(a0, P->yi ? P->yi + o : NULL, P->yf ? P->yf + o : NULL, k.bq);
-            if (L->raw32) memcpy(P->raw + o, a0, sizeof a0);
-            else requant_blk(P->out + o, a0, P->res ? P->res + o : NULL, &k);
+        for (size_t o = r * (size_t)N, end = o + (size_t)N; o < end; o += OUT_BLK) {
+            size_t len = end - o < OUT_BLK ? end - o : OUT_BLK;
+            const float *y = P->yf + o;
+            const uint8_t *res = P->res ? P->res + o : NULL;
+            uint8_t *q = L->raw32 ? NULL : P->out + o;
+            if (len < OUT_BLK) {
+                memset(yt, 0, sizeof yt);
+                memcpy(yt, y, sizeof(float) * len);
+                if (res) { memset(rt, 0, sizeof rt); memcpy(rt, res, len); res = rt; }
+                y = yt;
+                q = qt;
+            }
+            acc0_blk(a0, y, k.bq);
+            if (L->raw32) { memcpy(P->raw + o, a0, sizeof(int32_t) * len); continue; }
+            requant_blk(q, a0, res, &k);
+            if (len < OUT_BLK) memcpy(P->out + o, qt, len);
         }
-        for (; o < end; o++) output_one(P, L, c, o);
     }
 }
 
@@ -426,25 +439,164 @@ static void layer_batch_fp32(bq_intnet *net, const bq_ilayer *L, const uint8_t *
     bq_conv_shape cs = L->cs;
     cs.n = n;
     cs.dnnl = net->dnnl;
-    batch_pass P = {L, in, res, out, raw, net->xf, net->yf, NULL, NULL};
+    batch_pass P = {L, in, res, out, raw, net->xf, net->yf};
     bq_parallel_for((size_t)n * cs.cin * cs.h * cs.w, 1 << 14, centre_range, &P);
     bq_conv2d_forward(net->yf, net->xf, L->wf, NULL, &cs, net->fscratch);
     bq_parallel_for((size_t)n * L->cout, 1 + (1 << 14) / (size_t)L->N, output_stage_range, &P);
 }
 
-/* Returns -1 (and records why) when oneDNN refused: the caller runs another kernel. */
-static int layer_batch_i8(bq_intnet *net, const bq_ilayer *L, const uint8_t *in,
-                          const uint8_t *res, uint8_t *out, int32_t *raw, int n) {
+/* ---- the int8 kernel: NHWC from the convolution to the output stage, one thread per block of
+ * images (each runs its images' centring, oneDNN convolution and output stage in a row) ---- */
+
+/* dst (N, C) = src (C, N) for one image (N = h*w pixels) */
+static void nchw_to_nhwc(uint8_t *restrict dst, const uint8_t *restrict src, int C, int N) {
+    for (int c = 0; c < C; c++)
+        for (int p = 0; p < N; p++) dst[(size_t)p * C + c] = src[(size_t)c * N + p];
+}
+
+/* dst (C, N) = src (N, C) for one image, pixels p0..p0+np-1 of it */
+static void nhwc_to_nchw(uint8_t *restrict dst, const uint8_t *restrict src, int C, int N, int p0, int np) {
+    for (int c = 0; c < C; c++)
+        for (int j = 0; j < np; j++) dst[(size_t)c * N + p0 + j] = src[(size_t)(p0 + j) * C + c];
+}
+
+/* One pixel's output stage over OUT_CH consecutive channels (per-channel operands in lanes):
+ * bq_requant_apply's arithmetic, vectorised over channels. */
+#define OUT_CH 16
+typedef struct {
+    const int32_t *b_q;
+    const int64_t *m_acc, *m_res, *half, *sh;   /* the layer's rq64 rows */
+    int64_t z_o, z_r, lo, hi;
+} pix_rq;
+
+static void requant_ch(uint8_t *restrict q, const int32_t *restrict a, const uint8_t *restrict r,
+                       const int32_t *restrict b_q, const int64_t *restrict m_acc,
+                       const int64_t *restrict m_res, const int64_t *restrict half,
+                       const int64_t *restrict sh, const pix_rq *k) {
+    const int64_t z_o = k->z_o, z_r = k->z_r, qlo = k->lo, qhi = k->hi;
+    if (r) {
+        for (int c = 0; c < OUT_CH; c++) {
+            int64_t a0 = (int32_t)((uint32_t)a[c] + (uint32_t)b_q[c]);
+            int64_t t = a0 * m_acc[c] + ((int64_t)r[c] - z_r) * m_res[c];
+            int64_t v = ((t + half[c]) >> sh[c]) + z_o;
+            v = v < qlo ? qlo : v;
+            q[c] = (uint8_t)(v > qhi ? qhi : v);
+        }
+    } else {
+        for (int c = 0; c < OUT_CH; c++) {
+            int64_t a0 = (int32_t)((uint32_t)a[c] + (uint32_t)b_q[c]);
+            int64_t v = ((a0 * m_acc[c] + half[c]) >> sh[c]) + z_o;
+            v = v < qlo ? qlo : v;
+            q[c] = (uint8_t)(v > qhi ? qhi : v);
+        }
+    }
+}
+
+/* q (C) codes of one pixel from its conv sums a (C) and shortcut codes r (C) or NULL */
+static void requant_pixel(uint8_t *q, const int32_t *a, const uint8_t *r, const bq_ilayer *L,
+                          const pix_rq *k) {
+    const int C = L->cout;
+    int c = 0;
+    for (; c + OUT_CH <= C; c += OUT_CH)
+        requant_ch(q + c, a + c, r ? r + c : NULL, k->b_q + c, k->m_acc + c, k->m_res + c,
+                   k->half + c, k->sh + c, k);
+    for (; c < C; c++) {
+        int32_t a0 = (int32_t)((uint32_t)a[c] + (uint32_t)L->b_q[c]);
+        q[c] = (uint8_t)bq_requant_apply(a0, r ? (int32_t)r[c] - L->z_r : 0, &L->rq[c], L->z_o, L->lo, L->hi);
+    }
+}
+
+#define OUT_PIX 64   /* pixels per transposed block: its NHWC codes stay in L1 for the transpose */
+
+/* Output stage of image b: acc (N, C) conv sums -> hwc (N, C) codes and out (C, N) codes, or raw
+ * (C, N) acc0 when raw32. res: the shortcut's (N, C) codes or NULL. */
+static void output_stage_nhwc(const bq_ilayer *L, const int32_t *acc, const uint8_t *res, uint8_t *hwc,
+                              uint8_t *out, int32_t *raw) {
+    const int C = L->cout, N = L->N;
+    if (L->raw32) {
+        for (int p = 0; p < N; p++)
+            for (int c = 0; c < C; c++)
+                raw[(size_t)c * N + p] = (int32_t)((uint32_t)acc[(size_t)p * C + c] + (uint32_t)L->b_q[c]);
+        return;
+    }
+    const pix_rq k = {L->b_q, L->rq64, L->rq64 + C, L->rq64 + 2 * (size_t)C, L->rq64 + 3 * (size_t)C,
+                      L->z_o, L->z_r, L->lo, L->hi};
+    for (int p0 = 0; p0 < N; p0 += OUT_PIX) {
+        int np = N - p0 < OUT_PIX ? N - p0 : OUT_PIX;
+        for (int p = p0; p < p0 + np; p++)
+            requant_pixel(hwc + (size_t)p * C, acc + (size_t)p * C, res ? res + (size_t)p * C : NULL, L, &k);
+        nhwc_to_nchw(out, hwc, C, N, p0, np);
+    }
+}
+
+typedef struct {
+    bq_intnet *net;
+    const bq_ilayer *L;
+    int n, threads;
+    int in_ready, res_ready;   /* hwc copies of the input / shortcut already hold this batch */
+    int failed[BQ_MAX_THREADS];
+    char err[BQ_MAX_THREADS][256];
+} i8_pass;
+
+/* images [t*n/T, (t+1)*n/T): the same split in bq_i8_prepare's batch sizes and here */
+static int i8_first(int t, int n, int T) { return (int)((long long)n * t / T); }
+
+static void i8_range(void *ctx, int idx, size_t lo, size_t hi) {
+    i8_pass *P = ctx;
+    bq_intnet *net = P->net;
+    const bq_ilayer *L = P->L;
+    const bq_model *m = &net->q->model;
+    (void)hi;
+    const int t = (int)lo, b0 = i8_first(t, P->n, P->threads), b1 = i8_first(t + 1, P->n, P->threads);
+    const size_t isz = bq_node_size(&m->nodes[L->in_node]), osz = (size_t)L->cout * L->N;
+    const int cin = L->cs.cin, hw_in = L->cs.h * L->cs.w;
+    (void)idx;
+    for (int b = b0; b < b1; b++) {
+        if (!P->in_ready)
+            nchw_to_nhwc(net->hwc[L->in_node] + b * isz, net->codes[L->in_node] + b * isz, cin, hw_in);
+        if (L->res_node >= 0 && !P->res_ready)
+            nchw_to_nhwc(net->hwc[L->res_node] + b * osz, net->codes[L->res_node] + b * osz, L->cout, L->N);
+    }
+    /* centre the block's input codes: x8 = q_a - z_a */
+    const uint8_t *hin = net->hwc[L->in_node];
+    size_t i = (size_t)b0 * isz, end = (size_t)b1 * isz;
+    for (; i + OUT_BLK <= end; i += OUT_BLK) centre_blk_i8(net->x8 + i, hin + i, L->z_a);
+    for (; i < end; i++) net->x8[i] = (int8_t)((int)hin[i] - L->z_a);
     bq_conv_shape cs = L->cs;
-    cs.n = n;
-    batch_pass P = {L, in, res, out, raw, NULL, NULL, net->x8, net->acc32};
-    bq_parallel_for((size_t)n * cs.cin * cs.h * cs.w, 1 << 14, centre_range, &P);
-    char err[256];
-    if (bq_i8_conv(net->i8, L->layer, &cs, L->w8, net->acc32, net->x8, err, sizeof err)) {
-        if (!net->i8_fallbacks++) snprintf(net->i8_error, sizeof net->i8_error, "%s", err);
+    cs.n = b1 - b0;
+    if (bq_i8_conv(net->i8, L->layer, &cs, net->acc32 + (size_t)b0 * osz, net->x8 + (size_t)b0 * isz, t,
+                   P->err[t], sizeof P->err[t])) {
+        P->failed[t] = 1;
+        return;
+    }
+    int ncls = L->raw32 ? L->cout * L->N : 0;
+    for (int b = b0; b < b1; b++)
+        output_stage_nhwc(L, net->acc32 + b * osz, L->res_node >= 0 ? net->hwc[L->res_node] + b * osz : NULL,
+                          L->raw32 ? NULL : net->hwc[L->out_node] + b * osz,
+                          L->raw32 ? NULL : net->codes[L->out_node] + b * osz,
+                          L->raw32 ? net->logits + (size_t)b * ncls : NULL);
+}
+
+/* Returns -1 (and records why) when oneDNN refused: the caller runs another kernel. */
+static int layer_batch_i8(bq_intnet *net, const bq_ilayer *L, int n) {
+    i8_pass P = {.net = net, .L = L, .n = n, .threads = bq_parallel_ranges((size_t)n, 1),
+                 .in_ready = net->hwc_ok[L->in_node], .res_ready = L->res_node >= 0 && net->hwc_ok[L->res_node]};
+    int rc = 0;
+    for (int t = 0; t < P.threads && !rc; t++) {
+        bq_conv_shape cs = L->cs;
+        cs.n = i8_first(t + 1, n, P.threads) - i8_first(t, n, P.threads);
+        rc = bq_i8_prepare(net->i8, L->layer, &cs, L->w8, P.threads, P.err[0], sizeof P.err[0]);
+    }
+    if (!rc) bq_parallel_for((size_t)P.threads, 1, i8_range, &P);
+    for (int t = 0; t < P.threads && !rc; t++)
+        if (P.failed[t]) { rc = -1; memcpy(P.err[0], P.err[t], sizeof P.err[0]); }
+    if (rc) {
+        if (!net->i8_fallbacks++) snprintf(net->i8_error, sizeof net->i8_error, "%s", P.err[0]);
         return -1;
     }
-    bq_parallel_for((size_t)n * L->cout, 1 + (1 << 14) / (size_t)L->N, output_stage_range, &P);
+    net->hwc_ok[L->in_node] = 1;
+    if (L->res_node >= 0) net->hwc_ok[L->res_node] = 1;
+    if (!L->raw32) net->hwc_ok[L->out_node] = 1;
     return 0;
 }
 
@@ -480,6 +632,7 @@ void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
     int ncls = m->nodes[m->n_nodes - 1].c;
     for (size_t i = 0; i < (size_t)n * in_sz; i++)
         net->codes[0][i] = (uint8_t)bq_aq_code(x[i], A0->scale, A0->zero, A0->bits);
+    if (net->hwc_ok) memset(net->hwc_ok, 0, sizeof(int) * (size_t)m->n_nodes);
     for (int i = 1; i < m->n_nodes; i++) {
         const bq_node *nd = &m->nodes[i];
         int l = net->out_layer[i];
@@ -491,7 +644,7 @@ void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
             const uint8_t *bres = L->res_node >= 0 ? net->codes[L->res_node] : NULL;
             uint8_t *bout = L->raw32 ? NULL : net->codes[L->out_node];
             int32_t *braw = L->raw32 ? net->logits : NULL;
-            if (L->i8 && net->use_i8 && net->i8 && !layer_batch_i8(net, L, bin, bres, bout, braw, n))
+            if (L->i8 && net->use_i8 && net->i8 && !layer_batch_i8(net, L, n))
                 continue;
             if (L->fp32_exact && net->use_fp32) {
                 layer_batch_fp32(net, L, bin, bres, bout, braw, n);

@@ -61,6 +61,8 @@ typedef struct {
     float *wf;             /* (cout, K) q_w - z_w as floats (float kernel), NULL unless fp32_exact */
     int i8;                /* 1: every |q_w - z_w| and |q_a - z_a| <= 127 (int8 kernel) */
     int8_t *w8;            /* (cout, K) q_w - z_w as int8 (int8 kernel), NULL unless i8 */
+    int64_t *rq64;         /* (4, cout) m_acc, m_res, 2^(sh-1), sh widened to int64: the int8
+                              kernel's output stage runs vectorised across channels; NULL unless i8 */
 } bq_ilayer;
 
 #define BQ_INTREF_KALIGN 32
@@ -84,8 +86,11 @@ typedef struct {
     struct bq_dnnl_ctx *dnnl;    /* the float kernel's oneDNN primitives (BQ_CONV=dnnl), owned */
     int use_i8;                  /* run i8 layers on the int8 kernel (default 1) */
     struct bq_i8ctx *i8;         /* the int8 kernel's oneDNN primitives, owned (NULL: no i8 layer) */
-    int8_t *x8;                  /* int8 kernel: centred input codes (max_batch * largest input) */
-    int32_t *acc32;              /* int8 kernel: conv sums (max_batch * largest output) */
+    int8_t *x8;                  /* int8 kernel: centred input codes, NHWC (max_batch * largest input) */
+    int32_t *acc32;              /* int8 kernel: conv sums, NHWC (max_batch * largest output) */
+    uint8_t **hwc;               /* [n_nodes] NHWC copy of codes[i] for the nodes an int8 layer reads
+                                    or writes (max_batch, h, w, c), else NULL */
+    int *hwc_ok;                 /* [n_nodes] 1 when hwc[i] holds the current batch's codes */
     size_t x8_count, acc32_count;
     int i8_fallbacks;            /* int8 calls oneDNN refused (each ran on another kernel instead) */
     char i8_error[256];          /* the first refusal's message */
@@ -101,10 +106,12 @@ void bq_intnet_free(bq_intnet *net);
 
 /* Quantize the normalised input images x (n, c, h, w), n <= max_batch, and run every layer,
  * bit-identical to bq_intref_layer (tested), on one of three fast kernels:
- *   - int8 kernel (layers with i8, when net->use_i8): the whole batch through one oneDNN
- *     s8 x s8 -> s32 convolution of centred codes (intref_i8.h): acc0 = conv(q_w - z_w, q_a - z_a)
- *     + b_q, exact in int32 (numerics §2). If oneDNN refuses a primitive, that call runs on the
- *     next kernel (the same bits) and net->i8_fallbacks / i8_error record it.
+ *   - int8 kernel (layers with i8, when net->use_i8): oneDNN s8 x s8 -> s32 convolutions of
+ *     centred codes (intref_i8.h): acc0 = conv(q_w - z_w, q_a - z_a) + b_q, exact in int32
+ *     (numerics §2). Activations stay NHWC (oneDNN's layout) from one int8 layer to the next
+ *     beside the NCHW codes; each pool thread runs one block of images through centring,
+ *     convolution and output stage. If oneDNN refuses a primitive, that layer runs on the next
+ *     kernel (the same bits) and net->i8_fallbacks / i8_error record it.
  *   - float kernel (layers with fp32_exact, when net->use_fp32): the whole batch through the float
  *     engine's convolution (sw/nn/ops.h, threaded) on centred codes: acc0 = conv(q_w - z_w,
  *     q_a - z_a) + b_q, with zero padding (an out-of-image tap is q_a = z_a). Exact because every
