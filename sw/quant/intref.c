@@ -49,15 +49,24 @@ static int make_w8(bq_ilayer *L, long long da) {
         if (d > 127 || d < -127) return 0;
     }
     L->w8 = malloc(n);
-    L->rq64 = malloc(sizeof(int64_t) * 4 * (size_t)L->cout);
-    if (!L->w8 || !L->rq64) return -1;
+    if (!L->w8) return -1;
     for (size_t i = 0; i < n; i++) L->w8[i] = (int8_t)((int)L->codes[i] - L->z_w[i / (size_t)L->K]);
-    for (int c = 0; c < L->cout && !L->raw32; c++) {
-        const bq_requant *rq = &L->rq[c];
-        L->rq64[c] = rq->m_acc;
-        L->rq64[L->cout + c] = rq->m_res;
-        L->rq64[2 * L->cout + c] = (int64_t)1 << (rq->sh - 1);
-        L->rq64[3 * L->cout + c] = rq->sh;
+    int g = 32;   /* gcd(cout, OUT_BLK) */
+    for (int a = L->cout, b = g; b;) { int t = a % b; a = b; b = t; g = a; }
+    L->rq_period = L->raw32 || L->cout / g > 64 ? 0 : L->cout / g * 32;
+    if (L->rq_period) {
+        int P = L->rq_period;
+        L->rq64 = malloc(sizeof(int64_t) * 5 * (size_t)P);
+        if (!L->rq64) return -1;
+        for (int j = 0; j < P; j++) {
+            const int c = j % L->cout;
+            const bq_requant *rq = &L->rq[c];
+            L->rq64[j] = L->b_q[c];
+            L->rq64[P + j] = rq->m_acc;
+            L->rq64[2 * P + j] = rq->m_res;
+            L->rq64[3 * P + j] = (int64_t)1 << (rq->sh - 1);
+            L->rq64[4 * P + j] = rq->sh;
+        }
     }
     L->i8 = 1;
     return 0;
@@ -448,25 +457,31 @@ static void layer_batch_fp32(bq_intnet *net, const bq_ilayer *L, const uint8_t *
 /* ---- the int8 kernel: NHWC from the convolution to the output stage, one thread per block of
  * images (each runs its images' centring, oneDNN convolution and output stage in a row) ---- */
 
-/* An 8x8 byte block transposed in registers: r[i] holds row i (byte j = column j, little-end
- * first); three rounds swap 4x4, 2x2 and 1x1 sub-blocks across the diagonal, so afterwards r[i]
- * holds column i. Plain 64-bit integer work: ~8x fewer operations than a byte-by-byte copy. */
-static void transpose8x8(uint64_t r[8]) {
-    for (int i = 0; i < 4; i++) {
-        uint64_t t = ((r[i] >> 32) ^ r[i + 4]) & 0x00000000FFFFFFFFull;
-        r[i] ^= t << 32;
-        r[i + 4] ^= t;
-    }
-    for (int i = 0; i < 8; i += (i & 1) ? 3 : 1) {   /* i = 0, 1, 4, 5 */
-        uint64_t t = ((r[i] >> 16) ^ r[i + 2]) & 0x0000FFFF0000FFFFull;
-        r[i] ^= t << 16;
-        r[i + 2] ^= t;
-    }
-    for (int i = 0; i < 8; i += 2) {
-        uint64_t t = ((r[i] >> 8) ^ r[i + 1]) & 0x00FF00FF00FF00FFull;
-        r[i] ^= t << 8;
-        r[i + 1] ^= t;
-    }
+/* Swap the bytes of a selected by mask m (after shifting a right by sh) with those of b. */
+static inline void swap_bits(uint64_t *a, uint64_t *b, int sh, uint64_t m) {
+    uint64_t t = ((*a >> sh) ^ *b) & m;
+    *a ^= t << sh;
+    *b ^= t;
+}
+
+/* src rows i (8 bytes at src + i*ss, byte j = column j) -> dst rows j (8 bytes at dst + j*ds):
+ * three rounds swap 4x4, 2x2 and 1x1 sub-blocks across the diagonal, in 64-bit registers
+ * (about 8x fewer operations than a byte-by-byte copy). */
+static void transpose8x8(uint8_t *dst, size_t ds, const uint8_t *src, size_t ss) {
+    uint64_t r0, r1, r2, r3, r4, r5, r6, r7;
+    memcpy(&r0, src, 8); memcpy(&r1, src + ss, 8); memcpy(&r2, src + 2 * ss, 8);
+    memcpy(&r3, src + 3 * ss, 8); memcpy(&r4, src + 4 * ss, 8); memcpy(&r5, src + 5 * ss, 8);
+    memcpy(&r6, src + 6 * ss, 8); memcpy(&r7, src + 7 * ss, 8);
+    const uint64_t m4 = 0x00000000FFFFFFFFull, m2 = 0x0000FFFF0000FFFFull, m1 = 0x00FF00FF00FF00FFull;
+    swap_bits(&r0, &r4, 32, m4); swap_bits(&r1, &r5, 32, m4);
+    swap_bits(&r2, &r6, 32, m4); swap_bits(&r3, &r7, 32, m4);
+    swap_bits(&r0, &r2, 16, m2); swap_bits(&r1, &r3, 16, m2);
+    swap_bits(&r4, &r6, 16, m2); swap_bits(&r5, &r7, 16, m2);
+    swap_bits(&r0, &r1, 8, m1); swap_bits(&r2, &r3, 8, m1);
+    swap_bits(&r4, &r5, 8, m1); swap_bits(&r6, &r7, 8, m1);
+    memcpy(dst, &r0, 8); memcpy(dst + ds, &r1, 8); memcpy(dst + 2 * ds, &r2, 8);
+    memcpy(dst + 3 * ds, &r3, 8); memcpy(dst + 4 * ds, &r4, 8); memcpy(dst + 5 * ds, &r5, 8);
+    memcpy(dst + 6 * ds, &r6, 8); memcpy(dst + 7 * ds, &r7, 8);
 }
 
 /* dst[j*ds + i] = src[i*ss + j] for i < rows, j < cols (bytes): 8x8 blocks, then the edges */
@@ -475,12 +490,8 @@ static void transpose_u8(uint8_t *restrict dst, size_t ds, const uint8_t *restri
     int i0 = 0;
     for (; i0 + 8 <= rows; i0 += 8) {
         int j0 = 0;
-        for (; j0 + 8 <= cols; j0 += 8) {
-            uint64_t r[8];
-            for (int i = 0; i < 8; i++) memcpy(&r[i], src + (size_t)(i0 + i) * ss + j0, 8);
-            transpose8x8(r);
-            for (int j = 0; j < 8; j++) memcpy(dst + (size_t)(j0 + j) * ds + i0, &r[j], 8);
-        }
+        for (; j0 + 8 <= cols; j0 += 8)
+            transpose8x8(dst + (size_t)j0 * ds + i0, ds, src + (size_t)i0 * ss + j0, ss);
         for (; j0 < cols; j0++)
             for (int i = i0; i < i0 + 8; i++) dst[(size_t)j0 * ds + i] = src[(size_t)i * ss + j0];
     }
@@ -493,78 +504,57 @@ static void nchw_to_nhwc(uint8_t *dst, const uint8_t *src, int C, int N) {
     transpose_u8(dst, (size_t)C, src, (size_t)N, C, N);
 }
 
-/* dst (C, N) = src (N, C) for one image, pixels p0..p0+np-1 of it */
-static void nhwc_to_nchw(uint8_t *dst, const uint8_t *src, int C, int N, int p0, int np) {
-    transpose_u8(dst + p0, (size_t)N, src + (size_t)p0 * C, (size_t)C, np, C);
-}
-
-/* One pixel's output stage over OUT_CH consecutive channels (per-channel operands in lanes):
- * bq_requant_apply's arithmetic, vectorised over channels. */
-#define OUT_CH 16
-typedef struct {
-    const int32_t *b_q;
-    const int64_t *m_acc, *m_res, *half, *sh;   /* the layer's rq64 rows */
-    int64_t z_o, z_r, lo, hi;
-} pix_rq;
-
-static void requant_ch(uint8_t *restrict q, const int32_t *restrict a, const uint8_t *restrict r,
-                       const int32_t *restrict b_q, const int64_t *restrict m_acc,
-                       const int64_t *restrict m_res, const int64_t *restrict half,
-                       const int64_t *restrict sh, const pix_rq *k) {
-    const int64_t z_o = k->z_o, z_r = k->z_r, qlo = k->lo, qhi = k->hi;
+/* OUT_BLK consecutive NHWC outputs (channels j % cout in the lanes): bq_requant_apply's
+ * arithmetic with per-lane operands k (rows of rq64, offset to the block), vectorised. */
+static void requant_lanes(uint8_t *restrict q, const int32_t *restrict a, const uint8_t *restrict r,
+                          const int64_t *restrict k, int P, int64_t z_o, int64_t z_r, int64_t qlo,
+                          int64_t qhi) {
+    const int64_t *restrict bq = k, *restrict m_acc = k + P, *restrict m_res = k + 2 * (size_t)P;
+    const int64_t *restrict half = k + 3 * (size_t)P, *restrict sh = k + 4 * (size_t)P;
     if (r) {
-        for (int c = 0; c < OUT_CH; c++) {
-            int64_t a0 = (int32_t)((uint32_t)a[c] + (uint32_t)b_q[c]);
-            int64_t t = a0 * m_acc[c] + ((int64_t)r[c] - z_r) * m_res[c];
-            int64_t v = ((t + half[c]) >> sh[c]) + z_o;
+        for (int j = 0; j < OUT_BLK; j++) {
+            int64_t a0 = (int32_t)((uint32_t)a[j] + (uint32_t)bq[j]);
+            int64_t t = a0 * m_acc[j] + ((int64_t)r[j] - z_r) * m_res[j];
+            int64_t v = ((t + half[j]) >> sh[j]) + z_o;
             v = v < qlo ? qlo : v;
-            q[c] = (uint8_t)(v > qhi ? qhi : v);
+            q[j] = (uint8_t)(v > qhi ? qhi : v);
         }
     } else {
-        for (int c = 0; c < OUT_CH; c++) {
-            int64_t a0 = (int32_t)((uint32_t)a[c] + (uint32_t)b_q[c]);
-            int64_t v = ((a0 * m_acc[c] + half[c]) >> sh[c]) + z_o;
+        for (int j = 0; j < OUT_BLK; j++) {
+            int64_t a0 = (int32_t)((uint32_t)a[j] + (uint32_t)bq[j]);
+            int64_t v = ((a0 * m_acc[j] + half[j]) >> sh[j]) + z_o;
             v = v < qlo ? qlo : v;
-            q[c] = (uint8_t)(v > qhi ? qhi : v);
+            q[j] = (uint8_t)(v > qhi ? qhi : v);
         }
     }
 }
 
-/* q (C) codes of one pixel from its conv sums a (C) and shortcut codes r (C) or NULL */
-static void requant_pixel(uint8_t *q, const int32_t *a, const uint8_t *r, const bq_ilayer *L,
-                          const pix_rq *k) {
-    const int C = L->cout;
-    int c = 0;
-    for (; c + OUT_CH <= C; c += OUT_CH)
-        requant_ch(q + c, a + c, r ? r + c : NULL, k->b_q + c, k->m_acc + c, k->m_res + c,
-                   k->half + c, k->sh + c, k);
-    for (; c < C; c++) {
-        int32_t a0 = (int32_t)((uint32_t)a[c] + (uint32_t)L->b_q[c]);
-        q[c] = (uint8_t)bq_requant_apply(a0, r ? (int32_t)r[c] - L->z_r : 0, &L->rq[c], L->z_o, L->lo, L->hi);
-    }
-}
-
-#define OUT_PIX 64   /* pixels per transposed block: its NHWC codes stay in L1 for the transpose */
-
 /* Output stage of image b: acc (N, C) conv sums -> hwc (N, C) codes and out (C, N) codes, or raw
- * (C, N) acc0 when raw32. res: the shortcut's (N, C) codes or NULL. */
+ * (C, N) acc0 when raw32. res: the shortcut's (N, C) codes or NULL. The N*C outputs are one run
+ * whose channel pattern repeats every rq_period outputs (a multiple of OUT_BLK): whole periods
+ * go through requant_lanes, the rest through the scalar form. */
 static void output_stage_nhwc(const bq_ilayer *L, const int32_t *acc, const uint8_t *res, uint8_t *hwc,
                               uint8_t *out, int32_t *raw) {
-    const int C = L->cout, N = L->N;
+    const int C = L->cout, N = L->N, P = L->rq_period;
     if (L->raw32) {
         for (int p = 0; p < N; p++)
             for (int c = 0; c < C; c++)
                 raw[(size_t)c * N + p] = (int32_t)((uint32_t)acc[(size_t)p * C + c] + (uint32_t)L->b_q[c]);
         return;
     }
-    const pix_rq k = {L->b_q, L->rq64, L->rq64 + C, L->rq64 + 2 * (size_t)C, L->rq64 + 3 * (size_t)C,
-                      L->z_o, L->z_r, L->lo, L->hi};
-    for (int p0 = 0; p0 < N; p0 += OUT_PIX) {
-        int np = N - p0 < OUT_PIX ? N - p0 : OUT_PIX;
-        for (int p = p0; p < p0 + np; p++)
-            requant_pixel(hwc + (size_t)p * C, acc + (size_t)p * C, res ? res + (size_t)p * C : NULL, L, &k);
-        nhwc_to_nchw(out, hwc, C, N, p0, np);
+    const size_t total = (size_t)N * C;
+    size_t o = 0;
+    for (; P && o + (size_t)P <= total; o += (size_t)P)
+        for (int j = 0; j < P; j += OUT_BLK)
+            requant_lanes(hwc + o + j, acc + o + j, res ? res + o + j : NULL, L->rq64 + j, P, L->z_o,
+                          L->z_r, L->lo, L->hi);
+    for (; o < total; o++) {
+        int c = (int)(o % (size_t)C);
+        int32_t a0 = (int32_t)((uint32_t)acc[o] + (uint32_t)L->b_q[c]);
+        hwc[o] = (uint8_t)bq_requant_apply(a0, res ? (int32_t)res[o] - L->z_r : 0, &L->rq[c], L->z_o,
+                                           L->lo, L->hi);
     }
+    transpose_u8(out, (size_t)N, hwc, (size_t)C, N, C);
 }
 
 typedef struct {

@@ -61,8 +61,10 @@ typedef struct {
     float *wf;             /* (cout, K) q_w - z_w as floats (float kernel), NULL unless fp32_exact */
     int i8;                /* 1: every |q_w - z_w| and |q_a - z_a| <= 127 (int8 kernel) */
     int8_t *w8;            /* (cout, K) q_w - z_w as int8 (int8 kernel), NULL unless i8 */
-    int64_t *rq64;         /* (4, cout) m_acc, m_res, 2^(sh-1), sh widened to int64: the int8
-                              kernel's output stage runs vectorised across channels; NULL unless i8 */
+    int rq_period;         /* lcm(cout, 32), or 0 when too large (int8 kernel output stage) */
+    int64_t *rq64;         /* (5, rq_period) b_q, m_acc, m_res, 2^(sh-1), sh of channel j % cout,
+                              widened to int64: the int8 kernel's output stage runs vectorised over
+                              consecutive NHWC outputs; NULL unless i8 and rq_period */
 } bq_ilayer;
 
 #define BQ_INTREF_KALIGN 32
