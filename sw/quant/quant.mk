@@ -29,21 +29,28 @@ TEST_TARGETS += test-quant
 CLEAN_DIRS += $(TQ)
 
 # ---- integer reference speed beside the float eval (make bench; issue 19) ----
-#   make bench-intref   fres20 at RTN W2A4, W4A4 and W8A8: float eval, fake-quant and integer img/s
-#                       (all three integer kernels, checked equal) -> build/bench/intref.json
+#   make bench-intref   fres20 at RTN W2A4, W4A4 and W8A8, mbv2t at W4A4, on 1 and 2 threads: float
+#                       eval, fake-quant and integer img/s (all three integer kernels, checked equal)
+#                       -> build/bench/intref.json, build/bench/intref_mbv2t.json (about 4 min)
 BENCH_IQ := $(BUILD)/bench/intref
+BENCH_IQ_ARGS ?= --images 1000 --reps 5 --threads 1,2
 $(BUILD)/bench_intref: tests/bench/bench_intref.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libbrecq.a $(PKG_LIBS)
-$(BENCH_IQ)/fres20_%.bqq: $(BUILD)/brecq configs/quant/%.yaml
-	@mkdir -p $(dir $@)
-	@$(BUILD)/brecq quantize --model configs/models/fres20.bqm --recipe configs/quant/$*.yaml --out $@ > $@.log 2>&1 || \
-	  { tail -3 $@.log; exit 1; }
+# one rule per model (a pattern rule with two targets would be one recipe making both)
+define BENCH_IQ_RULE
+$$(BENCH_IQ)/$(1)_%.bqq: $$(BUILD)/brecq configs/quant/%.yaml
+	@mkdir -p $$(dir $$@)
+	@$$(BUILD)/brecq quantize --model configs/models/$(1).bqm --recipe configs/quant/$$*.yaml --out $$@ \
+	  > $$@.log 2>&1 || { tail -3 $$@.log; exit 1; }
+endef
+$(foreach m,fres20 mbv2t,$(eval $(call BENCH_IQ_RULE,$(m))))
 .PHONY: bench-intref
 bench-intref: $(BUILD)/bench_intref $(BENCH_IQ)/fres20_rtn_w2a4.bqq $(BENCH_IQ)/fres20_rtn_w4a4.bqq \
-              $(BENCH_IQ)/fres20_rtn_w8a8.bqq
+              $(BENCH_IQ)/fres20_rtn_w8a8.bqq $(BENCH_IQ)/mbv2t_rtn_w4a4.bqq
 	$(BUILD)/bench_intref configs/models/fres20.bqm $(BENCH_IQ)/fres20_rtn_w2a4.bqq $(BENCH_IQ)/fres20_rtn_w4a4.bqq \
-	  $(BENCH_IQ)/fres20_rtn_w8a8.bqq \
-	  --json $(BUILD)/bench/intref.json
+	  $(BENCH_IQ)/fres20_rtn_w8a8.bqq $(BENCH_IQ_ARGS) --json $(BUILD)/bench/intref.json
+	$(BUILD)/bench_intref configs/models/mbv2t.bqm $(BENCH_IQ)/mbv2t_rtn_w4a4.bqq $(BENCH_IQ_ARGS) \
+	  --json $(BUILD)/bench/intref_mbv2t.json
 BENCH_TARGETS += bench-intref
 
 # ---- data-parallel reconstruction on Open MPI (issue 23 item 4, docs/mpi_recon.md) ----

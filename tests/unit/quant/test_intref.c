@@ -248,8 +248,9 @@ static void test_agrees_with_fakequant(void **state) {
  * ReLU6, projection adds) at W2A4, W4A4 and W8A8 (first/last layer 8-bit), activations
  * calibrated on noise images: every layer of the default integer network (int8 kernel where the
  * centred codes fit int8, else the float kernel) writes exactly what the plain reference layer
- * (bq_intref_layer) computes from the same input codes, on every image. NS images (also the
- * calibration set) keep it quick under ASan; their 28x28 planes run the fast kernels' whole blocks and their tails. */
+ * (bq_intref_layer) computes from the same input codes, on every image, and one thread gives the
+ * same bits as the default thread count. NS images (also the calibration set) keep it quick under
+ * ASan; their 28x28 planes run the fast kernels' whole blocks and their tails. */
 enum { NS = 2 };
 /* Per-channel min-max weight grids (the Lp range search of bq_qmodel_init_weights takes most
  * of a minute on these nets under ASan; any valid grid serves this test). */
@@ -291,10 +292,22 @@ static void check_net_equals_plain(const char *path, int wbits, int abits) {
     assert_int_equal(bq_fq_calibrate(&fq, &ex, x, NS), 0);
     bq_exec_free(&ex);
     bq_fq_free(&fq);
-    bq_intnet net;
+    bq_intnet net, one;
     assert_int_equal(bq_intnet_init(&net, &q, NS, err, sizeof err), 0);
+    assert_int_equal(bq_intnet_init(&one, &q, NS, err, sizeof err), 0);
     bq_intnet_forward(&net, x, NS);
     assert_int_equal(net.i8_fallbacks, 0);
+    /* one thread (one block of images per oneDNN call) gives the same bits as the default */
+    const char *env = getenv("BQ_NUM_THREADS");
+    char saved[16] = "";
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    setenv("BQ_NUM_THREADS", "1", 1);
+    bq_intnet_forward(&one, x, NS);
+    if (env) setenv("BQ_NUM_THREADS", saved, 1); else unsetenv("BQ_NUM_THREADS");
+    for (int i = 0; i < q.model.n_nodes; i++)
+        if (net.codes[i]) assert_memory_equal(one.codes[i], net.codes[i], NS * bq_node_size(&q.model.nodes[i]));
+    assert_memory_equal(one.logits, net.logits, sizeof(int32_t) * NS * (size_t)net.L[net.n_layers - 1].cout);
+    bq_intnet_free(&one);
     int n_i8 = 0;
     for (int l = 0; l < net.n_layers; l++) {
         const bq_ilayer *L = &net.L[l];
