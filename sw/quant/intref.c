@@ -158,6 +158,7 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         if (sc > net->fscratch_count) net->fscratch_count = sc;
     }
     if (kernel_from_env(net, err, errlen)) { bq_intnet_free(net); return -1; }
+    if (!bq_i8_exact_on_cpu()) net->use_i8 = 0;   /* int8 layers run on the float kernel */
     bq_conv_impl impl = bq_conv_impl_from_env();
     for (int l = 0; l < net->n_layers; l++) net->L[l].cs.impl = (int)impl;
     for (int i = 0; i < m->n_nodes; i++) {

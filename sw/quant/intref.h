@@ -99,7 +99,8 @@ typedef struct {
 } bq_intnet;
 
 /* BQ_INTREF_KERNEL=int8 (default) | fp32 | int16 picks the fastest kernel a layer may use
- * (each falls back to the next: int8 -> fp32 -> int16); the bits are the same for all three. */
+ * (each falls back to the next: int8 -> fp32 -> int16); the bits are the same for all three.
+ * The int8 kernel is used only on CPUs where oneDNN's int8 is exact (bq_i8_exact_on_cpu). */
 /* Derive the integer parameters and check them (every quantizer on and initialised, b_q, acc,
  * asum, bias_eff and acc0 within int32 for every possible input code, multipliers exist).
  * Returns 0, or -1 with "layer 'x': what is wrong; fix". q must outlive net. */

@@ -41,6 +41,12 @@ struct bq_i8ctx {
     size_t scratch_cap;
 };
 
+int bq_i8_exact_on_cpu(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
+           isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
+}
+
 bq_i8ctx *bq_i8ctx_new(int n_layers) {
     bq_i8ctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx) return NULL;

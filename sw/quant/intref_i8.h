@@ -34,6 +34,12 @@
 
 typedef struct bq_i8ctx bq_i8ctx;
 
+/* 1 when oneDNN's int8 convolutions are exact on this CPU: it has VNNI (AVX512-VNNI or
+ * AVX-VNNI, as oneDNN's effective ISA says, ONEDNN_MAX_CPU_ISA included). Without VNNI oneDNN
+ * multiplies through 16-bit pairs (vpmaddubsw) and halves s8 weights to avoid their saturation,
+ * which rounds: the integer reference must not use it there. */
+int bq_i8_exact_on_cpu(void);
+
 /* NULL when out of memory; the engine is created on the first bq_i8_prepare. */
 bq_i8ctx *bq_i8ctx_new(int n_layers);
 void bq_i8ctx_free(bq_i8ctx *ctx);
