@@ -618,7 +618,7 @@ static int layer_batch_i8(bq_intnet *net, const bq_ilayer *L, int n) {
     }
     if (!rc) bq_parallel_for((size_t)P.threads, 1, i8_range, &P);
     for (int t = 0; t < P.threads && !rc; t++)
-        if (P.failed[t]) { rc = -1; memcpy(P.err[0], P.err[t], sizeof P.err[0]); }
+        if (P.failed[t]) { rc = -1; if (t) memcpy(P.err[0], P.err[t], sizeof P.err[0]); }
     if (rc) {
         if (!net->i8_fallbacks++) snprintf(net->i8_error, sizeof net->i8_error, "%s", P.err[0]);
         return -1;
