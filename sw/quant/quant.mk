@@ -36,7 +36,7 @@ CLEAN_DIRS += $(TQ)
 # ---- integer reference speed beside the float eval (make bench; issue 19) ----
 #   make bench-intref   fres20 at RTN W2A4, W4A4 and W8A8, mbv2t at W4A4, on 1 and 2 threads: float
 #                       eval, fake-quant and integer img/s (all three integer kernels, checked equal)
-#                       -> build/bench/intref.json, build/bench/intref_mbv2t.json (about 4 min)
+#                       -> build/bench/intref.json, build/bench/intref_mbv2t.json (5-6 min at load 8)
 BENCH_IQ := $(BUILD)/bench/intref
 BENCH_IQ_ARGS ?= --images 1000 --reps 5 --threads 1,2
 $(BUILD)/bench_intref: tests/bench/bench_intref.c tests/bench/bench_util.h $(BUILD)/libbrecq.a
