@@ -143,8 +143,9 @@ int main(int argc, char **argv) {
                     med[RUN_FLOAT] / med[k], n_exact, n_i8, in.n_layers, same ? "true" : "false");
             first = 0;
         }
-        printf("%-48s int8 kernel on %d, float kernel on %d of %d layers; the integer kernels agree on "
-               "every logit: %s\n", "", n_i8, n_exact, in.n_layers, same ? "yes" : "NO");
+        printf("%-48s int8 kernel on %d%s, float kernel on %d of %d layers; the integer kernels agree on "
+               "every logit: %s\n", "", n_i8, n_i8 && !in.i8 ? " (not used: no VNNI, see intref_i8.h)" : "", n_exact,
+               in.n_layers, same ? "yes" : "NO");
         for (int k = 0; k < N_INT_RUNS; k++) free(keep[k]);
         bq_exec_free(&exf); bq_exec_free(&exq); bq_fq_free(&fq); bq_intnet_free(&in); bq_qmodel_free(&q);
     }
