@@ -39,6 +39,34 @@ void bq_intnet_free(bq_intnet *net) {
 }
 
 
+/* Loops over a fixed OUT_BLK elements: gcc -O2 (its "very cheap" vectoriser cost model) only
+ * vectorises loops whose trip count needs no scalar epilogue, so every elementwise pass below runs
+ * whole blocks through a fixed-count loop and the few leftover elements otherwise. */
+#define OUT_BLK 32
+
+/* The int8 kernel's per-lane output-stage operands (intref.h, rq64): the channel pattern of an
+ * NHWC run repeats every lcm(cout, OUT_BLK) outputs. Layers with an lcm above 64 * OUT_BLK (odd
+ * wide layers) keep rq_period 0 and take the scalar form. Returns -1 only when out of memory. */
+static int make_rq64(bq_ilayer *L) {
+    int a = L->cout, b = OUT_BLK;
+    while (b) { int t = a % b; a = b; b = t; }   /* a = gcd(cout, OUT_BLK) */
+    L->rq_period = L->raw32 || L->cout / a > 64 ? 0 : L->cout / a * OUT_BLK;
+    const int P = L->rq_period;
+    if (!P) return 0;
+    L->rq64 = malloc(sizeof(int64_t) * 5 * (size_t)P);
+    if (!L->rq64) return -1;
+    for (int j = 0; j < P; j++) {
+        const int c = j % L->cout;
+        const bq_requant *rq = &L->rq[c];
+        L->rq64[j] = L->b_q[c];
+        L->rq64[P + j] = rq->m_acc;
+        L->rq64[2 * P + j] = rq->m_res;
+        L->rq64[3 * P + j] = (int64_t)1 << (rq->sh - 1);
+        L->rq64[4 * P + j] = rq->sh;
+    }
+    return 0;
+}
+
 /* The int8 kernel's weights, when every centred code of the layer fits int8: |q_w - z_w| <= 127
  * and da = max |q_a - z_a| <= 127. Returns -1 only when out of memory. */
 static int make_w8(bq_ilayer *L, long long da) {
@@ -51,25 +79,8 @@ static int make_w8(bq_ilayer *L, long long da) {
     L->w8 = malloc(n);
     if (!L->w8) return -1;
     for (size_t i = 0; i < n; i++) L->w8[i] = (int8_t)((int)L->codes[i] - L->z_w[i / (size_t)L->K]);
-    int g = 32;   /* gcd(cout, OUT_BLK) */
-    for (int a = L->cout, b = g; b;) { int t = a % b; a = b; b = t; g = a; }
-    L->rq_period = L->raw32 || L->cout / g > 64 ? 0 : L->cout / g * 32;
-    if (L->rq_period) {
-        int P = L->rq_period;
-        L->rq64 = malloc(sizeof(int64_t) * 5 * (size_t)P);
-        if (!L->rq64) return -1;
-        for (int j = 0; j < P; j++) {
-            const int c = j % L->cout;
-            const bq_requant *rq = &L->rq[c];
-            L->rq64[j] = L->b_q[c];
-            L->rq64[P + j] = rq->m_acc;
-            L->rq64[2 * P + j] = rq->m_res;
-            L->rq64[3 * P + j] = (int64_t)1 << (rq->sh - 1);
-            L->rq64[4 * P + j] = rq->sh;
-        }
-    }
     L->i8 = 1;
-    return 0;
+    return make_rq64(L);
 }
 
 /* One layer: the lowering's integer parameters (sw/lower/lower.h), then the kernels' copies of
@@ -345,11 +356,6 @@ typedef struct {
     float *xf;                 /* centred codes in */
     const float *yf;           /* conv sums out */
 } batch_pass;
-
-/* Loops over a fixed OUT_BLK elements: gcc -O2 (its "very cheap" vectoriser cost model) only
- * vectorises loops whose trip count needs no scalar epilogue, so every elementwise pass below runs
- * whole blocks through a fixed-count loop and the few leftover elements through the scalar form. */
-#define OUT_BLK 32
 
 /* x = in - z_a over OUT_BLK codes (restrict parameters: gcc honours them, not restrict locals) */
 static void centre_blk_i8(int8_t *restrict x, const uint8_t *restrict in, int z_a) {
