@@ -15,7 +15,7 @@
 
 static void free_layer(bq_ilayer *L) {
     bq_lower_layer_free(L);
-    free(L->w16); free(L->wf); free(L->w8);
+    free(L->w16); free(L->wf); free(L->w8); free(L->rq64);
 }
 
 void bq_intnet_free(bq_intnet *net) {
@@ -32,9 +32,40 @@ void bq_intnet_free(bq_intnet *net) {
     bq_dnnl_ctx_free(net->dnnl);
     bq_i8ctx_free(net->i8);
     free(net->x8); free(net->acc32);
+    if (net->hwc && net->q)
+        for (int i = 0; i < net->q->model.n_nodes; i++) free(net->hwc[i]);
+    free(net->hwc); free(net->hwc_ok);
     memset(net, 0, sizeof(*net));
 }
 
+
+/* Loops over a fixed OUT_BLK elements: gcc -O2 (its "very cheap" vectoriser cost model) only
+ * vectorises loops whose trip count needs no scalar epilogue, so every elementwise pass below runs
+ * whole blocks through a fixed-count loop and the few leftover elements otherwise. */
+#define OUT_BLK 32
+
+/* The int8 kernel's per-lane output-stage operands (intref.h, rq64): the channel pattern of an
+ * NHWC run repeats every lcm(cout, OUT_BLK) outputs. Layers with an lcm above 64 * OUT_BLK (odd
+ * wide layers) keep rq_period 0 and take the scalar form. Returns -1 only when out of memory. */
+static int make_rq64(bq_ilayer *L) {
+    int a = L->cout, b = OUT_BLK;
+    while (b) { int t = a % b; a = b; b = t; }   /* a = gcd(cout, OUT_BLK) */
+    L->rq_period = L->raw32 || L->cout / a > 64 ? 0 : L->cout / a * OUT_BLK;
+    const int P = L->rq_period;
+    if (!P) return 0;
+    L->rq64 = malloc(sizeof(int64_t) * 5 * (size_t)P);
+    if (!L->rq64) return -1;
+    for (int j = 0; j < P; j++) {
+        const int c = j % L->cout;
+        const bq_requant *rq = &L->rq[c];
+        L->rq64[j] = L->b_q[c];
+        L->rq64[P + j] = rq->m_acc;
+        L->rq64[2 * P + j] = rq->m_res;
+        L->rq64[3 * P + j] = (int64_t)1 << (rq->sh - 1);
+        L->rq64[4 * P + j] = rq->sh;
+    }
+    return 0;
+}
 
 /* The int8 kernel's weights, when every centred code of the layer fits int8: |q_w - z_w| <= 127
  * and da = max |q_a - z_a| <= 127. Returns -1 only when out of memory. */
@@ -49,7 +80,7 @@ static int make_w8(bq_ilayer *L, long long da) {
     if (!L->w8) return -1;
     for (size_t i = 0; i < n; i++) L->w8[i] = (int8_t)((int)L->codes[i] - L->z_w[i / (size_t)L->K]);
     L->i8 = 1;
-    return 0;
+    return make_rq64(L);
 }
 
 /* One layer: the lowering's integer parameters (sw/lower/lower.h), then the kernels' copies of
@@ -138,6 +169,7 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         if (sc > net->fscratch_count) net->fscratch_count = sc;
     }
     if (kernel_from_env(net, err, errlen)) { bq_intnet_free(net); return -1; }
+    if (!bq_i8_exact_on_cpu()) net->use_i8 = 0;   /* int8 layers run on the float kernel */
     bq_conv_impl impl = bq_conv_impl_from_env();
     for (int l = 0; l < net->n_layers; l++) net->L[l].cs.impl = (int)impl;
     for (int i = 0; i < m->n_nodes; i++) {
@@ -169,7 +201,17 @@ int bq_intnet_init(bq_intnet *net, const bq_qmodel *q, int max_batch, char *err,
         net->x8 = malloc(net->x8_count);
         net->acc32 = malloc(sizeof(int32_t) * net->acc32_count);
         net->i8 = bq_i8ctx_new(net->n_layers);   /* engine and primitives on first use */
-        if (!net->x8 || !net->acc32 || !net->i8) goto oom;
+        net->hwc = calloc((size_t)m->n_nodes, sizeof(uint8_t *));
+        net->hwc_ok = calloc((size_t)m->n_nodes, sizeof(int));
+        if (!net->x8 || !net->acc32 || !net->i8 || !net->hwc || !net->hwc_ok) goto oom;
+        for (int l = 0; l < net->n_layers; l++) {
+            const bq_ilayer *L = &net->L[l];
+            int nodes[3] = {L->in_node, L->res_node, L->raw32 ? -1 : L->out_node};
+            for (int j = 0; j < 3 && L->i8; j++)
+                if (nodes[j] >= 0 && !net->hwc[nodes[j]] &&
+                    !(net->hwc[nodes[j]] = malloc((size_t)max_batch * bq_node_size(&m->nodes[nodes[j]]))))
+                    goto oom;
+        }
     }
     return 0;
 oom:
@@ -301,61 +343,73 @@ static void layer_fast(const bq_ilayer *L, const uint8_t *in, const uint8_t *res
     }
 }
 
-/* The batch kernels (float and int8): one layer on a batch of n images. in (n, cin, h, w) codes,
- * res (n, cout, N) shortcut codes or NULL; writes out (n, cout, N) codes, or raw (n, cout) acc0
- * when raw32. acc0 = conv(q_w - z_w, q_a - z_a) + b_q, the convolution in float (exact below
- * 2^24, intref.h) or in int8 x int8 -> int32. The two elementwise passes around the convolution
- * run on the thread pool; integer work, so the result does not depend on the thread count. */
+/* The float batch kernel: one layer on a batch of n images. in (n, cin, h, w) codes, res (n, cout,
+ * N) shortcut codes or NULL; writes out (n, cout, N) codes, or raw (n, cout) acc0 when raw32.
+ * acc0 = conv(q_w - z_w, q_a - z_a) + b_q, the convolution in float (exact below 2^24, intref.h).
+ * The two elementwise passes around the convolution run on the thread pool; integer work, so the
+ * result does not depend on the thread count. */
 typedef struct {
     const bq_ilayer *L;
     const uint8_t *in, *res;
     uint8_t *out;
     int32_t *raw;
-    float *xf;                 /* float kernel: centred codes in, conv sums out (yf) */
-    const float *yf;
-    int8_t *x8;                /* int8 kernel: centred codes in, conv sums out (yi) */
-    const int32_t *yi;
+    float *xf;                 /* centred codes in */
+    const float *yf;           /* conv sums out */
 } batch_pass;
+
+/* x = in - z_a over OUT_BLK codes (restrict parameters: gcc honours them, not restrict locals) */
+static void centre_blk_i8(int8_t *restrict x, const uint8_t *restrict in, int z_a) {
+    for (int j = 0; j < OUT_BLK; j++) x[j] = (int8_t)((int)in[j] - z_a);
+}
+static void centre_blk_f(float *restrict x, const uint8_t *restrict in, int z_a) {
+    for (int j = 0; j < OUT_BLK; j++) x[j] = (float)((int)in[j] - z_a);
+}
 
 static void centre_range(void *ctx, int idx, size_t lo, size_t hi) {
     const batch_pass *P = ctx;
     const int z_a = P->L->z_a;
     (void)idx;
-    if (P->x8) {
-        for (size_t i = lo; i < hi; i++) P->x8[i] = (int8_t)((int)P->in[i] - z_a);
-    } else {
-        for (size_t i = lo; i < hi; i++) P->xf[i] = (float)((int)P->in[i] - z_a);
-    }
+    size_t i = lo;
+    for (; i + OUT_BLK <= hi; i += OUT_BLK) centre_blk_f(P->xf + i, P->in + i, z_a);
+    for (; i < hi; i++) P->xf[i] = (float)((int)P->in[i] - z_a);
 }
 
-#define OUT_CHUNK 256
+/* One output channel's output stage (bq_requant_apply's operands, widened once). */
+typedef struct {
+    int64_t m_acc, m_res, half, z_o, z_r, lo, hi;
+    int sh;
+    uint32_t bq;
+} chan_rq;
 
-/* acc0 of n consecutive outputs: the conv sum (an exact integer) + b_q, modulo 2^32 */
-static void acc0_chunk(int32_t *a0, const batch_pass *P, size_t o, int n, uint32_t bq) {
-    if (P->yi) {
-        for (int p = 0; p < n; p++) a0[p] = (int32_t)((uint32_t)P->yi[o + p] + bq);
-    } else {
-        for (int p = 0; p < n; p++) a0[p] = (int32_t)((uint32_t)(int32_t)P->yf[o + p] + bq);
-    }
+static chan_rq chan_rq_of(const bq_ilayer *L, int c) {
+    const bq_requant *rq = &L->rq[c];
+    /* a raw32 layer has no output stage (sh = 0): only bq is used */
+    chan_rq k = {rq->m_acc, rq->m_res, rq->sh > 0 ? (int64_t)1 << (rq->sh - 1) : 0, L->z_o, L->z_r,
+                 L->lo, L->hi, rq->sh, (uint32_t)L->b_q[c]};
+    return k;
 }
 
-/* bq_requant_apply's arithmetic, step for step, over n outputs; each case has its own
- * branch-free loop so the compiler vectorises the int64 requant. */
-static void requant_chunk(uint8_t *restrict out, const int32_t *a0, const uint8_t *restrict res,
-                          int n, const bq_ilayer *L, int c) {
-    const int64_t m_acc = L->rq[c].m_acc, m_res = L->rq[c].m_res;
-    const int sh = L->rq[c].sh;
-    const int64_t half = (int64_t)1 << (sh - 1), z_o = L->z_o, qlo = L->lo, qhi = L->hi;
+/* acc0 of OUT_BLK consecutive outputs: the conv sum (an exact integer) + b_q, modulo 2^32 */
+static void acc0_blk(int32_t *restrict a0, const float *restrict yf, uint32_t bq) {
+    for (int p = 0; p < OUT_BLK; p++) a0[p] = (int32_t)((uint32_t)(int32_t)yf[p] + bq);
+}
+
+/* bq_requant_apply's arithmetic, step for step, over OUT_BLK outputs; branch-free so the int64
+ * multiply, shift and clamp vectorise (AVX-512: 8 lanes of int64). */
+static void requant_blk(uint8_t *restrict out, const int32_t *restrict a0, const uint8_t *restrict res,
+                        const chan_rq *k) {
+    const int64_t m_acc = k->m_acc, m_res = k->m_res, half = k->half, z_o = k->z_o, z_r = k->z_r;
+    const int64_t qlo = k->lo, qhi = k->hi;
+    const int sh = k->sh;
     if (res) {
-        const int64_t z_r = L->z_r;
-        for (int p = 0; p < n; p++) {
+        for (int p = 0; p < OUT_BLK; p++) {
             int64_t t = (int64_t)a0[p] * m_acc + ((int64_t)res[p] - z_r) * m_res;
             int64_t q = ((t + half) >> sh) + z_o;
             q = q < qlo ? qlo : q;
             out[p] = (uint8_t)(q > qhi ? qhi : q);
         }
     } else {
-        for (int p = 0; p < n; p++) {
+        for (int p = 0; p < OUT_BLK; p++) {
             int64_t q = (((int64_t)a0[p] * m_acc + half) >> sh) + z_o;
             q = q < qlo ? qlo : q;
             out[p] = (uint8_t)(q > qhi ? qhi : q);
@@ -363,22 +417,35 @@ static void requant_chunk(uint8_t *restrict out, const int32_t *a0, const uint8_
     }
 }
 
-/* rows r = b * cout + c of (n * cout, N), in chunks of OUT_CHUNK outputs */
+/* rows r = b * cout + c of (n * cout, N), in blocks of OUT_BLK outputs; a row's last partial
+ * block goes through the same code on a zero-padded copy */
 static void output_stage_range(void *ctx, int idx, size_t lo, size_t hi) {
     const batch_pass *P = ctx;
     const bq_ilayer *L = P->L;
     const int N = L->N;
-    int32_t a0[OUT_CHUNK];
+    int32_t a0[OUT_BLK];
+    float yt[OUT_BLK];
+    uint8_t rt[OUT_BLK], qt[OUT_BLK];
     (void)idx;
     for (size_t r = lo; r < hi; r++) {
         int c = (int)(r % (size_t)L->cout);
-        const uint32_t bq = (uint32_t)L->b_q[c];
-        for (int p0 = 0; p0 < N; p0 += OUT_CHUNK) {
-            int len = N - p0 < OUT_CHUNK ? N - p0 : OUT_CHUNK;
-            size_t o = r * (size_t)N + (size_t)p0;
-            acc0_chunk(a0, P, o, len, bq);
-            if (L->raw32) memcpy(P->raw + o, a0, sizeof(int32_t) * (size_t)len);
-            else requant_chunk(P->out + o, a0, P->res ? P->res + o : NULL, len, L, c);
+        const chan_rq k = chan_rq_of(L, c);
+        for (size_t o = r * (size_t)N, end = o + (size_t)N; o < end; o += OUT_BLK) {
+            size_t len = end - o < OUT_BLK ? end - o : OUT_BLK;
+            const float *y = P->yf + o;
+            const uint8_t *res = P->res ? P->res + o : NULL;
+            uint8_t *q = L->raw32 ? NULL : P->out + o;
+            if (len < OUT_BLK) {
+                memset(yt, 0, sizeof yt);
+                memcpy(yt, y, sizeof(float) * len);
+                if (res) { memset(rt, 0, sizeof rt); memcpy(rt, res, len); res = rt; }
+                y = yt;
+                q = qt;
+            }
+            acc0_blk(a0, y, k.bq);
+            if (L->raw32) { memcpy(P->raw + o, a0, sizeof(int32_t) * len); continue; }
+            requant_blk(q, a0, res, &k);
+            if (len < OUT_BLK) memcpy(P->out + o, qt, len);
         }
     }
 }
@@ -388,25 +455,183 @@ static void layer_batch_fp32(bq_intnet *net, const bq_ilayer *L, const uint8_t *
     bq_conv_shape cs = L->cs;
     cs.n = n;
     cs.dnnl = net->dnnl;
-    batch_pass P = {L, in, res, out, raw, net->xf, net->yf, NULL, NULL};
+    batch_pass P = {L, in, res, out, raw, net->xf, net->yf};
     bq_parallel_for((size_t)n * cs.cin * cs.h * cs.w, 1 << 14, centre_range, &P);
     bq_conv2d_forward(net->yf, net->xf, L->wf, NULL, &cs, net->fscratch);
     bq_parallel_for((size_t)n * L->cout, 1 + (1 << 14) / (size_t)L->N, output_stage_range, &P);
 }
 
-/* Returns -1 (and records why) when oneDNN refused: the caller runs another kernel. */
-static int layer_batch_i8(bq_intnet *net, const bq_ilayer *L, const uint8_t *in,
-                          const uint8_t *res, uint8_t *out, int32_t *raw, int n) {
+/* ---- the int8 kernel: NHWC from the convolution to the output stage, one thread per block of
+ * images (each runs its images' centring, oneDNN convolution and output stage in a row) ---- */
+
+/* Swap the bytes of a selected by mask m (after shifting a right by sh) with those of b. */
+static inline void swap_bits(uint64_t *a, uint64_t *b, int sh, uint64_t m) {
+    uint64_t t = ((*a >> sh) ^ *b) & m;
+    *a ^= t << sh;
+    *b ^= t;
+}
+
+/* src rows i (8 bytes at src + i*ss, byte j = column j) -> dst rows j (8 bytes at dst + j*ds):
+ * three rounds swap 4x4, 2x2 and 1x1 sub-blocks across the diagonal, in 64-bit registers
+ * (about 8x fewer operations than a byte-by-byte copy). */
+static void transpose8x8(uint8_t *dst, size_t ds, const uint8_t *src, size_t ss) {
+    uint64_t r0, r1, r2, r3, r4, r5, r6, r7;
+    memcpy(&r0, src, 8); memcpy(&r1, src + ss, 8); memcpy(&r2, src + 2 * ss, 8);
+    memcpy(&r3, src + 3 * ss, 8); memcpy(&r4, src + 4 * ss, 8); memcpy(&r5, src + 5 * ss, 8);
+    memcpy(&r6, src + 6 * ss, 8); memcpy(&r7, src + 7 * ss, 8);
+    const uint64_t m4 = 0x00000000FFFFFFFFull, m2 = 0x0000FFFF0000FFFFull, m1 = 0x00FF00FF00FF00FFull;
+    swap_bits(&r0, &r4, 32, m4); swap_bits(&r1, &r5, 32, m4);
+    swap_bits(&r2, &r6, 32, m4); swap_bits(&r3, &r7, 32, m4);
+    swap_bits(&r0, &r2, 16, m2); swap_bits(&r1, &r3, 16, m2);
+    swap_bits(&r4, &r6, 16, m2); swap_bits(&r5, &r7, 16, m2);
+    swap_bits(&r0, &r1, 8, m1); swap_bits(&r2, &r3, 8, m1);
+    swap_bits(&r4, &r5, 8, m1); swap_bits(&r6, &r7, 8, m1);
+    memcpy(dst, &r0, 8); memcpy(dst + ds, &r1, 8); memcpy(dst + 2 * ds, &r2, 8);
+    memcpy(dst + 3 * ds, &r3, 8); memcpy(dst + 4 * ds, &r4, 8); memcpy(dst + 5 * ds, &r5, 8);
+    memcpy(dst + 6 * ds, &r6, 8); memcpy(dst + 7 * ds, &r7, 8);
+}
+
+/* dst[j*ds + i] = src[i*ss + j] for i < rows, j < cols (bytes): 8x8 blocks, then the edges */
+static void transpose_u8(uint8_t *restrict dst, size_t ds, const uint8_t *restrict src, size_t ss,
+                         int rows, int cols) {
+    int i0 = 0;
+    for (; i0 + 8 <= rows; i0 += 8) {
+        int j0 = 0;
+        for (; j0 + 8 <= cols; j0 += 8)
+            transpose8x8(dst + (size_t)j0 * ds + i0, ds, src + (size_t)i0 * ss + j0, ss);
+        for (; j0 < cols; j0++)
+            for (int i = i0; i < i0 + 8; i++) dst[(size_t)j0 * ds + i] = src[(size_t)i * ss + j0];
+    }
+    for (; i0 < rows; i0++)
+        for (int j = 0; j < cols; j++) dst[(size_t)j * ds + i0] = src[(size_t)i0 * ss + j];
+}
+
+/* dst (N, C) = src (C, N) for one image (N = h*w pixels) */
+static void nchw_to_nhwc(uint8_t *dst, const uint8_t *src, int C, int N) {
+    transpose_u8(dst, (size_t)C, src, (size_t)N, C, N);
+}
+
+/* OUT_BLK consecutive NHWC outputs (channels j % cout in the lanes): bq_requant_apply's
+ * arithmetic with per-lane operands k (rows of rq64, offset to the block), vectorised. */
+static void requant_lanes(uint8_t *restrict q, const int32_t *restrict a, const uint8_t *restrict r,
+                          const int64_t *restrict k, int P, int64_t z_o, int64_t z_r, int64_t qlo,
+                          int64_t qhi) {
+    const int64_t *restrict bq = k, *restrict m_acc = k + P, *restrict m_res = k + 2 * (size_t)P;
+    const int64_t *restrict half = k + 3 * (size_t)P, *restrict sh = k + 4 * (size_t)P;
+    if (r) {
+        for (int j = 0; j < OUT_BLK; j++) {
+            int64_t a0 = (int32_t)((uint32_t)a[j] + (uint32_t)bq[j]);
+            int64_t t = a0 * m_acc[j] + ((int64_t)r[j] - z_r) * m_res[j];
+            int64_t v = ((t + half[j]) >> sh[j]) + z_o;
+            v = v < qlo ? qlo : v;
+            q[j] = (uint8_t)(v > qhi ? qhi : v);
+        }
+    } else {
+        for (int j = 0; j < OUT_BLK; j++) {
+            int64_t a0 = (int32_t)((uint32_t)a[j] + (uint32_t)bq[j]);
+            int64_t v = ((a0 * m_acc[j] + half[j]) >> sh[j]) + z_o;
+            v = v < qlo ? qlo : v;
+            q[j] = (uint8_t)(v > qhi ? qhi : v);
+        }
+    }
+}
+
+/* Output stage of image b: acc (N, C) conv sums -> hwc (N, C) codes and out (C, N) codes, or raw
+ * (C, N) acc0 when raw32. res: the shortcut's (N, C) codes or NULL. The N*C outputs are one run
+ * whose channel pattern repeats every rq_period outputs (a multiple of OUT_BLK): whole periods
+ * go through requant_lanes, the rest through the scalar form. */
+static void output_stage_nhwc(const bq_ilayer *L, const int32_t *acc, const uint8_t *res, uint8_t *hwc,
+                              uint8_t *out, int32_t *raw) {
+    const int C = L->cout, N = L->N, P = L->rq_period;
+    if (L->raw32) {
+        for (int p = 0; p < N; p++)
+            for (int c = 0; c < C; c++)
+                raw[(size_t)c * N + p] = (int32_t)((uint32_t)acc[(size_t)p * C + c] + (uint32_t)L->b_q[c]);
+        return;
+    }
+    const size_t total = (size_t)N * C;
+    size_t o = 0;
+    for (; P && o + (size_t)P <= total; o += (size_t)P)
+        for (int j = 0; j < P; j += OUT_BLK)
+            requant_lanes(hwc + o + j, acc + o + j, res ? res + o + j : NULL, L->rq64 + j, P, L->z_o,
+                          L->z_r, L->lo, L->hi);
+    for (; o < total; o++) {
+        int c = (int)(o % (size_t)C);
+        int32_t a0 = (int32_t)((uint32_t)acc[o] + (uint32_t)L->b_q[c]);
+        hwc[o] = (uint8_t)bq_requant_apply(a0, res ? (int32_t)res[o] - L->z_r : 0, &L->rq[c], L->z_o,
+                                           L->lo, L->hi);
+    }
+    transpose_u8(out, (size_t)N, hwc, (size_t)C, N, C);
+}
+
+typedef struct {
+    bq_intnet *net;
+    const bq_ilayer *L;
+    int n, threads;
+    int in_ready, res_ready;   /* hwc copies of the input / shortcut already hold this batch */
+    int failed[BQ_MAX_THREADS];
+    char err[BQ_MAX_THREADS][256];
+} i8_pass;
+
+/* images [t*n/T, (t+1)*n/T): the same split in bq_i8_prepare's batch sizes and here */
+static int i8_first(int t, int n, int T) { return (int)((long long)n * t / T); }
+
+static void i8_range(void *ctx, int idx, size_t lo, size_t hi) {
+    i8_pass *P = ctx;
+    bq_intnet *net = P->net;
+    const bq_ilayer *L = P->L;
+    const bq_model *m = &net->q->model;
+    (void)hi;
+    const int t = (int)lo, b0 = i8_first(t, P->n, P->threads), b1 = i8_first(t + 1, P->n, P->threads);
+    const size_t isz = bq_node_size(&m->nodes[L->in_node]), osz = (size_t)L->cout * L->N;
+    const int cin = L->cs.cin, hw_in = L->cs.h * L->cs.w;
+    (void)idx;
+    for (int b = b0; b < b1; b++) {
+        if (!P->in_ready)
+            nchw_to_nhwc(net->hwc[L->in_node] + b * isz, net->codes[L->in_node] + b * isz, cin, hw_in);
+        if (L->res_node >= 0 && !P->res_ready)
+            nchw_to_nhwc(net->hwc[L->res_node] + b * osz, net->codes[L->res_node] + b * osz, L->cout, L->N);
+    }
+    /* centre the block's input codes: x8 = q_a - z_a */
+    const uint8_t *hin = net->hwc[L->in_node];
+    size_t i = (size_t)b0 * isz, end = (size_t)b1 * isz;
+    for (; i + OUT_BLK <= end; i += OUT_BLK) centre_blk_i8(net->x8 + i, hin + i, L->z_a);
+    for (; i < end; i++) net->x8[i] = (int8_t)((int)hin[i] - L->z_a);
     bq_conv_shape cs = L->cs;
-    cs.n = n;
-    batch_pass P = {L, in, res, out, raw, NULL, NULL, net->x8, net->acc32};
-    bq_parallel_for((size_t)n * cs.cin * cs.h * cs.w, 1 << 14, centre_range, &P);
-    char err[256];
-    if (bq_i8_conv(net->i8, L->layer, &cs, L->w8, net->acc32, net->x8, err, sizeof err)) {
-        if (!net->i8_fallbacks++) snprintf(net->i8_error, sizeof net->i8_error, "%s", err);
+    cs.n = b1 - b0;
+    if (bq_i8_conv(net->i8, L->layer, &cs, net->acc32 + (size_t)b0 * osz, net->x8 + (size_t)b0 * isz, t,
+                   P->err[t], sizeof P->err[t])) {
+        P->failed[t] = 1;
+        return;
+    }
+    int ncls = L->raw32 ? L->cout * L->N : 0;
+    for (int b = b0; b < b1; b++)
+        output_stage_nhwc(L, net->acc32 + b * osz, L->res_node >= 0 ? net->hwc[L->res_node] + b * osz : NULL,
+                          L->raw32 ? NULL : net->hwc[L->out_node] + b * osz,
+                          L->raw32 ? NULL : net->codes[L->out_node] + b * osz,
+                          L->raw32 ? net->logits + (size_t)b * ncls : NULL);
+}
+
+/* Returns -1 (and records why) when oneDNN refused: the caller runs another kernel. */
+static int layer_batch_i8(bq_intnet *net, const bq_ilayer *L, int n) {
+    i8_pass P = {.net = net, .L = L, .n = n, .threads = bq_parallel_ranges((size_t)n, 1),
+                 .in_ready = net->hwc_ok[L->in_node], .res_ready = L->res_node >= 0 && net->hwc_ok[L->res_node]};
+    int rc = 0;
+    for (int t = 0; t < P.threads && !rc; t++) {
+        bq_conv_shape cs = L->cs;
+        cs.n = i8_first(t + 1, n, P.threads) - i8_first(t, n, P.threads);
+        rc = bq_i8_prepare(net->i8, L->layer, &cs, L->w8, P.threads, P.err[0], sizeof P.err[0]);
+    }
+    if (!rc) bq_parallel_for((size_t)P.threads, 1, i8_range, &P);
+    for (int t = 0; t < P.threads && !rc; t++)
+        if (P.failed[t]) { rc = -1; if (t) memcpy(P.err[0], P.err[t], sizeof P.err[0]); }
+    if (rc) {
+        if (!net->i8_fallbacks++) snprintf(net->i8_error, sizeof net->i8_error, "%s", P.err[0]);
         return -1;
     }
-    bq_parallel_for((size_t)n * L->cout, 1 + (1 << 14) / (size_t)L->N, output_stage_range, &P);
+    net->hwc_ok[L->in_node] = 1;
+    if (L->res_node >= 0) net->hwc_ok[L->res_node] = 1;
+    if (!L->raw32) net->hwc_ok[L->out_node] = 1;
     return 0;
 }
 
@@ -442,6 +667,7 @@ void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
     int ncls = m->nodes[m->n_nodes - 1].c;
     for (size_t i = 0; i < (size_t)n * in_sz; i++)
         net->codes[0][i] = (uint8_t)bq_aq_code(x[i], A0->scale, A0->zero, A0->bits);
+    if (net->hwc_ok) memset(net->hwc_ok, 0, sizeof(int) * (size_t)m->n_nodes);
     for (int i = 1; i < m->n_nodes; i++) {
         const bq_node *nd = &m->nodes[i];
         int l = net->out_layer[i];
@@ -453,7 +679,7 @@ void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
             const uint8_t *bres = L->res_node >= 0 ? net->codes[L->res_node] : NULL;
             uint8_t *bout = L->raw32 ? NULL : net->codes[L->out_node];
             int32_t *braw = L->raw32 ? net->logits : NULL;
-            if (L->i8 && net->use_i8 && net->i8 && !layer_batch_i8(net, L, bin, bres, bout, braw, n))
+            if (L->i8 && net->use_i8 && net->i8 && !layer_batch_i8(net, L, n))
                 continue;
             if (L->fp32_exact && net->use_fp32) {
                 layer_batch_fp32(net, L, bin, bres, bout, braw, n);

@@ -61,6 +61,10 @@ typedef struct {
     float *wf;             /* (cout, K) q_w - z_w as floats (float kernel), NULL unless fp32_exact */
     int i8;                /* 1: every |q_w - z_w| and |q_a - z_a| <= 127 (int8 kernel) */
     int8_t *w8;            /* (cout, K) q_w - z_w as int8 (int8 kernel), NULL unless i8 */
+    int rq_period;         /* lcm(cout, 32), or 0 when too large (int8 kernel output stage) */
+    int64_t *rq64;         /* (5, rq_period) b_q, m_acc, m_res, 2^(sh-1), sh of channel j % cout,
+                              widened to int64: the int8 kernel's output stage runs vectorised over
+                              consecutive NHWC outputs; NULL unless i8 and rq_period */
 } bq_ilayer;
 
 #define BQ_INTREF_KALIGN 32
@@ -84,15 +88,19 @@ typedef struct {
     struct bq_dnnl_ctx *dnnl;    /* the float kernel's oneDNN primitives (BQ_CONV=dnnl), owned */
     int use_i8;                  /* run i8 layers on the int8 kernel (default 1) */
     struct bq_i8ctx *i8;         /* the int8 kernel's oneDNN primitives, owned (NULL: no i8 layer) */
-    int8_t *x8;                  /* int8 kernel: centred input codes (max_batch * largest input) */
-    int32_t *acc32;              /* int8 kernel: conv sums (max_batch * largest output) */
+    int8_t *x8;                  /* int8 kernel: centred input codes, NHWC (max_batch * largest input) */
+    int32_t *acc32;              /* int8 kernel: conv sums, NHWC (max_batch * largest output) */
+    uint8_t **hwc;               /* [n_nodes] NHWC copy of codes[i] for the nodes an int8 layer reads
+                                    or writes (max_batch, h, w, c), else NULL */
+    int *hwc_ok;                 /* [n_nodes] 1 when hwc[i] holds the current batch's codes */
     size_t x8_count, acc32_count;
     int i8_fallbacks;            /* int8 calls oneDNN refused (each ran on another kernel instead) */
     char i8_error[256];          /* the first refusal's message */
 } bq_intnet;
 
 /* BQ_INTREF_KERNEL=int8 (default) | fp32 | int16 picks the fastest kernel a layer may use
- * (each falls back to the next: int8 -> fp32 -> int16); the bits are the same for all three. */
+ * (each falls back to the next: int8 -> fp32 -> int16); the bits are the same for all three.
+ * The int8 kernel is used only on CPUs where oneDNN's int8 is exact (bq_i8_exact_on_cpu). */
 /* Derive the integer parameters and check them (every quantizer on and initialised, b_q, acc,
  * asum, bias_eff and acc0 within int32 for every possible input code, multipliers exist).
  * Returns 0, or -1 with "layer 'x': what is wrong; fix". q must outlive net. */
@@ -101,10 +109,12 @@ void bq_intnet_free(bq_intnet *net);
 
 /* Quantize the normalised input images x (n, c, h, w), n <= max_batch, and run every layer,
  * bit-identical to bq_intref_layer (tested), on one of three fast kernels:
- *   - int8 kernel (layers with i8, when net->use_i8): the whole batch through one oneDNN
- *     s8 x s8 -> s32 convolution of centred codes (intref_i8.h): acc0 = conv(q_w - z_w, q_a - z_a)
- *     + b_q, exact in int32 (numerics §2). If oneDNN refuses a primitive, that call runs on the
- *     next kernel (the same bits) and net->i8_fallbacks / i8_error record it.
+ *   - int8 kernel (layers with i8, when net->use_i8): oneDNN s8 x s8 -> s32 convolutions of
+ *     centred codes (intref_i8.h): acc0 = conv(q_w - z_w, q_a - z_a) + b_q, exact in int32
+ *     (numerics §2). Activations stay NHWC (oneDNN's layout) from one int8 layer to the next
+ *     beside the NCHW codes; each pool thread runs one block of images through centring,
+ *     convolution and output stage. If oneDNN refuses a primitive, that layer runs on the next
+ *     kernel (the same bits) and net->i8_fallbacks / i8_error record it.
  *   - float kernel (layers with fp32_exact, when net->use_fp32): the whole batch through the float
  *     engine's convolution (sw/nn/ops.h, threaded) on centred codes: acc0 = conv(q_w - z_w,
  *     q_a - z_a) + b_q, with zero padding (an out-of-image tap is q_a = z_a). Exact because every

@@ -1,10 +1,10 @@
 /*
  * intref_i8.c — exact int8 convolutions of the integer reference on oneDNN 2.6 (intref_i8.h).
  *
- * Per layer, up to two cached primitives (one per batch size seen; the least recently used is
- * replaced). Each holds: the forward-inference convolution (s8 src, s8 weights, s32 dst, layouts
- * chosen by oneDNN), its weights already reordered into the blocked layout, and reorders between
- * the caller's NCHW tensors and the primitive's layouts (skipped when they agree).
+ * Per layer, up to SLOTS_PER_LAYER cached primitives (one per batch size seen; the least recently
+ * used is replaced). Each holds the forward-inference convolution (s8 NHWC source, s8 weights in
+ * the layout oneDNN picks, s32 NHWC output, created for one thread, user-managed scratchpad) and
+ * its weights already reordered. Per thread slot: a stream and a scratchpad buffer.
  */
 #include "quant/intref_i8.h"
 #include "core/errmsg.h"
@@ -18,23 +18,34 @@
 /* oneDNN's OpenMP runtime: the calling thread's team size (see conv_dnnl.c for why not <omp.h>). */
 extern void omp_set_num_threads(int n);
 
-#define SLOTS_PER_LAYER 2
+/* full batch and last batch, each split into up to two per-thread sizes */
+#define SLOTS_PER_LAYER 4
 
 typedef struct {
     int n;                          /* batch size; 0 = empty */
     unsigned long tick;
     dnnl_primitive_desc_t pd;
-    dnnl_primitive_t conv, src_reorder, dst_reorder;   /* reorders NULL when not needed */
-    dnnl_memory_t user_src, src, weights, dst, user_dst;
+    dnnl_primitive_t conv;
+    dnnl_memory_t weights;
+    size_t scratch_bytes;
 } i8slot;
 
 struct bq_i8ctx {
     dnnl_engine_t eng;
-    dnnl_stream_t stream;
     int n_layers;
     unsigned long tick;
     i8slot *slot;                   /* [n_layers * SLOTS_PER_LAYER] */
+    int n_threads;                  /* thread slots with a stream */
+    dnnl_stream_t stream[BQ_MAX_THREADS];
+    void *scratch[BQ_MAX_THREADS];  /* per thread slot, scratch_cap bytes each */
+    size_t scratch_cap;
 };
+
+int bq_i8_exact_on_cpu(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
+           isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
+}
 
 bq_i8ctx *bq_i8ctx_new(int n_layers) {
     bq_i8ctx *ctx = calloc(1, sizeof(*ctx));
@@ -46,15 +57,8 @@ bq_i8ctx *bq_i8ctx_new(int n_layers) {
 }
 
 static void slot_free(i8slot *s) {
-    dnnl_primitive_t prims[3] = {s->conv, s->src_reorder, s->dst_reorder};
-    for (int i = 0; i < 3; i++)
-        if (prims[i]) dnnl_primitive_destroy(prims[i]);
-    /* src/dst are separate objects only when a reorder exists */
-    if (s->src && s->src != s->user_src) dnnl_memory_destroy(s->src);
-    if (s->dst && s->dst != s->user_dst) dnnl_memory_destroy(s->dst);
-    dnnl_memory_t mems[3] = {s->user_src, s->weights, s->user_dst};
-    for (int i = 0; i < 3; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    if (s->conv) dnnl_primitive_destroy(s->conv);
+    if (s->weights) dnnl_memory_destroy(s->weights);
     if (s->pd) dnnl_primitive_desc_destroy(s->pd);
     memset(s, 0, sizeof(*s));
 }
@@ -63,7 +67,8 @@ void bq_i8ctx_free(bq_i8ctx *ctx) {
     if (!ctx) return;
     for (int i = 0; i < ctx->n_layers * SLOTS_PER_LAYER; i++) slot_free(&ctx->slot[i]);
     free(ctx->slot);
-    if (ctx->stream) dnnl_stream_destroy(ctx->stream);
+    for (int t = 0; t < ctx->n_threads; t++) dnnl_stream_destroy(ctx->stream[t]);
+    for (int t = 0; t < BQ_MAX_THREADS; t++) free(ctx->scratch[t]);
     if (ctx->eng) dnnl_engine_destroy(ctx->eng);
     free(ctx);
 }
@@ -81,27 +86,8 @@ void bq_i8ctx_free(bq_i8ctx *ctx) {
         }                                                                                         \
     } while (0)
 
-/* A reorder from memory `from` into a new memory of layout want (NULL when the layouts agree:
- * then *to = from). */
-static dnnl_status_t make_reorder(dnnl_engine_t eng, dnnl_memory_t from, const dnnl_memory_desc_t *want,
-                                  int from_is_user, dnnl_memory_t *to, dnnl_primitive_t *reorder) {
-    const dnnl_memory_desc_t *have;
-    dnnl_status_t st = dnnl_memory_get_memory_desc(from, &have);
-    if (st != dnnl_success) return st;
-    *reorder = NULL;
-    if (dnnl_memory_desc_equal(have, want)) { *to = from; return dnnl_success; }
-    st = dnnl_memory_create(to, want, eng, DNNL_MEMORY_ALLOCATE);
-    if (st != dnnl_success) return st;
-    dnnl_primitive_desc_t rpd;
-    st = from_is_user ? dnnl_reorder_primitive_desc_create(&rpd, have, eng, want, eng, NULL)
-                      : dnnl_reorder_primitive_desc_create(&rpd, want, eng, have, eng, NULL);
-    if (st != dnnl_success) return st;
-    st = dnnl_primitive_create(reorder, rpd);
-    dnnl_primitive_desc_destroy(rpd);
-    return st;
-}
-
-/* Create slot s for layer's geometry at batch cs->n: primitive, reorders, blocked weights. */
+/* Create slot s for layer's geometry at batch cs->n: primitive (one thread, NHWC activations,
+ * user scratchpad) and blocked weights. */
 static int slot_create(bq_i8ctx *ctx, i8slot *s, int layer, const bq_conv_shape *cs,
                        const int8_t *w8, char *err, size_t errlen) {
     int g = cs->groups, hout = cs->hout, wout = cs->wout;
@@ -110,28 +96,26 @@ static int slot_create(bq_i8ctx *ctx, i8slot *s, int layer, const bq_conv_shape 
     int wnd = 5;
     if (g == 1) { wd[0] = cs->cout; wd[1] = cs->cin; wd[2] = cs->kh; wd[3] = cs->kw; wnd = 4; }
     dnnl_dims_t strides = {cs->stride_h, cs->stride_w}, pl = {cs->pad_t, cs->pad_l}, pr = {cs->pad_b, cs->pad_r};
-    dnnl_memory_desc_t src_any, w_any, dst_any, src_user, w_user, dst_user;
+    dnnl_memory_desc_t src_md, w_any, dst_md, w_user;
     dnnl_memory_t user_w = NULL;
-    DN(dnnl_memory_desc_init_by_tag(&src_any, 4, sd, dnnl_s8, dnnl_format_tag_any), "source descriptor");
+    dnnl_primitive_attr_t attr = NULL;
+    DN(dnnl_memory_desc_init_by_tag(&src_md, 4, sd, dnnl_s8, dnnl_nhwc), "source descriptor");
     DN(dnnl_memory_desc_init_by_tag(&w_any, wnd, wd, dnnl_s8, dnnl_format_tag_any), "weights descriptor");
-    DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_s32, dnnl_format_tag_any), "output descriptor");
-    DN(dnnl_memory_desc_init_by_tag(&src_user, 4, sd, dnnl_s8, dnnl_nchw), "source descriptor");
+    DN(dnnl_memory_desc_init_by_tag(&dst_md, 4, dd, dnnl_s32, dnnl_nhwc), "output descriptor");
     DN(dnnl_memory_desc_init_by_tag(&w_user, wnd, wd, dnnl_s8, g == 1 ? dnnl_oihw : dnnl_goihw),
        "weights descriptor");
-    DN(dnnl_memory_desc_init_by_tag(&dst_user, 4, dd, dnnl_s32, dnnl_nchw), "output descriptor");
     dnnl_convolution_desc_t cd;
     DN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                          &src_any, &w_any, NULL, &dst_any, strides, pl, pr),
+                                          &src_md, &w_any, NULL, &dst_md, strides, pl, pr),
        "convolution descriptor");
-    DN(dnnl_primitive_desc_create(&s->pd, &cd, NULL, ctx->eng, NULL), "primitive descriptor");
+    DN(dnnl_primitive_attr_create(&attr), "attributes");
+    DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad attribute");
+    omp_set_num_threads(1);   /* the primitive splits its work for the one thread that runs it */
+    DN(dnnl_primitive_desc_create(&s->pd, &cd, attr, ctx->eng, NULL), "primitive descriptor");
     DN(dnnl_primitive_create(&s->conv, s->pd), "primitive");
-    const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_dst_md, 0);
-    DN(dnnl_memory_create(&s->user_src, &src_user, ctx->eng, DNNL_MEMORY_NONE), "source memory");
-    DN(dnnl_memory_create(&s->user_dst, &dst_user, ctx->eng, DNNL_MEMORY_NONE), "output memory");
-    DN(make_reorder(ctx->eng, s->user_src, src_md, 1, &s->src, &s->src_reorder), "source reorder");
-    DN(make_reorder(ctx->eng, s->user_dst, dst_md, 0, &s->dst, &s->dst_reorder), "output reorder");
+    const dnnl_memory_desc_t *sp_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
+    s->scratch_bytes = sp_md ? dnnl_memory_desc_get_size(sp_md) : 0;
     /* the weights: reordered once from the caller's (G)OIHW into the primitive's layout */
     DN(dnnl_memory_create(&user_w, &w_user, ctx->eng, (void *)w8), "weights memory");
     DN(dnnl_memory_create(&s->weights, w_md, ctx->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
@@ -142,63 +126,103 @@ static int slot_create(bq_i8ctx *ctx, i8slot *s, int layer, const bq_conv_shape 
     dnnl_primitive_desc_destroy(rpd);
     DN(st, "weights reorder");
     dnnl_exec_arg_t wargs[2] = {{DNNL_ARG_FROM, user_w}, {DNNL_ARG_TO, s->weights}};
-    st = dnnl_primitive_execute(wr, ctx->stream, 2, wargs);
-    if (st == dnnl_success) st = dnnl_stream_wait(ctx->stream);
+    st = dnnl_primitive_execute(wr, ctx->stream[0], 2, wargs);
+    if (st == dnnl_success) st = dnnl_stream_wait(ctx->stream[0]);
     dnnl_primitive_destroy(wr);
     DN(st, "weights reorder");
     dnnl_memory_destroy(user_w);
+    dnnl_primitive_attr_destroy(attr);
     s->n = cs->n;
     return 0;
 fail:
     if (user_w) dnnl_memory_destroy(user_w);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     slot_free(s);
     return -1;
 }
 
-/* The layer's slot for batch cs->n: found, or created in the least recently used place. */
-static i8slot *slot_for(bq_i8ctx *ctx, int layer, const bq_conv_shape *cs, const int8_t *w8,
-                        char *err, size_t errlen) {
-    i8slot *slots = &ctx->slot[layer * SLOTS_PER_LAYER], *victim = &slots[0];
-    for (int i = 0; i < SLOTS_PER_LAYER; i++) {
-        if (slots[i].n == cs->n) return &slots[i];
-        if (slots[i].tick < victim->tick) victim = &slots[i];
-    }
-    slot_free(victim);
-    return slot_create(ctx, victim, layer, cs, w8, err, errlen) ? NULL : victim;
+static i8slot *slot_find(bq_i8ctx *ctx, int layer, int n) {
+    i8slot *slots = &ctx->slot[layer * SLOTS_PER_LAYER];
+    for (int i = 0; i < SLOTS_PER_LAYER; i++)
+        if (slots[i].n == n) return &slots[i];
+    return NULL;
 }
 
-int bq_i8_conv(bq_i8ctx *ctx, int layer, const bq_conv_shape *cs, const int8_t *w8, int32_t *acc,
-               const int8_t *x, char *err, size_t errlen) {
-    if (layer < 0 || layer >= ctx->n_layers) {
-        bq_seterr(err, errlen, "intref int8: layer %d out of range (%d layers)", layer, ctx->n_layers);
+/* The engine, and a stream and scratchpad of `bytes` for thread slots 0..threads-1. */
+static int threads_ready(bq_i8ctx *ctx, int threads, size_t bytes, char *err, size_t errlen) {
+    dnnl_status_t st = dnnl_success;
+    if (!ctx->eng) st = dnnl_engine_create(&ctx->eng, dnnl_cpu, 0);
+    for (; st == dnnl_success && ctx->n_threads < threads; ctx->n_threads++)
+        st = dnnl_stream_create(&ctx->stream[ctx->n_threads], ctx->eng, dnnl_stream_default_flags);
+    if (st != dnnl_success) {
+        bq_seterr(err, errlen, "intref int8: oneDNN CPU engine not available (%s)", dnnl_status2str(st));
         return -1;
     }
-    omp_set_num_threads(bq_num_threads());
-    if (!ctx->eng) {
-        dnnl_status_t st = dnnl_engine_create(&ctx->eng, dnnl_cpu, 0);
-        if (st == dnnl_success) st = dnnl_stream_create(&ctx->stream, ctx->eng, dnnl_stream_default_flags);
-        if (st != dnnl_success) {
-            bq_seterr(err, errlen, "intref int8: oneDNN CPU engine not available (%s)", dnnl_status2str(st));
+    if (bytes <= ctx->scratch_cap) return 0;
+    for (int t = 0; t < BQ_MAX_THREADS; t++) {
+        free(ctx->scratch[t]);
+        ctx->scratch[t] = NULL;
+    }
+    ctx->scratch_cap = 0;
+    for (int t = 0; t < BQ_MAX_THREADS; t++)
+        if (!(ctx->scratch[t] = malloc(bytes))) {
+            bq_seterr(err, errlen, "intref int8: out of memory (scratchpad of %zu bytes)", bytes);
             return -1;
         }
+    ctx->scratch_cap = bytes;
+    return 0;
+}
+
+int bq_i8_prepare(bq_i8ctx *ctx, int layer, const bq_conv_shape *cs, const int8_t *w8, int threads,
+                  char *err, size_t errlen) {
+    if (layer < 0 || layer >= ctx->n_layers || threads < 1 || threads > BQ_MAX_THREADS) {
+        bq_seterr(err, errlen, "intref int8: layer %d or %d threads out of range (%d layers)", layer,
+                  threads, ctx->n_layers);
+        return -1;
     }
-    i8slot *s = slot_for(ctx, layer, cs, w8, err, errlen);
-    if (!s) return -1;
+    if (threads_ready(ctx, threads, 0, err, errlen)) return -1;
+    i8slot *s = slot_find(ctx, layer, cs->n);
+    if (!s) {
+        i8slot *slots = &ctx->slot[layer * SLOTS_PER_LAYER];
+        s = &slots[0];
+        for (int i = 1; i < SLOTS_PER_LAYER; i++)
+            if (slots[i].tick < s->tick) s = &slots[i];
+        slot_free(s);
+        if (slot_create(ctx, s, layer, cs, w8, err, errlen)) return -1;
+    }
     s->tick = ++ctx->tick;
-    DN(dnnl_memory_set_data_handle(s->user_src, (void *)x), "source memory");
-    DN(dnnl_memory_set_data_handle(s->user_dst, acc), "output memory");
-    if (s->src_reorder) {
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, s->user_src}, {DNNL_ARG_TO, s->src}};
-        DN(dnnl_primitive_execute(s->src_reorder, ctx->stream, 2, a), "source reorder");
+    return threads_ready(ctx, threads, s->scratch_bytes, err, errlen);
+}
+
+int bq_i8_conv(bq_i8ctx *ctx, int layer, const bq_conv_shape *cs, int32_t *acc, const int8_t *x,
+               int slot, char *err, size_t errlen) {
+    i8slot *s = layer >= 0 && layer < ctx->n_layers ? slot_find(ctx, layer, cs->n) : NULL;
+    if (!s || slot < 0 || slot >= ctx->n_threads) {
+        bq_seterr(err, errlen, "intref int8: layer %d batch %d thread %d not prepared", layer, cs->n, slot);
+        return -1;
     }
-    dnnl_exec_arg_t ca[3] = {{DNNL_ARG_SRC, s->src}, {DNNL_ARG_WEIGHTS, s->weights}, {DNNL_ARG_DST, s->dst}};
-    DN(dnnl_primitive_execute(s->conv, ctx->stream, 3, ca), "convolution");
-    if (s->dst_reorder) {
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, s->dst}, {DNNL_ARG_TO, s->user_dst}};
-        DN(dnnl_primitive_execute(s->dst_reorder, ctx->stream, 2, a), "output reorder");
+    omp_set_num_threads(1);
+    dnnl_memory_t src = NULL, dst = NULL, sp = NULL;
+    const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *sp_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
+    DN(dnnl_memory_create(&src, src_md, ctx->eng, (void *)x), "source memory");
+    DN(dnnl_memory_create(&dst, dst_md, ctx->eng, acc), "output memory");
+    int nargs = 3;
+    dnnl_exec_arg_t ca[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, s->weights}, {DNNL_ARG_DST, dst}, {0, NULL}};
+    if (s->scratch_bytes) {
+        DN(dnnl_memory_create(&sp, sp_md, ctx->eng, ctx->scratch[slot]), "scratchpad memory");
+        ca[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, sp};
     }
-    DN(dnnl_stream_wait(ctx->stream), "stream");
+    DN(dnnl_primitive_execute(s->conv, ctx->stream[slot], nargs, ca), "convolution");
+    DN(dnnl_stream_wait(ctx->stream[slot]), "stream");
+    dnnl_memory_destroy(src);
+    dnnl_memory_destroy(dst);
+    if (sp) dnnl_memory_destroy(sp);
     return 0;
 fail:
+    if (src) dnnl_memory_destroy(src);
+    if (dst) dnnl_memory_destroy(dst);
+    if (sp) dnnl_memory_destroy(sp);
     return -1;
 }

@@ -3,8 +3,10 @@
  * overflow and readiness checks. */
 #include "testutil.h"
 
+#include <math.h>
 #include <string.h>
 
+#include "io/model_io.h"
 #include "nn/exec.h"
 #include "quant/fakequant.h"
 #include "nn/graph.h"
@@ -242,6 +244,101 @@ static void test_agrees_with_fakequant(void **state) {
     }
 }
 
+/* The shipped networks (fres20: basic blocks with 8-bit shortcut quantizers; mbv2t: depthwise,
+ * ReLU6, projection adds) at W2A4, W4A4 and W8A8 (first/last layer 8-bit), activations
+ * calibrated on noise images: every layer of the default integer network (int8 kernel where the
+ * centred codes fit int8, else the float kernel) writes exactly what the plain reference layer
+ * (bq_intref_layer) computes from the same input codes, on every image, and one thread gives the
+ * same bits as the default thread count. NS images (also the calibration set) keep it quick under
+ * ASan; their 28x28 planes run the fast kernels' whole blocks and their tails. */
+enum { NS = 2 };
+/* Per-channel min-max weight grids (the Lp range search of bq_qmodel_init_weights takes most
+ * of a minute on these nets under ASan; any valid grid serves this test). */
+static void minmax_weights(bq_qmodel *q) {
+    for (int l = 0; l < q->n_layers; l++) {
+        bq_qlayer *L = &q->layers[l];
+        const float *w = bq_param_data(&q->model, q->model.nodes[L->node].p_weight);
+        for (int c = 0; c < L->cout; c++) {
+            float lo = 0.0f, hi = 0.0f;
+            for (int k = 0; k < L->per_out; k++) {
+                float v = w[(size_t)c * L->per_out + k];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            L->scale[c] = hi > lo ? (hi - lo) / (float)bq_qmax(L->wbits) : 1.0f;
+            L->zero[c] = (int32_t)lrintf(-lo / L->scale[c]);
+        }
+        bq_qmodel_quantize_layer(q, l);
+    }
+}
+
+static void check_net_equals_plain(const char *path, int wbits, int abits) {
+    char err[256];
+    bq_model fp;
+    assert_int_equal(bq_model_load(&fp, path, err, sizeof err), 0);
+    size_t in_sz = (size_t)fp.nodes[0].c * fp.nodes[0].h * fp.nodes[0].w;
+    float *x = malloc(sizeof(float) * NS * in_sz);
+    tu_fill(x, NS * in_sz, 40 + (uint64_t)wbits, 1.5f);
+    bq_qmodel q;
+    bq_qmodel_opts o = {wbits, abits, 1};
+    assert_int_equal(bq_qmodel_init(&q, &fp, &o, err, sizeof err), 0);
+    minmax_weights(&q);
+    bq_fq fq;
+    bq_exec ex;
+    assert_int_equal(bq_fq_init(&fq, &q, NS, 0), 0);
+    assert_int_equal(bq_exec_init(&ex, &fq.net, NS, 0), 0);
+    bq_fq_bind(&fq, &ex);
+    fq.init_p = 2.0f;   /* the squared-error range search: the cheap one under ASan */
+    assert_int_equal(bq_fq_calibrate(&fq, &ex, x, NS), 0);
+    bq_exec_free(&ex);
+    bq_fq_free(&fq);
+    bq_intnet net, one;
+    assert_int_equal(bq_intnet_init(&net, &q, NS, err, sizeof err), 0);
+    assert_int_equal(bq_intnet_init(&one, &q, NS, err, sizeof err), 0);
+    bq_intnet_forward(&net, x, NS);
+    assert_int_equal(net.i8_fallbacks, 0);
+    /* one thread (one block of images per oneDNN call) gives the same bits as the default */
+    const char *env = getenv("BQ_NUM_THREADS");
+    char saved[16] = "";
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    setenv("BQ_NUM_THREADS", "1", 1);
+    bq_intnet_forward(&one, x, NS);
+    if (env) setenv("BQ_NUM_THREADS", saved, 1); else unsetenv("BQ_NUM_THREADS");
+    for (int i = 0; i < q.model.n_nodes; i++)
+        if (net.codes[i]) assert_memory_equal(one.codes[i], net.codes[i], NS * bq_node_size(&q.model.nodes[i]));
+    assert_memory_equal(one.logits, net.logits, sizeof(int32_t) * NS * (size_t)net.L[net.n_layers - 1].cout);
+    bq_intnet_free(&one);
+    int n_i8 = 0;
+    for (int l = 0; l < net.n_layers; l++) {
+        const bq_ilayer *L = &net.L[l];
+        n_i8 += L->i8;
+        size_t isz = bq_node_size(&q.model.nodes[L->in_node]), osz = (size_t)L->cout * L->N;
+        uint8_t *out = malloc(osz);
+        int32_t *raw = malloc(sizeof(int32_t) * osz), *acc = malloc(sizeof(int32_t) * osz);
+        int32_t *col = malloc(sizeof(int32_t) * (size_t)L->K * L->N), *asum = malloc(sizeof(int32_t) * (size_t)L->N);
+        for (int b = 0; b < NS; b++) {
+            const uint8_t *res = L->res_node >= 0 ? net.codes[L->res_node] + (size_t)b * osz : NULL;
+            bq_intref_layer(L, net.codes[L->in_node] + (size_t)b * isz, res, out, raw, col, acc, asum);
+            if (L->raw32) assert_memory_equal(raw, net.logits + (size_t)b * osz, sizeof(int32_t) * osz);
+            else assert_memory_equal(out, net.codes[L->out_node] + (size_t)b * osz, osz);
+        }
+        free(out); free(raw); free(acc); free(col); free(asum);
+    }
+    if (abits <= 4) assert_true(n_i8 > net.n_layers / 2);   /* the inner layers run on int8 */
+    bq_intnet_free(&net);
+    bq_qmodel_free(&q);
+    bq_model_free(&fp);
+    free(x);
+}
+
+static void test_shipped_nets_equal_plain_reference(void **state) {
+    (void)state;
+    static const char *const paths[2] = {"configs/models/fres20.bqm", "configs/models/mbv2t.bqm"};
+    static const int wa[3][2] = {{2, 4}, {4, 4}, {8, 8}};
+    for (int mi = 0; mi < 2; mi++)
+        for (int s = 0; s < 3; s++) check_net_equals_plain(paths[mi], wa[s][0], wa[s][1]);
+}
+
 static void test_gap_rounding(void **state) {
     (void)state;
     uint8_t in[] = {1, 2, 1, 1, 2, 0, 1, 255, 254};
@@ -301,6 +398,7 @@ int main(void) {
         cmocka_unit_test(test_fast_kernel_matches_reference),
         cmocka_unit_test(test_batch_kernels_equal_int16_kernel),
         cmocka_unit_test(test_agrees_with_fakequant),
+        cmocka_unit_test(test_shipped_nets_equal_plain_reference),
         cmocka_unit_test(test_gap_rounding),
         cmocka_unit_test(test_integer_checks),
     };
