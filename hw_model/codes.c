@@ -199,8 +199,9 @@ int bq_codes_run(bq_codes_state *st, const bq_codes_run_f *r, const int32_t *acc
     if (bq_codes_check(st, r, mem_len, err, errlen)) return -1;
     const bq_codes_cfg *c = &st->cfg;
     const bq_codes_setup_regs *s = &st->setup;
-    /* every row is computed (garbage past mrows is discarded), so every record's shift must be legal */
-    for (int mi = 0; mi < c->dm; mi++)
+    /* the stored rows' shifts must be legal; rows past mrows (padded channels, all-zero records,
+     * hw_isa.md §2.4) are discarded, so the model does not compute them */
+    for (int mi = 0; mi < r->mrows; mi++)
         if (rq[mi].sh < 1 || rq[mi].sh > 62) {
             bq_seterr(err, errlen, "codes: requant record of tile row %d (entry %d) has sh %d outside 1..62; "
                       "the export must write records of every tile row", mi, r->rq_entry, rq[mi].sh);
@@ -216,7 +217,7 @@ int bq_codes_run(bq_codes_state *st, const bq_codes_run_f *r, const int32_t *acc
         st->res_n0 = r->n0;
         st->res_npix = r->npix;
     }
-    /* compute in element order e = ni*Dm + mi; rows mi >= mrows are computed and not stored */
+    /* element order e = ni*Dm + mi; every column is stored (columns past npix are never written out) */
     for (int ni = 0; ni < c->dn; ni++)
         for (int mi = 0; mi < r->mrows; mi++) {
             size_t at = (size_t)ni * (size_t)bc + (size_t)(r->ch0 + mi);

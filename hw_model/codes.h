@@ -97,7 +97,7 @@ int bq_codes_check(const bq_codes_state *st, const bq_codes_run_f *r, size_t mem
 /* Execute one RUNC dispatched in cycle 0. acc: Dm*Dn int32, element e = ni*Dm + mi (hw_isa.md
  * §2.3); asum: Dn int32; rq: the Dm records of entry rq_entry (row mi = channel ch0 + mi). mem is
  * read (residual) and written (flush). grant_wait (NULL: no contention): cycles each burst's request
- * waits for the port, in burst order. Checks everything (also every used record's sh in 1..62)
+ * waits for the port, in burst order. Checks everything (also the stored rows' sh in 1..62)
  * before it changes anything: 0, or -1 with a message (state, mem and *out untouched). */
 int bq_codes_run(bq_codes_state *st, const bq_codes_run_f *r, const int32_t *acc, const int32_t *asum,
                  const bq_codes_rq *rq, uint8_t *mem, size_t mem_len, const int *grant_wait,
