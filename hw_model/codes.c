@@ -62,6 +62,7 @@ void bq_codes_free(bq_codes_state *st) {
 }
 
 int bq_codes_setup(bq_codes_state *st, const bq_codes_setup_regs *s, char *err, size_t errlen) {
+    if (!st->out_blk) { bq_seterr(err, errlen, "codes: state not initialised (call bq_codes_init)"); return -1; }
     int wb = st->cfg.w_bits / 8, bc = st->cfg.block_channels;
     if (range("SETUP cs_out", s->cs_out, 1, bc < 4095 ? bc : 4095, err, errlen) ||
         range("SETUP cs_res", s->cs_res, 0, bc < 4095 ? bc : 4095, err, errlen) ||

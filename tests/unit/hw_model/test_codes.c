@@ -320,13 +320,15 @@ static void test_checks(void **state) {
     assert_non_null(strstr(err, "block_channels")); c = kTiny;
     c.w_bits = 48; assert_int_equal(bq_codes_init(&st, &c, err, sizeof err), -1); c = kTiny;
     c.block_channels = 16;
+    bq_codes_setup_regs s0 = {.out_base = 0x40, .res_base = 0x80, .cs_out = 8, .cs_res = 8, .z_r = 1}, s = s0;
+    assert_int_equal(bq_codes_setup(&st, &s0, err, sizeof err), -1);   /* after a failed init */
+    assert_non_null(strstr(err, "not initialised"));
     assert_int_equal(bq_codes_init(&st, &c, err, sizeof err), 0);
     uint8_t mem[256] = {0};
     bq_codes_rq rq[2] = {{.m_acc = 1, .sh = 1}, {.m_acc = 1, .sh = 1}};
     bq_codes_run_f r0 = {.n0 = 0, .ch0 = 0, .npix = 2, .mrows = 2, .first = 1, .flush = 1, .res = 1,
                          .hi = 255}, r = r0;
     expect_run_error(&st, &r, rq, mem, sizeof mem, "before any result SETUP");
-    bq_codes_setup_regs s0 = {.out_base = 0x40, .res_base = 0x80, .cs_out = 8, .cs_res = 8, .z_r = 1}, s = s0;
     s.cs_out = 12; assert_int_equal(bq_codes_setup(&st, &s, err, sizeof err), -1);
     assert_non_null(strstr(err, "multiples of Wb")); s = s0;
     s.cs_out = 24; assert_int_equal(bq_codes_setup(&st, &s, err, sizeof err), -1);
