@@ -216,7 +216,8 @@ hw-lint: $(HW_PKG) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.s
 	@for f in $(HW_MODS); do \
 	  verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module $$(basename $$f .sv) || exit 1; done
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top
-	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge)"
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_fetch -GWindowBytes=2048   # with the window unit
+	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048)"
 
 TEST_TARGETS  += test-hw
 BENCH_TARGETS += bench-hw
