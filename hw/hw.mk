@@ -4,7 +4,8 @@
 #                       lane, unpack, fifo, token, ram, regs, mem_arb, exec, fetch, result) + whole top
 #                       + the FPGA wrapper + test_isa (the generated ISA package bqa_pkg against the
 #                       C field table and encoder of hw_model/isa.c) + test_win (the window unit
-#                       bqa_win against its C model hw_model/win.c)
+#                       bqa_win against its C model hw_model/win.c) + test_fetch_win (bqa_fetch with
+#                       the window unit wired in, WindowBytes > 0)
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
