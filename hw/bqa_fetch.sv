@@ -201,8 +201,10 @@ module bqa_fetch #(
     bqa_pkg::fetch_setup_t hs;
     bqa_pkg::fetch_win_t   hw;
     logic                  win_free;
-    assign hs = bqa_pkg::fetch_setup_t'(head_i);
-    assign hw = bqa_pkg::fetch_win_t'(head_i);
+    logic [$bits(head_i)-1:0] hbits;   // the head's bits in the v2 views (yosys 0.23 has no type casts)
+    assign hbits = head_i;
+    assign hs = hbits;
+    assign hw = hbits;
     bqa_win #(.Dn(Dn), .Dk(Dk), .W(W), .AAddrBits(AAddrBits), .WindowBytes(WindowBytes)) u_win (
       .clk_i(clk_i), .rst_ni(rst_ni),
       .setup_i(dispatch && h_setup), .hi_i(hs.in_h), .wi_i(hs.in_w), .wo_i(hs.out_w), .kh_i(hs.kh),
