@@ -2,6 +2,11 @@
 // plane on the memory port and writes the beats into the weight, activation or requant banks.
 // Timing (§4.2): dispatch d; plane p requested from q_p (q_0 = d+1) until accepted in a_p; last beat
 // l_p; q_{p+1} = l_p + 1; completion (and FILLED push) in l_{P-1}, which may dispatch the next.
+// WindowBytes > 0 adds the window unit bqa_win (docs/whole_network.md §4.1-4.2, ISA v2): op SETUP
+// dispatches like SYNC (completion d+1) and latches the geometry into the unit; a RUN with target
+// WIN hands the memory request port and the activation-bank write port to the unit until its
+// completion pulse; wait1 on any instruction waits for and pops a WRITTEN token. WindowBytes = 0:
+// no unit, SETUP / WIN are illegal (assertions) and wait1 is ignored, as in ISA v1.
 module bqa_fetch #(
   parameter int unsigned Dm        = 4,
   parameter int unsigned Dn        = 4,
@@ -9,7 +14,8 @@ module bqa_fetch #(
   parameter int unsigned W         = 64,
   parameter int unsigned WAddrBits = 9,
   parameter int unsigned AAddrBits = 9,
-  parameter int unsigned QAddrBits = 6
+  parameter int unsigned QAddrBits = 6,
+  parameter int unsigned WindowBytes = 0   // window buffer bytes; 0 = no window unit (v1 only)
 ) (
   input  logic                 clk_i,
   input  logic                 rst_ni,
@@ -20,6 +26,8 @@ module bqa_fetch #(
   input  logic                 freed_avail_i,
   output logic                 freed_pop_o,
   output logic                 filled_push_o,
+  input  logic                 written_avail_i,  // WRITTEN token (wait1; only with WindowBytes > 0)
+  output logic                 written_pop_o,
   // memory read requests (the arbiter accepts with req_grant_i in the same cycle)
   output logic                 req_valid_o,
   output logic [31:0]          req_addr_o,
@@ -47,7 +55,9 @@ module bqa_fetch #(
   localparam int unsigned ABeatsPerT = Dn * Dk / W;
   localparam int unsigned QBeatsPerT = Dm * 128 / W;
 
-  typedef enum logic [1:0] {SIdle, SReq, SData, SSync} state_e;
+  localparam bit HasWin = (WindowBytes > 0);
+
+  typedef enum logic [2:0] {SIdle, SReq, SData, SSync, SWin} state_e;
   state_e      st_q, st_d;
   bqa_pkg::target_e tgt_q;
   logic [2:0]  pl_q, pl_d;
@@ -55,10 +65,23 @@ module bqa_fetch #(
   logic [15:0] n_q, bcnt_q, bcnt_d;
   logic        sig0_q;
 
-  logic        h_run, h_wait0, dispatch, last_beat, complete, free;
+  logic        h_run, h_wait0, h_wait1, h_setup, h_win, dispatch, last_beat, complete, free;
+  logic        win_complete, win_req_valid, win_busy, win_stall, win_idle;
+  logic [31:0] win_req_addr;
+  logic [15:0] win_req_beats;
+  logic [Dn-1:0] win_a_we;
+  logic [AAddrBits-1:0] win_a_row;
+  logic [Dn*Dk-1:0] win_a_wdata;
+  logic [Dn-1:0] u_a_we;
+  logic [AAddrBits-1:0] u_a_row;
+  logic [Dn*Dk-1:0] u_a_wdata;
   logic [15:0] h_t, h_n;
   assign h_run    = (head_i.head.op == bqa_pkg::OpRun);
   assign h_wait0  = head_i.head.wait0;
+  // v2 only with the window unit: without it SETUP stays a SYNC-like illegal op and wait1 unused
+  assign h_wait1  = HasWin && head_i.head.wait1;
+  assign h_setup  = HasWin && (head_i.head.op == bqa_pkg::OpSetup);
+  assign h_win    = HasWin && h_run && (head_i.target == bqa_pkg::TgtWin);
   assign h_t      = head_i.t;
   always_comb begin
     unique case (head_i.target)
@@ -69,12 +92,14 @@ module bqa_fetch #(
   end
 
   assign last_beat = (st_q == SData) && rvalid_i && (bcnt_q == n_q - 16'd1);
-  assign complete  = (last_beat && pl_q == 3'd0) || (st_q == SSync);
+  assign complete  = (last_beat && pl_q == 3'd0) || (st_q == SSync) || (st_q == SWin && win_complete);
   assign free      = (st_q == SIdle) || complete;
-  assign dispatch  = run_i && head_valid_i && free && (!h_wait0 || freed_avail_i);
+  assign dispatch  = run_i && head_valid_i && free && (!h_wait0 || freed_avail_i) &&
+                     (!h_wait1 || written_avail_i);
 
   assign pop_o         = dispatch;
   assign freed_pop_o   = dispatch && h_wait0;
+  assign written_pop_o = dispatch && h_wait1;
   assign filled_push_o = complete && sig0_q;
 
   always_comb begin
@@ -100,10 +125,11 @@ module bqa_fetch #(
                end
              end
       SSync: st_d = SIdle;
+      SWin:  if (win_complete) st_d = SIdle;
       default: st_d = SIdle;
     endcase
     if (dispatch) begin
-      st_d   = h_run ? SReq : SSync;
+      st_d   = h_win ? SWin : h_run ? SReq : SSync;
       pl_d   = head_i.nplanes_m1;
       addr_d = head_i.dram_addr;
     end
@@ -137,9 +163,10 @@ module bqa_fetch #(
     end
   end
 
-  assign req_valid_o = (st_q == SReq);
-  assign req_addr_o  = addr_q;
-  assign req_beats_o = n_q;
+  // the port belongs to the window unit while a WIN instruction is active
+  assign req_valid_o = (st_q == SReq) || (st_q == SWin && win_req_valid);
+  assign req_addr_o  = (st_q == SWin) ? win_req_addr : addr_q;
+  assign req_beats_o = (st_q == SWin) ? win_req_beats : n_q;
 
   // ---- unpackers, one per target ----
   logic start_w, start_a, start_q;
@@ -158,15 +185,51 @@ module bqa_fetch #(
   );
   bqa_unpack #(.UB(Dk), .D(Dn), .W(W), .RowBits(AAddrBits)) u_unpack_a (
     .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_a), .base_i(head_i.buf_base),
-    .beat_valid_i(beat_a), .beat_i(rdata_i), .we_o(a_we_o), .row_o(a_row_o), .wdata_o(a_wdata_o)
+    .beat_valid_i(beat_a), .beat_i(rdata_i), .we_o(u_a_we), .row_o(u_a_row), .wdata_o(u_a_wdata)
   );
+  // activation banks: the act unpacker, or the window unit during a WIN instruction
+  assign a_we_o    = (st_q == SWin) ? win_a_we : u_a_we;
+  assign a_row_o   = (st_q == SWin) ? win_a_row : u_a_row;
+  assign a_wdata_o = (st_q == SWin) ? win_a_wdata : u_a_wdata;
   bqa_unpack #(.UB(128), .D(Dm), .W(W), .RowBits(QAddrBits)) u_unpack_q (
     .clk_i(clk_i), .rst_ni(rst_ni), .start_i(start_q), .base_i(head_i.buf_base),
     .beat_valid_i(beat_q), .beat_i(rdata_i), .we_o(q_we_o), .row_o(q_row_o), .wdata_o(q_wdata_o)
   );
 
+  // ---- window unit (ISA v2) ----
+  if (HasWin) begin : g_win
+    bqa_pkg::fetch_setup_t hs;
+    bqa_pkg::fetch_win_t   hw;
+    logic                  win_free;
+    logic [$bits(head_i)-1:0] hbits;   // the head's bits in the v2 views (yosys 0.23 has no type casts)
+    assign hbits = head_i;
+    assign hs = hbits;
+    assign hw = hbits;
+    bqa_win #(.Dn(Dn), .Dk(Dk), .W(W), .AAddrBits(AAddrBits), .WindowBytes(WindowBytes)) u_win (
+      .clk_i(clk_i), .rst_ni(rst_ni),
+      .setup_i(dispatch && h_setup), .hi_i(hs.in_h), .wi_i(hs.in_w), .wo_i(hs.out_w), .kh_i(hs.kh),
+      .kw_i(hs.kw), .stride_i(hs.stride), .pad_t_i(hs.pad_t), .pad_l_i(hs.pad_l), .cs_i(hs.cs),
+      .ch_base_i(hs.ch_base), .ch_lo_i(hs.ch_lo), .ch_hi_i(hs.ch_hi), .z_a_i(hs.z_a),
+      .start_i(dispatch && h_win), .dram_addr_i(hw.dram_addr), .pix0_i(hw.pix0), .kc0_i(hw.kc0),
+      .t_i(hw.t), .nplanes_m1_i(hw.nplanes_m1), .buf_base_i(hw.buf_base), .keep_i(hw.keep),
+      .free_o(win_free), .complete_o(win_complete),
+      .req_valid_o(win_req_valid), .req_addr_o(win_req_addr), .req_beats_o(win_req_beats),
+      .req_grant_i(req_grant_i), .rvalid_i(rvalid_i && st_q == SWin), .rdata_i(rdata_i),
+      .a_we_o(win_a_we), .a_row_o(win_a_row), .a_wdata_o(win_a_wdata),
+      .busy_o(win_busy), .stall_o(win_stall), .idle_o(win_idle));
+    logic unused_win;
+    assign unused_win = ^{win_free, win_busy, win_idle, hs.rsv_95_92, hs.rsv_63_62, hs.head, hw.head, hw.target};
+  end else begin : g_nowin
+    assign win_complete = 1'b0; assign win_req_valid = 1'b0; assign win_req_addr = '0;
+    assign win_req_beats = '0; assign win_a_we = '0; assign win_a_row = '0; assign win_a_wdata = '0;
+    assign win_busy = 1'b0; assign win_stall = 1'b0; assign win_idle = 1'b1;
+    logic unused_win;
+    assign unused_win = ^{win_busy, win_idle, written_avail_i, h_setup};
+  end
+
+  // busy/stall/idle of a WIN instruction are the unit's: it waits for the port only in its requests
   logic waiting_port;
-  assign waiting_port = (st_q == SReq) && !req_grant_i;
+  assign waiting_port = ((st_q == SReq) && !req_grant_i) || ((st_q == SWin) && win_stall);
   assign busy_o   = ((st_q != SIdle) && !waiting_port) || dispatch;
   assign stall_o  = waiting_port || ((st_q == SIdle) && head_valid_i && !dispatch);
   assign idle_o   = !busy_o && !stall_o;
@@ -184,14 +247,14 @@ module bqa_fetch #(
   end
   always_ff @(posedge clk_i) begin
     if (rst_ni && dispatch) begin
-      assert (head_i.head.op <= bqa_pkg::OpRun) else $error("bqa_fetch: illegal op");
+      assert (head_i.head.op <= (HasWin ? bqa_pkg::OpSetup : bqa_pkg::OpRun)) else $error("bqa_fetch: illegal op");
       if (h_run) begin
-        assert (head_i.target <= bqa_pkg::TgtRq) else $error("bqa_fetch: illegal target");
+        assert (HasWin || head_i.target <= bqa_pkg::TgtRq) else $error("bqa_fetch: illegal target");
         assert (h_t != 16'd0) else $error("bqa_fetch: T = 0");
         assert (head_i.target != bqa_pkg::TgtRq || head_i.nplanes_m1 == 3'd0) else $error("bqa_fetch: RQ with P > 1");
       end
     end
-    if (rst_ni) assert (!(rvalid_i && st_q != SData)) else $error("bqa_fetch: unexpected read data");
+    if (rst_ni) assert (!(rvalid_i && st_q != SData && st_q != SWin)) else $error("bqa_fetch: unexpected read data");
   end
 `endif
 endmodule

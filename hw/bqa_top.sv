@@ -119,11 +119,14 @@ module bqa_top #(
   logic                 bank_re, q_re;
   logic                 f_busy, f_stall, f_idle, f_active;
 
+  logic written_pop;
   bqa_fetch #(.Dm(Dm), .Dn(Dn), .Dk(Dk), .W(MemWidth), .WAddrBits(WAddrBits),
               .AAddrBits(AAddrBits), .QAddrBits(QAddrBits)) u_fetch (
     .clk_i(clk_i), .rst_ni(rst_ni), .run_i(run_i),
     .head_valid_i(fh_valid), .head_i(fh), .pop_o(f_pop),
     .freed_avail_i(freed_avail), .freed_pop_o(freed_pop), .filled_push_o(filled_push),
+    // no WRITTEN token FIFO yet (build step 3) and WindowBytes = 0 here: wait1 is ignored
+    .written_avail_i(1'b1), .written_pop_o(written_pop),
     .req_valid_o(f_req_valid), .req_addr_o(f_req_addr), .req_beats_o(f_req_beats),
     .req_grant_i(f_grant), .rvalid_i(f_rvalid), .rdata_i(mem_rdata_i),
     .w_we_o(w_we), .w_row_o(w_row), .w_wdata_o(w_wdata),
@@ -205,7 +208,7 @@ module bqa_top #(
     .reg_addr_i(reg_addr_i), .reg_rdata_o(reg_rdata_o));
 
   logic unused_bits;
-  assign unused_bits = ^{fq_cnt, eq_cnt, rq_cnt};
+  assign unused_bits = ^{fq_cnt, eq_cnt, rq_cnt, written_pop};
 
   // ---- assertions ----
 `ifndef SYNTHESIS

@@ -4,7 +4,8 @@
 #                       lane, unpack, fifo, token, ram, regs, mem_arb, exec, fetch, result) + whole top
 #                       + the FPGA wrapper + test_isa (the generated ISA package bqa_pkg against the
 #                       C field table and encoder of hw_model/isa.c) + test_win (the window unit
-#                       bqa_win against its C model hw_model/win.c)
+#                       bqa_win against its C model hw_model/win.c) + test_fetch_win (bqa_fetch with
+#                       the window unit wired in, WindowBytes > 0)
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
@@ -171,6 +172,14 @@ hw_win_g = -GDn=$(word 1,$(1)) -GDk=$(word 2,$(1)) -GW=$(word 3,$(1)) -GAAddrBit
 hw_win_d = -DTB_DN=$(word 1,$(1)) -DTB_DK=$(word 2,$(1)) -DTB_W=$(word 3,$(1)) -DTB_AAB=$(word 4,$(1)) -DTB_WINB=$(word 5,$(1))
 HW_FAST_BINS += $(HW_B)/win_t/test_win $(HW_B)/win_e/test_win
 HW_FULL_BINS += $(HW_B)/win_t/test_win $(HW_B)/win_e/test_win $(HW_B)/win_w/test_win
+# bqa_fetch with the window unit wired in (WindowBytes > 0; bqa_top keeps 0): SETUP / WIN interleaved
+# with v1 fetches, WIN against hw_model/win.c; tiny-like and edge-like shapes as test_fetch's t / e
+$(HW_B)/fetchw_%/test_fetch_win: $(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv hw/bqa_win.sv hw/bqa_ram_1r1w.sv tests/hw/test_fetch_win.cpp tests/hw/bqa_stage_env.h $(HW_B)/win/win.o $(HW_B)/win/errmsg.o $(HW_TBH)
+	$(call hw_verilate,fetchw_$*,bqa_fetch,test_fetch_win,$(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv hw/bqa_win.sv hw/bqa_ram_1r1w.sv,tests/hw/test_fetch_win.cpp,$(call hw_fetch_g,$(HW_FETCHW_$*)) -GWindowBytes=$(word 8,$(HW_FETCHW_$*)) -LDFLAGS "$(abspath $(HW_B)/win/win.o) $(abspath $(HW_B)/win/errmsg.o)",$(call hw_fetch_d,$(HW_FETCHW_$*)) -DTB_WINB=$(word 8,$(HW_FETCHW_$*)) -I$(CURDIR)/hw_model)
+HW_FETCHW_t = 2 2 64 64 8 8 8 2048
+HW_FETCHW_e = 8 8 256 64 10 10 6 16384
+HW_FAST_BINS += $(HW_B)/fetchw_t/test_fetch_win $(HW_B)/fetchw_e/test_fetch_win
+HW_FULL_BINS += $(HW_B)/fetchw_t/test_fetch_win $(HW_B)/fetchw_e/test_fetch_win
 
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
 test-isa-pkg: $(HW_B)/isa/test_isa
@@ -208,7 +217,8 @@ hw-lint: $(HW_PKG) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.s
 	@for f in $(HW_MODS); do \
 	  verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module $$(basename $$f .sv) || exit 1; done
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top
-	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge)"
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_fetch -GWindowBytes=2048   # with the window unit
+	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048)"
 
 TEST_TARGETS  += test-hw
 BENCH_TARGETS += bench-hw
