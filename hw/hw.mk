@@ -163,7 +163,7 @@ $(HW_B)/win/win.o: hw_model/win.c hw_model/win.h sw/core/errmsg.h
 $(HW_B)/win/errmsg.o: sw/core/errmsg.c sw/core/errmsg.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(HW_B)/win_%/test_win: hw/bqa_win.sv hw/bqa_ram_1r1w.sv tests/hw/test_win.cpp $(HW_B)/win/win.o $(HW_B)/win/errmsg.o $(HW_TBH)
+$(HW_B)/win_%/test_win: hw/bqa_win.sv hw/bqa_ram_1r1w.sv tests/hw/test_win.cpp tests/hw/bqa_win_gen.h $(HW_B)/win/win.o $(HW_B)/win/errmsg.o $(HW_TBH)
 	$(call hw_verilate,win_$*,bqa_win,test_win,hw/bqa_win.sv hw/bqa_ram_1r1w.sv,tests/hw/test_win.cpp,$(call hw_win_g,$(HW_WIN_$*)) -LDFLAGS "$(abspath $(HW_B)/win/win.o) $(abspath $(HW_B)/win/errmsg.o)",$(call hw_win_d,$(HW_WIN_$*)) -I$(CURDIR)/hw_model)
 HW_WIN_t = 2 64 64 8 2048
 HW_WIN_e = 8 256 64 10 16384
@@ -174,7 +174,7 @@ HW_FAST_BINS += $(HW_B)/win_t/test_win $(HW_B)/win_e/test_win
 HW_FULL_BINS += $(HW_B)/win_t/test_win $(HW_B)/win_e/test_win $(HW_B)/win_w/test_win
 # bqa_fetch with the window unit wired in (WindowBytes > 0; bqa_top keeps 0): SETUP / WIN interleaved
 # with v1 fetches, WIN against hw_model/win.c; tiny-like and edge-like shapes as test_fetch's t / e
-$(HW_B)/fetchw_%/test_fetch_win: $(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv hw/bqa_win.sv hw/bqa_ram_1r1w.sv tests/hw/test_fetch_win.cpp tests/hw/bqa_stage_env.h $(HW_B)/win/win.o $(HW_B)/win/errmsg.o $(HW_TBH)
+$(HW_B)/fetchw_%/test_fetch_win: $(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv hw/bqa_win.sv hw/bqa_ram_1r1w.sv tests/hw/test_fetch_win.cpp tests/hw/bqa_stage_env.h tests/hw/bqa_win_gen.h $(HW_B)/win/win.o $(HW_B)/win/errmsg.o $(HW_TBH)
 	$(call hw_verilate,fetchw_$*,bqa_fetch,test_fetch_win,$(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv hw/bqa_win.sv hw/bqa_ram_1r1w.sv,tests/hw/test_fetch_win.cpp,$(call hw_fetch_g,$(HW_FETCHW_$*)) -GWindowBytes=$(word 8,$(HW_FETCHW_$*)) -LDFLAGS "$(abspath $(HW_B)/win/win.o) $(abspath $(HW_B)/win/errmsg.o)",$(call hw_fetch_d,$(HW_FETCHW_$*)) -DTB_WINB=$(word 8,$(HW_FETCHW_$*)) -I$(CURDIR)/hw_model)
 HW_FETCHW_t = 2 2 64 64 8 8 8 2048
 HW_FETCHW_e = 8 8 256 64 10 10 6 16384

@@ -17,6 +17,7 @@
 extern "C" {
 #include "win.h"
 }
+#include "bqa_win_gen.h"
 
 static const int Dn = TB_DN, Dk = TB_DK, W = TB_W, Wb = TB_W / 8, AAB = TB_AAB;
 static const long WinBytes = TB_WINB;
@@ -28,35 +29,8 @@ struct ExpReq { uint32_t addr, beats; bool grant; };
 
 static int rup(int v, int m) { return (v + m - 1) / m * m; }
 
-// A random legal layer geometry (the kinds of the file comment).
 static bq_win_setup random_setup(TbRng &rng, int *ho) {
-    bq_win_setup s{};
-    for (;;) {
-        int kind = rng.range(0, 4);
-        s.kh = s.kw = kind == 1 ? 1 : 3;
-        if (kind == 4) { s.kh = rng.range(1, 5); s.kw = rng.range(1, 5); }
-        s.stride = rng.range(1, 2);
-        s.pad_t = kind == 1 ? 0 : rng.range(0, s.kh / 2);
-        s.pad_l = kind == 1 ? 0 : rng.range(0, s.kw / 2);
-        s.hi = rng.range(s.kh, 11); s.wi = rng.range(s.kw, 11);
-        s.wo = (s.wi + 2 * s.pad_l - s.kw) / s.stride + 1;
-        *ho = (s.hi + 2 * s.pad_t - s.kh) / s.stride + 1;
-        s.cs = Wb * rng.range(1, 6);
-        s.z_a = rng.range(0, 255);
-        s.ch_base = 0; s.ch_lo = 0; s.ch_hi = rng.range(1, s.cs);
-        if (kind == 2) {               // depthwise: one byte of one beat
-            int ch = rng.range(0, s.cs - 1);
-            s.ch_base = ch / Wb * Wb; s.ch_lo = ch % Wb; s.ch_hi = s.ch_lo + 1;
-        } else if (kind == 3) {        // first layer, C = 1
-            s.cs = Wb; s.ch_hi = 1;
-        } else if (rng.range(0, 4) == 0) {
-            s.ch_lo = rng.range(0, s.ch_hi - 1);
-        }
-        bq_win_cfg c = {Dn, Dk, W, 1, 1, WinBytes};
-        bq_win_run r = {0, 0, 0, 1, 1, 0, 0};
-        char err[256];
-        if (bq_win_check(&c, &s, &r, err, sizeof err) == 0) return s;
-    }
+    return win_random_setup(rng, Dn, Dk, W, WinBytes, ho);
 }
 
 static void set_setup(Vbqa_win *m, const bq_win_setup &s) {
