@@ -180,6 +180,19 @@ HW_FETCHW_t = 2 2 64 64 8 8 8 2048
 HW_FETCHW_e = 8 8 256 64 10 10 6 16384
 HW_FAST_BINS += $(HW_B)/fetchw_t/test_fetch_win $(HW_B)/fetchw_e/test_fetch_win
 HW_FULL_BINS += $(HW_B)/fetchw_t/test_fetch_win $(HW_B)/fetchw_e/test_fetch_win
+# bqa_result with CODES mode (BlockChannels > 0, docs/whole_network.md §4.3-4.4 and §10): layers of RUNCs
+# with v1 RUNs between, RUNCs against hw_model/codes.c; tiny-like (2x2, W 64, L 1, 64 B rows), edge-like
+# (8x8, W 64, L 8, 512 B rows), 4x3 with W 128 and L 2 (256 B rows)
+$(HW_B)/codes/codes.o: hw_model/codes.c hw_model/codes.h sw/core/errmsg.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(HW_B)/resultc_%/test_result_codes: $(HW_PKG) hw/bqa_result.sv hw/bqa_rq_lane.sv hw/bqa_ram_1r1w.sv tests/hw/test_result_codes.cpp tests/hw/bqa_stage_env.h $(HW_B)/codes/codes.o $(HW_B)/win/errmsg.o $(HW_TBH)
+	$(call hw_verilate,resultc_$*,bqa_result,test_result_codes,$(HW_PKG) hw/bqa_result.sv hw/bqa_rq_lane.sv hw/bqa_ram_1r1w.sv,tests/hw/test_result_codes.cpp,$(call hw_result_g,$(HW_RESULTC_$*)) -GBlockChannels=$(word 6,$(HW_RESULTC_$*)) -LDFLAGS "$(abspath $(HW_B)/codes/codes.o) $(abspath $(HW_B)/win/errmsg.o)",$(call hw_result_d,$(HW_RESULTC_$*)) -DTB_BC=$(word 6,$(HW_RESULTC_$*)) -I$(CURDIR)/hw_model)
+HW_RESULTC_t = 2 2 64 1 8 64
+HW_RESULTC_e = 8 8 64 8 6 512
+HW_RESULTC_w = 4 3 128 2 6 256
+HW_FAST_BINS += $(HW_B)/resultc_t/test_result_codes $(HW_B)/resultc_e/test_result_codes $(HW_B)/resultc_w/test_result_codes
+HW_FULL_BINS += $(HW_B)/resultc_t/test_result_codes $(HW_B)/resultc_e/test_result_codes $(HW_B)/resultc_w/test_result_codes
 
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
 test-isa-pkg: $(HW_B)/isa/test_isa
