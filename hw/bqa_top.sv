@@ -1,6 +1,9 @@
 // bqa_top -- BISMO/Loom-style bit-serial GEMM accelerator (docs/hw_isa.md, docs/hw_rtl.md).
 // Fetch / execute / result stages, each with an instruction queue, decoupled by four token FIFOs;
 // Dm x Dn array of DPUs (+ Dn asum units); weight, activation and requant banks; one memory port.
+// ISA v2 (docs/whole_network.md): WindowBytes > 0 gives fetch its window unit, BlockChannels > 0
+// gives result CODES mode; with either a 5th token FIFO WRITTEN (result sig1 -> fetch wait1) is
+// built. Both 0 (the default): exactly the v1 accelerator.
 // Parameter defaults come from the generated header build/gen/<cfg>/hw_params.svh (compile with
 // -Ibuild/gen/<cfg>); BQ_HW_RES_LANES is optional (default 1).
 `include "hw_params.svh"
@@ -18,6 +21,8 @@ module bqa_top #(
   parameter int unsigned MemWidth   = `BQ_HW_MEM_WIDTH_BITS,
   parameter int unsigned Lanes      = `BQ_HW_RES_LANES,
   parameter int unsigned IqDepth    = 16,
+  parameter int unsigned WindowBytes   = 0,   // fetch window buffer bytes (0: no window unit)
+  parameter int unsigned BlockChannels = 0,   // result block-buffer bytes per pixel (0: no CODES mode)
   parameter logic [63:0] ConfigHash = `BQ_HW_CONFIG_HASH
 ) (
   input  logic                clk_i,
@@ -119,14 +124,24 @@ module bqa_top #(
   logic                 bank_re, q_re;
   logic                 f_busy, f_stall, f_idle, f_active;
 
-  logic written_pop;
+  // WRITTEN (ISA v2): result's sig1 -> fetch's wait1, so a layer starts after the last write of the
+  // previous one (docs/whole_network.md §4.5). v1 (both parameters 0): no FIFO, fetch ignores wait1.
+  logic written_push, written_pop, written_avail;
+  logic [7:0] written_cnt;
+  if (WindowBytes > 0 || BlockChannels > 0) begin : g_written
+    bqa_token u_tok_written (.clk_i(clk_i), .rst_ni(rst_ni), .push_i(written_push),
+                             .pop_i(written_pop), .avail_o(written_avail), .count_o(written_cnt));
+  end else begin : g_nowritten
+    assign written_avail = 1'b1;
+    assign written_cnt   = '0;
+  end
+
   bqa_fetch #(.Dm(Dm), .Dn(Dn), .Dk(Dk), .W(MemWidth), .WAddrBits(WAddrBits),
-              .AAddrBits(AAddrBits), .QAddrBits(QAddrBits)) u_fetch (
+              .AAddrBits(AAddrBits), .QAddrBits(QAddrBits), .WindowBytes(WindowBytes)) u_fetch (
     .clk_i(clk_i), .rst_ni(rst_ni), .run_i(run_i),
     .head_valid_i(fh_valid), .head_i(fh), .pop_o(f_pop),
     .freed_avail_i(freed_avail), .freed_pop_o(freed_pop), .filled_push_o(filled_push),
-    // no WRITTEN token FIFO yet (build step 3) and WindowBytes = 0 here: wait1 is ignored
-    .written_avail_i(1'b1), .written_pop_o(written_pop),
+    .written_avail_i(written_avail), .written_pop_o(written_pop),
     .req_valid_o(f_req_valid), .req_addr_o(f_req_addr), .req_beats_o(f_req_beats),
     .req_grant_i(f_grant), .rvalid_i(f_rvalid), .rdata_i(mem_rdata_i),
     .w_we_o(w_we), .w_row_o(w_row), .w_wdata_o(w_wdata),
@@ -180,10 +195,12 @@ module bqa_top #(
   // ---- result stage ----
   logic r_busy, r_stall, r_idle, r_active;
 
-  bqa_result #(.Dm(Dm), .Dn(Dn), .W(MemWidth), .Lanes(Lanes), .QAddrBits(QAddrBits)) u_result (
+  bqa_result #(.Dm(Dm), .Dn(Dn), .W(MemWidth), .Lanes(Lanes), .QAddrBits(QAddrBits),
+               .BlockChannels(BlockChannels)) u_result (
     .clk_i(clk_i), .rst_ni(rst_ni), .run_i(run_i),
     .head_valid_i(rh_valid), .head_i(rh), .pop_o(r_pop),
     .resrdy_avail_i(resrdy_avail), .resrdy_pop_o(resrdy_pop), .resfree_push_o(resfree_push),
+    .written_push_o(written_push),
     .q_re_o(q_re), .q_raddr_o(q_raddr), .q_rdata_i(q_rdata),
     .res_i(res), .asum_i(asum),
     .req_valid_o(r_req_valid), .req_write_o(r_req_write), .req_addr_o(r_req_addr),
@@ -208,7 +225,7 @@ module bqa_top #(
     .reg_addr_i(reg_addr_i), .reg_rdata_o(reg_rdata_o));
 
   logic unused_bits;
-  assign unused_bits = ^{fq_cnt, eq_cnt, rq_cnt, written_pop};
+  assign unused_bits = ^{fq_cnt, eq_cnt, rq_cnt, written_pop, written_push, written_cnt};
 
   // ---- assertions ----
 `ifndef SYNTHESIS

@@ -231,7 +231,11 @@ hw-lint: $(HW_PKG) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.s
 	  verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module $$(basename $$f .sv) || exit 1; done
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_fetch -GWindowBytes=2048   # with the window unit
-	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048)"
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_result -GDm=2 -GDn=2 -GW=64 -GBlockChannels=64   # CODES mode
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_result -GDm=8 -GDn=8 -GW=64 -GLanes=8 -GBlockChannels=512
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_top -GWindowBytes=2048 -GBlockChannels=64   # ISA v2
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top -GWindowBytes=16384 -GBlockChannels=512
+	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048; bqa_result with BlockChannels 64 / 512; bqa_top v2 for tiny and edge)"
 
 TEST_TARGETS  += test-hw
 BENCH_TARGETS += bench-hw

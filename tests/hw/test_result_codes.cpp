@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
         const bool dw = rng.range(0, 3) == 0;
         const bool res = rng.range(0, 1) == 0;
         const int cmax = BC < 200 ? BC : 200;
-        const int c_real = rng.range(0, 2) != 0 ? rng.range(1, 3 * Dm) : rng.range(1, cmax);
+        const int c_real = dw ? rng.range(1, 2 * Dm + 2) : rng.range(0, 3) != 0 ? rng.range(1, 3 * Dm) : rng.range(1, cmax);
         Ins su{}; su.kind = KSetup; su.wait0 = rng.range(0, 3) == 0; su.sig0 = rng.range(0, 3) == 0;
         su.sig1 = rng.range(0, 5) == 0;
         su.s.cs_out = rup(c_real, Wb) + (rng.range(0, 3) == 0 ? Wb : 0);
