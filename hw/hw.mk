@@ -193,6 +193,12 @@ HW_RESULTC_e = 8 8 64 8 6 512
 HW_RESULTC_w = 4 3 128 2 6 256
 HW_FAST_BINS += $(HW_B)/resultc_t/test_result_codes $(HW_B)/resultc_e/test_result_codes $(HW_B)/resultc_w/test_result_codes
 HW_FULL_BINS += $(HW_B)/resultc_t/test_result_codes $(HW_B)/resultc_e/test_result_codes $(HW_B)/resultc_w/test_result_codes
+# bqa_top with ISA v2 (tiny's parameters, WindowBytes 2048, BlockChannels 64): the WRITTEN token flows
+# from the result's RUNC (sig1, at wdone) to the fetch's wait1, and without it the fetch stays blocked
+$(HW_B)/top_written/test_top_written: $(HW_SV) tests/hw/test_top_written.cpp $(HW_B)/codes/codes.o $(HW_B)/win/errmsg.o $(HW_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
+	$(call hw_verilate,top_written,bqa_top,test_top_written,$(HW_SV),tests/hw/test_top_written.cpp,-I$(BUILD)/gen/tiny -Ihw -GWindowBytes=2048 -GBlockChannels=64 -LDFLAGS "$(abspath $(HW_B)/codes/codes.o) $(abspath $(HW_B)/win/errmsg.o)",-I$(CURDIR)/$(BUILD)/gen/tiny -I$(CURDIR)/hw_model)
+HW_FAST_BINS += $(HW_B)/top_written/test_top_written
+HW_FULL_BINS += $(HW_B)/top_written/test_top_written
 
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
 test-isa-pkg: $(HW_B)/isa/test_isa
