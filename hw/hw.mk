@@ -223,6 +223,17 @@ test-hw-v2-refused: $(HW_B)/fetch_t/test_fetch $(HW_B)/exec_8x8/test_exec $(HW_B
 	  n=$$((n + 1)); done; \
 	echo "test-hw-v2-refused: passed ($$n v2 instructions refused by the v1 fetch, exec and result assertions)"
 TEST_TARGETS += test-hw-v2-refused
+# CODES mode refuses illegal RUNCs on bqa_result's assertions (the rules of hw_model/codes.c it relies on)
+HW_CODES_REFUSED := nosetup:RUNC.before.any.result.SETUP chan:RUNC.ch0.+.mrows.passes.cs_out resnofirst:RUNC.with.res.but.not.first
+.PHONY: test-hw-codes-refused
+test-hw-codes-refused: $(HW_B)/resultc_t/test_result_codes
+	@mkdir -p $(HW_B)/codes_refused; n=0; \
+	for c in $(HW_CODES_REFUSED); do k=$${c%%:*}; want=$${c#*:}; log=$(HW_B)/codes_refused/$$k.log; \
+	  if $(HW_B)/resultc_t/test_result_codes +bad=$$k > $$log 2>&1; then echo "test-hw-codes-refused: FAILED, +bad=$$k ran to the end"; exit 1; fi; \
+	  grep -q "bqa_result: $$want" $$log || { echo "test-hw-codes-refused: FAILED, +bad=$$k did not stop on '$$want':"; tail -5 $$log; exit 1; }; \
+	  n=$$((n + 1)); done; \
+	echo "test-hw-codes-refused: passed ($$n illegal RUNCs refused by bqa_result's CODES assertions)"
+TEST_TARGETS += test-hw-codes-refused
 
 test-hw-full: $(HW_FULL_BINS)
 	@fail=0; for t in $(HW_FULL_BINS); do nice -n 10 $$t +full || fail=1; done; \

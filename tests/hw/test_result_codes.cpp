@@ -10,7 +10,9 @@
 // read, request valid/write/address/beats, wvalid, busy/stall/idle, active. Memory at the reference
 // timing with random Lr / Rr / Lw / Rw per instruction and grants held back 0..5 cycles. Written bytes
 // the block buffer never received (channels no RUNC stored since reset) are not specified and masked.
-// Shape fixed at build time (-DTB_DM/DN/W/L/QAB/BC). Usage: test_result_codes [+full]
+// Shape fixed at build time (-DTB_DM/DN/W/L/QAB/BC). Usage: test_result_codes [+full] [+bad=...]
+//   +bad=nosetup: a RUNC before any SETUP; +bad=chan: the first RUNC's rows pass cs_out; +bad=resnofirst:
+//   the first RUNC has res without first: the RTL must stop on its assertion (make test-hw-codes-refused)
 #include <map>
 #include <memory>
 #include <vector>
@@ -134,6 +136,14 @@ int main(int argc, char **argv) {
                 if (t + 1 < mt) extra(true);
             }
         }
+    }
+    // +bad=...: one illegal RUNC the RTL must refuse (it never reaches the model)
+    for (size_t k = 0; k < ins.size(); k++) {
+        if (ins[k].kind != KRunc) continue;
+        if (tb_has_arg(argc, argv, "+bad=nosetup")) { Ins b = ins[k]; ins.insert(ins.begin(), b); }
+        else if (tb_has_arg(argc, argv, "+bad=chan")) { ins[k].r.ch0 = ins[k - 1].s.cs_out; ins[k].r.mrows = 1; }
+        else if (tb_has_arg(argc, argv, "+bad=resnofirst")) { ins[k].r.res = 1; ins[k].r.first = 0; }
+        break;
     }
     const int n_ins = (int)ins.size();
     TbQueue q;
