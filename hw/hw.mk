@@ -5,7 +5,9 @@
 #                       + the FPGA wrapper + test_isa (the generated ISA package bqa_pkg against the
 #                       C field table and encoder of hw_model/isa.c) + test_win (the window unit
 #                       bqa_win against its C model hw_model/win.c) + test_fetch_win (bqa_fetch with
-#                       the window unit wired in, WindowBytes > 0)
+#                       the window unit wired in, WindowBytes > 0) + test_result_codes (bqa_result in CODES
+#                       mode, BlockChannels > 0, against hw_model/codes.c) + test_top_written (the WRITTEN
+#                       token through bqa_top with ISA v2)
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
