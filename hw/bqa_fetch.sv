@@ -197,14 +197,16 @@ module bqa_fetch #(
   );
 
   // ---- window unit (ISA v2) ----
+  // the head's bits in the v2 views (yosys 0.23 has no type casts); declared outside g_win because
+  // yosys 0.23 reads a member of a struct declared inside a generate block as an undeclared `g_win'
+  bqa_pkg::fetch_setup_t hs;
+  bqa_pkg::fetch_win_t   hw;
+  logic [$bits(head_i)-1:0] hbits;
+  assign hbits = head_i;
+  assign hs = hbits;
+  assign hw = hbits;
   if (HasWin) begin : g_win
-    bqa_pkg::fetch_setup_t hs;
-    bqa_pkg::fetch_win_t   hw;
     logic                  win_free;
-    logic [$bits(head_i)-1:0] hbits;   // the head's bits in the v2 views (yosys 0.23 has no type casts)
-    assign hbits = head_i;
-    assign hs = hbits;
-    assign hw = hbits;
     bqa_win #(.Dn(Dn), .Dk(Dk), .W(W), .AAddrBits(AAddrBits), .WindowBytes(WindowBytes)) u_win (
       .clk_i(clk_i), .rst_ni(rst_ni),
       .setup_i(dispatch && h_setup), .hi_i(hs.in_h), .wi_i(hs.in_w), .wo_i(hs.out_w), .kh_i(hs.kh),
@@ -224,7 +226,7 @@ module bqa_fetch #(
     assign win_req_beats = '0; assign win_a_we = '0; assign win_a_row = '0; assign win_a_wdata = '0;
     assign win_busy = 1'b0; assign win_stall = 1'b0; assign win_idle = 1'b1;
     logic unused_win;
-    assign unused_win = ^{win_busy, win_idle, written_avail_i, h_setup};
+    assign unused_win = ^{win_busy, win_idle, written_avail_i, h_setup, hs, hw};
   end
 
   // busy/stall/idle of a WIN instruction are the unit's: it waits for the port only in its requests
