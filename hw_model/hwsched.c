@@ -263,6 +263,11 @@ static int plan_base(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l
     return 0;
 }
 
+int bq_sched_plan_tiles(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l, char *err,
+                        size_t errlen) {
+    return plan_base(p, cfg, l, err, errlen);
+}
+
 /* A lower bound on CYCLES of plan p: the memory port serves one transaction at a time and the first
  * request is accepted in cycle 1 at the earliest, so CYCLES >= 1 + the sum of every transaction's
  * busy time (docs/hw_isa.md 4.1). Used to skip dry runs of orders that cannot win. */

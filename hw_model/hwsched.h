@@ -194,6 +194,11 @@ int bq_sched_plan_layer_x(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_lay
                           bq_program *scratch, struct bq_latency_s *best, char *err,
                           size_t errlen);
 
+/* Only the tiling and checks of bq_sched_plan_layer (no dry runs; order = the traffic rule's
+ * guess): what the v2 planner (hwsched_v2.h) starts from. 0, or -1 with the message. */
+int bq_sched_plan_tiles(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l, char *err,
+                        size_t errlen);
+
 /* Worst-case magnitude of the accumulator, of asum and of the zero-point correction terms
  * (numerics §2): max over all codes of |acc|, |asum|, |acc - z_w*asum| and
  * |z_a*sum_k q_w - K*z_w*z_a|, for K terms of wbits x abits codes (unsigned codes in [0, 2^b-1]
