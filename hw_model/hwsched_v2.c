@@ -497,6 +497,29 @@ int bq_v2_build(bq_program *prog, const bq_v2_plan *p, const bq_hwcfg *cfg, cons
     return em.bad ? -1 : 0;
 }
 
+void bq_v2_pack_weights(const bq_v2_plan *p, const bq_hwcfg *cfg, const int *codes, uint8_t *out) {
+    const bq_sched_plan *b = &p->base;
+    const bq_v2_layer *v = &p->v;
+    const int dm = cfg->dm, wordb = cfg->dk / 8, M = b->layer.m, taps = v->kh * v->kw;
+    const int cin_g = v->depthwise ? 1 : v->cin, wb = b->layer.wbits;
+    memset(out, 0, (size_t)(b->w_group_bytes * (uint64_t)b->layer.groups));
+    for (int g = 0; g < b->layer.groups; g++)
+        for (int m = 0; m < M; m++)
+            for (int ci = 0; ci < cin_g; ci++)
+                for (int t = 0; t < taps; t++) {
+                    int code = codes[((g * M + m) * cin_g + ci) * taps + t];
+                    long k = (long)t * p->ct + (v->depthwise ? g % p->ct : ci);
+                    long kc = k / cfg->dk, bit = k % cfg->dk;
+                    int mt = m / dm, mi = m % dm;
+                    for (int pl = 0; pl < wb; pl++) {
+                        if (!((unsigned)code >> pl & 1u)) continue;
+                        uint64_t at = (uint64_t)g * b->w_group_bytes +
+                                      ((((uint64_t)pl * b->mt + mt) * b->kc + kc) * dm + mi) * wordb;
+                        out[at + bit / 8] |= (uint8_t)(1u << (bit % 8));
+                    }
+                }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* whole network */
 

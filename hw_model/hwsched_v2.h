@@ -79,6 +79,13 @@ typedef struct {
 int bq_v2_build(bq_program *prog, const bq_v2_plan *p, const bq_hwcfg *cfg, const bq_v2_addr *addr,
                 int wait_prev, int signal_next, char *err, size_t errlen);
 
+/* Weights in the tap-major K order (§3) and the layout of docs/hw_isa.md §2.1, as the exporter
+ * writes them (build step 5 calls this): codes[((g*M + m)*cin_g + ci)*kh*kw + ky*kw + kx] with
+ * M = hw.m, cin_g = cin (dense) or 1 (depthwise, g = channel); signed codes as two's complement.
+ * K index k = (ky*kw + kx)*ct + slot byte: dense ci, depthwise the channel's byte g % Wb; every
+ * other position 0. out: hw.groups * base.w_group_bytes bytes (group g at g*w_group_bytes). */
+void bq_v2_pack_weights(const bq_v2_plan *p, const bq_hwcfg *cfg, const int *codes, uint8_t *out);
+
 /* ---- whole network ---- */
 typedef struct {
     uint32_t input;                    /* the network input (HWC codes) */
