@@ -301,7 +301,7 @@ static int mbv2_like(bq_v2_layer *ls, int h) {
 }
 
 static void whole(const bq_hwcfg *c, bq_v2_layer *ls, int n) {
-    static bq_v2_plan plans[16];
+    static bq_v2_plan plans[64];
     static bq_v2_memplan mp;
     char err[256] = "";
     if (bq_v2_net_plan(plans, &mp, c, ls, n, err, sizeof err)) {
@@ -349,6 +349,147 @@ static void test_whole_network(void **st) {
     whole(&e, ls, n);
     n = resnet_like(ls, 16);
     whole(&e, ls, n);
+}
+
+/* fres20 and mbv2t as sw/nn/arch.c builds them (1 x 28 x 28 input, 10 classes), mirrored here
+ * because the graph carries no bits before quantisation: W4A4 O4, stem A8, GAP as a depthwise conv
+ * with 1-bit weights (§5), the classifier RAW32. Residual adds run in the output stage of the
+ * layer before the add (conv2 / project); the 1x1 shortcut conv runs before it. */
+static bq_v2_layer arch_conv(const char *name, int in_from, int cin, int cout, int h, int k, int s,
+                             int dw) {
+    bq_v2_layer l = conv(name, cin, cout, h, k, s, k / 2, dw, 4, 4, 4);
+    l.in_from = in_from;
+    return l;
+}
+
+static int fres20(bq_v2_layer *ls) {
+    int n = 0, h = 28, cin = 16, x;
+    ls[n] = arch_conv("stem", -1, 1, 16, h, 3, 1, 0);
+    ls[n].hw.abits = 8;
+    x = n++;
+    const int widths[3] = {16, 32, 64};
+    for (int st = 0; st < 3; st++)
+        for (int b = 0; b < 3; b++) {
+            int stride = st > 0 && b == 0 ? 2 : 1, cout = widths[st], c1 = n, sc = x;
+            ls[n++] = arch_conv("conv1", x, cin, cout, h, 3, stride, 0);
+            int ho = ls[c1].ho;
+            if (stride != 1 || cin != cout) {
+                sc = n;
+                ls[n++] = arch_conv("down", x, cin, cout, h, 1, stride, 0);
+            }
+            ls[n] = arch_conv("conv2", c1, cout, cout, ho, 3, 1, 0);
+            ls[n].hw.has_residual = 1;
+            ls[n].hw.rbits = 4;
+            ls[n].res_from = sc;
+            x = n++;
+            h = ho;
+            cin = cout;
+        }
+    ls[n] = arch_conv("gap", x, 64, 64, h, h, 1, 1);
+    ls[n].pad_t = ls[n].pad_l = 0;
+    ls[n].hw.wbits = 1;
+    n++;
+    char err[256];
+    assert_int_equal(bq_v2_layer_linear(&ls[n], "fc", 64, 10, err, sizeof err), 0);
+    ls[n].in_from = n - 1;
+    ls[n].hw.wbits = ls[n].hw.abits = 4;
+    return n + 1;
+}
+
+static int mbv2t(bq_v2_layer *ls) {
+    static const int cfg[8][3] = {{1, 16, 1}, {4, 24, 2}, {4, 24, 1}, {4, 32, 2},
+                                  {4, 32, 1}, {4, 64, 1}, {4, 64, 1}, {4, 96, 1}};
+    int n = 0, h = 28, cin = 16, x;
+    ls[n] = arch_conv("stem", -1, 1, 16, h, 3, 1, 0);
+    ls[n].hw.abits = 8;
+    x = n++;
+    for (int b = 0; b < 8; b++) {
+        int t = cfg[b][0], cout = cfg[b][1], stride = cfg[b][2], hid = cin * t, y = x;
+        if (t != 1) {
+            ls[n] = arch_conv("expand", y, cin, hid, h, 1, 1, 0);
+            y = n++;
+        }
+        ls[n] = arch_conv("dw", y, hid, hid, h, 3, stride, 1);
+        int ho = ls[n].ho;
+        y = n++;
+        ls[n] = arch_conv("project", y, hid, cout, ho, 1, 1, 0);
+        if (stride == 1 && cin == cout) {
+            ls[n].hw.has_residual = 1;
+            ls[n].hw.rbits = 4;
+            ls[n].res_from = x;
+        }
+        x = n++;
+        h = ho;
+        cin = cout;
+    }
+    ls[n] = arch_conv("head", x, 96, 256, h, 1, 1, 0);
+    x = n++;
+    ls[n] = arch_conv("gap", x, 256, 256, h, h, 1, 1);
+    ls[n].pad_t = ls[n].pad_l = 0;
+    ls[n].hw.wbits = 1;
+    n++;
+    char err[256];
+    assert_int_equal(bq_v2_layer_linear(&ls[n], "fc", 256, 10, err, sizeof err), 0);
+    ls[n].in_from = n - 1;
+    ls[n].hw.wbits = ls[n].hw.abits = 4;
+    return n + 1;
+}
+
+/* GAP's pad is 0 and its kernel the image: rebuild its geometry after arch_conv's k/2 padding. */
+static void fix_gap(bq_v2_layer *ls, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(ls[i].hw.name, "gap")) {
+            bq_v2_layer g = conv("gap", ls[i].cin, ls[i].cout, ls[i].hi, ls[i].hi, 1, 0, 1, 1, 4, 4);
+            g.in_from = ls[i].in_from;
+            ls[i] = g;
+        }
+}
+
+static void test_fres20_mbv2t(void **st) {
+    (void)st;
+    bq_hwcfg t, e;
+    load(&t, kTinyV2);
+    load(&e, kEdgeV2);
+    e.requant_depth = 2048;   /* mbv2t's depthwise layers need 256 entries (see §11) */
+    static bq_v2_layer ls[64];
+    for (int a = 0; a < 2; a++) {
+        int n = a ? mbv2t(ls) : fres20(ls);
+        fix_gap(ls, n);
+        for (int c = 0; c < 2; c++) {
+            bq_hwcfg cf = c ? e : t;
+            const bq_hwcfg *cfg = &cf;
+            /* the window the network needs (GAP: the whole image, twice the rows: the columns
+             * past its one pixel fill a second segment, §4.2); the config gets exactly that */
+            long need = 0, need_conv = 0;
+            cf.window_bytes = 1 << 20;
+            for (int i = 0; i < n; i++) {
+                bq_v2_plan p;
+                char err[256] = "";
+                if (bq_v2_plan_layer(&p, cfg, &ls[i], err, sizeof err)) {
+                    print_error("%s\n", err);
+                    fail();
+                }
+                if (p.window_max > need) need = p.window_max;
+                if (strcmp(ls[i].hw.name, "gap") && p.window_max > need_conv) need_conv = p.window_max;
+            }
+            cf.window_bytes = (int)need;
+            print_message("    %s on %s: window needed %ld bytes (%ld without GAP)\n",
+                          a ? "mbv2t" : "fres20", cfg->name, need, need_conv);
+            whole(cfg, ls, n);
+            int64_t v1 = 0;   /* v1 per layer (host im2col between layers, not counted) */
+            bq_program scr;
+            bq_program_init(&scr);
+            for (int i = 0; i < n; i++) {
+                bq_latency r;
+                char err[256];
+                if (strcmp(ls[i].hw.name, "gap") && bq_latency_layer(&r, cfg, &ls[i].hw, &scr, err, sizeof err) == 0)
+                    v1 += r.cycles;
+            }
+            bq_program_free(&scr);
+            print_message("    %s on %s: v1 layers without GAP (host im2col not counted) %lld cycles\n",
+                          a ? "mbv2t" : "fres20", cfg->name, (long long)v1);
+        }
+    }
 }
 
 static void expect_refusal(const bq_hwcfg *c, const bq_v2_layer *l, const char *needle) {
@@ -414,7 +555,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layers),        cmocka_unit_test(test_win_runc_timing),
         cmocka_unit_test(test_runc_timing),   cmocka_unit_test(test_whole_network),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_refusals),      cmocka_unit_test(test_fres20_mbv2t),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
