@@ -140,8 +140,10 @@ static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q
     printf("%-16s %-24s %3s %3s %3s %-10s %7s %10lld %10.2f  (one program, %llu bytes of memory)\n",
            "total", "", "", "", "", "", "", (long long)whole.cycles, whole.us,
            (unsigned long long)mp->end);
-    if (report) {
-        FILE *f = fopen(report, "w");
+    if (report) {   /* written to a temporary name and renamed, as the v1 report */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", report, (int)getpid());
+        FILE *f = fopen(tmp, "w");
         if (!f) {
             bq_cli_error("latency", "cannot write report %s", report);
             goto out;
@@ -156,7 +158,8 @@ static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q
                     "\"cycles\": %lld}", i ? "," : "", ls[i].hw.name,
                     bq_loop_order_name(plans[i].base.order), plans[i].window_max, (long long)cyc[i]);
         fprintf(f, "\n  ]\n}\n");
-        if (fclose(f) != 0) {
+        if (fclose(f) != 0 || rename(tmp, report) != 0) {
+            remove(tmp);
             bq_cli_error("latency", "cannot write report %s", report);
             goto out;
         }
