@@ -546,7 +546,8 @@ static void test_chain_edge(void **st) {
     }
 }
 
-/* Weights too big for one region (N_OUTER, depthwise reloaded per tile) on a small-buffer config. */
+/* Weights too big for one region (N_OUTER with a residual read once per pixel block, depthwise
+ * reloaded per tile) on a small-buffer config. */
 static void test_reloaded_weights(void **st) {
     (void)st;
     bq_hwcfg c;
@@ -555,7 +556,11 @@ static void test_reloaded_weights(void **st) {
     static net nt;
     memset(&nt, 0, sizeof nt);
     bq_v2_layer *ls = nt.ls;
-    ls[0] = conv("big", 8, 24, 5, 3, 1, 1, 0, 4, 4, 4);
+    ls[0] = conv("big", 24, 24, 5, 3, 1, 1, 0, 4, 4, 4);   /* + the network input as residual */
+    ls[0].hw.has_residual = 1;
+    ls[0].hw.rbits = 4;
+    ls[0].hw.z_r = 3;
+    ls[0].res_from = -1;
     ls[1] = conv("dwbig", 24, 24, 5, 3, 1, 1, 1, 4, 4, 4);
     ls[1].in_from = 0;
     for (int i = 0; i < 2; i++) {
