@@ -17,10 +17,11 @@ static int find(const bq_v2_layer *ls, int n, const char *name) {
 }
 
 /* Lower arch, check the chain against the graph's layer order rules, dry-run the one program. */
-static int lower_arch(const char *arch, bq_v2_layer *ls, bq_qmodel *q, bq_model *fp) {
+static int lower_arch(const char *arch, int first_last_8bit, bq_v2_layer *ls, bq_qmodel *q,
+                      bq_model *fp) {
     char err[512] = "";
     assert_int_equal(bq_arch_build(fp, arch, 1), 0);
-    bq_qmodel_opts o = {.wbits = 4, .abits = 4, .first_last_8bit = 1};
+    bq_qmodel_opts o = {.wbits = 4, .abits = 4, .first_last_8bit = first_last_8bit};
     assert_int_equal(bq_qmodel_init(q, fp, &o, err, sizeof err), 0);
     int n = bq_lower_v2_net(ls, BQ_V2_MAX_LAYERS, q, err, sizeof err);
     if (n < 0) print_error("%s\n", err);
@@ -61,7 +62,7 @@ static void test_fres20(void **st) {
     static bq_v2_layer ls[BQ_V2_MAX_LAYERS];
     bq_qmodel q;
     bq_model fp;
-    int n = lower_arch("fres20", ls, &q, &fp);
+    int n = lower_arch("fres20", 1, ls, &q, &fp);
     assert_int_equal(n, 23);   /* stem, 9 x 2 convs, 2 shortcut convs, GAP, fc */
     int stem = find(ls, n, "stem"), down = find(ls, n, "s2b1_down"), c2 = find(ls, n, "s2b1_conv2");
     int c1 = find(ls, n, "s2b1_conv1"), gap = find(ls, n, "gap"), fc = find(ls, n, "fc");
@@ -85,7 +86,7 @@ static void test_mbv2t(void **st) {
     static bq_v2_layer ls[BQ_V2_MAX_LAYERS];
     bq_qmodel q;
     bq_model fp;
-    int n = lower_arch("mbv2t", ls, &q, &fp);
+    int n = lower_arch("mbv2t", 0, ls, &q, &fp);   /* all 4-bit: the GAP writes 4-bit codes */
     assert_int_equal(n, 27);   /* stem, 7 expands, 8 dw, 8 projects, head, GAP, fc */
     int dw1 = find(ls, n, "b1_dw"), pr1 = find(ls, n, "b1_project"), dw2 = find(ls, n, "b2_dw");
     assert_true(ls[dw1].depthwise && ls[dw1].cin == 16);
@@ -93,6 +94,10 @@ static void test_mbv2t(void **st) {
     assert_int_equal(ls[pr1].res_from, 0);
     assert_true(ls[dw2].depthwise && ls[dw2].stride == 2 && ls[dw2].cin == 64);
     assert_false(ls[find(ls, n, "b2_project")].hw.has_residual);
+    int gap = find(ls, n, "gap"), fc = find(ls, n, "fc");
+    assert_int_equal(ls[gap].hw.obits, 4);
+    assert_int_equal(ls[gap].hw.abits, ls[find(ls, n, "head")].hw.obits);
+    assert_int_equal(ls[fc].hw.abits, 4);
     bq_qmodel_free(&q);
     bq_model_free(&fp);
 }
