@@ -116,7 +116,7 @@ int bq_v2_plan_layer(bq_v2_plan *p, const bq_hwcfg *cfg, const bq_v2_layer *l, c
                   b->kc, hw.wbits, hw.abits);
         return -1;
     }
-    if (!b->rq_all) {
+    if (!b->rq_all && !l->depthwise) {   /* depthwise: a ring of rq_slots entries (emit_depthwise) */
         bq_seterr(err, errlen, "layer '%s': its %d requant entries do not fit the requant RAM at once "
                   "(%d per bank); v2 loads them once per layer: raise buffers.requant_depth to %lld",
                   name, hw.groups * b->mt, cfg->requant_depth / cfg->dm,
@@ -422,7 +422,10 @@ static void emit_dense(v2em *em) {
 }
 
 /* Depthwise: per pixel block n, per channel c (§5: tile outer, channel inner) a SETUP selecting
- * the channel, a WIN (keep after the block's first channel), the channel's tile (M = 1). */
+ * the channel, a WIN (keep after the block's first channel), the channel's tile (M = 1). When the
+ * C records do not fit the requant RAM, channel c's record is loaded into entry c % S before its
+ * tile j = n*C + c: the result stage is done with tile j-S's record once execute has committed
+ * tile j-S+1 (the commit waits for RESFREE of j-S), i.e. after j-S+2 FREED tokens. */
 static void emit_depthwise(v2em *em) {
     const bq_sched_plan *b = &em->p->base;
     const int C = em->p->v.cin, KC = b->kc, R = b->regions, wb = b->layer.wbits;
@@ -433,6 +436,9 @@ static void emit_depthwise(v2em *em) {
         for (int c = 0; c < C && !em->bad; c++) {
             long j = n * C + c;
             int ra = (int)(j % R), wbase;
+            if (!b->rq_all)   /* the channel's record into slot c % S once tile j-S is done */
+                fetch_v1(em, BQ_TGT_RQ, 1, em->ad.rq + (uint64_t)16 * c * b->m_pad, 0,
+                         c % b->rq_slots, 1, j >= b->rq_slots ? j - b->rq_slots + 2 : 0, 0);
             if (c != cur) {
                 fetch_setup(em, c);
                 cur = c;
@@ -447,7 +453,7 @@ static void emit_depthwise(v2em *em) {
                 fetch_w(em, c, 0, wbase, preq_ring(j, R, 1), 1);
             }
             exec_tile(em, wbase, ra * b->a_region, 1, 1);
-            result_tile(em, n, 0, c, 1, c == 0, c == C - 1, c);
+            result_tile(em, n, 0, c, 1, c == 0, c == C - 1, b->rq_all ? c : c % b->rq_slots);
         }
     }
 }
@@ -483,7 +489,7 @@ int bq_v2_build(bq_program *prog, const bq_v2_plan *p, const bq_hwcfg *cfg, cons
     em.tiles = (long)b->layer.groups * b->mt * b->nt;
     fetch_setup(&em, 0);
     result_setup(&em);
-    fetch_v1(&em, BQ_TGT_RQ, 1, em.ad.rq, 0, 0, b->layer.groups * b->mt, 0, 0);
+    if (b->rq_all) fetch_v1(&em, BQ_TGT_RQ, 1, em.ad.rq, 0, 0, b->layer.groups * b->mt, 0, 0);
     if (p->v.depthwise)
         emit_depthwise(&em);
     else

@@ -61,8 +61,9 @@ typedef struct {
 
 /* Plan one layer for v2. Refusals (one line naming the layer): the config has no v2 units
  * (window_bytes 0), the window of a tile does not fit window_bytes (bytes needed), M_pad or
- * cs_out > block_channels, K needing more than one region (no K split in v2 yet), requant
- * records not fitting at once, grouped layers other than depthwise, fields out of range. */
+ * cs_out > block_channels, K needing more than one region (no K split in v2 yet), a dense
+ * layer's requant records not fitting at once (depthwise: reloaded per tile in a ring), grouped
+ * layers other than depthwise, fields out of range. */
 int bq_v2_plan_layer(bq_v2_plan *p, const bq_hwcfg *cfg, const bq_v2_layer *l, char *err,
                      size_t errlen);
 

@@ -450,7 +450,8 @@ static void test_fres20_mbv2t(void **st) {
     bq_hwcfg t, e;
     load(&t, kTinyV2);
     load(&e, kEdgeV2);
-    e.requant_depth = 2048;   /* mbv2t's depthwise layers need 256 entries (see §11) */
+    /* edge's 64 requant entries per bank: mbv2t's depthwise layers (up to 256 channels) reload
+     * their records per tile in a ring (§11) */
     static bq_v2_layer ls[64];
     for (int a = 0; a < 2; a++) {
         int n = a ? mbv2t(ls) : fres20(ls);

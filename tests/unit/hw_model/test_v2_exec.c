@@ -578,11 +578,39 @@ static void test_reloaded_weights(void **st) {
     print_message("    reloaded weights: %ld codes compared\n", check_net(&c, &nt));
 }
 
+/* Depthwise channels beyond the requant RAM: each channel's record reloaded into a ring of 2
+ * entries (requant_depth 4 on Dm 2) before its tile. With a ring no longer than the activation
+ * ring (regions 2) the ring's own FREED wait is the one that protects the record in use. */
+static void test_requant_ring(void **st) {
+    (void)st;
+    bq_hwcfg c;
+    load(&c, kTinyV2);
+    c.requant_depth = 4;
+    static net nt;
+    memset(&nt, 0, sizeof nt);
+    nt.ls[0] = conv("dwring", 20, 20, 5, 3, 1, 1, 1, 4, 4, 4);
+    nt.ls[1] = conv("dwring2", 20, 20, 5, 3, 2, 1, 1, 3, 4, 4);
+    nt.ls[1].in_from = 0;
+    for (int i = 0; i < 2; i++) {
+        nt.ls[i].hw.z_o = 1;
+        nt.ls[i].hw.hi = -1;
+        nt.ls[i].z_a = 2;
+    }
+    nt.n = 2;
+    char err[256] = "";
+    bq_v2_plan p;
+    assert_int_equal(bq_v2_plan_layer(&p, &c, &nt.ls[0], err, sizeof err), 0);
+    assert_int_equal(p.base.rq_all, 0);
+    assert_int_equal(p.base.rq_slots, 2);
+    print_message("    requant ring: %ld codes compared\n", check_net(&c, &nt));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_tiny),
         cmocka_unit_test(test_chain_edge),
         cmocka_unit_test(test_reloaded_weights),
+        cmocka_unit_test(test_requant_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
