@@ -104,7 +104,9 @@ int bq_v2_net_plan(bq_v2_plan *plans, bq_v2_memplan *mp, const bq_hwcfg *cfg,
                    const bq_v2_layer *layers, int nlayers, char *err, size_t errlen);
 
 /* The whole network as one program: the layers' programs in order, layer i > 0 waiting for the
- * WRITTEN token of layer i-1. 0, or -1 with the message. */
+ * WRITTEN token of layer i-1. 0, or -1 with the message. Dry-run it with bq_latency_program(&r,
+ * prog, &plans[0].base, ...): cycles and counters are the network's (= the sum of the layers'
+ * stand-alone cycles, docs/whole_network.md §11); exec_eff / eff / bound use layer 0's work only. */
 int bq_v2_net_build(bq_program *prog, const bq_v2_plan *plans, const bq_v2_memplan *mp,
                     const bq_hwcfg *cfg, int nlayers, char *err, size_t errlen);
 
