@@ -105,7 +105,21 @@ static uint8_t *arow(machine *x, int bank, long row) {
                           (size_t)(x->cfg->dk / 8);
 }
 
-static void do_fetch(machine *x, const bq_instr *in) {
+/* The timing view of a WIN (its fill profile in the program's table) must list exactly the
+ * bursts win.c made, so the latency model times what the window unit does. */
+static long g_profiles_checked;
+static void check_profile(const bq_program *pr, uint64_t key, const bq_win_result *wr) {
+    int prof = (int)BQ_T_BEATS(key);
+    assert_true(prof >= 0 && prof < pr->nwp);
+    assert_int_equal(pr->wp_n[prof], wr->nbursts);
+    for (int b = 0; b < wr->nbursts; b++)
+        assert_int_equal(pr->wp_beats[pr->wp_off[prof] + b], wr->bursts[b].beats);
+    /* completion = (last beat + 1, or dispatch + 1) + assembly - 1, win.c's own cycle count */
+    assert_true(pr->wp_asm[prof] >= 1 && pr->wp_asm[prof] <= wr->complete);
+    g_profiles_checked++;
+}
+
+static void do_fetch(machine *x, const bq_instr *in, const bq_program *pr, uint64_t key) {
     const bq_hwcfg *c = x->cfg;
     char err[256] = "";
     if (in->op == BQ_OP_SETUP) {
@@ -124,6 +138,7 @@ static void do_fetch(machine *x, const bq_instr *in) {
             print_error("WIN: %s\n", err);
             fail();
         }
+        check_profile(pr, key, &wr);
         for (long i = 0; i < wr.nwrites; i++)
             memcpy(arow(x, wr.writes[i].bank, wr.writes[i].row), wr.wdata + i * (c->dk / 8),
                    (size_t)c->dk / 8);
@@ -245,14 +260,14 @@ static int ready(const machine *x, int st, const bq_instr *in) {
     return !in->wait0 || x->tok[BQ_TOK_RESRDY];
 }
 
-static void dispatch(machine *x, int st, const bq_instr *in) {
+static void dispatch(machine *x, int st, const bq_instr *in, const bq_program *pr, uint64_t key) {
     static const int waits[3][2] = {{BQ_TOK_FREED, BQ_TOK_WRITTEN}, {BQ_TOK_FILLED, BQ_TOK_RESFREE},
                                     {BQ_TOK_RESRDY, -1}};
     static const int sigs[3][2] = {{BQ_TOK_FILLED, -1}, {BQ_TOK_FREED, BQ_TOK_RESRDY},
                                    {BQ_TOK_RESFREE, BQ_TOK_WRITTEN}};
     if (in->wait0) x->tok[waits[st][0]]--;
     if (in->wait1 && waits[st][1] >= 0) x->tok[waits[st][1]]--;
-    if (st == BQ_STAGE_FETCH) do_fetch(x, in);
+    if (st == BQ_STAGE_FETCH) do_fetch(x, in, pr, key);
     else if (st == BQ_STAGE_EXEC) do_exec(x, in);
     else do_result(x, in);
     if (in->sig0) x->tok[sigs[st][0]]++;
@@ -271,7 +286,8 @@ static void run_program(machine *x, const bq_program *pr, int policy) {
         for (int k = 0; k < 3 && !moved; k++) {
             int st = order[policy][k];
             if (pc[st] < pr->len[st] && ready(x, st, &pr->ins[st][pc[st]])) {
-                dispatch(x, st, &pr->ins[st][pc[st]++]);
+                dispatch(x, st, &pr->ins[st][pc[st]], pr, pr->tins[st][pc[st]].key);
+                pc[st]++;
                 moved = 1;
             }
         }
@@ -531,6 +547,7 @@ static void test_chain_tiny(void **st) {
         print_message("    tiny-like, %s weights, %d x %d input: %ld codes compared\n",
                       s ? "signed" : "unsigned", 6 + s, 6 + s, check_net(&c, &nt));
     }
+    print_message("    WIN fill profiles checked against win.c so far: %ld\n", g_profiles_checked);
 }
 
 static void test_chain_edge(void **st) {
