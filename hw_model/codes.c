@@ -157,6 +157,8 @@ uint8_t bq_codes_requant(int32_t acc, int32_t asum, const bq_codes_rq *rq, int r
     return (uint8_t)q;
 }
 
+long bq_codes_compute_cycles(int dm, int dn, int lanes) { return 6L * dm * dn / lanes; }
+
 /* Cycles of the RUNC by hw_isa.md §4.4: read, compute C = 6*Dm*Dn/L, write. */
 static void timing(const bq_codes_state *st, const bq_codes_run_f *r, const int *grant_wait, bq_codes_timing *t) {
     const bq_codes_cfg *c = &st->cfg;
@@ -175,7 +177,7 @@ static void timing(const bq_codes_state *st, const bq_codes_run_f *r, const int 
         start = b->complete + 1;
         nb++;
     }
-    long cc = 6L * c->dm * c->dn / c->lanes;
+    long cc = bq_codes_compute_cycles(c->dm, c->dn, c->lanes);
     t->compute_start = start;
     t->complete = start + cc - 1;
     if (r->flush) {

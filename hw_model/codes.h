@@ -103,6 +103,10 @@ int bq_codes_run(bq_codes_state *st, const bq_codes_run_f *r, const int32_t *acc
                  const bq_codes_rq *rq, uint8_t *mem, size_t mem_len, const int *grant_wait,
                  bq_codes_timing *out, char *err, size_t errlen);
 
+/* Result-stage compute cycles of one tile, 6*Dm*Dn/L (docs/hw_isa.md §4.4): the one definition,
+ * used here and by the latency model (latency.c). */
+long bq_codes_compute_cycles(int dm, int dn, int lanes);
+
 /* The output stage for one element (docs/hw_isa.md §1): acc0 = acc - z_w*asum + bias_eff mod 2^32,
  * t = acc0*m_acc + (q_r - z_r)*m_res mod 2^64, y = (t + 2^(sh-1)) >>> sh, clamp(y + z_o, lo, hi).
  * res 0: the residual term is 0. sh must be 1..62. */

@@ -64,6 +64,7 @@ BENCH_TARGETS += bench-hwmodel
 HWM_XREF_REF := tests/hw/bqa_timing_ref.h
 # the hw_model sources plus the two sw/ helpers they use (error line, YAML loader)
 HWM_XREF_C := hw_model/hwcfg.c hw_model/hwlayer.c hw_model/hwsched.c hw_model/latency.c hw_model/isa.c \
+              hw_model/codes.c \
               sw/core/errmsg.c sw/core/yamldoc.c
 $(BUILD)/xref_timing: tests/hw_model/xref_timing.cpp $(HWM_XREF_C) $(HWM_HDRS) sw/core/errmsg.h sw/core/yamldoc.h
 	@mkdir -p $(BUILD)/obj/xref

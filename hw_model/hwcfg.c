@@ -31,6 +31,12 @@ static const bq_ykey kBuffers[] = {
     INT("act_depth", 2, 65536, BQ_Y_POW2, act_depth, "Dk-bit words per activation bank"),
     INT("regions", 1, 16, BQ_Y_POW2, regions, "regions per weight/activation buffer"),
     INT("requant_depth", 1, 65536, 0, requant_depth, "channels held by the requant RAM"),
+    /* optional, ISA v2 (docs/whole_network.md §4.2, §4.4); 0 = not built (a v1-only accelerator);
+     * left out of the hash at their defaults */
+    {"window_bytes", BQ_Y_INT, 0, 0, 1 << 24, offsetof(bq_hwcfg, window_bytes), .def = 0,
+     .what = "window buffer bytes of the fetch stage's window unit (0: no window unit)"},
+    {"block_channels", BQ_Y_INT, 0, 0, 4096, offsetof(bq_hwcfg, block_channels), .def = 0,
+     .what = "bytes per pixel row of the CODES block buffers (0: no CODES mode)"},
 };
 static const char *const kInterfaces[] = {"native", "axi", NULL};   /* BQ_MEM_* order */
 static const bq_ykey kMemory[] = {
@@ -58,7 +64,9 @@ static const size_t kLateKeys[] = {offsetof(bq_hwcfg, mem_interface),
                                    offsetof(bq_hwcfg, axi_addr_bits),
                                    offsetof(bq_hwcfg, axi_id_bits),
                                    offsetof(bq_hwcfg, axi_max_burst),
-                                   offsetof(bq_hwcfg, axi_base)};
+                                   offsetof(bq_hwcfg, axi_base),
+                                   offsetof(bq_hwcfg, window_bytes),
+                                   offsetof(bq_hwcfg, block_channels)};
 #undef INT
 /* Measurements of this config on an FPGA (docs/hw_config.md "fpga"): optional, not in the hash. */
 static const bq_ykey kFpga[] = {
@@ -129,6 +137,20 @@ static int check_rules(const bq_hwcfg *c, const char *fname, const bq_ymarks *ma
         AT("memory.axi_base");
         bq_seterr(err, errlen, "%s'memory.axi_base' (%d) must be a multiple of memory.width_bits/8 "
                "= %d (bursts start on a beat)", pos, c->axi_base, c->mem_width_bits / 8);
+        return -1;
+    }
+    if (c->window_bytes % (c->mem_width_bits / 8) || c->block_channels % (c->mem_width_bits / 8)) {
+        AT(c->window_bytes % (c->mem_width_bits / 8) ? "buffers.window_bytes" : "buffers.block_channels");
+        bq_seterr(err, errlen, "%s'buffers.window_bytes' (%d) and 'buffers.block_channels' (%d) must be "
+               "multiples of memory.width_bits/8 = %d (whole memory beats)", pos, c->window_bytes,
+               c->block_channels, c->mem_width_bits / 8);
+        return -1;
+    }
+    if ((c->window_bytes == 0) != (c->block_channels == 0)) {
+        AT(c->window_bytes == 0 ? "buffers.block_channels" : "buffers.window_bytes");
+        bq_seterr(err, errlen, "%s'buffers.window_bytes' (%d) and 'buffers.block_channels' (%d) come "
+               "together (ISA v2 needs both the window unit and the CODES block buffers): set both or "
+               "neither", pos, c->window_bytes, c->block_channels);
         return -1;
     }
     if (c->regions > c->weight_depth / 2 || c->regions > c->act_depth / 2) {
@@ -346,12 +368,13 @@ int bq_hwcfg_yaml(const bq_hwcfg *c, char *buf, size_t buflen) {
     return snprintf(buf, buflen,
                     "name: %s\nclock_mhz: %.17g\narray:\n  dm: %d\n  dn: %d\n  dk: %d\n  acc_bits: %d\n"
                     "  res_lanes: %d\nbuffers:\n  weight_depth: %d\n  act_depth: %d\n  regions: %d\n"
-                    "  requant_depth: %d\nmemory:\n  width_bits: %d\n  read_bytes_per_cycle: %d\n"
+                    "  requant_depth: %d\n  window_bytes: %d\n  block_channels: %d\nmemory:\n  width_bits: %d\n  read_bytes_per_cycle: %d\n"
                     "  write_bytes_per_cycle: %d\n  read_latency: %d\n  write_latency: %d\n"
                     "  interface: %s\n  axi_addr_bits: %d\n  axi_id_bits: %d\n  axi_max_burst: %d\n"
                     "  axi_base: %d\nfpga:\n  ice40_fmax_mhz: %.17g\n",
                     c->name, c->clock_mhz, c->dm, c->dn, c->dk, c->acc_bits, c->res_lanes,
-                    c->weight_depth, c->act_depth, c->regions, c->requant_depth, c->mem_width_bits,
+                    c->weight_depth, c->act_depth, c->regions, c->requant_depth, c->window_bytes,
+                    c->block_channels, c->mem_width_bits,
                     c->read_bytes_per_cycle, c->write_bytes_per_cycle, c->read_latency,
                     c->write_latency, kInterfaces[c->mem_interface == BQ_MEM_AXI], c->axi_addr_bits,
                     c->axi_id_bits, c->axi_max_burst, c->axi_base, c->ice40_fmax_mhz);

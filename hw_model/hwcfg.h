@@ -38,6 +38,10 @@ typedef struct {
     int act_depth;                  /* Dk-bit words per activation bank (one bank per column) */
     int regions;                    /* regions per weight/activation buffer (fetch/execute overlap) */
     int requant_depth;              /* channels held by the requant RAM (Dm banks) */
+    int window_bytes;               /* ISA v2 window buffer bytes (optional key, 0 = no window
+                                       unit: the accelerator runs v1 programs only) */
+    int block_channels;             /* ISA v2 CODES block buffer row bytes (Cmax; optional, 0 =
+                                       none; set together with window_bytes) */
     /* memory port */
     int mem_width_bits;             /* data width of the memory port, bits (power of 2) */
     int read_bytes_per_cycle;       /* sustained read bandwidth, bytes/cycle (<= width/8) */

@@ -37,12 +37,96 @@ void bq_program_free(bq_program *p) {
         free(p->itbase[l]);
         free(p->itvirt[l]);
     }
+    free(p->wp_beats);
+    free(p->wp_off);
+    free(p->wp_n);
+    free(p->wp_asm);
     memset(p, 0, sizeof *p);
 }
 
 void bq_program_reset(bq_program *p) {
     for (int s = 0; s < BQ_NSTAGES; s++) p->len[s] = 0;
     p->nit[0] = p->nit[1] = 0;
+    p->nwp = p->nwpbeats = 0;
+}
+
+int bq_program_append(bq_program *pr, int stage, const bq_instr *in, uint64_t key, int iter0,
+                      int iter1) {
+    int n = pr->len[stage];
+    if (n == pr->cap[stage]) {
+        int nc = pr->cap[stage] ? pr->cap[stage] * 2 : 256;
+        bq_tinstr *nt = realloc(pr->tins[stage], sizeof *nt * (size_t)nc);
+        if (!nt) return -1;
+        pr->tins[stage] = nt;
+        pr->cap[stage] = nc;
+    }
+    if (!pr->timing_only && n == pr->fcap[stage]) {
+        int nc = pr->fcap[stage] ? pr->fcap[stage] * 2 : 256;
+        if (nc <= n) nc = 2 * n;
+        bq_instr *ni = realloc(pr->ins[stage], sizeof *ni * (size_t)nc);
+        if (!ni) return -1;
+        pr->ins[stage] = ni;
+        pr->fcap[stage] = nc;
+    }
+    bq_tinstr *t = &pr->tins[stage][n];
+    t->key = key;
+    t->iter[0] = iter0;
+    t->iter[1] = iter1;
+    if (!pr->timing_only) {
+        pr->ins[stage][n] = *in;
+        pr->ins[stage][n].stage = (uint8_t)stage;
+    }
+    pr->len[stage]++;
+    return 0;
+}
+
+int bq_program_iter_begin(bq_program *pr, int level, long virt) {
+    if (pr->nit[level] == pr->capit[level]) {
+        int nc = pr->capit[level] ? pr->capit[level] * 2 : 64;
+        int *nb = realloc(pr->itbase[level], sizeof *nb * 3 * (size_t)nc);
+        if (nb) pr->itbase[level] = nb;
+        long *nv = realloc(pr->itvirt[level], sizeof *nv * (size_t)nc);
+        if (nv) pr->itvirt[level] = nv;
+        if (!nb || !nv) return -1;
+        pr->capit[level] = nc;
+    }
+    int i = pr->nit[level]++;
+    for (int s = 0; s < BQ_NSTAGES; s++) pr->itbase[level][3 * i + s] = pr->len[s];
+    pr->itvirt[level][i] = virt;
+    return i;
+}
+
+int bq_program_win_profile(bq_program *pr, const uint32_t *beats, int n, int64_t assemble) {
+    for (int i = 0; i < pr->nwp; i++)
+        if (pr->wp_n[i] == n && pr->wp_asm[i] == assemble &&
+            (n == 0 || !memcmp(pr->wp_beats + pr->wp_off[i], beats, sizeof *beats * (size_t)n)))
+            return i;
+    if (pr->nwp == pr->capwp) {
+        int nc = pr->capwp ? pr->capwp * 2 : 16;
+        int *no = realloc(pr->wp_off, sizeof *no * (size_t)nc);
+        if (no) pr->wp_off = no;
+        int *nn = realloc(pr->wp_n, sizeof *nn * (size_t)nc);
+        if (nn) pr->wp_n = nn;
+        int64_t *na = realloc(pr->wp_asm, sizeof *na * (size_t)nc);
+        if (na) pr->wp_asm = na;
+        if (!no || !nn || !na) return -1;
+        pr->capwp = nc;
+    }
+    if (pr->nwpbeats + n > pr->capwpbeats) {
+        int nc = pr->capwpbeats ? pr->capwpbeats : 64;
+        while (nc < pr->nwpbeats + n) nc *= 2;
+        uint32_t *nb = realloc(pr->wp_beats, sizeof *nb * (size_t)nc);
+        if (!nb) return -1;
+        pr->wp_beats = nb;
+        pr->capwpbeats = nc;
+    }
+    if (n) memcpy(pr->wp_beats + pr->nwpbeats, beats, sizeof *beats * (size_t)n);
+    int i = pr->nwp++;
+    pr->wp_off[i] = pr->nwpbeats;
+    pr->wp_n[i] = n;
+    pr->wp_asm[i] = assemble;
+    pr->nwpbeats += n;
+    return i;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -179,6 +263,11 @@ static int plan_base(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l
     return 0;
 }
 
+int bq_sched_plan_tiles(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l, char *err,
+                        size_t errlen) {
+    return plan_base(p, cfg, l, err, errlen);
+}
+
 /* A lower bound on CYCLES of plan p: the memory port serves one transaction at a time and the first
  * request is accepted in cycle 1 at the earliest, so CYCLES >= 1 + the sum of every transaction's
  * busy time (docs/hw_isa.md 4.1). Used to skip dry runs of orders that cannot win. */
@@ -263,70 +352,38 @@ int bq_sched_plan_layer(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer
 
 typedef bq_sched_gen emitter;   /* the emitter state is the generator (sched.h) */
 
-static uint64_t tkey_of(const bq_instr *in) {
+uint64_t bq_tkey(const bq_instr *in) {
     return (uint64_t)in->beats | (uint64_t)(in->beats2 & 0xffffu) << 32 |
-           (uint64_t)in->op << 48 | (uint64_t)in->wait0 << 49 | (uint64_t)in->wait1 << 50 |
+           (uint64_t)(in->op & 1) << 48 | (uint64_t)(in->op >> 1 & 1) << 60 | (uint64_t)in->wait0 << 49 | (uint64_t)in->wait1 << 50 |
            (uint64_t)in->sig0 << 51 | (uint64_t)in->sig1 << 52 | (uint64_t)in->res << 53 |
            (uint64_t)(in->target & 3) << 54 | (uint64_t)(in->nplanes & 15) << 56;
 }
 
 static void push(emitter *em, int stage, bq_instr *in) {
-    bq_program *pr = em->prog;
     if (em->bad) return;
-    int n = pr->len[stage];
-    if (n == pr->cap[stage]) {
-        int nc = pr->cap[stage] ? pr->cap[stage] * 2 : 256;
-        bq_tinstr *nt = realloc(pr->tins[stage], sizeof *nt * (size_t)nc);
-        if (!nt) goto oom;
-        pr->tins[stage] = nt;
-        pr->cap[stage] = nc;
-    }
-    if (!pr->timing_only && n == pr->fcap[stage]) {
-        int nc = pr->fcap[stage] ? pr->fcap[stage] * 2 : 256;
-        if (nc <= n) nc = 2 * n;
-        bq_instr *ni = realloc(pr->ins[stage], sizeof *ni * (size_t)nc);
-        if (!ni) goto oom;
-        pr->ins[stage] = ni;
-        pr->fcap[stage] = nc;
-    }
     in->stage = (uint8_t)stage;
-    bq_tinstr *t = &pr->tins[stage][pr->len[stage]];
-    t->key = tkey_of(in);
-    t->iter[0] = t->iter[1] = -1;
+    int it[2] = {-1, -1};
     if (stage == BQ_STAGE_EXEC)
-        for (int l = 0; l < 2; l++)
-            if (em->pend_iter[l] >= 0) {
-                t->iter[l] = em->pend_iter[l];
-                em->pend_iter[l] = -1;
-            }
-    if (!pr->timing_only) pr->ins[stage][n] = *in;
-    pr->len[stage]++;
-    return;
-oom:
-    em->bad = 1;
-    bq_seterr(em->err, em->errlen, "layer '%s': out of memory building the program",
-           em->p->layer.name);
+        for (int l = 0; l < 2; l++) {
+            it[l] = em->pend_iter[l];
+            em->pend_iter[l] = -1;
+        }
+    if (bq_program_append(em->prog, stage, in, bq_tkey(in), it[0], it[1]) != 0) {
+        em->bad = 1;
+        bq_seterr(em->err, em->errlen, "layer '%s': out of memory building the program",
+                  em->p->layer.name);
+    }
 }
 
 /* Start an iteration of the periodic loop at `level`: remember where each program stands. */
 static void iter_begin(emitter *em, int level) {
-    bq_program *pr = em->prog;
     if (em->bad) return;
-    if (pr->nit[level] == pr->capit[level]) {
-        int nc = pr->capit[level] ? pr->capit[level] * 2 : 64;
-        int *nb = realloc(pr->itbase[level], sizeof *nb * 3 * (size_t)nc);
-        if (nb) pr->itbase[level] = nb;
-        long *nv = realloc(pr->itvirt[level], sizeof *nv * (size_t)nc);
-        if (nv) pr->itvirt[level] = nv;
-        if (!nb || !nv) {
-            em->bad = 1;
-            bq_seterr(em->err, em->errlen, "out of memory building the program");
-            return;
-        }
-        pr->capit[level] = nc;
+    int i = bq_program_iter_begin(em->prog, level, 0);   /* itvirt set by bq_sched_gen_next */
+    if (i < 0) {
+        em->bad = 1;
+        bq_seterr(em->err, em->errlen, "out of memory building the program");
+        return;
     }
-    int i = pr->nit[level]++;
-    for (int s = 0; s < BQ_NSTAGES; s++) pr->itbase[level][3 * i + s] = pr->len[s];
     em->pend_iter[level] = i;
 }
 

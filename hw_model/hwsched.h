@@ -44,7 +44,8 @@ typedef enum {
     BQ_TOK_FREED = 1,    /* exec sig0 -> fetch wait0: execute finished reading a region */
     BQ_TOK_RESRDY = 2,   /* exec sig1 -> result wait0: the result slot holds a committed tile */
     BQ_TOK_RESFREE = 3,  /* result sig0 -> exec wait1: the result slot may be overwritten */
-    BQ_NTOK = 4
+    BQ_TOK_WRITTEN = 4,  /* v2: result sig1 -> fetch wait1: a layer's last output write is done */
+    BQ_NTOK = 5
 } bq_token;
 
 /* SETUP (fetch, result) and RUNC (result) and the fetch target WIN are ISA v2 encodings
@@ -87,15 +88,20 @@ typedef struct {
 
 /* The timing view of one instruction (what the latency model reads): every timing-relevant field
  * packed in `key` (two instructions with equal keys take the same time in the same state):
- * bits 0-31 beats, 32-47 beats2, 48 op, 49 wait0, 50 wait1, 51 sig0, 52 sig1, 53 res,
- * 54-55 target, 56-59 nplanes. iter[L] = iteration record of level L starting here, or -1. */
+ * bits 0-31 beats, 32-47 beats2, 48 op bit 0, 49 wait0, 50 wait1, 51 sig0, 52 sig1, 53 res,
+ * 54-55 target, 56-59 nplanes, 60 op bit 1 (the v2 ops SETUP, RUNC; 0 in every v1 key, so v1 keys
+ * did not change). v2 (docs/whole_network.md §11): a WIN's `beats` is the index of its fill
+ * profile in the program's table (bq_program.wp_*: the beats of every burst and the assembly
+ * cycles; equal profiles share one index, so equal keys still mean equal timing); a RUNC's `beats`
+ * is its write burst (0 without flush) and `beats2` its residual read (0 unless first && res).
+ * iter[L] = iteration record of level L starting here, or -1. */
 typedef struct {
     uint64_t key;
     int32_t iter[2];
 } bq_tinstr;
 #define BQ_T_BEATS(k) ((uint32_t)(k))
 #define BQ_T_BEATS2(k) ((uint32_t)((k) >> 32) & 0xffffu)
-#define BQ_T_OP(k) ((int)((k) >> 48) & 1)
+#define BQ_T_OP(k) (((int)((k) >> 48) & 1) | ((int)((k) >> 59) & 2))
 #define BQ_T_WAIT0(k) ((int)((k) >> 49) & 1)
 #define BQ_T_WAIT1(k) ((int)((k) >> 50) & 1)
 #define BQ_T_SIG0(k) ((int)((k) >> 51) & 1)
@@ -114,12 +120,31 @@ typedef struct {
     long *itvirt[2];  /* level L: loop index of record i (level 0: o*I + i, level 1: o) */
     int nit[2], capit[2];
     int timing_only;  /* set by the caller before bq_sched_build (bq_program_init: 0) */
+    /* v2 WIN fill profiles (timing only): profile i = bursts wp_beats[wp_off[i] ..
+     * wp_off[i] + wp_n[i]) in request order, then wp_asm[i] assembly cycles */
+    uint32_t *wp_beats;
+    int *wp_off, *wp_n;
+    int64_t *wp_asm;
+    int nwp, capwp, nwpbeats, capwpbeats;
 } bq_program;
 
 void bq_program_init(bq_program *p);
 void bq_program_free(bq_program *p);
 /* Forget the instructions, keep the memory (reuse across layers without reallocating). */
 void bq_program_reset(bq_program *p);
+
+/* Low-level appends, shared by the v1 emitter below and the v2 emitter (hwsched_v2.h). */
+uint64_t bq_tkey(const bq_instr *in);   /* the timing key of bq_tinstr from the fields */
+/* Append *in (stage set to `stage`) with timing key `key`; iter0/iter1: iteration records that
+ * start at this instruction (-1: none). 0, or -1 out of memory. */
+int bq_program_append(bq_program *pr, int stage, const bq_instr *in, uint64_t key, int iter0,
+                      int iter1);
+/* Open iteration record of `level` at the programs' current ends with loop index `virt`: its
+ * index, or -1 out of memory. */
+int bq_program_iter_begin(bq_program *pr, int level, long virt);
+/* Index of the WIN fill profile (bursts of beats[0..n), then `assemble` cycles), added if new.
+ * -1 out of memory. */
+int bq_program_win_profile(bq_program *pr, const uint32_t *beats, int n, int64_t assemble);
 
 /* ---- plan ---- */
 typedef enum {
@@ -168,6 +193,11 @@ struct bq_latency_s;
 int bq_sched_plan_layer_x(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l,
                           bq_program *scratch, struct bq_latency_s *best, char *err,
                           size_t errlen);
+
+/* Only the tiling and checks of bq_sched_plan_layer (no dry runs; order = the traffic rule's
+ * guess): what the v2 planner (hwsched_v2.h) starts from. 0, or -1 with the message. */
+int bq_sched_plan_tiles(bq_sched_plan *p, const bq_hwcfg *cfg, const bq_hw_layer *l, char *err,
+                        size_t errlen);
 
 /* Worst-case magnitude of the accumulator, of asum and of the zero-point correction terms
  * (numerics §2): max over all codes of |acc|, |asum|, |acc - z_w*asum| and

@@ -11,6 +11,7 @@
  */
 #include "core/errmsg.h"
 #include "latency.h"
+#include "codes.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -103,7 +104,10 @@ static int64_t next_time(const sim *s, int st) {
     const uint64_t k = s->pr->tins[st][s->pc[st]].key;
     int64_t t = s->free_at[st];
     int w0 = -1, w1 = -1;
-    if (st == BQ_STAGE_FETCH) w0 = BQ_T_WAIT0(k) ? BQ_TOK_FREED : -1;
+    if (st == BQ_STAGE_FETCH) {
+        w0 = BQ_T_WAIT0(k) ? BQ_TOK_FREED : -1;
+        w1 = BQ_T_WAIT1(k) ? BQ_TOK_WRITTEN : -1;   /* v2: the previous layer's last write */
+    }
     else if (st == BQ_STAGE_EXEC) w0 = BQ_T_WAIT0(k) ? BQ_TOK_FILLED : -1;   /* wait1: last beat */
     else w0 = BQ_T_WAIT0(k) ? BQ_TOK_RESRDY : -1;
     if (w0 >= 0) {
@@ -120,6 +124,33 @@ static int64_t next_time(const sim *s, int st) {
 static void account_dispatch(sim *s, int st, int64_t d) {
     int64_t from = s->busy_end[st] + 1;
     if (d > from) s->cnt[C_STALL0 + st] += d - from;
+}
+
+/* A fetch RUN completes in cycle c: FILLED (sig0) pushed then, the stage free from c. */
+static int fetch_done(sim *s, int sig0, int64_t c) {
+    if (sig0 && tok_push(s, BQ_TOK_FILLED, c + 1)) return -1;
+    s->free_at[BQ_STAGE_FETCH] = s->busy_end[BQ_STAGE_FETCH] = s->last_done[BQ_STAGE_FETCH] = c;
+    s->pc[BQ_STAGE_FETCH]++;
+    return 0;
+}
+
+/* A result instruction completes in cycle c: WRITTEN (sig1, v2) pushed then. */
+static int result_done(sim *s, int sig1, int64_t c) {
+    if (sig1 && tok_push(s, BQ_TOK_WRITTEN, c + 1)) return -1;
+    s->phase[BQ_STAGE_RESULT] = 0;
+    s->free_at[BQ_STAGE_RESULT] = s->busy_end[BQ_STAGE_RESULT] = s->last_done[BQ_STAGE_RESULT] = c;
+    s->pc[BQ_STAGE_RESULT]++;
+    return 0;
+}
+
+/* Result compute from cycle sc (C cycles, RESFREE at its last); then the write burst, or (a RUNC
+ * without flush) completion at the last compute cycle. */
+static int result_compute(sim *s, uint64_t k, int64_t sc) {
+    if (BQ_T_SIG0(k) && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
+    if (BQ_T_OP(k) == BQ_OP_RUNC && BQ_T_BEATS(k) == 0) return result_done(s, BQ_T_SIG1(k), sc + s->C - 1);
+    s->phase[BQ_STAGE_RESULT] = 2;
+    s->req[BQ_STAGE_RESULT] = sc + s->C;
+    return 0;
 }
 
 /* Process the event of stage st at time t. Returns 0 or -1 (out of memory). */
@@ -159,60 +190,58 @@ static int step(sim *s, int st, int64_t t) {
         return 0;
     }
     if (st == BQ_STAGE_FETCH) {
+        const int win = op == BQ_OP_RUN && BQ_T_TARGET(k) == BQ_TGT_WIN;
         if (s->phase[st] == 0) {
             int64_t d = t;
             if (wait0) tq_pop(&s->tq[BQ_TOK_FREED]);
+            if (wait1) tq_pop(&s->tq[BQ_TOK_WRITTEN]);
             account_dispatch(s, st, d);
-            if (op == BQ_OP_SYNC) {
+            if (op == BQ_OP_SYNC || op == BQ_OP_SETUP) {   /* SETUP: timed as a SYNC (§4.1) */
                 if (sig0 && tok_push(s, BQ_TOK_FILLED, d + 2)) return -1;
                 s->free_at[st] = s->busy_end[st] = s->last_done[st] = d + 1;
                 s->pc[st]++;
                 return 0;
             }
-            s->phase[st] = 1;
             s->plane = 0;
+            if (win && s->pr->wp_n[BQ_T_BEATS(k)] == 0)   /* keep, or no row inside the image */
+                return fetch_done(s, sig0, d + s->pr->wp_asm[BQ_T_BEATS(k)]);
+            s->phase[st] = 1;
             s->req[st] = d + 1;
             return 0;
         }
-        /* grant of plane `plane` at t */
-        int64_t a = t, n = BQ_T_BEATS(k);
+        /* grant of plane (WIN: fill burst) `plane` at t */
+        const int prof = (int)BQ_T_BEATS(k);
+        int64_t a = t, n = win ? s->pr->wp_beats[s->pr->wp_off[prof] + s->plane] : BQ_T_BEATS(k);
         s->cnt[C_STALL0] += a - s->req[st];
         int64_t l = a + s->Lr + (n - 1) * s->Rr;
         s->port_free = l + 1;
         s->cnt[C_RD] += n;
         s->cnt[C_PORT] += l - a + 1;
-        s->cnt[BQ_T_TARGET(k) == BQ_TGT_W ? C_BW : BQ_T_TARGET(k) == BQ_TGT_A ? C_BA : C_BRQ] += n * s->Wb;
-        if (++s->plane < BQ_T_NPLANES(k)) {
+        s->cnt[BQ_T_TARGET(k) == BQ_TGT_W ? C_BW : BQ_T_TARGET(k) == BQ_TGT_RQ ? C_BRQ : C_BA] += n * s->Wb;
+        if (++s->plane < (win ? s->pr->wp_n[prof] : BQ_T_NPLANES(k))) {
             s->req[st] = l + 1;
             return 0;
         }
-        if (sig0 && tok_push(s, BQ_TOK_FILLED, l + 1)) return -1;
         s->phase[st] = 0;
-        s->free_at[st] = s->busy_end[st] = s->last_done[st] = l;
-        s->pc[st]++;
-        return 0;
+        /* WIN: assembly from the cycle after the fill's last beat (docs/whole_network.md §4.2) */
+        return fetch_done(s, sig0, win ? l + s->pr->wp_asm[prof] : l);
     }
     /* result */
     if (s->phase[st] == 0) {
         int64_t d = t;
         if (wait0) tq_pop(&s->tq[BQ_TOK_RESRDY]);
         account_dispatch(s, st, d);
-        if (op == BQ_OP_SYNC) {
+        if (op == BQ_OP_SYNC || op == BQ_OP_SETUP) {   /* SETUP: timed as a SYNC (§4.3) */
             if (sig0 && tok_push(s, BQ_TOK_RESFREE, d + 2)) return -1;
-            s->free_at[st] = s->busy_end[st] = s->last_done[st] = d + 1;
-            s->pc[st]++;
-            return 0;
+            return result_done(s, sig1, d + 1);
         }
-        if (BQ_T_RES(k)) {
+        /* v1 RUN: residual read with res; RUNC: only on the block's first tile (beats2 > 0) */
+        if (op == BQ_OP_RUNC ? BQ_T_BEATS2(k) > 0 : BQ_T_RES(k)) {
             s->phase[st] = 1;
             s->req[st] = d + 1;
             return 0;
         }
-        int64_t sc = d + 1;
-        if (sig0 && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
-        s->phase[st] = 2;
-        s->req[st] = sc + s->C;
-        return 0;
+        return result_compute(s, k, d + 1);
     }
     if (s->phase[st] == 1) {   /* residual read granted */
         int64_t a = t, n = BQ_T_BEATS2(k);
@@ -222,11 +251,7 @@ static int step(sim *s, int st, int64_t t) {
         s->cnt[C_RD] += n;
         s->cnt[C_PORT] += l - a + 1;
         s->cnt[C_BRES] += n * s->Wb;
-        int64_t sc = l + 1;
-        if (sig0 && tok_push(s, BQ_TOK_RESFREE, sc + s->C)) return -1;
-        s->phase[st] = 2;
-        s->req[st] = sc + s->C;
-        return 0;
+        return result_compute(s, k, l + 1);
     }
     /* write granted */
     int64_t a = t, n = BQ_T_BEATS(k);
@@ -236,10 +261,7 @@ static int step(sim *s, int st, int64_t t) {
     s->cnt[C_WR] += n;
     s->cnt[C_PORT] += e - a + 1;
     s->cnt[C_BOUT] += n * s->Wb;
-    s->phase[st] = 0;
-    s->free_at[st] = s->busy_end[st] = s->last_done[st] = e;
-    s->pc[st]++;
-    return 0;
+    return result_done(s, sig1, e);
 }
 
 /* ---- exact steady-state skipping ---- */
@@ -434,7 +456,7 @@ static int simulate(bq_latency *out, const bq_program *prog, bq_sched_gen *gen,
     s->Lw = bq_hwcfg_port_write_latency(cfg);
     s->Rr = (s->Wb + cfg->read_bytes_per_cycle - 1) / cfg->read_bytes_per_cycle;
     s->Rw = (s->Wb + cfg->write_bytes_per_cycle - 1) / cfg->write_bytes_per_cycle;
-    s->C = 6LL * cfg->dm * cfg->dn / cfg->res_lanes;
+    s->C = bq_codes_compute_cycles(cfg->dm, cfg->dn, cfg->res_lanes);   /* the same as codes.c */
     for (int st = 0; st < BQ_NSTAGES; st++) {
         s->busy_end[st] = -1;
         s->last_done[st] = -1;

@@ -182,6 +182,17 @@ static int k_byte(const bq_win_setup *s, const bq_win_run *r, int ni, int seg, i
     return 0;
 }
 
+/* The read burst of fill row i (span > 0): its address and bytes (§4.2 step 1). */
+static void row_burst(const bq_win_setup *s, const bq_win_run *r, const int *first_col, const win_row *rows,
+                      int i, uint64_t *addr, uint64_t *len) {
+    int sg = i / s->kh, ky = i % s->kh, ox;
+    long oy;
+    col_pixel(s, r, first_col[sg], &oy, &ox);
+    long iy = oy * s->stride - s->pad_t + ky;
+    *addr = r->dram_addr + ((uint64_t)iy * s->wi + (uint64_t)rows[i].ix_a) * (uint64_t)s->cs;
+    *len = (uint64_t)rows[i].span * (uint64_t)s->cs;
+}
+
 /* Fill the buffer image and list the bursts (request order = rows order, spans > 0). */
 static int fill(const bq_win_cfg *c, const bq_win_setup *s, const bq_win_run *r, int nrows,
                 const int *first_col, const win_row *rows, const uint8_t *mem, size_t mem_len, uint8_t *buf,
@@ -190,12 +201,8 @@ static int fill(const bq_win_cfg *c, const bq_win_setup *s, const bq_win_run *r,
     for (int i = 0; i < nrows; i++) {
         const win_row *w = &rows[i];
         if (!w->span) continue;
-        int sg = i / s->kh, ky = i % s->kh, ox;
-        long oy;
-        col_pixel(s, r, first_col[sg], &oy, &ox);
-        long iy = oy * s->stride - s->pad_t + ky;
-        uint64_t addr = r->dram_addr + ((uint64_t)iy * s->wi + (uint64_t)w->ix_a) * (uint64_t)s->cs;
-        uint64_t len = (uint64_t)w->span * (uint64_t)s->cs;
+        uint64_t addr, len;
+        row_burst(s, r, first_col, rows, i, &addr, &len);
         if (addr + len > mem_len) {
             bq_seterr(err, errlen, "win: burst %d reads bytes 0x%llx..0x%llx outside the memory image of %zu bytes",
                       nb, (unsigned long long)addr, (unsigned long long)(addr + len - 1), mem_len);
@@ -208,6 +215,29 @@ static int fill(const bq_win_cfg *c, const bq_win_setup *s, const bq_win_run *r,
     }
     *nbursts = nb;
     return 0;
+}
+
+int bq_win_fill_bursts(const bq_win_cfg *c, const bq_win_setup *s, const bq_win_run *r, bq_win_burst *out) {
+    if (c->dn < 1 || c->dn > 128 || s->kh < 1 || s->kh > 15 || s->wo < 1) return -1;
+    if (r->keep) return 0;
+    int seg_of[128], first_col[128], last_col[128];
+    int nseg = segments(c, s, r, seg_of, first_col, last_col);
+    win_row rows[128 * 15];
+    fill_rows(s, r, nseg, first_col, last_col, rows);
+    int nb = 0;
+    for (int i = 0; i < nseg * s->kh; i++) {
+        if (!rows[i].span) continue;
+        uint64_t addr, len;
+        row_burst(s, r, first_col, rows, i, &addr, &len);
+        out[nb].addr = (uint32_t)addr;
+        out[nb].beats = (uint32_t)(len / (uint64_t)(c->w_bits / 8));
+        nb++;
+    }
+    return nb;
+}
+
+long bq_win_assemble_cycles(const bq_win_cfg *c, int t, int nplanes) {
+    return (long)c->dn * t * (c->dk / (c->w_bits / 8) + nplanes);
 }
 
 int bq_win_exec(const bq_win_cfg *c, const bq_win_setup *s, const bq_win_run *r, const uint8_t *mem,
@@ -267,7 +297,7 @@ int bq_win_exec(const bq_win_cfg *c, const bq_win_setup *s, const bq_win_run *r,
             }
         }
     }
-    res.complete = q + (long)c->dn * r->t * (g + p) - 1;
+    res.complete = q + bq_win_assemble_cycles(c, r->t, p) - 1;
     free(buf);
     free(kv);
     free(rows);

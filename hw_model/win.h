@@ -78,4 +78,13 @@ int bq_win_exec(const bq_win_cfg *c, const bq_win_setup *s, const bq_win_run *r,
 
 void bq_win_result_free(bq_win_result *out);
 
+/* The fill's read bursts of RUN r in request order, without memory (what bq_win_exec requests; the
+ * latency model times them): out holds at least dn*kh entries. The count (0 with keep or every row
+ * outside the image), or -1 when dn/kh/wo are out of range (check with bq_win_check first). */
+int bq_win_fill_bursts(const bq_win_cfg *c, const bq_win_setup *s, const bq_win_run *r, bq_win_burst *out);
+
+/* Assembly cycles of a RUN of t K-chunks and nplanes planes: dn*t*(dk/Wb + nplanes) (§4.2 step 2;
+ * bq_win_exec and the latency model use this one definition). */
+long bq_win_assemble_cycles(const bq_win_cfg *c, int t, int nplanes);
+
 #endif

@@ -2,12 +2,16 @@
  * brecq latency — per-layer cycles of a model on an accelerator config (the hw_model dry run).
  *
  *   brecq latency --model M --hw H [--bits B.yaml] [--report R.json]
+ *                 [--v2 [--window-bytes N --block-channels N]]
  *
  * M: a quantized model (.bqq: its bits are used), a float model (.bqm / .onnx: quantizers placed
  * with the default 8-bit allocation, then --bits applied), or a built-in architecture name
  * (fres20, mbv2t; only the geometry matters for latency). H: configs/hw/<name>.yaml, or just
  * <name>. Prints one row per layer (GEMM shape, bits, loop order, cycles, µs, bound, efficiency)
  * and the network total; the JSON report holds `total_cycles` and per-layer `cycles`.
+ * --v2: the whole network as one ISA v2 program (docs/whole_network.md §11): per layer its
+ * stand-alone cycles and window bytes, and the dry run of the one program (= their sum); the
+ * config needs buffers.window_bytes / block_channels (or the two options).
  */
 #include "cli.h"
 #include "core/errmsg.h"
@@ -16,6 +20,7 @@
 #include "latency.h"
 #include "io/model_io.h"
 #include "lower/lower.h"
+#include "lower/lower_v2.h"
 #include "quant/qmodel.h"
 
 #include <stdio.h>
@@ -26,7 +31,8 @@
 static const char *kUsage =
     "usage: brecq latency --model M --hw H [--bits B.yaml] [--report R.json]\n"
     "  M: .bqq (its bits), .bqm/.onnx (8-bit default, then --bits), or fres20/mbv2t\n"
-    "  H: configs/hw/<name>.yaml or <name>";
+    "  H: configs/hw/<name>.yaml or <name>\n"
+    "  --v2: whole-network ISA v2 program (--window-bytes N --block-channels N set the v2 keys)";
 
 static int ends_with(const char *s, const char *suf) {
     size_t n = strlen(s), m = strlen(suf);
@@ -74,21 +80,123 @@ static int write_report(const char *path, const char *model, const bq_hwcfg *cfg
     return 0;
 }
 
+/* --v2: plan the whole network, print each layer's stand-alone cycles and the one program's. */
+static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q, const char *report) {
+    char err[512] = "";
+    int ret = 1, n = -1;
+    bq_v2_layer *ls = calloc(BQ_V2_MAX_LAYERS, sizeof *ls);
+    bq_v2_plan *plans = calloc(BQ_V2_MAX_LAYERS, sizeof *plans);
+    bq_v2_memplan *mp = calloc(1, sizeof *mp);
+    int64_t *cyc = calloc(BQ_V2_MAX_LAYERS, sizeof *cyc);
+    bq_program pr;
+    bq_program_init(&pr);
+    if (!ls || !plans || !mp || !cyc) {
+        bq_cli_error("latency", "out of memory");
+        goto out;
+    }
+    n = bq_lower_v2_net(ls, BQ_V2_MAX_LAYERS, q, err, sizeof err);
+    if (n < 0 || bq_v2_net_plan(plans, mp, cfg, ls, n, err, sizeof err)) {
+        bq_cli_error("latency", "%s: %s (on %s)", model, err, cfg->name);
+        goto out;
+    }
+    printf("%s on %s, ISA v2 whole-network program (%dx%dx%d, %g MHz, window %d B, block %d B)\n",
+           model, cfg->name, cfg->dm, cfg->dn, cfg->dk, cfg->clock_mhz, cfg->window_bytes,
+           cfg->block_channels);
+    printf("%-16s %-24s %3s %3s %3s %-10s %7s %10s %10s\n", "layer", "conv", "W", "A", "O", "order",
+           "window", "cycles", "us");
+    int64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        bq_latency r;
+        bq_program_reset(&pr);
+        if (bq_v2_build(&pr, &plans[i], cfg, &mp->addr[i], 0, 0, err, sizeof err) ||
+            bq_latency_program(&r, &pr, &plans[i].base, cfg, 1, err, sizeof err)) {
+            bq_cli_error("latency", "%s", err);
+            goto out;
+        }
+        const bq_v2_layer *l = &ls[i];
+        char shape[64];
+        snprintf(shape, sizeof shape, "%d->%d %dx%d k%dx%d s%d%s", l->cin, l->cout, l->hi, l->wi, l->kh,
+                 l->kw, l->stride, l->depthwise ? " dw" : "");
+        char ob[8];
+        snprintf(ob, sizeof ob, "%d", l->hw.obits);
+        cyc[i] = r.cycles;
+        sum += r.cycles;
+        printf("%-16.16s %-24.24s %3d %3d %3s %-10s %7ld %10lld %10.2f\n", l->hw.name, shape, l->hw.wbits,
+               l->hw.abits, l->hw.raw32 ? "32" : ob, bq_loop_order_name(plans[i].base.order),
+               plans[i].window_max, (long long)r.cycles, r.us);
+    }
+    bq_latency whole;
+    bq_program_reset(&pr);
+    if (bq_v2_net_build(&pr, plans, mp, cfg, n, err, sizeof err) ||
+        bq_latency_program(&whole, &pr, &plans[0].base, cfg, 1, err, sizeof err)) {
+        bq_cli_error("latency", "%s", err);
+        goto out;
+    }
+    if (whole.cycles != sum) {   /* docs/whole_network.md §11: the layers add up exactly */
+        bq_cli_error("latency", "the whole program takes %lld cycles, its layers %lld; this is a "
+                     "scheduler bug", (long long)whole.cycles, (long long)sum);
+        goto out;
+    }
+    printf("%-16s %-24s %3s %3s %3s %-10s %7s %10lld %10.2f  (one program, %llu bytes of memory)\n",
+           "total", "", "", "", "", "", "", (long long)whole.cycles, whole.us,
+           (unsigned long long)mp->end);
+    if (report) {   /* written to a temporary name and renamed, as the v1 report */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", report, (int)getpid());
+        FILE *f = fopen(tmp, "w");
+        if (!f) {
+            bq_cli_error("latency", "cannot write report %s", report);
+            goto out;
+        }
+        fprintf(f, "{\n  \"model\": \"%s\",\n  \"hw\": \"%s\",\n  \"hw_hash\": \"%016llx\",\n"
+                "  \"isa\": 2,\n  \"total_cycles\": %lld,\n  \"total_us\": %.3f,\n"
+                "  \"memory_bytes\": %llu,\n  \"layers\": [", model, cfg->name,
+                (unsigned long long)cfg->hash, (long long)whole.cycles, whole.us,
+                (unsigned long long)mp->end);
+        for (int i = 0; i < n; i++)
+            fprintf(f, "%s\n    {\"name\": \"%s\", \"order\": \"%s\", \"window_bytes\": %ld, "
+                    "\"cycles\": %lld}", i ? "," : "", ls[i].hw.name,
+                    bq_loop_order_name(plans[i].base.order), plans[i].window_max, (long long)cyc[i]);
+        fprintf(f, "\n  ]\n}\n");
+        if (fclose(f) != 0 || rename(tmp, report) != 0) {
+            remove(tmp);
+            bq_cli_error("latency", "cannot write report %s", report);
+            goto out;
+        }
+    }
+    ret = 0;
+out:
+    bq_program_free(&pr);
+    free(ls);
+    free(plans);
+    free(mp);
+    free(cyc);
+    return ret;
+}
+
 int bq_cmd_latency(int argc, char **argv) {
-    const char *model = NULL, *hw = NULL, *bits = NULL, *report = NULL;
+    const char *model = NULL, *hw = NULL, *bits = NULL, *report = NULL, *v2 = NULL, *wbytes = NULL,
+               *bchan = NULL;
     bq_cli_opt opts[] = {
         {"model", 1, &model, "model: .bqq, .bqm, .onnx, or fres20/mbv2t (geometry only)"},
         {"hw", 1, &hw, "accelerator config: configs/hw/<name>.yaml or <name>"},
         {"bits", 1, &bits, "bits.yaml (layer -> {wbits, abits}) applied before timing"},
         {"report", 1, &report, "write the per-layer table as JSON"},
+        {"v2", 0, &v2, "the whole network as one ISA v2 program (docs/whole_network.md)"},
+        {"window-bytes", 1, &wbytes, "with --v2: buffers.window_bytes of the config"},
+        {"block-channels", 1, &bchan, "with --v2: buffers.block_channels of the config"},
     };
-    int rc = bq_cli_parse(argc, argv, opts, 4, kUsage);
+    int rc = bq_cli_parse(argc, argv, opts, 7, kUsage);
     if (rc) return rc == 1 ? 0 : 2;
     if (!model || !hw) {
         bq_cli_error("latency", "--model and --hw are required; %s", kUsage);
         return 2;
     }
-    if (bq_cli_check_outputs("latency", opts, 4, "report", NULL)) return 2;
+    if (bq_cli_check_outputs("latency", opts, 7, "report", NULL)) return 2;
+    if ((wbytes || bchan) && !v2) {
+        bq_cli_error("latency", "--window-bytes and --block-channels go with --v2; %s", kUsage);
+        return 2;
+    }
     char err[512], hwpath[1024];
     if (!ends_with(hw, ".yaml") && !strchr(hw, '/'))
         snprintf(hwpath, sizeof hwpath, "configs/hw/%s.yaml", hw);
@@ -98,6 +206,17 @@ int bq_cmd_latency(int argc, char **argv) {
     if (bq_hwcfg_load(&cfg, hwpath, err, sizeof err)) {
         bq_cli_error("latency", "%s", err);
         return 1;
+    }
+    if (wbytes || bchan) {
+        char *e1 = NULL, *e2 = NULL;
+        if (wbytes) cfg.window_bytes = (int)strtol(wbytes, &e1, 10);
+        if (bchan) cfg.block_channels = (int)strtol(bchan, &e2, 10);
+        if ((e1 && *e1) || (e2 && *e2) || bq_hwcfg_validate(&cfg, err, sizeof err)) {
+            bq_cli_error("latency", "--window-bytes %s / --block-channels %s: %s", wbytes ? wbytes : "-",
+                         bchan ? bchan : "-", (e1 && *e1) || (e2 && *e2) ? "not integers" : err);
+            return 2;
+        }
+        cfg.hash = bq_hwcfg_hash(&cfg);
     }
 
     bq_qmodel q;
@@ -131,6 +250,10 @@ int bq_cmd_latency(int argc, char **argv) {
     }
     if (bits && bq_qmodel_apply_bits(&q, bits, err, sizeof err)) {
         bq_cli_error("latency", "%s", err);
+        goto out;
+    }
+    if (v2) {
+        ret = latency_v2(model, &cfg, &q, report);
         goto out;
     }
     if (bq_lower_hw_net(&net, &q, err, sizeof err)) {

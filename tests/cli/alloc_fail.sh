@@ -17,7 +17,8 @@
 # flow, a 4-config `dse` sweep, search, quantize with BRECQ (Fisher loss) and BRECQ+QDrop (2
 # iterations per unit) and eval --int (the 6 KB tiny model on a 64/32-image NumPy set).
 # ALLOC_ONLY="run dse" restricts the run to some of them (the case names below), ALLOC_RANGE=A-B
-# the N tried to A..B, ALLOC_STEP=S to every S-th of those.
+# the N tried to A..B, ALLOC_STEP=S to every S-th of those. ALLOC_TIMEOUT=S (default 300) is the
+# per-run limit in seconds: a hang is still a failure, but a loaded machine may need a longer one.
 #
 # usage: tests/cli/alloc_fail.sh BRECQ_ALLOCFAIL SAMPLE SEED
 #   SAMPLE: N values tried per command (a seeded sample of 1..K, the first and last included);
@@ -27,6 +28,7 @@ B=$(realpath "${1:?usage: alloc_fail.sh BRECQ_ALLOCFAIL SAMPLE SEED}")
 SAMPLE=${2:-60}
 SEED=${3:-1}
 ROOT=$(pwd)
+TMO=${ALLOC_TIMEOUT:-300}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 RANDOM=$SEED
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0}
@@ -148,7 +150,7 @@ resumes() {   # name out args R O
   [ "${ALLOC_RESUME:-1}" = 0 ] && return 0
   [ -n "$(find "$5" -maxdepth 1 -name '*.run' -type d)" ] || return 0
   # shellcheck disable=SC2046
-  timeout 300 $B $(argv "$3" "$5") > "$T/stdout2" 2> "$T/stderr2" ||
+  timeout "$TMO" $B $(argv "$3" "$5") > "$T/stdout2" 2> "$T/stderr2" ||
     { echo "the rerun after it (resuming from the run folder) failed: $(tail -1 "$T/stderr2")"; return 1; }
   same_outputs "$1" "$2" "$4" "$5" || { echo "the rerun after it resumed to a different $2"; return 1; }
   [ -z "$(find "$5" -maxdepth 1 -name '*.run')" ] || { echo "the rerun after it left its run folder"; return 1; }
@@ -205,7 +207,7 @@ for c in "${CASES[@]}"; do
     tried=$((tried + 1))
     O=$T/o; rm -rf "$O"; mkdir -p "$O"
     # shellcheck disable=SC2086
-    (cd "$T/cwd" && BQ_FAIL_ALLOC=$N exec timeout 300 $B $(argv "$args" "$O")) > "$T/stdout" 2> "$T/stderr"
+    (cd "$T/cwd" && BQ_FAIL_ALLOC=$N exec timeout "$TMO" $B $(argv "$args" "$O")) > "$T/stdout" 2> "$T/stderr"
     rc=$?
     stray=$(ls -A "$T/cwd"); rm -rf "$T/cwd"; mkdir "$T/cwd"
     why="" had_run=$(find "$O" -maxdepth 1 -name '*.run' -type d)

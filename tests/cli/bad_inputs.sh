@@ -307,6 +307,29 @@ case_ idx-count      "10 images but 9 labels" "$B" "${EV[@]}" "$I/d_count"
 case_ idx-label-42   "label 42 of image 0 is not in 0..9" "$B" "${EV[@]}" "$I/d_label"
 case_ idx-not-gzip   "t10k-images-idx3-ubyte.gz" "$B" "${EV[@]}" "$I/d_plain"
 
+# ------------------------------------------------------------------ the model against the data (before any work)
+TINY=tests/fuzz/corpus/bqm/tiny.bqm   # 1x9x9 input, 3 classes
+idx "$I/d_10x10" 0x00000803 10 10 10 1000 0x00000801 10 1
+npy_u8() {   # path shape(e.g. "8, 9, 9") -- the data on stdin
+  local h="{'descr': '|u1', 'fortran_order': False, 'shape': ($2), }"
+  local pad=$(( 63 - (10 + ${#h}) % 64 )) hl
+  hl=$(( ${#h} + pad + 1 ))
+  { printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $((hl & 255)))\\x$(printf %02x $((hl >> 8)))"
+    printf '%s%*s\n' "$h" $pad ''; cat; } > "$1"
+}
+mkdir -p "$I/n9"
+head -c $((10 * 81)) /dev/zero | npy_u8 "$I/n9/x.npy" "10, 9, 9"
+printf '\000\001\002\003\004\005\006\007\010\011' | npy_u8 "$I/n9/y.npy" "10,"
+printf 'kind: npy\ncalib: x.npy\ncalib_labels: y.npy\neval: x.npy\neval_labels: y.npy\nclasses: 10\nmean: [0.5]\nstd: [0.25]\n' > "$I/n9/ten.yaml"
+printf 'kind: npy\ncalib: x.npy\neval: x.npy\nclasses: 3\nmean: [0.5]\nstd: [0.25]\n' > "$I/n9/nolabels.yaml"
+SHAPE="the data gives 1x28x28 images (CxHxW) but the tiny model takes 1x9x9"
+case_ data-shape-eval     "$SHAPE" "$B" eval --model $TINY
+case_ data-shape-quantize "$SHAPE" "$B" quantize --model $TINY --recipe $R --out "$O/q.bqq"
+case_ data-shape-search   "$SHAPE" "$B" search --model $TINY --hw $HW --budget 0.5x --out "$O/b.yaml"
+case_ data-idx-10x10      "the data gives 1x10x10 images (CxHxW) but the fres20 model takes 1x28x28" "$B" eval --model $M --data "$I/d_10x10"
+case_ data-classes        "the data has 10 classes (labels 0..9) but the tiny model has 3 outputs" "$B" eval --model $TINY --data "$I/n9/ten.yaml"
+case_ data-no-labels      "the evaluation split has no labels, which evaluation needs" "$B" eval --model $TINY --data "$I/n9/nolabels.yaml"
+
 # ------------------------------------------------------------------ flags
 case_ flag-wbits-1     "--wbits '1,2': bit-width 1 is outside 2..8" "$B" search --model $M --hw $HW --budget 0.5x --wbits 1,2
 case_ flag-abits-9     "bit-width list '2,9'" "$B" search --model $M --hw $HW --budget 0.5x --abits 2,9
