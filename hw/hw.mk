@@ -25,6 +25,9 @@
 #   make fpga           synth_ice40 + nextpnr-ice40 (HX8K) for tiny as configured -> logic cells, BRAM,
 #                       I/O and Fmax on stdout and in build/hw/fpga/tiny_report.txt (make fpga-report:
 #                       that report again from the last run's log)
+#   make fpga-units     the iCE40 Fmax of the ISA v2 units, each alone between flip-flops (hw/fmax/*.sv
+#                       fixtures: tiny-like window unit, result stage without / with CODES mode) ->
+#                       build/hw/fpga/units_report.txt (docs/whole_network.md §6)
 #   make test-isa-pkg   only the ISA package check (test_isa, also part of test-hw)
 #   make test-hw-v2-refused  the v1 stages stop on their assertions when given a v2 instruction (make test)
 # Parameters come from build/gen/<cfg>/hw_params.svh (hw_model's generator); the instruction fields from
@@ -253,6 +256,8 @@ hw-lint: $(HW_PKG) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.s
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_result -GDm=2 -GDn=2 -GW=64 -GBlockChannels=64   # CODES mode
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_result -GDm=8 -GDn=8 -GW=64 -GLanes=8 -GBlockChannels=512
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_top -GWindowBytes=2048 -GBlockChannels=64   # ISA v2
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) hw/fmax/bqa_fmax_win.sv --top-module bqa_fmax_win   # Fmax fixtures
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) hw/fmax/bqa_fmax_result.sv --top-module bqa_fmax_result
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top -GWindowBytes=16384 -GBlockChannels=512
 	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048; bqa_result with BlockChannels 64 / 512; bqa_top v2 for tiny and edge)"
 
@@ -303,6 +308,19 @@ fpga: $(HW_B)/fpga/tiny.json
 	nice -n 10 nextpnr-ice40 --hx8k --package ct256 --json $< --asc $(HW_B)/fpga/tiny.asc \
 	  --freq $(HW_FPGA_MHZ) --timing-allow-fail -l $(HW_B)/fpga/tiny_nextpnr.log -q
 	@$(MAKE) --no-print-directory fpga-report
+# v2 units alone on the HX8K (docs/whole_network.md §6): UNIT = top:chparam-args
+HW_FMAX_UNITS := win:bqa_fmax_win: result_v1:bqa_fmax_result:-set_BlockChannels_0 result_codes:bqa_fmax_result:-set_BlockChannels_64
+$(HW_B)/fpga/unit_%.log: $(HW_SV) hw/fmax/bqa_fmax_win.sv hw/fmax/bqa_fmax_result.sv $(BUILD)/gen/tiny/hw_params.svh
+	@mkdir -p $(dir $@)
+	@u='$(filter $*:%,$(HW_FMAX_UNITS))'; top=$$(echo $$u | cut -d: -f2); cp=$$(echo $$u | cut -d: -f3 | tr _ ' '); \
+	  nice -n 10 yosys -q -l $(HW_B)/fpga/unit_$*_yosys.log -p "$(call HW_YS_READ,tiny); read_verilog -sv -DSYNTHESIS -Ihw hw/fmax/$$top.sv; $${cp:+chparam $$cp $$top;} synth_ice40 -top $$top -json $(HW_B)/fpga/unit_$*.json" && \
+	  nice -n 10 nextpnr-ice40 --hx8k --package ct256 --json $(HW_B)/fpga/unit_$*.json --freq $(HW_FPGA_MHZ) \
+	    --timing-allow-fail -l $@.tmp -q && mv $@.tmp $@
+.PHONY: fpga-units
+fpga-units: $(foreach u,$(HW_FMAX_UNITS),$(HW_B)/fpga/unit_$(firstword $(subst :, ,$(u))).log)
+	@for u in $(foreach u,$(HW_FMAX_UNITS),$(firstword $(subst :, ,$(u)))); do \
+	  echo "$$u: $$(grep -E '^Info:[[:space:]]+(ICESTORM_LC|ICESTORM_RAM):' $(HW_B)/fpga/unit_$$u.log | head -2 | sed 's/^Info:[[:space:]]*//' | tr -s ' ' | paste -sd';'); $$(grep 'Max frequency' $(HW_B)/fpga/unit_$$u.log | tail -1 | sed 's/^Info:[[:space:]]*//')"; \
+	done | tee $(HW_B)/fpga/units_report.txt
 # the report of the last `make fpga` run (from its nextpnr log; no place and route)
 fpga-report:
 	@{ echo "make fpga: tiny ($(HW_FPGA_MHZ) MHz target) on iCE40 HX8K ct256, log of $$(date -u -r $(HW_B)/fpga/tiny_nextpnr.log '+%Y-%m-%d %H:%M UTC')"; \
