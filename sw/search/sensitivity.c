@@ -207,10 +207,13 @@ typedef struct {
 
 static void sctx_free(sctx *c) {
     int L = c->q.n_layers;
-    if (c->wscale)
-        for (int i = 0; i < L * 9; i++) {
-            free(c->wscale[i]); free(c->wzero[i]); free(c->wcodes[i]);
-        }
+    /* the three tables are allocated one after the other: any of them may be missing after an
+     * allocation failure */
+    for (int i = 0; i < L * 9; i++) {
+        if (c->wscale) free(c->wscale[i]);
+        if (c->wzero) free(c->wzero[i]);
+        if (c->wcodes) free(c->wcodes[i]);
+    }
     free(c->wscale); free(c->wzero); free(c->wcodes);
     free(c->ascale); free(c->azero);
     if (c->fisher)
