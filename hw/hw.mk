@@ -311,3 +311,23 @@ fpga-report:
 	@cat $(HW_B)/fpga/tiny_report.txt
 	@grep -q ICESTORM_LC $(HW_B)/fpga/tiny_report.txt && grep -q "Max frequency" $(HW_B)/fpga/tiny_report.txt || \
 	  { echo "fpga: utilisation or Fmax missing from $(HW_B)/fpga/tiny_nextpnr.log"; exit 1; }
+
+# ---- a whole network on bqa_top with ISA v2 (docs/whole_network.md §12): the program of hwsched_v2 started
+# once; every layer's output tensor against the naive network of tests/unit/hw_model/v2_ref.[ch] (shared
+# with test_v2_exec, whose build therefore links v2_ref.c too), CYCLES and the counters against the latency
+# model's dry run, each layer's last write against the model's cumulative layer cycles. The C model and
+# the reference are linked from libbrecq.a / v2_ref.o (built with CFLAGS). tiny-like and edge-like builds:
+# HW_TOPV2_<x> = config, WindowBytes, BlockChannels (sized for the full tier's fres20 and mbv2t, §12)
+V2_REF_SRC := tests/unit/hw_model/v2_ref.c
+$(ASAN)/tests/hw_model/test_v2_exec: tests/unit/hw_model/test_v2_exec.c $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+$(HW_B)/v2ref/v2_ref.o: $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+HW_TOPV2_t = tiny 24576 256
+HW_TOPV2_e = edge 65536 512
+$(HW_B)/topv2_%/test_top_v2: $(HW_SV) tests/hw/test_top_v2.cpp $(HW_B)/v2ref/v2_ref.o $(BUILD)/libbrecq.a $(HW_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.h $(BUILD)/gen/edge/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
+	$(call hw_verilate,topv2_$*,bqa_top,test_top_v2,$(HW_SV),tests/hw/test_top_v2.cpp,-I$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -Ihw -GWindowBytes=$(word 2,$(HW_TOPV2_$*)) -GBlockChannels=$(word 3,$(HW_TOPV2_$*)) -LDFLAGS "$(abspath $(HW_B)/v2ref/v2_ref.o) $(abspath $(BUILD)/libbrecq.a) -lm",-I$(CURDIR)/$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -I$(CURDIR)/hw_model -I$(CURDIR)/tests/unit/hw_model -I$(CURDIR)/sw -DTB_CFG_YAML=\\\"$(CURDIR)/configs/hw/$(word 1,$(HW_TOPV2_$*)).yaml\\\" -DTB_WINB=$(word 2,$(HW_TOPV2_$*)) -DTB_BC=$(word 3,$(HW_TOPV2_$*)))
+HW_FAST_BINS += $(HW_B)/topv2_t/test_top_v2 $(HW_B)/topv2_e/test_top_v2
+HW_FULL_BINS += $(HW_B)/topv2_t/test_top_v2 $(HW_B)/topv2_e/test_top_v2
