@@ -327,7 +327,7 @@ $(HW_B)/v2ref/v2_ref.o: $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h
 	$(CC) $(CFLAGS) -c $< -o $@
 HW_TOPV2_t = tiny 24576 256
 HW_TOPV2_e = edge 65536 512
-$(HW_B)/topv2_%/test_top_v2: $(HW_SV) tests/hw/test_top_v2.cpp $(HW_B)/v2ref/v2_ref.o $(BUILD)/libbrecq.a $(HW_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.h $(BUILD)/gen/edge/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
+$(HW_B)/topv2_%/test_top_v2: $(HW_SV) tests/hw/test_top_v2.cpp tests/hw/bqa_v2_net.h $(HW_B)/v2ref/v2_ref.o $(BUILD)/libbrecq.a $(HW_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.h $(BUILD)/gen/edge/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
 	$(call hw_verilate,topv2_$*,bqa_top,test_top_v2,$(HW_SV),tests/hw/test_top_v2.cpp,-I$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -Ihw -GWindowBytes=$(word 2,$(HW_TOPV2_$*)) -GBlockChannels=$(word 3,$(HW_TOPV2_$*)) -LDFLAGS "$(abspath $(HW_B)/v2ref/v2_ref.o) $(abspath $(BUILD)/libbrecq.a) -lyaml -lm",-I$(CURDIR)/$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -I$(CURDIR)/hw_model -I$(CURDIR)/tests/unit/hw_model -I$(CURDIR)/sw -DTB_CFG_YAML=\\\"$(CURDIR)/configs/hw/$(word 1,$(HW_TOPV2_$*)).yaml\\\" -DTB_WINB=$(word 2,$(HW_TOPV2_$*)) -DTB_BC=$(word 3,$(HW_TOPV2_$*)))
 HW_FAST_BINS += $(HW_B)/topv2_t/test_top_v2 $(HW_B)/topv2_e/test_top_v2
 HW_FULL_BINS += $(HW_B)/topv2_t/test_top_v2 $(HW_B)/topv2_e/test_top_v2

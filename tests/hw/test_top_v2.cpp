@@ -23,14 +23,8 @@
 #include <vector>
 #include "Vbqa_top.h"
 #include "bqa_prog.h"
+#include "bqa_v2_net.h"
 #include "hw_params.h"
-extern "C" {
-#include "hwcfg.h"
-#include "hwsched_v2.h"
-#include "isa.h"
-#include "latency.h"
-#include "v2_ref.h"
-}
 
 template <typename T> static void set_instr(T &sig, const Instr &i) {
     for (int w = 0; w < 4; w++) sig[w] = i.w[w];
@@ -48,17 +42,12 @@ struct RunOut {
 
 static uint32_t reg(Vbqa_top *m, uint8_t a) { m->reg_addr_i = a; m->eval(); return m->reg_rdata_o; }
 
-// layer whose output tensor holds byte address a (-1: none)
-static int out_layer(const bq_v2_memplan &mp, const std::vector<uint64_t> &out_end, int n, uint32_t a) {
-    for (int i = 0; i < n; i++) if (a >= mp.out[i] && a < out_end[i]) return i;
-    return -1;
-}
-
 // Pushes the program, starts once, runs to done. The queues are prefilled while run_i = 0 (as test_top).
-static RunOut run(Vbqa_top *m, const std::vector<Instr> q[3], std::vector<uint8_t> &mem, const bq_hwcfg &c,
-                  const bq_v2_memplan &mp, const std::vector<uint64_t> &out_end, int nl, long max_cycles) {
+static RunOut run(Vbqa_top *m, const V2Prep &p, std::vector<uint8_t> &mem, long max_cycles) {
     RunOut o{};
-    o.last_wdone.assign(nl, -1);
+    const bq_hwcfg &c = p.c;
+    const std::vector<Instr> *q = p.q;
+    o.last_wdone.assign(p.out_end.size(), -1);
     m->rst_ni = 0; m->run_i = 0;
     m->fq_valid_i = m->eq_valid_i = m->rq_valid_i = 0;
     m->mem_req_ready_i = 0; m->mem_rvalid_i = 0; m->mem_wready_i = 0; m->mem_wdone_i = 0;
@@ -100,7 +89,7 @@ static RunOut run(Vbqa_top *m, const std::vector<Instr> q[3], std::vector<uint8_
         if (m->done_o && pc[0] == q[0].size() && pc[1] == q[1].size() && pc[2] == q[2].size() && !rm.busy) break;
         bool req_fire = m->mem_req_valid_o && req_ready;
         bool req_write = m->mem_req_write_o; uint32_t req_addr = m->mem_req_addr_o; int req_beats = m->mem_req_beats_o;
-        if (req_fire && req_write) wr_layer = out_layer(mp, out_end, nl, req_addr);
+        if (req_fire && req_write) wr_layer = v2_out_layer(p, req_addr);
         if (wdone && wr_layer >= 0) o.last_wdone[wr_layer] = cyc;
         bool wfire = m->mem_wvalid_o && wready;
         if (wfire) for (int w = 0; w < W / 32; w++) { uint32_t v = (uint32_t)tb_get_bits(m->mem_wdata_o, 32 * w, 32); memcpy(wdata + 4 * w, &v, 4); }
@@ -124,9 +113,6 @@ struct Totals { long nets = 0, codes = 0, sim_cycles = 0; double secs = 0; };
 // One network on the RTL: plan, data, program, run, the four checks.
 static void run_net(Vbqa_top *m, TbReport &rep, const bq_hwcfg &base, v2_net *nt, const char *name, v2_rng *rng,
                     Totals &tot) {
-    char err[256] = "";
-    static bq_v2_plan plans[V2_REF_MAX_LAYERS];
-    static bq_v2_memplan mp;
     bq_hwcfg c = base;
     // this run's memory: random latencies and beat rates, fixed within the run
     c.read_latency = v2_rnd_in(rng, 1, 40);
@@ -137,71 +123,15 @@ static void run_net(Vbqa_top *m, TbReport &rep, const bq_hwcfg &base, v2_net *nt
     char tag[200];
     snprintf(tag, sizeof tag, "%s on %s (Lr %d Lw %d Rr %d Rw %d)", name, c.name, c.read_latency, c.write_latency,
              Wb / c.read_bytes_per_cycle, Wb / c.write_bytes_per_cycle);
-    if (!rep.check(bq_v2_net_plan(plans, &mp, &c, nt->ls, nt->n, err, sizeof err) == 0, "%s: plan: %s", tag, err)) return;
-    const bq_v2_layer *l0 = &nt->ls[0];
-    const int cs0 = (l0->cin + Wb - 1) / Wb * Wb, amax = (1 << l0->hw.abits) - 1;
-    std::vector<uint8_t> input((size_t)l0->hi * l0->wi * cs0);
-    // bytes of channels >= C are garbage: every reader must mask them
-    for (size_t i = 0; i < input.size(); i++)
-        input[i] = (uint8_t)((int)(i % cs0) < l0->cin ? v2_rnd_in(rng, 0, amax) : v2_rnd_in(rng, 0, 255));
-    if (!rep.check(v2_ref_net(nt, plans, input.data(), cs0, rng, err, sizeof err) == 0, "%s: %s", tag, err)) return;
-    std::vector<uint8_t> mem((size_t)mp.end + 64);
-    for (auto &b : mem) b = (uint8_t)v2_rnd(rng);   // unwritten memory = garbage
-    memcpy(&mem[mp.input], input.data(), input.size());
-    v2_ref_load(nt, plans, &mp, &c, mem.data());
-    std::vector<uint64_t> out_end(nt->n);
-    for (int i = 0; i < nt->n; i++) {
-        const bq_v2_layer &l = nt->ls[i];
-        out_end[i] = mp.out[i] + (l.hw.raw32 ? (uint64_t)plans[i].base.mt * plans[i].base.nt * c.dm * c.dn * 4
-                                             : (uint64_t)l.ho * l.wo * plans[i].cs_out);
-    }
-    // the whole-network program, encoded
-    bq_program pr;
-    bq_program_init(&pr);
-    bool built = rep.check(bq_v2_net_build(&pr, plans, &mp, &c, nt->n, err, sizeof err) == 0, "%s: build: %s", tag, err);
-    std::vector<Instr> q[3];
-    long unencodable = 0;
-    for (int s = 0; built && s < 3; s++)
-        for (int i = 0; i < pr.len[s]; i++) {
-            Instr in{};
-            unencodable += bq_isa_encode(&pr.ins[s][i], in.w) != 0;
-            q[s].push_back(in);
-        }
-    built = built && rep.check(unencodable == 0, "%s: %ld instructions do not encode", tag, unencodable);
-    // the model: the whole program, and each layer stand-alone (its cycles summed = the network's, §11)
-    bq_latency whole{};
-    built = built && rep.check(bq_latency_program(&whole, &pr, &plans[0].base, &c, 1, err, sizeof err) == 0,
-                               "%s: dry run: %s", tag, err);
-    std::vector<long> cum(nt->n, 0);
-    long sum = 0;
-    for (int i = 0; built && i < nt->n; i++) {
-        bq_program lp;
-        bq_program_init(&lp);
-        bq_latency r{};
-        built = rep.check(bq_v2_build(&lp, &plans[i], &c, &mp.addr[i], 0, 0, err, sizeof err) == 0 &&
-                          bq_latency_program(&r, &lp, &plans[i].base, &c, 1, err, sizeof err) == 0,
-                          "%s: layer %d stand-alone: %s", tag, i, err);
-        bq_program_free(&lp);
-        sum += r.cycles;
-        cum[i] = sum;
-    }
-    bq_program_free(&pr);
-    if (!built) return;
-    rep.check(sum == whole.cycles, "%s: model: whole program %lld cycles, sum of layers %ld", tag, (long long)whole.cycles, sum);
-
-    RunOut o = run(m, q, mem, c, mp, out_end, nt->n, 4 * whole.cycles + 100000);
+    static V2Prep p;
+    if (!v2_prepare(rep, c, nt, rng, tag, p)) return;
+    const bq_latency &whole = p.whole;
+    const std::vector<long> &cum = p.cum;
+    std::vector<uint8_t> mem = p.mem;
+    RunOut o = run(m, p, mem, 4 * whole.cycles + 100000);
     if (!rep.check(o.finished, "%s: time-out after %ld cycles (model %lld)", tag, o.cyc, (long long)whole.cycles)) return;
     // (a) every layer's output
-    long codes = 0;
-    for (int i = 0; i < nt->n; i++) {
-        long n = 0, inside = 0;
-        char first[256] = "";
-        long bad = v2_ref_check_layer(nt, plans, &mp, &c, i, mem.data(), &n, &inside, first, sizeof first);
-        rep.check(bad == 0, "%s: layer %d: %ld of %ld output values wrong, first: %s", tag, i, bad, n, first);
-        rep.check(inside * 2 >= n, "%s: layer %d %s: only %ld of %ld codes inside (lo, hi): the clamp could hide sums",
-                  tag, i, nt->ls[i].hw.name, inside, n);
-        codes += n;
-    }
+    long codes = v2_check_outputs(rep, p, nt, mem);
     // (b) CYCLES
     rep.check(o.regs.cycles == (uint32_t)o.cyc, "%s: CYCLES %u vs %ld cycles with run_i", tag, o.regs.cycles, o.cyc);
     rep.check((long long)o.regs.cycles == (long long)whole.cycles, "%s: CYCLES %u, latency model %lld", tag,
@@ -225,8 +155,8 @@ static void run_net(Vbqa_top *m, TbReport &rep, const bq_hwcfg &base, v2_net *nt
               o.regs.rd_beats, (long long)whole.rd_beats);
     rep.check((long long)o.regs.wr_beats == (long long)whole.wr_beats, "%s: MEM_WR_BEATS %u, model %lld", tag,
               o.regs.wr_beats, (long long)whole.wr_beats);
-    printf("  %s: %d layers, %u cycles (model %lld), %ld values compared, %.2f s CPU\n", tag, nt->n, o.regs.cycles,
-           (long long)whole.cycles, codes, o.secs);
+    printf("  %s: %d layers, %zu/%zu/%zu instructions, %u cycles (model %lld), %ld values compared, %.2f s CPU\n", tag,
+           nt->n, p.q[0].size(), p.q[1].size(), p.q[2].size(), o.regs.cycles, (long long)whole.cycles, codes, o.secs);
     fflush(stdout);
     tot.nets++; tot.codes += codes; tot.sim_cycles += o.cyc; tot.secs += o.secs;
 }
