@@ -7,7 +7,9 @@
 #                       bqa_win against its C model hw_model/win.c) + test_fetch_win (bqa_fetch with
 #                       the window unit wired in, WindowBytes > 0) + test_result_codes (bqa_result in CODES
 #                       mode, BlockChannels > 0, against hw_model/codes.c) + test_top_written (the WRITTEN
-#                       token through bqa_top with ISA v2)
+#                       token through bqa_top with ISA v2) + test_top_v2 (a whole v2 network on bqa_top from one
+#                       start, tiny-like and edge-like: outputs, CYCLES, counters, each layer's last write vs the
+#                       latency model) + test_axi_top_v2 (the same through the AXI shell, tiny-like)
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
@@ -254,7 +256,8 @@ hw-lint: $(HW_PKG) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.s
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_result -GDm=8 -GDn=8 -GW=64 -GLanes=8 -GBlockChannels=512
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_top -GWindowBytes=2048 -GBlockChannels=64   # ISA v2
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top -GWindowBytes=16384 -GBlockChannels=512
-	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048; bqa_result with BlockChannels 64 / 512; bqa_top v2 for tiny and edge)"
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_axi_top -GWindowBytes=2048 -GBlockChannels=64   # AXI shell, ISA v2
+	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048; bqa_result with BlockChannels 64 / 512; bqa_top v2 for tiny and edge; bqa_axi_top v2)"
 
 TEST_TARGETS  += test-hw
 BENCH_TARGETS += bench-hw
