@@ -19,6 +19,12 @@
 `ifndef BQ_HW_AXI_BASE
 `define BQ_HW_AXI_BASE 0
 `endif
+`ifndef BQ_HW_WINDOW_BYTES
+`define BQ_HW_WINDOW_BYTES 0
+`endif
+`ifndef BQ_HW_BLOCK_CHANNELS
+`define BQ_HW_BLOCK_CHANNELS 0
+`endif
 
 module bqa_axi_top #(
   parameter int unsigned MemWidth     = `BQ_HW_MEM_WIDTH_BITS,
@@ -29,8 +35,8 @@ module bqa_axi_top #(
   parameter int unsigned AxilAddrBits = 12,
   parameter int unsigned HostQDepth   = 16,   // host-side FIFO entries per queue (<= 255 reported)
   parameter int unsigned IqDepth      = 16,   // bqa_top's own queues
-  parameter int unsigned WindowBytes   = 0,   // ISA v2 (docs/whole_network.md §12): bqa_top's window buffer
-  parameter int unsigned BlockChannels = 0    // and CODES block-buffer row; 0 = the v1 build
+  parameter int unsigned WindowBytes   = `BQ_HW_WINDOW_BYTES,   // ISA v2 (docs/whole_network.md): bqa_top's
+  parameter int unsigned BlockChannels = `BQ_HW_BLOCK_CHANNELS  // window buffer and CODES block row (0: v1)
 ) (
   input  logic                    clk_i,
   input  logic                    rst_ni,

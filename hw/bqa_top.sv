@@ -5,10 +5,17 @@
 // gives result CODES mode; with either a 5th token FIFO WRITTEN (result sig1 -> fetch wait1) is
 // built. Both 0 (the default): exactly the v1 accelerator.
 // Parameter defaults come from the generated header build/gen/<cfg>/hw_params.svh (compile with
-// -Ibuild/gen/<cfg>); BQ_HW_RES_LANES is optional (default 1).
+// -Ibuild/gen/<cfg>); BQ_HW_RES_LANES (default 1), BQ_HW_WINDOW_BYTES and BQ_HW_BLOCK_CHANNELS
+// (default 0: the config keys buffers.window_bytes / block_channels, docs/hw_config.md) are optional.
 `include "hw_params.svh"
 `ifndef BQ_HW_RES_LANES
 `define BQ_HW_RES_LANES 1
+`endif
+`ifndef BQ_HW_WINDOW_BYTES
+`define BQ_HW_WINDOW_BYTES 0
+`endif
+`ifndef BQ_HW_BLOCK_CHANNELS
+`define BQ_HW_BLOCK_CHANNELS 0
 `endif
 
 module bqa_top #(
@@ -21,8 +28,8 @@ module bqa_top #(
   parameter int unsigned MemWidth   = `BQ_HW_MEM_WIDTH_BITS,
   parameter int unsigned Lanes      = `BQ_HW_RES_LANES,
   parameter int unsigned IqDepth    = 16,
-  parameter int unsigned WindowBytes   = 0,   // fetch window buffer bytes (0: no window unit)
-  parameter int unsigned BlockChannels = 0,   // result block-buffer bytes per pixel (0: no CODES mode)
+  parameter int unsigned WindowBytes   = `BQ_HW_WINDOW_BYTES,   // fetch window buffer bytes (0: no window unit)
+  parameter int unsigned BlockChannels = `BQ_HW_BLOCK_CHANNELS, // result block-buffer bytes per pixel (0: no CODES mode)
   parameter logic [63:0] ConfigHash = `BQ_HW_CONFIG_HASH
 ) (
   input  logic                clk_i,

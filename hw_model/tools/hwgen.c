@@ -41,6 +41,8 @@ static int collect(const bq_hwcfg *c, param *p) {
     P("ACT_DEPTH", c->act_depth, "Dk-bit words per activation bank");
     P("REGIONS", c->regions, "regions per weight/activation buffer");
     P("REQUANT_DEPTH", c->requant_depth, "entries of the requant-parameter RAM");
+    P("WINDOW_BYTES", c->window_bytes, "fetch window buffer bytes (0: v1 only, no window unit)");
+    P("BLOCK_CHANNELS", c->block_channels, "result block-buffer bytes per pixel (0: no CODES mode)");
     P("MEM_WIDTH_BITS", c->mem_width_bits, "memory port data width");
     P("READ_BYTES_PER_CYCLE", c->read_bytes_per_cycle, "read bandwidth");
     P("WRITE_BYTES_PER_CYCLE", c->write_bytes_per_cycle, "write bandwidth");
