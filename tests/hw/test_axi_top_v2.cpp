@@ -9,7 +9,7 @@
 //                   BQ_AXI_READ_CYCLES), as test_axi_top does for v1 (idle grows while the host polls);
 //   random latency: READY/VALID drops on every slave channel and per-burst jitter (seeded): every
 //                   output bit exact; E_BEATS and the memory beats exact; CYCLES >= the fixed prediction.
-// Usage: test_axi_top_v2 [+full]   (+full: larger chains and fres20 on top of the default chains)
+// Usage: test_axi_top_v2 [+full]   (+full: a larger chain, fres20 and mbv2t on top of the default chains)
 #include <memory>
 #include <string>
 #include "Vbqa_axi_top.h"
@@ -81,9 +81,9 @@ int main(int argc, char **argv) {
     static v2_net nt;
     static V2Prep p;
     const bool tiny = cfg.dn <= 2;
-    struct Net { int kind, h; };   // kind 0: chain (h x h), 1: fres20
+    struct Net { int kind, h; };   // kind 0: chain (h x h), 1: fres20, 2: mbv2t
     std::vector<Net> nets = tiny ? std::vector<Net>{{0, 6}, {0, 7}} : std::vector<Net>{{0, 9}};
-    if (full) { nets.push_back({0, tiny ? 10 : 13}); nets.push_back({1, 28}); }
+    if (full) { nets.push_back({0, tiny ? 10 : 13}); nets.push_back({1, 28}); nets.push_back({2, 28}); }
     const int nseeds = full ? 2 : 1, jitter = 8, max_run = 3;
     long compared = 0;
     for (size_t k = 0; k < nets.size(); k++) {
@@ -94,9 +94,9 @@ int main(int argc, char **argv) {
             r = v2_ref_chain(&nt, nets[k].h, (int)(k & 1), &rng, err, sizeof err);
             snprintf(name, sizeof name, "chain %dx%d %s", nets[k].h, nets[k].h, (k & 1) ? "signed" : "unsigned");
         } else {
-            r = v2_ref_fres20(&nt, err, sizeof err);
+            r = nets[k].kind == 1 ? v2_ref_fres20(&nt, err, sizeof err) : v2_ref_mbv2t(&nt, err, sizeof err);
             v2_ref_quant_params(&nt, &rng);
-            snprintf(name, sizeof name, "fres20");
+            snprintf(name, sizeof name, "%s", nets[k].kind == 1 ? "fres20" : "mbv2t");
         }
         if (!rep.check(r == 0, "%s: %s", name, err)) continue;
         // this network's slave: random latencies and beat rates (fixed mode: exact timing)
@@ -115,7 +115,8 @@ int main(int argc, char **argv) {
         fixed.Rr = Wb / c.read_bytes_per_cycle; fixed.Rw = Wb / c.write_bytes_per_cycle;
         // a base with a page offset: transactions cross 4 KiB boundaries at varying beats
         const uint64_t base = 0x40000000ull + 4096ull * (k % 5) + (uint64_t)(k % 7 + 1) * 8 * c.mem_width_bits;
-        for (int mode = 0; mode <= nseeds; mode++) {
+        const int seeds = nets[k].kind == 2 ? 0 : nseeds;   // mbv2t: the fixed run only (time)
+        for (int mode = 0; mode <= seeds; mode++) {
             AxiMemCfg mc = fixed;
             if (mode > 0) { mc.jitter = jitter; mc.p_stall = 0.25; mc.max_run = max_run; mc.seed = 7000 * k + mode; }
             std::vector<uint8_t> mem = p.mem;
