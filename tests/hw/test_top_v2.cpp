@@ -69,9 +69,9 @@ static RunOut run(Vbqa_top *m, const V2Prep &p, std::vector<uint8_t> &mem, long 
     for (int k = 0; k < IQ; k++) {
         drive_queues();
         m->clk_i = 0; m->eval();
-        auto p = pushed();
+        auto took = pushed();
         m->clk_i = 1; m->eval();
-        for (int s = 0; s < 3; s++) pc[s] += p[s];
+        for (int s = 0; s < 3; s++) pc[s] += took[s];
     }
     const int Rr = (Wb + c.read_bytes_per_cycle - 1) / c.read_bytes_per_cycle;
     const int Rw = (Wb + c.write_bytes_per_cycle - 1) / c.write_bytes_per_cycle;
@@ -95,9 +95,9 @@ static RunOut run(Vbqa_top *m, const V2Prep &p, std::vector<uint8_t> &mem, long 
         if (wdone && wr_layer >= 0) o.last_wdone[wr_layer] = cyc;
         bool wfire = m->mem_wvalid_o && wready;
         if (wfire) for (int w = 0; w < W / 32; w++) { uint32_t v = (uint32_t)tb_get_bits(m->mem_wdata_o, 32 * w, 32); memcpy(wdata + 4 * w, &v, 4); }
-        auto p = pushed();
+        auto took = pushed();
         m->clk_i = 1; m->eval();
-        for (int s = 0; s < 3; s++) pc[s] += p[s];
+        for (int s = 0; s < 3; s++) pc[s] += took[s];
         rm.update(cyc, req_fire, req_write, req_addr, req_beats, rvalid, wfire, wdata, wdone);
     }
     o.secs = (double)(std::clock() - t0) / CLOCKS_PER_SEC;   // CPU time: the machine is shared
