@@ -19,6 +19,12 @@
 `ifndef BQ_HW_AXI_BASE
 `define BQ_HW_AXI_BASE 0
 `endif
+`ifndef BQ_HW_WINDOW_BYTES
+`define BQ_HW_WINDOW_BYTES 0
+`endif
+`ifndef BQ_HW_BLOCK_CHANNELS
+`define BQ_HW_BLOCK_CHANNELS 0
+`endif
 
 module bqa_axi_top #(
   parameter int unsigned MemWidth     = `BQ_HW_MEM_WIDTH_BITS,
@@ -28,7 +34,9 @@ module bqa_axi_top #(
   parameter logic [63:0] BaseAddr     = 64'(`BQ_HW_AXI_BASE),
   parameter int unsigned AxilAddrBits = 12,
   parameter int unsigned HostQDepth   = 16,   // host-side FIFO entries per queue (<= 255 reported)
-  parameter int unsigned IqDepth      = 16    // bqa_top's own queues
+  parameter int unsigned IqDepth      = 16,   // bqa_top's own queues
+  parameter int unsigned WindowBytes   = `BQ_HW_WINDOW_BYTES,   // ISA v2 (docs/whole_network.md): bqa_top's
+  parameter int unsigned BlockChannels = `BQ_HW_BLOCK_CHANNELS  // window buffer and CODES block row (0: v1)
 ) (
   input  logic                    clk_i,
   input  logic                    rst_ni,
@@ -144,7 +152,7 @@ module bqa_axi_top #(
   logic [15:0]         req_beats;
   logic [MemWidth-1:0] rdata, wdata;
 
-  bqa_top #(.IqDepth(IqDepth)) u_top (
+  bqa_top #(.IqDepth(IqDepth), .WindowBytes(WindowBytes), .BlockChannels(BlockChannels)) u_top (
     .clk_i(clk_i), .rst_ni(core_rst_n), .run_i(run),
     .fq_valid_i(q_valid[0]), .fq_ready_o(q_ready[0]), .fq_data_i(q_head[0]),
     .eq_valid_i(q_valid[1]), .eq_ready_o(q_ready[1]), .eq_data_i(q_head[1]),

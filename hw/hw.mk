@@ -7,7 +7,9 @@
 #                       bqa_win against its C model hw_model/win.c) + test_fetch_win (bqa_fetch with
 #                       the window unit wired in, WindowBytes > 0) + test_result_codes (bqa_result in CODES
 #                       mode, BlockChannels > 0, against hw_model/codes.c) + test_top_written (the WRITTEN
-#                       token through bqa_top with ISA v2)
+#                       token through bqa_top with ISA v2) + test_top_v2 (a whole v2 network on bqa_top from one
+#                       start, tiny-like and edge-like: outputs, CYCLES, counters, each layer's last write vs the
+#                       latency model) + test_axi_top_v2 (the same through the AXI shell, tiny-like)
 #   make test-hw-full   the same harnesses with +full (longer random runs) and more shapes; top: all 64
 #                       (wbits, abits) pairs x signedness, odd shapes, K refills, extremes, ties; tiny and edge
 #   make bench-hw       M=64 K=576 N=256 at 4/4 bits on tiny: execute efficiency, simulated cycles/s
@@ -259,7 +261,8 @@ hw-lint: $(HW_PKG) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.s
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) hw/fmax/bqa_fmax_win.sv --top-module bqa_fmax_win   # Fmax fixtures
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) hw/fmax/bqa_fmax_result.sv --top-module bqa_fmax_result
 	@verilator --lint-only -Wall -Ihw -Ibuild/gen/edge $(HW_SV) --top-module bqa_top -GWindowBytes=16384 -GBlockChannels=512
-	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048; bqa_result with BlockChannels 64 / 512; bqa_top v2 for tiny and edge)"
+	@verilator --lint-only -Wall -Ihw -Ibuild/gen/tiny $(HW_SV) --top-module bqa_axi_top -GWindowBytes=2048 -GBlockChannels=64   # AXI shell, ISA v2
+	@echo "hw-lint: $(words $(HW_MODS)) modules lint clean with bqa_pkg (each as top; bqa_top for tiny and edge; bqa_fetch with WindowBytes 2048; bqa_result with BlockChannels 64 / 512; bqa_top v2 for tiny and edge; bqa_axi_top v2)"
 
 TEST_TARGETS  += test-hw
 BENCH_TARGETS += bench-hw
@@ -329,3 +332,33 @@ fpga-report:
 	@cat $(HW_B)/fpga/tiny_report.txt
 	@grep -q ICESTORM_LC $(HW_B)/fpga/tiny_report.txt && grep -q "Max frequency" $(HW_B)/fpga/tiny_report.txt || \
 	  { echo "fpga: utilisation or Fmax missing from $(HW_B)/fpga/tiny_nextpnr.log"; exit 1; }
+
+# ---- a whole network on bqa_top with ISA v2 (docs/whole_network.md §12): the program of hwsched_v2 started
+# once; every layer's output tensor against the naive network of tests/unit/hw_model/v2_ref.[ch] (shared
+# with test_v2_exec, whose build therefore links v2_ref.c too), CYCLES and the counters against the latency
+# model's dry run, each layer's last write against the model's cumulative layer cycles. The C model and
+# the reference are linked from libbrecq.a / v2_ref.o (built with CFLAGS). tiny-like and edge-like builds:
+# HW_TOPV2_<x> = config, WindowBytes, BlockChannels (sized for the full tier's fres20 and mbv2t, §12)
+V2_REF_SRC := tests/unit/hw_model/v2_ref.c
+$(ASAN)/tests/hw_model/test_v2_exec: tests/unit/hw_model/test_v2_exec.c $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+V2_REF_DEPS := $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(wildcard hw_model/*.h)
+$(HW_B)/v2ref/v2_ref.o: $(V2_REF_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+HW_TOPV2_t = tiny 24576 256
+HW_TOPV2_e = edge 65536 512
+$(HW_B)/topv2_%/test_top_v2: $(HW_SV) tests/hw/test_top_v2.cpp tests/hw/bqa_v2_net.h $(V2_REF_DEPS) $(HW_B)/v2ref/v2_ref.o $(BUILD)/libbrecq.a $(HW_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.h $(BUILD)/gen/edge/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
+	@rm -f $@   # Verilator's own make does not see the linked C objects change: relink
+	$(call hw_verilate,topv2_$*,bqa_top,test_top_v2,$(HW_SV),tests/hw/test_top_v2.cpp,-I$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -Ihw -GWindowBytes=$(word 2,$(HW_TOPV2_$*)) -GBlockChannels=$(word 3,$(HW_TOPV2_$*)) -LDFLAGS "$(abspath $(HW_B)/v2ref/v2_ref.o) $(abspath $(BUILD)/libbrecq.a) -lyaml -lm",-I$(CURDIR)/$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -I$(CURDIR)/hw_model -I$(CURDIR)/tests/unit/hw_model -I$(CURDIR)/sw -DTB_CFG_YAML=\\\"$(CURDIR)/configs/hw/$(word 1,$(HW_TOPV2_$*)).yaml\\\" -DTB_WINB=$(word 2,$(HW_TOPV2_$*)) -DTB_BC=$(word 3,$(HW_TOPV2_$*)))
+HW_FAST_BINS += $(HW_B)/topv2_t/test_top_v2 $(HW_B)/topv2_e/test_top_v2
+HW_FULL_BINS += $(HW_B)/topv2_t/test_top_v2 $(HW_B)/topv2_e/test_top_v2
+# the same through the AXI shell (bqa_axi_top, host FIFOs of 262144 instructions so a whole program is pushed
+# before the one start): fixed-latency AXI memory: outputs, CYCLES and counters exact vs the model with the
+# AXI interface; random latency / back-pressure: outputs exact. tiny-like in test-hw, edge-like in test-hw-full
+$(HW_B)/axiv2_%/test_axi_top_v2: $(HW_SV) tests/hw/test_axi_top_v2.cpp tests/hw/bqa_v2_net.h $(V2_REF_DEPS) $(HW_B)/v2ref/v2_ref.o $(BUILD)/libbrecq.a $(HW_AXI_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.h $(BUILD)/gen/edge/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
+	@rm -f $@   # Verilator's own make does not see the linked C objects change: relink
+	$(call hw_verilate,axiv2_$*,bqa_axi_top,test_axi_top_v2,$(HW_SV),tests/hw/test_axi_top_v2.cpp,-I$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -Ihw -GHostQDepth=262144 -GWindowBytes=$(word 2,$(HW_TOPV2_$*)) -GBlockChannels=$(word 3,$(HW_TOPV2_$*)) -LDFLAGS "$(abspath $(HW_B)/v2ref/v2_ref.o) $(abspath $(BUILD)/libbrecq.a) -lyaml -lm",-I$(CURDIR)/$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -I$(CURDIR)/hw_model -I$(CURDIR)/tests/unit/hw_model -I$(CURDIR)/sw -DTB_CFG_YAML=\\\"$(CURDIR)/configs/hw/$(word 1,$(HW_TOPV2_$*)).yaml\\\" -DTB_WINB=$(word 2,$(HW_TOPV2_$*)) -DTB_BC=$(word 3,$(HW_TOPV2_$*)))
+HW_FAST_BINS += $(HW_B)/axiv2_t/test_axi_top_v2
+HW_FULL_BINS += $(HW_B)/axiv2_t/test_axi_top_v2 $(HW_B)/axiv2_e/test_axi_top_v2

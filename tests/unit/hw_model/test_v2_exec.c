@@ -3,7 +3,8 @@
  * execute by the bit-serial arithmetic of hw_isa.md §1 on the bank words, results through codes.c
  * or as RAW32) under two token-respecting interleavings, and every layer's output tensor is
  * compared with a naive integer conv / depthwise / residual / linear written here from the
- * definitions (HWC codes, z_a outside the image, requant with floor division). */
+ * definitions (HWC codes, z_a outside the image, requant with floor division): v2_ref.[ch], shared
+ * with the RTL harness tests/hw/test_top_v2.cpp. */
 #include "testutil.h"
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "hwsched_v2.h"
 #include "win.h"
 #include "codes.h"
+#include "v2_ref.h"
 
 static const char *kTinyV2 =
     "name: t2\nclock_mhz: 15\n"
@@ -27,14 +29,8 @@ static const char *kEdgeV2 =
     "memory: {width_bits: 64, read_bytes_per_cycle: 8, write_bytes_per_cycle: 8,\n"
     "         read_latency: 32, write_latency: 24}\n";
 
-static uint64_t rng = 88172645463325252ull;
-static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
-static int rnd_in(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+static v2_rng rng = {88172645463325252ull};
+static uint32_t rnd(void) { return v2_rnd(&rng); }
 
 static void load(bq_hwcfg *c, const char *text) {
     char err[256] = "";
@@ -42,43 +38,6 @@ static void load(bq_hwcfg *c, const char *text) {
         print_error("%s\n", err);
         fail();
     }
-}
-
-/* ---- the layer data the exporter would write ---- */
-typedef struct {
-    int *w;            /* codes[((g*M + m)*cin_g + ci)*kh*kw + t] */
-    bq_codes_rq *rq;   /* per output channel */
-} layer_data;
-
-/* ---- naive reference ---- */
-static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-static int ref_requant(int64_t acc0, const bq_codes_rq *r, int res, int q_r, int z_r, int z_o, int lo,
-                       int hi) {
-    int64_t t = acc0 * (int64_t)r->m_acc + (res ? (int64_t)(q_r - z_r) * (int64_t)r->m_res : 0);
-    int64_t y = floordiv(t + ((int64_t)1 << (r->sh - 1)), (int64_t)1 << r->sh) + z_o;
-    return (int)(y < lo ? lo : y > hi ? hi : y);
-}
-
-/* acc0 of output (oy, ox, co) from the HWC input `in` (cs bytes per pixel). */
-static int64_t ref_acc0(const bq_v2_layer *l, const layer_data *d, const uint8_t *in, int cs, int oy,
-                        int ox, int co) {
-    int64_t acc = 0, asum = 0;
-    int cin_g = l->depthwise ? 1 : l->cin, taps = l->kh * l->kw, M = l->hw.m;
-    int g = l->depthwise ? co : 0, m = l->depthwise ? 0 : co;
-    for (int ci = 0; ci < cin_g; ci++)
-        for (int ky = 0; ky < l->kh; ky++)
-            for (int kx = 0; kx < l->kw; kx++) {
-                int iy = oy * l->stride - l->pad_t + ky, ix = ox * l->stride - l->pad_l + kx;
-                int c = l->depthwise ? co : ci;
-                int a = (iy < 0 || iy >= l->hi || ix < 0 || ix >= l->wi) ? l->z_a
-                                                                         : in[(iy * l->wi + ix) * cs + c];
-                int wv = d->w[((g * M + m) * cin_g + ci) * taps + ky * l->kw + kx];
-                acc += (int64_t)wv * a;
-                asum += a;
-            }
-    const bq_codes_rq *r = &d->rq[co];
-    return (int64_t)(int32_t)(acc - (int64_t)r->z_w * asum + r->bias_eff);
 }
 
 /* ---- the executor ---- */
@@ -297,101 +256,9 @@ static void run_program(machine *x, const bq_program *pr, int policy) {
     for (int t = 0; t < BQ_NTOK; t++) assert_int_equal(x->tok[t], 0);
 }
 
-/* ---- a network, its data, the check ---- */
-static bq_v2_layer conv(const char *name, int cin, int cout, int h, int k, int s, int pad, int dw,
-                        int wb, int ab, int ob) {
-    bq_v2_layer l;
-    char err[256] = "";
-    if (bq_v2_layer_conv(&l, name, cin, cout, h, h, k, k, s, pad, dw, err, sizeof err)) {
-        print_error("%s\n", err);
-        fail();
-    }
-    l.hw.wbits = wb;
-    l.hw.abits = ab;
-    l.hw.obits = ob;
-    return l;
-}
-
-/* Random weights and requant records for layer i, given the codes of its input (naive), such
- * that the outputs spread over the code range (so the clamp cannot hide wrong sums). */
-static void make_data(const bq_v2_layer *l, layer_data *d, const uint8_t *in, int cs_in) {
-    int cin_g = l->depthwise ? 1 : l->cin, taps = l->kh * l->kw, nw = l->hw.groups * l->hw.m * cin_g * taps;
-    d->w = calloc((size_t)nw, sizeof *d->w);
-    d->rq = calloc((size_t)l->cout, sizeof *d->rq);
-    assert_non_null(d->w);
-    assert_non_null(d->rq);
-    int wb = l->hw.wbits;
-    for (int i = 0; i < nw; i++)
-        d->w[i] = l->hw.w_signed ? rnd_in(-(1 << (wb - 1)), (1 << (wb - 1)) - 1) : rnd_in(0, (1 << wb) - 1);
-    for (int co = 0; co < l->cout; co++) {
-        bq_codes_rq *r = &d->rq[co];
-        r->z_w = (uint8_t)(l->hw.w_signed ? 0 : rnd_in(0, (1 << wb) - 1));
-        r->bias_eff = rnd_in(-50, 50);
-        r->sh = 1;   /* for the range scan below */
-        r->m_acc = 1;
-    }
-    if (l->hw.raw32) return;
-    /* scale per channel: acc0 range over the layer -> codes 0 .. 2^obits - 1 */
-    int qmax = (1 << l->hw.obits) - 1;
-    for (int co = 0; co < l->cout; co++) {
-        int64_t lo = INT64_MAX, hi = INT64_MIN;
-        for (int oy = 0; oy < l->ho; oy++)
-            for (int ox = 0; ox < l->wo; ox++) {
-                int64_t a = ref_acc0(l, d, in, cs_in, oy, ox, co);
-                if (a < lo) lo = a;
-                if (a > hi) hi = a;
-            }
-        int64_t span = hi - lo + 1;
-        bq_codes_rq *r = &d->rq[co];
-        r->sh = 20;
-        r->m_acc = (uint32_t)(((int64_t)qmax << 20) / span);
-        if (r->m_acc == 0) r->m_acc = 1;
-        /* centre: z_o is per layer; shift the bias so lo maps near 0 */
-        r->bias_eff -= (int32_t)lo;
-        r->m_res = (uint32_t)rnd_in(0, 1 << 18);
-    }
-}
-
-typedef struct {
-    int n;
-    bq_v2_layer ls[16];
-    layer_data d[16];
-    uint8_t *ref[16];   /* naive output codes, HWC with cs_out (raw32: int32 acc0 per channel) */
-} net;
-
-/* Naive outputs of every layer, from the network input. */
-static void ref_net(net *nt, const bq_v2_plan *plans, const uint8_t *input, int cs0) {
-    for (int i = 0; i < nt->n; i++) {
-        bq_v2_layer *l = &nt->ls[i];
-        const uint8_t *in = l->in_from < 0 ? input : nt->ref[l->in_from];
-        int cs_in = l->in_from < 0 ? cs0 : plans[l->in_from].cs_out;
-        make_data(l, &nt->d[i], in, cs_in);
-        int cs = plans[i].cs_out;
-        nt->ref[i] = calloc((size_t)l->ho * l->wo * (size_t)(l->hw.raw32 ? 4 * l->cout : cs), 1);
-        assert_non_null(nt->ref[i]);
-        const uint8_t *res = !l->hw.has_residual ? NULL : l->res_from < 0 ? input : nt->ref[l->res_from];
-        int cs_r = !l->hw.has_residual ? 0 : l->res_from < 0 ? cs0 : plans[l->res_from].cs_out;
-        int hi = l->hw.hi < 0 ? (1 << l->hw.obits) - 1 : l->hw.hi;
-        for (int oy = 0; oy < l->ho; oy++)
-            for (int ox = 0; ox < l->wo; ox++)
-                for (int co = 0; co < l->cout; co++) {
-                    int64_t a0 = ref_acc0(l, &nt->d[i], in, cs_in, oy, ox, co);
-                    int pix = oy * l->wo + ox;
-                    if (l->hw.raw32) {
-                        int32_t v = (int32_t)a0;
-                        memcpy(nt->ref[i] + ((size_t)pix * l->cout + co) * 4, &v, 4);
-                        continue;
-                    }
-                    int qr = res ? res[pix * cs_r + co] : 0;
-                    nt->ref[i][pix * cs + co] = (uint8_t)ref_requant(a0, &nt->d[i].rq[co], res != NULL, qr,
-                                                                     l->hw.z_r, l->hw.z_o, l->hw.lo, hi);
-                }
-    }
-}
-
 /* Build, run under both policies, compare every layer's output. Returns the codes compared. */
-static long check_net(const bq_hwcfg *c, net *nt) {
-    static bq_v2_plan plans[16];
+static long check_net(const bq_hwcfg *c, v2_net *nt) {
+    static bq_v2_plan plans[V2_REF_MAX_LAYERS];
     static bq_v2_memplan mp;
     char err[256] = "";
     if (bq_v2_net_plan(plans, &mp, c, nt->ls, nt->n, err, sizeof err)) {
@@ -406,8 +273,11 @@ static long check_net(const bq_hwcfg *c, net *nt) {
     /* bytes of channels >= C are garbage: every reader must mask them */
     int amax = (1 << l0->hw.abits) - 1;
     for (int i = 0; i < l0->hi * l0->wi * cs0; i++)
-        input[i] = (uint8_t)(i % cs0 < l0->cin ? rnd_in(0, amax) : rnd_in(0, 255));
-    ref_net(nt, plans, input, cs0);
+        input[i] = (uint8_t)(i % cs0 < l0->cin ? v2_rnd_in(&rng, 0, amax) : v2_rnd_in(&rng, 0, 255));
+    if (v2_ref_net(nt, plans, input, cs0, &rng, err, sizeof err)) {
+        print_error("%s\n", err);
+        fail();
+    }
     bq_program pr;
     bq_program_init(&pr);
     if (bq_v2_net_build(&pr, plans, &mp, c, nt->n, err, sizeof err)) {
@@ -428,23 +298,7 @@ static long check_net(const bq_hwcfg *c, net *nt) {
         assert_true(x.mem && x.wbank && x.abank && x.rqram);
         for (size_t i = 0; i < x.mem_len; i++) x.mem[i] = (uint8_t)rnd();   /* unwritten = garbage */
         memcpy(x.mem + mp.input, input, (size_t)l0->hi * l0->wi * cs0);
-        for (int i = 0; i < nt->n; i++) {
-            const bq_v2_plan *p = &plans[i];
-            bq_v2_pack_weights(p, c, nt->d[i].w, x.mem + mp.w[i]);
-            size_t rqn = (size_t)p->base.layer.groups * p->base.m_pad;
-            memset(x.mem + mp.rq[i], 0, rqn * 16);
-            for (int co = 0; co < nt->ls[i].cout; co++) {
-                /* record of channel co: dense row co; depthwise group co's row 0 (entry co) */
-                size_t u = nt->ls[i].depthwise ? (size_t)co * p->base.m_pad : (size_t)co;
-                uint8_t *r = x.mem + mp.rq[i] + 16 * u;
-                const bq_codes_rq *q = &nt->d[i].rq[co];
-                memcpy(r, &q->bias_eff, 4);
-                memcpy(r + 4, &q->m_acc, 4);
-                memcpy(r + 8, &q->m_res, 4);
-                r[12] = q->z_w;
-                r[13] = q->sh;
-            }
-        }
+        v2_ref_load(nt, plans, &mp, c, x.mem);
         bq_codes_cfg cc = {.dm = c->dm, .dn = c->dn, .lanes = c->res_lanes, .w_bits = c->mem_width_bits,
                            .lr = 1, .rr = 1, .lw = 1, .rw = 1, .block_channels = c->block_channels};
         assert_int_equal(bq_codes_init(&x.cs, &cc, err, sizeof err), 0);
@@ -453,30 +307,10 @@ static long check_net(const bq_hwcfg *c, net *nt) {
         run_program(&x, &pr, policy);
         for (int i = 0; i < nt->n; i++) {
             const bq_v2_layer *l = &nt->ls[i];
-            const bq_v2_plan *p = &plans[i];
-            long bad = 0, inside = 0, n = 0;
-            int hi = l->hw.hi < 0 ? (1 << l->hw.obits) - 1 : l->hw.hi;
-            for (int pix = 0; pix < l->ho * l->wo; pix++)
-                for (int co = 0; co < l->cout; co++, n++) {
-                    if (l->hw.raw32) {
-                        int32_t got, want;
-                        int mt = co / c->dm, mi = co % c->dm, nti = pix / c->dn, ni = pix % c->dn;
-                        size_t at = mp.out[i] + ((size_t)(nti * p->base.mt + mt) * c->dm * c->dn +
-                                                 (size_t)(ni * c->dm + mi)) * 4;
-                        memcpy(&got, x.mem + at, 4);
-                        memcpy(&want, nt->ref[i] + ((size_t)pix * l->cout + co) * 4, 4);
-                        bad += got != want;
-                        inside++;
-                        continue;
-                    }
-                    int want = nt->ref[i][pix * p->cs_out + co];
-                    int got = x.mem[mp.out[i] + (size_t)pix * p->cs_out + co];
-                    if (got != want && bad < 3)
-                        print_error("%s %s policy %d pixel %d channel %d: got %d, want %d\n", c->name,
-                                    l->hw.name, policy, pix, co, got, want);
-                    bad += got != want;
-                    inside += want > l->hw.lo && want < hi;
-                }
+            long inside = 0, n = 0;
+            char first[256] = "";
+            long bad = v2_ref_check_layer(nt, plans, &mp, c, i, x.mem, &n, &inside, first, sizeof first);
+            if (bad) print_error("policy %d: %ld mismatches, first %s\n", policy, bad, first);
             assert_int_equal(bad, 0);
             if (inside * 2 < n) {   /* the clamp must not hide the sums */
                 print_error("%s %s: only %ld of %ld codes inside (lo, hi)\n", c->name, l->hw.name, inside, n);
@@ -492,55 +326,34 @@ static long check_net(const bq_hwcfg *c, net *nt) {
     }
     bq_program_free(&pr);
     free(input);
-    for (int i = 0; i < nt->n; i++) {
-        free(nt->d[i].w);
-        free(nt->d[i].rq);
-        free(nt->ref[i]);
-    }
+    v2_ref_free(nt);
     return compared;
 }
 
-/* Every layer kind of docs/whole_network.md §5 in one chain: first layer C = 1, dense 3x3 s1 and
- * s2 (pad 1), 1x1, depthwise s1 / s2, residual add, GAP (depthwise, kernel = image), linear. */
-static void chain(net *nt, int h, int wsigned) {
-    int n = 0;
-    bq_v2_layer *ls = nt->ls;
-    ls[n++] = conv("first", 1, 8, h, 3, 1, 1, 0, 4, 8, 4);
-    ls[n++] = conv("c3s1", 8, 12, h, 3, 1, 1, 0, 3, 4, 4);
-    ls[n] = conv("res", 12, 12, h, 3, 1, 1, 0, 4, 4, 5);
-    ls[n].hw.has_residual = 1;
-    ls[n].hw.rbits = 4;
-    ls[n].res_from = 1;
-    ls[n].hw.z_r = 5;
-    n++;
-    ls[n++] = conv("pw", 12, 20, h, 1, 1, 0, 0, 4, 5, 4);
-    ls[n++] = conv("dw", 20, 20, h, 3, 1, 1, 1, 4, 4, 4);
-    ls[n++] = conv("c3s2", 20, 10, h, 3, 2, 1, 0, 2, 4, 4);
-    int h2 = ls[n - 1].ho;
-    ls[n++] = conv("dw2", 10, 10, h2, 3, 2, 1, 1, 4, 4, 6);
-    int h3 = ls[n - 1].ho;
-    ls[n++] = conv("gap", 10, 10, h3, h3, 1, 0, 1, 3, 6, 8);
-    char err[256];
-    assert_int_equal(bq_v2_layer_linear(&ls[n], "fc", 10, 7, err, sizeof err), 0);
-    ls[n].hw.wbits = 4;
-    ls[n].hw.abits = 8;
-    n++;
-    for (int i = 0; i < n; i++) {
-        if (i > 0) ls[i].in_from = i - 1;
-        ls[i].hw.w_signed = wsigned;
-        ls[i].z_a = i == 0 ? 0 : rnd_in(0, (1 << ls[i].hw.abits) - 1);
-        ls[i].hw.z_o = 1;
-        ls[i].hw.lo = 0;
-        ls[i].hw.hi = -1;
+static void chain(v2_net *nt, int h, int wsigned) {
+    char err[256] = "";
+    if (v2_ref_chain(nt, h, wsigned, &rng, err, sizeof err)) {
+        print_error("%s\n", err);
+        fail();
     }
-    nt->n = n;
+}
+
+static bq_v2_layer conv(const char *name, int cin, int cout, int h, int k, int s, int pad, int dw,
+                        int wb, int ab, int ob) {
+    bq_v2_layer l;
+    char err[256] = "";
+    if (v2_ref_conv(&l, name, cin, cout, h, k, s, pad, dw, wb, ab, ob, err, sizeof err)) {
+        print_error("%s\n", err);
+        fail();
+    }
+    return l;
 }
 
 static void test_chain_tiny(void **st) {
     (void)st;
     bq_hwcfg c;
     load(&c, kTinyV2);
-    static net nt;
+    static v2_net nt;
     for (int s = 0; s < 2; s++) {
         memset(&nt, 0, sizeof nt);
         chain(&nt, 6 + s, s);
@@ -554,7 +367,7 @@ static void test_chain_edge(void **st) {
     (void)st;
     bq_hwcfg c;
     load(&c, kEdgeV2);
-    static net nt;
+    static v2_net nt;
     for (int s = 0; s < 2; s++) {
         memset(&nt, 0, sizeof nt);
         chain(&nt, 9 + 2 * s, s);
@@ -570,7 +383,7 @@ static void test_reloaded_weights(void **st) {
     bq_hwcfg c;
     load(&c, kTinyV2);
     c.weight_depth = 64;
-    static net nt;
+    static v2_net nt;
     memset(&nt, 0, sizeof nt);
     bq_v2_layer *ls = nt.ls;
     ls[0] = conv("big", 24, 24, 5, 3, 1, 1, 0, 4, 4, 4);   /* + the network input as residual */
@@ -603,7 +416,7 @@ static void test_requant_ring(void **st) {
     bq_hwcfg c;
     load(&c, kTinyV2);
     c.requant_depth = 4;
-    static net nt;
+    static v2_net nt;
     memset(&nt, 0, sizeof nt);
     nt.ls[0] = conv("dwring", 20, 20, 5, 3, 1, 1, 1, 4, 4, 4);
     nt.ls[1] = conv("dwring2", 20, 20, 5, 3, 2, 1, 1, 3, 4, 4);
