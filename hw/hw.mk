@@ -210,9 +210,6 @@ HW_FULL_BINS += $(HW_B)/top_written/test_top_written
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
 test-isa-pkg: $(HW_B)/isa/test_isa
 	@$(HW_B)/isa/test_isa
-test-hw: $(HW_FAST_BINS)
-	@fail=0; for t in $(HW_FAST_BINS); do $$t || fail=1; done; \
-	if [ $$fail = 0 ]; then echo "test-hw: passed"; else echo "test-hw: FAILED"; exit 1; fi
 
 # The v1 RTL refuses the ISA v2 encodings loudly (docs/hw_isa.md §3.5): each stage harness run with
 # its instruction 0 made a v2 one (+v2=...) must stop on that stage's assertion, naming it.
@@ -242,9 +239,6 @@ test-hw-codes-refused: $(HW_B)/resultc_t/test_result_codes
 	echo "test-hw-codes-refused: passed ($$n illegal RUNCs refused by bqa_result's CODES assertions)"
 TEST_TARGETS += test-hw-codes-refused
 
-test-hw-full: $(HW_FULL_BINS)
-	@fail=0; for t in $(HW_FULL_BINS); do nice -n 10 $$t +full || fail=1; done; \
-	if [ $$fail = 0 ]; then echo "test-hw-full: passed"; else echo "test-hw-full: FAILED"; exit 1; fi
 
 bench-hw: $(HW_B)/top_tiny/test_top
 	@mkdir -p $(BUILD)/bench
@@ -362,3 +356,12 @@ $(HW_B)/axiv2_%/test_axi_top_v2: $(HW_SV) tests/hw/test_axi_top_v2.cpp tests/hw/
 	$(call hw_verilate,axiv2_$*,bqa_axi_top,test_axi_top_v2,$(HW_SV),tests/hw/test_axi_top_v2.cpp,-I$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -Ihw -GHostQDepth=262144 -GWindowBytes=$(word 2,$(HW_TOPV2_$*)) -GBlockChannels=$(word 3,$(HW_TOPV2_$*)) -LDFLAGS "$(abspath $(HW_B)/v2ref/v2_ref.o) $(abspath $(BUILD)/libbrecq.a) -lyaml -lm",-I$(CURDIR)/$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -I$(CURDIR)/hw_model -I$(CURDIR)/tests/unit/hw_model -I$(CURDIR)/sw -DTB_CFG_YAML=\\\"$(CURDIR)/configs/hw/$(word 1,$(HW_TOPV2_$*)).yaml\\\" -DTB_WINB=$(word 2,$(HW_TOPV2_$*)) -DTB_BC=$(word 3,$(HW_TOPV2_$*)))
 HW_FAST_BINS += $(HW_B)/axiv2_t/test_axi_top_v2
 HW_FULL_BINS += $(HW_B)/axiv2_t/test_axi_top_v2 $(HW_B)/axiv2_e/test_axi_top_v2
+
+# Last in the file: a rule's prerequisites are expanded when make reads the rule, so every
+# harness appended to HW_FAST_BINS / HW_FULL_BINS above is built (not only run) by these.
+test-hw: $(HW_FAST_BINS)
+	@fail=0; for t in $(HW_FAST_BINS); do $$t || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "test-hw: passed"; else echo "test-hw: FAILED"; exit 1; fi
+test-hw-full: $(HW_FULL_BINS)
+	@fail=0; for t in $(HW_FULL_BINS); do nice -n 10 $$t +full || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "test-hw-full: passed"; else echo "test-hw-full: FAILED"; exit 1; fi
