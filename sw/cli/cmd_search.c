@@ -120,6 +120,8 @@ int bq_cmd_search(int argc, char **argv) {
     if (bq_hwcfg_load(&cfg, hw, err, sizeof err)) goto fail;
     if (bq_search_hw_net(&net, &q, err, sizeof err)) goto fail;
     have_net = 1;
+    /* a v2 build runs the whole network as one program: optimise its cycles (the v2 table) */
+    if (cfg.window_bytes > 0 && bq_lower_hw_net_v2(&net, &q, err, sizeof err)) goto fail;
     if (bq_costtab_build(&tab, &cfg, &net, err, sizeof err)) goto fail;
     have_tab = 1;
     if (bq_search_from_qmodel(&p, &q, &tab, cfg.clock_mhz, &sp, err, sizeof err)) goto fail;
@@ -136,8 +138,10 @@ int bq_cmd_search(int argc, char **argv) {
         goto done;
     }
     long ncand = p.n_cands;
-    printf("search: %s on %s: %d layers, %d groups, %ld candidates; budget %lld cycles (%.2f us, "
-           "%.3fx W8A8 = %lld cycles)\n", fp.arch, cfg.name, p.n_layers, p.n_groups, ncand,
+    printf("search: %s on %s%s: %d layers, %d groups, %ld candidates; budget %lld cycles (%.2f us, "
+           "%.3fx W8A8 = %lld cycles)\n", fp.arch, cfg.name,
+           bq_hw_net_is_v2(&net, &cfg) ? " (ISA v2, whole-network program)" : "", p.n_layers,
+           p.n_groups, ncand,
            (long long)b.max_cycles, (double)b.max_cycles / cfg.clock_mhz,
            (double)b.max_cycles / (double)w8a8, (long long)w8a8);
     if (bq_search_check_budget(&p, &b, err, sizeof err)) {
