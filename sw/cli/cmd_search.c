@@ -18,6 +18,7 @@
 #include "core/fileio.h"
 #include "nn/graph.h"
 #include "hwcfg.h"
+#include "lower/lower_v2.h"
 #include "quant/qmodel.h"
 #include "quant/quant.h"
 #include "search/search.h"
