@@ -1,6 +1,7 @@
 # sw/search/search.mk — mixed-precision search: solver benchmark (make bench).
 #   make bench-search   GA and exact solver on a fres20-sized problem on `edge` -> build/bench/search.json
-#   make test-search-cli  `brecq search` end to end: infeasible budget, bad unit, cache reuse (make test)
+#   make test-search-cli  `brecq search` end to end: infeasible budget, bad unit, cache reuse, a v2
+#                         config (whole-network cycles; a window too small refused) (make test)
 # The unit tests (tests/unit/search/test_search.c, test_mcnemar.c, test_plot.c) join `make test` through
 # the top Makefile's wildcard.
 
@@ -52,6 +53,18 @@ test-search-cli: $(BUILD)/search_cli_driver
 	  --out $(SEARCH_TS)/bits2.yaml > $(SEARCH_TS)/cached.out 2> $(SEARCH_TS)/cached.err || rc=$$?; \
 	  [ $$rc = 0 ] && grep -q "0 candidates measured" $(SEARCH_TS)/cached.out && cmp -s $(SEARCH_TS)/bits.yaml $(SEARCH_TS)/bits2.yaml || \
 	  { echo "test-search-cli: FAILED (rerun with the cache: exit $$rc)"; cat $(SEARCH_TS)/cached.out $(SEARCH_TS)/cached.err; exit 1; }
-	@echo "test-search-cli: passed (infeasible budget, bad unit, end-to-end search with sensitivities, cache reuse)"
+	@sed -e 's/^  # window_bytes: 16384 .*/  window_bytes: 16384/' -e 's/^  # block_channels: 512 .*/  block_channels: 512/' \
+	  configs/hw/edge.yaml > $(SEARCH_TS)/edge_v2.yaml
+	@sed 's/^  window_bytes: 16384/  window_bytes: 2048/' $(SEARCH_TS)/edge_v2.yaml > $(SEARCH_TS)/edge_v2_small.yaml
+	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw $(SEARCH_TS)/edge_v2.yaml \
+	  --budget 0.95x --wbits 2,4 --abits 2,4 --images 4 > $(SEARCH_TS)/v2.out 2> $(SEARCH_TS)/v2.err || rc=$$?; \
+	  [ $$rc = 0 ] && grep -q "(ISA v2, whole-network program).*= 695985 cycles" $(SEARCH_TS)/v2.out && grep -q "^  exact" $(SEARCH_TS)/v2.out || \
+	  { echo "test-search-cli: FAILED (v2 config: exit $$rc)"; cat $(SEARCH_TS)/v2.out $(SEARCH_TS)/v2.err; exit 1; }
+	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw $(SEARCH_TS)/edge_v2_small.yaml \
+	  --budget 0.95x --images 4 > $(SEARCH_TS)/v2small.out 2> $(SEARCH_TS)/v2small.err || rc=$$?; \
+	  [ $$rc = 1 ] && [ ! -s $(SEARCH_TS)/v2small.out ] && [ $$(wc -l < $(SEARCH_TS)/v2small.err) = 1 ] && \
+	  grep -q "layer 'gap'.*raise window_bytes to at least 12544" $(SEARCH_TS)/v2small.err || \
+	  { echo "test-search-cli: FAILED (v2 window too small: exit $$rc)"; cat $(SEARCH_TS)/v2small.out $(SEARCH_TS)/v2small.err; exit 1; }
+	@echo "test-search-cli: passed (infeasible budget, bad unit, end-to-end search with sensitivities, cache reuse, v2 config: whole-network cycles, window too small refused before any search work)"
 
 TEST_TARGETS += test-search-cli
