@@ -346,7 +346,7 @@ HW_TOPV2_e = edge 65536 512
 $(HW_B)/topv2_%/test_top_v2: $(HW_SV) tests/hw/test_top_v2.cpp tests/hw/bqa_v2_net.h $(V2_REF_DEPS) $(HW_B)/v2ref/v2_ref.o $(BUILD)/libbrecq.a $(HW_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/edge/hw_params.h $(BUILD)/gen/edge/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
 	@rm -f $@   # Verilator's own make does not see the linked C objects change: relink
 	$(call hw_verilate,topv2_$*,bqa_top,test_top_v2,$(HW_SV),tests/hw/test_top_v2.cpp,-I$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -Ihw -GWindowBytes=$(word 2,$(HW_TOPV2_$*)) -GBlockChannels=$(word 3,$(HW_TOPV2_$*)) -LDFLAGS "$(abspath $(HW_B)/v2ref/v2_ref.o) $(abspath $(BUILD)/libbrecq.a) -lyaml -lm",-I$(CURDIR)/$(BUILD)/gen/$(word 1,$(HW_TOPV2_$*)) -I$(CURDIR)/hw_model -I$(CURDIR)/tests/unit/hw_model -I$(CURDIR)/sw -DTB_CFG_YAML=\\\"$(CURDIR)/configs/hw/$(word 1,$(HW_TOPV2_$*)).yaml\\\" -DTB_WINB=$(word 2,$(HW_TOPV2_$*)) -DTB_BC=$(word 3,$(HW_TOPV2_$*)))
-HW_FAST_BINS += $(HW_B)/topv2_t/test_top_v2 $(HW_B)/topv2_e/test_top_v2
+HW_FAST_BINS += $(HW_B)/topv2_t/test_top_v2   # edge in test-hw-full only (its build is ~45 s of make test)
 HW_FULL_BINS += $(HW_B)/topv2_t/test_top_v2 $(HW_B)/topv2_e/test_top_v2
 # the same through the AXI shell (bqa_axi_top, host FIFOs of 262144 instructions so a whole program is pushed
 # before the one start): fixed-latency AXI memory: outputs, CYCLES and counters exact vs the model with the
