@@ -337,6 +337,9 @@ V2_REF_SRC := tests/unit/hw_model/v2_ref.c
 $(ASAN)/tests/hw_model/test_v2_exec: tests/unit/hw_model/test_v2_exec.c $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(ASAN)/libbrecq.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+$(ASAN)/tests/hw_model/test_sched_v2: tests/unit/hw_model/test_sched_v2.c $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
 V2_REF_DEPS := $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(wildcard hw_model/*.h)
 $(HW_B)/v2ref/v2_ref.o: $(V2_REF_DEPS)
 	@mkdir -p $(dir $@)

@@ -9,6 +9,7 @@
 #include "latency.h"
 #include "win.h"
 #include "codes.h"
+#include "v2_ref.h"
 
 static const char *kTinyV2 =
     "name: t2\nclock_mhz: 15\n"
@@ -351,100 +352,8 @@ static void test_whole_network(void **st) {
     whole(&e, ls, n);
 }
 
-/* fres20 and mbv2t as sw/nn/arch.c builds them (1 x 28 x 28 input, 10 classes), mirrored here
- * because the graph carries no bits before quantisation: W4A4 O4, stem A8, GAP as a depthwise conv
- * with 1-bit weights (§5), the classifier RAW32. Residual adds run in the output stage of the
- * layer before the add (conv2 / project); the 1x1 shortcut conv runs before it. */
-static bq_v2_layer arch_conv(const char *name, int in_from, int cin, int cout, int h, int k, int s,
-                             int dw) {
-    bq_v2_layer l = conv(name, cin, cout, h, k, s, k / 2, dw, 4, 4, 4);
-    l.in_from = in_from;
-    return l;
-}
-
-static int fres20(bq_v2_layer *ls) {
-    int n = 0, h = 28, cin = 16, x;
-    ls[n] = arch_conv("stem", -1, 1, 16, h, 3, 1, 0);
-    ls[n].hw.abits = 8;
-    x = n++;
-    const int widths[3] = {16, 32, 64};
-    for (int st = 0; st < 3; st++)
-        for (int b = 0; b < 3; b++) {
-            int stride = st > 0 && b == 0 ? 2 : 1, cout = widths[st], c1 = n, sc = x;
-            ls[n++] = arch_conv("conv1", x, cin, cout, h, 3, stride, 0);
-            int ho = ls[c1].ho;
-            if (stride != 1 || cin != cout) {
-                sc = n;
-                ls[n++] = arch_conv("down", x, cin, cout, h, 1, stride, 0);
-            }
-            ls[n] = arch_conv("conv2", c1, cout, cout, ho, 3, 1, 0);
-            ls[n].hw.has_residual = 1;
-            ls[n].hw.rbits = 4;
-            ls[n].res_from = sc;
-            x = n++;
-            h = ho;
-            cin = cout;
-        }
-    ls[n] = arch_conv("gap", x, 64, 64, h, h, 1, 1);
-    ls[n].pad_t = ls[n].pad_l = 0;
-    ls[n].hw.wbits = 1;
-    n++;
-    char err[256];
-    assert_int_equal(bq_v2_layer_linear(&ls[n], "fc", 64, 10, err, sizeof err), 0);
-    ls[n].in_from = n - 1;
-    ls[n].hw.wbits = ls[n].hw.abits = 4;
-    return n + 1;
-}
-
-static int mbv2t(bq_v2_layer *ls) {
-    static const int cfg[8][3] = {{1, 16, 1}, {4, 24, 2}, {4, 24, 1}, {4, 32, 2},
-                                  {4, 32, 1}, {4, 64, 1}, {4, 64, 1}, {4, 96, 1}};
-    int n = 0, h = 28, cin = 16, x;
-    ls[n] = arch_conv("stem", -1, 1, 16, h, 3, 1, 0);
-    ls[n].hw.abits = 8;
-    x = n++;
-    for (int b = 0; b < 8; b++) {
-        int t = cfg[b][0], cout = cfg[b][1], stride = cfg[b][2], hid = cin * t, y = x;
-        if (t != 1) {
-            ls[n] = arch_conv("expand", y, cin, hid, h, 1, 1, 0);
-            y = n++;
-        }
-        ls[n] = arch_conv("dw", y, hid, hid, h, 3, stride, 1);
-        int ho = ls[n].ho;
-        y = n++;
-        ls[n] = arch_conv("project", y, hid, cout, ho, 1, 1, 0);
-        if (stride == 1 && cin == cout) {
-            ls[n].hw.has_residual = 1;
-            ls[n].hw.rbits = 4;
-            ls[n].res_from = x;
-        }
-        x = n++;
-        h = ho;
-        cin = cout;
-    }
-    ls[n] = arch_conv("head", x, 96, 256, h, 1, 1, 0);
-    x = n++;
-    ls[n] = arch_conv("gap", x, 256, 256, h, h, 1, 1);
-    ls[n].pad_t = ls[n].pad_l = 0;
-    ls[n].hw.wbits = 1;
-    n++;
-    char err[256];
-    assert_int_equal(bq_v2_layer_linear(&ls[n], "fc", 256, 10, err, sizeof err), 0);
-    ls[n].in_from = n - 1;
-    ls[n].hw.wbits = ls[n].hw.abits = 4;
-    return n + 1;
-}
-
-/* GAP's pad is 0 and its kernel the image: rebuild its geometry after arch_conv's k/2 padding. */
-static void fix_gap(bq_v2_layer *ls, int n) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(ls[i].hw.name, "gap")) {
-            bq_v2_layer g = conv("gap", ls[i].cin, ls[i].cout, ls[i].hi, ls[i].hi, 1, 0, 1, 1, 4, 4);
-            g.in_from = ls[i].in_from;
-            ls[i] = g;
-        }
-}
-
+/* fres20 and mbv2t as sw/nn/arch.c builds them, with the bits of a W4A4 run (v2_ref.h: the same
+ * layer lists the whole-network RTL harnesses and test_v2_exec use). */
 static void test_fres20_mbv2t(void **st) {
     (void)st;
     bq_hwcfg t, e;
@@ -452,10 +361,15 @@ static void test_fres20_mbv2t(void **st) {
     load(&e, kEdgeV2);
     /* edge's 64 requant entries per bank: mbv2t's depthwise layers (up to 256 channels) reload
      * their records per tile in a ring (§11) */
-    static bq_v2_layer ls[64];
+    static v2_net net;
+    bq_v2_layer *ls = net.ls;
     for (int a = 0; a < 2; a++) {
-        int n = a ? mbv2t(ls) : fres20(ls);
-        fix_gap(ls, n);
+        char lerr[256] = "";
+        if ((a ? v2_ref_mbv2t(&net, lerr, sizeof lerr) : v2_ref_fres20(&net, lerr, sizeof lerr))) {
+            print_error("%s\n", lerr);
+            fail();
+        }
+        const int n = net.n;
         for (int c = 0; c < 2; c++) {
             bq_hwcfg cf = c ? e : t;
             const bq_hwcfg *cfg = &cf;

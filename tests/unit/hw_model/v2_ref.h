@@ -49,7 +49,8 @@ int v2_ref_conv(bq_v2_layer *l, const char *name, int cin, int cout, int h, int 
  * = image), linear RAW32. */
 int v2_ref_chain(v2_net *nt, int h, int wsigned, v2_rng *rng, char *err, size_t errlen);
 /* fres20 (23 layers) and mbv2t (27 layers) as sw/nn/arch.c builds them (28 x 28 x 1 input), with
- * the bits of tests/unit/hw_model/test_sched_v2.c (W4A4 O4, stem A8, GAP W1, classifier RAW32). */
+ * the bits of a W4A4 run (W4A4 O4, stem A8, GAP W1, classifier RAW32); test_sched_v2, test_v2_exec
+ * and the whole-network RTL harnesses all take them from here. */
 int v2_ref_fres20(v2_net *nt, char *err, size_t errlen);
 int v2_ref_mbv2t(v2_net *nt, char *err, size_t errlen);
 /* Output-stage scalars that keep codes off the clamp (z_o 1, lo 0, hi 2^obits - 1) and a random
