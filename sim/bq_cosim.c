@@ -13,6 +13,7 @@
 #include "latency.h"
 #include "io/pack.h"
 #include "lower/lower.h"
+#include "bq_cosim_v2.h"
 
 _Static_assert(BQ_HW_REG_MEM_WR_BEATS == BQ_HW_REG_CYCLES + 4 * (BQ_NCTR - 1),
                "the compared counters are consecutive registers from CYCLES");
@@ -276,8 +277,8 @@ static int run_prepared(prep_layer *P, const bq_acc *acc, const uint8_t *in, con
     return 0;
 }
 
-static void note_first(bq_cosim_result *r, int image, const char *layer, int c, int p, int wout,
-                       long want, long got) {
+void bq_cosim_note_first(bq_cosim_result *r, int image, const char *layer, int c, int p, int wout,
+                         long want, long got) {
     if (r->first.valid) return;
     r->first.valid = 1;
     r->first.image = image;
@@ -387,7 +388,7 @@ static int prepare_layers(cosim_run *S, const bq_hwcfg *cfg, char *err, size_t e
 
 /* Every counter equal to the model's; with acc->idle_after_done the three stage-idle counters may
  * all exceed it by one equal amount >= 0 (run_i stays set while a host polls STATUS after done). */
-static int counters_match(const bq_acc *acc, const int64_t ctr[BQ_NCTR], const int64_t model[BQ_NCTR]) {
+int bq_cosim_counters_match(const bq_acc *acc, const int64_t ctr[BQ_NCTR], const int64_t model[BQ_NCTR]) {
     int64_t d = acc->idle_after_done ? ctr[BQ_CTR_F_IDLE] - model[BQ_CTR_F_IDLE] : 0;
     if (d < 0) return 0;
     for (int c = 0; c < BQ_NCTR; c++) {
@@ -407,7 +408,7 @@ static int64_t count_cycles(cosim_run *S, bq_cosim_layer *E, const int64_t ctr[B
     if (ce > E->worst_cycle_err) E->worst_cycle_err = ce;
     if (ce > r->worst_cycle_err) r->worst_cycle_err = ce;
     if (ce) r->cycle_mismatches++;
-    if (!counters_match(S->acc, ctr, E->model)) { E->counter_mismatch_images++; r->counter_mismatches++; }
+    if (!bq_cosim_counters_match(S->acc, ctr, E->model)) { E->counter_mismatch_images++; r->counter_mismatches++; }
     return ce;
 }
 
@@ -420,7 +421,7 @@ static long compare_outputs(cosim_run *S, const bq_cosim_layer *E, const bq_ilay
         const int32_t *want = S->net.logits + (size_t)b * S->ncls;
         for (int c = 0; c < S->ncls; c++)
             if (S->logits[c] != want[c]) {
-                if (!bad) note_first(S->r, img, E->name, c, 0, 0, want[c], S->logits[c]);
+                if (!bad) bq_cosim_note_first(S->r, img, E->name, c, 0, 0, want[c], S->logits[c]);
                 bad++;
             }
         S->r->logit_mismatches += bad;
@@ -431,7 +432,7 @@ static long compare_outputs(cosim_run *S, const bq_cosim_layer *E, const bq_ilay
     for (size_t i = 0; i < osz; i++)
         if (out[i] != want[i]) {
             if (!bad)
-                note_first(S->r, img, E->name, (int)(i / (size_t)L->N), (int)(i % (size_t)L->N),
+                bq_cosim_note_first(S->r, img, E->name, (int)(i / (size_t)L->N), (int)(i % (size_t)L->N),
                            L->cs.wout, want[i], out[i]);
             bad++;
         }
@@ -537,7 +538,7 @@ static long run_acc_layer(cosim_run *S, bq_cosim_layer *E, int b) {
         if (log) fprintf(log, "cosim: image %d layer '%s': time-out after %lld cycles "
                          "(model: %lld)\n", img, E->name,
                          (long long)ctr[BQ_CTR_CYCLES], (long long)E->model[BQ_CTR_CYCLES]);
-        note_first(r, img, E->name, -1, 0, 0, -1, -1);
+        bq_cosim_note_first(r, img, E->name, -1, 0, 0, -1, -1);
     } else {
         bad = compare_outputs(S, E, L, out, b);
         selftest_layer(S, E, L, out, img);
@@ -574,7 +575,7 @@ static long run_host_layer(cosim_run *S, const bq_cosim_layer *E, int b) {
     long bad = 0;
     for (size_t i = 0; i < osz; i++)
         if (dst[i] != want[i]) {
-            if (!bad) note_first(S->r, S->o->first_image + b, E->name, (int)(i / ((size_t)nd->h * nd->w)),
+            if (!bad) bq_cosim_note_first(S->r, S->o->first_image + b, E->name, (int)(i / ((size_t)nd->h * nd->w)),
                                  (int)(i % ((size_t)nd->h * nd->w)), nd->w, want[i], dst[i]);
             bad++;
         }
@@ -715,8 +716,30 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
     r->hw_hash = cfg->hash;
     r->q_hash = bq_qmodel_hash(q);
     r->bits_only = o->bits_only;
+    r->first_image = o->first_image;
     if (o->fault != BQ_FAULT_NONE)
         snprintf(r->fault, sizeof r->fault, "%s:%s:%ld", fault_kinds[o->fault], o->fault_layer, o->fault_bit);
+    r->program = "per-layer";
+    if (cfg->window_bytes > 0 && !o->per_layer) {   /* a v2 build: one start per image */
+        if (o->pkg) {
+            bq_seterr(err, errlen, "--package %s: whole-network packages: not yet; run without "
+                      "--package (the driver lowers the .bqq itself) or add --per-layer", o->pkg->dir);
+            return -1;
+        }
+        int rc = bq_cosim_v2_run(r, acc, q, cfg, x, labels, n, o, log, err, errlen);
+        if (rc < 0) return -1;
+        if (rc == 0) {
+            if (o->fault != BQ_FAULT_NONE) fault_verdict(r, log);
+            return 0;
+        }
+        /* no whole-network program: the per-layer programs, which the v2 RTL runs too */
+        snprintf(r->program_note, sizeof r->program_note, "no whole-network program (%s); ran the "
+                 "per-layer programs", err);
+        if (log) fprintf(log, "cosim: %s\n", r->program_note);
+        err[0] = 0;
+    } else if (cfg->window_bytes > 0) {
+        snprintf(r->program_note, sizeof r->program_note, "--per-layer on a v2 build");
+    }
     if (o->pkg) {
         snprintf(r->package, sizeof r->package, "%s", o->pkg->dir);
         if (check_package(r, o, cfg, err, errlen)) return -1;
@@ -747,6 +770,8 @@ done:
 }
 
 /* ---- reports ---- */
+static int is_whole(const bq_cosim_result *r) { return r->program && !strcmp(r->program, "whole-network"); }
+
 static void json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
@@ -797,8 +822,10 @@ int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, s
             "\"sim_cycles_per_s\": %.0f, \"wall_s_per_image\": %.3f,\n", r->pred_agree, r->correct_rtl,
             (long long)r->sim_cycles, r->wall_s, r->wall_s > 0 ? (double)r->sim_cycles / r->wall_s : 0.0,
             r->images ? r->wall_s / r->images : 0.0);
-    fprintf(f, "  \"mode\": \"%s\", \"partial\": %d, \"trace\": ", r->bits_only ? "bits-only" : "strict",
-            r->partial);
+    fprintf(f, "  \"mode\": \"%s\", \"partial\": %d, \"program\": \"%s\", \"program_note\": ",
+            r->bits_only ? "bits-only" : "strict", r->partial, r->program ? r->program : "per-layer");
+    json_str(f, r->program_note);
+    fprintf(f, ", \"trace\": ");
     if (r->trace[0]) json_str(f, r->trace); else fprintf(f, "null");
     fprintf(f, ",\n  \"fault\": ");
     if (r->fault[0]) {
@@ -819,10 +846,20 @@ int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, s
     } else {
         fprintf(f, "null,\n");
     }
+    if (is_whole(r)) {   /* the one run per image: its counters against the model's */
+        fprintf(f, "  \"network\": {\"instructions\": [%ld, %ld, %ld], \"rtl\": {", r->net_instrs[0],
+                r->net_instrs[1], r->net_instrs[2]);
+        for (int c = 0; c < BQ_NCTR; c++)
+            fprintf(f, "%s\"%s\": %lld", c ? ", " : "", bq_ctr_names[c], (long long)r->net_rtl[c]);
+        fprintf(f, "}, \"model\": {");
+        for (int c = 0; c < BQ_NCTR; c++)
+            fprintf(f, "%s\"%s\": %lld", c ? ", " : "", bq_ctr_names[c], (long long)r->net_model[c]);
+        fprintf(f, "}},\n");
+    }
     fprintf(f, "  \"host_layers\": [");
     int first = 1;
     for (int e = 0; e < r->n_layers; e++)
-        if (!r->layers[e].on_acc) {
+        if (!r->layers[e].on_acc) {   /* whole-network: none (the GAP runs on the accelerator) */
             fprintf(f, "%s{\"name\": ", first ? "" : ", ");
             json_str(f, r->layers[e].name);
             fprintf(f, ", \"op\": \"%s\"}", r->layers[e].host_op);
@@ -835,6 +872,12 @@ int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, s
         json_str(f, E->name);
         if (!E->on_acc) {
             fprintf(f, ", \"on\": \"host\", \"op\": \"%s\", \"mismatches\": %ld}", E->host_op, E->mismatches);
+        } else if (is_whole(r)) {   /* no per-layer counters: one run for the whole network */
+            fprintf(f, ", \"on\": \"accelerator\", \"kind\": \"%s\", \"M\": %d, \"K\": %d, \"N\": %d, "
+                    "\"groups\": %d, \"wbits\": %d, \"abits\": %d, \"obits\": %d, \"rbits\": %d, "
+                    "\"raw32\": %d, \"order\": \"%s\", \"model_cycles_standalone\": %lld, \"mismatches\": %ld}",
+                    E->host_op, E->m, E->k, E->n, E->groups, E->wbits, E->abits, E->obits, E->rbits,
+                    E->raw32, bq_loop_order_name(E->order), (long long)E->model[0], E->mismatches);
         } else {
             fprintf(f, ", \"on\": \"accelerator\", \"M\": %d, \"K\": %d, \"N\": %d, \"groups\": %d, "
                     "\"wbits\": %d, \"abits\": %d, \"obits\": %d, \"rbits\": %d, \"raw32\": %d, \"order\": \"%s\", "
@@ -854,6 +897,32 @@ int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, s
     }
     fprintf(f, "  ]\n}\n");
     return close_rename(f, tmp, path, err, errlen);
+}
+
+/* The whole-network part of the markdown report: the one run's counters, then per layer its
+ * mismatches and the model's stand-alone cycles (information: the RTL runs them back to back). */
+static void write_md_whole(FILE *f, const bq_cosim_result *r) {
+    int same = 1;
+    for (int c = 0; c < BQ_NCTR; c++) same &= r->net_rtl[c] == r->net_model[c];
+    fprintf(f, "Program: **whole network**, one start per image (%ld / %ld / %ld instructions in the "
+            "fetch / execute / result queues); host steps: input quantization only. Image %d: CYCLES "
+            "RTL %lld, latency model %lld; all %d counters equal: %s.\n\n| counter | RTL | model |\n"
+            "|---|---|---|\n", r->net_instrs[0], r->net_instrs[1], r->net_instrs[2], r->first_image,
+            (long long)r->net_rtl[0], (long long)r->net_model[0], BQ_NCTR, same ? "yes" : "no");
+    for (int c = 0; c < BQ_NCTR; c++)
+        fprintf(f, "| %s | %lld | %lld |\n", bq_ctr_names[c], (long long)r->net_rtl[c],
+                (long long)r->net_model[c]);
+    fprintf(f, "\n| layer | kind | M | K | N | g | w/a/o(/r) bits | order | model cycles (stand-alone) "
+            "| mismatches |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int e = 0; e < r->n_layers; e++) {
+        const bq_cosim_layer *E = &r->layers[e];
+        char bits[32];
+        if (E->rbits) snprintf(bits, sizeof bits, "%d/%d/%d/%d", E->wbits, E->abits, E->obits, E->rbits);
+        else snprintf(bits, sizeof bits, "%d/%d/%d", E->wbits, E->abits, E->obits);
+        fprintf(f, "| `%s` | %s | %d | %d | %d | %d | %s | %s | %lld | %ld |\n", E->name, E->host_op,
+                E->m, E->k, E->n, E->groups, bits, bq_loop_order_name(E->order), (long long)E->model[0],
+                E->mismatches);
+    }
 }
 
 int bq_cosim_write_md(const bq_cosim_result *r, const char *path, char *err, size_t errlen) {
@@ -888,6 +957,11 @@ int bq_cosim_write_md(const bq_cosim_result *r, const char *path, char *err, siz
                 r->package_diffs, r->selftest_images, r->selftest_layers, r->selftest_mismatches);
     else
         fprintf(f, "Weights, requant records and programs: packed and lowered by the driver (no package).\n\n");
+    if (r->program_note[0]) fprintf(f, "Program: per-layer on a v2 build: %s.\n\n", r->program_note);
+    if (is_whole(r)) {
+        write_md_whole(f, r);
+        return close_rename(f, tmp, path, err, errlen);
+    }
     fprintf(f, "Host layers (not run by the accelerator): input quantization");
     for (int e = 0; e < r->n_layers; e++)
         if (!r->layers[e].on_acc) fprintf(f, ", `%s` (%s)", r->layers[e].name, r->layers[e].host_op);

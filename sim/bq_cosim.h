@@ -69,6 +69,8 @@ typedef struct {
     char trace_layer[48];    /* --trace: waveform of this layer's run on the first image; "" none */
     int64_t trace_from, trace_to;   /* its cycle window after run_i rises; to < 0: whole run */
     const char *trace_file;  /* where that waveform goes */
+    int per_layer;           /* v2 build (window_bytes > 0): 1 runs the per-layer (v1) programs
+                                instead of the whole-network program (sim/bq_cosim_v2.h) */
 } bq_cosim_opts;
 
 void bq_cosim_opts_default(bq_cosim_opts *o);
@@ -77,7 +79,8 @@ typedef struct {
     char name[48];
     int node, layer;          /* graph node; qmodel layer index or -1 (host layer) */
     int on_acc;               /* 1 accelerator, 0 host */
-    const char *host_op;      /* host layers: "gap", "maxpool", "flatten" */
+    const char *host_op;      /* host layers: "gap", "maxpool", "flatten"; whole-network
+                                 layers (all on the accelerator): "conv", "depthwise", "gap", "linear" */
     int m, k, n, groups, wbits, abits, obits, rbits, raw32, order;
     int64_t rtl[BQ_NCTR];     /* counters of image 0 */
     int64_t model[BQ_NCTR];   /* latency model (same program) */
@@ -119,11 +122,18 @@ typedef struct {
     int64_t sim_cycles;       /* total CYCLES of all runs */
     double wall_s;            /* wall time of all RTL runs (incl. host steps between layers) */
     bq_cosim_first first;
+    int first_image;          /* test-set index of the run's image 0 */
     int bits_only;            /* the mode of the run (opts.bits_only) */
     char trace[256];          /* --trace waveform written, "" if none */
     char fault[96];           /* --fault KIND:LAYER:BIT of the run, "" if none */
     const char *fault_effect; /* "output" (an output differed or a time-out), "counters" (only
                                  counters differed), "none" (nothing changed: a warning); NULL */
+    const char *program;      /* "per-layer" (one start per layer, host steps between) or
+                                 "whole-network" (ISA v2: one start per image, sim/bq_cosim_v2.h) */
+    char program_note[320];   /* a v2 build running per-layer: why ("" otherwise) */
+    int64_t net_rtl[BQ_NCTR];   /* whole-network: the counters of image 0's one run */
+    int64_t net_model[BQ_NCTR]; /* whole-network: the latency model's dry run of the program */
+    long net_instrs[3];         /* whole-network: instructions pushed per queue */
 } bq_cosim_result;
 
 /* Read the accelerator's read-only configuration registers and compare them with cfg (ID,
@@ -143,6 +153,14 @@ void bq_cosim_result_free(bq_cosim_result *r);
 /* The verdict: no output mismatch (integer reference and, with a package, its self-test vectors),
  * no time-out, no package difference, and (strict mode) every counter equal to the latency model. */
 int bq_cosim_passed(const bq_cosim_result *r);
+
+/* Shared with the whole-network driver (sim/bq_cosim_v2.c). counters_match: every counter equal
+ * to the model's (acc->idle_after_done: the three idle counters may exceed it by one equal
+ * amount). note_first: record the first mismatch (once per run); p is the pixel index, wout the
+ * image width (y = p / wout, x = p % wout). */
+int bq_cosim_counters_match(const bq_acc *acc, const int64_t ctr[BQ_NCTR], const int64_t model[BQ_NCTR]);
+void bq_cosim_note_first(bq_cosim_result *r, int image, const char *layer, int c, int p, int wout,
+                         long want, long got);
 
 /* Reports (docs/cosim.md "Report"). 0, or -1 with err. */
 int bq_cosim_write_json(const bq_cosim_result *r, const char *path, char *err, size_t errlen);

@@ -26,7 +26,7 @@ BITS         ?=
 COSIM_BQM    ?= $(if $(wildcard configs/models/$(MODEL).bqm),configs/models/$(MODEL).bqm,$(COSIM_OUT)/models/$(MODEL)_quick.bqm)
 # the package self-test driver (docs/bringup.md "The self-test driver"): no engine code
 SELFTEST_SRCS := sim/bq_selftest.c sim/bq_selftest_pkg.c sim/bq_json.c
-SIM_DRV_SRCS := sim/bq_cosim.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_acc_uio.c sim/bq_pkg.c \
+SIM_DRV_SRCS := sim/bq_cosim.c sim/bq_cosim_v2.c sim/cosim_cli.c sim/bq_acc_mmio.c sim/bq_acc_uio.c sim/bq_pkg.c \
                 sim/bq_host_main.c sim/bq_board_main.c $(SELFTEST_SRCS)
 SIM_HDRS     := $(wildcard sim/*.h)
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE := 1

@@ -1,0 +1,368 @@
+/* bq_cosim_v2.c — the whole-network co-simulation on an ISA v2 build (bq_cosim_v2.h). */
+#include "bq_cosim_v2.h"
+#include "core/errmsg.h"
+#include "core/progress.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hw_params.h"   /* register map of the simulator's config (build/gen/<cfg>/) */
+#include "isa.h"
+#include "lower/lower_v2.h"
+#include "quant/intref.h"
+
+/* One whole-network run: the reference, the lowering and its encoded program, the host copy of
+ * the accelerator's memory image. */
+typedef struct {
+    bq_cosim_result *r;
+    const bq_acc *acc;
+    const bq_model *m;
+    const bq_cosim_opts *o;
+    FILE *log;
+    const int *labels;
+    int n, ncls;
+    int last;                      /* last layer compared (opts.until), lw.n - 1 without */
+    bq_intnet net;
+    bq_lowered_v2 lw;
+    uint32_t *words[BQ_NSTAGES];   /* the program, encoded: 4 words per instruction */
+    uint8_t *mem;                  /* host copy of the memory image (lw.mem_bytes) */
+    uint64_t out_lo, out_hi;       /* every layer's output tensor lies in [out_lo, out_hi) */
+    uint8_t *out;                  /* one layer's output as read back (CHW, largest layer) */
+    int32_t *logits;               /* the RTL's logits of the current image */
+    int *pref;                     /* the reference's class per image */
+    int64_t model[BQ_NCTR];        /* the latency model's dry run of the program */
+    double t_all;
+} v2_run;
+
+static void v2_free(v2_run *S) {
+    for (int s = 0; s < BQ_NSTAGES; s++) free(S->words[s]);
+    free(S->mem);
+    free(S->out);
+    free(S->logits);
+    free(S->pref);
+    bq_lowered_v2_free(&S->lw);
+    bq_intnet_free(&S->net);
+}
+
+static const char *layer_kind(const bq_lowered_v2 *lw, int i) {
+    if (lw->qlayer[i] < 0) return "gap";
+    if (lw->layers[i].hw.raw32) return "linear";
+    return lw->layers[i].depthwise ? "depthwise" : "conv";
+}
+
+/* The report's layer list (one entry per v2 layer, execution order) and the size checks of every
+ * output tensor against the reference node it is compared with. */
+static int v2_layers(v2_run *S, char *err, size_t errlen) {
+    const bq_lowered_v2 *lw = &S->lw;
+    bq_cosim_result *r = S->r;
+    r->layers = calloc((size_t)lw->n, sizeof *r->layers);
+    if (!r->layers) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    size_t biggest = 0;
+    for (int i = 0; i < lw->n; i++) {
+        const bq_v2_layer *v = &lw->layers[i];
+        bq_cosim_layer *E = &r->layers[r->n_layers++];
+        snprintf(E->name, sizeof E->name, "%s", S->m->nodes[lw->node[i]].name);
+        E->node = lw->node_out[i];
+        E->layer = i;
+        E->on_acc = 1;
+        E->host_op = layer_kind(lw, i);
+        E->m = v->hw.m; E->k = v->hw.k; E->n = v->hw.n; E->groups = v->hw.groups;
+        E->wbits = v->hw.wbits; E->abits = v->hw.abits; E->obits = v->hw.raw32 ? 32 : v->hw.obits;
+        E->rbits = v->hw.has_residual ? v->hw.rbits : 0;
+        E->raw32 = v->hw.raw32;
+        E->order = lw->plans[i].base.order;
+        E->model[BQ_CTR_CYCLES] = lw->cycles[i];   /* stand-alone cycles: information */
+        size_t got = bq_lowered_v2_out_size(lw, i);
+        size_t want = v->hw.raw32 ? 4 * (size_t)S->ncls : bq_node_size(&S->m->nodes[E->node]);
+        if (got != want) {
+            bq_seterr(err, errlen, "layer '%s': its output tensor holds %zu bytes, the reference's "
+                      "node '%s' %zu; a lowering bug (sw/lower/lower_v2.c), report it", E->name, got,
+                      S->m->nodes[E->node].name, want);
+            return -1;
+        }
+        if (got > biggest) biggest = got;
+    }
+    S->out = malloc(biggest);
+    if (!S->out) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    return 0;
+}
+
+/* The memory plan: input at 0, then every output tensor, then weights and requant records
+ * (bq_v2_net_plan); the driver rewrites [0, out_hi) per image and reads [out_lo, out_hi) back. */
+static int v2_regions(v2_run *S, char *err, size_t errlen) {
+    const bq_v2_memplan *mp = &S->lw.mp;
+    S->out_lo = UINT64_MAX;
+    S->out_hi = S->lw.mem_bytes;
+    for (int i = 0; i < S->lw.n; i++) {
+        if (mp->out[i] < S->out_lo) S->out_lo = mp->out[i];
+        if (mp->w[i] < S->out_hi) S->out_hi = mp->w[i];
+        if (mp->rq[i] < S->out_hi) S->out_hi = mp->rq[i];
+    }
+    for (int i = 0; i < S->lw.n; i++)
+        if (mp->out[i] >= S->out_hi || mp->input != 0 || S->out_lo == 0) {
+            bq_seterr(err, errlen, "memory plan: input at %u, layer %d's output at %u, weights from "
+                      "%llu; the driver expects input, outputs, then weights (hw_model/hwsched_v2.c "
+                      "bq_v2_net_plan)", mp->input, i, mp->out[i], (unsigned long long)S->out_hi);
+            return -1;
+        }
+    return 0;
+}
+
+/* --fault (weight / requant bits of a named layer), --trace and --until: a request that would do
+ * nothing or cannot be done on the whole-network path is an error. */
+static int v2_requests(v2_run *S, char *err, size_t errlen) {
+    const bq_cosim_opts *o = S->o;
+    bq_cosim_result *r = S->r;
+    if (o->trace_layer[0]) {
+        bq_seterr(err, errlen, "--trace %s: the whole-network run has no per-layer waveform yet; add "
+                  "--per-layer to trace one layer's own run", o->trace_layer);
+        return -1;
+    }
+    S->last = S->lw.n - 1;
+    if (o->until[0]) {
+        S->last = -1;
+        for (int i = 0; i < r->n_layers && S->last < 0; i++)
+            if (!strcmp(r->layers[i].name, o->until)) S->last = i;
+        if (S->last < 0) {
+            bq_seterr(err, errlen, "--until %s: no layer of that name; the layer names are the "
+                      "\"name\" fields of a clean run's cosim_report.json", o->until);
+            return -1;
+        }
+    }
+    if (o->fault == BQ_FAULT_NONE) return 0;
+    int f = -1;
+    for (int i = 0; i < r->n_layers && f < 0; i++)
+        if (!strcmp(r->layers[i].name, o->fault_layer)) f = i;
+    if (f < 0) {
+        bq_seterr(err, errlen, "--fault %s: no accelerator layer '%s'; the layer names are the "
+                  "\"name\" fields of a clean run's cosim_report.json", r->fault, o->fault_layer);
+        return -1;
+    }
+    if (o->fault == BQ_FAULT_INSTR) {
+        bq_seterr(err, errlen, "--fault %s: instruction faults need a layer's own program; use weight "
+                  "or requant, or add --per-layer", r->fault);
+        return -1;
+    }
+    uint8_t *buf = o->fault == BQ_FAULT_WEIGHT ? S->lw.w[f] : S->lw.rq[f];
+    uint64_t bytes = o->fault == BQ_FAULT_WEIGHT ? S->lw.w_bytes[f] : S->lw.rq_bytes[f];
+    if (o->fault_bit < 0 || (uint64_t)o->fault_bit / 8 >= bytes) {
+        bq_seterr(err, errlen, "--fault %s: bit %ld is outside what it flips in layer '%s' (weight: "
+                  "%llu bits, requant: %llu bits); choose a smaller bit", r->fault, o->fault_bit,
+                  o->fault_layer, (unsigned long long)(S->lw.w_bytes[f] * 8),
+                  (unsigned long long)(S->lw.rq_bytes[f] * 8));
+        return -1;
+    }
+    buf[o->fault_bit / 8] ^= (uint8_t)(1u << (o->fault_bit % 8));
+    return 0;
+}
+
+/* Encode the program once; write weights and requant records once (the whole memory image). */
+static int v2_load(v2_run *S, char *err, size_t errlen) {
+    const bq_program *prog = &S->lw.prog;
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        S->words[s] = malloc(sizeof(uint32_t) * 4 * (size_t)(prog->len[s] ? prog->len[s] : 1));
+        if (!S->words[s]) { bq_seterr(err, errlen, "out of memory"); return -1; }
+        for (int i = 0; i < prog->len[s]; i++)
+            if (bq_isa_encode(&prog->ins[s][i], S->words[s] + 4 * (size_t)i)) {
+                bq_seterr(err, errlen, "queue %d instruction %d: a field does not fit its encoding; "
+                          "a scheduler bug (hw_model/hwsched_v2.c), report it", s, i);
+                return -1;
+            }
+        S->r->net_instrs[s] = prog->len[s];
+    }
+    S->mem = calloc(1, S->lw.mem_bytes);
+    if (!S->mem) { bq_seterr(err, errlen, "out of memory (%llu bytes of memory image)",
+                             (unsigned long long)S->lw.mem_bytes); return -1; }
+    bq_lowered_v2_load(&S->lw, S->mem);
+    if (S->acc->ops->mem_write(S->acc->ctx, 0, S->mem, S->lw.mem_bytes)) {
+        bq_seterr(err, errlen, "memory write of %llu bytes failed", (unsigned long long)S->lw.mem_bytes);
+        return -1;
+    }
+    const bq_latency *lat = &S->lw.lat;
+    int64_t m[BQ_NCTR] = {lat->cycles, lat->busy[0], lat->idle[0], lat->stall[0], lat->busy[1],
+                          lat->idle[1], lat->stall[1], lat->busy[2], lat->idle[2], lat->stall[2],
+                          lat->e_beats, lat->rd_beats, lat->wr_beats};
+    memcpy(S->model, m, sizeof m);
+    memcpy(S->r->net_model, m, sizeof m);
+    return 0;
+}
+
+/* Image b's operands: input codes as HWC over a 0xA5-filled input region (padding channel bytes
+ * must be masked by every reader), every output tensor 0xA5. Then the whole program and one run.
+ * Returns 0, 1 on a time-out, -1 on an I/O error of the backend. */
+static int v2_run_image(v2_run *S, int b, int64_t ctr[BQ_NCTR]) {
+    const bq_acc *acc = S->acc;
+    memset(S->mem, 0xA5, S->out_hi);
+    bq_lowered_v2_write_input(&S->lw, &S->net, b, S->mem);
+    if (acc->ops->mem_write(acc->ctx, 0, S->mem, S->out_hi)) return -1;
+    for (int s = 0; s < BQ_NSTAGES; s++)
+        for (int i = 0; i < S->lw.prog.len[s]; i++)
+            if (acc->ops->push(acc->ctx, s, S->words[s] + 4 * (size_t)i)) return -1;
+    const bq_cosim_opts *o = S->o;
+    int64_t limit = o->max_cycles > 0 ? o->max_cycles
+                    : o->bits_only ? 64 * S->model[BQ_CTR_CYCLES] + 1000000
+                                   : 4 * S->model[BQ_CTR_CYCLES] + 100000;
+    int rc = acc->ops->run(acc->ctx, limit);
+    for (int c = 0; c < BQ_NCTR; c++)
+        ctr[c] = acc->ops->reg_read(acc->ctx, BQ_HW_REG_CYCLES + 4u * (uint32_t)c);
+    /* after a time-out too: the 0xA5 left in a tensor names the first layer that did not finish */
+    if (acc->ops->mem_read(acc->ctx, S->out_lo, S->mem + S->out_lo, S->out_hi - S->out_lo)) return -1;
+    return rc ? 1 : 0;
+}
+
+/* Layer i's output of image b against the reference; returns the differing elements. */
+static long v2_compare_layer(v2_run *S, int i, int b) {
+    const bq_lowered_v2 *lw = &S->lw;
+    bq_cosim_result *r = S->r;
+    bq_cosim_layer *E = &r->layers[i];
+    const bq_v2_layer *v = &lw->layers[i];
+    int img = S->o->first_image + b;
+    long bad = 0;
+    bq_lowered_v2_read_output(lw, i, S->mem, S->out);
+    if (v->hw.raw32) {
+        memcpy(S->logits, S->out, sizeof(int32_t) * (size_t)S->ncls);
+        const int32_t *want = S->net.logits + (size_t)b * S->ncls;
+        for (int c = 0; c < S->ncls; c++)
+            if (S->logits[c] != want[c]) {
+                if (!bad) bq_cosim_note_first(r, img, E->name, c, 0, 0, want[c], S->logits[c]);
+                bad++;
+            }
+        r->logit_mismatches += bad;
+    } else {
+        const size_t npix = (size_t)v->ho * v->wo, osz = npix * (size_t)v->cout;
+        const uint8_t *want = S->net.codes[E->node] + (size_t)b * osz;
+        for (size_t k = 0; k < osz; k++)
+            if (S->out[k] != want[k]) {
+                if (!bad)
+                    bq_cosim_note_first(r, img, E->name, (int)(k / npix), (int)(k % npix), v->wo,
+                                        want[k], S->out[k]);
+                bad++;
+            }
+    }
+    if (bad && S->log) {
+        fprintf(S->log, "cosim: MISMATCH image %d layer '%s': %ld elements differ", img, E->name, bad);
+        if (r->first.valid && !strcmp(r->first.layer, E->name) && r->first.image == img)
+            fprintf(S->log, "; first: channel %d pixel (y %d, x %d) expected %ld got %ld",
+                    r->first.channel, r->first.y, r->first.x, r->first.expected, r->first.got);
+        fputc('\n', S->log);
+    }
+    E->mismatches += bad;
+    r->mismatches += bad;
+    return bad;
+}
+
+/* The whole run's counters against the model's dry run of the same program. */
+static void v2_count(v2_run *S, const int64_t ctr[BQ_NCTR], int b) {
+    bq_cosim_result *r = S->r;
+    int img = S->o->first_image + b;
+    r->sim_cycles += ctr[BQ_CTR_CYCLES];
+    if (b == 0) memcpy(r->net_rtl, ctr, sizeof r->net_rtl);
+    int64_t ce = ctr[BQ_CTR_CYCLES] - S->model[BQ_CTR_CYCLES];
+    if (ce < 0) ce = -ce;
+    if (ce > r->worst_cycle_err) r->worst_cycle_err = ce;
+    if (ce) r->cycle_mismatches++;
+    if (bq_cosim_counters_match(S->acc, ctr, S->model)) return;
+    r->counter_mismatches++;
+    if (!S->log) return;
+    fprintf(S->log, "cosim: %s image %d (whole network):", S->o->bits_only ? "counters (information, "
+            "bits-only)" : "COUNTERS DIFFER", img);
+    for (int c = 0; c < BQ_NCTR; c++)
+        if (ctr[c] != S->model[c])
+            fprintf(S->log, " %s RTL %lld model %lld;", bq_ctr_names[c], (long long)ctr[c],
+                    (long long)S->model[c]);
+    fputc('\n', S->log);
+}
+
+/* Argmax of the RTL's logits, with the reference's rule (numerics §4). */
+static int v2_class(const v2_run *S) {
+    const bq_ilayer *LL = &S->net.L[S->net.n_layers - 1];
+    int best = 0;
+    float bv = (float)S->logits[0] * LL->logit_scale[0];
+    for (int c = 1; c < S->ncls; c++) {
+        float v = (float)S->logits[c] * LL->logit_scale[c];
+        if (v > bv) { bv = v; best = c; }
+    }
+    return best;
+}
+
+/* Image b: one run, every layer compared, the counters, the class. Returns 1 to stop the run
+ * (stop_on_mismatch and this image mismatched), -1 on a backend I/O error. */
+static int v2_image(v2_run *S, int b) {
+    bq_cosim_result *r = S->r;
+    const int img = S->o->first_image + b;
+    const long mism_before = r->mismatches;
+    int64_t ctr[BQ_NCTR];
+    double t0 = bq_now();
+    int rc = v2_run_image(S, b, ctr);
+    if (rc < 0) return -1;
+    v2_count(S, ctr, b);
+    for (int i = 0; i <= S->last; i++) v2_compare_layer(S, i, b);
+    if (rc) {
+        r->timeouts++;
+        if (S->log) fprintf(S->log, "cosim: image %d: time-out after %lld cycles (model: %lld)%s%s%s\n",
+                            img, (long long)ctr[BQ_CTR_CYCLES], (long long)S->model[BQ_CTR_CYCLES],
+                            r->first.valid ? "; first layer whose output differs: '" : "",
+                            r->first.valid ? r->first.layer : "", r->first.valid ? "'" : "");
+        bq_cosim_note_first(r, img, r->layers[S->last].name, -1, 0, 0, -1, -1);
+    }
+    r->images++;
+    int mism = r->mismatches != mism_before || rc;
+    double dt = bq_now() - t0;
+    if (S->last < S->lw.n - 1) {
+        r->partial = 1;
+        if (S->log) fprintf(S->log, "cosim: image %d/%d (test #%d): %s up to layer '%s', CYCLES %lld "
+                            "(model %lld), %.1f s\n", b + 1, S->n, img, mism ? "MISMATCH" : "bit-exact",
+                            S->o->until, (long long)ctr[0], (long long)S->model[0], dt);
+        return S->o->stop_on_mismatch && mism;
+    }
+    int best = v2_class(S);
+    r->pred_agree += best == S->pref[b];
+    if (S->labels) r->correct_rtl += best == S->labels[b];
+    if (S->log) fprintf(S->log, "cosim: image %d/%d (test #%d): %s, class %d (reference %d%s), CYCLES "
+                        "%lld (model %lld), %.1f s\n", b + 1, S->n, img, mism ? "MISMATCH" : "bit-exact",
+                        best, S->pref[b], S->labels ? (best == S->labels[b] ? ", correct" : ", wrong") : "",
+                        (long long)ctr[0], (long long)S->model[0], dt);
+    return S->o->stop_on_mismatch && mism;
+}
+
+int bq_cosim_v2_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, const bq_hwcfg *cfg,
+                    const float *x, const int *labels, int n, const bq_cosim_opts *o, FILE *log,
+                    char *err, size_t errlen) {
+    v2_run S;
+    memset(&S, 0, sizeof S);
+    S.r = r; S.acc = acc; S.m = &q->model; S.o = o; S.log = log; S.labels = labels; S.n = n;
+    if (bq_intnet_init(&S.net, q, n, err, errlen)) return -1;
+    S.ncls = S.net.L[S.net.n_layers - 1].cout;
+    if (bq_lower_v2_full(&S.lw, &S.net, cfg, err, errlen)) {
+        bq_intnet_free(&S.net);
+        return 1;   /* no whole-network program: the caller decides (per-layer path) */
+    }
+    int ret = -1;
+    r->program = "whole-network";
+    S.logits = calloc((size_t)S.ncls, sizeof *S.logits);
+    S.pref = malloc(sizeof(int) * (size_t)n);
+    if (!S.logits || !S.pref) { bq_seterr(err, errlen, "out of memory"); goto done; }
+    if (v2_layers(&S, err, errlen) || v2_regions(&S, err, errlen) || v2_requests(&S, err, errlen) ||
+        v2_load(&S, err, errlen))
+        goto done;
+    if (log) fprintf(log, "cosim: %s (%s backend): whole-network program, %d layers, %ld/%ld/%ld "
+                     "instructions (fetch/execute/result), %.1f KiB of accelerator memory, model %lld "
+                     "cycles per image\n", cfg->name, r->backend, S.lw.n, r->net_instrs[0],
+                     r->net_instrs[1], r->net_instrs[2], (double)S.lw.mem_bytes / 1024,
+                     (long long)S.model[BQ_CTR_CYCLES]);
+    bq_intnet_forward(&S.net, x, n);   /* the reference, all images at once */
+    bq_intnet_predict(&S.net, n, S.pref);
+    S.t_all = bq_now();
+    for (int b = 0; b < n; b++) {
+        int rc = v2_image(&S, b);
+        if (rc < 0) { bq_seterr(err, errlen, "image %d: the backend's memory or queue access failed",
+                                o->first_image + b); goto done; }
+        if (rc) break;
+    }
+    r->wall_s = bq_now() - S.t_all;
+    ret = 0;
+done:
+    v2_free(&S);
+    if (ret) { free(r->layers); r->layers = NULL; r->n_layers = 0; }
+    return ret;
+}
