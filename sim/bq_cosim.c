@@ -733,8 +733,8 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
             return 0;
         }
         /* no whole-network program: the per-layer programs, which the v2 RTL runs too */
-        snprintf(r->program_note, sizeof r->program_note, "no whole-network program (%s); ran the "
-                 "per-layer programs", err);
+        snprintf(r->program_note, sizeof r->program_note, "no whole-network program, the per-layer "
+                 "programs ran instead: %s", err);
         if (log) fprintf(log, "cosim: %s\n", r->program_note);
         err[0] = 0;
     } else if (cfg->window_bytes > 0) {

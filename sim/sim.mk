@@ -11,7 +11,8 @@
 #   make test-cosim    (part of `make test`) one image on tiny from a package + fault injection, an
 #                      export bug with recomputed hashes, a corrupted byte per package part, --trace, bits-only,
 #                      the board backend's argument/device checks and the worked example of
-#                      docs/bringup.md (tests/cosim/)
+#                      docs/bringup.md (tests/cosim/); one image of fres20 on tiny_v2 as ONE whole-network
+#                      program + a weight fault, refusals, a max-pool model per layer (test_cosim_v2.sh)
 #   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge
 # Models: configs/models/$(MODEL).bqm, or COSIM_BQM=path.bqm; `make cosim-quick-model` trains a
 # quick one (bit-exactness needs no accuracy).
@@ -127,9 +128,14 @@ cosim_pkg = p=$(3)/package; if [ ! -f $$p/manifest.json ] || [ $(2) -nt $$p/mani
 # one run from its package: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name.
 # The driver runs the package's bytes and programs and compares with the integer reference of the
 # .bqq (and tests.bin); a failed export leaves no manifest, so the run fails naming it.
-cosim_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && $(call cosim_pkg,$(1),$(2),$(3)); \
+# A v2 config (window_bytes > 0) runs the whole-network program per image (sim/bq_cosim_v2.h),
+# lowered by the driver from the .bqq: no package (whole-network packages: not yet).
+cosim_is_v2 = grep -Eq '^ *window_bytes: *[1-9]' configs/hw/$(1).yaml
+# $(1) hw, $(2) quantized model, $(3) run dir: the package (v1 configs), and $$pk its option
+cosim_pkg_opt = if $(call cosim_is_v2,$(1)); then pk=; else $(call cosim_pkg,$(1),$(2),$(3)); pk="--package $(3)/package"; fi
+cosim_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && $(call cosim_pkg_opt,$(1),$(2),$(3)); \
   nice -n $(COSIM_NICE) $(SIM_B)/$(1)/cosim --hw configs/hw/$(1).yaml --qmodel $(2) --images $(4) --out $(3) \
-  --name $(5) --package $(3)/package > $(3)/cosim.log 2>&1; rc=$$?; tail -4 $(3)/cosim.log; \
+  --name $(5) $$pk > $(3)/cosim.log 2>&1; rc=$$?; tail -4 $(3)/cosim.log; \
   if [ ! -f $(3)/cosim_report.json ]; then echo "cosim: $(3)/cosim_report.json missing"; rc=1; fi
 
 cosim: $(foreach h,$(HW),$(SIM_B)/$(h)/cosim) $(COSIM_BQM) | $(BUILD)/brecq
@@ -163,21 +169,24 @@ cosim-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim
 # every run of the matrix once more, one image, on the simulator with the RTL's assertions: an
 # assertion failure stops the simulator (no report, non-zero exit)
 cosim-full-assert: FULL_BODY = a=$$d/assert; mkdir -p $$a && rm -f $$a/cosim_report.json; \
-  $(call cosim_pkg,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d); \
+  $(call cosim_pkg_opt,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d); \
   nice -n $(COSIM_NICE) $(SIM_B)/$$h/cosim_assert --hw configs/hw/$$h.yaml --qmodel $(COSIM_OUT)/models/$$tag.bqq \
-    --images 1 --out $$a --name $$tag --no-trace --package $$d/package > $$a/cosim.log 2>&1 && [ -f $$a/cosim_report.json ] \
+    --images 1 --out $$a --name $$tag --no-trace $$pk > $$a/cosim.log 2>&1 && [ -f $$a/cosim_report.json ] \
   && echo "cosim-full-assert: $${tag}_$$h: 1 image with RTL assertions, PASS" \
   || { fail=1; echo "cosim-full-assert: $${tag}_$$h: FAIL, see $$a/cosim.log"; tail -3 $$a/cosim.log; }
 cosim-full-assert: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim_assert) | $(BUILD)/brecq
 	@fail=0; $(cosim_full_loop); exit $$fail
 
-test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_uio $(ASAN)/sim/test_pkg $(BUILD)/brecq
+test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_uio $(ASAN)/sim/test_pkg $(BUILD)/brecq \
+            $(SIM_B)/tiny_v2/cosim
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
 	@$(ASAN)/sim/test_acc_uio
 	@$(ASAN)/sim/test_pkg
 	@sh tests/cosim/test_board.sh $(SIM_B)/tiny/cosim_board
 	@sh tests/cosim/test_cosim.sh $(SIM_B)/tiny/cosim $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test $(BUILD)/brecq
 	@sh tests/cosim/test_bringup.sh $(COSIM_OUT)/bringup
+	@sh tests/cosim/test_cosim_v2.sh $(SIM_B)/tiny_v2/cosim configs/hw/tiny_v2.yaml \
+	  $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test_v2 $(BUILD)/brecq
 
 bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim | $(BUILD)/brecq
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq

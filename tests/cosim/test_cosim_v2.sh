@@ -1,0 +1,96 @@
+#!/bin/sh
+# test_cosim_v2.sh COSIM HW_YAML QMODEL OUTDIR [BRECQ] -- the whole-network co-simulation of
+# `make test` (docs/cosim.md "Whole networks (ISA v2)"), on a v2 simulator (tiny_v2):
+#   1. one test image through the whole network as ONE program (one start): exit 0, strict; the
+#      report says "program": "whole-network", no host layers, every layer 0 mismatches, the
+#      network's CYCLES from the RTL equal the latency model's, both reports written.
+#   2. a flipped weight bit in the second layer fails the run (exit 1) naming that layer.
+#   3. refusals, exit 2 with one line naming the problem: --package (whole-network packages: not
+#      yet), an instruction fault, an unknown layer for --fault / --until, --trace, a fault bit
+#      outside the layer's weights.
+#   4. a model with a max pool (tests/onnx/models/tv_res.onnx, quantized here) has no whole-network
+#      program: it runs per layer on the same simulator, bit- and cycle-exact, and the report says
+#      why ("program": "per-layer", program_note naming the max pool).
+# Prints "N passed, M failed" and exits non-zero on any failure.
+set -u
+COSIM=$1; HW=$2; Q=$3; OUT=$4; B=${5:-build/brecq}
+pass=0; fail=0
+ok()  { pass=$((pass + 1)); echo "test-cosim-v2: ok   $1"; }
+bad() { fail=$((fail + 1)); echo "test-cosim-v2: FAIL $1"; }
+mkdir -p "$OUT"
+num() { sed -n "s/.*\"$2\": \([-0-9]*\).*/\1/p" "$1" | head -1; }
+
+# 1. clean run
+d=$OUT/clean
+mkdir -p "$d"; rm -f "$d/cosim_report.json" "$d/cosim_report.md"
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name test --strict > "$d/log" 2>&1
+rc=$?
+tail -2 "$d/log"
+j=$d/cosim_report.json
+nl=$(grep -c '"on": "accelerator", "kind"' "$j" 2>/dev/null)
+n0=$(grep '"on": "accelerator", "kind"' "$j" 2>/dev/null | grep -c '"mismatches": 0}')
+rtl=$(sed -n 's/.*"network": .*"rtl": {"cycles": \([0-9]*\),.*/\1/p' "$j" 2>/dev/null)
+mod=$(sed -n 's/.*"network": .*"model": {"cycles": \([0-9]*\),.*/\1/p' "$j" 2>/dev/null)
+if [ $rc = 0 ] && grep -q '"program": "whole-network"' "$j" && grep -q '"host_layers": \[\]' "$j" &&
+   [ "$(num "$j" mismatches)" = 0 ] && [ "$(num "$j" cycle_mismatches)" = 0 ] &&
+   [ "$(num "$j" counter_mismatches)" = 0 ] && [ "$(num "$j" pred_agree)" = 1 ] &&
+   [ "$nl" -ge 3 ] && [ "$n0" = "$nl" ] && [ -n "$rtl" ] && [ "$rtl" = "$mod" ] &&
+   [ "$(num "$j" sim_cycles)" = "$rtl" ] && grep -q "all 13 counters equal: yes" "$d/cosim_report.md"; then
+    ok "one image, one start: $nl layers bit-exact, CYCLES $rtl = the model's, 13 counters equal"
+else
+    bad "clean whole-network run (exit $rc, $n0/$nl layers clean, CYCLES RTL '$rtl' model '$mod'; see $d/log)"
+fi
+layers=$(sed -n 's/.*{"name": "\([^"]*\)", "on": "accelerator".*/\1/p' "$j" 2>/dev/null)
+l2=$(echo "$layers" | sed -n 2p)
+[ -n "$l2" ] || { bad "no layer names in $j"; echo "test-cosim-v2: $pass passed, $fail failed"; exit 1; }
+
+# 2. a weight fault in the second layer
+d=$OUT/fault_weight
+mkdir -p "$d"; rm -f "$d/cosim_report.json"
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name fault --fault "weight:$l2:0" \
+    > "$d/log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "first mismatch: image 0, layer '$l2'" "$d/log" &&
+   grep -q "\"first_mismatch\": {\"image\": 0, \"layer\": \"$l2\"" "$d/cosim_report.json" &&
+   grep -q '"effect": "output"' "$d/cosim_report.json"; then
+    ok "weight bit 0 of '$l2' flipped: the run fails and names the layer"
+else
+    bad "weight fault in '$l2' (exit $rc, want 1 naming the layer; see $d/log)"
+fi
+
+# 3. refusals
+refuse() {   # WHAT ARGS...: exit 2 with one cosim: line naming the problem
+    what=$1; shift
+    "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$OUT" --no-trace "$@" > "$OUT/refuse.log" 2>&1
+    rc=$?
+    if [ $rc = 2 ] && [ "$(grep -c '^cosim: ' "$OUT/refuse.log")" -le 2 ] && grep -q -e "$what" "$OUT/refuse.log"
+    then ok "refused, naming '$what': $*"
+    else bad "$* (exit $rc, want 2 naming '$what'; see $OUT/refuse.log)"; fi
+}
+refuse "whole-network packages: not yet" --package "$OUT/nosuch_package"
+refuse "instruction faults need a layer's own program" --fault "instr:$l2:0"
+refuse "no accelerator layer 'nosuch'" --fault weight:nosuch:0
+refuse "bit 99999999 is outside what it flips in layer '$l2'" --fault "weight:$l2:99999999"
+refuse "--until nosuch: no layer of that name" --until nosuch
+refuse "--trace $l2: the whole-network run has no per-layer waveform" --trace "$l2"
+
+# 4. no whole-network program (a max pool on the path): the per-layer programs on the v2 RTL
+d=$OUT/maxpool
+mkdir -p "$d"; rm -f "$d/cosim_report.json"
+if nice -n 10 "$B" quantize --model tests/onnx/models/tv_res.onnx --recipe configs/quant/rtn_w4a4.yaml \
+       --out "$d/tv_res.bqq" > "$d/quantize.log" 2>&1; then
+    nice -n 10 "$COSIM" --hw "$HW" --qmodel "$d/tv_res.bqq" --images 1 --out "$d" --name tv_res > "$d/log" 2>&1
+    rc=$?
+    j=$d/cosim_report.json
+    if [ $rc = 0 ] && grep -q '"program": "per-layer", "program_note": "no whole-network program, the per-layer programs ran instead: .*max pool' "$j" &&
+       [ "$(num "$j" mismatches)" = 0 ] && [ "$(num "$j" cycle_mismatches)" = 0 ] && grep -q "Program: per-layer on a v2 build" "$d/cosim_report.md"; then
+        ok "a max pool on the path: per-layer programs on the v2 RTL, bit- and cycle-exact, the report says why"
+    else
+        bad "max-pool model on the v2 build (exit $rc; see $d/log)"
+    fi
+else
+    bad "quantize tv_res.onnx (see $d/quantize.log)"
+fi
+
+echo "test-cosim-v2: $pass passed, $fail failed"
+[ $fail = 0 ]
