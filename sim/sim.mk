@@ -4,7 +4,8 @@
 #                      optional BITS=bits.yaml (mixed allocation), on each HW (tiny edge), COSIM_IMAGES
 #                      (4) test images, each run from its export package (<run dir>/package)
 #                      -> build/cosim/cosim_report.{md,json}; non-zero on any mismatch
-#   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge}, COSIM_IMAGES=32
+#   make cosim-full    fres20 and mbv2t x {W8A8, W4A4, W2A4, mixed} x {tiny, edge, tiny_v2, edge_v2},
+#                      COSIM_IMAGES=32 (v2 configs: COSIM_FULL_V2_IMAGES=8)
 #                      (subsets: COSIM_FULL_MODELS, COSIM_FULL_QUANTS, COSIM_FULL_HW; COSIM_NICE=10),
 #                      then cosim-full-assert: one image per run on the simulator with RTL assertions
 #                      (after cosim-axi-full, the same matrix through the AXI shell; COSIM_FULL_AXI=0: not)
@@ -148,7 +149,11 @@ cosim: $(foreach h,$(HW),$(SIM_B)/$(h)/cosim) $(COSIM_BQM) | $(BUILD)/brecq
 
 COSIM_FULL_QUANTS ?= rtn_w8a8 rtn_w4a4 rtn_w2a4 mixed
 COSIM_FULL_MODELS ?= fres20 mbv2t
-COSIM_FULL_HW     ?= tiny edge
+COSIM_FULL_HW     ?= tiny edge tiny_v2 edge_v2
+# images per run of a v2 config (whole-network program) in cosim-full: 8, not 32 (time: one image of
+# the 8 runs per v2 config costs ~250 s of simulation on the shared 2-core machine, docs/cosim.md
+# "Whole networks (ISA v2)"); COSIM_IMAGES on the command line sets both
+COSIM_FULL_V2_IMAGES ?= 8
 COSIM_NICE        ?= 10
 # the loop over the matrix: quantizes each model once, then $(FULL_BODY) with $$tag, $$h and the
 # run directory $$d set (FULL_BODY is target-specific: the runs, or the runs with assertions)
@@ -158,7 +163,8 @@ cosim_full_loop = for m in $(COSIM_FULL_MODELS); do for qn in $(COSIM_FULL_QUANT
   $(MAKE) --no-print-directory MODEL=$$m $$qa $(COSIM_OUT)/models/$$tag.bqq || { fail=1; continue; }; \
   for h in $(COSIM_FULL_HW); do d=$(COSIM_OUT)/full/$${tag}_$$h; $(FULL_BODY); done; done; done
 
-cosim-full: FULL_BODY = $(call cosim_run,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d,$(if $(filter command line,$(origin COSIM_IMAGES)),$(COSIM_IMAGES),32),$$tag); \
+cosim-full: FULL_BODY = n=32; if $(call cosim_is_v2,$$h); then n=$(COSIM_FULL_V2_IMAGES); fi; \
+  $(call cosim_run,$$h,$(COSIM_OUT)/models/$$tag.bqq,$$d,$(if $(filter command line,$(origin COSIM_IMAGES)),$(COSIM_IMAGES),$$n),$$tag); \
   [ $$rc = 0 ] || fail=1; runs="$$runs $$d"
 cosim-full: $(foreach h,$(COSIM_FULL_HW),$(SIM_B)/$(h)/cosim $(SIM_B)/$(h)/cosim_assert) | $(BUILD)/brecq
 	@fail=0; runs=""; $(cosim_full_loop); \
@@ -215,12 +221,17 @@ CLEAN_DIRS    += $(SIM_B) $(COSIM_OUT)
 #                        package self-test driver (tests/cosim/test_selftest.{sh,c}, selftest_board)
 #   make cosim-axi-full  the cosim-full matrix through the shell, fixed latency (COSIM_IMAGES, 4);
 #                        a prerequisite of cosim-full unless COSIM_FULL_AXI=0
-# HostQDepth is deep enough for the longest layer program of fres20/mbv2t (the driver preloads it
-# all before run, so the queues never starve at AXI4-Lite speed); --assert keeps the AXI master's
+# HostQDepth is deep enough for the longest layer program of fres20/mbv2t, and on a v2 config for
+# the whole network's program (the driver preloads it all before run, so the queues never starve at
+# AXI4-Lite speed); --assert keeps the AXI master's
 # protocol assertions on. One build at a time per config (flock), as for the SystemC simulators.
 SIM_AXI_B         := $(BUILD)/sim_axi
 COSIM_AXI_OUT     := $(BUILD)/cosim_axi
 COSIM_AXI_QDEPTH  ?= 4096
+# a v2 config pushes the whole network's program before its one start: mbv2t on tiny_v2 has 152,203
+# fetch instructions (docs/whole_network.md §12 used the same depth)
+COSIM_AXI_QDEPTH_V2 ?= 262144
+axi_qdepth = $(if $(shell grep -Eq '^ *window_bytes: *[1-9]' configs/hw/$(1).yaml && echo v2),$(COSIM_AXI_QDEPTH_V2),$(COSIM_AXI_QDEPTH))
 COSIM_AXI_ARGS    ?=
 COSIM_FULL_AXI    ?= 1
 SIM_AXI_TBH       := tests/hw/bqa_axi_mem.h tests/hw/bqa_axi_shell.h tests/hw/bqa_tb.h
@@ -242,7 +253,7 @@ $(SIM_AXI_B)/%/cosim_axi: $(HW_SV) sim/cosim_axi_main.cpp $(SIM_HDRS) $(SIM_AXI_
 	@mkdir -p $(SIM_AXI_B)/$*/v; flock $(SIM_AXI_B)/$*/.lock sh -c 'rm -f $(SIM_AXI_B)/$*/v/cosim_axi_sim && \
 	nice -n 10 verilator --cc --exe --build --assert -Wall -Wno-fatal -j 2 --x-assign fast --x-initial fast \
 	  -MAKEFLAGS "OPT_FAST=-O3 OPT_GLOBAL=-O2" -Mdir $(SIM_AXI_B)/$*/v --top-module bqa_axi_top \
-	  -GHostQDepth=$(COSIM_AXI_QDEPTH) -Ihw -I$(SIM_AXI_B)/$*/gen \
+	  -GHostQDepth=$(call axi_qdepth,$*) -Ihw -I$(SIM_AXI_B)/$*/gen \
 	  -CFLAGS "-std=c++17 -I$(CURDIR)/sim -I$(CURDIR)/tests/hw -I$(CURDIR)/$(SIM_AXI_B)/$*/gen" \
 	  -LDFLAGS "$(CURDIR)/$(SIM_AXI_B)/$*/libbqdrv.a $(CURDIR)/$(BUILD)/libbrecq.a $(PKG_LIBS)" \
 	  -o cosim_axi_sim $(HW_SV) $(CURDIR)/sim/cosim_axi_main.cpp > $(SIM_AXI_B)/$*/build.log 2>&1 \
