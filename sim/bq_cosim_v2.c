@@ -22,6 +22,11 @@ typedef struct {
     const int *labels;
     int n, ncls;
     int last;                      /* last layer compared (opts.until), lw.n - 1 without */
+    int trace_layer;               /* --trace: its layer, -1 none */
+    int fault_instr;               /* --fault instr: index of the layer's first execute instruction
+                                      in the program, -1 none */
+    int64_t *start;                /* [n] the model's cycle at which layer i starts in the run: the
+                                      sum of the stand-alone cycles before it (§11: exact) */
     bq_intnet net;
     bq_lowered_v2 lw;
     uint32_t *words[BQ_NSTAGES];   /* the program, encoded: 4 words per instruction */
@@ -40,6 +45,7 @@ static void v2_free(v2_run *S) {
     free(S->out);
     free(S->logits);
     free(S->pref);
+    free(S->start);
     bq_lowered_v2_free(&S->lw);
     bq_intnet_free(&S->net);
 }
@@ -83,7 +89,9 @@ static int v2_layers(v2_run *S, char *err, size_t errlen) {
         if (got > biggest) biggest = got;
     }
     S->out = malloc(biggest);
-    if (!S->out) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    S->start = malloc(sizeof(int64_t) * (size_t)lw->n);
+    if (!S->out || !S->start) { bq_seterr(err, errlen, "out of memory"); return -1; }
+    for (int i = 0; i < lw->n; i++) S->start[i] = i ? S->start[i - 1] + lw->cycles[i - 1] : 0;
     return 0;
 }
 
@@ -108,14 +116,48 @@ static int v2_regions(v2_run *S, char *err, size_t errlen) {
     return 0;
 }
 
-/* --fault (weight / requant bits of a named layer), --trace and --until: a request that would do
- * nothing or cannot be done on the whole-network path is an error. */
-static int v2_requests(v2_run *S, char *err, size_t errlen) {
+/* --fault instr:LAYER:BIT: where layer f's first execute instruction is in the program (the
+ * layers' programs are appended in order, bq_v2_net_build: rebuild layers 0..f to count). */
+static int instr_fault_at(v2_run *S, int f, const bq_hwcfg *cfg, char *err, size_t errlen) {
+    const bq_lowered_v2 *lw = &S->lw;
+    const bq_cosim_opts *o = S->o;
+    bq_program p;
+    bq_program_init(&p);
+    int before = 0, rc = 0;
+    for (int i = 0; i <= f && !rc; i++) {
+        if (i == f) before = p.len[BQ_STAGE_EXEC];
+        rc = bq_v2_build(&p, &lw->plans[i], cfg, &lw->mp.addr[i], i > 0, i + 1 < lw->n, err, errlen);
+    }
+    int mine = p.len[BQ_STAGE_EXEC] - before;
+    bq_program_free(&p);
+    if (rc) return -1;
+    if (o->fault_bit < 0 || o->fault_bit >= 128 || mine < 1) {
+        bq_seterr(err, errlen, "--fault %s: bit %ld is outside what it flips in layer '%s' (instr: "
+                  "0..127 of its first execute instruction); choose a smaller bit", S->r->fault,
+                  o->fault_bit, o->fault_layer);
+        return -1;
+    }
+    S->fault_instr = before;
+    return 0;
+}
+
+/* --fault (weight / requant bits, or an instruction bit, of a named layer), --trace and --until:
+ * a request that would do nothing or cannot be done is an error. */
+static int v2_requests(v2_run *S, const bq_hwcfg *cfg, char *err, size_t errlen) {
     const bq_cosim_opts *o = S->o;
     bq_cosim_result *r = S->r;
-    if (o->trace_layer[0]) {
-        bq_seterr(err, errlen, "--trace %s: the whole-network run has no per-layer waveform yet; add "
-                  "--per-layer to trace one layer's own run", o->trace_layer);
+    S->trace_layer = -1;
+    S->fault_instr = -1;
+    for (int i = 0; o->trace_layer[0] && i < r->n_layers && S->trace_layer < 0; i++)
+        if (!strcmp(r->layers[i].name, o->trace_layer)) S->trace_layer = i;
+    if (o->trace_layer[0] && S->trace_layer < 0) {
+        bq_seterr(err, errlen, "--trace %s: no accelerator layer of that name; the layer names are the "
+                  "\"name\" fields of cosim_report.json", o->trace_layer);
+        return -1;
+    }
+    if (o->trace_layer[0] && !S->acc->ops->trace) {
+        bq_seterr(err, errlen, "--trace %s: the %s backend cannot record waveforms; run it on the "
+                  "simulator (build/sim/<cfg>/cosim)", o->trace_layer, r->backend);
         return -1;
     }
     S->last = S->lw.n - 1;
@@ -138,11 +180,7 @@ static int v2_requests(v2_run *S, char *err, size_t errlen) {
                   "\"name\" fields of a clean run's cosim_report.json", r->fault, o->fault_layer);
         return -1;
     }
-    if (o->fault == BQ_FAULT_INSTR) {
-        bq_seterr(err, errlen, "--fault %s: instruction faults need a layer's own program; use weight "
-                  "or requant, or add --per-layer", r->fault);
-        return -1;
-    }
+    if (o->fault == BQ_FAULT_INSTR) return instr_fault_at(S, f, cfg, err, errlen);
     uint8_t *buf = o->fault == BQ_FAULT_WEIGHT ? S->lw.w[f] : S->lw.rq[f];
     uint64_t bytes = o->fault == BQ_FAULT_WEIGHT ? S->lw.w_bytes[f] : S->lw.rq_bytes[f];
     if (o->fault_bit < 0 || (uint64_t)o->fault_bit / 8 >= bytes) {
@@ -170,6 +208,9 @@ static int v2_load(v2_run *S, char *err, size_t errlen) {
             }
         S->r->net_instrs[s] = prog->len[s];
     }
+    if (S->fault_instr >= 0)   /* after the encoding: a bit of the instruction as the RTL gets it */
+        S->words[BQ_STAGE_EXEC][4 * (size_t)S->fault_instr + (size_t)S->o->fault_bit / 32] ^=
+            1u << (S->o->fault_bit % 32);
     S->mem = calloc(1, S->lw.mem_bytes);
     if (!S->mem) { bq_seterr(err, errlen, "out of memory (%llu bytes of memory image)",
                              (unsigned long long)S->lw.mem_bytes); return -1; }
@@ -285,6 +326,45 @@ static int v2_class(const v2_run *S) {
     return best;
 }
 
+/* Arm a waveform of the next run: layer t's span of the network run ([start, start + its
+ * stand-alone cycles), counted from run_i rising), or [start + from, start + to) with to >= 0.
+ * 0, or -1 when the backend refuses. */
+static int v2_trace_arm(v2_run *S, const char *path, int t, int64_t from, int64_t to) {
+    int64_t a = S->start[t] + from, b = to < 0 ? S->start[t] + S->lw.cycles[t] : S->start[t] + to;
+    remove(path);   /* a stale file must not pass for this run's waveform */
+    return S->acc->ops->trace(S->acc->ctx, path, a, b);
+}
+
+/* Close an armed waveform; 1 if the file exists. */
+static int v2_trace_done(v2_run *S, const char *path) {
+    S->acc->ops->trace(S->acc->ctx, NULL, 0, 0);
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+static int layer_index(const v2_run *S, const char *name) {
+    for (int i = 0; i < S->r->n_layers; i++)
+        if (!strcmp(S->r->layers[i].name, name)) return i;
+    return -1;
+}
+
+/* The first mismatch of the run is in image b: run it again with the waveform of the mismatching
+ * layer's span (opts.trace_path, one waveform per process). */
+static void v2_trace_rerun(v2_run *S, int b) {
+    bq_cosim_result *r = S->r;
+    const char *path = S->o->trace_path;
+    int t = layer_index(S, r->first.layer);
+    int64_t ctr[BQ_NCTR];
+    if (t < 0 || !path || !S->acc->ops->trace || v2_trace_arm(S, path, t, 0, -1)) return;
+    int rc = v2_run_image(S, b, ctr);
+    if (!v2_trace_done(S, path) || rc < 0) return;
+    snprintf(r->first.trace, sizeof r->first.trace, "%s", path);
+    if (S->log) fprintf(S->log, "cosim: waveform of layer '%s' (image %d, network cycles %lld..%lld, the "
+                        "layer's span by the model): %s\n", r->first.layer, S->o->first_image + b,
+                        (long long)S->start[t], (long long)(S->start[t] + S->lw.cycles[t]), path);
+}
+
 /* Image b: one run, every layer compared, the counters, the class. Returns 1 to stop the run
  * (stop_on_mismatch and this image mismatched), -1 on a backend I/O error. */
 static int v2_image(v2_run *S, int b) {
@@ -293,7 +373,21 @@ static int v2_image(v2_run *S, int b) {
     const long mism_before = r->mismatches;
     int64_t ctr[BQ_NCTR];
     double t0 = bq_now();
+    const bq_cosim_opts *o = S->o;
+    int tracing = b == 0 && S->trace_layer >= 0 &&
+                  !v2_trace_arm(S, o->trace_file, S->trace_layer, o->trace_from, o->trace_to);
+    if (b == 0 && S->trace_layer >= 0 && !tracing && S->log)
+        fprintf(S->log, "cosim: warning: --trace %s: the backend refused the waveform\n", o->trace_layer);
     int rc = v2_run_image(S, b, ctr);
+    if (tracing && v2_trace_done(S, o->trace_file)) {
+        int t = S->trace_layer;
+        snprintf(r->trace, sizeof r->trace, "%s", o->trace_file);
+        if (S->log) fprintf(S->log, "cosim: waveform of layer '%s' (image %d, network cycles %lld..%lld; the "
+                            "layer spans %lld..%lld by the model): %s\n", o->trace_layer, img,
+                            (long long)(S->start[t] + o->trace_from),
+                            (long long)(o->trace_to < 0 ? S->start[t] + S->lw.cycles[t] : S->start[t] + o->trace_to),
+                            (long long)S->start[t], (long long)(S->start[t] + S->lw.cycles[t]), o->trace_file);
+    }
     if (rc < 0) return -1;
     v2_count(S, ctr, b);
     for (int i = 0; i <= S->last; i++) v2_compare_layer(S, i, b);
@@ -307,6 +401,9 @@ static int v2_image(v2_run *S, int b) {
     }
     r->images++;
     int mism = r->mismatches != mism_before || rc;
+    if (mism && r->first.valid && r->first.image == img && !r->first.trace[0] && !r->trace[0] &&
+        S->trace_layer < 0)
+        v2_trace_rerun(S, b);
     double dt = bq_now() - t0;
     if (S->last < S->lw.n - 1) {
         r->partial = 1;
@@ -342,7 +439,7 @@ int bq_cosim_v2_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, c
     S.logits = calloc((size_t)S.ncls, sizeof *S.logits);
     S.pref = malloc(sizeof(int) * (size_t)n);
     if (!S.logits || !S.pref) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    if (v2_layers(&S, err, errlen) || v2_regions(&S, err, errlen) || v2_requests(&S, err, errlen) ||
+    if (v2_layers(&S, err, errlen) || v2_regions(&S, err, errlen) || v2_requests(&S, cfg, err, errlen) ||
         v2_load(&S, err, errlen))
         goto done;
     if (log) fprintf(log, "cosim: %s (%s backend): whole-network program, %d layers, %ld/%ld/%ld "

@@ -4,10 +4,13 @@
 #   1. one test image through the whole network as ONE program (one start): exit 0, strict; the
 #      report says "program": "whole-network", no host layers, every layer 0 mismatches, the
 #      network's CYCLES from the RTL equal the latency model's, both reports written.
-#   2. a flipped weight bit in the second layer fails the run (exit 1) naming that layer.
+#   2. faults in the second layer fail the run (exit 1) naming it: a weight bit (with --trace of a
+#      500-cycle window inside the layer's span of the one run: the FST spans 500 cycles), abase bit
+#      0 of its first execute instruction (the mismatch waveform spans the layer's model cycles),
+#      its wait1 bit (a deadlock: the time-out names the layer).
 #   3. refusals, exit 2 with one line naming the problem: --package (whole-network packages: not
-#      yet), an instruction fault, an unknown layer for --fault / --until, --trace, a fault bit
-#      outside the layer's weights.
+#      yet), an unknown layer for --fault / --until / --trace, a weight or instruction bit outside
+#      the layer.
 #   4. a model with a max pool (tests/onnx/models/tv_res.onnx, quantized here) has no whole-network
 #      program: it runs per layer on the same simulator, bit- and cycle-exact, and the report says
 #      why ("program": "per-layer", program_note naming the max pool).
@@ -44,18 +47,59 @@ layers=$(sed -n 's/.*{"name": "\([^"]*\)", "on": "accelerator".*/\1/p' "$j" 2>/d
 l2=$(echo "$layers" | sed -n 2p)
 [ -n "$l2" ] || { bad "no layer names in $j"; echo "test-cosim-v2: $pass passed, $fail failed"; exit 1; }
 
-# 2. a weight fault in the second layer
+# 2. faults. fst_span FILE: end - start time of the FST header, in ps (10 ns cycles)
+fst_span() {
+    s=$(od -An -tx1 -j9 -N8 "$1" | tr -d ' \n'); e=$(od -An -tx1 -j17 -N8 "$1" | tr -d ' \n')
+    echo $((0x$e - 0x$s))
+}
+# (a) a weight bit of the second layer, with --trace of a 500-cycle window inside that layer's span
 d=$OUT/fault_weight
-mkdir -p "$d"; rm -f "$d/cosim_report.json"
+mkdir -p "$d"; rm -f "$d/cosim_report.json" "$d"/*.fst
 nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name fault --fault "weight:$l2:0" \
-    > "$d/log" 2>&1
+    --trace "$l2:1000:1500" > "$d/log" 2>&1
 rc=$?
+f=$d/trace_$l2.fst
+span=$( [ -f "$f" ] && fst_span "$f" || echo 0)
 if [ $rc = 1 ] && grep -q "first mismatch: image 0, layer '$l2'" "$d/log" &&
    grep -q "\"first_mismatch\": {\"image\": 0, \"layer\": \"$l2\"" "$d/cosim_report.json" &&
    grep -q '"effect": "output"' "$d/cosim_report.json"; then
     ok "weight bit 0 of '$l2' flipped: the run fails and names the layer"
 else
     bad "weight fault in '$l2' (exit $rc, want 1 naming the layer; see $d/log)"
+fi
+if [ "$span" -ge 4990000 ] && [ "$span" -le 5010000 ] && grep -q "\"trace\": \"$f\"" "$d/cosim_report.json"; then
+    ok "--trace $l2:1000:1500 inside the one run: $f spans $span ps (500 cycles)"
+else
+    bad "--trace window in the whole-network run (span $span ps; see $d/log)"
+fi
+# (b) bit 0 of abase of the layer's first execute instruction (found in the one program): fails
+# naming the layer, and the mismatch waveform is the layer's span (its stand-alone model cycles)
+d=$OUT/fault_instr
+mkdir -p "$d"; rm -f "$d/cosim_report.json" "$d"/*.fst
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name fault --fault "instr:$l2:48" \
+    --until "$l2" > "$d/log" 2>&1
+rc=$?
+cyc=$(sed -n 's/.*{"name": "'"$l2"'", "on": "accelerator".*"model_cycles_standalone": \([0-9]*\),.*/\1/p' "$j")
+span=$( [ -f "$d/mismatch.fst" ] && fst_span "$d/mismatch.fst" || echo 0)
+if [ $rc = 1 ] && grep -q "first mismatch: image 0, layer '$l2'" "$d/log" && [ -n "$cyc" ] &&
+   [ "$span" -ge $(((cyc - 1) * 10000)) ] && [ "$span" -le $(((cyc + 1) * 10000)) ] &&
+   grep -q "\"waveform\": \"$d/mismatch.fst\"" "$d/cosim_report.json"; then
+    ok "abase bit 0 of '$l2''s first execute instruction: fails naming it, mismatch.fst = its $cyc cycles"
+else
+    bad "instruction fault in '$l2' (exit $rc, span $span ps for '$cyc' cycles; see $d/log)"
+fi
+# (c) its wait1 bit: a deadlock inside the network; the time-out fails the run and the first
+# tensor left at 0xA5 names the layer (--max-cycles keeps it short)
+d=$OUT/fault_wait
+mkdir -p "$d"; rm -f "$d/cosim_report.json"
+nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name fault --fault "instr:$l2:9" \
+    --max-cycles 1000000 --no-trace > "$d/log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "time-out after 1000000 cycles (model: [0-9]*); first layer whose output differs: '$l2'" "$d/log" &&
+   [ "$(num "$d/cosim_report.json" timeouts)" = 1 ]; then
+    ok "wait1 of '$l2''s first execute instruction: time-out, the layer named"
+else
+    bad "deadlock fault in '$l2' (exit $rc; see $d/log)"
 fi
 
 # 3. refusals
@@ -68,11 +112,11 @@ refuse() {   # WHAT ARGS...: exit 2 with one cosim: line naming the problem
     else bad "$* (exit $rc, want 2 naming '$what'; see $OUT/refuse.log)"; fi
 }
 refuse "whole-network packages: not yet" --package "$OUT/nosuch_package"
-refuse "instruction faults need a layer's own program" --fault "instr:$l2:0"
+refuse "bit 128 is outside what it flips in layer '$l2'" --fault "instr:$l2:128"
 refuse "no accelerator layer 'nosuch'" --fault weight:nosuch:0
 refuse "bit 99999999 is outside what it flips in layer '$l2'" --fault "weight:$l2:99999999"
 refuse "--until nosuch: no layer of that name" --until nosuch
-refuse "--trace $l2: the whole-network run has no per-layer waveform" --trace "$l2"
+refuse "--trace nosuch: no accelerator layer of that name" --trace nosuch
 
 # 4. no whole-network program (a max pool on the path): the per-layer programs on the v2 RTL
 d=$OUT/maxpool
