@@ -10,6 +10,10 @@
  * real byte compared with the integer reference's codes of that layer's node (the RAW32 classifier:
  * acc0 per class, and the argmax); CYCLES and the 13 counters with the latency model's dry run of
  * the same program (strict; with opts.bits_only as information).
+ * Waveforms (opts.trace_layer, opts.trace_path on the first mismatch) are windows of the one run:
+ * layer i spans [sum of the stand-alone cycles before it, + its own) (docs/whole_network.md §11).
+ * Faults: weight / requant bits over the layer's bytes, instr bits of its first execute
+ * instruction in the program.
  *
  * Example (bq_cosim_run dispatches here when cfg->window_bytes > 0):
  *   int rc = bq_cosim_v2_run(&r, &acc, &q, &cfg, x, labels, n, &o, stdout, err, sizeof err);
