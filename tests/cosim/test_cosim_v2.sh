@@ -7,7 +7,8 @@
 #   2. faults in the second layer fail the run (exit 1) naming it: a weight bit (with --trace of a
 #      500-cycle window inside the layer's span of the one run: the FST spans 500 cycles), abase bit
 #      0 of its first execute instruction (the mismatch waveform spans the layer's model cycles),
-#      its wait1 bit (a deadlock: the time-out names the layer).
+#      its wait1 bit (a deadlock: the time-out names the layer, whose tensor still holds the 0xA5
+#      the driver wrote before the run).
 #   3. refusals, exit 2 with one line naming the problem: --package (whole-network packages: not
 #      yet), an unknown layer for --fault / --until / --trace, a weight or instruction bit outside
 #      the layer.
@@ -96,8 +97,9 @@ nice -n 10 "$COSIM" --hw "$HW" --qmodel "$Q" --images 1 --out "$d" --name fault 
     --max-cycles 1000000 --no-trace > "$d/log" 2>&1
 rc=$?
 if [ $rc = 1 ] && grep -q "time-out after 1000000 cycles (model: [0-9]*); first layer whose output differs: '$l2'" "$d/log" &&
+   grep -q "first mismatch: image 0, layer '$l2', .*, got 165" "$d/log" &&
    [ "$(num "$d/cosim_report.json" timeouts)" = 1 ]; then
-    ok "wait1 of '$l2''s first execute instruction: time-out, the layer named"
+    ok "wait1 of '$l2''s first execute instruction: time-out, the layer named, its tensor still 0xA5"
 else
     bad "deadlock fault in '$l2' (exit $rc; see $d/log)"
 fi
