@@ -12,6 +12,7 @@
 #include "search/sensitivity.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,12 +398,17 @@ int bq_dse_run_serial(bq_dse *d, char *err, size_t errlen) {
     for (int u = 0; u < d->n_units; u++) pending += !bq_dse_unit_done(d, u);
     fprintf(stderr, "dse: %d configs (%d valid) x %d model(s): %d units, %d to run, %d finished "
             "earlier\n", d->n_cfg, d->n_valid, d->n_models, total, pending, total - pending);
+    /* test hook (tests/dse/test_dse.sh): SIGKILL after this many units, exactly as a kill between
+     * two point files; a kill timed from outside races the sweep on a loaded machine */
+    const char *kill_after = getenv("BQ_DSE_KILL_AFTER");
+    int kill_at = kill_after ? atoi(kill_after) : 0;
     for (int u = 0; u < d->n_units; u++) {
         if (bq_dse_unit_done(d, u)) continue;
         double s;
         if (bq_dse_run_unit(d, u, &s, err, errlen)) return -1;
         fprintf(stderr, "dse: unit %d/%d %s on %s: %.2f s\n", ++done, pending,
                 d->models[u / d->n_cfg].label, d->cfgs[u % d->n_cfg].cfg.name, s);
+        if (kill_at > 0 && done == kill_at) raise(SIGKILL);
     }
     if (bq_dse_acc_serial(d, err, errlen)) return -1;
     if (bq_dse_synth_serial(d, err, errlen)) return -1;
