@@ -152,6 +152,7 @@ static void run_net(const bq_intnet *net, const bq_hwcfg *cfg, int policy, resul
             if (lw.layers[i].hw.raw32) r->logits += n;
             else r->codes += n;
         }
+        if (bad) print_error("%s image %d: %ld values differ\n", cfg->name, b, bad);
         assert_int_equal(bad, 0);
         /* argmax of the chip's logits, as bq_intnet_predict */
         const int last = lw.n - 1;
