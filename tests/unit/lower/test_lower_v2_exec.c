@@ -70,6 +70,8 @@ static void quantize(bq_qmodel *q, bq_model *fp, const char *arch, int wbits, in
 
 typedef struct {
     long codes, logits, images;   /* values compared */
+    long gap_ties;                /* GAP outputs with (2 sum + HW) a multiple of 2 HW: the
+                                     rounding ties where m = floor(2^sh / HW) would be 1 low */
     int layers;
     int64_t cycles;
 } result_t;
@@ -103,8 +105,23 @@ static long compare_layer(const bq_lowered_v2 *lw, const bq_intnet *net, int i, 
     return bad;
 }
 
-/* Lower net onto cfg, run N_IMG images on the executor, compare everything. */
-static void run_net(const bq_intnet *net, const bq_hwcfg *cfg, int policy, result_t *r) {
+/* GAP outputs of image b where floor((2 sum + HW) / (2 HW)) has no remainder. */
+static long gap_ties(const bq_lowered_v2 *lw, const bq_intnet *net, int i, int b) {
+    const bq_v2_layer *v = &lw->layers[i];
+    const long hw = (long)v->hi * v->wi;
+    const uint8_t *in = net->codes[lw->node_in[i]] + (size_t)b * v->cin * hw;
+    long ties = 0;
+    for (int c = 0; c < v->cin; c++) {
+        long sum = 0;
+        for (long p = 0; p < hw; p++) sum += in[c * hw + p];
+        ties += (2 * sum + hw) % (2 * hw) == 0;
+    }
+    return ties;
+}
+
+/* Lower net onto cfg, run nimg images (the batch of the last bq_intnet_forward) on the
+ * executor, compare everything. */
+static void run_net(const bq_intnet *net, const bq_hwcfg *cfg, int policy, int nimg, result_t *r) {
     char err[512] = "";
     static bq_lowered_v2 lw;
     if (bq_lower_v2_full(&lw, net, cfg, err, sizeof err)) {
@@ -135,9 +152,10 @@ static void run_net(const bq_intnet *net, const bq_hwcfg *cfg, int policy, resul
     }
     bq_lowered_v2_load(&lw, mem);
     const bq_ilayer *fc = &net->L[net->n_layers - 1];
-    int preds[N_IMG];
-    bq_intnet_predict(net, N_IMG, preds);
-    for (int b = 0; b < N_IMG; b++) {
+    int preds[16];
+    assert_true(nimg <= 16);
+    bq_intnet_predict(net, nimg, preds);
+    for (int b = 0; b < nimg; b++) {
         bq_lowered_v2_write_input(&lw, net, b, mem);
         if (v2_exec_init(&x, cfg, mem, mem_len, err, sizeof err) ||
             v2_exec_run(&x, &lw.prog, policy, err, sizeof err)) {
@@ -151,6 +169,7 @@ static void run_net(const bq_intnet *net, const bq_hwcfg *cfg, int policy, resul
             bad += compare_layer(&lw, net, i, b, mem, got, &n);
             if (lw.layers[i].hw.raw32) r->logits += n;
             else r->codes += n;
+            if (lw.qlayer[i] < 0) r->gap_ties += gap_ties(&lw, net, i, b);
         }
         if (bad) print_error("%s image %d: %ld values differ\n", cfg->name, b, bad);
         assert_int_equal(bad, 0);
@@ -196,12 +215,12 @@ static void check_arch(const char *arch, int wbits, int abits) {
         bq_hwcfg cfg;
         load_cfg(&cfg, cfgs[k]);
         result_t r = {0};
-        run_net(&net, &cfg, k, &r);   /* policy 0 on tiny, 1 on edge: both interleavings */
+        run_net(&net, &cfg, k, N_IMG, &r);   /* policy 0 on tiny, 1 on edge: both interleavings */
         clock_gettime(CLOCK_MONOTONIC, &t1);
         print_message("    %s W%dA%d on %s-like: %d layers, %lld cycles (= sum of the layers), "
-                      "%ld images: %ld codes + %ld logits compared, argmax equal (%.1f s so far)\n",
+                      "%ld images: %ld codes + %ld logits compared, argmax equal, %ld GAP ties (%.1f s so far)\n",
                       arch, wbits, abits, cfgs[k], r.layers, (long long)r.cycles, r.images,
-                      r.codes, r.logits,
+                      r.codes, r.logits, r.gap_ties,
                       (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
     bq_intnet_free(&net);
@@ -222,35 +241,73 @@ static void test_fres20_w2a4(void **st) {
     check_arch("fres20", 2, 4);
 }
 
+/* A small model calibrated on random images, max_batch nimg. */
+static void small_model(bq_model *m, bq_qmodel *q, int pool, int nimg) {
+    char err[512] = "";
+    bq_model_init(m, pool ? "mp" : "even", 1, 8, 8, 4);
+    int x = bq_add_input(m);
+    x = bq_add_conv(m, "c1", x, 8, 3, 1, 1, 1, 0);
+    if (pool) x = bq_add_maxpool(m, "pool", x, 2, 2, 2, 2, 0, 0, 0, 0);
+    x = bq_add_conv(m, "c2", x, 16, 3, pool ? 1 : 2, 1, 1, 0);
+    x = bq_add_gap(m, "gap", x);
+    x = bq_add_linear(m, "fc", x, 4, 1);
+    assert_true(x >= 0);
+    assert_int_equal(bq_model_finalize(m, 1), 0);
+    uint64_t s = 11;
+    for (int i = 0; i < m->n_params; i++)   /* biases too: the records carry them */
+        for (size_t k = 0; k < m->params[i].count; k++)
+            if (strstr(m->params[i].name, "bias")) bq_param_data(m, i)[k] = 0.3f * tu_randf(&s);
+    bq_qmodel_opts o = {.wbits = 4, .abits = 4, .first_last_8bit = 1};
+    assert_int_equal(bq_qmodel_init(q, m, &o, err, sizeof err), 0);
+    bq_qmodel_init_weights(q, 2.4f);
+    float xs[16 * 64];
+    for (int i = 0; i < nimg * 64; i++) xs[i] = 2.0f * tu_randf(&s);
+    bq_fq fq;
+    bq_exec ex;
+    assert_int_equal(bq_fq_init(&fq, q, nimg, 0), 0);
+    assert_int_equal(bq_exec_init(&ex, &fq.net, nimg, 0), 0);
+    bq_fq_bind(&fq, &ex);
+    assert_int_equal(bq_fq_calibrate(&fq, &ex, xs, nimg), 0);
+    bq_exec_free(&ex);
+    bq_fq_free(&fq);
+}
+
+/* fres20 / mbv2t pool 7 x 7 maps: with HW odd, 2 sum + HW is odd and the GAP never meets a
+ * rounding tie (numerics §5), so m = ceil vs floor is only visible on an even map: 16 channels
+ * of 4 x 4 over 16 random images, with the ties counted (they must occur). */
+static void test_gap_even_map(void **st) {
+    (void)st;
+    const int nimg = 16;
+    char err[512] = "";
+    bq_model m;
+    bq_qmodel q;
+    small_model(&m, &q, 0, nimg);
+    bq_intnet net;
+    assert_int_equal(bq_intnet_init(&net, &q, nimg, err, sizeof err), 0);
+    float xs[16 * 64];
+    uint64_t s = 23;
+    for (int i = 0; i < nimg * 64; i++) xs[i] = 2.0f * tu_randf(&s);
+    bq_intnet_forward(&net, xs, nimg);
+    bq_hwcfg cfg;
+    load_cfg(&cfg, "tiny");
+    result_t r = {0};
+    run_net(&net, &cfg, 0, nimg, &r);
+    print_message("    4 x 4 GAP model on tiny-like: %d layers, %lld cycles, %ld images: %ld codes + "
+                  "%ld logits compared, argmax equal, %ld GAP ties\n", r.layers,
+                  (long long)r.cycles, r.images, r.codes, r.logits, r.gap_ties);
+    assert_true(r.gap_ties > 0);
+    bq_intnet_free(&net);
+    bq_qmodel_free(&q);
+    bq_model_free(&m);
+}
+
 /* Off the v2 path: a max pool (one line naming the layer), and a window buffer too small. */
 static void test_refusals(void **st) {
     (void)st;
     char err[512] = "";
     bq_model m;
-    bq_model_init(&m, "mp", 1, 8, 8, 4);
-    int x = bq_add_input(&m);
-    x = bq_add_conv(&m, "c1", x, 8, 3, 1, 1, 1, 0);
-    x = bq_add_maxpool(&m, "pool", x, 2, 2, 2, 2, 0, 0, 0, 0);
-    x = bq_add_conv(&m, "c2", x, 8, 3, 1, 1, 1, 0);
-    x = bq_add_gap(&m, "gap", x);
-    x = bq_add_linear(&m, "fc", x, 4, 1);
-    assert_true(x >= 0);
-    assert_int_equal(bq_model_finalize(&m, 1), 0);
     bq_qmodel q;
-    bq_qmodel_opts o = {.wbits = 4, .abits = 4, .first_last_8bit = 1};
-    assert_int_equal(bq_qmodel_init(&q, &m, &o, err, sizeof err), 0);
-    bq_qmodel_init_weights(&q, 2.4f);
-    float xs[2 * 64];
-    uint64_t s = 7;
-    for (int i = 0; i < 2 * 64; i++) xs[i] = tu_randf(&s);
-    bq_fq fq;
-    bq_exec ex;
-    assert_int_equal(bq_fq_init(&fq, &q, 2, 0), 0);
-    assert_int_equal(bq_exec_init(&ex, &fq.net, 2, 0), 0);
-    bq_fq_bind(&fq, &ex);
-    assert_int_equal(bq_fq_calibrate(&fq, &ex, xs, 2), 0);
-    bq_exec_free(&ex);
-    bq_fq_free(&fq);
+    small_model(&m, &q, 1, 2);
     bq_intnet net;
     assert_int_equal(bq_intnet_init(&net, &q, 1, err, sizeof err), 0);
     bq_hwcfg cfg;
@@ -293,6 +350,7 @@ int main(void) {
         cmocka_unit_test(test_fres20_w4a4),
         cmocka_unit_test(test_mbv2t_w4a4),
         cmocka_unit_test(test_fres20_w2a4),
+        cmocka_unit_test(test_gap_even_map),
         cmocka_unit_test(test_refusals),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
