@@ -700,7 +700,8 @@ static const char *instr_problem(const v3_check *C, int s, const bq_instr *in) {
         if (region_of(C, in->dram_addr) != want) return "its dram_addr lies outside the regions of its target";
     }
     if (s == BQ_STAGE_RESULT && in->op == BQ_OP_SETUP) {
-        if (region_of(C, in->out_base) != 'c') return "its out_base lies outside every HWC tensor";
+        const char o = region_of(C, in->out_base);   /* the classifier's SETUP: its RAW32 tensor */
+        if (o != 'c' && o != 'r') return "its out_base lies outside every tensor";
         if (in->cs_res && region_of(C, in->res_base) != 'c') return "its res_base lies outside every HWC tensor";
     }
     if (s == BQ_STAGE_RESULT && in->op == BQ_OP_RUN && region_of(C, in->out_addr) != 'r')
