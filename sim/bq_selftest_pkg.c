@@ -448,8 +448,9 @@ static int read_layer3(rd *r, bq_st_pkg *p, int i, const bq_jnode *l) {
     L->hout = T->h;
     L->wout = T->w;
     L->obits = T->raw32 ? 32 : 8;
-    if (L->m_pad % p->dm || L->n_pad % p->dn || L->m > L->m_pad || L->n > L->n_pad ||
-        (T->raw32 && T->bytes < 4ull * (uint64_t)L->m_pad * (uint64_t)L->n_pad))
+    /* M_pad pads a group's rows (depthwise: 1 row per group); only the RAW32 tiles are walked */
+    if (L->m_pad % p->dm || L->n_pad % p->dn || L->n > L->n_pad ||
+        (T->raw32 && (L->m > L->m_pad || T->bytes < 4ull * (uint64_t)L->m_pad * (uint64_t)L->n_pad)))
         return bad_field(r, where, "M_pad/N_pad", "is not the padding of cout / the pixels to the array, or the RAW32 tensor is smaller");
     L->size[BQ_ST_W] = L->w.size;
     L->size[BQ_ST_RQ] = L->rq.size;
