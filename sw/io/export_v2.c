@@ -693,16 +693,42 @@ static char region_of(const v3_check *C, long long a) {
     return 0;
 }
 
+/* The tensor starting at addr with cs bytes a pixel (cs < 0: any), or -1. */
+static int tensor_at(const v3_check *C, long long addr, long long cs) {
+    for (int i = 0; i < C->nt; i++)
+        if (C->t[i].addr == addr && (cs < 0 || C->t[i].cs == cs)) return i;
+    return -1;
+}
+
+/* A fetch SETUP's window geometry is the one of some layer (its input image, kernel, stride,
+ * padding, pixel bytes and z_a). */
+static int setup_matches_a_layer(const v3_check *C, const bq_instr *in) {
+    for (int i = 0; i < C->nl; i++) {
+        const v3_layer *L = &C->l[i];
+        if (in->in_h == L->h && in->in_w == L->w && in->out_w == L->wout && in->kh == L->kh && in->kw == L->kw &&
+            in->stride == L->stride && in->pad_t == L->pad_t && in->pad_l == L->pad_l && in->cs == L->cs_in &&
+            in->z_a == L->z_a)
+            return 1;
+    }
+    return 0;
+}
+
 /* Does instruction `in` of queue s decode-and-address right: "" or what is wrong. */
 static const char *instr_problem(const v3_check *C, int s, const bq_instr *in) {
     if (s == BQ_STAGE_FETCH && in->op == BQ_OP_RUN) {
         const char want = in->target == BQ_TGT_W ? 'w' : in->target == BQ_TGT_RQ ? 'q' : 'c';
         if (region_of(C, in->dram_addr) != want) return "its dram_addr lies outside the regions of its target";
+        if (in->target == BQ_TGT_WIN && tensor_at(C, in->dram_addr, -1) < 0)
+            return "its dram_addr (WIN) is not the base of a tensor";
     }
+    if (s == BQ_STAGE_FETCH && in->op == BQ_OP_SETUP && !setup_matches_a_layer(C, in))
+        return "its window geometry (image, kernel, stride, pad, cs, z_a) is no layer's";
     if (s == BQ_STAGE_RESULT && in->op == BQ_OP_SETUP) {
-        const char o = region_of(C, in->out_base);   /* the classifier's SETUP: its RAW32 tensor */
-        if (o != 'c' && o != 'r') return "its out_base lies outside every tensor";
-        if (in->cs_res && region_of(C, in->res_base) != 'c') return "its res_base lies outside every HWC tensor";
+        const int o = tensor_at(C, in->out_base, -1);   /* the classifier's SETUP: its RAW32 tensor */
+        if (o < 0 || (!C->t[o].raw32 && C->t[o].cs != in->cs_out))
+            return "its out_base / cs_out is not a tensor's base / bytes per pixel";
+        if (in->cs_res && tensor_at(C, in->res_base, in->cs_res) < 0)
+            return "its res_base / cs_res is not an HWC tensor's base / bytes per pixel";
     }
     if (s == BQ_STAGE_RESULT && in->op == BQ_OP_RUN && region_of(C, in->out_addr) != 'r')
         return "its out_addr lies outside every RAW32 tensor";
