@@ -409,8 +409,8 @@ static int read_tensors(v3_check *C, yaml_node_t *root) {
         bq_exp_mint(f, hw, "hw.", "block_channels", 1, 1 << 20, &bch) ||
         bq_exp_mint(f, mem, "memory.", "bytes", 1, 1LL << 32, &C->mem_bytes))
         return -1;
-    if (C->mw % 8 || C->dk % C->mw)
-        return fail(C, "field 'hw.mem_width_bits' is not a multiple of 8 dividing hw.dk%s%s", "", "");
+    if (C->mw % 8 || C->dk % 8)
+        return fail(C, "field 'hw.mem_width_bits' or 'hw.dk' is not a multiple of 8%s%s", "", "");
     C->wb = C->mw / 8;
     yaml_node_t *ts = bq_exp_mget(f, mem, "tensors");
     C->nt = seq_len(ts);
