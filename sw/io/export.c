@@ -824,8 +824,9 @@ static int check_format(pkg_check *C, yaml_node_t *root, const char *path) {
     if (bq_exp_mint(f, root, "", "version", 0, 1 << 30, &ver)) return -1;
     if (ver == BQ_EXPORT_VERSION_WHOLE) return 1;   /* the whole-network package (export_v2.c) */
     if (ver != BQ_EXPORT_VERSION) {
-        bq_seterr(f->err, f->errlen, "%s: field 'version' is %lld, this build reads versions %d and %d; re-export "
-               "the package with this brecq", path, ver, BQ_EXPORT_VERSION, BQ_EXPORT_VERSION_WHOLE);
+        bq_seterr(f->err, f->errlen, "%s: field 'version' is %lld, this build reads version %d (per layer) and %d "
+               "(whole network); re-export the package with this brecq", path, ver, BQ_EXPORT_VERSION,
+               BQ_EXPORT_VERSION_WHOLE);
         return -1;
     }
     return 0;
