@@ -467,7 +467,7 @@ static int check_layer_shape(v3_check *C, const v3_layer *L, const char *where) 
     const long long taps_k = L->kh * L->kw * L->ct;
     int bad = I->raw32 || I->c != L->cin || I->h != L->h || I->w != L->w || I->cs != L->cs_in ||
               O->c != L->cout || O->h != L->hout || O->w != L->wout || O->raw32 != L->raw32 ||
-              (!L->raw32 && O->cs != L->cs_out) ||
+              (L->raw32 ? O->bytes < 4 * L->m_pad * L->n_pad || L->M > L->m_pad : O->cs != L->cs_out) ||
               L->hout != (L->h + 2 * L->pad_t - L->kh) / L->stride + 1 ||
               L->wout != (L->w + 2 * L->pad_l - L->kw) / L->stride + 1 || L->N != L->hout * L->wout ||
               L->M * L->groups != L->cout || (L->depthwise ? L->groups != L->cin || L->ct != C->wb
@@ -511,7 +511,9 @@ static int read_layer(v3_check *C, yaml_node_t *n, int i) {
     for (size_t k = 0; k < sizeof F / sizeof F[0]; k++)
         if (bq_exp_mint(f, n, where, F[k].k, F[k].lo, F[k].hi, F[k].v)) return -1;
     yaml_node_t *pad = bq_exp_mget(f, n, "pad");
-    if (seq_len(pad) != 2) return fail(C, "field '%spad' must be [pad_t, pad_l]%s", where, "");
+    if (seq_len(pad) != 2 || seq_item(f, pad, 0)->type != YAML_SCALAR_NODE ||
+        seq_item(f, pad, 1)->type != YAML_SCALAR_NODE)
+        return fail(C, "field '%spad' must be [pad_t, pad_l]%s", where, "");
     char *e1, *e2;
     L->pad_t = strtoll((const char *)seq_item(f, pad, 0)->data.scalar.value, &e1, 10);
     L->pad_l = strtoll((const char *)seq_item(f, pad, 1)->data.scalar.value, &e2, 10);
