@@ -334,9 +334,15 @@ fpga-report:
 # the reference are linked from libbrecq.a / v2_ref.o (built with CFLAGS). tiny-like and edge-like builds:
 # HW_TOPV2_<x> = config, WindowBytes, BlockChannels (sized for the full tier's fres20 and mbv2t, §12)
 V2_REF_SRC := tests/unit/hw_model/v2_ref.c
-$(ASAN)/tests/hw_model/test_v2_exec: tests/unit/hw_model/test_v2_exec.c $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+# the C executor of v2 programs (v2_exec.[ch]): test_v2_exec (naive network) and test_lower_v2_exec
+# (real quantized models lowered by bq_lower_v2_full against the integer reference)
+V2_EXEC_SRC := tests/unit/hw_model/v2_exec.c
+$(ASAN)/tests/hw_model/test_v2_exec: tests/unit/hw_model/test_v2_exec.c $(V2_REF_SRC) $(V2_EXEC_SRC) tests/unit/hw_model/v2_ref.h tests/unit/hw_model/v2_exec.h $(ASAN)/libbrecq.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(V2_EXEC_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+$(ASAN)/tests/lower/test_lower_v2_exec: tests/unit/lower/test_lower_v2_exec.c $(V2_EXEC_SRC) tests/unit/hw_model/v2_exec.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -Itests/unit/hw_model -o $@ $< $(V2_EXEC_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
 $(ASAN)/tests/hw_model/test_sched_v2: tests/unit/hw_model/test_sched_v2.c $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(ASAN)/libbrecq.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
