@@ -177,7 +177,7 @@ HW_WIN_e = 8 256 64 10 16384
 HW_WIN_w = 3 32 128 9 4096
 hw_win_g = -GDn=$(word 1,$(1)) -GDk=$(word 2,$(1)) -GW=$(word 3,$(1)) -GAAddrBits=$(word 4,$(1)) -GWindowBytes=$(word 5,$(1))
 hw_win_d = -DTB_DN=$(word 1,$(1)) -DTB_DK=$(word 2,$(1)) -DTB_W=$(word 3,$(1)) -DTB_AAB=$(word 4,$(1)) -DTB_WINB=$(word 5,$(1))
-HW_FAST_BINS += $(HW_B)/win_t/test_win $(HW_B)/win_e/test_win
+HW_FAST_BINS += $(HW_B)/win_t/test_win   # edge-like and Dn 3 in test-hw-full only (make test time)
 HW_FULL_BINS += $(HW_B)/win_t/test_win $(HW_B)/win_e/test_win $(HW_B)/win_w/test_win
 # bqa_fetch with the window unit wired in (WindowBytes > 0; bqa_top keeps 0): SETUP / WIN interleaved
 # with v1 fetches, WIN against hw_model/win.c; tiny-like and edge-like shapes as test_fetch's t / e
@@ -185,7 +185,7 @@ $(HW_B)/fetchw_%/test_fetch_win: $(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv hw/b
 	$(call hw_verilate,fetchw_$*,bqa_fetch,test_fetch_win,$(HW_PKG) hw/bqa_fetch.sv hw/bqa_unpack.sv hw/bqa_win.sv hw/bqa_ram_1r1w.sv,tests/hw/test_fetch_win.cpp,$(call hw_fetch_g,$(HW_FETCHW_$*)) -GWindowBytes=$(word 8,$(HW_FETCHW_$*)) -LDFLAGS "$(abspath $(HW_B)/win/win.o) $(abspath $(HW_B)/win/errmsg.o)",$(call hw_fetch_d,$(HW_FETCHW_$*)) -DTB_WINB=$(word 8,$(HW_FETCHW_$*)) -I$(CURDIR)/hw_model)
 HW_FETCHW_t = 2 2 64 64 8 8 8 2048
 HW_FETCHW_e = 8 8 256 64 10 10 6 16384
-HW_FAST_BINS += $(HW_B)/fetchw_t/test_fetch_win $(HW_B)/fetchw_e/test_fetch_win
+HW_FAST_BINS += $(HW_B)/fetchw_t/test_fetch_win   # edge-like in test-hw-full only
 HW_FULL_BINS += $(HW_B)/fetchw_t/test_fetch_win $(HW_B)/fetchw_e/test_fetch_win
 # bqa_result with CODES mode (BlockChannels > 0, docs/whole_network.md §4.3-4.4 and §10): layers of RUNCs
 # with v1 RUNs between, RUNCs against hw_model/codes.c; tiny-like (2x2, W 64, L 1, 64 B rows), edge-like
@@ -198,13 +198,13 @@ $(HW_B)/resultc_%/test_result_codes: $(HW_PKG) hw/bqa_result.sv hw/bqa_rq_lane.s
 HW_RESULTC_t = 2 2 64 1 8 64
 HW_RESULTC_e = 8 8 64 8 6 512
 HW_RESULTC_w = 4 3 128 2 6 256
-HW_FAST_BINS += $(HW_B)/resultc_t/test_result_codes $(HW_B)/resultc_e/test_result_codes $(HW_B)/resultc_w/test_result_codes
+HW_FAST_BINS += $(HW_B)/resultc_t/test_result_codes $(HW_B)/resultc_e/test_result_codes   # 4x3 / W 128 in test-hw-full only
 HW_FULL_BINS += $(HW_B)/resultc_t/test_result_codes $(HW_B)/resultc_e/test_result_codes $(HW_B)/resultc_w/test_result_codes
 # bqa_top with ISA v2 (tiny's parameters, WindowBytes 2048, BlockChannels 64): the WRITTEN token flows
 # from the result's RUNC (sig1, at wdone) to the fetch's wait1, and without it the fetch stays blocked
 $(HW_B)/top_written/test_top_written: $(HW_SV) tests/hw/test_top_written.cpp $(HW_B)/codes/codes.o $(HW_B)/win/errmsg.o $(HW_TBH) $(BUILD)/gen/tiny/hw_params.svh $(BUILD)/gen/tiny/hw_params.h
 	$(call hw_verilate,top_written,bqa_top,test_top_written,$(HW_SV),tests/hw/test_top_written.cpp,-I$(BUILD)/gen/tiny -Ihw -GWindowBytes=2048 -GBlockChannels=64 -LDFLAGS "$(abspath $(HW_B)/codes/codes.o) $(abspath $(HW_B)/win/errmsg.o)",-I$(CURDIR)/$(BUILD)/gen/tiny -I$(CURDIR)/hw_model)
-HW_FAST_BINS += $(HW_B)/top_written/test_top_written
+# (test-hw-full only: test_top_v2 in test-hw checks every layer's WRITTEN cycle of whole networks)
 HW_FULL_BINS += $(HW_B)/top_written/test_top_written
 
 .PHONY: hw-lint test-hw test-hw-full bench-hw synth fpga fpga-report test-isa-pkg
@@ -334,9 +334,15 @@ fpga-report:
 # the reference are linked from libbrecq.a / v2_ref.o (built with CFLAGS). tiny-like and edge-like builds:
 # HW_TOPV2_<x> = config, WindowBytes, BlockChannels (sized for the full tier's fres20 and mbv2t, §12)
 V2_REF_SRC := tests/unit/hw_model/v2_ref.c
-$(ASAN)/tests/hw_model/test_v2_exec: tests/unit/hw_model/test_v2_exec.c $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+# the C executor of v2 programs (v2_exec.[ch]): test_v2_exec (naive network) and test_lower_v2_exec
+# (real quantized models lowered by bq_lower_v2_full against the integer reference)
+V2_EXEC_SRC := tests/unit/hw_model/v2_exec.c
+$(ASAN)/tests/hw_model/test_v2_exec: tests/unit/hw_model/test_v2_exec.c $(V2_REF_SRC) $(V2_EXEC_SRC) tests/unit/hw_model/v2_ref.h tests/unit/hw_model/v2_exec.h $(ASAN)/libbrecq.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(V2_EXEC_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
+$(ASAN)/tests/lower/test_lower_v2_exec: tests/unit/lower/test_lower_v2_exec.c $(V2_EXEC_SRC) tests/unit/hw_model/v2_exec.h $(ASAN)/libbrecq.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -Itests/unit/hw_model -o $@ $< $(V2_EXEC_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka
 $(ASAN)/tests/hw_model/test_sched_v2: tests/unit/hw_model/test_sched_v2.c $(V2_REF_SRC) tests/unit/hw_model/v2_ref.h $(ASAN)/libbrecq.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(V2_REF_SRC) $(ASAN)/libbrecq.a $(PKG_LIBS) -lcmocka

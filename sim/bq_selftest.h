@@ -15,6 +15,11 @@
  *      group (padding holds requant results of padding on the hardware, 0 in the vector); on the
  *      ideal memory (acc->ideal_memory) CYCLES must equal the layer's `cycles`, otherwise CYCLES is
  *      reported as information;
+ *   4'. a version 3 package (the whole network, one program): per test image writes the input
+ *      tensor (HWC codes), fills every output tensor with 0xA5, pushes the whole program, starts
+ *      once, reads every layer's output tensor back and compares its real bytes (channels < c of
+ *      each pixel; the classifier's real RAW32 words); CYCLES must equal the package's `cycles`
+ *      on the ideal memory;
  *   5. for the RAW32 classifier also the argmax rule of `output` on the accelerator's int32 values
  *      (first c maximising float32(acc0[c]) * logit_scale[c]) must give tests[t].pred, and the
  *      values must equal tests[t].logits.

@@ -133,7 +133,7 @@ static int check_manifest_crc(rd *r, const char *text, size_t len) {
     char *e;
     unsigned long want = h ? strtoul(h + strlen(key), &e, 16) : 0;
     if (!h || *e != '"') {
-        bq_seterr(r->err, r->errlen, "%s: no 'manifest_crc32' line (not a version 2 package or truncated); %s", r->file, fix);
+        bq_seterr(r->err, r->errlen, "%s: no 'manifest_crc32' line (not an export package of version 2 or 3, or truncated); %s", r->file, fix);
         return -1;
     }
     uint32_t c = (uint32_t)crc32(0L, (const Bytef *)text, (uInt)(h + 1 - text));
@@ -396,11 +396,170 @@ static int check_files(rd *r, const bq_st_pkg *p, const bq_jnode *root) {
     return 0;
 }
 
+/* ---- format version 3: the whole-network package ---- */
+
+static int read_tensors3(rd *r, bq_st_pkg *p, const bq_jnode *root) {
+    const bq_jnode *ts = bq_json_get(r->j, bq_json_get(r->j, root, "memory"), "tensors");
+    if (!ts || ts->type != BQ_J_ARR || ts->count < 2) return bad_field(r, "memory", "tensors", "is missing or lists fewer than 2 tensors");
+    p->n_tensors = ts->count;
+    p->tensors = calloc((size_t)p->n_tensors, sizeof *p->tensors);
+    if (!p->tensors) { bq_seterr(r->err, r->errlen, "out of memory"); return -1; }
+    int k = 0;
+    for (const bq_jnode *x = bq_json_first(r->j, ts); x; x = bq_json_next(r->j, x), k++) {
+        bq_st_tensor *T = &p->tensors[k];
+        char where[48];
+        snprintf(where, sizeof where, "memory.tensors[%d]", k);
+        if (bq_json_str(bq_json_get(r->j, x, "name"), T->name, sizeof T->name)) return bad_field(r, where, "name", "is missing");
+        T->raw32 = bq_json_str_is(bq_json_get(r->j, x, "layout"), "raw32_tiles");
+        if (!T->raw32 && !bq_json_str_is(bq_json_get(r->j, x, "layout"), "hwc_u8"))
+            return bad_field(r, where, "layout", "is not hwc_u8 or raw32_tiles");
+        if (get_u(r, x, where, "addr", &T->addr) || get_u(r, x, where, "bytes", &T->bytes) ||
+            get_i(r, x, where, "c", 1, 1 << 20, &T->c) || get_i(r, x, where, "h", 1, 1 << 16, &T->h) ||
+            get_i(r, x, where, "w", 1, 1 << 16, &T->w) || get_i(r, x, where, "cs", 0, 1 << 20, &T->cs))
+            return -1;
+        uint64_t need = T->raw32 ? 4ull * (uint64_t)T->c * (uint64_t)T->h * (uint64_t)T->w
+                                 : (uint64_t)T->h * (uint64_t)T->w * (uint64_t)T->cs;
+        if (T->raw32 ? T->bytes < need : T->cs < T->c || T->bytes != need)
+            return bad_field(r, where, "bytes/cs", "does not hold the tensor's shape");
+    }
+    return 0;
+}
+
+static int read_layer3(rd *r, bq_st_pkg *p, int i, const bq_jnode *l) {
+    bq_st_layer *L = &p->layers[i];
+    char where[48], out[64];
+    snprintf(where, sizeof where, "layers[%d]", i);
+    const bq_jnode *rw = bq_json_get(r->j, l, "raw32");
+    if (bq_json_str(bq_json_get(r->j, l, "name"), L->name, sizeof L->name)) return bad_field(r, where, "name", "is missing");
+    if (bq_json_str(bq_json_get(r->j, l, "out"), out, sizeof out)) return bad_field(r, where, "out", "is missing");
+    if (!rw || rw->type != BQ_J_BOOL) return bad_field(r, where, "raw32", "is missing or not true/false");
+    if (get_i(r, l, where, "index", i, i, &L->index) || get_i(r, l, where, "cout", 1, 1 << 20, &L->m) ||
+        get_i(r, l, where, "M_pad", 1, 1 << 20, &L->m_pad) || get_i(r, l, where, "N_pad", 1, 1 << 24, &L->n_pad) ||
+        get_int(r, l, where, "cycles", 0, (int64_t)1 << 50, &L->cycles) ||
+        get_u(r, l, where, "w_addr", &L->addr[BQ_ST_W]) || get_u(r, l, where, "rq_addr", &L->addr[BQ_ST_RQ]) ||
+        get_range(r, l, where, "weights", &L->w) || get_range(r, l, where, "requant", &L->rq))
+        return -1;
+    L->out_tensor = 1 + i;
+    const bq_st_tensor *T = &p->tensors[1 + i];
+    if (strcmp(T->name, out) || T->c != L->m || T->raw32 != rw->boolean)
+        return bad_field(r, where, "out", "is not memory.tensors[1 + index] with cout channels and its layout");
+    L->groups = 1;
+    L->n = T->h * T->w;
+    L->hout = T->h;
+    L->wout = T->w;
+    L->obits = T->raw32 ? 32 : 8;
+    /* M_pad pads a group's rows (depthwise: 1 row per group); only the RAW32 tiles are walked */
+    if (L->m_pad % p->dm || L->n_pad % p->dn || L->n > L->n_pad ||
+        (T->raw32 && (L->m > L->m_pad || T->bytes < 4ull * (uint64_t)L->m_pad * (uint64_t)L->n_pad)))
+        return bad_field(r, where, "M_pad/N_pad", "is not the padding of cout / the pixels to the array, or the RAW32 tensor is smaller");
+    L->size[BQ_ST_W] = L->w.size;
+    L->size[BQ_ST_RQ] = L->rq.size;
+    return 0;
+}
+
+static int read_layers3(rd *r, bq_st_pkg *p, const bq_jnode *root) {
+    const bq_jnode *ls = bq_json_get(r->j, root, "layers"), *pr = bq_json_get(r->j, root, "program");
+    static const char *const st[3] = {"fetch", "execute", "result"};
+    if (!ls || ls->type != BQ_J_ARR || ls->count != p->n_tensors - 1)
+        return bad_field(r, "", "layers", "is missing or not one layer per output tensor");
+    p->n_layers = p->n_steps = ls->count;
+    p->layers = calloc((size_t)p->n_layers, sizeof *p->layers);
+    p->steps = calloc((size_t)p->n_layers, sizeof *p->steps);
+    if (!p->layers || !p->steps) { bq_seterr(r->err, r->errlen, "out of memory"); return -1; }
+    int i = 0;
+    for (const bq_jnode *l = bq_json_first(r->j, ls); l; l = bq_json_next(r->j, l), i++) {
+        p->steps[i] = i;
+        if (read_layer3(r, p, i, l)) return -1;
+    }
+    if (!pr) return bad_field(r, "", "program", "is missing");
+    for (int s = 0; s < 3; s++) {
+        if (get_range(r, pr, "program", st[s], &p->program[s])) return -1;
+        if (p->program[s].size % 16) return bad_field(r, "program", st[s], "size is not a whole number of 16-byte instructions");
+    }
+    return get_int(r, root, "", "cycles", 1, (int64_t)1 << 50, &p->cycles);
+}
+
+static int read_test3(rd *r, const bq_st_pkg *p, int t, const bq_jnode *x) {
+    bq_st_test *T = &p->tests[t];
+    char where[48];
+    snprintf(where, sizeof where, "tests[%d]", t);
+    T->layers = calloc((size_t)p->n_layers, sizeof *T->layers);
+    T->logits = calloc((size_t)p->classes, sizeof *T->logits);
+    if (!T->layers || !T->logits) { bq_seterr(r->err, r->errlen, "out of memory"); return -1; }
+    if (get_i(r, x, where, "image", 0, 1 << 30, &T->image) || get_i(r, x, where, "label", 0, p->classes - 1, &T->label) ||
+        get_i(r, x, where, "pred", 0, p->classes - 1, &T->pred) || get_range(r, x, where, "input", &T->input))
+        return -1;
+    if (T->input.size != p->tensors[0].bytes) return bad_field(r, where, "input", "size differs from memory.tensors[0].bytes");
+    const bq_jnode *lg = bq_json_get(r->j, x, "logits"), *ls = bq_json_get(r->j, x, "layers");
+    if (!lg || lg->type != BQ_J_ARR || lg->count != p->classes) return bad_field(r, where, "logits", "is missing or not one value per class");
+    int c = 0;
+    for (const bq_jnode *v = bq_json_first(r->j, lg); v; v = bq_json_next(r->j, v), c++) {
+        int64_t z;
+        if (bq_json_i64(v, &z) || z < INT32_MIN || z > INT32_MAX) return bad_field(r, where, "logits", "holds a value that is not an int32");
+        T->logits[c] = (int32_t)z;
+    }
+    if (!ls || ls->type != BQ_J_ARR || ls->count != p->n_layers) return bad_field(r, where, "layers", "is missing or not one entry per layer");
+    int k = 0;
+    for (const bq_jnode *v = bq_json_first(r->j, ls); v; v = bq_json_next(r->j, v), k++) {
+        char w[96];
+        int li;
+        snprintf(w, sizeof w, "%s.layers[%d]", where, k);
+        if (get_i(r, v, w, "layer", k, k, &li) || get_range(r, v, w, "out", &T->layers[k].out)) return -1;
+        if (T->layers[k].out.size != p->tensors[1 + k].bytes) return bad_field(r, w, "out", "size differs from the layer's tensor bytes");
+    }
+    return 0;
+}
+
+static int read_tests3(rd *r, bq_st_pkg *p, const bq_jnode *root) {
+    const bq_jnode *ts = bq_json_get(r->j, root, "tests");
+    if (!ts || ts->type != BQ_J_ARR) return bad_field(r, "", "tests", "is missing");
+    if (ts->count == 0) {
+        bq_seterr(r->err, r->errlen, "%s: the package has no self-test vectors; export it with `--tests N` (N >= 1)", r->file);
+        return -1;
+    }
+    p->tests = calloc((size_t)ts->count, sizeof *p->tests);
+    if (!p->tests) { bq_seterr(r->err, r->errlen, "out of memory"); return -1; }
+    int t = 0;
+    for (const bq_jnode *x = bq_json_first(r->j, ts); x; x = bq_json_next(r->j, x), t++) {
+        p->n_tests = t + 1;
+        if (read_test3(r, p, t, x)) return -1;
+    }
+    return 0;
+}
+
+static int check_ranges3(rd *r, const bq_st_pkg *p) {
+    static const char *const st[3] = {"fetch", "execute", "result"};
+    char part[96];
+    for (int i = 0; i < p->n_layers; i++) {
+        snprintf(part, sizeof part, "layers[%d].weights", i);
+        if (check_range(r, "weights.bin", p->weights, p->weights_len, &p->layers[i].w, part)) return -1;
+        snprintf(part, sizeof part, "layers[%d].requant", i);
+        if (check_range(r, "requant.bin", p->requant, p->requant_len, &p->layers[i].rq, part)) return -1;
+    }
+    for (int s = 0; s < 3; s++) {
+        snprintf(part, sizeof part, "program.%s", st[s]);
+        if (check_range(r, "programs.bin", p->programs, p->programs_len, &p->program[s], part)) return -1;
+    }
+    for (int t = 0; t < p->n_tests; t++) {
+        snprintf(part, sizeof part, "tests[%d].input", t);
+        if (check_range(r, "tests.bin", p->tests_bin, p->tests_len, &p->tests[t].input, part)) return -1;
+        for (int i = 0; i < p->n_layers; i++) {
+            snprintf(part, sizeof part, "tests[%d].layers[%d].out", t, i);
+            if (check_range(r, "tests.bin", p->tests_bin, p->tests_len, &p->tests[t].layers[i].out, part)) return -1;
+        }
+    }
+    return 0;
+}
+
 static int read_manifest(rd *r, bq_st_pkg *p, const bq_jnode *root) {
     int64_t version;
     if (!bq_json_str_is(bq_json_get(r->j, root, "format"), "brecq-export"))
         return bad_field(r, "", "format", "is not \"brecq-export\"");
-    if (get_int(r, root, "", "version", 2, 2, &version)) return -1;
+    if (get_int(r, root, "", "version", 2, 3, &version)) return -1;
+    p->version = (int)version;
+    if (version == 3)
+        return read_hw(r, p, root) || read_tensors3(r, p, root) || read_layers3(r, p, root) ||
+               read_output(r, p, root) || read_tests3(r, p, root) ? -1 : 0;
     return read_hw(r, p, root) || read_layers(r, p, root) || read_steps(r, p, root) || read_output(r, p, root) ||
            read_tests(r, p, root) ? -1 : 0;
 }
@@ -425,7 +584,8 @@ int bq_st_pkg_load(bq_st_pkg *p, const char *dir, char *err, size_t errlen) {
     if (read_manifest(&r, p, root) || read_file(&r, "weights.bin", &p->weights, &p->weights_len) ||
         read_file(&r, "requant.bin", &p->requant, &p->requant_len) ||
         read_file(&r, "programs.bin", &p->programs, &p->programs_len) ||
-        read_file(&r, "tests.bin", &p->tests_bin, &p->tests_len) || check_ranges(&r, p) || check_files(&r, p, root))
+        read_file(&r, "tests.bin", &p->tests_bin, &p->tests_len) ||
+        (p->version == 3 ? check_ranges3(&r, p) : check_ranges(&r, p)) || check_files(&r, p, root))
         goto out;
     rc = 0;
 out:
@@ -438,6 +598,7 @@ out:
 void bq_st_pkg_free(bq_st_pkg *p) {
     for (int t = 0; t < p->n_tests; t++) { free(p->tests[t].layers); free(p->tests[t].logits); }
     free(p->tests);
+    free(p->tensors);
     free(p->layers);
     free(p->steps);
     free(p->logit_scale);

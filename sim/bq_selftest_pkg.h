@@ -4,6 +4,11 @@
  * (docs/formats.md "Export package", docs/bringup.md "The self-test driver"). Plain C on libc and
  * zlib (crc32): no engine code, so a board driver links it without libbrecq.a.
  *
+ * Format version 3 (docs/formats.md "Whole-network package"): the same checks on its fields, the
+ * tensors of `memory`, the program's three ranges and, per test, `input` and every layer's `out`;
+ * per layer only name, weights, requant, w_addr, rq_addr, out tensor, raw32, cout and cycles are
+ * read (layers[i].m = cout, obits 32 for the RAW32 classifier; steps = every layer in order).
+ *
  * Loading checks, in order, each failure one line naming the file and the part:
  * manifest_crc32 (the manifest's own bytes), format and version, the fields read (missing or of the
  * wrong type), the tile geometry against the array (M_pad, N_pad, group strides), every range the
@@ -30,9 +35,17 @@ typedef struct {
 
 enum { BQ_ST_W, BQ_ST_A, BQ_ST_RQ, BQ_ST_RES, BQ_ST_OUT, BQ_ST_NREG };
 
+/* Version 3: one tensor of the memory map (HWC codes, or the classifier's RAW32 tiles). */
+typedef struct {
+    char name[64];
+    uint64_t addr, bytes;
+    int c, h, w, cs, raw32;         /* cs: bytes per pixel (HWC; 0 for RAW32) */
+} bq_st_tensor;
+
 typedef struct {
     char name[64];
     int index;
+    int out_tensor;                 /* version 3: index into tensors[] */
     int m, n, groups, m_pad, n_pad, hout, wout;
     int obits;                      /* output planes; 32 for the RAW32 classifier */
     int64_t cycles;                 /* the latency model's CYCLES on the ideal memory */
@@ -47,12 +60,20 @@ typedef struct {
 
 typedef struct {
     int image, label, pred;
+    bq_st_range input;              /* version 3: the input tensor's bytes (HWC codes) */
     int32_t *logits;                /* [classes] */
     bq_st_tlayer *layers;           /* [n_layers], by layer index */
 } bq_st_test;
 
 typedef struct {
     char dir[512];
+    int version;                    /* 2: per-layer package; 3: whole network (one program) */
+    /* version 3 only: the memory map's tensors (0 = the network input, 1 + i = layer i's
+     * output), the whole program's three queues and its cycles on the ideal memory */
+    int n_tensors;
+    bq_st_tensor *tensors;
+    bq_st_range program[3];
+    int64_t cycles;
     uint64_t hw_hash;
     char hw_name[32];
     int dm, dn, dk, mem_width_bits;

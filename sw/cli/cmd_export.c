@@ -54,8 +54,10 @@ int bq_cmd_export(int argc, char **argv) {
         else bq_cli_error("export", "%s: %s", quant, err);
         goto out;
     }
-    printf("export: %s for %s (%dx%dx%d, %d-bit memory) -> %s (%ld test images)\n", quant, hw.name,
-           hw.dm, hw.dn, hw.dk, hw.mem_width_bits, out, nt);
+    printf("export: %s for %s (%dx%dx%d, %d-bit memory) -> %s (%ld test images, format version %d%s)\n",
+           quant, hw.name, hw.dm, hw.dn, hw.dk, hw.mem_width_bits, out, nt,
+           hw.window_bytes > 0 ? BQ_EXPORT_VERSION_WHOLE : BQ_EXPORT_VERSION,
+           hw.window_bytes > 0 ? ": the whole network as one program" : ": per layer");
     rc = 0;
 out:
     if (have_te) bq_dataset_free(&te);

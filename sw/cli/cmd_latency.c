@@ -11,7 +11,9 @@
  * and the network total; the JSON report holds `total_cycles` and per-layer `cycles`.
  * --v2: the whole network as one ISA v2 program (docs/whole_network.md §11): per layer its
  * stand-alone cycles and window bytes, and the dry run of the one program (= their sum); the
- * config needs buffers.window_bytes / block_channels (or the two options).
+ * config needs buffers.window_bytes / block_channels (or the two options). A config that has them
+ * (an ISA v2 build, e.g. configs/hw/tiny_v2.yaml) gets this without --v2: that build runs the
+ * network as one program, so its per-layer v1 costs would not be its latency.
  */
 #include "cli.h"
 #include "core/errmsg.h"
@@ -32,7 +34,8 @@ static const char *kUsage =
     "usage: brecq latency --model M --hw H [--bits B.yaml] [--report R.json]\n"
     "  M: .bqq (its bits), .bqm/.onnx (8-bit default, then --bits), or fres20/mbv2t\n"
     "  H: configs/hw/<name>.yaml or <name>\n"
-    "  --v2: whole-network ISA v2 program (--window-bytes N --block-channels N set the v2 keys)";
+    "  --v2: whole-network ISA v2 program (--window-bytes N --block-channels N set the v2 keys);\n"
+    "       the default on a config with buffers.window_bytes (an ISA v2 build)";
 
 static int ends_with(const char *s, const char *suf) {
     size_t n = strlen(s), m = strlen(suf);
@@ -252,7 +255,7 @@ int bq_cmd_latency(int argc, char **argv) {
         bq_cli_error("latency", "%s", err);
         goto out;
     }
-    if (v2) {
+    if (v2 || cfg.window_bytes > 0) {
         ret = latency_v2(model, &cfg, &q, report);
         goto out;
     }

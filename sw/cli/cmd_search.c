@@ -18,7 +18,6 @@
 #include "core/fileio.h"
 #include "nn/graph.h"
 #include "hwcfg.h"
-#include "lower/lower_v2.h"
 #include "quant/qmodel.h"
 #include "quant/quant.h"
 #include "search/search.h"
@@ -119,10 +118,9 @@ int bq_cmd_search(int argc, char **argv) {
     if (bq_qmodel_init(&q, &fp, &qo, err, sizeof err)) goto fail;
     have_q = 1;
     if (bq_hwcfg_load(&cfg, hw, err, sizeof err)) goto fail;
-    if (bq_search_hw_net(&net, &q, err, sizeof err)) goto fail;
-    have_net = 1;
     /* a v2 build runs the whole network as one program: optimise its cycles (the v2 table) */
-    if (cfg.window_bytes > 0 && bq_lower_hw_net_v2(&net, &q, err, sizeof err)) goto fail;
+    if (bq_search_hw_net(&net, &q, cfg.window_bytes > 0, err, sizeof err)) goto fail;
+    have_net = 1;
     if (bq_costtab_build(&tab, &cfg, &net, err, sizeof err)) goto fail;
     have_tab = 1;
     if (bq_search_from_qmodel(&p, &q, &tab, cfg.clock_mhz, &sp, err, sizeof err)) goto fail;

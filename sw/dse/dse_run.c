@@ -186,7 +186,7 @@ static int load_model(bq_dse *d, int m, char *err, size_t errlen) {
     if (load_float_model(&M->fp, M->path, err, errlen)) return -1;
     bq_qmodel_opts qo = {.wbits = 8, .abits = 8, .first_last_8bit = 1};
     if (bq_qmodel_init(&M->q, &M->fp, &qo, err, errlen)) { bq_model_free(&M->fp); return -1; }
-    if (bq_search_hw_net(&M->net, &M->q, err, errlen)) {
+    if (bq_search_hw_net(&M->net, &M->q, d->base.window_bytes > 0, err, errlen)) {
         bq_qmodel_free(&M->q);
         bq_model_free(&M->fp);
         return -1;

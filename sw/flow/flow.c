@@ -513,7 +513,7 @@ out:
 static int64_t exact_latency(flow_t *F, const bq_qmodel *q, int64_t *per, char *err,
                              size_t errlen) {
     bq_hw_net net;
-    if (bq_search_hw_net(&net, q, err, errlen)) return -1;
+    if (bq_search_hw_net(&net, q, F->hw.window_bytes > 0, err, errlen)) return -1;
     bq_latency *r = calloc((size_t)net.n, sizeof *r);
     if (!r) { bq_hw_net_free(&net); bq_seterr(err, errlen, "out of memory"); return -1; }
     int64_t tot = bq_hw_net_latency(&net, &F->hw, r, err, errlen);
@@ -632,7 +632,7 @@ static int build_problem(flow_t *F, char *err, size_t errlen) {
     bq_qmodel_opts qo = {8, 8, F->recipe.first_last_8bit};
     if (bq_qmodel_init(&F->q8, &F->fp, &qo, err, errlen)) return -1;
     F->have_q8 = 1;
-    if (bq_search_hw_net(&F->net, &F->q8, err, errlen)) return -1;
+    if (bq_search_hw_net(&F->net, &F->q8, F->hw.window_bytes > 0, err, errlen)) return -1;
     F->have_net = 1;
     if (bq_costtab_build(&F->tab, &F->hw, &F->net, err, errlen)) return -1;
     F->have_tab = 1;

@@ -3,6 +3,7 @@
  */
 #include "core/errmsg.h"
 #include "io/export.h"
+#include "io/export_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,11 +23,11 @@
 #include "io/model_io.h"
 #include "io/pack.h"
 
-static uint32_t crc_of(const void *p, size_t n) { return (uint32_t)crc32(0L, (const Bytef *)p, (uInt)n); }
+uint32_t bq_exp_crc(const void *p, size_t n) { return (uint32_t)crc32(0L, (const Bytef *)p, (uInt)n); }
 static size_t align_up(size_t v) { return (v + BQ_EXPORT_ALIGN - 1) / BQ_EXPORT_ALIGN * BQ_EXPORT_ALIGN; }
 
 /* Reserve an aligned, zeroed range of n bytes at the end of b; returns its offset. */
-static size_t reserve(bq_buf *b, size_t n) {
+size_t bq_exp_reserve(bq_buf *b, size_t n) {
     size_t off = align_up(b->len);
     static const unsigned char zeros[BQ_EXPORT_ALIGN] = {0};
     while (b->len < off) bq_buf_put(b, zeros, off - b->len < sizeof zeros ? off - b->len : sizeof zeros);
@@ -39,12 +40,12 @@ static size_t reserve(bq_buf *b, size_t n) {
     return off;
 }
 
-static void pad_file(bq_buf *b) { reserve(b, 0); }
+void bq_exp_pad(bq_buf *b) { bq_exp_reserve(b, 0); }
 
 /* "offset/size/crc" JSON object of a range of buffer b. */
-static void json_range(bq_buf *j, const bq_buf *b, size_t off, size_t size) {
+void bq_exp_json_range(bq_buf *j, const bq_buf *b, size_t off, size_t size) {
     bq_buf_printf(j, "{\"offset\": %zu, \"size\": %zu, \"crc32\": \"%08x\"}", off, size,
-                  b->oom ? 0u : crc_of(b->data + off, size));
+                  b->oom ? 0u : bq_exp_crc(b->data + off, size));
 }
 
 static const char *op_name(const bq_qmodel *q, int node) {
@@ -119,7 +120,7 @@ static void writer_free(pkg_writer *P) {
 }
 
 /* Node names go into JSON strings unescaped. */
-static int check_names(const bq_model *m, char *err, size_t errlen) {
+int bq_exp_check_names(const bq_model *m, char *err, size_t errlen) {
     for (int i = 0; i < m->n_nodes; i++)
         for (const char *c = m->nodes[i].name; *c; c++)
             if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
@@ -138,7 +139,7 @@ static int plan_layers(pkg_writer *P, char *err, size_t errlen) {
     P->r_off = calloc(nl, sizeof(size_t)); P->r_gs = calloc(nl, sizeof(size_t));
     P->p_off = calloc(nl * BQ_NSTAGES, sizeof(size_t));
     if (!P->w_off || !P->w_gs || !P->r_off || !P->r_gs || !P->p_off) goto oom;
-    if (check_names(m, err, errlen)) return -1;
+    if (bq_exp_check_names(m, err, errlen)) return -1;
     if (bq_lower_net(&P->lw, &P->net, P->hw, err, errlen)) return -1;
     size_t max_kn = 0, max_mn = 0;
     for (int l = 0; l < P->nl; l++) {
@@ -162,9 +163,9 @@ static int pack_weights(pkg_writer *P, char *err, size_t errlen) {
         const bq_ilayer *L = &P->net.L[l];
         const bq_lower_acc *A = &P->lw.acc[l];
         P->w_gs[l] = (size_t)(A->w_bytes / (uint64_t)L->groups);
-        P->w_off[l] = reserve(&P->W, (size_t)A->w_bytes);
+        P->w_off[l] = bq_exp_reserve(&P->W, (size_t)A->w_bytes);
         P->r_gs[l] = (size_t)(A->rq_bytes / (uint64_t)L->groups);
-        P->r_off[l] = reserve(&P->RQ, (size_t)A->rq_bytes);
+        P->r_off[l] = bq_exp_reserve(&P->RQ, (size_t)A->rq_bytes);
         if (P->W.oom || P->RQ.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
         for (int gi = 0; gi < L->groups; gi++) {
             bq_pack_weights(P->W.data + P->w_off[l] + (size_t)gi * P->w_gs[l],
@@ -173,8 +174,8 @@ static int pack_weights(pkg_writer *P, char *err, size_t errlen) {
                                   A->plan.m_pad);
         }
     }
-    pad_file(&P->W);
-    pad_file(&P->RQ);
+    bq_exp_pad(&P->W);
+    bq_exp_pad(&P->RQ);
     return 0;
 }
 
@@ -184,14 +185,14 @@ static int pack_programs(pkg_writer *P, char *err, size_t errlen) {
     for (int l = 0; l < P->nl; l++)
         for (int s = 0; s < BQ_NSTAGES; s++) {
             const bq_lower_acc *A = &P->lw.acc[l];
-            size_t n = (size_t)A->len[s] * 4, off = reserve(&P->PG, 4 * n);
+            size_t n = (size_t)A->len[s] * 4, off = bq_exp_reserve(&P->PG, 4 * n);
             if (P->PG.oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
             for (size_t i = 0; i < n; i++)
                 for (int k = 0; k < 4; k++)
                     P->PG.data[off + 4 * i + (size_t)k] = (uint8_t)(A->words[s][i] >> (8 * k));
             P->p_off[(size_t)l * BQ_NSTAGES + (size_t)s] = off;
         }
-    pad_file(&P->PG);
+    bq_exp_pad(&P->PG);
     return 0;
 }
 
@@ -286,10 +287,10 @@ static void manifest_layer(pkg_writer *P, int l) {
     bq_buf_printf(J, "     \"z_w\": [");
     for (int c = 0; c < L->cout; c++) bq_buf_printf(J, "%s%d", c ? ", " : "", L->z_w[c]);
     bq_buf_printf(J, "],\n     \"weights\": ");
-    json_range(J, &P->W, P->w_off[l], P->w_gs[l] * (size_t)L->groups);
+    bq_exp_json_range(J, &P->W, P->w_off[l], P->w_gs[l] * (size_t)L->groups);
     bq_buf_printf(J, ", \"weight_plane_stride\": %zu, \"weight_group_stride\": %zu,\n     \"requant\": ",
                   bq_pack_weight_plane_size(g), P->w_gs[l]);
-    json_range(J, &P->RQ, P->r_off[l], P->r_gs[l] * (size_t)L->groups);
+    bq_exp_json_range(J, &P->RQ, P->r_off[l], P->r_gs[l] * (size_t)L->groups);
     bq_buf_printf(J, ", \"requant_group_stride\": %zu,\n", P->r_gs[l]);
     manifest_layer_hw(P, l, A);
 }
@@ -307,7 +308,7 @@ static void manifest_layer_hw(pkg_writer *P, int l, const bq_lower_acc *A) {
     static const char *const st[BQ_NSTAGES] = {"fetch", "execute", "result"};
     for (int s = 0; s < BQ_NSTAGES; s++) {
         bq_buf_printf(J, "%s\"%s\": ", s ? ", " : "", st[s]);
-        json_range(J, &P->PG, P->p_off[(size_t)l * BQ_NSTAGES + (size_t)s], (size_t)A->len[s] * 16);
+        bq_exp_json_range(J, &P->PG, P->p_off[(size_t)l * BQ_NSTAGES + (size_t)s], (size_t)A->len[s] * 16);
     }
     bq_buf_printf(J, "}}%s\n", l + 1 < P->nl ? "," : "");
 }
@@ -331,10 +332,10 @@ static int test_layer(pkg_writer *P, int t, int l, char *err, size_t errlen) {
     size_t o_gs = (size_t)A->o_bytes / G;
     size_t r_gsz = (size_t)A->r_bytes / G;
     size_t code_sz = L->raw32 ? 4 * osz : osz;
-    size_t a_off = reserve(T, a_gs * (size_t)L->groups);
-    size_t r_off2 = r_gsz ? reserve(T, r_gsz * (size_t)L->groups) : 0;
-    size_t o_off = reserve(T, o_gs * (size_t)L->groups);
-    size_t c_off = reserve(T, code_sz);
+    size_t a_off = bq_exp_reserve(T, a_gs * (size_t)L->groups);
+    size_t r_off2 = r_gsz ? bq_exp_reserve(T, r_gsz * (size_t)L->groups) : 0;
+    size_t o_off = bq_exp_reserve(T, o_gs * (size_t)L->groups);
+    size_t c_off = bq_exp_reserve(T, code_sz);
     if (T->oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
     const uint8_t *res = L->res_node >= 0 ? net->codes[L->res_node] + (size_t)t * osz : NULL;
     const uint8_t *outc = L->raw32 ? NULL : net->codes[L->out_node] + (size_t)t * osz;
@@ -359,14 +360,14 @@ static int test_layer(pkg_writer *P, int t, int l, char *err, size_t errlen) {
         }
     }
     bq_buf_printf(J, "       {\"layer\": %d, \"act\": ", l);
-    json_range(J, T, a_off, a_gs * (size_t)L->groups);
+    bq_exp_json_range(J, T, a_off, a_gs * (size_t)L->groups);
     bq_buf_printf(J, ", \"act_group_stride\": %zu,\n        \"res\": ", a_gs);
-    if (r_gsz) json_range(J, T, r_off2, r_gsz * (size_t)L->groups);
+    if (r_gsz) bq_exp_json_range(J, T, r_off2, r_gsz * (size_t)L->groups);
     else bq_buf_printf(J, "null");
     bq_buf_printf(J, ", \"res_group_stride\": %zu,\n        \"out\": ", r_gsz);
-    json_range(J, T, o_off, o_gs * (size_t)L->groups);
+    bq_exp_json_range(J, T, o_off, o_gs * (size_t)L->groups);
     bq_buf_printf(J, ", \"out_group_stride\": %zu, \"codes\": ", o_gs);
-    json_range(J, T, c_off, code_sz);
+    bq_exp_json_range(J, T, c_off, code_sz);
     bq_buf_printf(J, "}%s\n", l + 1 < P->nl ? "," : "");
     return 0;
 }
@@ -379,12 +380,12 @@ static int test_vectors(pkg_writer *P, char *err, size_t errlen) {
     bq_buf *T = &P->T, *J = &P->J;
     bq_buf_printf(J, "  \"tests\": [\n");
     for (int t = 0; t < P->n_tests; t++) {
-        size_t ioff = reserve(T, in_sz);
+        size_t ioff = bq_exp_reserve(T, in_sz);
         if (T->oom) { bq_seterr(err, errlen, "out of memory"); return -1; }
         memcpy(T->data + ioff, P->net.codes[0] + (size_t)t * in_sz, in_sz);
         bq_buf_printf(J, "    {\"image\": %d, \"label\": %d, \"pred\": %d, \"input\": ", t,
                       P->labels[t], P->preds[t]);
-        json_range(J, T, ioff, in_sz);
+        bq_exp_json_range(J, T, ioff, in_sz);
         bq_buf_printf(J, ",\n     \"logits\": [");
         for (int c = 0; c < ncls; c++)
             bq_buf_printf(J, "%s%d", c ? ", " : "", P->net.logits[(size_t)t * ncls + c]);
@@ -393,15 +394,27 @@ static int test_vectors(pkg_writer *P, char *err, size_t errlen) {
             if (test_layer(P, t, l, err, errlen)) return -1;
         bq_buf_printf(J, "     ]}%s\n", t + 1 < P->n_tests ? "," : "");
     }
-    pad_file(T);
+    bq_exp_pad(T);
     return 0;
 }
 
 #define N_BINS 4
 static const char *const kBinNames[N_BINS] = {"weights", "requant", "tests", "programs"};
 
-static const bq_buf *bin_of(const pkg_writer *P, int i) {
-    return i == 0 ? &P->W : i == 1 ? &P->RQ : i == 2 ? &P->T : &P->PG;
+/* "files" (each .bin's size and CRC-32, its .hex twin) and manifest_crc32, the manifest's last
+ * lines (shared by versions 2 and 3). */
+void bq_exp_manifest_tail(bq_buf *J, const bq_buf *const bins[BQ_EXP_NBINS], int wb) {
+    bq_buf_printf(J, "  \"files\": [\n");
+    for (int i = 0; i < N_BINS; i++) {
+        const bq_buf *b = bins[i];
+        bq_buf_printf(J, "    {\"name\": \"%s.bin\", \"size\": %zu, \"crc32\": \"%08x\", \"hex\": \"%s.hex\", "
+                      "\"hex_word_bytes\": %d}%s\n", kBinNames[i], b->len,
+                      b->oom ? 0u : bq_exp_crc(b->data, b->len), kBinNames[i], wb, i + 1 < N_BINS ? "," : "");
+    }
+    bq_buf_printf(J, "  ],\n");
+    /* the manifest's own CRC-32: every byte before this line */
+    uint32_t self = J->oom ? 0u : bq_exp_crc(J->data, J->len);
+    bq_buf_printf(J, "  \"manifest_crc32\": \"%08x\"\n}\n", self);
 }
 
 /* One host step (GAP, max pool, flatten) of the execution order, with its parameters. */
@@ -458,17 +471,9 @@ static int write_manifest(pkg_writer *P, char *err, size_t errlen) {
     bq_buf_printf(&P->J, "  ],\n");
     manifest_steps_output(P);
     if (test_vectors(P, err, errlen)) return -1;
-    bq_buf_printf(&P->J, "  ],\n  \"files\": [\n");
-    for (int i = 0; i < N_BINS; i++) {
-        const bq_buf *b = bin_of(P, i);
-        bq_buf_printf(&P->J, "    {\"name\": \"%s.bin\", \"size\": %zu, \"crc32\": \"%08x\", \"hex\": \"%s.hex\", "
-                      "\"hex_word_bytes\": %d}%s\n", kBinNames[i], b->len,
-                      b->oom ? 0u : crc_of(b->data, b->len), kBinNames[i], wb, i + 1 < N_BINS ? "," : "");
-    }
     bq_buf_printf(&P->J, "  ],\n");
-    /* the manifest's own CRC-32: every byte before this line */
-    uint32_t self = P->J.oom ? 0u : crc_of(P->J.data, P->J.len);
-    bq_buf_printf(&P->J, "  \"manifest_crc32\": \"%08x\"\n}\n", self);
+    const bq_buf *const bins[N_BINS] = {&P->W, &P->RQ, &P->T, &P->PG};
+    bq_exp_manifest_tail(&P->J, bins, wb);
     if (P->W.oom || P->RQ.oom || P->T.oom || P->PG.oom || P->J.oom) {
         bq_seterr(err, errlen, "out of memory");
         return -1;
@@ -477,18 +482,18 @@ static int write_manifest(pkg_writer *P, char *err, size_t errlen) {
 }
 
 /* Every file of the package into dir (created). */
-static int write_files(const pkg_writer *P, const char *dir, char *err, size_t errlen) {
+static int write_files(const bq_buf *const bins[BQ_EXP_NBINS], const bq_buf *J, int wb, const char *dir,
+                       char *err, size_t errlen) {
     char path[4200];
-    int wb = P->hw->mem_width_bits / 8;
     for (int i = 0; i < N_BINS; i++) {
-        const bq_buf *b = bin_of(P, i);
+        const bq_buf *b = bins[i];
         snprintf(path, sizeof path, "%s/%s.bin", dir, kBinNames[i]);
         if (bq_write_file_atomic(path, b->data, b->len, err, errlen)) return -1;
         snprintf(path, sizeof path, "%s/%s.hex", dir, kBinNames[i]);
         if (write_hex(path, b, wb, err, errlen)) return -1;
     }
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    return bq_write_file_atomic(path, P->J.data, P->J.len, err, errlen);
+    return bq_write_file_atomic(path, J->data, J->len, err, errlen);
 }
 
 /* Write into DIR.tmp.PID, then swap it onto dir: an existing package is replaced only by a
@@ -511,7 +516,8 @@ static void user_path(char *err, size_t errlen, const char *tmp, const char *dir
     snprintf(err, errlen, "%s", out);
 }
 
-static int publish(const pkg_writer *P, const char *dir, char *err, size_t errlen) {
+int bq_exp_publish(const bq_buf *const bins[BQ_EXP_NBINS], const bq_buf *J, int wb, const char *dir,
+                   char *err, size_t errlen) {
     char tmpdir[4096], olddir[4096] = "", path[4200];
     snprintf(tmpdir, sizeof tmpdir, "%s.tmp.%ld", dir, (long)getpid());
     if (file_exists(tmpdir)) remove_package_dir(tmpdir);
@@ -520,7 +526,7 @@ static int publish(const pkg_writer *P, const char *dir, char *err, size_t errle
                   "holding it is writable, or choose another --out", dir, strerror(errno));
         return -1;
     }
-    if (write_files(P, tmpdir, err, errlen)) {
+    if (write_files(bins, J, wb, tmpdir, err, errlen)) {
         user_path(err, errlen, tmpdir, dir);
         goto fail;
     }
@@ -552,6 +558,7 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
         bq_seterr(err, errlen, "test images: %d requested, %d available", n_tests, d ? d->n : 0);
         return -1;
     }
+    if (hw->window_bytes > 0) return bq_export_v3(q, hw, d, n_tests, dir, err, errlen);
     pkg_writer P;
     memset(&P, 0, sizeof P);
     P.q = q;
@@ -566,7 +573,9 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
     int rc = plan_layers(&P, err, errlen) || pack_weights(&P, err, errlen) ||
              pack_programs(&P, err, errlen) || run_tests(&P, d, err, errlen) || write_manifest(&P, err, errlen)
                  ? -1 : 0;
-    if (rc == 0 && publish(&P, dir, err, errlen)) rc = -2;   /* the message names dir */
+    const bq_buf *const bins[N_BINS] = {&P.W, &P.RQ, &P.T, &P.PG};
+    if (rc == 0 && bq_exp_publish(bins, &P.J, hw->mem_width_bits / 8, dir, err, errlen))
+        rc = -2;   /* the message names dir */
     writer_free(&P);
     return rc;
 }
@@ -574,14 +583,9 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
 /* ------------------------------------------------------------------------------------------ */
 /* checker                                                                                    */
 
-typedef struct {
-    yaml_document_t doc;
-    const char *dir;
-    char *err;
-    size_t errlen;
-} mf;
+typedef bq_exp_mf mf;
 
-static yaml_node_t *mget(mf *f, yaml_node_t *map, const char *key) {
+yaml_node_t *bq_exp_mget(mf *f, yaml_node_t *map, const char *key) {
     if (!map || map->type != YAML_MAPPING_NODE) return NULL;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&f->doc, p->key);
@@ -592,9 +596,9 @@ static yaml_node_t *mget(mf *f, yaml_node_t *map, const char *key) {
 }
 
 /* Integer field `key` of map; errors name the manifest and the field path. */
-static int mint(mf *f, yaml_node_t *map, const char *where, const char *key, long long lo, long long hi,
+int bq_exp_mint(mf *f, yaml_node_t *map, const char *where, const char *key, long long lo, long long hi,
                 long long *out) {
-    yaml_node_t *v = mget(f, map, key);
+    yaml_node_t *v = bq_exp_mget(f, map, key);
     char *end = NULL;
     long long x = 0;
     if (v && v->type == YAML_SCALAR_NODE) x = strtoll((const char *)v->data.scalar.value, &end, 10);
@@ -612,8 +616,8 @@ static int mint(mf *f, yaml_node_t *map, const char *where, const char *key, lon
     return 0;
 }
 
-static const char *mstr(mf *f, yaml_node_t *map, const char *where, const char *key) {
-    yaml_node_t *v = mget(f, map, key);
+const char *bq_exp_mstr(mf *f, yaml_node_t *map, const char *where, const char *key) {
+    yaml_node_t *v = bq_exp_mget(f, map, key);
     if (!v || v->type != YAML_SCALAR_NODE) {
         bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing or not a string", f->dir,
                where, key);
@@ -622,8 +626,8 @@ static const char *mstr(mf *f, yaml_node_t *map, const char *where, const char *
     return (const char *)v->data.scalar.value;
 }
 
-static int mbool(mf *f, yaml_node_t *map, const char *where, const char *key, int *out) {
-    const char *s = mstr(f, map, where, key);
+int bq_exp_mbool(mf *f, yaml_node_t *map, const char *where, const char *key, int *out) {
+    const char *s = bq_exp_mstr(f, map, where, key);
     if (!s) return -1;
     if (!strcmp(s, "true")) *out = 1;
     else if (!strcmp(s, "false")) *out = 0;
@@ -635,8 +639,8 @@ static int mbool(mf *f, yaml_node_t *map, const char *where, const char *key, in
 }
 
 /* Field 'crc32' of map: exactly 8 hex digits. */
-static const char *mcrc(mf *f, yaml_node_t *map, const char *where) {
-    const char *c = mstr(f, map, where, "crc32");
+const char *bq_exp_mcrc(mf *f, yaml_node_t *map, const char *where) {
+    const char *c = bq_exp_mstr(f, map, where, "crc32");
     if (!c) return NULL;
     size_t n = strspn(c, "0123456789abcdefABCDEF");
     if (n != 8 || c[8]) {
@@ -647,13 +651,13 @@ static const char *mcrc(mf *f, yaml_node_t *map, const char *where) {
     return c;
 }
 
-typedef struct { const char *name; unsigned char *data; size_t len; } bin_file;
+typedef bq_exp_bin bin_file;
 
 /* Check a {offset, size, crc32} range inside file b and that size == want (want 0: any).
  * Returns the data pointer or NULL with err. */
-static const unsigned char *mrange(mf *f, yaml_node_t *map, const char *where, const char *key,
+const unsigned char *bq_exp_mrange(mf *f, yaml_node_t *map, const char *where, const char *key,
                                    const bin_file *b, size_t want) {
-    yaml_node_t *r = mget(f, map, key);
+    yaml_node_t *r = bq_exp_mget(f, map, key);
     char w2[256];
     snprintf(w2, sizeof w2, "%s%s.", where, key);
     long long off, size;
@@ -661,8 +665,8 @@ static const unsigned char *mrange(mf *f, yaml_node_t *map, const char *where, c
         bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing", f->dir, where, key);
         return NULL;
     }
-    if (mint(f, r, w2, "offset", 0, (long long)b->len, &off) ||
-        mint(f, r, w2, "size", 0, (long long)b->len, &size))
+    if (bq_exp_mint(f, r, w2, "offset", 0, (long long)b->len, &off) ||
+        bq_exp_mint(f, r, w2, "size", 0, (long long)b->len, &size))
         return NULL;
     if (off % BQ_EXPORT_ALIGN) {
         bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%soffset' (%lld) is not %d-byte aligned",
@@ -679,18 +683,18 @@ static const unsigned char *mrange(mf *f, yaml_node_t *map, const char *where, c
                f->dir, w2, size, want);
         return NULL;
     }
-    const char *c = mcrc(f, r, w2);
+    const char *c = bq_exp_mcrc(f, r, w2);
     if (!c) return NULL;
     unsigned long crc = strtoul(c, NULL, 16);
-    if ((uint32_t)crc != crc_of(b->data + off, (size_t)size)) {
+    if ((uint32_t)crc != bq_exp_crc(b->data + off, (size_t)size)) {
         bq_seterr(f->err, f->errlen, "%s/%s: CRC-32 of '%s' is %08x, the manifest says %s (corrupted)",
-               f->dir, b->name, w2, crc_of(b->data + off, (size_t)size), c);
+               f->dir, b->name, w2, bq_exp_crc(b->data + off, (size_t)size), c);
         return NULL;
     }
     return b->data + off;
 }
 
-static int64_t rd_le(const unsigned char *p, int n) {
+int64_t bq_exp_rd_le(const unsigned char *p, int n) {
     uint64_t v = 0;
     for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
     return (int64_t)v;
@@ -727,8 +731,8 @@ static int recompute(mf *f, const mlayer *L, const unsigned char *act, long long
         bq_unpack_tiles(e, out + gi * o_gs, g, L->raw32 ? 32 : (int)L->obits);
         for (size_t c = 0; c < M; c++) {
             const unsigned char *rec = L->rq + gi * L->rq_gs + 16 * c;
-            int64_t bias_eff = (int32_t)(uint32_t)rd_le(rec, 4);
-            int64_t m_acc = rd_le(rec + 4, 4), m_res = rd_le(rec + 8, 4);
+            int64_t bias_eff = (int32_t)(uint32_t)bq_exp_rd_le(rec, 4);
+            int64_t m_acc = bq_exp_rd_le(rec + 4, 4), m_res = bq_exp_rd_le(rec + 8, 4);
             int64_t z_w = rec[12], sh = rec[13];
             if (!L->raw32 && (sh < 1 || sh > 62)) {
                 bq_seterr(f->err, f->errlen, "%s/requant.bin: layer '%s' channel %zu: field 'sh' is %lld, "
@@ -810,17 +814,19 @@ static int load_manifest(pkg_check *C, yaml_parser_t *parser, unsigned char **te
 /* Fields 'format' and 'version'. */
 static int check_format(pkg_check *C, yaml_node_t *root, const char *path) {
     mf *f = &C->f;
-    const char *fmt = root ? mstr(f, root, "", "format") : NULL;
+    const char *fmt = root ? bq_exp_mstr(f, root, "", "format") : NULL;
     if (!fmt) { if (!root) bq_seterr(f->err, f->errlen, "%s: empty manifest", path); return -1; }
     if (strcmp(fmt, BQ_EXPORT_FORMAT)) {
         bq_seterr(f->err, f->errlen, "%s: field 'format' is '%s', expected '%s'", path, fmt, BQ_EXPORT_FORMAT);
         return -1;
     }
     long long ver;
-    if (mint(f, root, "", "version", 0, 1 << 30, &ver)) return -1;
+    if (bq_exp_mint(f, root, "", "version", 0, 1 << 30, &ver)) return -1;
+    if (ver == BQ_EXPORT_VERSION_WHOLE) return 1;   /* the whole-network package (export_v2.c) */
     if (ver != BQ_EXPORT_VERSION) {
-        bq_seterr(f->err, f->errlen, "%s: field 'version' is %lld, this build reads version %d; re-export the "
-               "package with this brecq", path, ver, BQ_EXPORT_VERSION);
+        bq_seterr(f->err, f->errlen, "%s: field 'version' is %lld, this build reads version %d (per layer) and %d "
+               "(whole network); re-export the package with this brecq", path, ver, BQ_EXPORT_VERSION,
+               BQ_EXPORT_VERSION_WHOLE);
         return -1;
     }
     return 0;
@@ -828,18 +834,18 @@ static int check_format(pkg_check *C, yaml_node_t *root, const char *path) {
 
 /* Every .bin file is listed, read, and has the listed size and CRC-32. path: the manifest's on
  * entry, each file's once it is read (messages name the last path formed). */
-static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathlen) {
-    mf *f = &C->f;
-    yaml_node_t *files = mget(f, root, "files");
+int bq_exp_check_files(mf *f, bin_file bins[BQ_EXP_NBINS], const char *bin_crc[BQ_EXP_NBINS],
+                       yaml_node_t *root, char *path, size_t pathlen) {
+    yaml_node_t *files = bq_exp_mget(f, root, "files");
     char manifest[4200];   /* path is reused for each binary file below */
     snprintf(manifest, sizeof manifest, "%s", path);
     if (!files || files->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s: field 'files' is missing", manifest); return -1; }
     for (int i = 0; i < N_BINS; i++) {
-        bin_file *b = &C->bins[i];
+        bin_file *b = &bins[i];
         yaml_node_t *fe = NULL;
         for (yaml_node_item_t *it = files->data.sequence.items.start; it < files->data.sequence.items.top; it++) {
             yaml_node_t *n = yaml_document_get_node(&f->doc, *it);
-            const char *nm = mstr(f, n, "files[].", "name");
+            const char *nm = bq_exp_mstr(f, n, "files[].", "name");
             if (nm && !strcmp(nm, b->name)) fe = n;
         }
         if (!fe) { bq_seterr(f->err, f->errlen, "%s: field 'files' has no entry for %s", manifest, b->name); return -1; }
@@ -848,26 +854,26 @@ static int check_files(pkg_check *C, yaml_node_t *root, char *path, size_t pathl
         long long size;
         char where[64];
         snprintf(where, sizeof where, "files[%s].", b->name);
-        if (mint(f, fe, where, "size", 0, 1LL << 40, &size)) return -1;
+        if (bq_exp_mint(f, fe, where, "size", 0, 1LL << 40, &size)) return -1;
         if ((size_t)size != b->len) {
             bq_seterr(f->err, f->errlen, "%s: size is %zu bytes, the manifest says %lld (truncated or replaced)",
                    path, b->len, size);
             return -1;
         }
-        if (!(C->bin_crc[i] = mcrc(f, fe, where))) return -1;
+        if (!(bin_crc[i] = bq_exp_mcrc(f, fe, where))) return -1;
     }
     return 0;
 }
 
 /* Each file's CRC-32, after every range in it was checked (so a corrupted byte inside a range is
  * reported with the range's name): what is left is padding between ranges. */
-static int check_file_crcs(pkg_check *C) {
+int bq_exp_check_file_crcs(mf *f, const bin_file bins[BQ_EXP_NBINS], const char *const bin_crc[BQ_EXP_NBINS]) {
     for (int i = 0; i < N_BINS; i++) {
-        const bin_file *b = &C->bins[i];
-        if ((uint32_t)strtoul(C->bin_crc[i], NULL, 16) != crc_of(b->data, b->len)) {
-            bq_seterr(C->f.err, C->f.errlen, "%s/%s: CRC-32 is %08x, the manifest says %s (corrupted "
-                      "alignment padding between the listed ranges)", C->f.dir, b->name,
-                      crc_of(b->data, b->len), C->bin_crc[i]);
+        const bin_file *b = &bins[i];
+        if ((uint32_t)strtoul(bin_crc[i], NULL, 16) != bq_exp_crc(b->data, b->len)) {
+            bq_seterr(f->err, f->errlen, "%s/%s: CRC-32 is %08x, the manifest says %s (corrupted "
+                      "alignment padding between the listed ranges)", f->dir, b->name,
+                      bq_exp_crc(b->data, b->len), bin_crc[i]);
             return -1;
         }
     }
@@ -878,14 +884,14 @@ static int check_file_crcs(pkg_check *C) {
  * memory.bytes; weights and requant regions as large as their ranges in the files. */
 static int read_layer_mem(pkg_check *C, yaml_node_t *n, const char *where, mlayer *L) {
     mf *f = &C->f;
-    yaml_node_t *mem = mget(f, n, "mem");
+    yaml_node_t *mem = bq_exp_mget(f, n, "mem");
     char w2[128], key[16];
     snprintf(w2, sizeof w2, "%smem.", where);
     for (int r = 0; r < 5; r++) {
         snprintf(key, sizeof key, "%s_addr", kMemKeys[r]);
-        if (mint(f, mem, w2, key, 0, 0xffffffffLL, &L->addr[r])) return -1;
+        if (bq_exp_mint(f, mem, w2, key, 0, 0xffffffffLL, &L->addr[r])) return -1;
         snprintf(key, sizeof key, "%s_size", kMemKeys[r]);
-        if (mint(f, mem, w2, key, 0, 0xffffffffLL, &L->size[r])) return -1;
+        if (bq_exp_mint(f, mem, w2, key, 0, 0xffffffffLL, &L->size[r])) return -1;
         if (L->addr[r] % BQ_LOWER_ALIGN || L->addr[r] < C->mem_end ||
             L->addr[r] + L->size[r] > C->mem_bytes) {
             bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s_addr' (%lld, %lld bytes) is not "
@@ -913,7 +919,7 @@ static int check_program(pkg_check *C, const mlayer *L, const char *where, int s
     for (size_t i = 0; i < count; i++) {
         uint32_t w[4];
         bq_instr in;
-        for (int k = 0; k < 4; k++) w[k] = (uint32_t)rd_le(p + 16 * i + 4 * (size_t)k, 4);
+        for (int k = 0; k < 4; k++) w[k] = (uint32_t)bq_exp_rd_le(p + 16 * i + 4 * (size_t)k, 4);
         /* packages are v1 programs: a v2 encoding (it decodes) is refused like an illegal op */
         int bad = bq_isa_decode(s, w, &in) != 0 || !bq_isa_is_v1(&in);
         if (!bad && s == BQ_STAGE_FETCH && in.op == BQ_OP_RUN) {
@@ -937,13 +943,13 @@ static int check_program(pkg_check *C, const mlayer *L, const char *where, int s
 static int read_layer_programs(pkg_check *C, yaml_node_t *n, const char *where, const mlayer *L) {
     mf *f = &C->f;
     static const char *const st[BQ_NSTAGES] = {"fetch", "execute", "result"};
-    yaml_node_t *pr = mget(f, n, "programs");
+    yaml_node_t *pr = bq_exp_mget(f, n, "programs");
     char w2[128];
     snprintf(w2, sizeof w2, "%sprograms.", where);
     for (int s = 0; s < BQ_NSTAGES; s++) {
-        yaml_node_t *r = mget(f, pr, st[s]);
+        yaml_node_t *r = bq_exp_mget(f, pr, st[s]);
         long long size = 0;
-        if (!r || mint(f, r, w2, "size", 0, 1LL << 40, &size)) {
+        if (!r || bq_exp_mint(f, r, w2, "size", 0, 1LL << 40, &size)) {
             if (!r) bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%s%s' is missing", f->dir, w2, st[s]);
             return -1;
         }
@@ -952,7 +958,7 @@ static int read_layer_programs(pkg_check *C, yaml_node_t *n, const char *where, 
                       "number of 16-byte instructions", f->dir, w2, st[s], size);
             return -1;
         }
-        const unsigned char *p = mrange(f, pr, w2, st[s], &C->bins[3], 0);
+        const unsigned char *p = bq_exp_mrange(f, pr, w2, st[s], &C->bins[3], 0);
         if (!p || check_program(C, L, where, s, p, (size_t)size / 16)) return -1;
     }
     return 0;
@@ -963,9 +969,9 @@ static int read_layer_programs(pkg_check *C, yaml_node_t *n, const char *where, 
 static int check_gemm_geometry(pkg_check *C, yaml_node_t *n, const char *where, const mlayer *L) {
     mf *f = &C->f;
     long long cin, cout, kh, kw, hout, wout;
-    if (mint(f, n, where, "cin", 1, 1 << 24, &cin) || mint(f, n, where, "cout", 1, 1 << 24, &cout) ||
-        mint(f, n, where, "kh", 1, 1 << 16, &kh) || mint(f, n, where, "kw", 1, 1 << 16, &kw) ||
-        mint(f, n, where, "hout", 1, 1 << 24, &hout) || mint(f, n, where, "wout", 1, 1 << 24, &wout))
+    if (bq_exp_mint(f, n, where, "cin", 1, 1 << 24, &cin) || bq_exp_mint(f, n, where, "cout", 1, 1 << 24, &cout) ||
+        bq_exp_mint(f, n, where, "kh", 1, 1 << 16, &kh) || bq_exp_mint(f, n, where, "kw", 1, 1 << 16, &kw) ||
+        bq_exp_mint(f, n, where, "hout", 1, 1 << 24, &hout) || bq_exp_mint(f, n, where, "wout", 1, 1 << 24, &wout))
         return -1;
     if (L->M * L->groups != cout || cin % L->groups || L->K != cin / L->groups * kh * kw ||
         L->N != hout * wout) {
@@ -981,22 +987,22 @@ static int check_gemm_geometry(pkg_check *C, yaml_node_t *n, const char *where, 
 static int read_layer(pkg_check *C, yaml_node_t *n, int l, mlayer *L) {
     mf *f = &C->f;
     char where[96];
-    const char *nm = mstr(f, n, "layers[].", "name");
+    const char *nm = bq_exp_mstr(f, n, "layers[].", "name");
     if (!nm) return -1;
     snprintf(L->name, sizeof L->name, "%s", nm);
     snprintf(where, sizeof where, "layers[%d].", l);
     long long mp, kp, np;
-    if (mint(f, n, where, "groups", 1, 1 << 20, &L->groups) || mint(f, n, where, "M", 1, 1 << 20, &L->M) ||
-        mint(f, n, where, "K", 1, 1 << 24, &L->K) || mint(f, n, where, "N", 1, 1 << 24, &L->N) ||
-        mint(f, n, where, "M_pad", 1, 1 << 24, &mp) || mint(f, n, where, "K_pad", 1, 1 << 26, &kp) ||
-        mint(f, n, where, "N_pad", 1, 1 << 26, &np) || mint(f, n, where, "wbits", 1, 8, &L->wbits) ||
-        mint(f, n, where, "abits", 1, 8, &L->abits) || mint(f, n, where, "obits", 0, 8, &L->obits) ||
-        mint(f, n, where, "rbits", 0, 8, &L->rbits) || mint(f, n, where, "z_a", 0, 255, &L->z_a) ||
-        mint(f, n, where, "z_o", 0, 255, &L->z_o) || mint(f, n, where, "z_r", 0, 255, &L->z_r) ||
-        mint(f, n, where, "lo", 0, 255, &L->lo) || mint(f, n, where, "hi", 0, 255, &L->hi) ||
-        mbool(f, n, where, "raw32", &L->raw32) || mbool(f, n, where, "w_signed", &(int){0}) ||
-        mint(f, n, where, "weight_group_stride", 0, 1LL << 40, &L->w_gs) ||
-        mint(f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
+    if (bq_exp_mint(f, n, where, "groups", 1, 1 << 20, &L->groups) || bq_exp_mint(f, n, where, "M", 1, 1 << 20, &L->M) ||
+        bq_exp_mint(f, n, where, "K", 1, 1 << 24, &L->K) || bq_exp_mint(f, n, where, "N", 1, 1 << 24, &L->N) ||
+        bq_exp_mint(f, n, where, "M_pad", 1, 1 << 24, &mp) || bq_exp_mint(f, n, where, "K_pad", 1, 1 << 26, &kp) ||
+        bq_exp_mint(f, n, where, "N_pad", 1, 1 << 26, &np) || bq_exp_mint(f, n, where, "wbits", 1, 8, &L->wbits) ||
+        bq_exp_mint(f, n, where, "abits", 1, 8, &L->abits) || bq_exp_mint(f, n, where, "obits", 0, 8, &L->obits) ||
+        bq_exp_mint(f, n, where, "rbits", 0, 8, &L->rbits) || bq_exp_mint(f, n, where, "z_a", 0, 255, &L->z_a) ||
+        bq_exp_mint(f, n, where, "z_o", 0, 255, &L->z_o) || bq_exp_mint(f, n, where, "z_r", 0, 255, &L->z_r) ||
+        bq_exp_mint(f, n, where, "lo", 0, 255, &L->lo) || bq_exp_mint(f, n, where, "hi", 0, 255, &L->hi) ||
+        bq_exp_mbool(f, n, where, "raw32", &L->raw32) || bq_exp_mbool(f, n, where, "w_signed", &(int){0}) ||
+        bq_exp_mint(f, n, where, "weight_group_stride", 0, 1LL << 40, &L->w_gs) ||
+        bq_exp_mint(f, n, where, "requant_group_stride", 0, 1LL << 40, &L->rq_gs))
         return -1;
     L->has_res = L->rbits > 0;
     if (check_gemm_geometry(C, n, where, L)) return -1;
@@ -1020,14 +1026,14 @@ static int read_layer(pkg_check *C, yaml_node_t *n, int l, mlayer *L) {
                "smaller than the shape needs", f->dir, where);
         return -1;
     }
-    if (!(L->w = mrange(f, n, where, "weights", &C->bins[0], (size_t)(L->w_gs * L->groups))) ||
-        !(L->rq = mrange(f, n, where, "requant", &C->bins[1], (size_t)(L->rq_gs * L->groups))))
+    if (!(L->w = bq_exp_mrange(f, n, where, "weights", &C->bins[0], (size_t)(L->w_gs * L->groups))) ||
+        !(L->rq = bq_exp_mrange(f, n, where, "requant", &C->bins[1], (size_t)(L->rq_gs * L->groups))))
         return -1;
-    const char *in = mstr(f, n, where, "in"), *out = mstr(f, n, where, "out");
+    const char *in = bq_exp_mstr(f, n, where, "in"), *out = bq_exp_mstr(f, n, where, "out");
     if (!in || !out) return -1;
     snprintf(L->in, sizeof L->in, "%s", in);
     snprintf(L->out, sizeof L->out, "%s", out);
-    yaml_node_t *res = mget(f, n, "res");
+    yaml_node_t *res = bq_exp_mget(f, n, "res");
     snprintf(L->res, sizeof L->res, "%s", res && res->type == YAML_SCALAR_NODE &&
              strcmp((const char *)res->data.scalar.value, "null") ? (const char *)res->data.scalar.value : "");
     return read_layer_mem(C, n, where, L) || read_layer_programs(C, n, where, L);
@@ -1062,12 +1068,12 @@ static int check_padding(pkg_check *C, const mlayer *L) {
 /* The hw dimensions, then every layer (fields, ranges, zero padding) into C->ml. */
 static int check_layers(pkg_check *C, yaml_node_t *root) {
     mf *f = &C->f;
-    yaml_node_t *hw = mget(f, root, "hw");
-    if (mint(f, hw, "hw.", "dm", 1, 4096, &C->dm) || mint(f, hw, "hw.", "dn", 1, 4096, &C->dn) ||
-        mint(f, hw, "hw.", "dk", 8, 65536, &C->dk) || mint(f, hw, "hw.", "mem_width_bits", 8, 4096, &C->mw) ||
-        mint(f, mget(f, root, "memory"), "memory.", "bytes", 0, 1LL << 32, &C->mem_bytes))
+    yaml_node_t *hw = bq_exp_mget(f, root, "hw");
+    if (bq_exp_mint(f, hw, "hw.", "dm", 1, 4096, &C->dm) || bq_exp_mint(f, hw, "hw.", "dn", 1, 4096, &C->dn) ||
+        bq_exp_mint(f, hw, "hw.", "dk", 8, 65536, &C->dk) || bq_exp_mint(f, hw, "hw.", "mem_width_bits", 8, 4096, &C->mw) ||
+        bq_exp_mint(f, bq_exp_mget(f, root, "memory"), "memory.", "bytes", 0, 1LL << 32, &C->mem_bytes))
         return -1;
-    yaml_node_t *layers = mget(f, root, "layers");
+    yaml_node_t *layers = bq_exp_mget(f, root, "layers");
     if (!layers || layers->type != YAML_SEQUENCE_NODE) { bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'layers' is missing", f->dir); return -1; }
     C->nl = (int)(layers->data.sequence.items.top - layers->data.sequence.items.start);
     C->ml = calloc((size_t)(C->nl ? C->nl : 1), sizeof(mlayer));
@@ -1088,9 +1094,9 @@ static int check_test_layer(pkg_check *C, yaml_node_t *e, int t, int l, const ch
     char where[96];
     snprintf(where, sizeof where, "tests[%d].layers[%d].", t, l);
     long long a_gs, r_gs, o_gs;
-    if (mint(f, e, where, "act_group_stride", 0, 1LL << 40, &a_gs) ||
-        mint(f, e, where, "res_group_stride", 0, 1LL << 40, &r_gs) ||
-        mint(f, e, where, "out_group_stride", 0, 1LL << 40, &o_gs))
+    if (bq_exp_mint(f, e, where, "act_group_stride", 0, 1LL << 40, &a_gs) ||
+        bq_exp_mint(f, e, where, "res_group_stride", 0, 1LL << 40, &r_gs) ||
+        bq_exp_mint(f, e, where, "out_group_stride", 0, 1LL << 40, &o_gs))
         return -1;
     int ob = L->raw32 ? 32 : (int)L->obits;
     if (a_gs < (long long)bq_pack_acts_size(&L->g, (int)L->abits) ||
@@ -1106,10 +1112,10 @@ static int check_test_layer(pkg_check *C, yaml_node_t *e, int t, int l, const ch
                   "from layer '%s''s a_size/out_size/res_size in the memory map", f->dir, where, L->name);
         return -1;
     }
-    const unsigned char *act = mrange(f, e, where, "act", tb, (size_t)(a_gs * L->groups));
-    const unsigned char *res = L->has_res ? mrange(f, e, where, "res", tb, (size_t)(r_gs * L->groups)) : NULL;
-    const unsigned char *out = mrange(f, e, where, "out", tb, (size_t)(o_gs * L->groups));
-    const unsigned char *codes = mrange(f, e, where, "codes", tb,
+    const unsigned char *act = bq_exp_mrange(f, e, where, "act", tb, (size_t)(a_gs * L->groups));
+    const unsigned char *res = L->has_res ? bq_exp_mrange(f, e, where, "res", tb, (size_t)(r_gs * L->groups)) : NULL;
+    const unsigned char *out = bq_exp_mrange(f, e, where, "out", tb, (size_t)(o_gs * L->groups));
+    const unsigned char *codes = bq_exp_mrange(f, e, where, "codes", tb,
                                         (size_t)(L->M * L->groups * L->N * (L->raw32 ? 4 : 1)));
     if (!act || !out || !codes || (L->has_res && !res)) return -1;
     if (t == 0 && (!layer || !strcmp(layer, L->name))) {
@@ -1125,15 +1131,15 @@ static int check_test_layer(pkg_check *C, yaml_node_t *e, int t, int l, const ch
 static int check_tests(pkg_check *C, yaml_node_t *root, const char *layer, FILE *log, int *nt,
                        int *recomputed) {
     mf *f = &C->f;
-    yaml_node_t *tests = mget(f, root, "tests");
+    yaml_node_t *tests = bq_exp_mget(f, root, "tests");
     *nt = tests && tests->type == YAML_SEQUENCE_NODE
               ? (int)(tests->data.sequence.items.top - tests->data.sequence.items.start) : 0;
     for (int t = 0; t < *nt; t++) {
         yaml_node_t *tn = yaml_document_get_node(&f->doc, tests->data.sequence.items.start[t]);
-        yaml_node_t *tl = mget(f, tn, "layers");
+        yaml_node_t *tl = bq_exp_mget(f, tn, "layers");
         char where[96];
         snprintf(where, sizeof where, "tests[%d].", t);
-        if (!mrange(f, tn, where, "input", &C->bins[2], 0)) return -1;
+        if (!bq_exp_mrange(f, tn, where, "input", &C->bins[2], 0)) return -1;
         if (!tl || tl->type != YAML_SEQUENCE_NODE ||
             (int)(tl->data.sequence.items.top - tl->data.sequence.items.start) != C->nl) {
             bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%slayers' must list all %d layers", f->dir, where, C->nl);
@@ -1150,8 +1156,8 @@ static int check_tests(pkg_check *C, yaml_node_t *root, const char *layer, FILE 
 /* "steps": every layer once; a step reads only the input or what an earlier step wrote. */
 static int check_steps(pkg_check *C, yaml_node_t *root) {
     mf *f = &C->f;
-    yaml_node_t *steps = mget(f, root, "steps");
-    const char *input = mstr(f, mget(f, root, "input"), "input.", "name");
+    yaml_node_t *steps = bq_exp_mget(f, root, "steps");
+    const char *input = bq_exp_mstr(f, bq_exp_mget(f, root, "input"), "input.", "name");
     if (!input) return -1;
     if (!steps || steps->type != YAML_SEQUENCE_NODE) {
         bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'steps' is missing", f->dir);
@@ -1166,15 +1172,15 @@ static int check_steps(pkg_check *C, yaml_node_t *root) {
         yaml_node_t *st = yaml_document_get_node(&f->doc, steps->data.sequence.items.start[s]);
         char where[64];
         snprintf(where, sizeof where, "steps[%d].", s);
-        const char *op = mstr(f, st, where, "op"), *in = NULL, *res = NULL, *out = NULL;
+        const char *op = bq_exp_mstr(f, st, where, "op"), *in = NULL, *res = NULL, *out = NULL;
         if (!op) goto done;
         if (!strcmp(op, "layer")) {
             long long l;
-            if (mint(f, st, where, "layer", 0, C->nl - 1, &l)) goto done;
+            if (bq_exp_mint(f, st, where, "layer", 0, C->nl - 1, &l)) goto done;
             ran[l]++;
             in = C->ml[l].in; res = C->ml[l].res[0] ? C->ml[l].res : NULL; out = C->ml[l].out;
         } else if (!strcmp(op, "gap") || !strcmp(op, "maxpool") || !strcmp(op, "flatten")) {
-            if (!(in = mstr(f, st, where, "in")) || !(out = mstr(f, st, where, "out"))) goto done;
+            if (!(in = bq_exp_mstr(f, st, where, "in")) || !(out = bq_exp_mstr(f, st, where, "out"))) goto done;
         } else {
             bq_seterr(f->err, f->errlen, "%s/manifest.json: field '%sop' is '%s'; expected layer, gap, "
                       "maxpool or flatten", f->dir, where, op);
@@ -1215,10 +1221,10 @@ static int positive_number(const yaml_node_t *v, double *out) {
 /* "output": the last layer, one positive s_w and logit_scale per class, a positive s_a. */
 static int check_output(pkg_check *C, yaml_node_t *root) {
     mf *f = &C->f;
-    yaml_node_t *o = mget(f, root, "output");
-    const char *name = mstr(f, o, "output.", "layer");
+    yaml_node_t *o = bq_exp_mget(f, root, "output");
+    const char *name = bq_exp_mstr(f, o, "output.", "layer");
     long long classes;
-    if (!name || mint(f, o, "output.", "classes", 1, 1 << 20, &classes)) return -1;
+    if (!name || bq_exp_mint(f, o, "output.", "classes", 1, 1 << 20, &classes)) return -1;
     const mlayer *L = C->nl ? &C->ml[C->nl - 1] : NULL;
     double v;
     if (!L || strcmp(L->name, name) || !L->raw32 || classes != L->M * L->groups) {
@@ -1226,13 +1232,13 @@ static int check_output(pkg_check *C, yaml_node_t *root) {
                   "the last layer, a RAW32 layer with that many channels", f->dir, name, classes);
         return -1;
     }
-    if (!positive_number(mget(f, o, "s_a"), &v)) {
+    if (!positive_number(bq_exp_mget(f, o, "s_a"), &v)) {
         bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'output.s_a' must be a positive number", f->dir);
         return -1;
     }
     static const char *const keys[2] = {"s_w", "logit_scale"};
     for (int k = 0; k < 2; k++) {
-        yaml_node_t *a = mget(f, o, keys[k]);
+        yaml_node_t *a = bq_exp_mget(f, o, keys[k]);
         int n = a && a->type == YAML_SEQUENCE_NODE
                     ? (int)(a->data.sequence.items.top - a->data.sequence.items.start) : -1;
         int ok = n == classes;
@@ -1248,20 +1254,20 @@ static int check_output(pkg_check *C, yaml_node_t *root) {
 }
 
 /* The last field: CRC-32 of every manifest byte before its line. */
-static int check_manifest_crc(pkg_check *C) {
+int bq_exp_check_manifest_crc(mf *f, const unsigned char *text) {
     static const char key[] = "  \"manifest_crc32\": \"";
-    const char *t = (const char *)C->text, *at = NULL;
+    const char *t = (const char *)text, *at = NULL;
     for (const char *p = strstr(t, key); p; p = strstr(p + 1, key)) at = p;
     if (!at) {
-        bq_seterr(C->f.err, C->f.errlen, "%s/manifest.json: field 'manifest_crc32' is missing", C->f.dir);
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'manifest_crc32' is missing", f->dir);
         return -1;
     }
     const char *hex = at + sizeof key - 1;
     uint32_t want = (uint32_t)strtoul(hex, NULL, 16);
-    uint32_t got = crc_of(t, (size_t)(at - t));
+    uint32_t got = bq_exp_crc(t, (size_t)(at - t));
     if (got != want || strspn(hex, "0123456789abcdef") != 8 || hex[8] != '"') {
-        bq_seterr(C->f.err, C->f.errlen, "%s/manifest.json: field 'manifest_crc32' is %08x, the manifest's "
-                  "bytes give %08x (edited after export; re-export the package)", C->f.dir, want, got);
+        bq_seterr(f->err, f->errlen, "%s/manifest.json: field 'manifest_crc32' is %08x, the manifest's "
+                  "bytes give %08x (edited after export; re-export the package)", f->dir, want, got);
         return -1;
     }
     return 0;
@@ -1270,15 +1276,18 @@ static int check_manifest_crc(pkg_check *C) {
 /* Everything after the manifest is parsed: format, files, layers, tests. */
 static int check_package(pkg_check *C, const char *layer, FILE *log, char *path, size_t pathlen) {
     yaml_node_t *root = yaml_document_get_root_node(&C->f.doc);
-    if (check_format(C, root, path) || check_files(C, root, path, pathlen)) return -1;
+    int fmt = check_format(C, root, path);
+    if (fmt == 1) return bq_export_check_v3(&C->f, root, C->text, layer, log);
+    if (fmt || bq_exp_check_files(&C->f, C->bins, C->bin_crc, root, path, pathlen))
+        return -1;
     if (log) fprintf(log, "check: files present, sizes match\n");
     if (check_layers(C, root)) return -1;
     if (log) fprintf(log, "check: %d layers: shapes, padding, weight and requant CRC-32s ok\n", C->nl);
     if (check_steps(C, root) || check_output(C, root)) return -1;
     if (log) fprintf(log, "check: %d layers: memory map, programs, execution order and output ok\n", C->nl);
     int nt = 0, recomputed = 0;
-    if (check_tests(C, root, layer, log, &nt, &recomputed) || check_file_crcs(C) ||
-        check_manifest_crc(C))
+    if (check_tests(C, root, layer, log, &nt, &recomputed) ||
+        bq_exp_check_file_crcs(&C->f, C->bins, C->bin_crc) || bq_exp_check_manifest_crc(&C->f, C->text))
         return -1;
     if (layer && !recomputed) {
         bq_seterr(C->f.err, C->f.errlen, "%s: no layer named '%s' (or the package has no test vectors)",

@@ -35,10 +35,12 @@
 #include "quant/qmodel.h"
 
 #define BQ_EXPORT_FORMAT "brecq-export"
-#define BQ_EXPORT_VERSION 2
+#define BQ_EXPORT_VERSION 2         /* per-layer package (ISA v1 configs) */
+#define BQ_EXPORT_VERSION_WHOLE 3   /* whole-network package (v2 configs: window_bytes > 0) */
 #define BQ_EXPORT_ALIGN 64   /* every array in a .bin file starts at a multiple of this */
 
-/* Write the package of q for accelerator hw into dir, with `n_tests` test images (the first of the
+/* Write the package of q for accelerator hw into dir (a v2 config, window_bytes > 0: format
+ * version 3, one whole-network program, docs/formats.md "Whole-network package"), with `n_tests` test images (the first of the
  * test set d; d may be NULL with n_tests = 0). Returns 0; -1 with err about the model (not
  * integer-ready, a layer does not fit the config); -2 when writing dir failed (err names dir, never
  * its temporary `dir.tmp.PID`). */
@@ -49,7 +51,7 @@ int bq_export(const bq_qmodel *q, const bq_hwcfg *hw, const bq_dataset *d, int n
  * against its shape, the memory map, every program instruction, the steps and the output, then
  * recompute layers of test image 0 from the unpacked bits with plain int64 arithmetic and compare
  * with the expected outputs bit for bit (layer = NULL: every layer; else only that one); last the
- * whole-file CRC-32s and manifest_crc32. A corruption is named by the part it hit. Progress lines go to `log` (FILE*, may be NULL). Returns 0, or -1 with
+ * whole-file CRC-32s and manifest_crc32 (version 3: its own checks, export_v2.c). A corruption is named by the part it hit. Progress lines go to `log` (FILE*, may be NULL). Returns 0, or -1 with
  * "file: field: what is wrong". */
 int bq_export_check(const char *dir, const char *layer, void *log, char *err, size_t errlen);
 

@@ -29,7 +29,7 @@ $(BUILD)/search_cli_driver: tests/search/search_cli_driver.c $(BUILD)/obj/sw/cli
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 .PHONY: test-search-cli
-test-search-cli: $(BUILD)/search_cli_driver
+test-search-cli: $(BUILD)/search_cli_driver $(BUILD)/brecq
 	@mkdir -p $(SEARCH_TS)
 	@$(BUILD)/search_cli_driver mk fres20 $(SEARCH_TS)/fres20.bqm
 	@rc=0; $(BUILD)/search_cli_driver search --model $(SEARCH_TS)/fres20.bqm --hw configs/hw/edge.yaml \
@@ -65,6 +65,12 @@ test-search-cli: $(BUILD)/search_cli_driver
 	  [ $$rc = 1 ] && [ ! -s $(SEARCH_TS)/v2small.out ] && [ $$(wc -l < $(SEARCH_TS)/v2small.err) = 1 ] && \
 	  grep -q "layer 'gap'.*raise window_bytes to at least 12544" $(SEARCH_TS)/v2small.err || \
 	  { echo "test-search-cli: FAILED (v2 window too small: exit $$rc)"; cat $(SEARCH_TS)/v2small.out $(SEARCH_TS)/v2small.err; exit 1; }
-	@echo "test-search-cli: passed (infeasible budget, bad unit, end-to-end search with sensitivities, cache reuse, v2 config: whole-network cycles, window too small refused before any search work)"
+	@$(BUILD)/brecq latency --model fres20 --hw configs/hw/edge_v2.yaml > $(SEARCH_TS)/lat_v2.out 2>&1 && \
+	  grep -q "^total .* 695985 .*(one program" $(SEARCH_TS)/lat_v2.out || \
+	  { echo "test-search-cli: FAILED (brecq latency on edge_v2 without --v2: not the whole-network program)"; cat $(SEARCH_TS)/lat_v2.out; exit 1; }
+	@$(BUILD)/brecq latency --model fres20 --hw configs/hw/edge.yaml > $(SEARCH_TS)/lat_v1.out 2>&1 && \
+	  grep -q "^total .* 736222 " $(SEARCH_TS)/lat_v1.out || \
+	  { echo "test-search-cli: FAILED (brecq latency on edge: not the v1 per-layer total)"; cat $(SEARCH_TS)/lat_v1.out; exit 1; }
+	@echo "test-search-cli: passed (infeasible budget, bad unit, end-to-end search with sensitivities, cache reuse, v2 config: whole-network cycles, window too small refused before any search work; brecq latency: whole network on edge_v2 by default, per layer on edge)"
 
 TEST_TARGETS += test-search-cli

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lower/lower.h"
+#include "lower/lower_v2.h"
 #include "nn/graph.h"
 
 void bq_search_space_default(bq_search_space *sp) {
@@ -45,8 +46,14 @@ int bq_search_parse_bits(const char *s, int *bits, int *n, char *err, size_t err
     return 0;
 }
 
-int bq_search_hw_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errlen) {
-    return bq_lower_hw_net(net, q, err, errlen);   /* the one lowering (sw/lower/lower.h) */
+int bq_search_hw_net(bq_hw_net *net, const bq_qmodel *q, int whole_network, char *err,
+                     size_t errlen) {
+    if (bq_lower_hw_net(net, q, err, errlen)) return -1;   /* the one lowering (sw/lower/lower.h) */
+    if (whole_network && bq_lower_hw_net_v2(net, q, err, errlen)) {
+        bq_hw_net_free(net);
+        return -1;
+    }
+    return 0;
 }
 
 static int aq_fixed(const bq_qmodel *q, int a) {

@@ -41,8 +41,13 @@ void bq_search_space_default(bq_search_space *sp);
 int bq_search_parse_bits(const char *s, int *bits, int *n, char *err, size_t errlen);
 
 /* The accelerator's view of q: bq_lower_hw_net (sw/lower/lower.h), the one lowering; quantizer
- * indices in_q/out_q/res_q = qmodel aq indices. 0 or -1 + err. */
-int bq_search_hw_net(bq_hw_net *net, const bq_qmodel *q, char *err, size_t errlen);
+ * indices in_q/out_q/res_q = qmodel aq indices. With whole_network != 0 (the config is an ISA v2
+ * build: window_bytes > 0) also the whole-network view (bq_lower_hw_net_v2), so the latency and
+ * the cost table are the one program's (docs/whole_network.md §13); a model without a
+ * whole-network program (a max pool on the path) is then an error naming the layer, never v1
+ * costs in silence. 0 or -1 + err. */
+int bq_search_hw_net(bq_hw_net *net, const bq_qmodel *q, int whole_network, char *err,
+                     size_t errlen);
 
 /* Build the (unfinalized) problem: groups, quantizers, layers with the table's rows, and every
  * group's full candidate product with sensitivity NaN. Fails when an activation quantizer is read

@@ -45,7 +45,7 @@ static int build_problem(bq_search_problem *p, const char *arch, const bq_hwcfg 
     }
     bq_qmodel_opts o = {.wbits = 8, .abits = 8, .first_last_8bit = 1};
     if (bq_qmodel_init(&q, &m, &o, err, errlen)) goto free_m;
-    if (bq_search_hw_net(&net, &q, err, errlen)) goto free_q;
+    if (bq_search_hw_net(&net, &q, 0, err, errlen)) goto free_q;
     double t0 = bq_now();
     if (bq_costtab_build(&tab, cfg, &net, err, errlen)) goto free_net;
     *t_tab = bq_now() - t0;

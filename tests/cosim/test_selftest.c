@@ -53,7 +53,9 @@ static uint32_t f_reg(void *ctx, uint32_t a) {
     case BQ_HW_REG_MEM_WIDTH_BITS: return (uint32_t)F->p.mem_width_bits;
     case BQ_HW_REG_CONFIG_HASH_LO: return (uint32_t)F->hash;
     case BQ_HW_REG_CONFIG_HASH_HI: return (uint32_t)(F->hash >> 32);
-    case BQ_HW_REG_CYCLES: return F->last_layer < 0 ? 0 : (uint32_t)(F->p.layers[F->last_layer].cycles + F->cycle_delta);
+    case BQ_HW_REG_CYCLES:
+        if (F->p.version == 3) return (uint32_t)(F->p.cycles + F->cycle_delta);   /* the whole program */
+        return F->last_layer < 0 ? 0 : (uint32_t)(F->p.layers[F->last_layer].cycles + F->cycle_delta);
     default: return 0;
     }
 }
@@ -78,11 +80,36 @@ static int f_push(void *ctx, int stage, const uint32_t w[4]) {
     return 0;
 }
 
+/* Version 3: the image by its input tensor; then every layer's expected tensor (flip: channel 0
+ * of pixel 0, real; scribble: every padding channel byte and RAW32 padding word). */
+static int f_run3(fake *F) {
+    const bq_st_pkg *p = &F->p;
+    F->n_fetch = 0;
+    for (int t = 0; t < p->n_tests; t++) {
+        if (memcmp(F->mem + p->tensors[0].addr, p->tests_bin + p->tests[t].input.off, p->tests[t].input.size)) continue;
+        for (int i = 0; i < p->n_layers; i++) {
+            const bq_st_layer *L = &p->layers[i];
+            const bq_st_tensor *T = &p->tensors[L->out_tensor];
+            uint8_t *o = F->mem + T->addr;
+            memcpy(o, p->tests_bin + p->tests[t].layers[i].out.off, (size_t)T->bytes);
+            if (F->flip_layer == i) o[0] ^= 1;
+            for (int px = 0; F->scribble && px < (T->raw32 ? L->n_pad : T->h * T->w); px++)
+                for (int c = 0; c < (T->raw32 ? L->m_pad : T->cs); c++) {
+                    if (!T->raw32 && c >= T->c) o[(size_t)px * T->cs + c] = (uint8_t)(0x5a + px + c);
+                    if (T->raw32 && (c >= L->m || px >= L->n)) set_elem(o, p, L, c, px, 0x5a5a5a5au >> (c + px) % 8);
+                }
+        }
+        return 0;
+    }
+    return -1;
+}
+
 /* the layer by its first fetch instruction, the image by its operands; then the expected output */
 static int f_run(void *ctx, int64_t max_cycles) {
     fake *F = ctx;
     const bq_st_pkg *p = &F->p;
     (void)max_cycles;
+    if (p->version == 3) return f_run3(F);
     F->last_layer = -1;
     for (int i = 0; i < p->n_layers && F->last_layer < 0; i++)
         if (!memcmp(p->programs + p->layers[i].prog[0].off, F->first_fetch, 16)) F->last_layer = i;
@@ -245,12 +272,52 @@ static void test_range_outside_file(void **state) {
     assert_null(strchr(err, '\n'));
 }
 
+/* A whole-network package (version 3, the fixture's model on a v2 config): one start per image,
+ * every tensor's real bytes compared (padding channel bytes and RAW32 padding words never count),
+ * a flipped real byte, a classifier value and a CYCLES difference are each found. */
+static void test_whole_network(void **state) {
+    export_fixture *f = *state;
+    static const char *const y =
+        "name: t2\nclock_mhz: 50\narray:\n  dm: 4\n  dn: 4\n  dk: 32\n  acc_bits: 32\n"
+        "buffers:\n  weight_depth: 512\n  act_depth: 512\n  regions: 2\n  requant_depth: 256\n"
+        "  window_bytes: 4096\n  block_channels: 64\n"
+        "memory:\n  width_bits: 32\n  read_bytes_per_cycle: 4\n  write_bytes_per_cycle: 4\n"
+        "  read_latency: 12\n  write_latency: 12\n";
+    char err[256];
+    assert_int_equal(bq_hwcfg_parse(&f->hw, y, strlen(y), "t2.yaml", err, sizeof err), 0);
+    fake F;
+    fake_init(&F, f);
+    assert_int_equal(F.p.version, 3);
+    int padded = 0;   /* a tensor with padding channel bytes: what the scribble must not count */
+    for (int i = 1; i < F.p.n_tensors; i++) padded |= !F.p.tensors[i].raw32 && F.p.tensors[i].cs > F.p.tensors[i].c;
+    assert_true(padded);
+    assert_int_equal(run_driver(&F, f->dir, f->dir), 0);
+    assert_int_equal(report_num(f->dir, "layer_runs"), 2);   /* starts */
+    assert_int_equal(report_num(f->dir, "package_version"), 3);
+    assert_int_equal(report_num(f->dir, "mismatches"), 0);
+    F.scribble = 1;
+    assert_int_equal(run_driver(&F, f->dir, NULL), 0);
+    F.scribble = 0;
+    F.flip_layer = 1;
+    assert_int_equal(run_driver(&F, f->dir, f->dir), 1);
+    assert_int_equal(report_num(f->dir, "mismatches"), 2);   /* once per image */
+    F.flip_layer = F.p.out_layer;
+    assert_int_equal(run_driver(&F, f->dir, f->dir), 1);
+    assert_int_equal(report_num(f->dir, "logit_mismatches"), 2);
+    F.flip_layer = -1;
+    F.cycle_delta = 1;
+    assert_int_equal(run_driver(&F, f->dir, f->dir), 1);
+    assert_int_equal(report_num(f->dir, "cycle_differences"), 2);
+    fake_free(&F);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pass_and_padding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mismatches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setup_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_range_outside_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_whole_network, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /*
  * make_seeds.c — writes the seed files of the fuzz corpora that come from the project's own
  * writers (a development tool, not part of any build or test; the outputs are committed):
- *   corpus/bqm/tiny.bqm, corpus/bqq/tiny_w3a4.bqq, the three .bin files of export_pkg/ and
- *   corpus/export/manifest.json, and the seeds of corpus/png, jpeg, idx and npy
+ *   corpus/bqm/tiny.bqm, corpus/bqq/tiny_w3a4.bqq, the four .bin files of export_pkg/ and
+ *   corpus/export/manifest.json, the same of the whole-network package (version 3) in
+ *   export_pkg_v3/ and corpus/export/manifest_v3.json, and the seeds of corpus/png, jpeg, idx, npy
  * `make_seeds selftest` writes only the self-test reader's seeds (selftest_fuzz.c): the same model
  * exported with 1 test image (a version 2 package), its four .bin files into selftest_pkg/ and its
  * manifest as corpus/selftest/manifest.json
@@ -40,6 +41,13 @@ static void put(const char *path, const void *d, size_t n) {
 
 static const char *kHw = "name: t\nclock_mhz: 50\narray:\n  dm: 4\n  dn: 4\n  dk: 32\n  acc_bits: 32\n"
     "buffers:\n  weight_depth: 512\n  act_depth: 512\n  regions: 2\n  requant_depth: 256\n"
+    "memory:\n  width_bits: 64\n  read_bytes_per_cycle: 8\n  write_bytes_per_cycle: 8\n"
+    "  read_latency: 12\n  write_latency: 12\n";
+
+/* kHw with the ISA v2 units (window buffer, CODES block buffer): a version 3 package */
+static const char *kHwV2 = "name: t2\nclock_mhz: 50\narray:\n  dm: 4\n  dn: 4\n  dk: 32\n  acc_bits: 32\n"
+    "buffers:\n  weight_depth: 512\n  act_depth: 512\n  regions: 2\n  requant_depth: 256\n"
+    "  window_bytes: 4096\n  block_channels: 64\n"
     "memory:\n  width_bits: 64\n  read_bytes_per_cycle: 8\n  write_bytes_per_cycle: 8\n"
     "  read_latency: 12\n  write_latency: 12\n";
 
@@ -96,9 +104,13 @@ static void models(int selftest) {
         if (bq_export(&q, &hw, &d, 1, "build/fuzz_seed_pkg", err, sizeof err)) DIE("%s", err);
         copy_pkg(bins, 4, "tests/fuzz/selftest_pkg", "tests/fuzz/corpus/selftest/manifest.json");
     } else {
-        const char *bins[3] = {"weights.bin", "requant.bin", "tests.bin"};
+        const char *bins[4] = {"weights.bin", "requant.bin", "tests.bin", "programs.bin"};
         if (bq_export(&q, &hw, &d, 2, "build/fuzz_seed_pkg", err, sizeof err)) DIE("%s", err);
-        copy_pkg(bins, 3, "tests/fuzz/export_pkg", "tests/fuzz/corpus/export/manifest.json");
+        copy_pkg(bins, 4, "tests/fuzz/export_pkg", "tests/fuzz/corpus/export/manifest.json");
+        /* the whole-network package (format version 3) of the same model on the v2 units */
+        if (bq_hwcfg_parse(&hw, kHwV2, strlen(kHwV2), "t2.yaml", err, sizeof err)) DIE("%s", err);
+        if (bq_export(&q, &hw, &d, 2, "build/fuzz_seed_pkg", err, sizeof err)) DIE("%s", err);
+        copy_pkg(bins, 4, "tests/fuzz/export_pkg_v3", "tests/fuzz/corpus/export/manifest_v3.json");
     }
     free(d.pixels); free(d.labels);
     bq_qmodel_free(&q);

@@ -86,7 +86,7 @@ static void test_budgets(void **state) {
     bq_qmodel_opts o = {.wbits = 8, .abits = 8, .first_last_8bit = 1};
     assert_int_equal(bq_qmodel_init(&q, &fp, &o, err, sizeof err), 0);
     assert_int_equal(bq_hwcfg_load(&cfg, "configs/hw/edge.yaml", err, sizeof err), 0);
-    assert_int_equal(bq_search_hw_net(&net, &q, err, sizeof err), 0);
+    assert_int_equal(bq_search_hw_net(&net, &q, 0, err, sizeof err), 0);
     assert_int_equal(bq_costtab_build(&tab, &cfg, &net, err, sizeof err), 0);
     bq_search_space sp;
     bq_search_space_default(&sp);

@@ -1,5 +1,5 @@
 /* test_v2_exec.c — functional check of whole-network v2 programs before the RTL exists: a small
- * executor runs the program's instructions (fetch W/RQ as docs/hw_isa.md §3.1, WIN through win.c,
+ * executor (v2_exec.[ch], shared with tests/unit/lower/test_lower_v2_exec.c) runs the program's instructions (fetch W/RQ as docs/hw_isa.md §3.1, WIN through win.c,
  * execute by the bit-serial arithmetic of hw_isa.md §1 on the bank words, results through codes.c
  * or as RAW32) under two token-respecting interleavings, and every layer's output tensor is
  * compared with a naive integer conv / depthwise / residual / linear written here from the
@@ -13,6 +13,7 @@
 #include "win.h"
 #include "codes.h"
 #include "v2_ref.h"
+#include "v2_exec.h"
 
 static const char *kTinyV2 =
     "name: t2\nclock_mhz: 15\n"
@@ -30,6 +31,7 @@ static const char *kEdgeV2 =
     "         read_latency: 32, write_latency: 24}\n";
 
 static v2_rng rng = {88172645463325252ull};
+static long g_profiles_checked;   /* WIN fill profiles checked against win.c, over the tests */
 static uint32_t rnd(void) { return v2_rnd(&rng); }
 
 static void load(bq_hwcfg *c, const char *text) {
@@ -38,222 +40,6 @@ static void load(bq_hwcfg *c, const char *text) {
         print_error("%s\n", err);
         fail();
     }
-}
-
-/* ---- the executor ---- */
-typedef struct {
-    const bq_hwcfg *cfg;
-    uint8_t *mem;
-    size_t mem_len;
-    uint8_t *wbank, *abank;   /* [bank][row][Dk/8] */
-    bq_codes_rq *rqram;       /* [bank][entry] */
-    int rq_entries;
-    int32_t acc[128 * 128], asum[128], slot[128 * 128], slot_asum[128];
-    bq_win_cfg wc;
-    bq_win_setup ws;
-    bq_codes_state cs;
-    int tok[BQ_NTOK];
-} machine;
-
-static uint8_t *wrow(machine *x, int bank, long row) {
-    return x->wbank + ((size_t)bank * x->cfg->weight_depth + (size_t)(row % x->cfg->weight_depth)) *
-                          (size_t)(x->cfg->dk / 8);
-}
-static uint8_t *arow(machine *x, int bank, long row) {
-    return x->abank + ((size_t)bank * x->cfg->act_depth + (size_t)(row % x->cfg->act_depth)) *
-                          (size_t)(x->cfg->dk / 8);
-}
-
-/* The timing view of a WIN (its fill profile in the program's table) must list exactly the
- * bursts win.c made, so the latency model times what the window unit does. */
-static long g_profiles_checked;
-static void check_profile(const bq_program *pr, uint64_t key, const bq_win_result *wr) {
-    int prof = (int)BQ_T_BEATS(key);
-    assert_true(prof >= 0 && prof < pr->nwp);
-    assert_int_equal(pr->wp_n[prof], wr->nbursts);
-    for (int b = 0; b < wr->nbursts; b++)
-        assert_int_equal(pr->wp_beats[pr->wp_off[prof] + b], wr->bursts[b].beats);
-    /* completion = (last beat + 1, or dispatch + 1) + assembly - 1, win.c's own cycle count */
-    assert_true(pr->wp_asm[prof] >= 1 && pr->wp_asm[prof] <= wr->complete);
-    g_profiles_checked++;
-}
-
-static void do_fetch(machine *x, const bq_instr *in, const bq_program *pr, uint64_t key) {
-    const bq_hwcfg *c = x->cfg;
-    char err[256] = "";
-    if (in->op == BQ_OP_SETUP) {
-        x->ws = (bq_win_setup){.hi = in->in_h, .wi = in->in_w, .wo = in->out_w, .kh = in->kh,
-                               .kw = in->kw, .stride = in->stride, .pad_t = in->pad_t,
-                               .pad_l = in->pad_l, .cs = in->cs, .ch_base = in->ch_base,
-                               .ch_lo = in->ch_lo, .ch_hi = in->ch_hi, .z_a = in->z_a};
-        return;
-    }
-    if (in->op != BQ_OP_RUN) return;
-    if (in->target == BQ_TGT_WIN) {
-        bq_win_run r = {.dram_addr = in->dram_addr, .pix0 = in->pix0, .kc0 = in->kc0, .t = in->t,
-                        .nplanes = in->nplanes, .buf_base = in->buf_base, .keep = in->keep};
-        bq_win_result wr;
-        if (bq_win_exec(&x->wc, &x->ws, &r, x->mem, x->mem_len, NULL, &wr, err, sizeof err)) {
-            print_error("WIN: %s\n", err);
-            fail();
-        }
-        check_profile(pr, key, &wr);
-        for (long i = 0; i < wr.nwrites; i++)
-            memcpy(arow(x, wr.writes[i].bank, wr.writes[i].row), wr.wdata + i * (c->dk / 8),
-                   (size_t)c->dk / 8);
-        bq_win_result_free(&wr);
-        return;
-    }
-    int D = in->target == BQ_TGT_A ? c->dn : c->dm;
-    int unit = in->target == BQ_TGT_RQ ? 16 : c->dk / 8;
-    for (int p = 0; p < in->nplanes; p++) {
-        size_t base = in->dram_addr + (size_t)p * in->plane_stride;
-        assert_true(base + (size_t)in->t * D * unit <= x->mem_len);
-        for (long u = 0; u < (long)in->t * D; u++) {
-            const uint8_t *src = x->mem + base + (size_t)u * unit;
-            int bank = (int)(u % D);
-            long row = in->buf_base + (long)p * in->t + u / D;
-            if (in->target == BQ_TGT_W) memcpy(wrow(x, bank, row), src, (size_t)unit);
-            else if (in->target == BQ_TGT_A) memcpy(arow(x, bank, row), src, (size_t)unit);
-            else {
-                assert_true(row < x->rq_entries);
-                bq_codes_rq *r = &x->rqram[bank * x->rq_entries + row];
-                memcpy(&r->bias_eff, src, 4);
-                memcpy(&r->m_acc, src + 4, 4);
-                memcpy(&r->m_res, src + 8, 4);
-                r->z_w = src[12];
-                r->sh = src[13];
-            }
-        }
-    }
-}
-
-static int popc(const uint8_t *a, const uint8_t *b, int n) {
-    int s = 0;
-    for (int i = 0; i < n; i++) s += __builtin_popcount((unsigned)(a[i] & b[i]));
-    return s;
-}
-
-/* hw_isa.md §1: the beats of one execute RUN. */
-static void do_exec(machine *x, const bq_instr *in) {
-    const bq_hwcfg *c = x->cfg;
-    const int dm = c->dm, dn = c->dn, wordb = c->dk / 8;
-    if (in->op != BQ_OP_RUN) return;
-    if (in->clear) {
-        memset(x->acc, 0, sizeof x->acc);
-        memset(x->asum, 0, sizeof x->asum);
-    }
-    uint8_t ones[512];
-    memset(ones, 0xff, sizeof ones);
-    for (int ii = 0; ii < in->wn; ii++)
-        for (int jj = 0; jj < in->an; jj++)
-            for (int kc = 0; kc < in->nk; kc++) {
-                int i = in->w0 + ii, j = in->a0 + jj;
-                long wa = in->wbase + (long)ii * in->wstride + kc, aa = in->abase + (long)jj * in->astride + kc;
-                int neg = (i == in->wbits - 1 && in->wsigned) ^ (j == in->abits - 1 && in->asigned);
-                for (int ni = 0; ni < dn; ni++) {
-                    const uint8_t *av = arow(x, ni, aa);
-                    for (int mi = 0; mi < dm; mi++) {
-                        uint32_t term = (uint32_t)popc(wrow(x, mi, wa), av, wordb) << (i + j);
-                        x->acc[ni * dm + mi] = (int32_t)((uint32_t)x->acc[ni * dm + mi] + (neg ? -term : term));
-                    }
-                    if (in->asum && ii == 0) {
-                        uint32_t term = (uint32_t)popc(ones, av, wordb) << j;
-                        int sneg = j == in->abits - 1 && in->asigned;
-                        x->asum[ni] = (int32_t)((uint32_t)x->asum[ni] + (sneg ? -term : term));
-                    }
-                }
-            }
-    if (in->commit) {
-        memcpy(x->slot, x->acc, sizeof x->slot);
-        memcpy(x->slot_asum, x->asum, sizeof x->slot_asum);
-    }
-}
-
-static void do_result(machine *x, const bq_instr *in) {
-    const bq_hwcfg *c = x->cfg;
-    char err[256] = "";
-    const int dm = c->dm;
-    if (in->op == BQ_OP_SETUP) {
-        bq_codes_setup_regs s = {.out_base = in->out_base, .res_base = in->res_base,
-                                 .cs_out = in->cs_out, .cs_res = in->cs_res, .z_r = in->z_r};
-        if (bq_codes_setup(&x->cs, &s, err, sizeof err)) {
-            print_error("result SETUP: %s\n", err);
-            fail();
-        }
-        return;
-    }
-    bq_codes_rq rq[128];
-    for (int mi = 0; mi < dm; mi++) rq[mi] = x->rqram[mi * x->rq_entries + in->rq_entry];
-    if (in->op == BQ_OP_RUNC) {
-        bq_codes_run_f r = {.n0 = in->n0, .ch0 = in->ch0, .npix = in->npix, .mrows = in->mrows,
-                            .first = in->first, .flush = in->flush, .res = in->res, .z_o = in->z_o,
-                            .lo = in->lo, .hi = in->hi, .rq_entry = in->rq_entry, .sig0 = in->sig0,
-                            .sig1 = in->sig1};
-        bq_codes_timing t;
-        if (bq_codes_run(&x->cs, &r, x->slot, x->slot_asum, rq, x->mem, x->mem_len, NULL, &t, err,
-                         sizeof err)) {
-            print_error("RUNC: %s\n", err);
-            fail();
-        }
-        return;
-    }
-    if (in->op == BQ_OP_RUN) {   /* RAW32: acc0 per element */
-        assert_int_equal(in->mode, 1);
-        for (int e = 0; e < dm * c->dn; e++) {
-            const bq_codes_rq *r = &rq[e % dm];
-            int32_t acc0 = (int32_t)((uint32_t)x->slot[e] - (uint32_t)r->z_w * (uint32_t)x->slot_asum[e / dm] +
-                                     (uint32_t)r->bias_eff);
-            assert_true(in->out_addr + 4u * (uint32_t)e + 4 <= x->mem_len);
-            memcpy(x->mem + in->out_addr + 4 * e, &acc0, 4);
-        }
-    }
-}
-
-/* Token rules of docs/hw_isa.md §3 / whole_network.md §4.5, functionally: can the head dispatch? */
-static int ready(const machine *x, int st, const bq_instr *in) {
-    if (st == BQ_STAGE_FETCH)
-        return (!in->wait0 || x->tok[BQ_TOK_FREED]) && (!in->wait1 || x->tok[BQ_TOK_WRITTEN]);
-    if (st == BQ_STAGE_EXEC)
-        return (!in->wait0 || x->tok[BQ_TOK_FILLED]) && (!in->wait1 || x->tok[BQ_TOK_RESFREE]);
-    return !in->wait0 || x->tok[BQ_TOK_RESRDY];
-}
-
-static void dispatch(machine *x, int st, const bq_instr *in, const bq_program *pr, uint64_t key) {
-    static const int waits[3][2] = {{BQ_TOK_FREED, BQ_TOK_WRITTEN}, {BQ_TOK_FILLED, BQ_TOK_RESFREE},
-                                    {BQ_TOK_RESRDY, -1}};
-    static const int sigs[3][2] = {{BQ_TOK_FILLED, -1}, {BQ_TOK_FREED, BQ_TOK_RESRDY},
-                                   {BQ_TOK_RESFREE, BQ_TOK_WRITTEN}};
-    if (in->wait0) x->tok[waits[st][0]]--;
-    if (in->wait1 && waits[st][1] >= 0) x->tok[waits[st][1]]--;
-    if (st == BQ_STAGE_FETCH) do_fetch(x, in, pr, key);
-    else if (st == BQ_STAGE_EXEC) do_exec(x, in);
-    else do_result(x, in);
-    if (in->sig0) x->tok[sigs[st][0]]++;
-    if (in->sig1 && sigs[st][1] >= 0) x->tok[sigs[st][1]]++;
-}
-
-/* Run the program to the end. policy 0: fetch runs ahead as far as its tokens allow (a missing
- * FREED wait overwrites a region still in use); policy 1: result, then execute first (a missing
- * FILLED / RESRDY wait reads stale data). */
-static void run_program(machine *x, const bq_program *pr, int policy) {
-    int pc[3] = {0, 0, 0};
-    static const int order[2][3] = {{BQ_STAGE_FETCH, BQ_STAGE_EXEC, BQ_STAGE_RESULT},
-                                    {BQ_STAGE_RESULT, BQ_STAGE_EXEC, BQ_STAGE_FETCH}};
-    for (;;) {
-        int moved = 0;
-        for (int k = 0; k < 3 && !moved; k++) {
-            int st = order[policy][k];
-            if (pc[st] < pr->len[st] && ready(x, st, &pr->ins[st][pc[st]])) {
-                dispatch(x, st, &pr->ins[st][pc[st]], pr, pr->tins[st][pc[st]].key);
-                pc[st]++;
-                moved = 1;
-            }
-        }
-        if (!moved) break;
-    }
-    for (int st = 0; st < 3; st++) assert_int_equal(pc[st], pr->len[st]);
-    for (int t = 0; t < BQ_NTOK; t++) assert_int_equal(x->tok[t], 0);
 }
 
 /* Build, run under both policies, compare every layer's output. Returns the codes compared. */
@@ -286,25 +72,19 @@ static long check_net(const bq_hwcfg *c, v2_net *nt) {
     }
     long compared = 0;
     for (int policy = 0; policy < 2; policy++) {
-        machine x;
-        memset(&x, 0, sizeof x);
-        x.cfg = c;
-        x.mem_len = (size_t)mp.end + 64;
-        x.mem = malloc(x.mem_len);
-        x.wbank = calloc((size_t)c->dm * c->weight_depth, (size_t)c->dk / 8);
-        x.abank = calloc((size_t)c->dn * c->act_depth, (size_t)c->dk / 8);
-        x.rq_entries = c->requant_depth / c->dm;
-        x.rqram = calloc((size_t)c->requant_depth, sizeof *x.rqram);
-        assert_true(x.mem && x.wbank && x.abank && x.rqram);
-        for (size_t i = 0; i < x.mem_len; i++) x.mem[i] = (uint8_t)rnd();   /* unwritten = garbage */
-        memcpy(x.mem + mp.input, input, (size_t)l0->hi * l0->wi * cs0);
-        v2_ref_load(nt, plans, &mp, c, x.mem);
-        bq_codes_cfg cc = {.dm = c->dm, .dn = c->dn, .lanes = c->res_lanes, .w_bits = c->mem_width_bits,
-                           .lr = 1, .rr = 1, .lw = 1, .rw = 1, .block_channels = c->block_channels};
-        assert_int_equal(bq_codes_init(&x.cs, &cc, err, sizeof err), 0);
-        x.wc = (bq_win_cfg){.dn = c->dn, .dk = c->dk, .w_bits = c->mem_width_bits, .lr = 1, .rr = 1,
-                            .window_bytes = c->window_bytes};
-        run_program(&x, &pr, policy);
+        static v2_machine x;   /* big (the accumulators): not on the stack */
+        size_t mem_len = (size_t)mp.end + 64;
+        uint8_t *mem = malloc(mem_len);
+        assert_non_null(mem);
+        for (size_t i = 0; i < mem_len; i++) mem[i] = (uint8_t)rnd();   /* unwritten = garbage */
+        memcpy(mem + mp.input, input, (size_t)l0->hi * l0->wi * cs0);
+        v2_ref_load(nt, plans, &mp, c, mem);
+        if (v2_exec_init(&x, c, mem, mem_len, err, sizeof err) ||
+            v2_exec_run(&x, &pr, policy, err, sizeof err)) {
+            print_error("%s policy %d: %s\n", c->name, policy, err);
+            fail();
+        }
+        g_profiles_checked += x.profiles_checked;
         for (int i = 0; i < nt->n; i++) {
             const bq_v2_layer *l = &nt->ls[i];
             long inside = 0, n = 0;
@@ -318,11 +98,8 @@ static long check_net(const bq_hwcfg *c, v2_net *nt) {
             }
             compared += n;
         }
-        bq_codes_free(&x.cs);
-        free(x.mem);
-        free(x.wbank);
-        free(x.abank);
-        free(x.rqram);
+        v2_exec_free(&x);
+        free(mem);
     }
     bq_program_free(&pr);
     free(input);

@@ -28,7 +28,7 @@ static void build(fixture *f, const char *arch) {
     rc = bq_hwcfg_load(&f->cfg, "configs/hw/edge.yaml", err, sizeof err);
     if (rc) print_error("%s\n", err);
     assert_int_equal(rc, 0);
-    assert_int_equal(bq_search_hw_net(&f->net, &f->q, err, sizeof err), 0);
+    assert_int_equal(bq_search_hw_net(&f->net, &f->q, 0, err, sizeof err), 0);
     rc = bq_costtab_build(&f->tab, &f->cfg, &f->net, err, sizeof err);
     if (rc) print_error("%s\n", err);
     assert_int_equal(rc, 0);
@@ -119,6 +119,43 @@ static void test_mbv2t(void **st) {
     destroy(&f);
 }
 
+/* whole_network = 1 (an ISA v2 config): the whole-network view is attached (fres20: 22 layers + the
+ * GAP); a model with a max pool is refused with the layer named, not costed per layer in silence. */
+static void test_whole_network_view(void **st) {
+    (void)st;
+    char err[512] = "";
+    bq_model fp;
+    bq_qmodel q;
+    bq_hw_net net;
+    bq_qmodel_opts o = {.wbits = 8, .abits = 8, .first_last_8bit = 1};
+    assert_int_equal(bq_arch_build(&fp, "fres20", 1), 0);
+    assert_int_equal(bq_qmodel_init(&q, &fp, &o, err, sizeof err), 0);
+    assert_int_equal(bq_search_hw_net(&net, &q, 1, err, sizeof err), 0);
+    assert_int_equal(net.n, 22);
+    assert_int_equal(net.n_v2, 23);
+    bq_hw_net_free(&net);
+    bq_qmodel_free(&q);
+    bq_model_free(&fp);
+
+    bq_model_init(&fp, "mp", 1, 8, 8, 4);
+    int x = bq_add_input(&fp);
+    x = bq_add_conv(&fp, "c1", x, 8, 3, 1, 1, 1, 0);
+    x = bq_add_maxpool(&fp, "pool", x, 2, 2, 2, 2, 0, 0, 0, 0);
+    x = bq_add_conv(&fp, "c2", x, 8, 3, 1, 1, 1, 0);
+    x = bq_add_gap(&fp, "gap", x);
+    x = bq_add_linear(&fp, "fc", x, 4, 1);
+    assert_true(x >= 0);
+    assert_int_equal(bq_model_finalize(&fp, 1), 0);
+    assert_int_equal(bq_qmodel_init(&q, &fp, &o, err, sizeof err), 0);
+    assert_int_equal(bq_search_hw_net(&net, &q, 0, err, sizeof err), 0);   /* v1: per layer */
+    bq_hw_net_free(&net);
+    assert_int_equal(bq_search_hw_net(&net, &q, 1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "max pool"));
+    assert_non_null(strstr(err, "c2"));
+    bq_qmodel_free(&q);
+    bq_model_free(&fp);
+}
+
 static void test_parse_bits(void **st) {
     (void)st;
     int b[8], n;
@@ -169,6 +206,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fres20),
         cmocka_unit_test(test_mbv2t),
+        cmocka_unit_test(test_whole_network_view),
         cmocka_unit_test(test_parse_bits),
         cmocka_unit_test(test_bits_yaml_roundtrip),
     };

@@ -29,7 +29,7 @@ static int setup(void **state) {
     bq_qmodel_opts o = {.wbits = 8, .abits = 8, .first_last_8bit = 1};
     assert_int_equal(bq_qmodel_init(&F.q, &F.fp, &o, err, sizeof err), 0);
     assert_int_equal(bq_hwcfg_load(&F.cfg, "configs/hw/edge.yaml", err, sizeof err), 0);
-    assert_int_equal(bq_search_hw_net(&F.net, &F.q, err, sizeof err), 0);
+    assert_int_equal(bq_search_hw_net(&F.net, &F.q, 0, err, sizeof err), 0);
     assert_int_equal(bq_costtab_build(&F.tab, &F.cfg, &F.net, err, sizeof err), 0);
     /* 12 synthetic 28x28 images */
     F.data.n = 12; F.data.c = 1; F.data.h = 28; F.data.w = 28;
