@@ -721,11 +721,12 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
         snprintf(r->fault, sizeof r->fault, "%s:%s:%ld", fault_kinds[o->fault], o->fault_layer, o->fault_bit);
     r->program = "per-layer";
     if (cfg->window_bytes > 0 && !o->per_layer) {   /* a v2 build: one start per image */
-        if (o->pkg) {
-            bq_seterr(err, errlen, "--package %s: whole-network packages: not yet; run without "
-                      "--package (the driver lowers the .bqq itself) or add --per-layer", o->pkg->dir);
+        if (o->pkg) {   /* the per-layer reader: a v2 build runs version 3 packages (pkg3) */
+            bq_seterr(err, errlen, "--package %s: a per-layer package on a v2 build; export the "
+                      "whole-network package (version 3) for this config", o->pkg->dir);
             return -1;
         }
+        if (o->pkg3) snprintf(r->package, sizeof r->package, "%s", o->pkg3->dir);
         int rc = bq_cosim_v2_run(r, acc, q, cfg, x, labels, n, o, log, err, errlen);
         if (rc < 0) return -1;
         if (rc == 0) {

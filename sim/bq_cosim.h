@@ -31,6 +31,7 @@
 
 #include "bq_acc.h"
 #include "bq_pkg.h"
+#include "bq_selftest_pkg.h"
 #include "hwcfg.h"
 #include "quant/qmodel.h"
 
@@ -71,6 +72,9 @@ typedef struct {
     const char *trace_file;  /* where that waveform goes */
     int per_layer;           /* v2 build (window_bytes > 0): 1 runs the per-layer (v1) programs
                                 instead of the whole-network program (sim/bq_cosim_v2.h) */
+    const bq_st_pkg *pkg3;   /* v2 build: a whole-network package (format version 3, read by
+                                bq_st_pkg_load): its weights, requant records and program are what
+                                the accelerator gets, its self-test vectors are compared; NULL none */
 } bq_cosim_opts;
 
 void bq_cosim_opts_default(bq_cosim_opts *o);

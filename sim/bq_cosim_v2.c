@@ -194,6 +194,122 @@ static int v2_requests(v2_run *S, const bq_hwcfg *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static uint32_t le32(const uint8_t *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* One difference of the package from the driver's own lowering: a log line (the run goes on with
+ * the package's bytes, so the RTL's outputs against the reference show what it does). */
+static void pkg_diff(v2_run *S, const char *where, const char *what, size_t at, unsigned pkg, unsigned own) {
+    S->r->package_diffs++;
+    if (S->log) fprintf(S->log, "cosim: PACKAGE DIFFERS %s: %s %zu (package %u, the driver's lowering %u; "
+                        "the run uses the package's)\n", where, what, at, pkg, own);
+}
+
+static size_t first_diff(const uint8_t *a, const uint8_t *b, size_t n) {
+    size_t k = 0;
+    while (k < n && a[k] == b[k]) k++;
+    return k;
+}
+
+/* --package (version 3): its memory map must be the driver's (else -1, one line: the driver's
+ * buffers follow its own plan); its weights and requant records replace the driver's (a
+ * difference is noted per layer and part), before any fault is applied. */
+static int v2_package_data(v2_run *S, const bq_hwcfg *cfg, char *err, size_t errlen) {
+    const bq_st_pkg *p = S->o->pkg3;
+    bq_lowered_v2 *lw = &S->lw;
+    const char *why = NULL;
+    int bad = -1;
+    if (p->hw_hash != cfg->hash) {
+        bq_seterr(err, errlen, "%s: package made for hw '%s' (hash %016llx), this run is hw '%s' (%016llx); "
+                  "export the package from this .bqq and config", p->dir, p->hw_name,
+                  (unsigned long long)p->hw_hash, cfg->name, (unsigned long long)cfg->hash);
+        return -1;
+    }
+    if (p->n_layers != lw->n || p->n_tensors < 1 || p->tensors[0].addr != lw->mp.input)
+        why = "has another layer list or input address";
+    for (int i = 0; !why && i < lw->n; i++) {
+        const bq_st_layer *L = &p->layers[i];
+        bad = i;
+        if (strcmp(L->name, S->r->layers[i].name)) why = "is not the driver's layer of that position";
+        else if (L->out_tensor < 0 || L->out_tensor >= p->n_tensors ||
+                 p->tensors[L->out_tensor].addr != lw->mp.out[i] || L->addr[BQ_ST_W] != lw->mp.w[i] ||
+                 L->addr[BQ_ST_RQ] != lw->mp.rq[i])
+            why = "has another address (output tensor, weights or requant records)";
+        else if (L->w.size != lw->w_bytes[i] || L->rq.size != lw->rq_bytes[i])
+            why = "has another weight or requant size";
+    }
+    if (why) {
+        bq_seterr(err, errlen, "%s/manifest.json: layer %d ('%s') %s than this driver's lowering of the "
+                  ".bqq; re-export the package from this .bqq and config", p->dir, bad,
+                  bad >= 0 ? S->r->layers[bad].name : "", why);
+        return -1;
+    }
+    for (int i = 0; i < lw->n; i++) {
+        const bq_st_layer *L = &p->layers[i];
+        char where[96];
+        snprintf(where, sizeof where, "layer '%s'", L->name);
+        size_t k = first_diff(p->weights + L->w.off, lw->w[i], L->w.size);
+        if (k < L->w.size) pkg_diff(S, where, "weights: byte", k, p->weights[L->w.off + k], lw->w[i][k]);
+        memcpy(lw->w[i], p->weights + L->w.off, L->w.size);
+        k = first_diff(p->requant + L->rq.off, lw->rq[i], L->rq.size);
+        if (k < L->rq.size) pkg_diff(S, where, "requant records: byte", k, p->requant[L->rq.off + k], lw->rq[i][k]);
+        memcpy(lw->rq[i], p->requant + L->rq.off, L->rq.size);
+    }
+    if (p->cycles != S->lw.lat.cycles)
+        pkg_diff(S, "network", "cycles: value", 0, (unsigned)p->cycles, (unsigned)S->lw.lat.cycles);
+    return 0;
+}
+
+/* --package: the package's program replaces the driver's encoded words (a difference is noted). */
+static int v2_package_program(v2_run *S, char *err, size_t errlen) {
+    const bq_st_pkg *p = S->o->pkg3;
+    for (int s = 0; s < BQ_NSTAGES; s++) {
+        size_t n = p->program[s].size / 16, own = (size_t)S->lw.prog.len[s];
+        uint32_t *w = malloc(sizeof(uint32_t) * 4 * (n ? n : 1));
+        if (!w) { bq_seterr(err, errlen, "out of memory"); return -1; }
+        for (size_t i = 0; i < 4 * n; i++) w[i] = le32(p->programs + p->program[s].off + 4 * i);
+        size_t k = 0;
+        while (k < n && k < own && !memcmp(w + 4 * k, S->words[s] + 4 * k, 16)) k++;
+        if (n != own) pkg_diff(S, "program", "instructions in queue", (size_t)s, (unsigned)n, (unsigned)own);
+        else if (k < n) pkg_diff(S, "program", "first differing instruction of queue", (size_t)s, (unsigned)k, (unsigned)k);
+        free(S->words[s]);
+        S->words[s] = w;
+        S->r->net_instrs[s] = (long)n;
+    }
+    return 0;
+}
+
+/* --package: image b's outputs (as read back) against the package's self-test vector of that
+ * image, if it has one: every real byte of every tensor, the classifier's logits. */
+static void v2_selftest(v2_run *S, int b) {
+    const bq_st_pkg *p = S->o->pkg3;
+    const int img = S->o->first_image + b;
+    const bq_st_test *T = NULL;
+    for (int t = 0; p && t < p->n_tests && !T; t++)
+        if (p->tests[t].image == img) T = &p->tests[t];
+    if (!T) return;
+    bq_cosim_result *r = S->r;
+    r->selftest_images++;
+    for (int i = 0; i <= S->last; i++) {
+        const bq_st_layer *L = &p->layers[i];
+        const bq_st_tensor *X = &p->tensors[L->out_tensor];
+        const uint8_t *want = p->tests_bin + T->layers[i].out.off, *got = S->mem + X->addr;
+        long bad = 0;
+        if (X->raw32)
+            for (int c = 0; c < S->ncls; c++) bad += T->logits[c] != S->logits[c];
+        else
+            for (size_t px = 0; px < (size_t)X->h * X->w; px++)
+                for (int c = 0; c < X->c; c++)
+                    bad += want[px * (size_t)X->cs + (size_t)c] != got[px * (size_t)X->cs + (size_t)c];
+        r->selftest_layers++;
+        r->selftest_mismatches += bad;
+        if (bad && S->log)
+            fprintf(S->log, "cosim: SELF-TEST MISMATCH image %d layer '%s': %ld elements differ from the "
+                    "package's tests.bin\n", img, L->name, bad);
+    }
+}
+
 /* Encode the program once; write weights and requant records once (the whole memory image). */
 static int v2_load(v2_run *S, char *err, size_t errlen) {
     const bq_program *prog = &S->lw.prog;
@@ -208,6 +324,7 @@ static int v2_load(v2_run *S, char *err, size_t errlen) {
             }
         S->r->net_instrs[s] = prog->len[s];
     }
+    if (S->o->pkg3 && v2_package_program(S, err, errlen)) return -1;
     if (S->fault_instr >= 0)   /* after the encoding: a bit of the instruction as the RTL gets it */
         S->words[BQ_STAGE_EXEC][4 * (size_t)S->fault_instr + (size_t)S->o->fault_bit / 32] ^=
             1u << (S->o->fault_bit % 32);
@@ -391,6 +508,7 @@ static int v2_image(v2_run *S, int b) {
     if (rc < 0) return -1;
     v2_count(S, ctr, b);
     for (int i = 0; i <= S->last; i++) v2_compare_layer(S, i, b);
+    if (S->o->pkg3 && rc == 0) v2_selftest(S, b);
     if (rc) {
         r->timeouts++;
         if (S->log) fprintf(S->log, "cosim: image %d: time-out after %lld cycles (model: %lld)%s%s%s\n",
@@ -439,7 +557,8 @@ int bq_cosim_v2_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, c
     S.logits = calloc((size_t)S.ncls, sizeof *S.logits);
     S.pref = malloc(sizeof(int) * (size_t)n);
     if (!S.logits || !S.pref) { bq_seterr(err, errlen, "out of memory"); goto done; }
-    if (v2_layers(&S, err, errlen) || v2_regions(&S, err, errlen) || v2_requests(&S, cfg, err, errlen) ||
+    if (v2_layers(&S, err, errlen) || v2_regions(&S, err, errlen) ||
+        (o->pkg3 && v2_package_data(&S, cfg, err, errlen)) || v2_requests(&S, cfg, err, errlen) ||
         v2_load(&S, err, errlen))
         goto done;
     if (log) fprintf(log, "cosim: %s (%s backend): whole-network program, %d layers, %ld/%ld/%ld "

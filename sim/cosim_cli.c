@@ -7,7 +7,8 @@
  *              [--package DIR] [--bits-only | --strict] [--trace LAYER[:FROM:TO]] [--per-layer]
  * On a v2 build (window_bytes > 0) the network runs as one whole-network program per image
  * (sim/bq_cosim_v2.h); --per-layer runs the per-layer programs instead, as does a model without a
- * whole-network program (the report's program_note says why). --package: per-layer only for now.
+ * whole-network program (the report's program_note says why). --package there is a whole-network
+ * package (format version 3).
  * Writes DIR/cosim_report.json and DIR/cosim_report.md (DIR defaults to "."), on the first
  * mismatch DIR/mismatch.fst, and with --trace DIR/trace_<LAYER>.fst (that layer on the first
  * image, cycles [FROM, TO) after run_i rises, or the whole run). Exit 0: every layer bit-exact
@@ -164,8 +165,9 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     bq_hwcfg cfg;
     bq_qmodel q;
     bq_dataset te;
-    int have_q = 0, have_d = 0, have_pkg = 0;
+    int have_q = 0, have_d = 0, have_pkg = 0, have_pkg3 = 0;
     bq_pkg pkg;
+    bq_st_pkg pkg3;
     float *x = NULL;
     int *labels = NULL, *idx = NULL;
     bq_cosim_result r;
@@ -192,12 +194,17 @@ int bq_cosim_main(int argc, char **argv, const bq_acc *acc) {
     if (!x || !labels || !idx) { fprintf(stderr, "cosim: out of memory\n"); goto out; }
     for (long i = 0; i < A.n_images; i++) idx[i] = (int)(A.first + i);
     bq_dataset_batch(&te, idx, (int)A.n_images, x, labels, q.model.in_mean, q.model.in_std, NULL);
-    if (A.pkg_dir && cfg.window_bytes > 0 && !o.per_layer) {   /* before loading it */
-        fprintf(stderr, "cosim: --package %s: whole-network packages: not yet; run without --package "
-                "(the driver lowers the .bqq itself) or add --per-layer\n", A.pkg_dir);
-        goto out;
-    }
-    if (A.pkg_dir) {
+    if (A.pkg_dir && cfg.window_bytes > 0 && !o.per_layer) {   /* a whole-network package */
+        if (bq_st_pkg_load(&pkg3, A.pkg_dir, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
+        have_pkg3 = 1;
+        if (pkg3.version != 3) {
+            fprintf(stderr, "cosim: --package %s: format version %d (per layer); a v2 build runs the "
+                    "whole-network package (version 3): export it for %s, or add --per-layer\n",
+                    A.pkg_dir, pkg3.version, A.hw_path);
+            goto out;
+        }
+        o.pkg3 = &pkg3;
+    } else if (A.pkg_dir) {
         if (bq_pkg_load(&pkg, A.pkg_dir, err, sizeof err)) { fprintf(stderr, "cosim: %s\n", err); goto out; }
         have_pkg = 1;
         o.pkg = &pkg;
@@ -230,5 +237,6 @@ out:
     if (have_d) bq_dataset_free(&te);
     if (have_q) bq_qmodel_free(&q);
     if (have_pkg) bq_pkg_free(&pkg);
+    if (have_pkg3) bq_st_pkg_free(&pkg3);
     return rc;
 }

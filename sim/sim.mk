@@ -13,7 +13,9 @@
 #                      export bug with recomputed hashes, a corrupted byte per package part, --trace, bits-only,
 #                      the board backend's argument/device checks and the worked example of
 #                      docs/bringup.md (tests/cosim/); one image of fres20 on tiny_v2 as ONE whole-network
-#                      program + a weight fault, refusals, a max-pool model per layer (test_cosim_v2.sh)
+#                      program from its version 3 package, faults, waveforms, package bugs, refusals, a
+#                      max-pool model per layer (test_cosim_v2.sh); the self-test driver on a version 3
+#                      package (test_selftest_v3.sh)
 #   make bench-cosim   (part of `make bench`) simulated cycles/s and wall s/image, tiny and edge
 # Models: configs/models/$(MODEL).bqm, or COSIM_BQM=path.bqm; `make cosim-quick-model` trains a
 # quick one (bit-exactness needs no accuracy).
@@ -129,11 +131,11 @@ cosim_pkg = p=$(3)/package; if [ ! -f $$p/manifest.json ] || [ $(2) -nt $$p/mani
 # one run from its package: $(1) hw, $(2) quantized model, $(3) out dir, $(4) images, $(5) name.
 # The driver runs the package's bytes and programs and compares with the integer reference of the
 # .bqq (and tests.bin); a failed export leaves no manifest, so the run fails naming it.
-# A v2 config (window_bytes > 0) runs the whole-network program per image (sim/bq_cosim_v2.h),
-# lowered by the driver from the .bqq: no package (whole-network packages: not yet).
+# A v2 config (window_bytes > 0) runs the whole-network program per image (sim/bq_cosim_v2.h), from
+# its whole-network package (export format version 3).
 cosim_is_v2 = grep -Eq '^ *window_bytes: *[1-9]' configs/hw/$(1).yaml
-# $(1) hw, $(2) quantized model, $(3) run dir: the package (v1 configs), and $$pk its option
-cosim_pkg_opt = if $(call cosim_is_v2,$(1)); then pk=; else $(call cosim_pkg,$(1),$(2),$(3)); pk="--package $(3)/package"; fi
+# $(1) hw, $(2) quantized model, $(3) run dir: the package, and $$pk its option
+cosim_pkg_opt = $(call cosim_pkg,$(1),$(2),$(3)); pk="--package $(3)/package"
 cosim_run = mkdir -p $(3) && rm -f $(3)/cosim_report.json && $(call cosim_pkg_opt,$(1),$(2),$(3)); \
   nice -n $(COSIM_NICE) $(SIM_B)/$(1)/cosim --hw configs/hw/$(1).yaml --qmodel $(2) --images $(4) --out $(3) \
   --name $(5) $$pk > $(3)/cosim.log 2>&1; rc=$$?; tail -4 $(3)/cosim.log; \
@@ -193,6 +195,8 @@ test-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/tiny/cosim_board $(ASAN)/sim/test_acc_u
 	@sh tests/cosim/test_bringup.sh $(COSIM_OUT)/bringup
 	@sh tests/cosim/test_cosim_v2.sh $(SIM_B)/tiny_v2/cosim configs/hw/tiny_v2.yaml \
 	  $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/test_v2 $(BUILD)/brecq
+	@BRECQ=$(BUILD)/brecq sh tests/cosim/test_selftest_v3.sh $(SIM_B)/tiny_v2/cosim configs/hw/tiny_v2.yaml \
+	  $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq $(COSIM_OUT)/selftest_v3
 
 bench-cosim: $(SIM_B)/tiny/cosim $(SIM_B)/edge/cosim | $(BUILD)/brecq
 	@$(MAKE) --no-print-directory MODEL=fres20 QUANT=rtn_w4a4 $(COSIM_OUT)/models/fres20_rtn_w4a4.bqq
