@@ -733,6 +733,13 @@ int bq_cosim_run(bq_cosim_result *r, const bq_acc *acc, const bq_qmodel *q, cons
             if (o->fault != BQ_FAULT_NONE) fault_verdict(r, log);
             return 0;
         }
+        if (o->pkg3) {   /* then no whole-network package can exist for it either */
+            char why[256];
+            snprintf(why, sizeof why, "%s", err);
+            bq_seterr(err, errlen, "--package %s: this model has no whole-network program (%s)",
+                      o->pkg3->dir, why);
+            return -1;
+        }
         /* no whole-network program: the per-layer programs, which the v2 RTL runs too */
         snprintf(r->program_note, sizeof r->program_note, "no whole-network program, the per-layer "
                  "programs ran instead: %s", err);

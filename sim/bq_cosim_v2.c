@@ -482,6 +482,25 @@ static void v2_trace_rerun(v2_run *S, int b) {
                         (long long)S->start[t], (long long)(S->start[t] + S->lw.cycles[t]), path);
 }
 
+/* v2_run_image, with the --trace waveform on image 0 when one is requested. */
+static int v2_run_traced(v2_run *S, int b, int64_t ctr[BQ_NCTR]) {
+    const bq_cosim_opts *o = S->o;
+    const int t = S->trace_layer;
+    if (b != 0 || t < 0) return v2_run_image(S, b, ctr);
+    int tracing = !v2_trace_arm(S, o->trace_file, t, o->trace_from, o->trace_to);
+    if (!tracing && S->log)
+        fprintf(S->log, "cosim: warning: --trace %s: the backend refused the waveform\n", o->trace_layer);
+    int rc = v2_run_image(S, b, ctr);
+    if (!tracing || !v2_trace_done(S, o->trace_file)) return rc;
+    snprintf(S->r->trace, sizeof S->r->trace, "%s", o->trace_file);
+    if (S->log) fprintf(S->log, "cosim: waveform of layer '%s' (image %d, network cycles %lld..%lld; the "
+                        "layer spans %lld..%lld by the model): %s\n", o->trace_layer, o->first_image,
+                        (long long)(S->start[t] + o->trace_from),
+                        (long long)(o->trace_to < 0 ? S->start[t] + S->lw.cycles[t] : S->start[t] + o->trace_to),
+                        (long long)S->start[t], (long long)(S->start[t] + S->lw.cycles[t]), o->trace_file);
+    return rc;
+}
+
 /* Image b: one run, every layer compared, the counters, the class. Returns 1 to stop the run
  * (stop_on_mismatch and this image mismatched), -1 on a backend I/O error. */
 static int v2_image(v2_run *S, int b) {
@@ -490,21 +509,7 @@ static int v2_image(v2_run *S, int b) {
     const long mism_before = r->mismatches;
     int64_t ctr[BQ_NCTR];
     double t0 = bq_now();
-    const bq_cosim_opts *o = S->o;
-    int tracing = b == 0 && S->trace_layer >= 0 &&
-                  !v2_trace_arm(S, o->trace_file, S->trace_layer, o->trace_from, o->trace_to);
-    if (b == 0 && S->trace_layer >= 0 && !tracing && S->log)
-        fprintf(S->log, "cosim: warning: --trace %s: the backend refused the waveform\n", o->trace_layer);
-    int rc = v2_run_image(S, b, ctr);
-    if (tracing && v2_trace_done(S, o->trace_file)) {
-        int t = S->trace_layer;
-        snprintf(r->trace, sizeof r->trace, "%s", o->trace_file);
-        if (S->log) fprintf(S->log, "cosim: waveform of layer '%s' (image %d, network cycles %lld..%lld; the "
-                            "layer spans %lld..%lld by the model): %s\n", o->trace_layer, img,
-                            (long long)(S->start[t] + o->trace_from),
-                            (long long)(o->trace_to < 0 ? S->start[t] + S->lw.cycles[t] : S->start[t] + o->trace_to),
-                            (long long)S->start[t], (long long)(S->start[t] + S->lw.cycles[t]), o->trace_file);
-    }
+    int rc = v2_run_traced(S, b, ctr);
     if (rc < 0) return -1;
     v2_count(S, ctr, b);
     for (int i = 0; i <= S->last; i++) v2_compare_layer(S, i, b);
