@@ -19,10 +19,11 @@ static int decode_png(const char *path, const unsigned char *buf, size_t len, ui
     im.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_memory(&im, buf, len)) goto bad;
     im.format = PNG_FORMAT_RGB;
-    if (im.width == 0 || im.height == 0 || im.width > 65535 || im.height > 65535) {
+    if (im.width == 0 || im.height == 0 || im.width > 65535 || im.height > 65535 ||
+        (uint64_t)im.width * im.height > BQ_IMAGE_MAX_PIXELS) {
         png_image_free(&im);
-        bq_seterr(err, errlen, "%s: PNG of %ux%u pixels; images up to 65535 on a side are read",
-                  path, im.width, im.height);
+        bq_seterr(err, errlen, "%s: PNG of %ux%u pixels; images up to 65535 on a side and %u pixels "
+                  "(8192 x 8192) are read: downscale it", path, im.width, im.height, BQ_IMAGE_MAX_PIXELS);
         return -1;
     }
     *rgb = malloc((size_t)im.width * im.height * 3);
@@ -75,6 +76,13 @@ static int decode_jpeg(const char *path, const unsigned char *buf, size_t len, u
     jpeg_create_decompress(&ci);
     jpeg_mem_src(&ci, buf, (unsigned long)len);
     jpeg_read_header(&ci, TRUE);
+    if ((uint64_t)ci.image_width * ci.image_height > BQ_IMAGE_MAX_PIXELS) {   /* before any buffer */
+        bq_seterr(err, errlen, "%s: JPEG of %ux%u pixels; images up to %u pixels (8192 x 8192) are "
+                  "read: downscale it", path, (unsigned)ci.image_width, (unsigned)ci.image_height,
+                  BQ_IMAGE_MAX_PIXELS);
+        jpeg_destroy_decompress(&ci);
+        return -1;
+    }
     ci.out_color_space = JCS_RGB;   /* grey and YCbCr JPEGs alike */
     jpeg_start_decompress(&ci);
     size_t stride = (size_t)ci.output_width * 3;

@@ -12,9 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The largest image read: 2^26 pixels (8192 x 8192, 192 MiB of RGB), checked from the header before
+ * any pixel buffer is allocated (a 500-byte JPEG can claim 65500 x 65500: 12 GB; fuzzing found it). */
+#define BQ_IMAGE_MAX_PIXELS (1u << 26)
+
 /* Decode a PNG or JPEG (chosen by the file's first bytes, not its name) to 8-bit RGB, (h, w, 3).
  * Grey, palette, alpha (dropped, not composited) and 16-bit PNGs become RGB8. 0, or -1 with
- * "<path>: corrupt or truncated PNG/JPEG (<decoder message>)". *rgb is malloc'd. */
+ * "<path>: corrupt or truncated PNG/JPEG (<decoder message>)" or the size above. *rgb is malloc'd. */
 int bq_image_decode_rgb(const char *path, uint8_t **rgb, int *h, int *w, char *err, size_t errlen);
 
 /* Where an (h, w) image goes: resized to (rh, rw) so the shorter side is `resize` (0 = not

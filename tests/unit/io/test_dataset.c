@@ -191,6 +191,39 @@ static void test_jpeg_decode(void **state) {
     free(out);
 }
 
+/* A header claiming more than BQ_IMAGE_MAX_PIXELS is refused before any pixel buffer exists (fuzzing
+ * found a 554-byte JPEG asking for a 2 GB buffer): the 8 x 8 files' sizes patched to 9000 x 9000. */
+static void test_image_size_cap(void **state) {
+    (void)state;
+    uint8_t g[8 * 8] = {0};
+    put_jpeg("dec/big.jpg", g, 8, 8, 1);
+    unsigned char *buf; size_t len;
+    assert_int_equal(bq_read_file(path_in("dec/big.jpg"), &buf, &len, err, sizeof err), 0);
+    size_t sof = 0;
+    for (size_t i = 2; i + 9 < len && !sof; i++)
+        if (buf[i] == 0xff && buf[i + 1] == 0xc0) sof = i;   /* SOF0: FF C0, length, precision, h, w */
+    assert_true(sof > 0);
+    buf[sof + 5] = 9000 >> 8; buf[sof + 6] = 9000 & 255; buf[sof + 7] = 9000 >> 8; buf[sof + 8] = 9000 & 255;
+    put("dec/big.jpg", buf, len);
+    free(buf);
+    uint8_t *out = NULL; int h, w;
+    assert_int_equal(bq_image_decode_rgb(path_in("dec/big.jpg"), &out, &h, &w, err, sizeof err), -1);
+    assert_null(out);
+    assert_non_null(strstr(err, "JPEG of 9000x9000 pixels; images up to 67108864 pixels"));
+    put_png("dec/big.png", g, 8, 8, 1);
+    assert_int_equal(bq_read_file(path_in("dec/big.png"), &buf, &len, err, sizeof err), 0);
+    assert_memory_equal(buf + 12, "IHDR", 4);   /* width, height at 16, 20; CRC of type + data at 29 */
+    buf[16] = buf[20] = 0; buf[17] = buf[21] = 0; buf[18] = buf[22] = 9000 >> 8; buf[19] = buf[23] = 9000 & 255;
+    uLong crc = crc32(0L, buf + 12, 17);
+    buf[29] = (unsigned char)(crc >> 24); buf[30] = (unsigned char)(crc >> 16);
+    buf[31] = (unsigned char)(crc >> 8); buf[32] = (unsigned char)crc;
+    put("dec/big.png", buf, len);
+    free(buf);
+    assert_int_equal(bq_image_decode_rgb(path_in("dec/big.png"), &out, &h, &w, err, sizeof err), -1);
+    assert_null(out);
+    assert_non_null(strstr(err, "PNG of 9000x9000 pixels"));
+}
+
 /* ---- geometry and resampling on known patterns ---- */
 static void test_resize_crop(void **state) {
     (void)state;
@@ -428,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_calib_each_source),
         cmocka_unit_test(test_check_model),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_image_size_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
