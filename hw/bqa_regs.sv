@@ -10,7 +10,8 @@ module bqa_regs #(
   parameter int unsigned MemWidth   = 64,
   parameter int unsigned IqDepth    = 16,
   parameter int unsigned Lanes      = 1,
-  parameter logic [63:0] ConfigHash = 64'd0
+  parameter logic [63:0] ConfigHash = 64'd0,
+  parameter int unsigned IsaVersion = 1      // VERSION: 2 on a build with the ISA v2 units
 ) (
   input  logic        clk_i,
   input  logic        rst_ni,
@@ -45,7 +46,7 @@ module bqa_regs #(
   always_comb begin
     unique case (reg_addr_i)
       8'h00: reg_rdata_o = 32'h42514131;
-      8'h04: reg_rdata_o = 32'd1;
+      8'h04: reg_rdata_o = 32'(IsaVersion);
       8'h08: reg_rdata_o = 32'(Dm);
       8'h0C: reg_rdata_o = 32'(Dn);
       8'h10: reg_rdata_o = 32'(Dk);

@@ -221,7 +221,8 @@ module bqa_top #(
                   !r_active && !arb_busy;
 
   bqa_regs #(.Dm(Dm), .Dn(Dn), .Dk(Dk), .WDepth(WDepth), .ADepth(ADepth), .RqDepth(RqDepth),
-             .MemWidth(MemWidth), .IqDepth(IqDepth), .Lanes(Lanes), .ConfigHash(ConfigHash)) u_regs (
+             .MemWidth(MemWidth), .IqDepth(IqDepth), .Lanes(Lanes), .ConfigHash(ConfigHash),
+             .IsaVersion((WindowBytes > 0) ? 2 : 1)) u_regs (
     .clk_i(clk_i), .rst_ni(rst_ni), .run_i(run_i), .done_i(done_o),
     .f_class_i({f_stall, f_idle, f_busy}), .e_class_i({e_stall, e_idle, e_busy}),
     .r_class_i({r_stall, r_idle, r_busy}),

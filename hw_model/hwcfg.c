@@ -403,3 +403,5 @@ int bq_hwcfg_port_write_latency(const bq_hwcfg *cfg) {
 double bq_hwcfg_peak_binops(const bq_hwcfg *cfg) {
     return 2.0 * cfg->dm * cfg->dn * cfg->dk;
 }
+
+int bq_hwcfg_isa_version(const bq_hwcfg *cfg) { return cfg->window_bytes > 0 ? 2 : 1; }

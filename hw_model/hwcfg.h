@@ -99,6 +99,10 @@ int bq_hwcfg_validate(const bq_hwcfg *cfg, char *err, size_t errlen);
  * of the name (two files describing the same hardware share caches). */
 uint64_t bq_hwcfg_hash(const bq_hwcfg *cfg);
 
+/* What the accelerator's VERSION register reads on this build: 2 with the ISA v2 units
+ * (buffers.window_bytes / block_channels > 0, docs/whole_network.md), else 1. */
+int bq_hwcfg_isa_version(const bq_hwcfg *cfg);
+
 /* Write the canonical text that bq_hwcfg_hash hashes ("array.dm=4;array.dn=4;..." without the
  * name) to buf; returns the length it needed (snprintf semantics; buf may be NULL). */
 int bq_hwcfg_canonical(const bq_hwcfg *cfg, char *buf, size_t buflen);

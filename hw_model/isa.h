@@ -23,8 +23,9 @@
 
 #include "hwsched.h"
 
-/* The VERSION the RTL reports and bqa_pkg::IsaVersion: still 1, the RTL executes only v1. */
-#define BQ_ISA_VERSION 1
+/* The newest ISA the RTL implements (bqa_pkg::IsaVersion). The VERSION register reads it on a
+ * build with the v2 units (window_bytes > 0) and 1 on a v1-only build: bq_hwcfg_isa_version. */
+#define BQ_ISA_VERSION 2
 #define BQ_ISA_BITS 128      /* one instruction */
 #define BQ_ISA_HEAD_BITS 16  /* bits 15:0, common to all queues (op, wait*, sig*) */
 

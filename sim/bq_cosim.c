@@ -33,7 +33,7 @@ int bq_cosim_check_regs(const bq_acc *acc, const bq_hwcfg *cfg, const char *cfg_
                         size_t errlen) {
     struct { const char *name; uint32_t addr; uint32_t want; } rows[] = {
         {"ID", BQ_HW_REG_ID, BQ_HW_ID_VALUE},
-        {"VERSION", BQ_HW_REG_VERSION, BQ_ISA_VERSION},
+        {"VERSION", BQ_HW_REG_VERSION, (uint32_t)bq_hwcfg_isa_version(cfg)},
         {"DM", BQ_HW_REG_DM, (uint32_t)cfg->dm},
         {"DN", BQ_HW_REG_DN, (uint32_t)cfg->dn},
         {"DK", BQ_HW_REG_DK, (uint32_t)cfg->dk},

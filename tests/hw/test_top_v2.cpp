@@ -181,6 +181,8 @@ int main(int argc, char **argv) {
     rep.check(reg(top.get(), 0x08) == (uint32_t)cfg.dm && reg(top.get(), 0x0C) == (uint32_t)cfg.dn &&
               reg(top.get(), 0x10) == (uint32_t)cfg.dk && reg(top.get(), 0x24) == (uint32_t)cfg.mem_width_bits,
               "config registers vs %s", TB_CFG_YAML);
+    rep.check(reg(top.get(), 0x04) == (uint32_t)bq_hwcfg_isa_version(&cfg) && bq_hwcfg_isa_version(&cfg) == 2,
+              "VERSION %u on a build with the v2 units, want 2", reg(top.get(), 0x04));
     printf("test_top_v2: %s (Dm %d Dn %d Dk %d W %d), window_bytes %d, block_channels %d%s\n", cfg.name, cfg.dm, cfg.dn,
            cfg.dk, cfg.mem_width_bits, cfg.window_bytes, cfg.block_channels, full ? ", +full" : "");
     v2_rng rng{0x5eed2026ull + (uint64_t)cfg.dm};
