@@ -83,10 +83,22 @@ static int write_report(const char *path, const char *model, const bq_hwcfg *cfg
     return 0;
 }
 
-/* --v2: plan the whole network, print each layer's stand-alone cycles and the one program's. */
+/* v1 cycles of the v2 layer named `name` (the same array without the v2 units: the host im2col's
+ * between layers, not counted), or -1 for a layer v1 runs on the host (the GAP). */
+static int64_t v1_cycles_of(const bq_hw_net *net, const bq_latency *v1, const char *name) {
+    for (int l = 0; l < net->n; l++)
+        if (!strcmp(net->layers[l].name, name)) return v1[l].cycles;
+    return -1;
+}
+
+/* --v2: plan the whole network, print each layer's stand-alone cycles and the one program's,
+ * beside each layer's v1 cycles on the same array (issue 22: what moving im2col on chip changed). */
 static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q, const char *report) {
     char err[512] = "";
     int ret = 1, n = -1;
+    bq_hw_net net1;
+    memset(&net1, 0, sizeof net1);
+    bq_latency *v1 = NULL;
     bq_v2_layer *ls = calloc(BQ_V2_MAX_LAYERS, sizeof *ls);
     bq_v2_plan *plans = calloc(BQ_V2_MAX_LAYERS, sizeof *plans);
     bq_v2_memplan *mp = calloc(1, sizeof *mp);
@@ -102,11 +114,26 @@ static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q
         bq_cli_error("latency", "%s: %s (on %s)", model, err, cfg->name);
         goto out;
     }
-    printf("%s on %s, ISA v2 whole-network program (%dx%dx%d, %g MHz, window %d B, block %d B)\n",
+    /* v1 on the same array: the v2 keys cleared (v1 programs do not use the v2 units) */
+    bq_hwcfg cfg1 = *cfg;
+    cfg1.window_bytes = cfg1.block_channels = 0;
+    cfg1.hash = bq_hwcfg_hash(&cfg1);
+    if (bq_lower_hw_net(&net1, q, err, sizeof err) ||
+        !(v1 = calloc((size_t)(net1.n ? net1.n : 1), sizeof *v1))) {
+        bq_cli_error("latency", "%s: %s", model, v1 || err[0] ? err : "out of memory");
+        goto out;
+    }
+    int64_t v1_total = bq_hw_net_latency(&net1, &cfg1, v1, err, sizeof err);
+    if (v1_total < 0) {
+        bq_cli_error("latency", "%s: v1 programs: %s (on %s)", model, err, cfg->name);
+        goto out;
+    }
+    printf("%s on %s, ISA v2 whole-network program (%dx%dx%d, %g MHz, window %d B, block %d B); v1 =\n"
+           "the layer's v1 program on the same array (host im2col between layers, not counted)\n",
            model, cfg->name, cfg->dm, cfg->dn, cfg->dk, cfg->clock_mhz, cfg->window_bytes,
            cfg->block_channels);
-    printf("%-16s %-24s %3s %3s %3s %-10s %7s %10s %10s\n", "layer", "conv", "W", "A", "O", "order",
-           "window", "cycles", "us");
+    printf("%-16s %-24s %3s %3s %3s %-10s %7s %10s %10s %10s %6s\n", "layer", "conv", "W", "A", "O",
+           "order", "window", "cycles", "us", "v1", "v2/v1");
     int64_t sum = 0;
     for (int i = 0; i < n; i++) {
         bq_latency r;
@@ -124,9 +151,19 @@ static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q
         snprintf(ob, sizeof ob, "%d", l->hw.obits);
         cyc[i] = r.cycles;
         sum += r.cycles;
-        printf("%-16.16s %-24.24s %3d %3d %3s %-10s %7ld %10lld %10.2f\n", l->hw.name, shape, l->hw.wbits,
-               l->hw.abits, l->hw.raw32 ? "32" : ob, bq_loop_order_name(plans[i].base.order),
-               plans[i].window_max, (long long)r.cycles, r.us);
+        int64_t c1 = v1_cycles_of(&net1, v1, l->hw.name);
+        char c1s[24], ratio[16];
+        if (c1 > 0) {
+            snprintf(c1s, sizeof c1s, "%lld", (long long)c1);
+            snprintf(ratio, sizeof ratio, "%.2f", (double)r.cycles / (double)c1);
+        } else {
+            snprintf(c1s, sizeof c1s, "host");
+            snprintf(ratio, sizeof ratio, "-");
+        }
+        printf("%-16.16s %-24.24s %3d %3d %3s %-10s %7ld %10lld %10.2f %10s %6s\n", l->hw.name, shape,
+               l->hw.wbits, l->hw.abits, l->hw.raw32 ? "32" : ob,
+               bq_loop_order_name(plans[i].base.order), plans[i].window_max, (long long)r.cycles,
+               r.us, c1s, ratio);
     }
     bq_latency whole;
     bq_program_reset(&pr);
@@ -140,9 +177,9 @@ static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q
                      "scheduler bug", (long long)whole.cycles, (long long)sum);
         goto out;
     }
-    printf("%-16s %-24s %3s %3s %3s %-10s %7s %10lld %10.2f  (one program, %llu bytes of memory)\n",
-           "total", "", "", "", "", "", "", (long long)whole.cycles, whole.us,
-           (unsigned long long)mp->end);
+    printf("%-16s %-24s %3s %3s %3s %-10s %7s %10lld %10.2f %10lld %6.2f  (one program, %llu bytes "
+           "of memory)\n", "total", "", "", "", "", "", "", (long long)whole.cycles, whole.us,
+           (long long)v1_total, (double)whole.cycles / (double)v1_total, (unsigned long long)mp->end);
     if (report) {   /* written to a temporary name and renamed, as the v1 report */
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp.%d", report, (int)getpid());
@@ -153,13 +190,15 @@ static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q
         }
         fprintf(f, "{\n  \"model\": \"%s\",\n  \"hw\": \"%s\",\n  \"hw_hash\": \"%016llx\",\n"
                 "  \"isa\": 2,\n  \"total_cycles\": %lld,\n  \"total_us\": %.3f,\n"
+                "  \"v1_total_cycles\": %lld,\n"
                 "  \"memory_bytes\": %llu,\n  \"layers\": [", model, cfg->name,
                 (unsigned long long)cfg->hash, (long long)whole.cycles, whole.us,
-                (unsigned long long)mp->end);
-        for (int i = 0; i < n; i++)
+                (long long)v1_total, (unsigned long long)mp->end);
+        for (int i = 0; i < n; i++)   /* v1_cycles -1: the layer runs on the host in v1 (GAP) */
             fprintf(f, "%s\n    {\"name\": \"%s\", \"order\": \"%s\", \"window_bytes\": %ld, "
-                    "\"cycles\": %lld}", i ? "," : "", ls[i].hw.name,
-                    bq_loop_order_name(plans[i].base.order), plans[i].window_max, (long long)cyc[i]);
+                    "\"cycles\": %lld, \"v1_cycles\": %lld}", i ? "," : "", ls[i].hw.name,
+                    bq_loop_order_name(plans[i].base.order), plans[i].window_max, (long long)cyc[i],
+                    (long long)v1_cycles_of(&net1, v1, ls[i].hw.name));
         fprintf(f, "\n  ]\n}\n");
         if (fclose(f) != 0 || rename(tmp, report) != 0) {
             remove(tmp);
@@ -170,6 +209,8 @@ static int latency_v2(const char *model, const bq_hwcfg *cfg, const bq_qmodel *q
     ret = 0;
 out:
     bq_program_free(&pr);
+    bq_hw_net_free(&net1);
+    free(v1);
     free(ls);
     free(plans);
     free(mp);
