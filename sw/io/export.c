@@ -197,25 +197,32 @@ static int pack_programs(pkg_writer *P, char *err, size_t errlen) {
 }
 
 /* The reference run of the test images whose vectors the package carries. */
-static int run_tests(pkg_writer *P, const bq_dataset *d, char *err, size_t errlen) {
-    const bq_model *m = &P->q->model;
-    int n = P->n_tests;
+/* The integer reference run of the first n test images whose vectors a package carries: x (the
+ * normalised inputs), labels, preds (malloc'd, the caller frees them, also after a failure);
+ * net's codes and logits then hold the images. 0, or -1 out of memory. */
+int bq_exp_run_tests(const bq_qmodel *q, bq_intnet *net, const bq_dataset *d, int n, float **x,
+                     int **labels, int **preds, char *err, size_t errlen) {
+    const bq_model *m = &q->model;
     if (n == 0) return 0;
-    P->x = malloc(sizeof(float) * bq_node_size(&m->nodes[0]) * (size_t)n);
-    P->labels = malloc(sizeof(int) * (size_t)n);
-    P->preds = malloc(sizeof(int) * (size_t)n);
+    *x = malloc(sizeof(float) * bq_node_size(&m->nodes[0]) * (size_t)n);
+    *labels = malloc(sizeof(int) * (size_t)n);
+    *preds = malloc(sizeof(int) * (size_t)n);
     int *idx = malloc(sizeof(int) * (size_t)n);
-    if (!P->x || !P->labels || !P->preds || !idx) {
+    if (!*x || !*labels || !*preds || !idx) {
         free(idx);
         bq_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (int i = 0; i < n; i++) idx[i] = i;
-    bq_dataset_batch(d, idx, n, P->x, P->labels, m->in_mean, m->in_std, NULL);
+    bq_dataset_batch(d, idx, n, *x, *labels, m->in_mean, m->in_std, NULL);
     free(idx);
-    bq_intnet_forward(&P->net, P->x, n);
-    bq_intnet_predict(&P->net, n, P->preds);
+    bq_intnet_forward(net, *x, n);
+    bq_intnet_predict(net, n, *preds);
     return 0;
+}
+
+static int run_tests(pkg_writer *P, const bq_dataset *d, char *err, size_t errlen) {
+    return bq_exp_run_tests(P->q, &P->net, d, P->n_tests, &P->x, &P->labels, &P->preds, err, errlen);
 }
 
 static void manifest_header(pkg_writer *P) {

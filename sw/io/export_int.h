@@ -13,6 +13,7 @@
 #include "core/fileio.h"
 #include "hwcfg.h"
 #include "nn/data.h"
+#include "quant/intref.h"
 #include "quant/qmodel.h"
 
 #define BQ_EXP_NBINS 4   /* weights, requant, tests, programs (.bin and .hex each) */
@@ -32,6 +33,11 @@ void bq_exp_manifest_tail(bq_buf *J, const bq_buf *const bins[BQ_EXP_NBINS], int
  * onto dir. 0, or -1 with the message naming dir. */
 int bq_exp_publish(const bq_buf *const bins[BQ_EXP_NBINS], const bq_buf *J, int wb, const char *dir,
                    char *err, size_t errlen);
+
+/* The integer reference run of the first n test images of d (export.c): x, labels, preds malloc'd
+ * (the caller frees them, also after a failure). 0, or -1 out of memory. */
+int bq_exp_run_tests(const bq_qmodel *q, bq_intnet *net, const bq_dataset *d, int n, float **x,
+                     int **labels, int **preds, char *err, size_t errlen);
 
 /* ---- checker: the parsed manifest and its fields ---- */
 typedef struct {

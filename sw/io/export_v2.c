@@ -96,24 +96,7 @@ oom:
 }
 
 static int run_tests(v3_writer *P, const bq_dataset *d, char *err, size_t errlen) {
-    const bq_model *m = &P->q->model;
-    int n = P->n_tests;
-    if (n == 0) return 0;
-    P->x = malloc(sizeof(float) * bq_node_size(&m->nodes[0]) * (size_t)n);
-    P->labels = malloc(sizeof(int) * (size_t)n);
-    P->preds = malloc(sizeof(int) * (size_t)n);
-    int *idx = malloc(sizeof(int) * (size_t)n);
-    if (!P->x || !P->labels || !P->preds || !idx) {
-        free(idx);
-        bq_seterr(err, errlen, "out of memory");
-        return -1;
-    }
-    for (int i = 0; i < n; i++) idx[i] = i;
-    bq_dataset_batch(d, idx, n, P->x, P->labels, m->in_mean, m->in_std, NULL);
-    free(idx);
-    bq_intnet_forward(&P->net, P->x, n);
-    bq_intnet_predict(&P->net, n, P->preds);
-    return 0;
+    return bq_exp_run_tests(P->q, &P->net, d, P->n_tests, &P->x, &P->labels, &P->preds, err, errlen);
 }
 
 static void header(v3_writer *P) {
