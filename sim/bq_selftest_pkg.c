@@ -325,7 +325,9 @@ static int read_test(rd *r, const bq_st_pkg *p, int t, const bq_jnode *x) {
     return 0;
 }
 
-static int read_tests(rd *r, bq_st_pkg *p, const bq_jnode *root) {
+/* The "tests" array, each entry read by `one` (version 2: read_test, version 3: read_test3). */
+typedef int (*read_one_test)(rd *r, const bq_st_pkg *p, int t, const bq_jnode *x);
+static int read_tests(rd *r, bq_st_pkg *p, const bq_jnode *root, read_one_test one) {
     const bq_jnode *ts = bq_json_get(r->j, root, "tests");
     if (!ts || ts->type != BQ_J_ARR) return bad_field(r, "", "tests", "is missing");
     if (ts->count == 0) {
@@ -337,7 +339,7 @@ static int read_tests(rd *r, bq_st_pkg *p, const bq_jnode *root) {
     int t = 0;
     for (const bq_jnode *x = bq_json_first(r->j, ts); x; x = bq_json_next(r->j, x), t++) {
         p->n_tests = t + 1;   /* freed by bq_st_pkg_free even if this one fails */
-        if (read_test(r, p, t, x)) return -1;
+        if (one(r, p, t, x)) return -1;
     }
     return 0;
 }
@@ -510,23 +512,6 @@ static int read_test3(rd *r, const bq_st_pkg *p, int t, const bq_jnode *x) {
     return 0;
 }
 
-static int read_tests3(rd *r, bq_st_pkg *p, const bq_jnode *root) {
-    const bq_jnode *ts = bq_json_get(r->j, root, "tests");
-    if (!ts || ts->type != BQ_J_ARR) return bad_field(r, "", "tests", "is missing");
-    if (ts->count == 0) {
-        bq_seterr(r->err, r->errlen, "%s: the package has no self-test vectors; export it with `--tests N` (N >= 1)", r->file);
-        return -1;
-    }
-    p->tests = calloc((size_t)ts->count, sizeof *p->tests);
-    if (!p->tests) { bq_seterr(r->err, r->errlen, "out of memory"); return -1; }
-    int t = 0;
-    for (const bq_jnode *x = bq_json_first(r->j, ts); x; x = bq_json_next(r->j, x), t++) {
-        p->n_tests = t + 1;
-        if (read_test3(r, p, t, x)) return -1;
-    }
-    return 0;
-}
-
 static int check_ranges3(rd *r, const bq_st_pkg *p) {
     static const char *const st[3] = {"fetch", "execute", "result"};
     char part[96];
@@ -559,9 +544,9 @@ static int read_manifest(rd *r, bq_st_pkg *p, const bq_jnode *root) {
     p->version = (int)version;
     if (version == 3)
         return read_hw(r, p, root) || read_tensors3(r, p, root) || read_layers3(r, p, root) ||
-               read_output(r, p, root) || read_tests3(r, p, root) ? -1 : 0;
+               read_output(r, p, root) || read_tests(r, p, root, read_test3) ? -1 : 0;
     return read_hw(r, p, root) || read_layers(r, p, root) || read_steps(r, p, root) || read_output(r, p, root) ||
-           read_tests(r, p, root) ? -1 : 0;
+           read_tests(r, p, root, read_test) ? -1 : 0;
 }
 
 int bq_st_pkg_load(bq_st_pkg *p, const char *dir, char *err, size_t errlen) {
