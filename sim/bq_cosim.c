@@ -583,16 +583,7 @@ static long run_host_layer(cosim_run *S, const bq_cosim_layer *E, int b) {
 }
 
 /* Argmax of the RTL's logits, with the reference's rule (numerics §4). */
-static int rtl_class(const cosim_run *S) {
-    const bq_ilayer *LL = &S->net.L[S->net.n_layers - 1];
-    int best = 0;
-    float bv = (float)S->logits[0] * LL->logit_scale[0];
-    for (int c = 1; c < S->ncls; c++) {
-        float v = (float)S->logits[c] * LL->logit_scale[c];
-        if (v > bv) { bv = v; best = c; }
-    }
-    return best;
-}
+static int rtl_class(const cosim_run *S) { return bq_intnet_argmax(&S->net, S->logits); }
 
 /* Image b through every layer (up to opts.until), then its class. Returns 1 to stop the run
  * (stop_on_mismatch and this image mismatched). */

@@ -432,16 +432,7 @@ static void v2_count(v2_run *S, const int64_t ctr[BQ_NCTR], int b) {
 }
 
 /* Argmax of the RTL's logits, with the reference's rule (numerics §4). */
-static int v2_class(const v2_run *S) {
-    const bq_ilayer *LL = &S->net.L[S->net.n_layers - 1];
-    int best = 0;
-    float bv = (float)S->logits[0] * LL->logit_scale[0];
-    for (int c = 1; c < S->ncls; c++) {
-        float v = (float)S->logits[c] * LL->logit_scale[c];
-        if (v > bv) { bv = v; best = c; }
-    }
-    return best;
-}
+static int v2_class(const v2_run *S) { return bq_intnet_argmax(&S->net, S->logits); }
 
 /* Arm a waveform of the next run: layer t's span of the network run ([start, start + its
  * stand-alone cycles), counted from run_i rising), or [start + from, start + to) with to >= 0.

@@ -706,17 +706,18 @@ void bq_intnet_forward(bq_intnet *net, const float *x, int n) {
     }
 }
 
-void bq_intnet_predict(const bq_intnet *net, int n, int *preds) {
+int bq_intnet_argmax(const bq_intnet *net, const int32_t *acc0) {
     const bq_ilayer *L = &net->L[net->n_layers - 1];
-    int ncls = L->cout;
-    for (int b = 0; b < n; b++) {
-        const int32_t *a = net->logits + (size_t)b * ncls;
-        int best = 0;
-        float bv = (float)a[0] * L->logit_scale[0];
-        for (int c = 1; c < ncls; c++) {
-            float v = (float)a[c] * L->logit_scale[c];
-            if (v > bv) { bv = v; best = c; }
-        }
-        preds[b] = best;
+    int best = 0;
+    float bv = (float)acc0[0] * L->logit_scale[0];   /* float32 products, ties to the lowest class */
+    for (int c = 1; c < L->cout; c++) {
+        float v = (float)acc0[c] * L->logit_scale[c];
+        if (v > bv) { bv = v; best = c; }
     }
+    return best;
+}
+
+void bq_intnet_predict(const bq_intnet *net, int n, int *preds) {
+    int ncls = net->L[net->n_layers - 1].cout;
+    for (int b = 0; b < n; b++) preds[b] = bq_intnet_argmax(net, net->logits + (size_t)b * ncls);
 }

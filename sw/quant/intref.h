@@ -124,6 +124,9 @@ void bq_intnet_free(bq_intnet *net);
 void bq_intnet_forward(bq_intnet *net, const float *x, int n);
 /* Argmax of acc0 * s_w * s_a per image (ties: lowest class). */
 void bq_intnet_predict(const bq_intnet *net, int n, int *preds);
+/* The class of one image's classifier outputs acc0[cout] (e.g. read from the accelerator): the
+ * first c maximising float32(acc0[c]) * logit_scale[c] (numerics §4), as bq_intnet_predict. */
+int bq_intnet_argmax(const bq_intnet *net, const int32_t *acc0);
 
 /* im2col of one group of one image's input codes img (cin, h, w) into col (K, N) (int32),
  * out-of-image taps = z_a. */
