@@ -213,6 +213,13 @@ int bq_resources_estimate(const bq_hwcfg *cfg, bq_resources *r, char *err, size_
         bq_seterr(err, errlen, "%s: no resource estimate for an invalid config: %s", cfg->name, why);
         return -1;
     }
+    if (cfg->window_bytes > 0) {   /* never a v1 figure for a v2 build: it would be 5-51 % low */
+        bq_seterr(err, errlen, "%s: no resource estimate for an ISA v2 build (buffers.window_bytes / "
+                  "block_channels): the model is calibrated on the v1 modules only (yosys: the v2 units "
+                  "add 51 %% LUTs on tiny_v2, 5.8 %% on edge_v2, docs/whole_network.md §17); synthesise "
+                  "it with `make synth HW_SYNTH_CFGS=%s`", cfg->name, cfg->name);
+        return -1;
+    }
     long dm = cfg->dm, dn = cfg->dn, dk = cfg->dk, w = cfg->mem_width_bits, l = cfg->res_lanes;
     long wab = clog2(cfg->weight_depth), aab = clog2(cfg->act_depth);
     long qdepth = cfg->requant_depth / dm, qab = qdepth > 1 ? clog2(qdepth) : 1;

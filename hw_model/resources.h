@@ -33,6 +33,7 @@ typedef struct {
 
 /* Estimate a config's resources from its YAML parameters. 0, or -1 + one-line message. */
 int bq_resources_estimate(const bq_hwcfg *cfg, bq_resources *r, char *err, size_t errlen);
+/* (An ISA v2 build, window_bytes > 0, is refused with one line: its units are not modelled.) */
 
 /* One module's own cells (without its submodules), module named as in hw/ ("bqa_dpu", ...), RTL
  * parameters by name (names[i] = values[i]; missing ones take the RTL's defaults). This is what

@@ -174,6 +174,10 @@ static void test_ram_rule_and_errors(void **st) {
     c.res_lanes = 3;   /* does not divide dm = 2 */
     assert_int_equal(bq_resources_estimate(&c, &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "res_lanes"));
+    assert_int_equal(bq_hwcfg_load(&c, "configs/hw/tiny_v2.yaml", err, sizeof err), 0);
+    assert_int_equal(bq_resources_estimate(&c, &r, err, sizeof err), -1);   /* v2 units: not modelled */
+    assert_non_null(strstr(err, "tiny_v2: no resource estimate for an ISA v2 build"));
+    assert_null(strchr(err, '\n'));
 }
 
 int main(void) {
