@@ -217,43 +217,15 @@ static void program_output(v3_writer *P) {
     bq_buf_printf(J, "],\n    \"argmax\": \"first c maximising float32(acc0[c]) * logit_scale[c]\"},\n");
 }
 
-/* Layer i's output tensor of image t, as the accelerator leaves it (padding bytes 0 here; on the
- * accelerator unspecified: readers mask them). */
-static void expected_out(const v3_writer *P, int i, int t, uint8_t *dst) {
-    const bq_lowered_v2 *lw = &P->lw;
-    const bq_v2_layer *v = &lw->layers[i];
-    const bq_v2_plan *p = &lw->plans[i];
-    const size_t npix = (size_t)v->ho * v->wo;
-    if (!v->hw.raw32) {
-        const uint8_t *src = P->net.codes[lw->node_out[i]] + (size_t)t * v->cout * npix;
-        for (size_t px = 0; px < npix; px++)
-            for (int c = 0; c < v->cout; c++) dst[px * (size_t)p->cs_out + (size_t)c] = src[(size_t)c * npix + px];
-        return;
-    }
-    const int ncls = v->cout, dm = P->hw->dm, dn = P->hw->dn, mt_n = p->base.m_pad / dm;
-    const int32_t *raw = P->net.logits + (size_t)t * ncls;
-    for (size_t px = 0; px < npix; px++)
-        for (int c = 0; c < ncls; c++) {   /* v1's RAW32 tile layout (docs/hw_isa.md §2.3) */
-            size_t at = (((px / dn) * (size_t)mt_n + (size_t)(c / dm)) * (size_t)(dm * dn) +
-                         (px % dn) * (size_t)dm + (size_t)(c % dm)) * 4;
-            uint32_t u = (uint32_t)raw[(size_t)c * npix + px];
-            for (int k = 0; k < 4; k++) dst[at + (size_t)k] = (uint8_t)(u >> (8 * k));
-        }
-}
-
 static int tests(v3_writer *P, char *err, size_t errlen) {
     const bq_lowered_v2 *lw = &P->lw;
-    const bq_node *in = &P->q->model.nodes[lw->input_node];
-    const size_t hw = (size_t)in->h * in->w, ncls = (size_t)lw->layers[lw->n - 1].cout;
+    const size_t ncls = (size_t)lw->layers[lw->n - 1].cout;
     bq_buf *T = &P->T, *J = &P->J;
     bq_buf_printf(J, "  \"tests\": [\n");
     for (int t = 0; t < P->n_tests; t++) {
         size_t ioff = bq_exp_reserve(T, (size_t)in_tensor_bytes(P));
         if (T->oom) goto oom;
-        const uint8_t *src = P->net.codes[lw->input_node] + (size_t)t * in->c * hw;
-        for (size_t px = 0; px < hw; px++)
-            for (int c = 0; c < in->c; c++)
-                T->data[ioff + px * (size_t)lw->cs_input + (size_t)c] = src[(size_t)c * hw + px];
+        bq_lowered_v2_input_tensor(lw, &P->net, t, T->data + ioff);
         bq_buf_printf(J, "    {\"image\": %d, \"label\": %d, \"pred\": %d, \"input\": ", t, P->labels[t],
                       P->preds[t]);
         bq_exp_json_range(J, T, ioff, (size_t)in_tensor_bytes(P));
@@ -264,7 +236,7 @@ static int tests(v3_writer *P, char *err, size_t errlen) {
         for (int i = 0; i < lw->n; i++) {
             const size_t sz = (size_t)out_tensor_bytes(lw, i), off = bq_exp_reserve(T, sz);
             if (T->oom) goto oom;
-            expected_out(P, i, t, T->data + off);
+            bq_lowered_v2_output_tensor(lw, i, &P->net, t, T->data + off);   /* padding bytes stay 0 */
             bq_buf_printf(J, "       {\"layer\": %d, \"out\": ", i);
             bq_exp_json_range(J, T, off, sz);
             bq_buf_printf(J, "}%s\n", i + 1 < lw->n ? "," : "");

@@ -30,15 +30,16 @@ static int add_layer(conv_t *c, const char *who) {
 }
 
 /* The v2 layer (or -1 = network input) whose output is node `nd`; GAPs on the way become layers.
- * `abits`, `z_a`: the consumer's input quantizer (a GAP's output). -2 on error. */
-static int producer(conv_t *c, int nd, int abits, int z_a, const char *who) {
+ * `abits`: the consumer's input bits (a GAP's output bits; its zero point is 0: it keeps its input's
+ * grid). -2 on error. */
+static int producer(conv_t *c, int nd, int abits, const char *who) {
     const bq_model *m = &c->q->model;
     if (c->node_layer[nd] != -2) return c->node_layer[nd];
     const bq_node *x = &m->nodes[nd];
     if (x->kind == BQ_OP_INPUT) return -1;
-    if (x->kind == BQ_OP_FLATTEN) return producer(c, x->in[0], abits, z_a, who);
+    if (x->kind == BQ_OP_FLATTEN) return producer(c, x->in[0], abits, who);
     if (x->kind == BQ_OP_GAP) {
-        int src = producer(c, x->in[0], abits, z_a, who);
+        int src = producer(c, x->in[0], abits, who);
         if (src < -1) return -2;
         const bq_node *in = &m->nodes[x->in[0]];
         int i = add_layer(c, x->name);
@@ -53,7 +54,6 @@ static int producer(conv_t *c, int nd, int abits, int z_a, const char *who) {
         g->z_a = src >= 0 ? c->ls[src].hw.z_o : 0;
         g->hw.obits = abits;
         g->hw.z_o = 0;   /* a GAP keeps its input's grid (numerics §5): codes in, codes out */
-        (void)z_a;
         g->hw.lo = 0;
         g->hw.hi = (1 << abits) - 1;
         c->node_layer[nd] = i;
@@ -75,9 +75,9 @@ static int lower_one(conv_t *c, int l) {
     const bq_node *nd = &m->nodes[Q->node];
     bq_ilayer L;
     if (bq_lower_layer(&L, q, l, BQ_LOWER_GEOM, c->err, c->errlen)) return -1;
-    int src = producer(c, L.in_node, L.abits, L.z_a, nd->name);
+    int src = producer(c, L.in_node, L.abits, nd->name);
     if (src < -1) return -1;
-    int res = L.res_node >= 0 ? producer(c, L.res_node, L.rbits, L.z_r, nd->name) : -1;
+    int res = L.res_node >= 0 ? producer(c, L.res_node, L.rbits, nd->name) : -1;
     if (res < -1) return -1;
     int i = add_layer(c, nd->name);
     if (i < 0) return -1;
@@ -203,15 +203,16 @@ void bq_lowered_v2_free(bq_lowered_v2 *lw) {
  * = floor((2 sum + HW) / (2 HW)) for every sum of 8-bit codes, docs/numerics.md §5), m = ceil(2^sh
  * / HW) < 2^31. -1 with the message when no sh works. */
 static int gap_multiplier(const bq_v2_layer *g, uint32_t *m, int *sh, char *err, size_t errlen) {
-    const uint64_t hw = (uint64_t)g->hi * (uint64_t)g->wi;
-    for (int s = 1; s <= 62; s++) {
-        uint64_t p = (uint64_t)1 << s;
-        if (hw > ((uint64_t)1 << 31) || p / hw / hw < 510 || p <= 510 * hw * hw) continue;
-        uint64_t mm = (p + hw - 1) / hw;
-        if (mm >= ((uint64_t)1 << 31) || 255 * hw >= ((uint64_t)1 << 31)) break;
-        *m = (uint32_t)mm;
-        *sh = s;
-        return 0;
+    const uint64_t hw = (uint64_t)g->hi * (uint64_t)g->wi, lim = (uint64_t)1 << 31;
+    if (255 * hw < lim) {   /* acc0 = the code sum fits; then 510 HW^2 < 2^56: no overflow below */
+        int s = 1;
+        while (s < 62 && ((uint64_t)1 << s) <= 510 * hw * hw) s++;
+        const uint64_t p = (uint64_t)1 << s, mm = (p + hw - 1) / hw;
+        if (p > 510 * hw * hw && mm < lim) {
+            *m = (uint32_t)mm;
+            *sh = s;
+            return 0;
+        }
     }
     bq_seterr(err, errlen, "layer '%s': global average pool over %llu pixels has no exact on-chip "
               "requant (needs 2^sh > 510 HW^2 with m = ceil(2^sh/HW) < 2^31 and sh <= 62); pool "
@@ -383,13 +384,43 @@ void bq_lowered_v2_load(const bq_lowered_v2 *lw, uint8_t *mem) {
     }
 }
 
-void bq_lowered_v2_write_input(const bq_lowered_v2 *lw, const bq_intnet *net, int b, uint8_t *mem) {
+void bq_lowered_v2_input_tensor(const bq_lowered_v2 *lw, const bq_intnet *net, int b, uint8_t *dst) {
     const bq_node *in = &net->q->model.nodes[lw->input_node];
     const size_t hw = (size_t)in->h * in->w;
     const uint8_t *src = net->codes[lw->input_node] + (size_t)b * in->c * hw;
     for (size_t px = 0; px < hw; px++)
-        for (int c = 0; c < in->c; c++)
-            mem[lw->mp.input + px * (size_t)lw->cs_input + (size_t)c] = src[(size_t)c * hw + px];
+        for (int c = 0; c < in->c; c++) dst[px * (size_t)lw->cs_input + (size_t)c] = src[(size_t)c * hw + px];
+}
+
+void bq_lowered_v2_write_input(const bq_lowered_v2 *lw, const bq_intnet *net, int b, uint8_t *mem) {
+    bq_lowered_v2_input_tensor(lw, net, b, mem + lw->mp.input);
+}
+
+/* Byte offset of class c, pixel px in a RAW32 output (v1's tile layout, docs/hw_isa.md §2.3: tile
+ * (pixel tile, channel tile) of Dm x Dn words, element [pixel in tile][channel in tile]). */
+static size_t raw32_offset(const bq_v2_plan *p, size_t c, size_t px) {
+    const size_t dm = (size_t)(p->base.m_pad / p->base.mt), dn = (size_t)(p->base.n_pad / p->base.nt);
+    return ((px / dn * (size_t)p->base.mt + c / dm) * dm * dn + px % dn * dm + c % dm) * 4;
+}
+
+void bq_lowered_v2_output_tensor(const bq_lowered_v2 *lw, int i, const bq_intnet *net, int b,
+                                 uint8_t *dst) {
+    const bq_v2_layer *v = &lw->layers[i];
+    const bq_v2_plan *p = &lw->plans[i];
+    const size_t npix = (size_t)v->ho * v->wo;
+    if (!v->hw.raw32) {
+        const uint8_t *src = net->codes[lw->node_out[i]] + (size_t)b * v->cout * npix;
+        for (size_t px = 0; px < npix; px++)
+            for (int c = 0; c < v->cout; c++) dst[px * (size_t)p->cs_out + (size_t)c] = src[(size_t)c * npix + px];
+        return;
+    }
+    const int32_t *acc0 = net->logits + (size_t)b * v->cout * npix;
+    for (size_t px = 0; px < npix; px++)
+        for (int c = 0; c < v->cout; c++) {   /* little-endian words, as the accelerator writes */
+            const uint32_t u = (uint32_t)acc0[(size_t)c * npix + px];
+            uint8_t *w = dst + raw32_offset(p, (size_t)c, px);
+            for (int k = 0; k < 4; k++) w[k] = (uint8_t)(u >> (8 * k));
+        }
 }
 
 size_t bq_lowered_v2_out_size(const bq_lowered_v2 *lw, int i) {
@@ -401,17 +432,12 @@ void bq_lowered_v2_read_output(const bq_lowered_v2 *lw, int i, const uint8_t *me
     const bq_v2_layer *v = &lw->layers[i];
     const bq_v2_plan *p = &lw->plans[i];
     const size_t npix = (size_t)v->ho * v->wo;
-    const int dm = p->base.m_pad / p->base.mt, dn = p->base.n_pad / p->base.nt;   /* Dm, Dn */
     for (size_t px = 0; px < npix; px++)
         for (int c = 0; c < v->cout; c++) {
             if (!v->hw.raw32) {
                 out[(size_t)c * npix + px] = mem[lw->mp.out[i] + px * (size_t)p->cs_out + (size_t)c];
                 continue;
             }
-            /* v1's RAW32 tile layout: tile (pixel tile, channel tile) of dm x dn words,
-             * element [pixel in tile][channel in tile] */
-            const size_t mt = (size_t)c / dm, mi = (size_t)c % dm, nt = px / dn, ni = px % dn;
-            const size_t at = lw->mp.out[i] + ((nt * p->base.mt + mt) * dm * dn + ni * dm + mi) * 4;
-            memcpy(out + ((size_t)c * npix + px) * 4, mem + at, 4);
+            memcpy(out + ((size_t)c * npix + px) * 4, mem + lw->mp.out[i] + raw32_offset(p, (size_t)c, px), 4);
         }
 }

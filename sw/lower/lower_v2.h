@@ -84,6 +84,13 @@ void bq_lowered_v2_load(const bq_lowered_v2 *lw, uint8_t *mem);
  * at mp.input as HWC with cs_input bytes per pixel; padding channel bytes are left as they are
  * (every reader masks them). */
 void bq_lowered_v2_write_input(const bq_lowered_v2 *lw, const bq_intnet *net, int b, uint8_t *mem);
+/* The same input tensor written at dst (its first byte; e.g. a package's test vector). */
+void bq_lowered_v2_input_tensor(const bq_lowered_v2 *lw, const bq_intnet *net, int b, uint8_t *dst);
+/* Image b's reference output of layer i (after bq_intnet_forward) as the accelerator leaves the
+ * tensor, written at dst: HWC codes with cs_out bytes per pixel (padding bytes untouched), or RAW32
+ * acc0 in v1's tile layout, little-endian; bq_lowered_v2_read_output reads it back. */
+void bq_lowered_v2_output_tensor(const bq_lowered_v2 *lw, int i, const bq_intnet *net, int b,
+                                 uint8_t *dst);
 /* Bytes bq_lowered_v2_read_output writes for layer i: cout * ho * wo codes, or RAW32 4 * cout. */
 size_t bq_lowered_v2_out_size(const bq_lowered_v2 *lw, int i);
 /* Read layer i's output tensor from mem as CHW: codes (cout, ho, wo) (the real channels of each
