@@ -89,10 +89,6 @@ static int flip_bit(uint8_t *buf, uint64_t n, long bit) {
     return 1;
 }
 
-static uint32_t le32(const uint8_t *b) {
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 /* Note the first difference of a layer between the package and the driver's own lowering. */
 static void note_diff(prep_layer *P, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note_diff(prep_layer *P, const char *fmt, ...) {
@@ -158,7 +154,7 @@ static int use_package_programs(prep_layer *P, const bq_pkg *pkg, const char *na
         size_t n = 4 * K->prog_len[s];
         uint32_t *w = malloc(sizeof(uint32_t) * (n ? n : 1));
         if (!w) { bq_seterr(err, errlen, "out of memory"); return -1; }
-        for (size_t i = 0; i < n; i++) w[i] = le32(pkg->programs + K->prog_off[s] + 4 * i);
+        for (size_t i = 0; i < n; i++) w[i] = bq_st_le32(pkg->programs + K->prog_off[s] + 4 * i);
         if (K->prog_len[s] != (size_t)P->len[s])
             note_diff(P, "programs: queue %d has %zu instructions, the driver's lowering %d", s,
                       K->prog_len[s], P->len[s]);
@@ -449,7 +445,7 @@ static long selftest_layer(cosim_run *S, const bq_cosim_layer *E, const bq_ilaye
     size_t n = L->raw32 ? (size_t)S->ncls : bq_node_size(&S->m->nodes[E->node]);
     long bad = 0;
     for (size_t i = 0; i < n; i++)
-        bad += L->raw32 ? (int32_t)le32(want + 4 * i) != S->logits[i] : want[i] != out[i];
+        bad += L->raw32 ? (int32_t)bq_st_le32(want + 4 * i) != S->logits[i] : want[i] != out[i];
     S->r->selftest_layers++;
     S->r->selftest_mismatches += bad;
     if (bad && S->log)

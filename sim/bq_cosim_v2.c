@@ -141,6 +141,13 @@ static int instr_fault_at(v2_run *S, int f, const bq_hwcfg *cfg, char *err, size
     return 0;
 }
 
+/* The report index of the layer called `name`, -1 for none. */
+static int layer_index(const v2_run *S, const char *name) {
+    for (int i = 0; i < S->r->n_layers; i++)
+        if (!strcmp(S->r->layers[i].name, name)) return i;
+    return -1;
+}
+
 /* --fault (weight / requant bits, or an instruction bit, of a named layer), --trace and --until:
  * a request that would do nothing or cannot be done is an error. */
 static int v2_requests(v2_run *S, const bq_hwcfg *cfg, char *err, size_t errlen) {
@@ -148,8 +155,7 @@ static int v2_requests(v2_run *S, const bq_hwcfg *cfg, char *err, size_t errlen)
     bq_cosim_result *r = S->r;
     S->trace_layer = -1;
     S->fault_instr = -1;
-    for (int i = 0; o->trace_layer[0] && i < r->n_layers && S->trace_layer < 0; i++)
-        if (!strcmp(r->layers[i].name, o->trace_layer)) S->trace_layer = i;
+    if (o->trace_layer[0]) S->trace_layer = layer_index(S, o->trace_layer);
     if (o->trace_layer[0] && S->trace_layer < 0) {
         bq_seterr(err, errlen, "--trace %s: no accelerator layer of that name; the layer names are the "
                   "\"name\" fields of cosim_report.json", o->trace_layer);
@@ -162,9 +168,7 @@ static int v2_requests(v2_run *S, const bq_hwcfg *cfg, char *err, size_t errlen)
     }
     S->last = S->lw.n - 1;
     if (o->until[0]) {
-        S->last = -1;
-        for (int i = 0; i < r->n_layers && S->last < 0; i++)
-            if (!strcmp(r->layers[i].name, o->until)) S->last = i;
+        S->last = layer_index(S, o->until);
         if (S->last < 0) {
             bq_seterr(err, errlen, "--until %s: no layer of that name; the layer names are the "
                       "\"name\" fields of a clean run's cosim_report.json", o->until);
@@ -172,9 +176,7 @@ static int v2_requests(v2_run *S, const bq_hwcfg *cfg, char *err, size_t errlen)
         }
     }
     if (o->fault == BQ_FAULT_NONE) return 0;
-    int f = -1;
-    for (int i = 0; i < r->n_layers && f < 0; i++)
-        if (!strcmp(r->layers[i].name, o->fault_layer)) f = i;
+    const int f = layer_index(S, o->fault_layer);
     if (f < 0) {
         bq_seterr(err, errlen, "--fault %s: no accelerator layer '%s'; the layer names are the "
                   "\"name\" fields of a clean run's cosim_report.json", r->fault, o->fault_layer);
@@ -192,10 +194,6 @@ static int v2_requests(v2_run *S, const bq_hwcfg *cfg, char *err, size_t errlen)
     }
     buf[o->fault_bit / 8] ^= (uint8_t)(1u << (o->fault_bit % 8));
     return 0;
-}
-
-static uint32_t le32(const uint8_t *b) {
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
 /* One difference of the package from the driver's own lowering: a log line (the run goes on with
@@ -268,7 +266,7 @@ static int v2_package_program(v2_run *S, char *err, size_t errlen) {
         size_t n = p->program[s].size / 16, own = (size_t)S->lw.prog.len[s];
         uint32_t *w = malloc(sizeof(uint32_t) * 4 * (n ? n : 1));
         if (!w) { bq_seterr(err, errlen, "out of memory"); return -1; }
-        for (size_t i = 0; i < 4 * n; i++) w[i] = le32(p->programs + p->program[s].off + 4 * i);
+        for (size_t i = 0; i < 4 * n; i++) w[i] = bq_st_le32(p->programs + p->program[s].off + 4 * i);
         size_t k = 0;
         while (k < n && k < own && !memcmp(w + 4 * k, S->words[s] + 4 * k, 16)) k++;
         if (n != own) pkg_diff(S, "program", "instructions in queue", (size_t)s, (unsigned)n, (unsigned)own);
@@ -449,12 +447,6 @@ static int v2_trace_done(v2_run *S, const char *path) {
     FILE *f = fopen(path, "rb");
     if (f) fclose(f);
     return f != NULL;
-}
-
-static int layer_index(const v2_run *S, const char *name) {
-    for (int i = 0; i < S->r->n_layers; i++)
-        if (!strcmp(S->r->layers[i].name, name)) return i;
-    return -1;
 }
 
 /* The first mismatch of the run is in image b: run it again with the waveform of the mismatching

@@ -127,16 +127,12 @@ static int load_constants(const bq_acc *acc, const bq_st_pkg *p) {
     return 0;
 }
 
-static uint32_t le32(const uint8_t *b) {
-    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
-}
-
 /* Element (channel c, pixel px) of one group's output tiles (docs/hw_isa.md §2.3): tile (mt, nt)
  * at (nt*MT + mt) * tile bytes, element e = ni*Dm + mi; plane b holds bit b of every element. */
 static long long tile_elem(const uint8_t *grp, const bq_st_pkg *p, const bq_st_layer *L, int c, int px) {
     size_t dm = (size_t)p->dm, dn = (size_t)p->dn, mt_n = (size_t)L->m_pad / dm;
     size_t tile = (size_t)px / dn * mt_n + (size_t)c / dm, e = (size_t)px % dn * dm + (size_t)c % dm;
-    if (L->obits == 32) return (int32_t)le32(grp + tile * 4 * dm * dn + 4 * e);
+    if (L->obits == 32) return (int32_t)bq_st_le32(grp + tile * 4 * dm * dn + 4 * e);
     const uint8_t *t0 = grp + tile * (size_t)L->obits * p->tpb;
     long long v = 0;
     for (int b = 0; b < L->obits; b++) v |= (long long)((t0[(size_t)b * p->tpb + e / 8] >> (e % 8)) & 1u) << b;
@@ -189,7 +185,7 @@ static int run_layer(const bq_acc *acc, const bq_st_pkg *p, const bq_st_layer *L
     for (int s = 0; s < 3; s++)
         for (size_t k = 0; k < L->prog[s].size / 16; k++) {
             const uint8_t *b = p->programs + L->prog[s].off + 16 * k;
-            uint32_t w[4] = {le32(b), le32(b + 4), le32(b + 8), le32(b + 12)};
+            uint32_t w[4] = {bq_st_le32(b), bq_st_le32(b + 4), bq_st_le32(b + 8), bq_st_le32(b + 12)};
             if (acc->ops->push(c, s, w)) { fprintf(stderr, "selftest: layer '%s': push to queue %d refused\n", L->name, s); return -1; }
         }
     int to = acc->ops->run(c, limit);
@@ -303,7 +299,7 @@ static int replay_image3(const bq_acc *acc, const bq_st_pkg *p, const st_opts *o
     for (int s = 0; s < 3; s++)
         for (size_t k = 0; k < p->program[s].size / 16; k++) {
             const uint8_t *b = p->programs + p->program[s].off + 16 * k;
-            uint32_t w[4] = {le32(b), le32(b + 4), le32(b + 8), le32(b + 12)};
+            uint32_t w[4] = {bq_st_le32(b), bq_st_le32(b + 4), bq_st_le32(b + 8), bq_st_le32(b + 12)};
             if (acc->ops->push(c, s, w)) { fprintf(stderr, "selftest: program: push to queue %d refused\n", s); return -1; }
         }
     int64_t limit = o->max_cycles > 0 ? o->max_cycles

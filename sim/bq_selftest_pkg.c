@@ -294,17 +294,21 @@ static int read_tlayer(rd *r, const bq_st_pkg *p, bq_st_test *T, const bq_jnode 
     return 0;
 }
 
-static int read_test(rd *r, const bq_st_pkg *p, int t, const bq_jnode *x) {
-    bq_st_test *T = &p->tests[t];
-    char where[48];
-    snprintf(where, sizeof where, "tests[%d]", t);
+/* A test entry's common part (both versions): its per-layer and logits arrays, image, label,
+ * pred. */
+static int test_head(rd *r, const bq_st_pkg *p, bq_st_test *T, const bq_jnode *x, const char *where) {
     T->layers = calloc((size_t)p->n_layers, sizeof *T->layers);
     T->logits = calloc((size_t)p->classes, sizeof *T->logits);
     if (!T->layers || !T->logits) { bq_seterr(r->err, r->errlen, "out of memory"); return -1; }
-    if (get_i(r, x, where, "image", 0, 1 << 30, &T->image) || get_i(r, x, where, "label", 0, p->classes - 1, &T->label) ||
-        get_i(r, x, where, "pred", 0, p->classes - 1, &T->pred))
-        return -1;
-    const bq_jnode *lg = bq_json_get(r->j, x, "logits"), *ls = bq_json_get(r->j, x, "layers");
+    return get_i(r, x, where, "image", 0, 1 << 30, &T->image) || get_i(r, x, where, "label", 0, p->classes - 1, &T->label) ||
+                   get_i(r, x, where, "pred", 0, p->classes - 1, &T->pred)
+               ? -1
+               : 0;
+}
+
+/* A test entry's "logits": one int32 per class (both versions). */
+static int test_logits(rd *r, const bq_st_pkg *p, bq_st_test *T, const bq_jnode *x, const char *where) {
+    const bq_jnode *lg = bq_json_get(r->j, x, "logits");
     if (!lg || lg->type != BQ_J_ARR || lg->count != p->classes) return bad_field(r, where, "logits", "is missing or not one value per class");
     int c = 0;
     for (const bq_jnode *v = bq_json_first(r->j, lg); v; v = bq_json_next(r->j, v), c++) {
@@ -312,6 +316,15 @@ static int read_test(rd *r, const bq_st_pkg *p, int t, const bq_jnode *x) {
         if (bq_json_i64(v, &z) || z < INT32_MIN || z > INT32_MAX) return bad_field(r, where, "logits", "holds a value that is not an int32");
         T->logits[c] = (int32_t)z;
     }
+    return 0;
+}
+
+static int read_test(rd *r, const bq_st_pkg *p, int t, const bq_jnode *x) {
+    bq_st_test *T = &p->tests[t];
+    char where[48];
+    snprintf(where, sizeof where, "tests[%d]", t);
+    if (test_head(r, p, T, x, where) || test_logits(r, p, T, x, where)) return -1;
+    const bq_jnode *ls = bq_json_get(r->j, x, "layers");
     if (!ls || ls->type != BQ_J_ARR) return bad_field(r, where, "layers", "is missing");
     int k = 0;
     for (const bq_jnode *v = bq_json_first(r->j, ls); v; v = bq_json_next(r->j, v), k++) {
@@ -485,21 +498,10 @@ static int read_test3(rd *r, const bq_st_pkg *p, int t, const bq_jnode *x) {
     bq_st_test *T = &p->tests[t];
     char where[48];
     snprintf(where, sizeof where, "tests[%d]", t);
-    T->layers = calloc((size_t)p->n_layers, sizeof *T->layers);
-    T->logits = calloc((size_t)p->classes, sizeof *T->logits);
-    if (!T->layers || !T->logits) { bq_seterr(r->err, r->errlen, "out of memory"); return -1; }
-    if (get_i(r, x, where, "image", 0, 1 << 30, &T->image) || get_i(r, x, where, "label", 0, p->classes - 1, &T->label) ||
-        get_i(r, x, where, "pred", 0, p->classes - 1, &T->pred) || get_range(r, x, where, "input", &T->input))
-        return -1;
+    if (test_head(r, p, T, x, where) || get_range(r, x, where, "input", &T->input)) return -1;
     if (T->input.size != p->tensors[0].bytes) return bad_field(r, where, "input", "size differs from memory.tensors[0].bytes");
-    const bq_jnode *lg = bq_json_get(r->j, x, "logits"), *ls = bq_json_get(r->j, x, "layers");
-    if (!lg || lg->type != BQ_J_ARR || lg->count != p->classes) return bad_field(r, where, "logits", "is missing or not one value per class");
-    int c = 0;
-    for (const bq_jnode *v = bq_json_first(r->j, lg); v; v = bq_json_next(r->j, v), c++) {
-        int64_t z;
-        if (bq_json_i64(v, &z) || z < INT32_MIN || z > INT32_MAX) return bad_field(r, where, "logits", "holds a value that is not an int32");
-        T->logits[c] = (int32_t)z;
-    }
+    if (test_logits(r, p, T, x, where)) return -1;
+    const bq_jnode *ls = bq_json_get(r->j, x, "layers");
     if (!ls || ls->type != BQ_J_ARR || ls->count != p->n_layers) return bad_field(r, where, "layers", "is missing or not one entry per layer");
     int k = 0;
     for (const bq_jnode *v = bq_json_first(r->j, ls); v; v = bq_json_next(r->j, v), k++) {

@@ -27,6 +27,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A little-endian 32-bit word of a package or of the accelerator's memory (every driver reads them). */
+static inline uint32_t bq_st_le32(const uint8_t *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 /* A byte range of a .bin file: {offset, size, crc32} of the manifest. */
 typedef struct {
     size_t off, size;
