@@ -159,13 +159,9 @@ int bq_lower_hw_net_v2(bq_hw_net *net, const bq_qmodel *q, char *err, size_t err
         bq_seterr(err, errlen, "out of memory");
         goto done;
     }
-    int n = bq_lower_v2_net(ls, BQ_V2_MAX_LAYERS, q, err, errlen);
+    /* net has one layer per qmodel layer, in qmodel order: layer_of = the qmodel layer (-1: a GAP) */
+    int n = lower_v2_net(ls, NULL, layer_of, BQ_V2_MAX_LAYERS, q, err, errlen);
     if (n < 0) goto done;
-    for (int j = 0; j < n; j++) {   /* the net's layer of the same name; -1: a GAP */
-        layer_of[j] = -1;
-        for (int l = 0; l < net->n && layer_of[j] < 0; l++)
-            if (!strcmp(net->layers[l].name, ls[j].hw.name)) layer_of[j] = l;
-    }
     rc = bq_hw_net_set_v2(net, ls, layer_of, n, err, errlen);
 done:
     free(ls);
